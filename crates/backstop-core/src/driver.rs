@@ -1,0 +1,187 @@
+//! The capability surface every database driver implements. The migration algorithm lives
+//! once, in [`crate::engine`], and talks to databases only through [`Driver`].
+//!
+//! The trait is synchronous on purpose: a migration runner does one thing at a time on one
+//! connection, and a synchronous `Drop` can always release the migration lock.
+
+use crate::history::{HistoryRow, StoredState};
+use crate::ledger::Event;
+use crate::schema::{HealthIssue, SchemaState};
+use serde::Serialize;
+use std::time::Duration;
+
+/// Which database engine a driver talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Postgres,
+    Sqlite,
+    Mysql,
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Engine::Postgres => "PostgreSQL",
+            Engine::Sqlite => "SQLite",
+            Engine::Mysql => "MySQL/MariaDB",
+        })
+    }
+}
+
+/// Broad class of a database error, for decisions the algorithm makes (retry, cleanup).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DbErrorKind {
+    /// lock_timeout expired (PostgreSQL SQLSTATE 55P03; SQLite SQLITE_BUSY). Retryable.
+    LockTimeout,
+    /// statement_timeout expired (PostgreSQL 57014).
+    StatementTimeout,
+    /// The connection could not be made or was lost.
+    Connection,
+    /// A capability the engine lacks.
+    Unsupported,
+    Other,
+}
+
+/// An error from the database, already redacted. Positions refer to the statement sent.
+#[derive(Debug, Clone, Serialize, thiserror::Error)]
+#[error("{message}")]
+pub struct DbError {
+    pub kind: DbErrorKind,
+    pub message: String,
+    /// SQLSTATE (PostgreSQL, MySQL) or the SQLite error code name.
+    pub code: Option<String>,
+    /// 1-based character position in the statement, when the database gives one.
+    pub position: Option<usize>,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl DbError {
+    pub fn other(message: impl Into<String>) -> Self {
+        DbError { kind: DbErrorKind::Other, message: crate::redact::redact(&message.into()), code: None, position: None, detail: None, hint: None }
+    }
+    pub fn connection(message: impl Into<String>) -> Self {
+        DbError { kind: DbErrorKind::Connection, ..DbError::other(message) }
+    }
+    /// A capability the engine lacks: a typed error, never a silent no-op.
+    pub fn unsupported(capability: &str, engine: Engine) -> Self {
+        DbError { kind: DbErrorKind::Unsupported, ..DbError::other(format!("{capability} is not supported on {engine}")) }
+    }
+}
+
+/// Who holds the migration lock, as far as the database can tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LockHolder {
+    pub pid: Option<i64>,
+    pub application_name: Option<String>,
+    /// When the holder's session (or lock) started, RFC 3339 or the database's text.
+    pub since: Option<String>,
+    /// Anything else useful (client address, host, actor).
+    pub detail: Option<String>,
+}
+
+impl std::fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(p) = self.pid {
+            parts.push(format!("pid {p}"));
+        }
+        if let Some(a) = &self.application_name {
+            parts.push(format!("application_name '{a}'"));
+        }
+        if let Some(s) = &self.since {
+            parts.push(format!("since {s}"));
+        }
+        if let Some(d) = &self.detail {
+            parts.push(d.clone());
+        }
+        if parts.is_empty() {
+            f.write_str("an unknown session")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
+
+/// Result of one attempt to take the migration lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockAttempt {
+    Acquired,
+    Held(Option<LockHolder>),
+}
+
+/// Timeouts applied to the statements of one migration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    pub lock: Option<Duration>,
+    pub statement: Option<Duration>,
+}
+
+/// The first column of each row a statement returned, reduced to truthiness:
+/// `false`, `0` and NULL are false. verify.sql fails on any false row.
+pub type FirstColumn = Vec<bool>;
+
+/// What a database must offer backstop. All methods act on one connection (session).
+pub trait Driver {
+    fn engine(&self) -> Engine;
+
+    /// The URL with the password masked, for messages.
+    fn display_url(&self) -> String;
+
+    /// Whether DDL can run inside a transaction (PostgreSQL, SQLite: yes; MySQL: no).
+    fn transactional_ddl(&self) -> bool;
+
+    /// Whether backstop's history tables exist (never creates anything).
+    fn history_exists(&mut self) -> Result<bool, DbError>;
+
+    /// Create backstop's schema/tables when missing. Idempotent; safe under concurrency.
+    fn ensure_history(&mut self) -> Result<(), DbError>;
+
+    /// One non-blocking attempt to take the migration lock (session-scoped: it dies with
+    /// the process). Never blocks: a blocking wait deadlocks with CREATE INDEX CONCURRENTLY.
+    fn try_lock(&mut self) -> Result<LockAttempt, DbError>;
+
+    /// Release the migration lock. Called from a guard's Drop, so it must not panic.
+    fn unlock(&mut self) -> Result<(), DbError>;
+
+    /// Start a transaction with these timeouts local to it.
+    fn begin(&mut self, timeouts: Timeouts) -> Result<(), DbError>;
+    fn commit(&mut self) -> Result<(), DbError>;
+    fn rollback(&mut self) -> Result<(), DbError>;
+
+    /// Set timeouts for the session (statements run outside a transaction). `None` resets.
+    fn set_session_timeouts(&mut self, timeouts: Timeouts) -> Result<(), DbError>;
+
+    /// Run one SQL statement; returns the truthiness of the first column of each row.
+    fn execute(&mut self, sql: &str) -> Result<FirstColumn, DbError>;
+
+    /// All history rows, ordered by version. Empty when the tables don't exist.
+    fn load_history(&mut self) -> Result<Vec<HistoryRow>, DbError>;
+
+    /// Insert or replace the row for `row.version`.
+    fn save_history(&mut self, row: &HistoryRow) -> Result<(), DbError>;
+
+    /// All ledger events ordered by seq. Empty when the tables don't exist.
+    fn load_events(&mut self) -> Result<Vec<Event>, DbError>;
+
+    fn append_event(&mut self, event: &Event) -> Result<(), DbError>;
+
+    /// The stored ledger head and last fingerprint; `None` before the first write.
+    fn load_state(&mut self) -> Result<Option<StoredState>, DbError>;
+
+    fn save_state(&mut self, state: &StoredState) -> Result<(), DbError>;
+
+    /// Read the user schema (backstop's own objects excluded). With `previous`, a driver
+    /// may refresh only the objects changed since `previous` was read on this connection
+    /// (and must return the complete state either way).
+    fn schema(&mut self, previous: Option<&SchemaState>) -> Result<SchemaState, DbError>;
+
+    /// Invalid indexes, NOT VALID constraints, FK orphans.
+    fn health(&mut self) -> Result<Vec<HealthIssue>, DbError>;
+
+    /// Drop INVALID indexes left by a failed concurrent build, except those named in `keep`
+    /// (already invalid before). Returns what was dropped.
+    fn drop_invalid_indexes(&mut self, keep: &[String]) -> Result<Vec<String>, DbError>;
+}

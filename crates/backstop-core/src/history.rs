@@ -1,0 +1,78 @@
+//! The history the tool keeps in the target database, as data.
+
+use crate::migration::RunOptions;
+use serde::{Deserialize, Serialize};
+
+/// State of a migration in history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Applied,
+    Failed,
+    RolledBack,
+    Dirty,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Applied => "applied",
+            Status::Failed => "failed",
+            Status::RolledBack => "rolled_back",
+            Status::Dirty => "dirty",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "applied" => Status::Applied,
+            "failed" => Status::Failed,
+            "rolled_back" => Status::RolledBack,
+            "dirty" => Status::Dirty,
+            _ => return None,
+        })
+    }
+}
+
+/// One migration's row in history: what was applied, exactly, and how to undo it.
+/// Rolled-back migrations keep their row (status `rolled_back`); a re-apply overwrites it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryRow {
+    pub version: i64,
+    pub name: String,
+    pub checksum: String,
+    pub up_sql: String,
+    pub down_sql: Option<String>,
+    pub verify_sql: Option<String>,
+    /// `Some(reason)` when the migration was declared irreversible.
+    pub irreversible: Option<String>,
+    pub options: RunOptions,
+    pub release_id: String,
+    pub actor: String,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub fingerprint_before: String,
+    pub fingerprint_after: Option<String>,
+    /// JSON object: canonical text before the migration of every object it changed
+    /// (`null` for objects it created). Lets rollback show exactly what differs.
+    pub schema_delta: String,
+    pub status: Status,
+    /// Statements of up.sql that completed (non-transactional progress).
+    pub progress: i32,
+    /// Free text: what happened last (error, resolve reason).
+    pub note: Option<String>,
+}
+
+/// The ledger head and last recorded schema, kept in one row so a truncated ledger tail
+/// and schema drift are both detectable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredState {
+    pub ledger_seq: i64,
+    pub ledger_hash: String,
+    /// Fingerprint of the schema after the last apply/rollback/resolve.
+    pub fingerprint: String,
+    /// JSON of the [`SchemaState`](crate::schema::SchemaState) at the end of the last run,
+    /// for drift diffs. May lag behind `fingerprint` if a run was killed.
+    pub schema_json: Option<String>,
+}

@@ -1,0 +1,428 @@
+//! Migrations on disk: the native folder form and the single-file form, their options
+//! (`migration.toml`) and their checksums.
+
+use crate::checksum;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where a migration came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// `VERSION_name/` with up.sql, down.sql, verify.sql, migration.toml.
+    Folder,
+    /// `VERSION_name.sql` with `-- backstop:up|down|verify` sections.
+    SingleFile,
+}
+
+/// A migration's options and contract from `migration.toml`. Every key is optional and an
+/// unknown key is an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationToml {
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    pub ticket: Option<String>,
+    pub transaction: Option<bool>,
+    pub irreversible: Option<bool>,
+    pub reason: Option<String>,
+    pub lock_timeout: Option<String>,
+    pub statement_timeout: Option<String>,
+    pub retries: Option<u32>,
+    pub contract: Option<Contract>,
+}
+
+/// Budgets a migration promises to stay within. Parsed and validated now; enforced by
+/// rehearsal and by environments that enforce contracts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contract {
+    pub max_duration: Option<String>,
+    pub max_lock: Option<String>,
+    pub max_rows_affected: Option<u64>,
+    pub data_loss: Option<DataLoss>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataLoss {
+    None,
+    Snapshot,
+    Accepted,
+}
+
+/// The options that change how a migration runs, resolved from `migration.toml` (with
+/// durations parsed). Stored in history so rollback runs the down script the same way even
+/// when the files are gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunOptions {
+    pub transaction: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement_timeout_ms: Option<u64>,
+    pub retries: u32,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { transaction: true, lock_timeout_ms: None, statement_timeout_ms: None, retries: 3 }
+    }
+}
+
+impl RunOptions {
+    pub fn lock_timeout(&self) -> Option<Duration> {
+        self.lock_timeout_ms.map(Duration::from_millis)
+    }
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        self.statement_timeout_ms.map(Duration::from_millis)
+    }
+}
+
+/// One migration as found on disk.
+#[derive(Debug, Clone, Serialize)]
+pub struct Migration {
+    pub version: i64,
+    pub name: String,
+    /// The folder (folder form) or the file (single-file form).
+    pub path: PathBuf,
+    pub layout: Layout,
+    pub up: String,
+    pub down: Option<String>,
+    pub verify: Option<String>,
+    /// Raw text of migration.toml, part of the checksum.
+    pub toml_text: Option<String>,
+    pub config: MigrationToml,
+    pub options: RunOptions,
+    /// `sha256:<hex>` over up/down/verify/migration.toml with line endings normalised.
+    pub checksum: String,
+}
+
+impl Migration {
+    /// `20261123120000_create_users`: the folder or file stem.
+    pub fn id(&self) -> String {
+        format!("{}_{}", self.version, self.name)
+    }
+    /// Reason the migration can't be rolled back, when `irreversible = true`.
+    pub fn irreversible_reason(&self) -> Option<String> {
+        if self.config.irreversible == Some(true) {
+            Some(self.config.reason.clone().unwrap_or_default())
+        } else {
+            None
+        }
+    }
+    /// The file a script lives in, for messages: `dir/up.sql` or the single file.
+    pub fn script_path(&self, part: Part) -> PathBuf {
+        match self.layout {
+            Layout::Folder => self.path.join(part.file_name()),
+            Layout::SingleFile => self.path.clone(),
+        }
+    }
+    /// Line in the file where a script's text starts (single-file sections start later).
+    pub fn script_line_offset(&self, part: Part) -> usize {
+        if self.layout == Layout::Folder {
+            return 0;
+        }
+        let Ok(text) = std::fs::read_to_string(&self.path) else { return 0 };
+        let marker = format!("-- backstop:{}", part.name());
+        text.lines().position(|l| l.trim().eq_ignore_ascii_case(&marker)).map(|p| p + 1).unwrap_or(0)
+    }
+}
+
+/// The scripts of a migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Part {
+    Up,
+    Down,
+    Verify,
+}
+
+impl Part {
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Up => "up",
+            Part::Down => "down",
+            Part::Verify => "verify",
+        }
+    }
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Part::Up => "up.sql",
+            Part::Down => "down.sql",
+            Part::Verify => "verify.sql",
+        }
+    }
+}
+
+/// Why a migrations directory could not be loaded. Every variant names the path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    #[error("migrations directory {path} does not exist (create it with `backstop init`, or pass --dir)")]
+    MissingDir { path: PathBuf },
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: the name does not start with a version number (expected e.g. 20261123120000_create_users)")]
+    NoVersion { path: PathBuf },
+    #[error("{path}: version {version} is also used by {other}; versions must be unique")]
+    DuplicateVersion { version: i64, path: PathBuf, other: PathBuf },
+    #[error("{path}: up.sql is missing; every migration needs one")]
+    MissingUp { path: PathBuf },
+    #[error("{path}: down.sql is missing; add one, or set `irreversible = true` with a `reason` in migration.toml")]
+    MissingDown { path: PathBuf },
+    #[error("{path}: `irreversible = true` needs a `reason = \"…\"` saying why it can't be undone")]
+    IrreversibleWithoutReason { path: PathBuf },
+    #[error("{path}: is not valid UTF-8 (at byte {offset})")]
+    NotUtf8 { path: PathBuf, offset: usize },
+    #[error("{path}: is empty (no SQL statement)")]
+    Empty { path: PathBuf },
+    #[error("{path}: invalid TOML: {message}")]
+    Toml { path: PathBuf, message: String },
+    #[error("{path}: unknown key `{key}` (allowed: {allowed})")]
+    UnknownKey { path: PathBuf, key: String, allowed: String },
+    #[error("{path}: `{key} = \"{value}\"` is not a duration (use e.g. \"200ms\", \"2s\", \"5m\")")]
+    BadDuration { path: PathBuf, key: String, value: String },
+    #[error("{path}: {message}")]
+    BadSingleFile { path: PathBuf, message: String },
+    #[error("{path}: unexpected file in migration folder (expected up.sql, down.sql, verify.sql, migration.toml)")]
+    UnexpectedFile { path: PathBuf },
+}
+
+/// Parse a human duration such as `200ms`, `2s`, `5m`, `1h 30m`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    humantime::parse_duration(s.trim()).ok()
+}
+
+/// Load every migration under `dir`, sorted by version.
+pub fn load_dir(dir: &Path) -> Result<Vec<Migration>, LoadError> {
+    if !dir.is_dir() {
+        return Err(LoadError::MissingDir { path: dir.to_path_buf() });
+    }
+    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+    let mut found: BTreeMap<i64, Migration> = BTreeMap::new();
+    let mut names: Vec<PathBuf> = Vec::new();
+    for e in entries {
+        let e = e.map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+        names.push(e.path());
+    }
+    names.sort();
+    for path in names {
+        let file_name = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+        if file_name.starts_with('.') {
+            continue; // editor swap files, .gitkeep
+        }
+        let m = if path.is_dir() {
+            load_folder(&path, &file_name)?
+        } else if file_name.ends_with(".sql") {
+            load_single_file(&path, &file_name)?
+        } else {
+            continue; // README.md and friends next to the migrations
+        };
+        if let Some(other) = found.get(&m.version) {
+            return Err(LoadError::DuplicateVersion { version: m.version, path: m.path.clone(), other: other.path.clone() });
+        }
+        found.insert(m.version, m);
+    }
+    Ok(found.into_values().collect())
+}
+
+fn split_version(path: &Path, stem: &str) -> Result<(i64, String), LoadError> {
+    let digits: String = stem.chars().take_while(|c| c.is_ascii_digit()).collect();
+    if digits.is_empty() {
+        return Err(LoadError::NoVersion { path: path.to_path_buf() });
+    }
+    let version: i64 = digits.parse().map_err(|_| LoadError::NoVersion { path: path.to_path_buf() })?;
+    let rest = &stem[digits.len()..];
+    let name = rest.trim_start_matches(['_', '-', '.']).to_string();
+    Ok((version, name))
+}
+
+fn read_text(path: &Path) -> Result<Option<String>, LoadError> {
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(mut s) => {
+                // A UTF-8 BOM is an editor artefact, not SQL.
+                if s.starts_with('\u{feff}') {
+                    s.drain(..3);
+                }
+                Ok(Some(s))
+            }
+            Err(e) => Err(LoadError::NotUtf8 { path: path.to_path_buf(), offset: e.utf8_error().valid_up_to() }),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(LoadError::Io { path: path.to_path_buf(), source }),
+    }
+}
+
+fn non_empty(path: &Path, text: Option<String>) -> Result<Option<String>, LoadError> {
+    match text {
+        Some(t) if crate::sql::split(&t).is_empty() => Err(LoadError::Empty { path: path.to_path_buf() }),
+        other => Ok(other),
+    }
+}
+
+fn load_folder(dir: &Path, name: &str) -> Result<Migration, LoadError> {
+    let (version, name) = split_version(dir, name)?;
+    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+    for e in entries {
+        let e = e.map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+        let f = e.file_name().to_string_lossy().to_string();
+        if !f.starts_with('.') && !matches!(f.as_str(), "up.sql" | "down.sql" | "verify.sql" | "migration.toml" | "README.md") {
+            return Err(LoadError::UnexpectedFile { path: e.path() });
+        }
+    }
+    let up_path = dir.join("up.sql");
+    let up = non_empty(&up_path, read_text(&up_path)?)?.ok_or(LoadError::MissingUp { path: up_path.clone() })?;
+    let down_path = dir.join("down.sql");
+    let down = non_empty(&down_path, read_text(&down_path)?)?;
+    let verify_path = dir.join("verify.sql");
+    let verify = non_empty(&verify_path, read_text(&verify_path)?)?;
+    let toml_path = dir.join("migration.toml");
+    let toml_text = read_text(&toml_path)?;
+    let config = match &toml_text {
+        Some(t) => parse_toml(&toml_path, t)?,
+        None => MigrationToml::default(),
+    };
+    finish(version, name, dir.to_path_buf(), Layout::Folder, up, down, verify, toml_text, config, dir)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    version: i64,
+    name: String,
+    path: PathBuf,
+    layout: Layout,
+    up: String,
+    down: Option<String>,
+    verify: Option<String>,
+    toml_text: Option<String>,
+    config: MigrationToml,
+    err_path: &Path,
+) -> Result<Migration, LoadError> {
+    let toml_path = if layout == Layout::Folder { err_path.join("migration.toml") } else { err_path.to_path_buf() };
+    let irreversible = config.irreversible == Some(true);
+    if irreversible && config.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        return Err(LoadError::IrreversibleWithoutReason { path: toml_path });
+    }
+    if down.is_none() && !irreversible {
+        let path = if layout == Layout::Folder { err_path.join("down.sql") } else { err_path.to_path_buf() };
+        return Err(LoadError::MissingDown { path });
+    }
+    let options = resolve_options(&toml_path, &config)?;
+    let checksum = checksum::migration_checksum(&up, down.as_deref(), verify.as_deref(), toml_text.as_deref());
+    Ok(Migration { version, name, path, layout, up, down, verify, toml_text, config, options, checksum })
+}
+
+fn resolve_options(path: &Path, c: &MigrationToml) -> Result<RunOptions, LoadError> {
+    let dur = |key: &str, v: &Option<String>| -> Result<Option<u64>, LoadError> {
+        match v {
+            None => Ok(None),
+            Some(s) => parse_duration(s)
+                .map(|d| Some(d.as_millis() as u64))
+                .ok_or_else(|| LoadError::BadDuration { path: path.to_path_buf(), key: key.into(), value: s.clone() }),
+        }
+    };
+    let lock_timeout_ms = dur("lock_timeout", &c.lock_timeout)?;
+    let statement_timeout_ms = dur("statement_timeout", &c.statement_timeout)?;
+    if let Some(ct) = &c.contract {
+        dur("contract.max_duration", &ct.max_duration)?;
+        dur("contract.max_lock", &ct.max_lock)?;
+    }
+    Ok(RunOptions {
+        transaction: c.transaction.unwrap_or(true),
+        lock_timeout_ms,
+        statement_timeout_ms,
+        retries: c.retries.unwrap_or(3),
+    })
+}
+
+const TOP_KEYS: &str = "description, owner, ticket, transaction, irreversible, reason, lock_timeout, statement_timeout, retries, [contract]";
+const CONTRACT_KEYS: &str = "max_duration, max_lock, max_rows_affected, data_loss";
+
+/// Parse migration.toml; unknown keys are reported by name rather than serde's wording.
+pub fn parse_toml(path: &Path, text: &str) -> Result<MigrationToml, LoadError> {
+    let value: toml::Table = text.parse().map_err(|e: toml::de::Error| LoadError::Toml {
+        path: path.to_path_buf(),
+        message: e.to_string().trim().replace('\n', " "),
+    })?;
+    for (k, v) in &value {
+        if k == "contract" {
+            if let Some(t) = v.as_table() {
+                for ck in t.keys() {
+                    if !CONTRACT_KEYS.split(", ").any(|a| a == ck) {
+                        return Err(LoadError::UnknownKey { path: path.to_path_buf(), key: format!("contract.{ck}"), allowed: CONTRACT_KEYS.into() });
+                    }
+                }
+            }
+        } else if !TOP_KEYS.split(", ").any(|a| a == k) {
+            return Err(LoadError::UnknownKey { path: path.to_path_buf(), key: k.clone(), allowed: TOP_KEYS.into() });
+        }
+    }
+    MigrationToml::deserialize(value).map_err(|e| LoadError::Toml { path: path.to_path_buf(), message: e.to_string().trim().replace('\n', " ") })
+}
+
+fn load_single_file(path: &Path, file_name: &str) -> Result<Migration, LoadError> {
+    let stem = file_name.trim_end_matches(".sql");
+    let (version, name) = split_version(path, stem)?;
+    let text = read_text(path)?.unwrap_or_default();
+    let mut sections: BTreeMap<&str, String> = BTreeMap::new();
+    let mut current: Option<&str> = None;
+    let mut toml_lines: Vec<String> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        let t = line.trim();
+        let lower = t.to_ascii_lowercase();
+        if let Some(sec) = lower.strip_prefix("-- backstop:") {
+            let sec = sec.trim();
+            let key = match sec {
+                "up" => "up",
+                "down" => "down",
+                "verify" => "verify",
+                _ => {
+                    // `-- backstop:allow …` lint suppressions live inside sections.
+                    if sec.starts_with("allow") {
+                        if let Some(c) = current {
+                            sections.entry(c).or_default().push_str(line);
+                        }
+                        continue;
+                    }
+                    return Err(LoadError::BadSingleFile { path: path.to_path_buf(), message: format!("unknown section marker `{t}` (expected -- backstop:up, -- backstop:down or -- backstop:verify)") });
+                }
+            };
+            if sections.contains_key(key) {
+                return Err(LoadError::BadSingleFile { path: path.to_path_buf(), message: format!("section `-- backstop:{key}` appears twice") });
+            }
+            sections.insert(key, String::new());
+            current = Some(key);
+            continue;
+        }
+        match current {
+            Some(c) => sections.entry(c).or_default().push_str(line),
+            None => {
+                // Options before the first section: `-- key = value` lines, TOML syntax.
+                if let Some(opt) = t.strip_prefix("--") {
+                    let opt = opt.trim();
+                    if opt.contains('=') || opt.starts_with('[') {
+                        toml_lines.push(opt.to_string());
+                    }
+                } else if !t.is_empty() {
+                    return Err(LoadError::BadSingleFile { path: path.to_path_buf(), message: "SQL before the first `-- backstop:up` line".into() });
+                }
+            }
+        }
+    }
+    let up = sections.remove("up").ok_or(LoadError::MissingUp { path: path.to_path_buf() })?;
+    if crate::sql::split(&up).is_empty() {
+        return Err(LoadError::Empty { path: path.to_path_buf() });
+    }
+    let down = sections.remove("down").filter(|d| !crate::sql::split(d).is_empty());
+    let verify = sections.remove("verify").filter(|d| !crate::sql::split(d).is_empty());
+    let toml_text = if toml_lines.is_empty() { None } else { Some(toml_lines.join("\n") + "\n") };
+    let config = match &toml_text {
+        Some(t) => parse_toml(path, t)?,
+        None => MigrationToml::default(),
+    };
+    finish(version, name, path.to_path_buf(), Layout::SingleFile, up, down, verify, toml_text, config, path)
+}

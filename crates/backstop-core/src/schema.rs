@@ -1,0 +1,149 @@
+//! Schema fingerprints as data.
+//!
+//! A driver reads its catalog into a [`SchemaState`]: one canonical text per object (a
+//! table with its columns, constraints, indexes and triggers; a view; a sequence; a
+//! function; a type; an extension), keyed by a stable object key such as
+//! `table public.users`. Lines inside an object are sorted, so creation order and physical
+//! column order do not matter. The fingerprint is SHA-256 over the sorted objects.
+//!
+//! Keeping objects separate lets a driver refresh only the objects a migration touched
+//! (per-migration proof at low cost) and lets rollback show a precise diff.
+
+use crate::checksum::sha256_hex;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The canonical schema: object key → canonical text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaState {
+    pub objects: BTreeMap<String, String>,
+}
+
+impl SchemaState {
+    /// `sha256:<hex>` of the canonical text.
+    pub fn fingerprint(&self) -> String {
+        format!("sha256:{}", sha256_hex(self.text().as_bytes()))
+    }
+
+    /// The canonical text: every object, sorted by key, each followed by its lines.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for (k, v) in &self.objects {
+            out.push_str(k);
+            out.push('\n');
+            for l in v.lines() {
+                out.push_str("  ");
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// What changed from `self` to `after`: key → text in `self` (None: the object is new).
+    pub fn delta_to(&self, after: &SchemaState) -> BTreeMap<String, Option<String>> {
+        let mut d = BTreeMap::new();
+        for (k, v) in &self.objects {
+            if after.objects.get(k) != Some(v) {
+                d.insert(k.clone(), Some(v.clone()));
+            }
+        }
+        for k in after.objects.keys() {
+            if !self.objects.contains_key(k) {
+                d.insert(k.clone(), None);
+            }
+        }
+        d
+    }
+
+    /// Undo a delta recorded by [`delta_to`](Self::delta_to): the state before the change.
+    pub fn reverted(&self, delta: &BTreeMap<String, Option<String>>) -> SchemaState {
+        let mut s = self.clone();
+        for (k, before) in delta {
+            match before {
+                Some(v) => {
+                    s.objects.insert(k.clone(), v.clone());
+                }
+                None => {
+                    s.objects.remove(k);
+                }
+            }
+        }
+        s
+    }
+}
+
+/// A unified, line-based diff of two canonical texts (`-` expected, `+` actual), with a
+/// little context. Small schemas only need something readable, not a minimal diff.
+pub fn diff(expected: &SchemaState, actual: &SchemaState) -> String {
+    let mut out = String::new();
+    let keys: std::collections::BTreeSet<&String> = expected.objects.keys().chain(actual.objects.keys()).collect();
+    for k in keys {
+        let e = expected.objects.get(k);
+        let a = actual.objects.get(k);
+        if e == a {
+            continue;
+        }
+        match (e, a) {
+            (Some(_), None) => out.push_str(&format!("- {k}   (missing)\n")),
+            (None, Some(_)) => out.push_str(&format!("+ {k}   (unexpected)\n")),
+            _ => out.push_str(&format!("  {k}\n")),
+        }
+        let el: Vec<&str> = e.map(|s| s.lines().collect()).unwrap_or_default();
+        let al: Vec<&str> = a.map(|s| s.lines().collect()).unwrap_or_default();
+        for l in &el {
+            if !al.contains(l) {
+                out.push_str(&format!("-   {l}\n"));
+            }
+        }
+        for l in &al {
+            if !el.contains(l) {
+                out.push_str(&format!("+   {l}\n"));
+            }
+        }
+    }
+    out
+}
+
+/// Something unhealthy in the schema that a migration may have left behind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum HealthIssue {
+    /// An index left INVALID, typically by a failed CREATE INDEX CONCURRENTLY.
+    InvalidIndex { name: String, table: String },
+    /// A constraint added NOT VALID and never validated.
+    NotValidConstraint { name: String, table: String },
+    /// Rows violating a foreign key (SQLite can hold them when foreign_keys was off).
+    ForeignKeyOrphans { table: String, detail: String },
+}
+
+impl std::fmt::Display for HealthIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HealthIssue::InvalidIndex { name, table } => write!(f, "index {name} on {table} is INVALID (a failed concurrent build?); drop it or REINDEX CONCURRENTLY"),
+            HealthIssue::NotValidConstraint { name, table } => write!(f, "constraint {name} on {table} is NOT VALID; run ALTER TABLE {table} VALIDATE CONSTRAINT {name}"),
+            HealthIssue::ForeignKeyOrphans { table, detail } => write!(f, "table {table} has rows violating a foreign key: {detail}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delta_and_revert_round_trip() {
+        let mut a = SchemaState::default();
+        a.objects.insert("table t".into(), "column a int".into());
+        a.objects.insert("table u".into(), "column b int".into());
+        let mut b = a.clone();
+        b.objects.insert("table t".into(), "column a int\ncolumn c text".into());
+        b.objects.remove("table u");
+        b.objects.insert("view v".into(), "select 1".into());
+        let d = a.delta_to(&b);
+        assert_eq!(d.len(), 3);
+        assert_eq!(b.reverted(&d), a);
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert!(diff(&a, &b).contains("+   column c text"));
+    }
+}
