@@ -25,9 +25,19 @@ pub fn normalise(text: &str) -> String {
 
 /// Checksum of a migration: each part is framed by its name and length so text moved from
 /// one file to another changes the checksum.
-pub fn migration_checksum(up: &str, down: Option<&str>, verify: Option<&str>, toml: Option<&str>) -> String {
+pub fn migration_checksum(
+    up: &str,
+    down: Option<&str>,
+    verify: Option<&str>,
+    toml: Option<&str>,
+) -> String {
     let mut h = Sha256::new();
-    for (name, part) in [("up", Some(up)), ("down", down), ("verify", verify), ("migration.toml", toml)] {
+    for (name, part) in [
+        ("up", Some(up)),
+        ("down", down),
+        ("verify", verify),
+        ("migration.toml", toml),
+    ] {
         match part {
             Some(p) => {
                 let p = normalise(p);
@@ -53,7 +63,12 @@ mod tests {
     #[test]
     fn line_endings_do_not_matter_but_content_and_placement_do() {
         let a = migration_checksum("CREATE TABLE a();\n", Some("DROP TABLE a;\n"), None, None);
-        let b = migration_checksum("CREATE TABLE a();\r\n", Some("DROP TABLE a;\r\n"), None, None);
+        let b = migration_checksum(
+            "CREATE TABLE a();\r\n",
+            Some("DROP TABLE a;\r\n"),
+            None,
+            None,
+        );
         assert_eq!(a, b);
         assert!(a.starts_with("sha256:") && a.len() == 7 + 64);
         let c = migration_checksum("CREATE TABLE a();\nDROP TABLE a;\n", None, None, None);

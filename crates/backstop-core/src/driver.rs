@@ -60,14 +60,27 @@ pub struct DbError {
 
 impl DbError {
     pub fn other(message: impl Into<String>) -> Self {
-        DbError { kind: DbErrorKind::Other, message: crate::redact::redact(&message.into()), code: None, position: None, detail: None, hint: None }
+        DbError {
+            kind: DbErrorKind::Other,
+            message: crate::redact::redact(&message.into()),
+            code: None,
+            position: None,
+            detail: None,
+            hint: None,
+        }
     }
     pub fn connection(message: impl Into<String>) -> Self {
-        DbError { kind: DbErrorKind::Connection, ..DbError::other(message) }
+        DbError {
+            kind: DbErrorKind::Connection,
+            ..DbError::other(message)
+        }
     }
     /// A capability the engine lacks: a typed error, never a silent no-op.
     pub fn unsupported(capability: &str, engine: Engine) -> Self {
-        DbError { kind: DbErrorKind::Unsupported, ..DbError::other(format!("{capability} is not supported on {engine}")) }
+        DbError {
+            kind: DbErrorKind::Unsupported,
+            ..DbError::other(format!("{capability} is not supported on {engine}"))
+        }
     }
 }
 

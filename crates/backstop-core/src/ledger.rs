@@ -42,7 +42,11 @@ pub struct NewEvent {
 
 impl NewEvent {
     pub fn new(kind: &str) -> Self {
-        NewEvent { kind: kind.to_string(), detail: json!({}), ..Default::default() }
+        NewEvent {
+            kind: kind.to_string(),
+            detail: json!({}),
+            ..Default::default()
+        }
     }
     pub fn version(mut self, v: i64) -> Self {
         self.version = Some(v);
@@ -123,7 +127,10 @@ pub fn verify_chain(events: &[Event], head: Option<(i64, &str)>) -> Result<(), B
             return Err(BrokenLink {
                 seq: expected_seq,
                 problem: if e.seq > expected_seq {
-                    format!("event {expected_seq} is missing (next stored event is {}): deleted", e.seq)
+                    format!(
+                        "event {expected_seq} is missing (next stored event is {}): deleted",
+                        e.seq
+                    )
                 } else {
                     format!("event {} appears out of order: inserted", e.seq)
                 },
@@ -162,8 +169,17 @@ mod tests {
     fn chain(n: usize) -> Vec<Event> {
         let mut v: Vec<Event> = Vec::new();
         for i in 0..n {
-            let (s, h) = v.last().map(|e| (e.seq, e.hash.clone())).unwrap_or((0, GENESIS.into()));
-            v.push(seal(NewEvent::new("apply").version(i as i64), "ann", s, &h, format!("2026-01-01T00:00:0{i}.000000Z")));
+            let (s, h) = v
+                .last()
+                .map(|e| (e.seq, e.hash.clone()))
+                .unwrap_or((0, GENESIS.into()));
+            v.push(seal(
+                NewEvent::new("apply").version(i as i64),
+                "ann",
+                s,
+                &h,
+                format!("2026-01-01T00:00:0{i}.000000Z"),
+            ));
         }
         v
     }

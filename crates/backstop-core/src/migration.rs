@@ -68,7 +68,12 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { transaction: true, lock_timeout_ms: None, statement_timeout_ms: None, retries: 3 }
+        RunOptions {
+            transaction: true,
+            lock_timeout_ms: None,
+            statement_timeout_ms: None,
+            retries: 3,
+        }
     }
 }
 
@@ -125,9 +130,14 @@ impl Migration {
         if self.layout == Layout::Folder {
             return 0;
         }
-        let Ok(text) = std::fs::read_to_string(&self.path) else { return 0 };
+        let Ok(text) = std::fs::read_to_string(&self.path) else {
+            return 0;
+        };
         let marker = format!("-- backstop:{}", part.name());
-        text.lines().position(|l| l.trim().eq_ignore_ascii_case(&marker)).map(|p| p + 1).unwrap_or(0)
+        text.lines()
+            .position(|l| l.trim().eq_ignore_ascii_case(&marker))
+            .map(|p| p + 1)
+            .unwrap_or(0)
     }
 }
 
@@ -164,16 +174,25 @@ pub enum LoadError {
     #[error("migrations directory {path} does not exist (create it with `backstop init`, or pass --dir)")]
     MissingDir { path: PathBuf },
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: the name does not start with a version number (expected e.g. 20261123120000_create_users)")]
     NoVersion { path: PathBuf },
     #[error("{path}: version {version} is also used by {other}; versions must be unique")]
-    DuplicateVersion { version: i64, path: PathBuf, other: PathBuf },
+    DuplicateVersion {
+        version: i64,
+        path: PathBuf,
+        other: PathBuf,
+    },
     #[error("{path}: up.sql is missing; every migration needs one")]
     MissingUp { path: PathBuf },
     #[error("{path}: down.sql is missing; add one, or set `irreversible = true` with a `reason` in migration.toml")]
     MissingDown { path: PathBuf },
-    #[error("{path}: `irreversible = true` needs a `reason = \"…\"` saying why it can't be undone")]
+    #[error(
+        "{path}: `irreversible = true` needs a `reason = \"…\"` saying why it can't be undone"
+    )]
     IrreversibleWithoutReason { path: PathBuf },
     #[error("{path}: is not valid UTF-8 (at byte {offset})")]
     NotUtf8 { path: PathBuf, offset: usize },
@@ -182,9 +201,19 @@ pub enum LoadError {
     #[error("{path}: invalid TOML: {message}")]
     Toml { path: PathBuf, message: String },
     #[error("{path}: unknown key `{key}` (allowed: {allowed})")]
-    UnknownKey { path: PathBuf, key: String, allowed: String },
-    #[error("{path}: `{key} = \"{value}\"` is not a duration (use e.g. \"200ms\", \"2s\", \"5m\")")]
-    BadDuration { path: PathBuf, key: String, value: String },
+    UnknownKey {
+        path: PathBuf,
+        key: String,
+        allowed: String,
+    },
+    #[error(
+        "{path}: `{key} = \"{value}\"` is not a duration (use e.g. \"200ms\", \"2s\", \"5m\")"
+    )]
+    BadDuration {
+        path: PathBuf,
+        key: String,
+        value: String,
+    },
     #[error("{path}: {message}")]
     BadSingleFile { path: PathBuf, message: String },
     #[error("{path}: unexpected file in migration folder (expected up.sql, down.sql, verify.sql, migration.toml)")]
@@ -199,18 +228,29 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 /// Load every migration under `dir`, sorted by version.
 pub fn load_dir(dir: &Path) -> Result<Vec<Migration>, LoadError> {
     if !dir.is_dir() {
-        return Err(LoadError::MissingDir { path: dir.to_path_buf() });
+        return Err(LoadError::MissingDir {
+            path: dir.to_path_buf(),
+        });
     }
-    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut found: BTreeMap<i64, Migration> = BTreeMap::new();
     let mut names: Vec<PathBuf> = Vec::new();
     for e in entries {
-        let e = e.map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+        let e = e.map_err(|source| LoadError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         names.push(e.path());
     }
     names.sort();
     for path in names {
-        let file_name = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+        let file_name = path
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
         if file_name.starts_with('.') {
             continue; // editor swap files, .gitkeep
         }
@@ -222,7 +262,11 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Migration>, LoadError> {
             continue; // README.md and friends next to the migrations
         };
         if let Some(other) = found.get(&m.version) {
-            return Err(LoadError::DuplicateVersion { version: m.version, path: m.path.clone(), other: other.path.clone() });
+            return Err(LoadError::DuplicateVersion {
+                version: m.version,
+                path: m.path.clone(),
+                other: other.path.clone(),
+            });
         }
         found.insert(m.version, m);
     }
@@ -232,9 +276,13 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Migration>, LoadError> {
 fn split_version(path: &Path, stem: &str) -> Result<(i64, String), LoadError> {
     let digits: String = stem.chars().take_while(|c| c.is_ascii_digit()).collect();
     if digits.is_empty() {
-        return Err(LoadError::NoVersion { path: path.to_path_buf() });
+        return Err(LoadError::NoVersion {
+            path: path.to_path_buf(),
+        });
     }
-    let version: i64 = digits.parse().map_err(|_| LoadError::NoVersion { path: path.to_path_buf() })?;
+    let version: i64 = digits.parse().map_err(|_| LoadError::NoVersion {
+        path: path.to_path_buf(),
+    })?;
     let rest = &stem[digits.len()..];
     let name = rest.trim_start_matches(['_', '-', '.']).to_string();
     Ok((version, name))
@@ -250,32 +298,53 @@ fn read_text(path: &Path) -> Result<Option<String>, LoadError> {
                 }
                 Ok(Some(s))
             }
-            Err(e) => Err(LoadError::NotUtf8 { path: path.to_path_buf(), offset: e.utf8_error().valid_up_to() }),
+            Err(e) => Err(LoadError::NotUtf8 {
+                path: path.to_path_buf(),
+                offset: e.utf8_error().valid_up_to(),
+            }),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(LoadError::Io { path: path.to_path_buf(), source }),
+        Err(source) => Err(LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
 fn non_empty(path: &Path, text: Option<String>) -> Result<Option<String>, LoadError> {
     match text {
-        Some(t) if crate::sql::split(&t).is_empty() => Err(LoadError::Empty { path: path.to_path_buf() }),
+        Some(t) if crate::sql::split(&t).is_empty() => Err(LoadError::Empty {
+            path: path.to_path_buf(),
+        }),
         other => Ok(other),
     }
 }
 
 fn load_folder(dir: &Path, name: &str) -> Result<Migration, LoadError> {
     let (version, name) = split_version(dir, name)?;
-    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     for e in entries {
-        let e = e.map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+        let e = e.map_err(|source| LoadError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let f = e.file_name().to_string_lossy().to_string();
-        if !f.starts_with('.') && !matches!(f.as_str(), "up.sql" | "down.sql" | "verify.sql" | "migration.toml" | "README.md") {
+        if !f.starts_with('.')
+            && !matches!(
+                f.as_str(),
+                "up.sql" | "down.sql" | "verify.sql" | "migration.toml" | "README.md"
+            )
+        {
             return Err(LoadError::UnexpectedFile { path: e.path() });
         }
     }
     let up_path = dir.join("up.sql");
-    let up = non_empty(&up_path, read_text(&up_path)?)?.ok_or(LoadError::MissingUp { path: up_path.clone() })?;
+    let up = non_empty(&up_path, read_text(&up_path)?)?.ok_or(LoadError::MissingUp {
+        path: up_path.clone(),
+    })?;
     let down_path = dir.join("down.sql");
     let down = non_empty(&down_path, read_text(&down_path)?)?;
     let verify_path = dir.join("verify.sql");
@@ -286,7 +355,18 @@ fn load_folder(dir: &Path, name: &str) -> Result<Migration, LoadError> {
         Some(t) => parse_toml(&toml_path, t)?,
         None => MigrationToml::default(),
     };
-    finish(version, name, dir.to_path_buf(), Layout::Folder, up, down, verify, toml_text, config, dir)
+    finish(
+        version,
+        name,
+        dir.to_path_buf(),
+        Layout::Folder,
+        up,
+        down,
+        verify,
+        toml_text,
+        config,
+        dir,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -302,18 +382,43 @@ fn finish(
     config: MigrationToml,
     err_path: &Path,
 ) -> Result<Migration, LoadError> {
-    let toml_path = if layout == Layout::Folder { err_path.join("migration.toml") } else { err_path.to_path_buf() };
+    let toml_path = if layout == Layout::Folder {
+        err_path.join("migration.toml")
+    } else {
+        err_path.to_path_buf()
+    };
     let irreversible = config.irreversible == Some(true);
     if irreversible && config.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
         return Err(LoadError::IrreversibleWithoutReason { path: toml_path });
     }
     if down.is_none() && !irreversible {
-        let path = if layout == Layout::Folder { err_path.join("down.sql") } else { err_path.to_path_buf() };
+        let path = if layout == Layout::Folder {
+            err_path.join("down.sql")
+        } else {
+            err_path.to_path_buf()
+        };
         return Err(LoadError::MissingDown { path });
     }
     let options = resolve_options(&toml_path, &config)?;
-    let checksum = checksum::migration_checksum(&up, down.as_deref(), verify.as_deref(), toml_text.as_deref());
-    Ok(Migration { version, name, path, layout, up, down, verify, toml_text, config, options, checksum })
+    let checksum = checksum::migration_checksum(
+        &up,
+        down.as_deref(),
+        verify.as_deref(),
+        toml_text.as_deref(),
+    );
+    Ok(Migration {
+        version,
+        name,
+        path,
+        layout,
+        up,
+        down,
+        verify,
+        toml_text,
+        config,
+        options,
+        checksum,
+    })
 }
 
 fn resolve_options(path: &Path, c: &MigrationToml) -> Result<RunOptions, LoadError> {
@@ -322,7 +427,11 @@ fn resolve_options(path: &Path, c: &MigrationToml) -> Result<RunOptions, LoadErr
             None => Ok(None),
             Some(s) => parse_duration(s)
                 .map(|d| Some(d.as_millis() as u64))
-                .ok_or_else(|| LoadError::BadDuration { path: path.to_path_buf(), key: key.into(), value: s.clone() }),
+                .ok_or_else(|| LoadError::BadDuration {
+                    path: path.to_path_buf(),
+                    key: key.into(),
+                    value: s.clone(),
+                }),
         }
     };
     let lock_timeout_ms = dur("lock_timeout", &c.lock_timeout)?;
@@ -353,15 +462,26 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<MigrationToml, LoadError> {
             if let Some(t) = v.as_table() {
                 for ck in t.keys() {
                     if !CONTRACT_KEYS.split(", ").any(|a| a == ck) {
-                        return Err(LoadError::UnknownKey { path: path.to_path_buf(), key: format!("contract.{ck}"), allowed: CONTRACT_KEYS.into() });
+                        return Err(LoadError::UnknownKey {
+                            path: path.to_path_buf(),
+                            key: format!("contract.{ck}"),
+                            allowed: CONTRACT_KEYS.into(),
+                        });
                     }
                 }
             }
         } else if !TOP_KEYS.split(", ").any(|a| a == k) {
-            return Err(LoadError::UnknownKey { path: path.to_path_buf(), key: k.clone(), allowed: TOP_KEYS.into() });
+            return Err(LoadError::UnknownKey {
+                path: path.to_path_buf(),
+                key: k.clone(),
+                allowed: TOP_KEYS.into(),
+            });
         }
     }
-    MigrationToml::deserialize(value).map_err(|e| LoadError::Toml { path: path.to_path_buf(), message: e.to_string().trim().replace('\n', " ") })
+    MigrationToml::deserialize(value).map_err(|e| LoadError::Toml {
+        path: path.to_path_buf(),
+        message: e.to_string().trim().replace('\n', " "),
+    })
 }
 
 fn load_single_file(path: &Path, file_name: &str) -> Result<Migration, LoadError> {
@@ -392,7 +512,10 @@ fn load_single_file(path: &Path, file_name: &str) -> Result<Migration, LoadError
                 }
             };
             if sections.contains_key(key) {
-                return Err(LoadError::BadSingleFile { path: path.to_path_buf(), message: format!("section `-- backstop:{key}` appears twice") });
+                return Err(LoadError::BadSingleFile {
+                    path: path.to_path_buf(),
+                    message: format!("section `-- backstop:{key}` appears twice"),
+                });
             }
             sections.insert(key, String::new());
             current = Some(key);
@@ -408,21 +531,47 @@ fn load_single_file(path: &Path, file_name: &str) -> Result<Migration, LoadError
                         toml_lines.push(opt.to_string());
                     }
                 } else if !t.is_empty() {
-                    return Err(LoadError::BadSingleFile { path: path.to_path_buf(), message: "SQL before the first `-- backstop:up` line".into() });
+                    return Err(LoadError::BadSingleFile {
+                        path: path.to_path_buf(),
+                        message: "SQL before the first `-- backstop:up` line".into(),
+                    });
                 }
             }
         }
     }
-    let up = sections.remove("up").ok_or(LoadError::MissingUp { path: path.to_path_buf() })?;
+    let up = sections.remove("up").ok_or(LoadError::MissingUp {
+        path: path.to_path_buf(),
+    })?;
     if crate::sql::split(&up).is_empty() {
-        return Err(LoadError::Empty { path: path.to_path_buf() });
+        return Err(LoadError::Empty {
+            path: path.to_path_buf(),
+        });
     }
-    let down = sections.remove("down").filter(|d| !crate::sql::split(d).is_empty());
-    let verify = sections.remove("verify").filter(|d| !crate::sql::split(d).is_empty());
-    let toml_text = if toml_lines.is_empty() { None } else { Some(toml_lines.join("\n") + "\n") };
+    let down = sections
+        .remove("down")
+        .filter(|d| !crate::sql::split(d).is_empty());
+    let verify = sections
+        .remove("verify")
+        .filter(|d| !crate::sql::split(d).is_empty());
+    let toml_text = if toml_lines.is_empty() {
+        None
+    } else {
+        Some(toml_lines.join("\n") + "\n")
+    };
     let config = match &toml_text {
         Some(t) => parse_toml(path, t)?,
         None => MigrationToml::default(),
     };
-    finish(version, name, path.to_path_buf(), Layout::SingleFile, up, down, verify, toml_text, config, path)
+    finish(
+        version,
+        name,
+        path.to_path_buf(),
+        Layout::SingleFile,
+        up,
+        down,
+        verify,
+        toml_text,
+        config,
+        path,
+    )
 }

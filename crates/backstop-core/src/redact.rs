@@ -47,7 +47,9 @@ fn redact_userinfo(text: &str) -> String {
         // The userinfo ends at the LAST '@' before the URL ends (whitespace or a quote): a
         // password may contain '@', ':' or '/' when the user did not percent-encode it.
         // Masking too much is the safe direction.
-        let end = tail.find(|c: char| c.is_whitespace() || c == '"' || c == '\'').unwrap_or(tail.len());
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(tail.len());
         let authority = &tail[..end];
         match authority.rfind('@') {
             Some(at) => {
@@ -108,7 +110,10 @@ mod tests {
     fn masks_url_passwords_with_reserved_characters() {
         let s = redact("cannot connect to postgres://app:p@ss:w/rd@db.internal:5432/prod now");
         assert!(!s.contains("p@ss"), "{s}");
-        assert!(s.contains("postgres://app:***@db.internal:5432/prod"), "{s}");
+        assert!(
+            s.contains("postgres://app:***@db.internal:5432/prod"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -77,7 +77,11 @@ impl SchemaState {
 /// little context. Small schemas only need something readable, not a minimal diff.
 pub fn diff(expected: &SchemaState, actual: &SchemaState) -> String {
     let mut out = String::new();
-    let keys: std::collections::BTreeSet<&String> = expected.objects.keys().chain(actual.objects.keys()).collect();
+    let keys: std::collections::BTreeSet<&String> = expected
+        .objects
+        .keys()
+        .chain(actual.objects.keys())
+        .collect();
     for k in keys {
         let e = expected.objects.get(k);
         let a = actual.objects.get(k);
@@ -137,7 +141,8 @@ mod tests {
         a.objects.insert("table t".into(), "column a int".into());
         a.objects.insert("table u".into(), "column b int".into());
         let mut b = a.clone();
-        b.objects.insert("table t".into(), "column a int\ncolumn c text".into());
+        b.objects
+            .insert("table t".into(), "column a int\ncolumn c text".into());
         b.objects.remove("table u");
         b.objects.insert("view v".into(), "select 1".into());
         let d = a.delta_to(&b);

@@ -109,7 +109,8 @@ pub fn split(script: &str) -> Vec<Statement> {
         match c {
             b'\'' => {
                 // E'…' strings allow backslash escapes.
-                let escapes = i > 0 && matches!(bytes[i - 1], b'E' | b'e') && !is_word(bytes, i - 2);
+                let escapes =
+                    i > 0 && matches!(bytes[i - 1], b'E' | b'e') && !is_word(bytes, i - 2);
                 i = skip_quoted(bytes, i, b'\'', escapes);
             }
             b'"' => i = skip_quoted(bytes, i, b'"', false),
@@ -164,7 +165,12 @@ fn make(script: &str, start: usize, end: usize) -> Statement {
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map(|p| p + 1).unwrap_or(0);
     let column = script[line_start..start].chars().count() + 1;
-    Statement { sql, offset: start, line, column }
+    Statement {
+        sql,
+        offset: start,
+        line,
+        column,
+    }
 }
 
 fn is_word_start(c: u8) -> bool {
@@ -222,7 +228,10 @@ fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     if needle.is_empty() || from > hay.len() {
         return None;
     }
-    hay[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+    hay[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
 }
 
 #[cfg(test)]

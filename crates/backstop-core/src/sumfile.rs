@@ -16,13 +16,19 @@ use std::path::{Path, PathBuf};
 
 /// Where `backstop.sum` lives for a migrations directory: beside it.
 pub fn sum_path(migrations_dir: &Path) -> PathBuf {
-    let parent = migrations_dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = migrations_dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     parent.join("backstop.sum")
 }
 
 /// Render the sum file for a set of migrations.
 pub fn render(migrations: &[Migration]) -> String {
-    let entries: Vec<String> = migrations.iter().map(|m| format!("{} {}", m.id(), m.checksum)).collect();
+    let entries: Vec<String> = migrations
+        .iter()
+        .map(|m| format!("{} {}", m.id(), m.checksum))
+        .collect();
     let body = entries.join("\n");
     let total = sha256_hex(body.as_bytes());
     let mut out = String::from("# backstop.sum — written by `backstop sum`; do not edit by hand\n");
@@ -57,7 +63,13 @@ pub fn read(path: &Path) -> Result<Option<SumFile>, SumError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(SumError { path: path.to_path_buf(), line: 0, message: e.to_string() }),
+        Err(e) => {
+            return Err(SumError {
+                path: path.to_path_buf(),
+                line: 0,
+                message: e.to_string(),
+            })
+        }
     };
     let mut sum = SumFile::default();
     let mut lines = Vec::new();
@@ -68,7 +80,11 @@ pub fn read(path: &Path) -> Result<Option<SumFile>, SumError> {
         }
         let mut parts = line.split_whitespace();
         let (Some(a), Some(b), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(SumError { path: path.to_path_buf(), line: i + 1, message: format!("expected `<id> <checksum>`, found `{line}`") });
+            return Err(SumError {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message: format!("expected `<id> <checksum>`, found `{line}`"),
+            });
         };
         if a == "total" {
             sum.total = b.to_string();
@@ -80,7 +96,16 @@ pub fn read(path: &Path) -> Result<Option<SumFile>, SumError> {
     // Entries are compared in version order, as `render` writes them.
     let mut ordered: Vec<(i64, String)> = lines
         .iter()
-        .map(|l| (l.chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap_or(i64::MAX), l.clone()))
+        .map(|l| {
+            (
+                l.chars()
+                    .take_while(|c| c.is_ascii_digit())
+                    .collect::<String>()
+                    .parse()
+                    .unwrap_or(i64::MAX),
+                l.clone(),
+            )
+        })
         .collect();
     ordered.sort();
     let body: Vec<String> = ordered.into_iter().map(|(_, l)| l).collect();
@@ -102,12 +127,18 @@ pub struct SumDiff {
 
 impl SumDiff {
     pub fn is_clean(&self) -> bool {
-        self.changed.is_empty() && self.added.is_empty() && self.removed.is_empty() && !self.total_mismatch
+        self.changed.is_empty()
+            && self.added.is_empty()
+            && self.removed.is_empty()
+            && !self.total_mismatch
     }
 }
 
 pub fn compare(sum: &SumFile, migrations: &[Migration]) -> SumDiff {
-    let mut d = SumDiff { total_mismatch: sum.total_mismatch, ..Default::default() };
+    let mut d = SumDiff {
+        total_mismatch: sum.total_mismatch,
+        ..Default::default()
+    };
     let mut seen = std::collections::BTreeSet::new();
     for m in migrations {
         let id = m.id();

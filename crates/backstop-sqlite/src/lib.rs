@@ -1,1 +1,338 @@
-//! placeholder
+//! backstop-sqlite: the SQLite driver, backstop's embedded default (`sqlite://backstop.db`).
+//!
+//! It owns everything SQLite-specific behind [`backstop_core::driver::Driver`]:
+//! - [`connect`] / [`SqliteDriver`]: `sqlite://PATH`, `sqlite:PATH`, `sqlite:///abs/path`,
+//!   `sqlite::memory:`, opened with rusqlite's bundled SQLite (no system library);
+//! - the migration lock: an OS file lock on a sidecar `PATH.lock` that dies with the
+//!   process (`lock`), process-local for in-memory databases;
+//! - history, ledger and ledger head as `backstop_*` tables (`history`);
+//! - transactions (`BEGIN IMMEDIATE`), `busy_timeout` as lock_timeout and a progress
+//!   handler as statement_timeout (`exec`);
+//! - the canonical schema read from the catalog pragmas, and FK-orphan health (`schema`);
+//! - error mapping to [`DbError`] with SQLite's extended result code names (`error`).
+
+mod error;
+mod exec;
+mod history;
+mod lock;
+mod schema;
+mod sqltext;
+mod url;
+
+use backstop_core::driver::{DbError, Driver, Engine, FirstColumn, LockAttempt, Timeouts};
+use backstop_core::history::{HistoryRow, StoredState};
+use backstop_core::ledger::Event;
+use backstop_core::redact::redact;
+use backstop_core::schema::{HealthIssue, SchemaState};
+use error::db;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a statement waits for another connection's lock when no lock_timeout is set,
+/// instead of failing at once with SQLITE_BUSY (several backstop processes, or the
+/// application itself, may write to the same file).
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection to one SQLite database.
+pub struct SqliteDriver {
+    conn: Connection,
+    url: String,
+    /// The database file (absolute); `None` for `:memory:`.
+    path: Option<PathBuf>,
+    /// The sidecar lock for a file database; `None` for `:memory:`, whose lock is
+    /// process-local by nature (no other process can open that database).
+    lock: Option<lock::FileLock>,
+    application_name: String,
+    session: Timeouts,
+    /// Timeouts of the open transaction, which override the session's until it ends.
+    transaction: Option<Timeouts>,
+    watchdog: exec::Watchdog,
+}
+
+impl std::fmt::Debug for SqliteDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteDriver")
+            .field("url", &redact(&self.url))
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Open the database a `sqlite:` URL names, creating the file when it does not exist.
+pub fn connect(url: &str) -> Result<SqliteDriver, DbError> {
+    let target = url::parse(url)?;
+    // Not SQLITE_OPEN_URI: a path like `file:x.db` is a file name here, not a URI with options.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let (mut conn, path) = match target {
+        url::Target::Memory => (
+            Connection::open_in_memory_with_flags(flags).map_err(db)?,
+            None,
+        ),
+        url::Target::File(p) => {
+            // Absolute, so the database and its lock file stay the same even if the
+            // process changes directory.
+            let abs = std::path::absolute(&p).map_err(|e| {
+                DbError::connection(format!(
+                    "cannot resolve SQLite database path {}: {e}",
+                    p.display()
+                ))
+            })?;
+            if let Some(parent) = abs.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if !parent.is_dir() {
+                    return Err(DbError::connection(format!(
+                        "cannot open SQLite database {}: directory {} does not exist",
+                        p.display(),
+                        parent.display()
+                    )));
+                }
+            }
+            let conn = Connection::open_with_flags(&abs, flags).map_err(|e| {
+                let mut err = db(e);
+                err.kind = backstop_core::driver::DbErrorKind::Connection;
+                err.message = redact(&format!(
+                    "cannot open SQLite database {}: {}",
+                    p.display(),
+                    err.message
+                ));
+                err
+            })?;
+            (conn, Some(abs))
+        }
+    };
+    let opened = |e: rusqlite::Error| {
+        let mut err = db(e);
+        err.kind = backstop_core::driver::DbErrorKind::Connection;
+        err.message = redact(&format!(
+            "cannot use SQLite database {}: {}",
+            path.as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| ":memory:".into()),
+            err.message
+        ));
+        err
+    };
+    conn.busy_timeout(DEFAULT_BUSY_TIMEOUT).map_err(opened)?;
+    // SQLite leaves foreign keys unenforced unless each connection turns them on; users who
+    // declare REFERENCES expect them enforced, in migrations and verify scripts alike. The
+    // pragma is a no-op inside a transaction, so table rebuilds that must suspend checks
+    // should use `PRAGMA defer_foreign_keys = ON` (which works inside one) instead.
+    conn.execute_batch("PRAGMA foreign_keys = ON")
+        .map_err(opened)?;
+    // Read the header now, so a file that is not a database fails here, naming the path.
+    conn.query_row("SELECT count(*) FROM main.sqlite_schema", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(opened)?;
+    let watchdog = exec::Watchdog::install(&mut conn)?;
+    let lock = path.as_ref().map(|p| {
+        let mut name = p.as_os_str().to_owned();
+        name.push(".lock");
+        lock::FileLock::new(PathBuf::from(name))
+    });
+    Ok(SqliteDriver {
+        conn,
+        url: url.to_string(),
+        path,
+        lock,
+        application_name: "backstop".to_string(),
+        session: Timeouts::default(),
+        transaction: None,
+        watchdog,
+    })
+}
+
+impl SqliteDriver {
+    /// Name written into the lock file, reported to whoever waits for the lock.
+    pub fn set_application_name(&mut self, name: &str) {
+        self.application_name = name.to_string();
+    }
+
+    /// The database file (absolute), or `None` for an in-memory database.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The sidecar file the migration lock is taken on, or `None` for an in-memory database.
+    pub fn lock_path(&self) -> Option<&Path> {
+        self.lock.as_ref().map(lock::FileLock::path)
+    }
+
+    /// The timeouts in force: the transaction's where it sets one, else the session's.
+    fn effective(&self) -> Timeouts {
+        let tx = self.transaction.unwrap_or_default();
+        Timeouts {
+            lock: tx.lock.or(self.session.lock),
+            statement: tx.statement.or(self.session.statement),
+        }
+    }
+
+    fn apply_busy_timeout(&self) -> Result<(), DbError> {
+        let t = self.effective().lock.unwrap_or(DEFAULT_BUSY_TIMEOUT);
+        // rusqlite panics above i32::MAX milliseconds (~24 days); nobody means more.
+        let t = t.min(Duration::from_millis(i32::MAX as u64));
+        self.conn.busy_timeout(t).map_err(db)
+    }
+
+    /// The transaction is over (committed, rolled back, or rolled back by SQLite itself):
+    /// back to the session's timeouts.
+    fn end_transaction(&mut self) -> Result<(), DbError> {
+        if self.conn.is_autocommit() {
+            self.transaction = None;
+            self.apply_busy_timeout()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SqliteDriver {
+    fn drop(&mut self) {
+        // Closing the file would release the lock anyway; unlocking also clears the holder line.
+        let _ = self.unlock();
+    }
+}
+
+impl Driver for SqliteDriver {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+
+    fn display_url(&self) -> String {
+        redact(&self.url)
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
+
+    fn history_exists(&mut self) -> Result<bool, DbError> {
+        history::exists(&self.conn)
+    }
+
+    fn ensure_history(&mut self) -> Result<(), DbError> {
+        // Fast path without taking the write lock: usually the tables are there.
+        if history::exists(&self.conn)? {
+            return Ok(());
+        }
+        if !self.conn.is_autocommit() {
+            // Inside the caller's transaction: its BEGIN IMMEDIATE already holds the write lock.
+            return history::create(&self.conn);
+        }
+        // BEGIN IMMEDIATE serialises concurrent creators on the write lock (waiting under
+        // busy_timeout), and IF NOT EXISTS makes the losers no-ops.
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+        match history::create(&self.conn) {
+            Ok(()) => self.conn.execute_batch("COMMIT").map_err(db),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn try_lock(&mut self) -> Result<LockAttempt, DbError> {
+        let name = self.application_name.clone();
+        match &mut self.lock {
+            Some(l) => l.try_lock(&name),
+            None => Ok(LockAttempt::Acquired),
+        }
+    }
+
+    fn unlock(&mut self) -> Result<(), DbError> {
+        match &mut self.lock {
+            Some(l) => l.unlock(),
+            None => Ok(()),
+        }
+    }
+
+    fn begin(&mut self, timeouts: Timeouts) -> Result<(), DbError> {
+        // Checked here rather than left to SQLite so the open transaction keeps its timeouts.
+        if !self.conn.is_autocommit() {
+            return Err(DbError::other(
+                "cannot begin a transaction: one is already open on this connection",
+            ));
+        }
+        self.transaction = Some(timeouts);
+        self.apply_busy_timeout()?;
+        // IMMEDIATE takes the write lock now, waiting up to the lock timeout, rather than at
+        // the first write, where a concurrent writer would make the upgrade fail with
+        // SQLITE_BUSY half-way through a migration.
+        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            self.transaction = None;
+            let _ = self.apply_busy_timeout();
+            return Err(db(e));
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), DbError> {
+        let r = self.conn.execute_batch("COMMIT").map_err(db);
+        // A COMMIT that failed with SQLITE_BUSY leaves the transaction open for a retry or
+        // a rollback; only a finished transaction gives the session its timeouts back.
+        self.end_transaction()?;
+        r
+    }
+
+    fn rollback(&mut self) -> Result<(), DbError> {
+        // SQLite rolls a transaction back by itself on some errors (an interrupted
+        // statement, SQLITE_FULL, …); then there is nothing left to roll back.
+        let r = if self.conn.is_autocommit() {
+            Ok(())
+        } else {
+            self.conn.execute_batch("ROLLBACK").map_err(db)
+        };
+        self.end_transaction()?;
+        r
+    }
+
+    fn set_session_timeouts(&mut self, timeouts: Timeouts) -> Result<(), DbError> {
+        self.session = timeouts;
+        self.apply_busy_timeout()
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<FirstColumn, DbError> {
+        exec::execute(&self.conn, &self.watchdog, self.effective().statement, sql)
+    }
+
+    fn load_history(&mut self) -> Result<Vec<HistoryRow>, DbError> {
+        history::load_history(&self.conn)
+    }
+
+    fn save_history(&mut self, row: &HistoryRow) -> Result<(), DbError> {
+        history::save_history(&self.conn, row)
+    }
+
+    fn load_events(&mut self) -> Result<Vec<Event>, DbError> {
+        history::load_events(&self.conn)
+    }
+
+    fn append_event(&mut self, event: &Event) -> Result<(), DbError> {
+        history::append_event(&self.conn, event)
+    }
+
+    fn load_state(&mut self) -> Result<Option<StoredState>, DbError> {
+        history::load_state(&self.conn)
+    }
+
+    fn save_state(&mut self, state: &StoredState) -> Result<(), DbError> {
+        history::save_state(&self.conn, state)
+    }
+
+    /// Always a full read: it is a handful of catalog queries on a local file (see the
+    /// `schema_read_time` test), so refreshing only changed objects isn't worth the risk.
+    fn schema(&mut self, _previous: Option<&SchemaState>) -> Result<SchemaState, DbError> {
+        schema::read(&self.conn)
+    }
+
+    fn health(&mut self) -> Result<Vec<HealthIssue>, DbError> {
+        schema::health(&self.conn)
+    }
+
+    /// SQLite builds indexes inside the statement's transaction; there are never invalid
+    /// ones to drop, so this is trivially done (not an unsupported capability).
+    fn drop_invalid_indexes(&mut self, _keep: &[String]) -> Result<Vec<String>, DbError> {
+        Ok(Vec::new())
+    }
+}

@@ -1,0 +1,672 @@
+//! apply: pre-flight checks, lock, then each pending migration with its proof recorded.
+
+use super::rollback::undo_one;
+use super::run::{self, append, backoff, record, run_statements, ScriptRef};
+use super::{inspect, Ctx, RunFailure};
+use crate::driver::{Driver, Timeouts};
+use crate::error::EngineError;
+use crate::history::{HistoryRow, Status, StoredState};
+use crate::ledger::NewEvent;
+use crate::migration::{Migration, Part};
+use crate::report::{AppliedMigration, ApplyReport};
+use crate::schema::SchemaState;
+use crate::sumfile;
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    /// Apply up to and including this version.
+    pub to: Option<i64>,
+    /// Release id recorded with every migration of this run (default: generated).
+    pub release: Option<String>,
+    pub dry_run: bool,
+    /// On failure, roll back every migration this run applied.
+    pub atomic: bool,
+    /// `--allow-drift --reason`: apply although the schema changed outside backstop.
+    pub allow_drift: Option<String>,
+    /// Path of backstop.sum.
+    pub sum_path: PathBuf,
+}
+
+/// A generated release id: UTC time and process id, unique enough per deploy.
+pub fn new_release_id() -> String {
+    let t = crate::now_rfc3339();
+    let compact: String = t.chars().filter(|c| c.is_ascii_digit()).take(14).collect();
+    format!("r{compact}-{:05}", std::process::id() % 100000)
+}
+
+/// Apply pending migrations. See SPEC "apply, per migration".
+pub fn apply(
+    db: &mut dyn Driver,
+    migrations: &[Migration],
+    ctx: &Ctx,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, Box<RunFailure>> {
+    let release = opts.release.clone().unwrap_or_else(new_release_id);
+    let mut warnings = Vec::new();
+    let sum_refusal = sum_check(migrations, ctx, opts, &mut warnings)?;
+
+    if opts.dry_run {
+        if let Some((reason, next)) = sum_refusal {
+            return Err(EngineError::refused(reason, next).into());
+        }
+        let history = if db.history_exists()? {
+            db.load_history()?
+        } else {
+            vec![]
+        };
+        if let Some((reason, next)) = history_refusal(migrations, &history, opts.to) {
+            return Err(EngineError::refused(reason, next).into());
+        }
+        let plan = inspect::plan_from(db, migrations, &history, opts.to)?;
+        return Ok(ApplyReport {
+            database: db.display_url(),
+            release_id: release,
+            actor: ctx.actor.clone(),
+            dry_run: true,
+            applied: vec![],
+            undone: vec![],
+            pending: plan.pending.iter().map(|p| p.version).collect(),
+            fingerprint: String::new(),
+            warnings,
+            plan: Some(plan),
+        });
+    }
+
+    db.ensure_history()?;
+    let mut guard = super::acquire(db, ctx.lock_wait)?;
+    let db: &mut dyn Driver = &mut *guard;
+    // Only now, under the lock, is the history read: a runner that waited must see what
+    // the previous holder applied.
+    let history = db.load_history()?;
+    let mut state = run::load_state(db)?;
+    let refusal = sum_refusal.or_else(|| history_refusal(migrations, &history, opts.to));
+    if let Some((reason, next)) = refusal {
+        record(
+            db,
+            &mut state,
+            &ctx.actor,
+            NewEvent::new("refused")
+                .release(&release)
+                .detail(json!({"command": "apply", "reason": reason})),
+        )?;
+        return Err(EngineError::refused(reason, next).into());
+    }
+
+    let mut schema = db.schema(None)?;
+    let current_fp = schema.fingerprint();
+    if !state.fingerprint.is_empty() && state.fingerprint != current_fp {
+        match &opts.allow_drift {
+            None => {
+                let reason = format!(
+                    "the schema changed outside backstop since the last recorded fingerprint ({} recorded, {} now); `backstop status` shows the difference",
+                    state.fingerprint, current_fp
+                );
+                let ev = NewEvent::new("refused").release(&release).detail(json!({"command": "apply", "reason": "drift", "recorded": state.fingerprint, "current": current_fp}));
+                record(db, &mut state, &ctx.actor, ev)?;
+                return Err(EngineError::refused(reason, "find out who changed the schema; then re-run with --allow-drift --reason \"…\" to accept the current schema as the baseline").into());
+            }
+            Some(reason) => {
+                let recorded = state.fingerprint.clone();
+                state.fingerprint = current_fp.clone();
+                record(
+                    db,
+                    &mut state,
+                    &ctx.actor,
+                    NewEvent::new("override")
+                        .release(&release)
+                        .reason(Some(reason))
+                        .detail(
+                            json!({"check": "drift", "recorded": recorded, "current": current_fp}),
+                        ),
+                )?;
+                warnings.push(format!("schema drift accepted: {reason}"));
+            }
+        }
+    }
+    if state.fingerprint.is_empty() {
+        state.fingerprint = current_fp;
+    }
+
+    let pending = pending_of(migrations, &history, opts.to);
+    let mut applied: Vec<AppliedMigration> = Vec::new();
+    let mut rows: Vec<HistoryRow> = Vec::new();
+    for m in &pending {
+        let result = if m.options.transaction && db.transactional_ddl() {
+            apply_tx(db, m, ctx, &release, &mut state, &mut schema)
+        } else {
+            apply_no_tx(db, m, ctx, &release, &mut state, &mut schema)
+        };
+        match result {
+            Ok((a, row)) => {
+                applied.push(a);
+                rows.push(row);
+            }
+            Err(error) => {
+                let mut undone = Vec::new();
+                let mut error = error;
+                if opts.atomic && !rows.is_empty() && matches!(error, EngineError::Failed { .. }) {
+                    for row in rows.iter().rev() {
+                        match undo_one(
+                            db,
+                            row,
+                            ctx,
+                            &mut state,
+                            &mut schema,
+                            Some("--atomic: a later migration of the release failed"),
+                        ) {
+                            Ok(_) => undone.push(row.version),
+                            Err(e) => {
+                                error = EngineError::NeedsPerson {
+                                    what: format!("--atomic: undoing migration {} after the failure did not complete: {e}", row.version),
+                                    state: format!("undone so far: {undone:?}; still applied from this run: {:?}", rows.iter().map(|r| r.version).filter(|v| !undone.contains(v)).collect::<Vec<_>>()),
+                                    next: "run `backstop status`, then `backstop rollback --release ".to_string() + &release + "` once the cause is fixed",
+                                    diff: None,
+                                    path: None,
+                                };
+                                break;
+                            }
+                        }
+                    }
+                    if let EngineError::Failed { state: st, .. } = &mut error {
+                        *st = format!("the failed migration was rolled back, and --atomic undid the {} migration(s) this run had applied ({undone:?}); the database is as before the run", undone.len());
+                    }
+                }
+                let _ = finish_run(db, &mut state, &schema);
+                return Err(Box::new(RunFailure {
+                    error,
+                    applied,
+                    undone,
+                    rolled_back: vec![],
+                }));
+            }
+        }
+    }
+    let fp = finish_run(db, &mut state, &schema).map_err(EngineError::from)?;
+    if let Some(w) = fp.1 {
+        warnings.push(w);
+    }
+    Ok(ApplyReport {
+        database: db.display_url(),
+        release_id: release,
+        actor: ctx.actor.clone(),
+        dry_run: false,
+        applied,
+        undone: vec![],
+        pending: vec![],
+        fingerprint: fp.0,
+        warnings,
+        plan: None,
+    })
+}
+
+/// End of a run: a full catalog read checks the incremental per-migration reads, and the
+/// schema text is stored for later drift diffs.
+pub(crate) fn finish_run(
+    db: &mut dyn Driver,
+    state: &mut StoredState,
+    incremental: &SchemaState,
+) -> Result<(String, Option<String>), crate::driver::DbError> {
+    let full = db.schema(None)?;
+    let fp = full.fingerprint();
+    let mut warning = None;
+    if fp != incremental.fingerprint() {
+        warning = Some(format!(
+            "the full schema read at the end of the run differs from the per-migration reads ({fp} vs {}); another session changed the schema during the run, or a change escaped tracking. Recorded the full read.",
+            incremental.fingerprint()
+        ));
+    }
+    state.fingerprint = fp.clone();
+    state.schema_json = serde_json::to_string(&full).ok();
+    db.save_state(state)?;
+    Ok((fp, warning))
+}
+
+fn sum_check(
+    migrations: &[Migration],
+    ctx: &Ctx,
+    opts: &ApplyOptions,
+    warnings: &mut Vec<String>,
+) -> Result<Option<(String, String)>, EngineError> {
+    match sumfile::read(&opts.sum_path)? {
+        None if ctx.require_sum => Ok(Some((
+            format!(
+                "{} does not exist and this environment requires it",
+                opts.sum_path.display()
+            ),
+            "run `backstop sum`, review and commit the file".into(),
+        ))),
+        None => {
+            warnings.push(format!("{} does not exist: edits and merges of migration files can't be detected; run `backstop sum` and commit it", opts.sum_path.display()));
+            Ok(None)
+        }
+        Some(sum) => {
+            let d = sumfile::compare(&sum, migrations);
+            if d.is_clean() {
+                return Ok(None);
+            }
+            let mut parts = Vec::new();
+            if !d.changed.is_empty() {
+                parts.push(format!(
+                    "changed since the sum was written: {}",
+                    d.changed.join(", ")
+                ));
+            }
+            if !d.added.is_empty() {
+                parts.push(format!("not in the sum: {}", d.added.join(", ")));
+            }
+            if !d.removed.is_empty() {
+                parts.push(format!(
+                    "in the sum but not on disk: {}",
+                    d.removed.join(", ")
+                ));
+            }
+            if d.total_mismatch {
+                parts.push(
+                    "the total line does not match the entries (the file was edited by hand)"
+                        .into(),
+                );
+            }
+            Ok(Some((
+                format!("migration files disagree with {}: {}", opts.sum_path.display(), parts.join("; ")),
+                "review the listed migrations (an edited file, or two branches merged), then run `backstop sum` and commit it".into(),
+            )))
+        }
+    }
+}
+
+/// Checks against history that refuse an apply: dirty/failed rows, edited applied
+/// migrations, and pending migrations older than the newest applied one.
+pub(crate) fn history_refusal(
+    migrations: &[Migration],
+    history: &[HistoryRow],
+    to: Option<i64>,
+) -> Option<(String, String)> {
+    let stuck: Vec<&HistoryRow> = history
+        .iter()
+        .filter(|r| matches!(r.status, Status::Dirty | Status::Failed))
+        .collect();
+    if let Some(r) = stuck.first() {
+        return Some((
+            format!("migration {} ({}) is {} in history{}", r.version, r.name, r.status.as_str(), r.note.as_ref().map(|n| format!(": {n}")).unwrap_or_default()),
+            format!("inspect the database, then `backstop resolve {} --applied --reason \"…\"` if its change is complete, or `--rolled-back` if it is gone", r.version),
+        ));
+    }
+    let mut edited = Vec::new();
+    for r in history.iter().filter(|r| r.status == Status::Applied) {
+        if let Some(m) = migrations.iter().find(|m| m.version == r.version) {
+            if m.checksum != r.checksum {
+                edited.push(format!("{} ({})", m.id(), m.path.display()));
+            }
+        }
+    }
+    if !edited.is_empty() {
+        return Some((
+            format!("applied migration(s) were edited after they were applied: {}", edited.join(", ")),
+            "restore the applied text (history keeps it: `backstop status` names it), and put the change in a new migration (`backstop new`)".into(),
+        ));
+    }
+    let max_applied = history
+        .iter()
+        .filter(|r| r.status == Status::Applied)
+        .map(|r| r.version)
+        .max();
+    if let Some(max) = max_applied {
+        let older: Vec<String> = pending_of(migrations, history, to)
+            .iter()
+            .filter(|m| m.version < max)
+            .map(|m| m.id())
+            .collect();
+        if !older.is_empty() {
+            return Some((
+                format!("pending migration(s) {} are older than the newest applied migration {max}: applying them out of order would give this database a history no other database has", older.join(", ")),
+                "give them a version newer than the newest applied one (rename the folder) and run `backstop sum`".into(),
+            ));
+        }
+    }
+    None
+}
+
+pub(crate) fn pending_of<'a>(
+    migrations: &'a [Migration],
+    history: &[HistoryRow],
+    to: Option<i64>,
+) -> Vec<&'a Migration> {
+    migrations
+        .iter()
+        .filter(|m| to.is_none_or(|t| m.version <= t))
+        .filter(|m| {
+            !history
+                .iter()
+                .any(|r| r.version == m.version && r.status != Status::RolledBack)
+        })
+        .collect()
+}
+
+fn new_row(m: &Migration, ctx: &Ctx, release: &str, before: &str, started: String) -> HistoryRow {
+    HistoryRow {
+        version: m.version,
+        name: m.name.clone(),
+        checksum: m.checksum.clone(),
+        up_sql: m.up.clone(),
+        down_sql: m.down.clone(),
+        verify_sql: m.verify.clone(),
+        irreversible: m.irreversible_reason(),
+        options: m.options.clone(),
+        release_id: release.to_string(),
+        actor: ctx.actor.clone(),
+        started_at: started,
+        finished_at: None,
+        duration_ms: None,
+        fingerprint_before: before.to_string(),
+        fingerprint_after: None,
+        schema_delta: "{}".into(),
+        status: Status::Dirty,
+        progress: 0,
+        note: None,
+    }
+}
+
+fn script_ref(m: &Migration, part: Part) -> ScriptRef<'_> {
+    ScriptRef {
+        version: m.version,
+        name: &m.name,
+        part,
+        file: m.script_path(part).display().to_string(),
+        line_offset: m.script_line_offset(part),
+    }
+}
+
+fn failed(failure: crate::error::Failure, state: String, next: String) -> EngineError {
+    EngineError::Failed {
+        failure: Box::new(failure),
+        state,
+        next,
+    }
+}
+
+/// Up + verify + history + ledger event in ONE transaction; retried on lock timeout.
+fn apply_tx(
+    db: &mut dyn Driver,
+    m: &Migration,
+    ctx: &Ctx,
+    release: &str,
+    state: &mut StoredState,
+    schema: &mut SchemaState,
+) -> Result<(AppliedMigration, HistoryRow), EngineError> {
+    let up = run::split(Some(&m.up));
+    let verify = run::split(m.verify.as_deref());
+    let timeouts = Timeouts {
+        lock: m.options.lock_timeout(),
+        statement: m.options.statement_timeout(),
+    };
+    let mut attempt = 0u32;
+    loop {
+        let started = crate::now_rfc3339();
+        let t0 = Instant::now();
+        db.begin(timeouts)?;
+        let ran =
+            run_statements(db, &script_ref(m, Part::Up), &up, 0, |_, _| Ok(())).and_then(|_| {
+                run_statements(db, &script_ref(m, Part::Verify), &verify, 0, |_, _| Ok(()))
+            });
+        if let Err(se) = ran {
+            let _ = db.rollback();
+            if se.is_lock_timeout() && attempt < m.options.retries {
+                attempt += 1;
+                std::thread::sleep(backoff(attempt));
+                continue;
+            }
+            let tries = if attempt > 0 {
+                format!(" after {} retries on lock timeout", attempt)
+            } else {
+                String::new()
+            };
+            let _ = record(
+                db,
+                state,
+                &ctx.actor,
+                NewEvent::new("apply-failed")
+                    .version(m.version)
+                    .release(release)
+                    .detail(json!({"name": m.name, "failure": &se.failure})),
+            );
+            let what = if se.failure.part == Part::Verify {
+                "its verify check failed, so the change"
+            } else {
+                "the change"
+            };
+            return Err(failed(
+                se.failure,
+                format!("migration {} was rolled back{tries}: {what} left nothing behind (schema and history as before it)", m.version),
+                format!("fix {} and run `backstop apply` again", m.script_path(Part::Up).parent().map(|p| p.display().to_string()).unwrap_or_default()),
+            ));
+        }
+        // Bookkeeping in the same transaction: the change and its record commit together.
+        let book = (|| -> Result<(AppliedMigration, HistoryRow, StoredState, SchemaState), crate::driver::DbError> {
+            let after = db.schema(Some(schema))?;
+            let delta = schema.delta_to(&after);
+            let before_fp = schema.fingerprint();
+            let after_fp = after.fingerprint();
+            let duration_ms = t0.elapsed().as_millis() as i64;
+            let mut row = new_row(m, ctx, release, &before_fp, started.clone());
+            row.finished_at = Some(crate::now_rfc3339());
+            row.duration_ms = Some(duration_ms);
+            row.fingerprint_after = Some(after_fp.clone());
+            row.schema_delta = serde_json::to_string(&delta).unwrap_or_else(|_| "{}".into());
+            row.status = Status::Applied;
+            row.progress = up.len() as i32;
+            db.save_history(&row)?;
+            let mut st = state.clone();
+            st.fingerprint = after_fp.clone();
+            append(db, &mut st, &ctx.actor, NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "retries": attempt})))?;
+            db.commit()?;
+            Ok((AppliedMigration { version: m.version, name: m.name.clone(), duration_ms, statements: up.len(), retries: attempt, fingerprint_before: before_fp, fingerprint_after: after_fp }, row, st, after))
+        })();
+        match book {
+            Ok((a, row, st, after)) => {
+                *state = st;
+                *schema = after;
+                return Ok((a, row));
+            }
+            Err(e) => {
+                let _ = db.rollback();
+                return Err(EngineError::NeedsPerson {
+                    what: format!("migration {} ran, but recording it failed: {}", m.version, e.message),
+                    state: "the transaction was rolled back, so the migration is not applied; the database is as before it".into(),
+                    next: "check the connection and permissions on backstop's tables, then run `backstop apply` again".into(),
+                    diff: None,
+                    path: None,
+                });
+            }
+        }
+    }
+}
+
+/// `transaction = false` (or an engine without transactional DDL): dirty marker first, then
+/// statement by statement with progress recorded, clean-up or a dirty row on failure.
+fn apply_no_tx(
+    db: &mut dyn Driver,
+    m: &Migration,
+    ctx: &Ctx,
+    release: &str,
+    state: &mut StoredState,
+    schema: &mut SchemaState,
+) -> Result<(AppliedMigration, HistoryRow), EngineError> {
+    let up = run::split(Some(&m.up));
+    let verify = run::split(m.verify.as_deref());
+    let before_fp = schema.fingerprint();
+    let invalid_before: Vec<String> = invalid_indexes(db)?;
+    let started = crate::now_rfc3339();
+    let t0 = Instant::now();
+    let mut row = new_row(m, ctx, release, &before_fp, started);
+    row.note = Some("running outside a transaction".into());
+    db.save_history(&row)?;
+    db.set_session_timeouts(Timeouts {
+        lock: m.options.lock_timeout(),
+        statement: m.options.statement_timeout(),
+    })?;
+
+    let mut done = 0usize;
+    let mut attempt = 0u32;
+    let outcome = loop {
+        let r = run_statements(db, &script_ref(m, Part::Up), &up, done, |db, n| {
+            row.progress = n as i32;
+            db.save_history(&row)
+        });
+        match r {
+            Ok(_) => break Ok(()),
+            Err(se) => {
+                done = se.completed;
+                // A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind.
+                let _ = db.drop_invalid_indexes(&invalid_before);
+                if se.is_lock_timeout() && attempt < m.options.retries {
+                    attempt += 1;
+                    std::thread::sleep(backoff(attempt));
+                    continue;
+                }
+                break Err(se);
+            }
+        }
+    };
+    let outcome = outcome
+        .and_then(|_| run_statements(db, &script_ref(m, Part::Verify), &verify, 0, |_, _| Ok(())));
+    let _ = db.set_session_timeouts(Timeouts::default());
+
+    if let Err(se) = outcome {
+        let ran: Vec<String> = up
+            .iter()
+            .take(se.completed.min(up.len()))
+            .enumerate()
+            .map(|(i, s)| format!("  {}. line {}: {}", i + 1, s.line, s.excerpt()))
+            .collect();
+        let dropped = db.drop_invalid_indexes(&invalid_before).unwrap_or_default();
+        let now = db.schema(None)?;
+        let mut cleaned = now.fingerprint() == before_fp;
+        let mut how = if dropped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "dropped the INVALID index(es) the failed statement left: {}; ",
+                dropped.join(", ")
+            )
+        };
+        if !cleaned && m.down.is_some() {
+            // Some statements completed: undo them with the down script, and accept that only
+            // if the schema is then provably what it was before.
+            let down = run::split(m.down.as_deref());
+            if run_statements(db, &script_ref(m, Part::Down), &down, 0, |_, _| Ok(())).is_ok() {
+                let _ = db.drop_invalid_indexes(&invalid_before);
+                if db.schema(None)?.fingerprint() == before_fp {
+                    cleaned = true;
+                    how.push_str("ran down.sql, and the schema fingerprint again equals the one before the migration; ");
+                }
+            }
+        }
+        let detail = json!({"name": m.name, "failure": &se.failure, "completed": se.completed, "cleaned": cleaned});
+        if cleaned {
+            row.status = Status::RolledBack;
+            row.note = Some(format!("failed and cleaned up: {}", se.failure.error));
+            db.save_history(&row)?;
+            *schema = db.schema(None)?;
+            state.fingerprint = schema.fingerprint();
+            let _ = record(
+                db,
+                state,
+                &ctx.actor,
+                NewEvent::new("apply-failed")
+                    .version(m.version)
+                    .release(release)
+                    .detail(detail),
+            );
+            return Err(failed(se.failure, format!("migration {} ran outside a transaction and failed; backstop {how}nothing of it remains", m.version), "fix the migration and run `backstop apply` again".into()));
+        }
+        row.status = Status::Dirty;
+        row.note = Some(format!(
+            "failed after {} of {} statements: {}",
+            se.completed,
+            up.len(),
+            se.failure.error
+        ));
+        db.save_history(&row)?;
+        let _ = record(
+            db,
+            state,
+            &ctx.actor,
+            NewEvent::new("dirty")
+                .version(m.version)
+                .release(release)
+                .detail(detail),
+        );
+        return Err(EngineError::NeedsPerson {
+            what: se.failure.to_string(),
+            state: format!(
+                "migration {} ran outside a transaction and stopped half-way; it is marked dirty. Statements that completed:\n{}\n  {how}nothing runs on this database until it is resolved",
+                m.version,
+                if ran.is_empty() { "  (none)".to_string() } else { ran.join("\n") }
+            ),
+            next: format!(
+                "inspect the database; finish or undo the remaining statements by hand, then `backstop resolve {v} --applied --reason \"…\"` or `backstop resolve {v} --rolled-back --reason \"…\"`",
+                v = m.version
+            ),
+            diff: None,
+            path: Some(m.path.clone()),
+        });
+    }
+
+    let after = db.schema(None)?;
+    let after_fp = after.fingerprint();
+    let duration_ms = t0.elapsed().as_millis() as i64;
+    row.finished_at = Some(crate::now_rfc3339());
+    row.duration_ms = Some(duration_ms);
+    row.fingerprint_after = Some(after_fp.clone());
+    row.schema_delta =
+        serde_json::to_string(&schema.delta_to(&after)).unwrap_or_else(|_| "{}".into());
+    row.status = Status::Applied;
+    row.progress = up.len() as i32;
+    row.note = None;
+    let mut st = state.clone();
+    st.fingerprint = after_fp.clone();
+    db.begin(Timeouts::default())?;
+    let r = db.save_history(&row).and_then(|_| append(db, &mut st, &ctx.actor, NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "transaction": false}))));
+    match r.and_then(|_| db.commit()) {
+        Ok(()) => {
+            *state = st;
+            *schema = after;
+            Ok((
+                AppliedMigration {
+                    version: m.version,
+                    name: m.name.clone(),
+                    duration_ms,
+                    statements: up.len(),
+                    retries: attempt,
+                    fingerprint_before: before_fp,
+                    fingerprint_after: after_fp,
+                },
+                row,
+            ))
+        }
+        Err(e) => {
+            let _ = db.rollback();
+            Err(EngineError::NeedsPerson {
+                what: format!("migration {} ran completely, but recording it failed: {}", m.version, e.message),
+                state: format!("its change is in the database; history still marks it dirty (all {} statements completed)", up.len()),
+                next: format!("check the connection, then `backstop resolve {} --applied --reason \"recording failed after a complete run\"`", m.version),
+                diff: None,
+                path: Some(m.path.clone()),
+            })
+        }
+    }
+}
+
+fn invalid_indexes(db: &mut dyn Driver) -> Result<Vec<String>, crate::driver::DbError> {
+    Ok(db
+        .health()?
+        .into_iter()
+        .filter_map(|h| match h {
+            crate::schema::HealthIssue::InvalidIndex { name, .. } => Some(name),
+            _ => None,
+        })
+        .collect())
+}

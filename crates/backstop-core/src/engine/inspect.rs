@@ -1,0 +1,397 @@
+//! Commands that look: plan, status, verify, schema; and resolve, which records a decision.
+
+use super::apply::{history_refusal, pending_of};
+use super::run::{self, run_statements, ScriptRef};
+use super::Ctx;
+use crate::driver::{DbError, Driver};
+use crate::error::EngineError;
+use crate::history::{HistoryRow, Status};
+use crate::ledger::NewEvent;
+use crate::migration::{Migration, Part};
+use crate::report::*;
+use crate::schema::{diff, SchemaState};
+use crate::sumfile;
+use serde_json::json;
+use std::path::Path;
+
+fn planned_statements(s: Option<&str>) -> Vec<PlannedStatement> {
+    run::split(s)
+        .into_iter()
+        .enumerate()
+        .map(|(i, st)| PlannedStatement {
+            index: i + 1,
+            line: st.line,
+            sql: st.sql,
+        })
+        .collect()
+}
+
+pub(crate) fn plan_from(
+    db: &mut dyn Driver,
+    migrations: &[Migration],
+    history: &[HistoryRow],
+    to: Option<i64>,
+) -> Result<PlanReport, DbError> {
+    let mut warnings = Vec::new();
+    if let Some((reason, _)) = history_refusal(migrations, history, to) {
+        warnings.push(format!("apply would refuse: {reason}"));
+    }
+    let pending = pending_of(migrations, history, to)
+        .into_iter()
+        .map(|m| PlannedMigration {
+            version: m.version,
+            name: m.name.clone(),
+            path: m.path.display().to_string(),
+            transaction: m.options.transaction && db.transactional_ddl(),
+            lock_timeout_ms: m.options.lock_timeout_ms,
+            statement_timeout_ms: m.options.statement_timeout_ms,
+            statements: planned_statements(Some(&m.up)),
+            verify: planned_statements(m.verify.as_deref()),
+            rollback: planned_statements(m.down.as_deref()),
+            irreversible: m.irreversible_reason(),
+        })
+        .collect();
+    Ok(PlanReport {
+        database: db.display_url(),
+        pending,
+        warnings,
+    })
+}
+
+/// What apply would do; changes nothing.
+pub fn plan(
+    db: &mut dyn Driver,
+    migrations: &[Migration],
+    to: Option<i64>,
+) -> Result<PlanReport, EngineError> {
+    let history = if db.history_exists()? {
+        db.load_history()?
+    } else {
+        vec![]
+    };
+    Ok(plan_from(db, migrations, &history, to)?)
+}
+
+/// Applied, pending, dirty, checksum mismatches, drift. Reads only; takes no lock.
+pub fn status(
+    db: &mut dyn Driver,
+    migrations: &[Migration],
+    sum_path: &Path,
+) -> Result<StatusReport, EngineError> {
+    let exists = db.history_exists()?;
+    let history = if exists { db.load_history()? } else { vec![] };
+    let state = if exists { db.load_state()? } else { None };
+    let mut entries = Vec::new();
+    let mut warnings = Vec::new();
+    let by_version: std::collections::BTreeMap<i64, &HistoryRow> =
+        history.iter().map(|r| (r.version, r)).collect();
+    for m in migrations {
+        let row = by_version.get(&m.version);
+        let state_name = match row.map(|r| r.status) {
+            None => "pending",
+            Some(Status::RolledBack) => "rolled_back",
+            Some(s) => s.as_str(),
+        };
+        entries.push(StatusEntry {
+            version: m.version,
+            name: m.name.clone(),
+            state: state_name.to_string(),
+            applied_at: row
+                .filter(|r| r.status == Status::Applied)
+                .and_then(|r| r.finished_at.clone()),
+            release_id: row.map(|r| r.release_id.clone()),
+            checksum_mismatch: row
+                .is_some_and(|r| r.status == Status::Applied && r.checksum != m.checksum),
+            missing_file: false,
+            note: row.and_then(|r| r.note.clone()),
+        });
+    }
+    for r in &history {
+        if !migrations.iter().any(|m| m.version == r.version) && r.status != Status::RolledBack {
+            entries.push(StatusEntry {
+                version: r.version,
+                name: r.name.clone(),
+                state: r.status.as_str().to_string(),
+                applied_at: r.finished_at.clone(),
+                release_id: Some(r.release_id.clone()),
+                checksum_mismatch: false,
+                missing_file: true,
+                note: r.note.clone(),
+            });
+        }
+    }
+    entries.sort_by_key(|e| e.version);
+    let missing: Vec<i64> = entries
+        .iter()
+        .filter(|e| e.missing_file)
+        .map(|e| e.version)
+        .collect();
+    if !missing.is_empty() {
+        warnings.push(format!("applied migration(s) {missing:?} have no files on disk (rollback still works from the stored scripts)"));
+    }
+    let sum = match sumfile::read(sum_path)? {
+        Some(s) => Some(sumfile::compare(&s, migrations)),
+        None => {
+            warnings.push(format!(
+                "{} does not exist; run `backstop sum`",
+                sum_path.display()
+            ));
+            None
+        }
+    };
+    let mut drift = None;
+    let mut fingerprint = None;
+    if let Some(st) = &state {
+        let current = db.schema(None)?;
+        let fp = current.fingerprint();
+        if !st.fingerprint.is_empty() && st.fingerprint != fp {
+            drift = Some(Drift {
+                recorded: st.fingerprint.clone(),
+                current: fp.clone(),
+                diff: recorded_diff(st.schema_json.as_deref(), &st.fingerprint, &current),
+            });
+        }
+        fingerprint = Some(fp);
+    }
+    Ok(StatusReport {
+        database: db.display_url(),
+        history_exists: exists,
+        applied: entries.iter().filter(|e| e.state == "applied").count(),
+        pending: entries
+            .iter()
+            .filter(|e| e.state == "pending" || e.state == "rolled_back")
+            .count(),
+        dirty: entries
+            .iter()
+            .filter(|e| e.state == "dirty" || e.state == "failed")
+            .map(|e| e.version)
+            .collect(),
+        checksum_mismatches: entries
+            .iter()
+            .filter(|e| e.checksum_mismatch)
+            .map(|e| e.version)
+            .collect(),
+        migrations: entries,
+        drift,
+        sum,
+        fingerprint,
+        warnings,
+    })
+}
+
+fn recorded_diff(
+    schema_json: Option<&str>,
+    recorded_fp: &str,
+    current: &SchemaState,
+) -> Option<String> {
+    let recorded: SchemaState = serde_json::from_str(schema_json?).ok()?;
+    (recorded.fingerprint() == recorded_fp).then(|| diff(&recorded, current))
+}
+
+/// Re-run verify scripts of applied migrations (from history), check checksums, the sum,
+/// drift and schema health. Verify scripts run in a transaction that is rolled back.
+pub fn verify(
+    db: &mut dyn Driver,
+    migrations: &[Migration],
+    sum_path: &Path,
+) -> Result<VerifyReport, EngineError> {
+    let st = status(db, migrations, sum_path)?;
+    let mut checks = Vec::new();
+    let history = if st.history_exists {
+        db.load_history()?
+    } else {
+        vec![]
+    };
+    for r in history.iter().filter(|r| r.status == Status::Applied) {
+        let Some(v) = r.verify_sql.as_deref() else {
+            continue;
+        };
+        let statements = run::split(Some(v));
+        let sref = ScriptRef {
+            version: r.version,
+            name: &r.name,
+            part: Part::Verify,
+            file: format!("history:{}/verify.sql", r.version),
+            line_offset: 0,
+        };
+        db.begin(Default::default())?;
+        let res = run_statements(db, &sref, &statements, 0, |_, _| Ok(()));
+        let _ = db.rollback();
+        checks.push(Check {
+            name: format!("verify {} ({})", r.version, r.name),
+            ok: res.is_ok(),
+            detail: match res {
+                Ok(n) => format!("{n} statement(s) passed"),
+                Err(se) => se.failure.to_string(),
+            },
+        });
+    }
+    checks.push(Check {
+        name: "checksums".into(),
+        ok: st.checksum_mismatches.is_empty(),
+        detail: if st.checksum_mismatches.is_empty() {
+            "applied migrations match their files".into()
+        } else {
+            format!("edited after apply: {:?}", st.checksum_mismatches)
+        },
+    });
+    if let Some(s) = &st.sum {
+        checks.push(Check {
+            name: "backstop.sum".into(),
+            ok: s.is_clean(),
+            detail: if s.is_clean() {
+                "files match the sum".into()
+            } else {
+                format!(
+                    "changed {:?}, not in sum {:?}, missing {:?}",
+                    s.changed, s.added, s.removed
+                )
+            },
+        });
+    }
+    checks.push(Check {
+        name: "dirty".into(),
+        ok: st.dirty.is_empty(),
+        detail: if st.dirty.is_empty() {
+            "no dirty or failed migrations".into()
+        } else {
+            format!("dirty/failed: {:?}", st.dirty)
+        },
+    });
+    checks.push(Check {
+        name: "drift".into(),
+        ok: st.drift.is_none(),
+        detail: match &st.drift {
+            None => "schema matches the last recorded fingerprint".into(),
+            Some(d) => format!(
+                "recorded {}, now {}{}",
+                d.recorded,
+                d.current,
+                d.diff
+                    .as_ref()
+                    .map(|x| format!("\n{x}"))
+                    .unwrap_or_default()
+            ),
+        },
+    });
+    let health = db.health()?;
+    checks.push(Check {
+        name: "health".into(),
+        ok: health.is_empty(),
+        detail: if health.is_empty() {
+            "no invalid indexes, NOT VALID constraints or FK orphans".into()
+        } else {
+            health
+                .iter()
+                .map(|h| h.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        },
+    });
+    Ok(VerifyReport {
+        database: db.display_url(),
+        ok: checks.iter().all(|c| c.ok),
+        checks,
+        health,
+    })
+}
+
+/// The canonical schema text and fingerprint.
+pub fn schema(db: &mut dyn Driver) -> Result<SchemaReport, EngineError> {
+    let s = db.schema(None)?;
+    Ok(SchemaReport {
+        database: db.display_url(),
+        fingerprint: s.fingerprint(),
+        objects: s.objects.len(),
+        text: s.text(),
+    })
+}
+
+/// How a person resolved a dirty migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Applied,
+    RolledBack,
+}
+
+/// Record a person's decision about a dirty/failed migration (audited); the current schema
+/// becomes the recorded baseline.
+pub fn resolve(
+    db: &mut dyn Driver,
+    ctx: &Ctx,
+    version: i64,
+    to: Resolution,
+    reason: &str,
+) -> Result<ResolveReport, EngineError> {
+    if reason.trim().is_empty() {
+        return Err(EngineError::Usage(
+            "resolve needs --reason \"…\" saying what was checked".into(),
+        ));
+    }
+    if !db.history_exists()? {
+        return Err(EngineError::Usage(
+            "no history in this database: nothing to resolve".into(),
+        ));
+    }
+    let mut guard = super::acquire(db, ctx.lock_wait)?;
+    let db: &mut dyn Driver = &mut *guard;
+    let history = db.load_history()?;
+    let Some(row) = history.iter().find(|r| r.version == version) else {
+        return Err(EngineError::Usage(format!(
+            "migration {version} is not in history"
+        )));
+    };
+    if !matches!(row.status, Status::Dirty | Status::Failed) {
+        return Err(EngineError::Usage(format!(
+            "migration {version} is {}, not dirty or failed: nothing to resolve",
+            row.status.as_str()
+        )));
+    }
+    let mut state = run::load_state(db)?;
+    let current = db.schema(None)?;
+    let fp = current.fingerprint();
+    let mut r = row.clone();
+    r.status = match to {
+        Resolution::Applied => Status::Applied,
+        Resolution::RolledBack => Status::RolledBack,
+    };
+    if to == Resolution::Applied {
+        r.fingerprint_after = Some(fp.clone());
+        r.finished_at.get_or_insert_with(crate::now_rfc3339);
+        r.schema_delta = "{}".into();
+    }
+    r.note = Some(format!(
+        "resolved as {} by {}: {reason}",
+        r.status.as_str(),
+        ctx.actor
+    ));
+    state.fingerprint = fp.clone();
+    state.schema_json = serde_json::to_string(&current).ok();
+    db.begin(Default::default())?;
+    let res = db
+        .save_history(&r)
+        .and_then(|_| {
+            run::append(
+                db,
+                &mut state,
+                &ctx.actor,
+                NewEvent::new("resolve")
+                    .version(version)
+                    .reason(Some(reason))
+                    .detail(json!({"from": row.status, "to": r.status, "fingerprint": fp})),
+            )
+        })
+        .and_then(|_| db.commit());
+    if let Err(e) = res {
+        let _ = db.rollback();
+        return Err(e.into());
+    }
+    Ok(ResolveReport {
+        version,
+        name: r.name,
+        from: row.status,
+        to: r.status,
+        reason: reason.to_string(),
+        fingerprint: fp,
+    })
+}

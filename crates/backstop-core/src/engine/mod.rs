@@ -1,0 +1,54 @@
+//! The one migration algorithm: apply, rollback, status, plan, verify, resolve, audit.
+//! Drivers provide capabilities; everything that decides lives here.
+
+mod apply;
+mod audit;
+mod inspect;
+mod lock;
+mod rollback;
+mod run;
+
+pub use apply::{apply, ApplyOptions};
+pub use audit::{audit_log, audit_verify};
+pub use inspect::{plan, resolve, schema, status, verify, Resolution};
+pub use lock::{acquire, LockGuard};
+pub use rollback::{rollback, RollbackOptions, RollbackTarget};
+
+use crate::error::EngineError;
+use crate::report::{AppliedMigration, RolledBackMigration};
+use std::time::Duration;
+
+/// Who runs a command and how long to wait for the lock.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub actor: String,
+    pub lock_wait: Duration,
+    /// Refuse to apply when there is no backstop.sum.
+    pub require_sum: bool,
+}
+
+/// A run that stopped: the error and what had happened before it.
+#[derive(Debug)]
+pub struct RunFailure {
+    pub error: EngineError,
+    pub applied: Vec<AppliedMigration>,
+    pub undone: Vec<i64>,
+    pub rolled_back: Vec<RolledBackMigration>,
+}
+
+impl From<EngineError> for Box<RunFailure> {
+    fn from(error: EngineError) -> Self {
+        Box::new(RunFailure {
+            error,
+            applied: vec![],
+            undone: vec![],
+            rolled_back: vec![],
+        })
+    }
+}
+
+impl From<crate::driver::DbError> for Box<RunFailure> {
+    fn from(e: crate::driver::DbError) -> Self {
+        EngineError::from(e).into()
+    }
+}

@@ -1,0 +1,483 @@
+//! rollback: stored down scripts, newest first, each proven by the schema fingerprint.
+
+use super::run::{self, append, backoff, record, run_statements, ScriptRef};
+use super::{Ctx, RunFailure};
+use crate::driver::{Driver, Timeouts};
+use crate::error::EngineError;
+use crate::history::{HistoryRow, Status, StoredState};
+use crate::ledger::NewEvent;
+use crate::migration::Part;
+use crate::report::{PlannedMigration, PlannedStatement, RollbackReport, RolledBackMigration};
+use crate::schema::{diff, SchemaState};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Which applied migrations to undo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackTarget {
+    /// Everything applied with a version greater than this (`--to 0`: everything).
+    To(i64),
+    /// The newest N.
+    Steps(usize),
+    /// Every migration applied with this release id (they must be the newest).
+    Release(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct RollbackOptions {
+    pub target: RollbackTarget,
+    pub dry_run: bool,
+    /// `--force --reason`: roll back irreversible migrations anyway.
+    pub force_reason: Option<String>,
+    /// `--allow-drift --reason`.
+    pub allow_drift: Option<String>,
+}
+
+fn targets(
+    history: &[HistoryRow],
+    target: &RollbackTarget,
+) -> Result<Vec<HistoryRow>, EngineError> {
+    let mut applied: Vec<HistoryRow> = history
+        .iter()
+        .filter(|r| r.status == Status::Applied)
+        .cloned()
+        .collect();
+    applied.sort_by_key(|r| std::cmp::Reverse(r.version));
+    Ok(match target {
+        RollbackTarget::To(v) => applied.into_iter().filter(|r| r.version > *v).collect(),
+        RollbackTarget::Steps(n) => applied.into_iter().take(*n).collect(),
+        RollbackTarget::Release(id) => {
+            let Some(oldest) = applied
+                .iter()
+                .filter(|r| &r.release_id == id)
+                .map(|r| r.version)
+                .min()
+            else {
+                return Err(EngineError::Usage(format!("no applied migration has release id `{id}` (`backstop status --format json` lists release ids)")));
+            };
+            let newer: Vec<HistoryRow> = applied
+                .into_iter()
+                .filter(|r| r.version >= oldest)
+                .collect();
+            let foreign: Vec<String> = newer
+                .iter()
+                .filter(|r| &r.release_id != id)
+                .map(|r| format!("{} (release {})", r.version, r.release_id))
+                .collect();
+            if !foreign.is_empty() {
+                return Err(EngineError::refused(
+                    format!("release {id} is not the newest: migrations applied after it belong to other releases: {}", foreign.join(", ")),
+                    "roll back the newer releases first, or use --to VERSION to undo everything after a version",
+                ));
+            }
+            newer
+        }
+    })
+}
+
+pub(crate) fn planned(row: &HistoryRow) -> PlannedMigration {
+    let stmts = |s: Option<&str>| -> Vec<PlannedStatement> {
+        run::split(s)
+            .into_iter()
+            .enumerate()
+            .map(|(i, st)| PlannedStatement {
+                index: i + 1,
+                line: st.line,
+                sql: st.sql,
+            })
+            .collect()
+    };
+    PlannedMigration {
+        version: row.version,
+        name: row.name.clone(),
+        path: format!("history:{}", row.version),
+        transaction: row.options.transaction,
+        lock_timeout_ms: row.options.lock_timeout_ms,
+        statement_timeout_ms: row.options.statement_timeout_ms,
+        statements: stmts(row.down_sql.as_deref()),
+        verify: vec![],
+        rollback: stmts(row.down_sql.as_deref()),
+        irreversible: row.irreversible.clone(),
+    }
+}
+
+/// Undo applied migrations in exact reverse order using the down scripts stored at apply
+/// time (the migration files are not needed).
+pub fn rollback(
+    db: &mut dyn Driver,
+    ctx: &Ctx,
+    opts: &RollbackOptions,
+) -> Result<RollbackReport, Box<RunFailure>> {
+    let mut warnings = Vec::new();
+    if opts.dry_run {
+        let history = if db.history_exists()? {
+            db.load_history()?
+        } else {
+            vec![]
+        };
+        let t = targets(&history, &opts.target)?;
+        if let Some(r) = history
+            .iter()
+            .find(|r| matches!(r.status, Status::Dirty | Status::Failed))
+        {
+            warnings.push(format!(
+                "migration {} is {}: rollback will refuse until it is resolved",
+                r.version,
+                r.status.as_str()
+            ));
+        }
+        for r in &t {
+            if r.irreversible.is_some() && opts.force_reason.is_none() {
+                warnings.push(format!("migration {} is irreversible: rollback will stop there unless --force --reason", r.version));
+            }
+        }
+        return Ok(RollbackReport {
+            database: db.display_url(),
+            actor: ctx.actor.clone(),
+            dry_run: true,
+            rolled_back: vec![],
+            planned: t.iter().map(planned).collect(),
+            fingerprint: String::new(),
+            warnings,
+        });
+    }
+    if !db.history_exists()? {
+        return Ok(RollbackReport {
+            database: db.display_url(),
+            actor: ctx.actor.clone(),
+            dry_run: false,
+            rolled_back: vec![],
+            planned: vec![],
+            fingerprint: String::new(),
+            warnings: vec!["no history in this database: nothing to roll back".into()],
+        });
+    }
+    let mut guard = super::acquire(db, ctx.lock_wait)?;
+    let db: &mut dyn Driver = &mut *guard;
+    let history = db.load_history()?;
+    let mut state = run::load_state(db)?;
+    if let Some(r) = history
+        .iter()
+        .find(|r| matches!(r.status, Status::Dirty | Status::Failed))
+    {
+        let reason = format!(
+            "migration {} ({}) is {} in history",
+            r.version,
+            r.name,
+            r.status.as_str()
+        );
+        record(
+            db,
+            &mut state,
+            &ctx.actor,
+            NewEvent::new("refused")
+                .version(r.version)
+                .detail(json!({"command": "rollback", "reason": reason})),
+        )?;
+        return Err(EngineError::refused(reason, format!("inspect the database, then `backstop resolve {} --applied|--rolled-back --reason \"…\"`", r.version)).into());
+    }
+    let todo = targets(&history, &opts.target)?;
+    if let Some(r) = todo.iter().find(|r| r.irreversible.is_some()) {
+        match &opts.force_reason {
+            None => {
+                let reason = format!(
+                    "migration {} ({}) is irreversible: {}",
+                    r.version,
+                    r.name,
+                    r.irreversible.clone().unwrap_or_default()
+                );
+                record(
+                    db,
+                    &mut state,
+                    &ctx.actor,
+                    NewEvent::new("refused")
+                        .version(r.version)
+                        .detail(json!({"command": "rollback", "reason": reason})),
+                )?;
+                return Err(EngineError::refused(
+                    format!("{reason}; nothing was rolled back"),
+                    format!("roll back only the newer migrations (`--to {}`), or, knowing what its down script loses, `--force --reason \"…\"`", r.version),
+                )
+                .into());
+            }
+            Some(reason) => {
+                let versions: Vec<i64> = todo
+                    .iter()
+                    .filter(|r| r.irreversible.is_some())
+                    .map(|r| r.version)
+                    .collect();
+                record(
+                    db,
+                    &mut state,
+                    &ctx.actor,
+                    NewEvent::new("override")
+                        .reason(Some(reason))
+                        .detail(json!({"check": "irreversible", "versions": versions})),
+                )?;
+            }
+        }
+    }
+
+    let mut schema = db.schema(None)?;
+    let current = schema.fingerprint();
+    if !state.fingerprint.is_empty() && state.fingerprint != current {
+        match &opts.allow_drift {
+            None => {
+                let ev = NewEvent::new("refused").detail(json!({"command": "rollback", "reason": "drift", "recorded": state.fingerprint, "current": current}));
+                record(db, &mut state, &ctx.actor, ev)?;
+                return Err(EngineError::refused(
+                    format!("the schema changed outside backstop since the last recorded fingerprint ({} recorded, {current} now): a rollback could not be proven", state.fingerprint),
+                    "`backstop status` shows the difference; undo it, or re-run with --allow-drift --reason \"…\"",
+                )
+                .into());
+            }
+            Some(reason) => {
+                let recorded = state.fingerprint.clone();
+                state.fingerprint = current.clone();
+                record(
+                    db,
+                    &mut state,
+                    &ctx.actor,
+                    NewEvent::new("override").reason(Some(reason)).detail(
+                        json!({"check": "drift", "recorded": recorded, "current": current}),
+                    ),
+                )?;
+                warnings.push(format!("schema drift accepted: {reason}"));
+            }
+        }
+    }
+
+    let mut done = Vec::new();
+    for row in &todo {
+        let forced = row.irreversible.is_some();
+        match undo_one(
+            db,
+            row,
+            ctx,
+            &mut state,
+            &mut schema,
+            if forced {
+                opts.force_reason.as_deref()
+            } else {
+                None
+            },
+        ) {
+            Ok(r) => done.push(r),
+            Err(error) => {
+                let _ = super::apply::finish_run(db, &mut state, &schema);
+                return Err(Box::new(RunFailure {
+                    error,
+                    applied: vec![],
+                    undone: vec![],
+                    rolled_back: done,
+                }));
+            }
+        }
+    }
+    let (fp, w) = super::apply::finish_run(db, &mut state, &schema).map_err(EngineError::from)?;
+    warnings.extend(w);
+    // Health after the rollback: reported, not fatal, since the fingerprints already proved
+    // every step.
+    for issue in db.health()? {
+        warnings.push(format!("health: {issue}"));
+    }
+    Ok(RollbackReport {
+        database: db.display_url(),
+        actor: ctx.actor.clone(),
+        dry_run: false,
+        rolled_back: done,
+        planned: vec![],
+        fingerprint: fp,
+        warnings,
+    })
+}
+
+/// Undo one migration with its stored down script and prove the schema is back to the
+/// fingerprint recorded before it was applied. In a transaction, a failed proof rolls the
+/// down script back too, leaving the migration applied and the database untouched.
+pub(crate) fn undo_one(
+    db: &mut dyn Driver,
+    row: &HistoryRow,
+    ctx: &Ctx,
+    state: &mut StoredState,
+    schema: &mut SchemaState,
+    forced: Option<&str>,
+) -> Result<RolledBackMigration, EngineError> {
+    let Some(down_sql) = row.down_sql.as_deref() else {
+        return Err(EngineError::refused(
+            format!(
+                "migration {} ({}) has no down script",
+                row.version, row.name
+            ),
+            "it can only be undone by hand; then `backstop resolve` it",
+        ));
+    };
+    let down = run::split(Some(down_sql));
+    let sref = ScriptRef {
+        version: row.version,
+        name: &row.name,
+        part: Part::Down,
+        file: format!("history:{}/down.sql (stored at apply time)", row.version),
+        line_offset: 0,
+    };
+    let delta: BTreeMap<String, Option<String>> =
+        serde_json::from_str(&row.schema_delta).unwrap_or_default();
+    let expected = schema.reverted(&delta);
+    let timeouts = Timeouts {
+        lock: row.options.lock_timeout(),
+        statement: row.options.statement_timeout(),
+    };
+    let transactional = row.options.transaction && db.transactional_ddl();
+    let mut attempt = 0u32;
+    let t0 = Instant::now();
+    loop {
+        if transactional {
+            db.begin(timeouts)?;
+        } else {
+            let mut dirty = row.clone();
+            dirty.status = Status::Dirty;
+            dirty.note = Some("rollback running outside a transaction".into());
+            db.save_history(&dirty)?;
+            db.set_session_timeouts(timeouts)?;
+        }
+        let ran = run_statements(db, &sref, &down, 0, |_, _| Ok(()));
+        if let Err(se) = ran {
+            if transactional {
+                let _ = db.rollback();
+                if se.is_lock_timeout() && attempt < row.options.retries {
+                    attempt += 1;
+                    std::thread::sleep(backoff(attempt));
+                    continue;
+                }
+                let _ = record(
+                    db,
+                    state,
+                    &ctx.actor,
+                    NewEvent::new("rollback-failed")
+                        .version(row.version)
+                        .detail(json!({"name": row.name, "failure": &se.failure})),
+                );
+                return Err(EngineError::Failed {
+                    failure: Box::new(se.failure),
+                    state: format!("the down script of migration {} was rolled back; the migration is still applied and the database is as before this rollback step", row.version),
+                    next: "the stored down script cannot run on the current schema: inspect it with `backstop rollback --dry-run`, fix the database by hand if needed, or restore from backup".into(),
+                });
+            }
+            let _ = db.set_session_timeouts(Timeouts::default());
+            let _ = record(
+                db,
+                state,
+                &ctx.actor,
+                NewEvent::new("dirty").version(row.version).detail(
+                    json!({"name": row.name, "failure": &se.failure, "command": "rollback"}),
+                ),
+            );
+            return Err(EngineError::NeedsPerson {
+                what: se.failure.to_string(),
+                state: format!("the down script of migration {} ran outside a transaction and stopped after {} of {} statements; the migration is marked dirty", row.version, se.completed, down.len()),
+                next: format!("finish or revert the down statements by hand, then `backstop resolve {v} --rolled-back --reason \"…\"` or `--applied`", v = row.version),
+                diff: None,
+                path: None,
+            });
+        }
+        let after = if transactional {
+            db.schema(Some(schema))?
+        } else {
+            db.schema(None)?
+        };
+        let after_fp = after.fingerprint();
+        if after_fp != row.fingerprint_before {
+            let d = diff(&expected, &after);
+            let _ = if transactional {
+                db.rollback()
+            } else {
+                db.set_session_timeouts(Timeouts::default())
+            };
+            let _ = record(db, state, &ctx.actor, NewEvent::new("rollback-failed").version(row.version).detail(json!({"name": row.name, "reason": "fingerprint mismatch", "expected": row.fingerprint_before, "actual": after_fp})));
+            let (st, next) = if transactional {
+                (
+                    format!("the down script ran but did not restore the schema recorded before migration {}; its transaction was rolled back, so the migration is still applied and nothing changed", row.version),
+                    format!("the stored down script of {} is incomplete (see the diff: - expected, + after down). Undo by hand, check with `backstop schema`, then `backstop resolve {} --rolled-back --reason \"…\"`", row.version, row.version),
+                )
+            } else {
+                let mut dirty = row.clone();
+                dirty.status = Status::Dirty;
+                dirty.note = Some(
+                    "rollback ran but the schema does not match the recorded fingerprint".into(),
+                );
+                let _ = db.save_history(&dirty);
+                (
+                    format!("the down script of migration {} ran outside a transaction but the schema does not match the fingerprint recorded before it; the migration is marked dirty", row.version),
+                    format!("fix the schema by hand (see the diff), then `backstop resolve {} --rolled-back --reason \"…\"`", row.version),
+                )
+            };
+            return Err(EngineError::NeedsPerson { what: format!("rollback of migration {} ({}) could not be proven: expected fingerprint {}, got {after_fp}", row.version, row.name, row.fingerprint_before), state: st, next, diff: Some(d), path: None });
+        }
+        let duration_ms = t0.elapsed().as_millis() as i64;
+        let mut rb = row.clone();
+        rb.status = Status::RolledBack;
+        rb.note = Some(match forced {
+            Some(reason) => format!("rolled back by {} (forced: {reason})", ctx.actor),
+            None => format!("rolled back by {}", ctx.actor),
+        });
+        let mut st = state.clone();
+        st.fingerprint = after_fp.clone();
+        let detail = json!({"name": row.name, "duration_ms": duration_ms, "fingerprint_after": after_fp, "forced": forced.is_some(), "release_id": row.release_id});
+        if !transactional {
+            let _ = db.set_session_timeouts(Timeouts::default());
+            db.begin(Timeouts::default())?;
+        }
+        let book = db
+            .save_history(&rb)
+            .and_then(|_| {
+                append(
+                    db,
+                    &mut st,
+                    &ctx.actor,
+                    NewEvent::new("rollback")
+                        .version(row.version)
+                        .reason(forced)
+                        .detail(detail),
+                )
+            })
+            .and_then(|_| db.commit());
+        if let Err(e) = book {
+            let _ = db.rollback();
+            return Err(EngineError::NeedsPerson {
+                what: format!(
+                    "rollback of migration {} ran, but recording it failed: {}",
+                    row.version, e.message
+                ),
+                state: if transactional {
+                    "the transaction was rolled back; the migration is still applied".into()
+                } else {
+                    "the down script ran; history still marks the migration dirty".into()
+                },
+                next: format!(
+                    "check the connection, then run the rollback again{}",
+                    if transactional {
+                        String::new()
+                    } else {
+                        format!(
+                            " or `backstop resolve {} --rolled-back --reason \"…\"`",
+                            row.version
+                        )
+                    }
+                ),
+                diff: None,
+                path: None,
+            });
+        }
+        *state = st;
+        *schema = after;
+        return Ok(RolledBackMigration {
+            version: row.version,
+            name: row.name.clone(),
+            duration_ms,
+            statements: down.len(),
+            fingerprint_restored: after_fp,
+            forced: forced.is_some(),
+        });
+    }
+}

@@ -1,0 +1,179 @@
+//! Running scripts statement by statement, and writing ledger events.
+
+use crate::driver::{DbError, DbErrorKind, Driver};
+use crate::error::Failure;
+use crate::history::StoredState;
+use crate::ledger::{self, NewEvent, GENESIS};
+use crate::migration::Part;
+use crate::sql::{self, Statement};
+use std::time::Duration;
+
+/// Which script is running, for error positions.
+pub(crate) struct ScriptRef<'a> {
+    pub version: i64,
+    pub name: &'a str,
+    pub part: Part,
+    /// The file shown in errors.
+    pub file: String,
+    /// Added to statement lines (single-file sections start further down the file).
+    pub line_offset: usize,
+}
+
+/// Why a script stopped.
+pub(crate) struct ScriptError {
+    pub failure: Failure,
+    pub db: Option<DbError>,
+    /// Statements that completed before the failure.
+    pub completed: usize,
+}
+
+impl ScriptError {
+    pub fn is_lock_timeout(&self) -> bool {
+        self.db
+            .as_ref()
+            .is_some_and(|e| e.kind == DbErrorKind::LockTimeout)
+    }
+}
+
+pub(crate) fn failure_at(
+    s: &ScriptRef,
+    index: usize,
+    st: &Statement,
+    error: String,
+    db: Option<&DbError>,
+) -> Failure {
+    let (line, column) = match db.and_then(|e| e.position) {
+        Some(p) => st.script_position(p),
+        None => (st.line, st.column),
+    };
+    Failure {
+        version: s.version,
+        name: s.name.to_string(),
+        part: s.part,
+        file: s.file.clone(),
+        statement_index: index + 1,
+        line: line + s.line_offset,
+        column,
+        statement: st.excerpt(),
+        error,
+        code: db.and_then(|e| e.code.clone()),
+        detail: db.and_then(|e| e.detail.clone()),
+        hint: db.and_then(|e| e.hint.clone()),
+    }
+}
+
+/// Run `statements` in order (skipping the first `skip`). For verify scripts, a row whose
+/// first column is false/0/NULL fails the script. `after_each` runs after each statement
+/// (non-transactional progress recording).
+pub(crate) fn run_statements(
+    db: &mut dyn Driver,
+    s: &ScriptRef,
+    statements: &[Statement],
+    skip: usize,
+    mut after_each: impl FnMut(&mut dyn Driver, usize) -> Result<(), DbError>,
+) -> Result<usize, ScriptError> {
+    for (i, st) in statements.iter().enumerate().skip(skip) {
+        match db.execute(&st.sql) {
+            Ok(rows) => {
+                if s.part == Part::Verify {
+                    if let Some(row) = rows.iter().position(|ok| !ok) {
+                        let msg = format!(
+                            "verify check returned false/0/NULL in row {} (of {})",
+                            row + 1,
+                            rows.len()
+                        );
+                        return Err(ScriptError {
+                            failure: failure_at(s, i, st, msg, None),
+                            db: None,
+                            completed: i,
+                        });
+                    }
+                }
+            }
+            Err(e) => {
+                return Err(ScriptError {
+                    failure: failure_at(s, i, st, e.message.clone(), Some(&e)),
+                    db: Some(e),
+                    completed: i,
+                });
+            }
+        }
+        if let Err(e) = after_each(db, i + 1) {
+            return Err(ScriptError {
+                failure: failure_at(
+                    s,
+                    i,
+                    st,
+                    format!("recording progress failed: {}", e.message),
+                    Some(&e),
+                ),
+                db: Some(e),
+                completed: i + 1,
+            });
+        }
+    }
+    Ok(statements.len())
+}
+
+pub(crate) fn split(script: Option<&str>) -> Vec<Statement> {
+    script.map(sql::split).unwrap_or_default()
+}
+
+/// Backoff before retry `attempt` (1-based) after a lock timeout: 200 ms doubling, capped
+/// at 5 s, with jitter so competing deploys don't retry in lockstep.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let base = 200u64
+        .saturating_mul(1 << attempt.min(5).saturating_sub(1))
+        .min(5000);
+    let jitter = (std::process::id() as u64).wrapping_mul(2654435761) % (base / 4 + 1);
+    Duration::from_millis(base + jitter)
+}
+
+/// The stored state, or a fresh one at the ledger's genesis.
+pub(crate) fn load_state(db: &mut dyn Driver) -> Result<StoredState, DbError> {
+    Ok(db.load_state()?.unwrap_or_else(|| StoredState {
+        ledger_seq: 0,
+        ledger_hash: GENESIS.to_string(),
+        fingerprint: String::new(),
+        schema_json: None,
+    }))
+}
+
+/// Append an event inside the caller's transaction and move the head.
+pub(crate) fn append(
+    db: &mut dyn Driver,
+    state: &mut StoredState,
+    actor: &str,
+    ev: NewEvent,
+) -> Result<(), DbError> {
+    let e = ledger::seal(
+        ev,
+        actor,
+        state.ledger_seq,
+        &state.ledger_hash,
+        crate::now_rfc3339(),
+    );
+    db.append_event(&e)?;
+    state.ledger_seq = e.seq;
+    state.ledger_hash = e.hash;
+    db.save_state(state)
+}
+
+/// Append an event in a transaction of its own (refusals, failures, overrides).
+pub(crate) fn record(
+    db: &mut dyn Driver,
+    state: &mut StoredState,
+    actor: &str,
+    ev: NewEvent,
+) -> Result<(), DbError> {
+    let saved = state.clone();
+    db.begin(Default::default())?;
+    match append(db, state, actor, ev) {
+        Ok(()) => db.commit(),
+        Err(e) => {
+            let _ = db.rollback();
+            *state = saved;
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Errors of the algorithm, each mapped to one exit code of the contract.
+
+use crate::driver::{DbError, LockHolder};
+use crate::migration::{LoadError, Part};
+use crate::sumfile::SumError;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Exit codes (SPEC "Exit codes").
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// A migration failed and was undone: nothing half-applied.
+    pub const FAILED_UNDONE: i32 = 1;
+    /// Usage, config or input error.
+    pub const USAGE: i32 = 2;
+    /// Refused by a safety check.
+    pub const REFUSED: i32 = 3;
+    /// Lock not acquired in time.
+    pub const LOCK: i32 = 4;
+    /// The database needs a person.
+    pub const NEEDS_PERSON: i32 = 5;
+}
+
+/// Exactly where and how a migration script failed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub version: i64,
+    pub name: String,
+    pub part: Part,
+    /// File the statement came from (the stored script when files are gone: `history:VERSION/down.sql`).
+    pub file: String,
+    /// 1-based index of the statement in its script.
+    pub statement_index: usize,
+    pub line: usize,
+    pub column: usize,
+    /// The statement's first line.
+    pub statement: String,
+    /// The database's error, or the verify check that returned false.
+    pub error: String,
+    pub code: Option<String>,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: migration {} ({}) {} statement {} failed: {}",
+            self.file,
+            self.line,
+            self.column,
+            self.version,
+            self.name,
+            self.part.name(),
+            self.statement_index,
+            self.error
+        )?;
+        if let Some(c) = &self.code {
+            write!(f, " [{c}]")?;
+        }
+        write!(f, "\n    {}", self.statement)?;
+        if let Some(d) = &self.detail {
+            write!(f, "\n    detail: {d}")?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\n    hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can stop a command. [`EngineError::exit_code`] maps to the contract.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Sum(#[from] SumError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("database error: {source}")]
+    Db {
+        #[from]
+        source: DbError,
+    },
+    /// A safety check refused the command; nothing was changed.
+    #[error("refused: {reason}\n  state: nothing was changed\n  next: {next}")]
+    Refused { reason: String, next: String },
+    #[error("the migration lock on {database} is held by {holder} (waited {waited:?}); nothing was changed\n  next: wait for that run to finish, or raise --lock-wait; if the holder is gone, its session ends and frees the lock by itself")]
+    LockTimeout {
+        database: String,
+        holder: String,
+        holder_info: Option<LockHolder>,
+        waited: Duration,
+    },
+    /// A migration failed and everything it did was undone.
+    #[error("{failure}\n  state: {state}\n  next: {next}")]
+    Failed {
+        failure: Box<Failure>,
+        state: String,
+        next: String,
+    },
+    /// The database needs a person: something could not be undone or proven.
+    #[error("{what}\n  state: {state}\n  next: {next}")]
+    NeedsPerson {
+        what: String,
+        state: String,
+        next: String,
+        diff: Option<String>,
+        path: Option<PathBuf>,
+    },
+}
+
+impl EngineError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EngineError::Load(_)
+            | EngineError::Sum(_)
+            | EngineError::Usage(_)
+            | EngineError::Db { .. } => exit::USAGE,
+            EngineError::Refused { .. } => exit::REFUSED,
+            EngineError::LockTimeout { .. } => exit::LOCK,
+            EngineError::Failed { .. } => exit::FAILED_UNDONE,
+            EngineError::NeedsPerson { .. } => exit::NEEDS_PERSON,
+        }
+    }
+
+    /// Short machine-readable kind for JSON output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EngineError::Load(_) => "input",
+            EngineError::Sum(_) => "input",
+            EngineError::Usage(_) => "usage",
+            EngineError::Db { .. } => "database",
+            EngineError::Refused { .. } => "refused",
+            EngineError::LockTimeout { .. } => "lock-timeout",
+            EngineError::Failed { .. } => "migration-failed",
+            EngineError::NeedsPerson { .. } => "needs-person",
+        }
+    }
+
+    pub fn refused(reason: impl Into<String>, next: impl Into<String>) -> Self {
+        EngineError::Refused {
+            reason: reason.into(),
+            next: next.into(),
+        }
+    }
+}

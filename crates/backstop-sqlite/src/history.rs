@@ -1,0 +1,250 @@
+//! backstop's own tables: migration history, the audit ledger and the ledger head.
+//!
+//! Text columns hold exactly what backstop wrote (events are hashed, so a single changed
+//! byte would break the chain). Columns are plain `TEXT`/`INTEGER` rather than a STRICT
+//! table so that older `sqlite3` shells can still open the file for inspection.
+
+use crate::error::db;
+use backstop_core::driver::DbError;
+use backstop_core::history::{HistoryRow, Status, StoredState};
+use backstop_core::ledger::Event;
+use backstop_core::migration::RunOptions;
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// Table names; every backstop object on SQLite starts with `backstop_`, which is also how
+/// [`crate::schema`] leaves them out of the user schema.
+pub(crate) const MIGRATIONS: &str = "backstop_migrations";
+
+pub(crate) const DDL: [&str; 3] = [
+    "CREATE TABLE IF NOT EXISTS backstop_migrations (
+        version INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        checksum TEXT NOT NULL,
+        up_sql TEXT NOT NULL,
+        down_sql TEXT,
+        verify_sql TEXT,
+        irreversible TEXT,
+        options TEXT NOT NULL,
+        release_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        duration_ms INTEGER,
+        fingerprint_before TEXT NOT NULL,
+        fingerprint_after TEXT,
+        schema_delta TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('applied', 'failed', 'rolled_back', 'dirty')),
+        progress INTEGER NOT NULL DEFAULT 0,
+        note TEXT
+    )",
+    "CREATE TABLE IF NOT EXISTS backstop_events (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        version INTEGER,
+        release_id TEXT,
+        reason TEXT,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS backstop_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        ledger_seq INTEGER NOT NULL,
+        ledger_hash TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        schema_json TEXT,
+        updated_at TEXT NOT NULL
+    )",
+];
+
+/// Whether all three tables exist. They are created in one transaction, so in practice
+/// either all or none do; requiring all keeps a hand-damaged database from half-working.
+pub(crate) fn exists(conn: &Connection) -> Result<bool, DbError> {
+    let mut st = conn
+        .prepare_cached("SELECT count(*) FROM main.sqlite_schema WHERE type = 'table' AND name IN ('backstop_migrations', 'backstop_events', 'backstop_state')")
+        .map_err(db)?;
+    let n: i64 = st.query_row([], |r| r.get(0)).map_err(db)?;
+    Ok(n == 3)
+}
+
+/// Create the tables. Callers wrap this in `BEGIN IMMEDIATE` (see `ensure_history`).
+pub(crate) fn create(conn: &Connection) -> Result<(), DbError> {
+    for ddl in DDL {
+        conn.execute(ddl, []).map_err(db)?;
+    }
+    Ok(())
+}
+
+const HISTORY_COLUMNS: &str = "version, name, checksum, up_sql, down_sql, verify_sql, irreversible, options, release_id, actor, started_at, finished_at, duration_ms, fingerprint_before, fingerprint_after, schema_delta, status, progress, note";
+
+pub(crate) fn load_history(conn: &Connection) -> Result<Vec<HistoryRow>, DbError> {
+    if !exists(conn)? {
+        return Ok(Vec::new());
+    }
+    let mut st = conn
+        .prepare_cached(&format!(
+            "SELECT {HISTORY_COLUMNS} FROM {MIGRATIONS} ORDER BY version"
+        ))
+        .map_err(db)?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(7)?,
+                r.get::<_, String>(16)?,
+                HistoryRow {
+                    version: r.get(0)?,
+                    name: r.get(1)?,
+                    checksum: r.get(2)?,
+                    up_sql: r.get(3)?,
+                    down_sql: r.get(4)?,
+                    verify_sql: r.get(5)?,
+                    irreversible: r.get(6)?,
+                    options: RunOptions::default(),
+                    release_id: r.get(8)?,
+                    actor: r.get(9)?,
+                    started_at: r.get(10)?,
+                    finished_at: r.get(11)?,
+                    duration_ms: r.get(12)?,
+                    fingerprint_before: r.get(13)?,
+                    fingerprint_after: r.get(14)?,
+                    schema_delta: r.get(15)?,
+                    status: Status::Applied,
+                    progress: r.get(17)?,
+                    note: r.get(18)?,
+                },
+            ))
+        })
+        .map_err(db)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (version, options, status, mut h) = row.map_err(db)?;
+        // Decoded outside rusqlite's closure so the error can name the row and the value.
+        h.options = serde_json::from_str(&options).map_err(|e| {
+            DbError::other(format!(
+                "{MIGRATIONS} row for version {version}: options {options:?} are not valid: {e}"
+            ))
+        })?;
+        h.status = Status::parse(&status).ok_or_else(|| {
+            DbError::other(format!(
+                "{MIGRATIONS} row for version {version}: unknown status {status:?}"
+            ))
+        })?;
+        out.push(h);
+    }
+    Ok(out)
+}
+
+pub(crate) fn save_history(conn: &Connection, h: &HistoryRow) -> Result<(), DbError> {
+    let options = serde_json::to_string(&h.options).map_err(|e| {
+        DbError::other(format!(
+            "cannot encode the options of version {}: {e}",
+            h.version
+        ))
+    })?;
+    let mut st = conn
+        .prepare_cached(&format!("INSERT OR REPLACE INTO {MIGRATIONS} ({HISTORY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"))
+        .map_err(db)?;
+    st.execute(params![
+        h.version,
+        h.name,
+        h.checksum,
+        h.up_sql,
+        h.down_sql,
+        h.verify_sql,
+        h.irreversible,
+        options,
+        h.release_id,
+        h.actor,
+        h.started_at,
+        h.finished_at,
+        h.duration_ms,
+        h.fingerprint_before,
+        h.fingerprint_after,
+        h.schema_delta,
+        h.status.as_str(),
+        h.progress,
+        h.note,
+    ])
+    .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) fn load_events(conn: &Connection) -> Result<Vec<Event>, DbError> {
+    if !exists(conn)? {
+        return Ok(Vec::new());
+    }
+    let mut st = conn.prepare_cached("SELECT seq, at, actor, kind, version, release_id, reason, detail, prev_hash, hash FROM backstop_events ORDER BY seq").map_err(db)?;
+    let rows = st
+        .query_map([], |r| {
+            Ok(Event {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                actor: r.get(2)?,
+                kind: r.get(3)?,
+                version: r.get(4)?,
+                release_id: r.get(5)?,
+                reason: r.get(6)?,
+                detail: r.get(7)?,
+                prev_hash: r.get(8)?,
+                hash: r.get(9)?,
+            })
+        })
+        .map_err(db)?;
+    rows.map(|r| r.map_err(db)).collect()
+}
+
+/// Plain INSERT: the ledger is append-only, so an existing `seq` is an error, not a replace.
+pub(crate) fn append_event(conn: &Connection, e: &Event) -> Result<(), DbError> {
+    let mut st = conn
+        .prepare_cached("INSERT INTO backstop_events (seq, at, actor, kind, version, release_id, reason, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+        .map_err(db)?;
+    st.execute(params![
+        e.seq,
+        e.at,
+        e.actor,
+        e.kind,
+        e.version,
+        e.release_id,
+        e.reason,
+        e.detail,
+        e.prev_hash,
+        e.hash
+    ])
+    .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) fn load_state(conn: &Connection) -> Result<Option<StoredState>, DbError> {
+    if !exists(conn)? {
+        return Ok(None);
+    }
+    let mut st = conn.prepare_cached("SELECT ledger_seq, ledger_hash, fingerprint, schema_json FROM backstop_state WHERE id = 1").map_err(db)?;
+    st.query_row([], |r| {
+        Ok(StoredState {
+            ledger_seq: r.get(0)?,
+            ledger_hash: r.get(1)?,
+            fingerprint: r.get(2)?,
+            schema_json: r.get(3)?,
+        })
+    })
+    .optional()
+    .map_err(db)
+}
+
+pub(crate) fn save_state(conn: &Connection, s: &StoredState) -> Result<(), DbError> {
+    let mut st = conn
+        .prepare_cached("INSERT OR REPLACE INTO backstop_state (id, ledger_seq, ledger_hash, fingerprint, schema_json, updated_at) VALUES (1, ?1, ?2, ?3, ?4, ?5)")
+        .map_err(db)?;
+    st.execute(params![
+        s.ledger_seq,
+        s.ledger_hash,
+        s.fingerprint,
+        s.schema_json,
+        backstop_core::now_rfc3339()
+    ])
+    .map_err(db)?;
+    Ok(())
+}

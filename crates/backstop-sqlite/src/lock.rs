@@ -1,0 +1,133 @@
+//! The migration lock for a database file: an OS advisory lock on a sidecar `PATH.lock`.
+//!
+//! SQLite's own locks are per transaction, but a migration run spans many transactions
+//! (one per migration, plus history reads), so the run needs a lock of its own. It must not
+//! outlive a crashed process: a lock row in the database would stay behind after
+//! `kill -9`. An OS file lock (`flock` on Unix, `LockFileEx` on Windows, via std's
+//! `File::try_lock`) is released by the kernel when the process dies, whatever killed it.
+//!
+//! The holder writes `pid=… since=… app=…` into the file so a waiting process can say who
+//! is holding it. The file itself is left in place: deleting it while another process has it
+//! open would let two processes lock two different inodes under the same name.
+
+use backstop_core::driver::{DbError, LockAttempt, LockHolder};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// A sidecar lock file, held or not.
+#[derive(Debug)]
+pub(crate) struct FileLock {
+    path: PathBuf,
+    /// The open, locked file while we hold the lock. Closing it releases the lock.
+    held: Option<File>,
+}
+
+impl FileLock {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        FileLock { path, held: None }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// One non-blocking attempt. Re-entrant: a holder asking again gets `Acquired`.
+    pub(crate) fn try_lock(&mut self, application_name: &str) -> Result<LockAttempt, DbError> {
+        if self.held.is_some() {
+            return Ok(LockAttempt::Acquired);
+        }
+        let io_err = |what: &str, e: std::io::Error| {
+            DbError::other(format!(
+                "cannot {what} the migration lock file {}: {e}",
+                self.path.display()
+            ))
+        };
+        // No truncate on open: the file may be locked by someone else, whose holder info we
+        // want to read rather than erase.
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.path)
+            .map_err(|e| io_err("open", e))?;
+        match file.try_lock() {
+            Ok(()) => {
+                let info = format!(
+                    "pid={} since={} app={}\n",
+                    std::process::id(),
+                    backstop_core::now_rfc3339(),
+                    application_name.replace('\n', " ")
+                );
+                file.set_len(0).map_err(|e| io_err("write", e))?;
+                file.seek(SeekFrom::Start(0))
+                    .map_err(|e| io_err("write", e))?;
+                file.write_all(info.as_bytes())
+                    .map_err(|e| io_err("write", e))?;
+                self.held = Some(file);
+                Ok(LockAttempt::Acquired)
+            }
+            Err(TryLockError::WouldBlock) => {
+                // The holder may have locked the file but not written it yet (or, on
+                // Windows, where locks are mandatory, the file can't be read): then we know
+                // only where the lock is.
+                let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+                let mut holder = parse_holder(&text);
+                holder.detail = Some(format!("lock file {}", self.path.display()));
+                Ok(LockAttempt::Held(Some(holder)))
+            }
+            Err(TryLockError::Error(e)) => Err(io_err("lock", e)),
+        }
+    }
+
+    /// Release the lock if held. Clears the holder line first so that a stale line is never
+    /// read as the next holder's.
+    pub(crate) fn unlock(&mut self) -> Result<(), DbError> {
+        let Some(file) = self.held.take() else {
+            return Ok(());
+        };
+        // Best effort: the lock is what matters, and closing the file releases it anyway.
+        let _ = file.set_len(0);
+        file.unlock().map_err(|e| {
+            DbError::other(format!(
+                "cannot unlock the migration lock file {}: {e}",
+                self.path.display()
+            ))
+        })
+    }
+}
+
+/// Parse `pid=123 since=2026-01-01T00:00:00.000000Z app=backstop apply`. The application
+/// name comes last because it may contain spaces.
+fn parse_holder(text: &str) -> LockHolder {
+    let line = text.lines().next().unwrap_or("").trim();
+    let mut holder = LockHolder::default();
+    let (head, app) = match line.find(" app=") {
+        Some(i) => (&line[..i], Some(&line[i + " app=".len()..])),
+        None => (line, None),
+    };
+    for part in head.split_whitespace() {
+        if let Some(p) = part.strip_prefix("pid=") {
+            holder.pid = p.parse().ok();
+        } else if let Some(s) = part.strip_prefix("since=") {
+            holder.since = Some(s.to_string());
+        }
+    }
+    holder.application_name = app.map(str::to_string).filter(|a| !a.is_empty());
+    holder
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_holder_lines() {
+        let h = parse_holder("pid=42 since=2026-01-01T00:00:00Z app=backstop apply --to 3\n");
+        assert_eq!(h.pid, Some(42));
+        assert_eq!(h.since.as_deref(), Some("2026-01-01T00:00:00Z"));
+        assert_eq!(h.application_name.as_deref(), Some("backstop apply --to 3"));
+        assert_eq!(parse_holder(""), LockHolder::default());
+    }
+}

@@ -1,0 +1,582 @@
+//! The user schema as a canonical [`SchemaState`], and schema health.
+//!
+//! Structure comes from the catalog pragmas (`table_xinfo`, `index_list`, `index_xinfo`,
+//! `foreign_key_list`), never from the raw CREATE TABLE text: SQLite edits that text in
+//! place on ALTER TABLE (ADD COLUMN appends to it, RENAME quotes names), so the same logical
+//! table can carry many texts. What the pragmas don't expose (CHECKs, collations,
+//! generated-column expressions, AUTOINCREMENT, deferred FKs, index expressions and WHERE
+//! clauses, WITHOUT ROWID/STRICT) is read from the text by [`crate::sqltext`] and normalised.
+//!
+//! One object per table (`table NAME`) holds its columns, constraints, indexes and triggers,
+//! one line each, sorted, so neither creation order nor column order matters. Views are
+//! `view NAME` with their normalised SQL and INSTEAD OF triggers. Internal `sqlite_*` and
+//! backstop's `backstop_*` tables are left out.
+//!
+//! Every pragma is read with one join over `sqlite_schema` rather than one query per table:
+//! four statements whatever the number of tables.
+
+use crate::error::db;
+use crate::sqltext::{self, ident, normalize_sql, normalize_type, TableText};
+use backstop_core::driver::DbError;
+use backstop_core::schema::{HealthIssue, SchemaState};
+use rusqlite::Connection;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// `sqlite_schema` rows that belong to the user. `LIKE` is case-insensitive and `_` is a
+/// wildcard, hence the escapes.
+const USER_FILTER: &str =
+    "m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND m.tbl_name NOT LIKE 'backstop\\_%' ESCAPE '\\'";
+
+/// User tables whose catalog can be read with pragmas (virtual tables need their module).
+fn table_filter() -> String {
+    format!("m.type = 'table' AND {USER_FILTER} AND m.sql NOT LIKE 'create virtual %'")
+}
+
+#[derive(Debug)]
+struct Column {
+    name: String,
+    ty: String,
+    notnull: bool,
+    default: Option<String>,
+    pk: i64,
+    /// 0 normal, 1 hidden (virtual tables), 2 generated VIRTUAL, 3 generated STORED.
+    hidden: i64,
+}
+
+#[derive(Debug)]
+struct IndexColumn {
+    seqno: usize,
+    /// -1 rowid, -2 expression, else the table column.
+    cid: i64,
+    name: Option<String>,
+    desc: bool,
+    coll: Option<String>,
+}
+
+#[derive(Debug)]
+struct Index {
+    name: String,
+    unique: bool,
+    /// `c` CREATE INDEX, `u` UNIQUE constraint, `pk` PRIMARY KEY.
+    origin: String,
+    columns: Vec<IndexColumn>,
+}
+
+#[derive(Debug)]
+struct ForeignKeyPart {
+    id: i64,
+    parent: String,
+    from: String,
+    to: Option<String>,
+    on_update: String,
+    on_delete: String,
+    match_: String,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    sql: String,
+    columns: Vec<Column>,
+    indexes: BTreeMap<String, Index>,
+    fks: Vec<ForeignKeyPart>,
+    triggers: Vec<(String, String)>,
+}
+
+/// Read the complete user schema.
+pub(crate) fn read(conn: &Connection) -> Result<SchemaState, DbError> {
+    let shadow = shadow_tables(conn);
+    let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+    let mut views: BTreeMap<String, (String, Vec<(String, String)>)> = BTreeMap::new();
+    let mut virtual_tables: BTreeMap<String, (String, Vec<(String, String)>)> = BTreeMap::new();
+    let mut index_sql: BTreeMap<String, String> = BTreeMap::new();
+    let mut triggers: Vec<(String, String, String)> = Vec::new();
+
+    let mut st = conn.prepare_cached(&format!("SELECT m.type, m.name, m.tbl_name, m.sql FROM main.sqlite_schema m WHERE {USER_FILTER}")).map_err(db)?;
+    let mut rows = st.query([]).map_err(db)?;
+    while let Some(r) = rows.next().map_err(db)? {
+        let kind: String = r.get(0).map_err(db)?;
+        let name: String = r.get(1).map_err(db)?;
+        let tbl: String = r.get(2).map_err(db)?;
+        let sql: Option<String> = r.get(3).map_err(db)?;
+        let sql = sql.unwrap_or_default();
+        match kind.as_str() {
+            "table" if shadow.contains(&name) => {}
+            // SQLite stores this prefix itself, in this spelling, whatever the user typed.
+            "table"
+                if sql
+                    .get(..14)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("CREATE VIRTUAL")) =>
+            {
+                virtual_tables.insert(name, (sql, Vec::new()));
+            }
+            "table" => {
+                tables.insert(
+                    name,
+                    Table {
+                        sql,
+                        ..Table::default()
+                    },
+                );
+            }
+            "view" => {
+                views.insert(name, (sql, Vec::new()));
+            }
+            "index" => {
+                index_sql.insert(name, sql);
+            }
+            "trigger" => triggers.push((tbl, name, sql)),
+            _ => {}
+        }
+    }
+    drop(rows);
+
+    read_columns(conn, &mut tables)?;
+    read_indexes(conn, &mut tables)?;
+    read_foreign_keys(conn, &mut tables)?;
+
+    for (tbl, name, sql) in triggers {
+        let t = (name, sql);
+        if let Some(table) = tables.get_mut(&tbl) {
+            table.triggers.push(t);
+        } else if let Some(v) = views.get_mut(&tbl) {
+            v.1.push(t);
+        } else if let Some(v) = virtual_tables.get_mut(&tbl) {
+            v.1.push(t);
+        }
+    }
+
+    // Parent primary keys, for `REFERENCES parent` without a column list.
+    let primary_keys: BTreeMap<String, Vec<String>> = tables
+        .iter()
+        .map(|(name, t)| {
+            let mut pk: Vec<&Column> = t.columns.iter().filter(|c| c.pk > 0).collect();
+            pk.sort_by_key(|c| c.pk);
+            (
+                name.to_ascii_lowercase(),
+                pk.iter().map(|c| c.name.to_ascii_lowercase()).collect(),
+            )
+        })
+        .collect();
+
+    let mut state = SchemaState::default();
+    for (name, t) in &tables {
+        state.objects.insert(
+            format!("table {}", ident(name)),
+            render_table(t, &index_sql, &primary_keys),
+        );
+    }
+    for (name, (sql, trigs)) in views.iter().chain(virtual_tables.iter()) {
+        let kind = if views.contains_key(name) {
+            "view"
+        } else {
+            "table"
+        };
+        let mut lines = vec![normalize_sql(sql)];
+        lines.extend(trigs.iter().map(trigger_line));
+        lines.sort();
+        state
+            .objects
+            .insert(format!("{kind} {}", ident(name)), lines.join("\n"));
+    }
+    Ok(state)
+}
+
+/// Tables that belong to a virtual table (FTS, R*Tree). Their layout is the module's
+/// business; the virtual table's own SQL already pins it. Best effort: without
+/// `PRAGMA table_list` they are simply listed as tables.
+fn shadow_tables(conn: &Connection) -> BTreeSet<String> {
+    let read = || -> rusqlite::Result<BTreeSet<String>> {
+        let mut st = conn.prepare_cached(
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'",
+        )?;
+        let names = st.query_map([], |r| r.get(0))?;
+        names.collect()
+    };
+    read().unwrap_or_default()
+}
+
+fn read_columns(conn: &Connection, tables: &mut BTreeMap<String, Table>) -> Result<(), DbError> {
+    let sql = format!(
+        "SELECT m.name, c.name, c.type, c.\"notnull\", c.dflt_value, c.pk, c.hidden \
+         FROM main.sqlite_schema m, pragma_table_xinfo(m.name, 'main') c WHERE {} ORDER BY m.name, c.cid",
+        table_filter()
+    );
+    let mut st = conn.prepare_cached(&sql).map_err(db)?;
+    let mut rows = st.query([]).map_err(db)?;
+    while let Some(r) = rows.next().map_err(db)? {
+        let table: String = r.get(0).map_err(db)?;
+        let Some(t) = tables.get_mut(&table) else {
+            continue;
+        };
+        t.columns.push(Column {
+            name: r.get(1).map_err(db)?,
+            ty: r.get(2).map_err(db)?,
+            notnull: r.get(3).map_err(db)?,
+            default: r.get(4).map_err(db)?,
+            pk: r.get(5).map_err(db)?,
+            hidden: r.get(6).map_err(db)?,
+        });
+    }
+    Ok(())
+}
+
+fn read_indexes(conn: &Connection, tables: &mut BTreeMap<String, Table>) -> Result<(), DbError> {
+    let sql = format!(
+        "SELECT m.name, il.name, il.\"unique\", il.origin, x.seqno, x.cid, x.name, x.\"desc\", x.coll \
+         FROM main.sqlite_schema m, pragma_index_list(m.name, 'main') il, pragma_index_xinfo(il.name, 'main') x \
+         WHERE {} AND x.key = 1 ORDER BY m.name, il.name, x.seqno",
+        table_filter()
+    );
+    let mut st = conn.prepare_cached(&sql).map_err(db)?;
+    let mut rows = st.query([]).map_err(db)?;
+    while let Some(r) = rows.next().map_err(db)? {
+        let table: String = r.get(0).map_err(db)?;
+        let Some(t) = tables.get_mut(&table) else {
+            continue;
+        };
+        let name: String = r.get(1).map_err(db)?;
+        let unique: bool = r.get(2).map_err(db)?;
+        let origin: String = r.get(3).map_err(db)?;
+        let seqno: i64 = r.get(4).map_err(db)?;
+        let col = IndexColumn {
+            seqno: usize::try_from(seqno).unwrap_or(0),
+            cid: r.get(5).map_err(db)?,
+            name: r.get(6).map_err(db)?,
+            desc: r.get(7).map_err(db)?,
+            coll: r.get(8).map_err(db)?,
+        };
+        t.indexes
+            .entry(name.clone())
+            .or_insert_with(|| Index {
+                name,
+                unique,
+                origin,
+                columns: Vec::new(),
+            })
+            .columns
+            .push(col);
+    }
+    Ok(())
+}
+
+fn read_foreign_keys(
+    conn: &Connection,
+    tables: &mut BTreeMap<String, Table>,
+) -> Result<(), DbError> {
+    let sql = format!(
+        "SELECT m.name, f.id, f.\"table\", f.\"from\", f.\"to\", f.on_update, f.on_delete, f.\"match\" \
+         FROM main.sqlite_schema m, pragma_foreign_key_list(m.name, 'main') f WHERE {} ORDER BY m.name, f.id, f.seq",
+        table_filter()
+    );
+    let mut st = conn.prepare_cached(&sql).map_err(db)?;
+    let mut rows = st.query([]).map_err(db)?;
+    while let Some(r) = rows.next().map_err(db)? {
+        let table: String = r.get(0).map_err(db)?;
+        let Some(t) = tables.get_mut(&table) else {
+            continue;
+        };
+        t.fks.push(ForeignKeyPart {
+            id: r.get(1).map_err(db)?,
+            parent: r.get(2).map_err(db)?,
+            from: r.get(3).map_err(db)?,
+            to: r.get(4).map_err(db)?,
+            on_update: r.get(5).map_err(db)?,
+            on_delete: r.get(6).map_err(db)?,
+            match_: r.get(7).map_err(db)?,
+        });
+    }
+    Ok(())
+}
+
+fn trigger_line((name, sql): &(String, String)) -> String {
+    format!("trigger {}: {}", ident(name), normalize_sql(sql))
+}
+
+/// Names referenced inside clauses are case-folded (SQLite resolves them ignoring ASCII
+/// case); names being defined keep their spelling.
+fn reference(name: &str) -> String {
+    ident(&name.to_ascii_lowercase())
+}
+
+fn render_table(
+    t: &Table,
+    index_sql: &BTreeMap<String, String>,
+    primary_keys: &BTreeMap<String, Vec<String>>,
+) -> String {
+    let text: TableText = sqltext::parse_create_table(&t.sql);
+    let mut lines: Vec<String> = Vec::new();
+    let pk_columns = t.columns.iter().filter(|c| c.pk > 0).count();
+
+    for c in &t.columns {
+        let mut l = format!("column {}", ident(&c.name));
+        let ty = normalize_type(&c.ty);
+        if !ty.is_empty() {
+            l.push(' ');
+            l.push_str(&ty);
+        }
+        if c.notnull {
+            l.push_str(" NOT NULL");
+        }
+        if let Some(d) = &c.default {
+            l.push_str(" DEFAULT ");
+            l.push_str(&normalize_sql(d));
+        }
+        if c.pk > 0 {
+            l.push_str(" PRIMARY KEY");
+            if pk_columns > 1 {
+                l.push_str(&format!(" {}", c.pk));
+            }
+        }
+        let facts = text.columns.get(&c.name.to_ascii_lowercase());
+        if let Some(coll) = facts
+            .and_then(|f| f.collate.as_deref())
+            .filter(|c| *c != "BINARY")
+        {
+            l.push_str(&format!(" COLLATE {coll}"));
+        }
+        if c.hidden == 2 || c.hidden == 3 {
+            match facts.and_then(|f| f.generated.as_deref()) {
+                Some(g) => l.push_str(&format!(" GENERATED AS {g}")),
+                None => l.push_str(if c.hidden == 3 {
+                    " GENERATED STORED"
+                } else {
+                    " GENERATED VIRTUAL"
+                }),
+            }
+        }
+        if facts.is_some_and(|f| f.autoincrement) {
+            l.push_str(" AUTOINCREMENT");
+        }
+        lines.push(l);
+    }
+
+    for check in &text.checks {
+        lines.push(match &check.name {
+            Some(n) => format!("constraint {} check {}", ident(n), check.expr),
+            None => format!("check {}", check.expr),
+        });
+    }
+
+    for ix in t.indexes.values() {
+        match ix.origin.as_str() {
+            // Implied by the columns' PRIMARY KEY positions.
+            "pk" => {}
+            // UNIQUE constraints get sqlite_autoindex_T_N names that depend on their order in
+            // the CREATE text, so they are identified by their columns only.
+            "u" => lines.push(format!("unique ({})", index_columns(ix, None))),
+            _ => {
+                let parsed = index_sql
+                    .get(&ix.name)
+                    .map(|s| sqltext::parse_create_index(s));
+                let mut l = format!(
+                    "index {} ({})",
+                    ident(&ix.name),
+                    index_columns(ix, parsed.as_ref())
+                );
+                if ix.unique {
+                    l.push_str(" UNIQUE");
+                }
+                if let Some(w) = parsed.as_ref().and_then(|p| p.where_clause.as_deref()) {
+                    l.push_str(" WHERE ");
+                    l.push_str(w);
+                }
+                lines.push(l);
+            }
+        }
+    }
+
+    let mut fk_ids: Vec<i64> = t.fks.iter().map(|f| f.id).collect();
+    fk_ids.dedup();
+    for id in fk_ids {
+        let parts: Vec<&ForeignKeyPart> = t.fks.iter().filter(|f| f.id == id).collect();
+        let Some(first) = parts.first() else { continue };
+        let from: Vec<String> = parts.iter().map(|p| p.from.to_ascii_lowercase()).collect();
+        let parent = first.parent.to_ascii_lowercase();
+        let to: Vec<String> = if parts.iter().all(|p| p.to.is_some()) {
+            parts
+                .iter()
+                .filter_map(|p| p.to.as_deref())
+                .map(str::to_ascii_lowercase)
+                .collect()
+        } else {
+            // `REFERENCES parent` means the parent's primary key.
+            primary_keys
+                .get(&parent)
+                .cloned()
+                .unwrap_or_else(|| vec!["<primary key>".to_string()])
+        };
+        let quote = |v: &[String]| v.iter().map(|s| ident(s)).collect::<Vec<_>>().join(", ");
+        let mut l = format!(
+            "foreign key ({}) REFERENCES {}({}) ON UPDATE {} ON DELETE {}",
+            quote(&from),
+            reference(&parent),
+            quote(&to),
+            first.on_update,
+            first.on_delete
+        );
+        if first.match_ != "NONE" {
+            l.push_str(&format!(" MATCH {}", first.match_));
+        }
+        if text
+            .deferred_fks
+            .iter()
+            .any(|d| d.parent == parent && d.from == from)
+        {
+            l.push_str(" DEFERRABLE INITIALLY DEFERRED");
+        }
+        lines.push(l);
+    }
+
+    for opt in table_options(&t.sql) {
+        lines.push(format!("option {opt}"));
+    }
+    lines.extend(t.triggers.iter().map(trigger_line));
+    lines.sort();
+    lines.join("\n")
+}
+
+/// `WITHOUT ROWID` and `STRICT`, from the text after the column list.
+fn table_options(sql: &str) -> Vec<&'static str> {
+    let tokens = sqltext::tokenize(sql);
+    let Some(open) = tokens
+        .iter()
+        .position(|t| matches!(t, sqltext::Token::Punct(p) if p == "("))
+    else {
+        return Vec::new();
+    };
+    let close = sqltext::matching_paren(&tokens, open);
+    let tail = tokens.get(close + 1..).unwrap_or(&[]);
+    let mut out = Vec::new();
+    if tail.iter().any(|t| t.is_kw("rowid")) {
+        out.push("WITHOUT ROWID");
+    }
+    if tail.iter().any(|t| t.is_kw("strict")) {
+        out.push("STRICT");
+    }
+    out
+}
+
+fn index_columns(ix: &Index, parsed: Option<&sqltext::IndexText>) -> String {
+    ix.columns
+        .iter()
+        .map(|c| {
+            let expression = || {
+                parsed
+                    .and_then(|p| p.items.get(c.seqno))
+                    .cloned()
+                    .unwrap_or_else(|| "<expression>".to_string())
+            };
+            match (c.cid, c.name.as_deref()) {
+                (-1, _) => "rowid".to_string(),
+                (-2, _) | (_, None) => expression(),
+                (_, Some(name)) => {
+                    let mut s = ident(name);
+                    if c.desc {
+                        s.push_str(" DESC");
+                    }
+                    if let Some(coll) = c
+                        .coll
+                        .as_deref()
+                        .filter(|c| !c.eq_ignore_ascii_case("BINARY"))
+                    {
+                        s.push_str(&format!(" COLLATE {}", coll.to_ascii_uppercase()));
+                    }
+                    s
+                }
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rows violating foreign keys (possible when they were inserted with `foreign_keys` off,
+/// or before the constraint existed: SQLite never validates existing rows), and foreign
+/// keys that can't be checked at all ("foreign key mismatch": the parent columns have no
+/// unique index), one issue per table and constraint.
+pub(crate) fn health(conn: &Connection) -> Result<Vec<HealthIssue>, DbError> {
+    // Tables with foreign keys, and each constraint's child columns for the message.
+    let sql = format!(
+        "SELECT m.name, f.id, f.\"table\", f.\"from\" FROM main.sqlite_schema m, pragma_foreign_key_list(m.name, 'main') f \
+         WHERE {} ORDER BY m.name, f.id, f.seq",
+        table_filter()
+    );
+    let mut fks: BTreeMap<String, BTreeMap<i64, (String, Vec<String>)>> = BTreeMap::new();
+    {
+        let mut st = conn.prepare_cached(&sql).map_err(db)?;
+        let mut rows = st.query([]).map_err(db)?;
+        while let Some(r) = rows.next().map_err(db)? {
+            let table: String = r.get(0).map_err(db)?;
+            let id: i64 = r.get(1).map_err(db)?;
+            let parent: String = r.get(2).map_err(db)?;
+            let from: String = r.get(3).map_err(db)?;
+            fks.entry(table)
+                .or_default()
+                .entry(id)
+                .or_insert_with(|| (parent, Vec::new()))
+                .1
+                .push(from);
+        }
+    }
+    let tables: BTreeSet<String> = {
+        let mut st = conn
+            .prepare_cached("SELECT lower(name) FROM main.sqlite_schema WHERE type = 'table'")
+            .map_err(db)?;
+        let names = st.query_map([], |r| r.get(0)).map_err(db)?;
+        names.collect::<rusqlite::Result<_>>().map_err(db)?
+    };
+    let mut issues = Vec::new();
+    for (table, constraints) in &fks {
+        // One table at a time, so a mismatch in one table is reported against it instead of
+        // failing the whole check.
+        let check = || -> rusqlite::Result<BTreeMap<i64, (u64, Vec<i64>)>> {
+            let mut st = conn
+                .prepare_cached("SELECT fkid, rowid FROM pragma_foreign_key_check(?1, 'main')")?;
+            let mut rows = st.query([table])?;
+            let mut found: BTreeMap<i64, (u64, Vec<i64>)> = BTreeMap::new();
+            while let Some(r) = rows.next()? {
+                let e = found.entry(r.get(0)?).or_default();
+                e.0 += 1;
+                if let (true, Some(rowid)) = (e.1.len() < 5, r.get::<_, Option<i64>>(1)?) {
+                    e.1.push(rowid);
+                }
+            }
+            Ok(found)
+        };
+        match check() {
+            Ok(found) => {
+                for (fkid, (count, sample)) in found {
+                    let (parent, from) = constraints.get(&fkid).cloned().unwrap_or_default();
+                    let mut detail = format!(
+                        "{count} row(s) whose ({}) has no matching row in {}",
+                        from.join(", "),
+                        parent
+                    );
+                    if !tables.contains(&parent.to_ascii_lowercase()) {
+                        detail.push_str(&format!(" (table {parent} does not exist)"));
+                    }
+                    if !sample.is_empty() {
+                        let ids: Vec<String> = sample.iter().map(i64::to_string).collect();
+                        detail.push_str(&format!(
+                            " (rowid {}{})",
+                            ids.join(", "),
+                            if count > sample.len() as u64 {
+                                ", …"
+                            } else {
+                                ""
+                            }
+                        ));
+                    }
+                    issues.push(HealthIssue::ForeignKeyOrphans {
+                        table: table.clone(),
+                        detail,
+                    });
+                }
+            }
+            Err(e) => issues.push(HealthIssue::ForeignKeyOrphans {
+                table: table.clone(),
+                detail: format!("its foreign keys cannot be checked: {}", db(e).message),
+            }),
+        }
+    }
+    Ok(issues)
+}

@@ -1,0 +1,155 @@
+//! The migration lock: exclusive between connections, reports its holder, and cannot
+//! outlive a killed process.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use backstop_core::driver::{Driver, LockAttempt};
+use std::io::Read;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+const CHILD_URL: &str = "BACKSTOP_SQLITE_CHILD_URL";
+
+/// Not a test on its own: the body of a child process spawned by the tests below (this
+/// test binary re-run with `--ignored --exact`). It takes the lock, says so, and waits to
+/// be killed, or with a `history` URL runs ensure_history and exits.
+#[test]
+#[ignore = "child process helper; spawned by the other tests"]
+fn child_process_helper() {
+    let Ok(url) = std::env::var(CHILD_URL) else {
+        return;
+    };
+    let mut d = common::open(&url);
+    if std::env::var("BACKSTOP_SQLITE_CHILD_MODE").as_deref() == Ok("history") {
+        d.ensure_history().unwrap();
+        d.load_history().unwrap();
+        // Leading newline: libtest has printed "test child_process_helper ... " without one.
+        println!("\nDONE");
+        return;
+    }
+    d.set_application_name("backstop child");
+    assert_eq!(d.try_lock().unwrap(), LockAttempt::Acquired);
+    println!("\nLOCKED");
+    std::thread::sleep(std::time::Duration::from_secs(60));
+}
+
+fn spawn_child(url: &str, mode: &str) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "child_process_helper",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_URL, url)
+        .env("BACKSTOP_SQLITE_CHILD_MODE", mode)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Wait for the child to print `word` on a line of its own. Returns the rest of its
+/// output, to be kept open while the child still writes (a closed pipe would fail it).
+fn wait_for(child: &mut Child, word: &str) -> BufReader<ChildStdout> {
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap() > 0 {
+        if line.trim() == word {
+            return out;
+        }
+        line.clear();
+    }
+    panic!("child exited without printing {word}");
+}
+
+#[test]
+fn second_connection_sees_the_holder_until_it_unlocks() {
+    let (_dir, path, url) = common::temp_db();
+    let mut a = common::open(&url);
+    let mut b = common::open(&url);
+    a.set_application_name("backstop apply");
+    assert_eq!(a.try_lock().unwrap(), LockAttempt::Acquired);
+    // Re-entrant for the holder.
+    assert_eq!(a.try_lock().unwrap(), LockAttempt::Acquired);
+    match b.try_lock().unwrap() {
+        LockAttempt::Held(Some(h)) => {
+            assert_eq!(h.pid, Some(i64::from(std::process::id())));
+            assert_eq!(h.application_name.as_deref(), Some("backstop apply"));
+            assert!(
+                h.since.as_deref().is_some_and(|s| s.ends_with('Z')),
+                "{h:?}"
+            );
+            let lock_file = format!("{}.lock", path.display());
+            assert!(
+                h.detail.as_deref().is_some_and(|d| d.contains(&lock_file)),
+                "{h:?}"
+            );
+            assert!(h.to_string().contains("pid "), "{h}");
+        }
+        other => panic!("expected Held, got {other:?}"),
+    }
+    a.unlock().unwrap();
+    assert_eq!(b.try_lock().unwrap(), LockAttempt::Acquired);
+    match a.try_lock().unwrap() {
+        LockAttempt::Held(Some(h)) => assert_eq!(
+            h.application_name.as_deref(),
+            Some("backstop"),
+            "the default name"
+        ),
+        other => panic!("expected Held, got {other:?}"),
+    }
+    drop(b);
+    // Dropping the holder releases the lock.
+    assert_eq!(a.try_lock().unwrap(), LockAttempt::Acquired);
+    a.unlock().unwrap();
+    // unlock when not held is fine (guards call it from Drop).
+    a.unlock().unwrap();
+    assert!(
+        path.with_extension("db.lock").exists(),
+        "the lock file stays in place"
+    );
+}
+
+#[test]
+fn in_memory_lock_is_always_acquired() {
+    let mut a = common::memory();
+    let mut b = common::memory();
+    assert_eq!(a.lock_path(), None);
+    assert_eq!(a.try_lock().unwrap(), LockAttempt::Acquired);
+    assert_eq!(b.try_lock().unwrap(), LockAttempt::Acquired);
+    a.unlock().unwrap();
+}
+
+#[test]
+fn a_killed_holder_leaves_the_lock_free() {
+    let (_dir, _path, url) = common::temp_db();
+    let mut child = spawn_child(&url, "lock");
+    let _output = wait_for(&mut child, "LOCKED");
+    let mut d = common::open(&url);
+    match d.try_lock().unwrap() {
+        LockAttempt::Held(Some(h)) => {
+            assert_eq!(h.pid, Some(i64::from(child.id())));
+            assert_eq!(h.application_name.as_deref(), Some("backstop child"));
+        }
+        other => panic!("expected Held by the child, got {other:?}"),
+    }
+    // SIGKILL: no destructor runs; only the kernel can release the lock.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(d.try_lock().unwrap(), LockAttempt::Acquired);
+}
+
+#[test]
+fn ensure_history_is_safe_with_ten_concurrent_processes() {
+    let (_dir, _path, url) = common::temp_db();
+    let mut children: Vec<Child> = (0..10).map(|_| spawn_child(&url, "history")).collect();
+    for c in &mut children {
+        let mut rest = String::new();
+        wait_for(c, "DONE").read_to_string(&mut rest).unwrap();
+        assert!(c.wait().unwrap().success(), "{rest}");
+    }
+    assert!(common::open(&url).history_exists().unwrap());
+}
