@@ -1,1 +1,201 @@
-fn main() {}
+//! The `backstop` binary: argument parsing, connecting, printing. Every decision is made by
+//! backstop-core; this crate only wires it to the terminal.
+
+mod cli;
+mod connect;
+mod print;
+mod scaffold;
+
+use backstop_core::config::ConfigFile;
+use backstop_core::driver::Driver;
+use backstop_core::engine::{self, Ctx, RunFailure};
+use backstop_core::error::{exit, EngineError};
+use backstop_core::migration::{self, Migration};
+use backstop_core::redact::redact;
+use backstop_core::sumfile;
+use clap::Parser;
+use cli::{AuditAction, Cli, Command, Format};
+use print::Printer;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Settings after merging flags, environment and backstop.toml.
+struct Resolved {
+    url: String,
+    dir: PathBuf,
+    lock_wait: Duration,
+    require_sum: bool,
+    actor: String,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let p = Printer::new(cli.global.format, cli.global.quiet, cli.global.verbose);
+    let code = match run(&cli, &p) {
+        Ok(code) => code,
+        Err(f) => p.failure(&f),
+    };
+    std::process::exit(code);
+}
+
+fn resolve_settings(cli: &Cli) -> Result<Resolved, EngineError> {
+    let g = &cli.global;
+    let (config_path, explicit) = match &g.config {
+        Some(p) => (p.clone(), true),
+        None => (PathBuf::from("backstop.toml"), false),
+    };
+    let settings = if explicit || config_path.exists() {
+        let cf = ConfigFile::read(&config_path).map_err(|e| EngineError::Usage(e.to_string()))?;
+        cf.settings(g.env.as_deref(), &config_path).map_err(|e| EngineError::Usage(e.to_string()))?
+    } else if let Some(env) = &g.env {
+        return Err(EngineError::Usage(format!("--env {env} given but there is no backstop.toml (pass --config FILE)")));
+    } else {
+        Default::default()
+    };
+    let base = config_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = match (&g.dir, &settings.dir) {
+        (Some(d), _) => d.clone(),
+        (None, Some(d)) if d.is_relative() => base.join(d),
+        (None, Some(d)) => d.clone(),
+        (None, None) => PathBuf::from("migrations"),
+    };
+    let lock_wait_text = g.lock_wait.clone().or(settings.lock_wait).unwrap_or_else(|| "60s".into());
+    let lock_wait = migration::parse_duration(&lock_wait_text).ok_or_else(|| EngineError::Usage(format!("--lock-wait `{lock_wait_text}` is not a duration (e.g. 60s, 500ms)")))?;
+    let url = g.database_url.clone().or(settings.database_url).unwrap_or_else(|| "sqlite://backstop.db".into());
+    let actor = g.actor.clone().filter(|a| !a.trim().is_empty()).unwrap_or_else(os_user);
+    Ok(Resolved { url, dir, lock_wait, require_sum: settings.require_sum.unwrap_or(false), actor })
+}
+
+fn os_user() -> String {
+    ["USER", "LOGNAME", "USERNAME"].iter().find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty())).unwrap_or_else(|| "unknown".into())
+}
+
+fn load(dir: &Path) -> Result<Vec<Migration>, EngineError> {
+    Ok(migration::load_dir(dir)?)
+}
+
+fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
+    let s = resolve_settings(cli)?;
+    let ctx = Ctx { actor: s.actor.clone(), lock_wait: s.lock_wait, require_sum: s.require_sum };
+    let sum_path = sumfile::sum_path(&s.dir);
+    let app = |cmd: &str| format!("backstop {cmd} ({})", s.actor);
+    match &cli.command {
+        Command::Init => {
+            let r = scaffold::init(&s.dir, cli.global.config.as_deref().unwrap_or(Path::new("backstop.toml")))?;
+            p.lines(&r, &r.created);
+            Ok(exit::OK)
+        }
+        Command::New { name, no_transaction, single_file } => {
+            let r = scaffold::new_migration(&s.dir, name, *no_transaction, *single_file)?;
+            p.lines(&r, &r.created);
+            Ok(exit::OK)
+        }
+        Command::Sum => {
+            let ms = load(&s.dir)?;
+            let text = sumfile::render(&ms);
+            std::fs::write(&sum_path, &text).map_err(|e| EngineError::Usage(format!("cannot write {}: {e}", sum_path.display())))?;
+            let r = scaffold::SumWritten { path: sum_path.display().to_string(), migrations: ms.len() };
+            p.lines(&r, &[format!("wrote {} ({} migrations)", r.path, r.migrations)]);
+            Ok(exit::OK)
+        }
+        Command::Status => {
+            let ms = load(&s.dir)?;
+            let mut db = connect::connect(&s.url, &app("status"))?;
+            let r = engine::status(db.as_mut(), &ms, &sum_path)?;
+            p.status(&r);
+            Ok(exit::OK)
+        }
+        Command::Plan { to } => {
+            let ms = load(&s.dir)?;
+            let mut db = connect::connect(&s.url, &app("plan"))?;
+            let r = engine::plan(db.as_mut(), &ms, *to)?;
+            p.plan(&r);
+            Ok(exit::OK)
+        }
+        Command::Apply { to, release, dry_run, atomic, allow_drift, reason } => {
+            let ms = load(&s.dir)?;
+            let mut db = connect::connect(&s.url, &app("apply"))?;
+            let opts = engine::ApplyOptions { to: *to, release: release.clone(), dry_run: *dry_run, atomic: *atomic, allow_drift: allow_drift.then(|| reason.clone().unwrap_or_default()), sum_path };
+            let r = engine::apply(db.as_mut(), &ms, &ctx, &opts)?;
+            p.apply(&r);
+            Ok(exit::OK)
+        }
+        Command::Rollback { to, steps, release, dry_run, force, allow_drift, reason } => {
+            let target = match (to, steps, release) {
+                (Some(v), _, _) => engine::RollbackTarget::To(*v),
+                (_, _, Some(r)) => engine::RollbackTarget::Release(r.clone()),
+                (_, Some(n), _) => engine::RollbackTarget::Steps(*n),
+                _ => engine::RollbackTarget::Steps(1),
+            };
+            let mut db = connect::connect(&s.url, &app("rollback"))?;
+            let opts = engine::RollbackOptions { target, dry_run: *dry_run, force_reason: force.then(|| reason.clone().unwrap_or_default()), allow_drift: allow_drift.then(|| reason.clone().unwrap_or_default()) };
+            if !opts.dry_run && !confirm(cli, db.as_mut(), &ctx, &opts)? {
+                p.lines(&serde_json::json!({"cancelled": true}), &["cancelled; nothing was changed".to_string()]);
+                return Ok(exit::USAGE);
+            }
+            let r = engine::rollback(db.as_mut(), &ctx, &opts)?;
+            p.rollback(&r);
+            Ok(exit::OK)
+        }
+        Command::Verify => {
+            let ms = load(&s.dir)?;
+            let mut db = connect::connect(&s.url, &app("verify"))?;
+            let r = engine::verify(db.as_mut(), &ms, &sum_path)?;
+            p.verify(&r);
+            Ok(if r.ok { exit::OK } else { exit::REFUSED })
+        }
+        Command::Schema => {
+            let mut db = connect::connect(&s.url, &app("schema"))?;
+            let r = engine::schema(db.as_mut())?;
+            p.schema(&r);
+            Ok(exit::OK)
+        }
+        Command::Resolve { version, applied, rolled_back: _, reason } => {
+            let mut db = connect::connect(&s.url, &app("resolve"))?;
+            let to = if *applied { engine::Resolution::Applied } else { engine::Resolution::RolledBack };
+            let r = engine::resolve(db.as_mut(), &ctx, *version, to, reason)?;
+            p.lines(&r, &[format!("migration {} ({}) resolved: {} → {} ({}); schema fingerprint {} is now the baseline", r.version, r.name, r.from.as_str(), r.to.as_str(), r.reason, r.fingerprint)]);
+            Ok(exit::OK)
+        }
+        Command::Audit { action } => {
+            let mut db = connect::connect(&s.url, &app("audit"))?;
+            match action.unwrap_or(AuditAction::Log) {
+                AuditAction::Log => {
+                    let r = engine::audit_log(db.as_mut())?;
+                    p.audit_log(&r);
+                    Ok(exit::OK)
+                }
+                AuditAction::Export => {
+                    let r = engine::audit_log(db.as_mut())?;
+                    p.audit_export(&r);
+                    Ok(exit::OK)
+                }
+                AuditAction::Verify => {
+                    let r = engine::audit_verify(db.as_mut())?;
+                    p.audit_verify(&r);
+                    Ok(if r.ok { exit::OK } else { exit::REFUSED })
+                }
+            }
+        }
+    }
+}
+
+/// Ask before a rollback on a terminal; never when stdin is not a terminal or with --yes.
+fn confirm(cli: &Cli, db: &mut dyn Driver, ctx: &Ctx, opts: &engine::RollbackOptions) -> Result<bool, Box<RunFailure>> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if cli.global.yes || !std::io::stdin().is_terminal() || cli.global.format == Format::Json {
+        return Ok(true);
+    }
+    let mut dry = opts.clone();
+    dry.dry_run = true;
+    let plan = engine::rollback(db, ctx, &dry)?;
+    if plan.planned.is_empty() {
+        return Ok(true);
+    }
+    let versions: Vec<String> = plan.planned.iter().map(|m| format!("{} {}", m.version, m.name)).collect();
+    eprint!("roll back {} migration(s) on {}:\n  {}\nproceed? [y/N] ", versions.len(), redact(&db.display_url()), versions.join("\n  "));
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# bench/run.sh — run by hand, not in CI. Times backstop against the physical floor in the
+# same run, on the local PostgreSQL (127.0.0.1:5432, or PGURL=postgres://…/postgres):
+#   apply of N generated migrations  vs  psql -f all_up.sql   (same SQL, BEGIN/COMMIT each)
+#   rollback --to 0                  vs  psql -f all_down.sql
+#   status with S migrations on disk and in history
+#   peak RSS of apply, rollback and status (GNU time)
+# Knobs: N (default 1000), S (10000), RUNS (3). Results: bench/work/results.md
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-1000} S=${S:-10000} RUNS=${RUNS:-3}
+ADMIN=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
+command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+cargo build --release -q -p backstop-cli
+BS=$PWD/target/release/backstop
+W=$PWD/bench/work; rm -rf "$W"; mkdir -p "$W"
+python3 bench/gen.py "$N" "$W/n"
+python3 bench/gen.py "$S" "$W/s"
+"$BS" --dir "$W/n/migrations" sum >/dev/null
+"$BS" --dir "$W/s/migrations" sum >/dev/null
+base=${ADMIN%/*}
+mkdb() { psql -X -q -d "$ADMIN" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"; echo "$base/$1"; }
+t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>"$W/last.err" || { cat "$W/last.err" >&2; exit 1; }; e=$(date +%s.%N); python3 -c "print(f'{$e-$s:.3f}')"; }
+rss() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1; }
+export BACKSTOP_ACTOR=bench
+echo "run | psql apply s | backstop apply s | ratio | psql rollback s | backstop rollback s | ratio" > "$W/rows.txt"
+for r in $(seq 1 "$RUNS"); do
+  u=$(mkdb bs_bench_floor); pa=$(t psql -X -q -v ON_ERROR_STOP=1 -d "$u" -f "$W/n/all_up.sql"); pr=$(t psql -X -q -v ON_ERROR_STOP=1 -d "$u" -f "$W/n/all_down.sql")
+  u=$(mkdb bs_bench_tool); ba=$(t "$BS" --database-url "$u" --dir "$W/n/migrations" --yes apply); br=$(t "$BS" --database-url "$u" --dir "$W/n/migrations" --yes rollback --to 0)
+  echo "$r | $pa | $ba | $(python3 -c "print(f'{$ba/$pa:.2f}')") | $pr | $br | $(python3 -c "print(f'{$br/$pr:.2f}')")" | tee -a "$W/rows.txt"
+done
+u=$(mkdb bs_bench_tool)
+ra=$(rss "$BS" --database-url "$u" --dir "$W/n/migrations" --yes apply)
+rr=$(rss "$BS" --database-url "$u" --dir "$W/n/migrations" --yes rollback --to 0)
+u=$(mkdb bs_bench_status)
+# Put S migrations into history quickly: apply them (one-off cost, not timed).
+"$BS" --database-url "$u" --dir "$W/s/migrations" --yes apply >/dev/null
+st=""; for r in 1 2 3; do st="$st $(t "$BS" --database-url "$u" --dir "$W/s/migrations" status)"; done
+rs=$(rss "$BS" --database-url "$u" --dir "$W/s/migrations" status)
+for d in bs_bench_floor bs_bench_tool bs_bench_status; do psql -X -q -d "$ADMIN" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)"; done
+{
+  echo "N=$N migrations, $RUNS runs; status with S=$S; $(date -u +%FT%TZ); $(psql -X -At -d "$ADMIN" -c 'show server_version') ; fsync=$(psql -X -At -d "$ADMIN" -c 'show fsync')"
+  cat "$W/rows.txt"
+  echo "status on $S migrations (s): $st"
+  echo "peak RSS (KiB): apply $ra, rollback $rr, status $rs"
+} | tee "$W/results.md"

@@ -1,0 +1,155 @@
+//! Command-line arguments (SPEC "Commands").
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "backstop", version, about = "Schema migrations with a verified way back", propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Database URL: sqlite://PATH, postgres://USER@HOST/DB (default: sqlite://backstop.db)
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Migrations directory (default: migrations)
+    #[arg(long, global = true)]
+    pub dir: Option<PathBuf>,
+    /// Config file (default: backstop.toml if present)
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Environment section of the config file ([env.NAME])
+    #[arg(long, global = true)]
+    pub env: Option<String>,
+    /// Who is running this, for history and the audit ledger (default: the OS user)
+    #[arg(long, global = true, env = "BACKSTOP_ACTOR")]
+    pub actor: Option<String>,
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Answer yes to prompts (prompts never appear when stdin is not a terminal)
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+    /// Print only errors
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// Print more detail (statements, fingerprints)
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+    /// How long to wait for the migration lock before giving up with exit 4 (e.g. 60s, 500ms)
+    #[arg(long, global = true)]
+    pub lock_wait: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create backstop.toml, migrations/ and backstop.sum
+    Init,
+    /// Create the next migration with up/down/verify templates
+    New {
+        name: String,
+        /// Run outside a transaction (CREATE INDEX CONCURRENTLY, …)
+        #[arg(long)]
+        no_transaction: bool,
+        /// One .sql file with -- backstop:up/down/verify sections
+        #[arg(long)]
+        single_file: bool,
+    },
+    /// Applied, pending, dirty, checksum mismatches and schema drift
+    Status,
+    /// What apply would do; changes nothing
+    Plan {
+        #[arg(long)]
+        to: Option<i64>,
+    },
+    /// Apply pending migrations
+    Apply {
+        /// Apply up to and including this version
+        #[arg(long)]
+        to: Option<i64>,
+        /// Release id recorded with each migration (default: generated)
+        #[arg(long)]
+        release: Option<String>,
+        /// Show what would run; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// If a migration fails, roll back every migration this run applied
+        #[arg(long)]
+        atomic: bool,
+        /// Apply although the schema drifted from the last recorded fingerprint (needs --reason)
+        #[arg(long, requires = "reason")]
+        allow_drift: bool,
+        /// Why an override is acceptable (recorded in the audit ledger)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Undo applied migrations, newest first, with the down scripts stored at apply time
+    Rollback {
+        /// Undo everything applied after this version (0: everything)
+        #[arg(long, conflicts_with_all = ["steps", "release"])]
+        to: Option<i64>,
+        /// Undo the newest N migrations (default 1)
+        #[arg(long, conflicts_with = "release")]
+        steps: Option<usize>,
+        /// Undo every migration of this release
+        #[arg(long)]
+        release: Option<String>,
+        /// Show what would run; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Roll back irreversible migrations too (needs --reason)
+        #[arg(long, requires = "reason")]
+        force: bool,
+        /// Roll back although the schema drifted (needs --reason)
+        #[arg(long, requires = "reason")]
+        allow_drift: bool,
+        /// Why an override is acceptable (recorded in the audit ledger)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Re-run verify scripts; check checksums, drift and schema health
+    Verify,
+    /// Print the canonical schema text and fingerprint
+    Schema,
+    /// Rewrite backstop.sum
+    Sum,
+    /// Record how a dirty migration was resolved by a person
+    Resolve {
+        version: i64,
+        /// Its change is complete in the database
+        #[arg(long, conflicts_with = "rolled_back", required_unless_present = "rolled_back")]
+        applied: bool,
+        /// Its change is gone from the database
+        #[arg(long)]
+        rolled_back: bool,
+        /// What was checked (recorded in the audit ledger)
+        #[arg(long)]
+        reason: String,
+    },
+    /// Read, check or export the audit ledger
+    Audit {
+        #[command(subcommand)]
+        action: Option<AuditAction>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum AuditAction {
+    /// List events (default)
+    Log,
+    /// Check the hash chain and head; name the first broken link
+    Verify,
+    /// Every event with its hashes, one JSON object per line (or one document with --format json)
+    Export,
+}

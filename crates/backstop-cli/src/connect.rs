@@ -1,0 +1,25 @@
+//! Choosing a driver from the URL scheme.
+
+use backstop_core::driver::{DbError, Driver};
+use backstop_core::error::EngineError;
+use backstop_core::redact::redact;
+
+/// Connect to the database named by `url`. `application_name` is how this session shows up
+/// to others (PostgreSQL's pg_stat_activity, SQLite's lock file), e.g. in lock messages.
+pub fn connect(url: &str, application_name: &str) -> Result<Box<dyn Driver>, EngineError> {
+    let scheme = url.split(':').next().unwrap_or("").to_ascii_lowercase();
+    let r: Result<Box<dyn Driver>, DbError> = match scheme.as_str() {
+        "postgres" | "postgresql" => backstop_postgres::connect(url, application_name).map(|d| Box::new(d) as Box<dyn Driver>),
+        "sqlite" => backstop_sqlite::connect(url).map(|mut d| {
+            d.set_application_name(application_name);
+            Box::new(d) as Box<dyn Driver>
+        }),
+        "mysql" | "mariadb" => {
+            return Err(EngineError::Usage(format!("{}: MySQL/MariaDB support is not available in this build; use postgres:// or sqlite://", redact(url))));
+        }
+        _ => {
+            return Err(EngineError::Usage(format!("{}: unknown database URL scheme (expected sqlite://PATH or postgres://USER@HOST/DB)", redact(url))));
+        }
+    };
+    r.map_err(|e| EngineError::Usage(format!("cannot connect to {}: {}", redact(url), redact(&e.message))))
+}

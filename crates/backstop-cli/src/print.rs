@@ -1,0 +1,305 @@
+//! Printing reports: text for people, or exactly one JSON document on stdout.
+//! Every string that could carry a URL passes through `redact` on the way out.
+
+use crate::cli::Format;
+use backstop_core::engine::RunFailure;
+use backstop_core::error::EngineError;
+use backstop_core::redact::redact;
+use backstop_core::report::*;
+use serde::Serialize;
+
+pub struct Printer {
+    format: Format,
+    quiet: bool,
+    verbose: bool,
+}
+
+fn out(s: &str) {
+    println!("{}", redact(s));
+}
+
+impl Printer {
+    pub fn new(format: Format, quiet: bool, verbose: bool) -> Self {
+        Printer { format, quiet, verbose }
+    }
+
+    fn json<T: Serialize>(&self, v: &T) -> bool {
+        if self.format == Format::Json {
+            let text = serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise report: {e}\"}}"));
+            println!("{}", redact(&text));
+            return true;
+        }
+        false
+    }
+
+    /// A report whose text form is a few lines.
+    pub fn lines<T: Serialize>(&self, v: &T, lines: &[String]) {
+        if self.json(v) || self.quiet {
+            return;
+        }
+        for l in lines {
+            out(l);
+        }
+    }
+
+    pub fn status(&self, r: &StatusReport) {
+        if self.json(r) || self.quiet {
+            return;
+        }
+        out(&format!("database: {}", r.database));
+        if !r.history_exists {
+            out("history: none yet (nothing applied by backstop)");
+        }
+        for m in &r.migrations {
+            let mut flags = Vec::new();
+            if m.checksum_mismatch {
+                flags.push("CHECKSUM MISMATCH: edited after apply".to_string());
+            }
+            if m.missing_file {
+                flags.push("no file on disk".to_string());
+            }
+            if let (true, Some(n)) = (m.state == "dirty" || m.state == "failed", &m.note) {
+                flags.push(n.clone());
+            }
+            let when = m.applied_at.as_deref().map(|a| format!("  {a}")).unwrap_or_default();
+            let flag = if flags.is_empty() { String::new() } else { format!("  [{}]", flags.join("; ")) };
+            out(&format!("  {:<12} {} {}{when}{flag}", m.state, m.version, m.name));
+        }
+        out(&format!("{} applied, {} pending{}", r.applied, r.pending, if r.dirty.is_empty() { String::new() } else { format!(", {} dirty/failed: {:?}", r.dirty.len(), r.dirty) }));
+        if let Some(fp) = &r.fingerprint {
+            out(&format!("schema fingerprint: {fp}"));
+        }
+        match &r.drift {
+            Some(d) => {
+                out(&format!("DRIFT: the schema changed outside backstop (recorded {}, now {})", d.recorded, d.current));
+                if let Some(diff) = &d.diff {
+                    out(diff.trim_end());
+                }
+            }
+            None if r.history_exists => out("no drift since the last recorded fingerprint"),
+            None => {}
+        }
+        if let Some(s) = &r.sum {
+            if !s.is_clean() {
+                out(&format!("backstop.sum disagrees: changed {:?}, not in sum {:?}, missing {:?}{}", s.changed, s.added, s.removed, if s.total_mismatch { ", total line wrong" } else { "" }));
+            }
+        }
+        self.warnings(&r.warnings);
+    }
+
+    fn warnings(&self, w: &[String]) {
+        for x in w {
+            eprintln!("warning: {}", redact(x));
+        }
+    }
+
+    fn statements(&self, label: &str, s: &[PlannedStatement]) {
+        if s.is_empty() {
+            return;
+        }
+        out(&format!("    {label}:"));
+        for st in s {
+            let first = st.sql.lines().next().unwrap_or("");
+            let more = if st.sql.lines().nth(1).is_some() { " …" } else { "" };
+            if self.verbose {
+                out(&format!("      {}. (line {})\n{}", st.index, st.line, indent(&st.sql, 9)));
+            } else {
+                out(&format!("      {}. line {}: {first}{more}", st.index, st.line));
+            }
+        }
+    }
+
+    pub fn plan(&self, r: &PlanReport) {
+        if self.json(r) || self.quiet {
+            return;
+        }
+        self.plan_text(r);
+    }
+
+    fn plan_text(&self, r: &PlanReport) {
+        out(&format!("database: {}", r.database));
+        if r.pending.is_empty() {
+            out("nothing to apply");
+        }
+        for m in &r.pending {
+            let mut opts = vec![if m.transaction { "in one transaction".to_string() } else { "OUTSIDE a transaction (progress recorded per statement)".to_string() }];
+            if let Some(l) = m.lock_timeout_ms {
+                opts.push(format!("lock_timeout {l}ms"));
+            }
+            if let Some(l) = m.statement_timeout_ms {
+                opts.push(format!("statement_timeout {l}ms"));
+            }
+            out(&format!("  {} {}  ({})", m.version, m.name, opts.join(", ")));
+            self.statements("up", &m.statements);
+            self.statements("verify", &m.verify);
+            match &m.irreversible {
+                Some(reason) => out(&format!("    rollback: IRREVERSIBLE ({reason})")),
+                None => self.statements("rollback path", &m.rollback),
+            }
+        }
+        self.warnings(&r.warnings);
+    }
+
+    pub fn apply(&self, r: &ApplyReport) {
+        if self.json(r) {
+            return;
+        }
+        if let Some(plan) = &r.plan {
+            if !self.quiet {
+                out("dry run: nothing will be changed");
+                self.plan_text(plan);
+            }
+            return;
+        }
+        if !self.quiet {
+            for a in &r.applied {
+                let retry = if a.retries > 0 { format!(", {} retries", a.retries) } else { String::new() };
+                out(&format!("applied  {} {}  ({} ms, {} statements{retry})", a.version, a.name, a.duration_ms, a.statements));
+                if self.verbose {
+                    out(&format!("         fingerprint {} → {}", a.fingerprint_before, a.fingerprint_after));
+                }
+            }
+            if r.applied.is_empty() {
+                out("nothing to apply: the database is up to date");
+            } else {
+                out(&format!("{} migration(s) applied as release {} by {}", r.applied.len(), r.release_id, r.actor));
+            }
+            out(&format!("schema fingerprint: {}", r.fingerprint));
+        }
+        self.warnings(&r.warnings);
+    }
+
+    pub fn rollback(&self, r: &RollbackReport) {
+        if self.json(r) {
+            return;
+        }
+        if !self.quiet {
+            if r.dry_run {
+                out("dry run: nothing will be changed");
+                if r.planned.is_empty() {
+                    out("nothing to roll back");
+                }
+                for m in &r.planned {
+                    out(&format!("  undo {} {}{}", m.version, m.name, m.irreversible.as_ref().map(|x| format!("  (IRREVERSIBLE: {x})")).unwrap_or_default()));
+                    self.statements("stored down script", &m.rollback);
+                }
+            } else {
+                for m in &r.rolled_back {
+                    out(&format!("rolled back {} {}  ({} ms; schema fingerprint restored to {}{})", m.version, m.name, m.duration_ms, m.fingerprint_restored, if m.forced { ", forced" } else { "" }));
+                }
+                if r.rolled_back.is_empty() {
+                    out("nothing to roll back");
+                } else {
+                    out(&format!("{} migration(s) rolled back, each proven against the fingerprint recorded before it", r.rolled_back.len()));
+                    out(&format!("schema fingerprint: {}", r.fingerprint));
+                }
+            }
+        }
+        self.warnings(&r.warnings);
+    }
+
+    pub fn verify(&self, r: &VerifyReport) {
+        if self.json(r) {
+            return;
+        }
+        for c in &r.checks {
+            if c.ok && self.quiet {
+                continue;
+            }
+            out(&format!("  {} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.detail));
+        }
+        if !self.quiet {
+            out(if r.ok { "all checks passed" } else { "some checks failed" });
+        }
+    }
+
+    pub fn schema(&self, r: &SchemaReport) {
+        if self.json(r) {
+            return;
+        }
+        print!("{}", redact(&r.text));
+        if !self.quiet {
+            out(&format!("-- {} objects, fingerprint {}", r.objects, r.fingerprint));
+        }
+    }
+
+    pub fn audit_log(&self, r: &AuditReport) {
+        if self.json(r) || self.quiet {
+            return;
+        }
+        for e in &r.events {
+            let v = e.version.map(|v| format!(" {v}")).unwrap_or_default();
+            let why = e.reason.as_deref().map(|x| format!("  reason: {x}")).unwrap_or_default();
+            out(&format!("{:>5} {} {:<16} {}{v}{why}", e.seq, e.at, e.kind, e.actor));
+            if self.verbose {
+                out(&format!("      {}  {}", e.hash, e.detail));
+            }
+        }
+        out(&format!("{} events; head {} {}", r.events.len(), r.head_seq, r.head_hash));
+    }
+
+    pub fn audit_export(&self, r: &AuditReport) {
+        if self.json(r) {
+            return;
+        }
+        for e in &r.events {
+            println!("{}", redact(&serde_json::to_string(e).unwrap_or_default()));
+        }
+    }
+
+    pub fn audit_verify(&self, r: &AuditVerifyReport) {
+        if self.json(r) {
+            return;
+        }
+        match &r.broken {
+            None => {
+                if !self.quiet {
+                    out(&format!("ledger intact: {} events, every link and the head check out", r.events));
+                }
+            }
+            Some(b) => out(&format!("LEDGER BROKEN at event {}: {}", b.seq, b.problem)),
+        }
+    }
+
+    /// Print a failure (stderr; plus the JSON document on stdout with --format json) and
+    /// return its exit code.
+    pub fn failure(&self, f: &RunFailure) -> i32 {
+        let e = &f.error;
+        let code = e.exit_code();
+        if self.format == Format::Json {
+            let r = FailureReport {
+                error: redact(&e.to_string()),
+                kind: e.kind().to_string(),
+                exit_code: code,
+                failure: match e {
+                    EngineError::Failed { failure, .. } => Some((**failure).clone()),
+                    _ => None,
+                },
+                applied: f.applied.clone(),
+                undone: f.undone.clone(),
+                rolled_back: f.rolled_back.clone(),
+                diff: match e {
+                    EngineError::NeedsPerson { diff, .. } => diff.clone(),
+                    _ => None,
+                },
+            };
+            self.json(&r);
+        }
+        for a in &f.applied {
+            eprintln!("applied  {} {}  ({} ms)", a.version, a.name, a.duration_ms);
+        }
+        for r in &f.rolled_back {
+            eprintln!("rolled back {} {}", r.version, r.name);
+        }
+        eprintln!("error: {}", redact(&e.to_string()));
+        if let EngineError::NeedsPerson { diff: Some(d), .. } = e {
+            eprintln!("schema diff (- expected before the migration, + after the down script):\n{}", redact(d.trim_end()));
+        }
+        code
+    }
+}
+
+fn indent(s: &str, n: usize) -> String {
+    let pad = " ".repeat(n);
+    s.lines().map(|l| format!("{pad}{l}")).collect::<Vec<_>>().join("\n")
+}

@@ -1,0 +1,186 @@
+//! Shared harness for end-to-end tests: a project folder, a database per test (a temp
+//! SQLite file, or a randomly named PostgreSQL database dropped at the end), and the built
+//! `backstop` binary.
+#![allow(dead_code)]
+
+use backstop_core::driver::Driver;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_backstop");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+pub struct Db {
+    pub kind: Kind,
+    pub url: String,
+    _tmp: Option<tempfile::TempDir>,
+    _pg: Option<backstop_postgres::testing::TestDb>,
+}
+
+impl Db {
+    pub fn new(kind: Kind) -> Db {
+        match kind {
+            Kind::Sqlite => {
+                let tmp = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", tmp.path().join("test.db").display());
+                Db { kind, url, _tmp: Some(tmp), _pg: None }
+            }
+            Kind::Postgres => {
+                let t = backstop_postgres::testing::TestDb::new();
+                Db { kind, url: t.url.clone(), _tmp: None, _pg: Some(t) }
+            }
+        }
+    }
+
+    pub fn connect(&self) -> Box<dyn Driver> {
+        match self.kind {
+            Kind::Sqlite => Box::new(backstop_sqlite::connect(&self.url).expect("connect sqlite")),
+            Kind::Postgres => Box::new(backstop_postgres::connect(&self.url, "backstop-test").expect("connect postgres")),
+        }
+    }
+
+    /// Run one statement directly (setup, tampering).
+    pub fn exec(&self, sql: &str) {
+        let mut d = self.connect();
+        d.execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Whether a one-row query's first column is true.
+    pub fn check(&self, sql: &str) -> bool {
+        let mut d = self.connect();
+        let rows = d.execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(rows.len(), 1, "{sql} returned {} rows", rows.len());
+        rows[0]
+    }
+
+    /// History table names per engine.
+    pub fn t(&self, name: &str) -> String {
+        match self.kind {
+            Kind::Sqlite => format!("backstop_{name}"),
+            Kind::Postgres => format!("backstop.{name}"),
+        }
+    }
+}
+
+pub struct Project {
+    pub tmp: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+impl Project {
+    pub fn new() -> Project {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(tmp.path().join("migrations")).expect("mkdir");
+        Project { tmp }
+    }
+
+    /// A copy of examples/shop.
+    pub fn shop() -> Project {
+        let p = Project::new();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop/migrations");
+        copy_dir(&src, &p.dir());
+        p
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.tmp.path().join("migrations")
+    }
+
+    /// Add a folder-form migration. `None` leaves a file out.
+    pub fn add(&self, id: &str, up: &str, down: Option<&str>, verify: Option<&str>, toml: Option<&str>) -> PathBuf {
+        let d = self.dir().join(id);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        std::fs::write(d.join("up.sql"), up).expect("write");
+        if let Some(x) = down {
+            std::fs::write(d.join("down.sql"), x).expect("write");
+        }
+        if let Some(x) = verify {
+            std::fs::write(d.join("verify.sql"), x).expect("write");
+        }
+        if let Some(x) = toml {
+            std::fs::write(d.join("migration.toml"), x).expect("write");
+        }
+        d
+    }
+
+    pub fn cmd(&self, db: &Db, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.current_dir(self.tmp.path())
+            .env_remove("DATABASE_URL")
+            .env("BACKSTOP_ACTOR", "tester")
+            .arg("--database-url")
+            .arg(&db.url)
+            .arg("--dir")
+            .arg(self.dir())
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, db: &Db, args: &[&str]) -> Run {
+        let out: Output = self.cmd(db, args).output().expect("run backstop");
+        Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    }
+
+    /// Run and require exit 0.
+    pub fn ok(&self, db: &Db, args: &[&str]) -> Run {
+        let r = self.run(db, args);
+        assert_eq!(r.code, 0, "backstop {args:?} failed:\n{r:?}");
+        r
+    }
+
+    pub fn fingerprint(&self, db: &Db) -> String {
+        self.ok(db, &["--format", "json", "schema"]).json()["fingerprint"].as_str().expect("fingerprint").to_string()
+    }
+
+    pub fn status(&self, db: &Db) -> serde_json::Value {
+        self.ok(db, &["--format", "json", "status"]).json()
+    }
+}
+
+pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for e in std::fs::read_dir(src).expect("read examples") {
+        let e = e.expect("entry");
+        let to = dst.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), &to).expect("copy");
+        }
+    }
+}
+
+/// Define one test per engine from a function taking `Kind`.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[test] fn $name() { super::$name($crate::common::Kind::Sqlite) } )* }
+        mod postgres { $( #[test] fn $name() { super::$name($crate::common::Kind::Postgres) } )* }
+    };
+}

@@ -1,0 +1,1 @@
+SELECT count(*) = count(full_name) FROM customers;

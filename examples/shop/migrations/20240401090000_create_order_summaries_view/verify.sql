@@ -1,0 +1,1 @@
+SELECT count(*) = (SELECT count(*) FROM orders) FROM order_summaries;
