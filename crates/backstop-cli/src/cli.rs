@@ -126,7 +126,9 @@ pub enum Command {
     Sum,
     /// Record how a dirty migration was resolved by a person
     Resolve {
-        version: i64,
+        /// The dirty migration's version
+        #[arg(value_name = "VERSION")]
+        migration: i64,
         /// Its change is complete in the database
         #[arg(long, conflicts_with = "rolled_back", required_unless_present = "rolled_back")]
         applied: bool,
@@ -152,4 +154,13 @@ pub enum AuditAction {
     Verify,
     /// Every event with its hashes, one JSON object per line (or one document with --format json)
     Export,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_argument_definitions_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -150,10 +150,10 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             p.schema(&r);
             Ok(exit::OK)
         }
-        Command::Resolve { version, applied, rolled_back: _, reason } => {
+        Command::Resolve { migration, applied, rolled_back: _, reason } => {
             let mut db = connect::connect(&s.url, &app("resolve"))?;
             let to = if *applied { engine::Resolution::Applied } else { engine::Resolution::RolledBack };
-            let r = engine::resolve(db.as_mut(), &ctx, *version, to, reason)?;
+            let r = engine::resolve(db.as_mut(), &ctx, *migration, to, reason)?;
             p.lines(&r, &[format!("migration {} ({}) resolved: {} → {} ({}); schema fingerprint {} is now the baseline", r.version, r.name, r.from.as_str(), r.to.as_str(), r.reason, r.fingerprint)]);
             Ok(exit::OK)
         }

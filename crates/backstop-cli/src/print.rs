@@ -14,8 +14,11 @@ pub struct Printer {
     verbose: bool,
 }
 
+/// Print one line to stdout. Write errors (a closed pipe, as in `backstop plan | head`) are
+/// ignored: the command's work and exit code do not depend on whether anyone still reads.
 fn out(s: &str) {
-    println!("{}", redact(s));
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{}", redact(s));
 }
 
 impl Printer {
@@ -26,7 +29,7 @@ impl Printer {
     fn json<T: Serialize>(&self, v: &T) -> bool {
         if self.format == Format::Json {
             let text = serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise report: {e}\"}}"));
-            println!("{}", redact(&text));
+            out(&text);
             return true;
         }
         false
@@ -217,7 +220,7 @@ impl Printer {
         if self.json(r) {
             return;
         }
-        print!("{}", redact(&r.text));
+        out(r.text.trim_end());
         if !self.quiet {
             out(&format!("-- {} objects, fingerprint {}", r.objects, r.fingerprint));
         }
@@ -243,7 +246,7 @@ impl Printer {
             return;
         }
         for e in &r.events {
-            println!("{}", redact(&serde_json::to_string(e).unwrap_or_default()));
+            out(&serde_json::to_string(e).unwrap_or_default());
         }
     }
 

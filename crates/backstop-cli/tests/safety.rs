@@ -219,7 +219,7 @@ fn lock_timeout_is_retried_with_backoff() {
     // Another session holds a lock on t for ~1 s, longer than one lock_timeout.
     let url = db.url.clone();
     let blocker = std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
         c.batch_execute("BEGIN; LOCK TABLE t IN ACCESS SHARE MODE; SELECT pg_sleep(1); COMMIT;").expect("blocker");
     });
     std::thread::sleep(Duration::from_millis(200));

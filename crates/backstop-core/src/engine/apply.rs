@@ -510,6 +510,7 @@ fn apply_no_tx(
 
     let mut done = 0usize;
     let mut attempt = 0u32;
+    let mut dropped: Vec<String> = Vec::new();
     let outcome = loop {
         let r = run_statements(db, &script_ref(m, Part::Up), &up, done, |db, n| {
             row.progress = n as i32;
@@ -520,7 +521,7 @@ fn apply_no_tx(
             Err(se) => {
                 done = se.completed;
                 // A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind.
-                let _ = db.drop_invalid_indexes(&invalid_before);
+                dropped.extend(db.drop_invalid_indexes(&invalid_before).unwrap_or_default());
                 if se.is_lock_timeout() && attempt < m.options.retries {
                     attempt += 1;
                     std::thread::sleep(backoff(attempt));
@@ -541,14 +542,14 @@ fn apply_no_tx(
             .enumerate()
             .map(|(i, s)| format!("  {}. line {}: {}", i + 1, s.line, s.excerpt()))
             .collect();
-        let dropped = db.drop_invalid_indexes(&invalid_before).unwrap_or_default();
+        dropped.extend(db.drop_invalid_indexes(&invalid_before).unwrap_or_default());
         let now = db.schema(None)?;
         let mut cleaned = now.fingerprint() == before_fp;
         let mut how = if dropped.is_empty() {
             String::new()
         } else {
             format!(
-                "dropped the INVALID index(es) the failed statement left: {}; ",
+                "backstop dropped the INVALID index(es) the failed statement left ({}); ",
                 dropped.join(", ")
             )
         };
@@ -560,7 +561,7 @@ fn apply_no_tx(
                 let _ = db.drop_invalid_indexes(&invalid_before);
                 if db.schema(None)?.fingerprint() == before_fp {
                     cleaned = true;
-                    how.push_str("ran down.sql, and the schema fingerprint again equals the one before the migration; ");
+                    how.push_str("backstop ran down.sql, and the schema fingerprint again equals the one before the migration; ");
                 }
             }
         }
@@ -580,7 +581,7 @@ fn apply_no_tx(
                     .release(release)
                     .detail(detail),
             );
-            return Err(failed(se.failure, format!("migration {} ran outside a transaction and failed; backstop {how}nothing of it remains", m.version), "fix the migration and run `backstop apply` again".into()));
+            return Err(failed(se.failure, format!("migration {} ran outside a transaction and failed; {how}nothing of it remains (history marks it rolled_back)", m.version), "fix the migration and run `backstop apply` again".into()));
         }
         row.status = Status::Dirty;
         row.note = Some(format!(

@@ -7,6 +7,6 @@ CREATE TABLE shipments (
 );
 CREATE INDEX shipments_order_id_idx ON shipments (order_id);
 
--- Every order already marked shipped gets a shipment record.
-INSERT INTO shipments (order_id, carrier, shipped_at)
-SELECT id, 'legacy', created_at FROM orders WHERE status = 'shipped';
+-- Every order already marked shipped gets one legacy shipment record (same id as the order).
+INSERT INTO shipments (id, order_id, carrier, shipped_at)
+SELECT id, id, 'legacy', created_at FROM orders WHERE status = 'shipped';
