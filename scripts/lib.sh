@@ -5,6 +5,8 @@ say() { printf '==> %s\n' "$*" >&2; }
 
 ensure_rust() {
   command -v cargo >/dev/null || { echo "cargo is not installed: install Rust (https://rustup.rs) first" >&2; exit 2; }
+  # pg_query (the linter's PostgreSQL parser) generates its bindings with libclang.
+  if command -v dpkg >/dev/null && ! dpkg -s libclang-dev >/dev/null 2>&1; then apt_install libclang-dev; fi
 }
 
 apt_install() {

@@ -4,7 +4,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "backstop", version, about = "Schema migrations with a verified way back", propagate_version = true)]
+#[command(
+    name = "backstop",
+    version,
+    about = "Schema migrations with a verified way back",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -130,7 +135,11 @@ pub enum Command {
         #[arg(value_name = "VERSION")]
         migration: i64,
         /// Its change is complete in the database
-        #[arg(long, conflicts_with = "rolled_back", required_unless_present = "rolled_back")]
+        #[arg(
+            long,
+            conflicts_with = "rolled_back",
+            required_unless_present = "rolled_back"
+        )]
         applied: bool,
         /// Its change is gone from the database
         #[arg(long)]

@@ -9,7 +9,8 @@ use backstop_core::redact::redact;
 pub fn connect(url: &str, application_name: &str) -> Result<Box<dyn Driver>, EngineError> {
     let scheme = url.split(':').next().unwrap_or("").to_ascii_lowercase();
     let r: Result<Box<dyn Driver>, DbError> = match scheme.as_str() {
-        "postgres" | "postgresql" => backstop_postgres::connect(url, application_name).map(|d| Box::new(d) as Box<dyn Driver>),
+        "postgres" | "postgresql" => backstop_postgres::connect(url, application_name)
+            .map(|d| Box::new(d) as Box<dyn Driver>),
         "sqlite" => backstop_sqlite::connect(url).map(|mut d| {
             d.set_application_name(application_name);
             Box::new(d) as Box<dyn Driver>
@@ -21,5 +22,11 @@ pub fn connect(url: &str, application_name: &str) -> Result<Box<dyn Driver>, Eng
             return Err(EngineError::Usage(format!("{}: unknown database URL scheme (expected sqlite://PATH or postgres://USER@HOST/DB)", redact(url))));
         }
     };
-    r.map_err(|e| EngineError::Usage(format!("cannot connect to {}: {}", redact(url), redact(&e.message))))
+    r.map_err(|e| {
+        EngineError::Usage(format!(
+            "cannot connect to {}: {}",
+            redact(url),
+            redact(&e.message)
+        ))
+    })
 }

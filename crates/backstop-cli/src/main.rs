@@ -46,28 +46,59 @@ fn resolve_settings(cli: &Cli) -> Result<Resolved, EngineError> {
     };
     let settings = if explicit || config_path.exists() {
         let cf = ConfigFile::read(&config_path).map_err(|e| EngineError::Usage(e.to_string()))?;
-        cf.settings(g.env.as_deref(), &config_path).map_err(|e| EngineError::Usage(e.to_string()))?
+        cf.settings(g.env.as_deref(), &config_path)
+            .map_err(|e| EngineError::Usage(e.to_string()))?
     } else if let Some(env) = &g.env {
-        return Err(EngineError::Usage(format!("--env {env} given but there is no backstop.toml (pass --config FILE)")));
+        return Err(EngineError::Usage(format!(
+            "--env {env} given but there is no backstop.toml (pass --config FILE)"
+        )));
     } else {
         Default::default()
     };
-    let base = config_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base = config_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let dir = match (&g.dir, &settings.dir) {
         (Some(d), _) => d.clone(),
         (None, Some(d)) if d.is_relative() => base.join(d),
         (None, Some(d)) => d.clone(),
         (None, None) => PathBuf::from("migrations"),
     };
-    let lock_wait_text = g.lock_wait.clone().or(settings.lock_wait).unwrap_or_else(|| "60s".into());
-    let lock_wait = migration::parse_duration(&lock_wait_text).ok_or_else(|| EngineError::Usage(format!("--lock-wait `{lock_wait_text}` is not a duration (e.g. 60s, 500ms)")))?;
-    let url = g.database_url.clone().or(settings.database_url).unwrap_or_else(|| "sqlite://backstop.db".into());
-    let actor = g.actor.clone().filter(|a| !a.trim().is_empty()).unwrap_or_else(os_user);
-    Ok(Resolved { url, dir, lock_wait, require_sum: settings.require_sum.unwrap_or(false), actor })
+    let lock_wait_text = g
+        .lock_wait
+        .clone()
+        .or(settings.lock_wait)
+        .unwrap_or_else(|| "60s".into());
+    let lock_wait = migration::parse_duration(&lock_wait_text).ok_or_else(|| {
+        EngineError::Usage(format!(
+            "--lock-wait `{lock_wait_text}` is not a duration (e.g. 60s, 500ms)"
+        ))
+    })?;
+    let url = g
+        .database_url
+        .clone()
+        .or(settings.database_url)
+        .unwrap_or_else(|| "sqlite://backstop.db".into());
+    let actor = g
+        .actor
+        .clone()
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(os_user);
+    Ok(Resolved {
+        url,
+        dir,
+        lock_wait,
+        require_sum: settings.require_sum.unwrap_or(false),
+        actor,
+    })
 }
 
 fn os_user() -> String {
-    ["USER", "LOGNAME", "USERNAME"].iter().find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty())).unwrap_or_else(|| "unknown".into())
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn load(dir: &Path) -> Result<Vec<Migration>, EngineError> {
@@ -76,16 +107,30 @@ fn load(dir: &Path) -> Result<Vec<Migration>, EngineError> {
 
 fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
     let s = resolve_settings(cli)?;
-    let ctx = Ctx { actor: s.actor.clone(), lock_wait: s.lock_wait, require_sum: s.require_sum };
+    let ctx = Ctx {
+        actor: s.actor.clone(),
+        lock_wait: s.lock_wait,
+        require_sum: s.require_sum,
+    };
     let sum_path = sumfile::sum_path(&s.dir);
     let app = |cmd: &str| format!("backstop {cmd} ({})", s.actor);
     match &cli.command {
         Command::Init => {
-            let r = scaffold::init(&s.dir, cli.global.config.as_deref().unwrap_or(Path::new("backstop.toml")))?;
+            let r = scaffold::init(
+                &s.dir,
+                cli.global
+                    .config
+                    .as_deref()
+                    .unwrap_or(Path::new("backstop.toml")),
+            )?;
             p.lines(&r, &r.created);
             Ok(exit::OK)
         }
-        Command::New { name, no_transaction, single_file } => {
+        Command::New {
+            name,
+            no_transaction,
+            single_file,
+        } => {
             let r = scaffold::new_migration(&s.dir, name, *no_transaction, *single_file)?;
             p.lines(&r, &r.created);
             Ok(exit::OK)
@@ -93,9 +138,17 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         Command::Sum => {
             let ms = load(&s.dir)?;
             let text = sumfile::render(&ms);
-            std::fs::write(&sum_path, &text).map_err(|e| EngineError::Usage(format!("cannot write {}: {e}", sum_path.display())))?;
-            let r = scaffold::SumWritten { path: sum_path.display().to_string(), migrations: ms.len() };
-            p.lines(&r, &[format!("wrote {} ({} migrations)", r.path, r.migrations)]);
+            std::fs::write(&sum_path, &text).map_err(|e| {
+                EngineError::Usage(format!("cannot write {}: {e}", sum_path.display()))
+            })?;
+            let r = scaffold::SumWritten {
+                path: sum_path.display().to_string(),
+                migrations: ms.len(),
+            };
+            p.lines(
+                &r,
+                &[format!("wrote {} ({} migrations)", r.path, r.migrations)],
+            );
             Ok(exit::OK)
         }
         Command::Status => {
@@ -112,15 +165,37 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             p.plan(&r);
             Ok(exit::OK)
         }
-        Command::Apply { to, release, dry_run, atomic, allow_drift, reason } => {
+        Command::Apply {
+            to,
+            release,
+            dry_run,
+            atomic,
+            allow_drift,
+            reason,
+        } => {
             let ms = load(&s.dir)?;
             let mut db = connect::connect(&s.url, &app("apply"))?;
-            let opts = engine::ApplyOptions { to: *to, release: release.clone(), dry_run: *dry_run, atomic: *atomic, allow_drift: allow_drift.then(|| reason.clone().unwrap_or_default()), sum_path };
+            let opts = engine::ApplyOptions {
+                to: *to,
+                release: release.clone(),
+                dry_run: *dry_run,
+                atomic: *atomic,
+                allow_drift: allow_drift.then(|| reason.clone().unwrap_or_default()),
+                sum_path,
+            };
             let r = engine::apply(db.as_mut(), &ms, &ctx, &opts)?;
             p.apply(&r);
             Ok(exit::OK)
         }
-        Command::Rollback { to, steps, release, dry_run, force, allow_drift, reason } => {
+        Command::Rollback {
+            to,
+            steps,
+            release,
+            dry_run,
+            force,
+            allow_drift,
+            reason,
+        } => {
             let target = match (to, steps, release) {
                 (Some(v), _, _) => engine::RollbackTarget::To(*v),
                 (_, _, Some(r)) => engine::RollbackTarget::Release(r.clone()),
@@ -128,9 +203,17 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                 _ => engine::RollbackTarget::Steps(1),
             };
             let mut db = connect::connect(&s.url, &app("rollback"))?;
-            let opts = engine::RollbackOptions { target, dry_run: *dry_run, force_reason: force.then(|| reason.clone().unwrap_or_default()), allow_drift: allow_drift.then(|| reason.clone().unwrap_or_default()) };
+            let opts = engine::RollbackOptions {
+                target,
+                dry_run: *dry_run,
+                force_reason: force.then(|| reason.clone().unwrap_or_default()),
+                allow_drift: allow_drift.then(|| reason.clone().unwrap_or_default()),
+            };
             if !opts.dry_run && !confirm(cli, db.as_mut(), &ctx, &opts)? {
-                p.lines(&serde_json::json!({"cancelled": true}), &["cancelled; nothing was changed".to_string()]);
+                p.lines(
+                    &serde_json::json!({"cancelled": true}),
+                    &["cancelled; nothing was changed".to_string()],
+                );
                 return Ok(exit::USAGE);
             }
             let r = engine::rollback(db.as_mut(), &ctx, &opts)?;
@@ -150,9 +233,18 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             p.schema(&r);
             Ok(exit::OK)
         }
-        Command::Resolve { migration, applied, rolled_back: _, reason } => {
+        Command::Resolve {
+            migration,
+            applied,
+            rolled_back: _,
+            reason,
+        } => {
             let mut db = connect::connect(&s.url, &app("resolve"))?;
-            let to = if *applied { engine::Resolution::Applied } else { engine::Resolution::RolledBack };
+            let to = if *applied {
+                engine::Resolution::Applied
+            } else {
+                engine::Resolution::RolledBack
+            };
             let r = engine::resolve(db.as_mut(), &ctx, *migration, to, reason)?;
             p.lines(&r, &[format!("migration {} ({}) resolved: {} → {} ({}); schema fingerprint {} is now the baseline", r.version, r.name, r.from.as_str(), r.to.as_str(), r.reason, r.fingerprint)]);
             Ok(exit::OK)
@@ -181,7 +273,12 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
 }
 
 /// Ask before a rollback on a terminal; never when stdin is not a terminal or with --yes.
-fn confirm(cli: &Cli, db: &mut dyn Driver, ctx: &Ctx, opts: &engine::RollbackOptions) -> Result<bool, Box<RunFailure>> {
+fn confirm(
+    cli: &Cli,
+    db: &mut dyn Driver,
+    ctx: &Ctx,
+    opts: &engine::RollbackOptions,
+) -> Result<bool, Box<RunFailure>> {
     use std::io::{BufRead, IsTerminal, Write};
     if cli.global.yes || !std::io::stdin().is_terminal() || cli.global.format == Format::Json {
         return Ok(true);
@@ -192,8 +289,17 @@ fn confirm(cli: &Cli, db: &mut dyn Driver, ctx: &Ctx, opts: &engine::RollbackOpt
     if plan.planned.is_empty() {
         return Ok(true);
     }
-    let versions: Vec<String> = plan.planned.iter().map(|m| format!("{} {}", m.version, m.name)).collect();
-    eprint!("roll back {} migration(s) on {}:\n  {}\nproceed? [y/N] ", versions.len(), redact(&db.display_url()), versions.join("\n  "));
+    let versions: Vec<String> = plan
+        .planned
+        .iter()
+        .map(|m| format!("{} {}", m.version, m.name))
+        .collect();
+    eprint!(
+        "roll back {} migration(s) on {}:\n  {}\nproceed? [y/N] ",
+        versions.len(),
+        redact(&db.display_url()),
+        versions.join("\n  ")
+    );
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);

@@ -23,12 +23,17 @@ fn out(s: &str) {
 
 impl Printer {
     pub fn new(format: Format, quiet: bool, verbose: bool) -> Self {
-        Printer { format, quiet, verbose }
+        Printer {
+            format,
+            quiet,
+            verbose,
+        }
     }
 
     fn json<T: Serialize>(&self, v: &T) -> bool {
         if self.format == Format::Json {
-            let text = serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise report: {e}\"}}"));
+            let text = serde_json::to_string_pretty(v)
+                .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise report: {e}\"}}"));
             out(&text);
             return true;
         }
@@ -64,17 +69,40 @@ impl Printer {
             if let (true, Some(n)) = (m.state == "dirty" || m.state == "failed", &m.note) {
                 flags.push(n.clone());
             }
-            let when = m.applied_at.as_deref().map(|a| format!("  {a}")).unwrap_or_default();
-            let flag = if flags.is_empty() { String::new() } else { format!("  [{}]", flags.join("; ")) };
-            out(&format!("  {:<12} {} {}{when}{flag}", m.state, m.version, m.name));
+            let when = m
+                .applied_at
+                .as_deref()
+                .map(|a| format!("  {a}"))
+                .unwrap_or_default();
+            let flag = if flags.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", flags.join("; "))
+            };
+            out(&format!(
+                "  {:<12} {} {}{when}{flag}",
+                m.state, m.version, m.name
+            ));
         }
-        out(&format!("{} applied, {} pending{}", r.applied, r.pending, if r.dirty.is_empty() { String::new() } else { format!(", {} dirty/failed: {:?}", r.dirty.len(), r.dirty) }));
+        out(&format!(
+            "{} applied, {} pending{}",
+            r.applied,
+            r.pending,
+            if r.dirty.is_empty() {
+                String::new()
+            } else {
+                format!(", {} dirty/failed: {:?}", r.dirty.len(), r.dirty)
+            }
+        ));
         if let Some(fp) = &r.fingerprint {
             out(&format!("schema fingerprint: {fp}"));
         }
         match &r.drift {
             Some(d) => {
-                out(&format!("DRIFT: the schema changed outside backstop (recorded {}, now {})", d.recorded, d.current));
+                out(&format!(
+                    "DRIFT: the schema changed outside backstop (recorded {}, now {})",
+                    d.recorded, d.current
+                ));
                 if let Some(diff) = &d.diff {
                     out(diff.trim_end());
                 }
@@ -84,7 +112,17 @@ impl Printer {
         }
         if let Some(s) = &r.sum {
             if !s.is_clean() {
-                out(&format!("backstop.sum disagrees: changed {:?}, not in sum {:?}, missing {:?}{}", s.changed, s.added, s.removed, if s.total_mismatch { ", total line wrong" } else { "" }));
+                out(&format!(
+                    "backstop.sum disagrees: changed {:?}, not in sum {:?}, missing {:?}{}",
+                    s.changed,
+                    s.added,
+                    s.removed,
+                    if s.total_mismatch {
+                        ", total line wrong"
+                    } else {
+                        ""
+                    }
+                ));
             }
         }
         self.warnings(&r.warnings);
@@ -103,11 +141,23 @@ impl Printer {
         out(&format!("    {label}:"));
         for st in s {
             let first = st.sql.lines().next().unwrap_or("");
-            let more = if st.sql.lines().nth(1).is_some() { " …" } else { "" };
-            if self.verbose {
-                out(&format!("      {}. (line {})\n{}", st.index, st.line, indent(&st.sql, 9)));
+            let more = if st.sql.lines().nth(1).is_some() {
+                " …"
             } else {
-                out(&format!("      {}. line {}: {first}{more}", st.index, st.line));
+                ""
+            };
+            if self.verbose {
+                out(&format!(
+                    "      {}. (line {})\n{}",
+                    st.index,
+                    st.line,
+                    indent(&st.sql, 9)
+                ));
+            } else {
+                out(&format!(
+                    "      {}. line {}: {first}{more}",
+                    st.index, st.line
+                ));
             }
         }
     }
@@ -125,14 +175,23 @@ impl Printer {
             out("nothing to apply");
         }
         for m in &r.pending {
-            let mut opts = vec![if m.transaction { "in one transaction".to_string() } else { "OUTSIDE a transaction (progress recorded per statement)".to_string() }];
+            let mut opts = vec![if m.transaction {
+                "in one transaction".to_string()
+            } else {
+                "OUTSIDE a transaction (progress recorded per statement)".to_string()
+            }];
             if let Some(l) = m.lock_timeout_ms {
                 opts.push(format!("lock_timeout {l}ms"));
             }
             if let Some(l) = m.statement_timeout_ms {
                 opts.push(format!("statement_timeout {l}ms"));
             }
-            out(&format!("  {} {}  ({})", m.version, m.name, opts.join(", ")));
+            out(&format!(
+                "  {} {}  ({})",
+                m.version,
+                m.name,
+                opts.join(", ")
+            ));
             self.statements("up", &m.statements);
             self.statements("verify", &m.verify);
             match &m.irreversible {
@@ -156,16 +215,31 @@ impl Printer {
         }
         if !self.quiet {
             for a in &r.applied {
-                let retry = if a.retries > 0 { format!(", {} retries", a.retries) } else { String::new() };
-                out(&format!("applied  {} {}  ({} ms, {} statements{retry})", a.version, a.name, a.duration_ms, a.statements));
+                let retry = if a.retries > 0 {
+                    format!(", {} retries", a.retries)
+                } else {
+                    String::new()
+                };
+                out(&format!(
+                    "applied  {} {}  ({} ms, {} statements{retry})",
+                    a.version, a.name, a.duration_ms, a.statements
+                ));
                 if self.verbose {
-                    out(&format!("         fingerprint {} → {}", a.fingerprint_before, a.fingerprint_after));
+                    out(&format!(
+                        "         fingerprint {} → {}",
+                        a.fingerprint_before, a.fingerprint_after
+                    ));
                 }
             }
             if r.applied.is_empty() {
                 out("nothing to apply: the database is up to date");
             } else {
-                out(&format!("{} migration(s) applied as release {} by {}", r.applied.len(), r.release_id, r.actor));
+                out(&format!(
+                    "{} migration(s) applied as release {} by {}",
+                    r.applied.len(),
+                    r.release_id,
+                    r.actor
+                ));
             }
             out(&format!("schema fingerprint: {}", r.fingerprint));
         }
@@ -183,12 +257,27 @@ impl Printer {
                     out("nothing to roll back");
                 }
                 for m in &r.planned {
-                    out(&format!("  undo {} {}{}", m.version, m.name, m.irreversible.as_ref().map(|x| format!("  (IRREVERSIBLE: {x})")).unwrap_or_default()));
+                    out(&format!(
+                        "  undo {} {}{}",
+                        m.version,
+                        m.name,
+                        m.irreversible
+                            .as_ref()
+                            .map(|x| format!("  (IRREVERSIBLE: {x})"))
+                            .unwrap_or_default()
+                    ));
                     self.statements("stored down script", &m.rollback);
                 }
             } else {
                 for m in &r.rolled_back {
-                    out(&format!("rolled back {} {}  ({} ms; schema fingerprint restored to {}{})", m.version, m.name, m.duration_ms, m.fingerprint_restored, if m.forced { ", forced" } else { "" }));
+                    out(&format!(
+                        "rolled back {} {}  ({} ms; schema fingerprint restored to {}{})",
+                        m.version,
+                        m.name,
+                        m.duration_ms,
+                        m.fingerprint_restored,
+                        if m.forced { ", forced" } else { "" }
+                    ));
                 }
                 if r.rolled_back.is_empty() {
                     out("nothing to roll back");
@@ -209,10 +298,19 @@ impl Printer {
             if c.ok && self.quiet {
                 continue;
             }
-            out(&format!("  {} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.detail));
+            out(&format!(
+                "  {} {}: {}",
+                if c.ok { "ok  " } else { "FAIL" },
+                c.name,
+                c.detail
+            ));
         }
         if !self.quiet {
-            out(if r.ok { "all checks passed" } else { "some checks failed" });
+            out(if r.ok {
+                "all checks passed"
+            } else {
+                "some checks failed"
+            });
         }
     }
 
@@ -222,7 +320,10 @@ impl Printer {
         }
         out(r.text.trim_end());
         if !self.quiet {
-            out(&format!("-- {} objects, fingerprint {}", r.objects, r.fingerprint));
+            out(&format!(
+                "-- {} objects, fingerprint {}",
+                r.objects, r.fingerprint
+            ));
         }
     }
 
@@ -232,13 +333,25 @@ impl Printer {
         }
         for e in &r.events {
             let v = e.version.map(|v| format!(" {v}")).unwrap_or_default();
-            let why = e.reason.as_deref().map(|x| format!("  reason: {x}")).unwrap_or_default();
-            out(&format!("{:>5} {} {:<16} {}{v}{why}", e.seq, e.at, e.kind, e.actor));
+            let why = e
+                .reason
+                .as_deref()
+                .map(|x| format!("  reason: {x}"))
+                .unwrap_or_default();
+            out(&format!(
+                "{:>5} {} {:<16} {}{v}{why}",
+                e.seq, e.at, e.kind, e.actor
+            ));
             if self.verbose {
                 out(&format!("      {}  {}", e.hash, e.detail));
             }
         }
-        out(&format!("{} events; head {} {}", r.events.len(), r.head_seq, r.head_hash));
+        out(&format!(
+            "{} events; head {} {}",
+            r.events.len(),
+            r.head_seq,
+            r.head_hash
+        ));
     }
 
     pub fn audit_export(&self, r: &AuditReport) {
@@ -257,7 +370,10 @@ impl Printer {
         match &r.broken {
             None => {
                 if !self.quiet {
-                    out(&format!("ledger intact: {} events, every link and the head check out", r.events));
+                    out(&format!(
+                        "ledger intact: {} events, every link and the head check out",
+                        r.events
+                    ));
                 }
             }
             Some(b) => out(&format!("LEDGER BROKEN at event {}: {}", b.seq, b.problem)),
@@ -296,7 +412,10 @@ impl Printer {
         }
         eprintln!("error: {}", redact(&e.to_string()));
         if let EngineError::NeedsPerson { diff: Some(d), .. } = e {
-            eprintln!("schema diff (- expected before the migration, + after the down script):\n{}", redact(d.trim_end()));
+            eprintln!(
+                "schema diff (- expected before the migration, + after the down script):\n{}",
+                redact(d.trim_end())
+            );
         }
         code
     }
@@ -304,5 +423,8 @@ impl Printer {
 
 fn indent(s: &str, n: usize) -> String {
     let pad = " ".repeat(n);
-    s.lines().map(|l| format!("{pad}{l}")).collect::<Vec<_>>().join("\n")
+    s.lines()
+        .map(|l| format!("{pad}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

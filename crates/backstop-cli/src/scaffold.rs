@@ -56,19 +56,44 @@ pub fn init(dir: &Path, config: &Path) -> Result<Created, EngineError> {
 
 /// Create the next migration: version = current UTC time (YYYYMMDDHHMMSS), or one more than
 /// the newest existing version if that is later.
-pub fn new_migration(dir: &Path, name: &str, no_tx: bool, single: bool) -> Result<Created, EngineError> {
-    let slug: String = name.trim().to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+pub fn new_migration(
+    dir: &Path,
+    name: &str,
+    no_tx: bool,
+    single: bool,
+) -> Result<Created, EngineError> {
+    let slug: String = name
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     let slug = slug.trim_matches('_').to_string();
     if slug.is_empty() {
-        return Err(EngineError::Usage(format!("`{name}` is not a usable migration name (use letters, digits, _)")));
+        return Err(EngineError::Usage(format!(
+            "`{name}` is not a usable migration name (use letters, digits, _)"
+        )));
     }
     if !dir.is_dir() {
-        return Err(EngineError::Usage(format!("{} does not exist; run `backstop init` first or pass --dir", dir.display())));
+        return Err(EngineError::Usage(format!(
+            "{} does not exist; run `backstop init` first or pass --dir",
+            dir.display()
+        )));
     }
     let existing = migration::load_dir(dir)?;
     let now = backstop_core::now_rfc3339();
-    let stamp: i64 = now.chars().filter(|c| c.is_ascii_digit()).take(14).collect::<String>().parse().unwrap_or(1);
-    let version = existing.last().map(|m| m.version + 1).filter(|v| *v > stamp).unwrap_or(stamp);
+    let stamp: i64 = now
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .take(14)
+        .collect::<String>()
+        .parse()
+        .unwrap_or(1);
+    let version = existing
+        .last()
+        .map(|m| m.version + 1)
+        .filter(|v| *v > stamp)
+        .unwrap_or(stamp);
     let id = format!("{version}_{slug}");
     let toml = if no_tx {
         "# Runs outside a transaction, statement by statement; progress is recorded after each.\n\
@@ -78,24 +103,35 @@ pub fn new_migration(dir: &Path, name: &str, no_tx: bool, single: bool) -> Resul
         "# description = \"\"\n# lock_timeout = \"2s\"\n# statement_timeout = \"5m\"\n"
     };
     let up = "-- The change. Runs with verify.sql in one transaction.\n";
-    let down = "-- Undo up.sql exactly: rollback proves the schema fingerprint returns to what it was.\n";
+    let down =
+        "-- Undo up.sql exactly: rollback proves the schema fingerprint returns to what it was.\n";
     let verify = "-- Checks that must hold after up.sql: any row whose first column is false, 0 or NULL fails.\n-- Delete this file if there is nothing to check.\n";
     let mut created = Vec::new();
     if single {
         let path = dir.join(format!("{id}.sql"));
         // Options go before the first section as `-- key = value` lines; `#` keeps them commented.
         let opts: String = toml.lines().map(|l| format!("-- {l}\n")).collect();
-        let text = format!("{opts}-- backstop:up\n{up}\n-- backstop:down\n{down}\n-- backstop:verify\n{verify}");
+        let text = format!(
+            "{opts}-- backstop:up\n{up}\n-- backstop:down\n{down}\n-- backstop:verify\n{verify}"
+        );
         std::fs::write(&path, text).map_err(io(&path))?;
         created.push(format!("created {}", path.display()));
     } else {
         let folder = dir.join(&id);
         std::fs::create_dir_all(&folder).map_err(io(&folder))?;
-        for (f, text) in [("up.sql", up), ("down.sql", down), ("verify.sql", verify), ("migration.toml", toml)] {
+        for (f, text) in [
+            ("up.sql", up),
+            ("down.sql", down),
+            ("verify.sql", verify),
+            ("migration.toml", toml),
+        ] {
             let p = folder.join(f);
             std::fs::write(&p, text).map_err(io(&p))?;
         }
-        created.push(format!("created {}/ (up.sql, down.sql, verify.sql, migration.toml)", folder.display()));
+        created.push(format!(
+            "created {}/ (up.sql, down.sql, verify.sql, migration.toml)",
+            folder.display()
+        ));
     }
     created.push("write the SQL, then run `backstop sum` and commit both".into());
     Ok(Created { created })

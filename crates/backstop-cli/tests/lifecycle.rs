@@ -34,12 +34,26 @@ fn shop_applies_verifies_rolls_back_to_empty_and_reapplies(k: Kind) {
     assert!(db.check(&format!("SELECT count(*) = {applied} FROM {} WHERE status = 'applied' AND fingerprint_after IS NOT NULL", db.t("migrations"))));
 
     let rb = p.ok(&db, &["--format", "json", "rollback", "--to", "0"]);
-    assert_eq!(rb.json()["rolled_back"].as_array().expect("rolled_back").len(), applied);
-    assert_eq!(p.fingerprint(&db), empty, "rollback to 0 must restore the empty schema");
+    assert_eq!(
+        rb.json()["rolled_back"]
+            .as_array()
+            .expect("rolled_back")
+            .len(),
+        applied
+    );
+    assert_eq!(
+        p.fingerprint(&db),
+        empty,
+        "rollback to 0 must restore the empty schema"
+    );
     assert_eq!(p.status(&db)["pending"], applied);
 
     p.ok(&db, &["apply", "--release", "r2"]);
-    assert_eq!(p.fingerprint(&db), full, "re-apply must give the same schema");
+    assert_eq!(
+        p.fingerprint(&db),
+        full,
+        "re-apply must give the same schema"
+    );
     p.ok(&db, &["verify"]);
     let audit = p.ok(&db, &["audit", "verify"]);
     assert!(audit.stdout.contains("ledger intact"), "{audit:?}");
@@ -48,29 +62,56 @@ fn shop_applies_verifies_rolls_back_to_empty_and_reapplies(k: Kind) {
 fn failing_verify_leaves_no_trace(k: Kind) {
     let db = Db::new(k);
     let p = Project::new();
-    p.add("1_base", "CREATE TABLE a (id INTEGER PRIMARY KEY);", Some("DROP TABLE a;"), None, None);
+    p.add(
+        "1_base",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
     p.ok(&db, &["apply"]);
     let fp = p.fingerprint(&db);
     let history_before = p.status(&db)["migrations"].clone();
-    p.add("2_bad", "CREATE TABLE b (id INTEGER PRIMARY KEY);\nINSERT INTO a (id) VALUES (1);", Some("DROP TABLE b;"), Some("SELECT count(*) = 1 FROM a;\nSELECT count(*) = 5 FROM a;"), None);
+    p.add(
+        "2_bad",
+        "CREATE TABLE b (id INTEGER PRIMARY KEY);\nINSERT INTO a (id) VALUES (1);",
+        Some("DROP TABLE b;"),
+        Some("SELECT count(*) = 1 FROM a;\nSELECT count(*) = 5 FROM a;"),
+        None,
+    );
     let r = p.run(&db, &["apply"]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stderr.contains("verify.sql:2:1"), "names the verify file and line: {r:?}");
+    assert!(
+        r.stderr.contains("verify.sql:2:1"),
+        "names the verify file and line: {r:?}"
+    );
     assert!(r.stderr.contains("rolled back"), "{r:?}");
     assert_eq!(p.fingerprint(&db), fp, "schema unchanged");
-    assert!(db.check("SELECT count(*) = 0 FROM a"), "data of the failed migration is gone");
+    assert!(
+        db.check("SELECT count(*) = 0 FROM a"),
+        "data of the failed migration is gone"
+    );
     let st = p.status(&db);
     assert_eq!(st["migrations"][0], history_before[0]);
     assert_eq!(st["migrations"][1]["state"], "pending");
     assert!(db.check(&format!("SELECT count(*) = 1 FROM {}", db.t("migrations"))));
     // The failure itself is in the ledger.
-    assert!(db.check(&format!("SELECT count(*) = 1 FROM {} WHERE kind = 'apply-failed' AND version = 2", db.t("events"))));
+    assert!(db.check(&format!(
+        "SELECT count(*) = 1 FROM {} WHERE kind = 'apply-failed' AND version = 2",
+        db.t("events")
+    )));
 }
 
 fn syntax_error_names_file_migration_line_and_applies_nothing(k: Kind) {
     let db = Db::new(k);
     let p = Project::new();
-    p.add("1_ok", "CREATE TABLE a (id INTEGER PRIMARY KEY);", Some("DROP TABLE a;"), None, None);
+    p.add(
+        "1_ok",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
     let bad = p.add("2_typo", "CREATE TABLE b (id INTEGER PRIMARY KEY);\n\n-- a typo on line 4\nCREATE TABEL c (id INTEGER);", Some("DROP TABLE b;"), None, None);
     let r = p.run(&db, &["--format", "json", "apply"]);
     assert_eq!(r.code, 1, "{r:?}");
@@ -78,14 +119,22 @@ fn syntax_error_names_file_migration_line_and_applies_nothing(k: Kind) {
     assert_eq!(j["failure"]["version"], 2);
     assert_eq!(j["failure"]["line"], 4);
     assert_eq!(j["failure"]["statement_index"], 2);
-    assert!(j["failure"]["file"].as_str().expect("file").ends_with(&format!("{}", bad.join("up.sql").display())));
-    assert!(r.stderr.contains("2_typo") || r.stderr.contains("(typo)"), "{r:?}");
+    assert!(j["failure"]["file"]
+        .as_str()
+        .expect("file")
+        .ends_with(&format!("{}", bad.join("up.sql").display())));
+    assert!(
+        r.stderr.contains("2_typo") || r.stderr.contains("(typo)"),
+        "{r:?}"
+    );
     // Migration 1 stays applied (its own transaction); nothing of 2 remains.
     let st = p.status(&db);
     assert_eq!(st["migrations"][0]["state"], "applied");
     assert_eq!(st["migrations"][1]["state"], "pending");
     match k {
-        Kind::Sqlite => assert!(db.check("SELECT count(*) = 0 FROM sqlite_master WHERE name = 'b'")),
+        Kind::Sqlite => {
+            assert!(db.check("SELECT count(*) = 0 FROM sqlite_master WHERE name = 'b'"))
+        }
         Kind::Postgres => assert!(db.check("SELECT to_regclass('public.b') IS NULL")),
     }
 }
@@ -93,21 +142,56 @@ fn syntax_error_names_file_migration_line_and_applies_nothing(k: Kind) {
 fn edited_applied_migration_is_refused_by_name(k: Kind) {
     let db = Db::new(k);
     let p = Project::new();
-    let m = p.add("1_create", "CREATE TABLE a (id INTEGER PRIMARY KEY);", Some("DROP TABLE a;"), None, None);
+    let m = p.add(
+        "1_create",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
     p.ok(&db, &["apply"]);
-    std::fs::write(m.join("up.sql"), "CREATE TABLE a (id INTEGER PRIMARY KEY, x TEXT);").expect("edit");
-    p.add("2_next", "CREATE TABLE b (id INTEGER);", Some("DROP TABLE b;"), None, None);
+    std::fs::write(
+        m.join("up.sql"),
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, x TEXT);",
+    )
+    .expect("edit");
+    p.add(
+        "2_next",
+        "CREATE TABLE b (id INTEGER);",
+        Some("DROP TABLE b;"),
+        None,
+        None,
+    );
     let r = p.run(&db, &["apply"]);
     assert_eq!(r.code, 3, "{r:?}");
-    assert!(r.stderr.contains("1_create"), "names the edited migration: {r:?}");
-    assert_eq!(p.status(&db)["migrations"][1]["state"], "pending", "nothing applied");
+    assert!(
+        r.stderr.contains("1_create"),
+        "names the edited migration: {r:?}"
+    );
+    assert_eq!(
+        p.status(&db)["migrations"][1]["state"],
+        "pending",
+        "nothing applied"
+    );
     assert_eq!(p.status(&db)["checksum_mismatches"][0], 1);
     // A CRLF checkout of the same text is not an edit.
     std::fs::write(m.join("up.sql"), "CREATE TABLE a (id INTEGER PRIMARY KEY);").expect("restore");
-    let crlf = p.add("3_crlf", "CREATE TABLE c (id INTEGER);\r\n", Some("DROP TABLE c;\r\n"), None, None);
+    let crlf = p.add(
+        "3_crlf",
+        "CREATE TABLE c (id INTEGER);\r\n",
+        Some("DROP TABLE c;\r\n"),
+        None,
+        None,
+    );
     p.ok(&db, &["apply"]);
     std::fs::write(crlf.join("up.sql"), "CREATE TABLE c (id INTEGER);\n").expect("lf");
-    assert_eq!(p.status(&db)["checksum_mismatches"].as_array().expect("array").len(), 0);
+    assert_eq!(
+        p.status(&db)["checksum_mismatches"]
+            .as_array()
+            .expect("array")
+            .len(),
+        0
+    );
 }
 
 fn rollback_works_with_the_migrations_folder_deleted(k: Kind) {
@@ -119,69 +203,172 @@ fn rollback_works_with_the_migrations_folder_deleted(k: Kind) {
     let r = p.ok(&db, &["rollback", "--to", "0"]);
     assert!(r.stdout.contains("rolled back"), "{r:?}");
     // `schema` needs no folder either.
-    let fp = Project { tmp: tempfile::tempdir().expect("tmp") }.fingerprint(&db);
+    let fp = Project {
+        tmp: tempfile::tempdir().expect("tmp"),
+    }
+    .fingerprint(&db);
     assert_eq!(fp, empty);
 }
 
 fn rollback_proof_mismatch_exits_5_with_diff_and_changes_nothing(k: Kind) {
     let db = Db::new(k);
     let p = Project::new();
-    p.add("1_t", "CREATE TABLE t (id INTEGER PRIMARY KEY);", Some("DROP TABLE t;"), None, None);
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
     // The down script forgets the index.
-    p.add("2_col_and_index", "ALTER TABLE t ADD COLUMN email TEXT;\nCREATE INDEX t_email_idx ON t (email);", Some("DROP INDEX t_email_idx;\nCREATE INDEX t_other_idx ON t (id);"), None, None);
+    p.add(
+        "2_col_and_index",
+        "ALTER TABLE t ADD COLUMN email TEXT;\nCREATE INDEX t_email_idx ON t (email);",
+        Some("DROP INDEX t_email_idx;\nCREATE INDEX t_other_idx ON t (id);"),
+        None,
+        None,
+    );
     p.ok(&db, &["apply"]);
     let fp = p.fingerprint(&db);
     let r = p.run(&db, &["rollback"]);
     assert_eq!(r.code, 5, "{r:?}");
-    assert!(r.stderr.contains("t_other_idx"), "the diff shows the unexpected index: {r:?}");
-    assert!(r.stderr.contains("email"), "the diff shows the column left behind: {r:?}");
-    assert_eq!(p.fingerprint(&db), fp, "the down script's transaction was rolled back");
+    assert!(
+        r.stderr.contains("t_other_idx"),
+        "the diff shows the unexpected index: {r:?}"
+    );
+    assert!(
+        r.stderr.contains("email"),
+        "the diff shows the column left behind: {r:?}"
+    );
+    assert_eq!(
+        p.fingerprint(&db),
+        fp,
+        "the down script's transaction was rolled back"
+    );
     assert_eq!(p.status(&db)["migrations"][1]["state"], "applied");
 }
 
 fn irreversible_stops_rollback_unless_forced(k: Kind) {
     let db = Db::new(k);
     let p = Project::new();
-    p.add("1_t", "CREATE TABLE t (id INTEGER PRIMARY KEY, legacy TEXT);", Some("DROP TABLE t;"), None, None);
-    p.add("2_drop_legacy", "ALTER TABLE t DROP COLUMN legacy;", Some("ALTER TABLE t ADD COLUMN legacy TEXT;"), None, Some("irreversible = true\nreason = \"legacy values are discarded\"\n"));
-    p.add("3_u", "CREATE TABLE u (id INTEGER PRIMARY KEY);", Some("DROP TABLE u;"), None, None);
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, legacy TEXT);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_drop_legacy",
+        "ALTER TABLE t DROP COLUMN legacy;",
+        Some("ALTER TABLE t ADD COLUMN legacy TEXT;"),
+        None,
+        Some("irreversible = true\nreason = \"legacy values are discarded\"\n"),
+    );
+    p.add(
+        "3_u",
+        "CREATE TABLE u (id INTEGER PRIMARY KEY);",
+        Some("DROP TABLE u;"),
+        None,
+        None,
+    );
     p.ok(&db, &["apply"]);
     let r = p.run(&db, &["rollback", "--to", "0"]);
     assert_eq!(r.code, 3, "{r:?}");
-    assert!(r.stderr.contains("irreversible") && r.stderr.contains("legacy values are discarded"), "{r:?}");
+    assert!(
+        r.stderr.contains("irreversible") && r.stderr.contains("legacy values are discarded"),
+        "{r:?}"
+    );
     assert_eq!(p.status(&db)["applied"], 3, "nothing rolled back");
     let r = p.run(&db, &["rollback", "--to", "0", "--force"]);
     assert_eq!(r.code, 2, "--force needs --reason: {r:?}");
-    p.ok(&db, &["rollback", "--to", "0", "--force", "--reason", "staging reset"]);
+    p.ok(
+        &db,
+        &[
+            "rollback",
+            "--to",
+            "0",
+            "--force",
+            "--reason",
+            "staging reset",
+        ],
+    );
     assert_eq!(p.status(&db)["applied"], 0);
-    assert!(db.check(&format!("SELECT count(*) = 1 FROM {} WHERE kind = 'override' AND reason = 'staging reset'", db.t("events"))));
+    assert!(db.check(&format!(
+        "SELECT count(*) = 1 FROM {} WHERE kind = 'override' AND reason = 'staging reset'",
+        db.t("events")
+    )));
 }
 
 fn drift_is_refused_unless_allowed_with_reason(k: Kind) {
     let db = Db::new(k);
     let p = Project::new();
-    p.add("1_t", "CREATE TABLE t (id INTEGER PRIMARY KEY);", Some("DROP TABLE t;"), None, None);
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
     p.ok(&db, &["apply"]);
     db.exec("CREATE TABLE hotfix (id INTEGER)");
     let st = p.status(&db);
     assert!(!st["drift"].is_null(), "status reports drift: {st}");
-    assert!(st["drift"]["diff"].as_str().expect("diff").contains("hotfix"));
-    p.add("2_u", "CREATE TABLE u (id INTEGER);", Some("DROP TABLE u;"), None, None);
+    assert!(st["drift"]["diff"]
+        .as_str()
+        .expect("diff")
+        .contains("hotfix"));
+    p.add(
+        "2_u",
+        "CREATE TABLE u (id INTEGER);",
+        Some("DROP TABLE u;"),
+        None,
+        None,
+    );
     let r = p.run(&db, &["apply"]);
     assert_eq!(r.code, 3, "{r:?}");
     assert!(r.stderr.contains("outside backstop"), "{r:?}");
-    p.ok(&db, &["apply", "--allow-drift", "--reason", "hotfix table from incident 42"]);
+    p.ok(
+        &db,
+        &[
+            "apply",
+            "--allow-drift",
+            "--reason",
+            "hotfix table from incident 42",
+        ],
+    );
     assert!(p.status(&db)["drift"].is_null());
-    assert!(db.check(&format!("SELECT count(*) = 1 FROM {} WHERE kind = 'override'", db.t("events"))));
+    assert!(db.check(&format!(
+        "SELECT count(*) = 1 FROM {} WHERE kind = 'override'",
+        db.t("events")
+    )));
 }
 
 fn atomic_undoes_the_whole_release(k: Kind) {
     let db = Db::new(k);
     let p = Project::new();
     let empty = p.fingerprint(&db);
-    p.add("1_a", "CREATE TABLE a (id INTEGER PRIMARY KEY);", Some("DROP TABLE a;"), None, None);
-    p.add("2_b", "CREATE TABLE b (id INTEGER PRIMARY KEY);", Some("DROP TABLE b;"), None, None);
-    p.add("3_fails", "INSERT INTO missing_table VALUES (1);", Some("SELECT 1;"), None, None);
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_b",
+        "CREATE TABLE b (id INTEGER PRIMARY KEY);",
+        Some("DROP TABLE b;"),
+        None,
+        None,
+    );
+    p.add(
+        "3_fails",
+        "INSERT INTO missing_table VALUES (1);",
+        Some("SELECT 1;"),
+        None,
+        None,
+    );
     let r = p.run(&db, &["--format", "json", "apply", "--atomic"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(r.json()["undone"], serde_json::json!([2, 1]));
@@ -193,7 +380,13 @@ fn to_steps_release_and_dry_run(k: Kind) {
     let db = Db::new(k);
     let p = Project::new();
     for i in 1..=5 {
-        p.add(&format!("{i}_t{i}"), &format!("CREATE TABLE t{i} (id INTEGER);"), Some(&format!("DROP TABLE t{i};")), None, None);
+        p.add(
+            &format!("{i}_t{i}"),
+            &format!("CREATE TABLE t{i} (id INTEGER);"),
+            Some(&format!("DROP TABLE t{i};")),
+            None,
+            None,
+        );
     }
     let fp0 = p.fingerprint(&db);
     let dry = p.ok(&db, &["--format", "json", "apply", "--dry-run"]);
@@ -205,7 +398,17 @@ fn to_steps_release_and_dry_run(k: Kind) {
     assert_eq!(p.status(&db)["applied"], 5);
     let r = p.run(&db, &["rollback", "--release", "first"]);
     assert_eq!(r.code, 3, "release first is not the newest: {r:?}");
-    let dry = p.ok(&db, &["--format", "json", "rollback", "--release", "second", "--dry-run"]);
+    let dry = p.ok(
+        &db,
+        &[
+            "--format",
+            "json",
+            "rollback",
+            "--release",
+            "second",
+            "--dry-run",
+        ],
+    );
     assert_eq!(dry.json()["planned"].as_array().expect("planned").len(), 3);
     assert_eq!(p.status(&db)["applied"], 5);
     p.ok(&db, &["rollback", "--steps", "1"]);
@@ -219,11 +422,26 @@ fn to_steps_release_and_dry_run(k: Kind) {
 fn sum_file_disagreement_is_refused(k: Kind) {
     let db = Db::new(k);
     let p = Project::new();
-    p.add("1_a", "CREATE TABLE a (id INTEGER);", Some("DROP TABLE a;"), None, None);
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id INTEGER);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
     let r = p.ok(&db, &["apply"]);
-    assert!(r.stderr.contains("backstop.sum does not exist"), "warns without a sum: {r:?}");
+    assert!(
+        r.stderr.contains("backstop.sum does not exist"),
+        "warns without a sum: {r:?}"
+    );
     p.ok(&db, &["sum"]);
-    p.add("2_b", "CREATE TABLE b (id INTEGER);", Some("DROP TABLE b;"), None, None);
+    p.add(
+        "2_b",
+        "CREATE TABLE b (id INTEGER);",
+        Some("DROP TABLE b;"),
+        None,
+        None,
+    );
     let r = p.run(&db, &["apply"]);
     assert_eq!(r.code, 3, "{r:?}");
     assert!(r.stderr.contains("2_b"), "{r:?}");

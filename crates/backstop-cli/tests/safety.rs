@@ -3,7 +3,13 @@ mod common;
 use common::{Db, Kind, Project};
 use std::time::{Duration, Instant};
 
-both!(ten_simultaneous_applies_apply_each_migration_once, kill_9_during_a_slow_migration_leaves_a_consistent_database, held_lock_gives_exit_4_naming_the_holder, tampered_ledger_is_found, input_errors_exit_2_name_the_path_and_change_nothing,);
+both!(
+    ten_simultaneous_applies_apply_each_migration_once,
+    kill_9_during_a_slow_migration_leaves_a_consistent_database,
+    held_lock_gives_exit_4_naming_the_holder,
+    tampered_ledger_is_found,
+    input_errors_exit_2_name_the_path_and_change_nothing,
+);
 
 fn slow_sql(k: Kind) -> &'static str {
     match k {
@@ -17,19 +23,57 @@ fn ten_simultaneous_applies_apply_each_migration_once(k: Kind) {
     let db = Db::new(k);
     let p = Project::new();
     for i in 1..=6 {
-        p.add(&format!("{i}_t{i}"), &format!("CREATE TABLE t{i} (id INTEGER);\nINSERT INTO t{i} VALUES ({i});"), Some(&format!("DROP TABLE t{i};")), None, None);
+        p.add(
+            &format!("{i}_t{i}"),
+            &format!("CREATE TABLE t{i} (id INTEGER);\nINSERT INTO t{i} VALUES ({i});"),
+            Some(&format!("DROP TABLE t{i};")),
+            None,
+            None,
+        );
     }
-    let children: Vec<_> = (0..10).map(|_| p.cmd(&db, &["--lock-wait", "120s", "apply"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn")).collect();
-    let outs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().expect("wait")).collect();
+    let children: Vec<_> = (0..10)
+        .map(|_| {
+            p.cmd(&db, &["--lock-wait", "120s", "apply"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait"))
+        .collect();
     for o in &outs {
-        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
-    let applied_lines: usize = outs.iter().map(|o| String::from_utf8_lossy(&o.stdout).matches("applied  ").count()).sum();
-    assert_eq!(applied_lines, 6, "each migration applied by exactly one process");
+    let applied_lines: usize = outs
+        .iter()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .matches("applied  ")
+                .count()
+        })
+        .sum();
+    assert_eq!(
+        applied_lines, 6,
+        "each migration applied by exactly one process"
+    );
     for i in 1..=6 {
-        assert!(db.check(&format!("SELECT count(*) = 1 FROM t{i}")), "t{i} has exactly one row");
+        assert!(
+            db.check(&format!("SELECT count(*) = 1 FROM t{i}")),
+            "t{i} has exactly one row"
+        );
     }
-    assert!(db.check(&format!("SELECT count(*) = 6 FROM {} WHERE kind = 'apply'", db.t("events"))));
+    assert!(db.check(&format!(
+        "SELECT count(*) = 6 FROM {} WHERE kind = 'apply'",
+        db.t("events")
+    )));
     // No lock left behind: a new run gets it at once.
     let t = Instant::now();
     p.ok(&db, &["--lock-wait", "0s", "apply"]);
@@ -39,39 +83,77 @@ fn ten_simultaneous_applies_apply_each_migration_once(k: Kind) {
 fn kill_9_during_a_slow_migration_leaves_a_consistent_database(k: Kind) {
     let db = Db::new(k);
     let p = Project::new();
-    p.add("1_first", "CREATE TABLE first (id INTEGER);", Some("DROP TABLE first;"), None, None);
+    p.add(
+        "1_first",
+        "CREATE TABLE first (id INTEGER);",
+        Some("DROP TABLE first;"),
+        None,
+        None,
+    );
     p.add("2_slow", slow_sql(k), Some("DROP TABLE slow;"), None, None);
-    p.add("3_after", "CREATE TABLE after_slow (id INTEGER);", Some("DROP TABLE after_slow;"), None, None);
+    p.add(
+        "3_after",
+        "CREATE TABLE after_slow (id INTEGER);",
+        Some("DROP TABLE after_slow;"),
+        None,
+        None,
+    );
     p.ok(&db, &["apply", "--to", "1"]);
-    let mut child = p.cmd(&db, &["apply"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("spawn");
+    let mut child = p
+        .cmd(&db, &["apply"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
     std::thread::sleep(Duration::from_millis(700));
     child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
     let _ = child.wait();
     let st = p.status(&db);
     assert_eq!(st["migrations"][0]["state"], "applied");
-    assert_eq!(st["migrations"][1]["state"], "pending", "the killed migration left nothing: {st}");
+    assert_eq!(
+        st["migrations"][1]["state"], "pending",
+        "the killed migration left nothing: {st}"
+    );
     assert!(st["dirty"].as_array().expect("dirty").is_empty());
     // A rerun waits for the dead session to be cleaned up, then applies each migration once.
     let r = p.ok(&db, &["--lock-wait", "60s", "apply"]);
     assert_eq!(r.stdout.matches("applied  ").count(), 2, "{r:?}");
-    assert!(db.check(&format!("SELECT count(*) = 3 FROM {} WHERE status = 'applied'", db.t("migrations"))));
+    assert!(db.check(&format!(
+        "SELECT count(*) = 3 FROM {} WHERE status = 'applied'",
+        db.t("migrations")
+    )));
     p.ok(&db, &["verify"]);
 }
 
 fn held_lock_gives_exit_4_naming_the_holder(k: Kind) {
     let db = Db::new(k);
     let p = Project::new();
-    p.add("1_a", "CREATE TABLE a (id INTEGER);", Some("DROP TABLE a;"), None, None);
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id INTEGER);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
     let mut holder = db.connect();
     holder.ensure_history().expect("history");
-    assert_eq!(holder.try_lock().expect("lock"), backstop_core::driver::LockAttempt::Acquired);
+    assert_eq!(
+        holder.try_lock().expect("lock"),
+        backstop_core::driver::LockAttempt::Acquired
+    );
     let t = Instant::now();
     let r = p.run(&db, &["--lock-wait", "1s", "apply"]);
     assert_eq!(r.code, 4, "{r:?}");
     assert!(t.elapsed() >= Duration::from_secs(1));
-    assert!(r.stderr.contains("held by") && r.stderr.contains("pid"), "names the holder: {r:?}");
+    assert!(
+        r.stderr.contains("held by") && r.stderr.contains("pid"),
+        "names the holder: {r:?}"
+    );
     if k == Kind::Postgres {
-        assert!(r.stderr.contains("backstop-test"), "PostgreSQL names the holder's application_name: {r:?}");
+        assert!(
+            r.stderr.contains("backstop-test"),
+            "PostgreSQL names the holder's application_name: {r:?}"
+        );
     }
     assert_eq!(p.status(&db)["pending"], 1, "nothing applied");
     holder.unlock().expect("unlock");
@@ -82,12 +164,21 @@ fn tampered_ledger_is_found(k: Kind) {
     let db = Db::new(k);
     let p = Project::new();
     for i in 1..=4 {
-        p.add(&format!("{i}_t{i}"), &format!("CREATE TABLE t{i} (id INTEGER);"), Some(&format!("DROP TABLE t{i};")), None, None);
+        p.add(
+            &format!("{i}_t{i}"),
+            &format!("CREATE TABLE t{i} (id INTEGER);"),
+            Some(&format!("DROP TABLE t{i};")),
+            None,
+            None,
+        );
     }
     p.ok(&db, &["apply"]);
     p.ok(&db, &["rollback"]);
     let ev = db.t("events");
-    assert!(p.ok(&db, &["audit", "verify"]).stdout.contains("ledger intact"));
+    assert!(p
+        .ok(&db, &["audit", "verify"])
+        .stdout
+        .contains("ledger intact"));
 
     // UPDATE behind the tool's back
     db.exec(&format!("UPDATE {ev} SET actor = 'mallory' WHERE seq = 2"));
@@ -116,7 +207,9 @@ fn tampered_ledger_is_found(k: Kind) {
     assert_eq!(p.run(&db, &["audit", "verify"]).code, 0);
 
     // Truncated tail: the head kept beside history notices.
-    db.exec(&format!("DELETE FROM {ev} WHERE seq = (SELECT max(seq) FROM {backup})"));
+    db.exec(&format!(
+        "DELETE FROM {ev} WHERE seq = (SELECT max(seq) FROM {backup})"
+    ));
     let r = p.run(&db, &["audit", "verify"]);
     assert_eq!(r.code, 3, "{r:?}");
     assert!(r.stdout.contains("head"), "{r:?}");
@@ -126,53 +219,196 @@ fn tampered_ledger_is_found(k: Kind) {
 fn input_errors_exit_2_name_the_path_and_change_nothing(k: Kind) {
     let db = Db::new(k);
     let cases: Vec<(&str, Box<dyn Fn(&Project)>, &str)> = vec![
-        ("missing up.sql", Box::new(|p: &Project| { std::fs::create_dir_all(p.dir().join("2_x")).expect("mkdir"); std::fs::write(p.dir().join("2_x/down.sql"), "SELECT 1;").expect("w"); }), "2_x/up.sql"),
-        ("missing down.sql", Box::new(|p: &Project| { p.add("2_x", "CREATE TABLE x (id INTEGER);", None, None, None); }), "down.sql is missing"),
-        ("duplicate version", Box::new(|p: &Project| { p.add("1_again", "SELECT 1;", Some("SELECT 1;"), None, None); }), "version 1"),
-        ("no version", Box::new(|p: &Project| { p.add("add_stuff", "SELECT 1;", Some("SELECT 1;"), None, None); }), "add_stuff"),
-        ("not utf-8", Box::new(|p: &Project| { let d = p.add("2_x", "SELECT 1;", Some("SELECT 1;"), None, None); std::fs::write(d.join("up.sql"), b"SELECT '\xff\xfe';").expect("w"); }), "not valid UTF-8"),
-        ("empty", Box::new(|p: &Project| { p.add("2_x", "-- nothing here\n", Some("SELECT 1;"), None, None); }), "is empty"),
-        ("invalid toml", Box::new(|p: &Project| { p.add("2_x", "SELECT 1;", Some("SELECT 1;"), None, Some("transaction = tru\n")); }), "invalid TOML"),
-        ("unknown key", Box::new(|p: &Project| { p.add("2_x", "SELECT 1;", Some("SELECT 1;"), None, Some("transactoin = false\n")); }), "unknown key `transactoin`"),
-        ("bad duration", Box::new(|p: &Project| { p.add("2_x", "SELECT 1;", Some("SELECT 1;"), None, Some("lock_timeout = \"2 parsecs\"\n")); }), "lock_timeout"),
-        ("irreversible without reason", Box::new(|p: &Project| { p.add("2_x", "SELECT 1;", None, None, Some("irreversible = true\n")); }), "reason"),
+        (
+            "missing up.sql",
+            Box::new(|p: &Project| {
+                std::fs::create_dir_all(p.dir().join("2_x")).expect("mkdir");
+                std::fs::write(p.dir().join("2_x/down.sql"), "SELECT 1;").expect("w");
+            }),
+            "2_x/up.sql",
+        ),
+        (
+            "missing down.sql",
+            Box::new(|p: &Project| {
+                p.add("2_x", "CREATE TABLE x (id INTEGER);", None, None, None);
+            }),
+            "down.sql is missing",
+        ),
+        (
+            "duplicate version",
+            Box::new(|p: &Project| {
+                p.add("1_again", "SELECT 1;", Some("SELECT 1;"), None, None);
+            }),
+            "version 1",
+        ),
+        (
+            "no version",
+            Box::new(|p: &Project| {
+                p.add("add_stuff", "SELECT 1;", Some("SELECT 1;"), None, None);
+            }),
+            "add_stuff",
+        ),
+        (
+            "not utf-8",
+            Box::new(|p: &Project| {
+                let d = p.add("2_x", "SELECT 1;", Some("SELECT 1;"), None, None);
+                std::fs::write(d.join("up.sql"), b"SELECT '\xff\xfe';").expect("w");
+            }),
+            "not valid UTF-8",
+        ),
+        (
+            "empty",
+            Box::new(|p: &Project| {
+                p.add("2_x", "-- nothing here\n", Some("SELECT 1;"), None, None);
+            }),
+            "is empty",
+        ),
+        (
+            "invalid toml",
+            Box::new(|p: &Project| {
+                p.add(
+                    "2_x",
+                    "SELECT 1;",
+                    Some("SELECT 1;"),
+                    None,
+                    Some("transaction = tru\n"),
+                );
+            }),
+            "invalid TOML",
+        ),
+        (
+            "unknown key",
+            Box::new(|p: &Project| {
+                p.add(
+                    "2_x",
+                    "SELECT 1;",
+                    Some("SELECT 1;"),
+                    None,
+                    Some("transactoin = false\n"),
+                );
+            }),
+            "unknown key `transactoin`",
+        ),
+        (
+            "bad duration",
+            Box::new(|p: &Project| {
+                p.add(
+                    "2_x",
+                    "SELECT 1;",
+                    Some("SELECT 1;"),
+                    None,
+                    Some("lock_timeout = \"2 parsecs\"\n"),
+                );
+            }),
+            "lock_timeout",
+        ),
+        (
+            "irreversible without reason",
+            Box::new(|p: &Project| {
+                p.add(
+                    "2_x",
+                    "SELECT 1;",
+                    None,
+                    None,
+                    Some("irreversible = true\n"),
+                );
+            }),
+            "reason",
+        ),
     ];
     for (what, make, expect) in cases {
         let p = Project::new();
-        p.add("1_a", "CREATE TABLE a (id INTEGER);", Some("DROP TABLE a;"), None, None);
+        p.add(
+            "1_a",
+            "CREATE TABLE a (id INTEGER);",
+            Some("DROP TABLE a;"),
+            None,
+            None,
+        );
         make(&p);
         let fp = Project::new().fingerprint(&db);
         let r = p.run(&db, &["apply"]);
         assert_eq!(r.code, 2, "{what}: {r:?}");
-        assert!(r.stderr.contains(expect), "{what}: expected `{expect}` in:\n{r:?}");
-        assert!(r.stderr.contains(&p.dir().display().to_string()), "{what}: names the path: {r:?}");
-        assert_eq!(Project::new().fingerprint(&db), fp, "{what}: nothing changed");
+        assert!(
+            r.stderr.contains(expect),
+            "{what}: expected `{expect}` in:\n{r:?}"
+        );
+        assert!(
+            r.stderr.contains(&p.dir().display().to_string()),
+            "{what}: names the path: {r:?}"
+        );
+        assert_eq!(
+            Project::new().fingerprint(&db),
+            fp,
+            "{what}: nothing changed"
+        );
     }
     // A bad backstop.toml
     let p = Project::new();
     std::fs::write(p.tmp.path().join("backstop.toml"), "databse_url = 'x'\n").expect("w");
     let r = p.run(&db, &["status"]);
     assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.contains("backstop.toml") && r.stderr.contains("databse_url"), "{r:?}");
+    assert!(
+        r.stderr.contains("backstop.toml") && r.stderr.contains("databse_url"),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn create_index_concurrently_with_a_waiting_runner_does_not_deadlock() {
     let db = Db::new(Kind::Postgres);
     let p = Project::new();
-    p.add("1_t", "CREATE TABLE t (id int);\nINSERT INTO t SELECT generate_series(1, 200000);", Some("DROP TABLE t;"), None, None);
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);\nINSERT INTO t SELECT generate_series(1, 200000);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
     p.ok(&db, &["apply"]);
-    p.add("2_cic", "CREATE INDEX CONCURRENTLY t_id_idx ON t (id);", Some("DROP INDEX CONCURRENTLY t_id_idx;"), None, Some("transaction = false\n"));
+    p.add(
+        "2_cic",
+        "CREATE INDEX CONCURRENTLY t_id_idx ON t (id);",
+        Some("DROP INDEX CONCURRENTLY t_id_idx;"),
+        None,
+        Some("transaction = false\n"),
+    );
     // Slow the build so the second runner is surely waiting meanwhile.
-    p.add("3_slow_after", "SELECT pg_sleep(1);", Some("SELECT 1;"), None, None);
-    let first = p.cmd(&db, &["apply"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn");
+    p.add(
+        "3_slow_after",
+        "SELECT pg_sleep(1);",
+        Some("SELECT 1;"),
+        None,
+        None,
+    );
+    let first = p
+        .cmd(&db, &["apply"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
     std::thread::sleep(Duration::from_millis(100));
-    let second = p.cmd(&db, &["--lock-wait", "60s", "apply"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn");
+    let second = p
+        .cmd(&db, &["--lock-wait", "60s", "apply"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
     let t = Instant::now();
     let a = first.wait_with_output().expect("first");
     let b = second.wait_with_output().expect("second");
-    assert_eq!(a.status.code(), Some(0), "{}", String::from_utf8_lossy(&a.stderr));
-    assert_eq!(b.status.code(), Some(0), "{}", String::from_utf8_lossy(&b.stderr));
+    assert_eq!(
+        a.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&a.stderr)
+    );
+    assert_eq!(
+        b.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&b.stderr)
+    );
     assert!(t.elapsed() < Duration::from_secs(50), "no deadlock");
     assert!(db.check("SELECT indisvalid FROM pg_index WHERE indexrelid = 't_id_idx'::regclass"));
 }
@@ -181,11 +417,23 @@ fn create_index_concurrently_with_a_waiting_runner_does_not_deadlock() {
 fn failed_concurrent_index_is_cleaned_up_and_half_done_work_is_marked_dirty() {
     let db = Db::new(Kind::Postgres);
     let p = Project::new();
-    p.add("1_t", "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1), (1);", Some("DROP TABLE t;"), None, None);
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1), (1);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
     p.ok(&db, &["apply"]);
     let fp = p.fingerprint(&db);
     // Fails on the duplicate; PostgreSQL leaves an INVALID index behind, backstop drops it.
-    let m = p.add("2_unique", "CREATE UNIQUE INDEX CONCURRENTLY t_id_key ON t (id);", Some("DROP INDEX CONCURRENTLY IF EXISTS t_id_key;"), None, Some("transaction = false\n"));
+    let m = p.add(
+        "2_unique",
+        "CREATE UNIQUE INDEX CONCURRENTLY t_id_key ON t (id);",
+        Some("DROP INDEX CONCURRENTLY IF EXISTS t_id_key;"),
+        None,
+        Some("transaction = false\n"),
+    );
     let r = p.run(&db, &["apply"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("INVALID index"), "{r:?}");
@@ -197,14 +445,30 @@ fn failed_concurrent_index_is_cleaned_up_and_half_done_work_is_marked_dirty() {
     p.add("3_half", "CREATE INDEX CONCURRENTLY t_a ON t (id);\nCREATE INDEX CONCURRENTLY t_b ON t (no_such_column);", Some("DROP INDEX CONCURRENTLY t_b;\nDROP INDEX CONCURRENTLY t_a;"), None, Some("transaction = false\n"));
     let r = p.run(&db, &["apply"]);
     assert_eq!(r.code, 5, "{r:?}");
-    assert!(r.stderr.contains("dirty") && r.stderr.contains("resolve 3"), "{r:?}");
-    assert!(r.stderr.contains("1. line 1: CREATE INDEX CONCURRENTLY t_a"), "says what ran: {r:?}");
+    assert!(
+        r.stderr.contains("dirty") && r.stderr.contains("resolve 3"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("1. line 1: CREATE INDEX CONCURRENTLY t_a"),
+        "says what ran: {r:?}"
+    );
     let r = p.run(&db, &["apply"]);
     assert_eq!(r.code, 3, "nothing runs on a dirty database: {r:?}");
     let r = p.run(&db, &["rollback"]);
     assert_eq!(r.code, 3, "{r:?}");
     db.exec("DROP INDEX t_a");
-    p.ok(&db, &["resolve", "3", "--rolled-back", "--reason", "dropped t_a by hand"]);
+    p.ok(
+        &db,
+        &[
+            "resolve",
+            "3",
+            "--rolled-back",
+            "--reason",
+            "dropped t_a by hand",
+        ],
+    );
     assert_eq!(p.status(&db)["migrations"][1]["state"], "rolled_back");
     assert!(db.check("SELECT count(*) = 1 FROM backstop.events WHERE kind = 'resolve' AND reason = 'dropped t_a by hand'"));
 }
@@ -213,14 +477,27 @@ fn failed_concurrent_index_is_cleaned_up_and_half_done_work_is_marked_dirty() {
 fn lock_timeout_is_retried_with_backoff() {
     let db = Db::new(Kind::Postgres);
     let p = Project::new();
-    p.add("1_t", "CREATE TABLE t (id int);", Some("DROP TABLE t;"), None, None);
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
     p.ok(&db, &["apply"]);
-    p.add("2_alter", "ALTER TABLE t ADD COLUMN c int;", Some("ALTER TABLE t DROP COLUMN c;"), None, Some("lock_timeout = \"100ms\"\nretries = 5\n"));
+    p.add(
+        "2_alter",
+        "ALTER TABLE t ADD COLUMN c int;",
+        Some("ALTER TABLE t DROP COLUMN c;"),
+        None,
+        Some("lock_timeout = \"100ms\"\nretries = 5\n"),
+    );
     // Another session holds a lock on t for ~1 s, longer than one lock_timeout.
     let url = db.url.clone();
     let blocker = std::thread::spawn(move || {
         let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
-        c.batch_execute("BEGIN; LOCK TABLE t IN ACCESS SHARE MODE; SELECT pg_sleep(1); COMMIT;").expect("blocker");
+        c.batch_execute("BEGIN; LOCK TABLE t IN ACCESS SHARE MODE; SELECT pg_sleep(1); COMMIT;")
+            .expect("blocker");
     });
     std::thread::sleep(Duration::from_millis(200));
     let r = p.ok(&db, &["--format", "json", "apply"]);
@@ -234,17 +511,32 @@ fn passwords_never_appear_in_any_output() {
     let secret = "S3cr3t:p@ss/word";
     let enc = "S3cr3t%3Ap%40ss%2Fword";
     let p = Project::new();
-    p.add("1_a", "CREATE TABLE a (id INTEGER);", Some("DROP TABLE a;"), None, None);
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id INTEGER);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
     let urls = [
-        format!("postgres://app:{enc}@127.0.0.1:1/db"),       // closed port
-        format!("postgres://app:{secret}@127.0.0.1:1/db"),    // unencoded: parse error path
+        format!("postgres://app:{enc}@127.0.0.1:1/db"), // closed port
+        format!("postgres://app:{secret}@127.0.0.1:1/db"), // unencoded: parse error path
         format!("postgresql://postgres:{enc}@127.0.0.1:5432/no_such_db_backstop"),
         format!("postgres://app:{enc}@no-such-host.invalid/db"),
         format!("mysql://root:{enc}@127.0.0.1:1/db"),
         format!("oracle://root:{enc}@127.0.0.1:1/db"),
     ];
     for url in &urls {
-        for args in [&["status"][..], &["apply"], &["rollback"], &["verify"], &["schema"], &["audit", "verify"], &["--format", "json", "apply"], &["plan"]] {
+        for args in [
+            &["status"][..],
+            &["apply"],
+            &["rollback"],
+            &["verify"],
+            &["schema"],
+            &["audit", "verify"],
+            &["--format", "json", "apply"],
+            &["plan"],
+        ] {
             let out = std::process::Command::new(common::BIN)
                 .current_dir(p.tmp.path())
                 .env("DATABASE_URL", url)
@@ -253,12 +545,29 @@ fn passwords_never_appear_in_any_output() {
                 .args(args)
                 .output()
                 .expect("run");
-            let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-            assert_ne!(out.status.code(), Some(0), "{url} {args:?} should fail: {all}");
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_ne!(
+                out.status.code(),
+                Some(0),
+                "{url} {args:?} should fail: {all}"
+            );
             for s in [secret, enc, "S3cr3t", "p@ss"] {
-                assert!(!all.contains(s), "password leaked by {args:?} with {url}:\n{all}");
+                assert!(
+                    !all.contains(s),
+                    "password leaked by {args:?} with {url}:\n{all}"
+                );
             }
-            assert!(all.contains("***") || all.contains("app@") || all.contains("root@") || all.contains("postgres@"), "the URL is shown redacted: {all}");
+            assert!(
+                all.contains("***")
+                    || all.contains("app@")
+                    || all.contains("root@")
+                    || all.contains("postgres@"),
+                "the URL is shown redacted: {all}"
+            );
         }
     }
 }

@@ -109,8 +109,9 @@ pub fn split(script: &str) -> Vec<Statement> {
         match c {
             b'\'' => {
                 // E'…' strings allow backslash escapes.
-                let escapes =
-                    i > 0 && matches!(bytes[i - 1], b'E' | b'e') && !is_word(bytes, i - 2);
+                let escapes = i > 0
+                    && matches!(bytes[i - 1], b'E' | b'e')
+                    && !i.checked_sub(2).is_some_and(|j| is_word(bytes, j));
                 i = skip_quoted(bytes, i, b'\'', escapes);
             }
             b'"' => i = skip_quoted(bytes, i, b'"', false),
@@ -274,6 +275,15 @@ mod tests {
         let st = split(";;\n-- only a comment\n;SELECT\n  oops");
         assert_eq!(st.len(), 1);
         assert_eq!(st[0].script_position(10), (4, 3));
+    }
+
+    #[test]
+    fn script_starting_with_an_escape_string() {
+        // Regression: the E'…' look-behind underflowed at the start of a script.
+        assert_eq!(
+            sqls("E'a;b'; SELECT 1"),
+            vec!["E'a;b'".to_string(), "SELECT 1".to_string()]
+        );
     }
 
     #[test]

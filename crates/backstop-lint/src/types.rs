@@ -80,7 +80,11 @@ pub struct LintOptions {
 
 impl Default for LintOptions {
     fn default() -> Self {
-        LintOptions { engine: Engine::Postgres, deny_warnings: false, allow: Vec::new() }
+        LintOptions {
+            engine: Engine::Postgres,
+            deny_warnings: false,
+            allow: Vec::new(),
+        }
     }
 }
 
@@ -111,10 +115,15 @@ impl LintReport {
 
     pub(crate) fn finish(&mut self) {
         self.findings.sort_by(|a, b| {
-            (&a.file, a.line, a.column, a.rule, &a.message).cmp(&(&b.file, b.line, b.column, b.rule, &b.message))
+            (&a.file, a.line, a.column, a.rule, &a.message)
+                .cmp(&(&b.file, b.line, b.column, b.rule, &b.message))
         });
         self.findings.dedup_by(|a, b| {
-            a.file == b.file && a.line == b.line && a.column == b.column && a.rule == b.rule && a.message == b.message
+            a.file == b.file
+                && a.line == b.line
+                && a.column == b.column
+                && a.rule == b.rule
+                && a.message == b.message
         });
         self.errors = 0;
         self.warnings = 0;
@@ -164,7 +173,10 @@ pub enum LintError {
     #[error("{path}: no such file or directory")]
     NotFound { path: PathBuf },
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: is not valid UTF-8")]
     NotUtf8 { path: PathBuf },
     #[error(transparent)]

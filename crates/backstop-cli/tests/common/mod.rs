@@ -28,11 +28,21 @@ impl Db {
             Kind::Sqlite => {
                 let tmp = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", tmp.path().join("test.db").display());
-                Db { kind, url, _tmp: Some(tmp), _pg: None }
+                Db {
+                    kind,
+                    url,
+                    _tmp: Some(tmp),
+                    _pg: None,
+                }
             }
             Kind::Postgres => {
                 let t = backstop_postgres::testing::TestDb::new();
-                Db { kind, url: t.url.clone(), _tmp: None, _pg: Some(t) }
+                Db {
+                    kind,
+                    url: t.url.clone(),
+                    _tmp: None,
+                    _pg: Some(t),
+                }
             }
         }
     }
@@ -40,7 +50,9 @@ impl Db {
     pub fn connect(&self) -> Box<dyn Driver> {
         match self.kind {
             Kind::Sqlite => Box::new(backstop_sqlite::connect(&self.url).expect("connect sqlite")),
-            Kind::Postgres => Box::new(backstop_postgres::connect(&self.url, "backstop-test").expect("connect postgres")),
+            Kind::Postgres => Box::new(
+                backstop_postgres::connect(&self.url, "backstop-test").expect("connect postgres"),
+            ),
         }
     }
 
@@ -79,7 +91,12 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
     pub fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
@@ -88,7 +105,11 @@ impl Run {
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -112,7 +133,14 @@ impl Project {
     }
 
     /// Add a folder-form migration. `None` leaves a file out.
-    pub fn add(&self, id: &str, up: &str, down: Option<&str>, verify: Option<&str>, toml: Option<&str>) -> PathBuf {
+    pub fn add(
+        &self,
+        id: &str,
+        up: &str,
+        down: Option<&str>,
+        verify: Option<&str>,
+        toml: Option<&str>,
+    ) -> PathBuf {
         let d = self.dir().join(id);
         std::fs::create_dir_all(&d).expect("mkdir");
         std::fs::write(d.join("up.sql"), up).expect("write");
@@ -144,7 +172,11 @@ impl Project {
 
     pub fn run(&self, db: &Db, args: &[&str]) -> Run {
         let out: Output = self.cmd(db, args).output().expect("run backstop");
-        Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
     }
 
     /// Run and require exit 0.
@@ -155,7 +187,10 @@ impl Project {
     }
 
     pub fn fingerprint(&self, db: &Db) -> String {
-        self.ok(db, &["--format", "json", "schema"]).json()["fingerprint"].as_str().expect("fingerprint").to_string()
+        self.ok(db, &["--format", "json", "schema"]).json()["fingerprint"]
+            .as_str()
+            .expect("fingerprint")
+            .to_string()
     }
 
     pub fn status(&self, db: &Db) -> serde_json::Value {

@@ -1,0 +1,447 @@
+//! A schema model built by replaying the migrations in order. It lets rules know what the
+//! SQL alone doesn't say: a column's old type, whether a table is new in this migration,
+//! which views read a column, which constraint an index backs.
+//!
+//! It only knows what the migrations being linted created; an object it has never seen is
+//! "unknown", and rules treat unknown conservatively (no finding where the answer depends
+//! on it, unless the statement is risky whatever the answer).
+
+use crate::ir::*;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Column {
+    pub name: String,
+    pub ty: Option<TypeName>,
+    pub not_null: bool,
+    pub has_default: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Con {
+    pub name: String,
+    pub kind: ConKind,
+    pub columns: Vec<String>,
+    pub validated: bool,
+    pub index: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Table {
+    pub columns: Vec<Column>,
+    pub constraints: Vec<Con>,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+    fn column_mut(&mut self, name: &str) -> Option<&mut Column> {
+        self.columns.iter_mut().find(|c| c.name == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Index {
+    pub table: String,
+    pub unique: bool,
+    /// Backs the table's primary key.
+    pub primary: bool,
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct View {
+    pub tables: Vec<String>,
+    pub columns: Vec<String>,
+    /// Columns of the tables read with `*`, as they were when the view was created.
+    pub star_columns: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Catalog {
+    pub tables: BTreeMap<String, Table>,
+    pub indexes: BTreeMap<String, Index>,
+    pub views: BTreeMap<String, View>,
+    pub schemas: BTreeSet<String>,
+    /// Keys of tables (and indexes, types) created in the migration being analysed.
+    pub fresh: HashSet<String>,
+    /// Enum values added in the current transaction: (type key, value).
+    pub new_enum_values: Vec<(String, String)>,
+    /// Columns added in the migration being analysed: (table key, column).
+    pub fresh_columns: HashSet<(String, String)>,
+}
+
+impl Catalog {
+    /// Start a new migration: nothing is fresh any more.
+    pub fn begin_migration(&mut self) {
+        self.fresh.clear();
+        self.new_enum_values.clear();
+        self.fresh_columns.clear();
+    }
+
+    pub fn table(&self, n: &Name) -> Option<&Table> {
+        self.tables.get(&n.key())
+    }
+
+    /// A table that existed before this migration (known or not): the one that matters
+    /// for locks, since only such a table can be large and busy.
+    pub fn is_existing(&self, n: &Name) -> bool {
+        !self.fresh.contains(&n.key())
+    }
+
+    /// A column that held data before this migration (true when unknown).
+    pub fn column_has_old_data(&self, t: &Name, c: &str) -> bool {
+        self.is_existing(t) && !self.fresh_columns.contains(&(t.key(), c.to_string()))
+    }
+
+    pub fn column(&self, t: &Name, c: &str) -> Option<&Column> {
+        self.table(t).and_then(|t| t.column(c))
+    }
+
+    /// Views that read `column` of `table`, by name.
+    pub fn views_using_column(&self, table: &Name, column: &str) -> Vec<String> {
+        let key = table.key();
+        self.views
+            .iter()
+            .filter(|(_, v)| {
+                v.tables.contains(&key)
+                    && (v.columns.iter().any(|c| c == column)
+                        || v.star_columns.iter().any(|(t, c)| *t == key && c == column))
+            })
+            .map(|(k, _)| k.strip_prefix("public.").unwrap_or(k).to_string())
+            .collect()
+    }
+
+    /// Apply one statement's effect.
+    pub fn apply(&mut self, s: &Stmt) {
+        match &s.kind {
+            StmtKind::CreateTable {
+                table,
+                columns,
+                constraints,
+                ..
+            } => {
+                let key = table.key();
+                if self.tables.contains_key(&key) && !self.fresh.contains(&key) {
+                    // CREATE TABLE IF NOT EXISTS of a known table: keep what we know.
+                    return;
+                }
+                let mut t = Table::default();
+                for c in columns {
+                    t.columns.push(col_of(c));
+                    for k in &c.constraints {
+                        add_con(&mut t, &mut self.indexes, table, k);
+                    }
+                }
+                for k in constraints {
+                    add_con(&mut t, &mut self.indexes, table, k);
+                }
+                for k in constraints {
+                    if matches!(k.kind, ConKind::PrimaryKey) {
+                        for c in &k.columns {
+                            if let Some(col) = t.column_mut(c) {
+                                col.not_null = true;
+                            }
+                        }
+                    }
+                }
+                self.tables.insert(key.clone(), t);
+                self.fresh.insert(key);
+            }
+            StmtKind::AlterTable { table, cmds, .. } => {
+                let key = table.key();
+                let mut t = self.tables.remove(&key).unwrap_or_default();
+                let known = !t.columns.is_empty() || !t.constraints.is_empty();
+                for c in cmds {
+                    match c {
+                        AlterCmd::AddColumn { col, .. } => {
+                            self.fresh_columns.insert((key.clone(), col.name.clone()));
+                            t.columns.retain(|x| x.name != col.name);
+                            t.columns.push(col_of(col));
+                            for k in &col.constraints {
+                                add_con(&mut t, &mut self.indexes, table, k);
+                            }
+                        }
+                        AlterCmd::DropColumn { name, .. } => {
+                            t.columns.retain(|x| x.name != *name);
+                            t.constraints.retain(|k| !k.columns.contains(name));
+                        }
+                        AlterCmd::ColumnType { column, ty, .. } => {
+                            if let Some(c) = t.column_mut(column) {
+                                c.ty = Some(ty.clone());
+                            }
+                        }
+                        AlterCmd::SetNotNull { column } => {
+                            if let Some(c) = t.column_mut(column) {
+                                c.not_null = true;
+                            }
+                        }
+                        AlterCmd::DropNotNull { column } => {
+                            if let Some(c) = t.column_mut(column) {
+                                c.not_null = false;
+                            }
+                        }
+                        AlterCmd::SetDefault { column, expr } => {
+                            if let Some(c) = t.column_mut(column) {
+                                c.has_default = expr.is_some();
+                            }
+                        }
+                        AlterCmd::AddConstraint(k) => add_con(&mut t, &mut self.indexes, table, k),
+                        AlterCmd::ValidateConstraint { name } => {
+                            for k in t.constraints.iter_mut().filter(|k| k.name == *name) {
+                                k.validated = true;
+                            }
+                        }
+                        AlterCmd::DropConstraint { name, .. } => {
+                            t.constraints.retain(|k| k.name != *name)
+                        }
+                        _ => {}
+                    }
+                }
+                if known || !t.columns.is_empty() || !t.constraints.is_empty() {
+                    self.tables.insert(key, t);
+                }
+            }
+            StmtKind::CreateIndex {
+                name,
+                table,
+                unique,
+                columns,
+                ..
+            } => {
+                let iname = name.clone().unwrap_or_else(|| {
+                    Name::new(
+                        table.schema.clone(),
+                        format!("{}_{}_idx", table.name, columns.join("_")),
+                    )
+                });
+                self.indexes.insert(
+                    iname.key(),
+                    Index {
+                        table: table.key(),
+                        unique: *unique,
+                        primary: false,
+                        columns: columns.clone(),
+                    },
+                );
+                self.fresh.insert(iname.key());
+            }
+            StmtKind::Drop { obj, names, .. } => {
+                for n in names {
+                    let key = n.key();
+                    match obj {
+                        Obj::Table => {
+                            self.tables.remove(&key);
+                            self.indexes.retain(|_, i| i.table != key);
+                        }
+                        Obj::View | Obj::MatView => {
+                            self.views.remove(&key);
+                        }
+                        Obj::Index => {
+                            self.indexes.remove(&key);
+                        }
+                        Obj::Schema => {
+                            self.schemas.remove(&n.name);
+                            let prefix = format!("{}.", n.name);
+                            self.tables.retain(|k, _| !k.starts_with(&prefix));
+                            self.views.retain(|k, _| !k.starts_with(&prefix));
+                            self.indexes.retain(|k, _| !k.starts_with(&prefix));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            StmtKind::Rename {
+                obj,
+                target,
+                column,
+                new_name,
+                ..
+            } => {
+                let key = target.key();
+                let new_key = Name::new(target.schema.clone(), new_name.clone()).key();
+                match (obj, column) {
+                    (Obj::Table | Obj::View | Obj::MatView, Some(col)) => {
+                        if let Some(t) = self.tables.get_mut(&key) {
+                            if let Some(c) = t.column_mut(col) {
+                                c.name = new_name.clone();
+                            }
+                        }
+                    }
+                    (Obj::Table, None) => {
+                        if let Some(t) = self.tables.remove(&key) {
+                            self.tables.insert(new_key.clone(), t);
+                        }
+                        for i in self.indexes.values_mut().filter(|i| i.table == key) {
+                            i.table = new_key.clone();
+                        }
+                        if self.fresh.remove(&key) {
+                            self.fresh.insert(new_key);
+                        }
+                    }
+                    (Obj::View | Obj::MatView, None) => {
+                        if let Some(v) = self.views.remove(&key) {
+                            self.views.insert(new_key, v);
+                        }
+                    }
+                    (Obj::Index, None) => {
+                        if let Some(i) = self.indexes.remove(&key) {
+                            self.indexes.insert(new_key, i);
+                        }
+                    }
+                    (Obj::Schema, None) => {
+                        self.schemas.remove(&target.name);
+                        self.schemas.insert(new_name.clone());
+                    }
+                    _ => {}
+                }
+            }
+            StmtKind::CreateView {
+                name,
+                tables,
+                columns,
+                star,
+                ..
+            } => {
+                let tables: Vec<String> = tables.iter().map(Name::key).collect();
+                let star_columns = if *star {
+                    tables
+                        .iter()
+                        .flat_map(|t| {
+                            self.tables.get(t).into_iter().flat_map(move |tb| {
+                                tb.columns.iter().map(move |c| (t.clone(), c.name.clone()))
+                            })
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                self.views.insert(
+                    name.key(),
+                    View {
+                        tables,
+                        columns: columns.clone(),
+                        star_columns,
+                    },
+                );
+                self.fresh.insert(name.key());
+            }
+            StmtKind::Create { obj, name, .. } => {
+                if *obj == Obj::Schema {
+                    self.schemas.insert(name.name.clone());
+                }
+                self.fresh.insert(name.key());
+            }
+            StmtKind::AlterEnumAddValue { ty, value, .. } => {
+                self.new_enum_values.push((ty.key(), value.clone()))
+            }
+            StmtKind::Transaction {
+                kind: TxKind::Commit,
+                ..
+            } => self.new_enum_values.clear(),
+            _ => {}
+        }
+    }
+
+    /// The constraint `name` on `table` and whether an index of that name backs it.
+    pub fn index_dependents(&self, index: &Name) -> Vec<String> {
+        let key = index.key();
+        let Some(idx) = self.indexes.get(&key) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if let Some(t) = self.tables.get(&idx.table) {
+            for k in &t.constraints {
+                if k.index.as_deref() == Some(index.name.as_str())
+                    || (k.name == index.name
+                        && matches!(k.kind, ConKind::PrimaryKey | ConKind::Unique))
+                {
+                    out.push(format!("constraint {}", k.name));
+                }
+            }
+        }
+        if idx.unique {
+            // Foreign keys that reference exactly the indexed columns depend on the index.
+            for (tk, t) in &self.tables {
+                for k in &t.constraints {
+                    if let ConKind::ForeignKey {
+                        references,
+                        ref_columns,
+                    } = &k.kind
+                    {
+                        let uses = if ref_columns.is_empty() {
+                            idx.primary
+                        } else {
+                            *ref_columns == idx.columns
+                        };
+                        if references.key() == idx.table && uses {
+                            out.push(format!(
+                                "foreign key {} on {}",
+                                k.name,
+                                tk.strip_prefix("public.").unwrap_or(tk)
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn col_of(c: &ColumnDef) -> Column {
+    Column {
+        name: c.name.clone(),
+        ty: c.ty.clone(),
+        not_null: c.not_null
+            || c.constraints
+                .iter()
+                .any(|k| matches!(k.kind, ConKind::PrimaryKey)),
+        has_default: c.default.is_some() || c.identity || c.serial || c.generated_stored,
+    }
+}
+
+fn add_con(t: &mut Table, indexes: &mut BTreeMap<String, Index>, table: &Name, k: &Constraint) {
+    let name = k.name.clone().unwrap_or_else(|| default_con_name(table, k));
+    if matches!(k.kind, ConKind::PrimaryKey | ConKind::Unique) {
+        let iname = k.using_index.clone().unwrap_or_else(|| name.clone());
+        let ikey = Name::new(table.schema.clone(), iname).key();
+        let columns = if k.columns.is_empty() {
+            indexes
+                .get(&ikey)
+                .map(|i| i.columns.clone())
+                .unwrap_or_default()
+        } else {
+            k.columns.clone()
+        };
+        indexes.insert(
+            ikey,
+            Index {
+                table: table.key(),
+                unique: true,
+                primary: matches!(k.kind, ConKind::PrimaryKey),
+                columns,
+            },
+        );
+    }
+    t.constraints.push(Con {
+        name,
+        kind: k.kind.clone(),
+        columns: k.columns.clone(),
+        validated: !k.not_valid,
+        index: k.using_index.clone(),
+    });
+}
+
+/// PostgreSQL's default constraint names: `t_pkey`, `t_a_key`, `t_a_fkey`, `t_a_check`.
+fn default_con_name(table: &Name, k: &Constraint) -> String {
+    let cols = k.columns.join("_");
+    match k.kind {
+        ConKind::PrimaryKey => format!("{}_pkey", table.name),
+        ConKind::Unique => format!("{}_{cols}_key", table.name),
+        ConKind::ForeignKey { .. } => format!("{}_{cols}_fkey", table.name),
+        ConKind::Exclude => format!("{}_{cols}_excl", table.name),
+        _ => format!("{}_{cols}_check", table.name),
+    }
+}

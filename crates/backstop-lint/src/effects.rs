@@ -1,0 +1,264 @@
+//! The net schema effect of a script, for the reversibility rules: which named objects and
+//! columns it leaves created or dropped (an object created and dropped again in the same
+//! script has no net effect).
+
+use crate::analyze::Analysed;
+use crate::ir::*;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Effect {
+    pub obj: Obj,
+    /// Catalog key: `schema.name`, or `schema.table.name` for constraints and triggers.
+    pub key: String,
+    /// As written, for messages.
+    pub display: String,
+    /// Key of the table it belongs to (indexes, triggers, constraints).
+    pub table: Option<String>,
+    pub stmt: usize,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ColEffect {
+    pub table: String,
+    pub table_display: String,
+    pub column: String,
+    pub stmt: usize,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    pub created: Vec<Effect>,
+    pub dropped: Vec<Effect>,
+    pub cols_added: Vec<ColEffect>,
+    pub cols_dropped: Vec<ColEffect>,
+}
+
+fn index_name(name: &Option<Name>, table: &Name, columns: &[String]) -> Name {
+    name.clone().unwrap_or_else(|| {
+        Name::new(
+            table.schema.clone(),
+            format!("{}_{}_idx", table.name, columns.join("_")),
+        )
+    })
+}
+
+impl Effects {
+    fn create(&mut self, e: Effect) {
+        // Dropped and created again (a table rebuild): the object exists before and after.
+        if let Some(p) = self
+            .dropped
+            .iter()
+            .position(|d| d.obj == e.obj && d.key == e.key)
+        {
+            self.dropped.remove(p);
+            return;
+        }
+        self.created.push(e);
+    }
+    fn drop(&mut self, e: Effect) {
+        let before = self.created.len();
+        self.created.retain(|c| !(c.obj == e.obj && c.key == e.key));
+        if e.obj == Obj::Table {
+            self.created
+                .retain(|c| c.table.as_deref() != Some(e.key.as_str()));
+            self.cols_added.retain(|c| c.table != e.key);
+        }
+        if self.created.len() == before {
+            self.dropped.push(e);
+        }
+    }
+    fn add_col(&mut self, c: ColEffect) {
+        self.cols_dropped
+            .retain(|d| !(d.table == c.table && d.column == c.column));
+        self.cols_added.push(c);
+    }
+    fn drop_col(&mut self, c: ColEffect) {
+        let before = self.cols_added.len();
+        self.cols_added
+            .retain(|a| !(a.table == c.table && a.column == c.column));
+        let created_table = self
+            .created
+            .iter()
+            .any(|t| t.obj == Obj::Table && t.key == c.table);
+        if self.cols_added.len() == before && !created_table {
+            self.cols_dropped.push(c);
+        }
+    }
+
+    /// True when this (down) script removes `e`.
+    pub fn removes(&self, e: &Effect) -> bool {
+        self.dropped.iter().any(|d| {
+            (d.obj == e.obj && d.key == e.key)
+                || (d.obj == Obj::Table && e.table.as_deref() == Some(d.key.as_str()))
+                || (d.obj == Obj::Schema && e.key.starts_with(&format!("{}.", d.display)))
+                || (d.obj == Obj::Schema && e.obj == Obj::Schema && d.display == e.display)
+        })
+    }
+    /// True when this (down) script creates `e` again.
+    pub fn recreates(&self, e: &Effect) -> bool {
+        self.created
+            .iter()
+            .any(|c| c.obj == e.obj && c.key == e.key)
+            || (e.table.is_some()
+                && self
+                    .created
+                    .iter()
+                    .any(|c| c.obj == Obj::Table && Some(c.key.as_str()) == e.table.as_deref()))
+    }
+    pub fn removes_col(&self, c: &ColEffect) -> bool {
+        self.cols_dropped
+            .iter()
+            .any(|d| d.table == c.table && d.column == c.column)
+            || self
+                .dropped
+                .iter()
+                .any(|d| d.obj == Obj::Table && d.key == c.table)
+    }
+    pub fn recreates_col(&self, c: &ColEffect) -> bool {
+        self.cols_added
+            .iter()
+            .any(|d| d.table == c.table && d.column == c.column)
+            || self
+                .created
+                .iter()
+                .any(|d| d.obj == Obj::Table && d.key == c.table)
+    }
+}
+
+pub(crate) fn of(a: &Analysed) -> Effects {
+    let mut fx = Effects::default();
+    for (i, s) in a.stmts.iter().enumerate() {
+        let eff = |obj: Obj, n: &Name, table: Option<&Name>| {
+            let key = match (obj, table) {
+                (Obj::Constraint | Obj::Trigger, Some(t)) => format!("{}.{}", t.key(), n.name),
+                (Obj::Schema, _) => n.name.clone(),
+                _ => n.key(),
+            };
+            Effect {
+                obj,
+                key,
+                display: n.to_string(),
+                table: table.map(Name::key),
+                stmt: i,
+            }
+        };
+        match &s.kind {
+            StmtKind::CreateTable {
+                table,
+                temporary: false,
+                ..
+            } => fx.create(eff(Obj::Table, table, None)),
+            StmtKind::CreateIndex {
+                name,
+                table,
+                columns,
+                ..
+            } => fx.create(eff(
+                Obj::Index,
+                &index_name(name, table, columns),
+                Some(table),
+            )),
+            StmtKind::CreateView {
+                name,
+                materialized,
+                replace: false,
+                ..
+            } => fx.create(eff(
+                if *materialized {
+                    Obj::MatView
+                } else {
+                    Obj::View
+                },
+                name,
+                None,
+            )),
+            StmtKind::Create {
+                obj,
+                name,
+                or_replace: false,
+                table,
+                ..
+            } if !matches!(obj, Obj::Database) => fx.create(eff(*obj, name, table.as_ref())),
+            StmtKind::Drop { obj, names, .. } if !matches!(obj, Obj::Database | Obj::Other) => {
+                for n in names {
+                    fx.drop(eff(*obj, n, None));
+                }
+            }
+            StmtKind::Rename {
+                obj,
+                target,
+                column: None,
+                new_name,
+                table,
+            } if !matches!(obj, Obj::Other | Obj::Type) => {
+                let new = Name::new(target.schema.clone(), new_name.clone());
+                fx.drop(eff(*obj, target, table.as_ref()));
+                fx.create(eff(*obj, &new, table.as_ref()));
+            }
+            StmtKind::Rename {
+                obj: Obj::Table | Obj::View | Obj::MatView,
+                target,
+                column: Some(old),
+                new_name,
+                ..
+            } => {
+                fx.drop_col(ColEffect {
+                    table: target.key(),
+                    table_display: target.to_string(),
+                    column: old.clone(),
+                    stmt: i,
+                });
+                fx.add_col(ColEffect {
+                    table: target.key(),
+                    table_display: target.to_string(),
+                    column: new_name.clone(),
+                    stmt: i,
+                });
+            }
+            StmtKind::AlterTable { table, cmds, .. } => {
+                for c in cmds {
+                    let col = |column: &str| ColEffect {
+                        table: table.key(),
+                        table_display: table.to_string(),
+                        column: column.to_string(),
+                        stmt: i,
+                    };
+                    match c {
+                        AlterCmd::AddColumn { col: d, .. }
+                            if !fx
+                                .created
+                                .iter()
+                                .any(|t| t.obj == Obj::Table && t.key == table.key()) =>
+                        {
+                            fx.add_col(col(&d.name))
+                        }
+                        AlterCmd::DropColumn { name, .. } => fx.drop_col(col(name)),
+                        AlterCmd::AddConstraint(k) => {
+                            if let Some(n) = &k.name {
+                                if !fx
+                                    .created
+                                    .iter()
+                                    .any(|t| t.obj == Obj::Table && t.key == table.key())
+                                {
+                                    fx.create(eff(
+                                        Obj::Constraint,
+                                        &Name::new(None, n.clone()),
+                                        Some(table),
+                                    ));
+                                }
+                            }
+                        }
+                        AlterCmd::DropConstraint { name, .. } => fx.drop(eff(
+                            Obj::Constraint,
+                            &Name::new(None, name.clone()),
+                            Some(table),
+                        )),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    fx
+}

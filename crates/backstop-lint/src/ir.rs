@@ -1,0 +1,398 @@
+//! The engine-neutral shape of a statement that rules read. [`crate::pg`] builds it from
+//! PostgreSQL's own parse tree; [`crate::lite`] builds a coarser one from tokens for SQLite
+//! and MySQL/MariaDB. Rules never see a parser's types, so one rule can serve every engine.
+
+use std::ops::Range;
+
+/// A possibly schema-qualified object name. Unquoted names are lower-cased by the parsers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub(crate) struct Name {
+    pub schema: Option<String>,
+    pub name: String,
+}
+
+impl Name {
+    pub fn new(schema: Option<String>, name: impl Into<String>) -> Self {
+        Name {
+            schema: schema.filter(|s| !s.is_empty()),
+            name: name.into(),
+        }
+    }
+    /// The catalog key: schema-qualified, unqualified names in `public` for PostgreSQL
+    /// (and in the unnamed main schema elsewhere).
+    pub fn key(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{s}.{}", self.name),
+            None => format!("public.{}", self.name),
+        }
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.schema {
+            Some(s) => write!(f, "{s}.{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// A column type, normalised: `int4`, `int8`, `varchar`, `numeric`, `timestamptz`, …
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct TypeName {
+    /// Lower-case base name without schema (`pg_catalog.` dropped).
+    pub name: String,
+    /// Type modifiers: `varchar(20)` → `[20]`, `numeric(10,2)` → `[10, 2]`.
+    pub mods: Vec<i64>,
+    pub array: bool,
+    /// As written, for messages.
+    pub display: String,
+}
+
+/// What we know about an expression without evaluating it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Expr {
+    /// Functions called (lower-case, schema dropped) with their byte offset in the script.
+    pub funcs: Vec<(String, usize)>,
+    /// Columns referenced (last name part).
+    pub columns: Vec<String>,
+    /// Contains a sub-query.
+    pub subquery: bool,
+    /// The expression's text, for messages.
+    pub text: String,
+    /// Byte offset of the expression in the script, when known.
+    pub at: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ColumnDef {
+    pub name: String,
+    pub ty: Option<TypeName>,
+    pub not_null: bool,
+    pub default: Option<Expr>,
+    /// `GENERATED … AS IDENTITY`.
+    pub identity: bool,
+    /// `GENERATED ALWAYS AS (…) STORED`.
+    pub generated_stored: bool,
+    /// `serial`, `bigserial`, `smallserial` (PostgreSQL) or `AUTO_INCREMENT` (MySQL).
+    pub serial: bool,
+    /// Inline constraints: PRIMARY KEY, UNIQUE, REFERENCES, CHECK.
+    pub constraints: Vec<Constraint>,
+    /// Byte offset of the column name in the script.
+    pub at: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ConKind {
+    Check {
+        expr: Expr,
+        not_null_of: Option<String>,
+    },
+    ForeignKey {
+        references: Name,
+        ref_columns: Vec<String>,
+    },
+    Unique,
+    PrimaryKey,
+    Exclude,
+    NotNull,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Constraint {
+    pub name: Option<String>,
+    pub kind: ConKind,
+    pub columns: Vec<String>,
+    pub not_valid: bool,
+    /// `… USING INDEX idx`.
+    pub using_index: Option<String>,
+    pub at: usize,
+}
+
+/// Kinds of named objects, for drops, renames and reversibility.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Obj {
+    Table,
+    View,
+    MatView,
+    Index,
+    Sequence,
+    Schema,
+    Type,
+    Domain,
+    Function,
+    Trigger,
+    Extension,
+    Database,
+    Constraint,
+    Other,
+}
+
+impl Obj {
+    pub fn sql(self) -> &'static str {
+        match self {
+            Obj::Table => "TABLE",
+            Obj::View => "VIEW",
+            Obj::MatView => "MATERIALIZED VIEW",
+            Obj::Index => "INDEX",
+            Obj::Sequence => "SEQUENCE",
+            Obj::Schema => "SCHEMA",
+            Obj::Type => "TYPE",
+            Obj::Domain => "DOMAIN",
+            Obj::Function => "FUNCTION",
+            Obj::Trigger => "TRIGGER",
+            Obj::Extension => "EXTENSION",
+            Obj::Database => "DATABASE",
+            Obj::Constraint => "CONSTRAINT",
+            Obj::Other => "OBJECT",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AlterCmd {
+    AddColumn {
+        col: ColumnDef,
+        if_not_exists: bool,
+    },
+    DropColumn {
+        name: String,
+        if_exists: bool,
+        cascade: bool,
+    },
+    /// Also MySQL `MODIFY`/`CHANGE` with a type.
+    ColumnType {
+        column: String,
+        ty: TypeName,
+        using: Option<Expr>,
+        at: usize,
+    },
+    SetNotNull {
+        column: String,
+    },
+    DropNotNull {
+        column: String,
+    },
+    SetDefault {
+        column: String,
+        expr: Option<Expr>,
+    },
+    AddConstraint(Constraint),
+    ValidateConstraint {
+        name: String,
+    },
+    DropConstraint {
+        name: String,
+        if_exists: bool,
+        cascade: bool,
+    },
+    /// SET TABLESPACE, SET LOGGED/UNLOGGED, SET ACCESS METHOD: rewrite under ACCESS EXCLUSIVE.
+    Rewrite {
+        what: &'static str,
+    },
+    AttachPartition {
+        partition: Name,
+    },
+    DetachPartition {
+        partition: Name,
+        concurrently: bool,
+    },
+    /// Triggers, REPLICA IDENTITY, row security, inheritance: SHARE ROW EXCLUSIVE or ACCESS EXCLUSIVE, brief.
+    Other {
+        what: String,
+        share_row_exclusive: bool,
+    },
+    /// SET STATISTICS, SET (storage params), CLUSTER ON: SHARE UPDATE EXCLUSIVE.
+    Light {
+        what: String,
+    },
+    /// MySQL `ALGORITHM=COPY` / `LOCK=SHARED|EXCLUSIVE`.
+    MysqlOption {
+        option: String,
+        value: String,
+        at: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TxKind {
+    Begin,
+    Commit,
+    Rollback,
+    Savepoint,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StmtKind {
+    CreateTable {
+        table: Name,
+        if_not_exists: bool,
+        columns: Vec<ColumnDef>,
+        constraints: Vec<Constraint>,
+        as_select: bool,
+        temporary: bool,
+        partition_of: Option<Name>,
+    },
+    AlterTable {
+        table: Name,
+        obj: Obj,
+        if_exists: bool,
+        cmds: Vec<AlterCmd>,
+    },
+    CreateIndex {
+        name: Option<Name>,
+        table: Name,
+        unique: bool,
+        concurrently: bool,
+        if_not_exists: bool,
+        columns: Vec<String>,
+    },
+    Drop {
+        obj: Obj,
+        names: Vec<Name>,
+        if_exists: bool,
+        cascade: bool,
+        concurrently: bool,
+    },
+    /// `table` is the relation for triggers/constraints/columns; `column` set for column renames.
+    Rename {
+        obj: Obj,
+        target: Name,
+        column: Option<String>,
+        new_name: String,
+        table: Option<Name>,
+    },
+    Truncate {
+        tables: Vec<Name>,
+        cascade: bool,
+    },
+    Delete {
+        table: Name,
+        has_where: bool,
+        exprs: Vec<Expr>,
+    },
+    Update {
+        table: Name,
+        has_where: bool,
+        set: Vec<(String, Expr)>,
+        exprs: Vec<Expr>,
+    },
+    Insert {
+        table: Name,
+        from_select: bool,
+        exprs: Vec<Expr>,
+    },
+    /// Plain SELECT and other read-only queries.
+    Select {
+        exprs: Vec<Expr>,
+    },
+    CreateView {
+        name: Name,
+        materialized: bool,
+        replace: bool,
+        tables: Vec<Name>,
+        columns: Vec<String>,
+        star: bool,
+        if_not_exists: bool,
+    },
+    Refresh {
+        name: Name,
+        concurrently: bool,
+    },
+    Reindex {
+        target: String,
+        table: Option<Name>,
+        concurrently: bool,
+    },
+    Cluster {
+        table: Option<Name>,
+    },
+    Vacuum {
+        full: bool,
+        tables: Vec<Name>,
+    },
+    Transaction {
+        kind: TxKind,
+        word: String,
+    },
+    Set {
+        name: String,
+        value: String,
+        local: bool,
+    },
+    /// Schemas, sequences, types, domains, functions, triggers, extensions, databases.
+    Create {
+        obj: Obj,
+        name: Name,
+        if_not_exists: bool,
+        or_replace: bool,
+        table: Option<Name>,
+        domain_check: bool,
+    },
+    AlterEnumAddValue {
+        ty: Name,
+        value: String,
+        if_not_exists: bool,
+        ordered: bool,
+    },
+    AlterDomainAddConstraint {
+        domain: Name,
+        not_valid: bool,
+    },
+    LockTable {
+        tables: Vec<Name>,
+        mode: String,
+    },
+    /// SQLite `PRAGMA name = value`.
+    Pragma {
+        name: String,
+        value: String,
+    },
+    /// Anything else: the statement's leading keywords (`GRANT`, `COMMENT ON`, …).
+    Other {
+        tag: String,
+    },
+}
+
+/// One analysed statement of a script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Stmt {
+    /// Byte range in the script, without the terminating `;`.
+    pub span: Range<usize>,
+    pub kind: StmtKind,
+}
+
+impl StmtKind {
+    /// The statement's leading words, for messages: `DROP TABLE`, `ALTER TABLE`, `UPDATE`.
+    pub fn verb(&self) -> String {
+        match self {
+            StmtKind::CreateTable { .. } => "CREATE TABLE".into(),
+            StmtKind::AlterTable { obj, .. } => format!("ALTER {}", obj.sql()),
+            StmtKind::CreateIndex { .. } => "CREATE INDEX".into(),
+            StmtKind::Drop { obj, .. } => format!("DROP {}", obj.sql()),
+            StmtKind::Rename { obj, .. } => format!("ALTER {} … RENAME", obj.sql()),
+            StmtKind::Truncate { .. } => "TRUNCATE".into(),
+            StmtKind::Delete { .. } => "DELETE".into(),
+            StmtKind::Update { .. } => "UPDATE".into(),
+            StmtKind::Insert { .. } => "INSERT".into(),
+            StmtKind::Select { .. } => "SELECT".into(),
+            StmtKind::CreateView {
+                materialized: true, ..
+            } => "CREATE MATERIALIZED VIEW".into(),
+            StmtKind::CreateView { .. } => "CREATE VIEW".into(),
+            StmtKind::Refresh { .. } => "REFRESH MATERIALIZED VIEW".into(),
+            StmtKind::Reindex { .. } => "REINDEX".into(),
+            StmtKind::Cluster { .. } => "CLUSTER".into(),
+            StmtKind::Vacuum { .. } => "VACUUM".into(),
+            StmtKind::Transaction { word, .. } => word.clone(),
+            StmtKind::Set { .. } => "SET".into(),
+            StmtKind::Create { obj, .. } => format!("CREATE {}", obj.sql()),
+            StmtKind::AlterEnumAddValue { .. } => "ALTER TYPE … ADD VALUE".into(),
+            StmtKind::AlterDomainAddConstraint { .. } => "ALTER DOMAIN … ADD CONSTRAINT".into(),
+            StmtKind::LockTable { .. } => "LOCK TABLE".into(),
+            StmtKind::Pragma { .. } => "PRAGMA".into(),
+            StmtKind::Other { tag } => tag.clone(),
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Turning the paths given to `backstop lint` into migrations and scripts.
+
+use crate::analyze::Unit;
+use crate::types::LintError;
+use backstop_core::migration::{self, Layout, Migration, MigrationToml, RunOptions};
+use std::path::{Path, PathBuf};
+
+/// What a path holds.
+pub(crate) enum Input {
+    Migrations(Vec<Migration>),
+    Script { file: PathBuf, text: String },
+}
+
+pub(crate) fn inputs(paths: &[PathBuf]) -> Result<Vec<Input>, LintError> {
+    let mut out = Vec::new();
+    let mut seen_folders: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        if !p.exists() {
+            return Err(LintError::NotFound { path: p.clone() });
+        }
+        if p.is_dir() {
+            if p.join("up.sql").is_file() {
+                if !seen_folders.contains(p) {
+                    seen_folders.push(p.clone());
+                    out.push(Input::Migrations(vec![load_folder(p)?]));
+                }
+            } else {
+                out.push(Input::Migrations(migration::load_dir(p)?));
+            }
+            continue;
+        }
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let parent = p
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        if matches!(
+            name.as_str(),
+            "up.sql" | "down.sql" | "verify.sql" | "migration.toml"
+        ) && parent.join("up.sql").is_file()
+        {
+            if !seen_folders.contains(&parent) {
+                seen_folders.push(parent.clone());
+                out.push(Input::Migrations(vec![load_folder(&parent)?]));
+            }
+            continue;
+        }
+        if !name.ends_with(".sql") {
+            return Err(LintError::Unsupported { path: p.clone() });
+        }
+        let text = read(p)?;
+        let is_single_file = text
+            .lines()
+            .any(|l| l.trim().eq_ignore_ascii_case("-- backstop:up"));
+        if is_single_file {
+            let all = migration::load_dir(&parent)?;
+            match all
+                .into_iter()
+                .find(|m| m.path == *p || m.path.file_name() == p.file_name())
+            {
+                Some(m) => out.push(Input::Migrations(vec![m])),
+                None => out.push(Input::Script {
+                    file: p.clone(),
+                    text,
+                }),
+            }
+        } else {
+            out.push(Input::Script {
+                file: p.clone(),
+                text,
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn units(inputs: &[Input]) -> Vec<Unit<'_>> {
+    let mut u = Vec::new();
+    for i in inputs {
+        match i {
+            Input::Migrations(ms) => u.extend(ms.iter().map(Unit::Migration)),
+            Input::Script { file, text } => u.push(Unit::Script {
+                file: file.clone(),
+                text: text.clone(),
+            }),
+        }
+    }
+    u
+}
+
+fn read(p: &Path) -> Result<String, LintError> {
+    let bytes = std::fs::read(p).map_err(|source| LintError::Io {
+        path: p.to_path_buf(),
+        source,
+    })?;
+    let mut s = String::from_utf8(bytes).map_err(|_| LintError::NotUtf8 {
+        path: p.to_path_buf(),
+    })?;
+    if s.starts_with('\u{feff}') {
+        s.drain(..3);
+    }
+    Ok(s)
+}
+
+fn read_opt(p: &Path) -> Result<Option<String>, LintError> {
+    if p.is_file() {
+        read(p).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// One migration folder on its own. The migrations directory loader would also do, but a
+/// folder given by itself should lint even when its siblings don't load.
+fn load_folder(dir: &Path) -> Result<Migration, LintError> {
+    let stem = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let digits: String = stem.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let version = digits.parse().unwrap_or(0);
+    let name = stem[digits.len()..]
+        .trim_start_matches(['_', '-', '.'])
+        .to_string();
+    let up = read(&dir.join("up.sql"))?;
+    let down = read_opt(&dir.join("down.sql"))?;
+    let verify = read_opt(&dir.join("verify.sql"))?;
+    let toml_path = dir.join("migration.toml");
+    let toml_text = read_opt(&toml_path)?;
+    let config = match &toml_text {
+        Some(t) => migration::parse_toml(&toml_path, t)?,
+        None => MigrationToml::default(),
+    };
+    let options = options_of(&config);
+    let checksum = backstop_core::checksum::migration_checksum(
+        &up,
+        down.as_deref(),
+        verify.as_deref(),
+        toml_text.as_deref(),
+    );
+    Ok(Migration {
+        version,
+        name,
+        path: dir.to_path_buf(),
+        layout: Layout::Folder,
+        up,
+        down,
+        verify,
+        toml_text,
+        config,
+        options,
+        checksum,
+    })
+}
+
+fn options_of(c: &MigrationToml) -> RunOptions {
+    let ms = |v: &Option<String>| {
+        v.as_deref()
+            .and_then(migration::parse_duration)
+            .map(|d| d.as_millis() as u64)
+    };
+    RunOptions {
+        transaction: c.transaction.unwrap_or(true),
+        lock_timeout_ms: ms(&c.lock_timeout),
+        statement_timeout_ms: ms(&c.statement_timeout),
+        retries: c.retries.unwrap_or(3),
+    }
+}
+
+/// A migration that exists only in memory (tests, the fuzz target, `plan` on stored SQL).
+pub fn in_memory_migration(
+    version: i64,
+    name: &str,
+    up: &str,
+    down: Option<&str>,
+    verify: Option<&str>,
+    toml: Option<&str>,
+) -> Migration {
+    let path = PathBuf::from("migrations").join(format!("{version}_{name}"));
+    let config = toml
+        .and_then(|t| migration::parse_toml(&path.join("migration.toml"), t).ok())
+        .unwrap_or_default();
+    let options = options_of(&config);
+    Migration {
+        version,
+        name: name.to_string(),
+        path,
+        layout: Layout::Folder,
+        up: up.to_string(),
+        down: down.map(str::to_string),
+        verify: verify.map(str::to_string),
+        toml_text: toml.map(str::to_string),
+        config,
+        options,
+        checksum: backstop_core::checksum::migration_checksum(up, down, verify, toml),
+    }
+}

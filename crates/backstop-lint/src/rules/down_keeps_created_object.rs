@@ -1,0 +1,99 @@
+//! Objects created by up.sql that down.sql leaves behind.
+
+use super::*;
+use crate::effects;
+
+pub(crate) const RULE: Rule = Rule {
+    info: RuleInfo {
+        id: "down-keeps-created-object",
+        severity: Severity::Warning,
+        summary: "An object created in up.sql is not dropped by down.sql",
+        engines: ALL,
+        category: "reversibility",
+    },
+    check: Check::Migration(check),
+    docs: r#"A rollback must bring the schema back to exactly what it was; backstop checks the schema
+fingerprint after every rollback and fails (exit 5) when it differs. Every table, index,
+view, sequence, type, function, trigger, schema or named constraint that up.sql creates (or
+renames into existence) should be dropped (or renamed back) by down.sql. Dropping a table
+also covers its indexes, triggers and constraints.
+
+## Bad
+```sql
+-- up.sql
+CREATE TABLE invites (id bigint PRIMARY KEY, email text NOT NULL);
+CREATE INDEX invites_email_idx ON invites (email);
+-- down.sql
+DROP INDEX invites_email_idx;
+```
+
+## Good
+```sql
+-- down.sql
+DROP TABLE invites;
+```"#,
+};
+
+fn check(cx: &MigCx, out: &mut Out) {
+    let Some(down) = cx.down else { return };
+    if cx.mig.irreversible.is_some() {
+        return;
+    }
+    let up = effects::of(cx.up);
+    let back = effects::of(down);
+    for e in &up.created {
+        if back.removes(e) {
+            continue;
+        }
+        out.at_part(
+            Part::Up,
+            e.stmt,
+            format!(
+                "{} {} created here is not dropped by down.sql, so a rollback leaves it behind",
+                e.obj.sql(),
+                e.display
+            ),
+            format!("Drop {} {} in down.sql.", e.obj.sql(), e.display),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::*;
+    use expect_test::expect;
+    const ID: &str = "down-keeps-created-object";
+
+    #[test]
+    fn ok_table_drop_covers_index() {
+        lint_case_ok(
+            ID,
+            Case::pg(
+                "CREATE TABLE invites (id int);\nCREATE INDEX invites_id_idx ON invites (id);",
+            )
+            .down("DROP TABLE invites;"),
+        );
+    }
+
+    #[test]
+    fn err_left_behind() {
+        let c = Case::pg("CREATE TABLE invites (id int);\nCREATE INDEX ON users (email);\nCREATE SCHEMA billing;").down("DROP TABLE invites;");
+        expect![[r#"
+            warning[down-keeps-created-object]: INDEX users_email_idx created here is not dropped by down.sql, so a rollback leaves it behind
+             --> migrations/20260101000000_m/up.sql:2:1
+              |
+            2 | CREATE INDEX ON users (email);
+              | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+              = help: Drop INDEX users_email_idx in down.sql.
+
+            warning[down-keeps-created-object]: SCHEMA billing created here is not dropped by down.sql, so a rollback leaves it behind
+             --> migrations/20260101000000_m/up.sql:3:1
+              |
+            3 | CREATE SCHEMA billing;
+              | ^^^^^^^^^^^^^^^^^^^^^
+              = help: Drop SCHEMA billing in down.sql.
+
+            0 errors, 2 warnings, 0 infos in 2 files (4 statements)
+        "#]].assert_eq(&c.render(ID));
+    }
+}

@@ -1,0 +1,107 @@
+//! Objects and columns dropped by up.sql that down.sql doesn't recreate.
+
+use super::*;
+use crate::effects;
+
+pub(crate) const RULE: Rule = Rule {
+    info: RuleInfo {
+        id: "down-misses-dropped-object",
+        severity: Severity::Warning,
+        summary: "An object or column dropped in up.sql is not recreated by down.sql",
+        engines: ALL,
+        category: "reversibility",
+    },
+    check: Check::Migration(check),
+    docs: r#"If up.sql drops a table, view, index, function, type, constraint or column, down.sql has
+to create it again for the rollback to restore the schema (and, for tables and columns,
+the contract's `data_loss = "snapshot"` brings the data back). A down.sql that forgets one
+fails backstop's schema fingerprint check at rollback time, when you can least afford it.
+
+## Bad
+```sql
+-- up.sql
+ALTER TABLE users DROP COLUMN legacy_flags;
+-- down.sql
+SELECT 1;
+```
+
+## Good
+```sql
+-- down.sql
+ALTER TABLE users ADD COLUMN legacy_flags integer NOT NULL DEFAULT 0;
+```"#,
+};
+
+fn check(cx: &MigCx, out: &mut Out) {
+    let Some(down) = cx.down else { return };
+    if cx.mig.irreversible.is_some() {
+        return;
+    }
+    let up = effects::of(cx.up);
+    let back = effects::of(down);
+    for e in &up.dropped {
+        if back.recreates(e) {
+            continue;
+        }
+        out.at_part(
+            Part::Up,
+            e.stmt,
+            format!("{} {} dropped here is not recreated by down.sql, so a rollback can't restore the schema", e.obj.sql(), e.display),
+            format!("Recreate {} {} in down.sql.", e.obj.sql(), e.display),
+        );
+    }
+    for c in &up.cols_dropped {
+        if back.recreates_col(c) {
+            continue;
+        }
+        out.at_part(
+            Part::Up,
+            c.stmt,
+            format!("column {}.{} dropped here is not added back by down.sql, so a rollback can't restore the schema", c.table_display, c.column),
+            format!("Add {}.{} back in down.sql.", c.table_display, c.column),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::*;
+    use expect_test::expect;
+    const ID: &str = "down-misses-dropped-object";
+
+    #[test]
+    fn ok_recreated() {
+        lint_case_ok(
+            ID,
+            Case::pg("ALTER TABLE users DROP COLUMN flags;")
+                .down("ALTER TABLE users ADD COLUMN flags int;"),
+        );
+        lint_case_ok(
+            ID,
+            Case::pg("DROP VIEW v;").down("CREATE VIEW v AS SELECT 1;"),
+        );
+    }
+
+    #[test]
+    fn err_not_recreated() {
+        let c = Case::pg("ALTER TABLE users DROP COLUMN flags;\nDROP INDEX users_legacy_idx;")
+            .down("SELECT 1;");
+        expect![[r#"
+            warning[down-misses-dropped-object]: column users.flags dropped here is not added back by down.sql, so a rollback can't restore the schema
+             --> migrations/20260101000000_m/up.sql:1:1
+              |
+            1 | ALTER TABLE users DROP COLUMN flags;
+              | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+              = help: Add users.flags back in down.sql.
+
+            warning[down-misses-dropped-object]: INDEX users_legacy_idx dropped here is not recreated by down.sql, so a rollback can't restore the schema
+             --> migrations/20260101000000_m/up.sql:2:1
+              |
+            2 | DROP INDEX users_legacy_idx;
+              | ^^^^^^^^^^^^^^^^^^^^^^^^^^^
+              = help: Recreate INDEX users_legacy_idx in down.sql.
+
+            0 errors, 2 warnings, 0 infos in 2 files (3 statements)
+        "#]].assert_eq(&c.render(ID));
+    }
+}

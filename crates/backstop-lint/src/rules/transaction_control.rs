@@ -1,0 +1,87 @@
+//! BEGIN / COMMIT / ROLLBACK inside a migration file.
+
+use super::*;
+use crate::ir::{StmtKind, TxKind};
+
+pub(crate) const RULE: Rule = Rule {
+    info: RuleInfo {
+        id: "transaction-control",
+        severity: Severity::Error,
+        summary:
+            "BEGIN, COMMIT or ROLLBACK inside a migration breaks the transaction backstop manages",
+        engines: ALL,
+        category: "transactions",
+    },
+    check: Check::Stmt(Parts::All, check),
+    docs: r#"backstop opens the transaction itself (and records history and the audit event in it). A
+`COMMIT` in the script ends that transaction early: the statements after it run outside,
+a failure leaves the migration half-applied, and the history row no longer matches what
+ran. A `BEGIN` inside it is a no-op with a warning on PostgreSQL and an error on SQLite.
+In a `transaction = false` migration, backstop records progress statement by statement and
+can't resume inside your own transaction, so it is a warning there.
+
+## Bad
+```sql
+BEGIN;
+ALTER TABLE users ADD COLUMN nickname text;
+COMMIT;
+```
+
+## Good
+```sql
+ALTER TABLE users ADD COLUMN nickname text;
+```"#,
+};
+
+fn check(cx: &StmtCx, out: &mut Out) {
+    let StmtKind::Transaction { kind, word } = &cx.stmt.kind else {
+        return;
+    };
+    if matches!(kind, TxKind::Savepoint | TxKind::Other) {
+        return;
+    }
+    let help = "Remove it: backstop wraps each migration in a transaction (set `transaction = false` to opt out).";
+    if cx.mig.transaction {
+        let msg = match kind {
+            TxKind::Begin => format!("{word} inside a migration: backstop already runs it in a transaction, and a nested BEGIN is ignored or rejected"),
+            _ => format!("{word} inside a migration ends the transaction backstop opened, so later statements run outside it and a failure leaves the migration half-applied"),
+        };
+        out.at(cx.index, msg, help);
+    } else {
+        out.at(cx.index, format!("{word} in a migration with `transaction = false`: backstop records progress per statement and can't resume inside your transaction"), help)
+            .severity(Severity::Warning);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::*;
+    use expect_test::expect;
+    const ID: &str = "transaction-control";
+
+    #[test]
+    fn ok_savepoint() {
+        lint_ok(ID, "SAVEPOINT a;\nRELEASE SAVEPOINT a;");
+    }
+
+    #[test]
+    fn err_begin_commit() {
+        expect![[r#"
+            error[transaction-control]: BEGIN inside a migration: backstop already runs it in a transaction, and a nested BEGIN is ignored or rejected
+             --> migrations/20260101000000_m/up.sql:1:1
+              |
+            1 | BEGIN;
+              | ^^^^^
+              = help: Remove it: backstop wraps each migration in a transaction (set `transaction = false` to opt out).
+
+            error[transaction-control]: COMMIT inside a migration ends the transaction backstop opened, so later statements run outside it and a failure leaves the migration half-applied
+             --> migrations/20260101000000_m/up.sql:3:1
+              |
+            3 | COMMIT;
+              | ^^^^^^
+              = help: Remove it: backstop wraps each migration in a transaction (set `transaction = false` to opt out).
+
+            2 errors, 0 warnings, 0 infos in 1 file (3 statements)
+        "#]].assert_eq(&lint_errors(ID, "BEGIN;\nALTER TABLE users ADD COLUMN nickname text;\nCOMMIT;"));
+    }
+}

@@ -1,0 +1,9 @@
+-- engine: mysql
+-- backstop:up
+CREATE TABLE IF NOT EXISTS invoices (
+    id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    total DECIMAL(12,2) NOT NULL DEFAULT 0
+);
+ALTER TABLE invoices ADD COLUMN note TEXT NULL, ALGORITHM=INSTANT;
+-- backstop:down
+DROP TABLE IF EXISTS invoices;
