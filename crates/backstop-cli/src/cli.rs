@@ -34,7 +34,7 @@ pub struct Global {
     /// Who is running this, for history and the audit ledger (default: the OS user)
     #[arg(long, global = true, env = "BACKSTOP_ACTOR")]
     pub actor: Option<String>,
-    /// Output format
+    /// Output format (sarif and github: lint only)
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Answer yes to prompts (prompts never appear when stdin is not a terminal)
@@ -55,6 +55,10 @@ pub struct Global {
 pub enum Format {
     Text,
     Json,
+    /// SARIF 2.1.0 (lint only), for GitHub code scanning
+    Sarif,
+    /// GitHub workflow annotations (lint only)
+    Github,
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +99,9 @@ pub enum Command {
         /// Apply although the schema drifted from the last recorded fingerprint (needs --reason)
         #[arg(long, requires = "reason")]
         allow_drift: bool,
+        /// Apply despite error findings of this lint rule (repeatable; needs --reason)
+        #[arg(long, value_name = "RULE", requires = "reason")]
+        allow: Vec<String>,
         /// Why an override is acceptable (recorded in the audit ledger)
         #[arg(long)]
         reason: Option<String>,
@@ -125,6 +132,20 @@ pub enum Command {
     },
     /// Re-run verify scripts; check checksums, drift and schema health
     Verify,
+    /// Static risk analysis of migrations (default: the migrations directory)
+    Lint {
+        /// Migrations directories, migration folders or .sql files
+        paths: Vec<std::path::PathBuf>,
+        /// Which engine's rules to run (default: from the database URL; sqlite when none)
+        #[arg(long, value_enum)]
+        engine: Option<EngineArg>,
+        /// `warnings`: treat warnings as errors (exit 1)
+        #[arg(long, value_enum)]
+        deny: Option<Deny>,
+        /// Print a rule's documentation and exit
+        #[arg(long, value_name = "RULE")]
+        explain: Option<String>,
+    },
     /// Print the canonical schema text and fingerprint
     Schema,
     /// Rewrite backstop.sum
@@ -153,6 +174,18 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<AuditAction>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    Postgres,
+    Sqlite,
+    Mysql,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Deny {
+    Warnings,
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]

@@ -1,8 +1,13 @@
 //! The `backstop` binary: argument parsing, connecting, printing. Every decision is made by
 //! backstop-core; this crate only wires it to the terminal.
 
+// Errors are on the cold path and carry everything the person at the terminal needs; their
+// size is irrelevant (see backstop-core).
+#![allow(clippy::result_large_err)]
+
 mod cli;
 mod connect;
+mod lint;
 mod print;
 mod scaffold;
 
@@ -114,6 +119,15 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
     };
     let sum_path = sumfile::sum_path(&s.dir);
     let app = |cmd: &str| format!("backstop {cmd} ({})", s.actor);
+    if matches!(cli.global.format, Format::Sarif | Format::Github)
+        && !matches!(cli.command, Command::Lint { .. })
+    {
+        return Err(EngineError::Usage(
+            "--format sarif|github is only for `backstop lint`; use text or json".into(),
+        )
+        .into());
+    }
+    let engine = lint::engine_of(&s.url);
     match &cli.command {
         Command::Init => {
             let r = scaffold::init(
@@ -161,7 +175,8 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         Command::Plan { to } => {
             let ms = load(&s.dir)?;
             let mut db = connect::connect(&s.url, &app("plan"))?;
-            let r = engine::plan(db.as_mut(), &ms, *to)?;
+            let mut r = engine::plan(db.as_mut(), &ms, *to)?;
+            lint::annotate(&mut r, &ms, engine);
             p.plan(&r);
             Ok(exit::OK)
         }
@@ -171,10 +186,20 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             dry_run,
             atomic,
             allow_drift,
+            allow,
             reason,
         } => {
             let ms = load(&s.dir)?;
             let mut db = connect::connect(&s.url, &app("apply"))?;
+            let allow: Vec<(String, String)> = allow
+                .iter()
+                .map(|rule| (rule.clone(), reason.clone().unwrap_or_default()))
+                .collect();
+            for (rule, _) in &allow {
+                if !backstop_lint::rules().iter().any(|r| r.id == rule) {
+                    return Err(EngineError::Usage(format!("--allow {rule}: no such lint rule (`backstop lint --explain RULE`; rules are listed in docs/rules/README.md)")).into());
+                }
+            }
             let opts = engine::ApplyOptions {
                 to: *to,
                 release: release.clone(),
@@ -182,8 +207,12 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                 atomic: *atomic,
                 allow_drift: allow_drift.then(|| reason.clone().unwrap_or_default()),
                 sum_path,
+                lint: Some(lint::hook(ms.clone(), engine, allow)),
             };
-            let r = engine::apply(db.as_mut(), &ms, &ctx, &opts)?;
+            let mut r = engine::apply(db.as_mut(), &ms, &ctx, &opts)?;
+            if let Some(plan) = r.plan.as_mut() {
+                lint::annotate(plan, &ms, engine);
+            }
             p.apply(&r);
             Ok(exit::OK)
         }
@@ -226,6 +255,46 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             let r = engine::verify(db.as_mut(), &ms, &sum_path)?;
             p.verify(&r);
             Ok(if r.ok { exit::OK } else { exit::REFUSED })
+        }
+        Command::Lint {
+            paths,
+            engine: engine_arg,
+            deny,
+            explain,
+        } => {
+            if let Some(rule) = explain {
+                let page = backstop_lint::explain(rule)
+                    .ok_or_else(|| EngineError::Usage(format!("no lint rule `{rule}`")))?;
+                p.lines(
+                    &serde_json::json!({"rule": rule, "docs": page}),
+                    std::slice::from_ref(&page),
+                );
+                return Ok(exit::OK);
+            }
+            let lint_engine = match engine_arg {
+                Some(cli::EngineArg::Postgres) => backstop_core::driver::Engine::Postgres,
+                Some(cli::EngineArg::Sqlite) => backstop_core::driver::Engine::Sqlite,
+                Some(cli::EngineArg::Mysql) => backstop_core::driver::Engine::Mysql,
+                None => engine,
+            };
+            let paths = if paths.is_empty() {
+                vec![s.dir.clone()]
+            } else {
+                paths.clone()
+            };
+            let opts = backstop_lint::LintOptions {
+                engine: lint_engine,
+                deny_warnings: deny.is_some(),
+                allow: vec![],
+            };
+            let report = backstop_lint::lint_files(&paths, &opts)
+                .map_err(|e| EngineError::Usage(e.to_string()))?;
+            p.lint(&report);
+            Ok(if report.has_errors() {
+                exit::FAILED_UNDONE
+            } else {
+                exit::OK
+            })
         }
         Command::Schema => {
             let mut db = connect::connect(&s.url, &app("schema"))?;

@@ -159,6 +159,23 @@ impl Printer {
                     st.index, st.line
                 ));
             }
+            if let Some(i) = &st.impact {
+                if let Some(lock) = &i.lock {
+                    let mut what = vec![format!("{lock} lock on {}", i.tables.join(", "))];
+                    if i.blocks != "nothing" {
+                        what.push(format!("blocks {}", i.blocks));
+                    }
+                    if i.rewrites {
+                        what.push("REWRITES the table".into());
+                    } else if i.scans {
+                        what.push("scans the table".into());
+                    }
+                    if i.destroys_data {
+                        what.push("DESTROYS DATA".into());
+                    }
+                    out(&format!("         ↳ {}", what.join("; ")));
+                }
+            }
         }
     }
 
@@ -197,6 +214,23 @@ impl Printer {
             match &m.irreversible {
                 Some(reason) => out(&format!("    rollback: IRREVERSIBLE ({reason})")),
                 None => self.statements("rollback path", &m.rollback),
+            }
+            if !m.snapshot.is_empty() {
+                out("    would need a snapshot of the data destroyed by:");
+                for x in &m.snapshot {
+                    out(&format!("      {x}"));
+                }
+            }
+            for f in &m.findings {
+                let sup = f
+                    .suppressed
+                    .as_ref()
+                    .map(|r| format!(" (suppressed: {r})"))
+                    .unwrap_or_default();
+                out(&format!(
+                    "    {} {} at {}: {}{sup}",
+                    f.severity, f.rule, f.location, f.message
+                ));
             }
         }
         self.warnings(&r.warnings);
@@ -312,6 +346,21 @@ impl Printer {
                 "some checks failed"
             });
         }
+    }
+
+    pub fn lint(&self, r: &backstop_lint::LintReport) {
+        let text = match self.format {
+            Format::Json => backstop_lint::render_json(r),
+            Format::Sarif => backstop_lint::render_sarif(r),
+            Format::Github => backstop_lint::render_github(r),
+            Format::Text => {
+                if self.quiet && !r.has_errors() {
+                    return;
+                }
+                backstop_lint::render_text(r)
+            }
+        };
+        out(text.trim_end());
     }
 
     pub fn schema(&self, r: &SchemaReport) {

@@ -218,7 +218,8 @@ fn tampered_ledger_is_found(k: Kind) {
 
 fn input_errors_exit_2_name_the_path_and_change_nothing(k: Kind) {
     let db = Db::new(k);
-    let cases: Vec<(&str, Box<dyn Fn(&Project)>, &str)> = vec![
+    type Make = Box<dyn Fn(&Project)>;
+    let cases: Vec<(&str, Make, &str)> = vec![
         (
             "missing up.sql",
             Box::new(|p: &Project| {

@@ -93,7 +93,7 @@ pub enum EngineError {
     LockTimeout {
         database: String,
         holder: String,
-        holder_info: Option<LockHolder>,
+        holder_info: Option<Box<LockHolder>>,
         waited: Duration,
     },
     /// A migration failed and everything it did was undone.

@@ -14,6 +14,38 @@ pub struct PlannedStatement {
     pub index: usize,
     pub line: usize,
     pub sql: String,
+    /// The lock it takes and its effect on the table (filled in by static analysis).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact: Option<Impact>,
+}
+
+/// What one statement does to the tables it touches.
+#[derive(Debug, Clone, Serialize)]
+pub struct Impact {
+    /// The strongest table lock, e.g. `ACCESS EXCLUSIVE`.
+    pub lock: Option<String>,
+    pub tables: Vec<String>,
+    /// Rewrites the whole table while holding the lock.
+    pub rewrites: bool,
+    /// Scans the whole table while holding the lock.
+    pub scans: bool,
+    /// What the lock blocks: `reads and writes`, `writes`, `nothing`.
+    pub blocks: String,
+    /// Destroys data (rows or columns), so a snapshot would be needed to restore it.
+    pub destroys_data: bool,
+}
+
+/// A lint finding, as shown in a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanFinding {
+    pub rule: String,
+    pub severity: String,
+    pub message: String,
+    pub help: String,
+    /// `file:line:column`
+    pub location: String,
+    /// The suppression reason, when suppressed.
+    pub suppressed: Option<String>,
 }
 
 /// A pending migration in a plan: what runs and how it would be undone.
@@ -30,6 +62,10 @@ pub struct PlannedMigration {
     /// The down statements in order; empty with `irreversible` set.
     pub rollback: Vec<PlannedStatement>,
     pub irreversible: Option<String>,
+    /// Static-analysis findings for this migration.
+    pub findings: Vec<PlanFinding>,
+    /// Statements that destroy data (what a snapshot would have to keep).
+    pub snapshot: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

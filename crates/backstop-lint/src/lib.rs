@@ -89,11 +89,47 @@ pub struct StatementImpact {
 /// Per statement of `sql`: the lock it takes and its table impact. Tables created earlier
 /// in the same script count as new (no lock worth reporting for their rewrites or scans).
 pub fn statement_impacts(sql: &str, engine: Engine) -> Vec<StatementImpact> {
-    let parsed = match engine {
+    impacts_with(sql, engine, catalog::Catalog::default())
+}
+
+/// [`statement_impacts`] for one migration's up.sql, knowing the schema the migrations
+/// before it built (so a table created earlier counts as existing, with its columns).
+pub fn migration_impacts(
+    migrations: &[Migration],
+    version: i64,
+    engine: Engine,
+) -> Vec<StatementImpact> {
+    let mut cat = catalog::Catalog::default();
+    let mut target = None;
+    for m in migrations {
+        // Objects of earlier migrations are "existing" for the next one.
+        cat.begin_migration();
+        if m.version == version {
+            target = Some(m);
+            break;
+        }
+        let parsed = parse(&m.up, engine);
+        let mut stmts: Vec<&ir::Stmt> = parsed.stmts.iter().collect();
+        stmts.sort_by_key(|s| s.span.start);
+        for s in stmts {
+            cat.apply(s);
+        }
+    }
+    match target {
+        Some(m) => impacts_with(&m.up, engine, cat),
+        None => vec![],
+    }
+}
+
+fn parse(sql: &str, engine: Engine) -> pg::Parsed {
+    match engine {
         Engine::Postgres => pg::parse(sql),
         _ => lite::parse(sql, engine),
-    };
-    let mut cat = catalog::Catalog::default();
+    }
+}
+
+fn impacts_with(sql: &str, engine: Engine, mut cat: catalog::Catalog) -> Vec<StatementImpact> {
+    let parsed = parse(sql, engine);
     let mut stmts: Vec<&ir::Stmt> = parsed.stmts.iter().collect();
     stmts.sort_by_key(|s| s.span.start);
     let mut out = Vec::with_capacity(stmts.len());
@@ -158,5 +194,35 @@ mod tests {
         let n = ids.len();
         ids.dedup();
         assert_eq!(ids.len(), n);
+    }
+}
+
+#[cfg(test)]
+mod impact_context_tests {
+    use super::*;
+
+    #[test]
+    fn earlier_migrations_give_the_schema_context() {
+        let a = in_memory_migration(
+            1,
+            "t",
+            "CREATE TABLE t (id bigint PRIMARY KEY, n int, note text);",
+            Some("DROP TABLE t;"),
+            None,
+            None,
+        );
+        let b = in_memory_migration(
+            2,
+            "c",
+            "ALTER TABLE t ALTER COLUMN n TYPE bigint;\nALTER TABLE t DROP COLUMN note;",
+            Some("SELECT 1;"),
+            None,
+            None,
+        );
+        let im = migration_impacts(&[a, b], 2, Engine::Postgres);
+        assert_eq!(im.len(), 2);
+        assert_eq!(im[0].lock, Some("ACCESS EXCLUSIVE"));
+        assert!(im[0].rewrites, "{im:?}");
+        assert!(im[1].destroys_data, "{im:?}");
     }
 }

@@ -1,1 +1,571 @@
-//! placeholder
+//! backstop-postgres owns everything backstop knows about PostgreSQL (12+, tested on 15):
+//!
+//! - [`connect`] and [`PgDriver`], the implementation of [`backstop_core::driver::Driver`]
+//!   on one synchronous `postgres` connection (no TLS yet);
+//! - the history, ledger and state tables in schema `backstop` (`history`);
+//! - the migration lock, a session-level advisory lock that is only ever tried (`lock`);
+//! - the catalog reader that turns the user schema into a canonical
+//!   [`SchemaState`](backstop_core::schema::SchemaState), in full or incrementally after a
+//!   migration (`catalog`), and schema health (invalid indexes, NOT VALID constraints);
+//! - [`testing`]: throw-away databases for tests, reusable by other crates' tests.
+//!
+//! The migration algorithm is not here: it lives once in backstop-core and talks to this
+//! crate only through the `Driver` trait.
+
+mod catalog;
+mod error;
+mod history;
+mod lock;
+mod quote;
+pub mod testing;
+mod url;
+
+pub use catalog::ReadStats;
+pub use quote::{quote_ident, quote_qualified};
+pub use url::display_url;
+
+use backstop_core::driver::{
+    DbError, DbErrorKind, Driver, Engine, FirstColumn, LockAttempt, Timeouts,
+};
+use backstop_core::history::{HistoryRow, StoredState};
+use backstop_core::ledger::Event;
+use backstop_core::redact::register_secret;
+use backstop_core::schema::{HealthIssue, SchemaState};
+use postgres::{Client, NoTls, SimpleQueryMessage};
+use std::time::Duration;
+
+/// How long to wait for a server that doesn't answer, unless the URL says otherwise
+/// (`?connect_timeout=`): an unreachable host should fail a deploy in seconds, not minutes.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Oldest server whose catalog the schema reader understands (`attgenerated`,
+/// `pg_get_partkeydef`, `prokind`, …).
+const MIN_SERVER_VERSION: i32 = 120000;
+
+/// A connection to one PostgreSQL database, implementing backstop's [`Driver`].
+pub struct PgDriver {
+    client: Client,
+    shown_url: String,
+    /// Whether we opened a transaction that is still open.
+    in_tx: bool,
+    /// Bumped at every transaction boundary, so the schema reader can tell whether two
+    /// reads happened in the same transaction.
+    tx_gen: u64,
+    /// Session advisory locks stack; taking it twice would need two unlocks.
+    lock_held: bool,
+    history_known: bool,
+    history_stmts: history::Stmts,
+    catalog: catalog::Catalog,
+}
+
+/// Connect to `url` (`postgres://` or `postgresql://`, or a libpq key=value string),
+/// announcing `application_name` so that `--lock-wait` can tell who holds the lock.
+/// The password is registered for redaction before anything can fail.
+pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
+    url::register_url_secrets(url);
+    let shown = display_url(url);
+    let lower = url.trim_start().to_ascii_lowercase();
+    if url.contains("://")
+        && !(lower.starts_with("postgres://") || lower.starts_with("postgresql://"))
+    {
+        return Err(DbError::connection(format!("{shown} is not a PostgreSQL URL (expected postgres://user:password@host:port/database)")));
+    }
+    let mut config: postgres::Config = url.trim().parse().map_err(|e: postgres::Error| {
+        DbError::connection(format!("invalid PostgreSQL URL {shown}: {e} (expected postgres://user:password@host:port/database)"))
+    })?;
+    if let Some(pw) = config.get_password() {
+        register_secret(&String::from_utf8_lossy(pw));
+    }
+    // libpq's defaults, which the Rust client does not apply by itself.
+    if config.get_user().is_none() {
+        if let Some(user) = std::env::var("PGUSER")
+            .ok()
+            .or_else(|| std::env::var("USER").ok())
+        {
+            config.user(&user);
+        }
+    }
+    if config.get_hosts().is_empty() {
+        config.host("localhost");
+    }
+    config.application_name(application_name);
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    let mut client = config
+        .connect(NoTls)
+        .map_err(|e| error::connection(&shown, &e))?;
+    let row = client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .map_err(|e| error::map(&e))?;
+    let version: i32 = row.try_get(0).map_err(|e| error::map(&e))?;
+    if version < MIN_SERVER_VERSION {
+        return Err(DbError {
+            kind: DbErrorKind::Unsupported,
+            ..DbError::other(format!(
+                "{shown} runs PostgreSQL {}.{}; backstop needs 12 or newer",
+                version / 10000,
+                version % 10000
+            ))
+        });
+    }
+    Ok(PgDriver {
+        client,
+        shown_url: shown,
+        in_tx: false,
+        tx_gen: 0,
+        lock_held: false,
+        history_known: false,
+        history_stmts: history::Stmts::default(),
+        catalog: catalog::Catalog::default(),
+    })
+}
+
+/// What a statement does to the session, from its first words.
+#[derive(Debug, PartialEq, Eq)]
+enum StatementClass {
+    Begin,
+    Commit,
+    Rollback,
+    RollbackToSavepoint,
+    /// Cannot change the catalog (queries, DML, session settings).
+    NoCatalogChange,
+    /// DDL or anything we can't rule out (DO, CALL, …).
+    MayChangeCatalog,
+}
+
+/// The first two words of `sql`, upper-cased, skipping whitespace and comments.
+fn leading_words(sql: &str) -> (String, String) {
+    let mut words = Vec::new();
+    let mut s = sql;
+    while words.len() < 2 {
+        s = s.trim_start();
+        if let Some(rest) = s.strip_prefix("--") {
+            s = rest.find('\n').map(|i| &rest[i..]).unwrap_or("");
+            continue;
+        }
+        if let Some(mut rest) = s.strip_prefix("/*") {
+            let mut depth = 1;
+            while depth > 0 && !rest.is_empty() {
+                if let Some(r) = rest.strip_prefix("/*") {
+                    depth += 1;
+                    rest = r;
+                } else if let Some(r) = rest.strip_prefix("*/") {
+                    depth -= 1;
+                    rest = r;
+                } else {
+                    let n = rest.chars().next().map(char::len_utf8).unwrap_or(1);
+                    rest = &rest[n..];
+                }
+            }
+            s = rest;
+            continue;
+        }
+        let end = s
+            .find(|c: char| !c.is_ascii_alphabetic() && c != '_')
+            .unwrap_or(s.len());
+        if end == 0 {
+            break;
+        }
+        words.push(s[..end].to_ascii_uppercase());
+        s = &s[end..];
+    }
+    let mut it = words.into_iter();
+    (it.next().unwrap_or_default(), it.next().unwrap_or_default())
+}
+
+fn classify(sql: &str) -> StatementClass {
+    let (first, second) = leading_words(sql);
+    match first.as_str() {
+        "BEGIN" | "START" => StatementClass::Begin,
+        "COMMIT" | "END" => StatementClass::Commit,
+        "ABORT" => StatementClass::Rollback,
+        "ROLLBACK" if second == "TO" => StatementClass::RollbackToSavepoint,
+        "ROLLBACK" if second == "PREPARED" => StatementClass::MayChangeCatalog,
+        "ROLLBACK" => StatementClass::Rollback,
+        "SELECT" | "WITH" | "VALUES" | "TABLE" | "SHOW" | "EXPLAIN" | "INSERT" | "UPDATE"
+        | "DELETE" | "MERGE" | "COPY" | "SET" | "RESET" | "NOTIFY" | "LISTEN" | "UNLISTEN"
+        | "SAVEPOINT" | "RELEASE" | "FETCH" | "MOVE" | "CLOSE" | "DECLARE" | "PREPARE"
+        | "EXECUTE" | "DEALLOCATE" | "LOCK" | "DISCARD" | "VACUUM" | "ANALYZE" | "CHECKPOINT"
+        | "" => StatementClass::NoCatalogChange,
+        _ => StatementClass::MayChangeCatalog,
+    }
+}
+
+/// Truthiness of a first column as text: NULL, `f`, `false` and numeric zero are false.
+fn truthy(value: Option<&str>) -> bool {
+    let Some(v) = value else { return false };
+    let t = v.trim();
+    !(t.eq_ignore_ascii_case("f") || t.eq_ignore_ascii_case("false") || is_numeric_zero(t))
+}
+
+/// `0`, `-0.00`, `0e10`, … — any number equal to zero, without float rounding.
+fn is_numeric_zero(t: &str) -> bool {
+    let s = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    if let Some(e) = exponent {
+        let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+    }
+    let mut dots = 0;
+    let mut digits = 0;
+    for b in mantissa.bytes() {
+        match b {
+            b'.' => dots += 1,
+            b'0' => digits += 1,
+            _ => return false,
+        }
+    }
+    dots <= 1 && digits > 0
+}
+
+/// Milliseconds for a `SET … timeout`, never rounding a non-zero duration down to 0
+/// (which would mean "no timeout").
+fn millis(d: Duration) -> u128 {
+    match d.as_millis() {
+        0 if !d.is_zero() => 1,
+        m => m,
+    }
+}
+
+impl PgDriver {
+    fn db<T>(&self, r: Result<T, postgres::Error>) -> Result<T, DbError> {
+        r.map_err(|e| error::map(&e))
+    }
+
+    /// The server process id of this connection (what `pg_stat_activity.pid` shows).
+    pub fn backend_pid(&mut self) -> Result<i32, DbError> {
+        let r = self.client.query_one("SELECT pg_backend_pid()", &[]);
+        let row = self.db(r)?;
+        self.db(row.try_get(0))
+    }
+
+    /// How the last [`Driver::schema`] call went (incremental or full, roots re-read,
+    /// round trips): for tests and measurements.
+    pub fn last_schema_read(&self) -> ReadStats {
+        self.catalog.last
+    }
+
+    fn history_present(&mut self) -> Result<bool, DbError> {
+        if !self.history_known {
+            self.history_known = history::exists(&mut self.client)?;
+        }
+        Ok(self.history_known)
+    }
+
+    fn end_transaction(&mut self, committed: bool) {
+        if committed {
+            self.catalog.on_commit();
+        } else {
+            self.catalog.on_rollback(self.tx_gen);
+            // The tables may have been created in the transaction that just went away.
+            self.history_known = false;
+        }
+        self.in_tx = false;
+        self.tx_gen += 1;
+    }
+
+    fn unhealthy(&mut self) -> Result<Vec<Unhealthy>, DbError> {
+        let r = self.client.query(catalog::HEALTH, &[]);
+        let rows = self.db(r)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let g = |i: usize| -> Result<String, DbError> {
+                row.try_get::<_, String>(i).map_err(|e| error::map(&e))
+            };
+            out.push(Unhealthy {
+                is_index: g(0)? == "index",
+                name: g(1)?,
+                table: g(2)?,
+                schema: g(3)?,
+                bare: g(4)?,
+                relkind: g(5)?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// A row of the health query.
+struct Unhealthy {
+    is_index: bool,
+    /// `schema.index` for indexes, the constraint name for constraints (quoted if needed).
+    name: String,
+    table: String,
+    schema: String,
+    bare: String,
+    relkind: String,
+}
+
+impl Driver for PgDriver {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    fn display_url(&self) -> String {
+        self.shown_url.clone()
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
+
+    fn history_exists(&mut self) -> Result<bool, DbError> {
+        history::exists(&mut self.client)
+    }
+
+    fn ensure_history(&mut self) -> Result<(), DbError> {
+        history::ensure(&mut self.client, self.in_tx)?;
+        self.history_known = true;
+        Ok(())
+    }
+
+    fn try_lock(&mut self) -> Result<LockAttempt, DbError> {
+        if self.lock_held {
+            return Ok(LockAttempt::Acquired);
+        }
+        let attempt = lock::try_lock(&mut self.client)?;
+        self.lock_held = attempt == LockAttempt::Acquired;
+        Ok(attempt)
+    }
+
+    fn unlock(&mut self) -> Result<(), DbError> {
+        if !self.lock_held {
+            return Ok(());
+        }
+        self.lock_held = false;
+        lock::unlock(&mut self.client)
+    }
+
+    fn begin(&mut self, timeouts: Timeouts) -> Result<(), DbError> {
+        // One round trip. SET takes no bind parameters; the values are integers we format.
+        let mut sql = String::from("BEGIN");
+        if let Some(d) = timeouts.lock {
+            sql.push_str(&format!("; SET LOCAL lock_timeout = '{}ms'", millis(d)));
+        }
+        if let Some(d) = timeouts.statement {
+            sql.push_str(&format!(
+                "; SET LOCAL statement_timeout = '{}ms'",
+                millis(d)
+            ));
+        }
+        sql.push_str("; ");
+        sql.push_str(&catalog::Catalog::begin_sql());
+        self.tx_gen += 1;
+        match self.client.simple_query(&sql) {
+            Ok(messages) => {
+                self.in_tx = true;
+                let row = messages.iter().find_map(|m| match m {
+                    SimpleQueryMessage::Row(r) => Some(r),
+                    _ => None,
+                });
+                let counters = row.and_then(|r| {
+                    Some((r.try_get(0).ok().flatten()?, r.try_get(1).ok().flatten()?))
+                });
+                self.catalog.on_begin(self.tx_gen, counters);
+                Ok(())
+            }
+            Err(e) => {
+                let err = error::map(&e);
+                // BEGIN may have succeeded before a SET failed: don't leave it open.
+                let _ = self.client.batch_execute("ROLLBACK");
+                self.end_transaction(false);
+                Err(err)
+            }
+        }
+    }
+
+    fn commit(&mut self) -> Result<(), DbError> {
+        let r = self.client.batch_execute("COMMIT");
+        // A failed COMMIT (deferred constraint, serialization failure) rolls back.
+        self.end_transaction(r.is_ok());
+        self.db(r)
+    }
+
+    fn rollback(&mut self) -> Result<(), DbError> {
+        let r = self.client.batch_execute("ROLLBACK");
+        self.end_transaction(false);
+        self.db(r)
+    }
+
+    fn set_session_timeouts(&mut self, timeouts: Timeouts) -> Result<(), DbError> {
+        let lock = match timeouts.lock {
+            Some(d) => format!("SET lock_timeout = '{}ms'", millis(d)),
+            None => "RESET lock_timeout".to_string(),
+        };
+        let statement = match timeouts.statement {
+            Some(d) => format!("SET statement_timeout = '{}ms'", millis(d)),
+            None => "RESET statement_timeout".to_string(),
+        };
+        let r = self.client.batch_execute(&format!("{lock}; {statement}"));
+        self.db(r)
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<FirstColumn, DbError> {
+        let class = classify(sql);
+        // The simple query protocol: any statement, including several in one string and
+        // utility commands that can't be prepared; positions refer to `sql` as given.
+        let result = self.client.simple_query(sql);
+        match class {
+            StatementClass::Begin if result.is_ok() => {
+                self.tx_gen += 1;
+                self.in_tx = true;
+            }
+            StatementClass::Commit => self.end_transaction(result.is_ok()),
+            StatementClass::Rollback => self.end_transaction(false),
+            StatementClass::RollbackToSavepoint => self.catalog.invalidate(),
+            StatementClass::MayChangeCatalog if self.in_tx => self.catalog.note_catalog_change(),
+            StatementClass::MayChangeCatalog => self.catalog.invalidate(),
+            _ => {}
+        }
+        let messages = self.db(result)?;
+        Ok(messages
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => Some(match row.try_get(0) {
+                    Ok(v) => truthy(v),
+                    Err(_) => true, // a row without columns asserts nothing false
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn load_history(&mut self) -> Result<Vec<HistoryRow>, DbError> {
+        if !self.history_present()? {
+            return Ok(Vec::new());
+        }
+        history::load_history(&mut self.client)
+    }
+
+    fn save_history(&mut self, row: &HistoryRow) -> Result<(), DbError> {
+        history::save_history(&mut self.client, &mut self.history_stmts, row)
+    }
+
+    fn load_events(&mut self) -> Result<Vec<Event>, DbError> {
+        if !self.history_present()? {
+            return Ok(Vec::new());
+        }
+        history::load_events(&mut self.client)
+    }
+
+    fn append_event(&mut self, event: &Event) -> Result<(), DbError> {
+        history::append_event(&mut self.client, &mut self.history_stmts, event)
+    }
+
+    fn load_state(&mut self) -> Result<Option<StoredState>, DbError> {
+        if !self.history_present()? {
+            return Ok(None);
+        }
+        history::load_state(&mut self.client)
+    }
+
+    fn save_state(&mut self, state: &StoredState) -> Result<(), DbError> {
+        history::save_state(&mut self.client, &mut self.history_stmts, state)
+    }
+
+    fn schema(&mut self, previous: Option<&SchemaState>) -> Result<SchemaState, DbError> {
+        self.catalog
+            .read(&mut self.client, previous, self.in_tx, self.tx_gen)
+    }
+
+    fn health(&mut self) -> Result<Vec<HealthIssue>, DbError> {
+        Ok(self
+            .unhealthy()?
+            .into_iter()
+            .map(|u| {
+                if u.is_index {
+                    HealthIssue::InvalidIndex {
+                        name: u.name,
+                        table: u.table,
+                    }
+                } else {
+                    HealthIssue::NotValidConstraint {
+                        name: u.name,
+                        table: u.table,
+                    }
+                }
+            })
+            .collect())
+    }
+
+    fn drop_invalid_indexes(&mut self, keep: &[String]) -> Result<Vec<String>, DbError> {
+        if self.in_tx {
+            return Err(DbError::other(
+                "drop_invalid_indexes must run outside a transaction (DROP INDEX CONCURRENTLY)",
+            ));
+        }
+        let mut dropped = Vec::new();
+        for u in self.unhealthy()? {
+            let plain = format!("{}.{}", u.schema, u.bare);
+            // Only plain indexes: an invalid index on a partitioned table is not a failed
+            // concurrent build (it becomes valid once every partition has its index).
+            if !u.is_index || u.relkind != "i" || keep.iter().any(|k| *k == u.name || *k == plain) {
+                continue;
+            }
+            // CONCURRENTLY: the table may be busy; a plain DROP INDEX would queue an ACCESS
+            // EXCLUSIVE lock behind its readers and block everyone behind it.
+            let r = self.client.batch_execute(&format!(
+                "DROP INDEX CONCURRENTLY IF EXISTS {}",
+                quote_qualified(&u.schema, &u.bare)
+            ));
+            self.catalog.invalidate();
+            self.db(r)?;
+            dropped.push(u.name);
+        }
+        Ok(dropped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truthiness() {
+        for v in ["f", "false", "FALSE", "0", "0.0", "-0", "+0e5", "00.000"] {
+            assert!(!truthy(Some(v)), "{v}");
+        }
+        for v in ["t", "true", "1", "0.1", "-1", "x", "", "0x", "1e0", "NaN"] {
+            assert!(truthy(Some(v)), "{v}");
+        }
+        assert!(!truthy(None));
+    }
+
+    #[test]
+    fn classifies_statements() {
+        assert_eq!(
+            classify("  -- hi\n /* a /* b */ */ select 1"),
+            StatementClass::NoCatalogChange
+        );
+        assert_eq!(
+            classify("CREATE TABLE t()"),
+            StatementClass::MayChangeCatalog
+        );
+        assert_eq!(
+            classify("rollback to savepoint a"),
+            StatementClass::RollbackToSavepoint
+        );
+        assert_eq!(classify("ROLLBACK"), StatementClass::Rollback);
+        assert_eq!(
+            classify("begin isolation level serializable"),
+            StatementClass::Begin
+        );
+        assert_eq!(
+            classify("do $$ begin end $$"),
+            StatementClass::MayChangeCatalog
+        );
+    }
+
+    #[test]
+    fn millis_never_rounds_to_zero() {
+        assert_eq!(millis(Duration::from_micros(10)), 1);
+        assert_eq!(millis(Duration::ZERO), 0);
+        assert_eq!(millis(Duration::from_secs(2)), 2000);
+    }
+}

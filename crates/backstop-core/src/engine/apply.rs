@@ -28,6 +28,51 @@ pub struct ApplyOptions {
     pub allow_drift: Option<String>,
     /// Path of backstop.sum.
     pub sum_path: PathBuf,
+    /// Static analysis of the pending migrations (the linter lives in its own crate; the
+    /// binary plugs it in here). Error findings refuse the apply.
+    pub lint: Option<LintHook>,
+}
+
+/// What the lint gate says about the pending migrations.
+#[derive(Debug, Clone, Default)]
+pub struct LintGate {
+    /// Unsuppressed error findings, one line each (`file:line:col rule: message`).
+    pub errors: Vec<String>,
+    /// Findings suppressed by `-- backstop:allow RULE reason` or `--allow RULE --reason`;
+    /// applying with them is an audited override.
+    pub overrides: Vec<LintOverride>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LintOverride {
+    pub rule: String,
+    pub reason: String,
+    pub version: Option<i64>,
+    /// `file:line:column`
+    pub location: String,
+}
+
+/// Runs the linter over the pending migrations (given in apply order).
+#[derive(Clone)]
+pub struct LintHook(pub std::sync::Arc<LintFn>);
+
+/// The signature of the lint gate.
+pub type LintFn = dyn Fn(&[&Migration]) -> LintGate + Send + Sync;
+
+impl std::fmt::Debug for LintHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LintHook")
+    }
+}
+
+fn lint_refusal(gate: &LintGate) -> Option<(String, String)> {
+    if gate.errors.is_empty() {
+        return None;
+    }
+    Some((
+        format!("lint found {} error(s) in the pending migrations:\n    {}", gate.errors.len(), gate.errors.join("\n    ")),
+        "fix them (`backstop lint` shows each with help), suppress one statement with `-- backstop:allow RULE reason`, or re-run with --allow RULE --reason \"…\" (recorded in the audit ledger)".into(),
+    ))
 }
 
 /// A generated release id: UTC time and process id, unique enough per deploy.
@@ -59,6 +104,13 @@ pub fn apply(
         };
         if let Some((reason, next)) = history_refusal(migrations, &history, opts.to) {
             return Err(EngineError::refused(reason, next).into());
+        }
+        if let Some(hook) = &opts.lint {
+            if let Some((reason, next)) =
+                lint_refusal(&(hook.0)(&pending_of(migrations, &history, opts.to)))
+            {
+                return Err(EngineError::refused(reason, next).into());
+            }
         }
         let plan = inspect::plan_from(db, migrations, &history, opts.to)?;
         return Ok(ApplyReport {
@@ -93,6 +145,29 @@ pub fn apply(
                 .detail(json!({"command": "apply", "reason": reason})),
         )?;
         return Err(EngineError::refused(reason, next).into());
+    }
+    let pending = pending_of(migrations, &history, opts.to);
+    if let Some(hook) = &opts.lint {
+        let gate = (hook.0)(&pending);
+        if let Some((reason, next)) = lint_refusal(&gate) {
+            let ev = NewEvent::new("refused")
+                .release(&release)
+                .detail(json!({"command": "apply", "reason": "lint", "errors": gate.errors}));
+            record(db, &mut state, &ctx.actor, ev)?;
+            return Err(EngineError::refused(reason, next).into());
+        }
+        if !gate.overrides.is_empty() {
+            let ev = NewEvent::new("override")
+                .release(&release)
+                .detail(json!({"check": "lint", "suppressed": gate.overrides}));
+            record(db, &mut state, &ctx.actor, ev)?;
+            for o in &gate.overrides {
+                warnings.push(format!(
+                    "lint {} suppressed at {}: {}",
+                    o.rule, o.location, o.reason
+                ));
+            }
+        }
     }
 
     let mut schema = db.schema(None)?;
@@ -130,7 +205,6 @@ pub fn apply(
         state.fingerprint = current_fp;
     }
 
-    let pending = pending_of(migrations, &history, opts.to);
     let mut applied: Vec<AppliedMigration> = Vec::new();
     let mut rows: Vec<HistoryRow> = Vec::new();
     for m in &pending {

@@ -22,6 +22,7 @@ fn planned_statements(s: Option<&str>) -> Vec<PlannedStatement> {
             index: i + 1,
             line: st.line,
             sql: st.sql,
+            impact: None,
         })
         .collect()
 }
@@ -49,6 +50,8 @@ pub(crate) fn plan_from(
             verify: planned_statements(m.verify.as_deref()),
             rollback: planned_statements(m.down.as_deref()),
             irreversible: m.irreversible_reason(),
+            findings: vec![],
+            snapshot: vec![],
         })
         .collect();
     Ok(PlanReport {

@@ -50,7 +50,7 @@ pub fn acquire(db: &mut dyn Driver, wait: Duration) -> Result<LockGuard<'_>, Eng
                             .as_ref()
                             .map(|h| h.to_string())
                             .unwrap_or_else(|| "another session".into()),
-                        holder_info: holder,
+                        holder_info: holder.map(Box::new),
                         waited,
                     });
                 }

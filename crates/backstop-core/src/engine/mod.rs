@@ -8,7 +8,7 @@ mod lock;
 mod rollback;
 mod run;
 
-pub use apply::{apply, ApplyOptions};
+pub use apply::{apply, ApplyOptions, LintGate, LintHook, LintOverride};
 pub use audit::{audit_log, audit_verify};
 pub use inspect::{plan, resolve, schema, status, verify, Resolution};
 pub use lock::{acquire, LockGuard};

@@ -85,6 +85,7 @@ pub(crate) fn planned(row: &HistoryRow) -> PlannedMigration {
                 index: i + 1,
                 line: st.line,
                 sql: st.sql,
+                impact: None,
             })
             .collect()
     };
@@ -99,6 +100,8 @@ pub(crate) fn planned(row: &HistoryRow) -> PlannedMigration {
         verify: vec![],
         rollback: stmts(row.down_sql.as_deref()),
         irreversible: row.irreversible.clone(),
+        findings: vec![],
+        snapshot: vec![],
     }
 }
 

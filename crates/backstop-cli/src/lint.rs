@@ -1,0 +1,116 @@
+//! Wiring the linter into `lint`, the apply gate and `plan`.
+
+use backstop_core::driver::Engine;
+use backstop_core::engine::{LintGate, LintHook, LintOverride};
+use backstop_core::migration::{Migration, Part};
+use backstop_core::report::{Impact, PlanFinding, PlanReport};
+use backstop_lint::{LintOptions, Severity};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// The engine whose rules apply, from the database URL's scheme.
+pub fn engine_of(url: &str) -> Engine {
+    match url
+        .split(':')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "postgres" | "postgresql" => Engine::Postgres,
+        "mysql" | "mariadb" => Engine::Mysql,
+        _ => Engine::Sqlite,
+    }
+}
+
+fn location(f: &backstop_lint::Finding) -> String {
+    format!("{}:{}:{}", f.file.display(), f.line, f.column)
+}
+
+/// The apply gate: lint every migration (so later ones know the schema earlier ones
+/// built) and judge the findings of the pending ones.
+pub fn hook(all: Vec<Migration>, engine: Engine, allow: Vec<(String, String)>) -> LintHook {
+    LintHook(Arc::new(move |pending: &[&Migration]| {
+        let versions: BTreeSet<i64> = pending.iter().map(|m| m.version).collect();
+        let report = backstop_lint::lint_migrations(
+            &all,
+            &LintOptions {
+                engine,
+                deny_warnings: false,
+                allow: allow.clone(),
+            },
+        );
+        let mut gate = LintGate::default();
+        for f in report
+            .findings
+            .iter()
+            .filter(|f| f.version.is_some_and(|v| versions.contains(&v)))
+        {
+            // Only up.sql runs on apply; findings in down/verify are for `lint` and `plan`.
+            if f.part != Part::Up || f.severity != Severity::Error {
+                continue;
+            }
+            match &f.suppressed {
+                Some(reason) => gate.overrides.push(LintOverride {
+                    rule: f.rule.to_string(),
+                    reason: reason.clone(),
+                    version: f.version,
+                    location: location(f),
+                }),
+                None => gate
+                    .errors
+                    .push(format!("{} {}: {}", location(f), f.rule, f.message)),
+            }
+        }
+        gate
+    }))
+}
+
+/// Add findings, per-statement locks and rewrite/scan impact, and what would need a
+/// snapshot, to each pending migration of a plan.
+pub fn annotate(plan: &mut PlanReport, all: &[Migration], engine: Engine) {
+    let report = backstop_lint::lint_migrations(
+        all,
+        &LintOptions {
+            engine,
+            deny_warnings: false,
+            allow: vec![],
+        },
+    );
+    for pm in &mut plan.pending {
+        pm.findings = report
+            .findings
+            .iter()
+            .filter(|f| f.version == Some(pm.version))
+            .map(|f| PlanFinding {
+                rule: f.rule.to_string(),
+                severity: f.severity.as_str().to_string(),
+                message: f.message.clone(),
+                help: f.help.clone(),
+                location: location(f),
+                suppressed: f.suppressed.clone(),
+            })
+            .collect();
+        let Some(m) = all.iter().find(|m| m.version == pm.version) else {
+            continue;
+        };
+        let impacts = backstop_lint::migration_impacts(all, m.version, engine);
+        for st in &mut pm.statements {
+            if let Some(i) = impacts.iter().find(|i| i.line == st.line) {
+                st.impact = Some(Impact {
+                    lock: i.lock.map(str::to_string),
+                    tables: i.tables.clone(),
+                    rewrites: i.rewrites,
+                    scans: i.scans,
+                    blocks: i.blocks.to_string(),
+                    destroys_data: i.destroys_data,
+                });
+            }
+        }
+        pm.snapshot = impacts
+            .iter()
+            .filter(|i| i.destroys_data)
+            .map(|i| format!("line {}: {}", i.line, i.sql.lines().next().unwrap_or("")))
+            .collect();
+    }
+}

@@ -1,0 +1,180 @@
+//! `backstop lint`, the apply gate, and the risk-aware plan.
+mod common;
+use common::{Db, Kind, Project};
+
+fn risky(p: &Project) {
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id bigint PRIMARY KEY, email text);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_index",
+        "CREATE INDEX t_email_idx ON t (email);",
+        Some("DROP INDEX t_email_idx;"),
+        None,
+        None,
+    );
+}
+
+#[test]
+fn lint_exit_codes_and_formats() {
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    risky(&p);
+    let r = p.run(&db, &["lint", "--engine", "postgres"]);
+    assert_eq!(r.code, 1, "error findings exit 1: {r:?}");
+    assert!(
+        r.stdout.contains("error[create-index-non-concurrently]")
+            && r.stdout.contains("2_index/up.sql:1:1"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("help:"), "code frame with help: {r:?}");
+
+    let j = p
+        .run(&db, &["--format", "json", "lint", "--engine", "postgres"])
+        .json();
+    assert_eq!(j["errors"], 1, "{j}");
+    let sarif = p
+        .run(&db, &["--format", "sarif", "lint", "--engine", "postgres"])
+        .json();
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = sarif["runs"][0]["results"].as_array().expect("results");
+    let hit = results
+        .iter()
+        .find(|r| r["ruleId"] == "create-index-non-concurrently")
+        .expect("the finding is a SARIF result");
+    assert_eq!(hit["level"], "error");
+    assert_eq!(
+        hit["locations"][0]["physicalLocation"]["region"]["startLine"],
+        1
+    );
+    let gh = p.run(&db, &["--format", "github", "lint", "--engine", "postgres"]);
+    assert!(
+        gh.stdout.contains("::error file=") && gh.stdout.contains("line=1"),
+        "{gh:?}"
+    );
+
+    // Only warnings: exit 0, unless --deny warnings.
+    let ok = Project::new();
+    ok.add(
+        "1_t",
+        "CREATE TABLE t (id bigint PRIMARY KEY, n int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    ok.add(
+        "2_u",
+        "UPDATE t SET n = 0;",
+        Some("UPDATE t SET n = NULL;"),
+        Some("SELECT count(*) = 0 FROM t WHERE n <> 0;"),
+        Some("lock_timeout = \"1s\"\n[contract]\ndata_loss = \"accepted\"\n"),
+    );
+    let r = ok.run(&db, &["lint", "--engine", "postgres"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("warning["), "{r:?}");
+    assert_eq!(
+        ok.run(&db, &["lint", "--engine", "postgres", "--deny", "warnings"])
+            .code,
+        1
+    );
+    // --format sarif is for lint only
+    assert_eq!(ok.run(&db, &["--format", "sarif", "status"]).code, 2);
+}
+
+#[test]
+fn apply_refuses_lint_errors_unless_allowed_and_audits_the_override() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    risky(&p);
+    p.ok(&db, &["apply", "--to", "1"]);
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("create-index-non-concurrently")
+            && r.stderr.contains("2_index/up.sql:1:1"),
+        "{r:?}"
+    );
+    assert_eq!(p.status(&db)["applied"], 1);
+    assert!(db.check(
+        "SELECT count(*) = 1 FROM backstop.events WHERE kind = 'refused' AND detail LIKE '%lint%'"
+    ));
+    let r = p.run(&db, &["apply", "--allow", "no-such-rule", "--reason", "x"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let r = p.ok(
+        &db,
+        &[
+            "apply",
+            "--allow",
+            "create-index-non-concurrently",
+            "--reason",
+            "table is empty at launch",
+        ],
+    );
+    assert!(r.stderr.contains("suppressed"), "{r:?}");
+    assert_eq!(p.status(&db)["applied"], 2);
+    assert!(db.check("SELECT count(*) = 1 FROM backstop.events WHERE kind = 'override' AND detail LIKE '%table is empty at launch%' AND detail LIKE '%create-index-non-concurrently%'"));
+}
+
+#[test]
+fn inline_suppression_is_applied_and_audited() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id bigint PRIMARY KEY, legacy text);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.add("2_drop", "-- backstop:allow data-loss-without-contract legacy was never written in production\nALTER TABLE t DROP COLUMN legacy;", Some("ALTER TABLE t ADD COLUMN legacy text;"), None, None);
+    p.ok(&db, &["apply"]);
+    assert!(db.check("SELECT count(*) = 1 FROM backstop.events WHERE kind = 'override' AND detail LIKE '%legacy was never written in production%'"));
+}
+
+#[test]
+fn plan_shows_locks_rewrites_findings_snapshot_and_rollback_path() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id bigint PRIMARY KEY, n int, note text);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_change",
+        "ALTER TABLE t ALTER COLUMN n TYPE bigint;\nALTER TABLE t DROP COLUMN note;",
+        Some("ALTER TABLE t ADD COLUMN note text;\nALTER TABLE t ALTER COLUMN n TYPE int;"),
+        None,
+        None,
+    );
+    let r = p.ok(&db, &["plan"]);
+    assert!(r.stdout.contains("ACCESS EXCLUSIVE lock on t"), "{r:?}");
+    assert!(r.stdout.contains("REWRITES the table"), "{r:?}");
+    assert!(
+        r.stdout.contains("would need a snapshot") && r.stdout.contains("DROP COLUMN note"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains("rollback path") && r.stdout.contains("ADD COLUMN note text"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("data-loss-without-contract"), "{r:?}");
+    let j = p.ok(&db, &["--format", "json", "plan"]).json();
+    let st = &j["pending"][0]["statements"][0];
+    assert_eq!(st["impact"]["lock"], "ACCESS EXCLUSIVE");
+    assert_eq!(st["impact"]["rewrites"], true);
+    assert_eq!(
+        j["pending"][0]["rollback"]
+            .as_array()
+            .expect("rollback")
+            .len(),
+        2
+    );
+}

@@ -1,0 +1,625 @@
+//! The catalog queries behind the schema fingerprint. Kept apart from the Rust logic so the
+//! SQL can be read (and run in psql) as a whole.
+//!
+//! Every object is a *root* — a relation (`r`), routine (`f`), type (`t`), extension (`e`)
+//! or schema (`n`) — identified by its OID. The canonical query returns one row with the
+//! root's key and one row per canonical line; Rust sorts the lines.
+
+/// One row per root: kind, OID, key, its lines (unsorted) and the OIDs of its indexes
+/// (relations) or constraints (domains). Relations and the other kinds are separate
+/// statements so that a migration touching only tables runs only the first. One row per
+/// root with correlated sub-selects keeps the plans small: starting up a plan of a few
+/// hundred nodes costs more than the read itself.
+///
+/// [`wrapped`] switches `search_path` to `pg_catalog` and back around the read
+/// (`set_config(..., true)` is transaction-local, so an error or autocommit undoes it too):
+/// the `pg_get_*def` functions schema-qualify exactly the names not visible on the
+/// search_path, and the text must not depend on the session. UNION ALL branches run in
+/// order (a non-parallel Append; `set_config` is parallel-unsafe), and the saved path rides
+/// in a custom setting so the statement needs no extra round trip.
+fn wrapped(ctes: &[&str], select: &str) -> String {
+    format!(
+        r#"
+SELECT 'S'::text AS k, NULL::oid AS root, NULL::text AS key,
+       ARRAY[pg_catalog.set_config('search_path', 'pg_catalog' || pg_catalog.left(
+           pg_catalog.set_config('backstop.saved_search_path', pg_catalog.current_setting('search_path'), true), 0), true)] AS lines,
+       NULL::oid[] AS subs
+UNION ALL
+(
+WITH
+{ctes}
+{select}
+)
+UNION ALL
+SELECT 'S', NULL, NULL,
+       ARRAY[pg_catalog.set_config('search_path', pg_catalog.current_setting('backstop.saved_search_path'), true)],
+       NULL
+"#,
+        ctes = ctes.join(",\n")
+    )
+}
+
+/// User schemas: not the system's, not backstop's own, not created by an extension.
+const NS_CTE: &str = r#"
+ns AS MATERIALIZED (
+    SELECT n.oid, n.nspname
+      FROM pg_catalog.pg_namespace n
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'backstop')
+       AND pg_catalog.left(n.nspname, 8) NOT IN ('pg_toast', 'pg_temp_')
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                        WHERE d.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+                          AND d.objid = n.oid AND d.deptype = 'e')
+)"#;
+
+/// `{REL}`: `true`, or a filter on `c.oid`.
+const REL_CTE: &str = r#"
+rel AS (
+    SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.reloptions, c.relrowsecurity,
+           c.relforcerowsecurity, c.relispartition, c.relpartbound, ns.nspname
+      FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {REL}
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                          AND d.objid = c.oid AND d.deptype = 'e')
+)"#;
+
+const PROC_CTE: &str = r#"
+proc AS (
+    SELECT p.oid, p.proname, p.prokind, p.prorettype, p.proargtypes, ns.nspname
+      FROM pg_catalog.pg_proc p JOIN ns ON ns.oid = p.pronamespace
+     WHERE {PROC}
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                        WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                          AND d.objid = p.oid AND d.deptype = 'e')
+)"#;
+
+const TYP_CTE: &str = r#"
+typ AS (
+    SELECT t.oid, t.typname, t.typtype, t.typrelid, t.typbasetype, t.typtypmod, t.typnotnull,
+           t.typdefaultbin, t.typcollation, t.typinput, t.typoutput, t.typlen, t.typalign,
+           t.typstorage, t.typcategory, ns.nspname
+      FROM pg_catalog.pg_type t JOIN ns ON ns.oid = t.typnamespace
+     WHERE {TYPE}
+       AND t.typtype IN ('e', 'd', 'r', 'b', 'c')
+       -- implicit array types come and go with their element type
+       AND NOT (t.typtype = 'b' AND t.typelem <> 0 AND t.typlen = -1)
+       -- a table's row type is the table; only free-standing composite types count
+       AND (t.typtype <> 'c' OR EXISTS (SELECT 1 FROM pg_catalog.pg_class r
+                                         WHERE r.oid = t.typrelid AND r.relkind = 'c'))
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                        WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
+                          AND d.objid = t.oid AND d.deptype = 'e')
+)"#;
+
+const REL_SELECT: &str = r#"
+-- relations ------------------------------------------------------------------------------
+SELECT 'r', c.oid,
+       CASE c.relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
+                      WHEN 'S' THEN 'sequence ' WHEN 'f' THEN 'foreign table ' ELSE 'table ' END
+       || pg_catalog.quote_ident(c.nspname) || '.' || pg_catalog.quote_ident(c.relname),
+       pg_catalog.array_remove(ARRAY[
+           CASE WHEN c.relpersistence = 'u' THEN 'unlogged' END,
+           CASE WHEN c.reloptions IS NOT NULL THEN 'with (' ||
+                (SELECT pg_catalog.string_agg(o, ', ' ORDER BY o) FROM pg_catalog.unnest(c.reloptions) o) || ')' END,
+           CASE WHEN c.relrowsecurity THEN 'row level security' END,
+           CASE WHEN c.relforcerowsecurity THEN 'force row level security' END,
+           CASE WHEN c.relkind = 'p' THEN 'partition by ' || pg_catalog.pg_get_partkeydef(c.oid) END,
+           CASE WHEN c.relkind IN ('v', 'm') THEN 'definition ' || pg_catalog.pg_get_viewdef(c.oid) END,
+           -- the definition, never the current value
+           CASE WHEN c.relkind = 'S' THEN (
+               SELECT 'as ' || pg_catalog.format_type(s.seqtypid, NULL) || ' increment ' || s.seqincrement
+                      || ' minvalue ' || s.seqmin || ' maxvalue ' || s.seqmax || ' start ' || s.seqstart
+                      || ' cache ' || s.seqcache || CASE WHEN s.seqcycle THEN ' cycle' ELSE ' no cycle' END
+                 FROM pg_catalog.pg_sequence s WHERE s.seqrelid = c.oid) END
+       ], NULL)
+       || ARRAY(
+           SELECT CASE WHEN c.relispartition
+                       THEN 'partition of ' || pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(p.relname)
+                            || ' ' || pg_catalog.pg_get_expr(c.relpartbound, c.oid)
+                       ELSE 'inherits ' || pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(p.relname) END
+             FROM pg_catalog.pg_inherits i
+             JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
+             JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+            WHERE i.inhrelid = c.oid)
+       -- columns, sorted by name in Rust: physical order is not part of the logical schema
+       || ARRAY(
+           SELECT 'column ' || pg_catalog.quote_ident(a.attname) || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+                  || CASE WHEN a.attcollation <> 0
+                           AND a.attcollation <> (SELECT ty.typcollation FROM pg_catalog.pg_type ty WHERE ty.oid = a.atttypid)
+                          THEN ' collate ' || (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
+                                                 FROM pg_catalog.pg_collation co
+                                                 JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+                                                WHERE co.oid = a.attcollation)
+                          ELSE '' END
+                  || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+                  || CASE a.attidentity WHEN 'a' THEN ' generated always as identity'
+                                        WHEN 'd' THEN ' generated by default as identity' ELSE '' END
+                  || CASE WHEN NOT a.atthasdef THEN ''
+                          ELSE (SELECT CASE WHEN a.attgenerated = 's'
+                                            THEN ' generated always as (' || pg_catalog.pg_get_expr(d.adbin, d.adrelid) || ') stored'
+                                            ELSE ' default ' || pg_catalog.pg_get_expr(d.adbin, d.adrelid) END
+                                  FROM pg_catalog.pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum) END
+             FROM pg_catalog.pg_attribute a
+            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind <> 'S')
+       -- pg_get_constraintdef prints NOT VALID and DEFERRABLE states itself
+       || ARRAY(
+           SELECT 'constraint ' || pg_catalog.quote_ident(k.conname) || ' ' || pg_catalog.pg_get_constraintdef(k.oid)
+             FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid)
+       || ARRAY(
+           SELECT pg_catalog.pg_get_indexdef(i.indexrelid) || CASE WHEN NOT i.indisvalid THEN ' INVALID' ELSE '' END
+             FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)
+       || ARRAY(
+           SELECT pg_catalog.pg_get_triggerdef(g.oid)
+                  || CASE g.tgenabled WHEN 'D' THEN ' DISABLED' WHEN 'R' THEN ' ENABLE REPLICA'
+                                      WHEN 'A' THEN ' ENABLE ALWAYS' ELSE '' END
+             FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal)
+       || ARRAY(
+           SELECT pg_catalog.pg_get_ruledef(w.oid)
+             FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN')
+       || ARRAY(
+           SELECT 'policy ' || pg_catalog.quote_ident(p.polname)
+                  || CASE WHEN p.polpermissive THEN ' permissive' ELSE ' restrictive' END
+                  || ' for ' || CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'
+                                              WHEN 'd' THEN 'delete' ELSE 'all' END
+                  || ' to ' || (SELECT pg_catalog.string_agg(r.name, ', ' ORDER BY r.name)
+                                  FROM (SELECT CASE WHEN o = 0 THEN 'public'
+                                                    ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(o)) END AS name
+                                          FROM pg_catalog.unnest(p.polroles) o) r)
+                  || COALESCE(' using (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')', '')
+                  || COALESCE(' with check (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) || ')', '')
+             FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid),
+       ARRAY(SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)
+  FROM rel c
+"#;
+
+const OTHER_SELECT: &str = r#"
+-- routines -------------------------------------------------------------------------------
+SELECT 'f', p.oid,
+       CASE p.prokind WHEN 'p' THEN 'procedure ' WHEN 'a' THEN 'aggregate ' ELSE 'function ' END
+       || pg_catalog.quote_ident(p.nspname) || '.' || pg_catalog.quote_ident(p.proname)
+       || '(' || pg_catalog.oidvectortypes(p.proargtypes) || ')',
+       ARRAY[CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid)
+             -- pg_get_functiondef refuses aggregates
+             ELSE (SELECT 'aggregate returns ' || pg_catalog.format_type(p.prorettype, NULL)
+                          || ' sfunc ' || a.aggtransfn::pg_catalog.text
+                          || ' stype ' || pg_catalog.format_type(a.aggtranstype, NULL)
+                          || CASE WHEN a.aggfinalfn::pg_catalog.oid <> 0 THEN ' finalfunc ' || a.aggfinalfn::pg_catalog.text ELSE '' END
+                          || CASE WHEN a.aggcombinefn::pg_catalog.oid <> 0 THEN ' combinefunc ' || a.aggcombinefn::pg_catalog.text ELSE '' END
+                          || COALESCE(' initcond ' || pg_catalog.quote_literal(a.agginitval), '')
+                          || ' kind ' || a.aggkind::pg_catalog.text
+                     FROM pg_catalog.pg_aggregate a WHERE a.aggfnoid = p.oid) END],
+       NULL
+  FROM proc p
+UNION ALL
+-- types ----------------------------------------------------------------------------------
+SELECT 't', t.oid, 'type ' || pg_catalog.quote_ident(t.nspname) || '.' || pg_catalog.quote_ident(t.typname),
+       ARRAY[CASE t.typtype
+       -- labels in enumsortorder on ONE line: their order is semantic and lines get sorted
+       WHEN 'e' THEN 'enum (' || COALESCE((SELECT pg_catalog.string_agg(pg_catalog.quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
+                                             FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid), '') || ')'
+       WHEN 'd' THEN 'domain ' || pg_catalog.format_type(t.typbasetype, t.typtypmod)
+                     || CASE WHEN t.typcollation <> 0
+                              AND t.typcollation <> (SELECT bt.typcollation FROM pg_catalog.pg_type bt WHERE bt.oid = t.typbasetype)
+                             THEN ' collate ' || (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
+                                                    FROM pg_catalog.pg_collation co
+                                                    JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+                                                   WHERE co.oid = t.typcollation)
+                             ELSE '' END
+                     || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END
+                     || COALESCE(' default ' || pg_catalog.pg_get_expr(t.typdefaultbin, 0), '')
+       -- attribute order of a composite type is semantic (row constructors): one line
+       WHEN 'c' THEN 'composite (' || COALESCE((
+                         SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname) || ' '
+                                    || pg_catalog.format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+                           FROM pg_catalog.pg_attribute a
+                          WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')'
+       WHEN 'r' THEN (
+           SELECT 'range subtype ' || pg_catalog.format_type(rg.rngsubtype, NULL)
+                  || COALESCE(' opclass ' || (SELECT pg_catalog.quote_ident(oc.opcname) FROM pg_catalog.pg_opclass oc
+                                               WHERE oc.oid = rg.rngsubopc), '')
+                  || COALESCE(' collation ' || (SELECT pg_catalog.quote_ident(rn.nspname) || '.' || pg_catalog.quote_ident(rc.collname)
+                                                  FROM pg_catalog.pg_collation rc
+                                                  JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.collnamespace
+                                                 WHERE rc.oid = rg.rngcollation), '')
+                  || CASE WHEN rg.rngcanonical::pg_catalog.oid <> 0 THEN ' canonical ' || rg.rngcanonical::pg_catalog.text ELSE '' END
+                  || CASE WHEN rg.rngsubdiff::pg_catalog.oid <> 0 THEN ' subtype_diff ' || rg.rngsubdiff::pg_catalog.text ELSE '' END
+             FROM pg_catalog.pg_range rg WHERE rg.rngtypid = t.oid)
+       ELSE 'base input ' || t.typinput::pg_catalog.text || ' output ' || t.typoutput::pg_catalog.text
+            || ' length ' || t.typlen || ' align ' || t.typalign::pg_catalog.text
+            || ' storage ' || t.typstorage::pg_catalog.text || ' category ' || t.typcategory::pg_catalog.text
+       END]
+       || ARRAY(
+           SELECT 'constraint ' || pg_catalog.quote_ident(k.conname) || ' ' || pg_catalog.pg_get_constraintdef(k.oid)
+             FROM pg_catalog.pg_constraint k WHERE k.conrelid = 0 AND k.contypid = t.oid),
+       ARRAY(SELECT k.oid FROM pg_catalog.pg_constraint k WHERE k.conrelid = 0 AND k.contypid = t.oid)
+  FROM typ t
+UNION ALL
+-- extensions and schemas -----------------------------------------------------------------
+SELECT 'e', e.oid, 'extension ' || pg_catalog.quote_ident(e.extname),
+       ARRAY['schema ' || pg_catalog.quote_ident(n.nspname), 'version ' || e.extversion], NULL
+  FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+ WHERE {EXT}
+UNION ALL
+SELECT 'n', n.oid, 'schema ' || pg_catalog.quote_ident(n.nspname), '{}'::text[], NULL FROM ns n WHERE {NS}"#;
+
+/// Relations: all (`full`) or those in `$1`.
+///
+/// Parameters are wrapped in sub-selects throughout (`(SELECT $1)`; with a cast after it
+/// inside `ANY`, which would otherwise read it as a subquery): the planner can't see
+/// their values, so a custom plan costs the same as the generic one and the plan cache
+/// switches to the generic plan after its five trial runs. Planning these statements costs
+/// milliseconds; executing them, a fraction of one.
+pub fn canonical_rel(full: bool) -> String {
+    let filter = if full {
+        "true"
+    } else {
+        "c.oid = ANY((SELECT $1::oid[])::oid[])"
+    };
+    wrapped(&[NS_CTE, &REL_CTE.replace("{REL}", filter)], REL_SELECT)
+}
+
+/// Routines, types, extensions and schemas: all (`full`) or those in `$1`..`$4`.
+pub fn canonical_other(full: bool) -> String {
+    let (proc_, typ, ext, ns) = if full {
+        ("true", "true", "true", "true")
+    } else {
+        (
+            "p.oid = ANY((SELECT $1::oid[])::oid[])",
+            "t.oid = ANY((SELECT $2::oid[])::oid[])",
+            "e.oid = ANY((SELECT $3::oid[])::oid[])",
+            "n.oid = ANY((SELECT $4::oid[])::oid[])",
+        )
+    };
+    wrapped(
+        &[
+            NS_CTE,
+            &PROC_CTE.replace("{PROC}", proc_),
+            &TYP_CTE.replace("{TYPE}", typ),
+        ],
+        &OTHER_SELECT.replace("{EXT}", ext).replace("{NS}", ns),
+    )
+}
+
+/// `own(x)`: the catalog row `x` was written by this transaction or one of its
+/// subtransactions — a visible row whose xmin is still in progress can only be ours. Only
+/// rows at least as new as our top-level xid (`age` 0 or less) are checked.
+const OWN: &str = "(pg_catalog.age(x.xmin) <= 0 AND (SELECT top FROM own) IS NOT NULL \
+     AND pg_catalog.txid_status((SELECT top FROM own) \
+         + ((x.xmin::text::int8 - (SELECT top FROM own) % 4294967296 + 4294967296) % 4294967296)) = 'in progress')";
+
+/// `changed(x)`: the catalog row `x` was written after the last read. Our own rows carry
+/// our xid whatever command wrote them, so their command id (`cmin`) tells earlier from
+/// later: `$1` is the largest `cmin` among own rows at the last read in this transaction
+/// (-1 when unknown). Other rows are new when newer than the last read's snapshot (`$2`,
+/// its xmax; `age` compares modulo 2^32 as the server does) or in progress at the time
+/// (`$3`).
+const CHANGED: &str = "(CASE WHEN {OWN} THEN x.cmin::text::int8 > (SELECT $1::int8) \
+     ELSE pg_catalog.age(x.xmin) <= pg_catalog.age((SELECT $2::text::xid)) OR x.xmin = ANY((SELECT $3::text[])::xid[]) END)";
+
+/// Catalogs whose per-transaction write counters tell which catalogs this transaction
+/// wrote to since the last read, in this order.
+pub const COUNTED: [&str; 9] = [
+    "pg_proc",
+    "pg_type",
+    "pg_enum",
+    "pg_namespace",
+    "pg_extension",
+    "pg_constraint",
+    "pg_trigger",
+    "pg_rewrite",
+    "pg_policy",
+];
+
+/// This transaction's write and delete counters for [`COUNTED`], as two text arrays, for a
+/// simple-query batch right after `BEGIN`. The counters are backend-local and only reset
+/// when the backend reports its statistics (at most once a second, between transactions),
+/// so a transaction's own writes are the difference to the values at its start.
+pub fn counters_select() -> String {
+    let list =
+        |f: &dyn Fn(&str) -> String| COUNTED.iter().map(|c| f(c)).collect::<Vec<_>>().join(", ");
+    let writes = list(&|c| {
+        let r = format!("'pg_catalog.{c}'::pg_catalog.regclass");
+        format!(
+            "pg_catalog.pg_stat_get_xact_tuples_inserted({r}) + pg_catalog.pg_stat_get_xact_tuples_updated({r}) \
+             + pg_catalog.pg_stat_get_xact_tuples_deleted({r})"
+        )
+    });
+    let deletes = list(&|c| {
+        format!("pg_catalog.pg_stat_get_xact_tuples_deleted('pg_catalog.{c}'::pg_catalog.regclass)")
+    });
+    format!("SELECT ARRAY[{writes}]::text, ARRAY[{deletes}]::text")
+}
+
+/// Our xid, snapshot and this transaction's catalog write/delete counters: what a full
+/// read records so that the next read can tell what changed since.
+pub fn head() -> String {
+    format!(
+        "SELECT pg_catalog.txid_snapshot_xmax(s.s), ARRAY(SELECT pg_catalog.txid_snapshot_xip(s.s)), {}, \
+         pg_catalog.current_setting('track_counts')::bool \
+         FROM (SELECT pg_catalog.txid_current_snapshot() AS s) s",
+        counters_select().trim_start_matches("SELECT ").replace("]::text", "]")
+    )
+}
+
+/// Our relation locks of DDL strength, mapped to the root they belong to: `rk`/`root` of
+/// a relation, an index's table or a composite type; `gone` when the relation was dropped.
+const LOCKS_CTE: &str = r#"
+lk AS MATERIALIZED (
+    SELECT DISTINCT l.relation AS oid FROM pg_catalog.pg_locks l
+     WHERE l.locktype = 'relation' AND l.pid = pg_catalog.pg_backend_pid() AND l.relation >= 16384
+       AND l.mode IN ('ShareUpdateExclusiveLock', 'ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
+),
+lkmap AS MATERIALIZED (
+    SELECT l.oid AS lockoid, c.oid IS NULL AS gone,
+           CASE WHEN c.relkind = 'c' THEN 't' ELSE 'r' END AS rk,
+           CASE WHEN c.oid IS NULL THEN l.oid
+                WHEN c.relkind IN ('i', 'I') THEN (SELECT i.indrelid FROM pg_catalog.pg_index i WHERE i.indexrelid = c.oid)
+                WHEN c.relkind = 'c' THEN c.reltype
+                ELSE l.oid END AS root
+      FROM lk l LEFT JOIN pg_catalog.pg_class c ON c.oid = l.oid
+     WHERE c.oid IS NULL OR c.relnamespace <> 'pg_toast'::pg_catalog.regnamespace
+)"#;
+
+/// Catalog rows of the locked relations, for a transaction that already read the schema.
+const LROWS_CTE: &str = r#"
+lrows AS MATERIALIZED (
+    SELECT l.lockoid AS rel, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_class x ON x.oid = l.lockoid
+    UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_attribute x ON x.attrelid = l.lockoid
+    UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_attrdef x ON x.adrelid = l.lockoid
+    UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_constraint x ON x.conrelid = l.lockoid
+    UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_index x ON x.indrelid = l.lockoid
+    UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_trigger x ON x.tgrelid = l.lockoid
+    UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_rewrite x ON x.ev_class = l.lockoid
+    UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_policy x ON x.polrelid = l.lockoid
+    UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_sequence x ON x.seqrelid = l.lockoid
+    UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_inherits x ON x.inhrelid = l.lockoid
+)"#;
+
+/// The catalogs without relation locks (routines, types, enum labels, schemas,
+/// extensions, domain constraints), each scanned only when this transaction wrote to it
+/// since the last read (`$4`..`$9`); and tracked roots of those kinds (`$15`..`$19`)
+/// checked for existence when their catalog saw deletes (`$10`..`$14`). Returns changed
+/// roots, the largest own `cmin` seen, and the gone ones (`k:<oid>` for a domain
+/// constraint). `$1`–`$3`: see [`CHANGED`].
+///
+/// A separate statement, run only when needed: even with their one-time filters false,
+/// these scans cost more to start up than a round trip. Types and domain constraints are
+/// normally scanned by [`incremental`] already (then `$5`/`$9` are false).
+const OTHER_ROWS: &str = r#"
+WITH own AS MATERIALIZED (SELECT pg_catalog.txid_current_if_assigned() AS top),
+nr AS MATERIALIZED (
+    SELECT 'f'::text AS rk, x.oid AS root, x.xmin, x.cmin FROM pg_catalog.pg_proc x
+     WHERE (SELECT $4::bool) AND x.oid >= 16384
+    UNION ALL
+    SELECT 't', x.oid, x.xmin, x.cmin FROM pg_catalog.pg_type x
+     WHERE (SELECT $5::bool) AND x.oid >= 16384 AND x.typrelid = 0 AND NOT (x.typelem <> 0 AND x.typlen = -1)
+    UNION ALL
+    SELECT 't', x.enumtypid, x.xmin, x.cmin FROM pg_catalog.pg_enum x
+     WHERE (SELECT $6::bool) AND x.oid >= 16384
+    UNION ALL
+    SELECT 'n', x.oid, x.xmin, x.cmin FROM pg_catalog.pg_namespace x WHERE (SELECT $7::bool)
+    UNION ALL
+    SELECT 'e', x.oid, x.xmin, x.cmin FROM pg_catalog.pg_extension x WHERE (SELECT $8::bool)
+    UNION ALL
+    SELECT 't', x.contypid, x.xmin, x.cmin FROM pg_catalog.pg_constraint x
+     WHERE (SELECT $9::bool) AND x.conrelid = 0 AND x.contypid <> 0
+),
+gone AS (
+    SELECT 'f:' || o AS r FROM pg_catalog.unnest((SELECT $15::oid[])) o
+     WHERE (SELECT $10::bool) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc x WHERE x.oid = o)
+    UNION ALL
+    SELECT 't:' || o FROM pg_catalog.unnest((SELECT $16::oid[])) o
+     WHERE (SELECT $11::bool) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type x WHERE x.oid = o)
+    UNION ALL
+    SELECT 'n:' || o FROM pg_catalog.unnest((SELECT $17::oid[])) o
+     WHERE (SELECT $12::bool) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace x WHERE x.oid = o)
+    UNION ALL
+    SELECT 'e:' || o FROM pg_catalog.unnest((SELECT $18::oid[])) o
+     WHERE (SELECT $13::bool) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension x WHERE x.oid = o)
+    UNION ALL
+    SELECT 'k:' || o FROM pg_catalog.unnest((SELECT $19::oid[])) o
+     WHERE (SELECT $14::bool) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint x WHERE x.oid = o)
+)
+SELECT ARRAY(SELECT DISTINCT x.rk || ':' || x.root FROM nr x WHERE {CHANGED}),
+       (SELECT pg_catalog.max(x.cmin::text::int8) FROM nr x WHERE {OWN}),
+       ARRAY(SELECT r FROM gone)
+"#;
+
+pub fn other_rows() -> String {
+    OTHER_ROWS
+        .replace("{CHANGED}", CHANGED)
+        .replace("{OWN}", OWN)
+}
+
+/// The incremental read after a migration, in one round trip: our snapshot and catalog
+/// counters, the relations this transaction changed, and their canonical text. Besides
+/// the relation rows it returns `H` (own xid, snapshot xmax and xip, write and delete
+/// counters, track_counts, largest own cmin seen), `L` (locked relations as
+/// `<oid> r:<root>`, `<oid> t:<type>`, `<oid> g:<oid>` when dropped), `T` (changed types
+/// and domains) and `R` (the relation roots re-read).
+///
+/// Relations: any DDL that touches a relation's catalog rows holds at least
+/// ShareUpdateExclusiveLock on it until the transaction ends
+/// (<https://www.postgresql.org/docs/current/explicit-locking.html>), so our own
+/// `pg_locks` name every relation this transaction may have changed. In a transaction
+/// whose earlier changes were already read (`same_tx`), their catalog rows tell which
+/// changed since ([`CHANGED`]), unless a constraint, trigger, rule or policy was dropped
+/// (delete counters moved): then all of them.
+///
+/// Types and domain constraints are scanned here when their catalogs' write counters moved
+/// since the baseline (`$4`, `$5`; NULL: unknown), because nearly every migration that
+/// creates a table writes pg_type (its row type) and pg_constraint; a second statement
+/// would cost more than the scan. The rarer catalogs are left to [`other_rows`].
+///
+/// Parameters: `$1`–`$3` see [`CHANGED`], `$4`/`$5` the write/delete counter baselines.
+pub fn incremental(same_tx: bool) -> String {
+    let counter = |f: &str| -> String {
+        COUNTED
+            .iter()
+            .map(|c| format!("pg_catalog.{f}('pg_catalog.{c}'::pg_catalog.regclass)"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let writes = COUNTED
+        .iter()
+        .map(|c| {
+            let r = format!("'pg_catalog.{c}'::pg_catalog.regclass");
+            format!(
+                "pg_catalog.pg_stat_get_xact_tuples_inserted({r}) + pg_catalog.pg_stat_get_xact_tuples_updated({r}) \
+                 + pg_catalog.pg_stat_get_xact_tuples_deleted({r})"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let head_ctes = format!(
+        r#"
+cnt AS MATERIALIZED (
+    SELECT ARRAY[{writes}] AS ch,
+           ARRAY[{deletes}] AS del,
+           pg_catalog.current_setting('track_counts')::bool AS tc
+),
+b AS MATERIALIZED (SELECT (SELECT $4::int8[]) AS ch, (SELECT $5::int8[]) AS del),
+g AS MATERIALIZED (
+    SELECT NOT c.tc OR b.ch IS NULL OR c.ch[2] IS DISTINCT FROM b.ch[2] AS g_type,
+           NOT c.tc OR b.ch IS NULL OR c.ch[6] IS DISTINCT FROM b.ch[6] AS g_con,
+           NOT c.tc OR b.del IS NULL OR c.del[6:9] IS DISTINCT FROM b.del[6:9] AS subdel
+      FROM cnt c, b
+),
+own AS MATERIALIZED (SELECT pg_catalog.txid_current_if_assigned() AS top),
+tscan AS MATERIALIZED (
+    SELECT 't'::text AS rk, x.oid AS root, x.xmin, x.cmin FROM pg_catalog.pg_type x
+     WHERE (SELECT g_type FROM g) AND x.oid >= 16384 AND x.typrelid = 0 AND NOT (x.typelem <> 0 AND x.typlen = -1)
+    UNION ALL
+    SELECT 't', x.contypid, x.xmin, x.cmin FROM pg_catalog.pg_constraint x
+     WHERE (SELECT g_con FROM g) AND x.conrelid = 0 AND x.contypid <> 0
+)"#,
+        deletes = counter("pg_stat_get_xact_tuples_deleted")
+    );
+    let (lrows, dirty_cond, max_cmin) = if same_tx {
+        (
+            LROWS_CTE.to_string(),
+            format!("(SELECT subdel FROM g) OR m.lockoid IN (SELECT x.rel FROM lrows x WHERE {CHANGED})"),
+            format!(
+                "(SELECT pg_catalog.max(x.cmin::text::int8) \
+                    FROM (SELECT xmin, cmin FROM lrows UNION ALL SELECT xmin, cmin FROM tscan) x WHERE {OWN})::text"
+            ),
+        )
+    } else {
+        // A new transaction: every relation it locked for DDL, it locked for a reason.
+        (String::new(), "true".to_string(), "NULL::text".to_string())
+    };
+    let dirty = format!(
+        r#"
+dirty AS MATERIALIZED (
+    SELECT DISTINCT m.root FROM lkmap m
+     WHERE m.rk = 'r' AND NOT m.gone AND m.root IS NOT NULL AND ({dirty_cond})
+)"#
+    );
+    let rel = REL_CTE.replace("{REL}", "c.oid IN (SELECT d.root FROM dirty d)");
+    let select = format!(
+        r#"{REL_SELECT}
+UNION ALL
+SELECT 'H', NULL, NULL,
+       ARRAY[pg_catalog.txid_current_if_assigned()::text,
+             pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text,
+             ARRAY(SELECT pg_catalog.txid_snapshot_xip(pg_catalog.txid_current_snapshot()))::text,
+             (SELECT ch FROM cnt)::text, (SELECT del FROM cnt)::text, (SELECT tc FROM cnt)::text,
+             {max_cmin}],
+       NULL
+UNION ALL
+SELECT 'L', NULL, NULL,
+       ARRAY(SELECT m.lockoid || ' ' || CASE WHEN m.gone THEN 'g' ELSE m.rk END || ':' || m.root
+               FROM lkmap m WHERE m.root IS NOT NULL),
+       NULL
+UNION ALL
+SELECT 'T', NULL, NULL, ARRAY(SELECT DISTINCT x.rk || ':' || x.root FROM tscan x WHERE {CHANGED}), NULL
+UNION ALL
+SELECT 'R', NULL, NULL, NULL, ARRAY(SELECT d.root FROM dirty d)"#
+    );
+    let ctes = [head_ctes.as_str(), LOCKS_CTE, &lrows, &dirty, NS_CTE, &rel];
+    let ctes: Vec<&str> = ctes.iter().copied().filter(|c| !c.is_empty()).collect();
+    wrapped(&ctes, &select)
+        .replace("{CHANGED}", CHANGED)
+        .replace("{OWN}", OWN)
+}
+
+/// Roots whose canonical text mentions the given objects by name: what must be re-read
+/// when a relation, type or routine was renamed (a view printing `t.col`, an FK printing
+/// `REFERENCES t(id)`, a column of type `mood`, a trigger calling `f()`). `$1` relations,
+/// `$2` types, `$3` routines.
+pub const DEPENDENTS: &str = r#"
+WITH src(cls, o) AS (
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, o FROM pg_catalog.unnest($1::oid[]) o
+    UNION SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::oid, o FROM pg_catalog.unnest($2::oid[]) o
+    UNION SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass::oid, o FROM pg_catalog.unnest($3::oid[]) o
+    UNION SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::oid, c.reltype
+            FROM pg_catalog.pg_class c WHERE c.oid = ANY($1::oid[]) AND c.reltype <> 0
+    UNION SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::oid, t.typarray
+            FROM pg_catalog.pg_type t
+           WHERE (t.oid = ANY($2::oid[]) OR t.typrelid = ANY($1::oid[])) AND t.typarray <> 0
+)
+SELECT DISTINCT m.rk || ':' || m.root
+  FROM src
+  JOIN pg_catalog.pg_depend d ON d.refclassid = src.cls AND d.refobjid = src.o
+  CROSS JOIN LATERAL (
+      SELECT CASE WHEN c.relkind = 'c' THEN 't' ELSE 'r' END,
+             CASE WHEN c.relkind IN ('i', 'I') THEN (SELECT i.indrelid FROM pg_catalog.pg_index i WHERE i.indexrelid = c.oid)
+                  WHEN c.relkind = 'c' THEN c.reltype ELSE c.oid END
+        FROM pg_catalog.pg_class c
+       WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = d.objid AND c.relkind <> 't'
+      UNION ALL
+      SELECT 'r', x.ev_class FROM pg_catalog.pg_rewrite x
+       WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND x.oid = d.objid
+      UNION ALL
+      SELECT 'r', x.adrelid FROM pg_catalog.pg_attrdef x
+       WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND x.oid = d.objid
+      UNION ALL
+      SELECT CASE WHEN x.conrelid <> 0 THEN 'r' ELSE 't' END,
+             CASE WHEN x.conrelid <> 0 THEN x.conrelid ELSE x.contypid END
+        FROM pg_catalog.pg_constraint x
+       WHERE d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND x.oid = d.objid
+      UNION ALL
+      SELECT 'r', x.tgrelid FROM pg_catalog.pg_trigger x
+       WHERE d.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass AND x.oid = d.objid
+      UNION ALL
+      SELECT 'r', x.polrelid FROM pg_catalog.pg_policy x
+       WHERE d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND x.oid = d.objid
+      UNION ALL
+      SELECT 'f', d.objid WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+      UNION ALL
+      SELECT CASE WHEN x.typrelid <> 0 AND r.relkind <> 'c' THEN 'r' ELSE 't' END,
+             CASE WHEN x.typrelid <> 0 AND r.relkind <> 'c' THEN x.typrelid ELSE x.oid END
+        FROM pg_catalog.pg_type x LEFT JOIN pg_catalog.pg_class r ON r.oid = x.typrelid
+       WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND x.oid = d.objid
+         AND NOT (x.typelem <> 0 AND x.typlen = -1)
+  ) m(rk, root)
+ WHERE d.deptype IN ('n', 'a') AND m.root IS NOT NULL
+"#;
+
+/// Invalid indexes and NOT VALID constraints in user schemas (for `health` and
+/// `drop_invalid_indexes`): kind, qualified name, qualified table, schema, bare name,
+/// relkind.
+pub const HEALTH: &str = r#"
+SELECT 'index', pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(ic.relname),
+       pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(c.relname),
+       n.nspname::text, ic.relname::text, ic.relkind::text
+  FROM pg_catalog.pg_index i
+  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace
+  JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
+  JOIN pg_catalog.pg_namespace tn ON tn.oid = c.relnamespace
+ WHERE NOT i.indisvalid
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'backstop')
+   AND pg_catalog.left(n.nspname, 8) NOT IN ('pg_toast', 'pg_temp_')
+UNION ALL
+SELECT 'constraint', pg_catalog.quote_ident(k.conname),
+       pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),
+       n.nspname::text, k.conname::text, ''
+  FROM pg_catalog.pg_constraint k
+  JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE NOT k.convalidated
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'backstop')
+   AND pg_catalog.left(n.nspname, 8) NOT IN ('pg_toast', 'pg_temp_')
+ ORDER BY 1, 2, 3
+"#;

@@ -1,0 +1,311 @@
+//! backstop's own tables in schema `backstop`: migration history, the audit ledger and the
+//! ledger head. Writes use statements prepared once per connection, so each save is one
+//! round trip (a migration run writes ~3 rows per migration, 1000 migrations in a row).
+
+use crate::error;
+use backstop_core::driver::DbError;
+use backstop_core::history::{HistoryRow, Status, StoredState};
+use backstop_core::ledger::Event;
+use postgres::{Client, Row, Statement};
+
+/// Key of the transaction-level advisory lock that serializes `ensure_history`; distinct
+/// from the migration lock so that creating the tables never waits for a running apply.
+pub const ENSURE_LOCK_KEY: i64 = i64::from_be_bytes(*b"bstp_ddl");
+
+/// Created together under [`ENSURE_LOCK_KEY`]. `IF NOT EXISTS` alone is not enough: two
+/// sessions racing on `CREATE TABLE IF NOT EXISTS` can both pass the check and one fails on
+/// the unique index of pg_type; the advisory lock makes the second wait and then skip.
+const DDL: &str = r#"
+CREATE SCHEMA IF NOT EXISTS backstop;
+CREATE TABLE IF NOT EXISTS backstop.migrations (
+    version            bigint PRIMARY KEY,
+    name               text NOT NULL,
+    checksum           text NOT NULL,
+    up_sql             text NOT NULL,
+    down_sql           text,
+    verify_sql         text,
+    irreversible       text,
+    options            jsonb NOT NULL,
+    release_id         text NOT NULL,
+    actor              text NOT NULL,
+    started_at         timestamptz NOT NULL,
+    finished_at        timestamptz,
+    duration_ms        bigint,
+    fingerprint_before text NOT NULL,
+    fingerprint_after  text,
+    schema_delta       text NOT NULL,
+    status             text NOT NULL CHECK (status IN ('applied', 'failed', 'rolled_back', 'dirty')),
+    progress           integer NOT NULL DEFAULT 0,
+    note               text
+);
+CREATE TABLE IF NOT EXISTS backstop.events (
+    seq        bigint PRIMARY KEY,
+    at         text NOT NULL,
+    actor      text NOT NULL,
+    kind       text NOT NULL,
+    version    bigint,
+    release_id text,
+    reason     text,
+    detail     text NOT NULL,
+    prev_hash  text NOT NULL,
+    hash       text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS backstop.state (
+    id          integer PRIMARY KEY CHECK (id = 1),
+    ledger_seq  bigint NOT NULL,
+    ledger_hash text NOT NULL,
+    fingerprint text NOT NULL,
+    schema_json text,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+"#;
+
+pub const EXISTS_SQL: &str = "SELECT to_regclass('backstop.migrations') IS NOT NULL \
+     AND to_regclass('backstop.events') IS NOT NULL AND to_regclass('backstop.state') IS NOT NULL";
+
+/// RFC 3339 UTC with microseconds, independent of the session's TimeZone.
+macro_rules! ts {
+    ($col:literal) => {
+        concat!(
+            "to_char(",
+            $col,
+            " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        )
+    };
+}
+
+const SAVE_HISTORY: &str = "INSERT INTO backstop.migrations AS m (version, name, checksum, up_sql, down_sql, \
+     verify_sql, irreversible, options, release_id, actor, started_at, finished_at, duration_ms, \
+     fingerprint_before, fingerprint_after, schema_delta, status, progress, note) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9, $10, $11::text::timestamptz, \
+     $12::text::timestamptz, $13, $14, $15, $16, $17, $18, $19) \
+     ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, \
+     up_sql = EXCLUDED.up_sql, down_sql = EXCLUDED.down_sql, verify_sql = EXCLUDED.verify_sql, \
+     irreversible = EXCLUDED.irreversible, options = EXCLUDED.options, release_id = EXCLUDED.release_id, \
+     actor = EXCLUDED.actor, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, \
+     duration_ms = EXCLUDED.duration_ms, fingerprint_before = EXCLUDED.fingerprint_before, \
+     fingerprint_after = EXCLUDED.fingerprint_after, schema_delta = EXCLUDED.schema_delta, \
+     status = EXCLUDED.status, progress = EXCLUDED.progress, note = EXCLUDED.note";
+
+const LOAD_HISTORY: &str = concat!(
+    "SELECT version, name, checksum, up_sql, down_sql, verify_sql, irreversible, options::text, \
+     release_id, actor, ",
+    ts!("started_at"),
+    ", ",
+    ts!("finished_at"),
+    ", duration_ms, fingerprint_before, fingerprint_after, schema_delta, status, progress, note \
+     FROM backstop.migrations ORDER BY version"
+);
+
+const APPEND_EVENT: &str =
+    "INSERT INTO backstop.events (seq, at, actor, kind, version, release_id, reason, \
+     detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+const LOAD_EVENTS: &str =
+    "SELECT seq, at, actor, kind, version, release_id, reason, detail, prev_hash, hash \
+     FROM backstop.events ORDER BY seq";
+
+const SAVE_STATE: &str = "INSERT INTO backstop.state (id, ledger_seq, ledger_hash, fingerprint, schema_json, updated_at) \
+     VALUES (1, $1, $2, $3, $4, now()) ON CONFLICT (id) DO UPDATE SET ledger_seq = EXCLUDED.ledger_seq, \
+     ledger_hash = EXCLUDED.ledger_hash, fingerprint = EXCLUDED.fingerprint, \
+     schema_json = EXCLUDED.schema_json, updated_at = EXCLUDED.updated_at";
+
+const LOAD_STATE: &str =
+    "SELECT ledger_seq, ledger_hash, fingerprint, schema_json FROM backstop.state WHERE id = 1";
+
+/// Statements prepared on first use. Preparing needs the tables to exist, hence lazily.
+#[derive(Default)]
+pub struct Stmts {
+    save_history: Option<Statement>,
+    append_event: Option<Statement>,
+    save_state: Option<Statement>,
+}
+
+fn prepared<'a>(
+    client: &mut Client,
+    slot: &'a mut Option<Statement>,
+    sql: &str,
+) -> Result<&'a Statement, DbError> {
+    if slot.is_none() {
+        *slot = Some(client.prepare(sql).map_err(|e| error::map(&e))?);
+    }
+    slot.as_ref()
+        .ok_or_else(|| DbError::other("statement cache is empty after prepare"))
+}
+
+pub fn exists(client: &mut Client) -> Result<bool, DbError> {
+    let row = client
+        .query_one(EXISTS_SQL, &[])
+        .map_err(|e| error::map(&e))?;
+    row.try_get(0).map_err(|e| error::map(&e))
+}
+
+/// Create schema and tables. `in_transaction`: the caller's transaction is open, so the
+/// DDL joins it instead of opening (and committing) its own.
+pub fn ensure(client: &mut Client, in_transaction: bool) -> Result<(), DbError> {
+    if exists(client)? {
+        return Ok(());
+    }
+    if in_transaction {
+        client
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&ENSURE_LOCK_KEY])
+            .map_err(|e| error::map(&e))?;
+        return client.batch_execute(DDL).map_err(|e| error::map(&e));
+    }
+    let mut tx = client.transaction().map_err(|e| error::map(&e))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ENSURE_LOCK_KEY])
+        .map_err(|e| error::map(&e))?;
+    tx.batch_execute(DDL).map_err(|e| error::map(&e))?;
+    tx.commit().map_err(|e| error::map(&e))
+}
+
+pub fn save_history(client: &mut Client, stmts: &mut Stmts, r: &HistoryRow) -> Result<(), DbError> {
+    let options = serde_json::to_string(&r.options)
+        .map_err(|e| DbError::other(format!("cannot serialize run options: {e}")))?;
+    let stmt = prepared(client, &mut stmts.save_history, SAVE_HISTORY)?;
+    client
+        .execute(
+            stmt,
+            &[
+                &r.version,
+                &r.name,
+                &r.checksum,
+                &r.up_sql,
+                &r.down_sql,
+                &r.verify_sql,
+                &r.irreversible,
+                &options,
+                &r.release_id,
+                &r.actor,
+                &r.started_at,
+                &r.finished_at,
+                &r.duration_ms,
+                &r.fingerprint_before,
+                &r.fingerprint_after,
+                &r.schema_delta,
+                &r.status.as_str(),
+                &r.progress,
+                &r.note,
+            ],
+        )
+        .map(|_| ())
+        .map_err(|e| error::map(&e))
+}
+
+fn get<'a, T: postgres::types::FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T, DbError> {
+    row.try_get(idx).map_err(|e| error::map(&e))
+}
+
+pub fn load_history(client: &mut Client) -> Result<Vec<HistoryRow>, DbError> {
+    let rows = client
+        .query(LOAD_HISTORY, &[])
+        .map_err(|e| error::map(&e))?;
+    rows.iter()
+        .map(|row| {
+            let version: i64 = get(row, 0)?;
+            let options: String = get(row, 7)?;
+            let status: String = get(row, 16)?;
+            Ok(HistoryRow {
+                version,
+                name: get(row, 1)?,
+                checksum: get(row, 2)?,
+                up_sql: get(row, 3)?,
+                down_sql: get(row, 4)?,
+                verify_sql: get(row, 5)?,
+                irreversible: get(row, 6)?,
+                options: serde_json::from_str(&options).map_err(|e| {
+                    DbError::other(format!(
+                        "backstop.migrations version {version}: unreadable options {options}: {e}"
+                    ))
+                })?,
+                release_id: get(row, 8)?,
+                actor: get(row, 9)?,
+                started_at: get(row, 10)?,
+                finished_at: get(row, 11)?,
+                duration_ms: get(row, 12)?,
+                fingerprint_before: get(row, 13)?,
+                fingerprint_after: get(row, 14)?,
+                schema_delta: get(row, 15)?,
+                status: Status::parse(&status).ok_or_else(|| {
+                    DbError::other(format!(
+                        "backstop.migrations version {version}: unknown status '{status}'"
+                    ))
+                })?,
+                progress: get(row, 17)?,
+                note: get(row, 18)?,
+            })
+        })
+        .collect()
+}
+
+pub fn append_event(client: &mut Client, stmts: &mut Stmts, e: &Event) -> Result<(), DbError> {
+    let stmt = prepared(client, &mut stmts.append_event, APPEND_EVENT)?;
+    client
+        .execute(
+            stmt,
+            &[
+                &e.seq,
+                &e.at,
+                &e.actor,
+                &e.kind,
+                &e.version,
+                &e.release_id,
+                &e.reason,
+                &e.detail,
+                &e.prev_hash,
+                &e.hash,
+            ],
+        )
+        .map(|_| ())
+        .map_err(|e| error::map(&e))
+}
+
+pub fn load_events(client: &mut Client) -> Result<Vec<Event>, DbError> {
+    let rows = client.query(LOAD_EVENTS, &[]).map_err(|e| error::map(&e))?;
+    rows.iter()
+        .map(|row| {
+            Ok(Event {
+                seq: get(row, 0)?,
+                at: get(row, 1)?,
+                actor: get(row, 2)?,
+                kind: get(row, 3)?,
+                version: get(row, 4)?,
+                release_id: get(row, 5)?,
+                reason: get(row, 6)?,
+                detail: get(row, 7)?,
+                prev_hash: get(row, 8)?,
+                hash: get(row, 9)?,
+            })
+        })
+        .collect()
+}
+
+pub fn save_state(client: &mut Client, stmts: &mut Stmts, s: &StoredState) -> Result<(), DbError> {
+    let stmt = prepared(client, &mut stmts.save_state, SAVE_STATE)?;
+    client
+        .execute(
+            stmt,
+            &[
+                &s.ledger_seq,
+                &s.ledger_hash,
+                &s.fingerprint,
+                &s.schema_json,
+            ],
+        )
+        .map(|_| ())
+        .map_err(|e| error::map(&e))
+}
+
+pub fn load_state(client: &mut Client) -> Result<Option<StoredState>, DbError> {
+    let rows = client.query(LOAD_STATE, &[]).map_err(|e| error::map(&e))?;
+    rows.first()
+        .map(|row| {
+            Ok(StoredState {
+                ledger_seq: get(row, 0)?,
+                ledger_hash: get(row, 1)?,
+                fingerprint: get(row, 2)?,
+                schema_json: get(row, 3)?,
+            })
+        })
+        .transpose()
+}

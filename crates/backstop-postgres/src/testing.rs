@@ -1,0 +1,140 @@
+//! Throw-away databases for tests against a real PostgreSQL server. Public (not
+//! `cfg(test)`) so that other crates' tests can use it too.
+//!
+//! The server comes from `BACKSTOP_TEST_PG_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`, an admin database). Every [`TestDb`] is a
+//! new database with a random name, dropped — `WITH (FORCE)`, so leftover sessions don't
+//! keep it alive — when the value is dropped, also when the test panics.
+
+use crate::quote::quote_ident;
+use postgres::{Client, NoTls};
+
+pub const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The admin URL tests use.
+pub fn base_url() -> String {
+    std::env::var("BACKSTOP_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_URL.to_string())
+}
+
+/// `url` with its database replaced by `db`.
+pub fn url_with_database(url: &str, db: &str) -> String {
+    let (main, query) = match url.split_once('?') {
+        Some((m, q)) => (m, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = main.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match main[scheme_end..].find('/') {
+        Some(i) => &main[..scheme_end + i],
+        None => main,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+fn random_suffix() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    let from_os = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_ok();
+    if !from_os {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let mixed = (nanos as u64) ^ ((std::process::id() as u64) << 32);
+        bytes = mixed.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A freshly created, empty database; dropped on `Drop`.
+pub struct TestDb {
+    /// URL of the new database.
+    pub url: String,
+    /// Its name (`bs_t_<16 hex>`).
+    pub name: String,
+    admin_url: String,
+}
+
+impl TestDb {
+    /// Create a database, or panic with instructions when the server can't be reached.
+    pub fn new() -> TestDb {
+        match TestDb::try_new() {
+            Ok(db) => db,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Create a database; the error says how to start the server.
+    pub fn try_new() -> Result<TestDb, String> {
+        let admin_url = base_url();
+        let mut admin = Client::connect(&admin_url, NoTls).map_err(|e| {
+            format!(
+                "cannot reach the test PostgreSQL server at {} ({e}).\n\
+                 Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n\
+                 or point BACKSTOP_TEST_PG_URL at a server where the user may create databases.",
+                crate::display_url(&admin_url)
+            )
+        })?;
+        let name = format!("bs_t_{}", random_suffix());
+        admin
+            .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
+            .map_err(|e| format!("CREATE DATABASE {name}: {e}"))?;
+        Ok(TestDb {
+            url: url_with_database(&admin_url, &name),
+            name,
+            admin_url,
+        })
+    }
+
+    /// A plain client on the test database, for setting things up behind the driver's back.
+    pub fn client(&self) -> Client {
+        match Client::connect(&self.url, NoTls) {
+            Ok(c) => c,
+            Err(e) => panic!("cannot connect to test database {}: {e}", self.name),
+        }
+    }
+}
+
+impl Default for TestDb {
+    fn default() -> Self {
+        TestDb::new()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let sql = format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(&self.name)
+        );
+        match Client::connect(&self.admin_url, NoTls)
+            .and_then(|mut admin| admin.batch_execute(&sql))
+        {
+            Ok(()) => {}
+            Err(e) => eprintln!("warning: could not drop test database {}: {e}", self.name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_database() {
+        assert_eq!(
+            url_with_database("postgres://u@h:1/postgres", "x"),
+            "postgres://u@h:1/x"
+        );
+        assert_eq!(
+            url_with_database("postgres://u@h/postgres?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(url_with_database("postgres://u@h", "x"), "postgres://u@h/x");
+        assert_eq!(random_suffix().len(), 16);
+    }
+}

@@ -1,0 +1,55 @@
+//! The migration lock: non-blocking, reports its holder, dies with the session.
+
+mod common;
+
+use backstop_core::driver::{Driver, LockAttempt};
+use backstop_postgres::testing::TestDb;
+
+#[test]
+fn second_session_sees_holder_and_lock_dies_with_first() {
+    let db = TestDb::new();
+    let mut first = common::connect_as(&db, "backstop-first");
+    let mut second = common::connect_as(&db, "backstop-second");
+    let first_pid = first.backend_pid().unwrap();
+
+    assert_eq!(first.try_lock().unwrap(), LockAttempt::Acquired);
+    // Asking again while holding it must not stack a second lock.
+    assert_eq!(first.try_lock().unwrap(), LockAttempt::Acquired);
+
+    let started = std::time::Instant::now();
+    match second.try_lock().unwrap() {
+        LockAttempt::Held(Some(holder)) => {
+            assert_eq!(holder.pid, Some(i64::from(first_pid)));
+            assert_eq!(holder.application_name.as_deref(), Some("backstop-first"));
+            assert!(
+                holder.since.as_deref().is_some_and(|s| s.ends_with('Z')),
+                "{holder:?}"
+            );
+            assert!(holder.to_string().contains("backstop-first"), "{holder}");
+        }
+        other => panic!("expected Held(Some(..)), got {other:?}"),
+    }
+    assert!(started.elapsed().as_secs() < 2, "try_lock must not wait");
+
+    // Unlock once releases it (no stacking).
+    first.unlock().unwrap();
+    assert_eq!(second.try_lock().unwrap(), LockAttempt::Acquired);
+    second.unlock().unwrap();
+
+    // A session that dies releases the lock.
+    assert_eq!(first.try_lock().unwrap(), LockAttempt::Acquired);
+    assert!(matches!(second.try_lock().unwrap(), LockAttempt::Held(_)));
+    drop(first);
+    let mut acquired = false;
+    for _ in 0..50 {
+        if second.try_lock().unwrap() == LockAttempt::Acquired {
+            acquired = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        acquired,
+        "the lock must be free once its holder disconnected"
+    );
+}

@@ -1,0 +1,353 @@
+//! The canonical schema: independent of creation and column order, sensitive to every
+//! logical difference, and identical whether read in full or incrementally.
+
+mod common;
+
+use backstop_core::driver::Driver;
+use backstop_postgres::testing::TestDb;
+use common::{assert_same, begin, exec, fresh_full_read};
+
+const ORDER_A: &str = r#"
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL, created_at timestamptz DEFAULT now(), m mood DEFAULT 'ok');
+CREATE TABLE orders (id serial PRIMARY KEY, user_id bigint REFERENCES users(id), total numeric(10,2) CHECK (total >= 0));
+CREATE INDEX orders_user_idx ON orders (user_id);
+CREATE VIEW big_orders AS SELECT o.id, u.email FROM orders o JOIN users u ON u.id = o.user_id WHERE o.total > 100;
+CREATE FUNCTION add1(i integer) RETURNS integer LANGUAGE sql AS $$ SELECT i + 1 $$;
+CREATE SEQUENCE invoice_seq INCREMENT BY 10
+"#;
+
+/// The same schema, objects and columns created in another order, the index added later.
+const ORDER_B: &str = r#"
+CREATE SEQUENCE invoice_seq INCREMENT BY 10;
+CREATE FUNCTION add1(i integer) RETURNS integer LANGUAGE sql AS $$ SELECT i + 1 $$;
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE users (m mood DEFAULT 'ok', created_at timestamptz DEFAULT now(), email text NOT NULL);
+ALTER TABLE users ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE users ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+CREATE TABLE orders (total numeric(10,2), user_id bigint, id serial);
+ALTER TABLE orders ADD CONSTRAINT orders_pkey PRIMARY KEY (id);
+ALTER TABLE orders ADD CONSTRAINT orders_total_check CHECK (total >= 0);
+ALTER TABLE orders ADD CONSTRAINT orders_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id);
+CREATE VIEW big_orders AS SELECT o.id, u.email FROM orders o JOIN users u ON u.id = o.user_id WHERE o.total > 100;
+CREATE INDEX orders_user_idx ON orders (user_id)
+"#;
+
+fn build(sql: &str) -> (TestDb, backstop_core::schema::SchemaState) {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    exec(&mut d, sql);
+    let s = d.schema(None).expect("full read");
+    (db, s)
+}
+
+#[test]
+fn same_schema_in_another_order_has_the_same_fingerprint() {
+    let (_a, sa) = build(ORDER_A);
+    let (_b, sb) = build(ORDER_B);
+    assert_same(&sa, &sb, "order A vs order B");
+    assert_eq!(sa.fingerprint(), sb.fingerprint());
+    let text = sa.text();
+    for key in [
+        "table public.users",
+        "table public.orders",
+        "view public.big_orders",
+        "sequence public.invoice_seq",
+        "sequence public.orders_id_seq",
+        "sequence public.users_id_seq",
+        "function public.add1(integer)",
+        "type public.mood",
+        "extension plpgsql",
+        "schema public",
+    ] {
+        assert!(sa.objects.contains_key(key), "{key} missing in\n{text}");
+    }
+    assert!(
+        !text.contains("16384") && !text.contains("oid"),
+        "no OIDs in the text:\n{text}"
+    );
+    assert!(text.contains("enum ('sad', 'ok', 'happy')"), "{text}");
+    println!("{}", sa.text());
+}
+
+#[test]
+fn logical_differences_change_the_fingerprint() {
+    let (_base_db, base) = build(ORDER_A);
+    let variants = [
+        ("default", "ALTER TABLE orders ALTER total SET DEFAULT 0"),
+        ("not null", "ALTER TABLE orders ALTER total SET NOT NULL"),
+        ("index", "CREATE INDEX orders_total_idx ON orders (total)"),
+        ("index name", "ALTER INDEX orders_user_idx RENAME TO orders_user_id_idx"),
+        ("not valid", "ALTER TABLE orders ADD CONSTRAINT orders_total_max CHECK (total < 1000) NOT VALID"),
+        ("type", "ALTER TABLE users ALTER created_at TYPE timestamp"),
+        ("enum order", "ALTER TYPE mood ADD VALUE 'meh' BEFORE 'ok'"),
+        ("sequence", "ALTER SEQUENCE invoice_seq INCREMENT BY 5"),
+        ("function", "CREATE OR REPLACE FUNCTION add1(i integer) RETURNS integer LANGUAGE sql AS $$ SELECT i + 2 $$"),
+        ("view", "CREATE OR REPLACE VIEW big_orders AS SELECT o.id, u.email FROM orders o JOIN users u ON u.id = o.user_id WHERE o.total > 200"),
+        ("schema", "CREATE SCHEMA app"),
+    ];
+    for (what, change) in variants {
+        let (_db, changed) = build(&format!("{ORDER_A};\n{change}"));
+        assert_ne!(
+            base.fingerprint(),
+            changed.fingerprint(),
+            "{what}: `{change}` must change the fingerprint"
+        );
+    }
+    // ...while the sequence's current value, data and comments don't.
+    let (_db, same) = build(&format!("{ORDER_A};\nSELECT nextval('invoice_seq');\nINSERT INTO users (email) VALUES ('a@b');\nCOMMENT ON TABLE users IS 'people'"));
+    assert_same(&base, &same, "values and comments are not schema");
+}
+
+#[test]
+fn backstop_objects_and_extension_members_are_excluded() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    let before = d.schema(None).unwrap();
+    d.ensure_history().unwrap();
+    assert_same(
+        &before,
+        &d.schema(None).unwrap(),
+        "backstop's own schema is not user schema",
+    );
+    let available = d
+        .execute("SELECT count(*) FROM pg_available_extensions WHERE name = 'citext'")
+        .unwrap();
+    if available == vec![true] {
+        exec(&mut d, "CREATE EXTENSION citext");
+        let after = d.schema(None).unwrap();
+        assert_eq!(
+            after.objects.len(),
+            before.objects.len() + 1,
+            "only the extension itself:\n{}",
+            after.text()
+        );
+        assert!(after.objects.contains_key("extension citext"));
+    }
+}
+
+/// Migrations applied one transaction each, the schema read incrementally after each;
+/// every result must equal a fresh full read on a new connection.
+const STEPS: &[&str] = &[
+    "CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL, created_at timestamptz DEFAULT now())",
+    "CREATE TABLE orders (id serial PRIMARY KEY, user_id bigint REFERENCES users(id), total numeric(10,2) CHECK (total >= 0))",
+    "INSERT INTO users (email) VALUES ('a@example.com')",
+    "ALTER TABLE users ADD COLUMN name text",
+    "CREATE INDEX orders_user_idx ON orders (user_id)",
+    "ALTER TABLE orders ADD CONSTRAINT orders_total_max CHECK (total < 1000000) NOT VALID",
+    "ALTER TABLE orders VALIDATE CONSTRAINT orders_total_max",
+    "ALTER TABLE orders ALTER COLUMN total TYPE numeric(12,2)",
+    "CREATE VIEW big_orders AS SELECT o.id, u.email FROM orders o JOIN users u ON u.id = o.user_id WHERE o.total > 100",
+    "CREATE OR REPLACE VIEW big_orders AS SELECT o.id, u.email, o.total FROM orders o JOIN users u ON u.id = o.user_id WHERE o.total > 100",
+    "CREATE SEQUENCE invoice_seq",
+    "ALTER SEQUENCE invoice_seq INCREMENT BY 10 MAXVALUE 1000000",
+    "CREATE TYPE mood AS ENUM ('sad', 'happy')",
+    "ALTER TYPE mood ADD VALUE 'ok' BEFORE 'happy'",
+    "CREATE FUNCTION add1(i integer) RETURNS integer LANGUAGE sql AS $$ SELECT i + 1 $$",
+    "CREATE OR REPLACE FUNCTION add1(i integer) RETURNS integer LANGUAGE sql AS $$ SELECT i + 2 $$",
+    "ALTER TABLE users RENAME TO customers",
+    "ALTER TABLE customers RENAME COLUMN email TO mail",
+    "DROP INDEX orders_user_idx",
+    "ALTER TABLE orders DROP CONSTRAINT orders_total_max",
+    "ALTER TABLE customers DROP COLUMN name",
+    "ALTER TABLE orders ALTER COLUMN total SET DEFAULT 0",
+    "ALTER TABLE orders ALTER COLUMN total DROP DEFAULT",
+    "ALTER TABLE orders ALTER COLUMN total SET NOT NULL",
+    "CREATE TABLE t_tmp (a int)",
+    "DROP TABLE t_tmp",
+    "CREATE SCHEMA app",
+    "CREATE TABLE app.x (a mood, b mood[])",
+    "CREATE FUNCTION app.f(m mood) RETURNS mood LANGUAGE sql AS $$ SELECT m $$",
+    "ALTER TYPE mood RENAME TO feeling",
+    "ALTER TYPE feeling RENAME VALUE 'ok' TO 'fine'",
+    "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+    "CREATE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch()",
+    "ALTER FUNCTION touch() RENAME TO touch_row",
+    "DROP TRIGGER orders_touch ON orders",
+    "DROP FUNCTION add1(integer)",
+    "CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
+    "ALTER DOMAIN posint ADD CONSTRAINT posint_small CHECK (VALUE < 100)",
+    "ALTER DOMAIN posint DROP CONSTRAINT posint_small",
+    "ALTER TABLE app.x SET SCHEMA public",
+    "ALTER SEQUENCE orders_id_seq RENAME TO orders_seq",
+    "CREATE MATERIALIZED VIEW order_totals AS SELECT user_id, sum(total) AS s FROM orders GROUP BY user_id",
+    "CREATE UNIQUE INDEX order_totals_user ON order_totals (user_id)",
+    "CREATE TABLE events (id int, at date NOT NULL) PARTITION BY RANGE (at)",
+    "CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+    "CREATE INDEX events_at ON events (at)",
+    "CREATE TABLE events_2027 (id int, at date NOT NULL)",
+    "ALTER TABLE events ATTACH PARTITION events_2027 FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')",
+    "ALTER TABLE events DETACH PARTITION events_2026",
+    "ALTER TABLE customers ENABLE ROW LEVEL SECURITY",
+    "CREATE POLICY own_rows ON customers USING (mail = current_user)",
+    "DROP POLICY own_rows ON customers",
+    "CREATE RULE no_delete AS ON DELETE TO events_2026 DO INSTEAD NOTHING",
+    "DROP RULE no_delete ON events_2026",
+    "ALTER INDEX order_totals_user RENAME TO order_totals_by_user",
+    "ALTER TABLE orders RENAME CONSTRAINT orders_total_check TO orders_total_positive",
+    "CREATE TYPE pair AS (a integer, b text)",
+    "ALTER TYPE pair ADD ATTRIBUTE c boolean",
+    "ALTER TYPE pair RENAME ATTRIBUTE a TO first",
+    "CREATE TABLE uses_pair (p pair)",
+    "ALTER TABLE customers ADD CONSTRAINT mail_lower CHECK (mail = lower(mail))",
+    "ALTER TABLE orders ADD COLUMN f feeling DEFAULT 'fine'",
+    "ALTER TYPE feeling RENAME VALUE 'fine' TO 'good'",
+    "COMMENT ON TABLE orders IS 'orders'",
+    "ALTER TABLE orders ALTER COLUMN total SET STATISTICS 500",
+    "DROP VIEW big_orders",
+    "DROP TABLE customers CASCADE",
+    "DROP SCHEMA app CASCADE",
+    "CREATE SCHEMA app2",
+    "CREATE TABLE app2.y (a int)",
+    "ALTER SCHEMA app2 RENAME TO app3",
+    "DROP TYPE pair CASCADE",
+    "CREATE EXTENSION IF NOT EXISTS citext",
+    "CREATE TABLE emails (e citext)",
+];
+
+#[test]
+fn incremental_reads_equal_full_reads_after_every_kind_of_ddl() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    let citext = d
+        .execute("SELECT count(*) FROM pg_available_extensions WHERE name = 'citext'")
+        .unwrap()
+        == vec![true];
+    let mut prev = d.schema(None).unwrap();
+    let mut incremental = 0;
+    for step in STEPS {
+        if step.contains("citext") && !citext {
+            continue;
+        }
+        begin(&mut d);
+        exec(&mut d, step);
+        let state = d.schema(Some(&prev)).unwrap();
+        let stats = d.last_schema_read();
+        d.commit().unwrap();
+        incremental += usize::from(stats.incremental);
+        assert_same(
+            &fresh_full_read(&db),
+            &state,
+            &format!("after `{step}` ({stats:?})"),
+        );
+        prev = state;
+    }
+    // Only the schema rename forces a full read.
+    assert!(
+        incremental >= STEPS.len() - 3,
+        "{incremental} of {} reads were incremental",
+        STEPS.len()
+    );
+}
+
+#[test]
+fn incremental_reads_within_one_transaction() {
+    // Regression guard: rows written earlier in the same transaction (already seen) must
+    // not hide later changes, and the cmin bookkeeping must catch changes to them.
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    begin(&mut d);
+    let mut prev = d.schema(None).unwrap();
+    let steps = [
+        "CREATE TABLE a (id int PRIMARY KEY, v text)",
+        "ALTER TABLE a ADD COLUMN w int",
+        "ALTER TABLE a ALTER COLUMN w SET NOT NULL",
+        "CREATE TABLE b (id int REFERENCES a(id))",
+        "ALTER TABLE a RENAME COLUMN v TO value",
+        "CREATE TYPE e AS ENUM ('x')",
+        "ALTER TYPE e RENAME VALUE 'x' TO 'y'",
+        "SAVEPOINT s1",
+        "ALTER TABLE a ADD COLUMN z e",
+        "RELEASE SAVEPOINT s1",
+        "ALTER TABLE a ALTER COLUMN z SET DEFAULT 'y'",
+        "ALTER TABLE a RENAME TO a2",
+        "DROP TABLE b",
+        "CREATE INDEX a2_w ON a2 (w)",
+        "DROP INDEX a2_w",
+    ];
+    let mut incremental = 0;
+    for step in steps {
+        exec(&mut d, step);
+        let state = d.schema(Some(&prev)).unwrap();
+        incremental += usize::from(d.last_schema_read().incremental);
+        // A full read on this connection sees the uncommitted changes too.
+        let mut probe = state.clone();
+        probe.objects.insert("x".into(), "y".into()); // a state the reader did not produce
+        let full = d.schema(Some(&probe)).unwrap();
+        assert!(!d.last_schema_read().incremental);
+        assert_same(&full, &state, &format!("after `{step}`"));
+        prev = full;
+    }
+    d.commit().unwrap();
+    assert_same(&fresh_full_read(&db), &prev, "after commit");
+    assert_eq!(incremental, steps.len());
+}
+
+#[test]
+fn stale_previous_rollback_and_autocommit_ddl_force_full_reads() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    begin(&mut d);
+    let s0 = d.schema(None).unwrap();
+    exec(&mut d, "CREATE TABLE a (id int)");
+    let s1 = d.schema(Some(&s0)).unwrap();
+    assert!(d.last_schema_read().incremental);
+    d.rollback().unwrap();
+
+    // After a rollback, the state read inside it is gone: a full read, equal to s0.
+    begin(&mut d);
+    let s = d.schema(Some(&s1)).unwrap();
+    assert!(!d.last_schema_read().incremental);
+    assert_same(&s0, &s, "after rollback");
+    d.commit().unwrap();
+
+    // DDL in autocommit, then a transaction: the reader can't see it incrementally.
+    exec(&mut d, "CREATE TABLE b (id int)");
+    begin(&mut d);
+    let s2 = d.schema(Some(&s)).unwrap();
+    assert!(!d.last_schema_read().incremental);
+    assert!(s2.objects.contains_key("table public.b"));
+    d.commit().unwrap();
+
+    // DDL committed after the last read of its transaction.
+    begin(&mut d);
+    let s3 = d.schema(Some(&s2)).unwrap();
+    exec(&mut d, "CREATE TABLE c (id int)");
+    d.commit().unwrap();
+    begin(&mut d);
+    let s4 = d.schema(Some(&s3)).unwrap();
+    assert!(!d.last_schema_read().incremental);
+    assert!(s4.objects.contains_key("table public.c"));
+    d.commit().unwrap();
+
+    // Outside a transaction every read is a full one.
+    let s5 = d.schema(Some(&s4)).unwrap();
+    assert!(!d.last_schema_read().incremental);
+    assert_same(&s4, &s5, "outside a transaction");
+}
+
+#[test]
+fn reading_the_schema_leaves_search_path_alone() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    exec(&mut d, "CREATE SCHEMA app;\nCREATE TABLE app.t (a int)");
+    begin(&mut d);
+    exec(&mut d, "SET LOCAL search_path = app");
+    let s0 = d.schema(None).unwrap();
+    exec(&mut d, "CREATE TABLE u (t_id int)");
+    let s1 = d.schema(Some(&s0)).unwrap();
+    assert!(s1.objects.contains_key("table app.u"), "{}", s1.text());
+    // Unqualified names still resolve in the user's search_path.
+    assert_eq!(d.execute("SELECT count(*) = 0 FROM t").unwrap(), vec![true]);
+    d.commit().unwrap();
+    assert_eq!(
+        d.execute("SELECT current_setting('search_path') = '\"$user\", public'")
+            .unwrap(),
+        vec![true]
+    );
+    assert_same(
+        &fresh_full_read(&db),
+        &s1,
+        "names are qualified whatever the search_path",
+    );
+}
