@@ -96,7 +96,16 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
         .connect(NoTls)
         .map_err(|e| error::connection(&shown, &e))?;
     let row = client
-        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        // Same round trip: on PostgreSQL 14+ have the server check every second whether this
+        // client is still there, so a killed backstop's transaction (and its migration lock)
+        // ends within a second even while a long statement runs, instead of when the
+        // statement finishes. https://www.postgresql.org/docs/current/runtime-config-connection.html
+        .query_one(
+            "SELECT current_setting('server_version_num')::int, \
+             CASE WHEN current_setting('server_version_num')::int >= 140000 \
+                  THEN set_config('client_connection_check_interval', '1000', false) END",
+            &[],
+        )
         .map_err(|e| error::map(&e))?;
     let version: i32 = row.try_get(0).map_err(|e| error::map(&e))?;
     if version < MIN_SERVER_VERSION {
