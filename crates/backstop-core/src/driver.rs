@@ -181,9 +181,27 @@ pub trait Driver {
 
     fn append_event(&mut self, event: &Event) -> Result<(), DbError>;
 
+    /// Write a migration's history row (if any), a ledger event and the state row, inside
+    /// the caller's transaction. A driver may do this in one round trip; the default makes
+    /// three calls.
+    fn record(
+        &mut self,
+        row: Option<&HistoryRow>,
+        event: &Event,
+        state: &StoredState,
+    ) -> Result<(), DbError> {
+        if let Some(r) = row {
+            self.save_history(r)?;
+        }
+        self.append_event(event)?;
+        self.save_state(state)
+    }
+
     /// The stored ledger head and last fingerprint; `None` before the first write.
     fn load_state(&mut self) -> Result<Option<StoredState>, DbError>;
 
+    /// Upsert the state row. `schema_json: None` keeps the stored schema text (it is large,
+    /// and rewritten once at the end of a run, not after every migration).
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError>;
 
     /// Read the user schema (backstop's own objects excluded). With `previous`, a driver

@@ -108,10 +108,49 @@ const LOAD_EVENTS: &str =
 const SAVE_STATE: &str = "INSERT INTO backstop.state (id, ledger_seq, ledger_hash, fingerprint, schema_json, updated_at) \
      VALUES (1, $1, $2, $3, $4, now()) ON CONFLICT (id) DO UPDATE SET ledger_seq = EXCLUDED.ledger_seq, \
      ledger_hash = EXCLUDED.ledger_hash, fingerprint = EXCLUDED.fingerprint, \
-     schema_json = EXCLUDED.schema_json, updated_at = EXCLUDED.updated_at";
+     schema_json = COALESCE(EXCLUDED.schema_json, backstop.state.schema_json), updated_at = EXCLUDED.updated_at";
 
 const LOAD_STATE: &str =
     "SELECT ledger_seq, ledger_hash, fingerprint, schema_json FROM backstop.state WHERE id = 1";
+
+/// History row + event + state in ONE statement (one round trip per migration instead of
+/// three): data-modifying CTEs always run to completion, whether or not they are read.
+/// https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING
+fn record_sql(with_history: bool) -> String {
+    // Shift every `$n` placeholder by `from`, reading whole numbers (so `$1` never
+    // matches inside `$10`).
+    let renumber = |sql: &str, from: usize| -> String {
+        let mut out = String::with_capacity(sql.len() + 16);
+        let mut chars = sql.chars().peekable();
+        while let Some(c) = chars.next() {
+            out.push(c);
+            if c != '$' {
+                continue;
+            }
+            let mut digits = String::new();
+            while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                digits.push(*d);
+                chars.next();
+            }
+            match digits.parse::<usize>() {
+                Ok(n) => out.push_str(&(n + from).to_string()),
+                Err(_) => out.push_str(&digits),
+            }
+        }
+        out
+    };
+    let (event_from, state_from) = if with_history { (19, 29) } else { (0, 10) };
+    let mut sql = String::from("WITH ");
+    if with_history {
+        sql.push_str(&format!("h AS ({SAVE_HISTORY} RETURNING 1), "));
+    }
+    sql.push_str(&format!(
+        "e AS ({} RETURNING 1) ",
+        renumber(APPEND_EVENT, event_from)
+    ));
+    sql.push_str(&renumber(SAVE_STATE, state_from));
+    sql
+}
 
 /// Statements prepared on first use. Preparing needs the tables to exist, hence lazily.
 #[derive(Default)]
@@ -119,6 +158,84 @@ pub struct Stmts {
     save_history: Option<Statement>,
     append_event: Option<Statement>,
     save_state: Option<Statement>,
+    record_full: Option<Statement>,
+    record_event: Option<Statement>,
+}
+
+/// See [`record_sql`].
+pub fn record(
+    client: &mut Client,
+    stmts: &mut Stmts,
+    row: Option<&HistoryRow>,
+    e: &Event,
+    s: &StoredState,
+) -> Result<(), DbError> {
+    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = Vec::with_capacity(33);
+    let options;
+    let status;
+    if let Some(r) = row {
+        options = serde_json::to_string(&r.options)
+            .map_err(|e| DbError::other(format!("cannot serialize run options: {e}")))?;
+        status = r.status.as_str();
+        params.extend_from_slice(&[
+            &r.version,
+            &r.name,
+            &r.checksum,
+            &r.up_sql,
+            &r.down_sql,
+            &r.verify_sql,
+            &r.irreversible,
+            &options,
+            &r.release_id,
+            &r.actor,
+            &r.started_at,
+            &r.finished_at,
+            &r.duration_ms,
+            &r.fingerprint_before,
+            &r.fingerprint_after,
+            &r.schema_delta,
+            &status,
+            &r.progress,
+            &r.note,
+        ]);
+    }
+    params.extend_from_slice(&[
+        &e.seq,
+        &e.at,
+        &e.actor,
+        &e.kind,
+        &e.version,
+        &e.release_id,
+        &e.reason,
+        &e.detail,
+        &e.prev_hash,
+        &e.hash,
+    ]);
+    params.extend_from_slice(&[
+        &s.ledger_seq,
+        &s.ledger_hash,
+        &s.fingerprint,
+        &s.schema_json,
+    ]);
+    let slot = if row.is_some() {
+        &mut stmts.record_full
+    } else {
+        &mut stmts.record_event
+    };
+    if slot.is_none() {
+        *slot = Some(
+            client
+                .prepare(&record_sql(row.is_some()))
+                .map_err(|e| error::map(&e))?,
+        );
+    }
+    let stmt = slot
+        .as_ref()
+        .ok_or_else(|| DbError::other("statement cache is empty after prepare"))?;
+    client
+        .execute(stmt, &params)
+        .map(|_| ())
+        .map_err(|e| error::map(&e))
 }
 
 fn prepared<'a>(
@@ -308,4 +425,18 @@ pub fn load_state(client: &mut Client) -> Result<Option<StoredState>, DbError> {
             })
         })
         .transpose()
+}
+
+#[cfg(test)]
+mod record_sql_tests {
+    #[test]
+    fn placeholders_are_numbered_consecutively() {
+        for (with_history, n) in [(true, 33), (false, 14)] {
+            let sql = super::record_sql(with_history);
+            for i in 1..=n {
+                assert!(sql.contains(&format!("${i}")), "${i} missing in {sql}");
+            }
+            assert!(!sql.contains(&format!("${}", n + 1)), "{sql}");
+        }
+    }
 }

@@ -478,6 +478,15 @@ impl Driver for PgDriver {
         history::save_state(&mut self.client, &mut self.history_stmts, state)
     }
 
+    fn record(
+        &mut self,
+        row: Option<&HistoryRow>,
+        event: &Event,
+        state: &StoredState,
+    ) -> Result<(), DbError> {
+        history::record(&mut self.client, &mut self.history_stmts, row, event, state)
+    }
+
     fn schema(&mut self, previous: Option<&SchemaState>) -> Result<SchemaState, DbError> {
         self.catalog
             .read(&mut self.client, previous, self.in_tx, self.tx_gen)

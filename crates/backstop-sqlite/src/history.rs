@@ -236,7 +236,9 @@ pub(crate) fn load_state(conn: &Connection) -> Result<Option<StoredState>, DbErr
 
 pub(crate) fn save_state(conn: &Connection, s: &StoredState) -> Result<(), DbError> {
     let mut st = conn
-        .prepare_cached("INSERT OR REPLACE INTO backstop_state (id, ledger_seq, ledger_hash, fingerprint, schema_json, updated_at) VALUES (1, ?1, ?2, ?3, ?4, ?5)")
+        .prepare_cached("INSERT INTO backstop_state (id, ledger_seq, ledger_hash, fingerprint, schema_json, updated_at) VALUES (1, ?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (id) DO UPDATE SET ledger_seq = excluded.ledger_seq, ledger_hash = excluded.ledger_hash, \
+             fingerprint = excluded.fingerprint, schema_json = COALESCE(excluded.schema_json, backstop_state.schema_json), updated_at = excluded.updated_at")
         .map_err(db)?;
     st.execute(params![
         s.ledger_seq,

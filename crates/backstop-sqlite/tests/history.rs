@@ -107,11 +107,18 @@ fn history_events_and_state_round_trip_exactly() {
         schema_json: Some("{\"objects\":{}}".into()),
     };
     d.save_state(&state).unwrap();
+    // `schema_json: None` moves the head but keeps the stored schema text.
     let state2 = StoredState {
+        ledger_seq: prev.0,
+        fingerprint: "sha256:ee".into(),
         schema_json: None,
         ..state.clone()
     };
     d.save_state(&state2).unwrap();
+    let state2 = StoredState {
+        schema_json: state.schema_json.clone(),
+        ..state2
+    };
 
     // A second connection sees exactly what was written.
     let mut d2 = common::open(&url);

@@ -1,7 +1,7 @@
 //! apply: pre-flight checks, lock, then each pending migration with its proof recorded.
 
 use super::rollback::undo_one;
-use super::run::{self, append, backoff, record, run_statements, ScriptRef};
+use super::run::{self, append_with, backoff, record, run_statements, ScriptRef};
 use super::{inspect, Ctx, RunFailure};
 use crate::driver::{Driver, Timeouts};
 use crate::error::EngineError;
@@ -69,8 +69,23 @@ fn lint_refusal(gate: &LintGate) -> Option<(String, String)> {
     if gate.errors.is_empty() {
         return None;
     }
+    // A long list buries the message; `backstop lint` prints every finding with help.
+    const SHOWN: usize = 20;
+    let mut list = gate
+        .errors
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n    ");
+    if gate.errors.len() > SHOWN {
+        list.push_str(&format!(
+            "\n    … and {} more (`backstop lint` lists them all)",
+            gate.errors.len() - SHOWN
+        ));
+    }
     Some((
-        format!("lint found {} error(s) in the pending migrations:\n    {}", gate.errors.len(), gate.errors.join("\n    ")),
+        format!("lint found {} error(s) in the pending migrations:\n    {list}", gate.errors.len()),
         "fix them (`backstop lint` shows each with help), suppress one statement with `-- backstop:allow RULE reason`, or re-run with --allow RULE --reason \"…\" (recorded in the audit ledger)".into(),
     ))
 }
@@ -161,11 +176,23 @@ pub fn apply(
                 .release(&release)
                 .detail(json!({"check": "lint", "suppressed": gate.overrides}));
             record(db, &mut state, &ctx.actor, ev)?;
+            // One line per rule and reason: a release of many migrations can suppress the same
+            // rule hundreds of times; the ledger keeps every location.
+            let mut grouped: std::collections::BTreeMap<(&str, &str), Vec<&str>> =
+                Default::default();
             for o in &gate.overrides {
-                warnings.push(format!(
-                    "lint {} suppressed at {}: {}",
-                    o.rule, o.location, o.reason
-                ));
+                grouped
+                    .entry((o.rule.as_str(), o.reason.as_str()))
+                    .or_default()
+                    .push(o.location.as_str());
+            }
+            for ((rule, reason), locs) in grouped {
+                let at = if locs.len() == 1 {
+                    locs[0].to_string()
+                } else {
+                    format!("{} and {} more", locs[0], locs.len() - 1)
+                };
+                warnings.push(format!("lint {rule} suppressed at {at}: {reason}"));
             }
         }
     }
@@ -531,10 +558,9 @@ fn apply_tx(
             row.schema_delta = serde_json::to_string(&delta).unwrap_or_else(|_| "{}".into());
             row.status = Status::Applied;
             row.progress = up.len() as i32;
-            db.save_history(&row)?;
             let mut st = state.clone();
             st.fingerprint = after_fp.clone();
-            append(db, &mut st, &ctx.actor, NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "retries": attempt})))?;
+            append_with(db, Some(&row), &mut st, &ctx.actor, NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "retries": attempt})))?;
             db.commit()?;
             Ok((AppliedMigration { version: m.version, name: m.name.clone(), duration_ms, statements: up.len(), retries: attempt, fingerprint_before: before_fp, fingerprint_after: after_fp }, row, st, after))
         })();
@@ -704,7 +730,7 @@ fn apply_no_tx(
     let mut st = state.clone();
     st.fingerprint = after_fp.clone();
     db.begin(Timeouts::default())?;
-    let r = db.save_history(&row).and_then(|_| append(db, &mut st, &ctx.actor, NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "transaction": false}))));
+    let r = append_with(db, Some(&row), &mut st, &ctx.actor, NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "transaction": false})));
     match r.and_then(|_| db.commit()) {
         Ok(()) => {
             *state = st;

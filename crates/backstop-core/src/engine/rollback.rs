@@ -1,6 +1,6 @@
 //! rollback: stored down scripts, newest first, each proven by the schema fingerprint.
 
-use super::run::{self, append, backoff, record, run_statements, ScriptRef};
+use super::run::{self, append_with, backoff, record, run_statements, ScriptRef};
 use super::{Ctx, RunFailure};
 use crate::driver::{Driver, Timeouts};
 use crate::error::EngineError;
@@ -431,20 +431,17 @@ pub(crate) fn undo_one(
             let _ = db.set_session_timeouts(Timeouts::default());
             db.begin(Timeouts::default())?;
         }
-        let book = db
-            .save_history(&rb)
-            .and_then(|_| {
-                append(
-                    db,
-                    &mut st,
-                    &ctx.actor,
-                    NewEvent::new("rollback")
-                        .version(row.version)
-                        .reason(forced)
-                        .detail(detail),
-                )
-            })
-            .and_then(|_| db.commit());
+        let book = append_with(
+            db,
+            Some(&rb),
+            &mut st,
+            &ctx.actor,
+            NewEvent::new("rollback")
+                .version(row.version)
+                .reason(forced)
+                .detail(detail),
+        )
+        .and_then(|_| db.commit());
         if let Err(e) = book {
             let _ = db.rollback();
             return Err(EngineError::NeedsPerson {

@@ -2,7 +2,7 @@
 
 use crate::driver::{DbError, DbErrorKind, Driver};
 use crate::error::Failure;
-use crate::history::StoredState;
+use crate::history::{HistoryRow, StoredState};
 use crate::ledger::{self, NewEvent, GENESIS};
 use crate::migration::Part;
 use crate::sql::{self, Statement};
@@ -131,17 +131,23 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 
 /// The stored state, or a fresh one at the ledger's genesis.
 pub(crate) fn load_state(db: &mut dyn Driver) -> Result<StoredState, DbError> {
-    Ok(db.load_state()?.unwrap_or_else(|| StoredState {
+    let mut state = db.load_state()?.unwrap_or_else(|| StoredState {
         ledger_seq: 0,
         ledger_hash: GENESIS.to_string(),
         fingerprint: String::new(),
         schema_json: None,
-    }))
+    });
+    // The stored schema text is only for drift diffs; leaving it out of the state carried
+    // through a run keeps each per-migration save small (`None` keeps the stored text).
+    state.schema_json = None;
+    Ok(state)
 }
 
-/// Append an event inside the caller's transaction and move the head.
-pub(crate) fn append(
+/// Append an event inside the caller's transaction and move the head; with `row`, write
+/// that history row in the same call (one round trip where the driver can).
+pub(crate) fn append_with(
     db: &mut dyn Driver,
+    row: Option<&HistoryRow>,
     state: &mut StoredState,
     actor: &str,
     ev: NewEvent,
@@ -153,10 +159,22 @@ pub(crate) fn append(
         &state.ledger_hash,
         crate::now_rfc3339(),
     );
-    db.append_event(&e)?;
-    state.ledger_seq = e.seq;
-    state.ledger_hash = e.hash;
-    db.save_state(state)
+    let mut next = state.clone();
+    next.ledger_seq = e.seq;
+    next.ledger_hash = e.hash.clone();
+    db.record(row, &e, &next)?;
+    *state = next;
+    Ok(())
+}
+
+/// Append an event inside the caller's transaction and move the head.
+pub(crate) fn append(
+    db: &mut dyn Driver,
+    state: &mut StoredState,
+    actor: &str,
+    ev: NewEvent,
+) -> Result<(), DbError> {
+    append_with(db, None, state, actor, ev)
 }
 
 /// Append an event in a transaction of its own (refusals, failures, overrides).
