@@ -80,7 +80,22 @@ pub fn new_migration(
             dir.display()
         )));
     }
-    let existing = migration::load_dir(dir)?;
+    // Only the existing version numbers matter here; a half-written migration (say, the
+    // template `new` created a minute ago) must not stop the next `new`.
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| EngineError::Usage(format!("cannot read {}: {e}", dir.display())))?;
+    let newest = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect::<String>()
+                .parse::<i64>()
+                .ok()
+        })
+        .max();
     let now = backstop_core::now_rfc3339();
     let stamp: i64 = now
         .chars()
@@ -89,9 +104,8 @@ pub fn new_migration(
         .collect::<String>()
         .parse()
         .unwrap_or(1);
-    let version = existing
-        .last()
-        .map(|m| m.version + 1)
+    let version = newest
+        .map(|v| v + 1)
         .filter(|v| *v > stamp)
         .unwrap_or(stamp);
     let id = format!("{version}_{slug}");

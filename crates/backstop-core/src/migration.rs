@@ -237,16 +237,22 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Migration>, LoadError> {
         source,
     })?;
     let mut found: BTreeMap<i64, Migration> = BTreeMap::new();
-    let mut names: Vec<PathBuf> = Vec::new();
+    let mut names: Vec<(PathBuf, bool)> = Vec::new();
     for e in entries {
         let e = e.map_err(|source| LoadError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
-        names.push(e.path());
+        // file_type() comes from the listing itself on Linux; a symlink is followed.
+        let is_dir = match e.file_type() {
+            Ok(t) if t.is_symlink() => e.path().is_dir(),
+            Ok(t) => t.is_dir(),
+            Err(_) => e.path().is_dir(),
+        };
+        names.push((e.path(), is_dir));
     }
     names.sort();
-    for path in names {
+    for (path, is_dir) in names {
         let file_name = path
             .file_name()
             .map(|f| f.to_string_lossy().to_string())
@@ -254,7 +260,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Migration>, LoadError> {
         if file_name.starts_with('.') {
             continue; // editor swap files, .gitkeep
         }
-        let m = if path.is_dir() {
+        let m = if is_dir {
             load_folder(&path, &file_name)?
         } else if file_name.ends_with(".sql") {
             load_single_file(&path, &file_name)?
@@ -326,31 +332,39 @@ fn load_folder(dir: &Path, name: &str) -> Result<Migration, LoadError> {
         path: dir.to_path_buf(),
         source,
     })?;
+    // One listing tells which files exist, so absent optional files cost no failed open
+    // (status on 10,000 migrations is mostly syscalls).
+    let mut present = [false; 4];
+    const FILES: [&str; 4] = ["up.sql", "down.sql", "verify.sql", "migration.toml"];
     for e in entries {
         let e = e.map_err(|source| LoadError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
         let f = e.file_name().to_string_lossy().to_string();
-        if !f.starts_with('.')
-            && !matches!(
-                f.as_str(),
-                "up.sql" | "down.sql" | "verify.sql" | "migration.toml" | "README.md"
-            )
-        {
-            return Err(LoadError::UnexpectedFile { path: e.path() });
+        match FILES.iter().position(|x| *x == f) {
+            Some(i) => present[i] = true,
+            None if f.starts_with('.') || f == "README.md" => {}
+            None => return Err(LoadError::UnexpectedFile { path: e.path() }),
         }
     }
+    let read_if = |i: usize| -> Result<Option<String>, LoadError> {
+        if present[i] {
+            read_text(&dir.join(FILES[i]))
+        } else {
+            Ok(None)
+        }
+    };
     let up_path = dir.join("up.sql");
-    let up = non_empty(&up_path, read_text(&up_path)?)?.ok_or(LoadError::MissingUp {
+    let up = non_empty(&up_path, read_if(0)?)?.ok_or(LoadError::MissingUp {
         path: up_path.clone(),
     })?;
     let down_path = dir.join("down.sql");
-    let down = non_empty(&down_path, read_text(&down_path)?)?;
+    let down = non_empty(&down_path, read_if(1)?)?;
     let verify_path = dir.join("verify.sql");
-    let verify = non_empty(&verify_path, read_text(&verify_path)?)?;
+    let verify = non_empty(&verify_path, read_if(2)?)?;
     let toml_path = dir.join("migration.toml");
-    let toml_text = read_text(&toml_path)?;
+    let toml_text = read_if(3)?;
     let config = match &toml_text {
         Some(t) => parse_toml(&toml_path, t)?,
         None => MigrationToml::default(),

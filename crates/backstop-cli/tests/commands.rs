@@ -1,0 +1,195 @@
+//! init, new, sum, verify, schema, audit export: the smaller commands end to end.
+mod common;
+use common::{Db, Kind, Project, BIN};
+use std::process::Command;
+
+both!(
+    verify_finds_failing_checks_drift_and_edits,
+    audit_export_round_trips_the_chain
+);
+
+#[test]
+fn init_new_and_sum_scaffold_a_working_project() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .current_dir(tmp.path())
+            .env_remove("DATABASE_URL")
+            .args(args)
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, out, _) = run(&["init"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        tmp.path().join("backstop.toml").is_file()
+            && tmp.path().join("migrations").is_dir()
+            && tmp.path().join("backstop.sum").is_file()
+    );
+    assert_eq!(
+        run(&["init"]).1.trim(),
+        "already initialised: nothing to do"
+    );
+
+    let (code, _, err) = run(&["new", "Create Users!"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = run(&["new", "add_index", "--no-transaction"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = run(&["new", "seed", "--single-file"]);
+    assert_eq!(code, Some(0), "{err}");
+    let mut names: Vec<String> = std::fs::read_dir(tmp.path().join("migrations"))
+        .expect("dir")
+        .map(|e| e.expect("e").file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(
+        names[0].ends_with("_create_users")
+            && names[1].ends_with("_add_index")
+            && names[2].ends_with("_seed.sql"),
+        "{names:?}"
+    );
+    let v: Vec<i64> = names
+        .iter()
+        .map(|n| n.split('_').next().expect("v").parse().expect("version"))
+        .collect();
+    assert!(v[0] < v[1] && v[1] < v[2], "versions increase: {v:?}");
+    let toml = std::fs::read_to_string(
+        tmp.path()
+            .join("migrations")
+            .join(&names[1])
+            .join("migration.toml"),
+    )
+    .expect("toml");
+    assert!(toml.contains("transaction = false"));
+
+    // Templates must be filled in: an empty up.sql is named.
+    let (code, _, err) = run(&["status"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("up.sql") && err.contains("empty"), "{err}");
+
+    // Fill them in; the default database is sqlite://backstop.db from backstop.toml.
+    let m = tmp.path().join("migrations");
+    std::fs::write(
+        m.join(&names[0]).join("up.sql"),
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);\n",
+    )
+    .expect("w");
+    std::fs::write(m.join(&names[0]).join("down.sql"), "DROP TABLE users;\n").expect("w");
+    std::fs::write(
+        m.join(&names[0]).join("verify.sql"),
+        "SELECT count(*) >= 0 FROM users;\n",
+    )
+    .expect("w");
+    std::fs::write(
+        m.join(&names[1]).join("up.sql"),
+        "CREATE INDEX IF NOT EXISTS users_email ON users (email);\n",
+    )
+    .expect("w");
+    std::fs::write(
+        m.join(&names[1]).join("down.sql"),
+        "DROP INDEX IF EXISTS users_email;\n",
+    )
+    .expect("w");
+    std::fs::remove_file(m.join(&names[1]).join("verify.sql")).expect("rm");
+    std::fs::write(m.join(&names[2]), "-- backstop:up\nINSERT INTO users (id, email) VALUES (1, 'a@example.com');\n-- backstop:down\nDELETE FROM users WHERE id = 1;\n-- backstop:verify\nSELECT count(*) = 1 FROM users WHERE id = 1;\n").expect("w");
+    let (code, _, err) = run(&["apply"]);
+    assert_eq!(
+        code,
+        Some(3),
+        "the sum written by init no longer matches: {err}"
+    );
+    assert_eq!(run(&["sum"]).0, Some(0));
+    let (code, out, err) = run(&["apply"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(tmp.path().join("backstop.db").is_file());
+    let (code, out, _) = run(&["verify"]);
+    assert_eq!(code, Some(0), "{out}");
+}
+
+fn verify_finds_failing_checks_drift_and_edits(k: Kind) {
+    let db = Db::new(k);
+    let p = Project::new();
+    let m = p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, qty INTEGER);",
+        Some("DROP TABLE t;"),
+        Some("SELECT count(*) = 0 FROM t WHERE qty < 0;"),
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    p.ok(&db, &["verify"]);
+    db.exec("INSERT INTO t (id, qty) VALUES (1, -5)");
+    let r = p.run(&db, &["--format", "json", "verify"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["ok"], false);
+    let failing: Vec<&str> = j["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(failing, vec!["verify 1 (t)"], "{j}");
+    db.exec("DELETE FROM t");
+    std::fs::write(
+        m.join("up.sql"),
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, qty INTEGER, x INTEGER);",
+    )
+    .expect("edit");
+    db.exec("CREATE INDEX t_qty ON t (qty)");
+    let j = p.run(&db, &["--format", "json", "verify"]).json();
+    let failing: Vec<&str> = j["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(failing, vec!["checksums", "backstop.sum", "drift"], "{j}");
+    if k == Kind::Postgres {
+        db.exec("DROP INDEX t_qty");
+        db.exec("ALTER TABLE t ADD CONSTRAINT qty_positive CHECK (qty >= 0) NOT VALID");
+        let j = p.run(&db, &["--format", "json", "verify"]).json();
+        assert_eq!(j["health"][0]["kind"], "not-valid-constraint", "{j}");
+    }
+}
+
+fn audit_export_round_trips_the_chain(k: Kind) {
+    let db = Db::new(k);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.ok(&db, &["rollback"]);
+    let r = p.ok(&db, &["audit", "export"]);
+    let events: Vec<backstop_core::ledger::Event> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one event per line"))
+        .collect();
+    assert_eq!(
+        events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        vec!["apply", "rollback"]
+    );
+    assert!(
+        backstop_core::ledger::verify_chain(&events, None).is_ok(),
+        "an export verifies on its own"
+    );
+    assert_eq!(events[0].actor, "tester");
+    let log = p.ok(&db, &["--format", "json", "audit", "log"]).json();
+    assert_eq!(log["head_seq"], 2);
+    assert_eq!(log["head_hash"], events[1].hash);
+}
