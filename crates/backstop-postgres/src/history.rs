@@ -113,6 +113,69 @@ const SAVE_STATE: &str = "INSERT INTO backstop.state (id, ledger_seq, ledger_has
 const LOAD_STATE: &str =
     "SELECT ledger_seq, ledger_hash, fingerprint, schema_json FROM backstop.state WHERE id = 1";
 
+type Param<'a> = &'a (dyn postgres::types::ToSql + Sync);
+
+/// Parameters of [`SAVE_HISTORY`], in order. `options` and `status` are the row's
+/// serialised options and status text, owned by the caller.
+fn history_params<'a>(
+    r: &'a HistoryRow,
+    options: &'a String,
+    status: &'a &'static str,
+) -> [Param<'a>; 19] {
+    [
+        &r.version,
+        &r.name,
+        &r.checksum,
+        &r.up_sql,
+        &r.down_sql,
+        &r.verify_sql,
+        &r.irreversible,
+        options,
+        &r.release_id,
+        &r.actor,
+        &r.started_at,
+        &r.finished_at,
+        &r.duration_ms,
+        &r.fingerprint_before,
+        &r.fingerprint_after,
+        &r.schema_delta,
+        status,
+        &r.progress,
+        &r.note,
+    ]
+}
+
+/// Parameters of [`APPEND_EVENT`], in order.
+fn event_params(e: &Event) -> [Param<'_>; 10] {
+    [
+        &e.seq,
+        &e.at,
+        &e.actor,
+        &e.kind,
+        &e.version,
+        &e.release_id,
+        &e.reason,
+        &e.detail,
+        &e.prev_hash,
+        &e.hash,
+    ]
+}
+
+/// Parameters of [`SAVE_STATE`], in order.
+fn state_params(s: &StoredState) -> [Param<'_>; 4] {
+    [
+        &s.ledger_seq,
+        &s.ledger_hash,
+        &s.fingerprint,
+        &s.schema_json,
+    ]
+}
+
+fn options_json(r: &HistoryRow) -> Result<String, DbError> {
+    serde_json::to_string(&r.options)
+        .map_err(|e| DbError::other(format!("cannot serialize run options: {e}")))
+}
+
 /// History row + event + state in ONE statement (one round trip per migration instead of
 /// three): data-modifying CTEs always run to completion, whether or not they are read.
 /// https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING
@@ -170,53 +233,14 @@ pub fn record(
     e: &Event,
     s: &StoredState,
 ) -> Result<(), DbError> {
-    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = Vec::with_capacity(33);
-    let options;
-    let status;
+    let mut params: Vec<Param> = Vec::with_capacity(33);
+    let options = row.map(options_json).transpose()?.unwrap_or_default();
+    let status = row.map(|r| r.status.as_str()).unwrap_or_default();
     if let Some(r) = row {
-        options = serde_json::to_string(&r.options)
-            .map_err(|e| DbError::other(format!("cannot serialize run options: {e}")))?;
-        status = r.status.as_str();
-        params.extend_from_slice(&[
-            &r.version,
-            &r.name,
-            &r.checksum,
-            &r.up_sql,
-            &r.down_sql,
-            &r.verify_sql,
-            &r.irreversible,
-            &options,
-            &r.release_id,
-            &r.actor,
-            &r.started_at,
-            &r.finished_at,
-            &r.duration_ms,
-            &r.fingerprint_before,
-            &r.fingerprint_after,
-            &r.schema_delta,
-            &status,
-            &r.progress,
-            &r.note,
-        ]);
+        params.extend_from_slice(&history_params(r, &options, &status));
     }
-    params.extend_from_slice(&[
-        &e.seq,
-        &e.at,
-        &e.actor,
-        &e.kind,
-        &e.version,
-        &e.release_id,
-        &e.reason,
-        &e.detail,
-        &e.prev_hash,
-        &e.hash,
-    ]);
-    params.extend_from_slice(&[
-        &s.ledger_seq,
-        &s.ledger_hash,
-        &s.fingerprint,
-        &s.schema_json,
-    ]);
+    params.extend_from_slice(&event_params(e));
+    params.extend_from_slice(&state_params(s));
     let slot = if row.is_some() {
         &mut stmts.record_full
     } else {
@@ -277,34 +301,11 @@ pub fn ensure(client: &mut Client, in_transaction: bool) -> Result<(), DbError> 
 }
 
 pub fn save_history(client: &mut Client, stmts: &mut Stmts, r: &HistoryRow) -> Result<(), DbError> {
-    let options = serde_json::to_string(&r.options)
-        .map_err(|e| DbError::other(format!("cannot serialize run options: {e}")))?;
+    let options = options_json(r)?;
+    let status = r.status.as_str();
     let stmt = prepared(client, &mut stmts.save_history, SAVE_HISTORY)?;
     client
-        .execute(
-            stmt,
-            &[
-                &r.version,
-                &r.name,
-                &r.checksum,
-                &r.up_sql,
-                &r.down_sql,
-                &r.verify_sql,
-                &r.irreversible,
-                &options,
-                &r.release_id,
-                &r.actor,
-                &r.started_at,
-                &r.finished_at,
-                &r.duration_ms,
-                &r.fingerprint_before,
-                &r.fingerprint_after,
-                &r.schema_delta,
-                &r.status.as_str(),
-                &r.progress,
-                &r.note,
-            ],
-        )
+        .execute(stmt, &history_params(r, &options, &status))
         .map(|_| ())
         .map_err(|e| error::map(&e))
 }
@@ -358,21 +359,7 @@ pub fn load_history(client: &mut Client) -> Result<Vec<HistoryRow>, DbError> {
 pub fn append_event(client: &mut Client, stmts: &mut Stmts, e: &Event) -> Result<(), DbError> {
     let stmt = prepared(client, &mut stmts.append_event, APPEND_EVENT)?;
     client
-        .execute(
-            stmt,
-            &[
-                &e.seq,
-                &e.at,
-                &e.actor,
-                &e.kind,
-                &e.version,
-                &e.release_id,
-                &e.reason,
-                &e.detail,
-                &e.prev_hash,
-                &e.hash,
-            ],
-        )
+        .execute(stmt, &event_params(e))
         .map(|_| ())
         .map_err(|e| error::map(&e))
 }
@@ -400,15 +387,7 @@ pub fn load_events(client: &mut Client) -> Result<Vec<Event>, DbError> {
 pub fn save_state(client: &mut Client, stmts: &mut Stmts, s: &StoredState) -> Result<(), DbError> {
     let stmt = prepared(client, &mut stmts.save_state, SAVE_STATE)?;
     client
-        .execute(
-            stmt,
-            &[
-                &s.ledger_seq,
-                &s.ledger_hash,
-                &s.fingerprint,
-                &s.schema_json,
-            ],
-        )
+        .execute(stmt, &state_params(s))
         .map(|_| ())
         .map_err(|e| error::map(&e))
 }
