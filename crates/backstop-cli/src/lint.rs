@@ -27,13 +27,14 @@ fn location(f: &backstop_lint::Finding) -> String {
     format!("{}:{}:{}", f.file.display(), f.line, f.column)
 }
 
-/// The apply gate: lint every migration (so later ones know the schema earlier ones
-/// built) and judge the findings of the pending ones.
+/// The apply gate: lint the pending migrations, with the schema model the earlier ones
+/// build, and judge their findings.
 pub fn hook(all: Vec<Migration>, engine: Engine, allow: Vec<(String, String)>) -> LintHook {
     LintHook(Arc::new(move |pending: &[&Migration]| {
         let versions: BTreeSet<i64> = pending.iter().map(|m| m.version).collect();
-        let report = backstop_lint::lint_migrations(
+        let report = backstop_lint::lint_versions(
             &all,
+            &versions,
             &LintOptions {
                 engine,
                 deny_warnings: false,
@@ -69,14 +70,17 @@ pub fn hook(all: Vec<Migration>, engine: Engine, allow: Vec<(String, String)>) -
 /// Add findings, per-statement locks and rewrite/scan impact, and what would need a
 /// snapshot, to each pending migration of a plan.
 pub fn annotate(plan: &mut PlanReport, all: &[Migration], engine: Engine) {
-    let report = backstop_lint::lint_migrations(
+    let versions: BTreeSet<i64> = plan.pending.iter().map(|m| m.version).collect();
+    let report = backstop_lint::lint_versions(
         all,
+        &versions,
         &LintOptions {
             engine,
             deny_warnings: false,
             allow: vec![],
         },
     );
+    let impacts_by_version = backstop_lint::migrations_impacts(all, &versions, engine);
     for pm in &mut plan.pending {
         pm.findings = report
             .findings
@@ -94,7 +98,9 @@ pub fn annotate(plan: &mut PlanReport, all: &[Migration], engine: Engine) {
         let Some(m) = all.iter().find(|m| m.version == pm.version) else {
             continue;
         };
-        let impacts = backstop_lint::migration_impacts(all, m.version, engine);
+        let Some(impacts) = impacts_by_version.get(&m.version) else {
+            continue;
+        };
         for st in &mut pm.statements {
             if let Some(i) = impacts.iter().find(|i| i.line == st.line) {
                 st.impact = Some(Impact {

@@ -9,7 +9,6 @@
 //! Keeping objects separate lets a driver refresh only the objects a migration touched
 //! (per-migration proof at low cost) and lets rollback show a precise diff.
 
-use crate::checksum::sha256_hex;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -20,9 +19,27 @@ pub struct SchemaState {
 }
 
 impl SchemaState {
-    /// `sha256:<hex>` of the canonical text.
+    /// `sha256:<hex>` of the canonical text ([`text`](Self::text)), hashed as it is
+    /// produced rather than built first: this runs after every migration.
     pub fn fingerprint(&self) -> String {
-        format!("sha256:{}", sha256_hex(self.text().as_bytes()))
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for (k, v) in &self.objects {
+            h.update(k.as_bytes());
+            h.update(b"\n");
+            for l in v.lines() {
+                h.update(b"  ");
+                h.update(l.as_bytes());
+                h.update(b"\n");
+            }
+        }
+        let digest = h.finalize();
+        let mut out = String::with_capacity(7 + 64);
+        out.push_str("sha256:");
+        for b in digest.iter() {
+            out.push_str(&format!("{b:02x}"));
+        }
+        out
     }
 
     /// The canonical text: every object, sorted by key, each followed by its lines.
@@ -149,6 +166,12 @@ mod tests {
         assert_eq!(d.len(), 3);
         assert_eq!(b.reverted(&d), a);
         assert_ne!(a.fingerprint(), b.fingerprint());
+        // The streamed hash is the hash of the canonical text.
+        use crate::checksum::sha256_hex;
+        assert_eq!(
+            b.fingerprint(),
+            format!("sha256:{}", sha256_hex(b.text().as_bytes()))
+        );
         assert!(diff(&a, &b).contains("+   column c text"));
     }
 }

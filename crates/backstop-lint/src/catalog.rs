@@ -8,6 +8,7 @@
 
 use crate::ir::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::rc::Rc;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Column {
@@ -60,7 +61,9 @@ pub(crate) struct View {
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Catalog {
-    pub tables: BTreeMap<String, Table>,
+    /// Copy-on-write: the model is cloned per script (down/verify see the schema after
+    /// up), so a clone shares every table it doesn't change.
+    pub tables: BTreeMap<String, Rc<Table>>,
     pub indexes: BTreeMap<String, Index>,
     pub views: BTreeMap<String, View>,
     pub schemas: BTreeSet<String>,
@@ -81,7 +84,7 @@ impl Catalog {
     }
 
     pub fn table(&self, n: &Name) -> Option<&Table> {
-        self.tables.get(&n.key())
+        self.tables.get(&n.key()).map(|t| &**t)
     }
 
     /// A table that existed before this migration (known or not): the one that matters
@@ -146,12 +149,16 @@ impl Catalog {
                         }
                     }
                 }
-                self.tables.insert(key.clone(), t);
+                self.tables.insert(key.clone(), Rc::new(t));
                 self.fresh.insert(key);
             }
             StmtKind::AlterTable { table, cmds, .. } => {
                 let key = table.key();
-                let mut t = self.tables.remove(&key).unwrap_or_default();
+                let mut t = self
+                    .tables
+                    .remove(&key)
+                    .map(Rc::unwrap_or_clone)
+                    .unwrap_or_default();
                 let known = !t.columns.is_empty() || !t.constraints.is_empty();
                 for c in cmds {
                     match c {
@@ -200,7 +207,7 @@ impl Catalog {
                     }
                 }
                 if known || !t.columns.is_empty() || !t.constraints.is_empty() {
-                    self.tables.insert(key, t);
+                    self.tables.insert(key, Rc::new(t));
                 }
             }
             StmtKind::CreateIndex {
@@ -263,7 +270,7 @@ impl Catalog {
                 let new_key = Name::new(target.schema.clone(), new_name.clone()).key();
                 match (obj, column) {
                     (Obj::Table | Obj::View | Obj::MatView, Some(col)) => {
-                        if let Some(t) = self.tables.get_mut(&key) {
+                        if let Some(t) = self.tables.get_mut(&key).map(Rc::make_mut) {
                             if let Some(c) = t.column_mut(col) {
                                 c.name = new_name.clone();
                             }

@@ -46,6 +46,18 @@ pub fn lint_migrations(migrations: &[Migration], opts: &LintOptions) -> LintRepo
     analyze::lint_units(&units, opts)
 }
 
+/// Lint only the migrations whose versions are in `versions` (typically the pending ones,
+/// for apply's gate), with the schema model built by replaying every earlier migration's
+/// up.sql. Much cheaper than [`lint_migrations`] on a long history.
+pub fn lint_versions(
+    migrations: &[Migration],
+    versions: &std::collections::BTreeSet<i64>,
+    opts: &LintOptions,
+) -> LintReport {
+    let units: Vec<analyze::Unit> = migrations.iter().map(analyze::Unit::Migration).collect();
+    analyze::lint_units_only(&units, opts, Some(versions))
+}
+
 /// Lint paths: migrations directories, migration folders (with up.sql), single-file
 /// migrations, or plain .sql files (linted as an up script without a migration around it).
 pub fn lint_files(paths: &[PathBuf], opts: &LintOptions) -> Result<LintReport, LintError> {
@@ -99,29 +111,42 @@ pub fn migration_impacts(
     version: i64,
     engine: Engine,
 ) -> Vec<StatementImpact> {
+    let only = std::collections::BTreeSet::from([version]);
+    migrations_impacts(migrations, &only, engine)
+        .remove(&version)
+        .unwrap_or_default()
+}
+
+/// [`migration_impacts`] for several migrations at once, in one pass over the history
+/// (for `plan` with many pending migrations).
+pub fn migrations_impacts(
+    migrations: &[Migration],
+    versions: &std::collections::BTreeSet<i64>,
+    engine: Engine,
+) -> std::collections::BTreeMap<i64, Vec<StatementImpact>> {
     let mut cat = catalog::Catalog::default();
-    let mut target = None;
+    let mut out = std::collections::BTreeMap::new();
     for m in migrations {
         // Objects of earlier migrations are "existing" for the next one.
         cat.begin_migration();
-        if m.version == version {
-            target = Some(m);
-            break;
+        if versions.contains(&m.version) {
+            // impacts_with applies the statements to its own copy as it goes.
+            out.insert(m.version, impacts_with(&m.up, engine, cat.clone()));
         }
-        let parsed = parse(&m.up, engine);
+        let parsed = parse_script(&m.up, engine);
         let mut stmts: Vec<&ir::Stmt> = parsed.stmts.iter().collect();
         stmts.sort_by_key(|s| s.span.start);
         for s in stmts {
             cat.apply(s);
         }
+        if out.len() == versions.len() {
+            break;
+        }
     }
-    match target {
-        Some(m) => impacts_with(&m.up, engine, cat),
-        None => vec![],
-    }
+    out
 }
 
-fn parse(sql: &str, engine: Engine) -> pg::Parsed {
+pub(crate) fn parse_script(sql: &str, engine: Engine) -> pg::Parsed {
     match engine {
         Engine::Postgres => pg::parse(sql),
         _ => lite::parse(sql, engine),
@@ -129,7 +154,7 @@ fn parse(sql: &str, engine: Engine) -> pg::Parsed {
 }
 
 fn impacts_with(sql: &str, engine: Engine, mut cat: catalog::Catalog) -> Vec<StatementImpact> {
-    let parsed = parse(sql, engine);
+    let parsed = parse_script(sql, engine);
     let mut stmts: Vec<&ir::Stmt> = parsed.stmts.iter().collect();
     stmts.sort_by_key(|s| s.span.start);
     let mut out = Vec::with_capacity(stmts.len());

@@ -548,7 +548,10 @@ fn apply_tx(
         let book = (|| -> Result<(AppliedMigration, HistoryRow, StoredState, SchemaState), crate::driver::DbError> {
             let after = db.schema(Some(schema))?;
             let delta = schema.delta_to(&after);
-            let before_fp = schema.fingerprint();
+            // The run carries the current fingerprint; recomputing it would hash the whole
+            // schema text again for every migration.
+            debug_assert_eq!(state.fingerprint, schema.fingerprint());
+            let before_fp = state.fingerprint.clone();
             let after_fp = after.fingerprint();
             let duration_ms = t0.elapsed().as_millis() as i64;
             let mut row = new_row(m, ctx, release, &before_fp, started.clone());
@@ -596,7 +599,8 @@ fn apply_no_tx(
 ) -> Result<(AppliedMigration, HistoryRow), EngineError> {
     let up = run::split(Some(&m.up));
     let verify = run::split(m.verify.as_deref());
-    let before_fp = schema.fingerprint();
+    debug_assert_eq!(state.fingerprint, schema.fingerprint());
+    let before_fp = state.fingerprint.clone();
     let invalid_before: Vec<String> = invalid_indexes(db)?;
     let started = crate::now_rfc3339();
     let t0 = Instant::now();

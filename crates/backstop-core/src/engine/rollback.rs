@@ -326,7 +326,6 @@ pub(crate) fn undo_one(
     };
     let delta: BTreeMap<String, Option<String>> =
         serde_json::from_str(&row.schema_delta).unwrap_or_default();
-    let expected = schema.reverted(&delta);
     let timeouts = Timeouts {
         lock: row.options.lock_timeout(),
         statement: row.options.statement_timeout(),
@@ -391,7 +390,9 @@ pub(crate) fn undo_one(
         };
         let after_fp = after.fingerprint();
         if after_fp != row.fingerprint_before {
-            let d = diff(&expected, &after);
+            // What the schema should have been: the state before this step with the
+            // migration's recorded changes undone.
+            let d = diff(&schema.reverted(&delta), &after);
             let _ = if transactional {
                 db.rollback()
             } else {
