@@ -23,10 +23,12 @@ pub fn connect(url: &str, application_name: &str) -> Result<Box<dyn Driver>, Eng
         }
     };
     r.map_err(|e| {
-        EngineError::Usage(format!(
-            "cannot connect to {}: {}",
-            redact(url),
-            redact(&e.message)
-        ))
+        // Drivers name the (redacted) database in their connection errors already.
+        let msg = redact(&e.message);
+        EngineError::Usage(if msg.starts_with("cannot") {
+            msg
+        } else {
+            format!("cannot connect to {}: {msg}", redact(url))
+        })
     })
 }

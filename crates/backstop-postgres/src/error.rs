@@ -43,9 +43,21 @@ pub fn map(e: &postgres::Error) -> DbError {
     } else {
         DbErrorKind::Other
     };
+    // The client's own text ("error connecting to server") leaves the cause (connection
+    // refused, name resolution, timeout) in the source chain: show it.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !part.is_empty() && !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
     DbError {
         kind,
-        ..DbError::other(e.to_string())
+        ..DbError::other(text)
     }
 }
 
