@@ -112,6 +112,22 @@ fn load(dir: &Path) -> Result<Vec<Migration>, EngineError> {
 
 fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
     let s = resolve_settings(cli)?;
+    // Before any driver parses the URL: whatever it says about a malformed URL, the
+    // password is already masked.
+    backstop_core::redact::register_url_password(&s.url);
+    // An override needs a real reason: it goes to the audit ledger.
+    let empty_reason = |r: &Option<String>| r.as_deref().is_some_and(|r| r.trim().is_empty());
+    match &cli.command {
+        Command::Apply { reason, .. } | Command::Rollback { reason, .. }
+            if empty_reason(reason) =>
+        {
+            return Err(EngineError::Usage(
+                "--reason must say why (it is recorded in the audit ledger)".into(),
+            )
+            .into());
+        }
+        _ => {}
+    }
     let ctx = Ctx {
         actor: s.actor.clone(),
         lock_wait: s.lock_wait,

@@ -32,9 +32,17 @@ impl Printer {
 
     fn json<T: Serialize>(&self, v: &T) -> bool {
         if self.format == Format::Json {
-            let text = serde_json::to_string_pretty(v)
-                .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise report: {e}\"}}"));
-            out(&text);
+            // Redact the values, not the serialised text: masking inside an escaped string
+            // could break the JSON.
+            let text = match serde_json::to_value(v) {
+                Ok(mut value) => {
+                    redact_value(&mut value);
+                    serde_json::to_string_pretty(&value).unwrap_or_default()
+                }
+                Err(e) => format!("{{\"error\": \"cannot serialise report: {e}\"}}"),
+            };
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
             return true;
         }
         false
@@ -360,6 +368,19 @@ impl Printer {
                 backstop_lint::render_text(r)
             }
         };
+        if matches!(self.format, Format::Json | Format::Sarif) {
+            // JSON documents are redacted value by value, so masking can't break them.
+            if let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&text) {
+                redact_value(&mut value);
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stdout().lock(),
+                    "{}",
+                    serde_json::to_string_pretty(&value).unwrap_or_default()
+                );
+                return;
+            }
+        }
         out(text.trim_end());
     }
 
@@ -467,6 +488,15 @@ impl Printer {
             );
         }
         code
+    }
+}
+
+fn redact_value(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => *s = redact(s),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(redact_value),
+        serde_json::Value::Object(o) => o.values_mut().for_each(redact_value),
+        _ => {}
     }
 }
 

@@ -526,6 +526,8 @@ fn passwords_never_appear_in_any_output() {
         format!("postgres://app:{enc}@no-such-host.invalid/db"),
         format!("mysql://root:{enc}@127.0.0.1:1/db"),
         format!("oracle://root:{enc}@127.0.0.1:1/db"),
+        "mysql://app:S3cr3t'p@ss@db/prod".to_string(), // quote in the password
+        "postgres://app:S3cr3t p@ss@127.0.0.1:notaport/db".to_string(), // space, bad port
     ];
     for url in &urls {
         for args in [

@@ -133,9 +133,14 @@ impl Migration {
         let Ok(text) = std::fs::read_to_string(&self.path) else {
             return 0;
         };
-        let marker = format!("-- backstop:{}", part.name());
+        // Same reading of the marker as the loader: `-- backstop: up` counts too.
         text.lines()
-            .position(|l| l.trim().eq_ignore_ascii_case(&marker))
+            .position(|l| {
+                let lower = l.trim().to_ascii_lowercase();
+                lower
+                    .strip_prefix("-- backstop:")
+                    .is_some_and(|rest| rest.trim() == part.name())
+            })
             .map(|p| p + 1)
             .unwrap_or(0)
     }

@@ -22,6 +22,45 @@ pub fn register_secret(secret: &str) {
     }
 }
 
+/// Register the password of a database URL of any scheme, before anything parses it.
+/// The userinfo is taken up to the LAST `@` (passwords with `@`, `/`, quotes or spaces
+/// that were not percent-encoded still count), so a malformed URL can't leak it either.
+pub fn register_url_password(url: &str) {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return;
+    };
+    let rest = &url[start..];
+    let Some(at) = rest.rfind('@') else { return };
+    let userinfo = &rest[..at];
+    if let Some(colon) = userinfo.find(':') {
+        let pw = &userinfo[colon + 1..];
+        register_secret(pw);
+        let decoded = percent_decode(pw);
+        if decoded != pw {
+            register_secret(&decoded);
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Mask credentials in `text`: `user:***@` in URLs, `password=***` in conninfo strings, and
 /// every registered secret (raw and percent-decoded forms).
 pub fn redact(text: &str) -> String {
@@ -90,9 +129,15 @@ fn redact_key_value(text: &str) -> String {
             continue;
         }
         out.push_str(&after[..sep_len]);
-        let value_len = after[sep_len..]
-            .find(|c: char| c.is_whitespace() || c == '"' || c == ',' || c == '}' || c == '&')
-            .unwrap_or(after.len() - sep_len);
+        let value = &after[sep_len..];
+        // A quoted conninfo value (`password='a b'`) runs to its closing quote.
+        let value_len = if let Some(q) = value.chars().next().filter(|c| *c == '\'') {
+            value[1..].find(q).map(|e| e + 2).unwrap_or(value.len())
+        } else {
+            value
+                .find(|c: char| c.is_whitespace() || c == '"' || c == ',' || c == '}' || c == '&')
+                .unwrap_or(value.len())
+        };
         if value_len > 0 {
             out.push_str("***");
         }
@@ -120,6 +165,27 @@ mod tests {
     fn keeps_urls_without_password() {
         assert_eq!(redact("postgres://app@h/db"), "postgres://app@h/db");
         assert_eq!(redact("sqlite://backstop.db"), "sqlite://backstop.db");
+    }
+
+    #[test]
+    fn masks_passwords_of_malformed_urls_once_registered() {
+        for url in [
+            "mysql://app:s3cr'etpw1@db/prod",
+            "postgres://app:s3cr etpw2@h:notaport/db",
+            "postgres://app:s3cr\"etpw3@h/db",
+        ] {
+            register_url_password(url);
+            let pw = &url[url.find(':').map(|i| i + 7).unwrap_or(0)..url.rfind('@').unwrap_or(0)];
+            let shown = redact(&format!("error: cannot parse {url}"));
+            assert!(!shown.contains(pw), "{shown}");
+        }
+        register_url_password("postgres://u:p%40ssw0rd9@h/db");
+        assert!(!redact("password p@ssw0rd9 rejected").contains("p@ssw0rd9"));
+        assert_eq!(
+            redact("host=x password='a b c' user=y"),
+            "host=x password=*** user=y"
+        );
+        register_url_password("postgres://u:%é%4@h/db"); // no panic on odd escapes
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub fn split(script: &str) -> Vec<Statement> {
     let mut depth = 0usize; // BEGIN/CASE … END nesting inside bodies
     let mut body_capable = false; // statement header names TRIGGER/FUNCTION/PROCEDURE
     let mut words_seen = 0usize;
+    let mut header_create = false; // still inside `CREATE [OR REPLACE] [TEMP] …`
 
     while i < bytes.len() {
         let c = bytes[i];
@@ -136,12 +137,18 @@ pub fn split(script: &str) -> Vec<Statement> {
                 }
                 let word = &script[w_start..i];
                 words_seen += 1;
-                if words_seen <= 6
-                    && (word.eq_ignore_ascii_case("trigger")
-                        || word.eq_ignore_ascii_case("function")
-                        || word.eq_ignore_ascii_case("procedure"))
-                {
-                    body_capable = true;
+                // Only `CREATE [OR REPLACE] [TEMP|TEMPORARY|CONSTRAINT] TRIGGER|FUNCTION|
+                // PROCEDURE` can have a BEGIN … END body; a column called `trigger` or
+                // `begin` elsewhere must not swallow the rest of the script.
+                if words_seen == 1 {
+                    header_create = word.eq_ignore_ascii_case("create");
+                } else if header_create && !body_capable {
+                    let w = word.to_ascii_lowercase();
+                    match w.as_str() {
+                        "or" | "replace" | "temp" | "temporary" | "constraint" => {}
+                        "trigger" | "function" | "procedure" => body_capable = true,
+                        _ => header_create = false,
+                    }
                 }
                 if body_capable {
                     if word.eq_ignore_ascii_case("begin") || word.eq_ignore_ascii_case("case") {
@@ -275,6 +282,18 @@ mod tests {
         let st = split(";;\n-- only a comment\n;SELECT\n  oops");
         assert_eq!(st.len(), 1);
         assert_eq!(st[0].script_position(10), (4, 3));
+    }
+
+    #[test]
+    fn columns_named_like_keywords_do_not_open_a_body() {
+        // Regression: `trigger`/`begin` as column names merged the following statements.
+        let v =
+            sqls("CREATE TABLE shifts (id int, trigger text, begin int); CREATE TABLE u (x int);");
+        assert_eq!(v.len(), 2, "{v:?}");
+        let v = sqls("CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END; SELECT 3;");
+        assert_eq!(v.len(), 2, "{v:?}");
+        let v = sqls("CREATE TEMP TRIGGER t AFTER INSERT ON a BEGIN SELECT 1; END; SELECT 2;");
+        assert_eq!(v.len(), 2, "{v:?}");
     }
 
     #[test]

@@ -162,6 +162,25 @@ pub fn apply(
         return Err(EngineError::refused(reason, next).into());
     }
     let pending = pending_of(migrations, &history, opts.to);
+    if opts.atomic {
+        // --atomic promises to undo the whole run on failure; it can't for these.
+        let irreversible: Vec<String> = pending
+            .iter()
+            .filter(|m| m.irreversible_reason().is_some())
+            .map(|m| m.id())
+            .collect();
+        if !irreversible.is_empty() {
+            let reason = format!(
+                "--atomic can't undo the whole run: pending migration(s) {} are irreversible",
+                irreversible.join(", ")
+            );
+            let ev = NewEvent::new("refused")
+                .release(&release)
+                .detail(json!({"command": "apply", "reason": reason}));
+            record(db, &mut state, &ctx.actor, ev)?;
+            return Err(EngineError::refused(reason, "apply without --atomic, or apply up to the migration before them with --atomic --to VERSION").into());
+        }
+    }
     if let Some(hook) = &opts.lint {
         let gate = (hook.0)(&pending);
         if let Some((reason, next)) = lint_refusal(&gate) {
@@ -564,15 +583,28 @@ fn apply_tx(
             let mut st = state.clone();
             st.fingerprint = after_fp.clone();
             append_with(db, Some(&row), &mut st, &ctx.actor, NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "retries": attempt})))?;
-            db.commit()?;
             Ok((AppliedMigration { version: m.version, name: m.name.clone(), duration_ms, statements: up.len(), retries: attempt, fingerprint_before: before_fp, fingerprint_after: after_fp }, row, st, after))
         })();
         match book {
-            Ok((a, row, st, after)) => {
-                *state = st;
-                *schema = after;
-                return Ok((a, row));
-            }
+            Ok((a, row, st, after)) => match db.commit() {
+                Ok(()) => {
+                    *state = st;
+                    *schema = after;
+                    return Ok((a, row));
+                }
+                Err(e) => {
+                    return Err(commit_failed(
+                        db,
+                        state,
+                        ctx,
+                        release,
+                        m,
+                        &script_ref(m, Part::Up),
+                        up.len() + verify.len() + 1,
+                        e,
+                    ))
+                }
+            },
             Err(e) => {
                 let _ = db.rollback();
                 return Err(EngineError::NeedsPerson {
@@ -587,6 +619,61 @@ fn apply_tx(
     }
 }
 
+/// A COMMIT that fails. Deferred constraints and deferred triggers run at COMMIT, so an
+/// ordinary data problem can surface there: the transaction is rolled back, which makes it a
+/// plain migration failure (exit 1). A connection lost during COMMIT leaves the outcome
+/// unknown, which needs a person.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn commit_failed(
+    db: &mut dyn Driver,
+    state: &mut StoredState,
+    ctx: &Ctx,
+    release: &str,
+    m: &Migration,
+    sref: &ScriptRef,
+    index: usize,
+    e: crate::driver::DbError,
+) -> EngineError {
+    if e.kind == crate::driver::DbErrorKind::Connection {
+        return EngineError::NeedsPerson {
+            what: format!("the connection was lost during COMMIT of migration {} ({}): {}", m.version, m.name, e.message),
+            state: "the server may or may not have committed it".into(),
+            next: format!("run `backstop status`: if {} shows applied, it committed; otherwise run `backstop apply` again", m.version),
+            diff: None,
+            path: Some(m.path.clone()),
+        };
+    }
+    let _ = db.rollback();
+    let failure = crate::error::Failure {
+        version: m.version,
+        name: m.name.clone(),
+        part: sref.part,
+        file: sref.file.clone(),
+        statement_index: index,
+        line: 0,
+        column: 0,
+        statement: "COMMIT (deferred constraints and deferred triggers are checked here)".into(),
+        error: e.message.clone(),
+        code: e.code.clone(),
+        detail: e.detail.clone(),
+        hint: e.hint.clone(),
+    };
+    let _ = record(
+        db,
+        state,
+        &ctx.actor,
+        NewEvent::new("apply-failed")
+            .version(m.version)
+            .release(release)
+            .detail(json!({"name": m.name, "failure": &failure})),
+    );
+    failed(
+        failure,
+        format!("the commit of migration {} failed, so its transaction was rolled back: nothing of it remains (schema and history as before it)", m.version),
+        "fix the data or the migration so the deferred checks pass, then run `backstop apply` again".into(),
+    )
+}
+
 /// `transaction = false` (or an engine without transactional DDL): dirty marker first, then
 /// statement by statement with progress recorded, clean-up or a dirty row on failure.
 fn apply_no_tx(
@@ -598,34 +685,93 @@ fn apply_no_tx(
     schema: &mut SchemaState,
 ) -> Result<(AppliedMigration, HistoryRow), EngineError> {
     let up = run::split(Some(&m.up));
-    let verify = run::split(m.verify.as_deref());
     debug_assert_eq!(state.fingerprint, schema.fingerprint());
-    let before_fp = state.fingerprint.clone();
     let invalid_before: Vec<String> = invalid_indexes(db)?;
-    let started = crate::now_rfc3339();
-    let t0 = Instant::now();
-    let mut row = new_row(m, ctx, release, &before_fp, started);
+    let mut row = new_row(m, ctx, release, &state.fingerprint, crate::now_rfc3339());
     row.note = Some("running outside a transaction".into());
+    // The dirty marker. Until it is written nothing has run; after it, the database holds
+    // a row that blocks every later run, so any error must say what ran and what to do.
     db.save_history(&row)?;
+    match run_no_tx(
+        db,
+        m,
+        ctx,
+        release,
+        state,
+        schema,
+        &mut row,
+        &up,
+        &invalid_before,
+    ) {
+        Ok(done) => Ok(done),
+        Err(e @ (EngineError::Failed { .. } | EngineError::NeedsPerson { .. })) => Err(e),
+        Err(other) => Err(EngineError::NeedsPerson {
+            what: format!(
+                "migration {} ({}) was running outside a transaction when this happened: {other}",
+                m.version, m.name
+            ),
+            state: format!(
+                "history marks it dirty with {} of {} statements of up.sql completed:\n{}",
+                row.progress,
+                up.len(),
+                ran_list(&up, row.progress as usize)
+            ),
+            next: resolve_next(m.version),
+            diff: None,
+            path: Some(m.path.clone()),
+        }),
+    }
+}
+
+fn ran_list(up: &[crate::sql::Statement], n: usize) -> String {
+    if n == 0 {
+        return "  (none)".into();
+    }
+    up.iter()
+        .take(n)
+        .enumerate()
+        .map(|(i, s)| format!("  {}. line {}: {}", i + 1, s.line, s.excerpt()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn resolve_next(v: i64) -> String {
+    format!("inspect the database; finish or undo the remaining statements by hand, then `backstop resolve {v} --applied --reason \"…\"` or `backstop resolve {v} --rolled-back --reason \"…\"`")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_no_tx(
+    db: &mut dyn Driver,
+    m: &Migration,
+    ctx: &Ctx,
+    release: &str,
+    state: &mut StoredState,
+    schema: &mut SchemaState,
+    row: &mut HistoryRow,
+    up: &[crate::sql::Statement],
+    invalid_before: &[String],
+) -> Result<(AppliedMigration, HistoryRow), EngineError> {
+    let verify = run::split(m.verify.as_deref());
+    let before_fp = state.fingerprint.clone();
+    let t0 = Instant::now();
     db.set_session_timeouts(Timeouts {
         lock: m.options.lock_timeout(),
         statement: m.options.statement_timeout(),
     })?;
-
-    let mut done = 0usize;
     let mut attempt = 0u32;
     let mut dropped: Vec<String> = Vec::new();
+    // `row.progress` counts the up statements that completed; it is saved after each.
     let outcome = loop {
-        let r = run_statements(db, &script_ref(m, Part::Up), &up, done, |db, n| {
+        let from = row.progress as usize;
+        let r = run_statements(db, &script_ref(m, Part::Up), up, from, |db, n| {
             row.progress = n as i32;
-            db.save_history(&row)
+            db.save_history(row)
         });
         match r {
             Ok(_) => break Ok(()),
             Err(se) => {
-                done = se.completed;
                 // A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind.
-                dropped.extend(db.drop_invalid_indexes(&invalid_before).unwrap_or_default());
+                dropped.extend(db.drop_invalid_indexes(invalid_before).unwrap_or_default());
                 if se.is_lock_timeout() && attempt < m.options.retries {
                     attempt += 1;
                     std::thread::sleep(backoff(attempt));
@@ -640,40 +786,53 @@ fn apply_no_tx(
     let _ = db.set_session_timeouts(Timeouts::default());
 
     if let Err(se) = outcome {
-        let ran: Vec<String> = up
-            .iter()
-            .take(se.completed.min(up.len()))
-            .enumerate()
-            .map(|(i, s)| format!("  {}. line {}: {}", i + 1, s.line, s.excerpt()))
-            .collect();
-        dropped.extend(db.drop_invalid_indexes(&invalid_before).unwrap_or_default());
-        let now = db.schema(None)?;
-        let mut cleaned = now.fingerprint() == before_fp;
-        let mut how = if dropped.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "backstop dropped the INVALID index(es) the failed statement left ({}); ",
+        let up_done = row.progress as usize;
+        dropped.extend(db.drop_invalid_indexes(invalid_before).unwrap_or_default());
+        let mut how: Vec<String> = Vec::new();
+        if !dropped.is_empty() {
+            how.push(format!(
+                "backstop dropped the INVALID index(es) the failed statement left ({})",
                 dropped.join(", ")
-            )
-        };
-        if !cleaned && m.down.is_some() {
-            // Some statements completed: undo them with the down script, and accept that only
-            // if the schema is then provably what it was before.
-            let down = run::split(m.down.as_deref());
-            if run_statements(db, &script_ref(m, Part::Down), &down, 0, |_, _| Ok(())).is_ok() {
-                let _ = db.drop_invalid_indexes(&invalid_before);
-                if db.schema(None)?.fingerprint() == before_fp {
-                    cleaned = true;
-                    how.push_str("backstop ran down.sql, and the schema fingerprint again equals the one before the migration; ");
+            ));
+        }
+        let cleaned = if up_done == 0 && se.failure.part == Part::Up {
+            // Nothing completed, and a single statement outside a transaction is atomic: only
+            // an INVALID index could remain, and that was dropped. Prove it.
+            db.schema(None)?.fingerprint() == before_fp
+        } else if let Some(down_sql) = m.down.as_deref() {
+            // Statements completed (data changes included): only the down script can undo
+            // them, and the result is accepted only if the schema is provably as before.
+            let down = run::split(Some(down_sql));
+            match run_statements(db, &script_ref(m, Part::Down), &down, 0, |_, _| Ok(())) {
+                Ok(n) => {
+                    dropped.extend(db.drop_invalid_indexes(invalid_before).unwrap_or_default());
+                    let ok = db.schema(None)?.fingerprint() == before_fp;
+                    how.push(if ok {
+                        format!("backstop ran down.sql ({n} statements) and the schema fingerprint again equals the one before the migration")
+                    } else {
+                        format!("backstop ran down.sql ({n} statements) but the schema still differs from before the migration (`backstop schema` shows it)")
+                    });
+                    ok
+                }
+                Err(dse) => {
+                    how.push(format!("backstop ran down.sql to undo them, but it stopped after {} of {} statements: {}", dse.completed, down.len(), dse.failure));
+                    false
                 }
             }
-        }
-        let detail = json!({"name": m.name, "failure": &se.failure, "completed": se.completed, "cleaned": cleaned});
+        } else {
+            how.push("there is no down.sql to undo the statements that completed".into());
+            false
+        };
+        let how_text = if how.is_empty() {
+            String::new()
+        } else {
+            format!("{}; ", how.join("; "))
+        };
+        let detail = json!({"name": m.name, "failure": &se.failure, "up_completed": up_done, "cleaned": cleaned, "cleanup": how});
         if cleaned {
             row.status = Status::RolledBack;
             row.note = Some(format!("failed and cleaned up: {}", se.failure.error));
-            db.save_history(&row)?;
+            db.save_history(row)?;
             *schema = db.schema(None)?;
             state.fingerprint = schema.fingerprint();
             let _ = record(
@@ -685,16 +844,20 @@ fn apply_no_tx(
                     .release(release)
                     .detail(detail),
             );
-            return Err(failed(se.failure, format!("migration {} ran outside a transaction and failed; {how}nothing of it remains (history marks it rolled_back)", m.version), "fix the migration and run `backstop apply` again".into()));
+            return Err(failed(
+                se.failure,
+                format!("migration {} ran outside a transaction and failed; {how_text}nothing of it remains (history marks it rolled_back)", m.version),
+                "fix the migration and run `backstop apply` again".into(),
+            ));
         }
         row.status = Status::Dirty;
         row.note = Some(format!(
-            "failed after {} of {} statements: {}",
-            se.completed,
+            "failed with {} of {} statements of up.sql completed: {}",
+            up_done,
             up.len(),
             se.failure.error
         ));
-        db.save_history(&row)?;
+        db.save_history(row)?;
         let _ = record(
             db,
             state,
@@ -707,14 +870,11 @@ fn apply_no_tx(
         return Err(EngineError::NeedsPerson {
             what: se.failure.to_string(),
             state: format!(
-                "migration {} ran outside a transaction and stopped half-way; it is marked dirty. Statements that completed:\n{}\n  {how}nothing runs on this database until it is resolved",
+                "migration {} ran outside a transaction and stopped; it is marked dirty. Statements of up.sql that completed:\n{}\n  {how_text}nothing runs on this database until it is resolved",
                 m.version,
-                if ran.is_empty() { "  (none)".to_string() } else { ran.join("\n") }
+                ran_list(up, up_done)
             ),
-            next: format!(
-                "inspect the database; finish or undo the remaining statements by hand, then `backstop resolve {v} --applied --reason \"…\"` or `backstop resolve {v} --rolled-back --reason \"…\"`",
-                v = m.version
-            ),
+            next: resolve_next(m.version),
             diff: None,
             path: Some(m.path.clone()),
         });
@@ -734,8 +894,8 @@ fn apply_no_tx(
     let mut st = state.clone();
     st.fingerprint = after_fp.clone();
     db.begin(Timeouts::default())?;
-    let r = append_with(db, Some(&row), &mut st, &ctx.actor, NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "transaction": false})));
-    match r.and_then(|_| db.commit()) {
+    let ev = NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "transaction": false}));
+    match append_with(db, Some(row), &mut st, &ctx.actor, ev).and_then(|_| db.commit()) {
         Ok(()) => {
             *state = st;
             *schema = after;
@@ -749,7 +909,7 @@ fn apply_no_tx(
                     fingerprint_before: before_fp,
                     fingerprint_after: after_fp,
                 },
-                row,
+                row.clone(),
             ))
         }
         Err(e) => {

@@ -307,6 +307,29 @@ pub(crate) fn undo_one(
     schema: &mut SchemaState,
     forced: Option<&str>,
 ) -> Result<RolledBackMigration, EngineError> {
+    let transactional = row.options.transaction && db.transactional_ddl();
+    match undo_inner(db, row, ctx, state, schema, forced) {
+        // Outside a transaction the row is marked dirty before the first statement: any
+        // error after that leaves work a person must check.
+        Err(EngineError::Db { source }) if !transactional => Err(EngineError::NeedsPerson {
+            what: format!("the rollback of migration {} ({}) was running outside a transaction when this happened: {source}", row.version, row.name),
+            state: "history marks the migration dirty; its down script may have run in part".into(),
+            next: format!("inspect the database, then `backstop resolve {v} --rolled-back --reason \"…\"` or `backstop resolve {v} --applied --reason \"…\"`", v = row.version),
+            diff: None,
+            path: None,
+        }),
+        other => other,
+    }
+}
+
+fn undo_inner(
+    db: &mut dyn Driver,
+    row: &HistoryRow,
+    ctx: &Ctx,
+    state: &mut StoredState,
+    schema: &mut SchemaState,
+    forced: Option<&str>,
+) -> Result<RolledBackMigration, EngineError> {
     let Some(down_sql) = row.down_sql.as_deref() else {
         return Err(EngineError::refused(
             format!(
@@ -441,8 +464,48 @@ pub(crate) fn undo_one(
                 .version(row.version)
                 .reason(forced)
                 .detail(detail),
-        )
-        .and_then(|_| db.commit());
+        );
+        if book.is_ok() {
+            if let Err(e) = db.commit() {
+                if e.kind != crate::driver::DbErrorKind::Connection && transactional {
+                    // Deferred constraints/triggers fail at COMMIT: the step is rolled back.
+                    let _ = db.rollback();
+                    let _ = record(
+                        db,
+                        state,
+                        &ctx.actor,
+                        NewEvent::new("rollback-failed")
+                            .version(row.version)
+                            .detail(json!({"name": row.name, "at": "commit", "error": e.message})),
+                    );
+                    return Err(EngineError::Failed {
+                        failure: Box::new(crate::error::Failure {
+                            version: row.version,
+                            name: row.name.clone(),
+                            part: Part::Down,
+                            file: sref.file.clone(),
+                            statement_index: down.len() + 1,
+                            line: 0,
+                            column: 0,
+                            statement: "COMMIT (deferred constraints and deferred triggers are checked here)".into(),
+                            error: e.message.clone(),
+                            code: e.code.clone(),
+                            detail: e.detail.clone(),
+                            hint: e.hint.clone(),
+                        }),
+                        state: format!("the commit of the down script of migration {} failed, so it was rolled back; the migration is still applied", row.version),
+                        next: "fix the data so the deferred checks pass, then run the rollback again".into(),
+                    });
+                }
+                return Err(EngineError::NeedsPerson {
+                    what: format!("the connection was lost during COMMIT of the rollback of migration {}: {}", row.version, e.message),
+                    state: "the server may or may not have committed it".into(),
+                    next: format!("run `backstop status`: if {} shows rolled_back, it committed; otherwise run the rollback again", row.version),
+                    diff: None,
+                    path: None,
+                });
+            }
+        }
         if let Err(e) = book {
             let _ = db.rollback();
             return Err(EngineError::NeedsPerson {

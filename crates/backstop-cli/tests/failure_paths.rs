@@ -1,0 +1,182 @@
+//! Failure paths found in review; each test's first comment line names what it guards.
+mod common;
+use common::{Db, Kind, Project};
+use std::time::Duration;
+
+const NO_TX: &str = "transaction = false\n[contract]\ndata_loss = \"accepted\"\n";
+
+#[test]
+fn non_transactional_data_change_is_undone_by_down_before_claiming_clean() {
+    // Regression: a failure after a data change was reported "nothing remains" while the change stayed.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add("1_acct", "CREATE TABLE acct (id int PRIMARY KEY, bal int);\nINSERT INTO acct VALUES (1, 100), (2, 200);", Some("DROP TABLE acct;"), None, None);
+    p.add(
+        "2_scale",
+        "UPDATE acct SET bal = bal * 10;\nCREATE INDEX CONCURRENTLY acct_bad ON acct ((1 / 0));",
+        Some("DROP INDEX CONCURRENTLY IF EXISTS acct_bad;\nUPDATE acct SET bal = bal / 10;"),
+        None,
+        Some(NO_TX),
+    );
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("ran down.sql"), "{r:?}");
+    assert!(
+        db.check("SELECT sum(bal) = 300 FROM acct"),
+        "the data change was undone"
+    );
+}
+
+#[test]
+fn non_transactional_change_without_down_is_left_dirty_not_called_clean() {
+    // Regression: completed statements without a down script were reported as cleaned up.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_acct",
+        "CREATE TABLE acct (id int PRIMARY KEY, bal int);\nINSERT INTO acct VALUES (1, 100);",
+        Some("DROP TABLE acct;"),
+        None,
+        None,
+    );
+    p.add("2_scale", "UPDATE acct SET bal = bal * 10;\nCREATE INDEX CONCURRENTLY acct_bad ON acct ((1 / 0));", None, None, Some("transaction = false\nirreversible = true\nreason = \"one-off\"\n[contract]\ndata_loss = \"accepted\"\n"));
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(
+        r.stderr.contains("no down.sql") && r.stderr.contains("1. line 1: UPDATE acct"),
+        "{r:?}"
+    );
+    assert_eq!(p.status(&db)["dirty"], serde_json::json!([2]));
+}
+
+#[test]
+fn verify_failure_outside_a_transaction_lists_the_up_statements_that_ran() {
+    // Regression: the exit-5 message counted verify statements as up statements ("(none)").
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_two",
+        "CREATE TABLE a (x int);\nCREATE TABLE b (x int);",
+        None,
+        Some("SELECT 0;"),
+        Some("transaction = false\nirreversible = true\nreason = \"test\"\n"),
+    );
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(
+        r.stderr.contains("1. line 1: CREATE TABLE a")
+            && r.stderr.contains("2. line 2: CREATE TABLE b"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains("2 of 2 statements") || r.stderr.contains("verify"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn connection_lost_outside_a_transaction_needs_a_person() {
+    // Regression: a lost connection after the dirty marker exited 2 without instructions.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_slow",
+        "CREATE TABLE z1 (a int);\nSELECT pg_sleep(20);",
+        Some("DROP TABLE IF EXISTS z1;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    let child = p
+        .cmd(&db, &["apply"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(1500));
+    let name = db.url.rsplit('/').next().expect("db name").to_string();
+    let mut admin =
+        ::postgres::Client::connect(&backstop_postgres::testing::base_url(), ::postgres::NoTls)
+            .expect("admin");
+    admin
+        .execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'backstop apply%'", &[&name])
+        .expect("terminate");
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("dirty")
+            && err.contains("1. line 1: CREATE TABLE z1")
+            && err.contains("resolve 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn deferred_constraint_failing_at_commit_is_an_ordinary_failure() {
+    // Regression: a deferred FK failing at COMMIT was reported as "recording failed" (exit 5).
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add("1_fk", "CREATE TABLE p (id int PRIMARY KEY);\nCREATE TABLE c (pid int REFERENCES p DEFERRABLE INITIALLY DEFERRED);\nINSERT INTO c VALUES (1);", Some("DROP TABLE c;\nDROP TABLE p;"), None, None);
+    let r = p.run(&db, &["--format", "json", "apply"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.json()["failure"]["statement"]
+            .as_str()
+            .expect("statement")
+            .starts_with("COMMIT"),
+        "{r:?}"
+    );
+    assert!(db.check("SELECT to_regclass('public.c') IS NULL"));
+    assert!(db.check("SELECT count(*) = 1 FROM backstop.events WHERE kind = 'apply-failed'"));
+}
+
+#[test]
+fn atomic_refuses_to_promise_undoing_irreversible_migrations() {
+    // Regression: --atomic ran the down script of an irreversible migration without --force.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_keep",
+        "CREATE TABLE keep (x int);",
+        Some("DROP TABLE keep;"),
+        None,
+        Some("irreversible = true\nreason = \"holds customer data\"\n"),
+    );
+    p.add(
+        "2_fails",
+        "INSERT INTO missing VALUES (1);",
+        Some("SELECT 1;"),
+        None,
+        None,
+    );
+    let r = p.run(&db, &["apply", "--atomic"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("1_keep"), "{r:?}");
+    assert_eq!(p.status(&db)["applied"], 0);
+}
+
+#[test]
+fn json_output_stays_valid_when_redaction_applies_inside_strings() {
+    // Regression: masking `password="…"` inside serialised JSON broke the document.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add("1_cfg", "CREATE TABLE cfg (k text, v text);\nINSERT INTO cfg VALUES ('dsn', 'password=\"changeme\"');", Some("DROP TABLE cfg;"), None, None);
+    let j = p.ok(&db, &["--format", "json", "plan"]).json();
+    assert!(!j.to_string().contains("changeme"));
+}
+
+#[test]
+fn empty_override_reasons_are_refused() {
+    // Regression: `--reason ""` satisfied the requirement for a reason.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (x int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    let r = p.run(&db, &["apply", "--allow-drift", "--reason", "  "]);
+    assert_eq!(r.code, 2, "{r:?}");
+}
