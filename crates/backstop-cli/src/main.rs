@@ -132,6 +132,12 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         actor: s.actor.clone(),
         lock_wait: s.lock_wait,
         require_sum: s.require_sum,
+        // Step-by-step progress on stderr for people; JSON and --quiet stay silent.
+        progress: (cli.global.format == Format::Text && !cli.global.quiet).then(|| {
+            engine::Progress(std::sync::Arc::new(|line: &str| {
+                eprintln!("{}", redact(line))
+            }))
+        }),
     };
     let sum_path = sumfile::sum_path(&s.dir);
     let app = |cmd: &str| format!("backstop {cmd} ({})", s.actor);

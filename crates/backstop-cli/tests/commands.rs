@@ -193,3 +193,32 @@ fn audit_export_round_trips_the_chain(k: Kind) {
     assert_eq!(log["head_seq"], 2);
     assert_eq!(log["head_hash"], events[1].hash);
 }
+
+#[test]
+fn progress_is_shown_to_people_and_kept_out_of_json_and_quiet_runs() {
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (x int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_b",
+        "CREATE TABLE b (x int);",
+        Some("DROP TABLE b;"),
+        None,
+        None,
+    );
+    let r = p.ok(&db, &["apply", "--to", "1"]);
+    assert!(r.stderr.contains("[1/1] applying 1 a"), "{r:?}");
+    let r = p.ok(&db, &["--format", "json", "apply"]);
+    assert!(!r.stderr.contains("applying"), "{r:?}");
+    r.json();
+    let r = p.ok(&db, &["--quiet", "rollback", "--to", "0"]);
+    assert!(r.stderr.is_empty() && r.stdout.is_empty(), "{r:?}");
+    let r = p.ok(&db, &["apply"]);
+    assert!(r.stderr.contains("[2/2] applying 2 b"), "{r:?}");
+}

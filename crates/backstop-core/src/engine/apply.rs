@@ -253,7 +253,16 @@ pub fn apply(
 
     let mut applied: Vec<AppliedMigration> = Vec::new();
     let mut rows: Vec<HistoryRow> = Vec::new();
-    for m in &pending {
+    for (i, m) in pending.iter().enumerate() {
+        ctx.say(|| {
+            format!(
+                "[{}/{}] applying {} {} …",
+                i + 1,
+                pending.len(),
+                m.version,
+                m.name
+            )
+        });
         let result = if m.options.transaction && db.transactional_ddl() {
             apply_tx(db, m, ctx, &release, &mut state, &mut schema)
         } else {
@@ -535,7 +544,16 @@ fn apply_tx(
             let _ = db.rollback();
             if se.is_lock_timeout() && attempt < m.options.retries {
                 attempt += 1;
-                std::thread::sleep(backoff(attempt));
+                let wait = backoff(attempt);
+                ctx.say(|| {
+                    format!(
+                        "    lock timeout in {}: rolled back; retry {attempt}/{} in {} ms",
+                        m.name,
+                        m.options.retries,
+                        wait.as_millis()
+                    )
+                });
+                std::thread::sleep(wait);
                 continue;
             }
             let tries = if attempt > 0 {

@@ -25,6 +25,27 @@ pub struct Ctx {
     pub lock_wait: Duration,
     /// Refuse to apply when there is no backstop.sum.
     pub require_sum: bool,
+    /// Told what is about to run, step by step (a long migration, or one waiting for a
+    /// table lock, should not look like a hang).
+    pub progress: Option<Progress>,
+}
+
+impl Ctx {
+    pub(crate) fn say(&self, what: impl FnOnce() -> String) {
+        if let Some(p) = &self.progress {
+            (p.0)(&what());
+        }
+    }
+}
+
+/// A progress sink, e.g. a line on stderr.
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
 }
 
 /// A run that stopped: the error and what had happened before it.

@@ -252,7 +252,16 @@ pub fn rollback(
     }
 
     let mut done = Vec::new();
-    for row in &todo {
+    for (i, row) in todo.iter().enumerate() {
+        ctx.say(|| {
+            format!(
+                "[{}/{}] rolling back {} {} …",
+                i + 1,
+                todo.len(),
+                row.version,
+                row.name
+            )
+        });
         let forced = row.irreversible.is_some();
         match undo_one(
             db,
