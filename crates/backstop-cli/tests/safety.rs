@@ -149,6 +149,10 @@ fn held_lock_gives_exit_4_naming_the_holder(k: Kind) {
         r.stderr.contains("held by") && r.stderr.contains("pid"),
         "names the holder: {r:?}"
     );
+    assert!(
+        r.stderr.contains("waiting up to 1s for the migration lock"),
+        "says it is waiting: {r:?}"
+    );
     if k == Kind::Postgres {
         assert!(
             r.stderr.contains("backstop-test"),

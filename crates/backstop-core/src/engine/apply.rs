@@ -143,7 +143,7 @@ pub fn apply(
     }
 
     db.ensure_history()?;
-    let mut guard = super::acquire(db, ctx.lock_wait)?;
+    let mut guard = super::acquire(db, ctx)?;
     let db: &mut dyn Driver = &mut *guard;
     // Only now, under the lock, is the history read: a runner that waited must see what
     // the previous holder applied.

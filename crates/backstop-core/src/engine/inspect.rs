@@ -336,7 +336,7 @@ pub fn resolve(
             "no history in this database: nothing to resolve".into(),
         ));
     }
-    let mut guard = super::acquire(db, ctx.lock_wait)?;
+    let mut guard = super::acquire(db, ctx)?;
     let db: &mut dyn Driver = &mut *guard;
     let history = db.load_history()?;
     let Some(row) = history.iter().find(|r| r.version == version) else {

@@ -35,14 +35,29 @@ impl Drop for LockGuard<'_> {
 /// Take the migration lock, polling a non-blocking try-lock until `wait` has passed.
 /// Polling (never a blocking wait) is what keeps a waiting runner from deadlocking with a
 /// holder that runs CREATE INDEX CONCURRENTLY, which waits for every open transaction.
-pub fn acquire(db: &mut dyn Driver, wait: Duration) -> Result<LockGuard<'_>, EngineError> {
+pub fn acquire<'a>(db: &'a mut dyn Driver, ctx: &super::Ctx) -> Result<LockGuard<'a>, EngineError> {
+    let wait = ctx.lock_wait;
     let start = Instant::now();
+    let mut told = false;
     let mut delay = Duration::from_millis(20);
     loop {
         match db.try_lock()? {
             LockAttempt::Acquired => return Ok(LockGuard { db }),
             LockAttempt::Held(holder) => {
                 let waited = start.elapsed();
+                if !told {
+                    told = true;
+                    let who = holder
+                        .as_ref()
+                        .map(|h| h.to_string())
+                        .unwrap_or_else(|| "another session".into());
+                    ctx.say(|| {
+                        format!(
+                            "waiting up to {} for the migration lock, held by {who} …",
+                            humantime::format_duration(wait)
+                        )
+                    });
+                }
                 if waited >= wait {
                     return Err(EngineError::LockTimeout {
                         database: db.display_url(),

@@ -156,7 +156,7 @@ pub fn rollback(
             warnings: vec!["no history in this database: nothing to roll back".into()],
         });
     }
-    let mut guard = super::acquire(db, ctx.lock_wait)?;
+    let mut guard = super::acquire(db, ctx)?;
     let db: &mut dyn Driver = &mut *guard;
     let history = db.load_history()?;
     let mut state = run::load_state(db)?;
