@@ -303,7 +303,9 @@ pub fn apply(
                         *st = format!("the failed migration was rolled back, and --atomic undid the {} migration(s) this run had applied ({undone:?}); the database is as before the run", undone.len());
                     }
                 }
-                let _ = finish_run(db, &mut state, &schema);
+                if let Ok((_, Some(w))) = finish_run(db, &mut state, &schema) {
+                    ctx.say(|| format!("warning: {w}"));
+                }
                 return Err(Box::new(RunFailure {
                     error,
                     applied,

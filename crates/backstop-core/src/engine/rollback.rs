@@ -277,7 +277,9 @@ pub fn rollback(
         ) {
             Ok(r) => done.push(r),
             Err(error) => {
-                let _ = super::apply::finish_run(db, &mut state, &schema);
+                if let Ok((_, Some(w))) = super::apply::finish_run(db, &mut state, &schema) {
+                    ctx.say(|| format!("warning: {w}"));
+                }
                 return Err(Box::new(RunFailure {
                     error,
                     applied: vec![],
