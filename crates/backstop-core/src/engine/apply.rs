@@ -586,7 +586,6 @@ fn apply_tx(
         // Bookkeeping in the same transaction: the change and its record commit together.
         let book = (|| -> Result<(AppliedMigration, HistoryRow, StoredState, SchemaState), crate::driver::DbError> {
             let after = db.schema(Some(schema))?;
-            let delta = schema.delta_to(&after);
             // The run carries the current fingerprint; recomputing it would hash the whole
             // schema text again for every migration.
             debug_assert_eq!(state.fingerprint, schema.fingerprint());
@@ -594,16 +593,11 @@ fn apply_tx(
             let after_fp = after.fingerprint();
             let duration_ms = t0.elapsed().as_millis() as i64;
             let mut row = new_row(m, ctx, release, &before_fp, started.clone());
-            row.finished_at = Some(crate::now_rfc3339());
-            row.duration_ms = Some(duration_ms);
-            row.fingerprint_after = Some(after_fp.clone());
-            row.schema_delta = serde_json::to_string(&delta).unwrap_or_else(|_| "{}".into());
-            row.status = Status::Applied;
-            row.progress = up.len() as i32;
+            let applied = completed(m, &mut row, schema, &after, &before_fp, &after_fp, duration_ms, up.len(), attempt);
             let mut st = state.clone();
             st.fingerprint = after_fp.clone();
             append_with(db, Some(&row), &mut st, &ctx.actor, NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "retries": attempt})))?;
-            Ok((AppliedMigration { version: m.version, name: m.name.clone(), duration_ms, statements: up.len(), retries: attempt, fingerprint_before: before_fp, fingerprint_after: after_fp }, row, st, after))
+            Ok((applied, row, st, after))
         })();
         match book {
             Ok((a, row, st, after)) => match db.commit() {
@@ -639,6 +633,39 @@ fn apply_tx(
     }
 }
 
+/// Fill in the history row of a migration whose statements all completed, and the report
+/// entry for it (both apply paths).
+#[allow(clippy::too_many_arguments)]
+fn completed(
+    m: &Migration,
+    row: &mut HistoryRow,
+    before: &SchemaState,
+    after: &SchemaState,
+    before_fp: &str,
+    after_fp: &str,
+    duration_ms: i64,
+    statements: usize,
+    retries: u32,
+) -> AppliedMigration {
+    row.finished_at = Some(crate::now_rfc3339());
+    row.duration_ms = Some(duration_ms);
+    row.fingerprint_after = Some(after_fp.to_string());
+    row.schema_delta =
+        serde_json::to_string(&before.delta_to(after)).unwrap_or_else(|_| "{}".into());
+    row.status = Status::Applied;
+    row.progress = statements as i32;
+    row.note = None;
+    AppliedMigration {
+        version: m.version,
+        name: m.name.clone(),
+        duration_ms,
+        statements,
+        retries,
+        fingerprint_before: before_fp.to_string(),
+        fingerprint_after: after_fp.to_string(),
+    }
+}
+
 /// A COMMIT that fails. Deferred constraints and deferred triggers run at COMMIT, so an
 /// ordinary data problem can surface there: the transaction is rolled back, which makes it a
 /// plain migration failure (exit 1). A connection lost during COMMIT leaves the outcome
@@ -664,20 +691,7 @@ pub(crate) fn commit_failed(
         };
     }
     let _ = db.rollback();
-    let failure = crate::error::Failure {
-        version: m.version,
-        name: m.name.clone(),
-        part: sref.part,
-        file: sref.file.clone(),
-        statement_index: index,
-        line: 0,
-        column: 0,
-        statement: "COMMIT (deferred constraints and deferred triggers are checked here)".into(),
-        error: e.message.clone(),
-        code: e.code.clone(),
-        detail: e.detail.clone(),
-        hint: e.hint.clone(),
-    };
+    let failure = run::commit_failure(sref, index, &e);
     let _ = record(
         db,
         state,
@@ -903,14 +917,17 @@ fn run_no_tx(
     let after = db.schema(None)?;
     let after_fp = after.fingerprint();
     let duration_ms = t0.elapsed().as_millis() as i64;
-    row.finished_at = Some(crate::now_rfc3339());
-    row.duration_ms = Some(duration_ms);
-    row.fingerprint_after = Some(after_fp.clone());
-    row.schema_delta =
-        serde_json::to_string(&schema.delta_to(&after)).unwrap_or_else(|_| "{}".into());
-    row.status = Status::Applied;
-    row.progress = up.len() as i32;
-    row.note = None;
+    let applied = completed(
+        m,
+        row,
+        schema,
+        &after,
+        &before_fp,
+        &after_fp,
+        duration_ms,
+        up.len(),
+        attempt,
+    );
     let mut st = state.clone();
     st.fingerprint = after_fp.clone();
     db.begin(Timeouts::default())?;
@@ -919,18 +936,7 @@ fn run_no_tx(
         Ok(()) => {
             *state = st;
             *schema = after;
-            Ok((
-                AppliedMigration {
-                    version: m.version,
-                    name: m.name.clone(),
-                    duration_ms,
-                    statements: up.len(),
-                    retries: attempt,
-                    fingerprint_before: before_fp,
-                    fingerprint_after: after_fp,
-                },
-                row.clone(),
-            ))
+            Ok((applied, row.clone()))
         }
         Err(e) => {
             let _ = db.rollback();

@@ -14,19 +14,6 @@ use crate::sumfile;
 use serde_json::json;
 use std::path::Path;
 
-fn planned_statements(s: Option<&str>) -> Vec<PlannedStatement> {
-    run::split(s)
-        .into_iter()
-        .enumerate()
-        .map(|(i, st)| PlannedStatement {
-            index: i + 1,
-            line: st.line,
-            sql: st.sql,
-            impact: None,
-        })
-        .collect()
-}
-
 pub(crate) fn plan_from(
     db: &mut dyn Driver,
     migrations: &[Migration],
@@ -46,9 +33,9 @@ pub(crate) fn plan_from(
             transaction: m.options.transaction && db.transactional_ddl(),
             lock_timeout_ms: m.options.lock_timeout_ms,
             statement_timeout_ms: m.options.statement_timeout_ms,
-            statements: planned_statements(Some(&m.up)),
-            verify: planned_statements(m.verify.as_deref()),
-            rollback: planned_statements(m.down.as_deref()),
+            statements: run::planned_statements(Some(&m.up)),
+            verify: run::planned_statements(m.verify.as_deref()),
+            rollback: run::planned_statements(m.down.as_deref()),
             irreversible: m.irreversible_reason(),
             findings: vec![],
             snapshot: vec![],

@@ -7,7 +7,7 @@ use crate::error::EngineError;
 use crate::history::{HistoryRow, Status, StoredState};
 use crate::ledger::NewEvent;
 use crate::migration::Part;
-use crate::report::{PlannedMigration, PlannedStatement, RollbackReport, RolledBackMigration};
+use crate::report::{PlannedMigration, RollbackReport, RolledBackMigration};
 use crate::schema::{diff, SchemaState};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -77,18 +77,7 @@ fn targets(
 }
 
 pub(crate) fn planned(row: &HistoryRow) -> PlannedMigration {
-    let stmts = |s: Option<&str>| -> Vec<PlannedStatement> {
-        run::split(s)
-            .into_iter()
-            .enumerate()
-            .map(|(i, st)| PlannedStatement {
-                index: i + 1,
-                line: st.line,
-                sql: st.sql,
-                impact: None,
-            })
-            .collect()
-    };
+    let stmts = run::planned_statements;
     PlannedMigration {
         version: row.version,
         name: row.name.clone(),
@@ -490,20 +479,7 @@ fn undo_inner(
                             .detail(json!({"name": row.name, "at": "commit", "error": e.message})),
                     );
                     return Err(EngineError::Failed {
-                        failure: Box::new(crate::error::Failure {
-                            version: row.version,
-                            name: row.name.clone(),
-                            part: Part::Down,
-                            file: sref.file.clone(),
-                            statement_index: down.len() + 1,
-                            line: 0,
-                            column: 0,
-                            statement: "COMMIT (deferred constraints and deferred triggers are checked here)".into(),
-                            error: e.message.clone(),
-                            code: e.code.clone(),
-                            detail: e.detail.clone(),
-                            hint: e.hint.clone(),
-                        }),
+                        failure: Box::new(run::commit_failure(&sref, down.len() + 1, &e)),
                         state: format!("the commit of the down script of migration {} failed, so it was rolled back; the migration is still applied", row.version),
                         next: "fix the data so the deferred checks pass, then run the rollback again".into(),
                     });

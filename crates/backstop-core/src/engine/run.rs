@@ -195,3 +195,36 @@ pub(crate) fn record(
         }
     }
 }
+
+/// A script as plan entries: each statement with its index and line.
+pub(crate) fn planned_statements(script: Option<&str>) -> Vec<crate::report::PlannedStatement> {
+    split(script)
+        .into_iter()
+        .enumerate()
+        .map(|(i, st)| crate::report::PlannedStatement {
+            index: i + 1,
+            line: st.line,
+            sql: st.sql,
+            impact: None,
+        })
+        .collect()
+}
+
+/// Where a failed COMMIT is reported: after the script's last statement, at line 0.
+/// Deferred constraints and deferred triggers are what fail there.
+pub(crate) fn commit_failure(s: &ScriptRef, index: usize, e: &DbError) -> Failure {
+    Failure {
+        version: s.version,
+        name: s.name.to_string(),
+        part: s.part,
+        file: s.file.clone(),
+        statement_index: index,
+        line: 0,
+        column: 0,
+        statement: "COMMIT (deferred constraints and deferred triggers are checked here)".into(),
+        error: e.message.clone(),
+        code: e.code.clone(),
+        detail: e.detail.clone(),
+        hint: e.hint.clone(),
+    }
+}
