@@ -26,7 +26,7 @@ if [ ! -x "$WORK/venv/bin/squawk" ]; then
 fi
 SQUAWK="$WORK/venv/bin/squawk"
 
-(cd "$ROOT" && cargo build -q --release -p backstop-lint --example lint_bench)
+(cd "$ROOT" && . scripts/lib.sh && ensure_rust && cargo build -q --release -p backstop-lint --example lint_bench)
 BACKSTOP="$ROOT/target/release/examples/lint_bench"
 
 # best wall time (seconds) of $RUNS runs of "$@"

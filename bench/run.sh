@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 N=${N:-1000} S=${S:-10000} RUNS=${RUNS:-3}
 ADMIN=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+. scripts/lib.sh; ensure_rust; ensure_postgres
 cargo build --release -q -p backstop-cli
 BS=$PWD/target/release/backstop
 W=$PWD/bench/work; rm -rf "$W"; mkdir -p "$W"

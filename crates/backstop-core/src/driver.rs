@@ -161,6 +161,22 @@ pub trait Driver {
 
     /// Start a transaction with these timeouts local to it.
     fn begin(&mut self, timeouts: Timeouts) -> Result<(), DbError>;
+
+    /// Start a transaction of a run (one migration or one rollback step) whose COMMIT may
+    /// return before it is durable; [`Driver::flush`] at the end of the run makes it so.
+    /// A server crash in between can lose the newest such transactions, each one whole
+    /// (change, history row and ledger event together) and newest first, never one
+    /// without the ones before it: history and schema always agree. Nothing is reported
+    /// to the user as done before the flush. The default is an ordinary [`Driver::begin`].
+    fn begin_batched(&mut self, timeouts: Timeouts) -> Result<(), DbError> {
+        self.begin(timeouts)
+    }
+
+    /// Make every commit so far durable. A no-op unless [`Driver::begin_batched`]
+    /// transactions were committed since the last durable commit.
+    fn flush(&mut self) -> Result<(), DbError> {
+        Ok(())
+    }
     fn commit(&mut self) -> Result<(), DbError>;
     fn rollback(&mut self) -> Result<(), DbError>;
 

@@ -54,6 +54,13 @@ pub struct PgDriver {
     /// Session advisory locks stack; taking it twice would need two unlocks.
     lock_held: bool,
     history_known: bool,
+    /// The open transaction was begun with [`Driver::begin_batched`].
+    batched: bool,
+    /// The open transaction wrote history, ledger or state rows.
+    wrote: bool,
+    /// A batched transaction committed since the last durable write: its commit may not
+    /// have reached the disk yet.
+    unflushed: bool,
     history_stmts: history::Stmts,
     catalog: catalog::Catalog,
 }
@@ -125,6 +132,9 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
         tx_gen: 0,
         lock_held: false,
         history_known: false,
+        batched: false,
+        wrote: false,
+        unflushed: false,
         history_stmts: history::Stmts::default(),
         catalog: catalog::Catalog::default(),
     })
@@ -269,6 +279,12 @@ impl PgDriver {
 
     fn end_transaction(&mut self, committed: bool) {
         if committed {
+            if self.batched {
+                self.unflushed = true;
+            } else if self.wrote {
+                // A durable commit makes every earlier one durable: WAL is flushed in order.
+                self.unflushed = false;
+            }
             self.catalog.on_commit();
         } else {
             self.catalog.on_rollback(self.tx_gen);
@@ -276,7 +292,65 @@ impl PgDriver {
             self.history_known = false;
         }
         self.in_tx = false;
+        self.batched = false;
+        self.wrote = false;
         self.tx_gen += 1;
+    }
+
+    /// A bookkeeping write succeeded; outside a transaction it committed durably.
+    fn bookkeeping<T>(&mut self, r: Result<T, DbError>) -> Result<T, DbError> {
+        if r.is_ok() {
+            if self.in_tx {
+                self.wrote = true;
+            } else {
+                self.unflushed = false;
+            }
+        }
+        r
+    }
+
+    fn begin_with(&mut self, timeouts: Timeouts, batched: bool) -> Result<(), DbError> {
+        // One round trip. SET takes no bind parameters; the values are integers we format.
+        let mut sql = String::from("BEGIN");
+        if batched {
+            // Only this transaction; the run ends with a durable write (`flush`).
+            sql.push_str("; SET LOCAL synchronous_commit = off");
+        }
+        if let Some(d) = timeouts.lock {
+            sql.push_str(&format!("; SET LOCAL lock_timeout = '{}ms'", millis(d)));
+        }
+        if let Some(d) = timeouts.statement {
+            sql.push_str(&format!(
+                "; SET LOCAL statement_timeout = '{}ms'",
+                millis(d)
+            ));
+        }
+        sql.push_str("; ");
+        sql.push_str(&catalog::Catalog::begin_sql());
+        self.tx_gen += 1;
+        match self.client.simple_query(&sql) {
+            Ok(messages) => {
+                self.in_tx = true;
+                self.batched = batched;
+                self.wrote = false;
+                let row = messages.iter().find_map(|m| match m {
+                    SimpleQueryMessage::Row(r) => Some(r),
+                    _ => None,
+                });
+                let counters = row.and_then(|r| {
+                    Some((r.try_get(0).ok().flatten()?, r.try_get(1).ok().flatten()?))
+                });
+                self.catalog.on_begin(self.tx_gen, counters);
+                Ok(())
+            }
+            Err(e) => {
+                let err = error::map(&e);
+                // BEGIN may have succeeded before a SET failed: don't leave it open.
+                let _ = self.client.batch_execute("ROLLBACK");
+                self.end_transaction(false);
+                Err(err)
+            }
+        }
     }
 
     fn unhealthy(&mut self) -> Result<Vec<Unhealthy>, DbError> {
@@ -297,6 +371,20 @@ impl PgDriver {
             });
         }
         Ok(out)
+    }
+}
+
+impl Drop for PgDriver {
+    /// A run that ended early (an error before its last write) still leaves its batched
+    /// commits durable; closing the connection would not.
+    fn drop(&mut self) {
+        if self.unflushed {
+            if self.in_tx {
+                let _ = self.client.batch_execute("ROLLBACK");
+                self.end_transaction(false);
+            }
+            let _ = self.flush();
+        }
     }
 }
 
@@ -352,41 +440,29 @@ impl Driver for PgDriver {
     }
 
     fn begin(&mut self, timeouts: Timeouts) -> Result<(), DbError> {
-        // One round trip. SET takes no bind parameters; the values are integers we format.
-        let mut sql = String::from("BEGIN");
-        if let Some(d) = timeouts.lock {
-            sql.push_str(&format!("; SET LOCAL lock_timeout = '{}ms'", millis(d)));
+        self.begin_with(timeouts, false)
+    }
+
+    fn begin_batched(&mut self, timeouts: Timeouts) -> Result<(), DbError> {
+        self.begin_with(timeouts, true)
+    }
+
+    fn flush(&mut self) -> Result<(), DbError> {
+        if !self.unflushed || self.in_tx {
+            return Ok(());
         }
-        if let Some(d) = timeouts.statement {
-            sql.push_str(&format!(
-                "; SET LOCAL statement_timeout = '{}ms'",
-                millis(d)
-            ));
+        // A commit flushes the WAL up to itself only if it wrote something, and flushing in
+        // order takes every earlier commit with it: rewrite the state row, unchanged.
+        let r = self.client.batch_execute(
+            "BEGIN; SET LOCAL synchronous_commit = on; \
+             UPDATE backstop.state SET ledger_seq = ledger_seq WHERE id = 1; COMMIT",
+        );
+        if r.is_err() {
+            let _ = self.client.batch_execute("ROLLBACK");
         }
-        sql.push_str("; ");
-        sql.push_str(&catalog::Catalog::begin_sql());
-        self.tx_gen += 1;
-        match self.client.simple_query(&sql) {
-            Ok(messages) => {
-                self.in_tx = true;
-                let row = messages.iter().find_map(|m| match m {
-                    SimpleQueryMessage::Row(r) => Some(r),
-                    _ => None,
-                });
-                let counters = row.and_then(|r| {
-                    Some((r.try_get(0).ok().flatten()?, r.try_get(1).ok().flatten()?))
-                });
-                self.catalog.on_begin(self.tx_gen, counters);
-                Ok(())
-            }
-            Err(e) => {
-                let err = error::map(&e);
-                // BEGIN may have succeeded before a SET failed: don't leave it open.
-                let _ = self.client.batch_execute("ROLLBACK");
-                self.end_transaction(false);
-                Err(err)
-            }
-        }
+        self.db(r)?;
+        self.unflushed = false;
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<(), DbError> {
@@ -453,7 +529,8 @@ impl Driver for PgDriver {
     }
 
     fn save_history(&mut self, row: &HistoryRow) -> Result<(), DbError> {
-        history::save_history(&mut self.client, &mut self.history_stmts, row)
+        let r = history::save_history(&mut self.client, &mut self.history_stmts, row);
+        self.bookkeeping(r)
     }
 
     fn load_events(&mut self) -> Result<Vec<Event>, DbError> {
@@ -464,7 +541,8 @@ impl Driver for PgDriver {
     }
 
     fn append_event(&mut self, event: &Event) -> Result<(), DbError> {
-        history::append_event(&mut self.client, &mut self.history_stmts, event)
+        let r = history::append_event(&mut self.client, &mut self.history_stmts, event);
+        self.bookkeeping(r)
     }
 
     fn load_state(&mut self) -> Result<Option<StoredState>, DbError> {
@@ -475,7 +553,8 @@ impl Driver for PgDriver {
     }
 
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError> {
-        history::save_state(&mut self.client, &mut self.history_stmts, state)
+        let r = history::save_state(&mut self.client, &mut self.history_stmts, state);
+        self.bookkeeping(r)
     }
 
     fn record(
@@ -484,7 +563,8 @@ impl Driver for PgDriver {
         event: &Event,
         state: &StoredState,
     ) -> Result<(), DbError> {
-        history::record(&mut self.client, &mut self.history_stmts, row, event, state)
+        let r = history::record(&mut self.client, &mut self.history_stmts, row, event, state);
+        self.bookkeeping(r)
     }
 
     fn schema(&mut self, previous: Option<&SchemaState>) -> Result<SchemaState, DbError> {

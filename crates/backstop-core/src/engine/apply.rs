@@ -352,6 +352,9 @@ pub(crate) fn finish_run(
     state.fingerprint = fp.clone();
     state.schema_json = serde_json::to_string(&full).ok();
     db.save_state(state)?;
+    // The run's migrations committed without waiting for the disk; from here on they are
+    // durable, before anything is reported as done.
+    db.flush()?;
     Ok((fp, warning))
 }
 
@@ -537,7 +540,7 @@ fn apply_tx(
     loop {
         let started = crate::now_rfc3339();
         let t0 = Instant::now();
-        db.begin(timeouts)?;
+        db.begin_batched(timeouts)?;
         let ran =
             run_statements(db, &script_ref(m, Part::Up), &up, 0, |_, _| Ok(())).and_then(|_| {
                 run_statements(db, &script_ref(m, Part::Verify), &verify, 0, |_, _| Ok(()))

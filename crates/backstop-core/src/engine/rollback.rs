@@ -358,7 +358,7 @@ fn undo_inner(
     let t0 = Instant::now();
     loop {
         if transactional {
-            db.begin(timeouts)?;
+            db.begin_batched(timeouts)?;
         } else {
             let mut dirty = row.clone();
             dirty.status = Status::Dirty;

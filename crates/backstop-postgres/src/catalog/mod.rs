@@ -537,18 +537,28 @@ impl Catalog {
             .collect();
         // Types and domain constraints were scanned by the statement above.
         let other_writes = wrote[0] || wrote[2] || wrote[3] || wrote[4];
-        let other_deletes = deleted[0] || deleted[1] || deleted[3] || deleted[4] || deleted[5];
+        let tracked = |kind: Kind| -> Vec<u32> {
+            t.keys.keys().filter(|r| r.0 == kind).map(|r| r.1).collect()
+        };
+        let (procs, types, nss, exts) = (
+            tracked(Kind::Proc),
+            tracked(Kind::Type),
+            tracked(Kind::Ns),
+            tracked(Kind::Ext),
+        );
+        let dcons: Vec<u32> = t.subs.keys().filter(|s| s.0 == b'k').map(|s| s.1).collect();
+        // Deletes only matter where something we track could be gone: dropping a table
+        // deletes its row type and constraints, which are not roots of their own.
+        let deleted = [
+            deleted[0] && !procs.is_empty(),
+            deleted[1] && !types.is_empty(),
+            false,
+            deleted[3] && !nss.is_empty(),
+            deleted[4] && !exts.is_empty(),
+            deleted[5] && !dcons.is_empty(),
+        ];
+        let other_deletes = deleted.iter().any(|d| *d);
         if other_writes || other_deletes {
-            let tracked = |kind: Kind| -> Vec<u32> {
-                t.keys.keys().filter(|r| r.0 == kind).map(|r| r.1).collect()
-            };
-            let (procs, types, nss, exts) = (
-                tracked(Kind::Proc),
-                tracked(Kind::Type),
-                tracked(Kind::Ns),
-                tracked(Kind::Ext),
-            );
-            let dcons: Vec<u32> = t.subs.keys().filter(|s| s.0 == b'k').map(|s| s.1).collect();
             let stmt = prepare(client, &mut self.stmts.other_rows, sql::other_rows)?;
             let row = client
                 .query_one(

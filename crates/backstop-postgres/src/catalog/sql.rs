@@ -310,23 +310,31 @@ pub const COUNTED: [&str; 9] = [
     "pg_policy",
 ];
 
+/// The OIDs of [`COUNTED`], in the same order. System catalogs have fixed OIDs, the same
+/// in every PostgreSQL version (a test checks them against the server): the statement
+/// after every `BEGIN` is parsed and planned each time, and looking the names up cost more
+/// than the rest of it.
+pub const COUNTED_OIDS: [u32; 9] = [1255, 1247, 3501, 2615, 3079, 2606, 2620, 2618, 3256];
+
 /// This transaction's write and delete counters for [`COUNTED`], as two text arrays, for a
 /// simple-query batch right after `BEGIN`. The counters are backend-local and only reset
 /// when the backend reports its statistics (at most once a second, between transactions),
 /// so a transaction's own writes are the difference to the values at its start.
 pub fn counters_select() -> String {
-    let list =
-        |f: &dyn Fn(&str) -> String| COUNTED.iter().map(|c| f(c)).collect::<Vec<_>>().join(", ");
-    let writes = list(&|c| {
-        let r = format!("'pg_catalog.{c}'::pg_catalog.regclass");
+    let list = |f: &dyn Fn(u32) -> String| {
+        COUNTED_OIDS
+            .iter()
+            .map(|c| f(*c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let writes = list(&|o| {
         format!(
-            "pg_catalog.pg_stat_get_xact_tuples_inserted({r}) + pg_catalog.pg_stat_get_xact_tuples_updated({r}) \
-             + pg_catalog.pg_stat_get_xact_tuples_deleted({r})"
+            "pg_catalog.pg_stat_get_xact_tuples_inserted({o}) + pg_catalog.pg_stat_get_xact_tuples_updated({o}) \
+             + pg_catalog.pg_stat_get_xact_tuples_deleted({o})"
         )
     });
-    let deletes = list(&|c| {
-        format!("pg_catalog.pg_stat_get_xact_tuples_deleted('pg_catalog.{c}'::pg_catalog.regclass)")
-    });
+    let deletes = list(&|o| format!("pg_catalog.pg_stat_get_xact_tuples_deleted({o})"));
     format!("SELECT ARRAY[{writes}]::text, ARRAY[{deletes}]::text")
 }
 
@@ -623,3 +631,26 @@ SELECT 'constraint', pg_catalog.quote_ident(k.conname),
    AND pg_catalog.left(n.nspname, 8) NOT IN ('pg_toast', 'pg_temp_')
  ORDER BY 1, 2, 3
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestDb;
+
+    /// The fixed OIDs used after every BEGIN name the catalogs they stand for.
+    #[test]
+    fn counted_oids_match_the_server() {
+        let db = TestDb::new();
+        let mut c = db.client();
+        for (name, oid) in COUNTED.iter().zip(COUNTED_OIDS) {
+            let row = c
+                .query_one(
+                    "SELECT to_regclass($1)::oid",
+                    &[&format!("pg_catalog.{name}")],
+                )
+                .unwrap();
+            let found: u32 = row.get(0);
+            assert_eq!(found, oid, "pg_catalog.{name}");
+        }
+    }
+}
