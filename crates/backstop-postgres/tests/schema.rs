@@ -194,6 +194,12 @@ const STEPS: &[&str] = &[
     "ALTER TYPE feeling RENAME VALUE 'fine' TO 'good'",
     "COMMENT ON TABLE orders IS 'orders'",
     "ALTER TABLE orders ALTER COLUMN total SET STATISTICS 500",
+    "CREATE TABLE parent (id int PRIMARY KEY, a int, b int);\nCREATE VIEW parent_a AS SELECT a FROM parent;\nCREATE TABLE child (pid int REFERENCES parent(id))",
+    // b's name goes and comes back on another column: a rename the view must show
+    "ALTER TABLE parent DROP COLUMN b;\nALTER TABLE parent RENAME COLUMN a TO b",
+    "ALTER TABLE parent ADD COLUMN c int",
+    "ALTER TABLE parent DROP COLUMN c",
+    "ALTER TABLE parent DROP COLUMN b CASCADE",
     "DROP VIEW big_orders",
     "DROP TABLE customers CASCADE",
     "DROP SCHEMA app CASCADE",

@@ -92,10 +92,14 @@ struct Object {
     text: String,
 }
 
+/// A relation's columns by number: `(attnum, quoted name)`, sorted by number.
+type Columns = Vec<(i32, String)>;
+
 #[derive(Default)]
 struct ReadResult {
     objects: HashMap<Root, Object>,
     subs: HashMap<Root, Vec<Sub>>,
+    columns: HashMap<Root, Columns>,
 }
 
 /// What the last read saw, to tell what changed since.
@@ -105,6 +109,8 @@ struct Tracking {
     keys: HashMap<Root, String>,
     subs: HashMap<Sub, Root>,
     root_subs: HashMap<Root, Vec<Sub>>,
+    /// Columns of each relation, to tell a renamed column from a dropped one.
+    columns: HashMap<Root, Columns>,
     /// The driver's transaction generation at the read.
     tx_gen: u64,
     /// Largest command id among our own transaction's catalog rows at the read, when known.
@@ -388,6 +394,7 @@ impl Catalog {
             keys: HashMap::with_capacity(r.objects.len()),
             subs: HashMap::new(),
             root_subs: HashMap::new(),
+            columns: HashMap::new(),
             tx_gen,
             max_cmin: None,
             xmax: 0,
@@ -605,6 +612,7 @@ impl Catalog {
             round_trips += statements;
             read.objects.extend(r.objects);
             read.subs.extend(r.subs);
+            read.columns.extend(r.columns);
             reread.extend(more_rels);
         }
         // A renamed schema renames everything in it: read it all again.
@@ -686,15 +694,26 @@ fn parse_object(row: &postgres::Row, out: &mut ReadResult) -> Result<(), DbError
         return Ok(());
     };
     let root = (kind, oid);
+    let mut columns = Columns::new();
     let mut lines: Vec<String> = row
         .try_get::<_, Option<Vec<Option<&str>>>>(3)
         .map_err(g)?
         .unwrap_or_default()
         .into_iter()
         .flatten()
-        .map(escape_line)
+        .map(|line| match numbered_column(line) {
+            Some((num, rest)) => {
+                columns.push((num, leading_ident(&rest["column ".len()..]).to_string()));
+                escape_line(rest)
+            }
+            None => escape_line(line),
+        })
         .collect();
     lines.sort_unstable();
+    if kind == Kind::Rel {
+        columns.sort_unstable();
+        out.columns.insert(root, columns);
+    }
     if let Some(subs) = row.try_get::<_, Option<Vec<u32>>>(4).map_err(g)? {
         let sk = if kind == Kind::Rel { b'i' } else { b'k' };
         out.subs
@@ -708,6 +727,23 @@ fn parse_object(row: &postgres::Row, out: &mut ReadResult) -> Result<(), DbError
         },
     );
     Ok(())
+}
+
+/// `#3 column a int` → `(3, "column a int")`.
+fn numbered_column(line: &str) -> Option<(i32, &str)> {
+    let (num, rest) = line.strip_prefix('#')?.split_once(' ')?;
+    rest.starts_with("column ")
+        .then_some(())
+        .and(num.parse().ok().map(|n| (n, rest)))
+}
+
+/// Whether a column kept its number but changed its name. Dropped or added columns are not
+/// renames: whatever printed a dropped column was dropped with it (or the drop failed), and
+/// so it was locked and re-read already.
+fn columns_renamed(old: &Columns, new: &Columns) -> bool {
+    let new: HashMap<i32, &str> = new.iter().map(|(n, c)| (*n, c.as_str())).collect();
+    old.iter()
+        .any(|(n, c)| new.get(n).is_some_and(|now| *now != c.as_str()))
 }
 
 /// Replace the objects of `reread` (roots that were re-read: gone ones disappear) with `r`
@@ -725,13 +761,26 @@ fn apply(t: &mut Tracking, reread: &BTreeSet<Root>, mut r: ReadResult) -> BTreeS
             t.subs.remove(&sub);
         }
     }
+    let mut old_columns: HashMap<Root, Columns> = HashMap::new();
+    for root in reread {
+        if let Some(c) = t.columns.remove(root) {
+            old_columns.insert(*root, c);
+        }
+    }
     let mut renamed = BTreeSet::new();
     for (root, obj) in r.objects.drain() {
         if let Some((old_key, old_text)) = old_texts.get(&root) {
-            let names_gone = old_text.as_deref().is_some_and(|old| {
-                let now = printed_names(&obj.text);
-                printed_names(old).iter().any(|n| !now.contains(n))
-            });
+            let names_gone = if root.0 == Kind::Rel {
+                match (old_columns.get(&root), r.columns.get(&root)) {
+                    (Some(old), Some(new)) => columns_renamed(old, new),
+                    _ => true,
+                }
+            } else {
+                old_text.as_deref().is_some_and(|old| {
+                    let now = printed_names(&obj.text);
+                    printed_names(old).iter().any(|n| !now.contains(n))
+                })
+            };
             if *old_key != obj.key || names_gone {
                 renamed.insert(root);
             }
@@ -745,6 +794,7 @@ fn apply(t: &mut Tracking, reread: &BTreeSet<Root>, mut r: ReadResult) -> BTreeS
         }
         t.root_subs.insert(root, subs);
     }
+    t.columns.extend(r.columns);
     renamed
 }
 
@@ -776,6 +826,31 @@ mod tests {
         );
         let e = printed_names("enum ('a', 'b')");
         assert!(e.contains("'a'") && e.contains("'b'"), "{e:?}");
+    }
+
+    #[test]
+    fn tells_renamed_columns_from_dropped_ones() {
+        assert_eq!(
+            numbered_column("#12 column \"a b\" text"),
+            Some((12, "column \"a b\" text"))
+        );
+        assert_eq!(numbered_column("constraint x CHECK (a > 0)"), None);
+        assert_eq!(numbered_column("#x column a int"), None);
+        let cols =
+            |v: &[(i32, &str)]| -> Columns { v.iter().map(|(n, c)| (*n, c.to_string())).collect() };
+        let old = cols(&[(1, "id"), (2, "a"), (3, "b")]);
+        assert!(
+            !columns_renamed(&old, &cols(&[(1, "id"), (2, "a")])),
+            "a drop"
+        );
+        assert!(
+            !columns_renamed(&old, &cols(&[(1, "id"), (2, "a"), (3, "b"), (4, "c")])),
+            "an add"
+        );
+        assert!(
+            columns_renamed(&old, &cols(&[(1, "id"), (2, "b")])),
+            "drop b, rename a to b"
+        );
     }
 
     #[test]

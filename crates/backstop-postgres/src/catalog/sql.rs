@@ -121,9 +121,11 @@ SELECT 'r', c.oid,
              JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
              JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
             WHERE i.inhrelid = c.oid)
-       -- columns, sorted by name in Rust: physical order is not part of the logical schema
+       -- columns, sorted by name in Rust: physical order is not part of the logical schema.
+       -- `#attnum ` in front, which Rust strips: a column that keeps its number but not its
+       -- name was renamed, and dependants that print it must be re-read.
        || ARRAY(
-           SELECT 'column ' || pg_catalog.quote_ident(a.attname) || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+           SELECT '#' || a.attnum || ' column ' || pg_catalog.quote_ident(a.attname) || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
                   || CASE WHEN a.attcollation <> 0
                            AND a.attcollation <> (SELECT ty.typcollation FROM pg_catalog.pg_type ty WHERE ty.oid = a.atttypid)
                           THEN ' collate ' || (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
