@@ -42,6 +42,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// `pg_get_partkeydef`, `prokind`, …).
 const MIN_SERVER_VERSION: i32 = 120000;
 
+/// The session-level prepared statement that reads the catalog write counters at `BEGIN`.
+const COUNTERS: &str = "backstop_catalog_counters";
+
 /// A connection to one PostgreSQL database, implementing backstop's [`Driver`].
 pub struct PgDriver {
     client: Client,
@@ -56,6 +59,9 @@ pub struct PgDriver {
     history_known: bool,
     /// The open transaction was begun with [`Driver::begin_batched`].
     batched: bool,
+    /// [`COUNTERS`] is prepared in this session (as far as we know: a migration may
+    /// DEALLOCATE it).
+    counters_prepared: bool,
     /// The open transaction wrote history, ledger or state rows.
     wrote: bool,
     /// A batched transaction committed since the last durable write: its commit may not
@@ -133,6 +139,7 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
         lock_held: false,
         history_known: false,
         batched: false,
+        counters_prepared: false,
         wrote: false,
         unflushed: false,
         history_stmts: history::Stmts::default(),
@@ -149,6 +156,8 @@ enum StatementClass {
     RollbackToSavepoint,
     /// Cannot change the catalog (queries, DML, session settings).
     NoCatalogChange,
+    /// DEALLOCATE or DISCARD: may drop the session's prepared statements, ours included.
+    DropsPreparedStatements,
     /// DDL or anything we can't rule out (DO, CALL, …).
     MayChangeCatalog,
 }
@@ -205,8 +214,10 @@ fn classify(sql: &str) -> StatementClass {
         "SELECT" | "WITH" | "VALUES" | "TABLE" | "SHOW" | "EXPLAIN" | "INSERT" | "UPDATE"
         | "DELETE" | "MERGE" | "COPY" | "SET" | "RESET" | "NOTIFY" | "LISTEN" | "UNLISTEN"
         | "SAVEPOINT" | "RELEASE" | "FETCH" | "MOVE" | "CLOSE" | "DECLARE" | "PREPARE"
-        | "EXECUTE" | "DEALLOCATE" | "LOCK" | "DISCARD" | "VACUUM" | "ANALYZE" | "CHECKPOINT"
-        | "" => StatementClass::NoCatalogChange,
+        | "EXECUTE" | "LOCK" | "VACUUM" | "ANALYZE" | "CHECKPOINT" | "" => {
+            StatementClass::NoCatalogChange
+        }
+        "DEALLOCATE" | "DISCARD" => StatementClass::DropsPreparedStatements,
         _ => StatementClass::MayChangeCatalog,
     }
 }
@@ -310,6 +321,34 @@ impl PgDriver {
     }
 
     fn begin_with(&mut self, timeouts: Timeouts, batched: bool) -> Result<(), DbError> {
+        match self.try_begin(timeouts, batched) {
+            // A migration ran DEALLOCATE: prepare the counters again, once.
+            Err(e) if e.code.as_deref() == Some("26000") => {
+                self.counters_prepared = false;
+                self.try_begin(timeouts, batched)
+            }
+            r => r,
+        }
+    }
+
+    fn try_begin(&mut self, timeouts: Timeouts, batched: bool) -> Result<(), DbError> {
+        if !self.counters_prepared {
+            // A session-level prepared statement: EXECUTE by name is planned once, where
+            // the same SELECT sent as text would be parsed, resolved and planned every time.
+            let prepare = format!("PREPARE {COUNTERS} AS {}", catalog::Catalog::begin_sql());
+            let r = self.client.batch_execute(&prepare);
+            if let Err(e) = r {
+                // 42P05: a statement of that name exists, not ours as far as we know.
+                if e.code() != Some(&postgres::error::SqlState::DUPLICATE_PSTATEMENT) {
+                    return Err(error::map(&e));
+                }
+                let r = self
+                    .client
+                    .batch_execute(&format!("DEALLOCATE {COUNTERS}; {prepare}"));
+                self.db(r)?;
+            }
+            self.counters_prepared = true;
+        }
         // One round trip. SET takes no bind parameters; the values are integers we format.
         let mut sql = String::from("BEGIN");
         if batched {
@@ -325,8 +364,8 @@ impl PgDriver {
                 millis(d)
             ));
         }
-        sql.push_str("; ");
-        sql.push_str(&catalog::Catalog::begin_sql());
+        sql.push_str("; EXECUTE ");
+        sql.push_str(COUNTERS);
         self.tx_gen += 1;
         match self.client.simple_query(&sql) {
             Ok(messages) => {
@@ -506,6 +545,13 @@ impl Driver for PgDriver {
             StatementClass::RollbackToSavepoint => self.catalog.invalidate(),
             StatementClass::MayChangeCatalog if self.in_tx => self.catalog.note_catalog_change(),
             StatementClass::MayChangeCatalog => self.catalog.invalidate(),
+            StatementClass::DropsPreparedStatements => {
+                // Prepare ours again on next use rather than fail with "prepared statement
+                // does not exist" in the middle of a run.
+                self.catalog.forget_statements();
+                self.history_stmts = history::Stmts::default();
+                self.counters_prepared = false;
+            }
             _ => {}
         }
         let messages = self.db(result)?;

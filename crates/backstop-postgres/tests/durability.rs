@@ -91,3 +91,32 @@ fn batched_transactions_skip_the_disk_wait_and_flush_makes_them_durable() {
     drop(d);
     assert_ne!(state_xmin(&db), before, "drop did not flush");
 }
+
+/// The catalog counters read at BEGIN are a session-level prepared statement; a migration
+/// that deallocates it, or a session that already has one of that name, must not break
+/// the next transaction or the schema proof.
+#[test]
+fn begin_survives_deallocate_and_a_clashing_prepared_statement() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    d.execute("PREPARE backstop_catalog_counters AS SELECT 'not', 'ours'")
+        .unwrap();
+    let s0 = d.schema(None).unwrap();
+    d.begin(Timeouts::default()).unwrap();
+    d.execute("CREATE TABLE a (id int)").unwrap();
+    let s1 = d.schema(Some(&s0)).unwrap();
+    assert!(d.last_schema_read().incremental);
+    d.commit().unwrap();
+    assert!(s1.objects.contains_key("table public.a"));
+
+    d.execute("DEALLOCATE ALL").unwrap();
+    let s1 = d.schema(None).unwrap();
+    d.begin_batched(Timeouts::default()).unwrap();
+    d.execute("CREATE TYPE mood AS ENUM ('ok')").unwrap();
+    let s2 = d.schema(Some(&s1)).unwrap();
+    // The counters came back, so the type was found without a full read.
+    assert!(d.last_schema_read().incremental);
+    assert!(s2.objects.contains_key("type public.mood"), "{}", s2.text());
+    d.commit().unwrap();
+    assert_eq!(s2, d.schema(None).unwrap());
+}

@@ -260,6 +260,12 @@ impl Catalog {
             row.and_then(|(ch, del)| Some((tx_gen, parse_int_array(ch)?, parse_int_array(del)?)));
     }
 
+    /// The session's prepared statements may be gone (DEALLOCATE, DISCARD): prepare
+    /// ours again on next use.
+    pub fn forget_statements(&mut self) {
+        self.stmts = Stmts::default();
+    }
+
     /// Forget what the last read saw: the next read is a full one.
     pub fn invalidate(&mut self) {
         self.tracking = None;
