@@ -19,27 +19,49 @@ pub struct SchemaState {
 }
 
 impl SchemaState {
-    /// `sha256:<hex>` of the canonical text ([`text`](Self::text)), hashed as it is
-    /// produced rather than built first: this runs after every migration.
+    /// `sha256:<hex>` of the canonical text ([`text`](Self::text)).
+    ///
+    /// This runs after every migration, on a schema that changed in a few objects. SHA-256
+    /// can't be updated in the middle, but it can resume from the state after a prefix:
+    /// the hasher state after each object of the last schema hashed (on this thread) is
+    /// kept, and hashing starts again after the longest unchanged prefix.
     pub fn fingerprint(&self) -> String {
         use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        for (k, v) in &self.objects {
-            h.update(k.as_bytes());
-            h.update(b"\n");
-            for l in v.lines() {
-                h.update(b"  ");
-                h.update(l.as_bytes());
-                h.update(b"\n");
+        thread_local! {
+            static LAST: std::cell::RefCell<Vec<(String, String, Sha256)>> =
+                const { std::cell::RefCell::new(Vec::new()) };
+        }
+        LAST.with(|cell| {
+            let mut last = cell.borrow_mut();
+            let same = self
+                .objects
+                .iter()
+                .zip(last.iter())
+                .take_while(|((k, v), (lk, lv, _))| *k == lk && *v == lv)
+                .count();
+            last.truncate(same);
+            let mut h = last.last().map(|e| e.2.clone()).unwrap_or_default();
+            let mut block = String::new();
+            for (k, v) in self.objects.iter().skip(same) {
+                block.clear();
+                block.push_str(k);
+                block.push('\n');
+                for l in v.lines() {
+                    block.push_str("  ");
+                    block.push_str(l);
+                    block.push('\n');
+                }
+                h.update(block.as_bytes());
+                last.push((k.clone(), v.clone(), h.clone()));
             }
-        }
-        let digest = h.finalize();
-        let mut out = String::with_capacity(7 + 64);
-        out.push_str("sha256:");
-        for b in digest.iter() {
-            out.push_str(&format!("{b:02x}"));
-        }
-        out
+            let digest = h.finalize();
+            let mut out = String::with_capacity(7 + 64);
+            out.push_str("sha256:");
+            for b in digest.iter() {
+                out.push_str(&format!("{b:02x}"));
+            }
+            out
+        })
     }
 
     /// The canonical text: every object, sorted by key, each followed by its lines.
@@ -173,5 +195,47 @@ mod tests {
             format!("sha256:{}", sha256_hex(b.text().as_bytes()))
         );
         assert!(diff(&a, &b).contains("+   column c text"));
+    }
+
+    /// The hash resumed after an unchanged prefix equals the hash of the whole text, for
+    /// changes at the start, middle and end, additions, removals, and going back.
+    #[test]
+    fn resumed_fingerprint_equals_hash_of_the_text() {
+        use crate::checksum::sha256_hex;
+        let check = |s: &SchemaState| {
+            assert_eq!(
+                s.fingerprint(),
+                format!("sha256:{}", sha256_hex(s.text().as_bytes())),
+                "{:?}",
+                s.objects.keys().collect::<Vec<_>>()
+            );
+        };
+        let mut s = SchemaState::default();
+        check(&s);
+        let mut history = Vec::new();
+        for i in 0..40u32 {
+            // keys land anywhere in the order: t_1, t_10, t_11, …, t_2, …
+            s.objects
+                .insert(format!("table t_{i}"), format!("column a int\ncolumn n{i} text"));
+            if i % 3 == 0 {
+                s.objects.insert("table t_0".into(), format!("column a int\ncolumn v{i} int"));
+            }
+            if i % 7 == 0 {
+                s.objects.remove(&format!("table t_{}", i / 2));
+            }
+            check(&s);
+            check(&s); // all of it reused
+            history.push(s.clone());
+        }
+        for old in history.iter().rev() {
+            check(old);
+        }
+        // Same texts, different split between key and lines.
+        let mut x = SchemaState::default();
+        x.objects.insert("a".into(), "b".into());
+        check(&x);
+        let mut y = SchemaState::default();
+        y.objects.insert("a\n  b".into(), String::new());
+        check(&y);
     }
 }

@@ -61,11 +61,12 @@ pub(crate) struct View {
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Catalog {
-    /// Copy-on-write: the model is cloned per script (down/verify see the schema after
-    /// up), so a clone shares every table it doesn't change.
-    pub tables: BTreeMap<String, Rc<Table>>,
-    pub indexes: BTreeMap<String, Index>,
-    pub views: BTreeMap<String, View>,
+    /// Copy-on-write, maps and tables alike: the model is cloned per script (down/verify
+    /// see the schema after up), so a clone costs nothing until it changes, and then
+    /// copies only the map it changes, sharing every table it doesn't.
+    pub tables: Rc<BTreeMap<String, Rc<Table>>>,
+    pub indexes: Rc<BTreeMap<String, Index>>,
+    pub views: Rc<BTreeMap<String, View>>,
     pub schemas: BTreeSet<String>,
     /// Keys of tables (and indexes, types) created in the migration being analysed.
     pub fresh: HashSet<String>,
@@ -134,11 +135,11 @@ impl Catalog {
                 for c in columns {
                     t.columns.push(col_of(c));
                     for k in &c.constraints {
-                        add_con(&mut t, &mut self.indexes, table, k);
+                        add_con(&mut t, Rc::make_mut(&mut self.indexes), table, k);
                     }
                 }
                 for k in constraints {
-                    add_con(&mut t, &mut self.indexes, table, k);
+                    add_con(&mut t, Rc::make_mut(&mut self.indexes), table, k);
                 }
                 for k in constraints {
                     if matches!(k.kind, ConKind::PrimaryKey) {
@@ -149,13 +150,12 @@ impl Catalog {
                         }
                     }
                 }
-                self.tables.insert(key.clone(), Rc::new(t));
+                Rc::make_mut(&mut self.tables).insert(key.clone(), Rc::new(t));
                 self.fresh.insert(key);
             }
             StmtKind::AlterTable { table, cmds, .. } => {
                 let key = table.key();
-                let mut t = self
-                    .tables
+                let mut t = Rc::make_mut(&mut self.tables)
                     .remove(&key)
                     .map(Rc::unwrap_or_clone)
                     .unwrap_or_default();
@@ -167,7 +167,7 @@ impl Catalog {
                             t.columns.retain(|x| x.name != col.name);
                             t.columns.push(col_of(col));
                             for k in &col.constraints {
-                                add_con(&mut t, &mut self.indexes, table, k);
+                                add_con(&mut t, Rc::make_mut(&mut self.indexes), table, k);
                             }
                         }
                         AlterCmd::DropColumn { name, .. } => {
@@ -194,7 +194,7 @@ impl Catalog {
                                 c.has_default = expr.is_some();
                             }
                         }
-                        AlterCmd::AddConstraint(k) => add_con(&mut t, &mut self.indexes, table, k),
+                        AlterCmd::AddConstraint(k) => add_con(&mut t, Rc::make_mut(&mut self.indexes), table, k),
                         AlterCmd::ValidateConstraint { name } => {
                             for k in t.constraints.iter_mut().filter(|k| k.name == *name) {
                                 k.validated = true;
@@ -207,7 +207,7 @@ impl Catalog {
                     }
                 }
                 if known || !t.columns.is_empty() || !t.constraints.is_empty() {
-                    self.tables.insert(key, Rc::new(t));
+                    Rc::make_mut(&mut self.tables).insert(key, Rc::new(t));
                 }
             }
             StmtKind::CreateIndex {
@@ -223,7 +223,7 @@ impl Catalog {
                         format!("{}_{}_idx", table.name, columns.join("_")),
                     )
                 });
-                self.indexes.insert(
+                Rc::make_mut(&mut self.indexes).insert(
                     iname.key(),
                     Index {
                         table: table.key(),
@@ -239,21 +239,21 @@ impl Catalog {
                     let key = n.key();
                     match obj {
                         Obj::Table => {
-                            self.tables.remove(&key);
-                            self.indexes.retain(|_, i| i.table != key);
+                            Rc::make_mut(&mut self.tables).remove(&key);
+                            Rc::make_mut(&mut self.indexes).retain(|_, i| i.table != key);
                         }
                         Obj::View | Obj::MatView => {
-                            self.views.remove(&key);
+                            Rc::make_mut(&mut self.views).remove(&key);
                         }
                         Obj::Index => {
-                            self.indexes.remove(&key);
+                            Rc::make_mut(&mut self.indexes).remove(&key);
                         }
                         Obj::Schema => {
                             self.schemas.remove(&n.name);
                             let prefix = format!("{}.", n.name);
-                            self.tables.retain(|k, _| !k.starts_with(&prefix));
-                            self.views.retain(|k, _| !k.starts_with(&prefix));
-                            self.indexes.retain(|k, _| !k.starts_with(&prefix));
+                            Rc::make_mut(&mut self.tables).retain(|k, _| !k.starts_with(&prefix));
+                            Rc::make_mut(&mut self.views).retain(|k, _| !k.starts_with(&prefix));
+                            Rc::make_mut(&mut self.indexes).retain(|k, _| !k.starts_with(&prefix));
                         }
                         _ => {}
                     }
@@ -270,17 +270,17 @@ impl Catalog {
                 let new_key = Name::new(target.schema.clone(), new_name.clone()).key();
                 match (obj, column) {
                     (Obj::Table | Obj::View | Obj::MatView, Some(col)) => {
-                        if let Some(t) = self.tables.get_mut(&key).map(Rc::make_mut) {
+                        if let Some(t) = Rc::make_mut(&mut self.tables).get_mut(&key).map(Rc::make_mut) {
                             if let Some(c) = t.column_mut(col) {
                                 c.name = new_name.clone();
                             }
                         }
                     }
                     (Obj::Table, None) => {
-                        if let Some(t) = self.tables.remove(&key) {
-                            self.tables.insert(new_key.clone(), t);
+                        if let Some(t) = Rc::make_mut(&mut self.tables).remove(&key) {
+                            Rc::make_mut(&mut self.tables).insert(new_key.clone(), t);
                         }
-                        for i in self.indexes.values_mut().filter(|i| i.table == key) {
+                        for i in Rc::make_mut(&mut self.indexes).values_mut().filter(|i| i.table == key) {
                             i.table = new_key.clone();
                         }
                         if self.fresh.remove(&key) {
@@ -288,13 +288,13 @@ impl Catalog {
                         }
                     }
                     (Obj::View | Obj::MatView, None) => {
-                        if let Some(v) = self.views.remove(&key) {
-                            self.views.insert(new_key, v);
+                        if let Some(v) = Rc::make_mut(&mut self.views).remove(&key) {
+                            Rc::make_mut(&mut self.views).insert(new_key, v);
                         }
                     }
                     (Obj::Index, None) => {
-                        if let Some(i) = self.indexes.remove(&key) {
-                            self.indexes.insert(new_key, i);
+                        if let Some(i) = Rc::make_mut(&mut self.indexes).remove(&key) {
+                            Rc::make_mut(&mut self.indexes).insert(new_key, i);
                         }
                     }
                     (Obj::Schema, None) => {
@@ -324,7 +324,7 @@ impl Catalog {
                 } else {
                     Vec::new()
                 };
-                self.views.insert(
+                Rc::make_mut(&mut self.views).insert(
                     name.key(),
                     View {
                         tables,
@@ -370,7 +370,7 @@ impl Catalog {
         }
         if idx.unique {
             // Foreign keys that reference exactly the indexed columns depend on the index.
-            for (tk, t) in &self.tables {
+            for (tk, t) in self.tables.iter() {
                 for k in &t.constraints {
                     if let ConKind::ForeignKey {
                         references,
