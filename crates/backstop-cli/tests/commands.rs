@@ -222,3 +222,40 @@ fn progress_is_shown_to_people_and_kept_out_of_json_and_quiet_runs() {
     let r = p.ok(&db, &["apply"]);
     assert!(r.stderr.contains("[2/2] applying 2 b"), "{r:?}");
 }
+
+/// On PostgreSQL a run ends by recording the catalog stamp with the fingerprint; `status`
+/// trusts the recorded fingerprint only while the stamp holds, and finds drift after any
+/// change made behind backstop's back, however small.
+#[test]
+fn status_trusts_the_recorded_fingerprint_only_while_the_catalog_stamp_holds() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, qty INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    assert!(db.check("SELECT catalog_stamp LIKE 'xmin-md5:%' FROM backstop.state"));
+    let fp = p.fingerprint(&db);
+    let st = p.status(&db);
+    assert_eq!(st["fingerprint"], fp.as_str(), "{st}");
+    assert!(st["drift"].is_null(), "{st}");
+    db.exec("INSERT INTO t VALUES (1, 2)");
+    assert!(p.status(&db)["drift"].is_null(), "data is not drift");
+    db.exec("ALTER TABLE t ALTER COLUMN qty SET DEFAULT 0");
+    let st = p.status(&db);
+    assert_eq!(st["drift"]["recorded"], fp.as_str(), "{st}");
+    assert_ne!(st["fingerprint"], fp.as_str(), "{st}");
+    // Back to the recorded schema by another route: a new stamp, the same fingerprint.
+    db.exec("ALTER TABLE t ALTER COLUMN qty DROP DEFAULT");
+    let st = p.status(&db);
+    assert!(st["drift"].is_null(), "{st}");
+    assert_eq!(st["fingerprint"], fp.as_str(), "{st}");
+    // A rollback ends with a stamp too.
+    p.ok(&db, &["--yes", "rollback"]);
+    assert!(db.check("SELECT catalog_stamp IS NOT NULL FROM backstop.state"));
+}

@@ -172,6 +172,14 @@ pub trait Driver {
         self.begin(timeouts)
     }
 
+    /// A cheap token that changes whenever anything the schema fingerprint is read from
+    /// changes (PostgreSQL: every catalog row carries the id of the transaction that wrote
+    /// it). Equal stamps mean an equal schema, so `status` can skip reading the whole
+    /// catalog; `None` when the driver has no such token.
+    fn catalog_stamp(&mut self) -> Result<Option<String>, DbError> {
+        Ok(None)
+    }
+
     /// Make every commit so far durable. A no-op unless [`Driver::begin_batched`]
     /// transactions were committed since the last durable commit.
     fn flush(&mut self) -> Result<(), DbError> {

@@ -75,4 +75,9 @@ pub struct StoredState {
     /// JSON of the [`SchemaState`](crate::schema::SchemaState) at the end of the last run,
     /// for drift diffs. May lag behind `fingerprint` if a run was killed.
     pub schema_json: Option<String>,
+    /// The driver's [catalog stamp](crate::driver::Driver::catalog_stamp) when
+    /// `fingerprint` was read in full at the end of a run; `None` when unknown. While the
+    /// catalog still has this stamp, its fingerprint is still `fingerprint`.
+    #[serde(default)]
+    pub catalog_stamp: Option<String>,
 }

@@ -215,10 +215,13 @@ mod tests {
         let mut history = Vec::new();
         for i in 0..40u32 {
             // keys land anywhere in the order: t_1, t_10, t_11, …, t_2, …
-            s.objects
-                .insert(format!("table t_{i}"), format!("column a int\ncolumn n{i} text"));
+            s.objects.insert(
+                format!("table t_{i}"),
+                format!("column a int\ncolumn n{i} text"),
+            );
             if i % 3 == 0 {
-                s.objects.insert("table t_0".into(), format!("column a int\ncolumn v{i} int"));
+                s.objects
+                    .insert("table t_0".into(), format!("column a int\ncolumn v{i} int"));
             }
             if i % 7 == 0 {
                 s.objects.remove(&format!("table t_{}", i / 2));

@@ -194,7 +194,9 @@ impl Catalog {
                                 c.has_default = expr.is_some();
                             }
                         }
-                        AlterCmd::AddConstraint(k) => add_con(&mut t, Rc::make_mut(&mut self.indexes), table, k),
+                        AlterCmd::AddConstraint(k) => {
+                            add_con(&mut t, Rc::make_mut(&mut self.indexes), table, k)
+                        }
                         AlterCmd::ValidateConstraint { name } => {
                             for k in t.constraints.iter_mut().filter(|k| k.name == *name) {
                                 k.validated = true;
@@ -270,7 +272,10 @@ impl Catalog {
                 let new_key = Name::new(target.schema.clone(), new_name.clone()).key();
                 match (obj, column) {
                     (Obj::Table | Obj::View | Obj::MatView, Some(col)) => {
-                        if let Some(t) = Rc::make_mut(&mut self.tables).get_mut(&key).map(Rc::make_mut) {
+                        if let Some(t) = Rc::make_mut(&mut self.tables)
+                            .get_mut(&key)
+                            .map(Rc::make_mut)
+                        {
                             if let Some(c) = t.column_mut(col) {
                                 c.name = new_name.clone();
                             }
@@ -280,7 +285,10 @@ impl Catalog {
                         if let Some(t) = Rc::make_mut(&mut self.tables).remove(&key) {
                             Rc::make_mut(&mut self.tables).insert(new_key.clone(), t);
                         }
-                        for i in Rc::make_mut(&mut self.indexes).values_mut().filter(|i| i.table == key) {
+                        for i in Rc::make_mut(&mut self.indexes)
+                            .values_mut()
+                            .filter(|i| i.table == key)
+                        {
                             i.table = new_key.clone();
                         }
                         if self.fresh.remove(&key) {

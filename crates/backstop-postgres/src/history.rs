@@ -56,12 +56,21 @@ CREATE TABLE IF NOT EXISTS backstop.state (
     ledger_hash text NOT NULL,
     fingerprint text NOT NULL,
     schema_json text,
-    updated_at  timestamptz NOT NULL DEFAULT now()
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    catalog_stamp text
 );
+-- added after the first layout; ensure() runs this when the column is missing
+ALTER TABLE backstop.state ADD COLUMN IF NOT EXISTS catalog_stamp text;
 "#;
 
 pub const EXISTS_SQL: &str = "SELECT to_regclass('backstop.migrations') IS NOT NULL \
      AND to_regclass('backstop.events') IS NOT NULL AND to_regclass('backstop.state') IS NOT NULL";
+
+/// [`EXISTS_SQL`] and the current layout (columns added later are there).
+const CURRENT_SQL: &str = "SELECT to_regclass('backstop.migrations') IS NOT NULL \
+     AND to_regclass('backstop.events') IS NOT NULL \
+     AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass('backstop.state') \
+                 AND attname = 'catalog_stamp' AND NOT attisdropped)";
 
 /// RFC 3339 UTC with microseconds, independent of the session's TimeZone.
 macro_rules! ts {
@@ -105,13 +114,16 @@ const LOAD_EVENTS: &str =
     "SELECT seq, at, actor, kind, version, release_id, reason, detail, prev_hash, hash \
      FROM backstop.events ORDER BY seq";
 
-const SAVE_STATE: &str = "INSERT INTO backstop.state (id, ledger_seq, ledger_hash, fingerprint, schema_json, updated_at) \
-     VALUES (1, $1, $2, $3, $4, now()) ON CONFLICT (id) DO UPDATE SET ledger_seq = EXCLUDED.ledger_seq, \
+const SAVE_STATE: &str = "INSERT INTO backstop.state (id, ledger_seq, ledger_hash, fingerprint, schema_json, updated_at, catalog_stamp) \
+     VALUES (1, $1, $2, $3, $4, now(), $5) ON CONFLICT (id) DO UPDATE SET ledger_seq = EXCLUDED.ledger_seq, \
      ledger_hash = EXCLUDED.ledger_hash, fingerprint = EXCLUDED.fingerprint, \
-     schema_json = COALESCE(EXCLUDED.schema_json, backstop.state.schema_json), updated_at = EXCLUDED.updated_at";
+     schema_json = COALESCE(EXCLUDED.schema_json, backstop.state.schema_json), updated_at = EXCLUDED.updated_at, \
+     catalog_stamp = EXCLUDED.catalog_stamp";
 
-const LOAD_STATE: &str =
-    "SELECT ledger_seq, ledger_hash, fingerprint, schema_json FROM backstop.state WHERE id = 1";
+/// Reads the stamp through `to_jsonb` so that a state table of the first layout (no
+/// column yet: `status` never creates or alters anything) still loads.
+const LOAD_STATE: &str = "SELECT ledger_seq, ledger_hash, fingerprint, schema_json, \
+     pg_catalog.to_jsonb(s) ->> 'catalog_stamp' FROM backstop.state s WHERE id = 1";
 
 type Param<'a> = &'a (dyn postgres::types::ToSql + Sync);
 
@@ -162,12 +174,13 @@ fn event_params(e: &Event) -> [Param<'_>; 10] {
 }
 
 /// Parameters of [`SAVE_STATE`], in order.
-fn state_params(s: &StoredState) -> [Param<'_>; 4] {
+fn state_params(s: &StoredState) -> [Param<'_>; 5] {
     [
         &s.ledger_seq,
         &s.ledger_hash,
         &s.fingerprint,
         &s.schema_json,
+        &s.catalog_stamp,
     ]
 }
 
@@ -284,7 +297,11 @@ pub fn exists(client: &mut Client) -> Result<bool, DbError> {
 /// Create schema and tables. `in_transaction`: the caller's transaction is open, so the
 /// DDL joins it instead of opening (and committing) its own.
 pub fn ensure(client: &mut Client, in_transaction: bool) -> Result<(), DbError> {
-    if exists(client)? {
+    let current = client
+        .query_one(CURRENT_SQL, &[])
+        .and_then(|r| r.try_get::<_, bool>(0))
+        .map_err(|e| error::map(&e))?;
+    if current {
         return Ok(());
     }
     if in_transaction {
@@ -401,6 +418,7 @@ pub fn load_state(client: &mut Client) -> Result<Option<StoredState>, DbError> {
                 ledger_hash: get(row, 1)?,
                 fingerprint: get(row, 2)?,
                 schema_json: get(row, 3)?,
+                catalog_stamp: get(row, 4)?,
             })
         })
         .transpose()
@@ -410,7 +428,7 @@ pub fn load_state(client: &mut Client) -> Result<Option<StoredState>, DbError> {
 mod record_sql_tests {
     #[test]
     fn placeholders_are_numbered_consecutively() {
-        for (with_history, n) in [(true, 33), (false, 14)] {
+        for (with_history, n) in [(true, 34), (false, 15)] {
             let sql = super::record_sql(with_history);
             for i in 1..=n {
                 assert!(sql.contains(&format!("${i}")), "${i} missing in {sql}");

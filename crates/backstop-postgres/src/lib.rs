@@ -618,6 +618,13 @@ impl Driver for PgDriver {
             .read(&mut self.client, previous, self.in_tx, self.tx_gen)
     }
 
+    fn catalog_stamp(&mut self) -> Result<Option<String>, DbError> {
+        let r = self.client.query_one(&catalog::stamp(), &[]);
+        let row = self.db(r)?;
+        let md5: String = self.db(row.try_get(0))?;
+        Ok(Some(format!("xmin-md5:{md5}")))
+    }
+
     fn health(&mut self) -> Result<Vec<HealthIssue>, DbError> {
         Ok(self
             .unhealthy()?

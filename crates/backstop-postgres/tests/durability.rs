@@ -20,6 +20,7 @@ fn state() -> StoredState {
         ledger_hash: "genesis".into(),
         fingerprint: "sha256:x".into(),
         schema_json: None,
+        catalog_stamp: None,
     }
 }
 

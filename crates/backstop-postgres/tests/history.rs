@@ -114,6 +114,7 @@ fn history_events_and_state_round_trip_byte_identical() {
         ledger_hash: hash,
         fingerprint: "sha256:f".into(),
         schema_json: Some("{\"objects\":{}}".into()),
+        catalog_stamp: None,
     };
     d.save_state(&state).unwrap();
     // `schema_json: None` moves the head but keeps the stored schema text.

@@ -228,6 +228,8 @@ pub(crate) fn load_state(conn: &Connection) -> Result<Option<StoredState>, DbErr
             ledger_hash: r.get(1)?,
             fingerprint: r.get(2)?,
             schema_json: r.get(3)?,
+            // SQLite reads its whole schema in milliseconds: no stamp needed.
+            catalog_stamp: None,
         })
     })
     .optional()

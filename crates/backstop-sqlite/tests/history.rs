@@ -105,6 +105,7 @@ fn history_events_and_state_round_trip_exactly() {
         ledger_hash: prev.1.clone(),
         fingerprint: "sha256:ff".into(),
         schema_json: Some("{\"objects\":{}}".into()),
+        catalog_stamp: None,
     };
     d.save_state(&state).unwrap();
     // `schema_json: None` moves the head but keeps the stored schema text.

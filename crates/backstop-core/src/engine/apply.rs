@@ -340,7 +340,10 @@ pub(crate) fn finish_run(
     state: &mut StoredState,
     incremental: &SchemaState,
 ) -> Result<(String, Option<String>), crate::driver::DbError> {
+    // The stamp holds for this read only if nothing changed while it ran.
+    let stamp = db.catalog_stamp()?;
     let full = db.schema(None)?;
+    state.catalog_stamp = stamp.filter(|s| db.catalog_stamp().ok().flatten().as_ref() == Some(s));
     let fp = full.fingerprint();
     let mut warning = None;
     if fp != incremental.fingerprint() {

@@ -132,6 +132,16 @@ pub fn status(
     let mut drift = None;
     let mut fingerprint = None;
     if let Some(st) = &state {
+        // The catalog unchanged since the end of the last run: so is its fingerprint.
+        let unchanged = match &st.catalog_stamp {
+            Some(recorded) => db.catalog_stamp()?.as_ref() == Some(recorded),
+            None => false,
+        };
+        if unchanged && !st.fingerprint.is_empty() {
+            fingerprint = Some(st.fingerprint.clone());
+        }
+    }
+    if let (Some(st), None) = (&state, &fingerprint) {
         let current = db.schema(None)?;
         let fp = current.fingerprint();
         if !st.fingerprint.is_empty() && st.fingerprint != fp {

@@ -136,10 +136,13 @@ pub(crate) fn load_state(db: &mut dyn Driver) -> Result<StoredState, DbError> {
         ledger_hash: GENESIS.to_string(),
         fingerprint: String::new(),
         schema_json: None,
+        catalog_stamp: None,
     });
     // The stored schema text is only for drift diffs; leaving it out of the state carried
     // through a run keeps each per-migration save small (`None` keeps the stored text).
     state.schema_json = None;
+    // The run changes the catalog: the stamp is taken again at its end.
+    state.catalog_stamp = None;
     Ok(state)
 }
 

@@ -49,7 +49,7 @@ use backstop_core::schema::SchemaState;
 use postgres::{Client, Statement};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-pub(crate) use sql::HEALTH;
+pub(crate) use sql::{stamp, HEALTH};
 
 /// The kind of a root object; the canonical query tags rows with the same letters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,0 +1,81 @@
+//! The catalog stamp: it must move with every change the schema fingerprint can see (or
+//! `status` would miss drift), and should stay put when nothing in the schema changed.
+
+mod common;
+
+use backstop_core::driver::Driver;
+use backstop_postgres::testing::TestDb;
+
+/// Each step changes the canonical schema, so each must change the stamp.
+const CHANGES: &[&str] = &[
+    "CREATE TABLE a (id int PRIMARY KEY, v text)",
+    "ALTER TABLE a ADD COLUMN w int",
+    "ALTER TABLE a ALTER COLUMN w SET NOT NULL",
+    "ALTER TABLE a ALTER COLUMN w SET DEFAULT 7",
+    "ALTER TABLE a RENAME COLUMN v TO value",
+    "CREATE INDEX a_w ON a (w)",
+    "ALTER INDEX a_w RENAME TO a_w_idx",
+    "DROP INDEX a_w_idx",
+    "ALTER TABLE a ADD CONSTRAINT w_pos CHECK (w > 0) NOT VALID",
+    "ALTER TABLE a VALIDATE CONSTRAINT w_pos",
+    "ALTER TABLE a DROP CONSTRAINT w_pos",
+    "CREATE VIEW av AS SELECT id FROM a",
+    "CREATE OR REPLACE VIEW av AS SELECT id, w FROM a",
+    "CREATE TYPE mood AS ENUM ('sad')",
+    "ALTER TYPE mood ADD VALUE 'happy'",
+    "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$",
+    "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 2 $$",
+    "CREATE SEQUENCE s",
+    "ALTER SEQUENCE s INCREMENT BY 5",
+    "ALTER TABLE a ENABLE ROW LEVEL SECURITY",
+    "CREATE POLICY p ON a USING (w > 0)",
+    "DROP POLICY p ON a",
+    "CREATE SCHEMA other",
+    "ALTER TABLE a SET SCHEMA other",
+    "DROP VIEW av",
+    "ALTER TABLE other.a DROP COLUMN w",
+    "DROP TABLE other.a",
+];
+
+/// Each step leaves the canonical schema as it was; the stamp may stay.
+const NO_CHANGE: &[&str] = &[
+    "CREATE TABLE d (id int PRIMARY KEY, n int)",
+    "INSERT INTO d SELECT g, g FROM generate_series(1, 1000) g",
+    "UPDATE d SET n = n + 1",
+    "ANALYZE d",
+    "VACUUM d",
+    "SELECT nextval('s')",
+];
+
+fn stamp(d: &mut backstop_postgres::PgDriver) -> String {
+    d.catalog_stamp().unwrap().expect("PostgreSQL has a stamp")
+}
+
+#[test]
+fn every_schema_change_moves_the_stamp() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    let mut last = stamp(&mut d);
+    assert_eq!(stamp(&mut d), last, "stable while nothing happens");
+    for step in CHANGES {
+        d.execute(step).unwrap();
+        let now = stamp(&mut d);
+        assert_ne!(now, last, "the stamp missed `{step}`");
+        last = now;
+    }
+}
+
+#[test]
+fn data_changes_leave_the_stamp_alone() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    d.execute("CREATE SEQUENCE s").unwrap();
+    d.execute(NO_CHANGE[0]).unwrap();
+    let before = stamp(&mut d);
+    let schema = d.schema(None).unwrap();
+    for step in &NO_CHANGE[1..] {
+        d.execute(step).unwrap();
+        assert_eq!(stamp(&mut d), before, "`{step}` moved the stamp");
+    }
+    assert_eq!(d.schema(None).unwrap(), schema);
+}
