@@ -10,7 +10,7 @@ use backstop_postgres::testing::TestDb;
 fn state_xmin(db: &TestDb) -> String {
     let mut c = db.client();
     c.query_one("SELECT xmin::text FROM backstop.state WHERE id = 1", &[])
-        .expect("state row
+        .expect("state row")
         .get(0)
 }
 

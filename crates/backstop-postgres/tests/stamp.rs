@@ -48,7 +48,9 @@ const NO_CHANGE: &[&str] = &[
 ];
 
 fn stamp(d: &mut backstop_postgres::PgDriver) -> String {
-    d.catalog_stamp().expect("stamp query").expect("PostgreSQL has a stamp")
+    d.catalog_stamp()
+        .expect("stamp query")
+        .expect("PostgreSQL has a stamp")
 }
 
 #[test]
