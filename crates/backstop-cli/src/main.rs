@@ -188,9 +188,20 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             Ok(exit::OK)
         }
         Command::Status => {
-            let ms = load(&s.dir)?;
-            let mut db = connect::connect(&s.url, &app("status"))?;
-            let r = engine::status(db.as_mut(), &ms, &sum_path)?;
+            // Read the files and the database at the same time; a problem with the files
+            // is reported first, as it would be one after the other.
+            let (ms, seen) = std::thread::scope(|scope| {
+                let files = scope.spawn(|| load(&s.dir));
+                let seen = connect::connect(&s.url, &app("status"))
+                    .and_then(|mut db| engine::observe(db.as_mut()));
+                let ms = match files.join() {
+                    Ok(ms) => ms,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                };
+                (ms, seen)
+            });
+            let ms = ms?;
+            let r = engine::status_of(seen?, &ms, &sum_path)?;
             p.status(&r);
             Ok(exit::OK)
         }

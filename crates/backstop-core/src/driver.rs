@@ -197,6 +197,13 @@ pub trait Driver {
     /// All history rows, ordered by version. Empty when the tables don't exist.
     fn load_history(&mut self) -> Result<Vec<HistoryRow>, DbError>;
 
+    /// [`Driver::load_history`] for listing only: a driver may leave out the stored
+    /// scripts and schema delta (empty `up_sql` and `schema_delta`, `None` for down and
+    /// verify), which are most of its bytes. Never use these rows to undo anything.
+    fn load_history_brief(&mut self) -> Result<Vec<HistoryRow>, DbError> {
+        self.load_history()
+    }
+
     /// Insert or replace the row for `row.version`.
     fn save_history(&mut self, row: &HistoryRow) -> Result<(), DbError>;
 

@@ -257,21 +257,49 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Migration>, LoadError> {
         names.push((e.path(), is_dir));
     }
     names.sort();
-    for (path, is_dir) in names {
+    let load_one = |(path, is_dir): &(PathBuf, bool)| -> Option<Result<Migration, LoadError>> {
         let file_name = path
             .file_name()
             .map(|f| f.to_string_lossy().to_string())
             .unwrap_or_default();
         if file_name.starts_with('.') {
-            continue; // editor swap files, .gitkeep
+            return None; // editor swap files, .gitkeep
         }
-        let m = if is_dir {
-            load_folder(&path, &file_name)?
+        if *is_dir {
+            Some(load_folder(path, &file_name))
         } else if file_name.ends_with(".sql") {
-            load_single_file(&path, &file_name)?
+            Some(load_single_file(path, &file_name))
         } else {
-            continue; // README.md and friends next to the migrations
-        };
+            None // README.md and friends next to the migrations
+        }
+    };
+    // Reading and hashing thousands of small files is most of `status` on a long history:
+    // spread it over the cores, then check the results in order, so the error reported is
+    // the same one a sequential load would report.
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    let loaded: Vec<Option<Result<Migration, LoadError>>> = if names.len() < 256 || threads < 2 {
+        names.iter().map(load_one).collect()
+    } else {
+        let chunk = names.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = names
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(load_one).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(v) => v,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        })
+    };
+    for m in loaded.into_iter().flatten() {
+        let m = m?;
         if let Some(other) = found.get(&m.version) {
             return Err(LoadError::DuplicateVersion {
                 version: m.version,

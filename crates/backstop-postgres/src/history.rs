@@ -106,6 +106,17 @@ const LOAD_HISTORY: &str = concat!(
      FROM backstop.migrations ORDER BY version"
 );
 
+/// [`LOAD_HISTORY`] without the stored scripts and schema delta, for listings.
+const LOAD_HISTORY_BRIEF: &str = concat!(
+    "SELECT version, name, checksum, ''::text, NULL::text, NULL::text, irreversible, options::text, \
+     release_id, actor, ",
+    ts!("started_at"),
+    ", ",
+    ts!("finished_at"),
+    ", duration_ms, fingerprint_before, fingerprint_after, ''::text, status, progress, note \
+     FROM backstop.migrations ORDER BY version"
+);
+
 const APPEND_EVENT: &str =
     "INSERT INTO backstop.events (seq, at, actor, kind, version, release_id, reason, \
      detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
@@ -332,9 +343,15 @@ fn get<'a, T: postgres::types::FromSql<'a>>(row: &'a Row, idx: usize) -> Result<
 }
 
 pub fn load_history(client: &mut Client) -> Result<Vec<HistoryRow>, DbError> {
-    let rows = client
-        .query(LOAD_HISTORY, &[])
-        .map_err(|e| error::map(&e))?;
+    load_history_with(client, LOAD_HISTORY)
+}
+
+pub fn load_history_brief(client: &mut Client) -> Result<Vec<HistoryRow>, DbError> {
+    load_history_with(client, LOAD_HISTORY_BRIEF)
+}
+
+fn load_history_with(client: &mut Client, sql: &str) -> Result<Vec<HistoryRow>, DbError> {
+    let rows = client.query(sql, &[]).map_err(|e| error::map(&e))?;
     rows.iter()
         .map(|row| {
             let version: i64 = get(row, 0)?;

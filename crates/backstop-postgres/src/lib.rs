@@ -574,6 +574,13 @@ impl Driver for PgDriver {
         history::load_history(&mut self.client)
     }
 
+    fn load_history_brief(&mut self) -> Result<Vec<HistoryRow>, DbError> {
+        if !self.history_present()? {
+            return Ok(Vec::new());
+        }
+        history::load_history_brief(&mut self.client)
+    }
+
     fn save_history(&mut self, row: &HistoryRow) -> Result<(), DbError> {
         let r = history::save_history(&mut self.client, &mut self.history_stmts, row);
         self.bookkeeping(r)

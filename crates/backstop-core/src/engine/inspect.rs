@@ -62,15 +62,76 @@ pub fn plan(
     Ok(plan_from(db, migrations, &history, to)?)
 }
 
+/// What `status` reads from the database, before it looks at the migration files: the
+/// two can be gathered at the same time.
+pub struct Observed {
+    database: String,
+    exists: bool,
+    history: Vec<HistoryRow>,
+    state: Option<crate::history::StoredState>,
+    /// The current fingerprint and, when it had to be read, the schema itself.
+    current: Option<(String, Option<SchemaState>)>,
+}
+
+/// The database side of `status`: history (without the stored scripts), state, and the
+/// current fingerprint — taken from the state while the catalog stamp holds, read in full
+/// otherwise. Reads only; takes no lock.
+pub fn observe(db: &mut dyn Driver) -> Result<Observed, EngineError> {
+    let exists = db.history_exists()?;
+    let history = if exists {
+        db.load_history_brief()?
+    } else {
+        vec![]
+    };
+    let state = if exists { db.load_state()? } else { None };
+    let mut current = None;
+    if let Some(st) = &state {
+        // The catalog unchanged since the end of the last run: so is its fingerprint.
+        let unchanged = match &st.catalog_stamp {
+            Some(recorded) if !st.fingerprint.is_empty() => {
+                db.catalog_stamp()?.as_ref() == Some(recorded)
+            }
+            _ => false,
+        };
+        current = Some(if unchanged {
+            (st.fingerprint.clone(), None)
+        } else {
+            let schema = db.schema(None)?;
+            (schema.fingerprint(), Some(schema))
+        });
+    }
+    Ok(Observed {
+        database: db.display_url(),
+        exists,
+        history,
+        state,
+        current,
+    })
+}
+
 /// Applied, pending, dirty, checksum mismatches, drift. Reads only; takes no lock.
 pub fn status(
     db: &mut dyn Driver,
     migrations: &[Migration],
     sum_path: &Path,
 ) -> Result<StatusReport, EngineError> {
-    let exists = db.history_exists()?;
-    let history = if exists { db.load_history()? } else { vec![] };
-    let state = if exists { db.load_state()? } else { None };
+    let seen = observe(db)?;
+    status_of(seen, migrations, sum_path)
+}
+
+/// The status report from what [`observe`] saw and the migrations on disk.
+pub fn status_of(
+    seen: Observed,
+    migrations: &[Migration],
+    sum_path: &Path,
+) -> Result<StatusReport, EngineError> {
+    let Observed {
+        database,
+        exists,
+        history,
+        state,
+        current,
+    } = seen;
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
     let by_version: std::collections::BTreeMap<i64, &HistoryRow> =
@@ -96,8 +157,9 @@ pub fn status(
             note: row.and_then(|r| r.note.clone()),
         });
     }
+    let on_disk: std::collections::HashSet<i64> = migrations.iter().map(|m| m.version).collect();
     for r in &history {
-        if !migrations.iter().any(|m| m.version == r.version) && r.status != Status::RolledBack {
+        if !on_disk.contains(&r.version) && r.status != Status::RolledBack {
             entries.push(StatusEntry {
                 version: r.version,
                 name: r.name.clone(),
@@ -131,30 +193,20 @@ pub fn status(
     };
     let mut drift = None;
     let mut fingerprint = None;
-    if let Some(st) = &state {
-        // The catalog unchanged since the end of the last run: so is its fingerprint.
-        let unchanged = match &st.catalog_stamp {
-            Some(recorded) => db.catalog_stamp()?.as_ref() == Some(recorded),
-            None => false,
-        };
-        if unchanged && !st.fingerprint.is_empty() {
-            fingerprint = Some(st.fingerprint.clone());
-        }
-    }
-    if let (Some(st), None) = (&state, &fingerprint) {
-        let current = db.schema(None)?;
-        let fp = current.fingerprint();
+    if let (Some(st), Some((fp, schema))) = (&state, current) {
         if !st.fingerprint.is_empty() && st.fingerprint != fp {
             drift = Some(Drift {
                 recorded: st.fingerprint.clone(),
                 current: fp.clone(),
-                diff: recorded_diff(st.schema_json.as_deref(), &st.fingerprint, &current),
+                diff: schema.and_then(|current| {
+                    recorded_diff(st.schema_json.as_deref(), &st.fingerprint, &current)
+                }),
             });
         }
         fingerprint = Some(fp);
     }
     Ok(StatusReport {
-        database: db.display_url(),
+        database,
         history_exists: exists,
         applied: entries.iter().filter(|e| e.state == "applied").count(),
         pending: entries

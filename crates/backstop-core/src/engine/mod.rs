@@ -10,7 +10,9 @@ mod run;
 
 pub use apply::{apply, ApplyOptions, LintGate, LintHook, LintOverride};
 pub use audit::{audit_log, audit_verify};
-pub use inspect::{plan, resolve, schema, status, verify, Resolution};
+pub use inspect::{
+    observe, plan, resolve, schema, status, status_of, verify, Observed, Resolution,
+};
 pub use lock::{acquire, LockGuard};
 pub use rollback::{rollback, RollbackOptions, RollbackTarget};
 

@@ -1,0 +1,48 @@
+//! Large migration directories are loaded on several threads; the result and the error
+//! reported must be exactly those of an in-order load.
+
+use backstop_core::migration::{load_dir, LoadError};
+use std::path::Path;
+
+fn write(dir: &Path, n: usize) {
+    for i in 1..=n {
+        let m = dir.join(format!("{i:05}_m{i}"));
+        std::fs::create_dir_all(&m).expect("mkdir");
+        std::fs::write(m.join("up.sql"), format!("CREATE TABLE t{i} (id int);\n")).expect("up");
+        std::fs::write(m.join("down.sql"), format!("DROP TABLE t{i};\n")).expect("down");
+    }
+}
+
+#[test]
+fn many_migrations_load_in_order_with_the_first_error_reported() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(tmp.path(), 600);
+    let ms = load_dir(tmp.path()).expect("load");
+    assert_eq!(ms.len(), 600);
+    assert!(ms.windows(2).all(|w| w[0].version < w[1].version));
+    assert_eq!(ms[41].up, "CREATE TABLE t42 (id int);\n");
+
+    // Two broken migrations far apart: the earlier one is reported, every time.
+    std::fs::remove_file(tmp.path().join("00100_m100/down.sql")).expect("rm");
+    std::fs::remove_file(tmp.path().join("00550_m550/up.sql")).expect("rm");
+    for _ in 0..5 {
+        match load_dir(tmp.path()) {
+            Err(LoadError::MissingDown { path }) => {
+                assert!(path.ends_with("00100_m100/down.sql"), "{path:?}")
+            }
+            other => panic!("expected the missing down.sql of 100, got {other:?}"),
+        }
+    }
+
+    // A duplicate version across the threads' shares of the work.
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(tmp.path(), 600);
+    let dup = tmp.path().join("00010_again");
+    std::fs::create_dir_all(&dup).expect("mkdir");
+    std::fs::write(dup.join("up.sql"), "SELECT 1;\n").expect("up");
+    std::fs::write(dup.join("down.sql"), "SELECT 1;\n").expect("down");
+    match load_dir(tmp.path()) {
+        Err(LoadError::DuplicateVersion { version, .. }) => assert_eq!(version, 10),
+        other => panic!("expected a duplicate version, got {other:?}"),
+    }
+}
