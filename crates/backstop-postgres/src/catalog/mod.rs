@@ -129,8 +129,6 @@ struct Stmts {
     inc_new_tx: Option<Statement>,
     inc_same_tx: Option<Statement>,
     other_rows: Option<Statement>,
-    full_rel: Option<Statement>,
-    full_other: Option<Statement>,
     part_rel: Option<Statement>,
     part_other: Option<Statement>,
     deps: Option<Statement>,
@@ -157,6 +155,8 @@ pub struct Catalog {
     pending: bool,
     /// The catalog write/delete counters when the transaction with this generation began.
     tx_start: Option<(u64, Vec<i64>, Vec<i64>)>,
+    /// Objects in the schema when the statements were prepared.
+    prepared_for: usize,
     pub last: ReadStats,
 }
 
@@ -316,6 +316,16 @@ impl Catalog {
         in_tx: bool,
         tx_gen: u64,
     ) -> Result<SchemaState, DbError> {
+        // A cached generic plan keeps the join strategy chosen for the catalog's size when
+        // it was made: one made for an empty database scans whole catalogs once the schema
+        // has grown. Prepare again when the schema has more than doubled since.
+        if let Some(prev) = previous {
+            let n = prev.objects.len();
+            if n > 2 * self.prepared_for + 50 {
+                self.forget_statements();
+                self.prepared_for = n;
+            }
+        }
         if let (Some(prev), true) = (previous, in_tx) {
             if let Some(t) = self.tracking.take() {
                 if t.state == *prev {
@@ -351,14 +361,11 @@ impl Catalog {
         let mut batches = Vec::new();
         match roots {
             None => {
-                let stmt = prepare(client, &mut self.stmts.full_rel, || {
-                    sql::canonical_rel(true)
-                })?;
-                batches.push(client.query(stmt, &[]));
-                let stmt = prepare(client, &mut self.stmts.full_other, || {
-                    sql::canonical_other(true)
-                })?;
-                batches.push(client.query(stmt, &[]));
+                // Planned afresh each time (a full read runs a few times per command): a
+                // plan cached when the schema was small stays in use as it grows, and a
+                // plan made for an empty database read 200 tables 3× slower.
+                batches.push(client.query(&sql::canonical_rel(true), &[]));
+                batches.push(client.query(&sql::canonical_other(true), &[]));
             }
             Some(roots) => {
                 let of = |k: Kind| -> Vec<u32> {
