@@ -377,7 +377,11 @@ impl PgDriver {
                     _ => None,
                 });
                 let counters = row.and_then(|r| {
-                    Some((r.try_get(0).ok().flatten()?, r.try_get(1).ok().flatten()?))
+                    Some((
+                        r.try_get(0).ok().flatten()?,
+                        r.try_get(1).ok().flatten()?,
+                        r.try_get(2).ok().flatten()?,
+                    ))
                 });
                 self.catalog.on_begin(self.tx_gen, counters);
                 Ok(())

@@ -357,3 +357,52 @@ fn reading_the_schema_leaves_search_path_alone() {
         "names are qualified whatever the search_path",
     );
 }
+
+/// A transaction of data changes alone needs no catalog read — unless a function or
+/// trigger it ran changed the schema after all, which the catalog write counters show.
+#[test]
+fn data_only_transactions_skip_the_read_unless_a_catalog_was_written() {
+    use backstop_postgres::ReadStats;
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    exec(
+        &mut d,
+        "CREATE TABLE t (id int PRIMARY KEY, v int);\n\
+         CREATE TABLE u (id int);\n\
+         CREATE FUNCTION make_side() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'CREATE TABLE side_' || NEW.id || ' (x int)'; RETURN NEW; END $$;\n\
+         CREATE TRIGGER u_make AFTER INSERT ON u FOR EACH ROW EXECUTE FUNCTION make_side();\n\
+         CREATE FUNCTION add_col() RETURNS int LANGUAGE plpgsql AS $$ BEGIN ALTER TABLE t ADD COLUMN w int; RETURN 1; END $$",
+    );
+    let skipped = ReadStats {
+        incremental: true,
+        reread: 0,
+        round_trips: 1,
+    };
+    let mut prev = d.schema(None).unwrap();
+
+    begin(&mut d);
+    exec(
+        &mut d,
+        "INSERT INTO t SELECT g, g FROM generate_series(1, 100) g",
+    );
+    exec(&mut d, "UPDATE t SET v = v + 1");
+    exec(&mut d, "DELETE FROM t WHERE id > 50");
+    let s = d.schema(Some(&prev)).unwrap();
+    assert_eq!(d.last_schema_read(), skipped);
+    d.commit().unwrap();
+    assert_same(&fresh_full_read(&db), &s, "after data changes");
+
+    for (step, new_text) in [
+        ("INSERT INTO u VALUES (7)", "table public.side_7"),
+        ("SELECT add_col()", "column w integer"),
+    ] {
+        begin(&mut d);
+        exec(&mut d, step);
+        let s = d.schema(Some(&prev)).unwrap();
+        assert_ne!(d.last_schema_read(), skipped, "`{step}` changed the schema");
+        d.commit().unwrap();
+        assert!(s.text().contains(new_text), "`{step}`:\n{}", s.text());
+        assert_same(&fresh_full_read(&db), &s, &format!("after `{step}`"));
+        prev = s;
+    }
+}

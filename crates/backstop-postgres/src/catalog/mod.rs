@@ -132,6 +132,7 @@ struct Stmts {
     part_rel: Option<Statement>,
     part_other: Option<Statement>,
     deps: Option<Statement>,
+    total: Option<Statement>,
 }
 
 /// How a read went, for tests and measurements.
@@ -155,6 +156,8 @@ pub struct Catalog {
     pending: bool,
     /// The catalog write/delete counters when the transaction with this generation began.
     tx_start: Option<(u64, Vec<i64>, Vec<i64>)>,
+    /// The transaction's total catalog writes ([`sql::total_writes`]) when it began.
+    tx_start_total: Option<(u64, i64)>,
     /// Objects in the schema when the statements were prepared.
     prepared_for: usize,
     pub last: ReadStats,
@@ -255,9 +258,10 @@ impl Catalog {
     }
 
     /// The transaction `tx_gen` began; `row` is what [`Catalog::begin_sql`] returned.
-    pub fn on_begin(&mut self, tx_gen: u64, row: Option<(&str, &str)>) {
-        self.tx_start =
-            row.and_then(|(ch, del)| Some((tx_gen, parse_int_array(ch)?, parse_int_array(del)?)));
+    pub fn on_begin(&mut self, tx_gen: u64, row: Option<(&str, &str, &str)>) {
+        self.tx_start = row
+            .and_then(|(ch, del, _)| Some((tx_gen, parse_int_array(ch)?, parse_int_array(del)?)));
+        self.tx_start_total = row.and_then(|(_, _, t)| Some((tx_gen, t.parse().ok()?)));
     }
 
     /// The session's prepared statements may be gone (DEALLOCATE, DISCARD): prepare
@@ -328,6 +332,27 @@ impl Catalog {
         }
         if let (Some(prev), true) = (previous, in_tx) {
             if let Some(t) = self.tracking.take() {
+                // The first read of a transaction that ran data changes only: if no
+                // catalog the schema text comes from was written, the schema is unchanged.
+                let start_total = self.tx_start_total.filter(|s| s.0 == tx_gen).map(|s| s.1);
+                if let (Some(base), false, true) = (start_total, self.pending, t.tx_gen != tx_gen) {
+                    if t.state == *prev {
+                        let stmt = prepare(client, &mut self.stmts.total, || {
+                            format!("SELECT ({})::int8", sql::total_writes())
+                        })?;
+                        let row = client.query_one(stmt, &[]).map_err(|e| error::map(&e))?;
+                        let now: i64 = row.try_get(0).map_err(|e| error::map(&e))?;
+                        if now == base {
+                            self.last = ReadStats {
+                                incremental: true,
+                                reread: 0,
+                                round_trips: 1,
+                            };
+                            self.tracking = Some(t);
+                            return Ok(prev.clone());
+                        }
+                    }
+                }
                 if t.state == *prev {
                     if let Some(state) = self.incremental(client, t, tx_gen)? {
                         return Ok(state);

@@ -337,7 +337,29 @@ pub fn counters_select() -> String {
         )
     });
     let deletes = list(&|o| format!("pg_catalog.pg_stat_get_xact_tuples_deleted({o})"));
-    format!("SELECT ARRAY[{writes}]::text, ARRAY[{deletes}]::text")
+    format!(
+        "SELECT ARRAY[{writes}]::text, ARRAY[{deletes}]::text, ({})::text",
+        total_writes()
+    )
+}
+
+/// This transaction's writes (inserts, updates, deletes) to every catalog the schema text
+/// is read from ([`STAMPED`] and pg_depend), summed. The counters only grow inside a
+/// transaction, so an unchanged sum means no such catalog was written: a transaction of
+/// data changes alone (even through functions or triggers) did not change the schema.
+pub fn total_writes() -> String {
+    STAMPED
+        .iter()
+        .chain(["pg_depend"].iter())
+        .map(|c| {
+            let r = format!("'pg_catalog.{c}'::pg_catalog.regclass");
+            format!(
+                "pg_catalog.pg_stat_get_xact_tuples_inserted({r}) + pg_catalog.pg_stat_get_xact_tuples_updated({r}) \
+                 + pg_catalog.pg_stat_get_xact_tuples_deleted({r})"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 /// Our xid, snapshot and this transaction's catalog write/delete counters: what a full
