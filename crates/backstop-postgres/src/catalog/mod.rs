@@ -29,6 +29,10 @@
 //! - renames change the text of dependants (a view printing `t.col`, an FK printing
 //!   `REFERENCES t(id)`), which are then found through `pg_depend` and re-read too.
 //!
+//! - a transaction that ran only data statements and wrote none of the catalogs the text is
+//!   read from (their write counters, summed, are where `BEGIN` left them — triggers and
+//!   functions that run DDL write them too) keeps the previous state without reading;
+//!
 //! The common case — a migration that changes tables — is one round trip: one statement
 //! finds the locked relations and returns their canonical text. Statements are kept small
 //! and run only when needed, because starting up a large plan costs more than a round trip.
