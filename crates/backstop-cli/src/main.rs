@@ -34,13 +34,49 @@ struct Resolved {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => std::process::exit(bad_arguments(e)),
+    };
     let p = Printer::new(cli.global.format, cli.global.quiet, cli.global.verbose);
     let code = match run(&cli, &p) {
         Ok(code) => code,
         Err(f) => p.failure(&f),
     };
     std::process::exit(code);
+}
+
+/// Arguments clap could not parse. Help and version print as usual; a real error is a
+/// usage error (exit 2), and a script that asked for `--format json` gets the failure
+/// document on stdout like any other failure, not an empty stdout.
+fn bad_arguments(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    let wants_json = {
+        let args: Vec<String> = std::env::args().collect();
+        args.windows(2)
+            .any(|w| w[0] == "--format" && w[1] == "json")
+            || args.iter().any(|a| a == "--format=json")
+    };
+    let informational = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if informational || !wants_json {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let message = text
+        .lines()
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_string();
+    let p = Printer::new(cli::Format::Json, false, false);
+    p.failure(&Box::<RunFailure>::from(EngineError::Usage(format!(
+        "{message} (see `backstop --help`)"
+    ))))
 }
 
 fn resolve_settings(cli: &Cli) -> Result<Resolved, EngineError> {

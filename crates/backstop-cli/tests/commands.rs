@@ -259,3 +259,35 @@ fn status_trusts_the_recorded_fingerprint_only_while_the_catalog_stamp_holds() {
     p.ok(&db, &["--yes", "rollback"]);
     assert!(db.check("SELECT catalog_stamp IS NOT NULL FROM backstop.state"));
 }
+
+/// A script asking for JSON gets a failure document even when the arguments don't parse;
+/// help and version still print as usual.
+#[test]
+fn bad_arguments_in_json_mode_still_print_a_failure_document() {
+    for args in [
+        &["--format", "json", "aply"][..],
+        &["--format=json", "status", "--bogus"][..],
+        &["--format", "json", "rollback", "--steps", "many"][..],
+    ] {
+        let out = Command::new(BIN)
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e})"));
+        assert_eq!(j["kind"], "usage", "{j}");
+        assert_eq!(j["exit_code"], 2, "{j}");
+        assert!(j["error"].as_str().is_some_and(|m| !m.is_empty()), "{j}");
+    }
+    let out = Command::new(BIN).args(["aply"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "text mode keeps stdout for results");
+    let out = Command::new(BIN)
+        .args(["--format", "json", "--version"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("backstop "));
+}
