@@ -267,7 +267,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Migration>, LoadError> {
         }
         if *is_dir {
             Some(load_folder(path, &file_name))
-        } else if file_name.ends_with(".sql") {
+        } else if has_sql_extension(&file_name) {
             Some(load_single_file(path, &file_name))
         } else {
             None // README.md and friends next to the migrations
@@ -531,8 +531,19 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<MigrationToml, LoadError> {
     })
 }
 
+/// `.sql` in any case: `0003_fix.SQL` copied from a Windows tool is a migration too, not a
+/// file to skip without a word.
+fn has_sql_extension(file_name: &str) -> bool {
+    file_name.len() > 4
+        && file_name
+            .get(file_name.len() - 4..)
+            .is_some_and(|ext| ext.eq_ignore_ascii_case(".sql"))
+}
+
 fn load_single_file(path: &Path, file_name: &str) -> Result<Migration, LoadError> {
-    let stem = file_name.trim_end_matches(".sql");
+    let stem = file_name
+        .get(..file_name.len().saturating_sub(4))
+        .unwrap_or(file_name);
     let (version, name) = split_version(path, stem)?;
     let text = read_text(path)?.unwrap_or_default();
     let mut sections: BTreeMap<&str, String> = BTreeMap::new();

@@ -46,3 +46,25 @@ fn many_migrations_load_in_order_with_the_first_error_reported() {
         other => panic!("expected a duplicate version, got {other:?}"),
     }
 }
+
+/// `.SQL` in any case is a single-file migration, not a file silently skipped; odd names
+/// next to migrations neither load nor crash the loader.
+#[test]
+fn upper_case_sql_files_are_migrations() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        tmp.path().join("0001_first.SQL"),
+        "-- backstop:up\nCREATE TABLE a (id int);\n-- backstop:down\nDROP TABLE a;\n",
+    )
+    .expect("write");
+    std::fs::write(
+        tmp.path().join("0002_second.Sql"),
+        "-- backstop:up\nCREATE TABLE b (id int);\n-- backstop:down\nDROP TABLE b;\n",
+    )
+    .expect("write");
+    std::fs::write(tmp.path().join("notes-é.sq"), "x").expect("write");
+    std::fs::write(tmp.path().join("é.sql.txt"), "x").expect("write");
+    let ms = load_dir(tmp.path()).expect("load");
+    let names: Vec<(i64, &str)> = ms.iter().map(|m| (m.version, m.name.as_str())).collect();
+    assert_eq!(names, vec![(1, "first"), (2, "second")]);
+}

@@ -515,7 +515,7 @@ fn finding(rule: &'static RuleInfo, hit: &Hit, a: &Analysed, info: &MigInfo) -> 
         let (line, src_line) = if info
             .toml_file
             .as_ref()
-            .is_some_and(|p| p.extension().is_some_and(|e| e == "sql"))
+            .is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("sql")))
         {
             // Single-file form: the options are comment lines at the top of the file.
             let file_text = std::fs::read_to_string(&file).unwrap_or_default();
