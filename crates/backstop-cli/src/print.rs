@@ -471,8 +471,12 @@ impl Printer {
                     EngineError::NeedsPerson { diff, .. } => diff.clone(),
                     _ => None,
                 },
+                warnings: f.warnings.iter().map(|w| redact(w)).collect(),
             };
             self.json(&r);
+        }
+        for w in &f.warnings {
+            eprintln!("warning: {}", redact(w));
         }
         for a in &f.applied {
             eprintln!("applied  {} {}  ({} ms)", a.version, a.name, a.duration_ms);

@@ -126,6 +126,15 @@ fn deferred_constraint_failing_at_commit_is_an_ordinary_failure() {
             .starts_with("COMMIT"),
         "{r:?}"
     );
+    // The run's warnings travel with the failure (here: no backstop.sum).
+    assert!(
+        r.json()["warnings"]
+            .as_array()
+            .expect("warnings")
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.contains("backstop.sum"))),
+        "{r:?}"
+    );
     assert!(db.check("SELECT to_regclass('public.c') IS NULL"));
     assert!(db.check("SELECT count(*) = 1 FROM backstop.events WHERE kind = 'apply-failed'"));
 }

@@ -232,4 +232,6 @@ pub struct FailureReport {
     pub undone: Vec<i64>,
     pub rolled_back: Vec<RolledBackMigration>,
     pub diff: Option<String>,
+    /// Warnings of the run up to the failure.
+    pub warnings: Vec<String>,
 }

@@ -304,13 +304,14 @@ pub fn apply(
                     }
                 }
                 if let Ok((_, Some(w))) = finish_run(db, &mut state, &schema) {
-                    ctx.say(|| format!("warning: {w}"));
+                    warnings.push(w);
                 }
                 return Err(Box::new(RunFailure {
                     error,
                     applied,
                     undone,
                     rolled_back: vec![],
+                    warnings,
                 }));
             }
         }

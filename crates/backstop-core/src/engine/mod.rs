@@ -57,6 +57,8 @@ pub struct RunFailure {
     pub applied: Vec<AppliedMigration>,
     pub undone: Vec<i64>,
     pub rolled_back: Vec<RolledBackMigration>,
+    /// Warnings of the run so far (overrides, the end-of-run schema check).
+    pub warnings: Vec<String>,
 }
 
 impl From<EngineError> for Box<RunFailure> {
@@ -66,6 +68,7 @@ impl From<EngineError> for Box<RunFailure> {
             applied: vec![],
             undone: vec![],
             rolled_back: vec![],
+            warnings: vec![],
         })
     }
 }

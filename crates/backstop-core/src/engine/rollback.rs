@@ -267,13 +267,14 @@ pub fn rollback(
             Ok(r) => done.push(r),
             Err(error) => {
                 if let Ok((_, Some(w))) = super::apply::finish_run(db, &mut state, &schema) {
-                    ctx.say(|| format!("warning: {w}"));
+                    warnings.push(w);
                 }
                 return Err(Box::new(RunFailure {
                     error,
                     applied: vec![],
                     undone: vec![],
                     rolled_back: done,
+                    warnings,
                 }));
             }
         }
