@@ -81,3 +81,67 @@ fn data_changes_leave_the_stamp_alone() {
     }
     assert_eq!(d.schema(None).unwrap(), schema);
 }
+
+/// Deploy roles are rarely superusers (and never on managed services): the stamp must be
+/// readable by any role that can read the catalog.
+#[test]
+fn a_role_without_superuser_can_read_the_stamp() {
+    struct Role(TestDb, String);
+    impl Drop for Role {
+        fn drop(&mut self) {
+            let _ = self
+                .0
+                .client()
+                .batch_execute(&format!("DROP ROLE IF EXISTS {}", self.1));
+        }
+    }
+    let db = TestDb::new();
+    let name = format!("{}_reader", db.name);
+    db.client()
+        .batch_execute(&format!("CREATE ROLE {name} NOLOGIN NOSUPERUSER"))
+        .expect("create role");
+    let role = Role(db, name);
+    let mut d = common::connect(&role.0);
+    let as_superuser = stamp(&mut d);
+    d.begin(backstop_core::driver::Timeouts::default()).unwrap();
+    d.execute(&format!("SET LOCAL ROLE {}", role.1)).unwrap();
+    assert_eq!(d.catalog_stamp().unwrap().as_deref(), Some(as_superuser.as_str()));
+    d.rollback().unwrap();
+}
+
+/// Roles belong to the whole cluster: the stamp sees a rename of a role a policy names,
+/// and nothing of other roles.
+#[test]
+fn the_stamp_follows_roles_named_by_policies_only() {
+    struct Roles(TestDb, Vec<String>);
+    impl Drop for Roles {
+        fn drop(&mut self) {
+            let mut c = self.0.client();
+            let _ = c.batch_execute("DROP TABLE IF EXISTS p");
+            for r in &self.1 {
+                let _ = c.batch_execute(&format!("DROP ROLE IF EXISTS {r}"));
+            }
+        }
+    }
+    let db = TestDb::new();
+    let (a, b, c) = (
+        format!("{}_pa", db.name),
+        format!("{}_pb", db.name),
+        format!("{}_pc", db.name),
+    );
+    let roles = Roles(db, vec![a.clone(), b.clone(), c.clone()]);
+    let mut d = common::connect(&roles.0);
+    d.execute(&format!("CREATE ROLE {a} NOLOGIN")).unwrap();
+    d.execute(&format!("CREATE ROLE {c} NOLOGIN")).unwrap();
+    d.execute("CREATE TABLE p (id int)").unwrap();
+    d.execute(&format!("CREATE POLICY own ON p TO {a} USING (true)"))
+        .unwrap();
+    let before = stamp(&mut d);
+    d.execute(&format!("ALTER ROLE {c} RENAME TO {c}x")).unwrap();
+    d.execute(&format!("ALTER ROLE {c}x RENAME TO {c}")).unwrap();
+    assert_eq!(stamp(&mut d), before, "a role no policy names");
+    let text = d.schema(None).unwrap();
+    d.execute(&format!("ALTER ROLE {a} RENAME TO {b}")).unwrap();
+    assert_ne!(stamp(&mut d), before, "the policy now prints another name");
+    assert_ne!(d.schema(None).unwrap(), text);
+}

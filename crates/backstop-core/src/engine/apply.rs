@@ -341,8 +341,9 @@ pub(crate) fn finish_run(
     state: &mut StoredState,
     incremental: &SchemaState,
 ) -> Result<(String, Option<String>), crate::driver::DbError> {
-    // The stamp holds for this read only if nothing changed while it ran.
-    let stamp = db.catalog_stamp()?;
+    // The stamp holds for this read only if nothing changed while it ran. It only saves
+    // time later: a stamp that can't be read (privileges) is no reason to fail the run.
+    let stamp = db.catalog_stamp().ok().flatten();
     let full = db.schema(None)?;
     state.catalog_stamp = stamp.filter(|s| db.catalog_stamp().ok().flatten().as_ref() == Some(s));
     let fp = full.fingerprint();

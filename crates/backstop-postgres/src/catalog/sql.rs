@@ -350,7 +350,7 @@ pub fn counters_select() -> String {
 pub fn total_writes() -> String {
     STAMPED
         .iter()
-        .chain(["pg_depend"].iter())
+        .chain(["pg_depend", "pg_authid"].iter())
         .map(|c| {
             let r = format!("'pg_catalog.{c}'::pg_catalog.regclass");
             format!(
@@ -657,65 +657,51 @@ SELECT 'constraint', pg_catalog.quote_ident(k.conname),
 "#;
 
 /// Every catalog the canonical text is read from, directly or through the `pg_get_*def`
-/// functions (which print names of types, operators, opclasses, collations, roles, text
-/// search configurations and so on).
+/// functions (which print names of types, operators, opclasses, collations, text search
+/// configurations and so on) — except pg_authid, which only superusers may read: roles
+/// are printed by name only, and [`stamp`] reads their names from pg_roles instead.
 pub const STAMPED: &[&str] = &[
-    "pg_namespace",
-    "pg_class",
-    "pg_attribute",
-    "pg_attrdef",
-    "pg_constraint",
-    "pg_index",
-    "pg_trigger",
-    "pg_rewrite",
-    "pg_policy",
-    "pg_inherits",
-    "pg_partitioned_table",
-    "pg_sequence",
-    "pg_proc",
-    "pg_aggregate",
-    "pg_type",
-    "pg_enum",
-    "pg_range",
-    "pg_collation",
-    "pg_extension",
-    "pg_authid",
-    "pg_am",
-    "pg_opclass",
-    "pg_opfamily",
-    "pg_operator",
-    "pg_language",
-    "pg_ts_config",
-    "pg_ts_dict",
-    "pg_foreign_table",
-    "pg_foreign_server",
-    "pg_foreign_data_wrapper",
-    "pg_cast",
-    "pg_conversion",
+    "pg_namespace", "pg_class", "pg_attribute", "pg_attrdef", "pg_constraint", "pg_index",
+    "pg_trigger", "pg_rewrite", "pg_policy", "pg_inherits", "pg_partitioned_table",
+    "pg_sequence", "pg_proc", "pg_aggregate", "pg_type", "pg_enum", "pg_range",
+    "pg_collation", "pg_extension", "pg_am", "pg_opclass", "pg_opfamily",
+    "pg_operator", "pg_language", "pg_ts_config", "pg_ts_dict", "pg_foreign_table",
+    "pg_foreign_server", "pg_foreign_data_wrapper", "pg_cast", "pg_conversion",
 ];
 
-/// The catalog stamp: per catalog of [`STAMPED`], its row count and the sum of its rows'
-/// `xmin`, hashed. Every insert or update gives a row the id of the transaction writing
-/// it, newer than every id already in the table, and a delete lowers the count: with the
-/// count unchanged, replaced rows raise the sum, so any change moves one of the two (once
-/// the 32-bit ids wrap around, a change would have to cancel out exactly). Of pg_depend
-/// only extension membership (deptype `e`) shapes the text.
+/// The catalog stamp: per catalog of [`STAMPED`], its row count and the sum of a hash of
+/// each row's `xmin`, all hashed together. A row inserted or updated after the stamp was
+/// taken carries the id of a transaction that had not committed then, so it brings a
+/// hash the sum did not have, and a delete lowers the count: a change goes unnoticed only
+/// if hashes cancel out exactly (the sums of the ids themselves can: a transaction that
+/// got its id before the stamp and commits after it writes rows *older* than some already
+/// there). Of pg_depend only extension membership (deptype `e`) shapes the text; roles
+/// are printed only in policies, so only the roles policies name count, by oid and name
+/// from pg_roles (readable by every user; roles are shared by the whole cluster, and
+/// creating one elsewhere must not look like a change here).
 ///
 /// `xmin` is read as `r - age(xmin)`, where `r = 3 + age('3')` is the reference `age`
 /// counts from (stable within the statement): that is `xmin` itself, without the text
 /// round trip `xmin::text::int8` would cost on every row. Rows of bootstrap or frozen ids
 /// (`age` = 2^31-1) are counted, not summed. Reading the stamp costs a fraction of reading
-/// the canonical text (tens of ms for 2,000 tables, against about a second).
+/// the canonical text (tens of ms for 2,000 tables, against about half a second).
 pub fn stamp() -> String {
     let part = |c: &str, filter: &str| {
         format!(
             "SELECT '{c}', pg_catalog.count(*), \
-             pg_catalog.sum((SELECT r FROM r) - y.a) FILTER (WHERE y.a < 2147483647) \
+             pg_catalog.sum(pg_catalog.hashint8((SELECT r FROM r) - y.a)::int8) FILTER (WHERE y.a < 2147483647) \
              FROM (SELECT pg_catalog.age(x.xmin)::int8 AS a FROM pg_catalog.{c} x{filter}) y"
         )
     };
     let mut parts: Vec<String> = STAMPED.iter().map(|c| part(c, "")).collect();
     parts.push(part("pg_depend", " WHERE x.deptype = 'e'"));
+    parts.push(
+        "SELECT 'pg_roles', pg_catalog.count(*), \
+         pg_catalog.sum(pg_catalog.hashtext(x.oid::text || ':' || x.rolname)::int8) \
+         FROM pg_catalog.pg_roles x \
+         WHERE x.oid IN (SELECT pg_catalog.unnest(p.polroles) FROM pg_catalog.pg_policy p)"
+            .to_string(),
+    );
     format!(
         "WITH r AS MATERIALIZED (SELECT 3 + pg_catalog.age('3'::pg_catalog.xid)::int8 AS r) \
          SELECT pg_catalog.md5(pg_catalog.string_agg(c || ':' || n || ':' || COALESCE(s, 0), ',' ORDER BY c)) \
