@@ -189,3 +189,53 @@ fn empty_override_reasons_are_refused() {
     let r = p.run(&db, &["apply", "--allow-drift", "--reason", "  "]);
     assert_eq!(r.code, 2, "{r:?}");
 }
+
+#[test]
+fn a_run_that_loses_its_connection_does_not_claim_its_commits_are_durable() {
+    // Migrations commit without waiting for the disk and the run ends with a durable
+    // write. When the connection dies first, what committed is real but unconfirmed: the
+    // report must say so (exit 5), not list it as done.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_b",
+        "CREATE TABLE b (id int);",
+        Some("DROP TABLE b;"),
+        None,
+        None,
+    );
+    p.add(
+        "3_gone",
+        "SELECT pg_terminate_backend(pg_backend_pid());",
+        Some("SELECT 1;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    let r = p.run(&db, &["--format", "json", "apply"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["kind"], "needs-person", "{j}");
+    let e = j["error"].as_str().expect("error");
+    assert!(
+        e.contains("[1, 2]") && e.contains("could not confirm"),
+        "{e}"
+    );
+    // The server did not crash, so both are applied; status says so.
+    let st = p.status(&db);
+    let applied: Vec<i64> = st["migrations"]
+        .as_array()
+        .expect("migrations")
+        .iter()
+        .filter(|m| m["state"] == "applied")
+        .map(|m| m["version"].as_i64().expect("version"))
+        .collect();
+    assert_eq!(applied, vec![1, 2], "{st}");
+}

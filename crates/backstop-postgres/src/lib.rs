@@ -57,13 +57,9 @@ pub struct PgDriver {
     /// Session advisory locks stack; taking it twice would need two unlocks.
     lock_held: bool,
     history_known: bool,
-    /// The open transaction was begun with [`Driver::begin_batched`].
-    batched: bool,
     /// [`COUNTERS`] is prepared in this session (as far as we know: a migration may
     /// DEALLOCATE it).
     counters_prepared: bool,
-    /// The open transaction wrote history, ledger or state rows.
-    wrote: bool,
     /// A batched transaction committed since the last durable write: its commit may not
     /// have reached the disk yet.
     unflushed: bool,
@@ -138,9 +134,7 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
         tx_gen: 0,
         lock_held: false,
         history_known: false,
-        batched: false,
         counters_prepared: false,
-        wrote: false,
         unflushed: false,
         history_stmts: history::Stmts::default(),
         catalog: catalog::Catalog::default(),
@@ -290,12 +284,10 @@ impl PgDriver {
 
     fn end_transaction(&mut self, committed: bool) {
         if committed {
-            if self.batched {
-                self.unflushed = true;
-            } else if self.wrote {
-                // A durable commit makes every earlier one durable: WAL is flushed in order.
-                self.unflushed = false;
-            }
+            // Durable only once `flush` says so: besides batched transactions, the
+            // session itself may run with synchronous_commit off (a migration's SET, or
+            // ALTER ROLE/DATABASE … SET), and a commit then doesn't wait for the disk.
+            self.unflushed = true;
             self.catalog.on_commit();
         } else {
             self.catalog.on_rollback(self.tx_gen);
@@ -303,19 +295,14 @@ impl PgDriver {
             self.history_known = false;
         }
         self.in_tx = false;
-        self.batched = false;
-        self.wrote = false;
         self.tx_gen += 1;
     }
 
-    /// A bookkeeping write succeeded; outside a transaction it committed durably.
+    /// A bookkeeping write succeeded; outside a transaction it committed, not
+    /// necessarily durably (see `end_transaction`).
     fn bookkeeping<T>(&mut self, r: Result<T, DbError>) -> Result<T, DbError> {
-        if r.is_ok() {
-            if self.in_tx {
-                self.wrote = true;
-            } else {
-                self.unflushed = false;
-            }
+        if r.is_ok() && !self.in_tx {
+            self.unflushed = true;
         }
         r
     }
@@ -370,8 +357,6 @@ impl PgDriver {
         match self.client.simple_query(&sql) {
             Ok(messages) => {
                 self.in_tx = true;
-                self.batched = batched;
-                self.wrote = false;
                 let row = messages.iter().find_map(|m| match m {
                     SimpleQueryMessage::Row(r) => Some(r),
                     _ => None,
@@ -494,16 +479,37 @@ impl Driver for PgDriver {
         if !self.unflushed || self.in_tx {
             return Ok(());
         }
-        // A commit flushes the WAL up to itself only if it wrote something, and flushing in
-        // order takes every earlier commit with it: rewrite the state row, unchanged.
-        let r = self.client.batch_execute(
-            "BEGIN; SET LOCAL synchronous_commit = on; \
+        // A commit waits for the WAL up to itself only if it wrote something, and the WAL is
+        // written in order, so that takes every earlier commit with it: rewrite the state
+        // row, unchanged, at least at `on` (a stronger setting such as remote_apply stays).
+        let r = self.client.simple_query(
+            "BEGIN; SELECT CASE WHEN pg_catalog.current_setting('synchronous_commit') IN ('off', 'local') \
+             THEN pg_catalog.set_config('synchronous_commit', 'on', true) END; \
              UPDATE backstop.state SET ledger_seq = ledger_seq WHERE id = 1; COMMIT",
         );
-        if r.is_err() {
-            let _ = self.client.batch_execute("ROLLBACK");
-        }
+        let updated = match &r {
+            // BEGIN, SELECT, UPDATE, COMMIT: the third completion is the UPDATE's row count.
+            Ok(messages) => {
+                messages
+                    .iter()
+                    .filter_map(|m| match m {
+                        SimpleQueryMessage::CommandComplete(n) => Some(*n),
+                        _ => None,
+                    })
+                    .nth(2)
+                    == Some(1)
+            }
+            Err(_) => {
+                let _ = self.client.batch_execute("ROLLBACK");
+                false
+            }
+        };
         self.db(r)?;
+        if !updated {
+            return Err(DbError::other(
+                "cannot confirm that this run's commits reached the disk: backstop.state has no row to rewrite",
+            ));
+        }
         self.unflushed = false;
         Ok(())
     }

@@ -31,10 +31,14 @@ fn batched_transactions_skip_the_disk_wait_and_flush_makes_them_durable() {
     d.ensure_history().unwrap();
     d.save_state(&state()).unwrap();
 
-    // Nothing batched yet: flush has nothing to do and writes nothing.
+    // Any commit counts as unconfirmed (the session's own synchronous_commit may be off):
+    // the first flush writes, a second one has nothing left to do.
     let before = state_xmin(&db);
     d.flush().unwrap();
-    assert_eq!(state_xmin(&db), before, "flush wrote with nothing to flush");
+    let after = state_xmin(&db);
+    assert_ne!(after, before, "flush did not write after a commit");
+    d.flush().unwrap();
+    assert_eq!(state_xmin(&db), after, "flush wrote with nothing to flush");
 
     // Only the batched transaction runs with synchronous_commit off, and only locally.
     d.begin(Timeouts::default()).unwrap();
@@ -69,7 +73,9 @@ fn batched_transactions_skip_the_disk_wait_and_flush_makes_them_durable() {
     d.flush().unwrap();
     assert_eq!(state_xmin(&db), after);
 
-    // A durable bookkeeping commit after a batched one counts as the flush.
+    // An ordinary commit after a batched one does not count as the flush: with the
+    // session's synchronous_commit off (a migration's own SET), it isn't durable either.
+    d.execute("SET synchronous_commit = off").unwrap();
     d.begin_batched(Timeouts::default()).unwrap();
     d.save_state(&state()).unwrap();
     d.commit().unwrap();
@@ -78,11 +84,18 @@ fn batched_transactions_skip_the_disk_wait_and_flush_makes_them_durable() {
     d.commit().unwrap();
     let before = state_xmin(&db);
     d.flush().unwrap();
-    assert_eq!(
+    assert_ne!(
         state_xmin(&db),
         before,
-        "already durable, flush wrote again"
+        "flush trusted a commit of the session"
     );
+    // The flush itself waited: it raised the setting for its own transaction only.
+    assert_eq!(
+        d.execute("SELECT current_setting('synchronous_commit') = 'off'")
+            .unwrap(),
+        vec![true]
+    );
+    d.execute("RESET synchronous_commit").unwrap();
 
     // A driver dropped with batched commits outstanding flushes on the way out.
     d.begin_batched(Timeouts::default()).unwrap();
@@ -120,4 +133,18 @@ fn begin_survives_deallocate_and_a_clashing_prepared_statement() {
     assert!(s2.objects.contains_key("type public.mood"), "{}", s2.text());
     d.commit().unwrap();
     assert_eq!(s2, d.schema(None).unwrap());
+}
+
+/// Without a state row there is nothing to rewrite, so durability can't be confirmed: an
+/// error, never a silent success.
+#[test]
+fn flush_without_a_state_row_is_an_error() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    d.ensure_history().unwrap();
+    d.begin_batched(Timeouts::default()).unwrap();
+    d.execute("CREATE TABLE t (id int)").unwrap();
+    d.commit().unwrap();
+    let e = d.flush().expect_err("no state row");
+    assert!(e.message.contains("reach"), "{e:?}");
 }

@@ -105,7 +105,10 @@ fn a_role_without_superuser_can_read_the_stamp() {
     let as_superuser = stamp(&mut d);
     d.begin(backstop_core::driver::Timeouts::default()).unwrap();
     d.execute(&format!("SET LOCAL ROLE {}", role.1)).unwrap();
-    assert_eq!(d.catalog_stamp().unwrap().as_deref(), Some(as_superuser.as_str()));
+    assert_eq!(
+        d.catalog_stamp().unwrap().as_deref(),
+        Some(as_superuser.as_str())
+    );
     d.rollback().unwrap();
 }
 
@@ -137,8 +140,10 @@ fn the_stamp_follows_roles_named_by_policies_only() {
     d.execute(&format!("CREATE POLICY own ON p TO {a} USING (true)"))
         .unwrap();
     let before = stamp(&mut d);
-    d.execute(&format!("ALTER ROLE {c} RENAME TO {c}x")).unwrap();
-    d.execute(&format!("ALTER ROLE {c}x RENAME TO {c}")).unwrap();
+    d.execute(&format!("ALTER ROLE {c} RENAME TO {c}x"))
+        .unwrap();
+    d.execute(&format!("ALTER ROLE {c}x RENAME TO {c}"))
+        .unwrap();
     assert_eq!(stamp(&mut d), before, "a role no policy names");
     let text = d.schema(None).unwrap();
     d.execute(&format!("ALTER ROLE {a} RENAME TO {b}")).unwrap();

@@ -303,9 +303,13 @@ pub fn apply(
                         *st = format!("the failed migration was rolled back, and --atomic undid the {} migration(s) this run had applied ({undone:?}); the database is as before the run", undone.len());
                     }
                 }
-                if let Ok((_, Some(w))) = finish_run(db, &mut state, &schema) {
-                    warnings.push(w);
-                }
+                let versions: Vec<i64> = applied
+                    .iter()
+                    .map(|a| a.version)
+                    .chain(undone.iter().copied())
+                    .collect();
+                let error =
+                    end_failed_run(db, &mut state, &schema, error, &versions, &mut warnings);
                 return Err(Box::new(RunFailure {
                     error,
                     applied,
@@ -332,6 +336,41 @@ pub fn apply(
         warnings,
         plan: None,
     })
+}
+
+/// The end of a run that failed: the end-of-run check and flush as far as they go. When
+/// the commits of this run (`versions`, applied or undone) can't be confirmed durable —
+/// the connection is gone — the failure becomes one that needs a person: those changes
+/// are in the database now, but a server crash before it wrote them out would undo them
+/// (each together with its history row).
+pub(crate) fn end_failed_run(
+    db: &mut dyn Driver,
+    state: &mut StoredState,
+    schema: &SchemaState,
+    error: EngineError,
+    versions: &[i64],
+    warnings: &mut Vec<String>,
+) -> EngineError {
+    let durable = match finish_run(db, state, schema) {
+        Ok((_, w)) => {
+            warnings.extend(w);
+            Ok(())
+        }
+        Err(_) => db.flush(),
+    };
+    match durable {
+        Err(e) if !versions.is_empty() => EngineError::NeedsPerson {
+            what: error.to_string(),
+            state: format!(
+                "migration(s) {versions:?} of this run committed before the failure, but the server could not confirm they reached its disk ({}); if the server crashed, they were undone, each together with its history row",
+                e.message
+            ),
+            next: "once the server is reachable, run `backstop status`: the history says exactly what is applied".into(),
+            diff: None,
+            path: None,
+        },
+        _ => error,
+    }
 }
 
 /// End of a run: a full catalog read checks the incremental per-migration reads, and the

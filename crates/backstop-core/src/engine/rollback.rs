@@ -266,9 +266,15 @@ pub fn rollback(
         ) {
             Ok(r) => done.push(r),
             Err(error) => {
-                if let Ok((_, Some(w))) = super::apply::finish_run(db, &mut state, &schema) {
-                    warnings.push(w);
-                }
+                let versions: Vec<i64> = done.iter().map(|r| r.version).collect();
+                let error = super::apply::end_failed_run(
+                    db,
+                    &mut state,
+                    &schema,
+                    error,
+                    &versions,
+                    &mut warnings,
+                );
                 return Err(Box::new(RunFailure {
                     error,
                     applied: vec![],
