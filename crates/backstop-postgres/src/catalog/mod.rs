@@ -262,10 +262,14 @@ impl Catalog {
     }
 
     /// The transaction `tx_gen` began; `row` is what [`Catalog::begin_sql`] returned.
-    pub fn on_begin(&mut self, tx_gen: u64, row: Option<(&str, &str, &str)>) {
-        self.tx_start = row
-            .and_then(|(ch, del, _)| Some((tx_gen, parse_int_array(ch)?, parse_int_array(del)?)));
-        self.tx_start_total = row.and_then(|(_, _, t)| Some((tx_gen, t.parse().ok()?)));
+    pub fn on_begin(&mut self, tx_gen: u64, row: Option<(&str, &str, &str, &str)>) {
+        self.tx_start = row.and_then(|(ch, del, _, _)| {
+            Some((tx_gen, parse_int_array(ch)?, parse_int_array(del)?))
+        });
+        // With track_counts off the counters never move: no conclusion from them.
+        self.tx_start_total = row
+            .filter(|r| r.3 == "on")
+            .and_then(|(_, _, t, _)| Some((tx_gen, t.parse().ok()?)));
     }
 
     /// The session's prepared statements may be gone (DEALLOCATE, DISCARD): prepare
@@ -342,11 +346,15 @@ impl Catalog {
                 if let (Some(base), false, true) = (start_total, self.pending, t.tx_gen != tx_gen) {
                     if t.state == *prev {
                         let stmt = prepare(client, &mut self.stmts.total, || {
-                            format!("SELECT ({})::int8", sql::total_writes())
+                            format!(
+                                "SELECT ({})::int8, pg_catalog.current_setting('track_counts')::bool",
+                                sql::total_writes()
+                            )
                         })?;
                         let row = client.query_one(stmt, &[]).map_err(|e| error::map(&e))?;
                         let now: i64 = row.try_get(0).map_err(|e| error::map(&e))?;
-                        if now == base {
+                        let counting: bool = row.try_get(1).map_err(|e| error::map(&e))?;
+                        if now == base && counting {
                             self.last = ReadStats {
                                 incremental: true,
                                 reread: 0,

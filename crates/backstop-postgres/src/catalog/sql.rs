@@ -338,7 +338,8 @@ pub fn counters_select() -> String {
     });
     let deletes = list(&|o| format!("pg_catalog.pg_stat_get_xact_tuples_deleted({o})"));
     format!(
-        "SELECT ARRAY[{writes}]::text, ARRAY[{deletes}]::text, ({})::text",
+        "SELECT ARRAY[{writes}]::text, ARRAY[{deletes}]::text, ({})::text, \
+         pg_catalog.current_setting('track_counts')",
         total_writes()
     )
 }
