@@ -291,3 +291,81 @@ fn bad_arguments_in_json_mode_still_print_a_failure_document() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("backstop "));
 }
+
+/// A deploy role that doesn't own backstop's tables, on history tables of the first layout
+/// (no `catalog_stamp` column): apply, status and rollback work without the stamp; a run
+/// by the owner later adds the column and records it.
+#[test]
+fn a_least_privilege_role_on_the_first_state_layout_still_deploys() {
+    struct Role(String);
+    impl Drop for Role {
+        fn drop(&mut self) {
+            if let Ok(mut c) = ::postgres::Client::connect(
+                &backstop_postgres::testing::base_url(),
+                ::postgres::NoTls,
+            ) {
+                if !self.0.is_empty() {
+                    let _ = c.batch_execute(&format!("DROP ROLE IF EXISTS {}", self.0));
+                }
+            }
+        }
+    }
+    // Declared before the database, so dropped after it: the grants go with the database.
+    let mut role = Role(String::new());
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_b",
+        "CREATE TABLE b (id int);",
+        Some("DROP TABLE b;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply", "--to", "1"]);
+    let dbname = db.url.rsplit('/').next().expect("db name").to_string();
+    role.0 = format!("{dbname}_deploy");
+    db.exec(&format!(
+        "ALTER TABLE backstop.state DROP COLUMN catalog_stamp; \
+         CREATE ROLE {r} NOLOGIN NOSUPERUSER; \
+         GRANT USAGE ON SCHEMA backstop TO {r}; \
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA backstop TO {r}; \
+         GRANT CREATE, USAGE ON SCHEMA public TO {r}; \
+         GRANT CONNECT ON DATABASE {dbname} TO {r}",
+        r = role.0
+    ));
+    let as_role = format!("{}?options=-c%20role%3D{}", db.url, role.0);
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .env_remove("DATABASE_URL")
+            .env("BACKSTOP_ACTOR", "deployer")
+            .args(["--database-url", &as_role, "--dir"])
+            .arg(p.dir())
+            .args(args)
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, out, err) = run(&["apply"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(db.check("SELECT count(*) = 0 FROM pg_attribute WHERE attrelid = 'backstop.state'::regclass AND attname = 'catalog_stamp'"));
+    let (code, out, err) = run(&["--format", "json", "status"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("\"pending\": 0"), "{out}");
+    let (code, out, err) = run(&["--yes", "rollback"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    // The owner's next run brings the layout up to date and records the stamp.
+    p.ok(&db, &["apply"]);
+    assert!(db.check("SELECT catalog_stamp IS NOT NULL FROM backstop.state"));
+}

@@ -59,18 +59,17 @@ CREATE TABLE IF NOT EXISTS backstop.state (
     updated_at  timestamptz NOT NULL DEFAULT now(),
     catalog_stamp text
 );
--- added after the first layout; ensure() runs this when the column is missing
-ALTER TABLE backstop.state ADD COLUMN IF NOT EXISTS catalog_stamp text;
 "#;
 
 pub const EXISTS_SQL: &str = "SELECT to_regclass('backstop.migrations') IS NOT NULL \
      AND to_regclass('backstop.events') IS NOT NULL AND to_regclass('backstop.state') IS NOT NULL";
 
-/// [`EXISTS_SQL`] and the current layout (columns added later are there).
-const CURRENT_SQL: &str = "SELECT to_regclass('backstop.migrations') IS NOT NULL \
-     AND to_regclass('backstop.events') IS NOT NULL \
-     AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass('backstop.state') \
-                 AND attname = 'catalog_stamp' AND NOT attisdropped)";
+/// Whether `backstop.state` has `catalog_stamp`, added after the first layout.
+const STAMP_COLUMN_SQL: &str = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute \
+     WHERE attrelid = pg_catalog.to_regclass('backstop.state') AND attname = 'catalog_stamp' AND NOT attisdropped)";
+
+const ADD_STAMP_COLUMN: &str =
+    "ALTER TABLE backstop.state ADD COLUMN IF NOT EXISTS catalog_stamp text";
 
 /// RFC 3339 UTC with microseconds, independent of the session's TimeZone.
 macro_rules! ts {
@@ -131,6 +130,13 @@ const SAVE_STATE: &str = "INSERT INTO backstop.state (id, ledger_seq, ledger_has
      schema_json = COALESCE(EXCLUDED.schema_json, backstop.state.schema_json), updated_at = EXCLUDED.updated_at, \
      catalog_stamp = EXCLUDED.catalog_stamp";
 
+/// [`SAVE_STATE`] for a state table of the first layout, which a role that doesn't own it
+/// could not extend: everything but the stamp (which then stays unknown).
+const SAVE_STATE_V1: &str = "INSERT INTO backstop.state (id, ledger_seq, ledger_hash, fingerprint, schema_json, updated_at) \
+     VALUES (1, $1, $2, $3, $4, now()) ON CONFLICT (id) DO UPDATE SET ledger_seq = EXCLUDED.ledger_seq, \
+     ledger_hash = EXCLUDED.ledger_hash, fingerprint = EXCLUDED.fingerprint, \
+     schema_json = COALESCE(EXCLUDED.schema_json, backstop.state.schema_json), updated_at = EXCLUDED.updated_at";
+
 /// Reads the stamp through `to_jsonb` so that a state table of the first layout (no
 /// column yet: `status` never creates or alters anything) still loads.
 const LOAD_STATE: &str = "SELECT ledger_seq, ledger_hash, fingerprint, schema_json, \
@@ -184,15 +190,18 @@ fn event_params(e: &Event) -> [Param<'_>; 10] {
     ]
 }
 
-/// Parameters of [`SAVE_STATE`], in order.
-fn state_params(s: &StoredState) -> [Param<'_>; 5] {
-    [
+/// Parameters of [`SAVE_STATE`] (with the stamp column) or [`SAVE_STATE_V1`], in order.
+fn state_params(s: &StoredState, stamp: bool) -> Vec<Param<'_>> {
+    let mut p: Vec<Param<'_>> = vec![
         &s.ledger_seq,
         &s.ledger_hash,
         &s.fingerprint,
         &s.schema_json,
-        &s.catalog_stamp,
-    ]
+    ];
+    if stamp {
+        p.push(&s.catalog_stamp);
+    }
+    p
 }
 
 fn options_json(r: &HistoryRow) -> Result<String, DbError> {
@@ -203,7 +212,7 @@ fn options_json(r: &HistoryRow) -> Result<String, DbError> {
 /// History row + event + state in ONE statement (one round trip per migration instead of
 /// three): data-modifying CTEs always run to completion, whether or not they are read.
 /// https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING
-fn record_sql(with_history: bool) -> String {
+fn record_sql(with_history: bool, stamp: bool) -> String {
     // Shift every `$n` placeholder by `from`, reading whole numbers (so `$1` never
     // matches inside `$10`).
     let renumber = |sql: &str, from: usize| -> String {
@@ -235,7 +244,10 @@ fn record_sql(with_history: bool) -> String {
         "e AS ({} RETURNING 1) ",
         renumber(APPEND_EVENT, event_from)
     ));
-    sql.push_str(&renumber(SAVE_STATE, state_from));
+    sql.push_str(&renumber(
+        if stamp { SAVE_STATE } else { SAVE_STATE_V1 },
+        state_from,
+    ));
     sql
 }
 
@@ -247,6 +259,34 @@ pub struct Stmts {
     save_state: Option<Statement>,
     record_full: Option<Statement>,
     record_event: Option<Statement>,
+    /// Whether the state table has the `catalog_stamp` column; `None` until looked up.
+    stamp_column: Option<bool>,
+}
+
+/// Whether `backstop.state` has `catalog_stamp` (looked up once per connection).
+fn stamp_column(client: &mut Client, stmts: &mut Stmts) -> Result<bool, DbError> {
+    if let Some(known) = stmts.stamp_column {
+        return Ok(known);
+    }
+    let has = client
+        .query_one(STAMP_COLUMN_SQL, &[])
+        .and_then(|r| r.try_get::<_, bool>(0))
+        .map_err(|e| error::map(&e))?;
+    stmts.stamp_column = Some(has);
+    Ok(has)
+}
+
+/// Bring a state table of the first layout up to date, outside any transaction. A role
+/// that may not alter it (it doesn't own it) carries on without the stamp.
+pub fn upgrade(client: &mut Client, stmts: &mut Stmts) -> Result<(), DbError> {
+    if stamp_column(client, stmts)? {
+        return Ok(());
+    }
+    if client.batch_execute(ADD_STAMP_COLUMN).is_ok() {
+        *stmts = Stmts::default();
+        stmts.stamp_column = Some(true);
+    }
+    Ok(())
 }
 
 /// See [`record_sql`].
@@ -264,7 +304,8 @@ pub fn record(
         params.extend_from_slice(&history_params(r, &options, &status));
     }
     params.extend_from_slice(&event_params(e));
-    params.extend_from_slice(&state_params(s));
+    let stamp = stamp_column(client, stmts)?;
+    params.extend_from_slice(&state_params(s, stamp));
     let slot = if row.is_some() {
         &mut stmts.record_full
     } else {
@@ -273,7 +314,7 @@ pub fn record(
     if slot.is_none() {
         *slot = Some(
             client
-                .prepare(&record_sql(row.is_some()))
+                .prepare(&record_sql(row.is_some(), stamp))
                 .map_err(|e| error::map(&e))?,
         );
     }
@@ -308,11 +349,7 @@ pub fn exists(client: &mut Client) -> Result<bool, DbError> {
 /// Create schema and tables. `in_transaction`: the caller's transaction is open, so the
 /// DDL joins it instead of opening (and committing) its own.
 pub fn ensure(client: &mut Client, in_transaction: bool) -> Result<(), DbError> {
-    let current = client
-        .query_one(CURRENT_SQL, &[])
-        .and_then(|r| r.try_get::<_, bool>(0))
-        .map_err(|e| error::map(&e))?;
-    if current {
+    if exists(client)? {
         return Ok(());
     }
     if in_transaction {
@@ -419,9 +456,11 @@ pub fn load_events(client: &mut Client) -> Result<Vec<Event>, DbError> {
 }
 
 pub fn save_state(client: &mut Client, stmts: &mut Stmts, s: &StoredState) -> Result<(), DbError> {
-    let stmt = prepared(client, &mut stmts.save_state, SAVE_STATE)?;
+    let stamp = stamp_column(client, stmts)?;
+    let sql = if stamp { SAVE_STATE } else { SAVE_STATE_V1 };
+    let stmt = prepared(client, &mut stmts.save_state, sql)?;
     client
-        .execute(stmt, &state_params(s))
+        .execute(stmt, &state_params(s, stamp))
         .map(|_| ())
         .map_err(|e| error::map(&e))
 }
@@ -445,8 +484,13 @@ pub fn load_state(client: &mut Client) -> Result<Option<StoredState>, DbError> {
 mod record_sql_tests {
     #[test]
     fn placeholders_are_numbered_consecutively() {
-        for (with_history, n) in [(true, 34), (false, 15)] {
-            let sql = super::record_sql(with_history);
+        for (with_history, stamp, n) in [
+            (true, true, 34),
+            (false, true, 15),
+            (true, false, 33),
+            (false, false, 14),
+        ] {
+            let sql = super::record_sql(with_history, stamp);
             for i in 1..=n {
                 assert!(sql.contains(&format!("${i}")), "${i} missing in {sql}");
             }

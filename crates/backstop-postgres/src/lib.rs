@@ -448,6 +448,11 @@ impl Driver for PgDriver {
     fn ensure_history(&mut self) -> Result<(), DbError> {
         history::ensure(&mut self.client, self.in_tx)?;
         self.history_known = true;
+        if !self.in_tx {
+            // Add what a later layout has (never inside a transaction, where a refusal
+            // would abort it).
+            history::upgrade(&mut self.client, &mut self.history_stmts)?;
+        }
         Ok(())
     }
 

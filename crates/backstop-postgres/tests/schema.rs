@@ -413,6 +413,10 @@ fn data_only_transactions_skip_the_read_unless_a_catalog_was_written() {
     let s = d.schema(Some(&prev)).unwrap();
     assert_ne!(d.last_schema_read(), skipped, "counters off: no skipping");
     d.commit().unwrap();
-    assert!(s.objects.contains_key("table public.side_8"), "{}", s.text());
+    assert!(
+        s.objects.contains_key("table public.side_8"),
+        "{}",
+        s.text()
+    );
     assert_same(&fresh_full_read(&db), &s, "DDL in a trigger, counters off");
 }

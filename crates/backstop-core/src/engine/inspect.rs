@@ -385,6 +385,8 @@ pub fn resolve(
             "no history in this database: nothing to resolve".into(),
         ));
     }
+    // History tables of an older layout get what this version writes.
+    db.ensure_history()?;
     let mut guard = super::acquire(db, ctx)?;
     let db: &mut dyn Driver = &mut *guard;
     let history = db.load_history()?;

@@ -145,6 +145,8 @@ pub fn rollback(
             warnings: vec!["no history in this database: nothing to roll back".into()],
         });
     }
+    // History tables of an older layout get what this version writes.
+    db.ensure_history()?;
     let mut guard = super::acquire(db, ctx)?;
     let db: &mut dyn Driver = &mut *guard;
     let history = db.load_history()?;
