@@ -225,7 +225,22 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         }
         Command::Status => {
             // Read the files and the database at the same time; a problem with the files
-            // is reported first, as it would be one after the other.
+            // is reported first, as it would be one after the other. Only when the folder
+            // is there and the database is a server: opening an SQLite path creates the
+            // file, which a mistyped --dir must not leave behind.
+            let overlap = s.dir.is_dir()
+                && !s
+                    .url
+                    .trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("sqlite");
+            if !overlap {
+                let ms = load(&s.dir)?;
+                let mut db = connect::connect(&s.url, &app("status"))?;
+                let r = engine::status(db.as_mut(), &ms, &sum_path)?;
+                p.status(&r);
+                return Ok(exit::OK);
+            }
             let (ms, seen) = std::thread::scope(|scope| {
                 let files = scope.spawn(|| load(&s.dir));
                 let seen = connect::connect(&s.url, &app("status"))

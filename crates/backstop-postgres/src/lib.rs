@@ -567,6 +567,19 @@ impl Driver for PgDriver {
                 self.catalog.forget_statements();
                 self.history_stmts = history::Stmts::default();
                 self.counters_prepared = false;
+                // DISCARD ALL also releases session advisory locks, the migration lock
+                // among them: take it back at once, or stop.
+                if result.is_ok() && self.lock_held && leading_words(sql).1 == "ALL" {
+                    match lock::try_lock(&mut self.client)? {
+                        LockAttempt::Acquired => {}
+                        LockAttempt::Held(_) => {
+                            self.lock_held = false;
+                            return Err(DbError::other(
+                                "the statement's DISCARD ALL released backstop's migration lock, and another session took it before backstop could take it back; check what that session is doing before going on",
+                            ));
+                        }
+                    }
+                }
             }
             _ => {}
         }

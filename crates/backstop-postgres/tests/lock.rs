@@ -53,3 +53,20 @@ fn second_session_sees_holder_and_lock_dies_with_first() {
         "the lock must be free once its holder disconnected"
     );
 }
+
+/// DISCARD ALL (allowed in a migration that runs outside a transaction) releases every
+/// session advisory lock; the driver takes the migration lock back at once.
+#[test]
+fn discard_all_in_a_migration_does_not_give_the_lock_away() {
+    let db = TestDb::new();
+    let mut a = common::connect(&db);
+    let mut b = common::connect(&db);
+    assert_eq!(a.try_lock().unwrap(), LockAttempt::Acquired);
+    a.execute("DISCARD ALL").unwrap();
+    assert!(
+        matches!(b.try_lock().unwrap(), LockAttempt::Held(_)),
+        "the lock was free after DISCARD ALL"
+    );
+    a.unlock().unwrap();
+    assert_eq!(b.try_lock().unwrap(), LockAttempt::Acquired);
+}
