@@ -420,3 +420,42 @@ fn data_only_transactions_skip_the_read_unless_a_catalog_was_written() {
     );
     assert_same(&fresh_full_read(&db), &s, "DDL in a trigger, counters off");
 }
+
+/// How constants print depends on session settings (DateStyle, IntervalStyle, …); the
+/// schema text must not, and the session's own settings come back after each read.
+#[test]
+fn session_output_styles_do_not_change_the_schema_text() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    exec(
+        &mut d,
+        "CREATE TABLE s (d date DEFAULT '2020-01-31', i interval DEFAULT '1 day 2 hours', \
+         f float8 DEFAULT 0.1, b bytea DEFAULT '\\x0102', CHECK (d > '2001-02-03'))",
+    );
+    let reference = d.schema(None).unwrap();
+    exec(
+        &mut d,
+        "SET DateStyle = 'SQL, DMY';\nSET IntervalStyle = 'sql_standard';\nSET extra_float_digits = 3;\nSET bytea_output = 'escape'",
+    );
+    assert_same(
+        &reference,
+        &d.schema(None).unwrap(),
+        "full read, other styles",
+    );
+    begin(&mut d);
+    exec(
+        &mut d,
+        "ALTER TABLE s ALTER COLUMN d SET DEFAULT '2021-12-24'",
+    );
+    let inc = d.schema(Some(&reference)).unwrap();
+    assert!(d.last_schema_read().incremental);
+    assert!(inc.text().contains("'2021-12-24'::date"), "{}", inc.text());
+    // The session keeps its own style, inside the transaction too.
+    assert_eq!(
+        d.execute("SELECT current_setting('DateStyle') = 'SQL, DMY' AND current_setting('IntervalStyle') = 'sql_standard'")
+            .unwrap(),
+        vec![true]
+    );
+    d.commit().unwrap();
+    assert_same(&fresh_full_read(&db), &inc, "after commit");
+}

@@ -18,11 +18,33 @@
 /// order (a non-parallel Append; `set_config` is parallel-unsafe), and the saved path rides
 /// in a custom setting so the statement needs no extra round trip.
 fn wrapped(ctes: &[&str], select: &str) -> String {
+    // Each setting is saved in a custom setting and set in the first branch, and put back
+    // in the last one. Besides search_path, the ones that change how constants print
+    // (defaults, CHECK clauses, view bodies): the same schema must give the same text
+    // whatever the role's or database's DateStyle.
+    let set = PINNED
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "pg_catalog.set_config('{name}', '{value}' || pg_catalog.left(\
+                 pg_catalog.set_config('backstop.saved_{name}', pg_catalog.current_setting('{name}'), true), 0), true)"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",\n           ");
+    let reset = PINNED
+        .iter()
+        .map(|(name, _)| {
+            format!(
+                "pg_catalog.set_config('{name}', pg_catalog.current_setting('backstop.saved_{name}'), true)"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",\n           ");
     format!(
         r#"
 SELECT 'S'::text AS k, NULL::oid AS root, NULL::text AS key,
-       ARRAY[pg_catalog.set_config('search_path', 'pg_catalog' || pg_catalog.left(
-           pg_catalog.set_config('backstop.saved_search_path', pg_catalog.current_setting('search_path'), true), 0), true)] AS lines,
+       ARRAY[{set}] AS lines,
        NULL::oid[] AS subs
 UNION ALL
 (
@@ -32,12 +54,23 @@ WITH
 )
 UNION ALL
 SELECT 'S', NULL, NULL,
-       ARRAY[pg_catalog.set_config('search_path', pg_catalog.current_setting('backstop.saved_search_path'), true)],
+       ARRAY[{reset}],
        NULL
 "#,
         ctes = ctes.join(",\n")
     )
 }
+
+/// Settings fixed while the schema is read, with their values: `search_path` (the
+/// `pg_get_*def` functions qualify exactly the names not visible on it) and the output
+/// styles of dates, intervals, floats and byte strings (PostgreSQL's defaults).
+const PINNED: [(&str, &str); 5] = [
+    ("search_path", "pg_catalog"),
+    ("DateStyle", "ISO, MDY"),
+    ("IntervalStyle", "postgres"),
+    ("extra_float_digits", "1"),
+    ("bytea_output", "hex"),
+];
 
 /// User schemas: not the system's, not backstop's own, not created by an extension.
 const NS_CTE: &str = r#"
