@@ -282,9 +282,17 @@ pub fn upgrade(client: &mut Client, stmts: &mut Stmts) -> Result<(), DbError> {
     if stamp_column(client, stmts)? {
         return Ok(());
     }
-    if client.batch_execute(ADD_STAMP_COLUMN).is_ok() {
+    // ALTER TABLE waits for every session that has the table open and makes everyone
+    // after it wait too: give up after a second and carry on without the stamp, rather
+    // than hang a deploy (or its readers) behind a long transaction.
+    let r = client.batch_execute(&format!(
+        "BEGIN; SET LOCAL lock_timeout = '1s'; {ADD_STAMP_COLUMN}; COMMIT"
+    ));
+    if r.is_ok() {
         *stmts = Stmts::default();
         stmts.stamp_column = Some(true);
+    } else {
+        let _ = client.batch_execute("ROLLBACK");
     }
     Ok(())
 }

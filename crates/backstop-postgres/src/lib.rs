@@ -42,6 +42,12 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// `pg_get_partkeydef`, `prokind`, …).
 const MIN_SERVER_VERSION: i32 = 120000;
 
+/// The server version, and on PostgreSQL 14+ a check every second whether this client is
+/// still there (see `connect`).
+const CONNECTION_CHECK: &str = "SELECT current_setting('server_version_num')::int, \
+     CASE WHEN current_setting('server_version_num')::int >= 140000 \
+          THEN set_config('client_connection_check_interval', '1000', false) END";
+
 /// The session-level prepared statement that reads the catalog write counters at `BEGIN`.
 const COUNTERS: &str = "backstop_catalog_counters";
 
@@ -60,6 +66,8 @@ pub struct PgDriver {
     /// [`COUNTERS`] is prepared in this session (as far as we know: a migration may
     /// DEALLOCATE it).
     counters_prepared: bool,
+    /// The timeouts last set for the session, to set again after a DISCARD ALL.
+    session_timeouts: Option<Timeouts>,
     /// A batched transaction committed since the last durable write: its commit may not
     /// have reached the disk yet.
     unflushed: bool,
@@ -109,12 +117,7 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
         // client is still there, so a killed backstop's transaction (and its migration lock)
         // ends within a second even while a long statement runs, instead of when the
         // statement finishes. https://www.postgresql.org/docs/current/runtime-config-connection.html
-        .query_one(
-            "SELECT current_setting('server_version_num')::int, \
-             CASE WHEN current_setting('server_version_num')::int >= 140000 \
-                  THEN set_config('client_connection_check_interval', '1000', false) END",
-            &[],
-        )
+        .query_one(CONNECTION_CHECK, &[])
         .map_err(|e| error::map(&e))?;
     let version: i32 = row.try_get(0).map_err(|e| error::map(&e))?;
     if version < MIN_SERVER_VERSION {
@@ -135,6 +138,7 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
         lock_held: false,
         history_known: false,
         counters_prepared: false,
+        session_timeouts: None,
         unflushed: false,
         history_stmts: history::Stmts::default(),
         catalog: catalog::Catalog::default(),
@@ -487,9 +491,10 @@ impl Driver for PgDriver {
         }
         // A commit waits for the WAL up to itself only if it wrote something, and the WAL is
         // written in order, so that takes every earlier commit with it: rewrite the state
-        // row, unchanged, at least at `on` (a stronger setting such as remote_apply stays).
+        // row, unchanged, with synchronous_commit at least `local` (whatever else the
+        // session asks for, such as waiting for a standby, stays).
         let r = self.client.simple_query(
-            "BEGIN; SELECT CASE WHEN pg_catalog.current_setting('synchronous_commit') IN ('off', 'local') \
+            "BEGIN; SELECT CASE WHEN pg_catalog.current_setting('synchronous_commit') = 'off' \
              THEN pg_catalog.set_config('synchronous_commit', 'on', true) END; \
              UPDATE backstop.state SET ledger_seq = ledger_seq WHERE id = 1; COMMIT",
         );
@@ -543,6 +548,9 @@ impl Driver for PgDriver {
             None => "RESET statement_timeout".to_string(),
         };
         let r = self.client.batch_execute(&format!("{lock}; {statement}"));
+        if r.is_ok() {
+            self.session_timeouts = Some(timeouts);
+        }
         self.db(r)
     }
 
@@ -569,16 +577,25 @@ impl Driver for PgDriver {
                 self.counters_prepared = false;
                 // DISCARD ALL also releases session advisory locks, the migration lock
                 // among them: take it back at once, or stop.
-                if result.is_ok() && self.lock_held && leading_words(sql).1 == "ALL" {
-                    match lock::try_lock(&mut self.client)? {
-                        LockAttempt::Acquired => {}
-                        LockAttempt::Held(_) => {
-                            self.lock_held = false;
-                            return Err(DbError::other(
-                                "the statement's DISCARD ALL released backstop's migration lock, and another session took it before backstop could take it back; check what that session is doing before going on",
-                            ));
+                // It also resets every setting: the migration's timeouts and the dead-client
+                // check go back on.
+                if result.is_ok() && leading_words(sql).1 == "ALL" {
+                    if self.lock_held {
+                        match lock::try_lock(&mut self.client)? {
+                            LockAttempt::Acquired => {}
+                            LockAttempt::Held(_) => {
+                                self.lock_held = false;
+                                return Err(DbError::other(
+                                    "the statement's DISCARD ALL released backstop's migration lock, and another session took it before backstop could take it back; check what that session is doing before going on",
+                                ));
+                            }
                         }
                     }
+                    if let Some(t) = self.session_timeouts {
+                        self.set_session_timeouts(t)?;
+                    }
+                    let r = self.client.batch_execute(CONNECTION_CHECK);
+                    self.db(r)?;
                 }
             }
             _ => {}

@@ -168,3 +168,48 @@ fn ensure_history_is_safe_when_ten_processes_race() {
     let mut d = common::connect(&db);
     assert!(d.history_exists().unwrap());
 }
+
+/// Adding the column a later layout has must not hang behind a session that has the
+/// state table open: it gives up after a moment and backstop carries on without it.
+#[test]
+fn upgrading_the_state_table_gives_up_rather_than_wait() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    d.ensure_history().unwrap();
+    let mut admin = db.client();
+    admin
+        .batch_execute("ALTER TABLE backstop.state DROP COLUMN catalog_stamp")
+        .unwrap();
+    let mut reader = db.client();
+    let mut tx = reader.transaction().unwrap();
+    tx.batch_execute("SELECT count(*) FROM backstop.state")
+        .unwrap();
+    let mut d2 = common::connect(&db);
+    let t = std::time::Instant::now();
+    d2.ensure_history().unwrap();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        t.elapsed()
+    );
+    // Still usable: the state is written without the column.
+    d2.save_state(&StoredState {
+        ledger_seq: 0,
+        ledger_hash: "genesis".into(),
+        fingerprint: "sha256:x".into(),
+        schema_json: None,
+        catalog_stamp: Some("xmin-md5:ignored".into()),
+    })
+    .unwrap();
+    tx.commit().unwrap();
+    // Once nobody holds it open, the next run adds it.
+    let mut d3 = common::connect(&db);
+    d3.ensure_history().unwrap();
+    assert!(admin
+        .query_one(
+            "SELECT count(*) = 1 FROM pg_attribute WHERE attrelid = 'backstop.state'::regclass AND attname = 'catalog_stamp'",
+            &[]
+        )
+        .unwrap()
+        .get::<_, bool>(0));
+}

@@ -62,7 +62,18 @@ fn discard_all_in_a_migration_does_not_give_the_lock_away() {
     let mut a = common::connect(&db);
     let mut b = common::connect(&db);
     assert_eq!(a.try_lock().unwrap(), LockAttempt::Acquired);
+    a.set_session_timeouts(backstop_core::driver::Timeouts {
+        lock: Some(std::time::Duration::from_secs(2)),
+        statement: None,
+    })
+    .unwrap();
     a.execute("DISCARD ALL").unwrap();
+    // The migration's timeouts survive it too.
+    assert_eq!(
+        a.execute("SELECT current_setting('lock_timeout') = '2s'")
+            .unwrap(),
+        vec![true]
+    );
     assert!(
         matches!(b.try_lock().unwrap(), LockAttempt::Held(_)),
         "the lock was free after DISCARD ALL"
