@@ -576,9 +576,8 @@ impl Driver for PgDriver {
                 self.history_stmts = history::Stmts::default();
                 self.counters_prepared = false;
                 // DISCARD ALL also releases session advisory locks, the migration lock
-                // among them: take it back at once, or stop.
-                // It also resets every setting: the migration's timeouts and the dead-client
-                // check go back on.
+                // among them (take it back at once, or stop), and resets every setting
+                // (the migration's timeouts and the dead-client check go back on).
                 if result.is_ok() && leading_words(sql).1 == "ALL" {
                     if self.lock_held {
                         match lock::try_lock(&mut self.client)? {
@@ -599,6 +598,15 @@ impl Driver for PgDriver {
                 }
             }
             _ => {}
+        }
+        if class != StatementClass::DropsPreparedStatements
+            && sql.to_ascii_lowercase().contains("deallocate")
+        {
+            // A DEALLOCATE run by a DO block, or by a function this statement defines or
+            // calls: prepare ours again too, on the safe side (it costs a few milliseconds).
+            self.catalog.forget_statements();
+            self.history_stmts = history::Stmts::default();
+            self.counters_prepared = false;
         }
         let messages = self.db(result)?;
         Ok(messages

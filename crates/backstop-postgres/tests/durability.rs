@@ -148,3 +148,23 @@ fn flush_without_a_state_row_is_an_error() {
     let e = d.flush().expect_err("no state row");
     assert!(e.message.contains("reach"), "{e:?}");
 }
+
+/// A DEALLOCATE hidden in a DO block drops backstop's prepared statements as surely as one
+/// on its own: the bookkeeping that follows in the same transaction must still work.
+#[test]
+fn deallocate_inside_a_do_block_does_not_break_the_bookkeeping() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    d.ensure_history().unwrap();
+    d.save_state(&state()).unwrap();
+    let s0 = d.schema(None).unwrap();
+    d.begin_batched(Timeouts::default()).unwrap();
+    d.execute("CREATE TABLE a (id int)").unwrap();
+    d.execute("DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$")
+        .unwrap();
+    let s1 = d.schema(Some(&s0)).unwrap();
+    d.save_state(&state()).unwrap();
+    d.commit().unwrap();
+    assert!(s1.objects.contains_key("table public.a"));
+    d.flush().unwrap();
+}
