@@ -234,23 +234,23 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                     .trim_start()
                     .to_ascii_lowercase()
                     .starts_with("sqlite");
-            if !overlap {
+            let observe = || {
+                connect::connect(&s.url, &app("status"))
+                    .and_then(|mut db| engine::observe(db.as_mut()))
+            };
+            let (ms, seen) = if overlap {
+                std::thread::scope(|scope| {
+                    let files = scope.spawn(|| load(&s.dir));
+                    let seen = observe();
+                    match files.join() {
+                        Ok(ms) => (ms, seen),
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
+                })
+            } else {
                 let ms = load(&s.dir)?;
-                let mut db = connect::connect(&s.url, &app("status"))?;
-                let r = engine::status(db.as_mut(), &ms, &sum_path)?;
-                p.status(&r);
-                return Ok(exit::OK);
-            }
-            let (ms, seen) = std::thread::scope(|scope| {
-                let files = scope.spawn(|| load(&s.dir));
-                let seen = connect::connect(&s.url, &app("status"))
-                    .and_then(|mut db| engine::observe(db.as_mut()));
-                let ms = match files.join() {
-                    Ok(ms) => ms,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                };
-                (ms, seen)
-            });
+                (Ok(ms), observe())
+            };
             let ms = ms?;
             let r = engine::status_of(seen?, &ms, &sum_path)?;
             p.status(&r);

@@ -297,21 +297,8 @@ fn bad_arguments_in_json_mode_still_print_a_failure_document() {
 /// by the owner later adds the column and records it.
 #[test]
 fn a_least_privilege_role_on_the_first_state_layout_still_deploys() {
-    struct Role(String);
-    impl Drop for Role {
-        fn drop(&mut self) {
-            if let Ok(mut c) = ::postgres::Client::connect(
-                &backstop_postgres::testing::base_url(),
-                ::postgres::NoTls,
-            ) {
-                if !self.0.is_empty() {
-                    let _ = c.batch_execute(&format!("DROP ROLE IF EXISTS {}", self.0));
-                }
-            }
-        }
-    }
-    // Declared before the database, so dropped after it: the grants go with the database.
-    let mut role = Role(String::new());
+    // Before the database, so dropped after it: the grants go with the database.
+    let mut roles = backstop_postgres::testing::TestRoles::new();
     let db = Db::new(Kind::Postgres);
     let p = Project::new();
     p.add(
@@ -331,17 +318,16 @@ fn a_least_privilege_role_on_the_first_state_layout_still_deploys() {
     p.ok(&db, &["sum"]);
     p.ok(&db, &["apply", "--to", "1"]);
     let dbname = db.url.rsplit('/').next().expect("db name").to_string();
-    role.0 = format!("{dbname}_deploy");
+    let role = roles.create("deploy");
     db.exec(&format!(
         "ALTER TABLE backstop.state DROP COLUMN catalog_stamp; \
-         CREATE ROLE {r} NOLOGIN NOSUPERUSER; \
          GRANT USAGE ON SCHEMA backstop TO {r}; \
          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA backstop TO {r}; \
          GRANT CREATE, USAGE ON SCHEMA public TO {r}; \
          GRANT CONNECT ON DATABASE {dbname} TO {r}",
-        r = role.0
+        r = role
     ));
-    let as_role = format!("{}?options=-c%20role%3D{}", db.url, role.0);
+    let as_role = format!("{}?options=-c%20role%3D{}", db.url, role);
     let run = |args: &[&str]| {
         let out = Command::new(BIN)
             .env_remove("DATABASE_URL")

@@ -533,7 +533,7 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<MigrationToml, LoadError> {
 
 /// `.sql` in any case: `0003_fix.SQL` copied from a Windows tool is a migration too, not a
 /// file to skip without a word.
-fn has_sql_extension(file_name: &str) -> bool {
+pub fn has_sql_extension(file_name: &str) -> bool {
     file_name.len() > 4
         && file_name
             .get(file_name.len() - 4..)

@@ -48,7 +48,7 @@ pub(crate) fn inputs(paths: &[PathBuf]) -> Result<Vec<Input>, LintError> {
             }
             continue;
         }
-        if !name.to_ascii_lowercase().ends_with(".sql") {
+        if !migration::has_sql_extension(&name) {
             return Err(LintError::Unsupported { path: p.clone() });
         }
         let text = read(p)?;

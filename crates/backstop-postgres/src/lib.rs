@@ -302,6 +302,15 @@ impl PgDriver {
         self.tx_gen += 1;
     }
 
+    /// The session's prepared statements may be gone (DEALLOCATE, DISCARD): prepare ours
+    /// again on next use rather than fail with "prepared statement does not exist" in the
+    /// middle of a run.
+    fn forget_prepared(&mut self) {
+        self.catalog.forget_statements();
+        self.history_stmts = history::Stmts::default();
+        self.counters_prepared = false;
+    }
+
     /// A bookkeeping write succeeded; outside a transaction it committed, not
     /// necessarily durably (see `end_transaction`).
     fn bookkeeping<T>(&mut self, r: Result<T, DbError>) -> Result<T, DbError> {
@@ -570,11 +579,7 @@ impl Driver for PgDriver {
             StatementClass::MayChangeCatalog if self.in_tx => self.catalog.note_catalog_change(),
             StatementClass::MayChangeCatalog => self.catalog.invalidate(),
             StatementClass::DropsPreparedStatements => {
-                // Prepare ours again on next use rather than fail with "prepared statement
-                // does not exist" in the middle of a run.
-                self.catalog.forget_statements();
-                self.history_stmts = history::Stmts::default();
-                self.counters_prepared = false;
+                self.forget_prepared();
                 // DISCARD ALL also releases session advisory locks, the migration lock
                 // among them (take it back at once, or stop), and resets every setting
                 // (the migration's timeouts and the dead-client check go back on).
@@ -599,14 +604,15 @@ impl Driver for PgDriver {
             }
             _ => {}
         }
+        // A DEALLOCATE run by a DO block, or by a function this statement defines: the
+        // same, on the safe side (preparing ours again costs a few milliseconds).
         if class != StatementClass::DropsPreparedStatements
-            && sql.to_ascii_lowercase().contains("deallocate")
+            && sql
+                .as_bytes()
+                .windows(10)
+                .any(|w| w.eq_ignore_ascii_case(b"deallocate"))
         {
-            // A DEALLOCATE run by a DO block, or by a function this statement defines or
-            // calls: prepare ours again too, on the safe side (it costs a few milliseconds).
-            self.catalog.forget_statements();
-            self.history_stmts = history::Stmts::default();
-            self.counters_prepared = false;
+            self.forget_prepared();
         }
         let messages = self.db(result)?;
         Ok(messages

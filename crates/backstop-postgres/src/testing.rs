@@ -4,7 +4,8 @@
 //! The server comes from `BACKSTOP_TEST_PG_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`, an admin database). Every [`TestDb`] is a
 //! new database with a random name, dropped — `WITH (FORCE)`, so leftover sessions don't
-//! keep it alive — when the value is dropped, also when the test panics.
+//! keep it alive — when the value is dropped, also when the test panics. [`TestRoles`] does
+//! the same for roles.
 
 use crate::quote::quote_ident;
 use postgres::{Client, NoTls};
@@ -116,6 +117,66 @@ impl Drop for TestDb {
         {
             Ok(()) => {}
             Err(e) => eprintln!("warning: could not drop test database {}: {e}", self.name),
+        }
+    }
+}
+
+/// Roles made for one test. Roles belong to the whole server, so they are named after a
+/// random prefix and dropped on `Drop`. Declare this before the [`TestDb`]s whose objects
+/// or grants name the roles: those databases are then dropped first, and with them
+/// everything that would keep a role from being dropped.
+pub struct TestRoles {
+    prefix: String,
+    names: Vec<String>,
+}
+
+impl TestRoles {
+    pub fn new() -> TestRoles {
+        TestRoles {
+            prefix: format!("bs_r_{}", random_suffix()),
+            names: Vec::new(),
+        }
+    }
+
+    /// The name for `suffix` (`<prefix>_<suffix>`), dropped at the end whether or not the
+    /// test creates it (a role the test renames to it, say).
+    pub fn name(&mut self, suffix: &str) -> String {
+        let name = format!("{}_{suffix}", self.prefix);
+        if !self.names.contains(&name) {
+            self.names.push(name.clone());
+        }
+        name
+    }
+
+    /// Create the role `<prefix>_<suffix>` (`NOLOGIN NOSUPERUSER`) and return its name.
+    pub fn create(&mut self, suffix: &str) -> String {
+        let name = self.name(suffix);
+        let sql = format!("CREATE ROLE {} NOLOGIN NOSUPERUSER", quote_ident(&name));
+        if let Err(e) = Client::connect(&base_url(), NoTls).and_then(|mut c| c.batch_execute(&sql))
+        {
+            panic!("{sql}: {e}");
+        }
+        name
+    }
+}
+
+impl Default for TestRoles {
+    fn default() -> Self {
+        TestRoles::new()
+    }
+}
+
+impl Drop for TestRoles {
+    fn drop(&mut self) {
+        let Ok(mut admin) = Client::connect(&base_url(), NoTls) else {
+            eprintln!("warning: could not drop test roles {:?}", self.names);
+            return;
+        };
+        for name in &self.names {
+            let sql = format!("DROP ROLE IF EXISTS {}", quote_ident(name));
+            if let Err(e) = admin.batch_execute(&sql) {
+                eprintln!("warning: could not drop test role {name}: {e}");
+            }
         }
     }
 }

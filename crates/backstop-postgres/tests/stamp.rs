@@ -4,7 +4,7 @@
 mod common;
 
 use backstop_core::driver::Driver;
-use backstop_postgres::testing::TestDb;
+use backstop_postgres::testing::{TestDb, TestRoles};
 
 /// Each step changes the canonical schema, so each must change the stamp.
 const CHANGES: &[&str] = &[
@@ -86,25 +86,13 @@ fn data_changes_leave_the_stamp_alone() {
 /// readable by any role that can read the catalog.
 #[test]
 fn a_role_without_superuser_can_read_the_stamp() {
-    struct Role(TestDb, String);
-    impl Drop for Role {
-        fn drop(&mut self) {
-            let _ = self
-                .0
-                .client()
-                .batch_execute(&format!("DROP ROLE IF EXISTS {}", self.1));
-        }
-    }
+    let mut roles = TestRoles::new();
     let db = TestDb::new();
-    let name = format!("{}_reader", db.name);
-    db.client()
-        .batch_execute(&format!("CREATE ROLE {name} NOLOGIN NOSUPERUSER"))
-        .expect("create role");
-    let role = Role(db, name);
-    let mut d = common::connect(&role.0);
+    let reader = roles.create("reader");
+    let mut d = common::connect(&db);
     let as_superuser = stamp(&mut d);
     d.begin(backstop_core::driver::Timeouts::default()).unwrap();
-    d.execute(&format!("SET LOCAL ROLE {}", role.1)).unwrap();
+    d.execute(&format!("SET LOCAL ROLE {reader}")).unwrap();
     assert_eq!(
         d.catalog_stamp().unwrap().as_deref(),
         Some(as_superuser.as_str())
@@ -116,33 +104,22 @@ fn a_role_without_superuser_can_read_the_stamp() {
 /// and nothing of other roles.
 #[test]
 fn the_stamp_follows_roles_named_by_policies_only() {
-    struct Roles(TestDb, Vec<String>);
-    impl Drop for Roles {
-        fn drop(&mut self) {
-            let mut c = self.0.client();
-            let _ = c.batch_execute("DROP TABLE IF EXISTS p");
-            for r in &self.1 {
-                let _ = c.batch_execute(&format!("DROP ROLE IF EXISTS {r}"));
-            }
-        }
-    }
+    let mut roles = TestRoles::new();
     let db = TestDb::new();
-    let (a, b, c) = (
-        format!("{}_pa", db.name),
-        format!("{}_pb", db.name),
-        format!("{}_pc", db.name),
+    let (a, b, c, cx) = (
+        roles.create("pa"),
+        roles.name("pb"),
+        roles.create("pc"),
+        roles.name("pcx"),
     );
-    let roles = Roles(db, vec![a.clone(), b.clone(), c.clone()]);
-    let mut d = common::connect(&roles.0);
-    d.execute(&format!("CREATE ROLE {a} NOLOGIN")).unwrap();
-    d.execute(&format!("CREATE ROLE {c} NOLOGIN")).unwrap();
+    let mut d = common::connect(&db);
     d.execute("CREATE TABLE p (id int)").unwrap();
     d.execute(&format!("CREATE POLICY own ON p TO {a} USING (true)"))
         .unwrap();
     let before = stamp(&mut d);
-    d.execute(&format!("ALTER ROLE {c} RENAME TO {c}x"))
+    d.execute(&format!("ALTER ROLE {c} RENAME TO {cx}"))
         .unwrap();
-    d.execute(&format!("ALTER ROLE {c}x RENAME TO {c}"))
+    d.execute(&format!("ALTER ROLE {cx} RENAME TO {c}"))
         .unwrap();
     assert_eq!(stamp(&mut d), before, "a role no policy names");
     let text = d.schema(None).unwrap();

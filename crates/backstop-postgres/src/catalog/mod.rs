@@ -340,32 +340,20 @@ impl Catalog {
         }
         if let (Some(prev), true) = (previous, in_tx) {
             if let Some(t) = self.tracking.take() {
-                // The first read of a transaction that ran data changes only: if no
-                // catalog the schema text comes from was written, the schema is unchanged.
-                let start_total = self.tx_start_total.filter(|s| s.0 == tx_gen).map(|s| s.1);
-                if let (Some(base), false, true) = (start_total, self.pending, t.tx_gen != tx_gen) {
-                    if t.state == *prev {
-                        let stmt = prepare(client, &mut self.stmts.total, || {
-                            format!(
-                                "SELECT ({})::int8, pg_catalog.current_setting('track_counts')::bool",
-                                sql::total_writes()
-                            )
-                        })?;
-                        let row = client.query_one(stmt, &[]).map_err(|e| error::map(&e))?;
-                        let now: i64 = row.try_get(0).map_err(|e| error::map(&e))?;
-                        let counting: bool = row.try_get(1).map_err(|e| error::map(&e))?;
-                        if now == base && counting {
-                            self.last = ReadStats {
-                                incremental: true,
-                                reread: 0,
-                                round_trips: 1,
-                            };
-                            self.tracking = Some(t);
-                            return Ok(prev.clone());
-                        }
-                    }
-                }
                 if t.state == *prev {
+                    // The first read of a transaction that ran data statements only.
+                    if t.tx_gen != tx_gen
+                        && !self.pending
+                        && self.no_catalog_writes(client, tx_gen)?
+                    {
+                        self.last = ReadStats {
+                            incremental: true,
+                            reread: 0,
+                            round_trips: 1,
+                        };
+                        self.tracking = Some(t);
+                        return Ok(prev.clone());
+                    }
                     if let Some(state) = self.incremental(client, t, tx_gen)? {
                         return Ok(state);
                     }
@@ -373,6 +361,25 @@ impl Catalog {
             }
         }
         self.full(client, tx_gen)
+    }
+
+    /// Whether transaction `tx_gen` wrote none of the catalogs the schema text comes from
+    /// (their write counters, summed, are where BEGIN left them). `false` when that can't
+    /// be told: no baseline, or track_counts off.
+    fn no_catalog_writes(&mut self, client: &mut Client, tx_gen: u64) -> Result<bool, DbError> {
+        let Some(base) = self.tx_start_total.filter(|s| s.0 == tx_gen).map(|s| s.1) else {
+            return Ok(false);
+        };
+        let stmt = prepare(client, &mut self.stmts.total, || {
+            format!(
+                "SELECT ({})::int8, pg_catalog.current_setting('track_counts')::bool",
+                sql::total_writes()
+            )
+        })?;
+        let row = client.query_one(stmt, &[]).map_err(|e| error::map(&e))?;
+        let now: i64 = row.try_get(0).map_err(|e| error::map(&e))?;
+        let counting: bool = row.try_get(1).map_err(|e| error::map(&e))?;
+        Ok(now == base && counting)
     }
 
     fn head(&mut self, client: &mut Client) -> Result<Head, DbError> {
