@@ -201,21 +201,34 @@ fn read_columns(conn: &Connection, tables: &mut BTreeMap<String, Table>) -> Resu
          FROM main.sqlite_schema m, pragma_table_xinfo(m.name, 'main') c WHERE {} ORDER BY m.name, c.cid",
         table_filter()
     );
-    let mut st = conn.prepare_cached(&sql).map_err(db)?;
+    per_table_rows(conn, &sql, tables, |t, r| {
+        t.columns.push(Column {
+            name: r.get(1)?,
+            ty: r.get(2)?,
+            notnull: r.get(3)?,
+            default: r.get(4)?,
+            pk: r.get(5)?,
+            hidden: r.get(6)?,
+        });
+        Ok(())
+    })
+}
+
+/// Run `sql`, whose first column names a table, and hand each row to `f` with that table's
+/// entry (rows of tables not in `tables` are skipped).
+fn per_table_rows(
+    conn: &Connection,
+    sql: &str,
+    tables: &mut BTreeMap<String, Table>,
+    mut f: impl FnMut(&mut Table, &rusqlite::Row<'_>) -> rusqlite::Result<()>,
+) -> Result<(), DbError> {
+    let mut st = conn.prepare_cached(sql).map_err(db)?;
     let mut rows = st.query([]).map_err(db)?;
     while let Some(r) = rows.next().map_err(db)? {
         let table: String = r.get(0).map_err(db)?;
-        let Some(t) = tables.get_mut(&table) else {
-            continue;
-        };
-        t.columns.push(Column {
-            name: r.get(1).map_err(db)?,
-            ty: r.get(2).map_err(db)?,
-            notnull: r.get(3).map_err(db)?,
-            default: r.get(4).map_err(db)?,
-            pk: r.get(5).map_err(db)?,
-            hidden: r.get(6).map_err(db)?,
-        });
+        if let Some(t) = tables.get_mut(&table) {
+            f(t, r).map_err(db)?;
+        }
     }
     Ok(())
 }
@@ -227,23 +240,17 @@ fn read_indexes(conn: &Connection, tables: &mut BTreeMap<String, Table>) -> Resu
          WHERE {} AND x.key = 1 ORDER BY m.name, il.name, x.seqno",
         table_filter()
     );
-    let mut st = conn.prepare_cached(&sql).map_err(db)?;
-    let mut rows = st.query([]).map_err(db)?;
-    while let Some(r) = rows.next().map_err(db)? {
-        let table: String = r.get(0).map_err(db)?;
-        let Some(t) = tables.get_mut(&table) else {
-            continue;
-        };
-        let name: String = r.get(1).map_err(db)?;
-        let unique: bool = r.get(2).map_err(db)?;
-        let origin: String = r.get(3).map_err(db)?;
-        let seqno: i64 = r.get(4).map_err(db)?;
+    per_table_rows(conn, &sql, tables, |t, r| {
+        let name: String = r.get(1)?;
+        let unique: bool = r.get(2)?;
+        let origin: String = r.get(3)?;
+        let seqno: i64 = r.get(4)?;
         let col = IndexColumn {
             seqno: usize::try_from(seqno).unwrap_or(0),
-            cid: r.get(5).map_err(db)?,
-            name: r.get(6).map_err(db)?,
-            desc: r.get(7).map_err(db)?,
-            coll: r.get(8).map_err(db)?,
+            cid: r.get(5)?,
+            name: r.get(6)?,
+            desc: r.get(7)?,
+            coll: r.get(8)?,
         };
         t.indexes
             .entry(name.clone())
@@ -255,8 +262,8 @@ fn read_indexes(conn: &Connection, tables: &mut BTreeMap<String, Table>) -> Resu
             })
             .columns
             .push(col);
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn read_foreign_keys(
@@ -268,24 +275,18 @@ fn read_foreign_keys(
          FROM main.sqlite_schema m, pragma_foreign_key_list(m.name, 'main') f WHERE {} ORDER BY m.name, f.id, f.seq",
         table_filter()
     );
-    let mut st = conn.prepare_cached(&sql).map_err(db)?;
-    let mut rows = st.query([]).map_err(db)?;
-    while let Some(r) = rows.next().map_err(db)? {
-        let table: String = r.get(0).map_err(db)?;
-        let Some(t) = tables.get_mut(&table) else {
-            continue;
-        };
+    per_table_rows(conn, &sql, tables, |t, r| {
         t.fks.push(ForeignKeyPart {
-            id: r.get(1).map_err(db)?,
-            parent: r.get(2).map_err(db)?,
-            from: r.get(3).map_err(db)?,
-            to: r.get(4).map_err(db)?,
-            on_update: r.get(5).map_err(db)?,
-            on_delete: r.get(6).map_err(db)?,
-            match_: r.get(7).map_err(db)?,
+            id: r.get(1)?,
+            parent: r.get(2)?,
+            from: r.get(3)?,
+            to: r.get(4)?,
+            on_update: r.get(5)?,
+            on_delete: r.get(6)?,
+            match_: r.get(7)?,
         });
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn trigger_line((name, sql): &(String, String)) -> String {
