@@ -132,6 +132,17 @@ pub struct Timeouts {
     pub statement: Option<Duration>,
 }
 
+/// Which half of [`Driver::record_and_commit`] failed.
+#[derive(Debug)]
+pub enum RecordCommitError {
+    /// Writing the bookkeeping failed; COMMIT was not attempted and the transaction is
+    /// still open, to be rolled back.
+    Record(DbError),
+    /// COMMIT failed (a deferred constraint or trigger, or the connection): the
+    /// transaction is over, and unless the connection was lost it was rolled back.
+    Commit(DbError),
+}
+
 /// The first column of each row a statement returned, reduced to truthiness:
 /// `false`, `0` and NULL are false. verify.sql fails on any false row.
 pub type FirstColumn = Vec<bool>;
@@ -228,6 +239,19 @@ pub trait Driver {
         self.save_state(state)
     }
 
+    /// [`Driver::record`], then [`Driver::commit`]: the bookkeeping that ends every
+    /// migration and rollback step. A driver may send both in one round trip; the error
+    /// still says which of the two failed.
+    fn record_and_commit(
+        &mut self,
+        row: Option<&HistoryRow>,
+        event: &Event,
+        state: &StoredState,
+    ) -> Result<(), RecordCommitError> {
+        self.record(row, event, state)
+            .map_err(RecordCommitError::Record)?;
+        self.commit().map_err(RecordCommitError::Commit)
+    }
     /// The stored ledger head and last fingerprint; `None` before the first write.
     fn load_state(&mut self) -> Result<Option<StoredState>, DbError>;
 

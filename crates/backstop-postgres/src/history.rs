@@ -261,6 +261,9 @@ pub struct Stmts {
     record_event: Option<Statement>,
     /// Whether the state table has the `catalog_stamp` column; `None` until looked up.
     stamp_column: Option<bool>,
+    /// The session-level (SQL `PREPARE`) record statements, with and without a history
+    /// row, are prepared: [`record_and_commit_sql`] names them in a simple query.
+    named: [bool; 2],
 }
 
 /// Whether `backstop.state` has `catalog_stamp` (looked up once per connection).
@@ -333,6 +336,140 @@ pub fn record(
         .execute(stmt, &params)
         .map(|_| ())
         .map_err(|e| error::map(&e))
+}
+
+/// The SQL types of [`history_params`], [`event_params`] and [`state_params`], in order.
+const HISTORY_TYPES: [&str; 19] = [
+    "int8", "text", "text", "text", "text", "text", "text", "text", "text", "text", "text", "text",
+    "int8", "text", "text", "text", "text", "int4", "text",
+];
+const EVENT_TYPES: [&str; 10] = [
+    "int8", "text", "text", "text", "int8", "text", "text", "text", "text", "text",
+];
+const STATE_TYPES: [&str; 5] = ["int8", "text", "text", "text", "text"];
+
+/// A value written into a simple query as an SQL literal.
+enum Lit<'a> {
+    Text(Option<&'a str>),
+    Int(Option<i64>),
+}
+
+/// `E'…'` with backslashes and quotes doubled: the same value whatever
+/// `standard_conforming_strings` says.
+fn push_lit(out: &mut String, lit: Lit) {
+    match lit {
+        Lit::Text(Some(t)) => {
+            out.reserve(t.len() + 3);
+            out.push_str("E'");
+            for c in t.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\'' => out.push_str("''"),
+                    c => out.push(c),
+                }
+            }
+            out.push('\'');
+        }
+        Lit::Int(Some(n)) => out.push_str(&n.to_string()),
+        Lit::Text(None) | Lit::Int(None) => out.push_str("NULL"),
+    }
+}
+
+/// [`record`] and `COMMIT` as ONE simple query, so that the bookkeeping and the commit
+/// that ends a migration cost one round trip: `EXECUTE` of a statement prepared once per
+/// session, its values written as literals. In a simple query the statements after a
+/// failing one are skipped, so the COMMIT runs only if the record was written.
+pub fn record_and_commit_sql(
+    client: &mut Client,
+    stmts: &mut Stmts,
+    row: Option<&HistoryRow>,
+    e: &Event,
+    s: &StoredState,
+) -> Result<String, DbError> {
+    let stamp = stamp_column(client, stmts)?;
+    let with_history = row.is_some();
+    let name = match (with_history, stamp) {
+        (true, true) => "backstop_record_history",
+        (true, false) => "backstop_record_history_v1",
+        (false, true) => "backstop_record_event",
+        (false, false) => "backstop_record_event_v1",
+    };
+    if !stmts.named[usize::from(with_history)] {
+        let mut types: Vec<&str> = Vec::new();
+        if with_history {
+            types.extend(HISTORY_TYPES);
+        }
+        types.extend(EVENT_TYPES);
+        types.extend(&STATE_TYPES[..if stamp { 5 } else { 4 }]);
+        let prepare = format!(
+            "PREPARE {name}({}) AS {}",
+            types.join(", "),
+            record_sql(with_history, stamp)
+        );
+        if let Err(err) = client.batch_execute(&prepare) {
+            // 42P05: one of that name exists already (a statement we no longer track).
+            if err.code() != Some(&postgres::error::SqlState::DUPLICATE_PSTATEMENT) {
+                return Err(error::map(&err));
+            }
+            client
+                .batch_execute(&format!("DEALLOCATE {name}; {prepare}"))
+                .map_err(|e| error::map(&e))?;
+        }
+        stmts.named[usize::from(with_history)] = true;
+    }
+    let mut lits: Vec<Lit> = Vec::with_capacity(34);
+    let options = row.map(options_json).transpose()?;
+    if let Some(r) = row {
+        lits.extend([
+            Lit::Int(Some(r.version)),
+            Lit::Text(Some(&r.name)),
+            Lit::Text(Some(&r.checksum)),
+            Lit::Text(Some(&r.up_sql)),
+            Lit::Text(r.down_sql.as_deref()),
+            Lit::Text(r.verify_sql.as_deref()),
+            Lit::Text(r.irreversible.as_deref()),
+            Lit::Text(options.as_deref()),
+            Lit::Text(Some(&r.release_id)),
+            Lit::Text(Some(&r.actor)),
+            Lit::Text(Some(&r.started_at)),
+            Lit::Text(r.finished_at.as_deref()),
+            Lit::Int(r.duration_ms),
+            Lit::Text(Some(&r.fingerprint_before)),
+            Lit::Text(r.fingerprint_after.as_deref()),
+            Lit::Text(Some(&r.schema_delta)),
+            Lit::Text(Some(r.status.as_str())),
+            Lit::Int(Some(i64::from(r.progress))),
+            Lit::Text(r.note.as_deref()),
+        ]);
+    }
+    lits.extend([
+        Lit::Int(Some(e.seq)),
+        Lit::Text(Some(&e.at)),
+        Lit::Text(Some(&e.actor)),
+        Lit::Text(Some(&e.kind)),
+        Lit::Int(e.version),
+        Lit::Text(e.release_id.as_deref()),
+        Lit::Text(e.reason.as_deref()),
+        Lit::Text(Some(&e.detail)),
+        Lit::Text(Some(&e.prev_hash)),
+        Lit::Text(Some(&e.hash)),
+        Lit::Int(Some(s.ledger_seq)),
+        Lit::Text(Some(&s.ledger_hash)),
+        Lit::Text(Some(&s.fingerprint)),
+        Lit::Text(s.schema_json.as_deref()),
+    ]);
+    if stamp {
+        lits.push(Lit::Text(s.catalog_stamp.as_deref()));
+    }
+    let mut sql = format!("EXECUTE {name}(");
+    for (i, lit) in lits.into_iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        push_lit(&mut sql, lit);
+    }
+    sql.push_str("); COMMIT");
+    Ok(sql)
 }
 
 fn prepared<'a>(

@@ -25,7 +25,7 @@ pub use quote::{quote_ident, quote_qualified};
 pub use url::display_url;
 
 use backstop_core::driver::{
-    DbError, DbErrorKind, Driver, Engine, FirstColumn, LockAttempt, Timeouts,
+    DbError, DbErrorKind, Driver, Engine, FirstColumn, LockAttempt, RecordCommitError, Timeouts,
 };
 use backstop_core::history::{HistoryRow, StoredState};
 use backstop_core::ledger::Event;
@@ -73,6 +73,21 @@ pub struct PgDriver {
     unflushed: bool,
     history_stmts: history::Stmts,
     catalog: catalog::Catalog,
+    /// `server_version_num`.
+    server_version: i32,
+    /// A transaction begun but not yet sent: it goes out with its first statement.
+    pending_begin: Option<PendingBegin>,
+}
+
+/// `BEGIN` and its settings, sent in front of the transaction's first statement (one round
+/// trip instead of two). In one simple query, a statement runs only if every one before it
+/// succeeded, so the migration's statement can never run outside the transaction.
+struct PendingBegin {
+    sql: String,
+    /// How many statements `sql` holds: their results come first.
+    statements: usize,
+    timeouts: Timeouts,
+    batched: bool,
 }
 
 /// Connect to `url` (`postgres://` or `postgresql://`, or a libpq key=value string),
@@ -142,6 +157,8 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
         unflushed: false,
         history_stmts: history::Stmts::default(),
         catalog: catalog::Catalog::default(),
+        server_version: version,
+        pending_begin: None,
     })
 }
 
@@ -268,6 +285,7 @@ impl PgDriver {
 
     /// The server process id of this connection (what `pg_stat_activity.pid` shows).
     pub fn backend_pid(&mut self) -> Result<i32, DbError> {
+        self.start_pending()?;
         let r = self.client.query_one("SELECT pg_backend_pid()", &[]);
         let row = self.db(r)?;
         self.db(row.try_get(0))
@@ -323,7 +341,7 @@ impl PgDriver {
     fn begin_with(&mut self, timeouts: Timeouts, batched: bool) -> Result<(), DbError> {
         match self.try_begin(timeouts, batched) {
             // A migration ran DEALLOCATE: prepare the counters again, once.
-            Err(e) if e.code.as_deref() == Some("26000") => {
+            Err(e) if Self::lost_counters(&e) => {
                 self.counters_prepared = false;
                 self.try_begin(timeouts, batched)
             }
@@ -332,57 +350,96 @@ impl PgDriver {
     }
 
     fn try_begin(&mut self, timeouts: Timeouts, batched: bool) -> Result<(), DbError> {
-        if !self.counters_prepared {
-            // A session-level prepared statement: EXECUTE by name is planned once, where
-            // the same SELECT sent as text would be parsed, resolved and planned every time.
-            let prepare = format!("PREPARE {COUNTERS} AS {}", catalog::Catalog::begin_sql());
-            let r = self.client.batch_execute(&prepare);
-            if let Err(e) = r {
-                // 42P05: a statement of that name exists, not ours as far as we know.
-                if e.code() != Some(&postgres::error::SqlState::DUPLICATE_PSTATEMENT) {
-                    return Err(error::map(&e));
-                }
-                let r = self
-                    .client
-                    .batch_execute(&format!("DEALLOCATE {COUNTERS}; {prepare}"));
-                self.db(r)?;
-            }
-            self.counters_prepared = true;
+        self.prepare_counters()?;
+        let begin = Self::begin_sql(timeouts, batched);
+        self.tx_gen += 1;
+        self.in_tx = true;
+        // From PostgreSQL 13 on, statement_timeout applies to each statement of a simple
+        // query on its own, so a SET LOCAL in front governs the statement after it; before,
+        // one timer covered the whole string from its start, without the SET.
+        if self.server_version >= 130000 {
+            self.pending_begin = Some(begin);
+            return Ok(());
         }
-        // One round trip. SET takes no bind parameters; the values are integers we format.
+        self.send_begin(begin)
+    }
+
+    fn prepare_counters(&mut self) -> Result<(), DbError> {
+        if self.counters_prepared {
+            return Ok(());
+        }
+        // A session-level prepared statement: EXECUTE by name is planned once, where
+        // the same SELECT sent as text would be parsed, resolved and planned every time.
+        let prepare = format!("PREPARE {COUNTERS} AS {}", catalog::Catalog::begin_sql());
+        let r = self.client.batch_execute(&prepare);
+        if let Err(e) = r {
+            // 42P05: a statement of that name exists, not ours as far as we know.
+            if e.code() != Some(&postgres::error::SqlState::DUPLICATE_PSTATEMENT) {
+                return Err(error::map(&e));
+            }
+            let r = self
+                .client
+                .batch_execute(&format!("DEALLOCATE {COUNTERS}; {prepare}"));
+            self.db(r)?;
+        }
+        self.counters_prepared = true;
+        Ok(())
+    }
+
+    /// BEGIN, the transaction's settings and the counters, as one simple query.
+    fn begin_sql(timeouts: Timeouts, batched: bool) -> PendingBegin {
+        // SET takes no bind parameters; the values are integers we format.
         let mut sql = String::from("BEGIN");
+        let mut statements = 2;
         if batched {
             // Only this transaction; the run ends with a durable write (`flush`).
             sql.push_str("; SET LOCAL synchronous_commit = off");
+            statements += 1;
         }
         if let Some(d) = timeouts.lock {
             sql.push_str(&format!("; SET LOCAL lock_timeout = '{}ms'", millis(d)));
+            statements += 1;
         }
         if let Some(d) = timeouts.statement {
             sql.push_str(&format!(
                 "; SET LOCAL statement_timeout = '{}ms'",
                 millis(d)
             ));
+            statements += 1;
         }
         sql.push_str("; EXECUTE ");
         sql.push_str(COUNTERS);
-        self.tx_gen += 1;
-        match self.client.simple_query(&sql) {
+        sql.push_str(";\n");
+        PendingBegin {
+            sql,
+            statements,
+            timeouts,
+            batched,
+        }
+    }
+
+    /// The counters row among the results of a [`PendingBegin`]'s statements.
+    fn on_begun(&mut self, messages: &[SimpleQueryMessage]) {
+        let row = messages.iter().find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(r),
+            _ => None,
+        });
+        let counters = row.and_then(|r| {
+            Some((
+                r.try_get(0).ok().flatten()?,
+                r.try_get(1).ok().flatten()?,
+                r.try_get(2).ok().flatten()?,
+                r.try_get(3).ok().flatten()?,
+            ))
+        });
+        self.catalog.on_begin(self.tx_gen, counters);
+    }
+
+    /// Send a transaction's BEGIN on its own (the transaction is already counted).
+    fn send_begin(&mut self, begin: PendingBegin) -> Result<(), DbError> {
+        match self.client.simple_query(&begin.sql) {
             Ok(messages) => {
-                self.in_tx = true;
-                let row = messages.iter().find_map(|m| match m {
-                    SimpleQueryMessage::Row(r) => Some(r),
-                    _ => None,
-                });
-                let counters = row.and_then(|r| {
-                    Some((
-                        r.try_get(0).ok().flatten()?,
-                        r.try_get(1).ok().flatten()?,
-                        r.try_get(2).ok().flatten()?,
-                        r.try_get(3).ok().flatten()?,
-                    ))
-                });
-                self.catalog.on_begin(self.tx_gen, counters);
+                self.on_begun(&messages);
                 Ok(())
             }
             Err(e) => {
@@ -393,6 +450,31 @@ impl PgDriver {
                 Err(err)
             }
         }
+    }
+
+    /// Send a deferred BEGIN now: something other than a statement of the migration comes
+    /// first (a schema read, bookkeeping).
+    fn start_pending(&mut self) -> Result<(), DbError> {
+        let Some(begin) = self.pending_begin.take() else {
+            return Ok(());
+        };
+        let (timeouts, batched) = (begin.timeouts, begin.batched);
+        match self.send_begin(begin) {
+            Err(e) if Self::lost_counters(&e) => {
+                // `send_begin` ended that transaction: prepare the counters again, once.
+                self.counters_prepared = false;
+                self.prepare_counters()?;
+                self.tx_gen += 1;
+                self.in_tx = true;
+                self.send_begin(Self::begin_sql(timeouts, batched))
+            }
+            r => r,
+        }
+    }
+
+    /// Whether `e` says that our counters statement is gone (a DEALLOCATE we didn't see).
+    fn lost_counters(e: &DbError) -> bool {
+        e.code.as_deref() == Some("26000") && e.message.contains(COUNTERS)
     }
 
     fn unhealthy(&mut self) -> Result<Vec<Unhealthy>, DbError> {
@@ -420,6 +502,9 @@ impl Drop for PgDriver {
     /// A run that ended early (an error before its last write) still leaves its batched
     /// commits durable; closing the connection would not.
     fn drop(&mut self) {
+        if self.pending_begin.take().is_some() {
+            self.end_transaction(false);
+        }
         if self.unflushed {
             if self.in_tx {
                 let _ = self.client.batch_execute("ROLLBACK");
@@ -455,10 +540,12 @@ impl Driver for PgDriver {
     }
 
     fn history_exists(&mut self) -> Result<bool, DbError> {
+        self.start_pending()?;
         history::exists(&mut self.client)
     }
 
     fn ensure_history(&mut self) -> Result<(), DbError> {
+        self.start_pending()?;
         history::ensure(&mut self.client, self.in_tx)?;
         self.history_known = true;
         if !self.in_tx {
@@ -470,6 +557,7 @@ impl Driver for PgDriver {
     }
 
     fn try_lock(&mut self) -> Result<LockAttempt, DbError> {
+        self.start_pending()?;
         if self.lock_held {
             return Ok(LockAttempt::Acquired);
         }
@@ -479,6 +567,7 @@ impl Driver for PgDriver {
     }
 
     fn unlock(&mut self) -> Result<(), DbError> {
+        self.start_pending()?;
         if !self.lock_held {
             return Ok(());
         }
@@ -535,6 +624,11 @@ impl Driver for PgDriver {
     }
 
     fn commit(&mut self) -> Result<(), DbError> {
+        if self.pending_begin.take().is_some() {
+            // Nothing was sent: there is nothing to commit.
+            self.end_transaction(true);
+            return Ok(());
+        }
         let r = self.client.batch_execute("COMMIT");
         // A failed COMMIT (deferred constraint, serialization failure) rolls back.
         self.end_transaction(r.is_ok());
@@ -542,12 +636,17 @@ impl Driver for PgDriver {
     }
 
     fn rollback(&mut self) -> Result<(), DbError> {
+        if self.pending_begin.take().is_some() {
+            self.end_transaction(false);
+            return Ok(());
+        }
         let r = self.client.batch_execute("ROLLBACK");
         self.end_transaction(false);
         self.db(r)
     }
 
     fn set_session_timeouts(&mut self, timeouts: Timeouts) -> Result<(), DbError> {
+        self.start_pending()?;
         let lock = match timeouts.lock {
             Some(d) => format!("SET lock_timeout = '{}ms'", millis(d)),
             None => "RESET lock_timeout".to_string(),
@@ -567,7 +666,49 @@ impl Driver for PgDriver {
         let class = classify(sql);
         // The simple query protocol: any statement, including several in one string and
         // utility commands that can't be prepared; positions refer to `sql` as given.
-        let result = self.client.simple_query(sql);
+        let pending = self.pending_begin.take();
+        let result = match &pending {
+            Some(begin) => {
+                let mut text = String::with_capacity(begin.sql.len() + sql.len());
+                text.push_str(&begin.sql);
+                text.push_str(sql);
+                self.client.simple_query(&text)
+            }
+            None => self.client.simple_query(sql),
+        };
+        // The results of the BEGIN in front come first.
+        let mut ours = 0;
+        if let Some(begin) = &pending {
+            match &result {
+                Ok(messages) => {
+                    let mut done = 0;
+                    ours = messages
+                        .iter()
+                        .position(|m| {
+                            if let SimpleQueryMessage::CommandComplete(_) = m {
+                                done += 1;
+                            }
+                            done == begin.statements
+                        })
+                        .map_or(messages.len(), |i| i + 1);
+                    self.on_begun(&messages[..ours]);
+                }
+                Err(e) => {
+                    let err = error::map(e);
+                    if Self::lost_counters(&err) {
+                        // Nothing of `sql` ran: begin again with the counters prepared anew.
+                        let _ = self.client.batch_execute("ROLLBACK");
+                        self.end_transaction(false);
+                        self.counters_prepared = false;
+                        self.prepare_counters()?;
+                        self.tx_gen += 1;
+                        self.in_tx = true;
+                        self.pending_begin = Some(Self::begin_sql(begin.timeouts, begin.batched));
+                        return self.execute(sql);
+                    }
+                }
+            }
+        }
         match class {
             StatementClass::Begin if result.is_ok() => {
                 self.tx_gen += 1;
@@ -614,8 +755,18 @@ impl Driver for PgDriver {
         {
             self.forget_prepared();
         }
-        let messages = self.db(result)?;
-        Ok(messages
+        let messages = result.map_err(|e| {
+            let mut err = error::map(&e);
+            if let Some(begin) = &pending {
+                // Positions count from the start of the string sent; ours came first.
+                err.position = err
+                    .position
+                    .and_then(|p| p.checked_sub(begin.sql.chars().count()))
+                    .filter(|p| *p > 0);
+            }
+            err
+        })?;
+        Ok(messages[ours..]
             .iter()
             .filter_map(|m| match m {
                 SimpleQueryMessage::Row(row) => Some(match row.try_get(0) {
@@ -628,6 +779,7 @@ impl Driver for PgDriver {
     }
 
     fn load_history(&mut self) -> Result<Vec<HistoryRow>, DbError> {
+        self.start_pending()?;
         if !self.history_present()? {
             return Ok(Vec::new());
         }
@@ -635,6 +787,7 @@ impl Driver for PgDriver {
     }
 
     fn load_history_brief(&mut self) -> Result<Vec<HistoryRow>, DbError> {
+        self.start_pending()?;
         if !self.history_present()? {
             return Ok(Vec::new());
         }
@@ -642,11 +795,13 @@ impl Driver for PgDriver {
     }
 
     fn save_history(&mut self, row: &HistoryRow) -> Result<(), DbError> {
+        self.start_pending()?;
         let r = history::save_history(&mut self.client, &mut self.history_stmts, row);
         self.bookkeeping(r)
     }
 
     fn load_events(&mut self) -> Result<Vec<Event>, DbError> {
+        self.start_pending()?;
         if !self.history_present()? {
             return Ok(Vec::new());
         }
@@ -654,11 +809,13 @@ impl Driver for PgDriver {
     }
 
     fn append_event(&mut self, event: &Event) -> Result<(), DbError> {
+        self.start_pending()?;
         let r = history::append_event(&mut self.client, &mut self.history_stmts, event);
         self.bookkeeping(r)
     }
 
     fn load_state(&mut self) -> Result<Option<StoredState>, DbError> {
+        self.start_pending()?;
         if !self.history_present()? {
             return Ok(None);
         }
@@ -666,6 +823,7 @@ impl Driver for PgDriver {
     }
 
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError> {
+        self.start_pending()?;
         let r = history::save_state(&mut self.client, &mut self.history_stmts, state);
         self.bookkeeping(r)
     }
@@ -676,16 +834,68 @@ impl Driver for PgDriver {
         event: &Event,
         state: &StoredState,
     ) -> Result<(), DbError> {
+        self.start_pending()?;
         let r = history::record(&mut self.client, &mut self.history_stmts, row, event, state);
         self.bookkeeping(r)
     }
 
+    fn record_and_commit(
+        &mut self,
+        row: Option<&HistoryRow>,
+        event: &Event,
+        state: &StoredState,
+    ) -> Result<(), RecordCommitError> {
+        self.start_pending().map_err(RecordCommitError::Record)?;
+        if !self.in_tx {
+            // Nothing to commit in the same message: the default order.
+            self.record(row, event, state)
+                .map_err(RecordCommitError::Record)?;
+            return self.commit().map_err(RecordCommitError::Commit);
+        }
+        let sql = history::record_and_commit_sql(
+            &mut self.client,
+            &mut self.history_stmts,
+            row,
+            event,
+            state,
+        )
+        .map_err(RecordCommitError::Record)?;
+        let r = self.client.simple_query(&sql);
+        let e = match r {
+            Ok(_) => {
+                self.end_transaction(true);
+                return Ok(());
+            }
+            Err(e) => error::map(&e),
+        };
+        if e.kind == DbErrorKind::Connection {
+            // Whether the COMMIT got there is unknown.
+            self.end_transaction(false);
+            return Err(RecordCommitError::Commit(e));
+        }
+        // A failed record skips the COMMIT and leaves the transaction open (and aborted);
+        // a failed COMMIT (deferred constraints) has ended it. Ask which.
+        match self.client.simple_query("SELECT 1") {
+            Err(probe)
+                if probe.code() == Some(&postgres::error::SqlState::IN_FAILED_SQL_TRANSACTION) =>
+            {
+                Err(RecordCommitError::Record(e))
+            }
+            _ => {
+                self.end_transaction(false);
+                Err(RecordCommitError::Commit(e))
+            }
+        }
+    }
+
     fn schema(&mut self, previous: Option<&SchemaState>) -> Result<SchemaState, DbError> {
+        self.start_pending()?;
         self.catalog
             .read(&mut self.client, previous, self.in_tx, self.tx_gen)
     }
 
     fn catalog_stamp(&mut self) -> Result<Option<String>, DbError> {
+        self.start_pending()?;
         let r = self.client.query_one(&catalog::stamp(), &[]);
         let row = self.db(r)?;
         let md5: String = self.db(row.try_get(0))?;
@@ -693,6 +903,7 @@ impl Driver for PgDriver {
     }
 
     fn health(&mut self) -> Result<Vec<HealthIssue>, DbError> {
+        self.start_pending()?;
         Ok(self
             .unhealthy()?
             .into_iter()
@@ -713,6 +924,7 @@ impl Driver for PgDriver {
     }
 
     fn drop_invalid_indexes(&mut self, keep: &[String]) -> Result<Vec<String>, DbError> {
+        self.start_pending()?;
         if self.in_tx {
             return Err(DbError::other(
                 "drop_invalid_indexes must run outside a transaction (DROP INDEX CONCURRENTLY)",

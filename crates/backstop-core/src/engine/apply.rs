@@ -1,9 +1,11 @@
 //! apply: pre-flight checks, lock, then each pending migration with its proof recorded.
 
 use super::rollback::undo_one;
-use super::run::{self, append_with, backoff, record, run_statements, ScriptRef};
+use super::run::{
+    self, append_and_commit, append_with, backoff, record, run_statements, ScriptRef,
+};
 use super::{inspect, Ctx, RunFailure};
-use crate::driver::{Driver, Timeouts};
+use crate::driver::{Driver, RecordCommitError, Timeouts};
 use crate::error::EngineError;
 use crate::history::{HistoryRow, Status, StoredState};
 use crate::ledger::NewEvent;
@@ -631,8 +633,8 @@ fn apply_tx(
             ));
         }
         // Bookkeeping in the same transaction: the change and its record commit together.
-        let book = (|| -> Result<(AppliedMigration, HistoryRow, StoredState, SchemaState), crate::driver::DbError> {
-            let after = db.schema(Some(schema))?;
+        let book = (|| -> Result<(AppliedMigration, HistoryRow, StoredState, SchemaState), RecordCommitError> {
+            let after = db.schema(Some(schema)).map_err(RecordCommitError::Record)?;
             // The run carries the current fingerprint; recomputing it would hash the whole
             // schema text again for every migration.
             debug_assert_eq!(state.fingerprint, schema.fingerprint());
@@ -643,30 +645,28 @@ fn apply_tx(
             let applied = completed(m, &mut row, schema, &after, &before_fp, &after_fp, duration_ms, up.len(), attempt);
             let mut st = state.clone();
             st.fingerprint = after_fp.clone();
-            append_with(db, Some(&row), &mut st, &ctx.actor, NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "retries": attempt})))?;
+            append_and_commit(db, Some(&row), &mut st, &ctx.actor, NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "retries": attempt})))?;
             Ok((applied, row, st, after))
         })();
         match book {
-            Ok((a, row, st, after)) => match db.commit() {
-                Ok(()) => {
-                    *state = st;
-                    *schema = after;
-                    return Ok((a, row));
-                }
-                Err(e) => {
-                    return Err(commit_failed(
-                        db,
-                        state,
-                        ctx,
-                        release,
-                        m,
-                        &script_ref(m, Part::Up),
-                        up.len() + verify.len() + 1,
-                        e,
-                    ))
-                }
-            },
-            Err(e) => {
+            Ok((a, row, st, after)) => {
+                *state = st;
+                *schema = after;
+                return Ok((a, row));
+            }
+            Err(RecordCommitError::Commit(e)) => {
+                return Err(commit_failed(
+                    db,
+                    state,
+                    ctx,
+                    release,
+                    m,
+                    &script_ref(m, Part::Up),
+                    up.len() + verify.len() + 1,
+                    e,
+                ))
+            }
+            Err(RecordCommitError::Record(e)) => {
                 let _ = db.rollback();
                 return Err(EngineError::NeedsPerson {
                     what: format!("migration {} ran, but recording it failed: {}", m.version, e.message),

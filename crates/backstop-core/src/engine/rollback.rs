@@ -1,8 +1,8 @@
 //! rollback: stored down scripts, newest first, each proven by the schema fingerprint.
 
-use super::run::{self, append_with, backoff, record, run_statements, ScriptRef};
+use super::run::{self, append_and_commit, backoff, record, run_statements, ScriptRef};
 use super::{Ctx, RunFailure};
-use crate::driver::{Driver, Timeouts};
+use crate::driver::{Driver, RecordCommitError, Timeouts};
 use crate::error::EngineError;
 use crate::history::{HistoryRow, Status, StoredState};
 use crate::ledger::NewEvent;
@@ -464,7 +464,7 @@ fn undo_inner(
             let _ = db.set_session_timeouts(Timeouts::default());
             db.begin(Timeouts::default())?;
         }
-        let book = append_with(
+        let book = append_and_commit(
             db,
             Some(&rb),
             &mut st,
@@ -474,8 +474,9 @@ fn undo_inner(
                 .reason(forced)
                 .detail(detail),
         );
-        if book.is_ok() {
-            if let Err(e) = db.commit() {
+        match book {
+            Ok(()) => {}
+            Err(RecordCommitError::Commit(e)) => {
                 if e.kind != crate::driver::DbErrorKind::Connection && transactional {
                     // Deferred constraints/triggers fail at COMMIT: the step is rolled back.
                     let _ = db.rollback();
@@ -501,33 +502,33 @@ fn undo_inner(
                     path: None,
                 });
             }
-        }
-        if let Err(e) = book {
-            let _ = db.rollback();
-            return Err(EngineError::NeedsPerson {
-                what: format!(
-                    "rollback of migration {} ran, but recording it failed: {}",
-                    row.version, e.message
-                ),
-                state: if transactional {
-                    "the transaction was rolled back; the migration is still applied".into()
-                } else {
-                    "the down script ran; history still marks the migration dirty".into()
-                },
-                next: format!(
-                    "check the connection, then run the rollback again{}",
-                    if transactional {
-                        String::new()
+            Err(RecordCommitError::Record(e)) => {
+                let _ = db.rollback();
+                return Err(EngineError::NeedsPerson {
+                    what: format!(
+                        "rollback of migration {} ran, but recording it failed: {}",
+                        row.version, e.message
+                    ),
+                    state: if transactional {
+                        "the transaction was rolled back; the migration is still applied".into()
                     } else {
-                        format!(
-                            " or `backstop resolve {} --rolled-back --reason \"…\"`",
-                            row.version
-                        )
-                    }
-                ),
-                diff: None,
-                path: None,
-            });
+                        "the down script ran; history still marks the migration dirty".into()
+                    },
+                    next: format!(
+                        "check the connection, then run the rollback again{}",
+                        if transactional {
+                            String::new()
+                        } else {
+                            format!(
+                                " or `backstop resolve {} --rolled-back --reason \"…\"`",
+                                row.version
+                            )
+                        }
+                    ),
+                    diff: None,
+                    path: None,
+                });
+            }
         }
         *state = st;
         *schema = after;

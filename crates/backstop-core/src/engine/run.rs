@@ -1,6 +1,6 @@
 //! Running scripts statement by statement, and writing ledger events.
 
-use crate::driver::{DbError, DbErrorKind, Driver};
+use crate::driver::{DbError, DbErrorKind, Driver, RecordCommitError};
 use crate::error::Failure;
 use crate::history::{HistoryRow, StoredState};
 use crate::ledger::{self, NewEvent, GENESIS};
@@ -155,6 +155,14 @@ pub(crate) fn append_with(
     actor: &str,
     ev: NewEvent,
 ) -> Result<(), DbError> {
+    let (e, next) = sealed(state, actor, ev);
+    db.record(row, &e, &next)?;
+    *state = next;
+    Ok(())
+}
+
+/// The event sealed onto the ledger head in `state`, and the state with the head moved.
+fn sealed(state: &StoredState, actor: &str, ev: NewEvent) -> (ledger::Event, StoredState) {
     let e = ledger::seal(
         ev,
         actor,
@@ -165,7 +173,20 @@ pub(crate) fn append_with(
     let mut next = state.clone();
     next.ledger_seq = e.seq;
     next.ledger_hash = e.hash.clone();
-    db.record(row, &e, &next)?;
+    (e, next)
+}
+
+/// [`append_with`], then COMMIT ([`Driver::record_and_commit`]): `state` moves only when
+/// both succeeded.
+pub(crate) fn append_and_commit(
+    db: &mut dyn Driver,
+    row: Option<&HistoryRow>,
+    state: &mut StoredState,
+    actor: &str,
+    ev: NewEvent,
+) -> Result<(), RecordCommitError> {
+    let (e, next) = sealed(state, actor, ev);
+    db.record_and_commit(row, &e, &next)?;
     *state = next;
     Ok(())
 }

@@ -1,0 +1,286 @@
+//! A transaction's BEGIN travels with its first statement, and the bookkeeping with its
+//! COMMIT: the statement still runs only inside the transaction, with its timeouts; errors
+//! keep their positions; results are the statement's own; and a failed record or a failed
+//! commit is reported as such, with nothing of the transaction left behind.
+
+mod common;
+
+use backstop_core::driver::{DbErrorKind, Driver, RecordCommitError, Timeouts};
+use backstop_core::history::{HistoryRow, Status, StoredState};
+use backstop_core::ledger::{seal, NewEvent, GENESIS};
+use backstop_core::migration::RunOptions;
+use backstop_postgres::testing::TestDb;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn count(d: &mut backstop_postgres::PgDriver, sql: &str) -> usize {
+    d.execute(sql).expect(sql).len()
+}
+
+#[test]
+fn first_statement_of_a_transaction_returns_its_own_rows() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    for batched in [false, true] {
+        let t = Timeouts {
+            lock: Some(Duration::from_secs(2)),
+            statement: Some(Duration::from_secs(5)),
+        };
+        if batched {
+            d.begin_batched(t).unwrap();
+        } else {
+            d.begin(t).unwrap();
+        }
+        // The counters row read at BEGIN is truthy: it must not show up here.
+        assert_eq!(d.execute("SELECT false").unwrap(), vec![false]);
+        assert_eq!(
+            d.execute("SELECT x > 1 FROM generate_series(1, 3) x").unwrap(),
+            vec![false, true, true]
+        );
+        d.rollback().unwrap();
+    }
+    d.begin(Timeouts::default()).unwrap();
+    assert_eq!(d.execute("SELECT 1 WHERE false").unwrap(), Vec::<bool>::new());
+    d.commit().unwrap();
+}
+
+#[test]
+fn first_statement_runs_inside_the_transaction_with_its_timeouts() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    d.begin(Timeouts::default()).unwrap();
+    d.execute("CREATE TABLE t (a int)").unwrap();
+    d.rollback().unwrap();
+    assert_eq!(
+        count(&mut d, "SELECT 1 FROM pg_class WHERE relname = 't'"),
+        0,
+        "the statement sent with BEGIN was rolled back with it"
+    );
+
+    // statement_timeout set at BEGIN governs the first statement.
+    d.begin_batched(Timeouts {
+        lock: None,
+        statement: Some(Duration::from_millis(100)),
+    })
+    .unwrap();
+    let started = Instant::now();
+    let e = d.execute("SELECT pg_sleep(3)").unwrap_err();
+    assert_eq!(e.kind, DbErrorKind::StatementTimeout, "{e:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    d.rollback().unwrap();
+
+    // lock_timeout too.
+    let mut holder = common::connect(&db);
+    common::exec(&mut holder, "CREATE TABLE u (a int)");
+    holder.begin(Timeouts::default()).unwrap();
+    holder.execute("LOCK TABLE u").unwrap();
+    d.begin(Timeouts {
+        lock: Some(Duration::from_millis(100)),
+        statement: None,
+    })
+    .unwrap();
+    let e = d.execute("ALTER TABLE u ADD b int").unwrap_err();
+    assert_eq!(e.kind, DbErrorKind::LockTimeout, "{e:?}");
+    d.rollback().unwrap();
+    holder.rollback().unwrap();
+    // ... and both were local to their transaction.
+    assert_eq!(d.execute("SELECT 1 FROM pg_sleep(0.2)").unwrap(), vec![true]);
+}
+
+#[test]
+fn errors_in_the_first_statement_keep_their_positions() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    // A syntax error: nothing of the string runs, not even BEGIN.
+    d.begin_batched(Timeouts::default()).unwrap();
+    let e = d.execute("SELECT 1 FROM WHERE").unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("42601"), "{e:?}");
+    assert_eq!(e.position, Some(15), "{e:?}");
+    d.rollback().unwrap();
+    // An error while running: BEGIN ran, the transaction is rolled back.
+    d.begin(Timeouts::default()).unwrap();
+    let e = d.execute("SELECT * FROM missing_table").unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("42P01"));
+    assert_eq!(e.position, Some(15));
+    d.rollback().unwrap();
+    // The session is usable and out of any transaction afterwards.
+    d.execute("CREATE TABLE kept (a int)").unwrap();
+    let mut other = common::connect(&db);
+    assert_eq!(
+        count(&mut other, "SELECT 1 FROM pg_class WHERE relname = 'kept'"),
+        1
+    );
+}
+
+#[test]
+fn a_transaction_without_statements_still_reads_and_commits() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    d.begin_batched(Timeouts::default()).unwrap();
+    d.commit().unwrap();
+    d.begin(Timeouts::default()).unwrap();
+    let s = d.schema(None).unwrap();
+    common::assert_same(&common::fresh_full_read(&db), &s, "read first in a transaction");
+    d.rollback().unwrap();
+}
+
+fn row(version: i64) -> HistoryRow {
+    HistoryRow {
+        version,
+        // Everything a literal must carry through unchanged.
+        name: format!("m{version} 'q' \"d\" \\ \\' $$ $x$ E'\\n' ünïcode\n\t"),
+        checksum: "sha256:abc".into(),
+        up_sql: "CREATE TABLE t (id int);\n-- it's 'quoted' \\ and $$dollar$$\n".into(),
+        down_sql: Some("DROP TABLE t; -- \\'".into()),
+        verify_sql: None,
+        irreversible: None,
+        options: RunOptions {
+            transaction: true,
+            lock_timeout_ms: Some(2000),
+            statement_timeout_ms: None,
+            retries: 5,
+        },
+        release_id: "rel-1".into(),
+        actor: "o'brien\\".into(),
+        started_at: "2026-11-24T01:30:00.123456Z".into(),
+        finished_at: Some("2026-11-24T01:30:01.000001Z".into()),
+        duration_ms: Some(877),
+        fingerprint_before: "sha256:before".into(),
+        fingerprint_after: Some("sha256:after".into()),
+        schema_delta: "{\"table public.t\":\"x\\\\y\"}".into(),
+        status: Status::Applied,
+        progress: 1,
+        note: None,
+    }
+}
+
+fn sealed(seq: i64, hash: &str) -> backstop_core::ledger::Event {
+    seal(
+        NewEvent::new("apply")
+            .version(1)
+            .release("r'1")
+            .reason(Some("why \\ 'not'"))
+            .detail(json!({"a": "x\ny'\\"})),
+        "ann",
+        seq,
+        hash,
+        "2026-11-24T01:30:00.000100Z".into(),
+    )
+}
+
+#[test]
+fn record_and_commit_writes_every_value_exactly() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    d.ensure_history().unwrap();
+    let r = row(1);
+    let e = sealed(0, GENESIS);
+    let state = StoredState {
+        ledger_seq: e.seq,
+        ledger_hash: e.hash.clone(),
+        fingerprint: "sha256:f'".into(),
+        schema_json: None,
+        catalog_stamp: Some("x'\\".into()),
+    };
+    d.begin_batched(Timeouts::default()).unwrap();
+    d.execute("CREATE TABLE t (id int)").unwrap();
+    d.record_and_commit(Some(&r), &e, &state).unwrap();
+    // Committed: another session sees the change and the bookkeeping.
+    let mut other = common::connect(&db);
+    assert_eq!(other.load_history().unwrap(), vec![r.clone()]);
+    assert_eq!(other.load_events().unwrap(), vec![e.clone()]);
+    let loaded = other.load_state().unwrap().expect("state row");
+    assert_eq!(loaded.ledger_hash, state.ledger_hash);
+    assert_eq!(loaded.fingerprint, state.fingerprint);
+    assert_eq!(loaded.catalog_stamp, state.catalog_stamp);
+    assert_eq!(count(&mut other, "SELECT 1 FROM pg_class WHERE relname = 't'"), 1);
+
+    // Without a history row (an event alone), in a second transaction.
+    let e2 = sealed(e.seq, &e.hash);
+    let s2 = StoredState {
+        ledger_seq: e2.seq,
+        ledger_hash: e2.hash.clone(),
+        ..state.clone()
+    };
+    d.begin(Timeouts::default()).unwrap();
+    d.record_and_commit(None, &e2, &s2).unwrap();
+    assert_eq!(other.load_events().unwrap(), vec![e, e2]);
+    // The session is out of the transaction.
+    d.execute("CREATE TABLE after_commit (a int)").unwrap();
+    assert_eq!(count(&mut other, "SELECT 1 FROM pg_class WHERE relname = 'after_commit'"), 1);
+}
+
+#[test]
+fn a_failed_record_is_told_from_a_failed_commit() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    d.ensure_history().unwrap();
+    common::exec(
+        &mut d,
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no events today'; END $$;\n\
+         CREATE TRIGGER refuse BEFORE INSERT ON backstop.events FOR EACH ROW EXECUTE FUNCTION refuse()",
+    );
+    let e = sealed(0, GENESIS);
+    let state = StoredState {
+        ledger_seq: e.seq,
+        ledger_hash: e.hash.clone(),
+        fingerprint: "sha256:f".into(),
+        schema_json: None,
+        catalog_stamp: None,
+    };
+    // The record fails: COMMIT never ran, the transaction is still open until rolled back.
+    d.begin_batched(Timeouts::default()).unwrap();
+    d.execute("CREATE TABLE t1 (id int)").unwrap();
+    match d.record_and_commit(Some(&row(1)), &e, &state) {
+        Err(RecordCommitError::Record(err)) => {
+            assert!(err.message.contains("no events today"), "{err:?}")
+        }
+        other => panic!("expected a record failure, got {other:?}"),
+    }
+    d.rollback().unwrap();
+    let mut other = common::connect(&db);
+    assert_eq!(count(&mut other, "SELECT 1 FROM pg_class WHERE relname = 't1'"), 0);
+    assert!(other.load_history().unwrap().is_empty());
+    common::exec(&mut d, "DROP TRIGGER refuse ON backstop.events");
+
+    // The record is written but COMMIT fails (a deferred constraint): the transaction is
+    // over and nothing of it remains.
+    common::exec(
+        &mut d,
+        "CREATE TABLE p (id int PRIMARY KEY);\n\
+         CREATE TABLE c (pid int REFERENCES p DEFERRABLE INITIALLY DEFERRED)",
+    );
+    d.begin(Timeouts::default()).unwrap();
+    d.execute("INSERT INTO c VALUES (1)").unwrap();
+    match d.record_and_commit(Some(&row(2)), &e, &state) {
+        Err(RecordCommitError::Commit(err)) => {
+            assert_eq!(err.code.as_deref(), Some("23503"), "{err:?}")
+        }
+        other => panic!("expected a commit failure, got {other:?}"),
+    }
+    d.rollback().unwrap();
+    assert!(other.load_history().unwrap().is_empty());
+    assert!(other.load_events().unwrap().is_empty());
+    assert_eq!(count(&mut other, "SELECT 1 FROM c"), 0);
+}
+
+#[test]
+fn a_lost_counters_statement_is_prepared_again_before_the_first_statement() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    d.begin(Timeouts::default()).unwrap();
+    d.execute("SELECT 1").unwrap();
+    d.commit().unwrap();
+    // DEALLOCATE hidden where the driver can't see it.
+    common::exec(
+        &mut d,
+        "CREATE FUNCTION forget() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'DEAL' || 'LOCATE ALL'; END $$",
+    );
+    d.execute("SELECT forget()").unwrap();
+    d.begin_batched(Timeouts::default()).unwrap();
+    assert_eq!(d.execute("SELECT false").unwrap(), vec![false]);
+    d.execute("CREATE TABLE t (a int)").unwrap();
+    d.commit().unwrap();
+    let mut other = common::connect(&db);
+    assert_eq!(count(&mut other, "SELECT 1 FROM pg_class WHERE relname = 't'"), 1);
+}
