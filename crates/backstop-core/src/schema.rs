@@ -11,11 +11,19 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What a migration changed: object key → its text before (`None`: the object is new).
+pub type Delta = BTreeMap<String, Option<Arc<str>>>;
 
 /// The canonical schema: object key → canonical text.
+///
+/// Texts are shared, not copied: a run compares and copies the whole schema after every
+/// migration (proof, delta, fingerprint) while only a few objects changed, and two texts
+/// that are the same allocation compare equal without reading them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchemaState {
-    pub objects: BTreeMap<String, String>,
+    pub objects: BTreeMap<String, Arc<str>>,
 }
 
 impl SchemaState {
@@ -28,7 +36,7 @@ impl SchemaState {
     pub fn fingerprint(&self) -> String {
         use sha2::{Digest, Sha256};
         thread_local! {
-            static LAST: std::cell::RefCell<Vec<(String, String, Sha256)>> =
+            static LAST: std::cell::RefCell<Vec<(String, Arc<str>, Sha256)>> =
                 const { std::cell::RefCell::new(Vec::new()) };
         }
         LAST.with(|cell| {
@@ -80,23 +88,46 @@ impl SchemaState {
     }
 
     /// What changed from `self` to `after`: key → text in `self` (None: the object is new).
-    pub fn delta_to(&self, after: &SchemaState) -> BTreeMap<String, Option<String>> {
+    pub fn delta_to(&self, after: &SchemaState) -> Delta {
+        // One walk over both key-sorted maps: this runs after every migration, on a schema
+        // where nearly every object is unchanged (and shares its text with `after`).
         let mut d = BTreeMap::new();
-        for (k, v) in &self.objects {
-            if after.objects.get(k) != Some(v) {
-                d.insert(k.clone(), Some(v.clone()));
+        let mut old = self.objects.iter().peekable();
+        let mut new = after.objects.iter().peekable();
+        loop {
+            match (old.peek(), new.peek()) {
+                (Some((ok, ov)), Some((nk, nv))) => match ok.cmp(nk) {
+                    std::cmp::Ordering::Less => {
+                        d.insert((*ok).clone(), Some(Arc::clone(ov)));
+                        old.next();
+                    }
+                    std::cmp::Ordering::Greater => {
+                        d.insert((*nk).clone(), None);
+                        new.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        if ov != nv {
+                            d.insert((*ok).clone(), Some(Arc::clone(ov)));
+                        }
+                        old.next();
+                        new.next();
+                    }
+                },
+                (Some((ok, ov)), None) => {
+                    d.insert((*ok).clone(), Some(Arc::clone(ov)));
+                    old.next();
+                }
+                (None, Some((nk, _))) => {
+                    d.insert((*nk).clone(), None);
+                    new.next();
+                }
+                (None, None) => return d,
             }
         }
-        for k in after.objects.keys() {
-            if !self.objects.contains_key(k) {
-                d.insert(k.clone(), None);
-            }
-        }
-        d
     }
 
     /// Undo a delta recorded by [`delta_to`](Self::delta_to): the state before the change.
-    pub fn reverted(&self, delta: &BTreeMap<String, Option<String>>) -> SchemaState {
+    pub fn reverted(&self, delta: &Delta) -> SchemaState {
         let mut s = self.clone();
         for (k, before) in delta {
             match before {
@@ -197,6 +228,59 @@ mod tests {
         assert!(diff(&a, &b).contains("+   column c text"));
     }
 
+    /// The merge walk finds exactly what comparing key by key finds, wherever the changes
+    /// are (first, last, interleaved) and whether texts are shared or equal copies.
+    #[test]
+    fn delta_matches_a_key_by_key_comparison() {
+        let naive = |a: &SchemaState, b: &SchemaState| -> Delta {
+            let mut d = Delta::new();
+            for (k, v) in &a.objects {
+                if b.objects.get(k) != Some(v) {
+                    d.insert(k.clone(), Some(v.clone()));
+                }
+            }
+            for k in b.objects.keys() {
+                if !a.objects.contains_key(k) {
+                    d.insert(k.clone(), None);
+                }
+            }
+            d
+        };
+        let state = |keys: &[(&str, &str)]| SchemaState {
+            objects: keys
+                .iter()
+                .map(|(k, v)| (k.to_string(), Arc::from(*v)))
+                .collect(),
+        };
+        let cases = [
+            (vec![], vec![("a", "1")]),
+            (vec![("a", "1")], vec![]),
+            (vec![("a", "1"), ("c", "3")], vec![("b", "2"), ("d", "4")]),
+            (
+                vec![("b", "2"), ("d", "4")],
+                vec![("a", "1"), ("c", "3"), ("e", "5")],
+            ),
+            (
+                vec![("a", "1"), ("b", "2"), ("c", "3")],
+                vec![("a", "1"), ("b", "x"), ("c", "3")],
+            ),
+            (
+                vec![("a", "1"), ("b", "2")],
+                vec![("a", "0"), ("b", "2"), ("z", "9")],
+            ),
+        ];
+        for (a, b) in cases {
+            let (a, b) = (state(&a), state(&b));
+            assert_eq!(a.delta_to(&b), naive(&a, &b), "{a:?} -> {b:?}");
+            assert_eq!(b.reverted(&a.delta_to(&b)), a);
+        }
+        // Shared texts and equal copies are both unchanged.
+        let a = state(&[("a", "1"), ("b", "2")]);
+        let mut b = a.clone();
+        b.objects.insert("b".into(), Arc::from("2"));
+        assert!(a.delta_to(&b).is_empty());
+    }
+
     /// The hash resumed after an unchanged prefix equals the hash of the whole text, for
     /// changes at the start, middle and end, additions, removals, and going back.
     #[test]
@@ -217,11 +301,13 @@ mod tests {
             // keys land anywhere in the order: t_1, t_10, t_11, …, t_2, …
             s.objects.insert(
                 format!("table t_{i}"),
-                format!("column a int\ncolumn n{i} text"),
+                format!("column a int\ncolumn n{i} text").into(),
             );
             if i % 3 == 0 {
-                s.objects
-                    .insert("table t_0".into(), format!("column a int\ncolumn v{i} int"));
+                s.objects.insert(
+                    "table t_0".into(),
+                    format!("column a int\ncolumn v{i} int").into(),
+                );
             }
             if i % 7 == 0 {
                 s.objects.remove(&format!("table t_{}", i / 2));
@@ -238,7 +324,7 @@ mod tests {
         x.objects.insert("a".into(), "b".into());
         check(&x);
         let mut y = SchemaState::default();
-        y.objects.insert("a\n  b".into(), String::new());
+        y.objects.insert("a\n  b".into(), "".into());
         check(&y);
     }
 }

@@ -34,13 +34,17 @@ fn first_statement_of_a_transaction_returns_its_own_rows() {
         // The counters row read at BEGIN is truthy: it must not show up here.
         assert_eq!(d.execute("SELECT false").unwrap(), vec![false]);
         assert_eq!(
-            d.execute("SELECT x > 1 FROM generate_series(1, 3) x").unwrap(),
+            d.execute("SELECT x > 1 FROM generate_series(1, 3) x")
+                .unwrap(),
             vec![false, true, true]
         );
         d.rollback().unwrap();
     }
     d.begin(Timeouts::default()).unwrap();
-    assert_eq!(d.execute("SELECT 1 WHERE false").unwrap(), Vec::<bool>::new());
+    assert_eq!(
+        d.execute("SELECT 1 WHERE false").unwrap(),
+        Vec::<bool>::new()
+    );
     d.commit().unwrap();
 }
 
@@ -84,7 +88,10 @@ fn first_statement_runs_inside_the_transaction_with_its_timeouts() {
     d.rollback().unwrap();
     holder.rollback().unwrap();
     // ... and both were local to their transaction.
-    assert_eq!(d.execute("SELECT 1 FROM pg_sleep(0.2)").unwrap(), vec![true]);
+    assert_eq!(
+        d.execute("SELECT 1 FROM pg_sleep(0.2)").unwrap(),
+        vec![true]
+    );
 }
 
 #[test]
@@ -120,7 +127,11 @@ fn a_transaction_without_statements_still_reads_and_commits() {
     d.commit().unwrap();
     d.begin(Timeouts::default()).unwrap();
     let s = d.schema(None).unwrap();
-    common::assert_same(&common::fresh_full_read(&db), &s, "read first in a transaction");
+    common::assert_same(
+        &common::fresh_full_read(&db),
+        &s,
+        "read first in a transaction",
+    );
     d.rollback().unwrap();
 }
 
@@ -193,7 +204,10 @@ fn record_and_commit_writes_every_value_exactly() {
     assert_eq!(loaded.ledger_hash, state.ledger_hash);
     assert_eq!(loaded.fingerprint, state.fingerprint);
     assert_eq!(loaded.catalog_stamp, state.catalog_stamp);
-    assert_eq!(count(&mut other, "SELECT 1 FROM pg_class WHERE relname = 't'"), 1);
+    assert_eq!(
+        count(&mut other, "SELECT 1 FROM pg_class WHERE relname = 't'"),
+        1
+    );
 
     // Without a history row (an event alone), in a second transaction.
     let e2 = sealed(e.seq, &e.hash);
@@ -207,7 +221,13 @@ fn record_and_commit_writes_every_value_exactly() {
     assert_eq!(other.load_events().unwrap(), vec![e, e2]);
     // The session is out of the transaction.
     d.execute("CREATE TABLE after_commit (a int)").unwrap();
-    assert_eq!(count(&mut other, "SELECT 1 FROM pg_class WHERE relname = 'after_commit'"), 1);
+    assert_eq!(
+        count(
+            &mut other,
+            "SELECT 1 FROM pg_class WHERE relname = 'after_commit'"
+        ),
+        1
+    );
 }
 
 #[test]
@@ -239,7 +259,10 @@ fn a_failed_record_is_told_from_a_failed_commit() {
     }
     d.rollback().unwrap();
     let mut other = common::connect(&db);
-    assert_eq!(count(&mut other, "SELECT 1 FROM pg_class WHERE relname = 't1'"), 0);
+    assert_eq!(
+        count(&mut other, "SELECT 1 FROM pg_class WHERE relname = 't1'"),
+        0
+    );
     assert!(other.load_history().unwrap().is_empty());
     common::exec(&mut d, "DROP TRIGGER refuse ON backstop.events");
 
@@ -282,5 +305,8 @@ fn a_lost_counters_statement_is_prepared_again_before_the_first_statement() {
     d.execute("CREATE TABLE t (a int)").unwrap();
     d.commit().unwrap();
     let mut other = common::connect(&db);
-    assert_eq!(count(&mut other, "SELECT 1 FROM pg_class WHERE relname = 't'"), 1);
+    assert_eq!(
+        count(&mut other, "SELECT 1 FROM pg_class WHERE relname = 't'"),
+        1
+    );
 }

@@ -162,7 +162,7 @@ pub(crate) fn read(conn: &Connection) -> Result<SchemaState, DbError> {
     for (name, t) in &tables {
         state.objects.insert(
             format!("table {}", ident(name)),
-            render_table(t, &index_sql, &primary_keys),
+            render_table(t, &index_sql, &primary_keys).into(),
         );
     }
     for (name, (sql, trigs)) in views.iter().chain(virtual_tables.iter()) {
@@ -176,7 +176,7 @@ pub(crate) fn read(conn: &Connection) -> Result<SchemaState, DbError> {
         lines.sort();
         state
             .objects
-            .insert(format!("{kind} {}", ident(name)), lines.join("\n"));
+            .insert(format!("{kind} {}", ident(name)), lines.join("\n").into());
     }
     Ok(state)
 }

@@ -241,7 +241,7 @@ fn virtual_tables_are_described_by_their_sql() {
         s.text()
     );
     assert_eq!(
-        s.objects["table docs"],
+        &*s.objects["table docs"],
         "create virtual table docs using fts5(title, body)"
     );
 }

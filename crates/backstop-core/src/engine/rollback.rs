@@ -10,7 +10,6 @@ use crate::migration::Part;
 use crate::report::{PlannedMigration, RollbackReport, RolledBackMigration};
 use crate::schema::{diff, SchemaState};
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// Which applied migrations to undo.
@@ -356,8 +355,7 @@ fn undo_inner(
         file: format!("history:{}/down.sql (stored at apply time)", row.version),
         line_offset: 0,
     };
-    let delta: BTreeMap<String, Option<String>> =
-        serde_json::from_str(&row.schema_delta).unwrap_or_default();
+    let delta: crate::schema::Delta = serde_json::from_str(&row.schema_delta).unwrap_or_default();
     let timeouts = Timeouts {
         lock: row.options.lock_timeout(),
         statement: row.options.statement_timeout(),

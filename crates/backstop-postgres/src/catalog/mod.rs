@@ -52,6 +52,7 @@ use backstop_core::driver::DbError;
 use backstop_core::schema::SchemaState;
 use postgres::{Client, Statement};
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 pub(crate) use sql::{stamp, HEALTH};
 
@@ -807,7 +808,7 @@ fn columns_renamed(old: &Columns, new: &Columns) -> bool {
 /// (for a full read, `reread` is empty and `r` has everything). Returns the re-read roots
 /// whose dependants may print differently now: renamed, or a printed name gone.
 fn apply(t: &mut Tracking, reread: &BTreeSet<Root>, mut r: ReadResult) -> BTreeSet<Root> {
-    let mut old_texts: HashMap<Root, (String, Option<String>)> = HashMap::new();
+    let mut old_texts: HashMap<Root, (String, Option<Arc<str>>)> = HashMap::new();
     // Remove every old key first: two roots may have swapped names.
     for root in reread {
         if let Some(key) = t.keys.remove(root) {
@@ -842,8 +843,13 @@ fn apply(t: &mut Tracking, reread: &BTreeSet<Root>, mut r: ReadResult) -> BTreeS
                 renamed.insert(root);
             }
         }
+        // An unchanged text keeps its allocation: comparing states is then cheap.
+        let text = match old_texts.get(&root) {
+            Some((_, Some(old))) if **old == *obj.text => Arc::clone(old),
+            _ => Arc::from(obj.text),
+        };
         t.keys.insert(root, obj.key.clone());
-        t.state.objects.insert(obj.key, obj.text);
+        t.state.objects.insert(obj.key, text);
     }
     for (root, subs) in r.subs {
         for s in &subs {
