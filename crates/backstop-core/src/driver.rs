@@ -135,8 +135,8 @@ pub struct Timeouts {
 /// Which half of [`Driver::record_and_commit`] failed.
 #[derive(Debug)]
 pub enum RecordCommitError {
-    /// Writing the bookkeeping failed; COMMIT was not attempted and the transaction is
-    /// still open, to be rolled back.
+    /// Writing the bookkeeping failed, so nothing of the transaction was committed; it may
+    /// still be open (roll it back).
     Record(DbError),
     /// COMMIT failed (a deferred constraint or trigger, or the connection): the
     /// transaction is over, and unless the connection was lost it was rolled back.

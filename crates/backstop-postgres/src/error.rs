@@ -1,14 +1,14 @@
-//! Mapping `postgres::Error` to backstop's [`DbError`]: the server's own words (redacted),
+//! Mapping `crate::pg::Error` to backstop's [`DbError`]: the server's own words (redacted),
 //! its SQLSTATE, position, detail and hint, and a kind the algorithm can act on.
 
+use crate::pg::error::{ErrorPosition, SqlState};
 use backstop_core::driver::{DbError, DbErrorKind};
 use backstop_core::redact::redact;
-use postgres::error::{ErrorPosition, SqlState};
 
 /// Convert a driver error. `lock_timeout` and `statement_timeout` are told apart by SQLSTATE:
 /// 55P03 `lock_not_available` and 57014 `query_canceled`
 /// (<https://www.postgresql.org/docs/current/errcodes-appendix.html>).
-pub fn map(e: &postgres::Error) -> DbError {
+pub fn map(e: &crate::pg::Error) -> DbError {
     if let Some(db) = e.as_db_error() {
         let code = db.code();
         let kind = if *code == SqlState::LOCK_NOT_AVAILABLE {
@@ -63,7 +63,7 @@ pub fn map(e: &postgres::Error) -> DbError {
 
 /// Errors without a server message are, apart from type conversions, about the connection:
 /// closed, I/O failure or a timeout waiting for the server.
-fn is_connection_error(e: &postgres::Error) -> bool {
+fn is_connection_error(e: &crate::pg::Error) -> bool {
     if e.is_closed() {
         return true;
     }
@@ -81,7 +81,7 @@ fn is_connection_error(e: &postgres::Error) -> bool {
 }
 
 /// An error from `connect`: what failed, where (URL redacted), and what to check.
-pub fn connection(shown_url: &str, e: &postgres::Error) -> DbError {
+pub fn connection(shown_url: &str, e: &crate::pg::Error) -> DbError {
     let base = map(e);
     let advice = match base.code.as_deref() {
         Some("28P01") | Some("28000") => "check the user name and password in the URL",

@@ -3,10 +3,10 @@
 //! round trip (a migration run writes ~3 rows per migration, 1000 migrations in a row).
 
 use crate::error;
+use crate::pg::{Client, Row, Statement};
 use backstop_core::driver::DbError;
 use backstop_core::history::{HistoryRow, Status, StoredState};
 use backstop_core::ledger::Event;
-use postgres::{Client, Row, Statement};
 
 /// Key of the transaction-level advisory lock that serializes `ensure_history`; distinct
 /// from the migration lock so that creating the tables never waits for a running apply.
@@ -142,7 +142,7 @@ const SAVE_STATE_V1: &str = "INSERT INTO backstop.state (id, ledger_seq, ledger_
 const LOAD_STATE: &str = "SELECT ledger_seq, ledger_hash, fingerprint, schema_json, \
      pg_catalog.to_jsonb(s) ->> 'catalog_stamp' FROM backstop.state s WHERE id = 1";
 
-type Param<'a> = &'a (dyn postgres::types::ToSql + Sync);
+type Param<'a> = &'a (dyn crate::pg::types::ToSql + Sync);
 
 /// Parameters of [`SAVE_HISTORY`], in order. `options` and `status` are the row's
 /// serialised options and status text, owned by the caller.
@@ -261,9 +261,6 @@ pub struct Stmts {
     record_event: Option<Statement>,
     /// Whether the state table has the `catalog_stamp` column; `None` until looked up.
     stamp_column: Option<bool>,
-    /// The session-level (SQL `PREPARE`) record statements, with and without a history
-    /// row, are prepared: [`record_and_commit_sql`] names them in a simple query.
-    named: [bool; 2],
 }
 
 /// Whether `backstop.state` has `catalog_stamp` (looked up once per connection).
@@ -308,11 +305,51 @@ pub fn record(
     e: &Event,
     s: &StoredState,
 ) -> Result<(), DbError> {
-    let mut params: Vec<Param> = Vec::with_capacity(33);
     let options = row.map(options_json).transpose()?.unwrap_or_default();
     let status = row.map(|r| r.status.as_str()).unwrap_or_default();
+    let (stmt, params) = record_statement(client, stmts, row, &options, &status, e, s)?;
+    client
+        .execute(&stmt, &params)
+        .map(|_| ())
+        .map_err(|e| error::map(&e))
+}
+
+/// The outcome of the record and of the COMMIT after it.
+pub type RecordCommit = (Result<(), DbError>, Result<(), DbError>);
+
+/// [`record`], then `COMMIT`, sent together (one round trip). The first result is the
+/// record's: when it failed, the server still ran the COMMIT, which then rolled the
+/// transaction back. The second is the COMMIT's.
+pub fn record_and_commit(
+    client: &mut Client,
+    stmts: &mut Stmts,
+    row: Option<&HistoryRow>,
+    e: &Event,
+    s: &StoredState,
+) -> Result<RecordCommit, DbError> {
+    let options = row.map(options_json).transpose()?.unwrap_or_default();
+    let status = row.map(|r| r.status.as_str()).unwrap_or_default();
+    let (stmt, params) = record_statement(client, stmts, row, &options, &status, e, s)?;
+    let (recorded, committed) = client.execute_then(&stmt, &params, "COMMIT");
+    Ok((
+        recorded.map(|_| ()).map_err(|e| error::map(&e)),
+        committed.map_err(|e| error::map(&e)),
+    ))
+}
+
+/// The record statement for `row`/`e`/`s` (prepared on first use) and its parameters.
+fn record_statement<'a>(
+    client: &mut Client,
+    stmts: &mut Stmts,
+    row: Option<&'a HistoryRow>,
+    options: &'a String,
+    status: &'a &'static str,
+    e: &'a Event,
+    s: &'a StoredState,
+) -> Result<(Statement, Vec<Param<'a>>), DbError> {
+    let mut params: Vec<Param> = Vec::with_capacity(34);
     if let Some(r) = row {
-        params.extend_from_slice(&history_params(r, &options, &status));
+        params.extend_from_slice(&history_params(r, options, status));
     }
     params.extend_from_slice(&event_params(e));
     let stamp = stamp_column(client, stmts)?;
@@ -323,153 +360,13 @@ pub fn record(
         &mut stmts.record_event
     };
     if slot.is_none() {
-        *slot = Some(
-            client
-                .prepare(&record_sql(row.is_some(), stamp))
-                .map_err(|e| error::map(&e))?,
-        );
+        let sql = record_sql(row.is_some(), stamp);
+        *slot = Some(client.prepare(&sql).map_err(|e| error::map(&e))?);
     }
     let stmt = slot
-        .as_ref()
+        .clone()
         .ok_or_else(|| DbError::other("statement cache is empty after prepare"))?;
-    client
-        .execute(stmt, &params)
-        .map(|_| ())
-        .map_err(|e| error::map(&e))
-}
-
-/// The SQL types of [`history_params`], [`event_params`] and [`state_params`], in order.
-const HISTORY_TYPES: [&str; 19] = [
-    "int8", "text", "text", "text", "text", "text", "text", "text", "text", "text", "text", "text",
-    "int8", "text", "text", "text", "text", "int4", "text",
-];
-const EVENT_TYPES: [&str; 10] = [
-    "int8", "text", "text", "text", "int8", "text", "text", "text", "text", "text",
-];
-const STATE_TYPES: [&str; 5] = ["int8", "text", "text", "text", "text"];
-
-/// A value written into a simple query as an SQL literal.
-enum Lit<'a> {
-    Text(Option<&'a str>),
-    Int(Option<i64>),
-}
-
-/// `E'…'` with backslashes and quotes doubled: the same value whatever
-/// `standard_conforming_strings` says.
-fn push_lit(out: &mut String, lit: Lit) {
-    match lit {
-        Lit::Text(Some(t)) => {
-            out.reserve(t.len() + 3);
-            out.push_str("E'");
-            for c in t.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\'' => out.push_str("''"),
-                    c => out.push(c),
-                }
-            }
-            out.push('\'');
-        }
-        Lit::Int(Some(n)) => out.push_str(&n.to_string()),
-        Lit::Text(None) | Lit::Int(None) => out.push_str("NULL"),
-    }
-}
-
-/// [`record`] and `COMMIT` as ONE simple query, so that the bookkeeping and the commit
-/// that ends a migration cost one round trip: `EXECUTE` of a statement prepared once per
-/// session, its values written as literals. In a simple query the statements after a
-/// failing one are skipped, so the COMMIT runs only if the record was written.
-pub fn record_and_commit_sql(
-    client: &mut Client,
-    stmts: &mut Stmts,
-    row: Option<&HistoryRow>,
-    e: &Event,
-    s: &StoredState,
-) -> Result<String, DbError> {
-    let stamp = stamp_column(client, stmts)?;
-    let with_history = row.is_some();
-    let name = match (with_history, stamp) {
-        (true, true) => "backstop_record_history",
-        (true, false) => "backstop_record_history_v1",
-        (false, true) => "backstop_record_event",
-        (false, false) => "backstop_record_event_v1",
-    };
-    if !stmts.named[usize::from(with_history)] {
-        let mut types: Vec<&str> = Vec::new();
-        if with_history {
-            types.extend(HISTORY_TYPES);
-        }
-        types.extend(EVENT_TYPES);
-        types.extend(&STATE_TYPES[..if stamp { 5 } else { 4 }]);
-        let prepare = format!(
-            "PREPARE {name}({}) AS {}",
-            types.join(", "),
-            record_sql(with_history, stamp)
-        );
-        if let Err(err) = client.batch_execute(&prepare) {
-            // 42P05: one of that name exists already (a statement we no longer track).
-            if err.code() != Some(&postgres::error::SqlState::DUPLICATE_PSTATEMENT) {
-                return Err(error::map(&err));
-            }
-            client
-                .batch_execute(&format!("DEALLOCATE {name}; {prepare}"))
-                .map_err(|e| error::map(&e))?;
-        }
-        stmts.named[usize::from(with_history)] = true;
-    }
-    let mut lits: Vec<Lit> = Vec::with_capacity(34);
-    let options = row.map(options_json).transpose()?;
-    if let Some(r) = row {
-        lits.extend([
-            Lit::Int(Some(r.version)),
-            Lit::Text(Some(&r.name)),
-            Lit::Text(Some(&r.checksum)),
-            Lit::Text(Some(&r.up_sql)),
-            Lit::Text(r.down_sql.as_deref()),
-            Lit::Text(r.verify_sql.as_deref()),
-            Lit::Text(r.irreversible.as_deref()),
-            Lit::Text(options.as_deref()),
-            Lit::Text(Some(&r.release_id)),
-            Lit::Text(Some(&r.actor)),
-            Lit::Text(Some(&r.started_at)),
-            Lit::Text(r.finished_at.as_deref()),
-            Lit::Int(r.duration_ms),
-            Lit::Text(Some(&r.fingerprint_before)),
-            Lit::Text(r.fingerprint_after.as_deref()),
-            Lit::Text(Some(&r.schema_delta)),
-            Lit::Text(Some(r.status.as_str())),
-            Lit::Int(Some(i64::from(r.progress))),
-            Lit::Text(r.note.as_deref()),
-        ]);
-    }
-    lits.extend([
-        Lit::Int(Some(e.seq)),
-        Lit::Text(Some(&e.at)),
-        Lit::Text(Some(&e.actor)),
-        Lit::Text(Some(&e.kind)),
-        Lit::Int(e.version),
-        Lit::Text(e.release_id.as_deref()),
-        Lit::Text(e.reason.as_deref()),
-        Lit::Text(Some(&e.detail)),
-        Lit::Text(Some(&e.prev_hash)),
-        Lit::Text(Some(&e.hash)),
-        Lit::Int(Some(s.ledger_seq)),
-        Lit::Text(Some(&s.ledger_hash)),
-        Lit::Text(Some(&s.fingerprint)),
-        Lit::Text(s.schema_json.as_deref()),
-    ]);
-    if stamp {
-        lits.push(Lit::Text(s.catalog_stamp.as_deref()));
-    }
-    let mut sql = format!("EXECUTE {name}(");
-    for (i, lit) in lits.into_iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        push_lit(&mut sql, lit);
-    }
-    sql.push_str("); COMMIT");
-    Ok(sql)
+    Ok((stmt, params))
 }
 
 fn prepared<'a>(
@@ -503,11 +400,14 @@ pub fn ensure(client: &mut Client, in_transaction: bool) -> Result<(), DbError> 
             .map_err(|e| error::map(&e))?;
         return client.batch_execute(DDL).map_err(|e| error::map(&e));
     }
-    let mut tx = client.transaction().map_err(|e| error::map(&e))?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ENSURE_LOCK_KEY])
-        .map_err(|e| error::map(&e))?;
-    tx.batch_execute(DDL).map_err(|e| error::map(&e))?;
-    tx.commit().map_err(|e| error::map(&e))
+    // One transaction; the advisory lock makes a racing session wait, then skip.
+    let r = client.batch_execute(&format!(
+        "BEGIN; SELECT pg_advisory_xact_lock({ENSURE_LOCK_KEY}); {DDL}; COMMIT"
+    ));
+    if r.is_err() {
+        let _ = client.batch_execute("ROLLBACK");
+    }
+    r.map_err(|e| error::map(&e))
 }
 
 pub fn save_history(client: &mut Client, stmts: &mut Stmts, r: &HistoryRow) -> Result<(), DbError> {
@@ -520,7 +420,7 @@ pub fn save_history(client: &mut Client, stmts: &mut Stmts, r: &HistoryRow) -> R
         .map_err(|e| error::map(&e))
 }
 
-fn get<'a, T: postgres::types::FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T, DbError> {
+fn get<'a, T: crate::pg::types::FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T, DbError> {
     row.try_get(idx).map_err(|e| error::map(&e))
 }
 

@@ -16,6 +16,7 @@ mod catalog;
 mod error;
 mod history;
 mod lock;
+mod pg;
 mod quote;
 pub mod testing;
 mod url;
@@ -31,7 +32,7 @@ use backstop_core::history::{HistoryRow, StoredState};
 use backstop_core::ledger::Event;
 use backstop_core::redact::register_secret;
 use backstop_core::schema::{HealthIssue, SchemaState};
-use postgres::{Client, NoTls, SimpleQueryMessage};
+use pg::{Client, SimpleQueryMessage};
 use std::time::Duration;
 
 /// How long to wait for a server that doesn't answer, unless the URL says otherwise
@@ -102,7 +103,7 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
     {
         return Err(DbError::connection(format!("{shown} is not a PostgreSQL URL (expected postgres://user:password@host:port/database)")));
     }
-    let mut config: postgres::Config = url.trim().parse().map_err(|e: postgres::Error| {
+    let mut config: pg::Config = url.trim().parse().map_err(|e: pg::Error| {
         DbError::connection(format!("invalid PostgreSQL URL {shown}: {e} (expected postgres://user:password@host:port/database)"))
     })?;
     if let Some(pw) = config.get_password() {
@@ -124,9 +125,12 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
-    let mut client = config
-        .connect(NoTls)
-        .map_err(|e| error::connection(&shown, &e))?;
+    let mut client = Client::connect(&config).map_err(|e| match e {
+        pg::ConnectError::Postgres(e) => error::connection(&shown, &e),
+        pg::ConnectError::Runtime(e) => {
+            DbError::connection(format!("cannot connect to {shown}: {e}"))
+        }
+    })?;
     let row = client
         // Same round trip: on PostgreSQL 14+ have the server check every second whether this
         // client is still there, so a killed backstop's transaction (and its migration lock)
@@ -279,7 +283,7 @@ fn millis(d: Duration) -> u128 {
 }
 
 impl PgDriver {
-    fn db<T>(&self, r: Result<T, postgres::Error>) -> Result<T, DbError> {
+    fn db<T>(&self, r: Result<T, pg::Error>) -> Result<T, DbError> {
         r.map_err(|e| error::map(&e))
     }
 
@@ -374,7 +378,7 @@ impl PgDriver {
         let r = self.client.batch_execute(&prepare);
         if let Err(e) = r {
             // 42P05: a statement of that name exists, not ours as far as we know.
-            if e.code() != Some(&postgres::error::SqlState::DUPLICATE_PSTATEMENT) {
+            if e.code() != Some(&pg::error::SqlState::DUPLICATE_PSTATEMENT) {
                 return Err(error::map(&e));
             }
             let r = self
@@ -852,7 +856,7 @@ impl Driver for PgDriver {
                 .map_err(RecordCommitError::Record)?;
             return self.commit().map_err(RecordCommitError::Commit);
         }
-        let sql = history::record_and_commit_sql(
+        let (recorded, committed) = history::record_and_commit(
             &mut self.client,
             &mut self.history_stmts,
             row,
@@ -860,28 +864,23 @@ impl Driver for PgDriver {
             state,
         )
         .map_err(RecordCommitError::Record)?;
-        let r = self.client.simple_query(&sql);
-        let e = match r {
-            Ok(_) => {
+        match (recorded, committed) {
+            (Ok(()), Ok(())) => {
                 self.end_transaction(true);
-                return Ok(());
+                Ok(())
             }
-            Err(e) => error::map(&e),
-        };
-        if e.kind == DbErrorKind::Connection {
             // Whether the COMMIT got there is unknown.
-            self.end_transaction(false);
-            return Err(RecordCommitError::Commit(e));
-        }
-        // A failed record skips the COMMIT and leaves the transaction open (and aborted);
-        // a failed COMMIT (deferred constraints) has ended it. Ask which.
-        match self.client.simple_query("SELECT 1") {
-            Err(probe)
-                if probe.code() == Some(&postgres::error::SqlState::IN_FAILED_SQL_TRANSACTION) =>
-            {
+            (Err(e), _) | (Ok(()), Err(e)) if e.kind == DbErrorKind::Connection => {
+                self.end_transaction(false);
+                Err(RecordCommitError::Commit(e))
+            }
+            // The COMMIT after the failed record rolled the transaction back.
+            (Err(e), _) => {
+                self.end_transaction(false);
                 Err(RecordCommitError::Record(e))
             }
-            _ => {
+            // A failed COMMIT (deferred constraints) rolls back too.
+            (Ok(()), Err(e)) => {
                 self.end_transaction(false);
                 Err(RecordCommitError::Commit(e))
             }

@@ -4,8 +4,8 @@
 //! (<https://www.postgresql.org/docs/current/sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY>).
 
 use crate::error;
+use crate::pg::Client;
 use backstop_core::driver::{DbError, LockAttempt, LockHolder};
-use postgres::Client;
 
 /// `"backstop"` read as a big-endian integer: fixed, and recognisable in `pg_locks`
 /// (classid 0x6261636b, objid 0x73746f70).

@@ -248,7 +248,7 @@ fn a_failed_record_is_told_from_a_failed_commit() {
         schema_json: None,
         catalog_stamp: None,
     };
-    // The record fails: COMMIT never ran, the transaction is still open until rolled back.
+    // The record fails: the COMMIT sent with it rolls the transaction back.
     d.begin_batched(Timeouts::default()).unwrap();
     d.execute("CREATE TABLE t1 (id int)").unwrap();
     match d.record_and_commit(Some(&row(1)), &e, &state) {

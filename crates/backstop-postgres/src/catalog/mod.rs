@@ -48,9 +48,9 @@
 mod sql;
 
 use crate::error;
+use crate::pg::{Client, Statement};
 use backstop_core::driver::DbError;
 use backstop_core::schema::SchemaState;
-use postgres::{Client, Statement};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -386,7 +386,7 @@ impl Catalog {
     fn head(&mut self, client: &mut Client) -> Result<Head, DbError> {
         let stmt = prepare(client, &mut self.stmts.head, sql::head)?;
         let row = client.query_one(stmt, &[]).map_err(|e| error::map(&e))?;
-        let g = |e: postgres::Error| error::map(&e);
+        let g = |e: crate::pg::Error| error::map(&e);
         Ok(Head {
             xmax: row.try_get(0).map_err(g)?,
             xip: row.try_get(1).map_err(g)?,
@@ -513,7 +513,7 @@ impl Catalog {
         let mut others: BTreeSet<Root> = BTreeSet::new();
         let mut head: Option<(Head, Option<i64>)> = None;
         for row in &rows {
-            let g = |e: postgres::Error| error::map(&e);
+            let g = |e: crate::pg::Error| error::map(&e);
             let tag: &str = row.try_get(0).map_err(g)?;
             let lines = || -> Result<Vec<String>, DbError> {
                 Ok(row
@@ -652,7 +652,7 @@ impl Catalog {
                 )
                 .map_err(|e| error::map(&e))?;
             round_trips += 1;
-            let g = |e: postgres::Error| error::map(&e);
+            let g = |e: crate::pg::Error| error::map(&e);
             let mut found: Vec<String> = row.try_get(0).map_err(g)?;
             found.extend(row.try_get::<_, Vec<String>>(2).map_err(g)?);
             for s in found {
@@ -739,8 +739,8 @@ impl Catalog {
 
 /// One row of the canonical statements: `(kind, oid, key, lines, subs)`; the search_path
 /// rows and any other tag are skipped.
-fn parse_object(row: &postgres::Row, out: &mut ReadResult) -> Result<(), DbError> {
-    let g = |e: postgres::Error| error::map(&e);
+fn parse_object(row: &crate::pg::Row, out: &mut ReadResult) -> Result<(), DbError> {
+    let g = |e: crate::pg::Error| error::map(&e);
     let tag: &str = row.try_get(0).map_err(g)?;
     let Some(kind) = Kind::parse(tag) else {
         return Ok(());
