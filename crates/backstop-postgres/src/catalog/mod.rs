@@ -105,6 +105,14 @@ struct ReadResult {
     objects: HashMap<Root, Object>,
     subs: HashMap<Root, Vec<Sub>>,
     columns: HashMap<Root, Columns>,
+    /// Every index line read (escaped), by the index's OID.
+    indexes: HashMap<u32, String>,
+    /// Relations whose text took an unchanged index line from the last read.
+    cached: BTreeSet<Root>,
+    /// Relations with an unchanged index line the last read doesn't have: read them again.
+    missing: BTreeSet<Root>,
+    /// Index lines taken from the last read.
+    reused: usize,
 }
 
 /// What the last read saw, to tell what changed since.
@@ -116,6 +124,8 @@ struct Tracking {
     root_subs: HashMap<Root, Vec<Sub>>,
     /// Columns of each relation, to tell a renamed column from a dropped one.
     columns: HashMap<Root, Columns>,
+    /// Each index's line, for reads that leave unchanged indexes out.
+    indexes: HashMap<u32, String>,
     /// The driver's transaction generation at the read.
     tx_gen: u64,
     /// Largest command id among our own transaction's catalog rows at the read, when known.
@@ -149,6 +159,8 @@ pub struct ReadStats {
     pub reread: usize,
     /// Round trips the last read took.
     pub round_trips: usize,
+    /// Index lines the last read took from the one before instead of printing them.
+    pub reused_index_lines: usize,
 }
 
 /// The schema reader of one connection.
@@ -351,6 +363,7 @@ impl Catalog {
                             incremental: true,
                             reread: 0,
                             round_trips: 1,
+                            reused_index_lines: 0,
                         };
                         self.tracking = Some(t);
                         return Ok(prev.clone());
@@ -438,7 +451,7 @@ impl Catalog {
         for rows in batches {
             let rows = rows.map_err(|e| error::map(&e))?;
             for row in &rows {
-                parse_object(row, &mut out)?;
+                parse_object(row, &mut out, None)?;
             }
         }
         Ok((out, statements))
@@ -453,6 +466,7 @@ impl Catalog {
             subs: HashMap::new(),
             root_subs: HashMap::new(),
             columns: HashMap::new(),
+            indexes: HashMap::new(),
             tx_gen,
             max_cmin: None,
             xmax: 0,
@@ -468,6 +482,7 @@ impl Catalog {
             incremental: false,
             reread: 0,
             round_trips: 1 + statements,
+            reused_index_lines: 0,
         };
         Ok(state)
     }
@@ -582,7 +597,7 @@ impl Catalog {
                         .unwrap_or_default();
                     reread.extend(roots.into_iter().map(|o| (Kind::Rel, o)));
                 }
-                _ => parse_object(row, &mut read)?,
+                _ => parse_object(row, &mut read, Some(&t.indexes))?,
             }
         }
         let (head, mut max_cmin) = head.ok_or_else(|| {
@@ -665,12 +680,17 @@ impl Catalog {
         }
         more_rels.retain(|r| !reread.contains(r));
         more_rels.extend(others);
+        // An index line left out that we don't have: read the relation again in full.
+        more_rels.extend(read.missing.iter().copied());
+        let mut cached: BTreeSet<Root> = &read.cached - &more_rels;
+        let reused = read.reused;
         if !more_rels.is_empty() {
             let (r, statements) = self.canonical(client, Some(&more_rels))?;
             round_trips += statements;
             read.objects.extend(r.objects);
             read.subs.extend(r.subs);
             read.columns.extend(r.columns);
+            read.indexes.extend(r.indexes);
             reread.extend(more_rels);
         }
         // A renamed schema renames everything in it: read it all again.
@@ -687,7 +707,12 @@ impl Catalog {
         while !renamed.is_empty() {
             let deps = self.dependents(client, &renamed)?;
             round_trips += 1;
-            let next: BTreeSet<Root> = deps.into_iter().filter(|r| !done.contains(r)).collect();
+            // A relation read with unchanged index lines is read again in full: they may
+            // print the renamed name.
+            let next: BTreeSet<Root> = deps
+                .into_iter()
+                .filter(|r| !done.contains(r) || cached.remove(r))
+                .collect();
             if next.is_empty() {
                 break;
             }
@@ -712,6 +737,7 @@ impl Catalog {
             incremental: true,
             reread: count,
             round_trips,
+            reused_index_lines: reused,
         };
         Ok(Some(state))
     }
@@ -739,7 +765,12 @@ impl Catalog {
 
 /// One row of the canonical statements: `(kind, oid, key, lines, subs)`; the search_path
 /// rows and any other tag are skipped.
-fn parse_object(row: &crate::pg::Row, out: &mut ReadResult) -> Result<(), DbError> {
+/// With `cache`, an index line left empty by the statement is the one cached there.
+fn parse_object(
+    row: &crate::pg::Row,
+    out: &mut ReadResult,
+    cache: Option<&HashMap<u32, String>>,
+) -> Result<(), DbError> {
     let g = |e: crate::pg::Error| error::map(&e);
     let tag: &str = row.try_get(0).map_err(g)?;
     let Some(kind) = Kind::parse(tag) else {
@@ -753,20 +784,37 @@ fn parse_object(row: &crate::pg::Row, out: &mut ReadResult) -> Result<(), DbErro
     };
     let root = (kind, oid);
     let mut columns = Columns::new();
-    let mut lines: Vec<String> = row
+    let raw = row
         .try_get::<_, Option<Vec<Option<&str>>>>(3)
         .map_err(g)?
-        .unwrap_or_default()
-        .into_iter()
-        .flatten()
-        .map(|line| match numbered_column(line) {
-            Some((num, rest)) => {
-                columns.push((num, leading_ident(&rest["column ".len()..]).to_string()));
+        .unwrap_or_default();
+    let mut lines: Vec<String> = Vec::with_capacity(raw.len());
+    for line in raw.into_iter().flatten() {
+        if let Some((num, rest)) = numbered_column(line) {
+            columns.push((num, leading_ident(&rest["column ".len()..]).to_string()));
+            lines.push(escape_line(rest));
+        } else if let Some((index, rest)) = index_line(line) {
+            let text = if rest.is_empty() {
+                match cache.and_then(|c| c.get(&index)) {
+                    Some(cached) => {
+                        out.cached.insert(root);
+                        out.reused += 1;
+                        cached.clone()
+                    }
+                    None => {
+                        out.missing.insert(root);
+                        continue;
+                    }
+                }
+            } else {
                 escape_line(rest)
-            }
-            None => escape_line(line),
-        })
-        .collect();
+            };
+            out.indexes.insert(index, text.clone());
+            lines.push(text);
+        } else {
+            lines.push(escape_line(line));
+        }
+    }
     lines.sort_unstable();
     if kind == Kind::Rel {
         columns.sort_unstable();
@@ -785,6 +833,12 @@ fn parse_object(row: &crate::pg::Row, out: &mut ReadResult) -> Result<(), DbErro
         },
     );
     Ok(())
+}
+
+/// `#i16390 CREATE INDEX …` → `(16390, "CREATE INDEX …")`; the text may be empty.
+fn index_line(line: &str) -> Option<(u32, &str)> {
+    let (oid, rest) = line.strip_prefix("#i")?.split_once(' ')?;
+    Some((oid.parse().ok()?, rest))
 }
 
 /// `#3 column a int` → `(3, "column a int")`.
@@ -817,6 +871,9 @@ fn apply(t: &mut Tracking, reread: &BTreeSet<Root>, mut r: ReadResult) -> BTreeS
         }
         for sub in t.root_subs.remove(root).unwrap_or_default() {
             t.subs.remove(&sub);
+            if sub.0 == b'i' {
+                t.indexes.remove(&sub.1);
+            }
         }
     }
     let mut old_columns: HashMap<Root, Columns> = HashMap::new();
@@ -858,6 +915,7 @@ fn apply(t: &mut Tracking, reread: &BTreeSet<Root>, mut r: ReadResult) -> BTreeS
         t.root_subs.insert(root, subs);
     }
     t.columns.extend(r.columns);
+    t.indexes.extend(r.indexes);
     renamed
 }
 

@@ -180,8 +180,10 @@ SELECT 'r', c.oid,
        || ARRAY(
            SELECT 'constraint ' || pg_catalog.quote_ident(k.conname) || ' ' || pg_catalog.pg_get_constraintdef(k.oid)
              FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid)
+       -- `#i<oid> ` in front, which Rust strips: the line of that index, kept by Rust to
+       -- stand in for an empty one (see `INDEX_DEF`)
        || ARRAY(
-           SELECT pg_catalog.pg_get_indexdef(i.indexrelid) || CASE WHEN NOT i.indisvalid THEN ' INVALID' ELSE '' END
+           SELECT '#i' || i.indexrelid || ' ' || {INDEX_DEF}
              FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)
        || ARRAY(
            SELECT pg_catalog.pg_get_triggerdef(g.oid)
@@ -277,6 +279,20 @@ SELECT 'e', e.oid, 'extension ' || pg_catalog.quote_ident(e.extname),
 UNION ALL
 SELECT 'n', n.oid, 'schema ' || pg_catalog.quote_ident(n.nspname), '{}'::text[], NULL FROM ns n WHERE {NS}"#;
 
+/// An index's line.
+const INDEX_DEF: &str =
+    "pg_catalog.pg_get_indexdef(i.indexrelid) || CASE WHEN NOT i.indisvalid THEN ' INVALID' ELSE '' END";
+
+/// An index's line, or `''` when neither its pg_index nor its pg_class row changed since
+/// the last read ([`CHANGED`]): printing an index definition is the dearest part of a
+/// table's text, and its catalog rows are rewritten whenever it changes. What else the
+/// text prints is the table's name and column names, whose renames Rust sees and then
+/// reads the table again in full.
+const INDEX_DEF_IF_CHANGED: &str =
+    "CASE WHEN (SELECT {CHANGED} FROM (SELECT i.xmin, i.cmin) x) IS NOT FALSE \
+     OR (SELECT {CHANGED} FROM pg_catalog.pg_class x WHERE x.oid = i.indexrelid) IS NOT FALSE \
+     THEN {INDEX_DEF} ELSE '' END";
+
 /// Relations: all (`full`) or those in `$1`.
 ///
 /// Parameters are wrapped in sub-selects throughout (`(SELECT $1)`; with a cast after it
@@ -290,7 +306,10 @@ pub fn canonical_rel(full: bool) -> String {
     } else {
         "c.oid = ANY((SELECT $1::oid[])::oid[])"
     };
-    wrapped(&[NS_CTE, &REL_CTE.replace("{REL}", filter)], REL_SELECT)
+    wrapped(
+        &[NS_CTE, &REL_CTE.replace("{REL}", filter)],
+        &REL_SELECT.replace("{INDEX_DEF}", INDEX_DEF),
+    )
 }
 
 /// Routines, types, extensions and schemas: all (`full`) or those in `$1`..`$4`.
@@ -582,8 +601,12 @@ dirty AS MATERIALIZED (
 )"#
     );
     let rel = REL_CTE.replace("{REL}", "c.oid IN (SELECT d.root FROM dirty d)");
+    let rel_select = REL_SELECT.replace(
+        "{INDEX_DEF}",
+        &INDEX_DEF_IF_CHANGED.replace("{INDEX_DEF}", INDEX_DEF),
+    );
     let select = format!(
-        r#"{REL_SELECT}
+        r#"{rel_select}
 UNION ALL
 SELECT 'H', NULL, NULL,
        ARRAY[pg_catalog.txid_current_if_assigned()::text,
