@@ -377,7 +377,7 @@ fn data_only_transactions_skip_the_read_unless_a_catalog_was_written() {
         incremental: true,
         reread: 0,
         round_trips: 1,
-        reused_index_lines: 0,
+        reused_lines: 0,
     };
     let mut prev = d.schema(None).unwrap();
 
@@ -462,15 +462,17 @@ fn session_output_styles_do_not_change_the_schema_text() {
 }
 
 #[test]
-fn unchanged_index_lines_are_reused_and_renames_print_anew() {
-    // The incremental read leaves the definitions of unchanged indexes out and takes the
-    // last read's: anything that changes what an index prints must still show.
+fn unchanged_index_and_column_lines_are_reused_and_renames_print_anew() {
+    // The incremental read leaves the lines of unchanged indexes and columns out and takes
+    // the last read's: anything that changes what they print must still show.
     let db = TestDb::new();
     let mut d = common::connect(&db);
     exec(
         &mut d,
         "CREATE FUNCTION lower_trim(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT lower(trim($1))';\n\
-         CREATE TABLE t (id int PRIMARY KEY, a text, b int, c text);\n\
+         CREATE TYPE mood AS ENUM ('ok', 'meh');\n\
+         CREATE TABLE t (id bigserial PRIMARY KEY, a text, b int, c text, m mood DEFAULT 'ok', \
+                         twice int GENERATED ALWAYS AS (length(c)) STORED, n numeric(8,2) NOT NULL DEFAULT 0);\n\
          CREATE INDEX t_a ON t (a);\n\
          CREATE INDEX t_b ON t (b) WHERE b > 0;\n\
          CREATE INDEX t_c ON t (lower_trim(c))",
@@ -493,8 +495,26 @@ fn unchanged_index_lines_are_reused_and_renames_print_anew() {
             "ALTER FUNCTION lower_trim(text) RENAME TO lt;\nALTER TABLE t_renamed ADD COLUMN f int",
             None,
         ),
+        // Names printed in column lines: a type, a sequence, a column a generated one uses.
+        (
+            "ALTER TYPE mood RENAME TO feeling;\nALTER TABLE t_renamed ADD COLUMN h int",
+            None,
+        ),
+        (
+            "ALTER SEQUENCE t_id_seq RENAME TO t_seq;\nALTER TABLE t_renamed ADD COLUMN i int",
+            None,
+        ),
+        ("ALTER TABLE t_renamed RENAME COLUMN c TO c2", None),
+        (
+            "ALTER TABLE t_renamed ALTER COLUMN n SET DEFAULT 1",
+            Some(1),
+        ),
+        (
+            "ALTER TABLE t_renamed ALTER COLUMN n DROP NOT NULL",
+            Some(1),
+        ),
         ("DROP INDEX t_e", Some(1)),
-        ("ALTER TABLE t_renamed DROP COLUMN c", None),
+        ("ALTER TABLE t_renamed DROP COLUMN c2 CASCADE", None),
     ];
     for (step, trips) in steps {
         begin(&mut d);
@@ -510,7 +530,7 @@ fn unchanged_index_lines_are_reused_and_renames_print_anew() {
         );
         if let Some(n) = trips {
             assert_eq!(stats.round_trips, *n, "after `{step}`: {stats:?}");
-            assert!(stats.reused_index_lines >= 3, "after `{step}`: {stats:?}");
+            assert!(stats.reused_lines >= 3, "after `{step}`: {stats:?}");
         }
         prev = state;
     }

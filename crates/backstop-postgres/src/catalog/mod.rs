@@ -107,11 +107,13 @@ struct ReadResult {
     columns: HashMap<Root, Columns>,
     /// Every index line read (escaped), by the index's OID.
     indexes: HashMap<u32, String>,
+    /// Every column line read (escaped), by relation and column number.
+    column_lines: HashMap<u32, HashMap<i32, String>>,
     /// Relations whose text took an unchanged index line from the last read.
     cached: BTreeSet<Root>,
     /// Relations with an unchanged index line the last read doesn't have: read them again.
     missing: BTreeSet<Root>,
-    /// Index lines taken from the last read.
+    /// Index and column lines taken from the last read.
     reused: usize,
 }
 
@@ -126,6 +128,8 @@ struct Tracking {
     columns: HashMap<Root, Columns>,
     /// Each index's line, for reads that leave unchanged indexes out.
     indexes: HashMap<u32, String>,
+    /// Each column's line by relation and column number, likewise.
+    column_lines: HashMap<u32, HashMap<i32, String>>,
     /// The driver's transaction generation at the read.
     tx_gen: u64,
     /// Largest command id among our own transaction's catalog rows at the read, when known.
@@ -159,8 +163,8 @@ pub struct ReadStats {
     pub reread: usize,
     /// Round trips the last read took.
     pub round_trips: usize,
-    /// Index lines the last read took from the one before instead of printing them.
-    pub reused_index_lines: usize,
+    /// Index and column lines the last read took from the one before instead of printing.
+    pub reused_lines: usize,
 }
 
 /// The schema reader of one connection.
@@ -363,7 +367,7 @@ impl Catalog {
                             incremental: true,
                             reread: 0,
                             round_trips: 1,
-                            reused_index_lines: 0,
+                            reused_lines: 0,
                         };
                         self.tracking = Some(t);
                         return Ok(prev.clone());
@@ -467,6 +471,7 @@ impl Catalog {
             root_subs: HashMap::new(),
             columns: HashMap::new(),
             indexes: HashMap::new(),
+            column_lines: HashMap::new(),
             tx_gen,
             max_cmin: None,
             xmax: 0,
@@ -482,7 +487,7 @@ impl Catalog {
             incremental: false,
             reread: 0,
             round_trips: 1 + statements,
-            reused_index_lines: 0,
+            reused_lines: 0,
         };
         Ok(state)
     }
@@ -597,7 +602,7 @@ impl Catalog {
                         .unwrap_or_default();
                     reread.extend(roots.into_iter().map(|o| (Kind::Rel, o)));
                 }
-                _ => parse_object(row, &mut read, Some(&t.indexes))?,
+                _ => parse_object(row, &mut read, Some((&t.indexes, &t.column_lines)))?,
             }
         }
         let (head, mut max_cmin) = head.ok_or_else(|| {
@@ -691,6 +696,7 @@ impl Catalog {
             read.subs.extend(r.subs);
             read.columns.extend(r.columns);
             read.indexes.extend(r.indexes);
+            read.column_lines.extend(r.column_lines);
             reread.extend(more_rels);
         }
         // A renamed schema renames everything in it: read it all again.
@@ -737,7 +743,7 @@ impl Catalog {
             incremental: true,
             reread: count,
             round_trips,
-            reused_index_lines: reused,
+            reused_lines: reused,
         };
         Ok(Some(state))
     }
@@ -765,11 +771,17 @@ impl Catalog {
 
 /// One row of the canonical statements: `(kind, oid, key, lines, subs)`; the search_path
 /// rows and any other tag are skipped.
-/// With `cache`, an index line left empty by the statement is the one cached there.
+/// Index lines and column lines of the last read, by index OID and by relation and column.
+type LineCache<'a> = (
+    &'a HashMap<u32, String>,
+    &'a HashMap<u32, HashMap<i32, String>>,
+);
+
+/// With `cache`, an index or column line the statement left out is the one cached there.
 fn parse_object(
     row: &crate::pg::Row,
     out: &mut ReadResult,
-    cache: Option<&HashMap<u32, String>>,
+    cache: Option<LineCache>,
 ) -> Result<(), DbError> {
     let g = |e: crate::pg::Error| error::map(&e);
     let tag: &str = row.try_get(0).map_err(g)?;
@@ -789,13 +801,36 @@ fn parse_object(
         .map_err(g)?
         .unwrap_or_default();
     let mut lines: Vec<String> = Vec::with_capacity(raw.len());
+    let mut column_lines: HashMap<i32, String> = HashMap::new();
     for line in raw.into_iter().flatten() {
         if let Some((num, rest)) = numbered_column(line) {
-            columns.push((num, leading_ident(&rest["column ".len()..]).to_string()));
-            lines.push(escape_line(rest));
+            let name = leading_ident(&rest["column ".len()..]);
+            let text = if rest["column ".len() + name.len()..] == *" #" {
+                // Unchanged: the last read's line, if it names the same column.
+                let cached = cache
+                    .and_then(|c| c.1.get(&oid))
+                    .and_then(|c| c.get(&num))
+                    .filter(|l| l.strip_prefix("column ").map(leading_ident) == Some(name));
+                match cached {
+                    Some(cached) => {
+                        out.cached.insert(root);
+                        out.reused += 1;
+                        cached.clone()
+                    }
+                    None => {
+                        out.missing.insert(root);
+                        continue;
+                    }
+                }
+            } else {
+                escape_line(rest)
+            };
+            columns.push((num, name.to_string()));
+            column_lines.insert(num, text.clone());
+            lines.push(text);
         } else if let Some((index, rest)) = index_line(line) {
             let text = if rest.is_empty() {
-                match cache.and_then(|c| c.get(&index)) {
+                match cache.and_then(|c| c.0.get(&index)) {
                     Some(cached) => {
                         out.cached.insert(root);
                         out.reused += 1;
@@ -819,6 +854,7 @@ fn parse_object(
     if kind == Kind::Rel {
         columns.sort_unstable();
         out.columns.insert(root, columns);
+        out.column_lines.insert(oid, column_lines);
     }
     if let Some(subs) = row.try_get::<_, Option<Vec<u32>>>(4).map_err(g)? {
         let sk = if kind == Kind::Rel { b'i' } else { b'k' };
@@ -869,6 +905,9 @@ fn apply(t: &mut Tracking, reread: &BTreeSet<Root>, mut r: ReadResult) -> BTreeS
             let text = t.state.objects.remove(&key);
             old_texts.insert(*root, (key, text));
         }
+        if root.0 == Kind::Rel {
+            t.column_lines.remove(&root.1);
+        }
         for sub in t.root_subs.remove(root).unwrap_or_default() {
             t.subs.remove(&sub);
             if sub.0 == b'i' {
@@ -916,6 +955,7 @@ fn apply(t: &mut Tracking, reread: &BTreeSet<Root>, mut r: ReadResult) -> BTreeS
     }
     t.columns.extend(r.columns);
     t.indexes.extend(r.indexes);
+    t.column_lines.extend(r.column_lines);
     renamed
 }
 
