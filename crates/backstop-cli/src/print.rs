@@ -66,6 +66,8 @@ impl Printer {
         if !r.history_exists {
             out("history: none yet (nothing applied by backstop)");
         }
+        // One write for the whole list: a line at a time is a system call per migration.
+        let mut list = String::new();
         for m in &r.migrations {
             let mut flags = Vec::new();
             if m.checksum_mismatch {
@@ -87,10 +89,13 @@ impl Printer {
             } else {
                 format!("  [{}]", flags.join("; "))
             };
-            out(&format!(
-                "  {:<12} {} {}{when}{flag}",
+            list.push_str(&format!(
+                "  {:<12} {} {}{when}{flag}\n",
                 m.state, m.version, m.name
             ));
+        }
+        if !list.is_empty() {
+            out(list.trim_end_matches('\n'));
         }
         out(&format!(
             "{} applied, {} pending{}",

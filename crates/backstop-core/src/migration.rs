@@ -328,7 +328,24 @@ fn split_version(path: &Path, stem: &str) -> Result<(i64, String), LoadError> {
 }
 
 fn read_text(path: &Path) -> Result<Option<String>, LoadError> {
-    match std::fs::read(path) {
+    // Not `fs::read`, which asks for the size first: migration files are small, and
+    // `status` on 10,000 migrations is mostly system calls.
+    // (`read_to_end` on a file asks for its size and position too.)
+    let read = |path: &Path| -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path)?;
+        let mut bytes = Vec::new();
+        let mut chunk = [0u8; 16384];
+        loop {
+            match file.read(&mut chunk) {
+                Ok(0) => return Ok(bytes),
+                Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    match read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(mut s) => {
                 // A UTF-8 BOM is an editor artefact, not SQL.

@@ -109,12 +109,30 @@ struct ReadResult {
     indexes: HashMap<u32, String>,
     /// Every column line read (escaped), by relation and column number.
     column_lines: HashMap<u32, HashMap<i32, String>>,
-    /// Relations whose text took an unchanged index line from the last read.
+    /// Relations whose text took an unchanged line from the last read.
     cached: BTreeSet<Root>,
-    /// Relations with an unchanged index line the last read doesn't have: read them again.
+    /// Relations with an unchanged line the last read doesn't have: read them again.
     missing: BTreeSet<Root>,
     /// Index and column lines taken from the last read.
     reused: usize,
+}
+
+impl ReadResult {
+    /// The last read's line for one `root` left out of this read, noting where it came
+    /// from; without one, the root is to be read again in full.
+    fn reuse(&mut self, root: Root, cached: Option<&String>) -> Option<String> {
+        match cached {
+            Some(text) => {
+                self.cached.insert(root);
+                self.reused += 1;
+                Some(text.clone())
+            }
+            None => {
+                self.missing.insert(root);
+                None
+            }
+        }
+    }
 }
 
 /// What the last read saw, to tell what changed since.
@@ -685,7 +703,7 @@ impl Catalog {
         }
         more_rels.retain(|r| !reread.contains(r));
         more_rels.extend(others);
-        // An index line left out that we don't have: read the relation again in full.
+        // A line left out that the last read doesn't have: read the relation again in full.
         more_rels.extend(read.missing.iter().copied());
         let mut cached: BTreeSet<Root> = &read.cached - &more_rels;
         let reused = read.reused;
@@ -713,8 +731,8 @@ impl Catalog {
         while !renamed.is_empty() {
             let deps = self.dependents(client, &renamed)?;
             round_trips += 1;
-            // A relation read with unchanged index lines is read again in full: they may
-            // print the renamed name.
+            // A relation that took unchanged lines from the last read is read again in
+            // full: they may print the renamed name.
             let next: BTreeSet<Root> = deps
                 .into_iter()
                 .filter(|r| !done.contains(r) || cached.remove(r))
@@ -769,15 +787,15 @@ impl Catalog {
     }
 }
 
-/// One row of the canonical statements: `(kind, oid, key, lines, subs)`; the search_path
-/// rows and any other tag are skipped.
 /// Index lines and column lines of the last read, by index OID and by relation and column.
 type LineCache<'a> = (
     &'a HashMap<u32, String>,
     &'a HashMap<u32, HashMap<i32, String>>,
 );
 
-/// With `cache`, an index or column line the statement left out is the one cached there.
+/// One row of the canonical statements: `(kind, oid, key, lines, subs)`; the search_path
+/// rows and any other tag are skipped. With `cache`, an index or column line the statement
+/// left out (unchanged since the last read) is the one cached there.
 fn parse_object(
     row: &crate::pg::Row,
     out: &mut ReadResult,
@@ -811,16 +829,9 @@ fn parse_object(
                     .and_then(|c| c.1.get(&oid))
                     .and_then(|c| c.get(&num))
                     .filter(|l| l.strip_prefix("column ").map(leading_ident) == Some(name));
-                match cached {
-                    Some(cached) => {
-                        out.cached.insert(root);
-                        out.reused += 1;
-                        cached.clone()
-                    }
-                    None => {
-                        out.missing.insert(root);
-                        continue;
-                    }
+                match out.reuse(root, cached) {
+                    Some(text) => text,
+                    None => continue,
                 }
             } else {
                 escape_line(rest)
@@ -830,16 +841,9 @@ fn parse_object(
             lines.push(text);
         } else if let Some((index, rest)) = index_line(line) {
             let text = if rest.is_empty() {
-                match cache.and_then(|c| c.0.get(&index)) {
-                    Some(cached) => {
-                        out.cached.insert(root);
-                        out.reused += 1;
-                        cached.clone()
-                    }
-                    None => {
-                        out.missing.insert(root);
-                        continue;
-                    }
+                match out.reuse(root, cache.and_then(|c| c.0.get(&index))) {
+                    Some(text) => text,
+                    None => continue,
                 }
             } else {
                 escape_line(rest)
