@@ -3,6 +3,7 @@
 # same run, on the local PostgreSQL (127.0.0.1:5432, or PGURL=postgres://…/postgres):
 #   apply of N generated migrations  vs  psql -f all_up.sql   (same SQL, BEGIN/COMMIT each)
 #   rollback --to 0                  vs  psql -f all_down.sql
+#   (each floor also with synchronous_commit off, as backstop commits within a run)
 #   status with S migrations on disk and in history
 #   peak RSS of apply, rollback and status (GNU time)
 # Knobs: N (default 1000), S (10000), RUNS (3). Results: bench/work/results.md
@@ -27,11 +28,16 @@ export BACKSTOP_ACTOR=bench
 # The generated migrations build indexes without CONCURRENTLY and backfill with UPDATE; the
 # lint gate refuses those unless allowed (audited), as it would in production.
 ALLOW=(--allow create-index-non-concurrently --allow data-loss-without-contract --reason "generated benchmark migrations")
-echo "run | psql apply s | backstop apply s | ratio | psql rollback s | backstop rollback s | ratio" > "$W/rows.txt"
+# Two floors: psql as it comes (every COMMIT waits for the disk), and psql with
+# synchronous_commit off, like backstop's commits within a run (one durable write at the
+# end). The first moves with the speed of fsync on the machine; the second does not.
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+echo "run | psql apply s | psql apply, async commit s | backstop apply s | × floor | × async floor | psql rollback s | psql rollback, async s | backstop rollback s | × floor | × async floor" > "$W/rows.txt"
 for r in $(seq 1 "$RUNS"); do
   u=$(mkdb bs_bench_floor); pa=$(t psql -X -q -v ON_ERROR_STOP=1 -d "$u" -f "$W/n/all_up.sql"); pr=$(t psql -X -q -v ON_ERROR_STOP=1 -d "$u" -f "$W/n/all_down.sql")
+  u=$(mkdb bs_bench_floor); qa=$(PGOPTIONS="-c synchronous_commit=off" t psql -X -q -v ON_ERROR_STOP=1 -d "$u" -f "$W/n/all_up.sql"); qr=$(PGOPTIONS="-c synchronous_commit=off" t psql -X -q -v ON_ERROR_STOP=1 -d "$u" -f "$W/n/all_down.sql")
   u=$(mkdb bs_bench_tool); ba=$(t "$BS" --database-url "$u" --dir "$W/n/migrations" --yes apply "${ALLOW[@]}"); br=$(t "$BS" --database-url "$u" --dir "$W/n/migrations" --yes rollback --to 0)
-  echo "$r | $pa | $ba | $(python3 -c "print(f'{$ba/$pa:.2f}')") | $pr | $br | $(python3 -c "print(f'{$br/$pr:.2f}')")" | tee -a "$W/rows.txt"
+  echo "$r | $pa | $qa | $ba | $(ratio "$ba" "$pa") | $(ratio "$ba" "$qa") | $pr | $qr | $br | $(ratio "$br" "$pr") | $(ratio "$br" "$qr")" | tee -a "$W/rows.txt"
 done
 u=$(mkdb bs_bench_tool)
 ra=$(rss "$BS" --database-url "$u" --dir "$W/n/migrations" --yes apply "${ALLOW[@]}")
