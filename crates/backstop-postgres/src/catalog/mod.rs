@@ -105,34 +105,6 @@ struct ReadResult {
     objects: HashMap<Root, Object>,
     subs: HashMap<Root, Vec<Sub>>,
     columns: HashMap<Root, Columns>,
-    /// Every index line read (escaped), by the index's OID.
-    indexes: HashMap<u32, String>,
-    /// Every column line read (escaped), by relation and column number.
-    column_lines: HashMap<u32, HashMap<i32, String>>,
-    /// Relations whose text took an unchanged line from the last read.
-    cached: BTreeSet<Root>,
-    /// Relations with an unchanged line the last read doesn't have: read them again.
-    missing: BTreeSet<Root>,
-    /// Index and column lines taken from the last read.
-    reused: usize,
-}
-
-impl ReadResult {
-    /// The last read's line for one `root` left out of this read, noting where it came
-    /// from; without one, the root is to be read again in full.
-    fn reuse(&mut self, root: Root, cached: Option<&String>) -> Option<String> {
-        match cached {
-            Some(text) => {
-                self.cached.insert(root);
-                self.reused += 1;
-                Some(text.clone())
-            }
-            None => {
-                self.missing.insert(root);
-                None
-            }
-        }
-    }
 }
 
 /// What the last read saw, to tell what changed since.
@@ -144,10 +116,6 @@ struct Tracking {
     root_subs: HashMap<Root, Vec<Sub>>,
     /// Columns of each relation, to tell a renamed column from a dropped one.
     columns: HashMap<Root, Columns>,
-    /// Each index's line, for reads that leave unchanged indexes out.
-    indexes: HashMap<u32, String>,
-    /// Each column's line by relation and column number, likewise.
-    column_lines: HashMap<u32, HashMap<i32, String>>,
     /// The driver's transaction generation at the read.
     tx_gen: u64,
     /// Largest command id among our own transaction's catalog rows at the read, when known.
@@ -181,8 +149,6 @@ pub struct ReadStats {
     pub reread: usize,
     /// Round trips the last read took.
     pub round_trips: usize,
-    /// Index and column lines the last read took from the one before instead of printing.
-    pub reused_lines: usize,
 }
 
 /// The schema reader of one connection.
@@ -385,7 +351,6 @@ impl Catalog {
                             incremental: true,
                             reread: 0,
                             round_trips: 1,
-                            reused_lines: 0,
                         };
                         self.tracking = Some(t);
                         return Ok(prev.clone());
@@ -473,7 +438,7 @@ impl Catalog {
         for rows in batches {
             let rows = rows.map_err(|e| error::map(&e))?;
             for row in &rows {
-                parse_object(row, &mut out, None)?;
+                parse_object(row, &mut out)?;
             }
         }
         Ok((out, statements))
@@ -488,8 +453,6 @@ impl Catalog {
             subs: HashMap::new(),
             root_subs: HashMap::new(),
             columns: HashMap::new(),
-            indexes: HashMap::new(),
-            column_lines: HashMap::new(),
             tx_gen,
             max_cmin: None,
             xmax: 0,
@@ -505,7 +468,6 @@ impl Catalog {
             incremental: false,
             reread: 0,
             round_trips: 1 + statements,
-            reused_lines: 0,
         };
         Ok(state)
     }
@@ -620,7 +582,7 @@ impl Catalog {
                         .unwrap_or_default();
                     reread.extend(roots.into_iter().map(|o| (Kind::Rel, o)));
                 }
-                _ => parse_object(row, &mut read, Some((&t.indexes, &t.column_lines)))?,
+                _ => parse_object(row, &mut read)?,
             }
         }
         let (head, mut max_cmin) = head.ok_or_else(|| {
@@ -703,18 +665,12 @@ impl Catalog {
         }
         more_rels.retain(|r| !reread.contains(r));
         more_rels.extend(others);
-        // A line left out that the last read doesn't have: read the relation again in full.
-        more_rels.extend(read.missing.iter().copied());
-        let mut cached: BTreeSet<Root> = &read.cached - &more_rels;
-        let reused = read.reused;
         if !more_rels.is_empty() {
             let (r, statements) = self.canonical(client, Some(&more_rels))?;
             round_trips += statements;
             read.objects.extend(r.objects);
             read.subs.extend(r.subs);
             read.columns.extend(r.columns);
-            read.indexes.extend(r.indexes);
-            read.column_lines.extend(r.column_lines);
             reread.extend(more_rels);
         }
         // A renamed schema renames everything in it: read it all again.
@@ -731,12 +687,7 @@ impl Catalog {
         while !renamed.is_empty() {
             let deps = self.dependents(client, &renamed)?;
             round_trips += 1;
-            // A relation that took unchanged lines from the last read is read again in
-            // full: they may print the renamed name.
-            let next: BTreeSet<Root> = deps
-                .into_iter()
-                .filter(|r| !done.contains(r) || cached.remove(r))
-                .collect();
+            let next: BTreeSet<Root> = deps.into_iter().filter(|r| !done.contains(r)).collect();
             if next.is_empty() {
                 break;
             }
@@ -761,7 +712,6 @@ impl Catalog {
             incremental: true,
             reread: count,
             round_trips,
-            reused_lines: reused,
         };
         Ok(Some(state))
     }
@@ -787,20 +737,9 @@ impl Catalog {
     }
 }
 
-/// Index lines and column lines of the last read, by index OID and by relation and column.
-type LineCache<'a> = (
-    &'a HashMap<u32, String>,
-    &'a HashMap<u32, HashMap<i32, String>>,
-);
-
 /// One row of the canonical statements: `(kind, oid, key, lines, subs)`; the search_path
-/// rows and any other tag are skipped. With `cache`, an index or column line the statement
-/// left out (unchanged since the last read) is the one cached there.
-fn parse_object(
-    row: &crate::pg::Row,
-    out: &mut ReadResult,
-    cache: Option<LineCache>,
-) -> Result<(), DbError> {
+/// rows and any other tag are skipped.
+fn parse_object(row: &crate::pg::Row, out: &mut ReadResult) -> Result<(), DbError> {
     let g = |e: crate::pg::Error| error::map(&e);
     let tag: &str = row.try_get(0).map_err(g)?;
     let Some(kind) = Kind::parse(tag) else {
@@ -814,51 +753,24 @@ fn parse_object(
     };
     let root = (kind, oid);
     let mut columns = Columns::new();
-    let raw = row
+    let mut lines: Vec<String> = row
         .try_get::<_, Option<Vec<Option<&str>>>>(3)
         .map_err(g)?
-        .unwrap_or_default();
-    let mut lines: Vec<String> = Vec::with_capacity(raw.len());
-    let mut column_lines: HashMap<i32, String> = HashMap::new();
-    for line in raw.into_iter().flatten() {
-        if let Some((num, rest)) = numbered_column(line) {
-            let name = leading_ident(&rest["column ".len()..]);
-            let text = if rest["column ".len() + name.len()..] == *" #" {
-                // Unchanged: the last read's line, if it names the same column.
-                let cached = cache
-                    .and_then(|c| c.1.get(&oid))
-                    .and_then(|c| c.get(&num))
-                    .filter(|l| l.strip_prefix("column ").map(leading_ident) == Some(name));
-                match out.reuse(root, cached) {
-                    Some(text) => text,
-                    None => continue,
-                }
-            } else {
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .map(|line| match numbered_column(line) {
+            Some((num, rest)) => {
+                columns.push((num, leading_ident(&rest["column ".len()..]).to_string()));
                 escape_line(rest)
-            };
-            columns.push((num, name.to_string()));
-            column_lines.insert(num, text.clone());
-            lines.push(text);
-        } else if let Some((index, rest)) = index_line(line) {
-            let text = if rest.is_empty() {
-                match out.reuse(root, cache.and_then(|c| c.0.get(&index))) {
-                    Some(text) => text,
-                    None => continue,
-                }
-            } else {
-                escape_line(rest)
-            };
-            out.indexes.insert(index, text.clone());
-            lines.push(text);
-        } else {
-            lines.push(escape_line(line));
-        }
-    }
+            }
+            None => escape_line(line),
+        })
+        .collect();
     lines.sort_unstable();
     if kind == Kind::Rel {
         columns.sort_unstable();
         out.columns.insert(root, columns);
-        out.column_lines.insert(oid, column_lines);
     }
     if let Some(subs) = row.try_get::<_, Option<Vec<u32>>>(4).map_err(g)? {
         let sk = if kind == Kind::Rel { b'i' } else { b'k' };
@@ -873,12 +785,6 @@ fn parse_object(
         },
     );
     Ok(())
-}
-
-/// `#i16390 CREATE INDEX …` → `(16390, "CREATE INDEX …")`; the text may be empty.
-fn index_line(line: &str) -> Option<(u32, &str)> {
-    let (oid, rest) = line.strip_prefix("#i")?.split_once(' ')?;
-    Some((oid.parse().ok()?, rest))
 }
 
 /// `#3 column a int` → `(3, "column a int")`.
@@ -909,14 +815,8 @@ fn apply(t: &mut Tracking, reread: &BTreeSet<Root>, mut r: ReadResult) -> BTreeS
             let text = t.state.objects.remove(&key);
             old_texts.insert(*root, (key, text));
         }
-        if root.0 == Kind::Rel {
-            t.column_lines.remove(&root.1);
-        }
         for sub in t.root_subs.remove(root).unwrap_or_default() {
             t.subs.remove(&sub);
-            if sub.0 == b'i' {
-                t.indexes.remove(&sub.1);
-            }
         }
     }
     let mut old_columns: HashMap<Root, Columns> = HashMap::new();
@@ -958,8 +858,6 @@ fn apply(t: &mut Tracking, reread: &BTreeSet<Root>, mut r: ReadResult) -> BTreeS
         t.root_subs.insert(root, subs);
     }
     t.columns.extend(r.columns);
-    t.indexes.extend(r.indexes);
-    t.column_lines.extend(r.column_lines);
     renamed
 }
 
