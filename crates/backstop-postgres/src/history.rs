@@ -314,12 +314,13 @@ pub fn record(
         .map_err(|e| error::map(&e))
 }
 
-/// The outcome of the record and of the COMMIT after it.
-pub type RecordCommit = (Result<(), DbError>, Result<(), DbError>);
+/// The outcome of the record and of the COMMIT after it (`None`: not sent, because the
+/// record failed before it left).
+pub type RecordCommit = (Result<(), DbError>, Option<Result<(), DbError>>);
 
 /// [`record`], then `COMMIT`, sent together (one round trip). The first result is the
-/// record's: when it failed, the server still ran the COMMIT, which then rolled the
-/// transaction back. The second is the COMMIT's.
+/// record's: when it failed on the server, the server still ran the COMMIT, which then
+/// rolled the transaction back. The second is the COMMIT's, `None` when it was not sent.
 pub fn record_and_commit(
     client: &mut Client,
     stmts: &mut Stmts,
@@ -333,7 +334,7 @@ pub fn record_and_commit(
     let (recorded, committed) = client.execute_then(&stmt, &params, "COMMIT");
     Ok((
         recorded.map(|_| ()).map_err(|e| error::map(&e)),
-        committed.map_err(|e| error::map(&e)),
+        committed.map(|c| c.map_err(|e| error::map(&e))),
     ))
 }
 

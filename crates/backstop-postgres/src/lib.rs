@@ -478,7 +478,125 @@ impl PgDriver {
 
     /// Whether `e` says that our counters statement is gone (a DEALLOCATE we didn't see).
     fn lost_counters(e: &DbError) -> bool {
-        e.code.as_deref() == Some("26000") && e.message.contains(COUNTERS)
+        e.code.as_deref() == Some("26000") && e.message.contains(&format!("\"{COUNTERS}\""))
+    }
+
+    /// [`Driver::execute`]; `retry`: whether a lost counters statement may be prepared
+    /// again and the statement sent once more.
+    fn run_statement(&mut self, sql: &str, retry: bool) -> Result<FirstColumn, DbError> {
+        let class = classify(sql);
+        // The simple query protocol: any statement, including several in one string and
+        // utility commands that can't be prepared; positions refer to `sql` as given.
+        let pending = self.pending_begin.take();
+        let result = match &pending {
+            Some(begin) => {
+                let mut text = String::with_capacity(begin.sql.len() + sql.len());
+                text.push_str(&begin.sql);
+                text.push_str(sql);
+                self.client.simple_query(&text)
+            }
+            None => self.client.simple_query(sql),
+        };
+        // The results of the BEGIN in front come first.
+        let mut ours = 0;
+        if let Some(begin) = &pending {
+            match &result {
+                Ok(messages) => {
+                    let mut done = 0;
+                    ours = messages
+                        .iter()
+                        .position(|m| {
+                            if let SimpleQueryMessage::CommandComplete(_) = m {
+                                done += 1;
+                            }
+                            done == begin.statements
+                        })
+                        .map_or(messages.len(), |i| i + 1);
+                    self.on_begun(&messages[..ours]);
+                }
+                Err(e) => {
+                    let err = error::map(e);
+                    if retry && Self::lost_counters(&err) {
+                        // Nothing of `sql` ran: begin again with the counters prepared anew.
+                        let _ = self.client.batch_execute("ROLLBACK");
+                        self.end_transaction(false);
+                        self.counters_prepared = false;
+                        self.prepare_counters()?;
+                        self.tx_gen += 1;
+                        self.in_tx = true;
+                        self.pending_begin = Some(Self::begin_sql(begin.timeouts, begin.batched));
+                        return self.run_statement(sql, false);
+                    }
+                }
+            }
+        }
+        match class {
+            StatementClass::Begin if result.is_ok() => {
+                self.tx_gen += 1;
+                self.in_tx = true;
+            }
+            StatementClass::Commit => self.end_transaction(result.is_ok()),
+            StatementClass::Rollback => self.end_transaction(false),
+            StatementClass::RollbackToSavepoint => self.catalog.invalidate(),
+            StatementClass::MayChangeCatalog if self.in_tx => self.catalog.note_catalog_change(),
+            StatementClass::MayChangeCatalog => self.catalog.invalidate(),
+            StatementClass::DropsPreparedStatements => {
+                self.forget_prepared();
+                // DISCARD ALL also releases session advisory locks, the migration lock
+                // among them (take it back at once, or stop), and resets every setting
+                // (the migration's timeouts and the dead-client check go back on).
+                if result.is_ok() && leading_words(sql).1 == "ALL" {
+                    if self.lock_held {
+                        match lock::try_lock(&mut self.client)? {
+                            LockAttempt::Acquired => {}
+                            LockAttempt::Held(_) => {
+                                self.lock_held = false;
+                                return Err(DbError::other(
+                                    "the statement's DISCARD ALL released backstop's migration lock, and another session took it before backstop could take it back; check what that session is doing before going on",
+                                ));
+                            }
+                        }
+                    }
+                    if let Some(t) = self.session_timeouts {
+                        self.set_session_timeouts(t)?;
+                    }
+                    let r = self.client.batch_execute(CONNECTION_CHECK);
+                    self.db(r)?;
+                }
+            }
+            _ => {}
+        }
+        // A DEALLOCATE run by a DO block, or by a function this statement defines: the
+        // same, on the safe side (preparing ours again costs a few milliseconds).
+        if class != StatementClass::DropsPreparedStatements
+            && sql
+                .as_bytes()
+                .windows(10)
+                .any(|w| w.eq_ignore_ascii_case(b"deallocate"))
+        {
+            self.forget_prepared();
+        }
+        let messages = result.map_err(|e| {
+            let mut err = error::map(&e);
+            if let Some(begin) = &pending {
+                // Positions count from the start of the string sent; ours came first.
+                err.position = err
+                    .position
+                    .and_then(|p| p.checked_sub(begin.sql.chars().count()))
+                    .filter(|p| *p > 0);
+            }
+            err
+        })?;
+        Ok(messages[ours..]
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => Some(match row.try_get(0) {
+                    Ok(v) => truthy(v),
+                    Err(_) => true, // a row without columns asserts nothing false
+                }),
+                _ => None,
+            })
+            .collect())
     }
 
     fn unhealthy(&mut self) -> Result<Vec<Unhealthy>, DbError> {
@@ -667,119 +785,7 @@ impl Driver for PgDriver {
     }
 
     fn execute(&mut self, sql: &str) -> Result<FirstColumn, DbError> {
-        let class = classify(sql);
-        // The simple query protocol: any statement, including several in one string and
-        // utility commands that can't be prepared; positions refer to `sql` as given.
-        let pending = self.pending_begin.take();
-        let result = match &pending {
-            Some(begin) => {
-                let mut text = String::with_capacity(begin.sql.len() + sql.len());
-                text.push_str(&begin.sql);
-                text.push_str(sql);
-                self.client.simple_query(&text)
-            }
-            None => self.client.simple_query(sql),
-        };
-        // The results of the BEGIN in front come first.
-        let mut ours = 0;
-        if let Some(begin) = &pending {
-            match &result {
-                Ok(messages) => {
-                    let mut done = 0;
-                    ours = messages
-                        .iter()
-                        .position(|m| {
-                            if let SimpleQueryMessage::CommandComplete(_) = m {
-                                done += 1;
-                            }
-                            done == begin.statements
-                        })
-                        .map_or(messages.len(), |i| i + 1);
-                    self.on_begun(&messages[..ours]);
-                }
-                Err(e) => {
-                    let err = error::map(e);
-                    if Self::lost_counters(&err) {
-                        // Nothing of `sql` ran: begin again with the counters prepared anew.
-                        let _ = self.client.batch_execute("ROLLBACK");
-                        self.end_transaction(false);
-                        self.counters_prepared = false;
-                        self.prepare_counters()?;
-                        self.tx_gen += 1;
-                        self.in_tx = true;
-                        self.pending_begin = Some(Self::begin_sql(begin.timeouts, begin.batched));
-                        return self.execute(sql);
-                    }
-                }
-            }
-        }
-        match class {
-            StatementClass::Begin if result.is_ok() => {
-                self.tx_gen += 1;
-                self.in_tx = true;
-            }
-            StatementClass::Commit => self.end_transaction(result.is_ok()),
-            StatementClass::Rollback => self.end_transaction(false),
-            StatementClass::RollbackToSavepoint => self.catalog.invalidate(),
-            StatementClass::MayChangeCatalog if self.in_tx => self.catalog.note_catalog_change(),
-            StatementClass::MayChangeCatalog => self.catalog.invalidate(),
-            StatementClass::DropsPreparedStatements => {
-                self.forget_prepared();
-                // DISCARD ALL also releases session advisory locks, the migration lock
-                // among them (take it back at once, or stop), and resets every setting
-                // (the migration's timeouts and the dead-client check go back on).
-                if result.is_ok() && leading_words(sql).1 == "ALL" {
-                    if self.lock_held {
-                        match lock::try_lock(&mut self.client)? {
-                            LockAttempt::Acquired => {}
-                            LockAttempt::Held(_) => {
-                                self.lock_held = false;
-                                return Err(DbError::other(
-                                    "the statement's DISCARD ALL released backstop's migration lock, and another session took it before backstop could take it back; check what that session is doing before going on",
-                                ));
-                            }
-                        }
-                    }
-                    if let Some(t) = self.session_timeouts {
-                        self.set_session_timeouts(t)?;
-                    }
-                    let r = self.client.batch_execute(CONNECTION_CHECK);
-                    self.db(r)?;
-                }
-            }
-            _ => {}
-        }
-        // A DEALLOCATE run by a DO block, or by a function this statement defines: the
-        // same, on the safe side (preparing ours again costs a few milliseconds).
-        if class != StatementClass::DropsPreparedStatements
-            && sql
-                .as_bytes()
-                .windows(10)
-                .any(|w| w.eq_ignore_ascii_case(b"deallocate"))
-        {
-            self.forget_prepared();
-        }
-        let messages = result.map_err(|e| {
-            let mut err = error::map(&e);
-            if let Some(begin) = &pending {
-                // Positions count from the start of the string sent; ours came first.
-                err.position = err
-                    .position
-                    .and_then(|p| p.checked_sub(begin.sql.chars().count()))
-                    .filter(|p| *p > 0);
-            }
-            err
-        })?;
-        Ok(messages[ours..]
-            .iter()
-            .filter_map(|m| match m {
-                SimpleQueryMessage::Row(row) => Some(match row.try_get(0) {
-                    Ok(v) => truthy(v),
-                    Err(_) => true, // a row without columns asserts nothing false
-                }),
-                _ => None,
-            })
-            .collect())
+        self.run_statement(sql, true)
     }
 
     fn load_history(&mut self) -> Result<Vec<HistoryRow>, DbError> {
@@ -865,25 +871,31 @@ impl Driver for PgDriver {
         )
         .map_err(RecordCommitError::Record)?;
         match (recorded, committed) {
-            (Ok(()), Ok(())) => {
+            (Ok(()), Some(Ok(()))) => {
                 self.end_transaction(true);
                 Ok(())
             }
+            // Failed before anything was sent: the transaction is still open, for the
+            // caller to roll back.
+            (Err(e), None) => Err(RecordCommitError::Record(e)),
             // Whether the COMMIT got there is unknown.
-            (Err(e), _) | (Ok(()), Err(e)) if e.kind == DbErrorKind::Connection => {
+            (Err(e), _) | (Ok(()), Some(Err(e))) if e.kind == DbErrorKind::Connection => {
                 self.end_transaction(false);
                 Err(RecordCommitError::Commit(e))
             }
             // The COMMIT after the failed record rolled the transaction back.
-            (Err(e), _) => {
+            (Err(e), Some(_)) => {
                 self.end_transaction(false);
                 Err(RecordCommitError::Record(e))
             }
             // A failed COMMIT (deferred constraints) rolls back too.
-            (Ok(()), Err(e)) => {
+            (Ok(()), Some(Err(e))) => {
                 self.end_transaction(false);
                 Err(RecordCommitError::Commit(e))
             }
+            (Ok(()), None) => Err(RecordCommitError::Commit(DbError::other(
+                "COMMIT was not sent after the bookkeeping",
+            ))),
         }
     }
 

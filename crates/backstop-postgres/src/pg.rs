@@ -6,16 +6,19 @@
 //! with its bookkeeping and its COMMIT; sent together they cost one round trip, not two.
 
 use futures_util::future::join;
+use std::future::Future;
+use std::task::Poll;
 use tokio::runtime::Runtime;
 use tokio_postgres::types::ToSql;
 pub use tokio_postgres::{
     error, types, Config, Error, NoTls, Row, SimpleQueryMessage, Statement, ToStatement,
 };
 
-/// One connection and the runtime that drives it. Fields drop in order: the client, then
-/// the runtime with the connection task, which closes the socket.
+/// One connection and the runtime that drives it.
 pub struct Client {
-    client: tokio_postgres::Client,
+    /// Taken out only by `Drop`.
+    client: Option<tokio_postgres::Client>,
+    connection: Option<tokio::task::JoinHandle<()>>,
     rt: Runtime,
 }
 
@@ -41,10 +44,20 @@ impl Client {
             .map_err(ConnectError::Postgres)?;
         // The connection turns whenever a call waits on the runtime; it ends when the
         // client is dropped. Server notices (RAISE NOTICE) are logged by it.
-        rt.spawn(async move {
+        let connection = rt.spawn(async move {
             let _ = connection.await;
         });
-        Ok(Client { client, rt })
+        Ok(Client {
+            client: Some(client),
+            connection: Some(connection),
+            rt,
+        })
+    }
+
+    fn c(&self) -> &tokio_postgres::Client {
+        self.client
+            .as_ref()
+            .expect("the client is only taken out when the connection is dropped")
     }
 
     pub fn query<T: ?Sized + ToStatement>(
@@ -52,7 +65,7 @@ impl Client {
         query: &T,
         params: Params<'_>,
     ) -> Result<Vec<Row>, Error> {
-        self.rt.block_on(self.client.query(query, params))
+        self.rt.block_on(self.c().query(query, params))
     }
 
     pub fn query_one<T: ?Sized + ToStatement>(
@@ -60,7 +73,7 @@ impl Client {
         query: &T,
         params: Params<'_>,
     ) -> Result<Row, Error> {
-        self.rt.block_on(self.client.query_one(query, params))
+        self.rt.block_on(self.c().query_one(query, params))
     }
 
     pub fn execute<T: ?Sized + ToStatement>(
@@ -68,34 +81,57 @@ impl Client {
         query: &T,
         params: Params<'_>,
     ) -> Result<u64, Error> {
-        self.rt.block_on(self.client.execute(query, params))
+        self.rt.block_on(self.c().execute(query, params))
     }
 
     pub fn prepare(&mut self, query: &str) -> Result<Statement, Error> {
-        self.rt.block_on(self.client.prepare(query))
+        self.rt.block_on(self.c().prepare(query))
     }
 
     pub fn batch_execute(&mut self, query: &str) -> Result<(), Error> {
-        self.rt.block_on(self.client.batch_execute(query))
+        self.rt.block_on(self.c().batch_execute(query))
     }
 
     pub fn simple_query(&mut self, query: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        self.rt.block_on(self.client.simple_query(query))
+        self.rt.block_on(self.c().simple_query(query))
     }
 
     /// `statement` with `params`, then the simple query `then`, sent together: one round
     /// trip. After an error in `statement` the server skips to the end of it and still runs
-    /// `then` (inside a transaction, a COMMIT after a failed statement rolls back).
+    /// `then` (inside a transaction, a COMMIT after a failed statement rolls back). When
+    /// `statement` fails before anything is sent (a value that can't be encoded), `then`
+    /// is not sent either: the second result is `None`.
     pub fn execute_then(
         &mut self,
         statement: &Statement,
         params: Params<'_>,
         then: &str,
-    ) -> (Result<u64, Error>, Result<(), Error>) {
-        let client = &self.client;
-        self.rt.block_on(join(
-            client.execute(statement, params),
-            client.batch_execute(then),
-        ))
+    ) -> (Result<u64, Error>, Option<Result<(), Error>>) {
+        let client = self.c();
+        self.rt.block_on(async move {
+            let mut first = std::pin::pin!(client.execute(statement, params));
+            // The first poll encodes the parameters and queues the request, or fails;
+            // nothing reaches the server before this future yields.
+            let early = std::future::poll_fn(|cx| Poll::Ready(first.as_mut().poll(cx))).await;
+            if let Poll::Ready(result) = early {
+                return (result, None);
+            }
+            let (result, then) = join(first, client.batch_execute(then)).await;
+            (result, Some(then))
+        })
+    }
+}
+
+impl Drop for Client {
+    /// Say goodbye (the Terminate message) instead of just closing the socket, which the
+    /// server logs as an unexpected EOF: dropping the client ends the connection task,
+    /// which sends it.
+    fn drop(&mut self) {
+        drop(self.client.take());
+        if let Some(connection) = self.connection.take() {
+            let _ = self.rt.block_on(async {
+                tokio::time::timeout(std::time::Duration::from_secs(1), connection).await
+            });
+        }
     }
 }

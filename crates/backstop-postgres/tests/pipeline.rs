@@ -310,3 +310,59 @@ fn a_lost_counters_statement_is_prepared_again_before_the_first_statement() {
         1
     );
 }
+
+#[test]
+fn a_record_that_fails_before_it_is_sent_does_not_commit() {
+    // A value the client can't encode fails before anything leaves: the COMMIT that would
+    // have gone with it must not be sent on its own.
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    d.ensure_history().unwrap();
+    common::exec(
+        &mut d,
+        "ALTER TABLE backstop.events ALTER COLUMN version TYPE integer",
+    );
+    let e = sealed(0, GENESIS);
+    let state = StoredState {
+        ledger_seq: e.seq,
+        ledger_hash: e.hash.clone(),
+        fingerprint: "sha256:f".into(),
+        schema_json: None,
+        catalog_stamp: None,
+    };
+    let mut fresh = common::connect(&db);
+    fresh.begin_batched(Timeouts::default()).unwrap();
+    fresh.execute("CREATE TABLE migrated (id int)").unwrap();
+    match fresh.record_and_commit(Some(&row(1)), &e, &state) {
+        Err(RecordCommitError::Record(err)) => {
+            assert!(err.message.contains("serializing"), "{err:?}")
+        }
+        other => panic!("expected a record failure, got {other:?}"),
+    }
+    fresh.rollback().unwrap();
+    let mut other = common::connect(&db);
+    assert_eq!(
+        count(
+            &mut other,
+            "SELECT 1 FROM pg_class WHERE relname = 'migrated'"
+        ),
+        0,
+        "nothing of the transaction may be committed"
+    );
+    assert!(other.load_history().unwrap().is_empty());
+}
+
+#[test]
+fn a_missing_statement_of_a_similar_name_is_the_migrations_own_error() {
+    // Only our own counters statement is prepared again, and only once: a migration's
+    // EXECUTE of a statement that doesn't exist is its error, not a reason to loop.
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    d.begin(Timeouts::default()).unwrap();
+    let e = d
+        .execute("EXECUTE backstop_catalog_counters_v2")
+        .unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("26000"), "{e:?}");
+    d.rollback().unwrap();
+    assert_eq!(d.execute("SELECT true").unwrap(), vec![true]);
+}
