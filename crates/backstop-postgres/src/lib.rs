@@ -1,7 +1,8 @@
 //! backstop-postgres owns everything backstop knows about PostgreSQL (12+, tested on 15):
 //!
 //! - [`connect`] and [`PgDriver`], the implementation of [`backstop_core::driver::Driver`]
-//!   on one synchronous `postgres` connection (no TLS yet);
+//!   on one tokio-postgres connection driven by a small blocking facade that can pipeline
+//!   (`pg`; no TLS yet);
 //! - the history, ledger and state tables in schema `backstop` (`history`);
 //! - the migration lock, a session-level advisory lock that is only ever tried (`lock`);
 //! - the catalog reader that turns the user schema into a canonical
