@@ -126,6 +126,12 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
+    // Say so plainly, rather than fail the handshake with advice about host and port.
+    if config.get_ssl_mode() == pg::SslMode::Require {
+        return Err(DbError::connection(format!(
+            "cannot connect to {shown}: sslmode=require asks for TLS, which backstop does not support yet (use sslmode=prefer or disable on a trusted network, or reach the server through a TLS tunnel)"
+        )));
+    }
     let mut client = Client::connect(&config).map_err(|e| match e {
         pg::ConnectError::Postgres(e) => error::connection(&shown, &e),
         pg::ConnectError::Runtime(e) => {

@@ -9,6 +9,7 @@ use futures_util::future::join;
 use std::future::Future;
 use std::task::Poll;
 use tokio::runtime::Runtime;
+pub use tokio_postgres::config::SslMode;
 use tokio_postgres::types::ToSql;
 pub use tokio_postgres::{
     error, types, Config, Error, NoTls, Row, SimpleQueryMessage, Statement, ToStatement,

@@ -143,3 +143,21 @@ fn wrong_password_or_database_is_a_connection_error_with_advice() {
     assert_eq!(e.code.as_deref(), Some("3D000"), "{e:?}");
     assert!(e.message.contains("create the database"), "{e:?}");
 }
+
+#[test]
+fn tls_required_is_refused_plainly_without_the_password() {
+    let url = format!(
+        "{}?sslmode=require",
+        backstop_postgres::testing::base_url()
+            .replace("postgres://postgres@", "postgres://postgres:Tls-S3cret@")
+    );
+    let e = match backstop_postgres::connect(&url, "t") {
+        Ok(_) => panic!("sslmode=require must be refused"),
+        Err(e) => e,
+    };
+    assert_eq!(e.kind, DbErrorKind::Connection);
+    let all = format!("{e} {e:?}");
+    assert!(all.contains("sslmode=require"), "{all}");
+    assert!(all.contains("not support"), "{all}");
+    assert!(!all.contains("Tls-S3cret"), "{all}");
+}
