@@ -483,9 +483,11 @@ impl PgDriver {
         }
     }
 
-    /// Whether `e` says that our counters statement is gone (a DEALLOCATE we didn't see).
+    /// Whether an error of a string of backstop's own statements (BEGIN, SET, the
+    /// counters) says that our counters statement is gone: a DEALLOCATE we didn't see.
+    /// Told by SQLSTATE alone: the message is in the server's language.
     fn lost_counters(e: &DbError) -> bool {
-        e.code.as_deref() == Some("26000") && e.message.contains(&format!("\"{COUNTERS}\""))
+        e.code.as_deref() == Some("26000")
     }
 
     /// [`Driver::execute`]; `retry`: whether a lost counters statement may be prepared
@@ -495,12 +497,20 @@ impl PgDriver {
         // The simple query protocol: any statement, including several in one string and
         // utility commands that can't be prepared; positions refer to `sql` as given.
         let pending = self.pending_begin.take();
+        // With BEGIN in front: how many statements completed before an error, which tells
+        // an error of ours from one of `sql`.
+        let mut completed = 0;
         let result = match &pending {
             Some(begin) => {
                 let mut text = String::with_capacity(begin.sql.len() + sql.len());
                 text.push_str(&begin.sql);
                 text.push_str(sql);
-                self.client.simple_query(&text)
+                let (messages, r) = self.client.simple_query_partial(&text);
+                completed = messages
+                    .iter()
+                    .filter(|m| matches!(m, SimpleQueryMessage::CommandComplete(_)))
+                    .count();
+                r.map(|()| messages)
             }
             None => self.client.simple_query(sql),
         };
@@ -523,8 +533,9 @@ impl PgDriver {
                 }
                 Err(e) => {
                     let err = error::map(e);
-                    if retry && Self::lost_counters(&err) {
-                        // Nothing of `sql` ran: begin again with the counters prepared anew.
+                    if retry && completed < begin.statements && Self::lost_counters(&err) {
+                        // Our EXECUTE failed, so nothing of `sql` ran: begin again with the
+                        // counters prepared anew.
                         let _ = self.client.batch_execute("ROLLBACK");
                         self.end_transaction(false);
                         self.counters_prepared = false;

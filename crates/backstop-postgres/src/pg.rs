@@ -6,6 +6,7 @@
 //! with its bookkeeping and its COMMIT; sent together they cost one round trip, not two.
 
 use futures_util::future::join;
+use futures_util::StreamExt;
 use std::future::Future;
 use std::task::Poll;
 use tokio::runtime::Runtime;
@@ -20,7 +21,8 @@ pub struct Client {
     /// Taken out only by `Drop`.
     client: Option<tokio_postgres::Client>,
     connection: Option<tokio::task::JoinHandle<()>>,
-    rt: Runtime,
+    /// Taken out only by `Drop`.
+    rt: Option<Runtime>,
 }
 
 /// Why [`Client::connect`] failed.
@@ -51,7 +53,7 @@ impl Client {
         Ok(Client {
             client: Some(client),
             connection: Some(connection),
-            rt,
+            rt: Some(rt),
         })
     }
 
@@ -61,12 +63,18 @@ impl Client {
             .expect("the client is only taken out when the connection is dropped")
     }
 
+    fn rt(&self) -> &Runtime {
+        self.rt
+            .as_ref()
+            .expect("the runtime is only taken out when the connection is dropped")
+    }
+
     pub fn query<T: ?Sized + ToStatement>(
         &mut self,
         query: &T,
         params: Params<'_>,
     ) -> Result<Vec<Row>, Error> {
-        self.rt.block_on(self.c().query(query, params))
+        self.rt().block_on(self.c().query(query, params))
     }
 
     pub fn query_one<T: ?Sized + ToStatement>(
@@ -74,7 +82,7 @@ impl Client {
         query: &T,
         params: Params<'_>,
     ) -> Result<Row, Error> {
-        self.rt.block_on(self.c().query_one(query, params))
+        self.rt().block_on(self.c().query_one(query, params))
     }
 
     pub fn execute<T: ?Sized + ToStatement>(
@@ -82,19 +90,43 @@ impl Client {
         query: &T,
         params: Params<'_>,
     ) -> Result<u64, Error> {
-        self.rt.block_on(self.c().execute(query, params))
+        self.rt().block_on(self.c().execute(query, params))
     }
 
     pub fn prepare(&mut self, query: &str) -> Result<Statement, Error> {
-        self.rt.block_on(self.c().prepare(query))
+        self.rt().block_on(self.c().prepare(query))
     }
 
     pub fn batch_execute(&mut self, query: &str) -> Result<(), Error> {
-        self.rt.block_on(self.c().batch_execute(query))
+        self.rt().block_on(self.c().batch_execute(query))
     }
 
     pub fn simple_query(&mut self, query: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        self.rt.block_on(self.c().simple_query(query))
+        self.rt().block_on(self.c().simple_query(query))
+    }
+
+    /// [`Client::simple_query`], keeping what came before an error: with several
+    /// statements in one string, how many completed tells which one failed.
+    pub fn simple_query_partial(
+        &mut self,
+        query: &str,
+    ) -> (Vec<SimpleQueryMessage>, Result<(), Error>) {
+        let client = self.c();
+        self.rt().block_on(async move {
+            let mut messages = Vec::new();
+            let stream = match client.simple_query_raw(query).await {
+                Ok(stream) => stream,
+                Err(e) => return (messages, Err(e)),
+            };
+            let mut stream = std::pin::pin!(stream);
+            while let Some(message) = stream.next().await {
+                match message {
+                    Ok(m) => messages.push(m),
+                    Err(e) => return (messages, Err(e)),
+                }
+            }
+            (messages, Ok(()))
+        })
     }
 
     /// `statement` with `params`, then the simple query `then`, sent together: one round
@@ -109,7 +141,7 @@ impl Client {
         then: &str,
     ) -> (Result<u64, Error>, Option<Result<(), Error>>) {
         let client = self.c();
-        self.rt.block_on(async move {
+        self.rt().block_on(async move {
             let mut first = std::pin::pin!(client.execute(statement, params));
             // The first poll encodes the parameters and queues the request, or fails;
             // nothing reaches the server before this future yields.
@@ -129,8 +161,18 @@ impl Drop for Client {
     /// which sends it.
     fn drop(&mut self) {
         drop(self.client.take());
+        let Some(rt) = self.rt.take() else {
+            return;
+        };
+        // Not while unwinding, nor inside another runtime, where waiting (or dropping a
+        // runtime, which waits) would panic, and a panic while unwinding aborts: there the
+        // runtime is let go without waiting and the socket just closes.
+        if std::thread::panicking() || tokio::runtime::Handle::try_current().is_ok() {
+            rt.shutdown_background();
+            return;
+        }
         if let Some(connection) = self.connection.take() {
-            let _ = self.rt.block_on(async {
+            let _ = rt.block_on(async {
                 tokio::time::timeout(std::time::Duration::from_secs(1), connection).await
             });
         }

@@ -366,3 +366,48 @@ fn a_missing_statement_of_a_similar_name_is_the_migrations_own_error() {
     d.rollback().unwrap();
     assert_eq!(d.execute("SELECT true").unwrap(), vec![true]);
 }
+
+#[test]
+fn only_our_own_failing_statement_is_sent_again() {
+    // A migration statement that names backstop's counters statement and fails with the
+    // same SQLSTATE after doing work must not be run a second time.
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    common::exec(&mut d, "CREATE SEQUENCE s");
+    d.begin(Timeouts::default()).unwrap();
+    let e = d
+        .execute(
+            "SELECT nextval('s'); DEALLOCATE backstop_catalog_counters; EXECUTE backstop_catalog_counters",
+        )
+        .unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("26000"), "{e:?}");
+    d.rollback().unwrap();
+    // Sequences are not transactional: a second run would show here.
+    assert_eq!(
+        d.execute("SELECT last_value = 1 FROM s").unwrap(),
+        vec![true],
+        "the statement ran twice"
+    );
+    // The driver still works (its counters are prepared again on the next BEGIN).
+    d.begin(Timeouts::default()).unwrap();
+    assert_eq!(d.execute("SELECT false").unwrap(), vec![false]);
+    d.commit().unwrap();
+}
+
+#[test]
+fn dropping_a_connection_inside_another_runtime_or_while_unwinding_does_not_abort() {
+    let db = TestDb::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let d = common::connect(&db);
+    rt.block_on(async move { drop(d) });
+    let d = common::connect(&db);
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async move {
+            let _held = d;
+            panic!("a panic while a connection is held");
+        })
+    }));
+    assert!(unwound.is_err(), "the panic unwinds and is caught");
+}
