@@ -55,6 +55,13 @@ for d in bs_bench_floor bs_bench_tool bs_bench_status; do psql -X -q -d "$ADMIN"
 {
   echo "N=$N migrations, $RUNS runs; status with S=$S; $(date -u +%FT%TZ); $(psql -X -At -d "$ADMIN" -c 'show server_version') ; fsync=$(psql -X -At -d "$ADMIN" -c 'show fsync')"
   cat "$W/rows.txt"
+  # Medians of the ratio columns: single runs spread widely on a shared machine.
+  python3 - "$W/rows.txt" <<'PY'
+import statistics, sys
+rows = [l.split("|") for l in open(sys.argv[1]).read().splitlines()[1:] if l.strip()]
+cols = {"apply × floor": 4, "apply × async floor": 5, "rollback × floor": 9, "rollback × async floor": 10}
+print("medians: " + ", ".join(f"{k} {statistics.median(float(r[i]) for r in rows):.2f}" for k, i in cols.items()))
+PY
   echo "status on $S migrations (s): $st"
   echo "status on $S migrations after an outside schema change (s): $sd"
   echo "peak RSS (KiB): apply $ra, rollback $rr, status $rs"
