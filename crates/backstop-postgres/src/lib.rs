@@ -875,7 +875,8 @@ impl Driver for PgDriver {
     ) -> Result<(), RecordCommitError> {
         self.start_pending().map_err(RecordCommitError::Record)?;
         if !self.in_tx {
-            // Nothing to commit in the same message: the default order.
+            // No transaction of ours to end: the write commits on its own, as it would
+            // without pipelining.
             self.record(row, event, state)
                 .map_err(RecordCommitError::Record)?;
             return self.commit().map_err(RecordCommitError::Commit);
