@@ -4,11 +4,20 @@ use backstop_core::driver::{DbError, Driver};
 use backstop_core::error::EngineError;
 use backstop_core::redact::redact;
 
+/// The URL's scheme, lower-cased: which driver [`connect`] picks.
+fn scheme(url: &str) -> String {
+    url.split(':').next().unwrap_or("").to_ascii_lowercase()
+}
+
+/// Whether [`connect`] opens `url` with the SQLite driver (which creates a missing file).
+pub fn is_sqlite(url: &str) -> bool {
+    scheme(url) == "sqlite"
+}
+
 /// Connect to the database named by `url`. `application_name` is how this session shows up
 /// to others (PostgreSQL's pg_stat_activity, SQLite's lock file), e.g. in lock messages.
 pub fn connect(url: &str, application_name: &str) -> Result<Box<dyn Driver>, EngineError> {
-    let scheme = url.split(':').next().unwrap_or("").to_ascii_lowercase();
-    let r: Result<Box<dyn Driver>, DbError> = match scheme.as_str() {
+    let r: Result<Box<dyn Driver>, DbError> = match scheme(url).as_str() {
         "postgres" | "postgresql" => backstop_postgres::connect(url, application_name)
             .map(|d| Box::new(d) as Box<dyn Driver>),
         "sqlite" => backstop_sqlite::connect(url).map(|mut d| {

@@ -228,12 +228,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             // is reported first, as it would be one after the other. Only when the folder
             // is there and the database is a server: opening an SQLite path creates the
             // file, which a mistyped --dir must not leave behind.
-            let overlap = s.dir.is_dir()
-                && !s
-                    .url
-                    .trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("sqlite");
+            let overlap = s.dir.is_dir() && !connect::is_sqlite(&s.url);
             let observe = || {
                 connect::connect(&s.url, &app("status"))
                     .and_then(|mut db| engine::observe(db.as_mut()))

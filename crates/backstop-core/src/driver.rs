@@ -132,6 +132,19 @@ pub struct Timeouts {
     pub statement: Option<Duration>,
 }
 
+/// [`Driver::record`], then [`Driver::commit`], one after the other: what
+/// [`Driver::record_and_commit`] does unless a driver can send both at once.
+pub fn record_then_commit<D: Driver + ?Sized>(
+    db: &mut D,
+    row: Option<&HistoryRow>,
+    event: &Event,
+    state: &StoredState,
+) -> Result<(), RecordCommitError> {
+    db.record(row, event, state)
+        .map_err(RecordCommitError::Record)?;
+    db.commit().map_err(RecordCommitError::Commit)
+}
+
 /// Which half of [`Driver::record_and_commit`] failed.
 #[derive(Debug)]
 pub enum RecordCommitError {
@@ -248,9 +261,7 @@ pub trait Driver {
         event: &Event,
         state: &StoredState,
     ) -> Result<(), RecordCommitError> {
-        self.record(row, event, state)
-            .map_err(RecordCommitError::Record)?;
-        self.commit().map_err(RecordCommitError::Commit)
+        record_then_commit(self, row, event, state)
     }
     /// The stored ledger head and last fingerprint; `None` before the first write.
     fn load_state(&mut self) -> Result<Option<StoredState>, DbError>;

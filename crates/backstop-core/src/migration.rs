@@ -328,9 +328,9 @@ fn split_version(path: &Path, stem: &str) -> Result<(i64, String), LoadError> {
 }
 
 fn read_text(path: &Path) -> Result<Option<String>, LoadError> {
-    // Not `fs::read`, which asks for the size first: migration files are small, and
-    // `status` on 10,000 migrations is mostly system calls.
-    // (`read_to_end` on a file asks for its size and position too.)
+    // Neither `fs::read` nor `read_to_end`, which ask for the file's size (and position)
+    // first: migration files are small, and `status` on 10,000 migrations is mostly
+    // system calls.
     let read = |path: &Path| -> std::io::Result<Vec<u8>> {
         use std::io::Read;
         let mut file = std::fs::File::open(path)?;

@@ -360,26 +360,8 @@ fn record_statement<'a>(
     } else {
         &mut stmts.record_event
     };
-    if slot.is_none() {
-        let sql = record_sql(row.is_some(), stamp);
-        *slot = Some(client.prepare(&sql).map_err(|e| error::map(&e))?);
-    }
-    let stmt = slot
-        .clone()
-        .ok_or_else(|| DbError::other("statement cache is empty after prepare"))?;
-    Ok((stmt, params))
-}
-
-fn prepared<'a>(
-    client: &mut Client,
-    slot: &'a mut Option<Statement>,
-    sql: &str,
-) -> Result<&'a Statement, DbError> {
-    if slot.is_none() {
-        *slot = Some(client.prepare(sql).map_err(|e| error::map(&e))?);
-    }
-    slot.as_ref()
-        .ok_or_else(|| DbError::other("statement cache is empty after prepare"))
+    let stmt = crate::prepared(client, slot, || record_sql(row.is_some(), stamp))?;
+    Ok((stmt.clone(), params))
 }
 
 pub fn exists(client: &mut Client) -> Result<bool, DbError> {
@@ -414,7 +396,7 @@ pub fn ensure(client: &mut Client, in_transaction: bool) -> Result<(), DbError> 
 pub fn save_history(client: &mut Client, stmts: &mut Stmts, r: &HistoryRow) -> Result<(), DbError> {
     let options = options_json(r)?;
     let status = r.status.as_str();
-    let stmt = prepared(client, &mut stmts.save_history, SAVE_HISTORY)?;
+    let stmt = crate::prepared(client, &mut stmts.save_history, || SAVE_HISTORY.into())?;
     client
         .execute(stmt, &history_params(r, &options, &status))
         .map(|_| ())
@@ -474,7 +456,7 @@ fn load_history_with(client: &mut Client, sql: &str) -> Result<Vec<HistoryRow>, 
 }
 
 pub fn append_event(client: &mut Client, stmts: &mut Stmts, e: &Event) -> Result<(), DbError> {
-    let stmt = prepared(client, &mut stmts.append_event, APPEND_EVENT)?;
+    let stmt = crate::prepared(client, &mut stmts.append_event, || APPEND_EVENT.into())?;
     client
         .execute(stmt, &event_params(e))
         .map(|_| ())
@@ -504,7 +486,7 @@ pub fn load_events(client: &mut Client) -> Result<Vec<Event>, DbError> {
 pub fn save_state(client: &mut Client, stmts: &mut Stmts, s: &StoredState) -> Result<(), DbError> {
     let stamp = stamp_column(client, stmts)?;
     let sql = if stamp { SAVE_STATE } else { SAVE_STATE_V1 };
-    let stmt = prepared(client, &mut stmts.save_state, sql)?;
+    let stmt = crate::prepared(client, &mut stmts.save_state, || sql.into())?;
     client
         .execute(stmt, &state_params(s, stamp))
         .map(|_| ())

@@ -53,6 +53,19 @@ const CONNECTION_CHECK: &str = "SELECT current_setting('server_version_num')::in
 /// The session-level prepared statement that reads the catalog write counters at `BEGIN`.
 const COUNTERS: &str = "backstop_catalog_counters";
 
+/// The statement in `slot`, prepared from `sql()` on its first use on this connection.
+fn prepared<'a>(
+    client: &mut Client,
+    slot: &'a mut Option<pg::Statement>,
+    sql: impl FnOnce() -> String,
+) -> Result<&'a pg::Statement, DbError> {
+    let stmt = match slot.take() {
+        Some(stmt) => stmt,
+        None => client.prepare(&sql()).map_err(|e| error::map(&e))?,
+    };
+    Ok(slot.insert(stmt))
+}
+
 /// A connection to one PostgreSQL database, implementing backstop's [`Driver`].
 pub struct PgDriver {
     client: Client,
@@ -463,6 +476,16 @@ impl PgDriver {
         }
     }
 
+    /// After our counters statement was found gone (and its transaction ended): prepare it
+    /// again and count a new transaction with the same settings, to be sent.
+    fn begin_again(&mut self, timeouts: Timeouts, batched: bool) -> Result<PendingBegin, DbError> {
+        self.counters_prepared = false;
+        self.prepare_counters()?;
+        self.tx_gen += 1;
+        self.in_tx = true;
+        Ok(Self::begin_sql(timeouts, batched))
+    }
+
     /// Send a deferred BEGIN now: something other than a statement of the migration comes
     /// first (a schema read, bookkeeping).
     fn start_pending(&mut self) -> Result<(), DbError> {
@@ -473,11 +496,8 @@ impl PgDriver {
         match self.send_begin(begin) {
             Err(e) if Self::lost_counters(&e) => {
                 // `send_begin` ended that transaction: prepare the counters again, once.
-                self.counters_prepared = false;
-                self.prepare_counters()?;
-                self.tx_gen += 1;
-                self.in_tx = true;
-                self.send_begin(Self::begin_sql(timeouts, batched))
+                let begin = self.begin_again(timeouts, batched)?;
+                self.send_begin(begin)
             }
             r => r,
         }
@@ -538,11 +558,7 @@ impl PgDriver {
                         // counters prepared anew.
                         let _ = self.client.batch_execute("ROLLBACK");
                         self.end_transaction(false);
-                        self.counters_prepared = false;
-                        self.prepare_counters()?;
-                        self.tx_gen += 1;
-                        self.in_tx = true;
-                        self.pending_begin = Some(Self::begin_sql(begin.timeouts, begin.batched));
+                        self.pending_begin = Some(self.begin_again(begin.timeouts, begin.batched)?);
                         return self.run_statement(sql, false);
                     }
                 }
@@ -877,9 +893,7 @@ impl Driver for PgDriver {
         if !self.in_tx {
             // No transaction of ours to end: the write commits on its own, as it would
             // without pipelining.
-            self.record(row, event, state)
-                .map_err(RecordCommitError::Record)?;
-            return self.commit().map_err(RecordCommitError::Commit);
+            return backstop_core::driver::record_then_commit(self, row, event, state);
         }
         let (recorded, committed) = history::record_and_commit(
             &mut self.client,

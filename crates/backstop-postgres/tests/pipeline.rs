@@ -17,6 +17,25 @@ fn count(d: &mut backstop_postgres::PgDriver, sql: &str) -> usize {
     d.execute(sql).expect(sql).len()
 }
 
+/// How many relations called `name` this session sees.
+fn tables_named(d: &mut backstop_postgres::PgDriver, name: &str) -> usize {
+    count(
+        d,
+        &format!("SELECT 1 FROM pg_class WHERE relname = '{name}'"),
+    )
+}
+
+/// The state row whose ledger head is `e` (and some fingerprint).
+fn head_at(e: &backstop_core::ledger::Event) -> StoredState {
+    StoredState {
+        ledger_seq: e.seq,
+        ledger_hash: e.hash.clone(),
+        fingerprint: "sha256:f".into(),
+        schema_json: None,
+        catalog_stamp: None,
+    }
+}
+
 #[test]
 fn first_statement_of_a_transaction_returns_its_own_rows() {
     let db = TestDb::new();
@@ -56,7 +75,7 @@ fn first_statement_runs_inside_the_transaction_with_its_timeouts() {
     d.execute("CREATE TABLE t (a int)").unwrap();
     d.rollback().unwrap();
     assert_eq!(
-        count(&mut d, "SELECT 1 FROM pg_class WHERE relname = 't'"),
+        tables_named(&mut d, "t"),
         0,
         "the statement sent with BEGIN was rolled back with it"
     );
@@ -113,10 +132,7 @@ fn errors_in_the_first_statement_keep_their_positions() {
     // The session is usable and out of any transaction afterwards.
     d.execute("CREATE TABLE kept (a int)").unwrap();
     let mut other = common::connect(&db);
-    assert_eq!(
-        count(&mut other, "SELECT 1 FROM pg_class WHERE relname = 'kept'"),
-        1
-    );
+    assert_eq!(tables_named(&mut other, "kept"), 1);
 }
 
 #[test]
@@ -204,10 +220,7 @@ fn record_and_commit_writes_every_value_exactly() {
     assert_eq!(loaded.ledger_hash, state.ledger_hash);
     assert_eq!(loaded.fingerprint, state.fingerprint);
     assert_eq!(loaded.catalog_stamp, state.catalog_stamp);
-    assert_eq!(
-        count(&mut other, "SELECT 1 FROM pg_class WHERE relname = 't'"),
-        1
-    );
+    assert_eq!(tables_named(&mut other, "t"), 1);
 
     // Without a history row (an event alone), in a second transaction.
     let e2 = sealed(e.seq, &e.hash);
@@ -221,13 +234,7 @@ fn record_and_commit_writes_every_value_exactly() {
     assert_eq!(other.load_events().unwrap(), vec![e, e2]);
     // The session is out of the transaction.
     d.execute("CREATE TABLE after_commit (a int)").unwrap();
-    assert_eq!(
-        count(
-            &mut other,
-            "SELECT 1 FROM pg_class WHERE relname = 'after_commit'"
-        ),
-        1
-    );
+    assert_eq!(tables_named(&mut other, "after_commit"), 1);
 }
 
 #[test]
@@ -241,13 +248,7 @@ fn a_failed_record_is_told_from_a_failed_commit() {
          CREATE TRIGGER refuse BEFORE INSERT ON backstop.events FOR EACH ROW EXECUTE FUNCTION refuse()",
     );
     let e = sealed(0, GENESIS);
-    let state = StoredState {
-        ledger_seq: e.seq,
-        ledger_hash: e.hash.clone(),
-        fingerprint: "sha256:f".into(),
-        schema_json: None,
-        catalog_stamp: None,
-    };
+    let state = head_at(&e);
     // The record fails: the COMMIT sent with it rolls the transaction back.
     d.begin_batched(Timeouts::default()).unwrap();
     d.execute("CREATE TABLE t1 (id int)").unwrap();
@@ -259,10 +260,7 @@ fn a_failed_record_is_told_from_a_failed_commit() {
     }
     d.rollback().unwrap();
     let mut other = common::connect(&db);
-    assert_eq!(
-        count(&mut other, "SELECT 1 FROM pg_class WHERE relname = 't1'"),
-        0
-    );
+    assert_eq!(tables_named(&mut other, "t1"), 0);
     assert!(other.load_history().unwrap().is_empty());
     common::exec(&mut d, "DROP TRIGGER refuse ON backstop.events");
 
@@ -305,10 +303,7 @@ fn a_lost_counters_statement_is_prepared_again_before_the_first_statement() {
     d.execute("CREATE TABLE t (a int)").unwrap();
     d.commit().unwrap();
     let mut other = common::connect(&db);
-    assert_eq!(
-        count(&mut other, "SELECT 1 FROM pg_class WHERE relname = 't'"),
-        1
-    );
+    assert_eq!(tables_named(&mut other, "t"), 1);
 }
 
 #[test]
@@ -323,13 +318,7 @@ fn a_record_that_fails_before_it_is_sent_does_not_commit() {
         "ALTER TABLE backstop.events ALTER COLUMN version TYPE integer",
     );
     let e = sealed(0, GENESIS);
-    let state = StoredState {
-        ledger_seq: e.seq,
-        ledger_hash: e.hash.clone(),
-        fingerprint: "sha256:f".into(),
-        schema_json: None,
-        catalog_stamp: None,
-    };
+    let state = head_at(&e);
     let mut fresh = common::connect(&db);
     fresh.begin_batched(Timeouts::default()).unwrap();
     fresh.execute("CREATE TABLE migrated (id int)").unwrap();
@@ -342,10 +331,7 @@ fn a_record_that_fails_before_it_is_sent_does_not_commit() {
     fresh.rollback().unwrap();
     let mut other = common::connect(&db);
     assert_eq!(
-        count(
-            &mut other,
-            "SELECT 1 FROM pg_class WHERE relname = 'migrated'"
-        ),
+        tables_named(&mut other, "migrated"),
         0,
         "nothing of the transaction may be committed"
     );

@@ -48,7 +48,7 @@
 mod sql;
 
 use crate::error;
-use crate::pg::{Client, Statement};
+use crate::pg::{Client, Row, Statement};
 use backstop_core::driver::DbError;
 use backstop_core::schema::SchemaState;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -166,18 +166,6 @@ pub struct Catalog {
     /// Objects in the schema when the statements were prepared.
     prepared_for: usize,
     pub last: ReadStats,
-}
-
-fn prepare<'a>(
-    client: &mut Client,
-    slot: &'a mut Option<Statement>,
-    sql: impl FnOnce() -> String,
-) -> Result<&'a Statement, DbError> {
-    if slot.is_none() {
-        *slot = Some(client.prepare(&sql()).map_err(|e| error::map(&e))?);
-    }
-    slot.as_ref()
-        .ok_or_else(|| DbError::other("statement cache is empty after prepare"))
 }
 
 /// Keep each line on one line: multi-line definitions would be split and sorted otherwise.
@@ -371,7 +359,7 @@ impl Catalog {
         let Some(base) = self.tx_start_total.filter(|s| s.0 == tx_gen).map(|s| s.1) else {
             return Ok(false);
         };
-        let stmt = prepare(client, &mut self.stmts.total, || {
+        let stmt = crate::prepared(client, &mut self.stmts.total, || {
             format!(
                 "SELECT ({})::int8, pg_catalog.current_setting('track_counts')::bool",
                 sql::total_writes()
@@ -384,7 +372,7 @@ impl Catalog {
     }
 
     fn head(&mut self, client: &mut Client) -> Result<Head, DbError> {
-        let stmt = prepare(client, &mut self.stmts.head, sql::head)?;
+        let stmt = crate::prepared(client, &mut self.stmts.head, sql::head)?;
         let row = client.query_one(stmt, &[]).map_err(|e| error::map(&e))?;
         let g = |e: crate::pg::Error| error::map(&e);
         Ok(Head {
@@ -418,7 +406,7 @@ impl Catalog {
                 };
                 let rels = of(Kind::Rel);
                 if !rels.is_empty() {
-                    let stmt = prepare(client, &mut self.stmts.part_rel, || {
+                    let stmt = crate::prepared(client, &mut self.stmts.part_rel, || {
                         sql::canonical_rel(false)
                     })?;
                     batches.push(client.query(stmt, &[&rels]));
@@ -426,7 +414,7 @@ impl Catalog {
                 let (procs, types, exts, nss) =
                     (of(Kind::Proc), of(Kind::Type), of(Kind::Ext), of(Kind::Ns));
                 if !(procs.is_empty() && types.is_empty() && exts.is_empty() && nss.is_empty()) {
-                    let stmt = prepare(client, &mut self.stmts.part_other, || {
+                    let stmt = crate::prepared(client, &mut self.stmts.part_other, || {
                         sql::canonical_other(false)
                     })?;
                     batches.push(client.query(stmt, &[&procs, &types, &exts, &nss]));
@@ -495,12 +483,12 @@ impl Catalog {
         let h = t.xmax.to_string();
         let xip: Vec<String> = t.xip.iter().map(u32::to_string).collect();
         let rows = if same_tx {
-            let stmt = prepare(client, &mut self.stmts.inc_same_tx, || {
+            let stmt = crate::prepared(client, &mut self.stmts.inc_same_tx, || {
                 sql::incremental(true)
             })?;
             client.query(stmt, &[&m, &h, &xip, &base_ch, &base_del])
         } else {
-            let stmt = prepare(client, &mut self.stmts.inc_new_tx, || {
+            let stmt = crate::prepared(client, &mut self.stmts.inc_new_tx, || {
                 sql::incremental(false)
             })?;
             client.query(stmt, &[&m, &h, &xip, &base_ch, &base_del])
@@ -624,7 +612,7 @@ impl Catalog {
         ];
         let other_deletes = deleted.iter().any(|d| *d);
         if other_writes || other_deletes {
-            let stmt = prepare(client, &mut self.stmts.other_rows, sql::other_rows)?;
+            let stmt = crate::prepared(client, &mut self.stmts.other_rows, sql::other_rows)?;
             let row = client
                 .query_one(
                     stmt,
@@ -724,7 +712,7 @@ impl Catalog {
         let of =
             |k: Kind| -> Vec<u32> { renamed.iter().filter(|r| r.0 == k).map(|r| r.1).collect() };
         let (rels, types, procs) = (of(Kind::Rel), of(Kind::Type), of(Kind::Proc));
-        let stmt = prepare(client, &mut self.stmts.deps, || sql::DEPENDENTS.to_string())?;
+        let stmt = crate::prepared(client, &mut self.stmts.deps, || sql::DEPENDENTS.to_string())?;
         let rows = client
             .query(stmt, &[&rels, &types, &procs])
             .map_err(|e| error::map(&e))?;
@@ -739,7 +727,7 @@ impl Catalog {
 
 /// One row of the canonical statements: `(kind, oid, key, lines, subs)`; the search_path
 /// rows and any other tag are skipped.
-fn parse_object(row: &crate::pg::Row, out: &mut ReadResult) -> Result<(), DbError> {
+fn parse_object(row: &Row, out: &mut ReadResult) -> Result<(), DbError> {
     let g = |e: crate::pg::Error| error::map(&e);
     let tag: &str = row.try_get(0).map_err(g)?;
     let Some(kind) = Kind::parse(tag) else {

@@ -363,17 +363,21 @@ pub fn counters_select() -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let writes = list(&|o| {
-        format!(
-            "pg_catalog.pg_stat_get_xact_tuples_inserted({o}) + pg_catalog.pg_stat_get_xact_tuples_updated({o}) \
-             + pg_catalog.pg_stat_get_xact_tuples_deleted({o})"
-        )
-    });
+    let writes = list(&|o| writes_of(&o.to_string()));
     let deletes = list(&|o| format!("pg_catalog.pg_stat_get_xact_tuples_deleted({o})"));
     format!(
         "SELECT ARRAY[{writes}]::text, ARRAY[{deletes}]::text, ({})::text, \
          pg_catalog.current_setting('track_counts')",
         total_writes()
+    )
+}
+
+/// This transaction's writes (inserts, updates and deletes) to the catalog `rel` (an OID
+/// or a regclass literal), as an expression.
+fn writes_of(rel: &str) -> String {
+    format!(
+        "pg_catalog.pg_stat_get_xact_tuples_inserted({rel}) + pg_catalog.pg_stat_get_xact_tuples_updated({rel}) \
+         + pg_catalog.pg_stat_get_xact_tuples_deleted({rel})"
     )
 }
 
@@ -385,13 +389,7 @@ pub fn total_writes() -> String {
     STAMPED
         .iter()
         .chain(["pg_depend", "pg_authid"].iter())
-        .map(|c| {
-            let r = format!("'pg_catalog.{c}'::pg_catalog.regclass");
-            format!(
-                "pg_catalog.pg_stat_get_xact_tuples_inserted({r}) + pg_catalog.pg_stat_get_xact_tuples_updated({r}) \
-                 + pg_catalog.pg_stat_get_xact_tuples_deleted({r})"
-            )
-        })
+        .map(|c| writes_of(&format!("'pg_catalog.{c}'::pg_catalog.regclass")))
         .collect::<Vec<_>>()
         .join(" + ")
 }
@@ -528,13 +526,7 @@ pub fn incremental(same_tx: bool) -> String {
     };
     let writes = COUNTED
         .iter()
-        .map(|c| {
-            let r = format!("'pg_catalog.{c}'::pg_catalog.regclass");
-            format!(
-                "pg_catalog.pg_stat_get_xact_tuples_inserted({r}) + pg_catalog.pg_stat_get_xact_tuples_updated({r}) \
-                 + pg_catalog.pg_stat_get_xact_tuples_deleted({r})"
-            )
-        })
+        .map(|c| writes_of(&format!("'pg_catalog.{c}'::pg_catalog.regclass")))
         .collect::<Vec<_>>()
         .join(", ");
     let head_ctes = format!(
