@@ -454,6 +454,7 @@ impl PgDriver {
                 r.try_get(1).ok().flatten()?,
                 r.try_get(2).ok().flatten()?,
                 r.try_get(3).ok().flatten()?,
+                r.try_get(4).ok().flatten()?,
             ))
         });
         self.catalog.on_begin(self.tx_gen, counters);

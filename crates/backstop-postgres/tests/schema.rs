@@ -377,6 +377,7 @@ fn data_only_transactions_skip_the_read_unless_a_catalog_was_written() {
         incremental: true,
         reread: 0,
         round_trips: 1,
+        reused_lines: 0,
     };
     let mut prev = d.schema(None).unwrap();
 
@@ -458,4 +459,120 @@ fn session_output_styles_do_not_change_the_schema_text() {
     );
     d.commit().unwrap();
     assert_same(&fresh_full_read(&db), &inc, "after commit");
+}
+
+/// A table, its columns, indexes and constraints printing names kept in other catalogs:
+/// a collation, a text search configuration, an operator class, an operator, types, a
+/// sequence, functions, a referenced table and its column.
+const REUSE_SETUP: &str = "CREATE SCHEMA other;\n\
+    CREATE COLLATION mycoll FROM \"C\";\n\
+    CREATE TEXT SEARCH CONFIGURATION myts (COPY = pg_catalog.english);\n\
+    CREATE FUNCTION f1() RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 1 $$;\n\
+    CREATE FUNCTION eqf(int, int) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT $1 = $2 $$;\n\
+    CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = eqf);\n\
+    CREATE OPERATOR CLASS my_int_ops FOR TYPE int4 USING btree AS OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 btint4cmp(int4, int4);\n\
+    CREATE TYPE e AS ENUM ('x', 'y');\n\
+    CREATE TYPE r AS RANGE (subtype = int4);\n\
+    CREATE SEQUENCE s1;\n\
+    CREATE TABLE p (id int PRIMARY KEY);\n\
+    CREATE TABLE t (id int PRIMARY KEY, pid int REFERENCES p (id), a text COLLATE mycoll, b bigint DEFAULT nextval('s1'), c int DEFAULT f1() CHECK (c === c), d e, m r_multirange);\n\
+    CREATE INDEX t_a ON t (a);\n\
+    CREATE INDEX t_ts ON t USING gin (to_tsvector('myts'::regconfig, a));\n\
+    CREATE INDEX t_ops ON t (c my_int_ops)";
+
+/// Each step changes a name that a line of `t` prints, and locks `t` so that it is re-read
+/// in the next transaction, where its unchanged lines may be taken from the previous read.
+const REUSE_STEPS: &[&str] = &[
+    "ALTER TABLE t ALTER COLUMN id SET STATISTICS 100",
+    "ALTER COLLATION mycoll RENAME TO mycoll2;\nALTER TABLE t ALTER COLUMN id SET STATISTICS 100",
+    "ALTER TEXT SEARCH CONFIGURATION myts RENAME TO myts2;\nALTER TABLE t ALTER COLUMN id SET STATISTICS 100",
+    "ALTER OPERATOR CLASS my_int_ops USING btree RENAME TO my_ops2;\nALTER TABLE t ALTER COLUMN id SET STATISTICS 100",
+    "ALTER OPERATOR === (int, int) SET SCHEMA other;\nALTER TABLE t ALTER COLUMN id SET STATISTICS 100",
+    "ALTER TYPE e RENAME TO e2;\nALTER TABLE t ALTER COLUMN id SET STATISTICS 100",
+    "ALTER TYPE r_multirange RENAME TO rm2;\nALTER TABLE t ALTER COLUMN id SET STATISTICS 100",
+    "ALTER SEQUENCE s1 RENAME TO s2;\nALTER TABLE t ALTER COLUMN id SET STATISTICS 100",
+    "ALTER FUNCTION f1() RENAME TO f2;\nALTER TABLE t ALTER COLUMN id SET STATISTICS 100",
+    "ALTER TABLE p RENAME TO p2;\nALTER TABLE t ALTER COLUMN id SET STATISTICS 100",
+    "ALTER TABLE p2 RENAME COLUMN id TO pid;\nALTER TABLE t ALTER COLUMN id SET STATISTICS 100",
+    "ALTER TABLE t RENAME COLUMN a TO a2",
+    "ALTER TABLE t RENAME TO t2",
+    "ALTER TABLE t2 ADD COLUMN n int",
+    "CREATE INDEX t_n ON t2 (n)",
+    "ALTER INDEX t_n RENAME TO t_n2",
+    "ALTER TABLE t2 ALTER COLUMN n TYPE bigint",
+    "ALTER TABLE t2 ALTER COLUMN b SET DEFAULT 7",
+    // a subtransaction rolled back inside the migration, then a change after it
+    "DO $$ BEGIN BEGIN ALTER TABLE t2 ADD COLUMN q int; ALTER TABLE t2 DROP COLUMN d; RAISE EXCEPTION 'undo'; \
+     EXCEPTION WHEN raise_exception THEN NULL; END; ALTER TABLE t2 ALTER COLUMN c SET DEFAULT 2; END $$",
+    "ALTER TABLE t2 DROP CONSTRAINT t_c_check",
+    "DROP INDEX t_n2",
+    "ALTER SCHEMA other RENAME TO other2;\nALTER TABLE t2 ALTER COLUMN id SET STATISTICS 100",
+];
+
+#[test]
+fn reused_lines_follow_names_changed_elsewhere() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    exec(&mut d, REUSE_SETUP);
+    let mut prev = d.schema(None).unwrap();
+    let mut reused = Vec::new();
+    for step in REUSE_STEPS {
+        begin(&mut d);
+        exec(&mut d, step);
+        let state = d.schema(Some(&prev)).unwrap();
+        let stats = d.last_schema_read();
+        d.commit().unwrap();
+        assert_same(
+            &fresh_full_read(&db),
+            &state,
+            &format!("after `{step}` ({stats:?})"),
+        );
+        reused.push(stats.reused_lines);
+        prev = state;
+    }
+    // Only the column whose row was written is printed again: the other 6 columns, 3
+    // constraints and 4 indexes are reused.
+    assert_eq!(reused[0], 6 + 3 + 4, "{reused:?}");
+    // Renames of collations, text search configurations, operator classes, operators and
+    // types print everything again.
+    assert!(reused[1..=6].iter().all(|n| *n == 0), "{reused:?}");
+    // Adding a column reuses the lines of the others.
+    assert!(reused[13] >= 6 + 3 + 4, "{reused:?}");
+}
+
+/// Another session's DDL, made in a savepoint and committed only after our read, is newer
+/// than that read: the next read prints it instead of reusing what the read saw.
+#[test]
+fn reuse_never_covers_ddl_that_was_in_flight_at_the_last_read() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    exec(
+        &mut d,
+        "CREATE TABLE t (id int PRIMARY KEY, a int);\nCREATE TABLE u (x int)",
+    );
+    let mut prev = d.schema(None).unwrap();
+    let mut other = db.client();
+    other
+        .batch_execute(
+            "BEGIN; SAVEPOINT s; ALTER TABLE t ALTER COLUMN a SET DEFAULT 5; \
+             CREATE INDEX t_a ON t (a); RELEASE s",
+        )
+        .unwrap();
+    // Our read while the other transaction is open.
+    begin(&mut d);
+    exec(&mut d, "ALTER TABLE u ADD COLUMN y int");
+    prev = {
+        let s = d.schema(Some(&prev)).unwrap();
+        d.commit().unwrap();
+        s
+    };
+    other.batch_execute("COMMIT").unwrap();
+    begin(&mut d);
+    exec(&mut d, "ALTER TABLE t ALTER COLUMN id SET STATISTICS 100");
+    let state = d.schema(Some(&prev)).unwrap();
+    let stats = d.last_schema_read();
+    d.commit().unwrap();
+    assert!(stats.incremental, "{stats:?}");
+    assert_same(&fresh_full_read(&db), &state, &format!("{stats:?}"));
+    assert!(state.text().contains("default 5"), "{}", state.text());
 }

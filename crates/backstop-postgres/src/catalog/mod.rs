@@ -33,6 +33,18 @@
 //!   read from (their write counters, summed, are where `BEGIN` left them — triggers and
 //!   functions that run DDL write them too) keeps the previous state without reading;
 //!
+//! - in a new transaction, a re-read relation's column, constraint and index lines whose
+//!   catalog rows are all older than the previous read (`xmin` before its snapshot's
+//!   `xmin`, or its own committed transaction's) are not printed again: the statement
+//!   answers with a marker and the line the previous read kept is used. Printing
+//!   (`pg_get_indexdef`, `format_type`, …) is most of a read's cost on a wide table that
+//!   a migration merely locks (a foreign key to it, a new column). A line can also print
+//!   names kept elsewhere: a renamed root re-reads its dependants in full, the relation
+//!   itself in full when its own name or a column's changed, and a transaction that
+//!   wrote a catalog of names no root stands for (collations, operator classes,
+//!   operators, text search objects, schemas, extensions, type and routine renames)
+//!   reuses nothing;
+//!
 //! The common case — a migration that changes tables — is one round trip: one statement
 //! finds the locked relations and returns their canonical text. Statements are kept small
 //! and run only when needed, because starting up a large plan costs more than a round trip.
@@ -100,11 +112,26 @@ struct Object {
 /// A relation's columns by number: `(attnum, quoted name)`, sorted by number.
 type Columns = Vec<(i32, String)>;
 
+/// A relation's column, constraint and index lines by identity (attnum, OID), as last
+/// printed: what a later read's reuse markers stand for. Columns keep their name too.
+#[derive(Default)]
+struct RelLines {
+    cols: HashMap<i32, (String, String)>,
+    cons: HashMap<u32, String>,
+    idx: HashMap<u32, String>,
+}
+
 #[derive(Default)]
 struct ReadResult {
     objects: HashMap<Root, Object>,
     subs: HashMap<Root, Vec<Sub>>,
     columns: HashMap<Root, Columns>,
+    lines: HashMap<Root, RelLines>,
+    /// Relations with reused lines.
+    reused: BTreeSet<Root>,
+    /// Relations with a marker we hold no line for: to be read again in full.
+    unresolved: BTreeSet<Root>,
+    reused_lines: usize,
 }
 
 /// What the last read saw, to tell what changed since.
@@ -116,6 +143,12 @@ struct Tracking {
     root_subs: HashMap<Root, Vec<Sub>>,
     /// Columns of each relation, to tell a renamed column from a dropped one.
     columns: HashMap<Root, Columns>,
+    /// Each relation's lines by identity, for reuse by the next read.
+    lines: HashMap<Root, RelLines>,
+    /// The read's snapshot xmin and own xid (low 32 bits): rows older than the one or
+    /// written by the other were printed by it, or before it and unchanged since.
+    hx: Option<u32>,
+    top: Option<u32>,
     /// The driver's transaction generation at the read.
     tx_gen: u64,
     /// Largest command id among our own transaction's catalog rows at the read, when known.
@@ -149,6 +182,8 @@ pub struct ReadStats {
     pub reread: usize,
     /// Round trips the last read took.
     pub round_trips: usize,
+    /// Lines of re-read relations taken from the previous read instead of printed again.
+    pub reused_lines: usize,
 }
 
 /// The schema reader of one connection.
@@ -163,6 +198,8 @@ pub struct Catalog {
     tx_start: Option<(u64, Vec<i64>, Vec<i64>)>,
     /// The transaction's total catalog writes ([`sql::total_writes`]) when it began.
     tx_start_total: Option<(u64, i64)>,
+    /// [`sql::gate_writes`] when the transaction began.
+    tx_start_gate: Option<(u64, i64)>,
     /// Objects in the schema when the statements were prepared.
     prepared_for: usize,
     pub last: ReadStats,
@@ -229,6 +266,8 @@ struct Head {
     xip: Vec<i64>,
     ch: Vec<i64>,
     del: Vec<i64>,
+    xmin: i64,
+    top: Option<i64>,
 }
 
 /// `{1,2,3}` → `[1, 2, 3]`.
@@ -251,14 +290,13 @@ impl Catalog {
     }
 
     /// The transaction `tx_gen` began; `row` is what [`Catalog::begin_sql`] returned.
-    pub fn on_begin(&mut self, tx_gen: u64, row: Option<(&str, &str, &str, &str)>) {
-        self.tx_start = row.and_then(|(ch, del, _, _)| {
-            Some((tx_gen, parse_int_array(ch)?, parse_int_array(del)?))
-        });
+    pub fn on_begin(&mut self, tx_gen: u64, row: Option<(&str, &str, &str, &str, &str)>) {
+        self.tx_start = row
+            .and_then(|(ch, del, ..)| Some((tx_gen, parse_int_array(ch)?, parse_int_array(del)?)));
         // With track_counts off the counters never move: no conclusion from them.
-        self.tx_start_total = row
-            .filter(|r| r.3 == "on")
-            .and_then(|(_, _, t, _)| Some((tx_gen, t.parse().ok()?)));
+        let counting = row.filter(|r| r.3 == "on");
+        self.tx_start_total = counting.and_then(|(_, _, t, ..)| Some((tx_gen, t.parse().ok()?)));
+        self.tx_start_gate = counting.and_then(|(.., g)| Some((tx_gen, g.parse().ok()?)));
     }
 
     /// The session's prepared statements may be gone (DEALLOCATE, DISCARD): prepare
@@ -339,6 +377,7 @@ impl Catalog {
                             incremental: true,
                             reread: 0,
                             round_trips: 1,
+                            reused_lines: 0,
                         };
                         self.tracking = Some(t);
                         return Ok(prev.clone());
@@ -380,6 +419,8 @@ impl Catalog {
             xip: row.try_get(1).map_err(g)?,
             ch: row.try_get(2).map_err(g)?,
             del: row.try_get(3).map_err(g)?,
+            xmin: row.try_get(8).map_err(g)?,
+            top: row.try_get(9).map_err(g)?,
         })
     }
 
@@ -426,7 +467,7 @@ impl Catalog {
         for rows in batches {
             let rows = rows.map_err(|e| error::map(&e))?;
             for row in &rows {
-                parse_object(row, &mut out)?;
+                parse_object(row, &mut out, None)?;
             }
         }
         Ok((out, statements))
@@ -441,6 +482,9 @@ impl Catalog {
             subs: HashMap::new(),
             root_subs: HashMap::new(),
             columns: HashMap::new(),
+            lines: HashMap::new(),
+            hx: None,
+            top: None,
             tx_gen,
             max_cmin: None,
             xmax: 0,
@@ -456,6 +500,7 @@ impl Catalog {
             incremental: false,
             reread: 0,
             round_trips: 1 + statements,
+            reused_lines: 0,
         };
         Ok(state)
     }
@@ -488,10 +533,14 @@ impl Catalog {
             })?;
             client.query(stmt, &[&m, &h, &xip, &base_ch, &base_del])
         } else {
+            // Lines may be reused from the last read (an earlier transaction).
+            let hx = t.hx.map(|x| x.to_string());
+            let top = t.top.map(|x| x.to_string());
+            let gate = self.tx_start_gate.filter(|g| g.0 == tx_gen).map(|g| g.1);
             let stmt = crate::prepared(client, &mut self.stmts.inc_new_tx, || {
                 sql::incremental(false)
             })?;
-            client.query(stmt, &[&m, &h, &xip, &base_ch, &base_del])
+            client.query(stmt, &[&m, &h, &xip, &base_ch, &base_del, &hx, &top, &gate])
         }
         .map_err(|e| error::map(&e))?;
         let mut round_trips = 1;
@@ -537,6 +586,8 @@ impl Catalog {
                             xip: parse_int_array(&get(2)).ok_or_else(bad)?,
                             ch,
                             del,
+                            xmin: get(7).parse().map_err(|_| bad())?,
+                            top: get(0).parse().ok(),
                         },
                         get(6).parse().ok(),
                     ));
@@ -561,7 +612,13 @@ impl Catalog {
                     }
                 }
                 "T" => {
-                    others.extend(lines()?.iter().filter_map(|s| parse_root(s)));
+                    let changed = lines()?;
+                    // A multirange type is no root of its own, yet routines and columns
+                    // print its name: when one was created, renamed or moved, read all.
+                    if changed.iter().any(|s| s.starts_with("m:")) {
+                        return Ok(None);
+                    }
+                    others.extend(changed.iter().filter_map(|s| parse_root(s)));
                 }
                 "R" => {
                     let roots: Vec<u32> = row
@@ -570,7 +627,7 @@ impl Catalog {
                         .unwrap_or_default();
                     reread.extend(roots.into_iter().map(|o| (Kind::Rel, o)));
                 }
-                _ => parse_object(row, &mut read)?,
+                _ => parse_object(row, &mut read, Some(&t.lines))?,
             }
         }
         let (head, mut max_cmin) = head.ok_or_else(|| {
@@ -659,7 +716,26 @@ impl Catalog {
             read.objects.extend(r.objects);
             read.subs.extend(r.subs);
             read.columns.extend(r.columns);
+            read.lines.extend(r.lines);
             reread.extend(more_rels);
+        }
+        // A marker for a line we don't hold (not expected: every printed relation keeps its
+        // lines): print that relation again in full.
+        let unresolved = std::mem::take(&mut read.unresolved);
+        if !unresolved.is_empty() {
+            for root in &unresolved {
+                read.objects.remove(root);
+                read.subs.remove(root);
+                read.columns.remove(root);
+                read.lines.remove(root);
+                read.reused.remove(root);
+            }
+            let (r, statements) = self.canonical(client, Some(&unresolved))?;
+            round_trips += statements;
+            read.objects.extend(r.objects);
+            read.subs.extend(r.subs);
+            read.columns.extend(r.columns);
+            read.lines.extend(r.lines);
         }
         // A renamed schema renames everything in it: read it all again.
         for root in reread.iter().filter(|r| r.0 == Kind::Ns) {
@@ -670,8 +746,24 @@ impl Catalog {
             }
         }
         let mut count = reread.len();
-        let mut done = reread.clone();
+        let reused = std::mem::take(&mut read.reused);
+        let reused_lines = read.reused_lines;
         let mut renamed = apply(&mut t, &reread, read);
+        // A reused line may print a name that changed: the relation's own (an index line
+        // names its table) or a column's. Such relations are printed again in full now;
+        // the other ones with reused lines stay open to the dependants pass below, which
+        // re-reads what prints a renamed root.
+        let stale: BTreeSet<Root> = renamed.intersection(&reused).copied().collect();
+        if !stale.is_empty() {
+            let (r, statements) = self.canonical(client, Some(&stale))?;
+            round_trips += statements;
+            renamed.extend(apply(&mut t, &stale, r));
+        }
+        let mut done: BTreeSet<Root> = reread
+            .iter()
+            .filter(|r| stale.contains(r) || !reused.contains(r))
+            .copied()
+            .collect();
         while !renamed.is_empty() {
             let deps = self.dependents(client, &renamed)?;
             round_trips += 1;
@@ -700,6 +792,7 @@ impl Catalog {
             incremental: true,
             reread: count,
             round_trips,
+            reused_lines,
         };
         Ok(Some(state))
     }
@@ -726,8 +819,12 @@ impl Catalog {
 }
 
 /// One row of the canonical statements: `(kind, oid, key, lines, subs)`; the search_path
-/// rows and any other tag are skipped.
-fn parse_object(row: &Row, out: &mut ReadResult) -> Result<(), DbError> {
+/// rows and any other tag are skipped. A relation's reuse markers are answered from `old`.
+fn parse_object(
+    row: &Row,
+    out: &mut ReadResult,
+    old: Option<&HashMap<Root, RelLines>>,
+) -> Result<(), DbError> {
     let g = |e: crate::pg::Error| error::map(&e);
     let tag: &str = row.try_get(0).map_err(g)?;
     let Some(kind) = Kind::parse(tag) else {
@@ -740,25 +837,79 @@ fn parse_object(row: &Row, out: &mut ReadResult) -> Result<(), DbError> {
         return Ok(());
     };
     let root = (kind, oid);
+    let prev = old.and_then(|o| o.get(&root));
     let mut columns = Columns::new();
-    let mut lines: Vec<String> = row
+    let mut rel = RelLines::default();
+    let mut lines: Vec<String> = Vec::new();
+    let raw = row
         .try_get::<_, Option<Vec<Option<&str>>>>(3)
         .map_err(g)?
-        .unwrap_or_default()
-        .into_iter()
-        .flatten()
-        .map(|line| match numbered_column(line) {
-            Some((num, rest)) => {
-                columns.push((num, leading_ident(&rest["column ".len()..]).to_string()));
-                escape_line(rest)
+        .unwrap_or_default();
+    for line in raw.into_iter().flatten() {
+        if let Some((num, rest)) = numbered_column(line) {
+            let name = leading_ident(&rest["column ".len()..]).to_string();
+            let text = escape_line(rest);
+            columns.push((num, name.clone()));
+            if kind == Kind::Rel {
+                rel.cols.insert(num, (text.clone(), name));
             }
-            None => escape_line(line),
-        })
-        .collect();
+            lines.push(text);
+            continue;
+        }
+        if kind != Kind::Rel {
+            lines.push(escape_line(line));
+            continue;
+        }
+        match Tagged::parse(line) {
+            Some(Tagged::Printed(b'&', id, rest)) => {
+                let text = escape_line(rest);
+                rel.cons.insert(id, text.clone());
+                lines.push(text);
+            }
+            Some(Tagged::Printed(_, id, rest)) => {
+                let text = escape_line(rest);
+                rel.idx.insert(id, text.clone());
+                lines.push(text);
+            }
+            Some(Tagged::Same(tag, id)) => {
+                let found = prev.and_then(|p| match tag {
+                    b'#' => {
+                        let num = i32::try_from(id).ok()?;
+                        let (text, name) = p.cols.get(&num)?;
+                        columns.push((num, name.clone()));
+                        rel.cols.insert(num, (text.clone(), name.clone()));
+                        Some(text.clone())
+                    }
+                    b'&' => {
+                        let text = p.cons.get(&id)?;
+                        rel.cons.insert(id, text.clone());
+                        Some(text.clone())
+                    }
+                    _ => {
+                        let text = p.idx.get(&id)?;
+                        rel.idx.insert(id, text.clone());
+                        Some(text.clone())
+                    }
+                });
+                match found {
+                    Some(text) => {
+                        lines.push(text);
+                        out.reused_lines += 1;
+                        out.reused.insert(root);
+                    }
+                    None => {
+                        out.unresolved.insert(root);
+                    }
+                }
+            }
+            None => lines.push(escape_line(line)),
+        }
+    }
     lines.sort_unstable();
     if kind == Kind::Rel {
         columns.sort_unstable();
         out.columns.insert(root, columns);
+        out.lines.insert(root, rel);
     }
     if let Some(subs) = row.try_get::<_, Option<Vec<u32>>>(4).map_err(g)? {
         let sk = if kind == Kind::Rel { b'i' } else { b'k' };
@@ -773,6 +924,33 @@ fn parse_object(row: &Row, out: &mut ReadResult) -> Result<(), DbError> {
         },
     );
     Ok(())
+}
+
+/// A relation line with its identity in front: `&oid rest` (constraint) or `%oid rest`
+/// (index), printed; or a reuse marker `=#attnum`, `=&oid`, `=%oid`.
+enum Tagged<'a> {
+    Printed(u8, u32, &'a str),
+    Same(u8, u32),
+}
+
+impl<'a> Tagged<'a> {
+    fn parse(line: &'a str) -> Option<Tagged<'a>> {
+        let b = line.as_bytes();
+        match b.first()? {
+            t @ (b'&' | b'%') => {
+                let (id, rest) = line[1..].split_once(' ')?;
+                Some(Tagged::Printed(*t, id.parse().ok()?, rest))
+            }
+            b'=' => {
+                let t = *b.get(1)?;
+                if !matches!(t, b'#' | b'&' | b'%') {
+                    return None;
+                }
+                Some(Tagged::Same(t, line.get(2..)?.parse().ok()?))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// `#3 column a int` → `(3, "column a int")`.
@@ -812,6 +990,7 @@ fn apply(t: &mut Tracking, reread: &BTreeSet<Root>, mut r: ReadResult) -> BTreeS
         if let Some(c) = t.columns.remove(root) {
             old_columns.insert(*root, c);
         }
+        t.lines.remove(root);
     }
     let mut renamed = BTreeSet::new();
     for (root, obj) in r.objects.drain() {
@@ -846,11 +1025,14 @@ fn apply(t: &mut Tracking, reread: &BTreeSet<Root>, mut r: ReadResult) -> BTreeS
         t.root_subs.insert(root, subs);
     }
     t.columns.extend(r.columns);
+    t.lines.extend(r.lines);
     renamed
 }
 
 /// Record the snapshot and counters of this read, for the next one.
 fn remember(t: &mut Tracking, head: &Head) {
+    t.hx = Some(low32(head.xmin));
+    t.top = head.top.map(low32);
     t.xmax = low32(head.xmax);
     t.xip = head.xip.iter().map(|x| low32(*x)).collect();
     t.ch = head.ch.clone();

@@ -124,6 +124,10 @@ typ AS (
                           AND d.objid = t.oid AND d.deptype = 'e')
 )"#;
 
+/// One row per relation. Lines of columns, constraints and indexes carry their identity in
+/// front — `#attnum `, `&constraint-oid `, `%index-oid ` — which Rust strips and keeps, so
+/// that a later read may answer `=#attnum`, `=&oid` or `=%oid` instead: "the line printed
+/// last time still holds" ([`rel_select`]).
 const REL_SELECT: &str = r#"
 -- relations ------------------------------------------------------------------------------
 SELECT 'r', c.oid,
@@ -158,7 +162,11 @@ SELECT 'r', c.oid,
        -- `#attnum ` in front, which Rust strips: a column that keeps its number but not its
        -- name was renamed, and dependants that print it must be re-read.
        || ARRAY(
-           SELECT '#' || a.attnum || ' column ' || pg_catalog.quote_ident(a.attname) || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+           SELECT CASE WHEN {REUSE} AND {OLD:a}
+                        AND (NOT a.atthasdef OR (SELECT {OLD:d} FROM pg_catalog.pg_attrdef d
+                                                  WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum))
+                       THEN '=#' || a.attnum ELSE
+                  '#' || a.attnum || ' column ' || pg_catalog.quote_ident(a.attname) || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
                   || CASE WHEN a.attcollation <> 0
                            AND a.attcollation <> (SELECT ty.typcollation FROM pg_catalog.pg_type ty WHERE ty.oid = a.atttypid)
                           THEN ' collate ' || (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
@@ -174,14 +182,20 @@ SELECT 'r', c.oid,
                                             THEN ' generated always as (' || pg_catalog.pg_get_expr(d.adbin, d.adrelid) || ') stored'
                                             ELSE ' default ' || pg_catalog.pg_get_expr(d.adbin, d.adrelid) END
                                   FROM pg_catalog.pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum) END
+                  END
              FROM pg_catalog.pg_attribute a
             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind <> 'S')
        -- pg_get_constraintdef prints NOT VALID and DEFERRABLE states itself
        || ARRAY(
-           SELECT 'constraint ' || pg_catalog.quote_ident(k.conname) || ' ' || pg_catalog.pg_get_constraintdef(k.oid)
+           SELECT CASE WHEN {REUSE} AND {OLD:k} THEN '=&' || k.oid
+                       ELSE '&' || k.oid || ' constraint ' || pg_catalog.quote_ident(k.conname) || ' ' || pg_catalog.pg_get_constraintdef(k.oid) END
              FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid)
        || ARRAY(
-           SELECT pg_catalog.pg_get_indexdef(i.indexrelid) || CASE WHEN NOT i.indisvalid THEN ' INVALID' ELSE '' END
+           SELECT CASE WHEN {REUSE} AND {OLD:i}
+                        AND (SELECT {OLD:ic} FROM pg_catalog.pg_class ic WHERE ic.oid = i.indexrelid)
+                       THEN '=%' || i.indexrelid
+                       ELSE '%' || i.indexrelid || ' ' || pg_catalog.pg_get_indexdef(i.indexrelid)
+                            || CASE WHEN NOT i.indisvalid THEN ' INVALID' ELSE '' END END
              FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)
        || ARRAY(
            SELECT pg_catalog.pg_get_triggerdef(g.oid)
@@ -290,7 +304,70 @@ pub fn canonical_rel(full: bool) -> String {
     } else {
         "c.oid = ANY((SELECT $1::oid[])::oid[])"
     };
-    wrapped(&[NS_CTE, &REL_CTE.replace("{REL}", filter)], REL_SELECT)
+    wrapped(
+        &[NS_CTE, &REL_CTE.replace("{REL}", filter)],
+        &rel_select(false),
+    )
+}
+
+/// [`REL_SELECT`], printing every line (`reuse` false) or answering with a marker for a
+/// line whose catalog rows are all older than the last read (`reuse`: needs the `ru` CTE
+/// of [`incremental`]). Older means written by a transaction that had ended before the
+/// last read's snapshot was taken (xmin before that snapshot's xmin; frozen rows count as
+/// old), or by the last read's own transaction, which committed with nothing after the
+/// read (else the reader forgets what it saw). Rows of the current transaction, of its
+/// subtransactions and of any transaction still running at the last read are new.
+///
+/// A line's text also depends on names stored elsewhere. Those of relations, columns,
+/// types and routines that are roots are followed by the Rust side (a renamed root has
+/// its dependants re-read in full). The others — collations, operator classes and
+/// families, operators, text search objects, access methods, schemas, extensions, and
+/// renames of types and routines that are no roots (array, multirange, extension
+/// members) — switch reuse off for the whole read when this transaction wrote their
+/// catalogs ([`gate_writes`]).
+fn rel_select(reuse: bool) -> String {
+    let mut out = REL_SELECT.replace(
+        "{REUSE}",
+        if reuse {
+            "(SELECT ok FROM ru)"
+        } else {
+            "false"
+        },
+    );
+    for alias in ["a", "d", "k", "i", "ic"] {
+        let old = if reuse {
+            format!(
+                "({alias}.xmin = (SELECT top FROM ru) \
+                  OR pg_catalog.age({alias}.xmin) > pg_catalog.age((SELECT hx FROM ru)))"
+            )
+        } else {
+            "false".to_string()
+        };
+        out = out.replace(&format!("{{OLD:{alias}}}"), &old);
+    }
+    out
+}
+
+/// Catalogs whose writes in this transaction switch line reuse off ([`rel_select`]), by
+/// OID: pg_namespace, pg_extension, pg_collation, pg_opclass, pg_opfamily, pg_operator,
+/// pg_am, pg_ts_config, pg_ts_dict, pg_ts_parser, pg_ts_template.
+const GATED_OIDS: [u32; 11] = [
+    2615, 3079, 3456, 2616, 2753, 2617, 2601, 3602, 3600, 3601, 3764,
+];
+
+/// This transaction's writes to [`GATED_OIDS`] plus its updates of pg_type and pg_proc
+/// (renames, schema moves; creating a table inserts its row type, which changes no name).
+pub fn gate_writes() -> String {
+    GATED_OIDS
+        .iter()
+        .map(|o| writes_of(&o.to_string()))
+        .chain(
+            [1247, 1255]
+                .iter()
+                .map(|o| format!("pg_catalog.pg_stat_get_xact_tuples_updated({o})")),
+        )
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 /// Routines, types, extensions and schemas: all (`full`) or those in `$1`..`$4`.
@@ -367,8 +444,9 @@ pub fn counters_select() -> String {
     let deletes = list(&|o| format!("pg_catalog.pg_stat_get_xact_tuples_deleted({o})"));
     format!(
         "SELECT ARRAY[{writes}]::text, ARRAY[{deletes}]::text, ({})::text, \
-         pg_catalog.current_setting('track_counts')",
-        total_writes()
+         pg_catalog.current_setting('track_counts'), ({})::text",
+        total_writes(),
+        gate_writes()
     )
 }
 
@@ -399,7 +477,8 @@ pub fn total_writes() -> String {
 pub fn head() -> String {
     format!(
         "SELECT pg_catalog.txid_snapshot_xmax(s.s), ARRAY(SELECT pg_catalog.txid_snapshot_xip(s.s)), {}, \
-         pg_catalog.current_setting('track_counts')::bool \
+         pg_catalog.current_setting('track_counts')::bool, \
+         pg_catalog.txid_snapshot_xmin(s.s), pg_catalog.txid_current_if_assigned() \
          FROM (SELECT pg_catalog.txid_current_snapshot() AS s) s",
         counters_select().trim_start_matches("SELECT ").replace("]::text", "]")
     )
@@ -495,6 +574,16 @@ pub fn other_rows() -> String {
         .replace("{OWN}", OWN)
 }
 
+/// Whether lines may be reused in a read in a new transaction ([`rel_select`]): `$6` the
+/// last read's snapshot xmin, `$7` its own xid (NULL if it had none), `$8` [`gate_writes`]
+/// at this transaction's start; no reuse when either is unknown or without statistics.
+const RU_CTE: &str = r#"
+ru AS MATERIALIZED (
+    SELECT COALESCE(c.tc AND (SELECT $6::text) IS NOT NULL AND c.gate = (SELECT $8::int8), false) AS ok,
+           (SELECT $6::text)::xid AS hx, (SELECT $7::text)::xid AS top
+      FROM cnt c
+),"#;
+
 /// The incremental read after a migration, in one round trip: our snapshot and catalog
 /// counters, the relations this transaction changed, and their canonical text. Besides
 /// the relation rows it returns `H` (own xid, snapshot xmax and xip, write and delete
@@ -534,9 +623,10 @@ pub fn incremental(same_tx: bool) -> String {
 cnt AS MATERIALIZED (
     SELECT ARRAY[{writes}] AS ch,
            ARRAY[{deletes}] AS del,
-           pg_catalog.current_setting('track_counts')::bool AS tc
+           pg_catalog.current_setting('track_counts')::bool AS tc,
+           {gate} AS gate
 ),
-b AS MATERIALIZED (SELECT (SELECT $4::int8[]) AS ch, (SELECT $5::int8[]) AS del),
+b AS MATERIALIZED (SELECT (SELECT $4::int8[]) AS ch, (SELECT $5::int8[]) AS del),{ru}
 g AS MATERIALIZED (
     SELECT NOT c.tc OR b.ch IS NULL OR c.ch[2] IS DISTINCT FROM b.ch[2] AS g_type,
            NOT c.tc OR b.ch IS NULL OR c.ch[6] IS DISTINCT FROM b.ch[6] AS g_con,
@@ -545,13 +635,16 @@ g AS MATERIALIZED (
 ),
 own AS MATERIALIZED (SELECT pg_catalog.txid_current_if_assigned() AS top),
 tscan AS MATERIALIZED (
-    SELECT 't'::text AS rk, x.oid AS root, x.xmin, x.cmin FROM pg_catalog.pg_type x
+    SELECT CASE WHEN x.typtype = 'm' THEN 'm' ELSE 't' END::text AS rk, x.oid AS root, x.xmin, x.cmin
+      FROM pg_catalog.pg_type x
      WHERE (SELECT g_type FROM g) AND x.oid >= 16384 AND x.typrelid = 0 AND NOT (x.typelem <> 0 AND x.typlen = -1)
     UNION ALL
     SELECT 't', x.contypid, x.xmin, x.cmin FROM pg_catalog.pg_constraint x
      WHERE (SELECT g_con FROM g) AND x.conrelid = 0 AND x.contypid <> 0
 )"#,
-        deletes = counter("pg_stat_get_xact_tuples_deleted")
+        deletes = counter("pg_stat_get_xact_tuples_deleted"),
+        gate = gate_writes(),
+        ru = if same_tx { "" } else { RU_CTE },
     );
     let (lrows, dirty_cond, max_cmin) = if same_tx {
         (
@@ -575,14 +668,15 @@ dirty AS MATERIALIZED (
     );
     let rel = REL_CTE.replace("{REL}", "c.oid IN (SELECT d.root FROM dirty d)");
     let select = format!(
-        r#"{REL_SELECT}
+        r#"{rel_select}
 UNION ALL
 SELECT 'H', NULL, NULL,
        ARRAY[pg_catalog.txid_current_if_assigned()::text,
              pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text,
              ARRAY(SELECT pg_catalog.txid_snapshot_xip(pg_catalog.txid_current_snapshot()))::text,
              (SELECT ch FROM cnt)::text, (SELECT del FROM cnt)::text, (SELECT tc FROM cnt)::text,
-             {max_cmin}],
+             {max_cmin},
+             pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())::text],
        NULL
 UNION ALL
 SELECT 'L', NULL, NULL,
@@ -592,7 +686,8 @@ SELECT 'L', NULL, NULL,
 UNION ALL
 SELECT 'T', NULL, NULL, ARRAY(SELECT DISTINCT x.rk || ':' || x.root FROM tscan x WHERE {CHANGED}), NULL
 UNION ALL
-SELECT 'R', NULL, NULL, NULL, ARRAY(SELECT d.root FROM dirty d)"#
+SELECT 'R', NULL, NULL, NULL, ARRAY(SELECT d.root FROM dirty d)"#,
+        rel_select = rel_select(!same_tx)
     );
     let ctes = [head_ctes.as_str(), LOCKS_CTE, &lrows, &dirty, NS_CTE, &rel];
     let ctes: Vec<&str> = ctes.iter().copied().filter(|c| !c.is_empty()).collect();
