@@ -53,6 +53,11 @@ const CONNECTION_CHECK: &str = "SELECT current_setting('server_version_num')::in
 /// The session-level prepared statement that reads the catalog write counters at `BEGIN`.
 const COUNTERS: &str = "backstop_catalog_counters";
 
+/// [`COUNTERS`] without the total of all catalog writes (the baseline for skipping the
+/// schema read after data statements), after `BEGIN` in front of a statement that may
+/// change the catalog, so that no read can be skipped: a third of the counters to read.
+const COUNTERS_DDL: &str = "backstop_catalog_counters_ddl";
+
 /// The statement in `slot`, prepared from `sql()` on its first use on this connection.
 fn prepared<'a>(
     client: &mut Client,
@@ -394,18 +399,25 @@ impl PgDriver {
         }
         // A session-level prepared statement: EXECUTE by name is planned once, where
         // the same SELECT sent as text would be parsed, resolved and planned every time.
-        let prepare = format!("PREPARE {COUNTERS} AS {}", catalog::Catalog::begin_sql());
-        let r = self.client.batch_execute(&prepare);
-        if let Err(e) = r {
-            // 42P05: a statement of that name exists, not ours as far as we know.
-            if e.code() != Some(&pg::error::SqlState::DUPLICATE_PSTATEMENT) {
-                return Err(error::map(&e));
-            }
-            let r = self
-                .client
-                .batch_execute(&format!("DEALLOCATE {COUNTERS}; {prepare}"));
-            self.db(r)?;
+        let prepare = format!(
+            "PREPARE {COUNTERS} AS {}; PREPARE {COUNTERS_DDL} AS {}",
+            catalog::Catalog::begin_sql(true),
+            catalog::Catalog::begin_sql(false)
+        );
+        // Statements of these names may exist (ours, from before a DEALLOCATE we only
+        // half saw, or someone else's): drop them first.
+        let r = self.client.query(
+            "SELECT name FROM pg_catalog.pg_prepared_statements WHERE name = ANY($1)",
+            &[&[COUNTERS, COUNTERS_DDL].as_slice()],
+        );
+        let mut batch = String::new();
+        for row in self.db(r)? {
+            let name: String = self.db(row.try_get(0))?;
+            batch.push_str(&format!("DEALLOCATE {name}; "));
         }
+        batch.push_str(&prepare);
+        let r = self.client.batch_execute(&batch);
+        self.db(r)?;
         self.counters_prepared = true;
         Ok(())
     }
@@ -451,10 +463,8 @@ impl PgDriver {
         let counters = row.and_then(|r| {
             Some((
                 r.try_get(0).ok().flatten()?,
-                r.try_get(1).ok().flatten()?,
+                r.try_get(1).ok().flatten(),
                 r.try_get(2).ok().flatten()?,
-                r.try_get(3).ok().flatten()?,
-                r.try_get(4).ok().flatten()?,
             ))
         });
         self.catalog.on_begin(self.tx_gen, counters);
@@ -521,6 +531,14 @@ impl PgDriver {
         // With BEGIN in front: how many statements completed before an error, which tells
         // an error of ours from one of `sql`.
         let mut completed = 0;
+        let pending = pending.map(|mut begin| {
+            if class == StatementClass::MayChangeCatalog {
+                if let Some(head) = begin.sql.strip_suffix(";\n") {
+                    begin.sql = format!("{head}_ddl;\n");
+                }
+            }
+            begin
+        });
         let result = match &pending {
             Some(begin) => {
                 let mut text = String::with_capacity(begin.sql.len() + sql.len());

@@ -198,7 +198,7 @@ pub struct Catalog {
     tx_start: Option<(u64, Vec<i64>, Vec<i64>)>,
     /// The transaction's total catalog writes ([`sql::total_writes`]) when it began.
     tx_start_total: Option<(u64, i64)>,
-    /// [`sql::gate_writes`] when the transaction began.
+    /// The reuse gate ([`sql::counters_select`]) when the transaction began.
     tx_start_gate: Option<(u64, i64)>,
     /// Objects in the schema when the statements were prepared.
     prepared_for: usize,
@@ -285,18 +285,24 @@ fn low32(x: i64) -> u32 {
 
 impl Catalog {
     /// SQL to append to `BEGIN` (same round trip); its row goes to [`Catalog::on_begin`].
-    pub fn begin_sql() -> String {
-        sql::counters_select()
+    pub fn begin_sql(with_total: bool) -> String {
+        sql::counters_select(with_total)
     }
 
-    /// The transaction `tx_gen` began; `row` is what [`Catalog::begin_sql`] returned.
-    pub fn on_begin(&mut self, tx_gen: u64, row: Option<(&str, &str, &str, &str, &str)>) {
-        self.tx_start = row
-            .and_then(|(ch, del, ..)| Some((tx_gen, parse_int_array(ch)?, parse_int_array(del)?)));
+    /// The transaction `tx_gen` began; `row` is what [`Catalog::begin_sql`] returned: the
+    /// raw counters, the other catalogs' writes (when asked for) and track_counts.
+    pub fn on_begin(&mut self, tx_gen: u64, row: Option<(&str, Option<&str>, &str)>) {
+        let base = row.and_then(|(raw, ..)| sql::Baselines::from_raw(&parse_int_array(raw)?));
         // With track_counts off the counters never move: no conclusion from them.
-        let counting = row.filter(|r| r.3 == "on");
-        self.tx_start_total = counting.and_then(|(_, _, t, ..)| Some((tx_gen, t.parse().ok()?)));
-        self.tx_start_gate = counting.and_then(|(.., g)| Some((tx_gen, g.parse().ok()?)));
+        let counting = row.is_some_and(|r| r.2 == "on");
+        self.tx_start_total = None;
+        self.tx_start_gate = None;
+        if let (Some(b), true) = (&base, counting) {
+            self.tx_start_gate = Some((tx_gen, b.gate));
+            let rest = row.and_then(|r| r.1).and_then(|t| t.parse::<i64>().ok());
+            self.tx_start_total = rest.map(|t| (tx_gen, t + b.counted_writes));
+        }
+        self.tx_start = base.map(|b| (tx_gen, b.ch, b.del));
     }
 
     /// The session's prepared statements may be gone (DEALLOCATE, DISCARD): prepare
@@ -419,8 +425,8 @@ impl Catalog {
             xip: row.try_get(1).map_err(g)?,
             ch: row.try_get(2).map_err(g)?,
             del: row.try_get(3).map_err(g)?,
-            xmin: row.try_get(8).map_err(g)?,
-            top: row.try_get(9).map_err(g)?,
+            xmin: row.try_get(5).map_err(g)?,
+            top: row.try_get(6).map_err(g)?,
         })
     }
 

@@ -324,7 +324,7 @@ pub fn canonical_rel(full: bool) -> String {
 /// families, operators, text search objects, access methods, schemas, extensions, and
 /// renames of types and routines that are no roots (array, multirange, extension
 /// members) — switch reuse off for the whole read when this transaction wrote their
-/// catalogs ([`gate_writes`]).
+/// catalogs ([`counted_exprs`]).
 fn rel_select(reuse: bool) -> String {
     let mut out = REL_SELECT.replace(
         "{REUSE}",
@@ -348,26 +348,53 @@ fn rel_select(reuse: bool) -> String {
     out
 }
 
-/// Catalogs whose writes in this transaction switch line reuse off ([`rel_select`]), by
-/// OID: pg_namespace, pg_extension, pg_collation, pg_opclass, pg_opfamily, pg_operator,
-/// pg_am, pg_ts_config, pg_ts_dict, pg_ts_parser, pg_ts_template.
-const GATED_OIDS: [u32; 11] = [
-    2615, 3079, 3456, 2616, 2753, 2617, 2601, 3602, 3600, 3601, 3764,
-];
+/// Catalogs whose updates in this transaction switch line reuse off ([`rel_select`]), by
+/// OID, besides pg_namespace, pg_extension, pg_type and pg_proc (in [`COUNTED`]):
+/// pg_collation, pg_opclass, pg_opfamily, pg_operator, pg_am, pg_ts_config, pg_ts_dict,
+/// pg_ts_parser, pg_ts_template. Renames and schema moves are updates; creating an object
+/// changes no name printed already, and one in use can't be dropped without what uses it.
+const GATED_OIDS: [u32; 9] = [3456, 2616, 2753, 2617, 2601, 3602, 3600, 3601, 3764];
 
-/// This transaction's writes to [`GATED_OIDS`] plus its updates of pg_type and pg_proc
-/// (renames, schema moves; creating a table inserts its row type, which changes no name).
-pub fn gate_writes() -> String {
-    GATED_OIDS
+/// This transaction's counters of the [`COUNTED`] catalogs, each read once: `i<oid>`,
+/// `u<oid>`, `d<oid>` (inserted, updated, deleted) as columns of a subquery that is not
+/// pulled up (`OFFSET 0`), where every reference would call the function again.
+fn counted_columns() -> String {
+    let cols = COUNTED_OIDS
         .iter()
-        .map(|o| writes_of(&o.to_string()))
-        .chain(
-            [1247, 1255]
-                .iter()
-                .map(|o| format!("pg_catalog.pg_stat_get_xact_tuples_updated({o})")),
-        )
+        .map(|o| {
+            format!(
+                "pg_catalog.pg_stat_get_xact_tuples_inserted({o}) AS i{o}, \
+                 pg_catalog.pg_stat_get_xact_tuples_updated({o}) AS u{o}, \
+                 pg_catalog.pg_stat_get_xact_tuples_deleted({o}) AS d{o}"
+            )
+        })
         .collect::<Vec<_>>()
-        .join(" + ")
+        .join(",\n           ");
+    format!("SELECT {cols} OFFSET 0")
+}
+
+/// From [`counted_columns`] aliased `k`: the write counters (`ch`), the delete counters
+/// (`del`) and the reuse gate (`gate`): updates of [`GATED_OIDS`], pg_namespace,
+/// pg_extension, pg_type and pg_proc (creating a table inserts its row type, which
+/// changes no name).
+fn counted_exprs() -> (String, String, String) {
+    let ch = COUNTED_OIDS
+        .iter()
+        .map(|o| format!("k.i{o} + k.u{o} + k.d{o}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let del = COUNTED_OIDS
+        .iter()
+        .map(|o| format!("k.d{o}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let gate = GATED_OIDS
+        .iter()
+        .map(|o| format!("pg_catalog.pg_stat_get_xact_tuples_updated({o})"))
+        .chain([2615, 3079, 1247, 1255].iter().map(|o| format!("k.u{o}")))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    (format!("ARRAY[{ch}]"), format!("ARRAY[{del}]"), gate)
 }
 
 /// Routines, types, extensions and schemas: all (`full`) or those in `$1`..`$4`.
@@ -428,26 +455,78 @@ pub const COUNTED: [&str; 9] = [
 /// than the rest of it.
 pub const COUNTED_OIDS: [u32; 9] = [1255, 1247, 3501, 2615, 3079, 2606, 2620, 2618, 3256];
 
-/// This transaction's write and delete counters for [`COUNTED`], as two text arrays, for a
-/// simple-query batch right after `BEGIN`. The counters are backend-local and only reset
-/// when the backend reports its statistics (at most once a second, between transactions),
-/// so a transaction's own writes are the difference to the values at its start.
-pub fn counters_select() -> String {
-    let list = |f: &dyn Fn(u32) -> String| {
-        COUNTED_OIDS
-            .iter()
-            .map(|c| f(*c))
-            .collect::<Vec<_>>()
-            .join(", ")
+/// This transaction's raw counters, run right after `BEGIN` in the same simple query: one
+/// int8 array of [`COUNTED`]'s inserted, updated and deleted counts (three per catalog, in
+/// order) followed by the updates of [`GATED_OIDS`] ([`Baselines::from_raw`] makes the
+/// write, delete and gate values of them); then, when `with_total`, the writes of the
+/// other catalogs [`total_writes`] sums (only a transaction of data statements can skip
+/// the schema read, and the statement sent along tells whether it might be one); then
+/// track_counts. One flat array: building the executor state for each output expression
+/// is most of what such a statement costs. The counters are backend-local and only
+/// reset when the backend reports its statistics (at most once a second, between
+/// transactions), so a transaction's own writes are the difference to the values at its
+/// start.
+pub fn counters_select(with_total: bool) -> String {
+    let raw = COUNTED_OIDS
+        .iter()
+        .flat_map(|o| {
+            ["inserted", "updated", "deleted"]
+                .map(|f| format!("pg_catalog.pg_stat_get_xact_tuples_{f}({o})"))
+        })
+        .chain(
+            GATED_OIDS
+                .iter()
+                .map(|o| format!("pg_catalog.pg_stat_get_xact_tuples_updated({o})")),
+        )
+        .collect::<Vec<_>>()
+        .join(", ");
+    let total = if with_total {
+        format!("({})::text", total_writes_except_counted())
+    } else {
+        "NULL::text".to_string()
     };
-    let writes = list(&|o| writes_of(&o.to_string()));
-    let deletes = list(&|o| format!("pg_catalog.pg_stat_get_xact_tuples_deleted({o})"));
-    format!(
-        "SELECT ARRAY[{writes}]::text, ARRAY[{deletes}]::text, ({})::text, \
-         pg_catalog.current_setting('track_counts'), ({})::text",
-        total_writes(),
-        gate_writes()
-    )
+    format!("SELECT ARRAY[{raw}]::text, {total}, pg_catalog.current_setting('track_counts')")
+}
+
+/// Counter values at a transaction's start, from [`counters_select`]'s raw array: per
+/// [`COUNTED`] catalog its writes and deletes, and the reuse gate of [`counted_exprs`].
+pub struct Baselines {
+    pub ch: Vec<i64>,
+    pub del: Vec<i64>,
+    pub gate: i64,
+    /// The writes to the [`COUNTED`] catalogs, summed: part of [`total_writes`].
+    pub counted_writes: i64,
+}
+
+impl Baselines {
+    pub fn from_raw(raw: &[i64]) -> Option<Baselines> {
+        let n = COUNTED_OIDS.len();
+        if raw.len() != 3 * n + GATED_OIDS.len() {
+            return None;
+        }
+        let (counted, gated) = raw.split_at(3 * n);
+        let ch: Vec<i64> = counted.chunks(3).map(|c| c.iter().sum()).collect();
+        let del = counted.chunks(3).map(|c| c[2]).collect();
+        // The updates of pg_namespace, pg_extension, pg_type and pg_proc, as in the SQL.
+        let updates_of = |oid: u32| -> i64 {
+            COUNTED_OIDS
+                .iter()
+                .position(|o| *o == oid)
+                .map_or(0, |i| counted[3 * i + 1])
+        };
+        let gate = gated.iter().sum::<i64>()
+            + [2615, 3079, 1247, 1255]
+                .iter()
+                .map(|o| updates_of(*o))
+                .sum::<i64>();
+        let counted_writes = ch.iter().sum();
+        Some(Baselines {
+            ch,
+            del,
+            gate,
+            counted_writes,
+        })
+    }
 }
 
 /// This transaction's writes (inserts, updates and deletes) to the catalog `rel` (an OID
@@ -464,23 +543,36 @@ fn writes_of(rel: &str) -> String {
 /// transaction, so an unchanged sum means no such catalog was written: a transaction of
 /// data changes alone (even through functions or triggers) did not change the schema.
 pub fn total_writes() -> String {
-    STAMPED
-        .iter()
-        .chain(["pg_depend", "pg_authid"].iter())
+    total_of(STAMPED.iter().chain(["pg_depend", "pg_authid"].iter()))
+}
+
+fn total_of<'a>(catalogs: impl Iterator<Item = &'a &'a str>) -> String {
+    catalogs
         .map(|c| writes_of(&format!("'pg_catalog.{c}'::pg_catalog.regclass")))
         .collect::<Vec<_>>()
         .join(" + ")
 }
 
+/// [`total_writes`] without the [`COUNTED`] catalogs (all of which it includes).
+fn total_writes_except_counted() -> String {
+    total_of(
+        STAMPED
+            .iter()
+            .chain(["pg_depend", "pg_authid"].iter())
+            .filter(|c| !COUNTED.contains(c)),
+    )
+}
+
 /// Our xid, snapshot and this transaction's catalog write/delete counters: what a full
 /// read records so that the next read can tell what changed since.
 pub fn head() -> String {
+    let (ch, del, _) = counted_exprs();
     format!(
-        "SELECT pg_catalog.txid_snapshot_xmax(s.s), ARRAY(SELECT pg_catalog.txid_snapshot_xip(s.s)), {}, \
-         pg_catalog.current_setting('track_counts')::bool, \
+        "SELECT pg_catalog.txid_snapshot_xmax(s.s), ARRAY(SELECT pg_catalog.txid_snapshot_xip(s.s)), \
+         {ch}, {del}, pg_catalog.current_setting('track_counts')::bool, \
          pg_catalog.txid_snapshot_xmin(s.s), pg_catalog.txid_current_if_assigned() \
-         FROM (SELECT pg_catalog.txid_current_snapshot() AS s) s",
-        counters_select().trim_start_matches("SELECT ").replace("]::text", "]")
+         FROM (SELECT pg_catalog.txid_current_snapshot() AS s) s, ({}) k",
+        counted_columns()
     )
 }
 
@@ -575,7 +667,7 @@ pub fn other_rows() -> String {
 }
 
 /// Whether lines may be reused in a read in a new transaction ([`rel_select`]): `$6` the
-/// last read's snapshot xmin, `$7` its own xid (NULL if it had none), `$8` [`gate_writes`]
+/// last read's snapshot xmin, `$7` its own xid (NULL if it had none), `$8` the gate of [`counted_exprs`]
 /// at this transaction's start; no reuse when either is unknown or without statistics.
 const RU_CTE: &str = r#"
 ru AS MATERIALIZED (
@@ -606,25 +698,15 @@ ru AS MATERIALIZED (
 ///
 /// Parameters: `$1`–`$3` see [`CHANGED`], `$4`/`$5` the write/delete counter baselines.
 pub fn incremental(same_tx: bool) -> String {
-    let counter = |f: &str| -> String {
-        COUNTED
-            .iter()
-            .map(|c| format!("pg_catalog.{f}('pg_catalog.{c}'::pg_catalog.regclass)"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let writes = COUNTED
-        .iter()
-        .map(|c| writes_of(&format!("'pg_catalog.{c}'::pg_catalog.regclass")))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let counted = counted_exprs();
     let head_ctes = format!(
         r#"
 cnt AS MATERIALIZED (
-    SELECT ARRAY[{writes}] AS ch,
-           ARRAY[{deletes}] AS del,
+    SELECT {ch} AS ch,
+           {del} AS del,
            pg_catalog.current_setting('track_counts')::bool AS tc,
            {gate} AS gate
+      FROM ({counted}) k
 ),
 b AS MATERIALIZED (SELECT (SELECT $4::int8[]) AS ch, (SELECT $5::int8[]) AS del),{ru}
 g AS MATERIALIZED (
@@ -642,8 +724,10 @@ tscan AS MATERIALIZED (
     SELECT 't', x.contypid, x.xmin, x.cmin FROM pg_catalog.pg_constraint x
      WHERE (SELECT g_con FROM g) AND x.conrelid = 0 AND x.contypid <> 0
 )"#,
-        deletes = counter("pg_stat_get_xact_tuples_deleted"),
-        gate = gate_writes(),
+        ch = counted.0,
+        del = counted.1,
+        gate = counted.2,
+        counted = counted_columns(),
         ru = if same_tx { "" } else { RU_CTE },
     );
     let (lrows, dirty_cond, max_cmin) = if same_tx {
