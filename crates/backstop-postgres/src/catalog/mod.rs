@@ -35,15 +35,18 @@
 //!
 //! - in a new transaction, a re-read relation's column, constraint and index lines whose
 //!   catalog rows are all older than the previous read (`xmin` before its snapshot's
-//!   `xmin`, or its own committed transaction's) are not printed again: the statement
-//!   answers with a marker and the line the previous read kept is used. Printing
-//!   (`pg_get_indexdef`, `format_type`, …) is most of a read's cost on a wide table that
-//!   a migration merely locks (a foreign key to it, a new column). A line can also print
-//!   names kept elsewhere: a renamed root re-reads its dependants in full, the relation
-//!   itself in full when its own name or a column's changed, and a transaction that
-//!   wrote a catalog of names no root stands for (collations, operator classes,
-//!   operators, text search objects, schemas, extensions, type and routine renames)
-//!   reuses nothing;
+//!   `xmin`) are not printed again: the statement answers with a marker and the line the
+//!   previous read kept is used. Printing (`pg_get_indexdef`, `format_type`, …) is most
+//!   of a read's cost on a wide table that a migration merely locks (a foreign key to it,
+//!   a new column). A line can also print names kept elsewhere: a renamed root, or an
+//!   index whose line changed (a regclass constant names it), re-reads its dependants in
+//!   full, and the relation itself is printed in full when its own name or a column's
+//!   changed;
+//! - a transaction that updated a catalog of names `pg_depend` can't trace to what prints
+//!   them (collations, operator classes and families, operators, text search objects,
+//!   access methods, schemas, extensions, types, routines, enum labels — an enum label
+//!   inside a range constant depends only on the range type), or changed a composite
+//!   type (a field selection depends on the type's column), gets a full read;
 //!
 //! The common case — a migration that changes tables — is one round trip: one statement
 //! finds the locked relations and returns their canonical text. Statements are kept small
@@ -145,10 +148,9 @@ struct Tracking {
     columns: HashMap<Root, Columns>,
     /// Each relation's lines by identity, for reuse by the next read.
     lines: HashMap<Root, RelLines>,
-    /// The read's snapshot xmin and own xid (low 32 bits): rows older than the one or
-    /// written by the other were printed by it, or before it and unchanged since.
+    /// The read's snapshot xmin (low 32 bits): rows older than it were printed by the
+    /// read, or before it and unchanged since.
     hx: Option<u32>,
-    top: Option<u32>,
     /// The driver's transaction generation at the read.
     tx_gen: u64,
     /// Largest command id among our own transaction's catalog rows at the read, when known.
@@ -267,7 +269,6 @@ struct Head {
     ch: Vec<i64>,
     del: Vec<i64>,
     xmin: i64,
-    top: Option<i64>,
 }
 
 /// `{1,2,3}` → `[1, 2, 3]`.
@@ -426,7 +427,6 @@ impl Catalog {
             ch: row.try_get(2).map_err(g)?,
             del: row.try_get(3).map_err(g)?,
             xmin: row.try_get(5).map_err(g)?,
-            top: row.try_get(6).map_err(g)?,
         })
     }
 
@@ -490,7 +490,6 @@ impl Catalog {
             columns: HashMap::new(),
             lines: HashMap::new(),
             hx: None,
-            top: None,
             tx_gen,
             max_cmin: None,
             xmax: 0,
@@ -533,6 +532,7 @@ impl Catalog {
         };
         let h = t.xmax.to_string();
         let xip: Vec<String> = t.xip.iter().map(u32::to_string).collect();
+        let gate = self.tx_start_gate.filter(|g| g.0 == tx_gen).map(|g| g.1);
         let rows = if same_tx {
             let stmt = crate::prepared(client, &mut self.stmts.inc_same_tx, || {
                 sql::incremental(true)
@@ -541,12 +541,10 @@ impl Catalog {
         } else {
             // Lines may be reused from the last read (an earlier transaction).
             let hx = t.hx.map(|x| x.to_string());
-            let top = t.top.map(|x| x.to_string());
-            let gate = self.tx_start_gate.filter(|g| g.0 == tx_gen).map(|g| g.1);
             let stmt = crate::prepared(client, &mut self.stmts.inc_new_tx, || {
                 sql::incremental(false)
             })?;
-            client.query(stmt, &[&m, &h, &xip, &base_ch, &base_del, &hx, &top, &gate])
+            client.query(stmt, &[&m, &h, &xip, &base_ch, &base_del, &hx, &gate])
         }
         .map_err(|e| error::map(&e))?;
         let mut round_trips = 1;
@@ -586,6 +584,14 @@ impl Catalog {
                         ch.clear();
                         del.clear();
                     }
+                    // A name the catalog can't trace to its users changed: read all.
+                    if !same_tx {
+                        if let (Some(base), Ok(now)) = (gate, get(8).parse::<i64>()) {
+                            if track_counts && now != base {
+                                return Ok(None);
+                            }
+                        }
+                    }
                     head = Some((
                         Head {
                             xmax: get(1).parse().map_err(|_| bad())?,
@@ -593,7 +599,6 @@ impl Catalog {
                             ch,
                             del,
                             xmin: get(7).parse().map_err(|_| bad())?,
-                            top: get(0).parse().ok(),
                         },
                         get(6).parse().ok(),
                     ));
@@ -612,8 +617,11 @@ impl Catalog {
                             } else if let Some(table) = t.subs.get(&(b'i', oid)) {
                                 more_rels.insert(*table); // a dropped index: its table changed
                             }
-                        } else if let Some(root @ (Kind::Type, _)) = parse_root(root) {
-                            others.insert(root); // a composite type's attributes
+                        } else if let Some((Kind::Type, _)) = parse_root(root) {
+                            // A composite type's attributes changed: a field selection
+                            // (`(x).a`) depends on the type's column, which no root
+                            // stands for, so what prints it can't be found. Read all.
+                            return Ok(None);
                         }
                     }
                 }
@@ -751,6 +759,19 @@ impl Catalog {
                 }
             }
         }
+        // An index whose line changed (renamed, above all) may be named elsewhere, by a
+        // regclass constant: its dependants are re-read too.
+        let mut changed_indexes: Vec<u32> = Vec::new();
+        for (root, new) in &read.lines {
+            if let Some(old) = t.lines.get(root) {
+                changed_indexes.extend(
+                    new.idx
+                        .iter()
+                        .filter(|(oid, text)| old.idx.get(oid).is_some_and(|o| o != *text))
+                        .map(|(oid, _)| *oid),
+                );
+            }
+        }
         let mut count = reread.len();
         let reused = std::mem::take(&mut read.reused);
         let reused_lines = read.reused_lines;
@@ -770,8 +791,8 @@ impl Catalog {
             .filter(|r| stale.contains(r) || !reused.contains(r))
             .copied()
             .collect();
-        while !renamed.is_empty() {
-            let deps = self.dependents(client, &renamed)?;
+        while !renamed.is_empty() || !changed_indexes.is_empty() {
+            let deps = self.dependents(client, &renamed, &std::mem::take(&mut changed_indexes))?;
             round_trips += 1;
             let next: BTreeSet<Root> = deps.into_iter().filter(|r| !done.contains(r)).collect();
             if next.is_empty() {
@@ -803,14 +824,17 @@ impl Catalog {
         Ok(Some(state))
     }
 
+    /// Roots that print a name of `renamed` or of the relations (indexes) `more_rels`.
     fn dependents(
         &mut self,
         client: &mut Client,
         renamed: &BTreeSet<Root>,
+        more_rels: &[u32],
     ) -> Result<Vec<Root>, DbError> {
         let of =
             |k: Kind| -> Vec<u32> { renamed.iter().filter(|r| r.0 == k).map(|r| r.1).collect() };
-        let (rels, types, procs) = (of(Kind::Rel), of(Kind::Type), of(Kind::Proc));
+        let (mut rels, types, procs) = (of(Kind::Rel), of(Kind::Type), of(Kind::Proc));
+        rels.extend_from_slice(more_rels);
         let stmt = crate::prepared(client, &mut self.stmts.deps, || sql::DEPENDENTS.to_string())?;
         let rows = client
             .query(stmt, &[&rels, &types, &procs])
@@ -1038,7 +1062,6 @@ fn apply(t: &mut Tracking, reread: &BTreeSet<Root>, mut r: ReadResult) -> BTreeS
 /// Record the snapshot and counters of this read, for the next one.
 fn remember(t: &mut Tracking, head: &Head) {
     t.hx = Some(low32(head.xmin));
-    t.top = head.top.map(low32);
     t.xmax = low32(head.xmax);
     t.xip = head.xip.iter().map(|x| low32(*x)).collect();
     t.ch = head.ch.clone();

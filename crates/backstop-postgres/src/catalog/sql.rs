@@ -313,18 +313,19 @@ pub fn canonical_rel(full: bool) -> String {
 /// [`REL_SELECT`], printing every line (`reuse` false) or answering with a marker for a
 /// line whose catalog rows are all older than the last read (`reuse`: needs the `ru` CTE
 /// of [`incremental`]). Older means written by a transaction that had ended before the
-/// last read's snapshot was taken (xmin before that snapshot's xmin; frozen rows count as
-/// old), or by the last read's own transaction, which committed with nothing after the
-/// read (else the reader forgets what it saw). Rows of the current transaction, of its
-/// subtransactions and of any transaction still running at the last read are new.
+/// last read's snapshot was taken: xmin before that snapshot's xmin (frozen rows keep
+/// their xmin). Rows of the current transaction, of the last read's own (a function may
+/// have changed the catalog after the read) and of any transaction still running at the
+/// last read — subtransactions included — are new.
 ///
 /// A line's text also depends on names stored elsewhere. Those of relations, columns,
-/// types and routines that are roots are followed by the Rust side (a renamed root has
-/// its dependants re-read in full). The others — collations, operator classes and
-/// families, operators, text search objects, access methods, schemas, extensions, and
-/// renames of types and routines that are no roots (array, multirange, extension
-/// members) — switch reuse off for the whole read when this transaction wrote their
-/// catalogs ([`counted_exprs`]).
+/// types and routines that are roots are followed by the Rust side: a renamed root, or an
+/// index whose line changed, has its dependants re-read in full. Renames the catalog
+/// can't trace to their users — collations, operator classes and families, operators,
+/// text search objects, access methods, schemas, extensions, types, routines, enum labels
+/// — make the whole read a full one when this transaction updated their catalogs
+/// ([`counted_exprs`]), and so does a changed composite type (a field selection depends
+/// on the type's column, which no root stands for).
 fn rel_select(reuse: bool) -> String {
     let mut out = REL_SELECT.replace(
         "{REUSE}",
@@ -336,10 +337,7 @@ fn rel_select(reuse: bool) -> String {
     );
     for alias in ["a", "d", "k", "i", "ic"] {
         let old = if reuse {
-            format!(
-                "({alias}.xmin = (SELECT top FROM ru) \
-                  OR pg_catalog.age({alias}.xmin) > pg_catalog.age((SELECT hx FROM ru)))"
-            )
+            format!("pg_catalog.age({alias}.xmin) > pg_catalog.age((SELECT hx FROM ru))")
         } else {
             "false".to_string()
         };
@@ -354,6 +352,10 @@ fn rel_select(reuse: bool) -> String {
 /// pg_ts_parser, pg_ts_template. Renames and schema moves are updates; creating an object
 /// changes no name printed already, and one in use can't be dropped without what uses it.
 const GATED_OIDS: [u32; 9] = [3456, 2616, 2753, 2617, 2601, 3602, 3600, 3601, 3764];
+
+/// The [`COUNTED`] catalogs whose updates count in the gate: pg_namespace, pg_extension,
+/// pg_type, pg_proc, pg_enum.
+const GATED_COUNTED: [u32; 5] = [2615, 3079, 1247, 1255, 3501];
 
 /// This transaction's counters of the [`COUNTED`] catalogs, each read once: `i<oid>`,
 /// `u<oid>`, `d<oid>` (inserted, updated, deleted) as columns of a subquery that is not
@@ -374,9 +376,8 @@ fn counted_columns() -> String {
 }
 
 /// From [`counted_columns`] aliased `k`: the write counters (`ch`), the delete counters
-/// (`del`) and the reuse gate (`gate`): updates of [`GATED_OIDS`], pg_namespace,
-/// pg_extension, pg_type and pg_proc (creating a table inserts its row type, which
-/// changes no name).
+/// (`del`) and the reuse gate (`gate`): updates of [`GATED_OIDS`] and [`GATED_COUNTED`]
+/// (creating a table inserts its row type, which changes no name).
 fn counted_exprs() -> (String, String, String) {
     let ch = COUNTED_OIDS
         .iter()
@@ -391,7 +392,7 @@ fn counted_exprs() -> (String, String, String) {
     let gate = GATED_OIDS
         .iter()
         .map(|o| format!("pg_catalog.pg_stat_get_xact_tuples_updated({o})"))
-        .chain([2615, 3079, 1247, 1255].iter().map(|o| format!("k.u{o}")))
+        .chain(GATED_COUNTED.iter().map(|o| format!("k.u{o}")))
         .collect::<Vec<_>>()
         .join(" + ");
     (format!("ARRAY[{ch}]"), format!("ARRAY[{del}]"), gate)
@@ -514,11 +515,8 @@ impl Baselines {
                 .position(|o| *o == oid)
                 .map_or(0, |i| counted[3 * i + 1])
         };
-        let gate = gated.iter().sum::<i64>()
-            + [2615, 3079, 1247, 1255]
-                .iter()
-                .map(|o| updates_of(*o))
-                .sum::<i64>();
+        let gate =
+            gated.iter().sum::<i64>() + GATED_COUNTED.iter().map(|o| updates_of(*o)).sum::<i64>();
         let counted_writes = ch.iter().sum();
         Some(Baselines {
             ch,
@@ -570,7 +568,7 @@ pub fn head() -> String {
     format!(
         "SELECT pg_catalog.txid_snapshot_xmax(s.s), ARRAY(SELECT pg_catalog.txid_snapshot_xip(s.s)), \
          {ch}, {del}, pg_catalog.current_setting('track_counts')::bool, \
-         pg_catalog.txid_snapshot_xmin(s.s), pg_catalog.txid_current_if_assigned() \
+         pg_catalog.txid_snapshot_xmin(s.s) \
          FROM (SELECT pg_catalog.txid_current_snapshot() AS s) s, ({}) k",
         counted_columns()
     )
@@ -667,12 +665,13 @@ pub fn other_rows() -> String {
 }
 
 /// Whether lines may be reused in a read in a new transaction ([`rel_select`]): `$6` the
-/// last read's snapshot xmin, `$7` its own xid (NULL if it had none), `$8` the gate of [`counted_exprs`]
-/// at this transaction's start; no reuse when either is unknown or without statistics.
+/// last read's snapshot xmin, `$7` the gate of [`counted_exprs`] at this transaction's
+/// start; no reuse when either is unknown, without statistics, or when the gate moved
+/// (the Rust side then reads everything).
 const RU_CTE: &str = r#"
 ru AS MATERIALIZED (
-    SELECT COALESCE(c.tc AND (SELECT $6::text) IS NOT NULL AND c.gate = (SELECT $8::int8), false) AS ok,
-           (SELECT $6::text)::xid AS hx, (SELECT $7::text)::xid AS top
+    SELECT COALESCE(c.tc AND (SELECT $6::text) IS NOT NULL AND c.gate = (SELECT $7::int8), false) AS ok,
+           (SELECT $6::text)::xid AS hx
       FROM cnt c
 ),"#;
 
@@ -708,7 +707,7 @@ cnt AS MATERIALIZED (
            {gate} AS gate
       FROM ({counted}) k
 ),
-b AS MATERIALIZED (SELECT (SELECT $4::int8[]) AS ch, (SELECT $5::int8[]) AS del),{ru}
+b AS MATERIALIZED (SELECT (SELECT $4::int8[]) AS ch, (SELECT $5::int8[]) AS del),
 g AS MATERIALIZED (
     SELECT NOT c.tc OR b.ch IS NULL OR c.ch[2] IS DISTINCT FROM b.ch[2] AS g_type,
            NOT c.tc OR b.ch IS NULL OR c.ch[6] IS DISTINCT FROM b.ch[6] AS g_con,
@@ -728,7 +727,6 @@ tscan AS MATERIALIZED (
         del = counted.1,
         gate = counted.2,
         counted = counted_columns(),
-        ru = if same_tx { "" } else { RU_CTE },
     );
     let (lrows, dirty_cond, max_cmin) = if same_tx {
         (
@@ -760,7 +758,8 @@ SELECT 'H', NULL, NULL,
              ARRAY(SELECT pg_catalog.txid_snapshot_xip(pg_catalog.txid_current_snapshot()))::text,
              (SELECT ch FROM cnt)::text, (SELECT del FROM cnt)::text, (SELECT tc FROM cnt)::text,
              {max_cmin},
-             pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())::text],
+             pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())::text,
+             (SELECT gate FROM cnt)::text],
        NULL
 UNION ALL
 SELECT 'L', NULL, NULL,
@@ -773,7 +772,20 @@ UNION ALL
 SELECT 'R', NULL, NULL, NULL, ARRAY(SELECT d.root FROM dirty d)"#,
         rel_select = rel_select(!same_tx)
     );
-    let ctes = [head_ctes.as_str(), LOCKS_CTE, &lrows, &dirty, NS_CTE, &rel];
+    let ru = if same_tx {
+        ""
+    } else {
+        RU_CTE.trim_end_matches(',')
+    };
+    let ctes = [
+        head_ctes.as_str(),
+        LOCKS_CTE,
+        ru,
+        &lrows,
+        &dirty,
+        NS_CTE,
+        &rel,
+    ];
     let ctes: Vec<&str> = ctes.iter().copied().filter(|c| !c.is_empty()).collect();
     wrapped(&ctes, &select)
         .replace("{CHANGED}", CHANGED)
