@@ -541,9 +541,11 @@ fn reused_lines_follow_names_changed_elsewhere() {
     let db = TestDb::new();
     let mut d = common::connect(&db);
     exec(&mut d, REUSE_SETUP);
+    settle(&db);
     let mut prev = d.schema(None).unwrap();
     let mut reused = Vec::new();
     for step in REUSE_STEPS {
+        settle(&db);
         begin(&mut d);
         exec(&mut d, step);
         let state = d.schema(Some(&prev)).unwrap();

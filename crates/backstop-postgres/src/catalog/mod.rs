@@ -57,8 +57,10 @@
 //! DDL committed without a read, a schema rename), the read is a full one. What the
 //! incremental path cannot see — and a full read would — is DDL committed by *other*
 //! sessions while a migration runs, `ALTER EXTENSION … ADD/DROP` membership changes, and
-//! DDL in a savepoint that was open across the previous read; backstop holds the migration
-//! lock, and the next run's full read reports such drift.
+//! DDL in a savepoint that was open across the previous read. A relation such a change
+//! made stale keeps the stale lines when it is re-read later, as long as their rows are
+//! older than the last read. Backstop holds the migration lock, and the full read at the
+//! end of every run reports such drift.
 
 mod sql;
 
