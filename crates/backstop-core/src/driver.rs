@@ -275,6 +275,12 @@ pub trait Driver {
     /// (and must return the complete state either way).
     fn schema(&mut self, previous: Option<&SchemaState>) -> Result<SchemaState, DbError>;
 
+    /// The engine will call [`Driver::schema`] with `previous` right after the next
+    /// [`Driver::execute`] (the last statement of a migration or rollback step), with
+    /// nothing in between: a driver may send that read together with the statement, one
+    /// round trip instead of two. A hint only; ignoring it changes nothing.
+    fn schema_read_follows(&mut self, _previous: &SchemaState) {}
+
     /// Invalid indexes, NOT VALID constraints, FK orphans.
     fn health(&mut self) -> Result<Vec<HealthIssue>, DbError>;
 

@@ -97,6 +97,12 @@ pub struct PgDriver {
     server_version: i32,
     /// A transaction begun but not yet sent: it goes out with its first statement.
     pending_begin: Option<PendingBegin>,
+    /// [`Driver::schema_read_follows`] came: send the read with the next statement. The
+    /// previous state's address, to check that the read asks for that one.
+    follow: Option<usize>,
+    /// A read sent with a statement, for the transaction with this generation and that
+    /// previous state, waiting for [`Driver::schema`].
+    prefetched: Option<(u64, usize, Result<SchemaState, DbError>)>,
 }
 
 /// `BEGIN` and its settings, sent in front of the transaction's first statement (one round
@@ -188,6 +194,8 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
         catalog: catalog::Catalog::default(),
         server_version: version,
         pending_begin: None,
+        follow: None,
+        prefetched: None,
     })
 }
 
@@ -264,6 +272,14 @@ fn classify(sql: &str) -> StatementClass {
         "DEALLOCATE" | "DISCARD" => StatementClass::DropsPreparedStatements,
         _ => StatementClass::MayChangeCatalog,
     }
+}
+
+/// Whether `sql` may run a DEALLOCATE (itself, or through a DO block or a function it
+/// defines): backstop's prepared statements may be gone after it.
+fn mentions_deallocate(sql: &str) -> bool {
+    sql.as_bytes()
+        .windows(10)
+        .any(|w| w.eq_ignore_ascii_case(b"deallocate"))
 }
 
 /// Truthiness of a first column as text: NULL, `f`, `false` and numeric zero are false.
@@ -525,6 +541,27 @@ impl PgDriver {
     /// again and the statement sent once more.
     fn run_statement(&mut self, sql: &str, retry: bool) -> Result<FirstColumn, DbError> {
         let class = classify(sql);
+        self.prefetched = None;
+        // The schema read the engine announced, sent in the same round trip. Not after
+        // statements that end the transaction or drop prepared statements.
+        let follow = self
+            .follow
+            .take()
+            .filter(|_| {
+                matches!(
+                    class,
+                    StatementClass::NoCatalogChange | StatementClass::MayChangeCatalog
+                ) && !mentions_deallocate(sql)
+            })
+            .and_then(|previous| {
+                let data_only = class == StatementClass::NoCatalogChange;
+                let request = self
+                    .catalog
+                    .follow_request(&mut self.client, self.tx_gen, data_only);
+                // Not sent, then: the read goes its usual way.
+                request.ok().map(|f| (previous, f))
+            });
+        let mut followed = None;
         // The simple query protocol: any statement, including several in one string and
         // utility commands that can't be prepared; positions refer to `sql` as given.
         let pending = self.pending_begin.take();
@@ -544,14 +581,32 @@ impl PgDriver {
                 let mut text = String::with_capacity(begin.sql.len() + sql.len());
                 text.push_str(&begin.sql);
                 text.push_str(sql);
-                let (messages, r) = self.client.simple_query_partial(&text);
+                let (messages, r) = match &follow {
+                    Some((_, f)) => {
+                        let (first, rows) =
+                            self.client
+                                .simple_then_query(&text, f.statement(), &f.params());
+                        followed = Some(rows);
+                        first
+                    }
+                    None => self.client.simple_query_partial(&text),
+                };
                 completed = messages
                     .iter()
                     .filter(|m| matches!(m, SimpleQueryMessage::CommandComplete(_)))
                     .count();
                 r.map(|()| messages)
             }
-            None => self.client.simple_query(sql),
+            None => match &follow {
+                Some((_, f)) => {
+                    let ((messages, r), rows) =
+                        self.client
+                            .simple_then_query(sql, f.statement(), &f.params());
+                    followed = Some(rows);
+                    r.map(|()| messages)
+                }
+                None => self.client.simple_query(sql),
+            },
         };
         // The results of the BEGIN in front come first.
         let mut ours = 0;
@@ -621,12 +676,7 @@ impl PgDriver {
         }
         // A DEALLOCATE run by a DO block, or by a function this statement defines: the
         // same, on the safe side (preparing ours again costs a few milliseconds).
-        if class != StatementClass::DropsPreparedStatements
-            && sql
-                .as_bytes()
-                .windows(10)
-                .any(|w| w.eq_ignore_ascii_case(b"deallocate"))
-        {
+        if class != StatementClass::DropsPreparedStatements && mentions_deallocate(sql) {
             self.forget_prepared();
         }
         let messages = result.map_err(|e| {
@@ -640,6 +690,20 @@ impl PgDriver {
             }
             err
         })?;
+        // The statement went through: finish the read that came back with it. After an
+        // error it failed too (the transaction is aborted) and is dropped.
+        if let (Some((previous, f)), Some(rows)) = (follow, followed) {
+            let read = match rows {
+                Ok(rows) => self
+                    .catalog
+                    .follow_finish(&mut self.client, &f, rows, self.tx_gen),
+                Err(e) => {
+                    self.catalog.invalidate();
+                    Err(error::map(&e))
+                }
+            };
+            self.prefetched = Some((self.tx_gen, previous, read));
+        }
         Ok(messages[ours..]
             .iter()
             .filter_map(|m| match m {
@@ -952,9 +1016,21 @@ impl Driver for PgDriver {
     }
 
     fn schema(&mut self, previous: Option<&SchemaState>) -> Result<SchemaState, DbError> {
+        if let (Some((tx_gen, announced, read)), Some(previous)) =
+            (self.prefetched.take(), previous)
+        {
+            if tx_gen == self.tx_gen && announced == std::ptr::from_ref(previous) as usize {
+                return read;
+            }
+        }
         self.start_pending()?;
         self.catalog
             .read(&mut self.client, previous, self.in_tx, self.tx_gen)
+    }
+
+    fn schema_read_follows(&mut self, previous: &SchemaState) {
+        self.follow = (self.in_tx && self.catalog.can_follow(previous, self.tx_gen))
+            .then(|| std::ptr::from_ref(previous) as usize);
     }
 
     fn catalog_stamp(&mut self) -> Result<Option<String>, DbError> {

@@ -34,6 +34,9 @@ pub enum ConnectError {
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
+/// A simple query's messages up to its end or its first error, and how it ended.
+pub type Partial = (Vec<SimpleQueryMessage>, Result<(), Error>);
+
 impl Client {
     /// Connect with `config` (plain TCP or a Unix socket; no TLS).
     pub fn connect(config: &Config) -> Result<Client, ConnectError> {
@@ -107,25 +110,29 @@ impl Client {
 
     /// [`Client::simple_query`], keeping what came before an error: with several
     /// statements in one string, how many completed tells which one failed.
-    pub fn simple_query_partial(
+    pub fn simple_query_partial(&mut self, query: &str) -> Partial {
+        let client = self.c();
+        self.rt().block_on(simple_partial(client, query))
+    }
+
+    /// The simple query `query` (as [`Client::simple_query_partial`]), then `statement`
+    /// with `params`, sent together: one round trip. Both always run: after an error in
+    /// `query` the server still runs `statement` (in a failed transaction it fails too).
+    pub fn simple_then_query(
         &mut self,
         query: &str,
-    ) -> (Vec<SimpleQueryMessage>, Result<(), Error>) {
+        statement: &Statement,
+        params: Params<'_>,
+    ) -> (Partial, Result<Vec<Row>, Error>) {
         let client = self.c();
         self.rt().block_on(async move {
-            let mut messages = Vec::new();
-            let stream = match client.simple_query_raw(query).await {
-                Ok(stream) => stream,
-                Err(e) => return (messages, Err(e)),
-            };
-            let mut stream = std::pin::pin!(stream);
-            while let Some(message) = stream.next().await {
-                match message {
-                    Ok(m) => messages.push(m),
-                    Err(e) => return (messages, Err(e)),
-                }
-            }
-            (messages, Ok(()))
+            // Polled in order: each request is queued on its first poll, before any await
+            // on an answer, so the simple query goes out first.
+            join(
+                simple_partial(client, query),
+                client.query(statement, params),
+            )
+            .await
         })
     }
 
@@ -153,6 +160,23 @@ impl Client {
             (result, Some(then))
         })
     }
+}
+
+/// The messages of a simple query up to its end or its first error.
+async fn simple_partial(client: &tokio_postgres::Client, query: &str) -> Partial {
+    let mut messages = Vec::new();
+    let stream = match client.simple_query_raw(query).await {
+        Ok(stream) => stream,
+        Err(e) => return (messages, Err(e)),
+    };
+    let mut stream = std::pin::pin!(stream);
+    while let Some(message) = stream.next().await {
+        match message {
+            Ok(m) => messages.push(m),
+            Err(e) => return (messages, Err(e)),
+        }
+    }
+    (messages, Ok(()))
 }
 
 impl Drop for Client {

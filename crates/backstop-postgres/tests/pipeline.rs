@@ -397,3 +397,150 @@ fn dropping_a_connection_inside_another_runtime_or_while_unwinding_does_not_abor
     }));
     assert!(unwound.is_err(), "the panic unwinds and is caught");
 }
+
+/// Migrations as the engine runs them when it announces the read: every statement but
+/// the last, then the last one with the schema read sent along.
+fn migrate(
+    d: &mut backstop_postgres::PgDriver,
+    statements: &[&str],
+    prev: &backstop_core::schema::SchemaState,
+) -> Result<backstop_core::schema::SchemaState, backstop_core::driver::DbError> {
+    d.begin_batched(Timeouts::default())?;
+    let (last, rest) = statements.split_last().expect("a statement");
+    for s in rest {
+        d.execute(s)?;
+    }
+    d.schema_read_follows(prev);
+    d.execute(last)?;
+    d.schema(Some(prev))
+}
+
+/// The read sent with a migration's last statement equals a full read, whether BEGIN
+/// went with that statement (a single-statement migration: the baselines come from the
+/// transaction-local setting) or before it; after data statements (the write check) and
+/// after a data statement whose function changed the schema.
+#[test]
+fn a_read_sent_with_the_last_statement_equals_a_full_read() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    common::exec(
+        &mut d,
+        "CREATE TABLE t (id int PRIMARY KEY, a int);\n\
+         CREATE FUNCTION add_col() RETURNS int LANGUAGE plpgsql AS $$ BEGIN ALTER TABLE t ADD COLUMN w int; RETURN 1; END $$",
+    );
+    let mut prev = d.schema(None).unwrap();
+    let steps: &[&[&str]] = &[
+        &["ALTER TABLE t ADD COLUMN b text"],
+        &["CREATE TYPE mood AS ENUM ('a', 'b')"],
+        &["CREATE DOMAIN posint AS int CHECK (VALUE > 0)"],
+        &[
+            "CREATE TABLE u (m mood, p posint)",
+            "CREATE INDEX u_m ON u (m)",
+        ],
+        &["INSERT INTO t (id) VALUES (1)", "UPDATE t SET a = 2"],
+        &["INSERT INTO t (id) VALUES (2)", "SELECT add_col()"],
+        &[
+            "ALTER TABLE t DROP COLUMN b",
+            "INSERT INTO t (id) VALUES (3)",
+        ],
+        &["DROP TABLE u"],
+    ];
+    for step in steps {
+        let state = migrate(&mut d, step, &prev).unwrap();
+        let stats = d.last_schema_read();
+        d.commit().unwrap();
+        common::assert_same(
+            &common::fresh_full_read(&db),
+            &state,
+            &format!("after {step:?} ({stats:?})"),
+        );
+        assert!(stats.incremental, "{step:?}: {stats:?}");
+        // Nothing beyond what came back with the statement: the incremental statement
+        // (BEGIN went along too), and the write check after data statements.
+        if step[0] == "ALTER TABLE t ADD COLUMN b text"
+            || step[1..].iter().any(|s| s.starts_with("UPDATE"))
+        {
+            assert_eq!(stats.round_trips, 0, "{step:?}: {stats:?}");
+        }
+        prev = state;
+    }
+}
+
+/// A failing last statement: the read sent with it fails too and is dropped; the
+/// statement's error is reported as it was, and the next read is a plain one.
+#[test]
+fn a_failing_last_statement_drops_the_read_sent_with_it() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    common::exec(&mut d, "CREATE TABLE t (id int PRIMARY KEY)");
+    let prev = d.schema(None).unwrap();
+    d.begin_batched(Timeouts::default()).unwrap();
+    d.schema_read_follows(&prev);
+    let e = d
+        .execute("ALTER TABLE t ADD COLUMN x nosuchtype")
+        .unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("42704"), "{e:?}");
+    d.rollback().unwrap();
+    assert_eq!(tables_named(&mut d, "t"), 1);
+    let state = migrate(&mut d, &["ALTER TABLE t ADD COLUMN y int"], &prev).unwrap();
+    d.commit().unwrap();
+    common::assert_same(&common::fresh_full_read(&db), &state, "after the retry");
+}
+
+/// A migration that drops prepared statements gets no read sent along (ours may be
+/// gone); the read after it is a plain one and still right.
+#[test]
+fn no_read_goes_with_a_statement_that_drops_prepared_statements() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    common::exec(&mut d, "CREATE TABLE t (id int PRIMARY KEY)");
+    let prev = d.schema(None).unwrap();
+    let state = migrate(
+        &mut d,
+        &["ALTER TABLE t ADD COLUMN y int", "DEALLOCATE ALL"],
+        &prev,
+    )
+    .unwrap();
+    d.commit().unwrap();
+    common::assert_same(
+        &common::fresh_full_read(&db),
+        &state,
+        "after DEALLOCATE ALL",
+    );
+    let state = migrate(&mut d, &["ALTER TABLE t ADD COLUMN z int"], &state).unwrap();
+    d.commit().unwrap();
+    common::assert_same(
+        &common::fresh_full_read(&db),
+        &state,
+        "the migration after it",
+    );
+}
+
+/// A single-statement migration sends BEGIN, its counters, the statement and the read in
+/// one round trip: the read takes its baselines from what the counters left in the
+/// transaction, and with them it may reuse lines (seen once no older transaction of
+/// another session held the snapshot back; other tests run on the same server).
+#[test]
+fn a_read_sent_with_begin_takes_its_baselines_from_the_transaction() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    common::exec(&mut d, "CREATE TABLE t (id int PRIMARY KEY, a int, b text)");
+    let mut prev = d.schema(None).unwrap();
+    let mut seen = Vec::new();
+    for i in 0..50 {
+        let step = format!("ALTER TABLE t ALTER COLUMN id SET STATISTICS {}", 100 + i);
+        let state = migrate(&mut d, &[step.as_str()], &prev).unwrap();
+        let stats = d.last_schema_read();
+        d.commit().unwrap();
+        common::assert_same(&common::fresh_full_read(&db), &state, &step);
+        assert_eq!(stats.round_trips, 0, "{stats:?}");
+        seen.push(stats.reused_lines);
+        prev = state;
+        // Columns a and b, the primary key constraint and its index.
+        if stats.reused_lines == 4 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no read reused the unchanged lines: {seen:?}");
+}

@@ -587,10 +587,24 @@ fn apply_tx(
         let started = crate::now_rfc3339();
         let t0 = Instant::now();
         db.begin_batched(timeouts)?;
-        let ran =
-            run_statements(db, &script_ref(m, Part::Up), &up, 0, |_, _| Ok(())).and_then(|_| {
-                run_statements(db, &script_ref(m, Part::Verify), &verify, 0, |_, _| Ok(()))
-            });
+        let ran = run_statements(
+            db,
+            &script_ref(m, Part::Up),
+            &up,
+            0,
+            verify.is_empty().then_some(&*schema),
+            |_, _| Ok(()),
+        )
+        .and_then(|_| {
+            run_statements(
+                db,
+                &script_ref(m, Part::Verify),
+                &verify,
+                0,
+                Some(&*schema),
+                |_, _| Ok(()),
+            )
+        });
         if let Err(se) = ran {
             let _ = db.rollback();
             if se.is_lock_timeout() && attempt < m.options.retries {
@@ -844,7 +858,7 @@ fn run_no_tx(
     // `row.progress` counts the up statements that completed; it is saved after each.
     let outcome = loop {
         let from = row.progress as usize;
-        let r = run_statements(db, &script_ref(m, Part::Up), up, from, |db, n| {
+        let r = run_statements(db, &script_ref(m, Part::Up), up, from, None, |db, n| {
             row.progress = n as i32;
             db.save_history(row)
         });
@@ -862,8 +876,16 @@ fn run_no_tx(
             }
         }
     };
-    let outcome = outcome
-        .and_then(|_| run_statements(db, &script_ref(m, Part::Verify), &verify, 0, |_, _| Ok(())));
+    let outcome = outcome.and_then(|_| {
+        run_statements(
+            db,
+            &script_ref(m, Part::Verify),
+            &verify,
+            0,
+            None,
+            |_, _| Ok(()),
+        )
+    });
     let _ = db.set_session_timeouts(Timeouts::default());
 
     if let Err(se) = outcome {
@@ -884,7 +906,14 @@ fn run_no_tx(
             // Statements completed (data changes included): only the down script can undo
             // them, and the result is accepted only if the schema is provably as before.
             let down = run::split(Some(down_sql));
-            match run_statements(db, &script_ref(m, Part::Down), &down, 0, |_, _| Ok(())) {
+            match run_statements(
+                db,
+                &script_ref(m, Part::Down),
+                &down,
+                0,
+                None,
+                |_, _| Ok(()),
+            ) {
                 Ok(n) => {
                     dropped.extend(db.drop_invalid_indexes(invalid_before).unwrap_or_default());
                     let ok = db.schema(None)?.fingerprint() == before_fp;

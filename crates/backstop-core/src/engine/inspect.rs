@@ -267,7 +267,7 @@ pub fn verify(
             line_offset: 0,
         };
         db.begin(Default::default())?;
-        let res = run_statements(db, &sref, &statements, 0, |_, _| Ok(()));
+        let res = run_statements(db, &sref, &statements, 0, None, |_, _| Ok(()));
         let _ = db.rollback();
         checks.push(Check {
             name: format!("verify {} ({})", r.version, r.name),

@@ -373,7 +373,8 @@ fn undo_inner(
             db.save_history(&dirty)?;
             db.set_session_timeouts(timeouts)?;
         }
-        let ran = run_statements(db, &sref, &down, 0, |_, _| Ok(()));
+        let follows = transactional.then_some(&*schema);
+        let ran = run_statements(db, &sref, &down, 0, follows, |_, _| Ok(()));
         if let Err(se) = ran {
             if transactional {
                 let _ = db.rollback();

@@ -5,6 +5,7 @@ use crate::error::Failure;
 use crate::history::{HistoryRow, StoredState};
 use crate::ledger::{self, NewEvent, GENESIS};
 use crate::migration::Part;
+use crate::schema::SchemaState;
 use crate::sql::{self, Statement};
 use std::time::Duration;
 
@@ -64,15 +65,20 @@ pub(crate) fn failure_at(
 
 /// Run `statements` in order (skipping the first `skip`). For verify scripts, a row whose
 /// first column is false/0/NULL fails the script. `after_each` runs after each statement
-/// (non-transactional progress recording).
+/// (non-transactional progress recording). `read_follows`: the schema will be read with
+/// this previous state right after the last statement ([`Driver::schema_read_follows`]).
 pub(crate) fn run_statements(
     db: &mut dyn Driver,
     s: &ScriptRef,
     statements: &[Statement],
     skip: usize,
+    read_follows: Option<&SchemaState>,
     mut after_each: impl FnMut(&mut dyn Driver, usize) -> Result<(), DbError>,
 ) -> Result<usize, ScriptError> {
     for (i, st) in statements.iter().enumerate().skip(skip) {
+        if let (Some(previous), true) = (read_follows, i + 1 == statements.len()) {
+            db.schema_read_follows(previous);
+        }
         match db.execute(&st.sql) {
             Ok(rows) => {
                 if s.part == Part::Verify {

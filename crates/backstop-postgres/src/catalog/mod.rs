@@ -65,6 +65,7 @@
 mod sql;
 
 use crate::error;
+use crate::pg::types::ToSql;
 use crate::pg::{Client, Row, Statement};
 use backstop_core::driver::DbError;
 use backstop_core::schema::SchemaState;
@@ -188,6 +189,81 @@ pub struct ReadStats {
     pub round_trips: usize,
     /// Lines of re-read relations taken from the previous read instead of printed again.
     pub reused_lines: usize,
+}
+
+/// The parameters of [`sql::incremental`], owned: `$1`–`$5`, and in a new transaction
+/// `$6` (the last read's snapshot xmin) and `$7` (the reuse gate at the transaction's
+/// start). Baselines not known yet are NULL: the statement then takes them from what the
+/// counters after `BEGIN` left in a transaction-local setting.
+pub struct IncParams {
+    same_tx: bool,
+    m: i64,
+    h: String,
+    xip: Vec<String>,
+    base_ch: Option<Vec<i64>>,
+    base_del: Option<Vec<i64>>,
+    hx: Option<String>,
+    gate: Option<i64>,
+}
+
+impl IncParams {
+    fn new(c: &Catalog, t: &Tracking, tx_gen: u64) -> IncParams {
+        let same_tx = t.tx_gen == tx_gen;
+        // Counter baselines: the last read in this transaction, or the transaction's start.
+        let start = c.tx_start.as_ref().filter(|s| s.0 == tx_gen);
+        let (base_ch, base_del) = if same_tx {
+            (Some(t.ch.clone()), Some(t.del.clone()))
+        } else {
+            (start.map(|s| s.1.clone()), start.map(|s| s.2.clone()))
+        };
+        IncParams {
+            same_tx,
+            m: if same_tx {
+                t.max_cmin.unwrap_or(-1)
+            } else {
+                -1
+            },
+            h: t.xmax.to_string(),
+            xip: t.xip.iter().map(u32::to_string).collect(),
+            base_ch,
+            base_del,
+            hx: t.hx.map(|x| x.to_string()),
+            gate: c.tx_start_gate.filter(|g| g.0 == tx_gen).map(|g| g.1),
+        }
+    }
+
+    fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let mut v: Vec<&(dyn ToSql + Sync)> =
+            vec![&self.m, &self.h, &self.xip, &self.base_ch, &self.base_del];
+        if !self.same_tx {
+            v.push(&self.hx);
+            v.push(&self.gate);
+        }
+        v
+    }
+}
+
+/// A schema read sent together with a migration's last statement
+/// ([`Catalog::follow_request`]).
+pub enum Follow {
+    /// The transaction ran data statements only: did it write a catalog?
+    Cheap(Statement),
+    Incremental(Statement, IncParams),
+}
+
+impl Follow {
+    pub fn statement(&self) -> &Statement {
+        match self {
+            Follow::Cheap(s) | Follow::Incremental(s, _) => s,
+        }
+    }
+
+    pub fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        match self {
+            Follow::Cheap(_) => Vec::new(),
+            Follow::Incremental(_, p) => p.refs(),
+        }
+    }
 }
 
 /// The schema reader of one connection.
@@ -364,15 +440,8 @@ impl Catalog {
         in_tx: bool,
         tx_gen: u64,
     ) -> Result<SchemaState, DbError> {
-        // A cached generic plan keeps the join strategy chosen for the catalog's size when
-        // it was made: one made for an empty database scans whole catalogs once the schema
-        // has grown. Prepare again when the schema has more than doubled since.
         if let Some(prev) = previous {
-            let n = prev.objects.len();
-            if n > 2 * self.prepared_for + 50 {
-                self.forget_statements();
-                self.prepared_for = n;
-            }
+            self.replan_if_grown(prev.objects.len());
         }
         if let (Some(prev), true) = (previous, in_tx) {
             if let Some(t) = self.tracking.take() {
@@ -400,23 +469,134 @@ impl Catalog {
         self.full(client, tx_gen)
     }
 
+    /// A cached generic plan keeps the join strategy chosen for the catalog's size when
+    /// it was made: one made for an empty database scans whole catalogs once the schema
+    /// has grown. Prepare again when the schema has more than doubled since.
+    fn replan_if_grown(&mut self, n: usize) {
+        if n > 2 * self.prepared_for + 50 {
+            self.forget_statements();
+            self.prepared_for = n;
+        }
+    }
+
+    /// Whether a read with `previous` in transaction `tx_gen` could start from what this
+    /// connection read last, in an earlier transaction: then it can be sent ahead, with
+    /// the transaction's last statement.
+    pub fn can_follow(&self, previous: &SchemaState, tx_gen: u64) -> bool {
+        self.tracking
+            .as_ref()
+            .is_some_and(|t| t.tx_gen != tx_gen && t.state == *previous)
+    }
+
+    /// The read to send along with a statement of transaction `tx_gen` ([`Catalog::can_follow`]
+    /// said yes): the check for catalog writes when the transaction may have run data
+    /// statements only (`data_only`), else the incremental statement.
+    pub fn follow_request(
+        &mut self,
+        client: &mut Client,
+        tx_gen: u64,
+        data_only: bool,
+    ) -> Result<Follow, DbError> {
+        if let Some(n) = self.tracking.as_ref().map(|t| t.state.objects.len()) {
+            self.replan_if_grown(n);
+        }
+        if data_only && !self.pending {
+            let stmt = crate::prepared(client, &mut self.stmts.total, sql::total_check)?;
+            return Ok(Follow::Cheap(stmt.clone()));
+        }
+        let t = self
+            .tracking
+            .as_ref()
+            .ok_or_else(|| DbError::other("no previous schema read to continue from"))?;
+        let p = IncParams::new(self, t, tx_gen);
+        let stmt = self.inc_statement(client, false)?;
+        Ok(Follow::Incremental(stmt, p))
+    }
+
+    /// Finish a read sent along with the transaction's last statement: `rows` is what its
+    /// statement returned. The same result and bookkeeping as [`Catalog::read`].
+    pub fn follow_finish(
+        &mut self,
+        client: &mut Client,
+        follow: &Follow,
+        rows: Vec<Row>,
+        tx_gen: u64,
+    ) -> Result<SchemaState, DbError> {
+        let result = self.follow_finish_inner(client, follow, rows, tx_gen);
+        match &result {
+            Ok(_) => self.pending = false,
+            Err(_) => self.tracking = None,
+        }
+        result
+    }
+
+    fn follow_finish_inner(
+        &mut self,
+        client: &mut Client,
+        follow: &Follow,
+        rows: Vec<Row>,
+        tx_gen: u64,
+    ) -> Result<SchemaState, DbError> {
+        let t = self
+            .tracking
+            .take()
+            .ok_or_else(|| DbError::other("no previous schema read to continue from"))?;
+        let incremental = match follow {
+            Follow::Cheap(_) => {
+                let row = rows
+                    .first()
+                    .ok_or_else(|| DbError::other("the catalog write check returned no row"))?;
+                if !self.pending && self.unwritten(row, tx_gen)? {
+                    self.last = ReadStats {
+                        incremental: true,
+                        reread: 0,
+                        round_trips: 0,
+                        reused_lines: 0,
+                    };
+                    let state = t.state.clone();
+                    self.tracking = Some(t);
+                    return Ok(state);
+                }
+                self.incremental(client, t, tx_gen)?
+            }
+            Follow::Incremental(..) => {
+                let r = self.incremental_rows(client, t, tx_gen, rows)?;
+                if r.is_some() {
+                    // Its first round trip was the statement's.
+                    self.last.round_trips = self.last.round_trips.saturating_sub(1);
+                }
+                r
+            }
+        };
+        match incremental {
+            Some(state) => Ok(state),
+            None => self.full(client, tx_gen),
+        }
+    }
+
+    /// Whether transaction `tx_gen` wrote none of the catalogs the schema text comes from
+    /// (their write counters, summed, are where BEGIN left them): `row` is
+    /// [`sql::total_check`]'s. `false` when that can't be told: no baseline, or
+    /// track_counts off.
+    fn unwritten(&self, row: &Row, tx_gen: u64) -> Result<bool, DbError> {
+        let Some(base) = self.tx_start_total.filter(|s| s.0 == tx_gen).map(|s| s.1) else {
+            return Ok(false);
+        };
+        let now: i64 = row.try_get(0).map_err(|e| error::map(&e))?;
+        let counting: bool = row.try_get(1).map_err(|e| error::map(&e))?;
+        Ok(now == base && counting)
+    }
+
     /// Whether transaction `tx_gen` wrote none of the catalogs the schema text comes from
     /// (their write counters, summed, are where BEGIN left them). `false` when that can't
     /// be told: no baseline, or track_counts off.
     fn no_catalog_writes(&mut self, client: &mut Client, tx_gen: u64) -> Result<bool, DbError> {
-        let Some(base) = self.tx_start_total.filter(|s| s.0 == tx_gen).map(|s| s.1) else {
+        if self.tx_start_total.filter(|s| s.0 == tx_gen).is_none() {
             return Ok(false);
-        };
-        let stmt = crate::prepared(client, &mut self.stmts.total, || {
-            format!(
-                "SELECT ({})::int8, pg_catalog.current_setting('track_counts')::bool",
-                sql::total_writes()
-            )
-        })?;
+        }
+        let stmt = crate::prepared(client, &mut self.stmts.total, sql::total_check)?;
         let row = client.query_one(stmt, &[]).map_err(|e| error::map(&e))?;
-        let now: i64 = row.try_get(0).map_err(|e| error::map(&e))?;
-        let counting: bool = row.try_get(1).map_err(|e| error::map(&e))?;
-        Ok(now == base && counting)
+        self.unwritten(&row, tx_gen)
     }
 
     fn head(&mut self, client: &mut Client) -> Result<Head, DbError> {
@@ -512,43 +692,47 @@ impl Catalog {
         Ok(state)
     }
 
+    fn inc_statement(&mut self, client: &mut Client, same_tx: bool) -> Result<Statement, DbError> {
+        let slot = if same_tx {
+            &mut self.stmts.inc_same_tx
+        } else {
+            &mut self.stmts.inc_new_tx
+        };
+        crate::prepared(client, slot, || sql::incremental(same_tx)).cloned()
+    }
+
     /// `Ok(None)`: the change can't be applied incrementally (a schema was renamed).
     fn incremental(
         &mut self,
         client: &mut Client,
-        mut t: Tracking,
+        t: Tracking,
         tx_gen: u64,
     ) -> Result<Option<SchemaState>, DbError> {
-        let same_tx = t.tx_gen == tx_gen;
-        // Counter baselines: the last read in this transaction, or the transaction's start.
-        let start = self.tx_start.as_ref().filter(|s| s.0 == tx_gen);
-        let (base_ch, base_del) = if same_tx {
-            (Some(t.ch.clone()), Some(t.del.clone()))
-        } else {
-            (start.map(|s| s.1.clone()), start.map(|s| s.2.clone()))
-        };
-        let m = if same_tx {
-            t.max_cmin.unwrap_or(-1)
-        } else {
-            -1
-        };
-        let h = t.xmax.to_string();
-        let xip: Vec<String> = t.xip.iter().map(u32::to_string).collect();
-        let gate = self.tx_start_gate.filter(|g| g.0 == tx_gen).map(|g| g.1);
-        let rows = if same_tx {
-            let stmt = crate::prepared(client, &mut self.stmts.inc_same_tx, || {
-                sql::incremental(true)
-            })?;
-            client.query(stmt, &[&m, &h, &xip, &base_ch, &base_del])
-        } else {
-            // Lines may be reused from the last read (an earlier transaction).
-            let hx = t.hx.map(|x| x.to_string());
-            let stmt = crate::prepared(client, &mut self.stmts.inc_new_tx, || {
-                sql::incremental(false)
-            })?;
-            client.query(stmt, &[&m, &h, &xip, &base_ch, &base_del, &hx, &gate])
-        }
-        .map_err(|e| error::map(&e))?;
+        let p = IncParams::new(self, &t, tx_gen);
+        let stmt = self.inc_statement(client, p.same_tx)?;
+        let rows = client.query(&stmt, &p.refs()).map_err(|e| error::map(&e))?;
+        self.incremental_rows(client, t, tx_gen, rows)
+    }
+
+    /// The rest of [`Catalog::incremental`], from the rows of its statement (which may have
+    /// been sent before the transaction's counters were known).
+    fn incremental_rows(
+        &mut self,
+        client: &mut Client,
+        mut t: Tracking,
+        tx_gen: u64,
+        rows: Vec<Row>,
+    ) -> Result<Option<SchemaState>, DbError> {
+        let IncParams {
+            same_tx,
+            m,
+            h,
+            xip,
+            base_ch,
+            base_del,
+            gate,
+            ..
+        } = IncParams::new(self, &t, tx_gen);
         let mut round_trips = 1;
         let mut read = ReadResult::default();
         let mut reread: BTreeSet<Root> = BTreeSet::new(); // relation roots the statement re-read

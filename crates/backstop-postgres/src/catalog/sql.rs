@@ -486,7 +486,54 @@ pub fn counters_select(with_total: bool) -> String {
     } else {
         "NULL::text".to_string()
     };
-    format!("SELECT ARRAY[{raw}]::text, {total}, pg_catalog.current_setting('track_counts')")
+    // The raw array also goes to a transaction-local setting, where an incremental read
+    // sent before this result came back takes its baselines from ([`base_from_setting`]).
+    format!(
+        "SELECT pg_catalog.set_config('{BASE_SETTING}', ARRAY[{raw}]::text, true), {total}, \
+         pg_catalog.current_setting('track_counts')"
+    )
+}
+
+/// Where [`counters_select`] leaves its raw array for the rest of the transaction.
+const BASE_SETTING: &str = "backstop.catalog_base";
+
+/// The baselines of a read in a new transaction: the parameters `$4`, `$5`, `$7` when
+/// known, else made from the raw array in [`BASE_SETTING`] as [`Baselines::from_raw`]
+/// makes them (NULL when this transaction has none).
+fn new_tx_baselines() -> String {
+    let n = COUNTED_OIDS.len();
+    let ch = (0..n)
+        .map(|i| {
+            format!(
+                "br.r[{}] + br.r[{}] + br.r[{}]",
+                3 * i + 1,
+                3 * i + 2,
+                3 * i + 3
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let del = (0..n)
+        .map(|i| format!("br.r[{}]", 3 * i + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let gate = (0..GATED_OIDS.len())
+        .map(|i| format!("br.r[{}]", 3 * n + i + 1))
+        .chain(GATED_COUNTED.iter().filter_map(|o| {
+            let i = COUNTED_OIDS.iter().position(|c| c == o)?;
+            Some(format!("br.r[{}]", 3 * i + 2))
+        }))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    format!(
+        r#"
+b AS MATERIALIZED (
+    SELECT COALESCE((SELECT $4::int8[]), ARRAY[{ch}]) AS ch,
+           COALESCE((SELECT $5::int8[]), ARRAY[{del}]) AS del,
+           COALESCE((SELECT $7::int8), {gate}) AS gate
+      FROM (SELECT (NULLIF(pg_catalog.current_setting('{BASE_SETTING}', true), ''))::int8[] AS r OFFSET 0) br
+),"#
+    )
 }
 
 /// Counter values at a transaction's start, from [`counters_select`]'s raw array: per
@@ -558,6 +605,15 @@ fn total_writes_except_counted() -> String {
             .iter()
             .chain(["pg_depend", "pg_authid"].iter())
             .filter(|c| !COUNTED.contains(c)),
+    )
+}
+
+/// [`total_writes`] now, and track_counts: compared with the total at `BEGIN`, whether
+/// the transaction wrote a catalog.
+pub fn total_check() -> String {
+    format!(
+        "SELECT ({})::int8, pg_catalog.current_setting('track_counts')::bool",
+        total_writes()
     )
 }
 
@@ -665,12 +721,12 @@ pub fn other_rows() -> String {
 }
 
 /// Whether lines may be reused in a read in a new transaction ([`rel_select`]): `$6` the
-/// last read's snapshot xmin, `$7` the gate of [`counted_exprs`] at this transaction's
-/// start; no reuse when either is unknown, without statistics, or when the gate moved
-/// (the Rust side then reads everything).
+/// last read's snapshot xmin, and the gate of [`counted_exprs`] at this transaction's
+/// start ([`new_tx_baselines`]); no reuse when either is unknown, without statistics, or
+/// when the gate moved (the Rust side then reads everything).
 const RU_CTE: &str = r#"
 ru AS MATERIALIZED (
-    SELECT COALESCE(c.tc AND (SELECT $6::text) IS NOT NULL AND c.gate = (SELECT $7::int8), false) AS ok,
+    SELECT COALESCE(c.tc AND (SELECT $6::text) IS NOT NULL AND c.gate = (SELECT gate FROM b), false) AS ok,
            (SELECT $6::text)::xid AS hx
       FROM cnt c
 ),"#;
@@ -707,7 +763,7 @@ cnt AS MATERIALIZED (
            {gate} AS gate
       FROM ({counted}) k
 ),
-b AS MATERIALIZED (SELECT (SELECT $4::int8[]) AS ch, (SELECT $5::int8[]) AS del),
+{b}
 g AS MATERIALIZED (
     SELECT NOT c.tc OR b.ch IS NULL OR c.ch[2] IS DISTINCT FROM b.ch[2] AS g_type,
            NOT c.tc OR b.ch IS NULL OR c.ch[6] IS DISTINCT FROM b.ch[6] AS g_con,
@@ -727,6 +783,12 @@ tscan AS MATERIALIZED (
         del = counted.1,
         gate = counted.2,
         counted = counted_columns(),
+        b = if same_tx {
+            "\nb AS MATERIALIZED (SELECT (SELECT $4::int8[]) AS ch, (SELECT $5::int8[]) AS del),"
+                .to_string()
+        } else {
+            new_tx_baselines()
+        },
     );
     let (lrows, dirty_cond, max_cmin) = if same_tx {
         (
