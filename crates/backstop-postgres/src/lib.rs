@@ -638,10 +638,27 @@ impl PgDriver {
                 }
             }
         }
+        if !matches!(
+            class,
+            StatementClass::Begin | StatementClass::Commit | StatementClass::Rollback
+        ) {
+            self.catalog.note_statement(self.in_tx);
+        }
+        // Switching statistics off stops the write counters the reads rely on.
+        if sql
+            .as_bytes()
+            .windows(12)
+            .any(|w| w.eq_ignore_ascii_case(b"track_counts"))
+        {
+            self.catalog.invalidate();
+        }
         match class {
             StatementClass::Begin if result.is_ok() => {
                 self.tx_gen += 1;
                 self.in_tx = true;
+                // A transaction the migration began itself: no counters were read at
+                // its start.
+                self.catalog.invalidate();
             }
             StatementClass::Commit => self.end_transaction(result.is_ok()),
             StatementClass::Rollback => self.end_transaction(false),

@@ -42,11 +42,16 @@
 //!   index whose line changed (a regclass constant names it), re-reads its dependants in
 //!   full, and the relation itself is printed in full when its own name or a column's
 //!   changed;
-//! - a transaction that updated a catalog of names `pg_depend` can't trace to what prints
-//!   them (collations, operator classes and families, operators, text search objects,
-//!   access methods, schemas, extensions, types, routines, enum labels — an enum label
-//!   inside a range constant depends only on the range type), or changed a composite
-//!   type (a field selection depends on the type's column), gets a full read;
+//! - a read after a transaction (or the part of one since the last read) updated a
+//!   catalog of names `pg_depend` can't trace to what prints them (collations, operator
+//!   classes and families, operators, text search objects, access methods, schemas,
+//!   extensions, types, routines, enum labels — an enum label inside a range constant
+//!   depends only on the range type — roles), created or dropped an operator class (a
+//!   type's default one is not printed), or changed a composite type (a field selection
+//!   depends on the type's column) is a full one. So is the read after any statement that
+//!   ran outside a transaction or after the last read of its transaction (a function
+//!   called by a data statement may change the catalog), in a transaction the migration
+//!   began itself, or after a statement that touches `track_counts`;
 //!
 //! The common case — a migration that changes tables — is one round trip: one statement
 //! finds the locked relations and returns their canonical text. Statements are kept small
@@ -154,6 +159,9 @@ struct Tracking {
     /// The read's snapshot xmin (low 32 bits): rows older than it were printed by the
     /// read, or before it and unchanged since.
     hx: Option<u32>,
+    /// The gate of [`sql::counters_select`] at the read: a later read in the same
+    /// transaction compares with it.
+    gate: Option<i64>,
     /// The driver's transaction generation at the read.
     tx_gen: u64,
     /// Largest command id among our own transaction's catalog rows at the read, when known.
@@ -274,6 +282,9 @@ pub struct Catalog {
     /// A statement that may have changed the catalog ran in this transaction after the
     /// last read: committing it leaves changes a later transaction can't see.
     pending: bool,
+    /// A statement of any kind ran in this transaction after the last read: one that looks
+    /// like data may still have changed the catalog (a function, a trigger).
+    after_read: bool,
     /// The catalog write/delete counters when the transaction with this generation began.
     tx_start: Option<(u64, Vec<i64>, Vec<i64>)>,
     /// The transaction's total catalog writes ([`sql::total_writes`]) when it began.
@@ -347,6 +358,7 @@ struct Head {
     ch: Vec<i64>,
     del: Vec<i64>,
     xmin: i64,
+    gate: Option<i64>,
 }
 
 /// `{1,2,3}` → `[1, 2, 3]`.
@@ -400,12 +412,24 @@ impl Catalog {
         self.pending = true;
     }
 
+    /// A statement ran, in a transaction or (`in_tx` false) on its own: what it changed
+    /// commits unread, unless a read follows in the same transaction. Forget what the last
+    /// read saw when it commits: the next read is a full one.
+    pub fn note_statement(&mut self, in_tx: bool) {
+        if in_tx {
+            self.after_read = true;
+        } else {
+            self.invalidate();
+        }
+    }
+
     /// The current transaction commits.
     pub fn on_commit(&mut self) {
-        if self.pending {
+        if self.pending || self.after_read {
             self.tracking = None;
         }
         self.pending = false;
+        self.after_read = false;
     }
 
     /// The transaction with generation `tx_gen` rolls back: a read made inside it saw
@@ -415,6 +439,7 @@ impl Catalog {
             self.tracking = None;
         }
         self.pending = false;
+        self.after_read = false;
     }
 
     /// Read the schema; incrementally from `previous` when that is safe.
@@ -427,7 +452,10 @@ impl Catalog {
     ) -> Result<SchemaState, DbError> {
         let result = self.read_inner(client, previous, in_tx, tx_gen);
         match &result {
-            Ok(_) => self.pending = false,
+            Ok(_) => {
+                self.pending = false;
+                self.after_read = false;
+            }
             Err(_) => self.tracking = None,
         }
         result
@@ -524,7 +552,10 @@ impl Catalog {
     ) -> Result<SchemaState, DbError> {
         let result = self.follow_finish_inner(client, follow, rows, tx_gen);
         match &result {
-            Ok(_) => self.pending = false,
+            Ok(_) => {
+                self.pending = false;
+                self.after_read = false;
+            }
             Err(_) => self.tracking = None,
         }
         result
@@ -609,6 +640,7 @@ impl Catalog {
             ch: row.try_get(2).map_err(g)?,
             del: row.try_get(3).map_err(g)?,
             xmin: row.try_get(5).map_err(g)?,
+            gate: row.try_get(6).map_err(g)?,
         })
     }
 
@@ -672,6 +704,7 @@ impl Catalog {
             columns: HashMap::new(),
             lines: HashMap::new(),
             hx: None,
+            gate: None,
             tx_gen,
             max_cmin: None,
             xmax: 0,
@@ -770,12 +803,13 @@ impl Catalog {
                         ch.clear();
                         del.clear();
                     }
-                    // A name the catalog can't trace to its users changed: read all.
-                    if !same_tx {
-                        if let (Some(base), Ok(now)) = (gate, get(8).parse::<i64>()) {
-                            if track_counts && now != base {
-                                return Ok(None);
-                            }
+                    // A name the catalog can't trace to its users changed since the last
+                    // read (in this transaction) or since BEGIN: read all.
+                    let now_gate = get(8).parse::<i64>().ok();
+                    let base = if same_tx { t.gate } else { gate };
+                    if let (Some(base), Some(now)) = (base, now_gate) {
+                        if track_counts && now != base {
+                            return Ok(None);
                         }
                     }
                     head = Some((
@@ -785,6 +819,7 @@ impl Catalog {
                             ch,
                             del,
                             xmin: get(7).parse().map_err(|_| bad())?,
+                            gate: now_gate.filter(|_| track_counts),
                         },
                         get(6).parse().ok(),
                     ));
@@ -1248,6 +1283,7 @@ fn apply(t: &mut Tracking, reread: &BTreeSet<Root>, mut r: ReadResult) -> BTreeS
 /// Record the snapshot and counters of this read, for the next one.
 fn remember(t: &mut Tracking, head: &Head) {
     t.hx = Some(low32(head.xmin));
+    t.gate = head.gate;
     t.xmax = low32(head.xmax);
     t.xip = head.xip.iter().map(|x| low32(*x)).collect();
     t.ch = head.ch.clone();

@@ -346,12 +346,32 @@ fn rel_select(reuse: bool) -> String {
     out
 }
 
-/// Catalogs whose updates in this transaction switch line reuse off ([`rel_select`]), by
-/// OID, besides pg_namespace, pg_extension, pg_type and pg_proc (in [`COUNTED`]):
-/// pg_collation, pg_opclass, pg_opfamily, pg_operator, pg_am, pg_ts_config, pg_ts_dict,
-/// pg_ts_parser, pg_ts_template. Renames and schema moves are updates; creating an object
-/// changes no name printed already, and one in use can't be dropped without what uses it.
-const GATED_OIDS: [u32; 9] = [3456, 2616, 2753, 2617, 2601, 3602, 3600, 3601, 3764];
+/// The counters that make the gate of [`counted_exprs`], besides the updates of
+/// [`GATED_COUNTED`]: `(catalog OID, counter)`. Updates of pg_collation, pg_opclass,
+/// pg_opfamily, pg_operator, pg_am, pg_ts_config, pg_ts_dict, pg_ts_parser,
+/// pg_ts_template and pg_authid (renames and schema moves; a policy prints role names),
+/// and every write to pg_opclass: creating or dropping a type's default operator class
+/// changes how its indexes and exclusion constraints print. Creating any other such
+/// object changes no name printed already, and one in use can't be dropped without what
+/// uses it.
+const GATE_TERMS: [(u32, &str); 12] = [
+    (3456, "updated"),
+    (2616, "inserted"),
+    (2616, "updated"),
+    (2616, "deleted"),
+    (2753, "updated"),
+    (2617, "updated"),
+    (2601, "updated"),
+    (3602, "updated"),
+    (3600, "updated"),
+    (3601, "updated"),
+    (3764, "updated"),
+    (1260, "updated"),
+];
+
+fn gate_term(&(oid, counter): &(u32, &str)) -> String {
+    format!("pg_catalog.pg_stat_get_xact_tuples_{counter}({oid})")
+}
 
 /// The [`COUNTED`] catalogs whose updates count in the gate: pg_namespace, pg_extension,
 /// pg_type, pg_proc, pg_enum.
@@ -376,8 +396,8 @@ fn counted_columns() -> String {
 }
 
 /// From [`counted_columns`] aliased `k`: the write counters (`ch`), the delete counters
-/// (`del`) and the reuse gate (`gate`): updates of [`GATED_OIDS`] and [`GATED_COUNTED`]
-/// (creating a table inserts its row type, which changes no name).
+/// (`del`) and the reuse gate (`gate`): [`GATE_TERMS`] and the updates of
+/// [`GATED_COUNTED`] (creating a table inserts its row type, which changes no name).
 fn counted_exprs() -> (String, String, String) {
     let ch = COUNTED_OIDS
         .iter()
@@ -389,9 +409,9 @@ fn counted_exprs() -> (String, String, String) {
         .map(|o| format!("k.d{o}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let gate = GATED_OIDS
+    let gate = GATE_TERMS
         .iter()
-        .map(|o| format!("pg_catalog.pg_stat_get_xact_tuples_updated({o})"))
+        .map(gate_term)
         .chain(GATED_COUNTED.iter().map(|o| format!("k.u{o}")))
         .collect::<Vec<_>>()
         .join(" + ");
@@ -458,7 +478,7 @@ pub const COUNTED_OIDS: [u32; 9] = [1255, 1247, 3501, 2615, 3079, 2606, 2620, 26
 
 /// This transaction's raw counters, run right after `BEGIN` in the same simple query: one
 /// int8 array of [`COUNTED`]'s inserted, updated and deleted counts (three per catalog, in
-/// order) followed by the updates of [`GATED_OIDS`] ([`Baselines::from_raw`] makes the
+/// order) followed by the [`GATE_TERMS`] ([`Baselines::from_raw`] makes the
 /// write, delete and gate values of them); then, when `with_total`, the writes of the
 /// other catalogs [`total_writes`] sums (only a transaction of data statements can skip
 /// the schema read, and the statement sent along tells whether it might be one); then
@@ -474,11 +494,7 @@ pub fn counters_select(with_total: bool) -> String {
             ["inserted", "updated", "deleted"]
                 .map(|f| format!("pg_catalog.pg_stat_get_xact_tuples_{f}({o})"))
         })
-        .chain(
-            GATED_OIDS
-                .iter()
-                .map(|o| format!("pg_catalog.pg_stat_get_xact_tuples_updated({o})")),
-        )
+        .chain(GATE_TERMS.iter().map(gate_term))
         .collect::<Vec<_>>()
         .join(", ");
     let total = if with_total {
@@ -517,7 +533,7 @@ fn new_tx_baselines() -> String {
         .map(|i| format!("br.r[{}]", 3 * i + 3))
         .collect::<Vec<_>>()
         .join(", ");
-    let gate = (0..GATED_OIDS.len())
+    let gate = (0..GATE_TERMS.len())
         .map(|i| format!("br.r[{}]", 3 * n + i + 1))
         .chain(GATED_COUNTED.iter().filter_map(|o| {
             let i = COUNTED_OIDS.iter().position(|c| c == o)?;
@@ -549,7 +565,7 @@ pub struct Baselines {
 impl Baselines {
     pub fn from_raw(raw: &[i64]) -> Option<Baselines> {
         let n = COUNTED_OIDS.len();
-        if raw.len() != 3 * n + GATED_OIDS.len() {
+        if raw.len() != 3 * n + GATE_TERMS.len() {
             return None;
         }
         let (counted, gated) = raw.split_at(3 * n);
@@ -620,11 +636,11 @@ pub fn total_check() -> String {
 /// Our xid, snapshot and this transaction's catalog write/delete counters: what a full
 /// read records so that the next read can tell what changed since.
 pub fn head() -> String {
-    let (ch, del, _) = counted_exprs();
+    let (ch, del, gate) = counted_exprs();
     format!(
         "SELECT pg_catalog.txid_snapshot_xmax(s.s), ARRAY(SELECT pg_catalog.txid_snapshot_xip(s.s)), \
          {ch}, {del}, pg_catalog.current_setting('track_counts')::bool, \
-         pg_catalog.txid_snapshot_xmin(s.s) \
+         pg_catalog.txid_snapshot_xmin(s.s), {gate} \
          FROM (SELECT pg_catalog.txid_current_snapshot() AS s) s, ({}) k",
         counted_columns()
     )

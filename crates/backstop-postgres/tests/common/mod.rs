@@ -47,3 +47,25 @@ pub fn assert_same(expected: &SchemaState, actual: &SchemaState, context: &str) 
         );
     }
 }
+
+/// Wait until no transaction on the server is older than this moment, so that the next
+/// read's snapshot lets every row written so far count as old (other tests run in
+/// parallel on the same server). Gives up after a few seconds: the reads must be right
+/// either way, only less is reused.
+pub fn settle(db: &TestDb) {
+    let mut c = db.client();
+    let now: i64 = c
+        .query_one("SELECT txid_current()", &[])
+        .expect("txid_current")
+        .get(0);
+    for _ in 0..200 {
+        let xmin: i64 = c
+            .query_one("SELECT txid_snapshot_xmin(txid_current_snapshot())", &[])
+            .expect("snapshot xmin")
+            .get(0);
+        if xmin > now {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
