@@ -282,6 +282,13 @@ fn mentions_deallocate(sql: &str) -> bool {
         .any(|w| w.eq_ignore_ascii_case(b"deallocate"))
 }
 
+/// Whether `sql` may switch the statistics the catalog reads rely on.
+fn mentions_track_counts(sql: &str) -> bool {
+    sql.as_bytes()
+        .windows(12)
+        .any(|w| w.eq_ignore_ascii_case(b"track_counts"))
+}
+
 /// Truthiness of a first column as text: NULL, `f`, `false` and numeric zero are false.
 fn truthy(value: Option<&str>) -> bool {
     let Some(v) = value else { return false };
@@ -368,6 +375,15 @@ impl PgDriver {
     /// The session's prepared statements may be gone (DEALLOCATE, DISCARD): prepare ours
     /// again on next use rather than fail with "prepared statement does not exist" in the
     /// middle of a run.
+    /// After an error saying that one of our prepared statements is gone (a DEALLOCATE
+    /// we couldn't see coming), prepare them all again from the next use on.
+    fn note_lost<T>(&mut self, r: Result<T, DbError>) -> Result<T, DbError> {
+        if matches!(&r, Err(e) if e.code.as_deref() == Some("26000")) {
+            self.forget_prepared();
+        }
+        r
+    }
+
     fn forget_prepared(&mut self) {
         self.catalog.forget_statements();
         self.history_stmts = history::Stmts::default();
@@ -552,6 +568,7 @@ impl PgDriver {
                     class,
                     StatementClass::NoCatalogChange | StatementClass::MayChangeCatalog
                 ) && !mentions_deallocate(sql)
+                    && !mentions_track_counts(sql)
             })
             .and_then(|previous| {
                 let data_only = class == StatementClass::NoCatalogChange;
@@ -632,6 +649,8 @@ impl PgDriver {
                         // counters prepared anew.
                         let _ = self.client.batch_execute("ROLLBACK");
                         self.end_transaction(false);
+                        // Whatever dropped it may have dropped the others too.
+                        self.forget_prepared();
                         self.pending_begin = Some(self.begin_again(begin.timeouts, begin.batched)?);
                         return self.run_statement(sql, false);
                     }
@@ -645,11 +664,7 @@ impl PgDriver {
             self.catalog.note_statement(self.in_tx);
         }
         // Switching statistics off stops the write counters the reads rely on.
-        if sql
-            .as_bytes()
-            .windows(12)
-            .any(|w| w.eq_ignore_ascii_case(b"track_counts"))
-        {
+        if mentions_track_counts(sql) {
             self.catalog.invalidate();
         }
         match class {
@@ -696,6 +711,12 @@ impl PgDriver {
         if class != StatementClass::DropsPreparedStatements && mentions_deallocate(sql) {
             self.forget_prepared();
         }
+        // A prepared statement is gone that we didn't see go (a DEALLOCATE built at run
+        // time): prepare ours again from the next transaction on.
+        if matches!(&result, Err(e) if e.code() == Some(&pg::error::SqlState::INVALID_SQL_STATEMENT_NAME))
+        {
+            self.forget_prepared();
+        }
         let messages = result.map_err(|e| {
             let mut err = error::map(&e);
             if let Some(begin) = &pending {
@@ -719,7 +740,7 @@ impl PgDriver {
                     Err(error::map(&e))
                 }
             };
-            self.prefetched = Some((self.tx_gen, previous, read));
+            self.prefetched = Some((self.tx_gen, previous, self.note_lost(read)));
         }
         Ok(messages[ours..]
             .iter()
@@ -1041,8 +1062,10 @@ impl Driver for PgDriver {
             }
         }
         self.start_pending()?;
-        self.catalog
-            .read(&mut self.client, previous, self.in_tx, self.tx_gen)
+        let read = self
+            .catalog
+            .read(&mut self.client, previous, self.in_tx, self.tx_gen);
+        self.note_lost(read)
     }
 
     fn schema_read_follows(&mut self, previous: &SchemaState) {

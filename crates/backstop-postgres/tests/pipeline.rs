@@ -544,3 +544,84 @@ fn a_read_sent_with_begin_takes_its_baselines_from_the_transaction() {
     }
     panic!("no read reused the unchanged lines: {seen:?}");
 }
+
+/// A last statement naming track_counts: no read goes along, and the read after it is a
+/// full one that succeeds (it used to fail for want of a previous read to continue from).
+#[test]
+fn a_last_statement_naming_track_counts_is_read_in_full() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    common::exec(&mut d, "CREATE TABLE t (id int PRIMARY KEY)");
+    let mut prev = d.schema(None).unwrap();
+    for step in [
+        &["CREATE TABLE track_counts_log (id int)"][..],
+        &[
+            "ALTER TABLE t ADD COLUMN a int",
+            "SELECT current_setting('track_counts') = 'on'",
+        ],
+    ] {
+        let state = migrate(&mut d, step, &prev).unwrap();
+        let stats = d.last_schema_read();
+        d.commit().unwrap();
+        assert!(!stats.incremental, "{step:?}: {stats:?}");
+        common::assert_same(&common::fresh_full_read(&db), &state, &format!("{step:?}"));
+        prev = state;
+    }
+}
+
+/// With statistics off for the session the write counters stand still, so nothing can
+/// be ruled out: a rename no root traces (a collation) is still seen, by a full read.
+#[test]
+fn with_statistics_off_every_read_is_full_and_right() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    common::exec(
+        &mut d,
+        "CREATE COLLATION c1 FROM \"C\";\n\
+         CREATE TABLE z (id int PRIMARY KEY, s text COLLATE c1);\n\
+         CREATE LANGUAGE mypl HANDLER plpgsql_call_handler;\n\
+         CREATE FUNCTION f() RETURNS int LANGUAGE mypl AS $$ BEGIN RETURN 1; END $$;\n\
+         SET track_counts = off",
+    );
+    let prev = d.schema(None).unwrap();
+    let state = migrate(&mut d, &["ALTER COLLATION c1 RENAME TO c2"], &prev).unwrap();
+    d.commit().unwrap();
+    common::assert_same(&common::fresh_full_read(&db), &state, "statistics off");
+    common::exec(&mut d, "SET track_counts = on");
+    // And with statistics on, a language rename (printed by its functions) is seen too.
+    let prev = d.schema(None).unwrap();
+    let state = migrate(&mut d, &["ALTER LANGUAGE mypl RENAME TO mypl2"], &prev).unwrap();
+    d.commit().unwrap();
+    common::assert_same(&common::fresh_full_read(&db), &state, "language renamed");
+}
+
+/// A migration whose function deallocates every prepared statement under a name built at
+/// run time fails at the read (ours are gone), and the connection prepares them again:
+/// the next migration and its read work.
+#[test]
+fn prepared_statements_dropped_unseen_are_prepared_again() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    common::exec(
+        &mut d,
+        "CREATE TABLE t (id int PRIMARY KEY);\n\
+         CREATE FUNCTION forget() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'DEAL' || 'LOCATE ALL'; END $$",
+    );
+    let prev = d.schema(None).unwrap();
+    let r = migrate(
+        &mut d,
+        &["ALTER TABLE t ADD COLUMN a int", "SELECT forget()"],
+        &prev,
+    );
+    let e = r.expect_err("our statements are gone");
+    assert_eq!(e.code.as_deref(), Some("26000"), "{e:?}");
+    d.rollback().unwrap();
+    let prev = d.schema(None).unwrap();
+    let state = migrate(&mut d, &["ALTER TABLE t ADD COLUMN b int"], &prev).unwrap();
+    d.commit().unwrap();
+    common::assert_same(
+        &common::fresh_full_read(&db),
+        &state,
+        "after the lost statements",
+    );
+}

@@ -857,3 +857,19 @@ fn changes_the_counters_cannot_vouch_for_lead_to_full_reads() {
         "a transaction the migration began",
     );
 }
+
+/// `quote_all_identifiers` quotes every name the `pg_get_*def` functions print: the
+/// reader pins it off, like the output styles.
+#[test]
+fn quoting_every_identifier_does_not_change_the_schema_text() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    exec(
+        &mut d,
+        "CREATE TABLE t (id int PRIMARY KEY, a int CHECK (a > 0));\nCREATE INDEX t_a ON t (a)",
+    );
+    let plain = d.schema(None).unwrap();
+    exec(&mut d, "SET quote_all_identifiers = on");
+    let quoted = d.schema(None).unwrap();
+    assert_same(&plain, &quoted, "quote_all_identifiers on");
+}

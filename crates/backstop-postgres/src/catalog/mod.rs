@@ -51,7 +51,8 @@
 //!   depends on the type's column) is a full one. So is the read after any statement that
 //!   ran outside a transaction or after the last read of its transaction (a function
 //!   called by a data statement may change the catalog), in a transaction the migration
-//!   began itself, or after a statement that touches `track_counts`;
+//!   began itself, after a statement that touches `track_counts`, and whenever
+//!   statistics are off (the counters then stand still and rule nothing out);
 //!
 //! The common case — a migration that changes tables — is one round trip: one statement
 //! finds the locked relations and returns their canonical text. Statements are kept small
@@ -568,10 +569,10 @@ impl Catalog {
         rows: Vec<Row>,
         tx_gen: u64,
     ) -> Result<SchemaState, DbError> {
-        let t = self
-            .tracking
-            .take()
-            .ok_or_else(|| DbError::other("no previous schema read to continue from"))?;
+        // The statement sent ahead may have made the reader forget what it saw.
+        let Some(t) = self.tracking.take() else {
+            return self.full(client, tx_gen);
+        };
         let incremental = match follow {
             Follow::Cheap(_) => {
                 let row = rows
@@ -804,13 +805,13 @@ impl Catalog {
                         del.clear();
                     }
                     // A name the catalog can't trace to its users changed since the last
-                    // read (in this transaction) or since BEGIN: read all.
+                    // read (in this transaction) or since BEGIN, or that can't be told
+                    // (statistics off, no baseline): read all.
                     let now_gate = get(8).parse::<i64>().ok();
                     let base = if same_tx { t.gate } else { gate };
-                    if let (Some(base), Some(now)) = (base, now_gate) {
-                        if track_counts && now != base {
-                            return Ok(None);
-                        }
+                    match (base, now_gate) {
+                        (Some(base), Some(now)) if track_counts && now == base => {}
+                        _ => return Ok(None),
                     }
                     head = Some((
                         Head {

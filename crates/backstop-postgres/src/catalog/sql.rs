@@ -64,12 +64,13 @@ SELECT 'S', NULL, NULL,
 /// Settings fixed while the schema is read, with their values: `search_path` (the
 /// `pg_get_*def` functions qualify exactly the names not visible on it) and the output
 /// styles of dates, intervals, floats and byte strings (PostgreSQL's defaults).
-const PINNED: [(&str, &str); 5] = [
+const PINNED: [(&str, &str); 6] = [
     ("search_path", "pg_catalog"),
     ("DateStyle", "ISO, MDY"),
     ("IntervalStyle", "postgres"),
     ("extra_float_digits", "1"),
     ("bytea_output", "hex"),
+    ("quote_all_identifiers", "off"),
 ];
 
 /// User schemas: not the system's, not backstop's own, not created by an extension.
@@ -347,15 +348,16 @@ fn rel_select(reuse: bool) -> String {
 }
 
 /// The counters that make the gate of [`counted_exprs`], besides the updates of
-/// [`GATED_COUNTED`]: `(catalog OID, counter)`. Updates of pg_collation, pg_opclass,
-/// pg_opfamily, pg_operator, pg_am, pg_ts_config, pg_ts_dict, pg_ts_parser,
+/// [`GATED_COUNTED`]: `(catalog OID, counter)`. Updates of pg_collation, pg_language,
+/// pg_opclass, pg_opfamily, pg_operator, pg_am, pg_ts_config, pg_ts_dict, pg_ts_parser,
 /// pg_ts_template and pg_authid (renames and schema moves; a policy prints role names),
 /// and every write to pg_opclass: creating or dropping a type's default operator class
 /// changes how its indexes and exclusion constraints print. Creating any other such
 /// object changes no name printed already, and one in use can't be dropped without what
 /// uses it.
-const GATE_TERMS: [(u32, &str); 12] = [
+const GATE_TERMS: [(u32, &str); 13] = [
     (3456, "updated"),
+    (2612, "updated"),
     (2616, "inserted"),
     (2616, "updated"),
     (2616, "deleted"),
