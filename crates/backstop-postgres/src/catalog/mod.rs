@@ -452,6 +452,12 @@ impl Catalog {
         tx_gen: u64,
     ) -> Result<SchemaState, DbError> {
         let result = self.read_inner(client, previous, in_tx, tx_gen);
+        self.read_done(result)
+    }
+
+    /// Bookkeeping after a read: what it saw is now the baseline, or, when it failed,
+    /// nothing is.
+    fn read_done(&mut self, result: Result<SchemaState, DbError>) -> Result<SchemaState, DbError> {
         match &result {
             Ok(_) => {
                 self.pending = false;
@@ -552,14 +558,7 @@ impl Catalog {
         tx_gen: u64,
     ) -> Result<SchemaState, DbError> {
         let result = self.follow_finish_inner(client, follow, rows, tx_gen);
-        match &result {
-            Ok(_) => {
-                self.pending = false;
-                self.after_read = false;
-            }
-            Err(_) => self.tracking = None,
-        }
-        result
+        self.read_done(result)
     }
 
     fn follow_finish_inner(
