@@ -559,7 +559,8 @@ impl PgDriver {
         let class = classify(sql);
         self.prefetched = None;
         // The schema read the engine announced, sent in the same round trip. Not after
-        // statements that end the transaction or drop prepared statements.
+        // statements that end the transaction, may drop prepared statements, or touch
+        // track_counts (the read after those is a full one).
         let follow = self
             .follow
             .take()
