@@ -51,8 +51,10 @@
 //!   depends on the type's column) is a full one. So is the read after any statement that
 //!   ran outside a transaction or after the last read of its transaction (a function
 //!   called by a data statement may change the catalog), in a transaction the migration
-//!   began itself, after a statement that touches `track_counts`, and whenever
-//!   statistics are off (the counters then stand still and rule nothing out);
+//!   began itself, after a statement that names `track_counts`, and whenever
+//!   statistics are off (the counters then stand still and rule nothing out). A
+//!   function that switches statistics off and on again without naming the setting
+//!   (superusers only) hides what it did meanwhile; the end-of-run full read reports it;
 //!
 //! The common case — a migration that changes tables — is one round trip: one statement
 //! finds the locked relations and returns their canonical text. Statements are kept small
