@@ -277,16 +277,19 @@ fn classify(sql: &str) -> StatementClass {
 /// Whether `sql` may run a DEALLOCATE (itself, or through a DO block or a function it
 /// defines): backstop's prepared statements may be gone after it.
 fn mentions_deallocate(sql: &str) -> bool {
-    sql.as_bytes()
-        .windows(10)
-        .any(|w| w.eq_ignore_ascii_case(b"deallocate"))
+    mentions(sql, b"deallocate")
 }
 
 /// Whether `sql` may switch the statistics the catalog reads rely on.
 fn mentions_track_counts(sql: &str) -> bool {
+    mentions(sql, b"track_counts")
+}
+
+/// Whether `word` occurs in `sql`, in any case.
+fn mentions(sql: &str, word: &[u8]) -> bool {
     sql.as_bytes()
-        .windows(12)
-        .any(|w| w.eq_ignore_ascii_case(b"track_counts"))
+        .windows(word.len())
+        .any(|w| w.eq_ignore_ascii_case(word))
 }
 
 /// Truthiness of a first column as text: NULL, `f`, `false` and numeric zero are false.

@@ -139,7 +139,6 @@ struct RelLines {
 struct ReadResult {
     objects: HashMap<Root, Object>,
     subs: HashMap<Root, Vec<Sub>>,
-    columns: HashMap<Root, Columns>,
     lines: HashMap<Root, RelLines>,
     /// Relations with reused lines.
     reused: BTreeSet<Root>,
@@ -155,9 +154,8 @@ struct Tracking {
     keys: HashMap<Root, String>,
     subs: HashMap<Sub, Root>,
     root_subs: HashMap<Root, Vec<Sub>>,
-    /// Columns of each relation, to tell a renamed column from a dropped one.
-    columns: HashMap<Root, Columns>,
-    /// Each relation's lines by identity, for reuse by the next read.
+    /// Each relation's lines by identity, for reuse by the next read, and its columns'
+    /// names, to tell a renamed column from a dropped one.
     lines: HashMap<Root, RelLines>,
     /// The read's snapshot xmin (low 32 bits): rows older than it were printed by the
     /// read, or before it and unchanged since.
@@ -703,7 +701,6 @@ impl Catalog {
             keys: HashMap::with_capacity(r.objects.len()),
             subs: HashMap::new(),
             root_subs: HashMap::new(),
-            columns: HashMap::new(),
             lines: HashMap::new(),
             hx: None,
             gate: None,
@@ -952,7 +949,6 @@ impl Catalog {
             round_trips += statements;
             read.objects.extend(r.objects);
             read.subs.extend(r.subs);
-            read.columns.extend(r.columns);
             read.lines.extend(r.lines);
             reread.extend(more_rels);
         }
@@ -963,7 +959,6 @@ impl Catalog {
             for root in &unresolved {
                 read.objects.remove(root);
                 read.subs.remove(root);
-                read.columns.remove(root);
                 read.lines.remove(root);
                 read.reused.remove(root);
             }
@@ -971,7 +966,6 @@ impl Catalog {
             round_trips += statements;
             read.objects.extend(r.objects);
             read.subs.extend(r.subs);
-            read.columns.extend(r.columns);
             read.lines.extend(r.lines);
         }
         // A renamed schema renames everything in it: read it all again.
@@ -1091,7 +1085,6 @@ fn parse_object(
     };
     let root = (kind, oid);
     let prev = old.and_then(|o| o.get(&root));
-    let mut columns = Columns::new();
     let mut rel = RelLines::default();
     let mut lines: Vec<String> = Vec::new();
     let raw = row
@@ -1102,7 +1095,6 @@ fn parse_object(
         if let Some((num, rest)) = numbered_column(line) {
             let name = leading_ident(&rest["column ".len()..]).to_string();
             let text = escape_line(rest);
-            columns.push((num, name.clone()));
             if kind == Kind::Rel {
                 rel.cols.insert(num, (text.clone(), name));
             }
@@ -1129,7 +1121,6 @@ fn parse_object(
                     b'#' => {
                         let num = i32::try_from(id).ok()?;
                         let (text, name) = p.cols.get(&num)?;
-                        columns.push((num, name.clone()));
                         rel.cols.insert(num, (text.clone(), name.clone()));
                         Some(text.clone())
                     }
@@ -1160,8 +1151,6 @@ fn parse_object(
     }
     lines.sort_unstable();
     if kind == Kind::Rel {
-        columns.sort_unstable();
-        out.columns.insert(root, columns);
         out.lines.insert(root, rel);
     }
     if let Some(subs) = row.try_get::<_, Option<Vec<u32>>>(4).map_err(g)? {
@@ -1214,6 +1203,17 @@ fn numbered_column(line: &str) -> Option<(i32, &str)> {
         .and(num.parse().ok().map(|n| (n, rest)))
 }
 
+/// A relation's columns, sorted by number.
+fn columns_of(lines: &RelLines) -> Columns {
+    let mut c: Columns = lines
+        .cols
+        .iter()
+        .map(|(num, (_, name))| (*num, name.clone()))
+        .collect();
+    c.sort_unstable();
+    c
+}
+
 /// Whether a column kept its number but changed its name. Dropped or added columns are not
 /// renames: whatever printed a dropped column was dropped with it (or the drop failed), and
 /// so it was locked and re-read already.
@@ -1238,19 +1238,18 @@ fn apply(t: &mut Tracking, reread: &BTreeSet<Root>, mut r: ReadResult) -> BTreeS
             t.subs.remove(&sub);
         }
     }
-    let mut old_columns: HashMap<Root, Columns> = HashMap::new();
+    let mut old_lines: HashMap<Root, RelLines> = HashMap::new();
     for root in reread {
-        if let Some(c) = t.columns.remove(root) {
-            old_columns.insert(*root, c);
+        if let Some(l) = t.lines.remove(root) {
+            old_lines.insert(*root, l);
         }
-        t.lines.remove(root);
     }
     let mut renamed = BTreeSet::new();
     for (root, obj) in r.objects.drain() {
         if let Some((old_key, old_text)) = old_texts.get(&root) {
             let names_gone = if root.0 == Kind::Rel {
-                match (old_columns.get(&root), r.columns.get(&root)) {
-                    (Some(old), Some(new)) => columns_renamed(old, new),
+                match (old_lines.get(&root), r.lines.get(&root)) {
+                    (Some(old), Some(new)) => columns_renamed(&columns_of(old), &columns_of(new)),
                     _ => true,
                 }
             } else {
@@ -1277,7 +1276,6 @@ fn apply(t: &mut Tracking, reread: &BTreeSet<Root>, mut r: ReadResult) -> BTreeS
         }
         t.root_subs.insert(root, subs);
     }
-    t.columns.extend(r.columns);
     t.lines.extend(r.lines);
     renamed
 }
