@@ -85,8 +85,8 @@ macro_rules! ts {
 const SAVE_HISTORY: &str = "INSERT INTO backstop.migrations AS m (version, name, checksum, up_sql, down_sql, \
      verify_sql, irreversible, options, release_id, actor, started_at, finished_at, duration_ms, \
      fingerprint_before, fingerprint_after, schema_delta, status, progress, note) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9, $10, $11::text::timestamptz, \
-     $12::text::timestamptz, $13, $14, $15, $16, $17, $18, $19) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.text::pg_catalog.jsonb, $9, $10, $11::pg_catalog.text::pg_catalog.timestamptz, \
+     $12::pg_catalog.text::pg_catalog.timestamptz, $13, $14, $15, $16, $17, $18, $19) \
      ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, \
      up_sql = EXCLUDED.up_sql, down_sql = EXCLUDED.down_sql, verify_sql = EXCLUDED.verify_sql, \
      irreversible = EXCLUDED.irreversible, options = EXCLUDED.options, release_id = EXCLUDED.release_id, \
@@ -96,7 +96,7 @@ const SAVE_HISTORY: &str = "INSERT INTO backstop.migrations AS m (version, name,
      status = EXCLUDED.status, progress = EXCLUDED.progress, note = EXCLUDED.note";
 
 const LOAD_HISTORY: &str = concat!(
-    "SELECT version, name, checksum, up_sql, down_sql, verify_sql, irreversible, options::text, \
+    "SELECT version, name, checksum, up_sql, down_sql, verify_sql, irreversible, options::pg_catalog.text, \
      release_id, actor, ",
     ts!("started_at"),
     ", ",
@@ -107,12 +107,12 @@ const LOAD_HISTORY: &str = concat!(
 
 /// [`LOAD_HISTORY`] without the stored scripts and schema delta, for listings.
 const LOAD_HISTORY_BRIEF: &str = concat!(
-    "SELECT version, name, checksum, ''::text, NULL::text, NULL::text, irreversible, options::text, \
+    "SELECT version, name, checksum, ''::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.text, irreversible, options::pg_catalog.text, \
      release_id, actor, ",
     ts!("started_at"),
     ", ",
     ts!("finished_at"),
-    ", duration_ms, fingerprint_before, fingerprint_after, ''::text, status, progress, note \
+    ", duration_ms, fingerprint_before, fingerprint_after, ''::pg_catalog.text, status, progress, note \
      FROM backstop.migrations ORDER BY version"
 );
 

@@ -46,8 +46,8 @@ const MIN_SERVER_VERSION: i32 = 120000;
 
 /// The server version, and on PostgreSQL 14+ a check every second whether this client is
 /// still there (see `connect`).
-const CONNECTION_CHECK: &str = "SELECT current_setting('server_version_num')::int, \
-     CASE WHEN current_setting('server_version_num')::int >= 140000 \
+const CONNECTION_CHECK: &str = "SELECT current_setting('server_version_num')::pg_catalog.int4, \
+     CASE WHEN current_setting('server_version_num')::pg_catalog.int4 >= 140000 \
           THEN set_config('client_connection_check_interval', '1000', false) END";
 
 /// The session-level prepared statement that reads the catalog write counters at `BEGIN`.
@@ -564,24 +564,44 @@ impl PgDriver {
         // The schema read the engine announced, sent in the same round trip. Not after
         // statements that end the transaction, may drop prepared statements, or touch
         // track_counts (the read after those is a full one).
-        let follow = self
-            .follow
-            .take()
-            .filter(|_| {
-                matches!(
-                    class,
-                    StatementClass::NoCatalogChange | StatementClass::MayChangeCatalog
-                ) && !mentions_deallocate(sql)
-                    && !mentions_track_counts(sql)
-            })
-            .and_then(|previous| {
+        let announced = self.follow.take().filter(|_| {
+            matches!(
+                class,
+                StatementClass::NoCatalogChange | StatementClass::MayChangeCatalog
+            ) && !mentions_deallocate(sql)
+                && !mentions_track_counts(sql)
+        });
+        let follow = match announced {
+            None => None,
+            Some(previous) => {
                 let data_only = class == StatementClass::NoCatalogChange;
-                let request = self
+                match self
                     .catalog
-                    .follow_request(&mut self.client, self.tx_gen, data_only);
-                // Not sent, then: the read goes its usual way.
-                request.ok().map(|f| (previous, f))
-            });
+                    .follow_request(&mut self.client, self.tx_gen, data_only)
+                {
+                    Ok(f) => Some((previous, f)),
+                    // Preparing the read failed on the server inside our open transaction,
+                    // which the server has therefore aborted: the statement could only
+                    // fail with "current transaction is aborted". Say what failed.
+                    Err(e)
+                        if self.in_tx
+                            && self.pending_begin.is_none()
+                            && (e.code.is_some() || e.kind == DbErrorKind::Connection) =>
+                    {
+                        return Err(DbError {
+                            message: format!(
+                                "backstop could not prepare its schema read, and the server aborted the migration's transaction with it (the statement did not run): {}",
+                                e.message
+                            ),
+                            position: None,
+                            ..e
+                        });
+                    }
+                    // Not sent, then: the read goes its usual way.
+                    Err(_) => None,
+                }
+            }
+        };
         let mut followed = None;
         // The simple query protocol: any statement, including several in one string and
         // utility commands that can't be prepared; positions refer to `sql` as given.

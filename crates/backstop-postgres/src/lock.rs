@@ -14,15 +14,15 @@ pub const MIGRATION_LOCK_KEY: i64 = i64::from_be_bytes(*b"backstop");
 /// A bigint advisory key appears in pg_locks split in two: classid = high 32 bits,
 /// objid = low 32 bits, objsubid = 1
 /// (<https://www.postgresql.org/docs/current/view-pg-locks.html>).
-const HOLDER_SQL: &str = "SELECT a.pid::bigint, a.application_name, \
+const HOLDER_SQL: &str = "SELECT a.pid::pg_catalog.int8, a.application_name, \
        to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
-       a.client_addr::text, a.usename::text, l.pid::bigint \
+       a.client_addr::pg_catalog.text, a.usename::pg_catalog.text, l.pid::pg_catalog.int8 \
   FROM pg_catalog.pg_locks l \
   LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
  WHERE l.locktype = 'advisory' AND l.granted \
    AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database()) \
-   AND l.classid = (($1::bigint >> 32) & 4294967295)::oid \
-   AND l.objid = ($1::bigint & 4294967295)::oid \
+   AND l.classid = (($1::pg_catalog.int8 >> 32) & 4294967295)::pg_catalog.oid \
+   AND l.objid = ($1::pg_catalog.int8 & 4294967295)::pg_catalog.oid \
    AND l.objsubid = 1 \
    AND l.pid <> pg_backend_pid() \
  LIMIT 1";

@@ -625,3 +625,103 @@ fn prepared_statements_dropped_unseen_are_prepared_again() {
         "after the lost statements",
     );
 }
+
+/// Temporary tables named like the types backstop's own statements cast to change
+/// nothing. A temporary table's row type is found before pg_catalog's types, and a
+/// statement prepared (or analysed again) while such a table exists would take `::text`
+/// for it: every type is named with its schema.
+#[test]
+fn temporary_tables_named_like_built_in_types_change_nothing() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    d.ensure_history().unwrap();
+    let shadows = [
+        "text",
+        "int8",
+        "int4",
+        "oid",
+        "bool",
+        "xid",
+        "name",
+        "json",
+        "jsonb",
+        "timestamptz",
+        "numeric",
+        "regclass",
+    ];
+    let mut first: Vec<String> = shadows
+        .iter()
+        .map(|t| format!("CREATE TEMP TABLE {t} (x int)"))
+        .collect();
+    first.push("CREATE TABLE a (id int PRIMARY KEY)".into());
+    // DEALLOCATE ALL makes every statement of ours be prepared again while they exist.
+    let steps: Vec<Vec<String>> = vec![
+        first,
+        // The session's own statements would find the temporary ones.
+        vec!["ALTER TABLE a ADD COLUMN b pg_catalog.text".into()],
+        vec!["DEALLOCATE ALL".into(), "CREATE INDEX a_b ON a (b)".into()],
+        vec!["INSERT INTO a VALUES (1, 'x')".into()],
+        vec!["DROP TABLE a".into()],
+    ];
+    let mut prev = d.schema(None).unwrap();
+    let mut e = sealed(0, GENESIS);
+    for (i, step) in steps.iter().enumerate() {
+        let statements: Vec<&str> = step.iter().map(String::as_str).collect();
+        let state = match migrate(&mut d, &statements, &prev) {
+            Ok(s) => s,
+            Err(err) => panic!("{step:?}: {err:?}"),
+        };
+        let version = i64::try_from(i).expect("few steps") + 1;
+        d.record_and_commit(Some(&row(version)), &e, &head_at(&e))
+            .unwrap_or_else(|err| panic!("{step:?}: {err:?}"));
+        common::assert_same(&common::fresh_full_read(&db), &state, &format!("{step:?}"));
+        // A full read in the session that holds the temporary tables too.
+        common::assert_same(&state, &d.schema(None).unwrap(), &format!("{step:?}"));
+        prev = state;
+        e = sealed(e.seq, &e.hash);
+    }
+    assert_eq!(d.load_history().unwrap().len(), steps.len());
+    assert_eq!(tables_named(&mut d, "text"), 1, "the session's own");
+}
+
+/// When preparing the schema read fails inside the migration's transaction, the server
+/// aborts that transaction: the error says so, instead of the statement failing with
+/// "current transaction is aborted", and the statement does not run.
+#[test]
+fn a_read_that_cannot_be_prepared_is_reported_as_such() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    let prev = d.schema(None).unwrap();
+    // A catalog the read names, locked by another session (catalog locks are per
+    // database: this one only).
+    let mut other = db.client();
+    other
+        .batch_execute("BEGIN; LOCK TABLE pg_catalog.pg_policy IN ACCESS EXCLUSIVE MODE")
+        .expect("lock");
+    let t = Timeouts {
+        lock: Some(Duration::from_millis(100)),
+        statement: None,
+    };
+    d.begin_batched(t).unwrap();
+    // Our statements are prepared again from here on.
+    d.execute("DEALLOCATE ALL").unwrap();
+    d.schema_read_follows(&prev);
+    let err = d
+        .execute("CREATE TABLE x (id int)")
+        .expect_err("the read waits for the lock");
+    assert!(
+        err.message
+            .starts_with("backstop could not prepare its schema read"),
+        "{err:?}"
+    );
+    assert_eq!(err.code.as_deref(), Some("55P03"), "{err:?}");
+    assert_eq!(err.kind, DbErrorKind::LockTimeout, "{err:?}");
+    assert_eq!(err.position, None);
+    d.rollback().unwrap();
+    other.batch_execute("ROLLBACK").expect("unlock");
+    assert_eq!(tables_named(&mut d, "x"), 0);
+    // The next migration prepares the read and goes through.
+    let state = migrate(&mut d, &["CREATE TABLE y (id int)"], &prev).unwrap();
+    d.commit().unwrap();
+    common::assert_same(&common::fresh_full_read(&db), &state, "after the lock");
+}

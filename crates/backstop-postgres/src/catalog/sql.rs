@@ -11,7 +11,7 @@
 /// root with correlated sub-selects keeps the plans small: starting up a plan of a few
 /// hundred nodes costs more than the read itself.
 ///
-/// [`wrapped`] switches `search_path` to `pg_catalog` and back around the read
+/// [`wrapped`] switches `search_path` to `pg_catalog, pg_temp` and back around the read
 /// (`set_config(..., true)` is transaction-local, so an error or autocommit undoes it too):
 /// the `pg_get_*def` functions schema-qualify exactly the names not visible on the
 /// search_path, and the text must not depend on the session. UNION ALL branches run in
@@ -43,9 +43,9 @@ fn wrapped(ctes: &[&str], select: &str) -> String {
         .join(",\n           ");
     format!(
         r#"
-SELECT 'S'::text AS k, NULL::oid AS root, NULL::text AS key,
+SELECT 'S'::pg_catalog.text AS k, NULL::pg_catalog.oid AS root, NULL::pg_catalog.text AS key,
        ARRAY[{set}] AS lines,
-       NULL::oid[] AS subs
+       NULL::pg_catalog.oid[] AS subs
 UNION ALL
 (
 WITH
@@ -65,7 +65,10 @@ SELECT 'S', NULL, NULL,
 /// `pg_get_*def` functions qualify exactly the names not visible on it) and the output
 /// styles of dates, intervals, floats and byte strings (PostgreSQL's defaults).
 const PINNED: [(&str, &str); 6] = [
-    ("search_path", "pg_catalog"),
+    // Temporary objects after the catalog's: a temporary table named like a built-in
+    // type must not hide that type, which would then print with its schema in this
+    // session only.
+    ("search_path", "pg_catalog, pg_temp"),
     ("DateStyle", "ISO, MDY"),
     ("IntervalStyle", "postgres"),
     ("extra_float_digits", "1"),
@@ -290,7 +293,7 @@ SELECT 'e', e.oid, 'extension ' || pg_catalog.quote_ident(e.extname),
   FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
  WHERE {EXT}
 UNION ALL
-SELECT 'n', n.oid, 'schema ' || pg_catalog.quote_ident(n.nspname), '{}'::text[], NULL FROM ns n WHERE {NS}"#;
+SELECT 'n', n.oid, 'schema ' || pg_catalog.quote_ident(n.nspname), '{}'::pg_catalog.text[], NULL FROM ns n WHERE {NS}"#;
 
 /// Relations: all (`full`) or those in `$1`.
 ///
@@ -303,7 +306,7 @@ pub fn canonical_rel(full: bool) -> String {
     let filter = if full {
         "true"
     } else {
-        "c.oid = ANY((SELECT $1::oid[])::oid[])"
+        "c.oid = ANY((SELECT $1::pg_catalog.oid[])::pg_catalog.oid[])"
     };
     wrapped(
         &[NS_CTE, &REL_CTE.replace("{REL}", filter)],
@@ -426,10 +429,10 @@ pub fn canonical_other(full: bool) -> String {
         ("true", "true", "true", "true")
     } else {
         (
-            "p.oid = ANY((SELECT $1::oid[])::oid[])",
-            "t.oid = ANY((SELECT $2::oid[])::oid[])",
-            "e.oid = ANY((SELECT $3::oid[])::oid[])",
-            "n.oid = ANY((SELECT $4::oid[])::oid[])",
+            "p.oid = ANY((SELECT $1::pg_catalog.oid[])::pg_catalog.oid[])",
+            "t.oid = ANY((SELECT $2::pg_catalog.oid[])::pg_catalog.oid[])",
+            "e.oid = ANY((SELECT $3::pg_catalog.oid[])::pg_catalog.oid[])",
+            "n.oid = ANY((SELECT $4::pg_catalog.oid[])::pg_catalog.oid[])",
         )
     };
     wrapped(
@@ -447,7 +450,7 @@ pub fn canonical_other(full: bool) -> String {
 /// rows at least as new as our top-level xid (`age` 0 or less) are checked.
 const OWN: &str = "(pg_catalog.age(x.xmin) <= 0 AND (SELECT top FROM own) IS NOT NULL \
      AND pg_catalog.txid_status((SELECT top FROM own) \
-         + ((x.xmin::text::int8 - (SELECT top FROM own) % 4294967296 + 4294967296) % 4294967296)) = 'in progress')";
+         + ((x.xmin::pg_catalog.text::pg_catalog.int8 - (SELECT top FROM own) % 4294967296 + 4294967296) % 4294967296)) = 'in progress')";
 
 /// `changed(x)`: the catalog row `x` was written after the last read. Our own rows carry
 /// our xid whatever command wrote them, so their command id (`cmin`) tells earlier from
@@ -455,8 +458,8 @@ const OWN: &str = "(pg_catalog.age(x.xmin) <= 0 AND (SELECT top FROM own) IS NOT
 /// (-1 when unknown). Other rows are new when newer than the last read's snapshot (`$2`,
 /// its xmax; `age` compares modulo 2^32 as the server does) or in progress at the time
 /// (`$3`).
-const CHANGED: &str = "(CASE WHEN {OWN} THEN x.cmin::text::int8 > (SELECT $1::int8) \
-     ELSE pg_catalog.age(x.xmin) <= pg_catalog.age((SELECT $2::text::xid)) OR x.xmin = ANY((SELECT $3::text[])::xid[]) END)";
+const CHANGED: &str = "(CASE WHEN {OWN} THEN x.cmin::pg_catalog.text::pg_catalog.int8 > (SELECT $1::pg_catalog.int8) \
+     ELSE pg_catalog.age(x.xmin) <= pg_catalog.age((SELECT $2::pg_catalog.text::pg_catalog.xid)) OR x.xmin = ANY((SELECT $3::pg_catalog.text[])::pg_catalog.xid[]) END)";
 
 /// Catalogs whose per-transaction write counters tell which catalogs this transaction
 /// wrote to since the last read, in this order.
@@ -500,14 +503,14 @@ pub fn counters_select(with_total: bool) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     let total = if with_total {
-        format!("({})::text", total_writes_except_counted())
+        format!("({})::pg_catalog.text", total_writes_except_counted())
     } else {
-        "NULL::text".to_string()
+        "NULL::pg_catalog.text".to_string()
     };
     // The raw array also goes to a transaction-local setting, where an incremental read
     // sent before this result came back takes its baselines from ([`base_from_setting`]).
     format!(
-        "SELECT pg_catalog.set_config('{BASE_SETTING}', ARRAY[{raw}]::text, true), {total}, \
+        "SELECT pg_catalog.set_config('{BASE_SETTING}', ARRAY[{raw}]::pg_catalog.text, true), {total}, \
          pg_catalog.current_setting('track_counts')"
     )
 }
@@ -546,10 +549,10 @@ fn new_tx_baselines() -> String {
     format!(
         r#"
 b AS MATERIALIZED (
-    SELECT COALESCE((SELECT $4::int8[]), ARRAY[{ch}]) AS ch,
-           COALESCE((SELECT $5::int8[]), ARRAY[{del}]) AS del,
-           COALESCE((SELECT $7::int8), {gate}) AS gate
-      FROM (SELECT (NULLIF(pg_catalog.current_setting('{BASE_SETTING}', true), ''))::int8[] AS r OFFSET 0) br
+    SELECT COALESCE((SELECT $4::pg_catalog.int8[]), ARRAY[{ch}]) AS ch,
+           COALESCE((SELECT $5::pg_catalog.int8[]), ARRAY[{del}]) AS del,
+           COALESCE((SELECT $7::pg_catalog.int8), {gate}) AS gate
+      FROM (SELECT (NULLIF(pg_catalog.current_setting('{BASE_SETTING}', true), ''))::pg_catalog.int8[] AS r OFFSET 0) br
 ),"#
     )
 }
@@ -630,7 +633,7 @@ fn total_writes_except_counted() -> String {
 /// the transaction wrote a catalog.
 pub fn total_check() -> String {
     format!(
-        "SELECT ({})::int8, pg_catalog.current_setting('track_counts')::bool",
+        "SELECT ({})::pg_catalog.int8, pg_catalog.current_setting('track_counts')::pg_catalog.bool",
         total_writes()
     )
 }
@@ -641,7 +644,7 @@ pub fn head() -> String {
     let (ch, del, gate) = counted_exprs();
     format!(
         "SELECT pg_catalog.txid_snapshot_xmax(s.s), ARRAY(SELECT pg_catalog.txid_snapshot_xip(s.s)), \
-         {ch}, {del}, pg_catalog.current_setting('track_counts')::bool, \
+         {ch}, {del}, pg_catalog.current_setting('track_counts')::pg_catalog.bool, \
          pg_catalog.txid_snapshot_xmin(s.s), {gate} \
          FROM (SELECT pg_catalog.txid_current_snapshot() AS s) s, ({}) k",
         counted_columns()
@@ -695,40 +698,40 @@ lrows AS MATERIALIZED (
 const OTHER_ROWS: &str = r#"
 WITH own AS MATERIALIZED (SELECT pg_catalog.txid_current_if_assigned() AS top),
 nr AS MATERIALIZED (
-    SELECT 'f'::text AS rk, x.oid AS root, x.xmin, x.cmin FROM pg_catalog.pg_proc x
-     WHERE (SELECT $4::bool) AND x.oid >= 16384
+    SELECT 'f'::pg_catalog.text AS rk, x.oid AS root, x.xmin, x.cmin FROM pg_catalog.pg_proc x
+     WHERE (SELECT $4::pg_catalog.bool) AND x.oid >= 16384
     UNION ALL
     SELECT 't', x.oid, x.xmin, x.cmin FROM pg_catalog.pg_type x
-     WHERE (SELECT $5::bool) AND x.oid >= 16384 AND x.typrelid = 0 AND NOT (x.typelem <> 0 AND x.typlen = -1)
+     WHERE (SELECT $5::pg_catalog.bool) AND x.oid >= 16384 AND x.typrelid = 0 AND NOT (x.typelem <> 0 AND x.typlen = -1)
     UNION ALL
     SELECT 't', x.enumtypid, x.xmin, x.cmin FROM pg_catalog.pg_enum x
-     WHERE (SELECT $6::bool) AND x.oid >= 16384
+     WHERE (SELECT $6::pg_catalog.bool) AND x.oid >= 16384
     UNION ALL
-    SELECT 'n', x.oid, x.xmin, x.cmin FROM pg_catalog.pg_namespace x WHERE (SELECT $7::bool)
+    SELECT 'n', x.oid, x.xmin, x.cmin FROM pg_catalog.pg_namespace x WHERE (SELECT $7::pg_catalog.bool)
     UNION ALL
-    SELECT 'e', x.oid, x.xmin, x.cmin FROM pg_catalog.pg_extension x WHERE (SELECT $8::bool)
+    SELECT 'e', x.oid, x.xmin, x.cmin FROM pg_catalog.pg_extension x WHERE (SELECT $8::pg_catalog.bool)
     UNION ALL
     SELECT 't', x.contypid, x.xmin, x.cmin FROM pg_catalog.pg_constraint x
-     WHERE (SELECT $9::bool) AND x.conrelid = 0 AND x.contypid <> 0
+     WHERE (SELECT $9::pg_catalog.bool) AND x.conrelid = 0 AND x.contypid <> 0
 ),
 gone AS (
-    SELECT 'f:' || o AS r FROM pg_catalog.unnest((SELECT $15::oid[])) o
-     WHERE (SELECT $10::bool) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc x WHERE x.oid = o)
+    SELECT 'f:' || o AS r FROM pg_catalog.unnest((SELECT $15::pg_catalog.oid[])) o
+     WHERE (SELECT $10::pg_catalog.bool) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc x WHERE x.oid = o)
     UNION ALL
-    SELECT 't:' || o FROM pg_catalog.unnest((SELECT $16::oid[])) o
-     WHERE (SELECT $11::bool) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type x WHERE x.oid = o)
+    SELECT 't:' || o FROM pg_catalog.unnest((SELECT $16::pg_catalog.oid[])) o
+     WHERE (SELECT $11::pg_catalog.bool) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type x WHERE x.oid = o)
     UNION ALL
-    SELECT 'n:' || o FROM pg_catalog.unnest((SELECT $17::oid[])) o
-     WHERE (SELECT $12::bool) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace x WHERE x.oid = o)
+    SELECT 'n:' || o FROM pg_catalog.unnest((SELECT $17::pg_catalog.oid[])) o
+     WHERE (SELECT $12::pg_catalog.bool) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace x WHERE x.oid = o)
     UNION ALL
-    SELECT 'e:' || o FROM pg_catalog.unnest((SELECT $18::oid[])) o
-     WHERE (SELECT $13::bool) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension x WHERE x.oid = o)
+    SELECT 'e:' || o FROM pg_catalog.unnest((SELECT $18::pg_catalog.oid[])) o
+     WHERE (SELECT $13::pg_catalog.bool) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension x WHERE x.oid = o)
     UNION ALL
-    SELECT 'k:' || o FROM pg_catalog.unnest((SELECT $19::oid[])) o
-     WHERE (SELECT $14::bool) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint x WHERE x.oid = o)
+    SELECT 'k:' || o FROM pg_catalog.unnest((SELECT $19::pg_catalog.oid[])) o
+     WHERE (SELECT $14::pg_catalog.bool) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint x WHERE x.oid = o)
 )
 SELECT ARRAY(SELECT DISTINCT x.rk || ':' || x.root FROM nr x WHERE {CHANGED}),
-       (SELECT pg_catalog.max(x.cmin::text::int8) FROM nr x WHERE {OWN}),
+       (SELECT pg_catalog.max(x.cmin::pg_catalog.text::pg_catalog.int8) FROM nr x WHERE {OWN}),
        ARRAY(SELECT r FROM gone)
 "#;
 
@@ -744,8 +747,8 @@ pub fn other_rows() -> String {
 /// when the gate moved (the Rust side then reads everything).
 const RU_CTE: &str = r#"
 ru AS MATERIALIZED (
-    SELECT COALESCE(c.tc AND (SELECT $6::text) IS NOT NULL AND c.gate = (SELECT gate FROM b), false) AS ok,
-           (SELECT $6::text)::xid AS hx
+    SELECT COALESCE(c.tc AND (SELECT $6::pg_catalog.text) IS NOT NULL AND c.gate = (SELECT gate FROM b), false) AS ok,
+           (SELECT $6::pg_catalog.text)::pg_catalog.xid AS hx
       FROM cnt c
 ),"#;
 
@@ -777,7 +780,7 @@ pub fn incremental(same_tx: bool) -> String {
 cnt AS MATERIALIZED (
     SELECT {ch} AS ch,
            {del} AS del,
-           pg_catalog.current_setting('track_counts')::bool AS tc,
+           pg_catalog.current_setting('track_counts')::pg_catalog.bool AS tc,
            {gate} AS gate
       FROM ({counted}) k
 ),
@@ -790,7 +793,7 @@ g AS MATERIALIZED (
 ),
 own AS MATERIALIZED (SELECT pg_catalog.txid_current_if_assigned() AS top),
 tscan AS MATERIALIZED (
-    SELECT CASE WHEN x.typtype = 'm' THEN 'm' ELSE 't' END::text AS rk, x.oid AS root, x.xmin, x.cmin
+    SELECT CASE WHEN x.typtype = 'm' THEN 'm' ELSE 't' END::pg_catalog.text AS rk, x.oid AS root, x.xmin, x.cmin
       FROM pg_catalog.pg_type x
      WHERE (SELECT g_type FROM g) AND x.oid >= 16384 AND x.typrelid = 0 AND NOT (x.typelem <> 0 AND x.typlen = -1)
     UNION ALL
@@ -802,7 +805,7 @@ tscan AS MATERIALIZED (
         gate = counted.2,
         counted = counted_columns(),
         b = if same_tx {
-            "\nb AS MATERIALIZED (SELECT (SELECT $4::int8[]) AS ch, (SELECT $5::int8[]) AS del),"
+            "\nb AS MATERIALIZED (SELECT (SELECT $4::pg_catalog.int8[]) AS ch, (SELECT $5::pg_catalog.int8[]) AS del),"
                 .to_string()
         } else {
             new_tx_baselines()
@@ -813,13 +816,17 @@ tscan AS MATERIALIZED (
             LROWS_CTE.to_string(),
             format!("(SELECT subdel FROM g) OR m.lockoid IN (SELECT x.rel FROM lrows x WHERE {CHANGED})"),
             format!(
-                "(SELECT pg_catalog.max(x.cmin::text::int8) \
-                    FROM (SELECT xmin, cmin FROM lrows UNION ALL SELECT xmin, cmin FROM tscan) x WHERE {OWN})::text"
+                "(SELECT pg_catalog.max(x.cmin::pg_catalog.text::pg_catalog.int8) \
+                    FROM (SELECT xmin, cmin FROM lrows UNION ALL SELECT xmin, cmin FROM tscan) x WHERE {OWN})::pg_catalog.text"
             ),
         )
     } else {
         // A new transaction: every relation it locked for DDL, it locked for a reason.
-        (String::new(), "true".to_string(), "NULL::text".to_string())
+        (
+            String::new(),
+            "true".to_string(),
+            "NULL::pg_catalog.text".to_string(),
+        )
     };
     let dirty = format!(
         r#"
@@ -833,13 +840,13 @@ dirty AS MATERIALIZED (
         r#"{rel_select}
 UNION ALL
 SELECT 'H', NULL, NULL,
-       ARRAY[pg_catalog.txid_current_if_assigned()::text,
-             pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text,
-             ARRAY(SELECT pg_catalog.txid_snapshot_xip(pg_catalog.txid_current_snapshot()))::text,
-             (SELECT ch FROM cnt)::text, (SELECT del FROM cnt)::text, (SELECT tc FROM cnt)::text,
+       ARRAY[pg_catalog.txid_current_if_assigned()::pg_catalog.text,
+             pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::pg_catalog.text,
+             ARRAY(SELECT pg_catalog.txid_snapshot_xip(pg_catalog.txid_current_snapshot()))::pg_catalog.text,
+             (SELECT ch FROM cnt)::pg_catalog.text, (SELECT del FROM cnt)::pg_catalog.text, (SELECT tc FROM cnt)::pg_catalog.text,
              {max_cmin},
-             pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())::text,
-             (SELECT gate FROM cnt)::text],
+             pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())::pg_catalog.text,
+             (SELECT gate FROM cnt)::pg_catalog.text],
        NULL
 UNION ALL
 SELECT 'L', NULL, NULL,
@@ -878,14 +885,14 @@ SELECT 'R', NULL, NULL, NULL, ARRAY(SELECT d.root FROM dirty d)"#,
 /// `$2` types, `$3` routines.
 pub const DEPENDENTS: &str = r#"
 WITH src(cls, o) AS (
-    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, o FROM pg_catalog.unnest($1::oid[]) o
-    UNION SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::oid, o FROM pg_catalog.unnest($2::oid[]) o
-    UNION SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass::oid, o FROM pg_catalog.unnest($3::oid[]) o
-    UNION SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::oid, c.reltype
-            FROM pg_catalog.pg_class c WHERE c.oid = ANY($1::oid[]) AND c.reltype <> 0
-    UNION SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::oid, t.typarray
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, o FROM pg_catalog.unnest($1::pg_catalog.oid[]) o
+    UNION SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid, o FROM pg_catalog.unnest($2::pg_catalog.oid[]) o
+    UNION SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid, o FROM pg_catalog.unnest($3::pg_catalog.oid[]) o
+    UNION SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid, c.reltype
+            FROM pg_catalog.pg_class c WHERE c.oid = ANY($1::pg_catalog.oid[]) AND c.reltype <> 0
+    UNION SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid, t.typarray
             FROM pg_catalog.pg_type t
-           WHERE (t.oid = ANY($2::oid[]) OR t.typrelid = ANY($1::oid[])) AND t.typarray <> 0
+           WHERE (t.oid = ANY($2::pg_catalog.oid[]) OR t.typrelid = ANY($1::pg_catalog.oid[])) AND t.typarray <> 0
 )
 SELECT DISTINCT m.rk || ':' || m.root
   FROM src
@@ -931,7 +938,7 @@ SELECT DISTINCT m.rk || ':' || m.root
 pub const HEALTH: &str = r#"
 SELECT 'index', pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(ic.relname),
        pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(c.relname),
-       n.nspname::text, ic.relname::text, ic.relkind::text
+       n.nspname::pg_catalog.text, ic.relname::pg_catalog.text, ic.relkind::pg_catalog.text
   FROM pg_catalog.pg_index i
   JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace
@@ -943,7 +950,7 @@ SELECT 'index', pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ide
 UNION ALL
 SELECT 'constraint', pg_catalog.quote_ident(k.conname),
        pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),
-       n.nspname::text, k.conname::text, ''
+       n.nspname::pg_catalog.text, k.conname::pg_catalog.text, ''
   FROM pg_catalog.pg_constraint k
   JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -1004,28 +1011,28 @@ pub const STAMPED: &[&str] = &[
 ///
 /// `xmin` is read as `r - age(xmin)`, where `r = 3 + age('3')` is the reference `age`
 /// counts from (stable within the statement): that is `xmin` itself, without the text
-/// round trip `xmin::text::int8` would cost on every row. Rows of bootstrap or frozen ids
+/// round trip `xmin::pg_catalog.text::pg_catalog.int8` would cost on every row. Rows of bootstrap or frozen ids
 /// (`age` = 2^31-1) are counted, not summed. Reading the stamp costs a fraction of reading
 /// the canonical text (tens of ms for 2,000 tables, against about half a second).
 pub fn stamp() -> String {
     let part = |c: &str, filter: &str| {
         format!(
             "SELECT '{c}', pg_catalog.count(*), \
-             pg_catalog.sum(pg_catalog.hashint8((SELECT r FROM r) - y.a)::int8) FILTER (WHERE y.a < 2147483647) \
-             FROM (SELECT pg_catalog.age(x.xmin)::int8 AS a FROM pg_catalog.{c} x{filter}) y"
+             pg_catalog.sum(pg_catalog.hashint8((SELECT r FROM r) - y.a)::pg_catalog.int8) FILTER (WHERE y.a < 2147483647) \
+             FROM (SELECT pg_catalog.age(x.xmin)::pg_catalog.int8 AS a FROM pg_catalog.{c} x{filter}) y"
         )
     };
     let mut parts: Vec<String> = STAMPED.iter().map(|c| part(c, "")).collect();
     parts.push(part("pg_depend", " WHERE x.deptype = 'e'"));
     parts.push(
         "SELECT 'pg_roles', pg_catalog.count(*), \
-         pg_catalog.sum(pg_catalog.hashtext(x.oid::text || ':' || x.rolname)::int8) \
+         pg_catalog.sum(pg_catalog.hashtext(x.oid::pg_catalog.text || ':' || x.rolname)::pg_catalog.int8) \
          FROM pg_catalog.pg_roles x \
          WHERE x.oid IN (SELECT pg_catalog.unnest(p.polroles) FROM pg_catalog.pg_policy p)"
             .to_string(),
     );
     format!(
-        "WITH r AS MATERIALIZED (SELECT 3 + pg_catalog.age('3'::pg_catalog.xid)::int8 AS r) \
+        "WITH r AS MATERIALIZED (SELECT 3 + pg_catalog.age('3'::pg_catalog.xid)::pg_catalog.int8 AS r) \
          SELECT pg_catalog.md5(pg_catalog.string_agg(c || ':' || n || ':' || COALESCE(s, 0), ',' ORDER BY c)) \
          FROM ({}) t(c, n, s)",
         parts.join(" UNION ALL ")
@@ -1045,7 +1052,7 @@ mod tests {
         for (name, oid) in COUNTED.iter().zip(COUNTED_OIDS) {
             let row = c
                 .query_one(
-                    "SELECT to_regclass($1)::oid",
+                    "SELECT to_regclass($1)::pg_catalog.oid",
                     &[&format!("pg_catalog.{name}")],
                 )
                 .unwrap();
