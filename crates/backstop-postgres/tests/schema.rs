@@ -873,3 +873,43 @@ fn quoting_every_identifier_does_not_change_the_schema_text() {
     let quoted = d.schema(None).unwrap();
     assert_same(&plain, &quoted, "quote_all_identifiers on");
 }
+
+/// The session's time zone and string escaping change how constants in defaults, checks,
+/// views and index predicates print: the reader pins both.
+#[test]
+fn time_zone_and_string_escaping_do_not_change_the_schema_text() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    exec(
+        &mut d,
+        "CREATE TABLE t (id int PRIMARY KEY, \
+           at timestamptz DEFAULT '2026-01-01 00:00+00', \
+           path text DEFAULT 'a\\b' CHECK (path <> 'c\\d'));\n\
+         CREATE INDEX t_late ON t (id) WHERE at > '2026-06-01 12:00+00';\n\
+         CREATE VIEW v AS SELECT id FROM t WHERE at < '2027-01-01 00:00+00' AND path <> 'e\\f'",
+    );
+    let plain = d.schema(None).unwrap();
+    assert!(
+        plain
+            .text()
+            .contains("'2026-01-01 00:00:00+00'::timestamp with time zone"),
+        "{}",
+        plain.text()
+    );
+    exec(&mut d, "SET TimeZone = 'Pacific/Chatham'");
+    exec(&mut d, "SET standard_conforming_strings = off");
+    let other = d.schema(None).unwrap();
+    assert_same(&plain, &other, "another time zone, backslashes escaped");
+    // Incremental reads too: re-read the table inside a migration.
+    common::begin(&mut d);
+    exec(&mut d, "ALTER TABLE t ADD COLUMN n int");
+    let state = d.schema(Some(&other)).unwrap();
+    d.rollback().unwrap();
+    exec(&mut d, "RESET TimeZone");
+    exec(&mut d, "RESET standard_conforming_strings");
+    common::begin(&mut d);
+    exec(&mut d, "ALTER TABLE t ADD COLUMN n int");
+    let reference = d.schema(Some(&plain)).unwrap();
+    d.rollback().unwrap();
+    assert_same(&reference, &state, "incremental, other settings");
+}

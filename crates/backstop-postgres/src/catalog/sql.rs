@@ -62,9 +62,10 @@ SELECT 'S', NULL, NULL,
 }
 
 /// Settings fixed while the schema is read, with their values: `search_path` (the
-/// `pg_get_*def` functions qualify exactly the names not visible on it) and the output
-/// styles of dates, intervals, floats and byte strings (PostgreSQL's defaults).
-const PINNED: [(&str, &str); 6] = [
+/// `pg_get_*def` functions qualify exactly the names not visible on it), the output
+/// styles of dates, intervals, floats and byte strings (PostgreSQL's defaults), the time
+/// zone timestamptz constants print in, and how string constants escape backslashes.
+const PINNED: [(&str, &str); 8] = [
     // Temporary objects after the catalog's: a temporary table named like a built-in
     // type must not hide that type, which would then print with its schema in this
     // session only.
@@ -74,6 +75,8 @@ const PINNED: [(&str, &str); 6] = [
     ("extra_float_digits", "1"),
     ("bytea_output", "hex"),
     ("quote_all_identifiers", "off"),
+    ("TimeZone", "UTC"),
+    ("standard_conforming_strings", "on"),
 ];
 
 /// User schemas: not the system's, not backstop's own, not created by an extension.
