@@ -511,6 +511,98 @@ fn lock_timeout_is_retried_with_backoff() {
     assert!(retries >= 1, "retried after lock timeouts: {r:?}");
 }
 
+/// Holds an ACCESS EXCLUSIVE lock on `table` for `hold`, taken as soon as a migration
+/// holds advisory lock 4242 (so after the run's first schema read, which would wait).
+fn lock_while_migrating(url: &str, table: &str, hold: Duration) -> std::thread::JoinHandle<()> {
+    let url = url.to_string();
+    let table = table.to_string();
+    std::thread::spawn(move || {
+        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+        let start = std::time::Instant::now();
+        loop {
+            let free: bool = c
+                .query_one("SELECT pg_try_advisory_lock(4242)", &[])
+                .expect("try")
+                .get(0);
+            if !free {
+                break;
+            }
+            c.execute("SELECT pg_advisory_unlock(4242)", &[])
+                .expect("unlock");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no migration started"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        c.batch_execute(&format!(
+            "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({}); COMMIT;",
+            hold.as_secs_f64()
+        ))
+        .expect("blocker");
+    })
+}
+
+/// The schema read after a migration prints a view, and printing a view takes a lock on
+/// the tables it reads from: another session's lock there makes the read time out. That
+/// is retried like a lock timeout in a statement and, when the retries run out, reported
+/// as the read's, with everything rolled back.
+#[test]
+fn a_schema_read_that_waits_on_a_lock_is_retried_then_reported() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_view",
+        "CREATE TABLE u (id int);\nCREATE TABLE t (id int);\nCREATE VIEW v AS SELECT u.id FROM u JOIN t USING (id);",
+        Some("DROP VIEW v;\nDROP TABLE t;\nDROP TABLE u;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    // The statements never wait: the view itself is all they lock. The pause lets the
+    // other session take its lock after the signal.
+    p.add(
+        "2_barrier",
+        "SELECT pg_advisory_xact_lock(4242);\nSELECT pg_sleep(0.5);\nALTER VIEW v SET (security_barrier = true);",
+        Some("SELECT pg_advisory_xact_lock(4242);\nSELECT pg_sleep(0.5);\nALTER VIEW v RESET (security_barrier);"),
+        None,
+        Some("lock_timeout = \"100ms\"\nretries = 1\n"),
+    );
+    let before = p.fingerprint(&db);
+    let blocker = lock_while_migrating(&db.url, "u", Duration::from_millis(2500));
+    let r = p.run(&db, &["apply"]);
+    blocker.join().expect("join");
+    assert_eq!(r.code, 1, "{r:?}");
+    for part in [
+        "2_barrier/up.sql:3:1: migration 2 (barrier) up statement 3 failed: the schema read sent with it hit lock_timeout",
+        "[55P03]",
+        "rolled back after 1 retries on lock timeout",
+        "another session holds a lock the schema read waited for",
+    ] {
+        assert!(r.stderr.contains(part), "{part}\n{r:?}");
+    }
+    assert_eq!(p.fingerprint(&db), before);
+    assert_eq!(p.status(&db)["pending"], 1);
+
+    // Without the other session's lock it goes through; its rollback meets the same.
+    p.ok(&db, &["apply"]);
+    let applied = p.fingerprint(&db);
+    let blocker = lock_while_migrating(&db.url, "u", Duration::from_millis(2500));
+    let r = p.run(&db, &["rollback"]);
+    blocker.join().expect("join");
+    assert_eq!(r.code, 1, "{r:?}");
+    for part in [
+        "migration 2 (barrier) down statement 3 failed: the schema read sent with it hit lock_timeout",
+        "the migration is still applied",
+        "another session holds a lock the schema read waited for",
+    ] {
+        assert!(r.stderr.contains(part), "{part}\n{r:?}");
+    }
+    assert_eq!(p.fingerprint(&db), applied);
+    p.ok(&db, &["rollback"]);
+    assert_eq!(p.fingerprint(&db), before);
+}
+
 #[test]
 fn passwords_never_appear_in_any_output() {
     let secret = "S3cr3t:p@ss/word";

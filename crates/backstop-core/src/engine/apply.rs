@@ -2,7 +2,7 @@
 
 use super::rollback::undo_one;
 use super::run::{
-    self, append_and_commit, append_with, backoff, record, run_statements, ScriptRef,
+    self, append_and_commit, append_with, backoff, read_next, record, run_statements, ScriptRef,
 };
 use super::{inspect, Ctx, RunFailure};
 use crate::driver::{Driver, RecordCommitError, Timeouts};
@@ -604,51 +604,70 @@ fn apply_tx(
                 Some(&*schema),
                 |_, _| Ok(()),
             )
+        })
+        .and_then(|_| match verify.is_empty() {
+            true => run::read_after(db, &script_ref(m, Part::Up), &up, schema),
+            false => run::read_after(db, &script_ref(m, Part::Verify), &verify, schema),
         });
-        if let Err(se) = ran {
-            let _ = db.rollback();
-            if se.is_lock_timeout() && attempt < m.options.retries {
-                attempt += 1;
-                let wait = backoff(attempt);
-                ctx.say(|| {
+        let after = match ran {
+            Ok(after) => after,
+            Err(se) => {
+                let _ = db.rollback();
+                if se.is_lock_timeout() && attempt < m.options.retries {
+                    attempt += 1;
+                    let wait = backoff(attempt);
+                    ctx.say(|| {
+                        format!(
+                            "    lock timeout in {}: rolled back; retry {attempt}/{} in {} ms",
+                            m.name,
+                            m.options.retries,
+                            wait.as_millis()
+                        )
+                    });
+                    std::thread::sleep(wait);
+                    continue;
+                }
+                let tries = if attempt > 0 {
+                    format!(" after {} retries on lock timeout", attempt)
+                } else {
+                    String::new()
+                };
+                let _ = record(
+                    db,
+                    state,
+                    &ctx.actor,
+                    NewEvent::new("apply-failed")
+                        .version(m.version)
+                        .release(release)
+                        .detail(json!({"name": m.name, "failure": &se.failure})),
+                );
+                let what = if se.read {
+                    "the schema read after it failed, so the change"
+                } else if se.failure.part == Part::Verify {
+                    "its verify check failed, so the change"
+                } else {
+                    "the change"
+                };
+                let next = if se.read {
+                    read_next(&se, "apply")
+                } else {
                     format!(
-                        "    lock timeout in {}: rolled back; retry {attempt}/{} in {} ms",
-                        m.name,
-                        m.options.retries,
-                        wait.as_millis()
+                        "fix {} and run `backstop apply` again",
+                        m.script_path(Part::Up)
+                            .parent()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default()
                     )
-                });
-                std::thread::sleep(wait);
-                continue;
+                };
+                return Err(failed(
+                    se.failure,
+                    format!("migration {} was rolled back{tries}: {what} left nothing behind (schema and history as before it)", m.version),
+                    next,
+                ));
             }
-            let tries = if attempt > 0 {
-                format!(" after {} retries on lock timeout", attempt)
-            } else {
-                String::new()
-            };
-            let _ = record(
-                db,
-                state,
-                &ctx.actor,
-                NewEvent::new("apply-failed")
-                    .version(m.version)
-                    .release(release)
-                    .detail(json!({"name": m.name, "failure": &se.failure})),
-            );
-            let what = if se.failure.part == Part::Verify {
-                "its verify check failed, so the change"
-            } else {
-                "the change"
-            };
-            return Err(failed(
-                se.failure,
-                format!("migration {} was rolled back{tries}: {what} left nothing behind (schema and history as before it)", m.version),
-                format!("fix {} and run `backstop apply` again", m.script_path(Part::Up).parent().map(|p| p.display().to_string()).unwrap_or_default()),
-            ));
-        }
+        };
         // Bookkeeping in the same transaction: the change and its record commit together.
         let book = (|| -> Result<(AppliedMigration, HistoryRow, StoredState, SchemaState), RecordCommitError> {
-            let after = db.schema(Some(schema)).map_err(RecordCommitError::Record)?;
             // The run carries the current fingerprint; recomputing it would hash the whole
             // schema text again for every migration.
             debug_assert_eq!(state.fingerprint, schema.fingerprint());

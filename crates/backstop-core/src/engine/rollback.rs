@@ -1,6 +1,6 @@
 //! rollback: stored down scripts, newest first, each proven by the schema fingerprint.
 
-use super::run::{self, append_and_commit, backoff, record, run_statements, ScriptRef};
+use super::run::{self, append_and_commit, backoff, read_next, record, run_statements, ScriptRef};
 use super::{Ctx, RunFailure};
 use crate::driver::{Driver, RecordCommitError, Timeouts};
 use crate::error::EngineError;
@@ -374,9 +374,15 @@ fn undo_inner(
             db.set_session_timeouts(timeouts)?;
         }
         let follows = transactional.then_some(&*schema);
-        let ran = run_statements(db, &sref, &down, 0, follows, |_, _| Ok(()));
-        if let Err(se) = ran {
-            if transactional {
+        let ran = run_statements(db, &sref, &down, 0, follows, |_, _| Ok(())).and_then(|_| {
+            match transactional {
+                true => run::read_after(db, &sref, &down, schema).map(Some),
+                false => Ok(None),
+            }
+        });
+        let read = match ran {
+            Ok(read) => read,
+            Err(se) if transactional => {
                 let _ = db.rollback();
                 if se.is_lock_timeout() && attempt < row.options.retries {
                     attempt += 1;
@@ -391,33 +397,39 @@ fn undo_inner(
                         .version(row.version)
                         .detail(json!({"name": row.name, "failure": &se.failure})),
                 );
+                let next = if se.read {
+                    read_next(&se, "rollback")
+                } else {
+                    "the stored down script cannot run on the current schema: inspect it with `backstop rollback --dry-run`, fix the database by hand if needed, or restore from backup".into()
+                };
                 return Err(EngineError::Failed {
                     failure: Box::new(se.failure),
                     state: format!("the down script of migration {} was rolled back; the migration is still applied and the database is as before this rollback step", row.version),
-                    next: "the stored down script cannot run on the current schema: inspect it with `backstop rollback --dry-run`, fix the database by hand if needed, or restore from backup".into(),
+                    next,
                 });
             }
-            let _ = db.set_session_timeouts(Timeouts::default());
-            let _ = record(
-                db,
-                state,
-                &ctx.actor,
-                NewEvent::new("dirty").version(row.version).detail(
-                    json!({"name": row.name, "failure": &se.failure, "command": "rollback"}),
-                ),
-            );
-            return Err(EngineError::NeedsPerson {
+            Err(se) => {
+                let _ = db.set_session_timeouts(Timeouts::default());
+                let _ = record(
+                    db,
+                    state,
+                    &ctx.actor,
+                    NewEvent::new("dirty").version(row.version).detail(
+                        json!({"name": row.name, "failure": &se.failure, "command": "rollback"}),
+                    ),
+                );
+                return Err(EngineError::NeedsPerson {
                 what: se.failure.to_string(),
                 state: format!("the down script of migration {} ran outside a transaction and stopped after {} of {} statements; the migration is marked dirty", row.version, se.completed, down.len()),
                 next: format!("finish or revert the down statements by hand, then `backstop resolve {v} --rolled-back --reason \"…\"` or `--applied`", v = row.version),
                 diff: None,
                 path: None,
             });
-        }
-        let after = if transactional {
-            db.schema(Some(schema))?
-        } else {
-            db.schema(None)?
+            }
+        };
+        let after = match read {
+            Some(after) => after,
+            None => db.schema(None)?,
         };
         let after_fp = after.fingerprint();
         if after_fp != row.fingerprint_before {

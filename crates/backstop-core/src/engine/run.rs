@@ -26,6 +26,8 @@ pub(crate) struct ScriptError {
     pub db: Option<DbError>,
     /// Statements that completed before the failure.
     pub completed: usize,
+    /// The schema read after the statements failed, not a statement.
+    pub read: bool,
 }
 
 impl ScriptError {
@@ -92,6 +94,7 @@ pub(crate) fn run_statements(
                             failure: failure_at(s, i, st, msg, None),
                             db: None,
                             completed: i,
+                            read: false,
                         });
                     }
                 }
@@ -101,6 +104,7 @@ pub(crate) fn run_statements(
                     failure: failure_at(s, i, st, e.message.clone(), Some(&e)),
                     db: Some(e),
                     completed: i,
+                    read: false,
                 });
             }
         }
@@ -115,10 +119,69 @@ pub(crate) fn run_statements(
                 ),
                 db: Some(e),
                 completed: i + 1,
+                read: false,
             });
         }
     }
     Ok(statements.len())
+}
+
+/// The schema read after a script's last statement (sent along with it where the driver
+/// can). Its failure is reported at that statement and handled like the statement's: a
+/// lock timeout, met when another session holds a lock on something the read prints (a
+/// table a view reads from, say), is retried.
+pub(crate) fn read_after(
+    db: &mut dyn Driver,
+    s: &ScriptRef,
+    statements: &[Statement],
+    previous: &SchemaState,
+) -> Result<SchemaState, ScriptError> {
+    db.schema(Some(previous)).map_err(|e| {
+        let what = if e.kind == DbErrorKind::LockTimeout {
+            "the schema read sent with it hit lock_timeout waiting for a lock another session holds on an object the read prints (a table a view reads from, say)"
+        } else {
+            "the schema read sent with it failed"
+        };
+        let message = format!("{what}: {}", e.message);
+        // The position, if any, is in backstop's query, not in the statement.
+        let shown = DbError {
+            position: None,
+            ..e.clone()
+        };
+        let failure = match statements.last() {
+            Some(st) => failure_at(s, statements.len() - 1, st, message, Some(&shown)),
+            None => Failure {
+                version: s.version,
+                name: s.name.to_string(),
+                part: s.part,
+                file: s.file.clone(),
+                statement_index: 0,
+                line: 1 + s.line_offset,
+                column: 1,
+                statement: String::new(),
+                error: message,
+                code: e.code.clone(),
+                detail: e.detail.clone(),
+                hint: e.hint.clone(),
+            },
+        };
+        ScriptError {
+            failure,
+            db: Some(e),
+            completed: statements.len(),
+            read: true,
+        }
+    })
+}
+
+/// What to do after the schema read that follows a script failed (`command`: the command
+/// to run again).
+pub(crate) fn read_next(se: &ScriptError, command: &str) -> String {
+    if se.is_lock_timeout() {
+        format!("another session holds a lock the schema read waited for (see pg_locks); run `backstop {command}` again once it is released, or raise lock_timeout or retries in the migration's options")
+    } else {
+        format!("check the connection and the server log, then run `backstop {command}` again")
+    }
 }
 
 pub(crate) fn split(script: Option<&str>) -> Vec<Statement> {
