@@ -239,3 +239,115 @@ fn a_run_that_loses_its_connection_does_not_claim_its_commits_are_durable() {
         .collect();
     assert_eq!(applied, vec![1, 2], "{st}");
 }
+
+#[test]
+fn cleanup_down_outside_a_transaction_keeps_the_migrations_lock_timeout() {
+    // Regression: down.sql undoing a failed non-transactional migration ran without its
+    // lock_timeout, queueing an ACCESS EXCLUSIVE request behind a long reader (and every
+    // later query behind it).
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_z",
+        "ALTER TABLE t ADD COLUMN z int;\nSELECT pg_advisory_xact_lock(4243), pg_sleep(0.5);\nSELECT 1 / 0;",
+        Some("ALTER TABLE t DROP COLUMN z;"),
+        None,
+        Some("transaction = false\nlock_timeout = \"200ms\"\nretries = 0\n"),
+    );
+    // A reader takes t as soon as statement 2 runs, and keeps it for 3 s.
+    let url = db.url.clone();
+    let reader = std::thread::spawn(move || {
+        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+        let start = std::time::Instant::now();
+        while c
+            .query_one("SELECT pg_try_advisory_lock(4243)", &[])
+            .expect("try")
+            .get::<_, bool>(0)
+        {
+            c.execute("SELECT pg_advisory_unlock(4243)", &[])
+                .expect("unlock");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no migration started"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        c.batch_execute("BEGIN; SELECT count(*) FROM t; SELECT pg_sleep(3); COMMIT")
+            .expect("reader");
+    });
+    let r = p.run(&db, &["apply"]);
+    reader.join().expect("join");
+    // The down script timed out instead of waiting: the migration is left dirty for a
+    // person, the column still there.
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(r.stderr.contains("lock timeout"), "{r:?}");
+    assert_eq!(p.status(&db)["dirty"], serde_json::json!([2]));
+    assert!(db.check("SELECT count(*) = 1 FROM information_schema.columns WHERE table_name = 't' AND column_name = 'z'"));
+}
+
+#[test]
+fn non_transactional_rollback_retries_lock_timeouts_and_stays_applied_when_nothing_ran() {
+    // Regression: outside a transaction a lock timeout in the down script was not retried,
+    // and left the migration dirty although nothing had run.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_z",
+        "ALTER TABLE t ADD COLUMN z int;",
+        Some("ALTER TABLE t DROP COLUMN z;"),
+        None,
+        Some("transaction = false\nlock_timeout = \"200ms\"\nretries = 5\n"),
+    );
+    p.add(
+        "3_w",
+        "ALTER TABLE t ADD COLUMN w int;",
+        Some("ALTER TABLE t DROP COLUMN w;"),
+        None,
+        Some("transaction = false\nlock_timeout = \"200ms\"\nretries = 0\n"),
+    );
+    p.ok(&db, &["apply"]);
+    let hold = |secs: f64| {
+        let url = db.url.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let h = std::thread::spawn(move || {
+            let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+            c.batch_execute("BEGIN; SELECT count(*) FROM t")
+                .expect("read");
+            tx.send(()).expect("send");
+            std::thread::sleep(Duration::from_secs_f64(secs));
+            c.batch_execute("COMMIT").expect("commit");
+        });
+        rx.recv().expect("holding");
+        h
+    };
+    // Without retries: nothing ran, so the migration is still applied, not dirty.
+    let h = hold(1.0);
+    let r = p.run(&db, &["rollback"]);
+    h.join().expect("join");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("nothing of it ran"), "{r:?}");
+    let st = p.status(&db);
+    assert_eq!(st["dirty"], serde_json::json!([]), "{st}");
+    assert_eq!(st["migrations"][2]["state"], "applied", "{st}");
+    p.ok(&db, &["rollback"]);
+    // Held longer than one lock_timeout, shorter than the retries: it goes through.
+    let h = hold(1.0);
+    let r = p.ok(&db, &["rollback"]);
+    h.join().expect("join");
+    assert!(r.stdout.contains("rolled back 2"), "{r:?}");
+}

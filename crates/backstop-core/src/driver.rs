@@ -284,7 +284,14 @@ pub trait Driver {
     /// Invalid indexes, NOT VALID constraints, FK orphans.
     fn health(&mut self) -> Result<Vec<HealthIssue>, DbError>;
 
-    /// Drop INVALID indexes left by a failed concurrent build, except those named in `keep`
-    /// (already invalid before). Returns what was dropped.
-    fn drop_invalid_indexes(&mut self, keep: &[String]) -> Result<Vec<String>, DbError>;
+    /// Drop the INVALID index(es) that `failed`, a statement that failed outside a
+    /// transaction, left behind (a failed `CREATE INDEX CONCURRENTLY` or `REINDEX …
+    /// CONCURRENTLY`), except those named in `keep` (already invalid before). Never an index
+    /// another statement or session made, nor one still being built. Returns what was
+    /// dropped.
+    fn drop_invalid_indexes(
+        &mut self,
+        keep: &[String],
+        failed: &str,
+    ) -> Result<Vec<String>, DbError>;
 }

@@ -214,33 +214,40 @@ enum StatementClass {
     MayChangeCatalog,
 }
 
-/// The first two words of `sql`, upper-cased, skipping whitespace and comments.
-fn leading_words(sql: &str) -> (String, String) {
-    let mut words = Vec::new();
-    let mut s = sql;
-    while words.len() < 2 {
+/// `s` from its first character that is neither whitespace nor inside a comment.
+fn skip_space_and_comments(mut s: &str) -> &str {
+    loop {
         s = s.trim_start();
         if let Some(rest) = s.strip_prefix("--") {
             s = rest.find('\n').map(|i| &rest[i..]).unwrap_or("");
             continue;
         }
-        if let Some(mut rest) = s.strip_prefix("/*") {
-            let mut depth = 1;
-            while depth > 0 && !rest.is_empty() {
-                if let Some(r) = rest.strip_prefix("/*") {
-                    depth += 1;
-                    rest = r;
-                } else if let Some(r) = rest.strip_prefix("*/") {
-                    depth -= 1;
-                    rest = r;
-                } else {
-                    let n = rest.chars().next().map(char::len_utf8).unwrap_or(1);
-                    rest = &rest[n..];
-                }
+        let Some(mut rest) = s.strip_prefix("/*") else {
+            return s;
+        };
+        let mut depth = 1;
+        while depth > 0 && !rest.is_empty() {
+            if let Some(r) = rest.strip_prefix("/*") {
+                depth += 1;
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("*/") {
+                depth -= 1;
+                rest = r;
+            } else {
+                let n = rest.chars().next().map(char::len_utf8).unwrap_or(1);
+                rest = &rest[n..];
             }
-            s = rest;
-            continue;
         }
+        s = rest;
+    }
+}
+
+/// The first two words of `sql`, upper-cased, skipping whitespace and comments.
+fn leading_words(sql: &str) -> (String, String) {
+    let mut words = Vec::new();
+    let mut s = sql;
+    while words.len() < 2 {
+        s = skip_space_and_comments(s);
         let end = s
             .find(|c: char| !c.is_ascii_alphabetic() && c != '_')
             .unwrap_or(s.len());
@@ -790,9 +797,6 @@ impl PgDriver {
                 is_index: g(0)? == "index",
                 name: g(1)?,
                 table: g(2)?,
-                schema: g(3)?,
-                bare: g(4)?,
-                relkind: g(5)?,
             });
         }
         Ok(out)
@@ -822,9 +826,6 @@ struct Unhealthy {
     /// `schema.index` for indexes, the constraint name for constraints (quoted if needed).
     name: String,
     table: String,
-    schema: String,
-    bare: String,
-    relkind: String,
 }
 
 impl Driver for PgDriver {
@@ -1126,33 +1127,203 @@ impl Driver for PgDriver {
             .collect())
     }
 
-    fn drop_invalid_indexes(&mut self, keep: &[String]) -> Result<Vec<String>, DbError> {
+    fn drop_invalid_indexes(
+        &mut self,
+        keep: &[String],
+        failed: &str,
+    ) -> Result<Vec<String>, DbError> {
         self.start_pending()?;
         if self.in_tx {
             return Err(DbError::other(
                 "drop_invalid_indexes must run outside a transaction (DROP INDEX CONCURRENTLY)",
             ));
         }
+        // Only what the failed statement itself can have left: an INVALID index that is new
+        // since the migration began may equally be another session's, failed or still
+        // being built (and a DROP INDEX CONCURRENTLY would wait for that build to finish,
+        // then drop a valid index its owner relies on).
+        let Some(build) = ConcurrentBuild::of(failed) else {
+            return Ok(Vec::new());
+        };
+        let r = self.client.query(catalog::DROPPABLE_INVALID, &[]);
+        let rows = self.db(r)?;
         let mut dropped = Vec::new();
-        for u in self.unhealthy()? {
-            let plain = format!("{}.{}", u.schema, u.bare);
-            // Only plain indexes: an invalid index on a partitioned table is not a failed
-            // concurrent build (it becomes valid once every partition has its index).
-            if !u.is_index || u.relkind != "i" || keep.iter().any(|k| *k == u.name || *k == plain) {
+        for row in &rows {
+            let g = |i: usize| -> Result<String, DbError> {
+                row.try_get::<_, String>(i).map_err(|e| error::map(&e))
+            };
+            let (name, schema, bare, table_schema, table) = (g(0)?, g(1)?, g(2)?, g(3)?, g(4)?);
+            if keep
+                .iter()
+                .any(|k| *k == name || *k == format!("{schema}.{bare}"))
+                || !build.left(&bare, &table_schema, &table)
+            {
                 continue;
             }
             // CONCURRENTLY: the table may be busy; a plain DROP INDEX would queue an ACCESS
             // EXCLUSIVE lock behind its readers and block everyone behind it.
-            let r = self.client.batch_execute(&format!(
-                "DROP INDEX CONCURRENTLY IF EXISTS {}",
-                quote_qualified(&u.schema, &u.bare)
-            ));
+            let r = self
+                .client
+                .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"));
             self.catalog.invalidate();
             self.db(r)?;
-            dropped.push(u.name);
+            dropped.push(name);
         }
         Ok(dropped)
     }
+}
+
+/// A concurrent index build, as a failed statement names it: what it can leave behind.
+#[derive(Debug, PartialEq)]
+enum ConcurrentBuild {
+    /// `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] [name] ON [ONLY] [schema.]table`:
+    /// the named index, or (unnamed) a new one on that table.
+    Create {
+        name: Option<String>,
+        schema: Option<String>,
+        table: String,
+    },
+    /// `REINDEX … CONCURRENTLY`: the `_ccnew` copies it builds.
+    Reindex,
+}
+
+impl ConcurrentBuild {
+    fn of(sql: &str) -> Option<ConcurrentBuild> {
+        let t = tokens(sql, 24);
+        let word = |i: usize| match t.get(i) {
+            Some(Token::Word(w)) => Some(w.as_str()),
+            _ => None,
+        };
+        match word(0)? {
+            "reindex" => t
+                .iter()
+                .any(|x| *x == Token::Word("concurrently".into()))
+                .then_some(ConcurrentBuild::Reindex),
+            "create" => {
+                let mut i = 1;
+                if word(i) == Some("unique") {
+                    i += 1;
+                }
+                if word(i) != Some("index") || word(i + 1) != Some("concurrently") {
+                    return None;
+                }
+                i += 2;
+                if word(i) == Some("if")
+                    && word(i + 1) == Some("not")
+                    && word(i + 2) == Some("exists")
+                {
+                    i += 3;
+                }
+                let name = match (word(i), t.get(i)) {
+                    (Some("on"), _) => None,
+                    (_, Some(Token::Word(n) | Token::Quoted(n))) => {
+                        i += 1;
+                        Some(n.clone())
+                    }
+                    _ => return None,
+                };
+                if word(i) != Some("on") {
+                    return None;
+                }
+                i += 1;
+                if word(i) == Some("only") {
+                    i += 1;
+                }
+                let first = t.get(i)?.ident()?;
+                match (t.get(i + 1), t.get(i + 2).and_then(Token::ident)) {
+                    (Some(Token::Punct('.')), Some(table)) => Some(ConcurrentBuild::Create {
+                        name,
+                        schema: Some(first),
+                        table,
+                    }),
+                    _ => Some(ConcurrentBuild::Create {
+                        name,
+                        schema: None,
+                        table: first,
+                    }),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the INVALID index `index` on `table_schema.table` can be this build's.
+    fn left(&self, index: &str, table_schema: &str, table: &str) -> bool {
+        match self {
+            ConcurrentBuild::Create {
+                name,
+                schema,
+                table: t,
+            } => {
+                t == table
+                    && schema.as_deref().is_none_or(|s| s == table_schema)
+                    && name.as_deref().is_none_or(|n| n == index)
+            }
+            ConcurrentBuild::Reindex => index
+                .rfind("_ccnew")
+                .is_some_and(|i| index[i + 6..].bytes().all(|b| b.is_ascii_digit())),
+        }
+    }
+}
+
+/// A token of a statement's start: a word (folded to lower case, as PostgreSQL folds
+/// unquoted names), a quoted identifier (as written), or a punctuation character.
+#[derive(Debug, PartialEq)]
+enum Token {
+    Word(String),
+    Quoted(String),
+    Punct(char),
+}
+
+impl Token {
+    fn ident(&self) -> Option<String> {
+        match self {
+            Token::Word(w) | Token::Quoted(w) => Some(w.clone()),
+            Token::Punct(_) => None,
+        }
+    }
+}
+
+/// The first `max` tokens of `sql`, skipping comments; stops at a string constant.
+fn tokens(sql: &str, max: usize) -> Vec<Token> {
+    let mut out = Vec::new();
+    let mut rest = sql;
+    while out.len() < max {
+        rest = skip_space_and_comments(rest);
+        let Some(c) = rest.chars().next() else { break };
+        if c == '"' {
+            let mut name = String::new();
+            let mut body = &rest[1..];
+            loop {
+                match body.find('"') {
+                    Some(k) if body[k + 1..].starts_with('"') => {
+                        name.push_str(&body[..=k]);
+                        body = &body[k + 2..];
+                    }
+                    Some(k) => {
+                        name.push_str(&body[..k]);
+                        body = &body[k + 1..];
+                        break;
+                    }
+                    None => return out,
+                }
+            }
+            out.push(Token::Quoted(name));
+            rest = body;
+        } else if c.is_alphanumeric() || c == '_' {
+            let end = rest
+                .find(|x: char| !(x.is_alphanumeric() || x == '_' || x == '$'))
+                .unwrap_or(rest.len());
+            out.push(Token::Word(rest[..end].to_lowercase()));
+            rest = &rest[end..];
+        } else if c == '\'' || c == '$' {
+            break;
+        } else {
+            out.push(Token::Punct(c));
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
 }
 
 #[cfg(test)]

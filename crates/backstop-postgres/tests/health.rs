@@ -7,6 +7,10 @@ use backstop_core::driver::Driver;
 use backstop_core::schema::HealthIssue;
 use backstop_postgres::testing::TestDb;
 
+const A_KEY: &str = "CREATE UNIQUE INDEX CONCURRENTLY t_a_key ON t (a)";
+const B_KEY: &str =
+    "/* b */ create unique index concurrently if not exists \"t_b_key\" on only public.t ((a * 0))";
+
 #[test]
 fn invalid_indexes_and_not_valid_constraints_are_reported_and_dropped() {
     let db = TestDb::new();
@@ -18,13 +22,9 @@ fn invalid_indexes_and_not_valid_constraints_are_reported_and_dropped() {
     assert!(d.health().unwrap().is_empty());
 
     // A unique index built concurrently over duplicates fails and stays behind, INVALID.
-    let e = d
-        .execute("CREATE UNIQUE INDEX CONCURRENTLY t_a_key ON t (a)")
-        .unwrap_err();
+    let e = d.execute(A_KEY).unwrap_err();
     assert_eq!(e.code.as_deref(), Some("23505"), "{e:?}");
-    assert!(d
-        .execute("CREATE UNIQUE INDEX CONCURRENTLY t_b_key ON t ((a * 0))")
-        .is_err());
+    assert!(d.execute(B_KEY).is_err());
     common::exec(
         &mut d,
         "ALTER TABLE t ADD CONSTRAINT t_b_pos CHECK (b > 0) NOT VALID",
@@ -63,11 +63,11 @@ fn invalid_indexes_and_not_valid_constraints_are_reported_and_dropped() {
 
     // Refused inside a transaction: DROP INDEX CONCURRENTLY can't run there.
     common::begin(&mut d);
-    assert!(d.drop_invalid_indexes(&[]).is_err());
+    assert!(d.drop_invalid_indexes(&[], A_KEY).is_err());
     d.rollback().unwrap();
 
     let dropped = d
-        .drop_invalid_indexes(&["public.t_b_key".to_string()])
+        .drop_invalid_indexes(&["public.t_b_key".to_string()], A_KEY)
         .unwrap();
     assert_eq!(dropped, vec!["public.t_a_key".to_string()]);
     let issues = d.health().unwrap();
@@ -81,9 +81,88 @@ fn invalid_indexes_and_not_valid_constraints_are_reported_and_dropped() {
         &mut d,
         "DELETE FROM t WHERE b = 2;\nALTER TABLE t VALIDATE CONSTRAINT t_b_pos",
     );
+    // Only the index the failed statement names.
+    assert!(d.drop_invalid_indexes(&[], A_KEY).unwrap().is_empty());
     assert_eq!(
-        d.drop_invalid_indexes(&[]).unwrap(),
+        d.drop_invalid_indexes(&[], B_KEY).unwrap(),
         vec!["public.t_b_key".to_string()]
     );
     assert!(d.health().unwrap().is_empty());
+}
+
+/// What a failed statement can have left is all that is dropped: not an INVALID index of
+/// another statement, another table or another session, nor one still being built.
+#[test]
+fn only_the_failed_builds_own_index_is_dropped() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    common::exec(
+        &mut d,
+        "CREATE TABLE t (a int, b int);\nCREATE TABLE u (a int);\n\
+         INSERT INTO t VALUES (1, 1), (1, 2);\nINSERT INTO u VALUES (1), (1)",
+    );
+    assert!(d
+        .execute("CREATE UNIQUE INDEX CONCURRENTLY u_a ON u (a)")
+        .is_err());
+    assert!(d
+        .execute("CREATE UNIQUE INDEX CONCURRENTLY ON t (a)")
+        .is_err());
+    // Statements that build no index, or another one, or on another table: nothing.
+    for failed in [
+        "DO $$ BEGIN RAISE EXCEPTION 'boom'; END $$",
+        "CREATE INDEX t_b ON t (b)",
+        "CREATE UNIQUE INDEX CONCURRENTLY t_other ON t (a)",
+        "CREATE UNIQUE INDEX CONCURRENTLY ON x.t (a)",
+        "CREATE UNIQUE INDEX CONCURRENTLY u_a ON t (a)",
+    ] {
+        assert!(
+            d.drop_invalid_indexes(&[], failed).unwrap().is_empty(),
+            "{failed}"
+        );
+    }
+    // An unnamed build: the new INVALID index on its table.
+    assert_eq!(
+        d.drop_invalid_indexes(&[], "CREATE UNIQUE INDEX CONCURRENTLY ON t (a)")
+            .unwrap(),
+        vec!["public.t_a_idx".to_string()]
+    );
+
+    // Another session's build, waiting for a writer to finish: its index exists, INVALID,
+    // and is left alone even by a failed build of the same shape on the same table.
+    let mut writer = db.client();
+    writer
+        .batch_execute("BEGIN; INSERT INTO t VALUES (3, 3)")
+        .expect("writer");
+    let url = db.url.clone();
+    let builder = std::thread::spawn(move || {
+        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+        c.batch_execute("CREATE INDEX CONCURRENTLY t_b_theirs ON t (b)")
+            .expect("their build");
+    });
+    let theirs = HealthIssue::InvalidIndex {
+        name: "public.t_b_theirs".into(),
+        table: "public.t".into(),
+    };
+    let start = std::time::Instant::now();
+    while !d.health().unwrap().contains(&theirs) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "their build never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(d
+        .drop_invalid_indexes(&[], "CREATE INDEX CONCURRENTLY ON t (b)")
+        .unwrap()
+        .is_empty());
+    assert!(d
+        .drop_invalid_indexes(&[], "CREATE INDEX CONCURRENTLY t_b_theirs ON t (b)")
+        .unwrap()
+        .is_empty());
+    writer.batch_execute("COMMIT").expect("commit");
+    builder.join().expect("their build ends");
+    assert!(
+        !d.health().unwrap().contains(&theirs),
+        "their index is valid"
+    );
 }

@@ -332,7 +332,11 @@ impl Driver for SqliteDriver {
 
     /// SQLite builds indexes inside the statement's transaction; there are never invalid
     /// ones to drop, so this is trivially done (not an unsupported capability).
-    fn drop_invalid_indexes(&mut self, _keep: &[String]) -> Result<Vec<String>, DbError> {
+    fn drop_invalid_indexes(
+        &mut self,
+        _keep: &[String],
+        _failed: &str,
+    ) -> Result<Vec<String>, DbError> {
         Ok(Vec::new())
     }
 }

@@ -837,6 +837,34 @@ fn apply_no_tx(
     }
 }
 
+/// Drop the INVALID index the failed statement `failed` left, if any, outside the
+/// migration's lock_timeout: `DROP INDEX CONCURRENTLY` waits for transactions that use
+/// the table to end, and blocks no one meanwhile. `then` are the session timeouts to go
+/// back to. A drop that fails is reported and leaves the index to the end-of-run check.
+fn drop_left_index(
+    db: &mut dyn Driver,
+    ctx: &Ctx,
+    keep: &[String],
+    failed: &str,
+    then: Timeouts,
+) -> Vec<String> {
+    let _ = db.set_session_timeouts(Timeouts::default());
+    let dropped = match db.drop_invalid_indexes(keep, failed) {
+        Ok(d) => d,
+        Err(e) => {
+            ctx.say(|| {
+                format!(
+                    "    could not drop the INVALID index the failed statement left: {}",
+                    e.message
+                )
+            });
+            Vec::new()
+        }
+    };
+    let _ = db.set_session_timeouts(then);
+    dropped
+}
+
 fn ran_list(up: &[crate::sql::Statement], n: usize) -> String {
     if n == 0 {
         return "  (none)".into();
@@ -868,12 +896,25 @@ fn run_no_tx(
     let verify = run::split(m.verify.as_deref());
     let before_fp = state.fingerprint.clone();
     let t0 = Instant::now();
-    db.set_session_timeouts(Timeouts {
+    let timeouts = Timeouts {
         lock: m.options.lock_timeout(),
         statement: m.options.statement_timeout(),
-    })?;
+    };
+    db.set_session_timeouts(timeouts)?;
     let mut attempt = 0u32;
     let mut dropped: Vec<String> = Vec::new();
+    // The statement a script error happened in (a verify statement can leave no index).
+    let failed_sql = |se: &run::ScriptError| -> String {
+        let script = if se.failure.part == Part::Up {
+            up
+        } else {
+            &verify[..]
+        };
+        script
+            .get(se.failure.statement_index.saturating_sub(1))
+            .map(|st| st.sql.clone())
+            .unwrap_or_default()
+    };
     // `row.progress` counts the up statements that completed; it is saved after each.
     let outcome = loop {
         let from = row.progress as usize;
@@ -884,11 +925,28 @@ fn run_no_tx(
         match r {
             Ok(_) => break Ok(()),
             Err(se) => {
-                // A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind.
-                dropped.extend(db.drop_invalid_indexes(invalid_before).unwrap_or_default());
+                // A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind, which
+                // must go before the statement can run again.
+                dropped.extend(drop_left_index(
+                    db,
+                    ctx,
+                    invalid_before,
+                    &failed_sql(&se),
+                    timeouts,
+                ));
                 if se.is_lock_timeout() && attempt < m.options.retries {
                     attempt += 1;
-                    std::thread::sleep(backoff(attempt));
+                    let wait = backoff(attempt);
+                    ctx.say(|| {
+                        format!(
+                            "    lock timeout in {} (statement {}): retry {attempt}/{} in {} ms",
+                            m.name,
+                            se.failure.statement_index,
+                            m.options.retries,
+                            wait.as_millis()
+                        )
+                    });
+                    std::thread::sleep(wait);
                     continue;
                 }
                 break Err(se);
@@ -909,7 +967,15 @@ fn run_no_tx(
 
     if let Err(se) = outcome {
         let up_done = row.progress as usize;
-        dropped.extend(db.drop_invalid_indexes(invalid_before).unwrap_or_default());
+        let failed_stmt = failed_sql(&se);
+        dropped.extend(drop_left_index(
+            db,
+            ctx,
+            invalid_before,
+            &failed_stmt,
+            Timeouts::default(),
+        ));
+        dropped.dedup();
         let mut how: Vec<String> = Vec::new();
         if !dropped.is_empty() {
             how.push(format!(
@@ -925,16 +991,21 @@ fn run_no_tx(
             // Statements completed (data changes included): only the down script can undo
             // them, and the result is accepted only if the schema is provably as before.
             let down = run::split(Some(down_sql));
-            match run_statements(
-                db,
-                &script_ref(m, Part::Down),
-                &down,
-                0,
-                None,
-                |_, _| Ok(()),
-            ) {
+            // Under the migration's timeouts, like any statement of it: a DROP COLUMN
+            // queued behind a long read would hold up every query on the table.
+            db.set_session_timeouts(timeouts)?;
+            let undone =
+                run_statements(
+                    db,
+                    &script_ref(m, Part::Down),
+                    &down,
+                    0,
+                    None,
+                    |_, _| Ok(()),
+                );
+            let _ = db.set_session_timeouts(Timeouts::default());
+            match undone {
                 Ok(n) => {
-                    dropped.extend(db.drop_invalid_indexes(invalid_before).unwrap_or_default());
                     let ok = db.schema(None)?.fingerprint() == before_fp;
                     how.push(if ok {
                         format!("backstop ran down.sql ({n} statements) and the schema fingerprint again equals the one before the migration")
@@ -975,7 +1046,13 @@ fn run_no_tx(
             );
             return Err(failed(
                 se.failure,
-                format!("migration {} ran outside a transaction and failed; {how_text}nothing of it remains (history marks it rolled_back)", m.version),
+                if up_done == 0 {
+                    format!("migration {} ran outside a transaction and failed; {how_text}nothing of it remains (history marks it rolled_back)", m.version)
+                } else {
+                    // The fingerprint proves the schema; data the completed statements
+                    // changed is back only as far as down.sql puts it back.
+                    format!("migration {} ran outside a transaction and failed; {how_text}so its schema changes are gone, and its data changes are undone as far as down.sql undoes them (history marks it rolled_back)", m.version)
+                },
                 "fix the migration and run `backstop apply` again".into(),
             ));
         }

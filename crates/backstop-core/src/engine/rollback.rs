@@ -362,6 +362,9 @@ fn undo_inner(
     };
     let transactional = row.options.transaction && db.transactional_ddl();
     let mut attempt = 0u32;
+    // Outside a transaction each statement commits on its own: a retry goes on from the
+    // statement that failed.
+    let mut from = 0usize;
     let t0 = Instant::now();
     loop {
         if transactional {
@@ -374,7 +377,7 @@ fn undo_inner(
             db.set_session_timeouts(timeouts)?;
         }
         let follows = transactional.then_some(&*schema);
-        let ran = run_statements(db, &sref, &down, 0, follows, |_, _| Ok(())).and_then(|_| {
+        let ran = run_statements(db, &sref, &down, from, follows, |_, _| Ok(())).and_then(|_| {
             match transactional {
                 true => run::read_after(db, &sref, &down, schema).map(Some),
                 false => Ok(None),
@@ -409,7 +412,45 @@ fn undo_inner(
                 });
             }
             Err(se) => {
+                if se.is_lock_timeout() && attempt < row.options.retries {
+                    attempt += 1;
+                    from = se.completed;
+                    std::thread::sleep(backoff(attempt));
+                    continue;
+                }
                 let _ = db.set_session_timeouts(Timeouts::default());
+                // Nothing of the down script ran, and the schema is provably as before
+                // the step: the migration is simply still applied.
+                if se.completed == 0 && db.schema(None)?.fingerprint() == state.fingerprint {
+                    db.save_history(row)?;
+                    let _ = record(
+                        db,
+                        state,
+                        &ctx.actor,
+                        NewEvent::new("rollback-failed")
+                            .version(row.version)
+                            .detail(json!({"name": row.name, "failure": &se.failure})),
+                    );
+                    let tries = if attempt > 0 {
+                        format!(" (after {attempt} retries on lock timeout)")
+                    } else {
+                        String::new()
+                    };
+                    return Err(EngineError::Failed {
+                        failure: Box::new(se.failure),
+                        state: format!("the first statement of the down script of migration {} failed{tries}, so nothing of it ran; the migration is still applied and the database is as before this rollback step", row.version),
+                        next: "if another session held a lock, run `backstop rollback` again when it is released (or raise lock_timeout or retries); otherwise inspect the stored down script with `backstop rollback --dry-run`".into(),
+                    });
+                }
+                let mut dirty = row.clone();
+                dirty.status = Status::Dirty;
+                dirty.note = Some(format!(
+                    "rollback stopped after {} of {} down statements: {}",
+                    se.completed,
+                    down.len(),
+                    se.failure.error
+                ));
+                let _ = db.save_history(&dirty);
                 let _ = record(
                     db,
                     state,

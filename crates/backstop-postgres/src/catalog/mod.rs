@@ -80,7 +80,7 @@ use backstop_core::schema::SchemaState;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-pub(crate) use sql::{stamp, HEALTH};
+pub(crate) use sql::{stamp, DROPPABLE_INVALID, HEALTH};
 
 /// The kind of a root object; the canonical query tags rows with the same letters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -935,13 +935,11 @@ SELECT DISTINCT m.rk || ':' || m.root
  WHERE d.deptype IN ('n', 'a') AND m.root IS NOT NULL
 "#;
 
-/// Invalid indexes and NOT VALID constraints in user schemas (for `health` and
-/// `drop_invalid_indexes`): kind, qualified name, qualified table, schema, bare name,
-/// relkind.
+/// Invalid indexes and NOT VALID constraints in user schemas (for `health`): kind,
+/// qualified name, qualified table.
 pub const HEALTH: &str = r#"
 SELECT 'index', pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(ic.relname),
-       pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(c.relname),
-       n.nspname::pg_catalog.text, ic.relname::pg_catalog.text, ic.relkind::pg_catalog.text
+       pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(c.relname)
   FROM pg_catalog.pg_index i
   JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace
@@ -952,8 +950,7 @@ SELECT 'index', pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ide
    AND pg_catalog.left(n.nspname, 8) NOT IN ('pg_toast', 'pg_temp_')
 UNION ALL
 SELECT 'constraint', pg_catalog.quote_ident(k.conname),
-       pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),
-       n.nspname::pg_catalog.text, k.conname::pg_catalog.text, ''
+       pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
   FROM pg_catalog.pg_constraint k
   JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -961,6 +958,28 @@ SELECT 'constraint', pg_catalog.quote_ident(k.conname),
    AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'backstop')
    AND pg_catalog.left(n.nspname, 8) NOT IN ('pg_toast', 'pg_temp_')
  ORDER BY 1, 2, 3
+"#;
+
+/// INVALID plain indexes in user schemas that no other session is building right now
+/// (for `drop_invalid_indexes`): qualified name, schema, name, table schema, table. A
+/// build whose index this role may not see (another role's, without pg_read_all_stats)
+/// holds back every candidate.
+pub const DROPPABLE_INVALID: &str = r#"
+SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(ic.relname),
+       n.nspname::pg_catalog.text, ic.relname::pg_catalog.text,
+       tn.nspname::pg_catalog.text, c.relname::pg_catalog.text
+  FROM pg_catalog.pg_index i
+  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace
+  JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
+  JOIN pg_catalog.pg_namespace tn ON tn.oid = c.relnamespace
+ WHERE NOT i.indisvalid AND ic.relkind = 'i'
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'backstop')
+   AND pg_catalog.left(n.nspname, 8) NOT IN ('pg_toast', 'pg_temp_')
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_progress_create_index p
+                    WHERE p.pid <> pg_catalog.pg_backend_pid()
+                      AND (p.index_relid IS NULL OR p.index_relid = i.indexrelid))
+ ORDER BY 1, 2
 "#;
 
 /// Every catalog the canonical text is read from, directly or through the `pg_get_*def`
