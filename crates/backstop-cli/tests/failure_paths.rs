@@ -351,3 +351,160 @@ fn non_transactional_rollback_retries_lock_timeouts_and_stays_applied_when_nothi
     h.join().expect("join");
     assert!(r.stdout.contains("rolled back 2"), "{r:?}");
 }
+
+#[test]
+fn an_unproven_rollback_undone_by_hand_is_resolved_as_rolled_back_once_it_matches() {
+    // Regression: after an unproven rollback (exit 5) the advised `resolve --rolled-back`
+    // refused an applied migration, leaving no way out; and resolve took the claim on trust.
+    for kind in [Kind::Postgres, Kind::Sqlite] {
+        let db = Db::new(kind);
+        let p = Project::new();
+        p.add(
+            "1_t",
+            "CREATE TABLE t (id int);",
+            Some("DROP TABLE t;"),
+            None,
+            None,
+        );
+        p.add(
+            "2_x",
+            "ALTER TABLE t ADD COLUMN x int;\nCREATE TABLE t2 (id int);",
+            Some("DROP TABLE t2;"),
+            None,
+            None,
+        );
+        p.add(
+            "3_y",
+            "CREATE TABLE t3 (id int);",
+            Some("DROP TABLE t3;"),
+            None,
+            None,
+        );
+        p.ok(&db, &["apply"]);
+        p.ok(&db, &["rollback"]);
+        let r = p.run(&db, &["rollback"]);
+        assert_eq!(r.code, 5, "{r:?}");
+        assert!(
+            r.stderr.contains("backstop resolve 2 --rolled-back"),
+            "{r:?}"
+        );
+        // Not the newest applied one.
+        let r = p.run(&db, &["resolve", "1", "--rolled-back", "--reason", "x"]);
+        assert_eq!(r.code, 3, "{r:?}");
+        // Still differs: refused, with what differs.
+        let r = p.run(&db, &["resolve", "2", "--rolled-back", "--reason", "x"]);
+        assert_eq!(r.code, 3, "{r:?}");
+        assert!(r.stderr.contains("column x"), "{r:?}");
+        db.exec("DROP TABLE t2");
+        db.exec("ALTER TABLE t DROP COLUMN x");
+        p.ok(
+            &db,
+            &[
+                "resolve",
+                "2",
+                "--rolled-back",
+                "--reason",
+                "undid x by hand",
+            ],
+        );
+        let st = p.status(&db);
+        assert_eq!(st["migrations"][1]["state"], "rolled_back", "{st}");
+        assert_eq!(st["drift"], serde_json::Value::Null, "{st}");
+        // And it applies again.
+        p.ok(&db, &["apply"]);
+        assert_eq!(p.status(&db)["pending"], 0);
+    }
+}
+
+#[test]
+fn dry_runs_see_drift_and_targets_must_name_a_migration() {
+    // Regression: `apply --dry-run` passed on a drifted schema the real apply refuses, and
+    // `--to` took versions no migration has (a digit short undid everything).
+    for kind in [Kind::Postgres, Kind::Sqlite] {
+        let db = Db::new(kind);
+        let p = Project::new();
+        p.add(
+            "20240101000000_a",
+            "CREATE TABLE a (id int);",
+            Some("DROP TABLE a;"),
+            None,
+            None,
+        );
+        p.add(
+            "20240201000000_b",
+            "CREATE TABLE b (id int);",
+            Some("DROP TABLE b;"),
+            None,
+            None,
+        );
+        p.add(
+            "20240301000000_c",
+            "CREATE TABLE c (id int);",
+            Some("DROP TABLE c;"),
+            None,
+            None,
+        );
+        for to in ["99", "202402010000", "-1"] {
+            let r = p.run(&db, &["apply", &format!("--to={to}")]);
+            assert_eq!(r.code, 2, "{to}: {r:?}");
+            assert!(r.stderr.contains("no migration"), "{r:?}");
+        }
+        p.ok(&db, &["apply"]);
+        let fp = p.fingerprint(&db);
+        for to in ["202402010000", "-1", "5"] {
+            let r = p.run(&db, &["rollback", &format!("--to={to}")]);
+            assert_eq!(r.code, 2, "{to}: {r:?}");
+        }
+        assert_eq!(p.status(&db)["applied"], 3);
+        let dry = p.ok(
+            &db,
+            &[
+                "--format",
+                "json",
+                "rollback",
+                "--dry-run",
+                "--to",
+                "20240101000000",
+            ],
+        );
+        assert_eq!(dry.json()["fingerprint"], fp.as_str());
+        assert_eq!(dry.json()["planned"].as_array().map(Vec::len), Some(2));
+
+        db.exec("CREATE TABLE behind_our_back (id int)");
+        p.add(
+            "20240401000000_d",
+            "CREATE TABLE d (id int);",
+            Some("DROP TABLE d;"),
+            None,
+            None,
+        );
+        let r = p.run(&db, &["apply", "--dry-run"]);
+        assert_eq!(r.code, 3, "{r:?}");
+        assert!(r.stderr.contains("changed outside backstop"), "{r:?}");
+        let r = p.ok(
+            &db,
+            &[
+                "--format",
+                "json",
+                "apply",
+                "--dry-run",
+                "--allow-drift",
+                "--reason",
+                "ok",
+            ],
+        );
+        assert!(
+            r.json()["fingerprint"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("sha256:")),
+            "{r:?}"
+        );
+        let r = p.ok(&db, &["rollback", "--dry-run"]);
+        assert!(r.all().contains("rollback will refuse"), "{r:?}");
+        assert_eq!(p.status(&db)["applied"], 3, "dry runs change nothing");
+        p.ok(
+            &db,
+            &["rollback", "--to", "0", "--allow-drift", "--reason", "test"],
+        );
+    }
+}

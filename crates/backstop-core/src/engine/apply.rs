@@ -92,6 +92,14 @@ fn lint_refusal(gate: &LintGate) -> Option<(String, String)> {
     ))
 }
 
+/// The refusal of a run on a schema changed outside backstop: reason and next step.
+fn drift_refusal(recorded: &str, current: &str) -> (String, String) {
+    (
+        format!("the schema changed outside backstop since the last recorded fingerprint ({recorded} recorded, {current} now); `backstop status` shows the difference"),
+        "find out who changed the schema; then re-run with --allow-drift --reason \"…\" to accept the current schema as the baseline".into(),
+    )
+}
+
 /// A generated release id: UTC time and process id, unique enough per deploy.
 pub fn new_release_id() -> String {
     let t = crate::now_rfc3339();
@@ -108,6 +116,15 @@ pub fn apply(
 ) -> Result<ApplyReport, Box<RunFailure>> {
     let release = opts.release.clone().unwrap_or_else(new_release_id);
     let mut warnings = Vec::new();
+    if let Some(to) = opts.to {
+        // A mistyped target would otherwise apply everything up to it.
+        if !migrations.iter().any(|m| m.version == to) {
+            return Err(EngineError::Usage(format!(
+                "no migration in the migrations folder has version {to}: --to takes the version of a migration to apply up to; nothing was changed"
+            ))
+            .into());
+        }
+    }
     let sum_refusal = sum_check(migrations, ctx, opts, &mut warnings)?;
 
     if opts.dry_run {
@@ -129,6 +146,16 @@ pub fn apply(
                 return Err(EngineError::refused(reason, next).into());
             }
         }
+        let fingerprint = db.schema(None)?.fingerprint();
+        if let Some(recorded) = run::drifted_from(db, &fingerprint)? {
+            match &opts.allow_drift {
+                None => {
+                    let (reason, next) = drift_refusal(&recorded, &fingerprint);
+                    return Err(EngineError::refused(reason, next).into());
+                }
+                Some(_) => warnings.push(format!("the schema changed outside backstop ({recorded} recorded, {fingerprint} now): --allow-drift will accept it as the baseline")),
+            }
+        }
         let plan = inspect::plan_from(db, migrations, &history, opts.to)?;
         return Ok(ApplyReport {
             database: db.display_url(),
@@ -138,7 +165,7 @@ pub fn apply(
             applied: vec![],
             undone: vec![],
             pending: plan.pending.iter().map(|p| p.version).collect(),
-            fingerprint: String::new(),
+            fingerprint,
             warnings,
             plan: Some(plan),
         });
@@ -223,13 +250,10 @@ pub fn apply(
     if !state.fingerprint.is_empty() && state.fingerprint != current_fp {
         match &opts.allow_drift {
             None => {
-                let reason = format!(
-                    "the schema changed outside backstop since the last recorded fingerprint ({} recorded, {} now); `backstop status` shows the difference",
-                    state.fingerprint, current_fp
-                );
+                let (reason, next) = drift_refusal(&state.fingerprint, &current_fp);
                 let ev = NewEvent::new("refused").release(&release).detail(json!({"command": "apply", "reason": "drift", "recorded": state.fingerprint, "current": current_fp}));
                 record(db, &mut state, &ctx.actor, ev)?;
-                return Err(EngineError::refused(reason, "find out who changed the schema; then re-run with --allow-drift --reason \"…\" to accept the current schema as the baseline").into());
+                return Err(EngineError::refused(reason, next).into());
             }
             Some(reason) => {
                 let recorded = state.fingerprint.clone();

@@ -395,15 +395,49 @@ pub fn resolve(
             "migration {version} is not in history"
         )));
     };
-    if !matches!(row.status, Status::Dirty | Status::Failed) {
+    // An applied migration whose rollback could not be proven, then undone by hand: the
+    // newest applied one only, as a rollback would take them.
+    let undone_by_hand = row.status == Status::Applied && to == Resolution::RolledBack;
+    if undone_by_hand {
+        let newest = history
+            .iter()
+            .filter(|r| r.status == Status::Applied)
+            .map(|r| r.version)
+            .max();
+        if newest != Some(version) {
+            return Err(EngineError::refused(
+                format!("migration {version} is applied, and {} was applied after it", newest.unwrap_or_default()),
+                "roll back (or resolve) the newer migrations first: migrations are undone newest first",
+            ));
+        }
+    } else if !matches!(row.status, Status::Dirty | Status::Failed) {
         return Err(EngineError::Usage(format!(
-            "migration {version} is {}, not dirty or failed: nothing to resolve",
+            "migration {version} is {}, not dirty or failed: nothing to resolve (an applied migration undone by hand, the newest one, takes --rolled-back)",
             row.status.as_str()
         )));
     }
     let mut state = run::load_state(db)?;
     let current = db.schema(None)?;
     let fp = current.fingerprint();
+    // Rolled back means the schema is as it was before the migration: that is checked,
+    // not taken on trust.
+    if to == Resolution::RolledBack && fp != row.fingerprint_before {
+        let delta: crate::schema::Delta =
+            serde_json::from_str(&row.schema_delta).unwrap_or_default();
+        // The objects the migration changed, as they were before it; the rest as now.
+        let expected = current.reverted(&delta);
+        let mut shown = format!(":\n{}", diff(&expected, &current));
+        if expected.fingerprint() != row.fingerprint_before {
+            shown.push_str("\n(objects the migration did not touch differ from before it too: `backstop status` shows the drift)");
+        }
+        return Err(EngineError::refused(
+            format!(
+                "migration {version} is not rolled back: the schema ({fp}) differs from the one recorded before it ({}){shown}",
+                row.fingerprint_before
+            ),
+            format!("undo the rest by hand (- lines: as before the migration, + lines: now) and run resolve again; if its changes are to stay, `backstop resolve {version} --applied --reason \"…\"`"),
+        ));
+    }
     let mut r = row.clone();
     r.status = match to {
         Resolution::Applied => Status::Applied,

@@ -44,6 +44,12 @@ fn targets(
         .collect();
     applied.sort_by_key(|r| std::cmp::Reverse(r.version));
     Ok(match target {
+        // A mistyped target (a digit short) would otherwise undo everything after it.
+        RollbackTarget::To(v) if *v != 0 && !history.iter().any(|r| r.version == *v) => {
+            return Err(EngineError::Usage(format!(
+                "no migration in history has version {v}: --to takes a version `backstop status` lists (or 0 to undo everything); nothing was changed"
+            )));
+        }
         RollbackTarget::To(v) => applied.into_iter().filter(|r| r.version > *v).collect(),
         RollbackTarget::Steps(n) => applied.into_iter().take(*n).collect(),
         RollbackTarget::Release(id) => {
@@ -123,13 +129,20 @@ pub fn rollback(
                 warnings.push(format!("migration {} is irreversible: rollback will stop there unless --force --reason", r.version));
             }
         }
+        let fingerprint = db.schema(None)?.fingerprint();
+        if let Some(recorded) = run::drifted_from(db, &fingerprint)? {
+            warnings.push(match opts.allow_drift {
+                None => format!("the schema changed outside backstop ({recorded} recorded, {fingerprint} now): rollback will refuse unless --allow-drift --reason"),
+                Some(_) => format!("the schema changed outside backstop ({recorded} recorded, {fingerprint} now): --allow-drift will accept it as the baseline"),
+            });
+        }
         return Ok(RollbackReport {
             database: db.display_url(),
             actor: ctx.actor.clone(),
             dry_run: true,
             rolled_back: vec![],
             planned: t.iter().map(planned).collect(),
-            fingerprint: String::new(),
+            fingerprint,
             warnings,
         });
     }
@@ -473,7 +486,14 @@ fn undo_inner(
             None => db.schema(None)?,
         };
         let after_fp = after.fingerprint();
-        if after_fp != row.fingerprint_before {
+        // After accepted drift the schema before this step is not the one recorded after
+        // the migration, so neither is the one after it the one recorded before: then the
+        // proof is that the objects the migration changed are back as they were, and
+        // everything else is as it was before this step.
+        let drifted = row.fingerprint_after.as_deref() != Some(state.fingerprint.as_str());
+        let proven = after_fp == row.fingerprint_before
+            || (drifted && !delta.is_empty() && after == schema.reverted(&delta));
+        if !proven {
             // What the schema should have been: the state before this step with the
             // migration's recorded changes undone.
             let d = diff(&schema.reverted(&delta), &after);

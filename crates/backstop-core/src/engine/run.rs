@@ -198,6 +198,18 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base + jitter)
 }
 
+/// The recorded fingerprint, when the schema (`current`, its fingerprint) no longer has
+/// it: a change made outside backstop. Without history or a recorded fingerprint, none.
+pub(crate) fn drifted_from(db: &mut dyn Driver, current: &str) -> Result<Option<String>, DbError> {
+    if !db.history_exists()? {
+        return Ok(None);
+    }
+    Ok(db
+        .load_state()?
+        .map(|s| s.fingerprint)
+        .filter(|f| !f.is_empty() && f != current))
+}
+
 /// The stored state, or a fresh one at the ledger's genesis.
 pub(crate) fn load_state(db: &mut dyn Driver) -> Result<StoredState, DbError> {
     let mut state = db.load_state()?.unwrap_or_else(|| StoredState {
