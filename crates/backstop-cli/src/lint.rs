@@ -47,8 +47,17 @@ pub fn hook(all: Vec<Migration>, engine: Engine, allow: Vec<(String, String)>) -
             .iter()
             .filter(|f| f.version.is_some_and(|v| versions.contains(&v)))
         {
-            // Only up.sql runs on apply; findings in down/verify are for `lint` and `plan`.
-            if f.part != Part::Up || f.severity != Severity::Error {
+            // up.sql runs now. The down script is stored now and runs at rollback, when it is
+            // too late to fix: its errors that make the rollback do something else than
+            // written (a PRAGMA a transaction ignores, transaction control, a destructive
+            // statement) refuse too. Its lock findings, like verify's, are for `lint` and
+            // `plan`.
+            let gated = match f.part {
+                Part::Up => true,
+                Part::Down => down_gated(f.rule),
+                _ => false,
+            };
+            if !gated || f.severity != Severity::Error {
                 continue;
             }
             match &f.suppressed {
@@ -65,6 +74,15 @@ pub fn hook(all: Vec<Migration>, engine: Engine, allow: Vec<(String, String)>) -
         }
         gate
     }))
+}
+
+/// Whether an error in a down script refuses the apply that stores it: rules about what
+/// the script does when it runs, not about how long it locks.
+fn down_gated(rule: &str) -> bool {
+    backstop_lint::rules()
+        .iter()
+        .find(|r| r.id == rule)
+        .is_some_and(|r| matches!(r.category, "transactions" | "destructive"))
 }
 
 /// Add findings, per-statement locks and rewrite/scan impact, and what would need a

@@ -508,3 +508,52 @@ fn dry_runs_see_drift_and_targets_must_name_a_migration() {
         );
     }
 }
+
+#[test]
+fn a_down_script_that_would_not_do_what_it_says_is_refused_at_apply() {
+    // Regression: a transactional down script with PRAGMA foreign_keys = OFF (ignored inside
+    // the transaction) was stored without a word; at rollback, rebuilding the parent table
+    // ran ON DELETE CASCADE and emptied its children.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_base",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);\nCREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INT NOT NULL REFERENCES users (id) ON DELETE CASCADE);",
+        Some("DROP TABLE orders;\nDROP TABLE users;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_nick",
+        "ALTER TABLE users ADD COLUMN nick TEXT;",
+        Some("PRAGMA foreign_keys = OFF;\nCREATE TABLE u_old (id INTEGER PRIMARY KEY, email TEXT);\nINSERT INTO u_old SELECT id, email FROM users;\nDROP TABLE users;\nALTER TABLE u_old RENAME TO users;"),
+        None,
+        None,
+    );
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("2_nick/down.sql:1:1 sqlite-pragma-in-transaction"),
+        "{r:?}"
+    );
+    assert_eq!(p.status(&db)["applied"], 0, "nothing applied");
+    // Up-script lock findings in a down script stay advisory (`lint` and `plan` show them).
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    let db = Db::new(Kind::Postgres);
+    p.add(
+        "2_i",
+        "DROP INDEX IF EXISTS nothing_here;",
+        Some("CREATE INDEX t_id ON t (id);"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+}

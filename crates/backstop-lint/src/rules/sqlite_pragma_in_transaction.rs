@@ -24,9 +24,24 @@ PRAGMA foreign_keys = OFF;   -- transaction = true (default): no effect
 CREATE TABLE users_new (...);
 ```
 
+`PRAGMA defer_foreign_keys = ON` is no substitute: it only moves the checks to COMMIT.
+Dropping a table still runs the `ON DELETE CASCADE` / `SET NULL` actions of the foreign
+keys that point at it, so a rebuild of a parent table empties or rewrites its children.
+
 ## Good
-Use `PRAGMA defer_foreign_keys = ON` (which works inside a transaction and checks at COMMIT),
-or set `transaction = false` so the PRAGMA runs outside it."#,
+Set `transaction = false` in migration.toml, so the PRAGMA takes effect, and wrap the
+rebuild in your own transaction:
+```sql
+PRAGMA foreign_keys = OFF;
+BEGIN;
+CREATE TABLE users_new (...);
+INSERT INTO users_new SELECT ... FROM users;
+DROP TABLE users;
+ALTER TABLE users_new RENAME TO users;
+PRAGMA foreign_key_check;
+COMMIT;
+PRAGMA foreign_keys = ON;
+```"#,
 };
 
 fn check(cx: &StmtCx, out: &mut Out) {
@@ -41,7 +56,7 @@ fn check(cx: &StmtCx, out: &mut Out) {
             out.at(
                 cx.index,
                 format!("PRAGMA foreign_keys = {value} has no effect inside a transaction, and this migration runs in one: foreign keys stay as they were"),
-                "Use PRAGMA defer_foreign_keys = ON, or set `transaction = false` in migration.toml.",
+                "Set `transaction = false` in migration.toml so the PRAGMA takes effect (PRAGMA defer_foreign_keys only delays the checks: dropping a parent table still runs ON DELETE CASCADE).",
             );
         }
         "journal_mode" => {
@@ -78,7 +93,7 @@ mod tests {
               |
             1 | PRAGMA foreign_keys = OFF;
               | ^^^^^^^^^^^^^^^^^^^^^^^^^
-              = help: Use PRAGMA defer_foreign_keys = ON, or set `transaction = false` in migration.toml.
+              = help: Set `transaction = false` in migration.toml so the PRAGMA takes effect (PRAGMA defer_foreign_keys only delays the checks: dropping a parent table still runs ON DELETE CASCADE).
 
             1 error, 0 warnings, 0 infos in 1 file (1 statement)
         "#]].assert_eq(&Case::on(Engine::Sqlite, "PRAGMA foreign_keys = OFF;").render(ID));
