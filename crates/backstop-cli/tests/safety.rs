@@ -670,3 +670,134 @@ fn passwords_never_appear_in_any_output() {
         }
     }
 }
+
+/// A server that asks for a cleartext password, answers "authentication failed", and
+/// returns the password it was sent (None when the client gave up without one).
+fn password_catcher() -> (u16, std::thread::JoinHandle<Option<String>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let h = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let read_startup = |s: &mut std::net::TcpStream| -> Vec<u8> {
+            let mut len = [0u8; 4];
+            s.read_exact(&mut len).expect("length");
+            let mut body = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+            s.read_exact(&mut body).expect("startup");
+            body
+        };
+        let mut startup = read_startup(&mut s);
+        if startup[..4] == 80877103u32.to_be_bytes() {
+            s.write_all(b"N").expect("no TLS");
+            startup = read_startup(&mut s);
+        }
+        assert_eq!(startup[..4], 196608u32.to_be_bytes(), "protocol 3.0");
+        // AuthenticationCleartextPassword
+        s.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]).expect("ask");
+        let mut tag = [0u8; 1];
+        let password = match s.read_exact(&mut tag) {
+            Ok(()) if tag[0] == b'p' => {
+                let mut len = [0u8; 4];
+                s.read_exact(&mut len).expect("length");
+                let mut body = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+                s.read_exact(&mut body).expect("password");
+                Some(String::from_utf8_lossy(&body[..body.len() - 1]).into_owned())
+            }
+            _ => None,
+        };
+        let mut fields = Vec::new();
+        for (code, text) in [
+            (b'S', "FATAL"),
+            (b'C', "28P01"),
+            (b'M', "password authentication failed"),
+        ] {
+            fields.push(code);
+            fields.extend_from_slice(text.as_bytes());
+            fields.push(0);
+        }
+        fields.push(0);
+        let mut msg = vec![b'E'];
+        msg.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+        msg.extend_from_slice(&fields);
+        let _ = s.write_all(&msg);
+        password
+    });
+    (port, h)
+}
+
+/// Without a password in the URL, the one libpq would use: PGPASSWORD, then the password
+/// file (PGPASSFILE or ~/.pgpass), which is ignored when others can read it. The password
+/// never shows in the output.
+#[cfg(unix)]
+#[test]
+fn passwords_come_from_pgpassword_and_the_password_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = Project::new();
+    let home = tempfile::tempdir().expect("home");
+    let pgpass = home.path().join(".pgpass");
+    let run = |port: u16, env: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(common::BIN);
+        c.current_dir(p.tmp.path())
+            .env_remove("PGPASSWORD")
+            .env_remove("PGPASSFILE")
+            .env("HOME", home.path())
+            .env("BACKSTOP_ACTOR", "tester")
+            .args([
+                "--database-url",
+                &format!("postgres://deploy@127.0.0.1:{port}/shop"),
+                "status",
+            ])
+            .stdin(std::process::Stdio::null());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().expect("run");
+        assert_eq!(out.status.code(), Some(2));
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    std::fs::write(
+        &pgpass,
+        "# deploy credentials\nother:*:*:*:not-this-one\n127.0.0.1:*:shop:deploy:Fr0m-the-file\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+
+    let (port, h) = password_catcher();
+    let out = run(port, &[]);
+    assert_eq!(h.join().expect("server").as_deref(), Some("Fr0m-the-file"));
+    assert!(
+        !out.contains("Fr0m-the-file") && out.contains("password authentication failed"),
+        "{out}"
+    );
+
+    let (port, h) = password_catcher();
+    let out = run(port, &[("PGPASSWORD", "Fr0m-the-env")]);
+    assert_eq!(h.join().expect("server").as_deref(), Some("Fr0m-the-env"));
+    assert!(!out.contains("Fr0m-the-env"), "{out}");
+
+    let elsewhere = home.path().join("elsewhere");
+    std::fs::write(&elsewhere, "*:*:*:deploy:Fr0m-PGPASSFILE\n").expect("write");
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let (port, h) = password_catcher();
+    run(
+        port,
+        &[("PGPASSFILE", elsewhere.to_str().expect("utf-8 path"))],
+    );
+    assert_eq!(
+        h.join().expect("server").as_deref(),
+        Some("Fr0m-PGPASSFILE")
+    );
+
+    // Readable by others: ignored, as libpq does; the error says where a password goes.
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let (port, h) = password_catcher();
+    let out = run(port, &[]);
+    assert_eq!(h.join().expect("server"), None);
+    assert!(out.contains("password file"), "{out}");
+}

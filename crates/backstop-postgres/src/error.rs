@@ -84,7 +84,13 @@ fn is_connection_error(e: &crate::pg::Error) -> bool {
 pub fn connection(shown_url: &str, e: &crate::pg::Error) -> DbError {
     let base = map(e);
     let advice = match base.code.as_deref() {
-        Some("28P01") | Some("28000") => "check the user name and password in the URL",
+        Some("28P01") | Some("28000") => {
+            "check the user name and the password (given in the URL, PGPASSWORD or the password file)"
+        }
+        // The client's own error: the server asked for a password and none was given.
+        None if base.message.contains("password missing") => {
+            "the server asks for a password: give it in the URL, in PGPASSWORD, or in a password file (~/.pgpass or PGPASSFILE, readable by its owner only)"
+        }
         Some("3D000") => "create the database, or fix the database name in the URL",
         Some(_) => "check the URL and the server's log",
         None => "is the server running? check host and port, and that it accepts TCP connections",

@@ -18,6 +18,7 @@ mod error;
 mod history;
 mod lock;
 mod pg;
+mod pgpass;
 mod quote;
 pub mod testing;
 mod url;
@@ -145,6 +146,25 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
     }
     if config.get_hosts().is_empty() {
         config.host("localhost");
+    }
+    if config.get_password().is_none() {
+        // libpq's PGPASSWORD and password file, for the first host (the one tried first).
+        let host = match config.get_hosts().first() {
+            Some(pg::Host::Tcp(h)) => h.clone(),
+            _ => "localhost".to_string(),
+        };
+        let user = config.get_user().unwrap_or_default().to_string();
+        let database = config.get_dbname().unwrap_or(&user).to_string();
+        let target = pgpass::Target {
+            host: &host,
+            port: config.get_ports().first().copied().unwrap_or(5432),
+            database: &database,
+            user: &user,
+        };
+        if let Some(pw) = pgpass::password_for(&target) {
+            register_secret(&pw);
+            config.password(pw);
+        }
     }
     config.application_name(application_name);
     if config.get_connect_timeout().is_none() {

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use std::future::Future;
 use std::task::Poll;
 use tokio::runtime::Runtime;
-pub use tokio_postgres::config::SslMode;
+pub use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::types::ToSql;
 pub use tokio_postgres::{
     error, types, Config, Error, NoTls, Row, SimpleQueryMessage, Statement, ToStatement,
