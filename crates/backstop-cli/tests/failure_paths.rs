@@ -559,3 +559,51 @@ fn a_down_script_that_would_not_do_what_it_says_is_refused_at_apply() {
     );
     p.ok(&db, &["apply"]);
 }
+
+#[test]
+fn a_concurrent_index_build_that_times_out_is_retried_after_its_invalid_index_is_dropped() {
+    // Regression: the INVALID index a timed-out CREATE INDEX CONCURRENTLY left was dropped
+    // under the same lock_timeout, which failed quietly; the retry then failed with
+    // "already exists".
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int PRIMARY KEY, n int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_n",
+        "CREATE INDEX CONCURRENTLY t_n ON t (n);",
+        Some("DROP INDEX CONCURRENTLY IF EXISTS t_n;"),
+        None,
+        Some("transaction = false\nlock_timeout = \"300ms\"\nretries = 3\n"),
+    );
+    // An open transaction with a snapshot: the build waits for it, past lock_timeout.
+    let url = db.url.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+        c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM t")
+            .expect("reader");
+        tx.send(()).expect("send");
+        std::thread::sleep(Duration::from_millis(1500));
+        c.batch_execute("COMMIT").expect("commit");
+    });
+    rx.recv().expect("reading");
+    let r = p.run(&db, &["apply"]);
+    reader.join().expect("join");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("lock timeout in n (statement 1): retry 1/3"),
+        "{r:?}"
+    );
+    assert!(db.check("SELECT indisvalid FROM pg_index WHERE indexrelid = 't_n'::regclass"));
+    assert!(db.check(
+        "SELECT count(*) = 1 FROM pg_index WHERE indrelid = 't'::regclass AND NOT indisprimary"
+    ));
+}
