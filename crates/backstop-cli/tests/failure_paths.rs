@@ -108,7 +108,10 @@ fn connection_lost_outside_a_transaction_needs_a_person() {
     assert!(
         err.contains("dirty")
             && err.contains("1. line 1: CREATE TABLE z1")
-            && err.contains("resolve 1"),
+            && err.contains("resolve 1")
+            // Which statement was running when the connection went.
+            && err.contains("1_slow/up.sql:2:1: migration 1 (slow) up statement 2 failed")
+            && err.contains("may or may not have completed"),
         "{err}"
     );
 }

@@ -996,6 +996,28 @@ fn run_no_tx(
 
     if let Err(se) = outcome {
         let up_done = row.progress as usize;
+        // Without a connection nothing can be cleaned up or recorded: say which statement
+        // was running, and that it may or may not have completed.
+        if se
+            .db
+            .as_ref()
+            .is_some_and(|e| e.kind == crate::driver::DbErrorKind::Connection)
+        {
+            return Err(EngineError::NeedsPerson {
+                what: se.failure.to_string(),
+                state: format!(
+                    "the connection was lost while this statement ran outside a transaction, so it may or may not have completed; history marks migration {} dirty with {} of {} statements of {} recorded as completed:\n{}",
+                    m.version,
+                    up_done,
+                    up.len(),
+                    m.script_path(Part::Up).display(),
+                    ran_list(up, up_done)
+                ),
+                next: resolve_next(m.version),
+                diff: None,
+                path: Some(m.path.clone()),
+            });
+        }
         let failed_stmt = failed_sql(&se);
         dropped.extend(drop_left_index(
             db,
