@@ -114,6 +114,13 @@ fn connection_lost_outside_a_transaction_needs_a_person() {
             && err.contains("may or may not have completed"),
         "{err}"
     );
+    // The ledger knows the migration started, whatever happened to the process.
+    assert!(
+        db.check(
+            "SELECT count(*) = 1 FROM backstop.events WHERE kind = 'apply-started' AND version = 1"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

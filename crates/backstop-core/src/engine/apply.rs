@@ -834,7 +834,25 @@ fn apply_no_tx(
     row.note = Some("running outside a transaction".into());
     // The dirty marker. Until it is written nothing has run; after it, the database holds
     // a row that blocks every later run, so any error must say what ran and what to do.
-    db.save_history(&row)?;
+    // The ledger gets an event with it: a run killed mid-way leaves a trace there too.
+    let saved = state.clone();
+    db.begin(Timeouts::default())?;
+    if let Err(e) = append_with(
+        db,
+        Some(&row),
+        state,
+        &ctx.actor,
+        NewEvent::new("apply-started")
+            .version(m.version)
+            .release(release)
+            .detail(json!({"name": m.name, "transaction": false, "statements": up.len()})),
+    )
+    .and_then(|_| db.commit())
+    {
+        let _ = db.rollback();
+        *state = saved;
+        return Err(e.into());
+    }
     match run_no_tx(
         db,
         m,
