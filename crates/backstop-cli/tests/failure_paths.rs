@@ -617,3 +617,34 @@ fn a_concurrent_index_build_that_times_out_is_retried_after_its_invalid_index_is
         "SELECT count(*) = 1 FROM pg_index WHERE indrelid = 't'::regclass AND NOT indisprimary"
     ));
 }
+
+#[test]
+fn atomic_says_so_when_a_half_done_migration_keeps_it_from_undoing() {
+    // Regression: with a dirty migration in the run, --atomic left the earlier migrations
+    // applied without saying its promise was not kept.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_half",
+        "CREATE TABLE b (id int);\nSELECT 1 / 0;",
+        Some("SELECT 1 / 0;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    let r = p.run(&db, &["apply", "--atomic"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("--atomic did not undo the migration(s) this run applied before it ([1])")
+            && r.stderr.contains("backstop rollback --release"),
+        "{r:?}"
+    );
+    assert_eq!(p.status(&db)["dirty"], serde_json::json!([2]));
+}

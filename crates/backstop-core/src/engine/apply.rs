@@ -328,6 +328,12 @@ pub fn apply(
                     if let EngineError::Failed { state: st, .. } = &mut error {
                         *st = format!("the failed migration was rolled back, and --atomic undid the {} migration(s) this run had applied ({undone:?}); the database is as before the run", undone.len());
                     }
+                } else if opts.atomic && !rows.is_empty() {
+                    // A half-done migration must be resolved by a person first: undoing the
+                    // earlier ones around it could not be proven.
+                    if let EngineError::NeedsPerson { state: st, .. } = &mut error {
+                        st.push_str(&format!("\n--atomic did not undo the migration(s) this run applied before it ({:?}): they stay applied until the failed one is resolved; then `backstop rollback --release {release}` undoes the rest", rows.iter().map(|r| r.version).collect::<Vec<_>>()));
+                    }
                 }
                 let versions: Vec<i64> = applied
                     .iter()
