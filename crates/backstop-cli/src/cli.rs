@@ -151,16 +151,13 @@ pub enum Command {
     /// Rewrite backstop.sum
     Sum,
     /// Record how a dirty migration was resolved by a person
+    #[command(group = clap::ArgGroup::new("outcome").required(true).args(["applied", "rolled_back"]))]
     Resolve {
         /// The dirty migration's version
         #[arg(value_name = "VERSION")]
         migration: i64,
         /// Its change is complete in the database
-        #[arg(
-            long,
-            conflicts_with = "rolled_back",
-            required_unless_present = "rolled_back"
-        )]
+        #[arg(long)]
         applied: bool,
         /// Its change is gone from the database
         #[arg(long)]
