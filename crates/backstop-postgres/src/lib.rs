@@ -129,7 +129,15 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
     {
         return Err(DbError::connection(format!("{shown} is not a PostgreSQL URL (expected postgres://user:password@host:port/database)")));
     }
-    let mut config: pg::Config = url.trim().parse().map_err(|e: pg::Error| {
+    // URL schemes are case-insensitive; the client only knows them in lower case.
+    let trimmed = url.trim();
+    let scheme_end = trimmed.find("://").map_or(0, |i| i + 3);
+    let normalized = format!(
+        "{}{}",
+        trimmed[..scheme_end].to_ascii_lowercase(),
+        &trimmed[scheme_end..]
+    );
+    let mut config: pg::Config = normalized.parse().map_err(|e: pg::Error| {
         DbError::connection(format!("invalid PostgreSQL URL {shown}: {e} (expected postgres://user:password@host:port/database)"))
     })?;
     if let Some(pw) = config.get_password() {

@@ -161,3 +161,13 @@ fn tls_required_is_refused_plainly_without_the_password() {
     assert!(all.contains("not support"), "{all}");
     assert!(!all.contains("Tls-S3cret"), "{all}");
 }
+
+/// URL schemes are case-insensitive.
+#[test]
+fn an_upper_case_scheme_connects() {
+    let db = TestDb::new();
+    let url = db.url.replacen("postgres://", "POSTGRES://", 1);
+    assert!(url.starts_with("POSTGRES://"), "{url}");
+    let mut d = backstop_postgres::connect(&url, "backstop-test").expect("connect");
+    assert_eq!(d.execute("SELECT 1").expect("query"), vec![true]);
+}
