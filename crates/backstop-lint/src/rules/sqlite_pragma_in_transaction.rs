@@ -29,17 +29,18 @@ Dropping a table still runs the `ON DELETE CASCADE` / `SET NULL` actions of the 
 keys that point at it, so a rebuild of a parent table empties or rewrites its children.
 
 ## Good
-Set `transaction = false` in migration.toml, so the PRAGMA takes effect, and wrap the
-rebuild in your own transaction:
+Set `transaction = false` in migration.toml, so the PRAGMA takes effect. Each statement
+then commits on its own; backstop records its progress statement by statement, runs
+down.sql if a later one fails, and leaves the migration `dirty` for a person when that is
+not enough (a script's own `BEGIN`/`COMMIT` is refused: it would take that bookkeeping
+with it).
 ```sql
 PRAGMA foreign_keys = OFF;
-BEGIN;
 CREATE TABLE users_new (...);
 INSERT INTO users_new SELECT ... FROM users;
 DROP TABLE users;
 ALTER TABLE users_new RENAME TO users;
 PRAGMA foreign_key_check;
-COMMIT;
 PRAGMA foreign_keys = ON;
 ```"#,
 };
