@@ -50,6 +50,40 @@ fn malformed_database_urls_never_show_their_password() {
 }
 
 #[test]
+fn urls_in_argument_errors_are_masked_in_every_format() {
+    // Regression: in text mode clap's "unexpected argument '…'" was printed as given.
+    let p = Project::new();
+    for url in [
+        "postgres://u:Zq9Secret@h/db",
+        "postgres://u:Zq9 Secret@h/db",
+        "postgres:/u:Zq9Secret@h/db",
+    ] {
+        let r = raw(&p, &["status", url]);
+        assert_eq!(r.code, 2, "{r:?}");
+        assert!(r.stdout.is_empty(), "{r:?}");
+        assert!(r.stderr.contains("unexpected argument"), "{r:?}");
+        assert!(r.stderr.contains("u:***@h/db"), "{r:?}");
+        assert!(r.stderr.contains("Usage: backstop status"), "{r:?}");
+        assert!(
+            !r.all().contains("Zq9") && !r.all().contains("Secret"),
+            "{r:?}"
+        );
+
+        let r = raw(&p, &["--format", "json", "status", url]);
+        assert_eq!(r.code, 2, "{r:?}");
+        assert_eq!(r.json()["kind"], "usage");
+        assert!(
+            !r.all().contains("Zq9") && !r.all().contains("Secret"),
+            "{r:?}"
+        );
+    }
+    // Help is unchanged.
+    let r = raw(&p, &["--help"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("Usage: backstop"), "{r:?}");
+}
+
+#[test]
 fn passwords_with_spaces_are_masked_in_config_errors_and_key_value_strings() {
     // Regression: backstop.toml was parsed before its password was known, and key=value
     // strings with an escaped or quoted space showed the part after the space.

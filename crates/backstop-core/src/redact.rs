@@ -240,9 +240,7 @@ fn password_span(text: &str, k: usize) -> Option<(usize, usize)> {
             .is_some_and(|(_, pw)| !pw.is_empty() && !pw.contains('/')) =>
         {
             let line = &rest[end..];
-            let stop = line
-                .find(['\n', '"', '\''])
-                .unwrap_or(line.len());
+            let stop = line.find(['\n', '"', '\'']).unwrap_or(line.len());
             let gap_len = line[..stop].find('@')?;
             let gap = &line[..gap_len];
             if gap.contains(['/', ':']) || gap.split_whitespace().count() > 2 {
