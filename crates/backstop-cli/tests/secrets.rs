@@ -206,6 +206,29 @@ fn failing_statements_are_masked_in_the_ledger_and_the_export_verifies() {
 }
 
 #[test]
+fn an_export_of_events_that_quote_a_password_parameter_matches_the_hashes() {
+    // Regression: the export was masked again as text, which turned the stored
+    // `password=\"***\"` into `password=***"***\"`, so it no longer matched its hash.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_bad",
+        "INSERT INTO missing VALUES ('dsn password=\"x\"');",
+        Some("SELECT 1;"),
+        None,
+        None,
+    );
+    assert_eq!(p.run(&db, &["apply"]).code, 1);
+    let events = exported_chain_verifies(&p, &db.url);
+    assert!(
+        events
+            .iter()
+            .any(|e| e.detail.contains(r#"password=\"***\""#)),
+        "{events:?}"
+    );
+}
+
+#[test]
 fn a_ledger_that_holds_a_password_still_verifies_and_its_export_masks_it() {
     // An event stored before events were redacted (here: written without the password in
     // the URL, so backstop did not know it) still verifies; the export masks it.
