@@ -257,3 +257,65 @@ fn a_ledger_that_holds_a_password_still_verifies_and_its_export_masks_it() {
         assert!(!r.all().contains("S3cretPw"), "{args:?}: {r:?}");
     }
 }
+
+#[test]
+fn short_or_common_passwords_do_not_corrupt_output() {
+    // Regression: every occurrence of the password was replaced at print time, so
+    // `postgres`, `applied`, `2026` or `public` turned into `***` all over the output.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE public.a (id int);",
+        Some("DROP TABLE public.a;"),
+        None,
+        None,
+    );
+    let name = db.url.rsplit('/').next().expect("db name").to_string();
+    let year = &backstop_core::now_rfc3339()[..4];
+    for (i, password) in ["postgres", "applied", year, "public", "apply"]
+        .into_iter()
+        .enumerate()
+    {
+        let url = with_password(&db, password);
+        let run = |args: &[&str]| {
+            let r = raw(
+                &p,
+                &[
+                    &["--database-url", url.as_str(), "--dir", "migrations"],
+                    args,
+                ]
+                .concat(),
+            );
+            assert_eq!(r.code, 0, "{password} {args:?}: {r:?}");
+            r
+        };
+        if i == 0 {
+            run(&["apply"]);
+        }
+        let st = run(&["--format", "json", "status"]).json();
+        assert_eq!(
+            st["database"],
+            format!("postgres://postgres:***@127.0.0.1:5432/{name}"),
+            "{password}: {st}"
+        );
+        let m = &st["migrations"][0];
+        assert_eq!(m["state"], "applied", "{password}: {st}");
+        assert!(
+            m["applied_at"]
+                .as_str()
+                .is_some_and(|a| a.starts_with(year)),
+            "{password}: {st}"
+        );
+        let text = run(&["status"]).stdout;
+        assert!(text.contains("applied      1 a"), "{password}: {text}");
+        let schema = run(&["schema"]).stdout;
+        assert!(schema.contains("table public.a"), "{password}: {schema}");
+        assert!(!schema.contains("***"), "{password}: {schema}");
+        let events = exported_chain_verifies(&p, &url);
+        assert_eq!(events[0].kind, "apply", "{password}");
+        // The password is still masked where it stands in for a password.
+        let log = run(&["--verbose", "audit", "log"]).all();
+        assert!(!log.contains(&format!(":{password}@")), "{log}");
+    }
+}
