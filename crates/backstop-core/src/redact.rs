@@ -207,21 +207,23 @@ fn redact_userinfo(text: &str) -> String {
             continue;
         };
         match password_span(text, k) {
-            Some((start, end)) => {
+            Ok((start, end)) => {
                 out.push_str(&text[copied..start]);
                 out.push_str(MASK);
                 copied = end;
                 i = end;
             }
-            None => i = k,
+            Err(resume) => i = resume,
         }
     }
     out.push_str(&text[copied..]);
     out
 }
 
-/// The byte range of the password in the userinfo of a URL whose authority starts at `k`.
-fn password_span(text: &str, k: usize) -> Option<(usize, usize)> {
+/// The byte range of the password in the userinfo of a URL whose authority starts at `k`,
+/// or where to look for the next URL: past everything that can't hold one, so that text
+/// with many `word:` or `a/b` runs costs one pass.
+fn password_span(text: &str, k: usize) -> Result<(usize, usize), usize> {
     let rest = &text[k..];
     let is_end = |c: char| c.is_whitespace() || c == '"' || c == '\'';
     let end = rest.find(is_end).unwrap_or(rest.len());
@@ -231,36 +233,59 @@ fn password_span(text: &str, k: usize) -> Option<(usize, usize)> {
     // too much is the safe direction.
     let at = match token.rfind('@') {
         Some(at) => at,
-        // `user:pass word@host`: an unencoded space in the password. Only a bare
-        // `user:pass` (no '/', so not host:port/path; something after the colon) continues,
-        // to an '@' on the same line within two more words without ':' or '/', before a
-        // quote: prose after a URL must stay readable.
-        None if token
-            .split_once(':')
-            .is_some_and(|(_, pw)| !pw.is_empty() && !pw.contains('/')) =>
-        {
-            let line = &rest[end..];
-            let stop = line.find(['\n', '"', '\'']).unwrap_or(line.len());
-            let gap_len = line[..stop].find('@')?;
-            let gap = &line[..gap_len];
-            if gap.contains(['/', ':']) || gap.split_whitespace().count() > 2 {
-                return None;
+        None => {
+            // `user:pass word@host`: an unencoded space in the password. Only a bare
+            // `user:pass` (no '/', so not host:port/path; something after the colon)
+            // continues, to an '@' on the same line within two more words without ':' or
+            // '/', before a quote: prose after a URL must stay readable.
+            let Some(more) = continued_password_len(&rest.as_bytes()[end..]) else {
+                return Err(k + end);
+            };
+            let bare = token
+                .split_once(':')
+                .is_some_and(|(_, pw)| !pw.is_empty() && !pw.contains('/'));
+            if !bare {
+                return Err(k);
             }
-            end + gap_len
+            end + more
         }
-        None => return None,
     };
     match rest[..at].find(':') {
-        Some(colon) => Some((k + colon + 1, k + at)),
+        Some(colon) => Ok((k + colon + 1, k + at)),
         // An empty user name (`postgres://:pw@host`): the separator run took its colon.
         None if k >= 2
             && text.as_bytes()[k - 1] == b':'
             && matches!(text.as_bytes()[k - 2], b'/' | b'\\') =>
         {
-            Some((k, k + at))
+            Ok((k, k + at))
         }
-        None => None,
+        // No ':' before the '@': nothing up to it can be a password.
+        None => Err(k + at),
     }
+}
+
+/// How far a password cut by whitespace runs on: to the first `@` within two more words,
+/// or `None` when a line end, quote, `/` or `:` or a third word comes first. Stops early,
+/// so long lines cost no more than short ones.
+fn continued_password_len(b: &[u8]) -> Option<usize> {
+    let mut words = 0;
+    let mut in_word = false;
+    for (i, c) in b.iter().enumerate() {
+        match c {
+            b'@' => return Some(i),
+            b'\n' | b'"' | b'\'' | b'/' | b':' => return None,
+            c if c.is_ascii_whitespace() => in_word = false,
+            _ if !in_word => {
+                in_word = true;
+                words += 1;
+                if words > 2 {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// `password=secret` / `password: secret` / `"password":"secret"` (libpq conninfo, URL
@@ -415,6 +440,21 @@ mod tests {
         assert_eq!(redact_credentials(s), s);
         let s = "postgres://h:5432 is down: ask the ops team or oncall@example.com";
         assert_eq!(redact_credentials(s), s);
+    }
+
+    #[test]
+    fn long_lines_cost_one_pass() {
+        // Statements and schema text can be megabytes on one line.
+        for unit in ["a:b,", "a/b/", "x:y@z/", "password=x&", "u:p q@"] {
+            let text = unit.repeat(200_000);
+            let started = std::time::Instant::now();
+            let _ = redact_credentials(&text);
+            assert!(
+                started.elapsed().as_secs() < 2,
+                "{unit}: {:?}",
+                started.elapsed()
+            );
+        }
     }
 
     #[test]
