@@ -65,7 +65,12 @@ pub fn register_secret(secret: &str) {
 pub fn register_url_password(url: &str) {
     for range in password_values(url) {
         let raw = &url[range];
-        register_secret(raw);
+        // Without its quotes: masking leaves quotes in place, as `password='***'`.
+        let inner = raw
+            .strip_prefix(['\'', '"'])
+            .and_then(|r| r.strip_suffix(['\'', '"']))
+            .unwrap_or(raw);
+        register_secret(inner);
         register_secret(&unescape(raw));
     }
     let url = url.trim();
@@ -536,6 +541,7 @@ mod tests {
             ("postgres//app:Zq9Secret5@h/db", "Zq9Secret5"),
             ("app:Zq9Secret6@h/db", "Zq9Secret6"),
             (r"host=h password=Zq9\ Secret7", "Zq9 Secret7"),
+            (r"host=h password=Zq9\ Secret7", r"Zq9\ Secret7"),
             (r#"host=h password="Zq9 Secret8""#, "Zq9 Secret8"),
             ("host=h password='Zq9 Secret9'", "Zq9 Secret9"),
         ] {
@@ -543,6 +549,10 @@ mod tests {
             let shown = redact(&format!("the server said: {pw} is wrong"));
             assert_eq!(shown, "the server said: *** is wrong", "{url}");
         }
+        assert_eq!(
+            redact("host=h password='Zq9 Secret9': unknown"),
+            "host=h password='***': unknown"
+        );
         register_url_password("postgres://u:p%40ssw0rd9@h/db");
         assert!(!redact("password p@ssw0rd9 rejected").contains("p@ssw0rd9"));
         register_url_password("postgres://u:%é%4@h/db"); // no panic on odd escapes
