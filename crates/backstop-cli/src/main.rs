@@ -51,22 +51,34 @@ fn main() {
 /// document on stdout like any other failure, not an empty stdout.
 fn bad_arguments(e: clap::Error) -> i32 {
     use clap::error::ErrorKind;
-    let wants_json = {
-        let args: Vec<String> = std::env::args().collect();
-        args.windows(2)
-            .any(|w| w[0] == "--format" && w[1] == "json")
-            || args.iter().any(|a| a == "--format=json")
-    };
+    let args: Vec<String> = std::env::args().collect();
+    let wants_json = args
+        .windows(2)
+        .any(|w| w[0] == "--format" && w[1] == "json")
+        || args.iter().any(|a| a == "--format=json");
     let informational = matches!(
         e.kind(),
         ErrorKind::DisplayHelp
             | ErrorKind::DisplayVersion
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     );
-    if informational || !wants_json {
+    if informational {
         e.exit();
     }
-    let text = e.render().to_string();
+    // clap quotes the argument it could not place, which may be a URL with a password:
+    // learn every password on the command line, and mask the message in every format.
+    for a in &args {
+        let value = a
+            .strip_prefix("--")
+            .and_then(|flag| flag.split_once('='))
+            .map_or(a.as_str(), |(_, v)| v);
+        backstop_core::redact::register_url_password(value);
+    }
+    let text = redact(&e.render().to_string());
+    if !wants_json {
+        eprint!("{text}");
+        return e.exit_code();
+    }
     let message = text
         .lines()
         .next()

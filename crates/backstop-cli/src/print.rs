@@ -17,8 +17,13 @@ pub struct Printer {
 /// Print one line to stdout. Write errors (a closed pipe, as in `backstop plan | head`) are
 /// ignored: the command's work and exit code do not depend on whether anyone still reads.
 fn out(s: &str) {
+    out_as_is(&redact(s));
+}
+
+/// [`out`] for text that is already masked and must print exactly as it is.
+fn out_as_is(s: &str) {
     use std::io::Write;
-    let _ = writeln!(std::io::stdout().lock(), "{}", redact(s));
+    let _ = writeln!(std::io::stdout().lock(), "{s}");
 }
 
 impl Printer {
@@ -31,12 +36,19 @@ impl Printer {
     }
 
     fn json<T: Serialize>(&self, v: &T) -> bool {
+        self.json_masked(v, true)
+    }
+
+    /// With `mask` false, `v` is already masked and is printed exactly as it is.
+    fn json_masked<T: Serialize>(&self, v: &T, mask: bool) -> bool {
         if self.format == Format::Json {
             // Redact the values, not the serialised text: masking inside an escaped string
             // could break the JSON.
             let text = match serde_json::to_value(v) {
                 Ok(mut value) => {
-                    redact_value(&mut value);
+                    if mask {
+                        redact_value(&mut value);
+                    }
                     serde_json::to_string_pretty(&value).unwrap_or_default()
                 }
                 Err(e) => format!("{{\"error\": \"cannot serialise report: {e}\"}}"),
@@ -403,7 +415,8 @@ impl Printer {
     }
 
     pub fn audit_log(&self, r: &AuditReport) {
-        if self.json(r) || self.quiet {
+        let r = &shown_ledger(r);
+        if self.json_masked(r, false) || self.quiet {
             return;
         }
         for e in &r.events {
@@ -413,15 +426,15 @@ impl Printer {
                 .as_deref()
                 .map(|x| format!("  reason: {x}"))
                 .unwrap_or_default();
-            out(&format!(
+            out_as_is(&format!(
                 "{:>5} {} {:<16} {}{v}{why}",
                 e.seq, e.at, e.kind, e.actor
             ));
             if self.verbose {
-                out(&format!("      {}  {}", e.hash, e.detail));
+                out_as_is(&format!("      {}  {}", e.hash, e.detail));
             }
         }
-        out(&format!(
+        out_as_is(&format!(
             "{} events; head {} {}",
             r.events.len(),
             r.head_seq,
@@ -430,11 +443,12 @@ impl Printer {
     }
 
     pub fn audit_export(&self, r: &AuditReport) {
-        if self.json(r) {
+        let r = &shown_ledger(r);
+        if self.json_masked(r, false) {
             return;
         }
         for e in &r.events {
-            out(&serde_json::to_string(e).unwrap_or_default());
+            out_as_is(&serde_json::to_string(e).unwrap_or_default());
         }
     }
 
@@ -498,6 +512,33 @@ impl Printer {
         }
         code
     }
+}
+
+/// The ledger as it is shown. Events are masked before they are hashed and stored, so they
+/// print exactly as stored and an export verifies outside the database; masking the
+/// serialised text again could change it. Only an event stored before its password was
+/// known to backstop can still hold one: that event is masked here, value by value, and
+/// then no longer matches its hash — showing the password would be worse.
+fn shown_ledger(r: &AuditReport) -> AuditReport {
+    use backstop_core::redact::redact_json;
+    let mut r = r.clone();
+    r.database = redact(&r.database);
+    for e in &mut r.events {
+        e.actor = redact(&e.actor);
+        e.reason = e.reason.as_deref().map(redact);
+        e.release_id = e.release_id.as_deref().map(redact);
+        match serde_json::from_str::<serde_json::Value>(&e.detail) {
+            Ok(stored) => {
+                let mut masked = stored.clone();
+                redact_json(&mut masked);
+                if masked != stored {
+                    e.detail = backstop_core::ledger::canonical(&masked);
+                }
+            }
+            Err(_) => e.detail = redact(&e.detail),
+        }
+    }
+    r
 }
 
 fn redact_value(v: &mut serde_json::Value) {

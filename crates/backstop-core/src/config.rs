@@ -46,6 +46,9 @@ impl ConfigFile {
             path: path.into(),
             message: format!("cannot read: {e}"),
         })?;
+        // Before parsing: a syntax error quotes the line, password and all, and a password
+        // with an unencoded space or `/` is not recognisable there by its shape alone.
+        register_passwords(&text);
         toml::from_str(&text).map_err(|e| ConfigError {
             path: path.into(),
             message: crate::redact::redact(e.to_string().trim()).replace('\n', " "),
@@ -77,5 +80,45 @@ impl ConfigFile {
             }
         }
         Ok(s)
+    }
+}
+
+/// Register the password of every value in `text` that holds a database URL or connection
+/// string, reading the file line by line so that a file TOML can't parse still counts.
+fn register_passwords(text: &str) {
+    for line in text.lines() {
+        let Some((_, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value.trim();
+        let inner = match value.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let rest = &value[1..];
+                rest.find(q).map_or(rest, |end| &rest[..end])
+            }
+            _ => value,
+        };
+        crate::redact::register_url_password(inner);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_does_not_parse_never_shows_its_password() {
+        // Regression: the file was parsed before its password was registered, so a syntax
+        // error quoted a password the redactor could not recognise.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("backstop.toml");
+        std::fs::write(
+            &path,
+            "[env.prod]\ndatabase_url = \"postgres://u:Zq9 Se/cret@h/d\" x\n",
+        )
+        .unwrap();
+        let e = ConfigFile::read(&path).unwrap_err().to_string();
+        assert!(e.contains("TOML parse error"), "{e}");
+        assert!(!e.contains("Zq9") && !e.contains("cret"), "{e}");
     }
 }

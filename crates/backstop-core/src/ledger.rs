@@ -6,6 +6,7 @@
 //! caught by the head hash kept beside history.
 
 use crate::checksum::sha256_hex;
+use crate::redact::{redact, redact_json};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -93,16 +94,22 @@ pub fn compute_hash(e: &Event) -> String {
 }
 
 /// Build the next event after `(prev_seq, prev_hash)`.
+///
+/// Secrets are masked ([`redact`]) before the event is hashed: the stored ledger never
+/// holds a password (a failing statement or a reason may quote one), and an export of it
+/// is exactly what was hashed, so it verifies outside the database.
 pub fn seal(new: NewEvent, actor: &str, prev_seq: i64, prev_hash: &str, at: String) -> Event {
+    let mut detail = new.detail;
+    redact_json(&mut detail);
     let mut e = Event {
         seq: prev_seq + 1,
         at,
-        actor: actor.to_string(),
+        actor: redact(actor),
         kind: new.kind,
         version: new.version,
-        release_id: new.release_id,
-        reason: new.reason,
-        detail: canonical(&new.detail),
+        release_id: new.release_id.as_deref().map(redact),
+        reason: new.reason.as_deref().map(redact),
+        detail: canonical(&detail),
         prev_hash: prev_hash.to_string(),
         hash: String::new(),
     };
@@ -182,6 +189,30 @@ mod tests {
             ));
         }
         v
+    }
+
+    #[test]
+    fn secrets_are_masked_before_the_event_is_hashed() {
+        // Regression: the failing statement was stored with the password in it.
+        crate::redact::register_secret("S3cretPw");
+        let e = seal(
+            NewEvent::new("apply-failed")
+                .reason(Some("rotated S3cretPw"))
+                .detail(json!({"failure": {"statement": "SELECT 'S3cretPw'::int", "line": 1}})),
+            "ann",
+            0,
+            GENESIS,
+            "2026-01-01T00:00:00.000000Z".into(),
+        );
+        assert_eq!(
+            e.detail,
+            r#"{"failure":{"line":1,"statement":"SELECT '***'::int"}}"#
+        );
+        assert_eq!(e.reason.as_deref(), Some("rotated ***"));
+        assert_eq!(
+            verify_chain(std::slice::from_ref(&e), Some((1, &e.hash))),
+            Ok(())
+        );
     }
 
     #[test]

@@ -1,44 +1,99 @@
 //! The one place secrets are removed from text before it is printed, logged or stored.
 //!
-//! Every URL and every error message passes through [`redact`] before it leaves the
-//! process. Besides the `scheme://user:password@host` shape, passwords registered with
-//! [`register_secret`] (taken from the URL the user gave) are masked wherever they occur,
-//! because drivers sometimes echo connection parameters in their own words.
+//! Two strengths, because masking must never corrupt text that isn't secret:
+//!
+//! - [`redact_credentials`] masks credentials by their shape only: the password in a URL's
+//!   userinfo (`scheme://user:***@host`, also when the `://` is mangled, as in
+//!   `postgres:/user:pw@host`) and the value of a `password=` / `password:` parameter. It is
+//!   safe on any text, and is what reports are printed through.
+//! - [`redact`] also masks, wherever they occur, the passwords registered with
+//!   [`register_secret`] / [`register_url_password`] (taken from the URL the user gave),
+//!   because drivers and servers sometimes echo a password in their own words. It is for
+//!   error messages, progress lines and what is stored in the audit ledger — text that
+//!   comes from outside backstop's own formatting.
+//!
+//! A password is masked by value only when it is [distinctive](is_distinctive): at least 8
+//! characters mixing at least two kinds (lower case, upper case, digits, other), or at least
+//! 16 characters. A short or common password (`postgres`, `public`, `2026`) would otherwise
+//! turn every such word of the output into `***`; it is still masked wherever it stands in
+//! a URL or a `password=` parameter.
 
 use std::sync::Mutex;
 
+/// What a masked secret is replaced with.
+pub const MASK: &str = "***";
+
+/// Registered secrets, longest first, so a password is masked before any shorter secret
+/// that is part of it.
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// Remember a secret so that [`redact`] masks it in any text from now on.
+/// Whether `secret` is distinctive enough to be masked wherever it occurs (see the module
+/// docs): ordinary words and numbers in the output must not turn into `***`.
+pub fn is_distinctive(secret: &str) -> bool {
+    let len = secret.chars().count();
+    let classes = [
+        secret.chars().any(|c| c.is_lowercase()),
+        secret.chars().any(|c| c.is_uppercase()),
+        secret.chars().any(|c| c.is_numeric()),
+        secret.chars().any(|c| !c.is_alphanumeric()),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    len >= 16 || (len >= 8 && classes >= 2)
+}
+
+/// Remember a secret so that [`redact`] masks it in any text from now on. Secrets that are
+/// not [distinctive](is_distinctive) are ignored: shape-based masking still covers them.
 pub fn register_secret(secret: &str) {
-    // Very short "passwords" would mask ordinary words; URL-shaped redaction still covers them.
-    if secret.len() < 3 {
+    if !is_distinctive(secret) {
         return;
     }
     if let Ok(mut s) = SECRETS.lock() {
         if !s.iter().any(|x| x == secret) {
             s.push(secret.to_string());
+            s.sort_by_key(|x| std::cmp::Reverse(x.len()));
         }
     }
 }
 
-/// Register the password of a database URL of any scheme, before anything parses it.
-/// The userinfo is taken up to the LAST `@` (passwords with `@`, `/`, quotes or spaces
-/// that were not percent-encoded still count), so a malformed URL can't leak it either.
+/// Register the password of a database URL or key=value connection string, before anything
+/// parses it. Liberal on purpose, so a malformed URL can't leak it either: any scheme
+/// followed by any run of `:`, `/` or `\` (or none), and the userinfo up to the LAST `@`
+/// (passwords with `@`, `/`, quotes or spaces that were not percent-encoded still count) as
+/// well as up to each earlier `@`.
 pub fn register_url_password(url: &str) {
-    let Some(start) = url.find("://").map(|i| i + 3) else {
-        return;
+    for range in password_values(url) {
+        let raw = &url[range];
+        // Without its quotes: masking leaves quotes in place, as `password='***'`.
+        let inner = raw
+            .strip_prefix(['\'', '"'])
+            .and_then(|r| r.strip_suffix(['\'', '"']))
+            .unwrap_or(raw);
+        register_secret(inner);
+        register_secret(&unescape(raw));
+    }
+    let url = url.trim();
+    let (rest, bare_colon) = match scheme_end(url.as_bytes(), 0) {
+        Some((scheme_end, rest)) => (&url[rest..], &url[scheme_end..rest] == ":"),
+        None => (url, false),
     };
-    let rest = &url[start..];
-    let Some(at) = rest.rfind('@') else { return };
-    let userinfo = &rest[..at];
-    if let Some(colon) = userinfo.find(':') {
-        let pw = &userinfo[colon + 1..];
-        register_secret(pw);
-        let decoded = percent_decode(pw);
-        if decoded != pw {
-            register_secret(&decoded);
+    for (at, _) in rest.match_indices('@') {
+        let userinfo = &rest[..at];
+        match userinfo.find(':') {
+            Some(colon) => register_password(&userinfo[colon + 1..]),
+            // `user:password@host` with no scheme at all: what looked like one was the user.
+            None if bare_colon => register_password(userinfo),
+            None => {}
         }
+    }
+}
+
+fn register_password(pw: &str) {
+    register_secret(pw);
+    let decoded = percent_decode(pw);
+    if decoded != pw {
+        register_secret(&decoded);
     }
 }
 
@@ -61,90 +116,276 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Mask credentials in `text`: `user:***@` in URLs, `password=***` in conninfo strings, and
-/// every registered secret (raw and percent-decoded forms).
+/// A `password=` value as the connection library reads it: quotes removed, `\x` → `x`.
+fn unescape(value: &str) -> String {
+    let inner = match value.as_bytes().first() {
+        Some(q @ (b'\'' | b'"')) if value.len() >= 2 && value.as_bytes()[value.len() - 1] == *q => {
+            &value[1..value.len() - 1]
+        }
+        _ => value,
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Mask credentials in error or log text: every registered [distinctive](is_distinctive)
+/// password wherever it occurs (raw and percent-decoded forms), then what
+/// [`redact_credentials`] masks.
 pub fn redact(text: &str) -> String {
-    let mut out = redact_userinfo(text);
-    out = redact_key_value(&out);
+    let mut out = None::<String>;
     if let Ok(secrets) = SECRETS.lock() {
         for s in secrets.iter() {
-            if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), "***");
+            let cur = out.as_deref().unwrap_or(text);
+            if cur.contains(s.as_str()) {
+                out = Some(cur.replace(s.as_str(), MASK));
             }
         }
     }
-    out
+    redact_credentials(out.as_deref().unwrap_or(text))
+}
+
+/// Mask credentials by their shape only: `user:***@` in URLs (whatever the URL's scheme
+/// separator looks like) and `password=***` in connection strings. Never touches text that
+/// has neither shape, so it is safe on reports and data; applying it twice changes nothing.
+pub fn redact_credentials(text: &str) -> String {
+    redact_key_value(&redact_userinfo(text))
+}
+
+/// Mask every string in a JSON value with [`redact`], value by value: masking inside
+/// serialised text could break the document.
+pub fn redact_json(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => {
+            let masked = redact(s);
+            if masked != *s {
+                *s = masked;
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(redact_json),
+        serde_json::Value::Object(o) => o.values_mut().for_each(redact_json),
+        _ => {}
+    }
+}
+
+fn is_scheme_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-')
+}
+
+/// With a URL scheme (`[A-Za-z][A-Za-z0-9+.-]*`) starting at `i`, followed by a run of
+/// separator characters: where the scheme ends and where the separator run ends. The run
+/// is any mix of `:`, `/` and `\`, because a mistyped `://` (`:/`, `//`, `:`, `:\\`) must not
+/// turn a URL into text whose password is shown.
+fn scheme_end(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    if !b.get(i)?.is_ascii_alphabetic() || (i > 0 && is_scheme_byte(b[i - 1])) {
+        return None;
+    }
+    let mut j = i + 1;
+    while j < b.len() && is_scheme_byte(b[j]) {
+        j += 1;
+    }
+    let mut k = j;
+    while k < b.len() && matches!(b[k], b':' | b'/' | b'\\') {
+        k += 1;
+    }
+    (k > j).then_some((j, k))
 }
 
 /// `scheme://user:secret@host` → `scheme://user:***@host`, for every URL in the text.
 fn redact_userinfo(text: &str) -> String {
+    let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(idx) = rest.find("://") {
-        let (head, tail) = rest.split_at(idx + 3);
-        out.push_str(head);
-        // The userinfo ends at the LAST '@' before the URL ends (whitespace or a quote): a
-        // password may contain '@', ':' or '/' when the user did not percent-encode it.
-        // Masking too much is the safe direction.
-        let end = tail
-            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
-            Some(at) => {
-                let userinfo = &authority[..at];
-                match userinfo.find(':') {
-                    Some(colon) => {
-                        out.push_str(&userinfo[..colon]);
-                        out.push_str(":***");
-                    }
-                    None => out.push_str(userinfo),
-                }
-                out.push_str(&authority[at..]);
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let Some((_, k)) = scheme_end(b, i) else {
+            i += 1;
+            continue;
+        };
+        match password_span(text, k) {
+            Ok((start, end)) => {
+                out.push_str(&text[copied..start]);
+                out.push_str(MASK);
+                copied = end;
+                i = end;
             }
-            None => out.push_str(authority),
+            Err(resume) => i = resume,
         }
-        rest = &tail[end..];
     }
-    out.push_str(rest);
+    out.push_str(&text[copied..]);
     out
 }
 
-/// `password=secret` / `password: secret` (libpq conninfo, driver debug output) → `password=***`.
+/// The byte range of the password in the userinfo of a URL whose authority starts at `k`,
+/// or where to look for the next URL: past everything that can't hold one, so that text
+/// with many `word:` or `a/b` runs costs one pass.
+fn password_span(text: &str, k: usize) -> Result<(usize, usize), usize> {
+    let rest = &text[k..];
+    let is_end = |c: char| c.is_whitespace() || c == '"' || c == '\'';
+    let end = rest.find(is_end).unwrap_or(rest.len());
+    let token = &rest[..end];
+    // The userinfo ends at the LAST '@' before the URL ends (whitespace or a quote): a
+    // password may contain '@', ':' or '/' when the user did not percent-encode it. Masking
+    // too much is the safe direction.
+    let at = match token.rfind('@') {
+        Some(at) => at,
+        None => {
+            // `user:pass word@host`: an unencoded space in the password. Only a bare
+            // `user:pass` (no '/', so not host:port/path; something after the colon)
+            // continues, to an '@' on the same line within two more words without ':' or
+            // '/', before a quote: prose after a URL must stay readable.
+            let Some(more) = continued_password_len(&rest.as_bytes()[end..]) else {
+                return Err(k + end);
+            };
+            let bare = token
+                .split_once(':')
+                .is_some_and(|(_, pw)| !pw.is_empty() && !pw.contains('/'));
+            if !bare {
+                return Err(k);
+            }
+            end + more
+        }
+    };
+    match rest[..at].find(':') {
+        Some(colon) => Ok((k + colon + 1, k + at)),
+        // An empty user name (`postgres://:pw@host`): the separator run took its colon.
+        None if k >= 2
+            && text.as_bytes()[k - 1] == b':'
+            && matches!(text.as_bytes()[k - 2], b'/' | b'\\') =>
+        {
+            Ok((k, k + at))
+        }
+        // No ':' before the '@': nothing up to it can be a password.
+        None => Err(k + at),
+    }
+}
+
+/// How far a password cut by whitespace runs on: to the first `@` within two more words,
+/// or `None` when a line end, quote, `/` or `:` or a third word comes first. Stops early,
+/// so long lines cost no more than short ones.
+fn continued_password_len(b: &[u8]) -> Option<usize> {
+    let mut words = 0;
+    let mut in_word = false;
+    for (i, c) in b.iter().enumerate() {
+        match c {
+            b'@' => return Some(i),
+            b'\n' | b'"' | b'\'' | b'/' | b':' => return None,
+            c if c.is_ascii_whitespace() => in_word = false,
+            _ if !in_word => {
+                in_word = true;
+                words += 1;
+                if words > 2 {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `password=secret` / `password: secret` / `"password":"secret"` (libpq conninfo, URL
+/// query parameters, driver debug output) → `password=***`.
 fn redact_key_value(text: &str) -> String {
-    let lower = text.to_ascii_lowercase();
     let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for range in password_values(text) {
+        let (mut start, mut end) = (range.start, range.end);
+        // A quoted value keeps its quotes, so the text around it stays balanced.
+        if matches!(text.as_bytes()[start], b'\'' | b'"') && end - start >= 2 {
+            start += 1;
+            end -= 1;
+        }
+        out.push_str(&text[copied..start]);
+        out.push_str(MASK);
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// Byte ranges of the values of `password` parameters in `text`, quotes included. libpq's
+/// rules: a value is quoted with `'` (or `"`) and runs to the closing quote, or runs to the
+/// next space; a backslash escapes the character after it either way.
+fn password_values(text: &str) -> Vec<std::ops::Range<usize>> {
+    const KEY: &str = "password";
+    let lower = text.to_ascii_lowercase();
+    let b = text.as_bytes();
+    let mut found = Vec::new();
     let mut i = 0;
-    while let Some(pos) = lower[i..].find("password") {
-        let start = i + pos + "password".len();
-        out.push_str(&text[i..start]);
-        let after = &text[start..];
-        let sep_len = after
-            .chars()
-            .take_while(|c| *c == '=' || *c == ':' || *c == ' ' || *c == '"')
-            .map(char::len_utf8)
-            .sum::<usize>();
-        if sep_len == 0 || !after[..sep_len].contains(['=', ':']) {
-            i = start;
+    while let Some(pos) = lower[i..].find(KEY) {
+        let mut j = i + pos + KEY.len();
+        i = j;
+        // `"password": "…"` in JSON-like text: the key's closing quote.
+        if b.get(j) == Some(&b'"') {
+            j += 1;
+        }
+        while b.get(j) == Some(&b' ') {
+            j += 1;
+        }
+        if !matches!(b.get(j), Some(b'=' | b':')) {
             continue;
         }
-        out.push_str(&after[..sep_len]);
-        let value = &after[sep_len..];
-        // A quoted conninfo value (`password='a b'`) runs to its closing quote.
-        let value_len = if let Some(q) = value.chars().next().filter(|c| *c == '\'') {
-            value[1..].find(q).map(|e| e + 2).unwrap_or(value.len())
-        } else {
-            value
-                .find(|c: char| c.is_whitespace() || c == '"' || c == ',' || c == '}' || c == '&')
-                .unwrap_or(value.len())
-        };
-        if value_len > 0 {
-            out.push_str("***");
+        j += 1;
+        while b.get(j) == Some(&b' ') {
+            j += 1;
         }
-        i = start + sep_len + value_len;
+        let start = j;
+        let end = match b.get(j) {
+            None => continue,
+            Some(q @ (b'\'' | b'"')) => closing_quote(b, j + 1, *q).map_or(b.len(), |e| e + 1),
+            Some(_) => unquoted_end(b, j),
+        };
+        if end > start {
+            found.push(start..end);
+        }
+        i = end.max(i);
     }
-    out.push_str(&text[i..]);
-    out
+    found
+}
+
+/// Index of the quote `q` that closes a value starting at `from`, skipping `\`-escapes.
+fn closing_quote(b: &[u8], mut from: usize, q: u8) -> Option<usize> {
+    while from < b.len() {
+        match b[from] {
+            b'\\' => from += 2,
+            c if c == q => return Some(from),
+            _ => from += 1,
+        }
+    }
+    None
+}
+
+/// Where an unquoted value starting at `start` ends.
+fn unquoted_end(b: &[u8], start: usize) -> usize {
+    let ends = |c: u8| c.is_ascii_whitespace() || matches!(c, b'"' | b',' | b'}' | b'&');
+    // Already masked: keep what follows (`password=***: connection refused`), so that
+    // masking twice changes nothing.
+    if b[start..].starts_with(MASK.as_bytes())
+        && b.get(start + MASK.len())
+            .is_none_or(|c| ends(*c) || matches!(c, b':' | b';' | b')' | b'.'))
+    {
+        return start + MASK.len();
+    }
+    let mut j = start;
+    while j < b.len() && !ends(b[j]) {
+        j += if b[j] == b'\\' { 2 } else { 1 };
+    }
+    let mut end = j.min(b.len());
+    // `…?password=x: connection refused`: the colon is the message's, not the password's.
+    if end > start + 1 && b[end - 1] == b':' && b.get(end).is_none_or(u8::is_ascii_whitespace) {
+        end -= 1;
+    }
+    end
 }
 
 #[cfg(test)]
@@ -168,31 +409,189 @@ mod tests {
     }
 
     #[test]
+    fn masks_passwords_of_urls_with_a_mangled_scheme_separator() {
+        // Regression: only a literal `://` was recognised.
+        for (url, shown) in [
+            (
+                "postgres:/u:pw@127.0.0.1:5432/x",
+                "postgres:/u:***@127.0.0.1:5432/x",
+            ),
+            ("postgres//u:pw@h/x", "postgres//u:***@h/x"),
+            ("postgres:u:pw@h/x", "postgres:u:***@h/x"),
+            ("postgres:///u:pw@h/x", "postgres:///u:***@h/x"),
+            ("postgres:\\\\u:pw@h/x", "postgres:\\\\u:***@h/x"),
+            ("POSTGRESQL:/:pw@h/x", "POSTGRESQL:/:***@h/x"),
+            ("postgres://:pw@h/x", "postgres://:***@h/x"),
+        ] {
+            let text = format!("error: cannot connect to {url}: invalid connection string");
+            let want = format!("error: cannot connect to {shown}: invalid connection string");
+            assert_eq!(redact_credentials(&text), want);
+        }
+    }
+
+    #[test]
+    fn masks_url_passwords_with_unencoded_spaces() {
+        // Regression: the part after the space was shown (`Secret@h/d`).
+        assert_eq!(
+            redact_credentials(r#"1 | database_url = "postgres://u:ab cd@h/d" x"#),
+            r#"1 | database_url = "postgres://u:***@h/d" x"#
+        );
+        assert_eq!(
+            redact_credentials("unexpected argument 'postgres://u:a b c@h/db' found"),
+            "unexpected argument 'postgres://u:***@h/db' found"
+        );
+        // host:port, not a password: the rest of the line is left alone.
+        let s = "cannot connect to postgres://h:5432/db: ask ops@example.com";
+        assert_eq!(redact_credentials(s), s);
+        let s = "postgres://h:5432 is down: ask the ops team or oncall@example.com";
+        assert_eq!(redact_credentials(s), s);
+    }
+
+    #[test]
+    fn long_lines_cost_one_pass() {
+        // Statements and schema text can be megabytes on one line.
+        for unit in ["a:b,", "a/b/", "x:y@z/", "password=x&", "u:p q@"] {
+            let text = unit.repeat(200_000);
+            let started = std::time::Instant::now();
+            let _ = redact_credentials(&text);
+            assert!(
+                started.elapsed().as_secs() < 2,
+                "{unit}: {:?}",
+                started.elapsed()
+            );
+        }
+    }
+
+    #[test]
+    fn leaves_text_that_is_not_a_credential_alone() {
+        for s in [
+            "expected postgres://USER@HOST:PORT/DATABASE, with USER:PASSWORD for a password",
+            "sha256:0123abcd applied_at 2026-11-24T01:30:00.123456Z by ann@example.com",
+            "error: c.toml: TOML parse error at line 1, column 46",
+            "sqlite::memory: and mailto:ann@example.com",
+            "ALTER TABLE users ADD COLUMN password_hash text; -- passwords: none",
+        ] {
+            assert_eq!(redact_credentials(s), s);
+        }
+    }
+
+    #[test]
+    fn masks_key_value_passwords_with_escapes_and_quotes() {
+        // Regression: an escaped or quoted space ended the value, showing the rest.
+        for (text, shown) in [
+            (
+                r"host=x password=Zq9\ Secret user=y",
+                "host=x password=*** user=y",
+            ),
+            (
+                r#"host=x password="Zq9 Secret" user=y"#,
+                r#"host=x password="***" user=y"#,
+            ),
+            (
+                "host=x password='a b c' user=y",
+                "host=x password='***' user=y",
+            ),
+            (
+                r"host=x password='it\'s x' user=y",
+                "host=x password='***' user=y",
+            ),
+            (
+                "host=x password=hunter22 user=y",
+                "host=x password=*** user=y",
+            ),
+            (r#"{"password": "x y"}"#, r#"{"password": "***"}"#),
+            ("Config { password: Some(x) }", "Config { password: *** }"),
+            (
+                "postgres://u@h/db?password=pw&sslmode=disable",
+                "postgres://u@h/db?password=***&sslmode=disable",
+            ),
+            // the colon ends the message's clause, not the password
+            (
+                "postgres://u@h/db?password=pw: connection refused",
+                "postgres://u@h/db?password=***: connection refused",
+            ),
+        ] {
+            assert_eq!(redact_credentials(text), shown, "{text}");
+        }
+    }
+
+    #[test]
+    fn masking_twice_changes_nothing() {
+        // Regression: `password=***: …` lost its colon when masked again.
+        for s in [
+            "host=x password='a b' user=y: unknown database URL scheme",
+            "host=x password=abc: unknown database URL scheme",
+            r#"password="a b": x"#,
+            "postgres://u:p@ss w@h/db: refused",
+            "postgres:/u:pw@h/db?password=x",
+        ] {
+            let once = redact_credentials(s);
+            assert_eq!(redact_credentials(&once), once, "{s}");
+            assert!(once.contains(MASK), "{once}");
+        }
+    }
+
+    #[test]
     fn masks_passwords_of_malformed_urls_once_registered() {
-        for url in [
-            "mysql://app:s3cr'etpw1@db/prod",
-            "postgres://app:s3cr etpw2@h:notaport/db",
-            "postgres://app:s3cr\"etpw3@h/db",
+        for (url, pw) in [
+            ("mysql://app:s3cr'etpw1@db/prod", "s3cr'etpw1"),
+            ("postgres://app:s3cr etpw2@h:notaport/db", "s3cr etpw2"),
+            ("postgres://app:s3cr\"etpw3@h/db", "s3cr\"etpw3"),
+            ("postgres:/app:Zq9Secret4@h/db", "Zq9Secret4"),
+            ("postgres//app:Zq9Secret5@h/db", "Zq9Secret5"),
+            ("app:Zq9Secret6@h/db", "Zq9Secret6"),
+            (r"host=h password=Zq9\ Secret7", "Zq9 Secret7"),
+            (r"host=h password=Zq9\ Secret7", r"Zq9\ Secret7"),
+            (r#"host=h password="Zq9 Secret8""#, "Zq9 Secret8"),
+            ("host=h password='Zq9 Secret9'", "Zq9 Secret9"),
         ] {
             register_url_password(url);
-            let pw = &url[url.find(':').map(|i| i + 7).unwrap_or(0)..url.rfind('@').unwrap_or(0)];
-            let shown = redact(&format!("error: cannot parse {url}"));
-            assert!(!shown.contains(pw), "{shown}");
+            let shown = redact(&format!("the server said: {pw} is wrong"));
+            assert_eq!(shown, "the server said: *** is wrong", "{url}");
         }
+        assert_eq!(
+            redact("host=h password='Zq9 Secret9': unknown"),
+            "host=h password='***': unknown"
+        );
         register_url_password("postgres://u:p%40ssw0rd9@h/db");
         assert!(!redact("password p@ssw0rd9 rejected").contains("p@ssw0rd9"));
-        assert_eq!(
-            redact("host=x password='a b c' user=y"),
-            "host=x password=*** user=y"
-        );
         register_url_password("postgres://u:%é%4@h/db"); // no panic on odd escapes
     }
 
     #[test]
-    fn masks_conninfo_and_registered_secrets() {
-        let s = redact("host=x password=hunter22 user=y");
-        assert_eq!(s, "host=x password=*** user=y");
+    fn short_or_common_passwords_are_masked_by_shape_only() {
+        // Regression: `postgres` as a password turned `postgres://` into `***://`.
+        for pw in [
+            "postgres", "public", "applied", "2026", "abc", "hunter", "20261124",
+        ] {
+            assert!(!is_distinctive(pw), "{pw}");
+            register_url_password(&format!("postgres://postgres:{pw}@h/db"));
+        }
+        let s = "postgres://postgres:postgres@h/db: table public.a applied 2026-11-24";
+        assert_eq!(
+            redact(s),
+            "postgres://postgres:***@h/db: table public.a applied 2026-11-24"
+        );
+        for pw in [
+            "hunter22",
+            "S3cretPw",
+            "Zq9 Secret",
+            "correcthorsebatterystaple",
+        ] {
+            assert!(is_distinctive(pw), "{pw}");
+        }
+    }
+
+    #[test]
+    fn masks_registered_secrets_in_json_values() {
         register_secret("s3cr3t-Value");
         assert_eq!(redact("error near s3cr3t-Value!"), "error near ***!");
+        let mut v = serde_json::json!({"statement": "SELECT 's3cr3t-Value'", "n": 1,
+            "list": ["password=\"x\""]});
+        redact_json(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"statement": "SELECT '***'", "n": 1, "list": ["password=\"***\""]})
+        );
     }
 }

@@ -117,6 +117,11 @@ struct PendingBegin {
     batched: bool,
 }
 
+/// The shape of a PostgreSQL URL, for messages. Not `user:password@`: that is what the
+/// redactor masks, and the hint would read `user:***@`.
+const URL_FORM: &str =
+    "expected postgres://USER@HOST:PORT/DATABASE, with USER:PASSWORD for a password";
+
 /// Connect to `url` (`postgres://` or `postgresql://`, or a libpq key=value string),
 /// announcing `application_name` so that `--lock-wait` can tell who holds the lock.
 /// The password is registered for redaction before anything can fail.
@@ -127,7 +132,9 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
     if url.contains("://")
         && !(lower.starts_with("postgres://") || lower.starts_with("postgresql://"))
     {
-        return Err(DbError::connection(format!("{shown} is not a PostgreSQL URL (expected postgres://user:password@host:port/database)")));
+        return Err(DbError::connection(format!(
+            "{shown} is not a PostgreSQL URL ({URL_FORM})"
+        )));
     }
     // URL schemes are case-insensitive; the client only knows them in lower case.
     let trimmed = url.trim();
@@ -138,7 +145,7 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
         &trimmed[scheme_end..]
     );
     let mut config: pg::Config = normalized.parse().map_err(|e: pg::Error| {
-        DbError::connection(format!("invalid PostgreSQL URL {shown}: {e} (expected postgres://user:password@host:port/database)"))
+        DbError::connection(format!("invalid PostgreSQL URL {shown}: {e} ({URL_FORM})"))
     })?;
     if let Some(pw) = config.get_password() {
         register_secret(&String::from_utf8_lossy(pw));

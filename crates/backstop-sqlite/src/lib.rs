@@ -200,7 +200,8 @@ impl Driver for SqliteDriver {
     }
 
     fn display_url(&self) -> String {
-        redact(&self.url)
+        // Shown in reports: masked by shape only, so a short password can't mask a path.
+        backstop_core::redact::redact_credentials(&self.url)
     }
 
     fn transactional_ddl(&self) -> bool {

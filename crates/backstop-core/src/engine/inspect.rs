@@ -448,11 +448,11 @@ pub fn resolve(
         r.finished_at.get_or_insert_with(crate::now_rfc3339);
         r.schema_delta = "{}".into();
     }
-    r.note = Some(format!(
+    r.note = Some(crate::redact::redact(&format!(
         "resolved as {} by {}: {reason}",
         r.status.as_str(),
         ctx.actor
-    ));
+    )));
     state.fingerprint = fp.clone();
     state.schema_json = serde_json::to_string(&current).ok();
     db.begin(Default::default())?;

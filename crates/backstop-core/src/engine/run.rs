@@ -57,8 +57,10 @@ pub(crate) fn failure_at(
         statement_index: index + 1,
         line: line + s.line_offset,
         column,
-        statement: st.excerpt(),
-        error,
+        // The statement may quote a password (the database's message already had it
+        // masked); the failure is printed and stored in the ledger as it is here.
+        statement: crate::redact::redact(&st.excerpt()),
+        error: crate::redact::redact(&error),
         code: db.and_then(|e| e.code.clone()),
         detail: db.and_then(|e| e.detail.clone()),
         hint: db.and_then(|e| e.hint.clone()),
