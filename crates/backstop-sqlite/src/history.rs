@@ -11,8 +11,9 @@ use backstop_core::ledger::Event;
 use backstop_core::migration::RunOptions;
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// Table names; every backstop object on SQLite starts with `backstop_`, which is also how
-/// [`crate::schema`] leaves them out of the user schema.
+/// Table names; every backstop object on SQLite starts with `backstop_`. [`crate::schema`]
+/// leaves exactly these three tables out of the user schema (a user's own `backstop_*`
+/// tables stay in), so a new table here must be added there too.
 pub(crate) const MIGRATIONS: &str = "backstop_migrations";
 
 pub(crate) const DDL: [&str; 3] = [

@@ -9,8 +9,9 @@
 //!
 //! One object per table (`table NAME`) holds its columns, constraints, indexes and triggers,
 //! one line each, sorted, so neither creation order nor column order matters. Views are
-//! `view NAME` with their normalised SQL and INSTEAD OF triggers. Internal `sqlite_*` and
-//! backstop's `backstop_*` tables are left out.
+//! `view NAME` with their normalised SQL and INSTEAD OF triggers. Internal `sqlite_*` tables
+//! and backstop's own tables (exactly those, by name: a user's `backstop_orders` is the
+//! user's) are left out.
 //!
 //! Every pragma is read with one join over `sqlite_schema` rather than one query per table:
 //! four statements whatever the number of tables.
@@ -22,10 +23,11 @@ use backstop_core::schema::{HealthIssue, SchemaState};
 use rusqlite::Connection;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// `sqlite_schema` rows that belong to the user. `LIKE` is case-insensitive and `_` is a
-/// wildcard, hence the escapes.
-const USER_FILTER: &str =
-    "m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND m.tbl_name NOT LIKE 'backstop\\_%' ESCAPE '\\'";
+/// `sqlite_schema` rows that belong to the user: not SQLite's internal tables, and not
+/// backstop's tables (nor their indexes). `LIKE` is case-insensitive and `_` is a wildcard,
+/// hence the escapes; names compare ignoring ASCII case, as SQLite resolves them.
+const USER_FILTER: &str = "m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+     AND lower(m.tbl_name) NOT IN ('backstop_migrations', 'backstop_events', 'backstop_state')";
 
 /// User tables whose catalog can be read with pragmas (virtual tables need their module).
 fn table_filter() -> String {

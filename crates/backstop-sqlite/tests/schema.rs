@@ -358,3 +358,22 @@ fn health_reports_uncheckable_foreign_keys_instead_of_failing() {
     assert!(issues.iter().any(|i| matches!(i, HealthIssue::ForeignKeyOrphans { table, detail } if table == "c" && detail.contains("mismatch"))), "{issues:?}");
     assert!(issues.iter().any(|i| matches!(i, HealthIssue::ForeignKeyOrphans { table, detail } if table == "g" && detail.contains("gone"))), "{issues:?}");
 }
+
+#[test]
+fn user_tables_named_like_backstops_are_part_of_the_schema() {
+    // Regression: every `backstop_*` table was left out, so changes to a user's
+    // `backstop_orders` were neither drift nor checked by rollback.
+    let (_dir, _path, url) = common::temp_db();
+    let mut d = common::open(&url);
+    d.ensure_history().unwrap();
+    common::run(
+        &mut d,
+        "CREATE TABLE backstop_orders (id INTEGER PRIMARY KEY); CREATE INDEX backstop_orders_id ON backstop_orders (id);",
+    );
+    let s = d.schema(None).unwrap();
+    assert_eq!(
+        s.objects.keys().collect::<Vec<_>>(),
+        vec!["table backstop_orders"]
+    );
+    assert!(s.objects["table backstop_orders"].contains("index backstop_orders_id (id)"));
+}
