@@ -32,3 +32,57 @@ fn a_down_that_changes_the_case_of_double_quoted_strings_is_not_a_proven_rollbac
         "{r:?}"
     );
 }
+
+#[test]
+fn a_begin_in_a_non_transactional_migration_is_refused_and_history_agrees() {
+    // Regression: the script's BEGIN swallowed backstop's records; exit 1 said rolled_back
+    // while the row stayed dirty and the failure event was lost.
+    for up in [
+        "BEGIN;\nCREATE TABLE b (y);\nINSERT INTO nope VALUES (1);\nCOMMIT;",
+        "BEGIN;\nCREATE TABLE b (y);",
+    ] {
+        let db = Db::new(Kind::Sqlite);
+        let p = Project::new();
+        p.add(
+            "1_a",
+            "CREATE TABLE a (x);",
+            Some("DROP TABLE a;"),
+            None,
+            None,
+        );
+        p.add(
+            "2_n",
+            up,
+            Some("DROP TABLE b;"),
+            None,
+            Some("transaction = false\n"),
+        );
+        p.ok(&db, &["sum"]);
+        let r = p.run(
+            &db,
+            &[
+                "apply",
+                "--allow",
+                "transaction-control",
+                "--reason",
+                "test",
+            ],
+        );
+        assert_eq!(r.code, 1, "{up}: {r:?}");
+        assert!(
+            r.stderr.contains("BEGIN is refused")
+                && r.stderr.contains("history marks it rolled_back"),
+            "{r:?}"
+        );
+        assert!(db.check(&format!(
+            "SELECT status = 'rolled_back' FROM {} WHERE version = 2",
+            db.t("migrations")
+        )));
+        assert!(db.check(&format!(
+            "SELECT count(*) = 1 FROM {} WHERE kind = 'apply-failed' AND version = 2",
+            db.t("events")
+        )));
+        assert!(db.check("SELECT count(*) = 0 FROM sqlite_schema WHERE name = 'b'"));
+        p.ok(&db, &["audit", "verify"]);
+    }
+}

@@ -6,8 +6,9 @@
 //! - the migration lock: an OS file lock on a sidecar `PATH.lock` that dies with the
 //!   process (`lock`), process-local for in-memory databases;
 //! - history, ledger and ledger head as `backstop_*` tables (`history`);
-//! - transactions (`BEGIN IMMEDIATE`), `busy_timeout` as lock_timeout and a progress
-//!   handler as statement_timeout (`exec`);
+//! - transactions (`BEGIN IMMEDIATE`), `busy_timeout` as lock_timeout, a progress
+//!   handler as statement_timeout, and an authorizer that keeps scripts from opening or
+//!   ending transactions themselves (`exec`);
 //! - the canonical schema read from the catalog pragmas, and FK-orphan health (`schema`);
 //! - error mapping to [`DbError`] with SQLite's extended result code names (`error`).
 
@@ -48,6 +49,7 @@ pub struct SqliteDriver {
     /// Timeouts of the open transaction, which override the session's until it ends.
     transaction: Option<Timeouts>,
     watchdog: exec::Watchdog,
+    tx_guard: exec::TxGuard,
 }
 
 impl std::fmt::Debug for SqliteDriver {
@@ -127,6 +129,7 @@ pub fn connect(url: &str) -> Result<SqliteDriver, DbError> {
     })
     .map_err(opened)?;
     let watchdog = exec::Watchdog::install(&mut conn)?;
+    let tx_guard = exec::TxGuard::install(&mut conn)?;
     let lock = path.as_ref().map(|p| {
         let mut name = p.as_os_str().to_owned();
         name.push(".lock");
@@ -141,6 +144,7 @@ pub fn connect(url: &str) -> Result<SqliteDriver, DbError> {
         session: Timeouts::default(),
         transaction: None,
         watchdog,
+        tx_guard,
     })
 }
 
@@ -293,7 +297,13 @@ impl Driver for SqliteDriver {
     }
 
     fn execute(&mut self, sql: &str) -> Result<FirstColumn, DbError> {
-        exec::execute(&self.conn, &self.watchdog, self.effective().statement, sql)
+        exec::execute(
+            &self.conn,
+            &self.watchdog,
+            &self.tx_guard,
+            self.effective().statement,
+            sql,
+        )
     }
 
     fn load_history(&mut self) -> Result<Vec<HistoryRow>, DbError> {
