@@ -86,3 +86,64 @@ fn a_begin_in_a_non_transactional_migration_is_refused_and_history_agrees() {
         p.ok(&db, &["audit", "verify"]);
     }
 }
+
+#[test]
+fn commands_wait_for_a_busy_database_as_long_as_lock_wait_and_name_the_holder() {
+    // Regression: while a long migration held the file, apply failed after a fixed 5 s with
+    // "database is locked" (exit 2) before trying the migration lock; status failed too.
+    use backstop_core::driver::{Driver, LockAttempt};
+    use std::time::{Duration, Instant};
+
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (x);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_b",
+        "CREATE TABLE b (x);",
+        Some("DROP TABLE b;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+
+    let mut holder = backstop_sqlite::connect(&db.url).expect("connect");
+    holder.set_application_name("backstop apply (ann)");
+    assert_eq!(holder.try_lock().expect("lock"), LockAttempt::Acquired);
+    // Keeps the file locked, as a migration whose transaction spilled to disk does.
+    holder
+        .execute("PRAGMA locking_mode = EXCLUSIVE")
+        .expect("pragma");
+    holder.execute("INSERT INTO a VALUES (1)").expect("write");
+
+    let started = Instant::now();
+    let r = p.run(&db, &["apply", "--lock-wait", "1s"]);
+    let waited = started.elapsed();
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(waited < Duration::from_secs(4), "{waited:?} {r:?}");
+    assert!(
+        r.stderr.contains("the migration lock on") && r.stderr.contains("backstop apply (ann)"),
+        "{r:?}"
+    );
+
+    let r = p.run(&db, &["status", "--lock-wait", "1s"]);
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr.contains("waiting up to 1s") && r.stderr.contains("backstop apply (ann)"),
+        "{r:?}"
+    );
+    let r = p.run(&db, &["--format", "json", "status", "--lock-wait", "1s"]);
+    assert_eq!(r.json()["kind"], "lock-timeout", "{r:?}");
+
+    drop(holder);
+    let r = p.ok(&db, &["status", "--lock-wait", "1s"]);
+    assert!(r.stdout.contains("1 applied, 1 pending"), "{r:?}");
+    p.ok(&db, &["apply", "--lock-wait", "1s"]);
+}
