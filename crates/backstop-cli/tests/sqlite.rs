@@ -147,3 +147,30 @@ fn commands_wait_for_a_busy_database_as_long_as_lock_wait_and_name_the_holder() 
     assert!(r.stdout.contains("1 applied, 1 pending"), "{r:?}");
     p.ok(&db, &["apply", "--lock-wait", "1s"]);
 }
+
+#[test]
+fn audit_verify_names_an_event_whose_column_was_given_another_type() {
+    // Regression: exit 2 "Invalid column type Blob" instead of exit 3 naming the event.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (x);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_b",
+        "CREATE TABLE b (x);",
+        Some("DROP TABLE b;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    db.exec("UPDATE backstop_events SET actor = X'41' WHERE seq = 2");
+    let r = p.run(&db, &["audit", "verify"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.all().contains("event 2"), "{r:?}");
+}
