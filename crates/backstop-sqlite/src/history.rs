@@ -254,23 +254,49 @@ pub(crate) fn append_event(conn: &Connection, e: &Event) -> Result<(), DbError> 
     Ok(())
 }
 
+/// The fingerprint a lost state row is read with: no schema has it, so the schema is
+/// reported as drifted until someone accepts it as the baseline (`--allow-drift --reason`).
+pub(crate) const LOST_FINGERPRINT: &str = "none (the backstop_state row was deleted)";
+
 pub(crate) fn load_state(conn: &Connection) -> Result<Option<StoredState>, DbError> {
     if !exists(conn)? {
         return Ok(None);
     }
     let mut st = conn.prepare_cached("SELECT ledger_seq, ledger_hash, fingerprint, schema_json FROM backstop_state WHERE id = 1").map_err(db)?;
-    st.query_row([], |r| {
-        Ok(StoredState {
-            ledger_seq: r.get(0)?,
-            ledger_hash: r.get(1)?,
-            fingerprint: r.get(2)?,
-            schema_json: r.get(3)?,
-            // SQLite reads its whole schema in milliseconds: no stamp needed.
-            catalog_stamp: None,
+    let state = st
+        .query_row([], |r| {
+            Ok(StoredState {
+                ledger_seq: r.get(0)?,
+                ledger_hash: r.get(1)?,
+                fingerprint: r.get(2)?,
+                schema_json: r.get(3)?,
+                // SQLite reads its whole schema in milliseconds: no stamp needed.
+                catalog_stamp: None,
+            })
         })
-    })
-    .optional()
-    .map_err(db)
+        .optional()
+        .map_err(db)?;
+    if state.is_some() {
+        return Ok(state);
+    }
+    // No state row but events in the ledger: the row was deleted behind backstop's back.
+    // Read as "no state", the next event would be appended as seq 1 (a UNIQUE violation)
+    // and drift would go unchecked. The ledger's last event is the head; the recorded
+    // fingerprint is gone, which is drift until a person accepts the current schema.
+    let mut last = conn
+        .prepare_cached("SELECT seq, hash FROM backstop_events ORDER BY seq DESC LIMIT 1")
+        .map_err(db)?;
+    let head = last
+        .query_row([], |r| Ok((r.get::<_, i64>(0)?, event_text(r.get_ref(1)?))))
+        .optional()
+        .map_err(db)?;
+    Ok(head.map(|(seq, hash)| StoredState {
+        ledger_seq: seq,
+        ledger_hash: hash,
+        fingerprint: LOST_FINGERPRINT.to_string(),
+        schema_json: None,
+        catalog_stamp: None,
+    }))
 }
 
 pub(crate) fn save_state(conn: &Connection, s: &StoredState) -> Result<(), DbError> {

@@ -197,6 +197,24 @@ fn ledger_of(n: i64) -> (tempfile::TempDir, String, Vec<backstop_core::ledger::E
 }
 
 #[test]
+fn a_deleted_state_row_is_read_as_the_ledger_head_with_no_recorded_fingerprint() {
+    // Regression: read as "no state", the next event was appended as seq 1 (UNIQUE
+    // constraint failed) and drift detection was off.
+    let (_dir, url, events) = ledger_of(3);
+    let mut d = common::open(&url);
+    d.execute("DELETE FROM backstop_state").unwrap();
+    let st = d.load_state().unwrap().unwrap();
+    assert_eq!(st.ledger_seq, 3);
+    assert_eq!(st.ledger_hash, events[2].hash);
+    assert!(!st.fingerprint.is_empty() && !st.fingerprint.starts_with("sha256:"));
+
+    // Before the first event there is no state, as before.
+    let mut fresh = common::memory();
+    fresh.ensure_history().unwrap();
+    assert!(fresh.load_state().unwrap().is_none());
+}
+
+#[test]
 fn events_with_values_of_the_wrong_type_are_read_as_edited() {
     // Regression: a blob in an event's text column made `audit verify` fail to read the
     // ledger ("Invalid column type Blob") instead of naming the edited event.
