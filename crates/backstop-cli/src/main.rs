@@ -242,7 +242,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             // file, which a mistyped --dir must not leave behind.
             let overlap = s.dir.is_dir() && !connect::is_sqlite(&s.url);
             let observe = || {
-                connect::connect(&s.url, &app("status"))
+                connect::connect(&s.url, &ctx, &app("status"))
                     .and_then(|mut db| engine::observe(db.as_mut()))
             };
             let (ms, seen) = if overlap {
@@ -265,7 +265,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         }
         Command::Plan { to } => {
             let ms = load(&s.dir)?;
-            let mut db = connect::connect(&s.url, &app("plan"))?;
+            let mut db = connect::connect(&s.url, &ctx, &app("plan"))?;
             let mut r = engine::plan(db.as_mut(), &ms, *to)?;
             lint::annotate(&mut r, &ms, engine);
             p.plan(&r);
@@ -281,7 +281,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             reason,
         } => {
             let ms = load(&s.dir)?;
-            let mut db = connect::connect(&s.url, &app("apply"))?;
+            let mut db = connect::connect(&s.url, &ctx, &app("apply"))?;
             let allow: Vec<(String, String)> = allow
                 .iter()
                 .map(|rule| (rule.clone(), reason.clone().unwrap_or_default()))
@@ -322,7 +322,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                 (_, Some(n), _) => engine::RollbackTarget::Steps(*n),
                 _ => engine::RollbackTarget::Steps(1),
             };
-            let mut db = connect::connect(&s.url, &app("rollback"))?;
+            let mut db = connect::connect(&s.url, &ctx, &app("rollback"))?;
             let opts = engine::RollbackOptions {
                 target,
                 dry_run: *dry_run,
@@ -342,7 +342,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         }
         Command::Verify => {
             let ms = load(&s.dir)?;
-            let mut db = connect::connect(&s.url, &app("verify"))?;
+            let mut db = connect::connect(&s.url, &ctx, &app("verify"))?;
             let r = engine::verify(db.as_mut(), &ms, &sum_path)?;
             p.verify(&r);
             Ok(if r.ok { exit::OK } else { exit::REFUSED })
@@ -388,7 +388,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             })
         }
         Command::Schema => {
-            let mut db = connect::connect(&s.url, &app("schema"))?;
+            let mut db = connect::connect(&s.url, &ctx, &app("schema"))?;
             let r = engine::schema(db.as_mut())?;
             p.schema(&r);
             Ok(exit::OK)
@@ -399,7 +399,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             rolled_back: _,
             reason,
         } => {
-            let mut db = connect::connect(&s.url, &app("resolve"))?;
+            let mut db = connect::connect(&s.url, &ctx, &app("resolve"))?;
             let to = if *applied {
                 engine::Resolution::Applied
             } else {
@@ -410,7 +410,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             Ok(exit::OK)
         }
         Command::Audit { action } => {
-            let mut db = connect::connect(&s.url, &app("audit"))?;
+            let mut db = connect::connect(&s.url, &ctx, &app("audit"))?;
             match action.unwrap_or(AuditAction::Log) {
                 AuditAction::Log => {
                     let r = engine::audit_log(db.as_mut())?;

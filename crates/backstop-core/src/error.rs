@@ -117,6 +117,12 @@ pub enum EngineError {
 impl EngineError {
     pub fn exit_code(&self) -> i32 {
         match self {
+            // Another connection held a lock for as long as the command would wait.
+            EngineError::Db { source }
+                if source.kind == crate::driver::DbErrorKind::LockTimeout =>
+            {
+                exit::LOCK
+            }
             EngineError::Load(_)
             | EngineError::Sum(_)
             | EngineError::Usage(_)
@@ -134,6 +140,11 @@ impl EngineError {
             EngineError::Load(_) => "input",
             EngineError::Sum(_) => "input",
             EngineError::Usage(_) => "usage",
+            EngineError::Db { source }
+                if source.kind == crate::driver::DbErrorKind::LockTimeout =>
+            {
+                "lock-timeout"
+            }
             EngineError::Db { .. } => "database",
             EngineError::Refused { .. } => "refused",
             EngineError::LockTimeout { .. } => "lock-timeout",

@@ -9,10 +9,12 @@ use backstop_core::driver::DbError;
 use backstop_core::history::{HistoryRow, Status, StoredState};
 use backstop_core::ledger::Event;
 use backstop_core::migration::RunOptions;
+use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// Table names; every backstop object on SQLite starts with `backstop_`, which is also how
-/// [`crate::schema`] leaves them out of the user schema.
+/// Table names; every backstop object on SQLite starts with `backstop_`. [`crate::schema`]
+/// leaves exactly these three tables out of the user schema (a user's own `backstop_*`
+/// tables stay in), so a new table here must be added there too.
 pub(crate) const MIGRATIONS: &str = "backstop_migrations";
 
 pub(crate) const DDL: [&str; 3] = [
@@ -172,6 +174,40 @@ pub(crate) fn save_history(conn: &Connection, h: &HistoryRow) -> Result<(), DbEr
     Ok(())
 }
 
+/// A text column of an event as stored. backstop writes text, so a value of another type
+/// (or text that is not UTF-8) was put there by someone else: it is read as text that
+/// can't be what backstop hashed, so `audit verify` names the event as edited instead of
+/// failing to read the ledger at all.
+fn event_text(v: ValueRef<'_>) -> String {
+    match v {
+        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+        ValueRef::Null => "<NULL>".into(),
+        ValueRef::Integer(i) => format!("<INTEGER {i}>"),
+        ValueRef::Real(f) => format!("<REAL {f}>"),
+        ValueRef::Blob(b) => {
+            let hex: String = b.iter().map(|x| format!("{x:02X}")).collect();
+            format!("<BLOB X'{hex}'>")
+        }
+    }
+}
+
+fn event_opt_text(v: ValueRef<'_>) -> Option<String> {
+    match v {
+        ValueRef::Null => None,
+        other => Some(event_text(other)),
+    }
+}
+
+/// The event's version as stored; a value that is not an integer (see [`event_text`]) is
+/// read as one no event of backstop's has, so the event's hash can't match.
+fn event_version(v: ValueRef<'_>) -> Option<i64> {
+    match v {
+        ValueRef::Null => None,
+        ValueRef::Integer(i) => Some(i),
+        _ => Some(i64::MIN),
+    }
+}
+
 pub(crate) fn load_events(conn: &Connection) -> Result<Vec<Event>, DbError> {
     if !exists(conn)? {
         return Ok(Vec::new());
@@ -180,16 +216,17 @@ pub(crate) fn load_events(conn: &Connection) -> Result<Vec<Event>, DbError> {
     let rows = st
         .query_map([], |r| {
             Ok(Event {
+                // INTEGER PRIMARY KEY: always an integer.
                 seq: r.get(0)?,
-                at: r.get(1)?,
-                actor: r.get(2)?,
-                kind: r.get(3)?,
-                version: r.get(4)?,
-                release_id: r.get(5)?,
-                reason: r.get(6)?,
-                detail: r.get(7)?,
-                prev_hash: r.get(8)?,
-                hash: r.get(9)?,
+                at: event_text(r.get_ref(1)?),
+                actor: event_text(r.get_ref(2)?),
+                kind: event_text(r.get_ref(3)?),
+                version: event_version(r.get_ref(4)?),
+                release_id: event_opt_text(r.get_ref(5)?),
+                reason: event_opt_text(r.get_ref(6)?),
+                detail: event_text(r.get_ref(7)?),
+                prev_hash: event_text(r.get_ref(8)?),
+                hash: event_text(r.get_ref(9)?),
             })
         })
         .map_err(db)?;
@@ -217,23 +254,49 @@ pub(crate) fn append_event(conn: &Connection, e: &Event) -> Result<(), DbError> 
     Ok(())
 }
 
+/// The fingerprint a lost state row is read with: no schema has it, so the schema is
+/// reported as drifted until someone accepts it as the baseline (`--allow-drift --reason`).
+pub(crate) const LOST_FINGERPRINT: &str = "none (the backstop_state row was deleted)";
+
 pub(crate) fn load_state(conn: &Connection) -> Result<Option<StoredState>, DbError> {
     if !exists(conn)? {
         return Ok(None);
     }
     let mut st = conn.prepare_cached("SELECT ledger_seq, ledger_hash, fingerprint, schema_json FROM backstop_state WHERE id = 1").map_err(db)?;
-    st.query_row([], |r| {
-        Ok(StoredState {
-            ledger_seq: r.get(0)?,
-            ledger_hash: r.get(1)?,
-            fingerprint: r.get(2)?,
-            schema_json: r.get(3)?,
-            // SQLite reads its whole schema in milliseconds: no stamp needed.
-            catalog_stamp: None,
+    let state = st
+        .query_row([], |r| {
+            Ok(StoredState {
+                ledger_seq: r.get(0)?,
+                ledger_hash: r.get(1)?,
+                fingerprint: r.get(2)?,
+                schema_json: r.get(3)?,
+                // SQLite reads its whole schema in milliseconds: no stamp needed.
+                catalog_stamp: None,
+            })
         })
-    })
-    .optional()
-    .map_err(db)
+        .optional()
+        .map_err(db)?;
+    if state.is_some() {
+        return Ok(state);
+    }
+    // No state row but events in the ledger: the row was deleted behind backstop's back.
+    // Read as "no state", the next event would be appended as seq 1 (a UNIQUE violation)
+    // and drift would go unchecked. The ledger's last event is the head; the recorded
+    // fingerprint is gone, which is drift until a person accepts the current schema.
+    let mut last = conn
+        .prepare_cached("SELECT seq, hash FROM backstop_events ORDER BY seq DESC LIMIT 1")
+        .map_err(db)?;
+    let head = last
+        .query_row([], |r| Ok((r.get::<_, i64>(0)?, event_text(r.get_ref(1)?))))
+        .optional()
+        .map_err(db)?;
+    Ok(head.map(|(seq, hash)| StoredState {
+        ledger_seq: seq,
+        ledger_hash: hash,
+        fingerprint: LOST_FINGERPRINT.to_string(),
+        schema_json: None,
+        catalog_stamp: None,
+    }))
 }
 
 pub(crate) fn save_state(conn: &Connection, s: &StoredState) -> Result<(), DbError> {

@@ -6,11 +6,14 @@
 //! - the migration lock: an OS file lock on a sidecar `PATH.lock` that dies with the
 //!   process (`lock`), process-local for in-memory databases;
 //! - history, ledger and ledger head as `backstop_*` tables (`history`);
-//! - transactions (`BEGIN IMMEDIATE`), `busy_timeout` as lock_timeout and a progress
-//!   handler as statement_timeout (`exec`);
+//! - waiting for another connection's lock on the file, as lock_timeout, and saying who
+//!   holds it (`busy`);
+//! - transactions (`BEGIN IMMEDIATE`), a progress handler as statement_timeout, and an
+//!   authorizer that keeps scripts from opening or ending transactions themselves (`exec`);
 //! - the canonical schema read from the catalog pragmas, and FK-orphan health (`schema`);
 //! - error mapping to [`DbError`] with SQLite's extended result code names (`error`).
 
+mod busy;
 mod error;
 mod exec;
 mod history;
@@ -19,7 +22,11 @@ mod schema;
 mod sqltext;
 mod url;
 
-use backstop_core::driver::{DbError, Driver, Engine, FirstColumn, LockAttempt, Timeouts};
+pub use busy::Notice;
+
+use backstop_core::driver::{
+    DbError, DbErrorKind, Driver, Engine, FirstColumn, LockAttempt, Timeouts,
+};
 use backstop_core::history::{HistoryRow, StoredState};
 use backstop_core::ledger::Event;
 use backstop_core::redact::redact;
@@ -29,9 +36,10 @@ use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// How long a statement waits for another connection's lock when no lock_timeout is set,
-/// instead of failing at once with SQLITE_BUSY (several backstop processes, or the
-/// application itself, may write to the same file).
+/// How long a statement of a migration's transaction waits for another connection's lock
+/// when no lock_timeout is set, instead of failing at once with SQLITE_BUSY (several
+/// backstop processes, or the application itself, may write to the same file). Outside a
+/// transaction the wait is [`SqliteDriver::set_lock_wait`]'s, this by default.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A connection to one SQLite database.
@@ -48,6 +56,10 @@ pub struct SqliteDriver {
     /// Timeouts of the open transaction, which override the session's until it ends.
     transaction: Option<Timeouts>,
     watchdog: exec::Watchdog,
+    tx_guard: exec::TxGuard,
+    waiter: busy::Waiter,
+    /// How long work outside a transaction waits for another connection's lock.
+    lock_wait: Duration,
 }
 
 impl std::fmt::Debug for SqliteDriver {
@@ -114,7 +126,18 @@ pub fn connect(url: &str) -> Result<SqliteDriver, DbError> {
         ));
         err
     };
-    conn.busy_timeout(DEFAULT_BUSY_TIMEOUT).map_err(opened)?;
+    let lock_file = path.as_ref().map(|p| {
+        let mut name = p.as_os_str().to_owned();
+        name.push(".lock");
+        PathBuf::from(name)
+    });
+    // No wait while connecting: a command must reach its own wait for the migration lock
+    // (or its first read, with the wait it was given) instead of spending a fixed time here.
+    let waiter = busy::Waiter::install(
+        &mut conn,
+        path.clone().zip(lock_file.clone()),
+        Duration::ZERO,
+    )?;
     // SQLite leaves foreign keys unenforced unless each connection turns them on; users who
     // declare REFERENCES expect them enforced, in migrations and verify scripts alike. The
     // pragma is a no-op inside a transaction, so table rebuilds that must suspend checks
@@ -122,16 +145,24 @@ pub fn connect(url: &str) -> Result<SqliteDriver, DbError> {
     conn.execute_batch("PRAGMA foreign_keys = ON")
         .map_err(opened)?;
     // Read the header now, so a file that is not a database fails here, naming the path.
-    conn.query_row("SELECT count(*) FROM main.sqlite_schema", [], |r| {
+    // A file that is locked is a database (another connection is writing it); the first
+    // real read waits for it.
+    let header = conn.query_row("SELECT count(*) FROM main.sqlite_schema", [], |r| {
         r.get::<_, i64>(0)
-    })
-    .map_err(opened)?;
-    let watchdog = exec::Watchdog::install(&mut conn)?;
-    let lock = path.as_ref().map(|p| {
-        let mut name = p.as_os_str().to_owned();
-        name.push(".lock");
-        lock::FileLock::new(PathBuf::from(name))
     });
+    if let Err(e) = header {
+        let busy = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
+        if !busy {
+            return Err(opened(e));
+        }
+    }
+    waiter.set_limit(DEFAULT_BUSY_TIMEOUT);
+    let watchdog = exec::Watchdog::install(&mut conn)?;
+    let tx_guard = exec::TxGuard::install(&mut conn)?;
+    let lock = lock_file.map(lock::FileLock::new);
     Ok(SqliteDriver {
         conn,
         url: url.to_string(),
@@ -141,6 +172,9 @@ pub fn connect(url: &str) -> Result<SqliteDriver, DbError> {
         session: Timeouts::default(),
         transaction: None,
         watchdog,
+        tx_guard,
+        waiter,
+        lock_wait: DEFAULT_BUSY_TIMEOUT,
     })
 }
 
@@ -170,10 +204,67 @@ impl SqliteDriver {
     }
 
     fn apply_busy_timeout(&self) -> Result<(), DbError> {
-        let t = self.effective().lock.unwrap_or(DEFAULT_BUSY_TIMEOUT);
-        // rusqlite panics above i32::MAX milliseconds (~24 days); nobody means more.
-        let t = t.min(Duration::from_millis(i32::MAX as u64));
-        self.conn.busy_timeout(t).map_err(db)
+        let t = match self.effective().lock {
+            Some(t) => t,
+            // Outside a transaction (backstop's own reads and writes, a `transaction =
+            // false` migration's statements) the wait is the command's: a status run
+            // during a long migration waits as long as an apply would for the lock.
+            None if self.transaction.is_none() => self.lock_wait,
+            None => DEFAULT_BUSY_TIMEOUT,
+        };
+        self.waiter.set_limit(t);
+        Ok(())
+    }
+
+    /// How long work outside a transaction waits for another connection's lock on the
+    /// file (`--lock-wait`); [`DEFAULT_BUSY_TIMEOUT`] unless set.
+    pub fn set_lock_wait(&mut self, wait: Duration) {
+        self.lock_wait = wait;
+        let _ = self.apply_busy_timeout();
+    }
+
+    /// Where to say, once, that a statement is waiting for another connection's lock and
+    /// who holds it.
+    pub fn set_notice(&mut self, notice: Option<Notice>) {
+        self.waiter.set_notice(notice);
+    }
+
+    /// A lock timeout of backstop's own work, with who holds the lock in its message (the
+    /// message is what a read's error shows).
+    fn explain<T>(&self, r: Result<T, DbError>) -> Result<T, DbError> {
+        r.map_err(|mut e| {
+            if e.kind == DbErrorKind::LockTimeout {
+                if let Some(who) = self.waiter.holder_detail() {
+                    e.message = format!(
+                        "{}: {who}; run the command again when it is done, or with a longer --lock-wait (a database in WAL mode can be read while it is written)",
+                        e.message
+                    );
+                }
+            }
+            e
+        })
+    }
+
+    /// [`Driver::ensure_history`].
+    fn create_history(&self) -> Result<(), DbError> {
+        // Fast path without taking the write lock: usually the tables are there.
+        if history::exists(&self.conn)? {
+            return Ok(());
+        }
+        if !self.conn.is_autocommit() {
+            // Inside the caller's transaction: its BEGIN IMMEDIATE already holds the write lock.
+            return history::create(&self.conn);
+        }
+        // BEGIN IMMEDIATE serialises concurrent creators on the write lock (waiting under
+        // busy_timeout), and IF NOT EXISTS makes the losers no-ops.
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+        match history::create(&self.conn) {
+            Ok(()) => self.conn.execute_batch("COMMIT").map_err(db),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     /// The transaction is over (committed, rolled back, or rolled back by SQLite itself):
@@ -209,39 +300,27 @@ impl Driver for SqliteDriver {
     }
 
     fn history_exists(&mut self) -> Result<bool, DbError> {
-        history::exists(&self.conn)
+        self.explain(history::exists(&self.conn))
     }
 
     fn ensure_history(&mut self) -> Result<(), DbError> {
-        // Fast path without taking the write lock: usually the tables are there.
-        if history::exists(&self.conn)? {
-            return Ok(());
-        }
-        if !self.conn.is_autocommit() {
-            // Inside the caller's transaction: its BEGIN IMMEDIATE already holds the write lock.
-            return history::create(&self.conn);
-        }
-        // BEGIN IMMEDIATE serialises concurrent creators on the write lock (waiting under
-        // busy_timeout), and IF NOT EXISTS makes the losers no-ops.
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
-        match history::create(&self.conn) {
-            Ok(()) => self.conn.execute_batch("COMMIT").map_err(db),
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        self.explain(self.create_history())
     }
 
     fn try_lock(&mut self) -> Result<LockAttempt, DbError> {
         let name = self.application_name.clone();
-        match &mut self.lock {
+        let r = match &mut self.lock {
             Some(l) => l.try_lock(&name),
             None => Ok(LockAttempt::Acquired),
+        };
+        if matches!(r, Ok(LockAttempt::Acquired)) {
+            self.waiter.set_own_lock(true);
         }
+        r
     }
 
     fn unlock(&mut self) -> Result<(), DbError> {
+        self.waiter.set_own_lock(false);
         match &mut self.lock {
             Some(l) => l.unlock(),
             None => Ok(()),
@@ -294,11 +373,24 @@ impl Driver for SqliteDriver {
     }
 
     fn execute(&mut self, sql: &str) -> Result<FirstColumn, DbError> {
-        exec::execute(&self.conn, &self.watchdog, self.effective().statement, sql)
+        exec::execute(
+            &self.conn,
+            &self.watchdog,
+            &self.tx_guard,
+            self.effective().statement,
+            sql,
+        )
+        .map_err(|mut e| {
+            // A statement's error shows its detail: say who holds the lock there.
+            if e.kind == DbErrorKind::LockTimeout && e.detail.is_none() {
+                e.detail = self.waiter.holder_detail();
+            }
+            e
+        })
     }
 
     fn load_history(&mut self) -> Result<Vec<HistoryRow>, DbError> {
-        history::load_history(&self.conn)
+        self.explain(history::load_history(&self.conn))
     }
 
     fn save_history(&mut self, row: &HistoryRow) -> Result<(), DbError> {
@@ -306,7 +398,7 @@ impl Driver for SqliteDriver {
     }
 
     fn load_events(&mut self) -> Result<Vec<Event>, DbError> {
-        history::load_events(&self.conn)
+        self.explain(history::load_events(&self.conn))
     }
 
     fn append_event(&mut self, event: &Event) -> Result<(), DbError> {
@@ -314,7 +406,7 @@ impl Driver for SqliteDriver {
     }
 
     fn load_state(&mut self) -> Result<Option<StoredState>, DbError> {
-        history::load_state(&self.conn)
+        self.explain(history::load_state(&self.conn))
     }
 
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError> {
@@ -324,11 +416,11 @@ impl Driver for SqliteDriver {
     /// Always a full read: it is a handful of catalog queries on a local file (see the
     /// `schema_read_time` test), so refreshing only changed objects isn't worth the risk.
     fn schema(&mut self, _previous: Option<&SchemaState>) -> Result<SchemaState, DbError> {
-        schema::read(&self.conn)
+        self.explain(schema::read(&self.conn))
     }
 
     fn health(&mut self) -> Result<Vec<HealthIssue>, DbError> {
-        schema::health(&self.conn)
+        self.explain(schema::health(&self.conn))
     }
 
     /// SQLite builds indexes inside the statement's transaction; there are never invalid

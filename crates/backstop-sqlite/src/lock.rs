@@ -98,6 +98,24 @@ impl FileLock {
     }
 }
 
+/// Who holds the lock on `path` now, if anyone: a free lock's file may still hold the line
+/// of a holder that died, so the lock itself is tried (and released at once when free).
+pub(crate) fn holder(path: &Path) -> Option<LockHolder> {
+    let file = OpenOptions::new().read(true).write(true).open(path).ok()?;
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            None
+        }
+        Err(TryLockError::WouldBlock) => {
+            let mut h = parse_holder(&std::fs::read_to_string(path).unwrap_or_default());
+            h.detail = Some(format!("lock file {}", path.display()));
+            Some(h)
+        }
+        Err(TryLockError::Error(_)) => None,
+    }
+}
+
 /// Parse `pid=123 since=2026-01-01T00:00:00.000000Z app=backstop apply`. The application
 /// name comes last because it may contain spaces.
 fn parse_holder(text: &str) -> LockHolder {

@@ -9,23 +9,27 @@
 //!
 //! One object per table (`table NAME`) holds its columns, constraints, indexes and triggers,
 //! one line each, sorted, so neither creation order nor column order matters. Views are
-//! `view NAME` with their normalised SQL and INSTEAD OF triggers. Internal `sqlite_*` and
-//! backstop's `backstop_*` tables are left out.
+//! `view NAME` with their normalised SQL and INSTEAD OF triggers. Internal `sqlite_*` tables
+//! and backstop's own tables (exactly those, by name: a user's `backstop_orders` is the
+//! user's) are left out.
 //!
 //! Every pragma is read with one join over `sqlite_schema` rather than one query per table:
 //! four statements whatever the number of tables.
 
 use crate::error::db;
-use crate::sqltext::{self, ident, normalize_sql, normalize_type, TableText};
+use crate::sqltext::{
+    self, ident, normalize_default, normalize_sql, normalize_type, Scope, TableText,
+};
 use backstop_core::driver::DbError;
 use backstop_core::schema::{HealthIssue, SchemaState};
 use rusqlite::Connection;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// `sqlite_schema` rows that belong to the user. `LIKE` is case-insensitive and `_` is a
-/// wildcard, hence the escapes.
-const USER_FILTER: &str =
-    "m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND m.tbl_name NOT LIKE 'backstop\\_%' ESCAPE '\\'";
+/// `sqlite_schema` rows that belong to the user: not SQLite's internal tables, and not
+/// backstop's tables (nor their indexes). `LIKE` is case-insensitive and `_` is a wildcard,
+/// hence the escapes; names compare ignoring ASCII case, as SQLite resolves them.
+const USER_FILTER: &str = "m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+     AND lower(m.tbl_name) NOT IN ('backstop_migrations', 'backstop_events', 'backstop_state')";
 
 /// User tables whose catalog can be read with pragmas (virtual tables need their module).
 fn table_filter() -> String {
@@ -158,27 +162,62 @@ pub(crate) fn read(conn: &Connection) -> Result<SchemaState, DbError> {
         })
         .collect();
 
+    // What a name in a view or trigger may refer to. Which of these is in scope at each
+    // place would take SQLite's name resolution; any of them is close enough to tell a
+    // name from a double-quoted string (a string spelled like a column of some table is
+    // taken for a name, and only its case is then lost).
+    let mut known: BTreeSet<String> = ["new", "old", "rowid", "oid", "_rowid_"]
+        .map(String::from)
+        .into();
+    let object_names = tables
+        .keys()
+        .chain(views.keys())
+        .chain(virtual_tables.keys())
+        .chain(index_sql.keys());
+    known.extend(object_names.map(|n| n.to_ascii_lowercase()));
+    for t in tables.values() {
+        known.extend(t.columns.iter().map(|c| c.name.to_ascii_lowercase()));
+        known.extend(t.triggers.iter().map(|(n, _)| n.to_ascii_lowercase()));
+    }
+    for (name, (_, trigs)) in views.iter().chain(virtual_tables.iter()) {
+        known.extend(view_columns(conn, name));
+        known.extend(trigs.iter().map(|(n, _)| n.to_ascii_lowercase()));
+    }
+
     let mut state = SchemaState::default();
     for (name, t) in &tables {
         state.objects.insert(
             format!("table {}", ident(name)),
-            render_table(t, &index_sql, &primary_keys).into(),
+            render_table(t, &index_sql, &primary_keys, &known).into(),
         );
     }
     for (name, (sql, trigs)) in views.iter().chain(virtual_tables.iter()) {
-        let kind = if views.contains_key(name) {
-            "view"
+        let (kind, scope) = if views.contains_key(name) {
+            ("view", Scope::Resolve(&known))
         } else {
-            "table"
+            // A virtual table's arguments go to its module unparsed: they are not SQL.
+            ("table", Scope::Names)
         };
-        let mut lines = vec![normalize_sql(sql)];
-        lines.extend(trigs.iter().map(trigger_line));
+        let mut lines = vec![normalize_sql(sql, scope)];
+        lines.extend(trigs.iter().map(|t| trigger_line(t, &known)));
         lines.sort();
         state
             .objects
             .insert(format!("{kind} {}", ident(name)), lines.join("\n").into());
     }
     Ok(state)
+}
+
+/// A view's column names (case-folded); none when the view can't be read (it may refer
+/// to a table that no longer exists, which SQLite allows until the view is used).
+fn view_columns(conn: &Connection, view: &str) -> Vec<String> {
+    let read = || -> rusqlite::Result<Vec<String>> {
+        let mut st =
+            conn.prepare_cached("SELECT lower(name) FROM pragma_table_xinfo(?1, 'main')")?;
+        let names = st.query_map([view], |r| r.get(0))?;
+        names.collect()
+    };
+    read().unwrap_or_default()
 }
 
 /// Tables that belong to a virtual table (FTS, R*Tree). Their layout is the module's
@@ -289,8 +328,12 @@ fn read_foreign_keys(
     })
 }
 
-fn trigger_line((name, sql): &(String, String)) -> String {
-    format!("trigger {}: {}", ident(name), normalize_sql(sql))
+fn trigger_line((name, sql): &(String, String), known: &BTreeSet<String>) -> String {
+    format!(
+        "trigger {}: {}",
+        ident(name),
+        normalize_sql(sql, Scope::Resolve(known))
+    )
 }
 
 /// Names referenced inside clauses are case-folded (SQLite resolves them ignoring ASCII
@@ -303,10 +346,17 @@ fn render_table(
     t: &Table,
     index_sql: &BTreeMap<String, String>,
     primary_keys: &BTreeMap<String, Vec<String>>,
+    known: &BTreeSet<String>,
 ) -> String {
     let text: TableText = sqltext::parse_create_table(&t.sql);
+    let scope = sqltext::table_scope(t.columns.iter().map(|c| c.name.as_str()));
     let mut lines: Vec<String> = Vec::new();
     let pk_columns = t.columns.iter().filter(|c| c.pk > 0).count();
+    // The primary key's own index, when it has one: a rowid table's INTEGER PRIMARY KEY is
+    // the rowid and has none, unless declared `INTEGER PRIMARY KEY DESC`, which SQLite
+    // does not make a rowid alias (<https://sqlite.org/lang_createtable.html#rowid>). Its
+    // column directions and collations are part of the key.
+    let pk_index = t.indexes.values().find(|ix| ix.origin == "pk");
 
     for c in &t.columns {
         let mut l = format!("column {}", ident(&c.name));
@@ -315,20 +365,43 @@ fn render_table(
             l.push(' ');
             l.push_str(&ty);
         }
+        let facts = text.columns.get(&c.name.to_ascii_lowercase());
         if c.notnull {
             l.push_str(" NOT NULL");
+            if let Some(action) = facts.and_then(|f| f.not_null_conflict.as_deref()) {
+                l.push_str(&format!(" ON CONFLICT {action}"));
+            }
         }
         if let Some(d) = &c.default {
             l.push_str(" DEFAULT ");
-            l.push_str(&normalize_sql(d));
+            l.push_str(&normalize_default(d));
         }
         if c.pk > 0 {
             l.push_str(" PRIMARY KEY");
             if pk_columns > 1 {
                 l.push_str(&format!(" {}", c.pk));
             }
+            let key_column = pk_index.and_then(|ix| {
+                ix.columns.iter().find(|k| {
+                    k.name
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&c.name))
+                })
+            });
+            if let Some(k) = key_column {
+                if k.desc {
+                    l.push_str(" DESC");
+                }
+                // Only a collation other than the column's own is news here.
+                let own = facts.and_then(|f| f.collate.as_deref()).unwrap_or("BINARY");
+                if let Some(coll) = k.coll.as_deref().filter(|k| !k.eq_ignore_ascii_case(own)) {
+                    l.push_str(&format!(" COLLATE {}", coll.to_ascii_uppercase()));
+                }
+            }
+            if let Some(action) = &text.primary_key_conflict {
+                l.push_str(&format!(" ON CONFLICT {action}"));
+            }
         }
-        let facts = text.columns.get(&c.name.to_ascii_lowercase());
         if let Some(coll) = facts
             .and_then(|f| f.collate.as_deref())
             .filter(|c| *c != "BINARY")
@@ -364,11 +437,22 @@ fn render_table(
             "pk" => {}
             // UNIQUE constraints get sqlite_autoindex_T_N names that depend on their order in
             // the CREATE text, so they are identified by their columns only.
-            "u" => lines.push(format!("unique ({})", index_columns(ix, None))),
+            "u" => {
+                let mut l = format!("unique ({})", index_columns(ix, None));
+                let columns: Vec<String> = ix
+                    .columns
+                    .iter()
+                    .filter_map(|c| c.name.as_deref().map(str::to_ascii_lowercase))
+                    .collect();
+                if let Some(action) = text.unique_conflicts.get(&columns) {
+                    l.push_str(&format!(" ON CONFLICT {action}"));
+                }
+                lines.push(l);
+            }
             _ => {
                 let parsed = index_sql
                     .get(&ix.name)
-                    .map(|s| sqltext::parse_create_index(s));
+                    .map(|s| sqltext::parse_create_index(s, &scope));
                 let mut l = format!(
                     "index {} ({})",
                     ident(&ix.name),
@@ -431,7 +515,7 @@ fn render_table(
     for opt in table_options(&t.sql) {
         lines.push(format!("option {opt}"));
     }
-    lines.extend(t.triggers.iter().map(trigger_line));
+    lines.extend(t.triggers.iter().map(|tr| trigger_line(tr, known)));
     lines.sort();
     lines.join("\n")
 }

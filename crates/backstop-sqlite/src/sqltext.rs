@@ -8,14 +8,25 @@
 //! and plain quoted identifiers, one canonical spacing) makes spellings that SQLite treats as
 //! identical compare equal. The reader never fails: text it can't make sense of yields fewer
 //! facts, never an error.
+//!
+//! One spelling is not what it seems: SQLite reads a double-quoted word that names nothing
+//! in scope as a string literal (<https://sqlite.org/quirks.html#dblquote>), so in
+//! `CHECK (s IN ("Open"))` the case of `"Open"` matters. Expressions are therefore
+//! normalised in a [`Scope`] that says which names resolve there; a double-quoted word that
+//! is not one of them keeps its spelling, written as the string it is.
+
+use std::collections::BTreeSet;
 
 /// One lexical token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Token {
     /// A bare word: keyword or unquoted identifier.
     Word(String),
-    /// A quoted identifier (`"x"`, `` `x` ``, `[x]`), unquoted.
+    /// A quoted identifier (`` `x` ``, `[x]`), unquoted.
     Ident(String),
+    /// A double-quoted identifier (`"x"`), unquoted: a name, or the string `'x'` where no
+    /// such name is in scope (see the module docs).
+    DqIdent(String),
     /// A string or blob literal, verbatim with its quotes.
     Str(String),
     Num(String),
@@ -33,7 +44,7 @@ impl Token {
     /// The identifier this token names, case-folded (SQLite resolves names ignoring ASCII case).
     pub(crate) fn name(&self) -> Option<String> {
         match self {
-            Token::Word(w) | Token::Ident(w) => Some(w.to_ascii_lowercase()),
+            Token::Word(w) | Token::Ident(w) | Token::DqIdent(w) => Some(w.to_ascii_lowercase()),
             Token::Str(s) => Some(s.trim_matches('\'').to_ascii_lowercase()),
             _ => None,
         }
@@ -84,7 +95,11 @@ pub(crate) fn tokenize(sql: &str) -> Vec<Token> {
             let (s, j) = take_quoted(i, '\'', true);
             out.push(Token::Str(format!("'{}'", s.replace('\'', "''"))));
             i = j;
-        } else if c == '"' || c == '`' {
+        } else if c == '"' {
+            let (s, j) = take_quoted(i, c, true);
+            out.push(Token::DqIdent(s));
+            i = j;
+        } else if c == '`' {
             let (s, j) = take_quoted(i, c, true);
             out.push(Token::Ident(s));
             i = j;
@@ -161,22 +176,278 @@ pub(crate) fn ident(s: &str) -> String {
     }
 }
 
+/// Where an expression is read: which double-quoted words are names there.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope<'a> {
+    /// Not an expression (type names, a virtual table's module arguments, which the module
+    /// parses itself): every double-quoted word is a name.
+    Names,
+    /// An expression. A double-quoted word is a name where the syntax makes it one (a
+    /// function, a qualified name, a collation, an alias) or when it matches, ignoring
+    /// case, one of these names (case-folded) or a name the statement itself defines
+    /// (`AS x`, a CTE); otherwise SQLite reads it as a string.
+    Resolve(&'a BTreeSet<String>),
+}
+
+/// SQLite's keywords (<https://sqlite.org/lang_keywords.html>), lower-case and sorted. A
+/// double-quoted word right after one of them is not an alias.
+const KEYWORDS: [&str; 147] = [
+    "abort",
+    "action",
+    "add",
+    "after",
+    "all",
+    "alter",
+    "always",
+    "analyze",
+    "and",
+    "as",
+    "asc",
+    "attach",
+    "autoincrement",
+    "before",
+    "begin",
+    "between",
+    "by",
+    "cascade",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "column",
+    "commit",
+    "conflict",
+    "constraint",
+    "create",
+    "cross",
+    "current",
+    "current_date",
+    "current_time",
+    "current_timestamp",
+    "database",
+    "default",
+    "deferrable",
+    "deferred",
+    "delete",
+    "desc",
+    "detach",
+    "distinct",
+    "do",
+    "drop",
+    "each",
+    "else",
+    "end",
+    "escape",
+    "except",
+    "exclude",
+    "exclusive",
+    "exists",
+    "explain",
+    "fail",
+    "filter",
+    "first",
+    "following",
+    "for",
+    "foreign",
+    "from",
+    "full",
+    "generated",
+    "glob",
+    "group",
+    "groups",
+    "having",
+    "if",
+    "ignore",
+    "immediate",
+    "in",
+    "index",
+    "indexed",
+    "initially",
+    "inner",
+    "insert",
+    "instead",
+    "intersect",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "key",
+    "last",
+    "left",
+    "like",
+    "limit",
+    "match",
+    "materialized",
+    "natural",
+    "no",
+    "not",
+    "nothing",
+    "notnull",
+    "null",
+    "nulls",
+    "of",
+    "offset",
+    "on",
+    "or",
+    "order",
+    "others",
+    "outer",
+    "over",
+    "partition",
+    "plan",
+    "pragma",
+    "preceding",
+    "primary",
+    "query",
+    "raise",
+    "range",
+    "recursive",
+    "references",
+    "regexp",
+    "reindex",
+    "release",
+    "rename",
+    "replace",
+    "restrict",
+    "returning",
+    "right",
+    "rollback",
+    "row",
+    "rows",
+    "savepoint",
+    "select",
+    "set",
+    "table",
+    "temp",
+    "temporary",
+    "then",
+    "ties",
+    "to",
+    "transaction",
+    "trigger",
+    "unbounded",
+    "union",
+    "unique",
+    "update",
+    "using",
+    "vacuum",
+    "values",
+    "view",
+    "virtual",
+    "when",
+    "where",
+    "window",
+    "with",
+    "without",
+];
+
+fn is_keyword(w: &str) -> bool {
+    KEYWORDS
+        .binary_search(&w.to_ascii_lowercase().as_str())
+        .is_ok()
+}
+
+/// Whether `t` can end an operand, so that a word right after it is an alias
+/// (`SELECT a "x"`, `FROM t "x"`): in SQL an expression never follows an operand directly.
+fn ends_operand(t: &Token) -> bool {
+    match t {
+        Token::Ident(_) | Token::DqIdent(_) | Token::Str(_) | Token::Num(_) => true,
+        Token::Word(w) => !is_keyword(w),
+        Token::Punct(p) => p == ")",
+    }
+}
+
+/// Names a statement defines for itself: aliases after `AS`, and CTE names (`c AS (`).
+fn defined_names(tokens: &[Token]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let next = |k: usize| tokens.get(i + k);
+        if t.is_kw("as") {
+            if let Some(n) = next(1).filter(|n| !n.is_punct("(")).and_then(Token::name) {
+                out.insert(n);
+            }
+        } else if next(1).is_some_and(|a| a.is_kw("as"))
+            && next(2).is_some_and(|p| p.is_punct("(") || p.is_kw("not") || p.is_kw("materialized"))
+        {
+            out.extend(t.name());
+        }
+    }
+    out
+}
+
+/// Whether the double-quoted word at `i` is a name (else it is a string literal).
+fn dq_is_name(
+    tokens: &[Token],
+    i: usize,
+    known: &BTreeSet<String>,
+    defined: &BTreeSet<String>,
+) -> bool {
+    let prev = i.checked_sub(1).and_then(|p| tokens.get(p));
+    let next = tokens.get(i + 1);
+    if next.is_some_and(|n| n.is_punct("(") || n.is_punct(".")) {
+        return true;
+    }
+    if prev
+        .is_some_and(|p| p.is_punct(".") || p.is_kw("collate") || p.is_kw("as") || ends_operand(p))
+    {
+        return true;
+    }
+    match tokens.get(i).and_then(Token::name) {
+        Some(n) => known.contains(&n) || defined.contains(&n),
+        None => false,
+    }
+}
+
+/// `s` as an SQL string literal.
+pub(crate) fn quote_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
 /// Canonical text of a token sequence: bare words and plain quoted identifiers
-/// lower-cased, literals verbatim, one space between tokens except around `(`, `)`, `,`, `;`, `.`.
-pub(crate) fn normalize(tokens: &[Token]) -> String {
+/// lower-cased, literals verbatim, a double-quoted word that `scope` says is a string as
+/// that string, `main.` dropped, one space between tokens except around `(`, `)`, `,`,
+/// `;`, `.`.
+pub(crate) fn normalize(tokens: &[Token], scope: Scope<'_>) -> String {
+    let defined = match scope {
+        Scope::Names => BTreeSet::new(),
+        Scope::Resolve(_) => defined_names(tokens),
+    };
+    let is_name = |i: usize| match scope {
+        Scope::Names => true,
+        Scope::Resolve(known) => dq_is_name(tokens, i, known, &defined),
+    };
+    // `main.t` is `t`: unqualified names are looked up in the main schema first, and
+    // SQLite itself drops the prefix from the names of the objects it stores.
+    let mut skip = BTreeSet::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let is_main = matches!(t, Token::Word(w) | Token::Ident(w) | Token::DqIdent(w) if w.eq_ignore_ascii_case("main"));
+        let qualifies = tokens.get(i + 1).is_some_and(|n| n.is_punct("."))
+            && tokens.get(i + 2).is_some_and(|n| n.name().is_some())
+            && i.checked_sub(1)
+                .and_then(|p| tokens.get(p))
+                .is_none_or(|p| !p.is_punct("."));
+        if is_main && qualifies {
+            skip.extend([i, i + 1]);
+        }
+    }
     let mut out = String::new();
     let mut prev: Option<&Token> = None;
-    for t in tokens {
+    for (i, t) in tokens.iter().enumerate() {
+        if skip.contains(&i) {
+            continue;
+        }
+        let literal = matches!(t, Token::DqIdent(_)) && !is_name(i);
         let text = match t {
             Token::Word(w) => w.to_ascii_lowercase(),
-            Token::Ident(s) if is_plain_ident(s) => s.to_ascii_lowercase(),
-            Token::Ident(s) => format!("\"{}\"", s.replace('"', "\"\"")),
+            Token::DqIdent(s) if literal => quote_str(s),
+            Token::Ident(s) | Token::DqIdent(s) if is_plain_ident(s) => s.to_ascii_lowercase(),
+            Token::Ident(s) | Token::DqIdent(s) => format!("\"{}\"", s.replace('"', "\"\"")),
             Token::Str(s) | Token::Num(s) | Token::Punct(s) => s.clone(),
         };
         if let Some(p) = prev {
             let glue = t.is_punct(")") || t.is_punct(",") || t.is_punct(";") || t.is_punct(".") || p.is_punct("(") || p.is_punct(".")
                 // A call or a name followed by its column list: `count(*)`, `t(a)`.
-                || (t.is_punct("(") && matches!(p, Token::Word(_) | Token::Ident(_)));
+                || (t.is_punct("(") && matches!(p, Token::Word(_) | Token::Ident(_) | Token::DqIdent(_)));
             if !glue {
                 out.push(' ');
             }
@@ -248,6 +519,8 @@ pub(crate) struct ColumnText {
     /// Generated-column expression, normalised, with its parentheses.
     pub generated: Option<String>,
     pub autoincrement: bool,
+    /// `NOT NULL ON CONFLICT …` other than the default ABORT.
+    pub not_null_conflict: Option<String>,
 }
 
 /// A foreign key whose text says `DEFERRABLE INITIALLY DEFERRED`, identified by its
@@ -267,6 +540,20 @@ pub(crate) struct TableText {
     /// rebuild may move one from a column to the table.
     pub checks: Vec<Check>,
     pub deferred_fks: Vec<DeferredFk>,
+    /// `PRIMARY KEY … ON CONFLICT …` other than the default ABORT.
+    pub primary_key_conflict: Option<String>,
+    /// `UNIQUE … ON CONFLICT …` other than ABORT, by the constraint's (case-folded)
+    /// columns, which is how it is matched to its index. SQLite merges UNIQUE constraints
+    /// on the same columns into one index that takes the first non-default clause.
+    pub unique_conflicts: std::collections::BTreeMap<Vec<String>, String>,
+}
+
+/// The names an expression in a table's constraints, generated columns and indexes can
+/// resolve to: its columns and the rowid's names (case-folded).
+pub(crate) fn table_scope<'a>(columns: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    let mut names: BTreeSet<String> = columns.into_iter().map(str::to_ascii_lowercase).collect();
+    names.extend(["rowid", "oid", "_rowid_"].map(String::from));
+    names
 }
 
 /// Read a `CREATE TABLE name (...) options` statement.
@@ -278,25 +565,65 @@ pub(crate) fn parse_create_table(sql: &str) -> TableText {
     };
     let close = matching_paren(&tokens, open);
     let body = &tokens[open + 1..close.min(tokens.len())];
-    for item in split_top_level(body) {
-        let Some(first) = item.first() else { continue };
-        let table_constraint = ["constraint", "primary", "unique", "check", "foreign"]
+    let is_table_constraint = |first: &Token| {
+        ["constraint", "primary", "unique", "check", "foreign"]
             .iter()
-            .any(|k| first.is_kw(k));
-        if table_constraint {
-            read_constraints(item, None, &mut out);
+            .any(|k| first.is_kw(k))
+    };
+    let items = split_top_level(body);
+    // ALTER TABLE ADD COLUMN appends to this text, so it names every column.
+    let column_names: Vec<String> = items
+        .iter()
+        .filter_map(|item| item.first())
+        .filter(|first| !is_table_constraint(first))
+        .filter_map(Token::name)
+        .collect();
+    let scope = table_scope(column_names.iter().map(String::as_str));
+    for item in items {
+        let Some(first) = item.first() else { continue };
+        if is_table_constraint(first) {
+            read_constraints(item, None, &scope, &mut out);
         } else if let Some(col) = first.name() {
             let rest = &item[1..];
-            let text = read_constraints(rest, Some(&col), &mut out);
+            let text = read_constraints(rest, Some(&col), &scope, &mut out);
             out.columns.insert(col, text);
         }
     }
     out
 }
 
-/// Walk a column definition's tail or a table constraint, collecting CHECKs, deferred FKs
-/// and (for columns) collation, generated expression and AUTOINCREMENT.
-fn read_constraints(tokens: &[Token], column: Option<&str>, out: &mut TableText) -> ColumnText {
+/// `ON CONFLICT action` starting at `i`: the action, upper-cased, when it is not the
+/// default ABORT (which is the same as no clause).
+fn conflict_clause(tokens: &[Token], i: usize) -> Option<String> {
+    let on = tokens.get(i).is_some_and(|t| t.is_kw("on"))
+        && tokens.get(i + 1).is_some_and(|t| t.is_kw("conflict"));
+    if !on {
+        return None;
+    }
+    tokens
+        .get(i + 2)
+        .and_then(Token::name)
+        .map(|a| a.to_ascii_uppercase())
+        .filter(|a| a != "ABORT")
+}
+
+/// The case-folded column names of a `(a COLLATE x DESC, b)` list starting at `open`.
+fn column_list(tokens: &[Token], open: usize) -> Vec<String> {
+    let close = matching_paren(tokens, open);
+    split_top_level(&tokens[open + 1..close.min(tokens.len())])
+        .iter()
+        .filter_map(|c| c.first().and_then(Token::name))
+        .collect()
+}
+
+/// Walk a column definition's tail or a table constraint, collecting CHECKs, deferred FKs,
+/// conflict clauses and (for columns) collation, generated expression and AUTOINCREMENT.
+fn read_constraints(
+    tokens: &[Token],
+    column: Option<&str>,
+    scope: &BTreeSet<String>,
+    out: &mut TableText,
+) -> ColumnText {
     let mut col = ColumnText::default();
     let mut name: Option<String> = None;
     let mut i = 0;
@@ -314,7 +641,10 @@ fn read_constraints(tokens: &[Token], column: Option<&str>, out: &mut TableText)
         }
         if t.is_kw("check") && tokens.get(i + 1).is_some_and(|p| p.is_punct("(")) {
             let close = matching_paren(tokens, i + 1);
-            let expr = normalize(&tokens[i + 1..(close + 1).min(tokens.len())]);
+            let expr = normalize(
+                &tokens[i + 1..(close + 1).min(tokens.len())],
+                Scope::Resolve(scope),
+            );
             out.checks.push(Check {
                 name: name.take(),
                 expr,
@@ -324,7 +654,10 @@ fn read_constraints(tokens: &[Token], column: Option<&str>, out: &mut TableText)
         }
         if t.is_kw("as") && tokens.get(i + 1).is_some_and(|p| p.is_punct("(")) {
             let close = matching_paren(tokens, i + 1);
-            let expr = normalize(&tokens[i + 1..(close + 1).min(tokens.len())]);
+            let expr = normalize(
+                &tokens[i + 1..(close + 1).min(tokens.len())],
+                Scope::Resolve(scope),
+            );
             let stored = tokens.get(close + 1).is_some_and(|k| k.is_kw("stored"));
             col.generated = Some(format!(
                 "{expr} {}",
@@ -341,6 +674,45 @@ fn read_constraints(tokens: &[Token], column: Option<&str>, out: &mut TableText)
             i += 2;
             continue;
         }
+        if t.is_kw("not") && tokens.get(i + 1).is_some_and(|k| k.is_kw("null")) {
+            col.not_null_conflict = conflict_clause(tokens, i + 2);
+            name = None;
+            i += 2;
+            continue;
+        }
+        if t.is_kw("primary") && tokens.get(i + 1).is_some_and(|k| k.is_kw("key")) {
+            // Column: PRIMARY KEY [ASC|DESC] [conflict]; table: PRIMARY KEY (cols) [conflict].
+            let mut j = i + 2;
+            if tokens.get(j).is_some_and(|k| k.is_punct("(")) {
+                j = matching_paren(tokens, j) + 1;
+            } else if tokens
+                .get(j)
+                .is_some_and(|k| k.is_kw("asc") || k.is_kw("desc"))
+            {
+                j += 1;
+            }
+            out.primary_key_conflict = conflict_clause(tokens, j);
+            name = None;
+            i = j;
+            continue;
+        }
+        if t.is_kw("unique") {
+            // Column: UNIQUE [conflict]; table: UNIQUE (cols) [conflict].
+            let mut j = i + 1;
+            let cols = if tokens.get(j).is_some_and(|k| k.is_punct("(")) {
+                let cols = column_list(tokens, j);
+                j = matching_paren(tokens, j) + 1;
+                cols
+            } else {
+                column.map(|c| vec![c.to_string()]).unwrap_or_default()
+            };
+            if let Some(action) = conflict_clause(tokens, j) {
+                out.unique_conflicts.entry(cols).or_insert(action);
+            }
+            name = None;
+            i = j;
+            continue;
+        }
         if t.is_kw("autoincrement") {
             col.autoincrement = true;
         }
@@ -348,10 +720,7 @@ fn read_constraints(tokens: &[Token], column: Option<&str>, out: &mut TableText)
             // FOREIGN KEY (a, b) REFERENCES parent ...
             if let Some(open) = first_paren(tokens, i) {
                 let close = matching_paren(tokens, open);
-                let from: Vec<String> = split_top_level(&tokens[open + 1..close.min(tokens.len())])
-                    .iter()
-                    .filter_map(|c| c.first().and_then(Token::name))
-                    .collect();
+                let from = column_list(tokens, open);
                 let refs = tokens
                     .iter()
                     .skip(close)
@@ -420,7 +789,8 @@ pub(crate) struct IndexText {
     pub where_clause: Option<String>,
 }
 
-pub(crate) fn parse_create_index(sql: &str) -> IndexText {
+/// Read an index's text; `scope` is its table's [`table_scope`].
+pub(crate) fn parse_create_index(sql: &str, scope: &BTreeSet<String>) -> IndexText {
     let tokens = tokenize(sql);
     let mut out = IndexText::default();
     let Some(on) = tokens.iter().position(|t| t.is_kw("on")) else {
@@ -432,36 +802,72 @@ pub(crate) fn parse_create_index(sql: &str) -> IndexText {
     let close = matching_paren(&tokens, open);
     out.items = split_top_level(&tokens[open + 1..close.min(tokens.len())])
         .iter()
-        .map(|t| normalize(t))
+        .map(|t| normalize(t, Scope::Resolve(scope)))
         .collect();
     if tokens.get(close + 1).is_some_and(|t| t.is_kw("where")) {
-        out.where_clause = Some(normalize(&tokens[close + 2..]));
+        out.where_clause = Some(normalize(&tokens[close + 2..], Scope::Resolve(scope)));
     }
     out
 }
 
 /// Normalised text of a whole statement (views, triggers, virtual tables).
-pub(crate) fn normalize_sql(sql: &str) -> String {
-    normalize(&tokenize(sql))
+pub(crate) fn normalize_sql(sql: &str, scope: Scope<'_>) -> String {
+    normalize(&tokenize(sql), scope)
 }
 
 /// A declared column type in canonical form: upper-case, single spaces, no space before `(`.
 pub(crate) fn normalize_type(t: &str) -> String {
-    normalize(&tokenize(t)).to_ascii_uppercase()
+    normalize(&tokenize(t), Scope::Names).to_ascii_uppercase()
+}
+
+/// Words that a lone DEFAULT keeps as themselves; any other lone word is a string.
+const DEFAULT_TERMS: [&str; 6] = [
+    "current_date",
+    "current_time",
+    "current_timestamp",
+    "false",
+    "null",
+    "true",
+];
+
+/// A column's DEFAULT as `pragma table_xinfo` prints it (the text as written), normalised.
+/// SQLite's grammar reads a lone name there as a string: `DEFAULT "Open"`, `DEFAULT [Open]`
+/// and `DEFAULT Open` all mean `'Open'` (<https://sqlite.org/syntax/column-constraint.html>;
+/// `true` and `false` excepted). In `DEFAULT (expr)` no name can resolve.
+pub(crate) fn normalize_default(text: &str) -> String {
+    let tokens = tokenize(text);
+    if let [only] = tokens.as_slice() {
+        match only {
+            Token::Ident(s) | Token::DqIdent(s) => return quote_str(s),
+            Token::Word(w) if !DEFAULT_TERMS.contains(&w.to_ascii_lowercase().as_str()) => {
+                return quote_str(w)
+            }
+            _ => {}
+        }
+    }
+    normalize(&tokens, Scope::Resolve(&BTreeSet::new()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn names(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
     fn normalizes_spacing_case_and_quotes() {
+        let known = names(&["v", "t", "a", "b", "x"]);
         assert_eq!(
-            normalize_sql("CREATE VIEW \"V\" AS SELECT  a,b FROM [t] -- c\n WHERE x='It''s'"),
+            normalize_sql(
+                "CREATE VIEW \"V\" AS SELECT  a,b FROM [t] -- c\n WHERE x='It''s'",
+                Scope::Resolve(&known)
+            ),
             "create view v as select a, b from t where x = 'It''s'"
         );
         assert_eq!(
-            normalize_sql("check ( length( \"my col\" )>=3 )"),
+            normalize_sql("check ( length( \"my col\" )>=3 )", Scope::Names),
             "check(length(\"my col\") >= 3)"
         );
         assert_eq!(normalize_type("varchar ( 10 )"), "VARCHAR(10)");
@@ -508,8 +914,69 @@ mod tests {
     fn reads_index_items_and_where() {
         let i = parse_create_index(
             "CREATE UNIQUE INDEX ix ON t (lower(email), b DESC) WHERE deleted_at IS NULL",
+            &table_scope(["email", "b", "deleted_at"]),
         );
         assert_eq!(i.items, vec!["lower(email)", "b desc"]);
         assert_eq!(i.where_clause.as_deref(), Some("deleted_at is null"));
+    }
+
+    #[test]
+    fn double_quoted_words_that_name_nothing_are_strings() {
+        let t = parse_create_table(
+            "CREATE TABLE t (\"S\" TEXT CHECK (\"S\" IN (\"Open\", 'Closed', \"rowid\")), n INT CHECK (\"Lower\"(\"N\") = \"T\".\"N\"))",
+        );
+        let exprs: Vec<&str> = t.checks.iter().map(|c| c.expr.as_str()).collect();
+        assert_eq!(
+            exprs,
+            ["(s in('Open', 'Closed', rowid))", "(lower(n) = t.n)"]
+        );
+        let known = names(&["t", "s", "v"]);
+        let view = |sql: &str| normalize_sql(sql, Scope::Resolve(&known));
+        assert_eq!(
+            view("CREATE VIEW v AS SELECT \"S\" AS \"Label\", x \"Alias\" FROM \"T\" \"A\" WHERE \"A\".s = \"Open\" ORDER BY \"Label\""),
+            "create view v as select s as label, x alias from t a where a.s = 'Open' order by label"
+        );
+        assert_eq!(
+            view("CREATE VIEW v AS WITH \"C\" AS (SELECT 1) SELECT * FROM \"C\" WHERE \"x\" = CASE WHEN 1 THEN \"Y\" ELSE \"z\" END"),
+            "create view v as with c as(select 1) select * from c where 'x' = case when 1 then 'Y' else 'z' end"
+        );
+        assert_eq!(
+            view("CREATE TRIGGER tr AFTER INSERT ON main.t BEGIN SELECT * FROM main.\"T\"; END"),
+            "create trigger tr after insert on t begin select * from t; end"
+        );
+    }
+
+    #[test]
+    fn lone_default_words_are_strings() {
+        for spelling in ["\"Open\"", "[Open]", "`Open`", "Open", "'Open'"] {
+            assert_eq!(normalize_default(spelling), "'Open'", "{spelling}");
+        }
+        assert_eq!(normalize_default("\"it's\""), "'it''s'");
+        assert_eq!(normalize_default("CURRENT_TIMESTAMP"), "current_timestamp");
+        assert_eq!(normalize_default("TRUE"), "true");
+        assert_eq!(normalize_default("\"true\""), "'true'");
+        assert_eq!(normalize_default("( 1+ 2 )"), "(1 + 2)");
+    }
+
+    #[test]
+    fn reads_conflict_clauses() {
+        let t = parse_create_table(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY DESC ON CONFLICT REPLACE, a TEXT NOT NULL ON CONFLICT IGNORE UNIQUE ON CONFLICT fail, \
+             b NOT NULL ON CONFLICT ABORT, c, UNIQUE (\"B\" COLLATE nocase, c DESC) ON CONFLICT ROLLBACK, UNIQUE (c))",
+        );
+        assert_eq!(t.primary_key_conflict.as_deref(), Some("REPLACE"));
+        assert_eq!(t.columns["a"].not_null_conflict.as_deref(), Some("IGNORE"));
+        assert_eq!(t.columns["b"].not_null_conflict, None);
+        let conflicts: Vec<(Vec<String>, String)> = t.unique_conflicts.into_iter().collect();
+        assert_eq!(
+            conflicts,
+            [
+                (vec!["a".to_string()], "FAIL".to_string()),
+                (
+                    vec!["b".to_string(), "c".to_string()],
+                    "ROLLBACK".to_string()
+                )
+            ]
+        );
     }
 }

@@ -273,3 +273,53 @@ fn rollback_undoes_ddl_and_data() {
     // A rollback with nothing open (SQLite may have rolled back by itself) is not an error.
     d.rollback().unwrap();
 }
+
+#[test]
+fn scripts_cannot_open_or_end_the_transaction_backstop_manages() {
+    // Regression: a script's BEGIN outside a transaction (transaction = false) took
+    // backstop's progress and failure records into the script's transaction, lost with it.
+    let (_dir, _path, url) = common::temp_db();
+    let mut d = common::open(&url);
+    for opener in ["BEGIN", "BEGIN IMMEDIATE", "SAVEPOINT s"] {
+        let e = d.execute(opener).unwrap_err();
+        assert!(e.message.contains("is refused"), "{opener}: {e:?}");
+        assert!(
+            e.hint
+                .as_deref()
+                .unwrap_or("")
+                .contains("transaction = true"),
+            "{e:?}"
+        );
+    }
+    // Nothing is left open: backstop's own statements still run outside a transaction.
+    d.execute("CREATE TABLE a (x)").unwrap();
+    d.begin(Timeouts::default()).unwrap();
+    d.rollback().unwrap();
+    assert!(
+        common::open(&url)
+            .execute("SELECT count(*) = 1 FROM sqlite_schema WHERE name = 'a'")
+            .unwrap()[0]
+    );
+
+    // Inside backstop's transaction, ending it early would commit half a migration.
+    d.begin(Timeouts::default()).unwrap();
+    d.execute("CREATE TABLE b (x)").unwrap();
+    for closer in ["COMMIT", "END", "ROLLBACK", "BEGIN"] {
+        let e = d.execute(closer).unwrap_err();
+        assert!(e.message.contains("is refused"), "{closer}: {e:?}");
+    }
+    // Savepoints nest inside it harmlessly.
+    d.execute("SAVEPOINT s").unwrap();
+    d.execute("CREATE TABLE c (x)").unwrap();
+    d.execute("ROLLBACK TO s").unwrap();
+    d.execute("RELEASE s").unwrap();
+    d.rollback().unwrap();
+    let check = common::open(&url)
+        .execute("SELECT count(*) = 0 FROM sqlite_schema WHERE name IN ('b', 'c')")
+        .unwrap();
+    assert_eq!(
+        check,
+        vec![true],
+        "the transaction stayed whole and was rolled back"
+    );
+}

@@ -163,3 +163,74 @@ fn ensure_history_is_safe_with_ten_concurrent_connections() {
         assert_eq!(h.join().unwrap().unwrap(), 0);
     }
 }
+
+/// A file database with history and `n` sealed events, the state row at their head.
+fn ledger_of(n: i64) -> (tempfile::TempDir, String, Vec<backstop_core::ledger::Event>) {
+    let (dir, _path, url) = common::temp_db();
+    let mut d = common::open(&url);
+    d.ensure_history().unwrap();
+    let mut events = Vec::new();
+    let mut prev = GENESIS.to_string();
+    for seq in 0..n {
+        let e = seal(
+            NewEvent::new("apply")
+                .version(seq + 1)
+                .detail(json!({"n": seq})),
+            "ann",
+            seq,
+            &prev,
+            "2026-11-24T01:30:00.000000Z".into(),
+        );
+        prev = e.hash.clone();
+        d.append_event(&e).unwrap();
+        events.push(e);
+    }
+    d.save_state(&StoredState {
+        ledger_seq: n,
+        ledger_hash: prev,
+        fingerprint: "sha256:11".into(),
+        schema_json: None,
+        catalog_stamp: None,
+    })
+    .unwrap();
+    (dir, url, events)
+}
+
+#[test]
+fn a_deleted_state_row_is_read_as_the_ledger_head_with_no_recorded_fingerprint() {
+    // Regression: read as "no state", the next event was appended as seq 1 (UNIQUE
+    // constraint failed) and drift detection was off.
+    let (_dir, url, events) = ledger_of(3);
+    let mut d = common::open(&url);
+    d.execute("DELETE FROM backstop_state").unwrap();
+    let st = d.load_state().unwrap().unwrap();
+    assert_eq!(st.ledger_seq, 3);
+    assert_eq!(st.ledger_hash, events[2].hash);
+    assert!(!st.fingerprint.is_empty() && !st.fingerprint.starts_with("sha256:"));
+
+    // Before the first event there is no state, as before.
+    let mut fresh = common::memory();
+    fresh.ensure_history().unwrap();
+    assert!(fresh.load_state().unwrap().is_none());
+}
+
+#[test]
+fn events_with_values_of_the_wrong_type_are_read_as_edited() {
+    // Regression: a blob in an event's text column made `audit verify` fail to read the
+    // ledger ("Invalid column type Blob") instead of naming the edited event.
+    let (_dir, url, _events) = ledger_of(3);
+    let mut d = common::open(&url);
+    d.execute("UPDATE backstop_events SET actor = X'41' WHERE seq = 2")
+        .unwrap();
+    d.execute("UPDATE backstop_events SET version = 'x' WHERE seq = 3")
+        .unwrap();
+    let events = d.load_events().unwrap();
+    assert_eq!(events[1].actor, "<BLOB X'41'>");
+    let broken =
+        backstop_core::ledger::verify_chain(&events, Some((3, &events[2].hash))).unwrap_err();
+    assert_eq!(broken.seq, 2, "{broken:?}");
+    assert!(
+        backstop_core::ledger::verify_chain(&events[2..], None).is_err(),
+        "the retyped version changes the hash too"
+    );
+}

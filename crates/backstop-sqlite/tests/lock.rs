@@ -153,3 +153,58 @@ fn ensure_history_is_safe_with_ten_concurrent_processes() {
     }
     assert!(common::open(&url).history_exists().unwrap());
 }
+
+#[test]
+fn a_database_kept_busy_by_another_run_is_waited_for_and_its_holder_named() {
+    // Regression: connecting read the file under a fixed 5 s busy timeout, so while a long
+    // migration held the file every command failed with "database is locked", unexplained.
+    use backstop_core::driver::DbErrorKind;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let (_dir, _path, url) = common::temp_db();
+    let mut holder = common::open(&url);
+    holder.set_application_name("backstop apply (ann)");
+    assert_eq!(holder.try_lock().unwrap(), LockAttempt::Acquired);
+    // Keeps the file locked after the write, as a transaction that spilled to disk does.
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE").unwrap();
+    holder.execute("CREATE TABLE busy (x)").unwrap();
+
+    let started = Instant::now();
+    let mut d = common::open(&url);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "connecting waited"
+    );
+    let told: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = Arc::clone(&told);
+    d.set_notice(Some(Arc::new(move |line: &str| {
+        sink.lock().unwrap().push(line.to_string())
+    })));
+    d.set_lock_wait(Duration::from_millis(1500));
+    let started = Instant::now();
+    let e = d.load_history().unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1500) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    assert_eq!(e.kind, DbErrorKind::LockTimeout, "{e:?}");
+    assert!(e.message.contains("backstop apply (ann)"), "{e:?}");
+    let lines = told.lock().unwrap().clone();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("waiting up to 1500ms") && lines[0].contains("backstop apply (ann)"),
+        "{lines:?}"
+    );
+    drop(holder);
+    assert!(d.load_history().unwrap().is_empty());
+
+    // Another application writing: the migration lock is free, and the message says so.
+    let mut app = common::open(&url);
+    app.execute("PRAGMA locking_mode = EXCLUSIVE").unwrap();
+    app.execute("CREATE TABLE app (x)").unwrap();
+    d.set_lock_wait(Duration::from_millis(100));
+    let e = d.schema(None).unwrap_err();
+    assert!(e.message.contains("the migration lock is free"), "{e:?}");
+}

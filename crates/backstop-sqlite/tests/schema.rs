@@ -362,3 +362,170 @@ fn health_reports_uncheckable_foreign_keys_instead_of_failing() {
     assert!(issues.iter().any(|i| matches!(i, HealthIssue::ForeignKeyOrphans { table, detail } if table == "c" && detail.contains("mismatch"))), "{issues:?}");
     assert!(issues.iter().any(|i| matches!(i, HealthIssue::ForeignKeyOrphans { table, detail } if table == "g" && detail.contains("gone"))), "{issues:?}");
 }
+
+/// The schema of `script` run on a fresh database file.
+fn file_schema_of(script: &str) -> SchemaState {
+    let (_dir, _path, url) = common::temp_db();
+    let mut d = common::open(&url);
+    common::run(&mut d, script);
+    d.schema(None).unwrap()
+}
+
+#[test]
+fn double_quoted_strings_keep_their_case() {
+    // Regression: SQLite reads a double-quoted word that names no column as a string, and
+    // the fingerprint lower-cased it like a name, so a down script that left 'open' where
+    // there was 'Open' counted as a proven rollback.
+    let pairs = [
+        (
+            "check and default",
+            r#"CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT DEFAULT "Open" CHECK (s IN ("Open", "Closed")));"#,
+            r#"CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT DEFAULT "open" CHECK (s IN ("open", "closed")));"#,
+        ),
+        (
+            "default",
+            r#"CREATE TABLE t (s TEXT DEFAULT "Open");"#,
+            r#"CREATE TABLE t (s TEXT DEFAULT "open");"#,
+        ),
+        (
+            "view",
+            r#"CREATE TABLE t (s TEXT); CREATE VIEW v AS SELECT * FROM t WHERE s = "Open";"#,
+            r#"CREATE TABLE t (s TEXT); CREATE VIEW v AS SELECT * FROM t WHERE s = "open";"#,
+        ),
+        (
+            "partial index",
+            r#"CREATE TABLE t (s TEXT); CREATE INDEX t_open ON t (s) WHERE s = "Open";"#,
+            r#"CREATE TABLE t (s TEXT); CREATE INDEX t_open ON t (s) WHERE s = "open";"#,
+        ),
+        (
+            "index expression",
+            r#"CREATE TABLE t (s TEXT); CREATE INDEX t_s ON t (s || "A");"#,
+            r#"CREATE TABLE t (s TEXT); CREATE INDEX t_s ON t (s || "a");"#,
+        ),
+        (
+            "trigger",
+            r#"CREATE TABLE t (s TEXT); CREATE TRIGGER t_s AFTER INSERT ON t BEGIN UPDATE t SET s = "Open"; END;"#,
+            r#"CREATE TABLE t (s TEXT); CREATE TRIGGER t_s AFTER INSERT ON t BEGIN UPDATE t SET s = "open"; END;"#,
+        ),
+        (
+            "generated column",
+            r#"CREATE TABLE t (s TEXT, g TEXT AS (s || "X"));"#,
+            r#"CREATE TABLE t (s TEXT, g TEXT AS (s || "x"));"#,
+        ),
+    ];
+    for (what, a, b) in pairs {
+        let (a, b) = (file_schema_of(a), file_schema_of(b));
+        assert_ne!(a.fingerprint(), b.fingerprint(), "{what}:\n{}", a.text());
+    }
+    // The string is shown as the string it is.
+    let s = file_schema_of(pairs[0].1);
+    let t = &s.objects["table t"];
+    assert!(t.contains("check (s in('Open', 'Closed'))"), "{t}");
+    assert!(t.contains("column s TEXT DEFAULT 'Open'"), "{t}");
+}
+
+#[test]
+fn equivalent_spellings_of_names_and_strings_compare_equal() {
+    let pairs = [
+        (
+            "quoted column names",
+            r#"CREATE TABLE t (s TEXT CHECK ("S" IN ('Open')), n INT); CREATE INDEX t_n ON t ("N") WHERE "S" <> 'x';"#,
+            r#"CREATE TABLE t (s TEXT CHECK (s IN ('Open')), n INT); CREATE INDEX t_n ON t (n) WHERE s <> 'x';"#,
+        ),
+        (
+            "a lone default name is a string",
+            r#"CREATE TABLE t (a DEFAULT "Open", b DEFAULT [x], c DEFAULT y);"#,
+            r#"CREATE TABLE t (a DEFAULT 'Open', b DEFAULT 'x', c DEFAULT 'y');"#,
+        ),
+        (
+            "view names, aliases and main.",
+            r#"CREATE TABLE t (s TEXT); CREATE VIEW "v" AS SELECT "T"."S" AS "Label" FROM main.t "T" ORDER BY "Label";"#,
+            r#"CREATE TABLE t (s TEXT); CREATE VIEW v AS SELECT t.s AS label FROM t t ORDER BY label;"#,
+        ),
+        (
+            "trigger on main.t",
+            "CREATE TABLE t (s TEXT); CREATE TRIGGER IF NOT EXISTS main.tr AFTER INSERT ON main.t BEGIN UPDATE t SET s = 'a'; END;",
+            "CREATE TABLE t (s TEXT); CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET s = 'a'; END;",
+        ),
+        (
+            "the default conflict action",
+            "CREATE TABLE t (a NOT NULL ON CONFLICT ABORT UNIQUE ON CONFLICT ABORT, b PRIMARY KEY ON CONFLICT ABORT);",
+            "CREATE TABLE t (a NOT NULL UNIQUE, b PRIMARY KEY);",
+        ),
+        (
+            // Only the column constraint form keeps DESC from making a rowid alias.
+            "table-level integer primary key desc",
+            "CREATE TABLE t (id INTEGER, v TEXT, PRIMARY KEY (id DESC));",
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);",
+        ),
+    ];
+    for (what, a, b) in pairs {
+        let (a, b) = (file_schema_of(a), file_schema_of(b));
+        assert_eq!(a.text(), b.text(), "{what}");
+    }
+}
+
+#[test]
+fn conflict_clauses_and_key_directions_change_the_fingerprint() {
+    // Regression: none of these reached the canonical text.
+    let pairs = [
+        (
+            "unique on conflict",
+            "CREATE TABLE t (a TEXT UNIQUE ON CONFLICT REPLACE);",
+            "CREATE TABLE t (a TEXT UNIQUE);",
+        ),
+        (
+            "table unique on conflict",
+            "CREATE TABLE t (a, b, UNIQUE (a, b) ON CONFLICT IGNORE);",
+            "CREATE TABLE t (a, b, UNIQUE (a, b));",
+        ),
+        (
+            "not null on conflict",
+            "CREATE TABLE t (a TEXT NOT NULL ON CONFLICT IGNORE);",
+            "CREATE TABLE t (a TEXT NOT NULL);",
+        ),
+        (
+            "primary key on conflict",
+            "CREATE TABLE t (id INTEGER PRIMARY KEY ON CONFLICT REPLACE);",
+            "CREATE TABLE t (id INTEGER PRIMARY KEY);",
+        ),
+        (
+            "integer primary key desc is not a rowid alias",
+            "CREATE TABLE t (id INTEGER PRIMARY KEY DESC, v TEXT);",
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);",
+        ),
+        (
+            "without rowid key direction",
+            "CREATE TABLE t (a, b, PRIMARY KEY (a, b DESC)) WITHOUT ROWID;",
+            "CREATE TABLE t (a, b, PRIMARY KEY (a, b)) WITHOUT ROWID;",
+        ),
+        (
+            "primary key collation",
+            "CREATE TABLE t (a TEXT, PRIMARY KEY (a COLLATE NOCASE)) WITHOUT ROWID;",
+            "CREATE TABLE t (a TEXT, PRIMARY KEY (a)) WITHOUT ROWID;",
+        ),
+    ];
+    for (what, a, b) in pairs {
+        let (a, b) = (file_schema_of(a), file_schema_of(b));
+        assert_ne!(a.fingerprint(), b.fingerprint(), "{what}:\n{}", a.text());
+    }
+}
+
+#[test]
+fn user_tables_named_like_backstops_are_part_of_the_schema() {
+    // Regression: every `backstop_*` table was left out, so changes to a user's
+    // `backstop_orders` were neither drift nor checked by rollback.
+    let (_dir, _path, url) = common::temp_db();
+    let mut d = common::open(&url);
+    d.ensure_history().unwrap();
+    common::run(
+        &mut d,
+        "CREATE TABLE backstop_orders (id INTEGER PRIMARY KEY); CREATE INDEX backstop_orders_id ON backstop_orders (id);",
+    );
+    let s = d.schema(None).unwrap();
+    assert_eq!(
+        s.objects.keys().collect::<Vec<_>>(),
+        vec!["table backstop_orders"]
+    );
+    assert!(s.objects["table backstop_orders"].contains("index backstop_orders_id (id)"));
+}

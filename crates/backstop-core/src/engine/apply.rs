@@ -171,9 +171,12 @@ pub fn apply(
         });
     }
 
-    db.ensure_history()?;
+    // The lock before anything touches the database: while another run's long migration
+    // keeps it busy (SQLite locks the whole file), a runner must wait for the lock, up to
+    // --lock-wait, instead of failing on its first read.
     let mut guard = super::acquire(db, ctx)?;
     let db: &mut dyn Driver = &mut *guard;
+    db.ensure_history()?;
     // Only now, under the lock, is the history read: a runner that waited must see what
     // the previous holder applied.
     let history = db.load_history()?;

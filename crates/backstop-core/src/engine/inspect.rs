@@ -380,6 +380,9 @@ pub fn resolve(
             "resolve needs --reason \"…\" saying what was checked".into(),
         ));
     }
+    // The lock before anything touches the database (see `apply`).
+    let mut guard = super::acquire(db, ctx)?;
+    let db: &mut dyn Driver = &mut *guard;
     if !db.history_exists()? {
         return Err(EngineError::Usage(
             "no history in this database: nothing to resolve".into(),
@@ -387,8 +390,6 @@ pub fn resolve(
     }
     // History tables of an older layout get what this version writes.
     db.ensure_history()?;
-    let mut guard = super::acquire(db, ctx)?;
-    let db: &mut dyn Driver = &mut *guard;
     let history = db.load_history()?;
     let Some(row) = history.iter().find(|r| r.version == version) else {
         return Err(EngineError::Usage(format!(

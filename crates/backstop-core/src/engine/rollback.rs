@@ -146,6 +146,9 @@ pub fn rollback(
             warnings,
         });
     }
+    // The lock before anything touches the database (see `apply`).
+    let mut guard = super::acquire(db, ctx)?;
+    let db: &mut dyn Driver = &mut *guard;
     if !db.history_exists()? {
         return Ok(RollbackReport {
             database: db.display_url(),
@@ -159,8 +162,6 @@ pub fn rollback(
     }
     // History tables of an older layout get what this version writes.
     db.ensure_history()?;
-    let mut guard = super::acquire(db, ctx)?;
-    let db: &mut dyn Driver = &mut *guard;
     let history = db.load_history()?;
     let mut state = run::load_state(db)?;
     if let Some(r) = history

@@ -1,0 +1,212 @@
+//! SQLite end to end: the embedded default's own failure modes, on real database files.
+mod common;
+use common::{Db, Kind, Project};
+
+#[test]
+fn a_down_that_changes_the_case_of_double_quoted_strings_is_not_a_proven_rollback() {
+    // Regression: "Open" and "open" (strings to SQLite) printed alike, so rollback exited 0.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        r#"CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT DEFAULT "Open" CHECK (s IN ("Open", "Closed")));"#,
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_lower",
+        "CREATE TABLE t2 (id INTEGER PRIMARY KEY, s TEXT DEFAULT \"open\" CHECK (s IN (\"open\", \"closed\")));\n\
+         INSERT INTO t2 SELECT id, lower(s) FROM t;\nDROP TABLE t;\nALTER TABLE t2 RENAME TO t;",
+        Some("SELECT 1;"),
+        None,
+        Some("[contract]\ndata_loss = \"accepted\"\n"),
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    let r = p.run(&db, &["rollback"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(
+        r.stderr.contains("-   check (s in('Open', 'Closed'))")
+            && r.stderr.contains("+   check (s in('open', 'closed'))"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_begin_in_a_non_transactional_migration_is_refused_and_history_agrees() {
+    // Regression: the script's BEGIN swallowed backstop's records; exit 1 said rolled_back
+    // while the row stayed dirty and the failure event was lost.
+    for up in [
+        "BEGIN;\nCREATE TABLE b (y);\nINSERT INTO nope VALUES (1);\nCOMMIT;",
+        "BEGIN;\nCREATE TABLE b (y);",
+    ] {
+        let db = Db::new(Kind::Sqlite);
+        let p = Project::new();
+        p.add(
+            "1_a",
+            "CREATE TABLE a (x);",
+            Some("DROP TABLE a;"),
+            None,
+            None,
+        );
+        p.add(
+            "2_n",
+            up,
+            Some("DROP TABLE b;"),
+            None,
+            Some("transaction = false\n"),
+        );
+        p.ok(&db, &["sum"]);
+        let r = p.run(
+            &db,
+            &[
+                "apply",
+                "--allow",
+                "transaction-control",
+                "--reason",
+                "test",
+            ],
+        );
+        assert_eq!(r.code, 1, "{up}: {r:?}");
+        assert!(
+            r.stderr.contains("BEGIN is refused")
+                && r.stderr.contains("history marks it rolled_back"),
+            "{r:?}"
+        );
+        assert!(db.check(&format!(
+            "SELECT status = 'rolled_back' FROM {} WHERE version = 2",
+            db.t("migrations")
+        )));
+        assert!(db.check(&format!(
+            "SELECT count(*) = 1 FROM {} WHERE kind = 'apply-failed' AND version = 2",
+            db.t("events")
+        )));
+        assert!(db.check("SELECT count(*) = 0 FROM sqlite_schema WHERE name = 'b'"));
+        p.ok(&db, &["audit", "verify"]);
+    }
+}
+
+#[test]
+fn commands_wait_for_a_busy_database_as_long_as_lock_wait_and_name_the_holder() {
+    // Regression: while a long migration held the file, apply failed after a fixed 5 s with
+    // "database is locked" (exit 2) before trying the migration lock; status failed too.
+    use backstop_core::driver::{Driver, LockAttempt};
+    use std::time::{Duration, Instant};
+
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (x);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_b",
+        "CREATE TABLE b (x);",
+        Some("DROP TABLE b;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+
+    let mut holder = backstop_sqlite::connect(&db.url).expect("connect");
+    holder.set_application_name("backstop apply (ann)");
+    assert_eq!(holder.try_lock().expect("lock"), LockAttempt::Acquired);
+    // Keeps the file locked, as a migration whose transaction spilled to disk does.
+    holder
+        .execute("PRAGMA locking_mode = EXCLUSIVE")
+        .expect("pragma");
+    holder.execute("INSERT INTO a VALUES (1)").expect("write");
+
+    let started = Instant::now();
+    let r = p.run(&db, &["apply", "--lock-wait", "1s"]);
+    let waited = started.elapsed();
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(waited < Duration::from_secs(4), "{waited:?} {r:?}");
+    assert!(
+        r.stderr.contains("the migration lock on") && r.stderr.contains("backstop apply (ann)"),
+        "{r:?}"
+    );
+
+    let r = p.run(&db, &["status", "--lock-wait", "1s"]);
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr.contains("waiting up to 1s") && r.stderr.contains("backstop apply (ann)"),
+        "{r:?}"
+    );
+    let r = p.run(&db, &["--format", "json", "status", "--lock-wait", "1s"]);
+    assert_eq!(r.json()["kind"], "lock-timeout", "{r:?}");
+
+    drop(holder);
+    let r = p.ok(&db, &["status", "--lock-wait", "1s"]);
+    assert!(r.stdout.contains("1 applied, 1 pending"), "{r:?}");
+    p.ok(&db, &["apply", "--lock-wait", "1s"]);
+}
+
+#[test]
+fn a_deleted_state_row_is_drift_and_the_ledger_goes_on() {
+    // Regression: drift detection turned off and the next apply failed with
+    // "UNIQUE constraint failed" on the ledger.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (x);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_b",
+        "CREATE TABLE b (x);",
+        Some("DROP TABLE b;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    db.exec("DELETE FROM backstop_state");
+    assert!(!p.status(&db)["drift"].is_null(), "{}", p.status(&db));
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("backstop_state row was deleted"), "{r:?}");
+    p.ok(
+        &db,
+        &["apply", "--allow-drift", "--reason", "state row lost"],
+    );
+    p.ok(&db, &["audit", "verify"]);
+    assert!(p.status(&db)["drift"].is_null());
+}
+
+#[test]
+fn audit_verify_names_an_event_whose_column_was_given_another_type() {
+    // Regression: exit 2 "Invalid column type Blob" instead of exit 3 naming the event.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (x);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_b",
+        "CREATE TABLE b (x);",
+        Some("DROP TABLE b;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    db.exec("UPDATE backstop_events SET actor = X'41' WHERE seq = 2");
+    let r = p.run(&db, &["audit", "verify"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.all().contains("event 2"), "{r:?}");
+}
