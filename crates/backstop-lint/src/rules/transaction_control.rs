@@ -18,7 +18,9 @@ pub(crate) const RULE: Rule = Rule {
 a failure leaves the migration half-applied, and the history row no longer matches what
 ran. A `BEGIN` inside it is a no-op with a warning on PostgreSQL and an error on SQLite.
 In a `transaction = false` migration, backstop records progress statement by statement and
-can't resume inside your own transaction, so it is a warning there.
+can't resume inside your own transaction, so it is a warning there — except on SQLite,
+where the bookkeeping would go into your transaction and vanish with it: backstop refuses
+the statement when it runs, so the rule is an error.
 
 ## Bad
 ```sql
@@ -47,6 +49,8 @@ fn check(cx: &StmtCx, out: &mut Out) {
             _ => format!("{word} inside a migration ends the transaction backstop opened, so later statements run outside it and a failure leaves the migration half-applied"),
         };
         out.at(cx.index, msg, help);
+    } else if cx.engine == Engine::Sqlite {
+        out.at(cx.index, format!("{word} in a migration with `transaction = false`: on SQLite backstop's progress records would go into your transaction, so backstop refuses it when it runs"), "Remove it: each statement commits on its own, and backstop records its progress.");
     } else {
         out.at(cx.index, format!("{word} in a migration with `transaction = false`: backstop records progress per statement and can't resume inside your transaction"), help)
             .severity(Severity::Warning);
@@ -58,6 +62,19 @@ mod tests {
     use crate::rules::testing::*;
     use expect_test::expect;
     const ID: &str = "transaction-control";
+
+    #[test]
+    fn sqlite_non_transactional_is_an_error() {
+        use backstop_core::driver::Engine;
+        let report = Case::on(Engine::Sqlite, "BEGIN;\nCREATE TABLE t (a);\nCOMMIT;")
+            .toml("transaction = false\n")
+            .render(ID);
+        assert!(report.contains("error[transaction-control]: BEGIN in a migration with `transaction = false`: on SQLite"), "{report}");
+        let report = Case::on(Engine::Postgres, "BEGIN;\nCREATE TABLE t (a int);\nCOMMIT;")
+            .toml("transaction = false\n")
+            .render(ID);
+        assert!(report.contains("warning[transaction-control]"), "{report}");
+    }
 
     #[test]
     fn ok_savepoint() {
