@@ -210,3 +210,20 @@ fn audit_verify_names_an_event_whose_column_was_given_another_type() {
     assert_eq!(r.code, 3, "{r:?}");
     assert!(r.all().contains("event 2"), "{r:?}");
 }
+
+#[test]
+fn zero_timeouts_mean_no_limit() {
+    // Regression: statement_timeout = "0s" interrupted every statement at once on SQLite,
+    // where PostgreSQL takes 0 as no limit.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_fill",
+        "CREATE TABLE n (x);\nWITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) INSERT INTO n SELECT x FROM c;",
+        Some("DROP TABLE n;"),
+        None,
+        Some("statement_timeout = \"0s\"\nlock_timeout = \"0s\"\n"),
+    );
+    p.ok(&db, &["apply"]);
+    assert!(db.check("SELECT count(*) = 200000 FROM n"));
+}

@@ -61,7 +61,10 @@ impl Watchdog {
 
     fn arm(&self, timeout: Option<Duration>) {
         if let Ok(mut d) = self.0.lock() {
-            d.at = timeout.and_then(|t| Instant::now().checked_add(t));
+            // Zero means no limit, as statement_timeout = 0 does in PostgreSQL.
+            d.at = timeout
+                .filter(|t| !t.is_zero())
+                .and_then(|t| Instant::now().checked_add(t));
             d.fired = false;
         }
     }

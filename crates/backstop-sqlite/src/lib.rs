@@ -41,6 +41,8 @@ use std::time::Duration;
 /// backstop processes, or the application itself, may write to the same file). Outside a
 /// transaction the wait is [`SqliteDriver::set_lock_wait`]'s, this by default.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// A wait without limit (a zero lock_timeout): longer than anything runs.
+const NO_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// A connection to one SQLite database.
 pub struct SqliteDriver {
@@ -205,6 +207,8 @@ impl SqliteDriver {
 
     fn apply_busy_timeout(&self) -> Result<(), DbError> {
         let t = match self.effective().lock {
+            // Zero means no limit, as lock_timeout = 0 does in PostgreSQL.
+            Some(t) if t.is_zero() => NO_LIMIT,
             Some(t) => t,
             // Outside a transaction (backstop's own reads and writes, a `transaction =
             // false` migration's statements) the wait is the command's: a status run
