@@ -648,3 +648,19 @@ fn atomic_says_so_when_a_half_done_migration_keeps_it_from_undoing() {
     );
     assert_eq!(p.status(&db)["dirty"], serde_json::json!([2]));
 }
+
+#[test]
+fn a_failed_single_file_migration_names_its_file_as_what_to_fix() {
+    // Regression: the next step said "fix migrations" (the folder holding every migration).
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    std::fs::write(
+        p.dir().join("1_bad.sql"),
+        "-- backstop:up\nCREATE TABLE a (id int);\nINSERT INTO nope VALUES (1);\n-- backstop:down\nDROP TABLE a;\n",
+    )
+    .expect("write");
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let want = format!("next: fix {} and run", p.dir().join("1_bad.sql").display());
+    assert!(r.stderr.contains(&want), "{want}\n{r:?}");
+}

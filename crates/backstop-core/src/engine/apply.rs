@@ -689,13 +689,8 @@ fn apply_tx(
                 let next = if se.read {
                     read_next(&se, "apply")
                 } else {
-                    format!(
-                        "fix {} and run `backstop apply` again",
-                        m.script_path(Part::Up)
-                            .parent()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default()
-                    )
+                    // The folder, or the file of a single-file migration.
+                    format!("fix {} and run `backstop apply` again", m.path.display())
                 };
                 return Err(failed(
                     se.failure,
@@ -1131,7 +1126,7 @@ fn run_no_tx(
                     // changed is back only as far as down.sql puts it back.
                     format!("migration {} ran outside a transaction and failed; {how_text}so its schema changes are gone, and its data changes are undone as far as down.sql undoes them (history marks it rolled_back)", m.version)
                 },
-                "fix the migration and run `backstop apply` again".into(),
+                format!("fix {} and run `backstop apply` again", m.path.display()),
             ));
         }
         row.status = Status::Dirty;
