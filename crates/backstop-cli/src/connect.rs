@@ -15,6 +15,25 @@ pub fn is_sqlite(url: &str) -> bool {
     scheme(url) == "sqlite"
 }
 
+/// [`connect`], for commands that check a database (`verify`, `audit`): an SQLite
+/// file that does not exist is a mistyped path, not an empty database to create and call
+/// intact. (`status`, `plan` and `schema` answer for a database not created yet: empty.)
+pub fn connect_existing(
+    url: &str,
+    ctx: &Ctx,
+    application_name: &str,
+) -> Result<Box<dyn Driver>, EngineError> {
+    if is_sqlite(url)
+        && !backstop_sqlite::exists(url).map_err(|e| EngineError::Usage(redact(&e.message)))?
+    {
+        return Err(EngineError::Usage(format!(
+            "{}: no such SQLite database (check the URL; `backstop apply` creates it); nothing was created",
+            redact(url)
+        )));
+    }
+    connect(url, ctx, application_name)
+}
+
 /// Connect to the database named by `url`. `application_name` is how this session shows up
 /// to others (PostgreSQL's pg_stat_activity, SQLite's lock file), e.g. in lock messages.
 /// SQLite also waits up to `--lock-wait` when another connection keeps the file locked

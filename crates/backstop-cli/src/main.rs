@@ -342,7 +342,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         }
         Command::Verify => {
             let ms = load(&s.dir)?;
-            let mut db = connect::connect(&s.url, &ctx, &app("verify"))?;
+            let mut db = connect::connect_existing(&s.url, &ctx, &app("verify"))?;
             let r = engine::verify(db.as_mut(), &ms, &sum_path)?;
             p.verify(&r);
             Ok(if r.ok { exit::OK } else { exit::REFUSED })
@@ -410,7 +410,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             Ok(exit::OK)
         }
         Command::Audit { action } => {
-            let mut db = connect::connect(&s.url, &ctx, &app("audit"))?;
+            let mut db = connect::connect_existing(&s.url, &ctx, &app("audit"))?;
             match action.unwrap_or(AuditAction::Log) {
                 AuditAction::Log => {
                     let r = engine::audit_log(db.as_mut())?;

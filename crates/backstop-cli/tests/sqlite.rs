@@ -227,3 +227,28 @@ fn zero_timeouts_mean_no_limit() {
     p.ok(&db, &["apply"]);
     assert!(db.check("SELECT count(*) = 200000 FROM n"));
 }
+
+#[test]
+fn commands_that_check_a_database_do_not_create_one_at_a_mistyped_path() {
+    // Regression: `audit verify` on a mistyped path created an empty file and called its
+    // ledger intact.
+    let p = Project::new();
+    let missing = p.tmp.path().join("typo.db");
+    let url = format!("sqlite://{}", missing.display());
+    for args in [&["audit", "verify"][..], &["verify"], &["audit", "log"]] {
+        let out = std::process::Command::new(common::BIN)
+            .current_dir(p.tmp.path())
+            .env("BACKSTOP_ACTOR", "tester")
+            .args(["--database-url", &url, "--dir"])
+            .arg(p.dir())
+            .args(args)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("no such SQLite database"),
+            "{args:?}"
+        );
+        assert!(!missing.exists(), "{args:?} created the file");
+    }
+}

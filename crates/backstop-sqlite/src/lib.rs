@@ -74,6 +74,15 @@ impl std::fmt::Debug for SqliteDriver {
 }
 
 /// Open the database a `sqlite:` URL names, creating the file when it does not exist.
+/// Whether `url` names an SQLite database that exists (or an in-memory one): commands that
+/// only read must not create an empty file at a mistyped path and report on it.
+pub fn exists(url: &str) -> Result<bool, DbError> {
+    Ok(match url::parse(url)? {
+        url::Target::Memory => true,
+        url::Target::File(p) => p.exists(),
+    })
+}
+
 pub fn connect(url: &str) -> Result<SqliteDriver, DbError> {
     let target = url::parse(url)?;
     // Not SQLITE_OPEN_URI: a path like `file:x.db` is a file name here, not a URI with options.
