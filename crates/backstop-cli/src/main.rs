@@ -124,8 +124,14 @@ fn resolve_settings(cli: &Cli) -> Result<Resolved, EngineError> {
         .or(settings.lock_wait)
         .unwrap_or_else(|| "60s".into());
     let lock_wait = migration::parse_duration(&lock_wait_text).ok_or_else(|| {
+        // Say where the value came from: the flag, or the config file.
+        let source = if g.lock_wait.is_some() {
+            "--lock-wait".to_string()
+        } else {
+            format!("{}: lock_wait", config_path.display())
+        };
         EngineError::Usage(format!(
-            "--lock-wait `{lock_wait_text}` is not a duration (e.g. 60s, 500ms)"
+            "{source} `{lock_wait_text}` is not a duration (e.g. 60s, 500ms)"
         ))
     })?;
     let url = g

@@ -40,6 +40,32 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// A TOML error as `line N: message`. An unknown key is reported by the whole document's
+/// span (line 1): its own line is found instead.
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    let unknown = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next());
+    let line = unknown
+        .and_then(|key| {
+            text.lines().position(|l| {
+                let l = l.trim_start();
+                l.strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+        })
+        .or_else(|| {
+            e.span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1) - 1)
+        })
+        .map(|i| i + 1);
+    match line {
+        Some(n) => format!("line {n}: {message}"),
+        None => message.to_string(),
+    }
+}
+
 impl ConfigFile {
     pub fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -49,9 +75,9 @@ impl ConfigFile {
         // Before parsing: a syntax error quotes the line, password and all, and a password
         // with an unencoded space or `/` is not recognisable there by its shape alone.
         register_passwords(&text);
-        toml::from_str(&text).map_err(|e| ConfigError {
+        toml::from_str(&text).map_err(|e: toml::de::Error| ConfigError {
             path: path.into(),
-            message: crate::redact::redact(e.to_string().trim()).replace('\n', " "),
+            message: crate::redact::redact(&describe_toml_error(&text, &e)),
         })
     }
 
@@ -118,7 +144,23 @@ mod tests {
         )
         .unwrap();
         let e = ConfigFile::read(&path).unwrap_err().to_string();
-        assert!(e.contains("TOML parse error"), "{e}");
+        assert!(e.contains("backstop.toml: line 2: "), "{e}");
         assert!(!e.contains("Zq9") && !e.contains("cret"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_reported_on_its_own_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("backstop.toml");
+        std::fs::write(
+            &path,
+            "database_url = \"sqlite://x.db\"\n\nlock_wiat = \"5s\"\n",
+        )
+        .unwrap();
+        let e = ConfigFile::read(&path).unwrap_err().to_string();
+        assert!(
+            e.ends_with("backstop.toml: line 3: unknown field `lock_wiat`"),
+            "{e}"
+        );
     }
 }
