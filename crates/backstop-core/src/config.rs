@@ -61,7 +61,16 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
         })
         .map(|i| i + 1);
     match line {
-        Some(n) => format!("line {n}: {message}"),
+        // The line itself too (masked like everything else), as TOML's own frame showed it.
+        Some(n) => match text
+            .lines()
+            .nth(n - 1)
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
+            Some(l) => format!("line {n}: {message}: `{l}`"),
+            None => format!("line {n}: {message}"),
+        },
         None => message.to_string(),
     }
 }
@@ -159,7 +168,7 @@ mod tests {
         .unwrap();
         let e = ConfigFile::read(&path).unwrap_err().to_string();
         assert!(
-            e.ends_with("backstop.toml: line 3: unknown field `lock_wiat`"),
+            e.ends_with("backstop.toml: line 3: unknown field `lock_wiat`: `lock_wiat = \"5s\"`"),
             "{e}"
         );
     }
