@@ -362,6 +362,7 @@ fn non_transactional_rollback_retries_lock_timeouts_and_stays_applied_when_nothi
     let r = p.ok(&db, &["rollback"]);
     h.join().expect("join");
     assert!(r.stdout.contains("rolled back 2"), "{r:?}");
+    assert!(r.stderr.contains("lock timeout in z (statement 1): retry 1/5"), "{r:?}");
 }
 
 #[test]
@@ -663,4 +664,72 @@ fn a_failed_single_file_migration_names_its_file_as_what_to_fix() {
     assert_eq!(r.code, 1, "{r:?}");
     let want = format!("next: fix {} and run", p.dir().join("1_bad.sql").display());
     assert!(r.stderr.contains(&want), "{want}\n{r:?}");
+}
+
+#[test]
+fn a_rollback_after_accepted_drift_may_not_destroy_the_drift() {
+    // Regression: under --allow-drift a down script that also dropped the accepted drift
+    // (DROP SCHEMA … CASCADE) matched the fingerprint recorded before the migration and
+    // passed as proven, taking the drifted table and its rows with it.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_keep",
+        "CREATE TABLE keep (id int);",
+        Some("DROP TABLE keep;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_reporting",
+        "CREATE SCHEMA reporting;\nCREATE TABLE reporting.cfg (k text);",
+        Some("DROP SCHEMA reporting CASCADE;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    db.exec("CREATE TABLE reporting.daily (d date, n int)");
+    db.exec("INSERT INTO reporting.daily VALUES (now(), 42)");
+    let r = p.run(
+        &db,
+        &[
+            "rollback",
+            "--allow-drift",
+            "--reason",
+            "analyst table accepted",
+        ],
+    );
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(
+        db.check("SELECT count(*) = 1 FROM reporting.daily"),
+        "the drift survives"
+    );
+}
+
+#[test]
+fn resolve_does_not_mark_an_applied_migration_undone_without_a_failed_rollback() {
+    // Regression: a data migration's schema equals the one before it, so resolve
+    // --rolled-back accepted it, and the next apply ran it a second time.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_acct",
+        "CREATE TABLE acct (id int PRIMARY KEY, bal numeric);\nINSERT INTO acct VALUES (1, 100);",
+        Some("DROP TABLE acct;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_raise",
+        "UPDATE acct SET bal = bal * 2;",
+        Some("UPDATE acct SET bal = bal / 2;"),
+        None,
+        Some("[contract]\ndata_loss = \"accepted\"\n"),
+    );
+    p.ok(&db, &["apply"]);
+    let r = p.run(&db, &["resolve", "2", "--rolled-back", "--reason", "x"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("no rollback of it has failed"), "{r:?}");
+    p.ok(&db, &["apply"]);
+    assert!(db.check("SELECT bal = 200 FROM acct"), "applied once");
 }

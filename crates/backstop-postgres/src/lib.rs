@@ -1180,18 +1180,37 @@ impl Driver for PgDriver {
         let Some(build) = ConcurrentBuild::of(failed) else {
             return Ok(Vec::new());
         };
-        let r = self.client.query(catalog::DROPPABLE_INVALID, &[]);
+        // The table, resolved as the statement resolved it: same session, same search_path.
+        let (sql, name) = match &build.on {
+            On::Table(t) => (
+                "SELECT pg_catalog.to_regclass($1)::pg_catalog.oid",
+                t.regclass(),
+            ),
+            On::TableOfIndex(ix) => (
+                "SELECT i.indrelid FROM pg_catalog.pg_index i WHERE i.indexrelid = pg_catalog.to_regclass($1)",
+                ix.regclass(),
+            ),
+        };
+        let r = self.client.query(sql, &[&name]);
+        let Some(table) = self
+            .db(r)?
+            .first()
+            .and_then(|row| row.try_get::<_, Option<u32>>(0).ok().flatten())
+        else {
+            return Ok(Vec::new());
+        };
+        let r = self.client.query(catalog::DROPPABLE_INVALID, &[&table]);
         let rows = self.db(r)?;
         let mut dropped = Vec::new();
         for row in &rows {
             let g = |i: usize| -> Result<String, DbError> {
                 row.try_get::<_, String>(i).map_err(|e| error::map(&e))
             };
-            let (name, schema, bare, table_schema, table) = (g(0)?, g(1)?, g(2)?, g(3)?, g(4)?);
+            let (name, schema, bare) = (g(0)?, g(1)?, g(2)?);
             if keep
                 .iter()
                 .any(|k| *k == name || *k == format!("{schema}.{bare}"))
-                || !build.left(&bare, &table_schema, &table)
+                || !build.left(&bare)
             {
                 continue;
             }
@@ -1208,115 +1227,164 @@ impl Driver for PgDriver {
     }
 }
 
+/// A name as PostgreSQL stores it: unquoted names fold ASCII letters to lower case (only
+/// those), and every name is cut to 63 bytes.
+fn stored_name(token: &Token) -> Option<String> {
+    let mut name = match token {
+        Token::Word(w) => w.to_ascii_lowercase(),
+        Token::Quoted(q) => q.clone(),
+        Token::Punct(_) => return None,
+    };
+    let mut end = name.len().min(63);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name.truncate(end);
+    Some(name)
+}
+
+/// A possibly schema-qualified name from a statement.
+#[derive(Debug, PartialEq)]
+struct QualifiedName {
+    schema: Option<String>,
+    name: String,
+}
+
+impl QualifiedName {
+    /// `[schema.]name` starting at token `i`, and the index after it.
+    fn at(t: &[Token], i: usize) -> Option<(QualifiedName, usize)> {
+        let first = stored_name(t.get(i)?)?;
+        match (t.get(i + 1), t.get(i + 2).and_then(stored_name)) {
+            (Some(Token::Punct('.')), Some(name)) => Some((
+                QualifiedName {
+                    schema: Some(first),
+                    name,
+                },
+                i + 3,
+            )),
+            _ => Some((
+                QualifiedName {
+                    schema: None,
+                    name: first,
+                },
+                i + 1,
+            )),
+        }
+    }
+
+    /// The text `to_regclass` resolves as the statement did (unqualified: by search_path).
+    fn regclass(&self) -> String {
+        match &self.schema {
+            Some(s) => quote_qualified(s, &self.name),
+            None => quote::quote_ident(&self.name),
+        }
+    }
+}
+
+/// What a failed concurrent index build is on.
+#[derive(Debug, PartialEq)]
+enum On {
+    Table(QualifiedName),
+    /// `REINDEX INDEX`: the table of that index.
+    TableOfIndex(QualifiedName),
+}
+
 /// A concurrent index build, as a failed statement names it: what it can leave behind.
 #[derive(Debug, PartialEq)]
-enum ConcurrentBuild {
-    /// `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] [name] ON [ONLY] [schema.]table`:
-    /// the named index, or (unnamed) a new one on that table.
-    Create {
-        name: Option<String>,
-        schema: Option<String>,
-        table: String,
-    },
-    /// `REINDEX … CONCURRENTLY`: the `_ccnew` copies it builds.
-    Reindex,
+struct ConcurrentBuild {
+    on: On,
+    /// `CREATE INDEX CONCURRENTLY name`: that index only; unnamed: any new one on the
+    /// table. None for REINDEX, which leaves `_ccnew` copies.
+    index: Option<String>,
+    reindex: bool,
 }
 
 impl ConcurrentBuild {
+    /// `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] [name] ON [ONLY] [schema.]table`
+    /// or `REINDEX [(options)] {INDEX|TABLE} CONCURRENTLY [schema.]name`. Anything else
+    /// (REINDEX SCHEMA or DATABASE among them) leaves nothing backstop could tell apart.
     fn of(sql: &str) -> Option<ConcurrentBuild> {
-        let t = tokens(sql, 24);
+        let t = tokens(sql, 40);
         let word = |i: usize| match t.get(i) {
-            Some(Token::Word(w)) => Some(w.as_str()),
+            Some(Token::Word(w)) => Some(w.to_ascii_lowercase()),
             _ => None,
         };
-        match word(0)? {
-            "reindex" => t
-                .iter()
-                .any(|x| *x == Token::Word("concurrently".into()))
-                .then_some(ConcurrentBuild::Reindex),
-            "create" => {
-                let mut i = 1;
-                if word(i) == Some("unique") {
-                    i += 1;
-                }
-                if word(i) != Some("index") || word(i + 1) != Some("concurrently") {
-                    return None;
-                }
-                i += 2;
-                if word(i) == Some("if")
-                    && word(i + 1) == Some("not")
-                    && word(i + 2) == Some("exists")
-                {
-                    i += 3;
-                }
-                let name = match (word(i), t.get(i)) {
-                    (Some("on"), _) => None,
-                    (_, Some(Token::Word(n) | Token::Quoted(n))) => {
-                        i += 1;
-                        Some(n.clone())
-                    }
-                    _ => return None,
-                };
-                if word(i) != Some("on") {
-                    return None;
-                }
-                i += 1;
-                if word(i) == Some("only") {
-                    i += 1;
-                }
-                let first = t.get(i)?.ident()?;
-                match (t.get(i + 1), t.get(i + 2).and_then(Token::ident)) {
-                    (Some(Token::Punct('.')), Some(table)) => Some(ConcurrentBuild::Create {
-                        name,
-                        schema: Some(first),
-                        table,
-                    }),
-                    _ => Some(ConcurrentBuild::Create {
-                        name,
-                        schema: None,
-                        table: first,
-                    }),
-                }
+        let is = |i: usize, w: &str| word(i).as_deref() == Some(w);
+        if is(0, "reindex") {
+            let mut i = 1;
+            if t.get(i) == Some(&Token::Punct('(')) {
+                i = i + t[i..].iter().position(|x| *x == Token::Punct(')'))? + 1;
             }
-            _ => None,
+            let kind = word(i)?;
+            if !is(i + 1, "concurrently") {
+                return None;
+            }
+            let (name, _) = QualifiedName::at(&t, i + 2)?;
+            let on = match kind.as_str() {
+                "index" => On::TableOfIndex(name),
+                "table" => On::Table(name),
+                _ => return None,
+            };
+            return Some(ConcurrentBuild {
+                on,
+                index: None,
+                reindex: true,
+            });
         }
+        if !is(0, "create") {
+            return None;
+        }
+        let mut i = 1;
+        if is(i, "unique") {
+            i += 1;
+        }
+        if !is(i, "index") || !is(i + 1, "concurrently") {
+            return None;
+        }
+        i += 2;
+        if is(i, "if") && is(i + 1, "not") && is(i + 2, "exists") {
+            i += 3;
+        }
+        let index = if is(i, "on") {
+            None
+        } else {
+            let n = stored_name(t.get(i)?)?;
+            i += 1;
+            Some(n)
+        };
+        if !is(i, "on") {
+            return None;
+        }
+        i += 1;
+        if is(i, "only") {
+            i += 1;
+        }
+        let (table, _) = QualifiedName::at(&t, i)?;
+        Some(ConcurrentBuild {
+            on: On::Table(table),
+            index,
+            reindex: false,
+        })
     }
 
-    /// Whether the INVALID index `index` on `table_schema.table` can be this build's.
-    fn left(&self, index: &str, table_schema: &str, table: &str) -> bool {
-        match self {
-            ConcurrentBuild::Create {
-                name,
-                schema,
-                table: t,
-            } => {
-                t == table
-                    && schema.as_deref().is_none_or(|s| s == table_schema)
-                    && name.as_deref().is_none_or(|n| n == index)
-            }
-            ConcurrentBuild::Reindex => index
+    /// Whether the INVALID index called `index`, on this build's table, can be its own.
+    fn left(&self, index: &str) -> bool {
+        if self.reindex {
+            return index
                 .rfind("_ccnew")
-                .is_some_and(|i| index[i + 6..].bytes().all(|b| b.is_ascii_digit())),
+                .is_some_and(|i| index[i + 6..].bytes().all(|b| b.is_ascii_digit()));
         }
+        self.index.as_deref().is_none_or(|n| n == index)
     }
 }
 
-/// A token of a statement's start: a word (folded to lower case, as PostgreSQL folds
-/// unquoted names), a quoted identifier (as written), or a punctuation character.
+/// A token of a statement's start: a word or a quoted identifier (as written), or a
+/// punctuation character.
 #[derive(Debug, PartialEq)]
 enum Token {
     Word(String),
     Quoted(String),
     Punct(char),
-}
-
-impl Token {
-    fn ident(&self) -> Option<String> {
-        match self {
-            Token::Word(w) | Token::Quoted(w) => Some(w.clone()),
-            Token::Punct(_) => None,
-        }
-    }
 }
 
 /// The first `max` tokens of `sql`, skipping comments; stops at a string constant.
@@ -1349,7 +1417,7 @@ fn tokens(sql: &str, max: usize) -> Vec<Token> {
             let end = rest
                 .find(|x: char| !(x.is_alphanumeric() || x == '_' || x == '$'))
                 .unwrap_or(rest.len());
-            out.push(Token::Word(rest[..end].to_lowercase()));
+            out.push(Token::Word(rest[..end].to_string()));
             rest = &rest[end..];
         } else if c == '\'' || c == '$' {
             break;

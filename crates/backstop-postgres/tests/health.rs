@@ -166,3 +166,71 @@ fn only_the_failed_builds_own_index_is_dropped() {
         "their index is valid"
     );
 }
+
+/// The failed statement's names resolve as PostgreSQL resolved them: the table by
+/// search_path (not any schema's table of that name), names folded only in ASCII and cut
+/// to 63 bytes; REINDEX leaves `_ccnew` copies of the index it names.
+#[test]
+fn the_failed_statements_names_resolve_as_postgresql_resolved_them() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    let long = "i".repeat(70);
+    common::exec(
+        &mut d,
+        "CREATE TABLE t (a int);\nINSERT INTO t VALUES (1), (1);\n\
+         CREATE SCHEMA s2;\nCREATE TABLE s2.t (a int);\nINSERT INTO s2.t VALUES (1), (1)",
+    );
+    for sql in [
+        "CREATE UNIQUE INDEX CONCURRENTLY idx ON t (a)".to_string(),
+        "CREATE UNIQUE INDEX CONCURRENTLY idx ON s2.t (a)".to_string(),
+        "CREATE UNIQUE INDEX CONCURRENTLY Índice ON t (a)".to_string(),
+        format!("CREATE UNIQUE INDEX CONCURRENTLY {long} ON t (a)"),
+    ] {
+        assert!(d.execute(&sql).is_err(), "{sql}");
+    }
+    // Unqualified: the t the search_path finds, not s2.t.
+    assert_eq!(
+        d.drop_invalid_indexes(&[], "CREATE UNIQUE INDEX CONCURRENTLY idx ON t (a)")
+            .unwrap(),
+        vec!["public.idx".to_string()]
+    );
+    assert_eq!(
+        d.drop_invalid_indexes(&[], "CREATE UNIQUE INDEX CONCURRENTLY IDX ON S2.T (a)")
+            .unwrap(),
+        vec!["s2.idx".to_string()]
+    );
+    assert_eq!(
+        d.drop_invalid_indexes(&[], "CREATE UNIQUE INDEX CONCURRENTLY Índice ON t (a)")
+            .unwrap(),
+        vec!["public.\"Índice\"".to_string()]
+    );
+    assert_eq!(
+        d.drop_invalid_indexes(
+            &[],
+            &format!("CREATE UNIQUE INDEX CONCURRENTLY {long} ON t (a)")
+        )
+        .unwrap(),
+        vec![format!("public.{}", &long[..63])]
+    );
+
+    // A REINDEX that times out waiting for a writer leaves its `_ccnew` copy behind.
+    common::exec(&mut d, "CREATE INDEX t_a ON t (a)");
+    let mut writer = db.client();
+    writer
+        .batch_execute("BEGIN; INSERT INTO t VALUES (2)")
+        .expect("writer");
+    common::exec(&mut d, "SET lock_timeout = '200ms'");
+    assert!(d.execute("REINDEX INDEX CONCURRENTLY t_a").is_err());
+    common::exec(&mut d, "RESET lock_timeout");
+    writer.batch_execute("COMMIT").expect("commit");
+    assert!(d
+        .drop_invalid_indexes(&[], "REINDEX INDEX CONCURRENTLY s2.t_a")
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        d.drop_invalid_indexes(&[], "REINDEX (VERBOSE) INDEX CONCURRENTLY t_a")
+            .unwrap(),
+        vec!["public.t_a_ccnew".to_string()]
+    );
+    assert!(d.health().unwrap().is_empty(), "{:?}", d.health());
+}

@@ -900,6 +900,10 @@ fn drop_left_index(
     then: Timeouts,
 ) -> Vec<String> {
     let _ = db.set_session_timeouts(Timeouts::default());
+    // The wait can be long (a long transaction on the table): say what it is.
+    if failed.to_ascii_uppercase().contains("CONCURRENTLY") {
+        ctx.say(|| "    dropping the INVALID index the failed build may have left (waits for transactions using the table)".to_string());
+    }
     let dropped = match db.drop_invalid_indexes(keep, failed) {
         Ok(d) => d,
         Err(e) => {

@@ -411,6 +411,23 @@ pub fn resolve(
                 "roll back (or resolve) the newer migrations first: migrations are undone newest first",
             ));
         }
+        // Only after a rollback of it failed: a schema that merely looks as before (a data
+        // migration, whose changes the schema doesn't show) must not be marked undone, or
+        // the next apply would run it again.
+        let events = db.load_events()?;
+        let last = events.iter().rev().find(|e| {
+            e.version == Some(version)
+                && matches!(
+                    e.kind.as_str(),
+                    "apply" | "apply-failed" | "rollback" | "rollback-failed" | "resolve" | "dirty"
+                )
+        });
+        if last.is_none_or(|e| e.kind != "rollback-failed") {
+            return Err(EngineError::refused(
+                format!("migration {version} is applied, and no rollback of it has failed"),
+                "`backstop rollback` undoes it and proves it; resolve --rolled-back is for a rollback that could not be proven (exit 5), finished by hand",
+            ));
+        }
     } else if !matches!(row.status, Status::Dirty | Status::Failed) {
         return Err(EngineError::Usage(format!(
             "migration {version} is {}, not dirty or failed: nothing to resolve (an applied migration undone by hand, the newest one, takes --rolled-back)",
@@ -425,12 +442,18 @@ pub fn resolve(
     if to == Resolution::RolledBack && fp != row.fingerprint_before {
         let delta: crate::schema::Delta =
             serde_json::from_str(&row.schema_delta).unwrap_or_default();
-        // The objects the migration changed, as they were before it; the rest as now.
-        let expected = current.reverted(&delta);
-        let mut shown = format!(":\n{}", diff(&expected, &current));
-        if expected.fingerprint() != row.fingerprint_before {
-            shown.push_str("\n(objects the migration did not touch differ from before it too: `backstop status` shows the drift)");
-        }
+        // The objects the migration changed, as they were before it; the rest as now. A
+        // migration that never completed recorded no changes: nothing to show then.
+        let shown = if delta.is_empty() {
+            " (`backstop schema` shows the schema now)".to_string()
+        } else {
+            let expected = current.reverted(&delta);
+            let mut shown = format!(":\n{}", diff(&expected, &current));
+            if expected.fingerprint() != row.fingerprint_before {
+                shown.push_str("\n(objects the migration did not touch differ from before it too: `backstop status` shows the drift)");
+            }
+            shown
+        };
         return Err(EngineError::refused(
             format!(
                 "migration {version} is not rolled back: the schema ({fp}) differs from the one recorded before it ({}){shown}",

@@ -403,7 +403,16 @@ fn undo_inner(
                 let _ = db.rollback();
                 if se.is_lock_timeout() && attempt < row.options.retries {
                     attempt += 1;
-                    std::thread::sleep(backoff(attempt));
+                    let wait = backoff(attempt);
+                    ctx.say(|| {
+                        format!(
+                            "    lock timeout in {}: rolled back; retry {attempt}/{} in {} ms",
+                            row.name,
+                            row.options.retries,
+                            wait.as_millis()
+                        )
+                    });
+                    std::thread::sleep(wait);
                     continue;
                 }
                 let _ = record(
@@ -429,7 +438,17 @@ fn undo_inner(
                 if se.is_lock_timeout() && attempt < row.options.retries {
                     attempt += 1;
                     from = se.completed;
-                    std::thread::sleep(backoff(attempt));
+                    let wait = backoff(attempt);
+                    ctx.say(|| {
+                        format!(
+                            "    lock timeout in {} (statement {}): retry {attempt}/{} in {} ms",
+                            row.name,
+                            se.failure.statement_index,
+                            row.options.retries,
+                            wait.as_millis()
+                        )
+                    });
+                    std::thread::sleep(wait);
                     continue;
                 }
                 let _ = db.set_session_timeouts(Timeouts::default());
@@ -491,9 +510,15 @@ fn undo_inner(
         // the migration, so neither is the one after it the one recorded before: then the
         // proof is that the objects the migration changed are back as they were, and
         // everything else is as it was before this step.
+        // Under drift only this proof counts: a down script that also removed the accepted
+        // drift (a DROP … CASCADE, say) would match the fingerprint recorded before the
+        // migration, and destroy what the person chose to keep.
         let drifted = row.fingerprint_after.as_deref() != Some(state.fingerprint.as_str());
-        let proven = after_fp == row.fingerprint_before
-            || (drifted && !delta.is_empty() && after == schema.reverted(&delta));
+        let proven = if drifted && !delta.is_empty() {
+            after == schema.reverted(&delta)
+        } else {
+            after_fp == row.fingerprint_before
+        };
         if !proven {
             // What the schema should have been: the state before this step with the
             // migration's recorded changes undone.

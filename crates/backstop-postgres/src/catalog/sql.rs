@@ -960,26 +960,24 @@ SELECT 'constraint', pg_catalog.quote_ident(k.conname),
  ORDER BY 1, 2, 3
 "#;
 
-/// INVALID plain indexes in user schemas that no other session is building right now
-/// (for `drop_invalid_indexes`): qualified name, schema, name, table schema, table. A
-/// build whose index this role may not see (another role's, without pg_read_all_stats)
-/// holds back every candidate.
+/// INVALID plain indexes on table `$1` (an oid), when no other session is building or
+/// rebuilding an index on that table right now (for `drop_invalid_indexes`): qualified
+/// name, schema, name. A build this role may not see the table of (another role's,
+/// without pg_read_all_stats) holds back every candidate.
 pub const DROPPABLE_INVALID: &str = r#"
 SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(ic.relname),
-       n.nspname::pg_catalog.text, ic.relname::pg_catalog.text,
-       tn.nspname::pg_catalog.text, c.relname::pg_catalog.text
+       n.nspname::pg_catalog.text, ic.relname::pg_catalog.text
   FROM pg_catalog.pg_index i
   JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace
-  JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
-  JOIN pg_catalog.pg_namespace tn ON tn.oid = c.relnamespace
- WHERE NOT i.indisvalid AND ic.relkind = 'i'
+ WHERE i.indrelid = $1 AND NOT i.indisvalid AND ic.relkind = 'i'
    AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'backstop')
    AND pg_catalog.left(n.nspname, 8) NOT IN ('pg_toast', 'pg_temp_')
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_progress_create_index p
                     WHERE p.pid <> pg_catalog.pg_backend_pid()
-                      AND (p.index_relid IS NULL OR p.index_relid = i.indexrelid))
- ORDER BY 1, 2
+                      AND (p.relid IS NULL OR p.relid = i.indrelid
+                           OR p.index_relid = i.indexrelid))
+ ORDER BY 1
 "#;
 
 /// Every catalog the canonical text is read from, directly or through the `pg_get_*def`
