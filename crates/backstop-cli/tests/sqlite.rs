@@ -252,3 +252,31 @@ fn commands_that_check_a_database_do_not_create_one_at_a_mistyped_path() {
         assert!(!missing.exists(), "{args:?} created the file");
     }
 }
+
+#[test]
+fn a_dropped_trigger_whose_on_clause_spells_its_table_in_another_case_is_not_a_proven_rollback() {
+    // Regression: the trigger was missing from the fingerprint, so a down script that did
+    // not re-create it rolled back "proven" (exit 0).
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_orders",
+        "CREATE TABLE Orders(id INTEGER PRIMARY KEY,total INT NOT NULL);\n\
+         CREATE TRIGGER orders_no_negative BEFORE INSERT ON orders WHEN new.total<0 BEGIN SELECT RAISE(ABORT,'neg'); END;",
+        Some("DROP TABLE Orders;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_drop_trigger",
+        "DROP TRIGGER orders_no_negative;",
+        Some("SELECT 1;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    let r = p.run(&db, &["rollback"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(r.stderr.contains("orders_no_negative"), "{r:?}");
+}

@@ -138,13 +138,26 @@ pub(crate) fn read(conn: &Connection) -> Result<SchemaState, DbError> {
     read_indexes(conn, &mut tables)?;
     read_foreign_keys(conn, &mut tables)?;
 
+    // A trigger's `tbl_name` is its ON clause as typed (`ON orders` for a table created as
+    // `Orders`), while the objects are keyed by their own spelling: join ignoring ASCII
+    // case, as SQLite resolves names. Tables, views and virtual tables share one namespace,
+    // so the folded name finds exactly one of them.
+    let owners: BTreeMap<String, String> = tables
+        .keys()
+        .chain(views.keys())
+        .chain(virtual_tables.keys())
+        .map(|n| (n.to_ascii_lowercase(), n.clone()))
+        .collect();
     for (tbl, name, sql) in triggers {
         let t = (name, sql);
-        if let Some(table) = tables.get_mut(&tbl) {
+        let Some(owner) = owners.get(&tbl.to_ascii_lowercase()) else {
+            continue;
+        };
+        if let Some(table) = tables.get_mut(owner) {
             table.triggers.push(t);
-        } else if let Some(v) = views.get_mut(&tbl) {
+        } else if let Some(v) = views.get_mut(owner) {
             v.1.push(t);
-        } else if let Some(v) = virtual_tables.get_mut(&tbl) {
+        } else if let Some(v) = virtual_tables.get_mut(owner) {
             v.1.push(t);
         }
     }
