@@ -280,3 +280,30 @@ fn a_dropped_trigger_whose_on_clause_spells_its_table_in_another_case_is_not_a_p
     assert_eq!(r.code, 5, "{r:?}");
     assert!(r.stderr.contains("orders_no_negative"), "{r:?}");
 }
+
+#[test]
+fn vacuum_runs_in_a_non_transactional_migration() {
+    // Regression: VACUUM's internal transaction was refused as the script's own BEGIN.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (x);\nINSERT INTO a VALUES (1);\nDELETE FROM a;",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_vacuum",
+        "-- backstop:allow cluster-or-vacuum-full a small database\nVACUUM;\n\
+         -- backstop:allow cluster-or-vacuum-full a small database\nVACUUM INTO 'copy.db';",
+        Some("SELECT 1;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    assert!(p.tmp.path().join("copy.db").exists());
+    p.ok(&db, &["rollback", "--steps", "2"]);
+    p.ok(&db, &["audit", "verify"]);
+}

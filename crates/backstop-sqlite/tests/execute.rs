@@ -323,3 +323,34 @@ fn scripts_cannot_open_or_end_the_transaction_backstop_manages() {
         "the transaction stayed whole and was rolled back"
     );
 }
+
+#[test]
+fn vacuum_runs_outside_a_transaction_and_a_scripts_begin_is_still_refused() {
+    // Regression: VACUUM's own internal BEGIN reached the guard, so VACUUM (and VACUUM INTO)
+    // in a `transaction = false` migration failed with "BEGIN is refused".
+    let (dir, _path, url) = common::temp_db();
+    let mut d = common::open(&url);
+    d.execute("CREATE TABLE a (x)").unwrap();
+    d.execute("INSERT INTO a VALUES (1)").unwrap();
+    d.execute("VACUUM").unwrap();
+    d.execute("VACUUM main").unwrap();
+    let copy = dir.path().join("copy.db");
+    d.execute(&format!("VACUUM INTO '{}'", copy.display()))
+        .unwrap();
+    assert!(
+        common::open(&format!("sqlite://{}", copy.display()))
+            .execute("SELECT count(*) = 1 FROM a")
+            .unwrap()[0]
+    );
+    // The guard still refuses the script's own transaction control, then and after.
+    for opener in ["BEGIN", "SAVEPOINT s"] {
+        let e = d.execute(opener).unwrap_err();
+        assert!(e.message.contains("is refused"), "{opener}: {e:?}");
+    }
+    // Inside backstop's transaction VACUUM is SQLite's error, not a refusal of a BEGIN.
+    d.begin(Timeouts::default()).unwrap();
+    let e = d.execute("VACUUM").unwrap_err();
+    assert!(!e.message.contains("is refused"), "{e:?}");
+    assert!(e.message.contains("within a transaction"), "{e:?}");
+    d.rollback().unwrap();
+}
