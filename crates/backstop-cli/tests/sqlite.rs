@@ -307,3 +307,30 @@ fn vacuum_runs_in_a_non_transactional_migration() {
     p.ok(&db, &["rollback", "--steps", "2"]);
     p.ok(&db, &["audit", "verify"]);
 }
+
+#[test]
+fn a_savepoint_in_a_non_transactional_migration_is_refused_before_anything_runs() {
+    // Regression: the lint skipped SAVEPOINT, so it was refused only when it ran, after the
+    // statements before it committed (exit 5, a dirty migration).
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_n",
+        "CREATE TABLE a (x);\nSAVEPOINT s;\nINSERT INTO a VALUES (1);\nRELEASE s;",
+        Some("DROP TABLE a;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.ok(&db, &["sum"]);
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("transaction-control: SAVEPOINT")
+            && r.stderr.contains("transaction-control: RELEASE"),
+        "{r:?}"
+    );
+    assert!(db.check("SELECT count(*) = 0 FROM sqlite_schema WHERE name = 'a'"));
+    let status = p.status(&db);
+    assert_eq!(status["applied"], 0, "{status}");
+    assert_eq!(status["dirty"], serde_json::json!([]), "{status}");
+}
