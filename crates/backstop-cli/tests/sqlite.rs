@@ -334,3 +334,75 @@ fn a_savepoint_in_a_non_transactional_migration_is_refused_before_anything_runs(
     assert_eq!(status["applied"], 0, "{status}");
     assert_eq!(status["dirty"], serde_json::json!([]), "{status}");
 }
+
+#[test]
+fn foreign_keys_off_in_a_non_transactional_migration_does_not_reach_the_next_one() {
+    // Regression: the PRAGMA outlived its migration, so the next migration of the same run
+    // committed an orphan row that a separate run would have refused.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_tables",
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);\n\
+         CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id));",
+        Some("DROP TABLE child;\nDROP TABLE parent;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_fk_off",
+        "PRAGMA foreign_keys = OFF;\nCREATE TABLE other (x);",
+        Some("DROP TABLE other;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.add(
+        "3_orphan",
+        "INSERT INTO child VALUES (1, 999);",
+        Some("DELETE FROM child WHERE id = 1;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("FOREIGN KEY constraint failed"), "{r:?}");
+    assert!(db.check("SELECT count(*) = 0 FROM child"));
+}
+
+#[test]
+fn foreign_keys_off_in_a_non_transactional_down_script_does_not_reach_the_next_step() {
+    // Regression: each rollback step ran with whatever the step before it left, so a down
+    // script deleted a parent row its children still pointed at.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_tables",
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);\n\
+         CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id));",
+        Some("DROP TABLE child;\nDROP TABLE parent;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_seed",
+        "INSERT INTO parent VALUES (1);",
+        Some("DELETE FROM parent WHERE id = 1;"),
+        None,
+        None,
+    );
+    p.add(
+        "3_fk_off",
+        "CREATE TABLE other (x);",
+        Some("PRAGMA foreign_keys = OFF;\nDROP TABLE other;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    db.exec("INSERT INTO child VALUES (1, 1)");
+    let r = p.run(&db, &["rollback", "--steps", "2"]);
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("FOREIGN KEY constraint failed"), "{r:?}");
+    assert!(db.check("SELECT count(*) = 1 FROM parent"));
+}

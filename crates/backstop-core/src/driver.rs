@@ -183,6 +183,15 @@ pub trait Driver {
     /// Release the migration lock. Called from a guard's Drop, so it must not panic.
     fn unlock(&mut self) -> Result<(), DbError>;
 
+    /// Put the session back to backstop's own settings. Called outside a transaction before
+    /// each migration and each rollback step: a `transaction = false` script before it may
+    /// have changed settings that outlive its statements (SQLite: `PRAGMA foreign_keys =
+    /// OFF`), and the next script must run as it would in a run of its own. The default
+    /// does nothing.
+    fn reset_session(&mut self) -> Result<(), DbError> {
+        Ok(())
+    }
+
     /// Start a transaction with these timeouts local to it.
     fn begin(&mut self, timeouts: Timeouts) -> Result<(), DbError>;
 
