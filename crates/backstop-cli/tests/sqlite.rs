@@ -172,6 +172,9 @@ fn a_deleted_state_row_is_drift_and_the_ledger_goes_on() {
     );
     p.ok(&db, &["sum"]);
     db.exec("DELETE FROM backstop_state");
+    // No recorded head: a deleted tail would go unnoticed, so the ledger is not intact.
+    let r = p.run(&db, &["audit", "verify"]);
+    assert_eq!(r.code, 3, "{r:?}");
     assert!(!p.status(&db)["drift"].is_null(), "{}", p.status(&db));
     let r = p.run(&db, &["apply"]);
     assert_eq!(r.code, 3, "{r:?}");

@@ -275,6 +275,14 @@ pub trait Driver {
     /// The stored ledger head and last fingerprint; `None` before the first write.
     fn load_state(&mut self) -> Result<Option<StoredState>, DbError>;
 
+    /// The ledger head as the state row records it, for `audit verify`; `None` without a
+    /// state row, even where [`Driver::load_state`] takes the ledger's last event for the
+    /// head so that runs can go on (SQLite): a head read from the ledger itself can't show
+    /// that events were deleted from its end.
+    fn recorded_head(&mut self) -> Result<Option<(i64, String)>, DbError> {
+        Ok(self.load_state()?.map(|s| (s.ledger_seq, s.ledger_hash)))
+    }
+
     /// Upsert the state row. `schema_json: None` keeps the stored schema text (it is large,
     /// and rewritten once at the end of a run, not after every migration).
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError>;

@@ -441,6 +441,10 @@ impl Driver for SqliteDriver {
         self.explain(history::load_state(&self.conn))
     }
 
+    fn recorded_head(&mut self) -> Result<Option<(i64, String)>, DbError> {
+        self.explain(history::recorded_head(&self.conn))
+    }
+
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError> {
         history::save_state(&self.conn, state)
     }
