@@ -409,3 +409,39 @@ fn foreign_keys_off_in_a_non_transactional_down_script_does_not_reach_the_next_s
     assert!(r.stderr.contains("FOREIGN KEY constraint failed"), "{r:?}");
     assert!(db.check("SELECT count(*) = 1 FROM parent"));
 }
+
+#[test]
+fn schema_waits_for_a_busy_database_as_long_as_lock_wait_once() {
+    // Regression: `schema --lock-wait 2s` waited 4 s before exit 4: a best-effort first read
+    // spent the whole wait, failed quietly, and the next read waited again.
+    use backstop_core::driver::Driver;
+    use std::time::{Duration, Instant};
+
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (x);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+
+    let mut holder = backstop_sqlite::connect(&db.url).expect("connect");
+    // Keeps the file locked, as a migration whose transaction spilled to disk does.
+    holder
+        .execute("PRAGMA locking_mode = EXCLUSIVE")
+        .expect("pragma");
+    holder.execute("INSERT INTO a VALUES (1)").expect("write");
+
+    let started = Instant::now();
+    let r = p.run(&db, &["schema", "--lock-wait", "2s"]);
+    let waited = started.elapsed();
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(waited < Duration::from_millis(3500), "{waited:?} {r:?}");
+    assert!(r.stderr.contains("database is locked"), "{r:?}");
+    drop(holder);
+    p.ok(&db, &["schema", "--lock-wait", "2s"]);
+}
