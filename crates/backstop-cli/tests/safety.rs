@@ -218,6 +218,19 @@ fn tampered_ledger_is_found(k: Kind) {
     assert_eq!(r.code, 3, "{r:?}");
     assert!(r.stdout.contains("head"), "{r:?}");
     db.exec(&format!("DROP TABLE {backup}"));
+
+    // Truncated tail and the head deleted with it. Regression: SQLite read the head from
+    // the ledger's own last event and called the ledger intact.
+    db.exec(&format!("DELETE FROM {}", db.t("state")));
+    let r = p.run(&db, &["--format", "json", "audit", "verify"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let broken = &r.json()["broken"];
+    assert!(
+        broken["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("no head is recorded")),
+        "{r:?}"
+    );
 }
 
 fn input_errors_exit_2_name_the_path_and_change_nothing(k: Kind) {

@@ -172,6 +172,9 @@ fn a_deleted_state_row_is_drift_and_the_ledger_goes_on() {
     );
     p.ok(&db, &["sum"]);
     db.exec("DELETE FROM backstop_state");
+    // No recorded head: a deleted tail would go unnoticed, so the ledger is not intact.
+    let r = p.run(&db, &["audit", "verify"]);
+    assert_eq!(r.code, 3, "{r:?}");
     assert!(!p.status(&db)["drift"].is_null(), "{}", p.status(&db));
     let r = p.run(&db, &["apply"]);
     assert_eq!(r.code, 3, "{r:?}");
@@ -251,4 +254,194 @@ fn commands_that_check_a_database_do_not_create_one_at_a_mistyped_path() {
         );
         assert!(!missing.exists(), "{args:?} created the file");
     }
+}
+
+#[test]
+fn a_dropped_trigger_whose_on_clause_spells_its_table_in_another_case_is_not_a_proven_rollback() {
+    // Regression: the trigger was missing from the fingerprint, so a down script that did
+    // not re-create it rolled back "proven" (exit 0).
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_orders",
+        "CREATE TABLE Orders(id INTEGER PRIMARY KEY,total INT NOT NULL);\n\
+         CREATE TRIGGER orders_no_negative BEFORE INSERT ON orders WHEN new.total<0 BEGIN SELECT RAISE(ABORT,'neg'); END;",
+        Some("DROP TABLE Orders;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_drop_trigger",
+        "DROP TRIGGER orders_no_negative;",
+        Some("SELECT 1;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    let r = p.run(&db, &["rollback"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(r.stderr.contains("orders_no_negative"), "{r:?}");
+}
+
+#[test]
+fn vacuum_runs_in_a_non_transactional_migration() {
+    // Regression: VACUUM's internal transaction was refused as the script's own BEGIN.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (x);\nINSERT INTO a VALUES (1);\nDELETE FROM a;",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_vacuum",
+        "-- backstop:allow cluster-or-vacuum-full a small database\nVACUUM;\n\
+         -- backstop:allow cluster-or-vacuum-full a small database\nVACUUM INTO 'copy.db';",
+        Some("SELECT 1;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    assert!(p.tmp.path().join("copy.db").exists());
+    p.ok(&db, &["rollback", "--steps", "2"]);
+    p.ok(&db, &["audit", "verify"]);
+}
+
+#[test]
+fn a_savepoint_in_a_non_transactional_migration_is_refused_before_anything_runs() {
+    // Regression: the lint skipped SAVEPOINT, so it was refused only when it ran, after the
+    // statements before it committed (exit 5, a dirty migration).
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_n",
+        "CREATE TABLE a (x);\nSAVEPOINT s;\nINSERT INTO a VALUES (1);\nRELEASE s;",
+        Some("DROP TABLE a;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.ok(&db, &["sum"]);
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("transaction-control: SAVEPOINT")
+            && r.stderr.contains("transaction-control: RELEASE"),
+        "{r:?}"
+    );
+    assert!(db.check("SELECT count(*) = 0 FROM sqlite_schema WHERE name = 'a'"));
+    let status = p.status(&db);
+    assert_eq!(status["applied"], 0, "{status}");
+    assert_eq!(status["dirty"], serde_json::json!([]), "{status}");
+}
+
+#[test]
+fn foreign_keys_off_in_a_non_transactional_migration_does_not_reach_the_next_one() {
+    // Regression: the PRAGMA outlived its migration, so the next migration of the same run
+    // committed an orphan row that a separate run would have refused.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_tables",
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);\n\
+         CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id));",
+        Some("DROP TABLE child;\nDROP TABLE parent;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_fk_off",
+        "PRAGMA foreign_keys = OFF;\nCREATE TABLE other (x);",
+        Some("DROP TABLE other;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.add(
+        "3_orphan",
+        "INSERT INTO child VALUES (1, 999);",
+        Some("DELETE FROM child WHERE id = 1;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("FOREIGN KEY constraint failed"), "{r:?}");
+    assert!(db.check("SELECT count(*) = 0 FROM child"));
+}
+
+#[test]
+fn foreign_keys_off_in_a_non_transactional_down_script_does_not_reach_the_next_step() {
+    // Regression: each rollback step ran with whatever the step before it left, so a down
+    // script deleted a parent row its children still pointed at.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_tables",
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);\n\
+         CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id));",
+        Some("DROP TABLE child;\nDROP TABLE parent;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_seed",
+        "INSERT INTO parent VALUES (1);",
+        Some("DELETE FROM parent WHERE id = 1;"),
+        None,
+        None,
+    );
+    p.add(
+        "3_fk_off",
+        "CREATE TABLE other (x);",
+        Some("PRAGMA foreign_keys = OFF;\nDROP TABLE other;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    db.exec("INSERT INTO child VALUES (1, 1)");
+    let r = p.run(&db, &["rollback", "--steps", "2"]);
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("FOREIGN KEY constraint failed"), "{r:?}");
+    assert!(db.check("SELECT count(*) = 1 FROM parent"));
+}
+
+#[test]
+fn schema_waits_for_a_busy_database_as_long_as_lock_wait_once() {
+    // Regression: `schema --lock-wait 2s` waited 4 s before exit 4: a best-effort first read
+    // spent the whole wait, failed quietly, and the next read waited again.
+    use backstop_core::driver::Driver;
+    use std::time::{Duration, Instant};
+
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (x);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+
+    let mut holder = backstop_sqlite::connect(&db.url).expect("connect");
+    // Keeps the file locked, as a migration whose transaction spilled to disk does.
+    holder
+        .execute("PRAGMA locking_mode = EXCLUSIVE")
+        .expect("pragma");
+    holder.execute("INSERT INTO a VALUES (1)").expect("write");
+
+    let started = Instant::now();
+    let r = p.run(&db, &["schema", "--lock-wait", "2s"]);
+    let waited = started.elapsed();
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(waited < Duration::from_millis(3500), "{waited:?} {r:?}");
+    assert!(r.stderr.contains("database is locked"), "{r:?}");
+    drop(holder);
+    p.ok(&db, &["schema", "--lock-wait", "2s"]);
 }

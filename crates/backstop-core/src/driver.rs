@@ -183,6 +183,15 @@ pub trait Driver {
     /// Release the migration lock. Called from a guard's Drop, so it must not panic.
     fn unlock(&mut self) -> Result<(), DbError>;
 
+    /// Put the session back to backstop's own settings. Called outside a transaction before
+    /// each migration and each rollback step: a `transaction = false` script before it may
+    /// have changed settings that outlive its statements (SQLite: `PRAGMA foreign_keys =
+    /// OFF`), and the next script must run as it would in a run of its own. The default
+    /// does nothing.
+    fn reset_session(&mut self) -> Result<(), DbError> {
+        Ok(())
+    }
+
     /// Start a transaction with these timeouts local to it.
     fn begin(&mut self, timeouts: Timeouts) -> Result<(), DbError>;
 
@@ -265,6 +274,14 @@ pub trait Driver {
     }
     /// The stored ledger head and last fingerprint; `None` before the first write.
     fn load_state(&mut self) -> Result<Option<StoredState>, DbError>;
+
+    /// The ledger head as the state row records it, for `audit verify`; `None` without a
+    /// state row, even where [`Driver::load_state`] takes the ledger's last event for the
+    /// head so that runs can go on (SQLite): a head read from the ledger itself can't show
+    /// that events were deleted from its end.
+    fn recorded_head(&mut self) -> Result<Option<(i64, String)>, DbError> {
+        Ok(self.load_state()?.map(|s| (s.ledger_seq, s.ledger_hash)))
+    }
 
     /// Upsert the state row. `schema_json: None` keeps the stored schema text (it is large,
     /// and rewritten once at the end of a run, not after every migration).

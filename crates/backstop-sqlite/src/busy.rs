@@ -60,7 +60,14 @@ impl Waiter {
             st.database = database;
             st.limit = limit;
         }
-        let shared = Arc::clone(&w.0);
+        w.attach(conn)?;
+        Ok(w)
+    }
+
+    /// (Re)install the handler on `conn`: a script's `PRAGMA busy_timeout` replaces it with
+    /// SQLite's own, which neither honours lock_timeout nor names the holder.
+    pub(crate) fn attach(&self, conn: &mut Connection) -> Result<(), DbError> {
+        let shared = Arc::clone(&self.0);
         conn.busy_handler(Some(move |count: i32| {
             // A poisoned lock means a panic elsewhere: give up waiting rather than spin.
             let Ok(mut st) = shared.lock() else {
@@ -99,8 +106,7 @@ impl Waiter {
             std::thread::sleep(step.min(limit.saturating_sub(waited)));
             true
         }))
-        .map_err(crate::error::db)?;
-        Ok(w)
+        .map_err(crate::error::db)
     }
 
     /// How long statements wait from now on.

@@ -11,7 +11,9 @@
 //! without its history row; a BEGIN in a `transaction = false` migration puts the progress
 //! records (and, on failure, the failure's record) into the script's transaction, which
 //! disappears with it. An authorizer refuses those statements when they are prepared,
-//! before they run (<https://sqlite.org/c3ref/set_authorizer.html>).
+//! before they run (<https://sqlite.org/c3ref/set_authorizer.html>); what SQLite itself
+//! prepares while a statement runs (VACUUM's own transaction) is not the script's and is
+//! not checked.
 
 use crate::error::{map_err, one_statement_only};
 use backstop_core::driver::{DbError, FirstColumn};
@@ -194,14 +196,23 @@ pub(crate) fn execute(
         return Ok(Vec::new());
     }
     let was_autocommit = conn.is_autocommit();
-    guard.arm(!was_autocommit);
     watchdog.arm(timeout);
-    let result = run(conn, sql);
-    let fired = watchdog.disarm();
-    let refused_statement = guard.disarm();
-    if let Some(what) = refused_statement {
+    // The guard checks the script's statement while it is prepared, and only then: VACUUM
+    // runs its own BEGIN … COMMIT while it steps (<https://sqlite.org/lang_vacuum.html>),
+    // and those statements of SQLite's reach the authorizer too.
+    guard.arm(!was_autocommit);
+    let prepared = conn.prepare(sql);
+    if let Some(what) = guard.disarm() {
+        watchdog.disarm();
         return Err(refused(&what, !was_autocommit));
     }
+    let result = match prepared {
+        Ok(stmt) => run(stmt),
+        // Only comments: nothing to run.
+        Err(rusqlite::Error::Empty) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    };
+    let fired = watchdog.disarm();
     // Belt and braces: whatever the statement was, a transaction it left open is not one
     // backstop can record its bookkeeping in. Roll it back so nothing of it remains, and
     // fail the statement.
@@ -216,13 +227,7 @@ pub(crate) fn execute(
     result.map_err(|e| map_err(e, if fired { timeout } else { None }))
 }
 
-fn run(conn: &Connection, sql: &str) -> rusqlite::Result<FirstColumn> {
-    let mut stmt = match conn.prepare(sql) {
-        Ok(s) => s,
-        // Only comments: nothing to run.
-        Err(rusqlite::Error::Empty) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
+fn run(mut stmt: rusqlite::Statement<'_>) -> rusqlite::Result<FirstColumn> {
     let has_columns = stmt.column_count() > 0;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();

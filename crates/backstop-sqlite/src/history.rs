@@ -283,6 +283,8 @@ pub(crate) fn load_state(conn: &Connection) -> Result<Option<StoredState>, DbErr
     // Read as "no state", the next event would be appended as seq 1 (a UNIQUE violation)
     // and drift would go unchecked. The ledger's last event is the head; the recorded
     // fingerprint is gone, which is drift until a person accepts the current schema.
+    // `audit verify` does not take this head ([`recorded_head`]): it can't reveal events
+    // deleted from the end.
     let mut last = conn
         .prepare_cached("SELECT seq, hash FROM backstop_events ORDER BY seq DESC LIMIT 1")
         .map_err(db)?;
@@ -297,6 +299,20 @@ pub(crate) fn load_state(conn: &Connection) -> Result<Option<StoredState>, DbErr
         schema_json: None,
         catalog_stamp: None,
     }))
+}
+
+/// The head as the state row records it; `None` without one (see [`load_state`] for the
+/// head runs go on with instead).
+pub(crate) fn recorded_head(conn: &Connection) -> Result<Option<(i64, String)>, DbError> {
+    if !exists(conn)? {
+        return Ok(None);
+    }
+    let mut st = conn
+        .prepare_cached("SELECT ledger_seq, ledger_hash FROM backstop_state WHERE id = 1")
+        .map_err(db)?;
+    st.query_row([], |r| Ok((r.get(0)?, event_text(r.get_ref(1)?))))
+        .optional()
+        .map_err(db)
 }
 
 pub(crate) fn save_state(conn: &Connection, s: &StoredState) -> Result<(), DbError> {

@@ -11,6 +11,8 @@
 //! - transactions (`BEGIN IMMEDIATE`), a progress handler as statement_timeout, and an
 //!   authorizer that keeps scripts from opening or ending transactions themselves (`exec`);
 //! - the canonical schema read from the catalog pragmas, and FK-orphan health (`schema`);
+//! - the connection settings each migration starts from, whatever a script before it set
+//!   with PRAGMA (`session`);
 //! - error mapping to [`DbError`] with SQLite's extended result code names (`error`).
 
 mod busy;
@@ -19,6 +21,7 @@ mod exec;
 mod history;
 mod lock;
 mod schema;
+mod session;
 mod sqltext;
 mod url;
 
@@ -62,6 +65,8 @@ pub struct SqliteDriver {
     waiter: busy::Waiter,
     /// How long work outside a transaction waits for another connection's lock.
     lock_wait: Duration,
+    /// The settings each migration and rollback step starts from.
+    baseline: session::Baseline,
 }
 
 impl std::fmt::Debug for SqliteDriver {
@@ -171,6 +176,7 @@ pub fn connect(url: &str) -> Result<SqliteDriver, DbError> {
         }
     }
     waiter.set_limit(DEFAULT_BUSY_TIMEOUT);
+    let baseline = session::Baseline::capture(&conn).map_err(opened)?;
     let watchdog = exec::Watchdog::install(&mut conn)?;
     let tx_guard = exec::TxGuard::install(&mut conn)?;
     let lock = lock_file.map(lock::FileLock::new);
@@ -186,6 +192,7 @@ pub fn connect(url: &str) -> Result<SqliteDriver, DbError> {
         tx_guard,
         waiter,
         lock_wait: DEFAULT_BUSY_TIMEOUT,
+        baseline,
     })
 }
 
@@ -340,6 +347,18 @@ impl Driver for SqliteDriver {
         }
     }
 
+    fn reset_session(&mut self) -> Result<(), DbError> {
+        // `PRAGMA foreign_keys` is a no-op inside a transaction: restoring it there would
+        // seem to work and not.
+        if !self.conn.is_autocommit() {
+            return Err(DbError::other(
+                "cannot reset the session: a transaction is open on this connection",
+            ));
+        }
+        self.baseline.restore(&self.conn)?;
+        self.waiter.attach(&mut self.conn)
+    }
+
     fn begin(&mut self, timeouts: Timeouts) -> Result<(), DbError> {
         // Checked here rather than left to SQLite so the open transaction keeps its timeouts.
         if !self.conn.is_autocommit() {
@@ -420,6 +439,10 @@ impl Driver for SqliteDriver {
 
     fn load_state(&mut self) -> Result<Option<StoredState>, DbError> {
         self.explain(history::load_state(&self.conn))
+    }
+
+    fn recorded_head(&mut self) -> Result<Option<(i64, String)>, DbError> {
+        self.explain(history::recorded_head(&self.conn))
     }
 
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError> {

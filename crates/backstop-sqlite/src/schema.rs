@@ -88,7 +88,7 @@ struct Table {
 
 /// Read the complete user schema.
 pub(crate) fn read(conn: &Connection) -> Result<SchemaState, DbError> {
-    let shadow = shadow_tables(conn);
+    let shadow = shadow_tables(conn)?;
     let mut tables: BTreeMap<String, Table> = BTreeMap::new();
     let mut views: BTreeMap<String, (String, Vec<(String, String)>)> = BTreeMap::new();
     let mut virtual_tables: BTreeMap<String, (String, Vec<(String, String)>)> = BTreeMap::new();
@@ -138,13 +138,26 @@ pub(crate) fn read(conn: &Connection) -> Result<SchemaState, DbError> {
     read_indexes(conn, &mut tables)?;
     read_foreign_keys(conn, &mut tables)?;
 
+    // A trigger's `tbl_name` is its ON clause as typed (`ON orders` for a table created as
+    // `Orders`), while the objects are keyed by their own spelling: join ignoring ASCII
+    // case, as SQLite resolves names. Tables, views and virtual tables share one namespace,
+    // so the folded name finds exactly one of them.
+    let owners: BTreeMap<String, String> = tables
+        .keys()
+        .chain(views.keys())
+        .chain(virtual_tables.keys())
+        .map(|n| (n.to_ascii_lowercase(), n.clone()))
+        .collect();
     for (tbl, name, sql) in triggers {
         let t = (name, sql);
-        if let Some(table) = tables.get_mut(&tbl) {
+        let Some(owner) = owners.get(&tbl.to_ascii_lowercase()) else {
+            continue;
+        };
+        if let Some(table) = tables.get_mut(owner) {
             table.triggers.push(t);
-        } else if let Some(v) = views.get_mut(&tbl) {
+        } else if let Some(v) = views.get_mut(owner) {
             v.1.push(t);
-        } else if let Some(v) = virtual_tables.get_mut(&tbl) {
+        } else if let Some(v) = virtual_tables.get_mut(owner) {
             v.1.push(t);
         }
     }
@@ -180,7 +193,7 @@ pub(crate) fn read(conn: &Connection) -> Result<SchemaState, DbError> {
         known.extend(t.triggers.iter().map(|(n, _)| n.to_ascii_lowercase()));
     }
     for (name, (_, trigs)) in views.iter().chain(virtual_tables.iter()) {
-        known.extend(view_columns(conn, name));
+        known.extend(view_columns(conn, name)?);
         known.extend(trigs.iter().map(|(n, _)| n.to_ascii_lowercase()));
     }
 
@@ -210,20 +223,20 @@ pub(crate) fn read(conn: &Connection) -> Result<SchemaState, DbError> {
 
 /// A view's column names (case-folded); none when the view can't be read (it may refer
 /// to a table that no longer exists, which SQLite allows until the view is used).
-fn view_columns(conn: &Connection, view: &str) -> Vec<String> {
+fn view_columns(conn: &Connection, view: &str) -> Result<Vec<String>, DbError> {
     let read = || -> rusqlite::Result<Vec<String>> {
         let mut st =
             conn.prepare_cached("SELECT lower(name) FROM pragma_table_xinfo(?1, 'main')")?;
         let names = st.query_map([view], |r| r.get(0))?;
         names.collect()
     };
-    read().unwrap_or_default()
+    best_effort(read())
 }
 
 /// Tables that belong to a virtual table (FTS, R*Tree). Their layout is the module's
 /// business; the virtual table's own SQL already pins it. Best effort: without
 /// `PRAGMA table_list` they are simply listed as tables.
-fn shadow_tables(conn: &Connection) -> BTreeSet<String> {
+fn shadow_tables(conn: &Connection) -> Result<BTreeSet<String>, DbError> {
     let read = || -> rusqlite::Result<BTreeSet<String>> {
         let mut st = conn.prepare_cached(
             "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'",
@@ -231,7 +244,25 @@ fn shadow_tables(conn: &Connection) -> BTreeSet<String> {
         let names = st.query_map([], |r| r.get(0))?;
         names.collect()
     };
-    read().unwrap_or_default()
+    best_effort(read())
+}
+
+/// A read whose failure leaves a detail out, except that a database locked by another
+/// connection fails the whole read: the lock wait was spent on this statement (the next
+/// would wait as long again), and what it left out would change the fingerprint.
+fn best_effort<T: Default>(r: rusqlite::Result<T>) -> Result<T, DbError> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(e)
+            if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ) =>
+        {
+            Err(db(e))
+        }
+        Err(_) => Ok(T::default()),
+    }
 }
 
 fn read_columns(conn: &Connection, tables: &mut BTreeMap<String, Table>) -> Result<(), DbError> {

@@ -323,3 +323,82 @@ fn scripts_cannot_open_or_end_the_transaction_backstop_manages() {
         "the transaction stayed whole and was rolled back"
     );
 }
+
+#[test]
+fn vacuum_runs_outside_a_transaction_and_a_scripts_begin_is_still_refused() {
+    // Regression: VACUUM's own internal BEGIN reached the guard, so VACUUM (and VACUUM INTO)
+    // in a `transaction = false` migration failed with "BEGIN is refused".
+    let (dir, _path, url) = common::temp_db();
+    let mut d = common::open(&url);
+    d.execute("CREATE TABLE a (x)").unwrap();
+    d.execute("INSERT INTO a VALUES (1)").unwrap();
+    d.execute("VACUUM").unwrap();
+    d.execute("VACUUM main").unwrap();
+    let copy = dir.path().join("copy.db");
+    d.execute(&format!("VACUUM INTO '{}'", copy.display()))
+        .unwrap();
+    assert!(
+        common::open(&format!("sqlite://{}", copy.display()))
+            .execute("SELECT count(*) = 1 FROM a")
+            .unwrap()[0]
+    );
+    // The guard still refuses the script's own transaction control, then and after.
+    for opener in ["BEGIN", "SAVEPOINT s"] {
+        let e = d.execute(opener).unwrap_err();
+        assert!(e.message.contains("is refused"), "{opener}: {e:?}");
+    }
+    // Inside backstop's transaction VACUUM is SQLite's error, not a refusal of a BEGIN.
+    d.begin(Timeouts::default()).unwrap();
+    let e = d.execute("VACUUM").unwrap_err();
+    assert!(!e.message.contains("is refused"), "{e:?}");
+    assert!(e.message.contains("within a transaction"), "{e:?}");
+    d.rollback().unwrap();
+}
+
+#[test]
+fn reset_session_undoes_what_a_script_changed_with_pragma() {
+    // Regression: `PRAGMA foreign_keys = OFF` in a `transaction = false` migration stayed in
+    // force for the next migration of the run.
+    let (_dir, _path, url) = common::temp_db();
+    let mut d = common::open(&url);
+    for set in [
+        "PRAGMA foreign_keys = OFF",
+        "PRAGMA recursive_triggers = ON",
+        "PRAGMA ignore_check_constraints = ON",
+        "PRAGMA query_only = ON",
+        "PRAGMA busy_timeout = 0",
+    ] {
+        d.execute(set).unwrap();
+    }
+    d.reset_session().unwrap();
+    let flag = |d: &mut backstop_sqlite::SqliteDriver, name: &str| {
+        d.execute(&format!("PRAGMA {name}")).unwrap()
+    };
+    assert_eq!(flag(&mut d, "foreign_keys"), vec![true]);
+    assert_eq!(flag(&mut d, "recursive_triggers"), vec![false]);
+    assert_eq!(flag(&mut d, "ignore_check_constraints"), vec![false]);
+    assert_eq!(flag(&mut d, "query_only"), vec![false]);
+
+    // backstop's busy handler is back: the next migration waits for another connection's
+    // lock instead of failing at once.
+    let mut other = common::open(&url);
+    other.begin(Timeouts::default()).unwrap();
+    other.execute("CREATE TABLE t (a INT)").unwrap();
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        other.commit().unwrap();
+    });
+    d.begin(Timeouts {
+        lock: Some(Duration::from_secs(5)),
+        statement: None,
+    })
+    .unwrap();
+    d.execute("INSERT INTO t VALUES (1)").unwrap();
+    d.commit().unwrap();
+    holder.join().unwrap();
+
+    // Inside a transaction `PRAGMA foreign_keys` does nothing, so a reset there can't work.
+    d.begin(Timeouts::default()).unwrap();
+    assert!(d.reset_session().is_err());
+    d.rollback().unwrap();
+}

@@ -529,3 +529,29 @@ fn user_tables_named_like_backstops_are_part_of_the_schema() {
     );
     assert!(s.objects["table backstop_orders"].contains("index backstop_orders_id (id)"));
 }
+
+#[test]
+fn triggers_whose_on_clause_spells_the_table_in_another_case_are_described() {
+    // Regression: a trigger `ON orders` of a table created as `Orders` was left out, so
+    // dropping it was neither drift nor caught by rollback.
+    let s = schema_of(
+        "CREATE TABLE Orders (id INTEGER PRIMARY KEY, total INT NOT NULL);
+         CREATE TRIGGER orders_no_negative BEFORE INSERT ON orders WHEN new.total < 0 BEGIN SELECT RAISE(ABORT, 'neg'); END;
+         CREATE INDEX orders_total ON ORDERS (total);
+         CREATE VIEW Big AS SELECT id FROM Orders WHERE total > 100;
+         CREATE TRIGGER big_insert INSTEAD OF INSERT ON big BEGIN SELECT 1; END;",
+    );
+    let t = &s.objects["table Orders"];
+    assert!(t.contains("trigger orders_no_negative: "), "{t}");
+    assert!(t.contains("index orders_total (total)"), "{t}");
+    let v = &s.objects["view Big"];
+    assert!(v.contains("trigger big_insert: "), "{v}");
+
+    let without = schema_of(
+        "CREATE TABLE Orders (id INTEGER PRIMARY KEY, total INT NOT NULL);
+         CREATE INDEX orders_total ON ORDERS (total);
+         CREATE VIEW Big AS SELECT id FROM Orders WHERE total > 100;
+         CREATE TRIGGER big_insert INSTEAD OF INSERT ON big BEGIN SELECT 1; END;",
+    );
+    assert_ne!(s.fingerprint(), without.fingerprint());
+}

@@ -292,10 +292,12 @@ pub fn apply(
                 m.name
             )
         });
-        let result = if m.options.transaction && db.transactional_ddl() {
-            apply_tx(db, m, ctx, &release, &mut state, &mut schema)
-        } else {
-            apply_no_tx(db, m, ctx, &release, &mut state, &mut schema)
+        let result = match db.reset_session() {
+            Err(e) => Err(e.into()),
+            Ok(()) if m.options.transaction && db.transactional_ddl() => {
+                apply_tx(db, m, ctx, &release, &mut state, &mut schema)
+            }
+            Ok(()) => apply_no_tx(db, m, ctx, &release, &mut state, &mut schema),
         };
         match result {
             Ok((a, row)) => {

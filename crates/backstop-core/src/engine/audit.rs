@@ -2,39 +2,49 @@
 
 use crate::driver::Driver;
 use crate::error::EngineError;
-use crate::ledger::{verify_chain, GENESIS};
+use crate::ledger::{verify_chain, BrokenLink, GENESIS};
 use crate::report::{AuditReport, AuditVerifyReport};
 
 pub fn audit_log(db: &mut dyn Driver) -> Result<AuditReport, EngineError> {
+    read(db).map(|(report, _)| report)
+}
+
+/// The ledger and the head recorded for it (`None`: no state row, or no history at all).
+fn read(db: &mut dyn Driver) -> Result<(AuditReport, Option<(i64, String)>), EngineError> {
     if !db.history_exists()? {
-        return Ok(AuditReport {
+        let report = AuditReport {
             database: db.display_url(),
             events: vec![],
             head_seq: 0,
             head_hash: GENESIS.into(),
-        });
+        };
+        return Ok((report, None));
     }
     let events = db.load_events()?;
-    let state = db.load_state()?;
-    Ok(AuditReport {
+    let recorded = db.recorded_head()?;
+    let (head_seq, head_hash) = recorded.clone().unwrap_or_else(|| (0, GENESIS.into()));
+    let report = AuditReport {
         database: db.display_url(),
         events,
-        head_seq: state.as_ref().map(|s| s.ledger_seq).unwrap_or(0),
-        head_hash: state
-            .map(|s| s.ledger_hash)
-            .unwrap_or_else(|| GENESIS.into()),
-    })
+        head_seq,
+        head_hash,
+    };
+    Ok((report, recorded))
 }
 
 /// Check every link and the head. The report names the first broken link.
 pub fn audit_verify(db: &mut dyn Driver) -> Result<AuditVerifyReport, EngineError> {
-    let log = audit_log(db)?;
-    let head = if log.head_seq == 0 && log.events.is_empty() {
-        None
-    } else {
-        Some((log.head_seq, log.head_hash.as_str()))
+    let (log, recorded) = read(db)?;
+    let res = match (&recorded, log.events.len()) {
+        (None, 0) => verify_chain(&log.events, None),
+        (Some((seq, hash)), _) => verify_chain(&log.events, Some((*seq, hash))),
+        // Events but no recorded head: the state row is gone, and with it the one way to
+        // tell a ledger whose last events were deleted from an intact one.
+        (None, n) => verify_chain(&log.events, None).and(Err(BrokenLink {
+            seq: n as i64 + 1,
+            problem: format!("the ledger ends at event {n} but no head is recorded for it (backstop's state row was deleted), so events at its end may have been deleted too"),
+        })),
     };
-    let res = verify_chain(&log.events, head);
     Ok(AuditVerifyReport {
         database: log.database,
         ok: res.is_ok(),

@@ -330,6 +330,8 @@ pub(crate) fn undo_one(
     forced: Option<&str>,
 ) -> Result<RolledBackMigration, EngineError> {
     let transactional = row.options.transaction && db.transactional_ddl();
+    // Before anything of this step runs, so an error here is not one that leaves it dirty.
+    db.reset_session()?;
     match undo_inner(db, row, ctx, state, schema, forced) {
         // Outside a transaction the row is marked dirty before the first statement: any
         // error after that leaves work a person must check.

@@ -20,7 +20,9 @@ ran. A `BEGIN` inside it is a no-op with a warning on PostgreSQL and an error on
 In a `transaction = false` migration, backstop records progress statement by statement and
 can't resume inside your own transaction, so it is a warning there — except on SQLite,
 where the bookkeeping would go into your transaction and vanish with it: backstop refuses
-the statement when it runs, so the rule is an error.
+the statement when it runs, so the rule is an error. The same goes there for `SAVEPOINT`,
+which opens a transaction when none is open, and for `RELEASE` and `ROLLBACK TO`, which
+find no savepoint to end; inside backstop's transaction savepoints are fine.
 
 ## Bad
 ```sql
@@ -39,8 +41,10 @@ fn check(cx: &StmtCx, out: &mut Out) {
     let StmtKind::Transaction { kind, word } = &cx.stmt.kind else {
         return;
     };
-    if matches!(kind, TxKind::Savepoint | TxKind::Other) {
-        return;
+    match kind {
+        TxKind::Other => return,
+        TxKind::Savepoint => return savepoint(cx, out, word),
+        TxKind::Begin | TxKind::Commit | TxKind::Rollback => {}
     }
     let help = "Remove it: backstop wraps each migration in a transaction (set `transaction = false` to opt out).";
     if cx.mig.transaction {
@@ -55,6 +59,27 @@ fn check(cx: &StmtCx, out: &mut Out) {
         out.at(cx.index, format!("{word} in a migration with `transaction = false`: backstop records progress per statement and can't resume inside your transaction"), help)
             .severity(Severity::Warning);
     }
+}
+
+/// Inside backstop's transaction a savepoint nests harmlessly. Outside one, on SQLite, a
+/// SAVEPOINT opens a transaction (<https://sqlite.org/lang_savepoint.html>), which backstop
+/// refuses when it runs, and a RELEASE or ROLLBACK TO finds no savepoint: either way the
+/// statement fails after the ones before it committed, leaving the migration half-applied.
+/// As an error, the apply gate refuses before anything runs.
+fn savepoint(cx: &StmtCx, out: &mut Out, word: &str) {
+    if cx.mig.transaction || cx.engine != Engine::Sqlite {
+        return;
+    }
+    let msg = match word.split_whitespace().next() {
+        Some("RELEASE") => "RELEASE in a migration with `transaction = false`: on SQLite there is no savepoint to release outside a transaction, so it fails when it runs, after the statements before it committed".to_string(),
+        Some("ROLLBACK") => "ROLLBACK TO in a migration with `transaction = false`: on SQLite there is no savepoint to roll back to outside a transaction, so it fails when it runs, after the statements before it committed".to_string(),
+        _ => "SAVEPOINT in a migration with `transaction = false`: on SQLite it opens a transaction, which would take backstop's progress records with it, so backstop refuses it when it runs, after the statements before it committed".to_string(),
+    };
+    out.at(
+        cx.index,
+        msg,
+        "Remove it: each statement commits on its own; for all or nothing, drop `transaction = false` (savepoints work inside backstop's transaction).",
+    );
 }
 
 #[cfg(test)]
@@ -79,6 +104,48 @@ mod tests {
     #[test]
     fn ok_savepoint() {
         lint_ok(ID, "SAVEPOINT a;\nRELEASE SAVEPOINT a;");
+        use backstop_core::driver::Engine;
+        let sql = "SAVEPOINT a;\nCREATE TABLE t (a);\nROLLBACK TO a;\nRELEASE a;";
+        lint_case_ok(ID, Case::on(Engine::Sqlite, sql));
+    }
+
+    #[test]
+    fn err_savepoint_in_sqlite_non_transactional() {
+        // Regression: a SAVEPOINT was refused only when it ran, after the statements before
+        // it committed (exit 5, dirty), instead of by the apply gate.
+        use backstop_core::driver::Engine;
+        expect![[r#"
+            error[transaction-control]: SAVEPOINT in a migration with `transaction = false`: on SQLite it opens a transaction, which would take backstop's progress records with it, so backstop refuses it when it runs, after the statements before it committed
+             --> migrations/20260101000000_m/up.sql:2:1
+              |
+            2 | SAVEPOINT a;
+              | ^^^^^^^^^^^
+              = help: Remove it: each statement commits on its own; for all or nothing, drop `transaction = false` (savepoints work inside backstop's transaction).
+
+            error[transaction-control]: ROLLBACK TO in a migration with `transaction = false`: on SQLite there is no savepoint to roll back to outside a transaction, so it fails when it runs, after the statements before it committed
+             --> migrations/20260101000000_m/up.sql:4:1
+              |
+            4 | ROLLBACK TO a;
+              | ^^^^^^^^^^^^^
+              = help: Remove it: each statement commits on its own; for all or nothing, drop `transaction = false` (savepoints work inside backstop's transaction).
+
+            error[transaction-control]: RELEASE in a migration with `transaction = false`: on SQLite there is no savepoint to release outside a transaction, so it fails when it runs, after the statements before it committed
+             --> migrations/20260101000000_m/up.sql:5:1
+              |
+            5 | RELEASE SAVEPOINT a;
+              | ^^^^^^^^^^^^^^^^^^^
+              = help: Remove it: each statement commits on its own; for all or nothing, drop `transaction = false` (savepoints work inside backstop's transaction).
+
+            3 errors, 0 warnings, 0 infos in 1 file (5 statements)
+        "#]]
+        .assert_eq(
+            &Case::on(
+                Engine::Sqlite,
+                "CREATE TABLE t (a);\nSAVEPOINT a;\nINSERT INTO t VALUES (1);\nROLLBACK TO a;\nRELEASE SAVEPOINT a;",
+            )
+            .toml("transaction = false\n")
+            .render(ID),
+        );
     }
 
     #[test]

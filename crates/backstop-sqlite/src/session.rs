@@ -1,0 +1,63 @@
+//! The connection settings every script starts from.
+//!
+//! A PRAGMA outlives the statement that ran it: `PRAGMA foreign_keys = OFF` in a
+//! `transaction = false` migration (the table-rebuild recipe,
+//! <https://sqlite.org/lang_altertable.html#otheralter>) would otherwise still be in force
+//! for the next migration of the run, which would then commit rows a run of its own refuses.
+//! Before each migration and rollback step, [`Baseline::restore`] puts back the flags the
+//! connection had when backstop opened it (foreign keys on, the rest as SQLite's defaults).
+
+use crate::error::db;
+use backstop_core::driver::DbError;
+use rusqlite::Connection;
+
+/// Per-connection flags a script can change that alter what later SQL does: enforced
+/// constraints, trigger recursion, ALTER TABLE semantics, whether writes are allowed, what
+/// the schema may contain, the order of unordered results. Reading one touches no file, so
+/// it never waits for another connection's lock.
+const FLAGS: [&str; 8] = [
+    "foreign_keys",
+    "recursive_triggers",
+    "ignore_check_constraints",
+    "legacy_alter_table",
+    "query_only",
+    "trusted_schema",
+    "writable_schema",
+    "reverse_unordered_selects",
+];
+
+/// The flags as backstop set up the connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Baseline([i64; FLAGS.len()]);
+
+impl Baseline {
+    /// The flags now; call right after the connection is set up.
+    pub(crate) fn capture(conn: &Connection) -> rusqlite::Result<Baseline> {
+        read(conn).map(Baseline)
+    }
+
+    /// Set back every flag that differs from the baseline. Only those: setting a flag
+    /// expires every prepared statement of the connection, even to the same value.
+    pub(crate) fn restore(&self, conn: &Connection) -> Result<(), DbError> {
+        let now = read(conn).map_err(db)?;
+        for ((name, want), have) in FLAGS.iter().zip(self.0).zip(now) {
+            if want != have {
+                // A PRAGMA takes no bound parameters; the name is one of ours and the value
+                // an integer SQLite reported.
+                conn.execute_batch(&format!("PRAGMA {name} = {want}"))
+                    .map_err(db)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read(conn: &Connection) -> rusqlite::Result<[i64; FLAGS.len()]> {
+    let mut out = [0; FLAGS.len()];
+    for (slot, name) in out.iter_mut().zip(FLAGS) {
+        *slot = conn
+            .prepare_cached(&format!("PRAGMA {name}"))?
+            .query_row([], |r| r.get(0))?;
+    }
+    Ok(out)
+}
