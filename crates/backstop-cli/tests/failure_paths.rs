@@ -362,7 +362,11 @@ fn non_transactional_rollback_retries_lock_timeouts_and_stays_applied_when_nothi
     let r = p.ok(&db, &["rollback"]);
     h.join().expect("join");
     assert!(r.stdout.contains("rolled back 2"), "{r:?}");
-    assert!(r.stderr.contains("lock timeout in z (statement 1): retry 1/5"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("lock timeout in z (statement 1): retry 1/5"),
+        "{r:?}"
+    );
 }
 
 #[test]
