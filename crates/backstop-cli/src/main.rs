@@ -34,6 +34,7 @@ struct Resolved {
 }
 
 fn main() {
+    std::panic::set_hook(Box::new(report_panic));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => std::process::exit(bad_arguments(e)),
@@ -44,6 +45,24 @@ fn main() {
         Err(f) => p.failure(&f),
     };
     std::process::exit(code);
+}
+
+/// A bug: say where, with the message masked like any other output (the default hook would
+/// print it as it is, and it can quote a statement or a URL), and the backtrace when
+/// `RUST_BACKTRACE` asks for one (it names functions only, never data).
+fn report_panic(info: &std::panic::PanicHookInfo) {
+    let at = info
+        .location()
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    eprintln!(
+        "error: internal error{at}: {}\n  this is a bug in backstop; please report it",
+        backstop_core::redact::panic_message(info.payload())
+    );
+    let trace = std::backtrace::Backtrace::capture();
+    if trace.status() == std::backtrace::BacktraceStatus::Captured {
+        eprintln!("{trace}");
+    }
 }
 
 /// Arguments clap could not parse. Help and version print as usual; a real error is a

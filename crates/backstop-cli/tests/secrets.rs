@@ -319,3 +319,56 @@ fn short_or_common_passwords_do_not_corrupt_output() {
         assert!(!log.contains(&format!(":{password}@")), "{log}");
     }
 }
+
+#[test]
+fn text_cut_inside_a_quoted_password_value_is_masked_without_a_panic() {
+    // Regression: masking an unterminated quoted `password=` value that ran to the end of a
+    // text ending in a non-ASCII character panicked (exit 101, backtrace, no cleanup). A
+    // failing statement's excerpt is cut at 100 characters and ends in " …".
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_accounts",
+        "INSERT INTO service_accounts (name,password) SELECT 'reporting', password = '$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW' FROM nosuch;",
+        Some("SELECT 1;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(!r.all().contains("panicked"), "{r:?}");
+    assert!(!r.all().contains("R9h/cIPz0gi"), "{r:?}");
+    assert!(r.stderr.contains("password = '***"), "{r:?}");
+    // The failure was recorded and cleaned up: nothing is left dirty.
+    let st = p.status(&db);
+    assert_ne!(st["migrations"][0]["state"], "dirty", "{st}");
+    assert!(db.check(&format!(
+        "SELECT NOT EXISTS (SELECT 1 FROM {} WHERE status = 'dirty')",
+        db.t("migrations")
+    )));
+    exported_chain_verifies(&p, &db.url);
+
+    // A key=value connection string ending in an unterminated quoted value.
+    let r = raw(
+        &p,
+        &[
+            "--database-url",
+            "host=db user=app password=hunter2 sslpassword='é",
+            "status",
+        ],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(!r.all().contains("panicked"), "{r:?}");
+    assert!(!r.all().contains("hunter2"), "{r:?}");
+
+    // A reason ending in one.
+    db.exec("CREATE TABLE drifted (id int)");
+    let r = p.run(
+        &db,
+        &["apply", "--allow-drift", "--reason", "rotated password='é"],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(!r.all().contains("panicked"), "{r:?}");
+    assert!(r.all().contains("rotated password='***"), "{r:?}");
+    exported_chain_verifies(&p, &db.url);
+}
