@@ -372,3 +372,29 @@ fn text_cut_inside_a_quoted_password_value_is_masked_without_a_panic() {
     assert!(r.all().contains("rotated password='***"), "{r:?}");
     exported_chain_verifies(&p, &db.url);
 }
+
+#[test]
+fn a_reason_masked_when_stored_is_exported_as_stored() {
+    // Regression: the stored reason `…svc:***@db.internal@corp…` was masked again on export
+    // to `…svc:***@corp…`, so the export no longer matched the event's hash.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    db.exec("CREATE TABLE drifted (id int)");
+    let reason = "old DSN postgres://svc:pa ss@db.internal@corp was revoked";
+    p.ok(&db, &["apply", "--allow-drift", "--reason", reason]);
+    let events = exported_chain_verifies(&p, &db.url);
+    let stored: Vec<_> = events.iter().filter_map(|e| e.reason.as_deref()).collect();
+    assert_eq!(
+        stored,
+        ["old DSN postgres://svc:***@corp was revoked"],
+        "{events:?}"
+    );
+}

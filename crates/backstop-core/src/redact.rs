@@ -20,7 +20,9 @@
 //!
 //! Every function here is total: it takes any text (it is often cut mid-value, as a
 //! statement excerpt is, or malformed, as a mistyped URL is) and never panics. Indices only
-//! ever stop at ASCII delimiters, and text is taken with `get`, never by slicing.
+//! ever stop at ASCII delimiters, and text is taken with `get`, never by slicing. And
+//! masking masked text changes nothing (see `settle`): stored events are masked again when
+//! they are shown, and must still match their hashes.
 
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
@@ -163,14 +165,43 @@ pub fn redact(text: &str) -> String {
 
 /// [`redact`] with the given secrets (longest first).
 fn redact_with(text: &str, secrets: &[String]) -> String {
-    let mut out = None::<String>;
-    for s in secrets {
-        let cur = out.as_deref().unwrap_or(text);
-        if cur.contains(s.as_str()) {
-            out = Some(cur.replace(s.as_str(), MASK));
+    settle(text, |text| {
+        let mut out = None::<String>;
+        for s in secrets {
+            let cur = out.as_deref().unwrap_or(text);
+            if cur.contains(s.as_str()) {
+                out = Some(cur.replace(s.as_str(), MASK));
+            }
         }
+        redact_key_value(&redact_userinfo(out.as_deref().unwrap_or(text)))
+    })
+}
+
+/// Rounds of masking before text that keeps changing is given up on (see [`settle`]).
+const MAX_ROUNDS: usize = 8;
+
+/// Repeat a round of masking until it changes nothing, so that masking masked text changes
+/// nothing: the ledger stores events masked and `audit log`/`audit export` mask them again
+/// on the way out, and the two must be identical for an export to match its hashes.
+///
+/// One round almost always settles, but removing a password can join what stood around it
+/// into a new shape (a `password:` key next to what now reads as a URL, a registered
+/// secret spanning the mask). Text that still changes after [`MAX_ROUNDS`] rounds (none is
+/// known) is replaced whole by the mask, which masks to itself: showing less is the safe
+/// direction.
+fn settle(text: &str, round: impl Fn(&str) -> String) -> String {
+    let mut cur = round(text);
+    if cur == text {
+        return cur;
     }
-    redact_credentials(out.as_deref().unwrap_or(text))
+    for _ in 0..MAX_ROUNDS {
+        let next = round(&cur);
+        if next == cur {
+            return cur;
+        }
+        cur = next;
+    }
+    MASK.to_string()
 }
 
 /// A panic's message, masked like every other output, for a panic hook: a panic can quote
@@ -200,7 +231,7 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// separator looks like) and `password=***` in connection strings. Never touches text that
 /// has neither shape, so it is safe on reports and data; applying it twice changes nothing.
 pub fn redact_credentials(text: &str) -> String {
-    redact_key_value(&redact_userinfo(text))
+    settle(text, |text| redact_key_value(&redact_userinfo(text)))
 }
 
 /// Mask every string in a JSON value with [`redact`], value by value: masking inside
@@ -300,7 +331,14 @@ fn password_span(text: &str, k: usize) -> Result<(usize, usize), usize> {
             if !bare {
                 return Err(k);
             }
-            end + more
+            // And to the last '@' of that word, as without the space: `u:pa ss@db@corp` is
+            // `u:***@corp`, so that masking it again changes nothing.
+            let first = end + more;
+            let word = rest.get(first..).unwrap_or_default();
+            let word = word
+                .get(..word.find(is_end).unwrap_or(word.len()))
+                .unwrap_or_default();
+            first + word.rfind('@').unwrap_or(0)
         }
     };
     match rest.get(..at).and_then(|userinfo| userinfo.find(':')) {
@@ -762,6 +800,22 @@ mod tests {
             let once = redact_credentials(s);
             assert_eq!(redact_credentials(&once), once, "{s}");
             assert!(once.contains(MASK), "{once}");
+        }
+    }
+
+    #[test]
+    fn masking_twice_changes_nothing_for_generated_text() {
+        // Regression: `svc:pa ss@db.internal@corp` was masked to `svc:***@db.internal@corp`,
+        // which masked again to `svc:***@corp`, so an exported event no longer matched the
+        // hash of the event as stored.
+        let once = redact_credentials("old DSN postgres://svc:pa ss@db.internal@corp was revoked");
+        assert_eq!(once, "old DSN postgres://svc:***@corp was revoked");
+        let secrets = vec!["Zq9Secret".to_string(), "S3cretPw".to_string()];
+        for text in generated(2) {
+            let once = redact_credentials(&text);
+            assert_eq!(redact_credentials(&once), once, "{text:?}");
+            let once = redact_with(&text, &secrets);
+            assert_eq!(redact_with(&once, &secrets), once, "{text:?}");
         }
     }
 
