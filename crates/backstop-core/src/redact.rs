@@ -206,8 +206,8 @@ fn settle(text: &str, round: impl Fn(&str) -> String) -> String {
 
 /// A panic's message, masked like every other output, for a panic hook: a panic can quote
 /// the text being worked on (a statement, a URL, an error), and the default hook would
-/// print it as it is. Never blocks: when the secrets can't be read right away (a thread
-/// holds the lock), the message is withheld rather than shown unmasked.
+/// print it as it is. Never blocks for long: when the secrets can't be read (a thread holds
+/// the lock), the message is withheld rather than shown unmasked.
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     let text = match (
         payload.downcast_ref::<&str>(),
@@ -217,14 +217,18 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         (_, Some(s)) => s.as_str(),
         _ => return "(no message)".into(),
     };
-    let secrets = match SECRETS.try_lock() {
-        Ok(s) => s.clone(),
-        Err(TryLockError::Poisoned(p)) => p.into_inner().clone(),
-        Err(TryLockError::WouldBlock) => {
-            return "(message withheld: it could not be checked for passwords)".into()
+    // Another thread may hold the lock for a moment; the panicking one never does (it is
+    // only held to copy or extend the list), but waiting for it would hang if it did.
+    for _ in 0..200 {
+        match SECRETS.try_lock() {
+            Ok(s) => return redact_with(text, &s.clone()),
+            Err(TryLockError::Poisoned(p)) => return redact_with(text, &p.into_inner().clone()),
+            Err(TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(1))
+            }
         }
-    };
-    redact_with(text, &secrets)
+    }
+    "(message withheld: it could not be checked for passwords)".into()
 }
 
 /// Mask credentials by their shape only: `user:***@` in URLs (whatever the URL's scheme
