@@ -398,3 +398,40 @@ fn a_reason_masked_when_stored_is_exported_as_stored() {
         "{events:?}"
     );
 }
+
+#[test]
+fn url_passwords_with_quotes_or_an_at_sign_and_a_space_are_masked_by_position() {
+    // Regression: a quote in the password ended the URL, so the whole password was shown,
+    // and `p@s w` was shown as `***@s w@`: only the part up to the first '@' was masked.
+    let p = Project::new();
+    for (url, leaks) in [
+        (
+            "postgres://u:ab'cd@127.0.0.1:notaport/db",
+            &["ab'cd", "'cd@"][..],
+        ),
+        (
+            "postgres://u:a\"b@127.0.0.1:5432/nodb",
+            &[":a\"b", ":a\\\"b", "b@"],
+        ),
+        ("postgres://u:p@s w@127.0.0.1:5432/nodb", &["p@s", "s w@"]),
+    ] {
+        for format in ["text", "json"] {
+            let r = raw(&p, &["--database-url", url, "--format", format, "status"]);
+            assert_eq!(r.code, 2, "{url}: {r:?}");
+            for leak in leaks {
+                assert!(!r.all().contains(leak), "{url} leaked {leak}: {r:?}");
+            }
+            assert!(
+                r.all().contains("postgres://u:***@127.0.0.1:"),
+                "{url}: {r:?}"
+            );
+        }
+        // Quoted by the argument parser.
+        let r = raw(&p, &["status", url]);
+        assert_eq!(r.code, 2, "{r:?}");
+        assert!(r.stderr.contains("'postgres://u:***@127.0.0.1:"), "{r:?}");
+        for leak in leaks {
+            assert!(!r.all().contains(leak), "{url} leaked {leak}: {r:?}");
+        }
+    }
+}

@@ -292,7 +292,13 @@ fn redact_userinfo(text: &str) -> String {
             i += 1;
             continue;
         };
-        match password_span(text, k) {
+        // A URL quoted in a message (`'postgres://…' found`) ends at its closing quote.
+        let opened = i
+            .checked_sub(1)
+            .and_then(|p| b.get(p))
+            .map(|c| *c as char)
+            .filter(|c| is_quote(*c));
+        match password_span(text, k, opened) {
             Ok((start, end)) => {
                 out.push_str(text.get(copied..start).unwrap_or_default());
                 out.push_str(MASK);
@@ -307,27 +313,51 @@ fn redact_userinfo(text: &str) -> String {
     out
 }
 
+/// Quotes a message may put around a URL.
+fn is_quote(c: char) -> bool {
+    matches!(c, '\'' | '"' | '`')
+}
+
+/// Where the part of a URL that starts at `from` ends: at whitespace, or at a quote that
+/// closes it, one followed by the end of the text, whitespace or punctuation
+/// (`'postgres://…' found`, `"postgres://…",`). Only the quote that opened the URL, if one
+/// did, closes it. Any other quote is part of the URL: a password may hold one.
+fn url_end(text: &str, from: usize, opened: Option<char>) -> usize {
+    let Some(rest) = text.get(from..) else {
+        return from.min(text.len());
+    };
+    let mut chars = rest.char_indices().peekable();
+    while let Some((j, c)) = chars.next() {
+        let closing = is_quote(c)
+            && opened.is_none_or(|q| q == c)
+            && chars
+                .peek()
+                .is_none_or(|(_, n)| n.is_whitespace() || ",.;:!?)]}".contains(*n));
+        if c.is_whitespace() || closing {
+            return from + j;
+        }
+    }
+    text.len()
+}
+
 /// The byte range of the password in the userinfo of a URL whose authority starts at `k`,
 /// or where to look for the next URL: past everything that can't hold one, so that text
 /// with many `word:` or `a/b` runs costs one pass.
-fn password_span(text: &str, k: usize) -> Result<(usize, usize), usize> {
-    let rest = text.get(k..).unwrap_or_default();
-    let is_end = |c: char| c.is_whitespace() || c == '"' || c == '\'';
-    let end = rest.find(is_end).unwrap_or(rest.len());
-    let token = rest.get(..end).unwrap_or_default();
-    // The userinfo ends at the LAST '@' before the URL ends (whitespace or a quote): a
-    // password may contain '@', ':' or '/' when the user did not percent-encode it. Masking
-    // too much is the safe direction.
-    let at = match token.rfind('@') {
-        Some(at) => at,
+fn password_span(text: &str, k: usize, opened: Option<char>) -> Result<(usize, usize), usize> {
+    let end = url_end(text, k, opened);
+    let token = text.get(k..end).unwrap_or_default();
+    // The userinfo ends at the LAST '@' before the URL ends (whitespace or a closing quote):
+    // a password may contain '@', ':', '/' or quotes when the user did not percent-encode
+    // it. Masking too much is the safe direction.
+    let mut at = match token.rfind('@') {
+        Some(at) => k + at,
         None => {
             // `user:pass word@host`: an unencoded space in the password. Only a bare
             // `user:pass` (no '/', so not host:port/path; something after the colon)
             // continues, to an '@' on the same line within two more words without ':' or
-            // '/', before a quote: prose after a URL must stay readable.
-            let Some(more) = continued_password_len(rest.as_bytes().get(end..).unwrap_or_default())
-            else {
-                return Err(k + end);
+            // '/': prose after a URL must stay readable.
+            let Some(next) = continued_at(text, end, opened) else {
+                return Err(end);
             };
             let bare = token
                 .split_once(':')
@@ -335,50 +365,65 @@ fn password_span(text: &str, k: usize) -> Result<(usize, usize), usize> {
             if !bare {
                 return Err(k);
             }
-            // And to the last '@' of that word, as without the space: `u:pa ss@db@corp` is
-            // `u:***@corp`, so that masking it again changes nothing.
-            let first = end + more;
-            let word = rest.get(first..).unwrap_or_default();
-            let word = word
-                .get(..word.find(is_end).unwrap_or(word.len()))
-                .unwrap_or_default();
-            first + word.rfind('@').unwrap_or(0)
+            next
         }
     };
-    match rest.get(..at).and_then(|userinfo| userinfo.find(':')) {
-        Some(colon) => Ok((k + colon + 1, k + at)),
+    // `user:p@ss word@host`: a password with an '@' and a space. What follows an '@' is the
+    // host only when it has a port, path or query, or no further '@' follows within two
+    // words; otherwise it was more of the password.
+    loop {
+        let host_end = url_end(text, at + 1, opened);
+        let host = text.get(at + 1..host_end).unwrap_or_default();
+        if host.contains([':', '/', '?', '#']) {
+            break;
+        }
+        match continued_at(text, host_end, opened) {
+            Some(next) => at = next,
+            None => break,
+        }
+    }
+    match text.get(k..at).and_then(|userinfo| userinfo.find(':')) {
+        Some(colon) => Ok((k + colon + 1, at)),
         // An empty user name (`postgres://:pw@host`): the separator run took its colon.
         None if k >= 2
             && text.as_bytes().get(k - 1) == Some(&b':')
             && matches!(text.as_bytes().get(k - 2), Some(b'/' | b'\\')) =>
         {
-            Ok((k, k + at))
+            Ok((k, at))
         }
         // No ':' before the '@': nothing up to it can be a password.
-        None => Err(k + at),
+        None => Err(at),
     }
 }
 
-/// How far a password cut by whitespace runs on: to the first `@` within two more words,
-/// or `None` when a line end, quote, `/` or `:` or a third word comes first. Stops early,
-/// so long lines cost no more than short ones.
-fn continued_password_len(b: &[u8]) -> Option<usize> {
-    let mut words = 0;
-    let mut in_word = false;
-    for (i, c) in b.iter().enumerate() {
-        match c {
-            b'@' => return Some(i),
-            b'\n' | b'"' | b'\'' | b'/' | b':' => return None,
-            c if c.is_ascii_whitespace() => in_word = false,
-            _ if !in_word => {
-                in_word = true;
-                words += 1;
-                if words > 2 {
-                    return None;
-                }
-            }
-            _ => {}
+/// Where a URL part cut by whitespace at `from` continues to: the last `@` of the first of
+/// the next two words on the same line that holds one (as without a space, the password
+/// runs to the last `@`). `None` when a `:` or `/` comes first (prose, a time, another
+/// URL), or the URL's closing quote, or the line ends. Stops early, so long lines cost no
+/// more than short ones.
+fn continued_at(text: &str, from: usize, opened: Option<char>) -> Option<usize> {
+    let mut j = from;
+    for _ in 0..2 {
+        let rest = text.get(j..)?;
+        let gap = rest
+            .find(|c: char| !c.is_whitespace() || matches!(c, '\n' | '\r'))
+            .unwrap_or(rest.len());
+        // A word follows unless the text or the line ends, or no whitespace does: the
+        // URL's closing quote ended the part before.
+        j += gap;
+        if gap == 0 || matches!(text.as_bytes().get(j), None | Some(b'\n' | b'\r')) {
+            return None;
         }
+        let end = url_end(text, j, opened);
+        let word = text.get(j..end)?;
+        match word.find(['@', ':', '/']) {
+            Some(p) if word.as_bytes().get(p) == Some(&b'@') => {
+                return word.rfind('@').map(|at| j + at)
+            }
+            Some(_) => return None,
+            None => {}
+        }
+        j = end;
     }
     None
 }
@@ -721,6 +766,47 @@ mod tests {
         assert_eq!(redact_credentials(s), s);
         let s = "postgres://h:5432 is down: ask the ops team or oncall@example.com";
         assert_eq!(redact_credentials(s), s);
+    }
+
+    #[test]
+    fn masks_url_passwords_with_quotes_or_an_at_sign_and_a_space() {
+        // Regression: a quote ended the URL, so a password holding one was shown whole, and
+        // in `p@s w` only the part up to the first '@' was masked.
+        for (text, shown) in [
+            (
+                "cannot connect to postgres://u:ab'cd@127.0.0.1:notaport/db: invalid",
+                "cannot connect to postgres://u:***@127.0.0.1:notaport/db: invalid",
+            ),
+            (
+                r#"cannot connect to postgres://u:a"b@127.0.0.1:5432/nodb: role "u" does not exist"#,
+                r#"cannot connect to postgres://u:***@127.0.0.1:5432/nodb: role "u" does not exist"#,
+            ),
+            (
+                "cannot connect to postgres://u:p@s w@127.0.0.1:5432/nodb: refused",
+                "cannot connect to postgres://u:***@127.0.0.1:5432/nodb: refused",
+            ),
+            (
+                "unexpected argument 'postgres://u:ab'cd@h/db' found",
+                "unexpected argument 'postgres://u:***@h/db' found",
+            ),
+            (
+                r#"url "postgres://u:a"b@h/db", then 'postgres://u:a"b c@h/db'."#,
+                r#"url "postgres://u:***@h/db", then 'postgres://u:***@h/db'."#,
+            ),
+            ("postgres://u:p@s w x@h/db", "postgres://u:***@h/db"),
+            ("`postgres://u:p'q@h` is", "`postgres://u:***@h` is"),
+        ] {
+            assert_eq!(redact_credentials(text), shown, "{text}");
+        }
+        // A closing quote ends the URL, and a host with a port or path ends the password.
+        for s in [
+            r#"{"url":"postgres://u@h/db","actor":"ann@example.com"}"#,
+            "'postgres://u:pw@h' or 'ann@example.com'",
+            "cannot connect to postgres://h:5432/db: ask ann@example.com",
+            "postgres://u@h:5432/db is down: mail ops@example.com",
+        ] {
+            assert_eq!(redact_credentials(s), s.replace(":pw@", ":***@"), "{s}");
+        }
     }
 
     #[test]
