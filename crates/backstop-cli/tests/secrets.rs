@@ -435,3 +435,35 @@ fn url_passwords_with_quotes_or_an_at_sign_and_a_space_are_masked_by_position() 
         }
     }
 }
+
+#[test]
+fn prose_that_mentions_a_password_is_left_alone() {
+    // Regression: `--reason "password: old one…"` was stored as `password: ***`, and a
+    // `--lock-wait` error quoting `password='x` lost everything after it.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    db.exec("CREATE TABLE drifted (id int)");
+    let reason = "password: old one was revoked";
+    p.ok(&db, &["apply", "--allow-drift", "--reason", reason]);
+    let events = exported_chain_verifies(&p, &db.url);
+    assert!(
+        events.iter().any(|e| e.reason.as_deref() == Some(reason)),
+        "{events:?}"
+    );
+
+    let r = p.run(&db, &["--lock-wait", "password='x", "status"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("--lock-wait `password='***` is not a duration (e.g. 60s, 500ms)"),
+        "{r:?}"
+    );
+}

@@ -429,7 +429,8 @@ fn continued_at(text: &str, from: usize, opened: Option<char>) -> Option<usize> 
 }
 
 /// `password=secret` / `password: secret` / `"password":"secret"` (libpq conninfo, URL
-/// query parameters, driver debug output) → `password=***`.
+/// query parameters, driver debug output) → `password=***`, but not `password: old one was
+/// revoked`: see [`password_values`].
 fn redact_key_value(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
@@ -470,8 +471,13 @@ impl Value {
 
 /// The values of `password` parameters in `text`. libpq's rules: a value is quoted with
 /// `'` (or `"`) and runs to the closing quote, or runs to the next space; a backslash
-/// escapes the character after it either way. A quoted value with no closing quote (text
-/// cut short) runs to the end of the text.
+/// escapes the character after it either way. A quoted value with no closing quote runs to
+/// the end of the text (it was cut short, as a statement excerpt is, and the rest may be
+/// the secret), or to the quote that closes the parameter when it is quoted itself.
+///
+/// `password: value` is also how prose reads (`password: old one was revoked`), so there an
+/// unquoted value counts only when it stands alone, as a parameter's does (see
+/// [`stands_alone`]), or follows the colon with no space, or a quoted key (JSON).
 fn password_values(text: &str) -> Vec<Value> {
     const KEY: &str = "password";
     let lower = text.to_ascii_lowercase();
@@ -479,19 +485,22 @@ fn password_values(text: &str) -> Vec<Value> {
     let mut found = Vec::new();
     let mut i = 0;
     while let Some(pos) = lower.get(i..).and_then(|rest| rest.find(KEY)) {
-        let mut j = i + pos + KEY.len();
+        let key = i + pos;
+        let mut j = key + KEY.len();
         i = j;
         // `"password": "…"` in JSON-like text: the key's closing quote.
-        if b.get(j) == Some(&b'"') {
+        let quoted_key = matches!(b.get(j), Some(b'"' | b'\''));
+        if quoted_key {
             j += 1;
         }
         while b.get(j) == Some(&b' ') {
             j += 1;
         }
-        if !matches!(b.get(j), Some(b'=' | b':')) {
+        let Some(&separator @ (b'=' | b':')) = b.get(j) else {
             continue;
-        }
+        };
         j += 1;
+        let after_separator = j;
         while b.get(j) == Some(&b' ') {
             j += 1;
         }
@@ -500,9 +509,23 @@ fn password_values(text: &str) -> Vec<Value> {
             None => continue,
             Some(q @ (b'\'' | b'"')) => match closing_quote(b, j + 1, *q) {
                 Some(e) => (e + 1, true, true),
-                None => (b.len(), true, false),
+                None => (unclosed_end(b, key, j), true, false),
             },
-            Some(_) => (unquoted_end(b, j), false, false),
+            // Rust's Debug output of an `Option`.
+            Some(_) if b.get(j..).is_some_and(|v| v.starts_with(b"Some(")) => {
+                (some_end(b, j), false, false)
+            }
+            Some(_) => {
+                let end = unquoted_end(b, j);
+                let prose = separator == b':'
+                    && !quoted_key
+                    && start > after_separator
+                    && !stands_alone(b, end);
+                if prose {
+                    continue;
+                }
+                (end, false, false)
+            }
         };
         if end > start {
             found.push(Value {
@@ -514,6 +537,71 @@ fn password_values(text: &str) -> Vec<Value> {
         i = end.max(i);
     }
     found
+}
+
+/// Where a quoted value with no closing quote, starting at `start`, ends: at the end of the
+/// text, or at the quote that closes the parameter when one opened it (`` `password='x` is
+/// not a duration``), so that the rest of the message stays. `key` is where `password`
+/// starts; the parameter's name may begin before it (`sslpassword`, `PGPASSWORD`).
+fn unclosed_end(b: &[u8], key: usize, start: usize) -> usize {
+    let mut name = key;
+    while let Some(c) = name.checked_sub(1).and_then(|p| b.get(p)) {
+        if !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')) {
+            break;
+        }
+        name -= 1;
+    }
+    match name.checked_sub(1).and_then(|p| b.get(p)) {
+        Some(&q @ (b'`' | b'\'' | b'"')) => b
+            .get(start + 1..)
+            .and_then(|v| v.iter().position(|c| *c == q))
+            .map_or(b.len(), |p| start + 1 + p),
+        _ => b.len(),
+    }
+}
+
+/// Where a `Some(…)` value starting at `start` ends: after its closing parenthesis (a
+/// quoted string inside may hold one), or at the end of the text without one.
+fn some_end(b: &[u8], start: usize) -> usize {
+    let mut j = start + "Some(".len();
+    if let Some(q @ (b'\'' | b'"')) = b.get(j) {
+        match closing_quote(b, j + 1, *q) {
+            Some(e) => j = e + 1,
+            None => return b.len(),
+        }
+    }
+    b.get(j..)
+        .and_then(|rest| rest.iter().position(|c| *c == b')'))
+        .map_or(b.len(), |p| j + p + 1)
+}
+
+/// Whether an unquoted `password: value` ending at `end` stands alone, as a parameter's
+/// value does: followed by the end of the line, a closing bracket, `;`, or another
+/// `key:` / `key=` (a comma may come first), and not by more words, as in a sentence.
+fn stands_alone(b: &[u8], end: usize) -> bool {
+    let skip_blanks = |mut j: usize| {
+        while matches!(b.get(j), Some(b' ' | b'\t')) {
+            j += 1;
+        }
+        j
+    };
+    let mut j = skip_blanks(end);
+    if b.get(j) == Some(&b',') {
+        j = skip_blanks(j + 1);
+    }
+    match b.get(j) {
+        None | Some(b'\n' | b'\r' | b';' | b')' | b']' | b'}') => true,
+        Some(_) => {
+            let word = j;
+            while b
+                .get(j)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+            {
+                j += 1;
+            }
+            j > word && matches!(b.get(j), Some(b'=' | b':'))
+        }
+    }
 }
 
 /// Index of the quote `q` that closes a value starting at `from`, skipping `\`-escapes.
@@ -871,6 +959,59 @@ mod tests {
             (
                 "postgres://u@h/db?password=pw: connection refused",
                 "postgres://u@h/db?password=***: connection refused",
+            ),
+        ] {
+            assert_eq!(redact_credentials(text), shown, "{text}");
+        }
+    }
+
+    #[test]
+    fn password_in_prose_is_left_alone() {
+        // Regression: `password: old one…` lost its first word, and an unterminated quoted
+        // value in a message hid the whole rest of the message.
+        for s in [
+            "password: old one was revoked",
+            "rotated the password: see the ticket",
+            "Password: wrong, try again",
+            "-- passwords: none",
+        ] {
+            assert_eq!(redact_credentials(s), s);
+        }
+        for (text, shown) in [
+            (
+                "--lock-wait `password='x` is not a duration (e.g. 60s, 500ms)",
+                "--lock-wait `password='***` is not a duration (e.g. 60s, 500ms)",
+            ),
+            (
+                "invalid value 'password='a b' for '--x'",
+                "invalid value 'password='***' for '--x'",
+            ),
+            // Cut short, with nothing to close it: masked to the end.
+            (
+                "SELECT password = '$2b$12$R9h/cIPz …",
+                "SELECT password = '***",
+            ),
+            // Parameters, still masked.
+            ("password: hunter2", "password: ***"),
+            ("password: hunter2\nuser: app", "password: ***\nuser: app"),
+            ("password: hunter2, user: app", "password: ***, user: app"),
+            (
+                "password: hunter2 sslmode=disable",
+                "password: *** sslmode=disable",
+            ),
+            ("password:hunter2 was it", "password:*** was it"),
+            ("password: 'old one' was it", "password: '***' was it"),
+            (
+                "\"password\": null, \"user\": \"u\"",
+                "\"password\": ***, \"user\": \"u\"",
+            ),
+            (
+                r#"Config { password: Some("a b"), user: Some("u") }"#,
+                r#"Config { password: ***, user: Some("u") }"#,
+            ),
+            (
+                "Config { password: Some([104, 117]) }",
+                "Config { password: *** }",
             ),
         ] {
             assert_eq!(redact_credentials(text), shown, "{text}");
