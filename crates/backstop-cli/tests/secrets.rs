@@ -467,3 +467,71 @@ fn prose_that_mentions_a_password_is_left_alone() {
         "{r:?}"
     );
 }
+
+#[test]
+fn actor_release_and_reason_are_masked_in_history_as_in_the_ledger() {
+    // Regression: the ledger masked the password in --actor and --release, but
+    // backstop.migrations stored actor, release_id and note ("rolled back by …") as given.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_b",
+        "CREATE TABLE b (id int);",
+        Some("DROP TABLE b;"),
+        None,
+        Some("irreversible = true\nreason = \"drops b\"\n"),
+    );
+    let url = with_password(&db, "Zq9Secret");
+    let run = |args: &[&str]| {
+        let r = raw(
+            &p,
+            &[
+                &[
+                    "--database-url",
+                    url.as_str(),
+                    "--dir",
+                    "migrations",
+                    "--actor",
+                    "ann Zq9Secret",
+                ],
+                args,
+            ]
+            .concat(),
+        );
+        assert_eq!(r.code, 0, "{args:?}: {r:?}");
+        assert!(!r.all().contains("Zq9Secret"), "{args:?}: {r:?}");
+        r
+    };
+    run(&["apply", "--release", "rel-Zq9Secret"]);
+    // The release is found by the id as given.
+    run(&[
+        "rollback",
+        "--release",
+        "rel-Zq9Secret",
+        "--force",
+        "--reason",
+        "b holds Zq9Secret",
+    ]);
+    let history = db.t("migrations");
+    assert!(db.check(&format!(
+        "SELECT NOT EXISTS (SELECT 1 FROM {history} WHERE actor LIKE '%Zq9Secret%' OR release_id LIKE '%Zq9Secret%' OR note LIKE '%Zq9Secret%')"
+    )));
+    assert!(db.check(&format!(
+        "SELECT count(*) = 2 FROM {history} WHERE actor = 'ann ***' AND release_id = 'rel-***'"
+    )));
+    assert!(db.check(&format!(
+        "SELECT EXISTS (SELECT 1 FROM {history} WHERE note = 'rolled back by ann *** (forced: b holds ***)')"
+    )));
+    // History and ledger agree.
+    assert!(db.check(&format!(
+        "SELECT NOT EXISTS (SELECT 1 FROM {history} m JOIN backstop.events e ON e.version = m.version AND e.kind = 'apply' WHERE e.release_id <> m.release_id OR e.actor <> m.actor)"
+    )));
+    exported_chain_verifies(&p, &url);
+}
