@@ -34,6 +34,7 @@ struct Resolved {
 }
 
 fn main() {
+    std::panic::set_hook(Box::new(report_panic));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => std::process::exit(bad_arguments(e)),
@@ -44,6 +45,24 @@ fn main() {
         Err(f) => p.failure(&f),
     };
     std::process::exit(code);
+}
+
+/// A bug: say where, with the message masked like any other output (the default hook would
+/// print it as it is, and it can quote a statement or a URL), and the backtrace when
+/// `RUST_BACKTRACE` asks for one (it names functions only, never data).
+fn report_panic(info: &std::panic::PanicHookInfo) {
+    let at = info
+        .location()
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    eprintln!(
+        "error: internal error{at}: {}\n  this is a bug in backstop; please report it",
+        backstop_core::redact::panic_message(info.payload())
+    );
+    let trace = std::backtrace::Backtrace::capture();
+    if trace.status() == std::backtrace::BacktraceStatus::Captured {
+        eprintln!("{trace}");
+    }
 }
 
 /// Arguments clap could not parse. Help and version print as usual; a real error is a
@@ -118,6 +137,14 @@ fn resolve_settings(cli: &Cli) -> Result<Resolved, EngineError> {
         (None, Some(d)) => d.clone(),
         (None, None) => PathBuf::from("migrations"),
     };
+    let url = g
+        .database_url
+        .clone()
+        .or(settings.database_url)
+        .unwrap_or_else(|| "sqlite://backstop.db".into());
+    // Before anything else can quote it, and before any driver parses the URL: whatever is
+    // said about it (a malformed URL, a flag value that repeats it), the password is masked.
+    backstop_core::redact::register_url_password(&url);
     let lock_wait_text = g
         .lock_wait
         .clone()
@@ -134,16 +161,14 @@ fn resolve_settings(cli: &Cli) -> Result<Resolved, EngineError> {
             "{source} `{lock_wait_text}` is not a duration (e.g. 60s, 500ms)"
         ))
     })?;
-    let url = g
-        .database_url
-        .clone()
-        .or(settings.database_url)
-        .unwrap_or_else(|| "sqlite://backstop.db".into());
-    let actor = g
-        .actor
-        .clone()
-        .filter(|a| !a.trim().is_empty())
-        .unwrap_or_else(os_user);
+    // Masked once, here, so that history rows, notes and ledger events all store the same
+    // actor (the ledger masks what it stores; a history row holding more would disagree).
+    let actor = redact(
+        &g.actor
+            .clone()
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or_else(os_user),
+    );
     Ok(Resolved {
         url,
         dir,
@@ -166,9 +191,9 @@ fn load(dir: &Path) -> Result<Vec<Migration>, EngineError> {
 
 fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
     let s = resolve_settings(cli)?;
-    // Before any driver parses the URL: whatever it says about a malformed URL, the
-    // password is already masked.
-    backstop_core::redact::register_url_password(&s.url);
+    // A release id or a reason is masked once, here, like the actor: history rows and notes
+    // then hold what the ledger holds.
+    let masked = |x: &Option<String>| x.as_deref().map(redact);
     // An override needs a real reason: it goes to the audit ledger.
     let empty_reason = |r: &Option<String>| r.as_deref().is_some_and(|r| r.trim().is_empty());
     match &cli.command {
@@ -288,6 +313,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         } => {
             let ms = load(&s.dir)?;
             let mut db = connect::connect(&s.url, &ctx, &app("apply"))?;
+            let reason = masked(reason);
             let allow: Vec<(String, String)> = allow
                 .iter()
                 .map(|rule| (rule.clone(), reason.clone().unwrap_or_default()))
@@ -299,7 +325,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             }
             let opts = engine::ApplyOptions {
                 to: *to,
-                release: release.clone(),
+                release: masked(release),
                 dry_run: *dry_run,
                 atomic: *atomic,
                 allow_drift: allow_drift.then(|| reason.clone().unwrap_or_default()),
@@ -322,9 +348,11 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             allow_drift,
             reason,
         } => {
-            let target = match (to, steps, release) {
+            let reason = masked(reason);
+            // Masked as it was when stored, so the id as given still finds its migrations.
+            let target = match (to, steps, masked(release)) {
                 (Some(v), _, _) => engine::RollbackTarget::To(*v),
-                (_, _, Some(r)) => engine::RollbackTarget::Release(r.clone()),
+                (_, _, Some(r)) => engine::RollbackTarget::Release(r),
                 (_, Some(n), _) => engine::RollbackTarget::Steps(*n),
                 _ => engine::RollbackTarget::Steps(1),
             };
@@ -411,7 +439,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             } else {
                 engine::Resolution::RolledBack
             };
-            let r = engine::resolve(db.as_mut(), &ctx, *migration, to, reason)?;
+            let r = engine::resolve(db.as_mut(), &ctx, *migration, to, &redact(reason))?;
             p.lines(&r, &[format!("migration {} ({}) resolved: {} → {} ({}); schema fingerprint {} is now the baseline", r.version, r.name, r.from.as_str(), r.to.as_str(), r.reason, r.fingerprint)]);
             Ok(exit::OK)
         }

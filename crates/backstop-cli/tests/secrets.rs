@@ -319,3 +319,219 @@ fn short_or_common_passwords_do_not_corrupt_output() {
         assert!(!log.contains(&format!(":{password}@")), "{log}");
     }
 }
+
+#[test]
+fn text_cut_inside_a_quoted_password_value_is_masked_without_a_panic() {
+    // Regression: masking an unterminated quoted `password=` value that ran to the end of a
+    // text ending in a non-ASCII character panicked (exit 101, backtrace, no cleanup). A
+    // failing statement's excerpt is cut at 100 characters and ends in " …".
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_accounts",
+        "INSERT INTO service_accounts (name,password) SELECT 'reporting', password = '$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW' FROM nosuch;",
+        Some("SELECT 1;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(!r.all().contains("panicked"), "{r:?}");
+    assert!(!r.all().contains("R9h/cIPz0gi"), "{r:?}");
+    assert!(r.stderr.contains("password = '***"), "{r:?}");
+    // The failure was recorded and cleaned up: nothing is left dirty.
+    let st = p.status(&db);
+    assert_ne!(st["migrations"][0]["state"], "dirty", "{st}");
+    assert!(db.check(&format!(
+        "SELECT NOT EXISTS (SELECT 1 FROM {} WHERE status = 'dirty')",
+        db.t("migrations")
+    )));
+    exported_chain_verifies(&p, &db.url);
+
+    // A key=value connection string ending in an unterminated quoted value.
+    let r = raw(
+        &p,
+        &[
+            "--database-url",
+            "host=db user=app password=hunter2 sslpassword='é",
+            "status",
+        ],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(!r.all().contains("panicked"), "{r:?}");
+    assert!(!r.all().contains("hunter2"), "{r:?}");
+
+    // A reason ending in one.
+    db.exec("CREATE TABLE drifted (id int)");
+    let r = p.run(
+        &db,
+        &["apply", "--allow-drift", "--reason", "rotated password='é"],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(!r.all().contains("panicked"), "{r:?}");
+    assert!(r.all().contains("rotated password='***"), "{r:?}");
+    exported_chain_verifies(&p, &db.url);
+}
+
+#[test]
+fn a_reason_masked_when_stored_is_exported_as_stored() {
+    // Regression: the stored reason `…svc:***@db.internal@corp…` was masked again on export
+    // to `…svc:***@corp…`, so the export no longer matched the event's hash.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    db.exec("CREATE TABLE drifted (id int)");
+    let reason = "old DSN postgres://svc:pa ss@db.internal@corp was revoked";
+    p.ok(&db, &["apply", "--allow-drift", "--reason", reason]);
+    let events = exported_chain_verifies(&p, &db.url);
+    let stored: Vec<_> = events.iter().filter_map(|e| e.reason.as_deref()).collect();
+    assert_eq!(
+        stored,
+        ["old DSN postgres://svc:***@corp was revoked"],
+        "{events:?}"
+    );
+}
+
+#[test]
+fn url_passwords_with_quotes_or_an_at_sign_and_a_space_are_masked_by_position() {
+    // Regression: a quote in the password ended the URL, so the whole password was shown,
+    // and `p@s w` was shown as `***@s w@`: only the part up to the first '@' was masked.
+    let p = Project::new();
+    for (url, leaks) in [
+        (
+            "postgres://u:ab'cd@127.0.0.1:notaport/db",
+            &["ab'cd", "'cd@"][..],
+        ),
+        (
+            "postgres://u:a\"b@127.0.0.1:5432/nodb",
+            &[":a\"b", ":a\\\"b", "b@"],
+        ),
+        ("postgres://u:p@s w@127.0.0.1:5432/nodb", &["p@s", "s w@"]),
+    ] {
+        for format in ["text", "json"] {
+            let r = raw(&p, &["--database-url", url, "--format", format, "status"]);
+            assert_eq!(r.code, 2, "{url}: {r:?}");
+            for leak in leaks {
+                assert!(!r.all().contains(leak), "{url} leaked {leak}: {r:?}");
+            }
+            assert!(
+                r.all().contains("postgres://u:***@127.0.0.1:"),
+                "{url}: {r:?}"
+            );
+        }
+        // Quoted by the argument parser.
+        let r = raw(&p, &["status", url]);
+        assert_eq!(r.code, 2, "{r:?}");
+        assert!(r.stderr.contains("'postgres://u:***@127.0.0.1:"), "{r:?}");
+        for leak in leaks {
+            assert!(!r.all().contains(leak), "{url} leaked {leak}: {r:?}");
+        }
+    }
+}
+
+#[test]
+fn prose_that_mentions_a_password_is_left_alone() {
+    // Regression: `--reason "password: old one…"` was stored as `password: ***`, and a
+    // `--lock-wait` error quoting `password='x` lost everything after it.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    db.exec("CREATE TABLE drifted (id int)");
+    let reason = "password: old one was revoked";
+    p.ok(&db, &["apply", "--allow-drift", "--reason", reason]);
+    let events = exported_chain_verifies(&p, &db.url);
+    assert!(
+        events.iter().any(|e| e.reason.as_deref() == Some(reason)),
+        "{events:?}"
+    );
+
+    let r = p.run(&db, &["--lock-wait", "password='x", "status"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("--lock-wait `password='***` is not a duration (e.g. 60s, 500ms)"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn actor_release_and_reason_are_masked_in_history_as_in_the_ledger() {
+    // Regression: the ledger masked the password in --actor and --release, but
+    // backstop.migrations stored actor, release_id and note ("rolled back by …") as given.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_b",
+        "CREATE TABLE b (id int);",
+        Some("DROP TABLE b;"),
+        None,
+        Some("irreversible = true\nreason = \"drops b\"\n"),
+    );
+    let url = with_password(&db, "Zq9Secret");
+    let run = |args: &[&str]| {
+        let r = raw(
+            &p,
+            &[
+                &[
+                    "--database-url",
+                    url.as_str(),
+                    "--dir",
+                    "migrations",
+                    "--actor",
+                    "ann Zq9Secret",
+                ],
+                args,
+            ]
+            .concat(),
+        );
+        assert_eq!(r.code, 0, "{args:?}: {r:?}");
+        assert!(!r.all().contains("Zq9Secret"), "{args:?}: {r:?}");
+        r
+    };
+    run(&["apply", "--release", "rel-Zq9Secret"]);
+    // The release is found by the id as given.
+    run(&[
+        "rollback",
+        "--release",
+        "rel-Zq9Secret",
+        "--force",
+        "--reason",
+        "b holds Zq9Secret",
+    ]);
+    let history = db.t("migrations");
+    assert!(db.check(&format!(
+        "SELECT NOT EXISTS (SELECT 1 FROM {history} WHERE actor LIKE '%Zq9Secret%' OR release_id LIKE '%Zq9Secret%' OR note LIKE '%Zq9Secret%')"
+    )));
+    assert!(db.check(&format!(
+        "SELECT count(*) = 2 FROM {history} WHERE actor = 'ann ***' AND release_id = 'rel-***'"
+    )));
+    assert!(db.check(&format!(
+        "SELECT EXISTS (SELECT 1 FROM {history} WHERE note = 'rolled back by ann *** (forced: b holds ***)')"
+    )));
+    // History and ledger agree.
+    assert!(db.check(&format!(
+        "SELECT NOT EXISTS (SELECT 1 FROM {history} m JOIN backstop.events e ON e.version = m.version AND e.kind = 'apply' WHERE e.release_id <> m.release_id OR e.actor <> m.actor)"
+    )));
+    exported_chain_verifies(&p, &url);
+}
