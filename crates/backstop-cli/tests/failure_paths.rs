@@ -737,3 +737,45 @@ fn resolve_does_not_mark_an_applied_migration_undone_without_a_failed_rollback()
     p.ok(&db, &["apply"]);
     assert!(db.check("SELECT bal = 200 FROM acct"), "applied once");
 }
+
+#[test]
+fn a_session_setting_one_migration_leaves_does_not_reach_the_next() {
+    // Regression: on PostgreSQL a plain SET (session-level) outlived its migration, so the
+    // next migration of the same run ran under it — and differently when run alone.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_set",
+        "SET statement_timeout = '50ms';\nCREATE TABLE a (id int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_slow",
+        "SELECT pg_sleep(0.3);\nCREATE TABLE b (id int);",
+        Some("DROP TABLE b;"),
+        None,
+        None,
+    );
+    p.add(
+        "3_path",
+        "SELECT set_config('search_path', 'nowhere', false);",
+        Some("SELECT 1;"),
+        None,
+        None,
+    );
+    p.add(
+        "4_c",
+        "CREATE TABLE c (id int);",
+        Some("DROP TABLE c;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    assert!(
+        db.check("SELECT to_regclass('public.c') IS NOT NULL"),
+        "c found its schema"
+    );
+    p.ok(&db, &["rollback", "--to", "0"]);
+}

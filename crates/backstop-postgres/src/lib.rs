@@ -89,6 +89,9 @@ pub struct PgDriver {
     counters_prepared: bool,
     /// The timeouts last set for the session, to set again after a DISCARD ALL.
     session_timeouts: Option<Timeouts>,
+    /// A migration's statement may have changed a session setting (`SET` without `LOCAL`,
+    /// `RESET`, `set_config`): the next migration starts from a reset session.
+    session_changed: bool,
     /// A batched transaction committed since the last durable write: its commit may not
     /// have reached the disk yet.
     unflushed: bool,
@@ -224,6 +227,7 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
         history_known: false,
         counters_prepared: false,
         session_timeouts: None,
+        session_changed: false,
         unflushed: false,
         history_stmts: history::Stmts::default(),
         catalog: catalog::Catalog::default(),
@@ -325,6 +329,18 @@ fn mentions_deallocate(sql: &str) -> bool {
 /// Whether `sql` may switch the statistics the catalog reads rely on.
 fn mentions_track_counts(sql: &str) -> bool {
     mentions(sql, b"track_counts")
+}
+
+/// Whether `sql` may change a setting for the rest of the session: a `SET` that isn't
+/// `SET LOCAL` (or `SET TRANSACTION`/`SET CONSTRAINTS`, which end with the transaction), a
+/// `RESET`, or a call of `set_config`.
+fn changes_session_settings(sql: &str) -> bool {
+    let (first, second) = leading_words(sql);
+    match first.as_str() {
+        "SET" => !matches!(second.as_str(), "LOCAL" | "TRANSACTION" | "CONSTRAINTS"),
+        "RESET" => true,
+        _ => mentions(sql, b"set_config"),
+    }
 }
 
 /// Whether `word` occurs in `sql`, in any case.
@@ -733,6 +749,9 @@ impl PgDriver {
         if mentions_track_counts(sql) {
             self.catalog.invalidate();
         }
+        if changes_session_settings(sql) {
+            self.session_changed = true;
+        }
         match class {
             StatementClass::Begin if result.is_ok() => {
                 self.tx_gen += 1;
@@ -980,6 +999,29 @@ impl Driver for PgDriver {
         let r = self.client.batch_execute("ROLLBACK");
         self.end_transaction(false);
         self.db(r)
+    }
+
+    /// Each migration starts from the session backstop opened: a `SET search_path` or
+    /// `SET statement_timeout` left by an earlier one (a session-level setting outlives its
+    /// transaction) would otherwise change what the next one does — and only in this run,
+    /// not when it runs alone. Costs a round trip only after such a statement.
+    fn reset_session(&mut self) -> Result<(), DbError> {
+        if !self.session_changed {
+            return Ok(());
+        }
+        self.start_pending()?;
+        if self.in_tx {
+            return Err(DbError::other(
+                "cannot reset the session: a transaction is open on this connection",
+            ));
+        }
+        let r = self.client.batch_execute("RESET ALL");
+        self.db(r)?;
+        let r = self.client.batch_execute(CONNECTION_CHECK);
+        self.db(r)?;
+        self.session_timeouts = None;
+        self.session_changed = false;
+        Ok(())
     }
 
     fn set_session_timeouts(&mut self, timeouts: Timeouts) -> Result<(), DbError> {
