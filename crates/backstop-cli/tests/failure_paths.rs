@@ -733,7 +733,7 @@ fn resolve_does_not_mark_an_applied_migration_undone_without_a_failed_rollback()
     p.ok(&db, &["apply"]);
     let r = p.run(&db, &["resolve", "2", "--rolled-back", "--reason", "x"]);
     assert_eq!(r.code, 3, "{r:?}");
-    assert!(r.stderr.contains("no rollback of it has failed"), "{r:?}");
+    assert!(r.stderr.contains("its last rollback did not fail for want of proof"), "{r:?}");
     p.ok(&db, &["apply"]);
     assert!(db.check("SELECT bal = 200 FROM acct"), "applied once");
 }
@@ -778,4 +778,70 @@ fn a_session_setting_one_migration_leaves_does_not_reach_the_next() {
         "c found its schema"
     );
     p.ok(&db, &["rollback", "--to", "0"]);
+}
+
+#[test]
+fn a_data_migrations_rollback_under_drift_must_leave_the_schema_alone() {
+    // Regression: a data migration records no changed objects, so under --allow-drift its
+    // rollback fell back to the fingerprint recorded before it: a down that also dropped
+    // the accepted drift passed, and a right one was refused.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (a int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_data",
+        "INSERT INTO t VALUES (1);",
+        Some("DELETE FROM t WHERE a = 1;\nDROP TABLE IF EXISTS keepme;"),
+        None,
+        None,
+    );
+    p.add(
+        "3_data",
+        "INSERT INTO t VALUES (2);",
+        Some("DELETE FROM t WHERE a = 2;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    db.exec("CREATE TABLE keepme (x int)");
+    p.ok(
+        &db,
+        &["rollback", "--allow-drift", "--reason", "keepme stays"],
+    );
+    let r = p.run(
+        &db,
+        &["rollback", "--allow-drift", "--reason", "keepme stays"],
+    );
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(db.check("SELECT to_regclass('public.keepme') IS NOT NULL"));
+    // Its down failed to prove, by the schema; resolve can't mark a data migration undone
+    // on that evidence when the down itself failed.
+    let q = Project::new();
+    q.add(
+        "1_t",
+        "CREATE TABLE t (a int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    q.add(
+        "2_data",
+        "INSERT INTO t VALUES (1);",
+        Some("DELETE FROM t WHERE a = 1;\nSELECT 1 / 0;"),
+        None,
+        None,
+    );
+    let db = Db::new(Kind::Postgres);
+    q.ok(&db, &["apply"]);
+    assert_eq!(q.run(&db, &["rollback"]).code, 1);
+    let r = q.run(&db, &["resolve", "2", "--rolled-back", "--reason", "x"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    q.ok(&db, &["apply"]);
+    assert!(db.check("SELECT count(*) = 1 FROM t"), "applied once");
 }

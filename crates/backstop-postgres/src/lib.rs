@@ -1354,14 +1354,23 @@ impl ConcurrentBuild {
         let is = |i: usize, w: &str| word(i).as_deref() == Some(w);
         if is(0, "reindex") {
             let mut i = 1;
+            // PostgreSQL 14+: `REINDEX (CONCURRENTLY, VERBOSE) TABLE t`.
+            let mut concurrently = false;
             if t.get(i) == Some(&Token::Punct('(')) {
-                i = i + t[i..].iter().position(|x| *x == Token::Punct(')'))? + 1;
+                let close = i + t[i..].iter().position(|x| *x == Token::Punct(')'))?;
+                concurrently = (i..close).any(|k| is(k, "concurrently"));
+                i = close + 1;
             }
             let kind = word(i)?;
-            if !is(i + 1, "concurrently") {
+            i += 1;
+            if is(i, "concurrently") {
+                concurrently = true;
+                i += 1;
+            }
+            if !concurrently {
                 return None;
             }
-            let (name, _) = QualifiedName::at(&t, i + 2)?;
+            let (name, _) = QualifiedName::at(&t, i)?;
             let on = match kind.as_str() {
                 "index" => On::TableOfIndex(name),
                 "table" => On::Table(name),
@@ -1455,9 +1464,10 @@ fn tokens(sql: &str, max: usize) -> Vec<Token> {
             }
             out.push(Token::Quoted(name));
             rest = body;
-        } else if c.is_alphanumeric() || c == '_' {
+        } else if c.is_alphanumeric() || c == '_' || !c.is_ascii() {
+            // PostgreSQL takes every non-ASCII character as part of a name (`t€`).
             let end = rest
-                .find(|x: char| !(x.is_alphanumeric() || x == '_' || x == '$'))
+                .find(|x: char| !(x.is_alphanumeric() || x == '_' || x == '$' || !x.is_ascii()))
                 .unwrap_or(rest.len());
             out.push(Token::Word(rest[..end].to_string()));
             rest = &rest[end..];
@@ -1474,6 +1484,33 @@ fn tokens(sql: &str, max: usize) -> Vec<Token> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_builds_are_read_as_postgresql_reads_them() {
+        let table = |schema: Option<&str>, name: &str| QualifiedName {
+            schema: schema.map(str::to_string),
+            name: name.to_string(),
+        };
+        let b = ConcurrentBuild::of("REINDEX (CONCURRENTLY, VERBOSE) TABLE s.T").expect("reindex");
+        assert_eq!(b.on, On::Table(table(Some("s"), "t")));
+        assert!(b.reindex && b.left("t_a_ccnew1") && !b.left("t_a"));
+        assert_eq!(ConcurrentBuild::of("REINDEX (VERBOSE) TABLE t"), None);
+        assert_eq!(ConcurrentBuild::of("REINDEX SCHEMA CONCURRENTLY s"), None);
+        let b = ConcurrentBuild::of("REINDEX INDEX CONCURRENTLY i").expect("reindex index");
+        assert_eq!(b.on, On::TableOfIndex(table(None, "i")));
+        let b = ConcurrentBuild::of("create index concurrently on t€ (a)").expect("create");
+        assert_eq!(b.on, On::Table(table(None, "t€")));
+        assert_eq!(b.index, None);
+        let b = ConcurrentBuild::of(
+            "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"A b\" ON ONLY \"S\".x (a)",
+        )
+        .expect("create named");
+        assert_eq!(
+            (b.on, b.index.as_deref()),
+            (On::Table(table(Some("S"), "x")), Some("A b"))
+        );
+        assert_eq!(ConcurrentBuild::of("CREATE INDEX i ON t (a)"), None);
+    }
 
     #[test]
     fn truthiness() {

@@ -234,3 +234,39 @@ fn the_failed_statements_names_resolve_as_postgresql_resolved_them() {
     );
     assert!(d.health().unwrap().is_empty(), "{:?}", d.health());
 }
+
+/// A REINDEX of a partitioned table builds its copies on the partitions: those are its
+/// leftovers too.
+#[test]
+fn a_failed_reindex_of_a_partitioned_table_leaves_nothing_on_its_partitions() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    common::exec(
+        &mut d,
+        "CREATE TABLE flag (on_ bool);\nINSERT INTO flag VALUES (false);\n\
+         CREATE FUNCTION boom(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN IF (SELECT on_ FROM flag) AND $1 > 100 THEN RAISE EXCEPTION 'boom'; END IF; RETURN $1; END $$;\n\
+         CREATE TABLE p (a int) PARTITION BY RANGE (a);\n\
+         CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (100);\n\
+         CREATE TABLE p2 PARTITION OF p FOR VALUES FROM (100) TO (200);\n\
+         INSERT INTO p VALUES (1), (150);\n\
+         CREATE INDEX p_boom ON p (boom(a));\n\
+         UPDATE flag SET on_ = true",
+    );
+    assert!(d.execute("REINDEX (CONCURRENTLY) TABLE p").is_err());
+    let left: Vec<String> = d
+        .health()
+        .unwrap()
+        .into_iter()
+        .filter_map(|i| match i {
+            HealthIssue::InvalidIndex { name, .. } => Some(name),
+            _ => None,
+        })
+        .collect();
+    assert!(!left.is_empty(), "the failed REINDEX left a copy");
+    assert_eq!(
+        d.drop_invalid_indexes(&[], "REINDEX (CONCURRENTLY) TABLE p")
+            .unwrap(),
+        left
+    );
+    assert!(d.health().unwrap().is_empty(), "{:?}", d.health());
+}

@@ -1046,14 +1046,17 @@ fn run_no_tx(
                 path: Some(m.path.clone()),
             });
         }
-        let failed_stmt = failed_sql(&se);
-        dropped.extend(drop_left_index(
-            db,
-            ctx,
-            invalid_before,
-            &failed_stmt,
-            Timeouts::default(),
-        ));
+        // A failed up statement's leftovers went in the loop above, before any retry.
+        if se.failure.part != Part::Up {
+            let failed_stmt = failed_sql(&se);
+            dropped.extend(drop_left_index(
+                db,
+                ctx,
+                invalid_before,
+                &failed_stmt,
+                Timeouts::default(),
+            ));
+        }
         dropped.dedup();
         let mut how: Vec<String> = Vec::new();
         if !dropped.is_empty() {

@@ -422,9 +422,17 @@ pub fn resolve(
                     "apply" | "apply-failed" | "rollback" | "rollback-failed" | "resolve" | "dirty"
                 )
         });
-        if last.is_none_or(|e| e.kind != "rollback-failed") {
+        // And only a rollback that ran to its end but could not be proven: one whose down
+        // script failed undid nothing (its transaction rolled back), and a data
+        // migration's schema would still look as before it.
+        let unproven = |e: &crate::ledger::Event| {
+            e.kind == "rollback-failed"
+                && serde_json::from_str::<serde_json::Value>(&e.detail)
+                    .is_ok_and(|d| d["reason"] == "fingerprint mismatch")
+        };
+        if !last.is_some_and(unproven) {
             return Err(EngineError::refused(
-                format!("migration {version} is applied, and no rollback of it has failed"),
+                format!("migration {version} is applied, and its last rollback did not fail for want of proof"),
                 "`backstop rollback` undoes it and proves it; resolve --rolled-back is for a rollback that could not be proven (exit 5), finished by hand",
             ));
         }

@@ -516,7 +516,9 @@ fn undo_inner(
         // drift (a DROP … CASCADE, say) would match the fingerprint recorded before the
         // migration, and destroy what the person chose to keep.
         let drifted = row.fingerprint_after.as_deref() != Some(state.fingerprint.as_str());
-        let proven = if drifted && !delta.is_empty() {
+        // (A migration that changed no object — data only — must leave the schema as it
+        // was before the step.)
+        let proven = if drifted {
             after == schema.reverted(&delta)
         } else {
             after_fp == row.fingerprint_before

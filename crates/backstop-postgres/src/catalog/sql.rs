@@ -960,7 +960,8 @@ SELECT 'constraint', pg_catalog.quote_ident(k.conname),
  ORDER BY 1, 2, 3
 "#;
 
-/// INVALID plain indexes on table `$1` (an oid), when no other session is building or
+/// INVALID plain indexes on table `$1` (an oid) or its partitions (a REINDEX of a
+/// partitioned table builds its copies there), when no other session is building or
 /// rebuilding an index on that table right now (for `drop_invalid_indexes`): qualified
 /// name, schema, name. A build this role may not see the table of (another role's,
 /// without pg_read_all_stats) holds back every candidate.
@@ -970,7 +971,8 @@ SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(ic.rel
   FROM pg_catalog.pg_index i
   JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace
- WHERE i.indrelid = $1 AND NOT i.indisvalid AND ic.relkind = 'i'
+ WHERE (i.indrelid = $1 OR i.indrelid IN (SELECT t.relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.oid::pg_catalog.regclass) t))
+   AND NOT i.indisvalid AND ic.relkind = 'i'
    AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'backstop')
    AND pg_catalog.left(n.nspname, 8) NOT IN ('pg_toast', 'pg_temp_')
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_progress_create_index p
