@@ -733,7 +733,11 @@ fn resolve_does_not_mark_an_applied_migration_undone_without_a_failed_rollback()
     p.ok(&db, &["apply"]);
     let r = p.run(&db, &["resolve", "2", "--rolled-back", "--reason", "x"]);
     assert_eq!(r.code, 3, "{r:?}");
-    assert!(r.stderr.contains("its last rollback did not fail for want of proof"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("its last rollback did not fail for want of proof"),
+        "{r:?}"
+    );
     p.ok(&db, &["apply"]);
     assert!(db.check("SELECT bal = 200 FROM acct"), "applied once");
 }

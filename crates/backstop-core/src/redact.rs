@@ -281,6 +281,10 @@ fn scheme_end(b: &[u8], i: usize) -> Option<(usize, usize)> {
     (k > j).then_some((j, k))
 }
 
+/// Past this many bytes a run without whitespace is not taken for a URL's user name and
+/// password any more when it has no `@` of its own.
+const LONGEST_USERINFO: usize = 256;
+
 /// `scheme://user:secret@host` → `scheme://user:***@host`, for every URL in the text.
 fn redact_userinfo(text: &str) -> String {
     let b = text.as_bytes();
@@ -305,8 +309,17 @@ fn redact_userinfo(text: &str) -> String {
                 copied = end;
                 i = end;
             }
-            // Always forward, so the scan ends.
-            Err(resume) => i = resume.max(i + 1),
+            // Always forward, so the scan ends. Past a long token (no URL has a user name
+            // and password of hundreds of bytes) in one step: retrying from every
+            // scheme-like word inside it (`a/b/a/b/…`) would take quadratic time.
+            Err(resume) => {
+                let end = url_end(text, k, opened);
+                i = if end.saturating_sub(k) > LONGEST_USERINFO {
+                    end.max(i + 1)
+                } else {
+                    resume.max(i + 1)
+                };
+            }
         }
     }
     out.push_str(text.get(copied..).unwrap_or_default());
@@ -650,6 +663,23 @@ fn unquoted_end(b: &[u8], start: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_runs_of_scheme_like_words_before_an_at_cost_one_pass() {
+        // `a/b/a/b/… ann@example.com`: every `a` looks like a scheme; retrying from each
+        // took quadratic time (seconds for a 200 KB error).
+        for unit in ["a/b/", "a.b/", "a:b/", "word:x/"] {
+            let text = format!("{} ann@example.com", unit.repeat(100_000));
+            // Quadratic, these inputs took minutes: this test would not finish.
+            let out = redact_credentials(&text);
+            assert!(out.ends_with(" ann@example.com"), "{unit}");
+        }
+        // A short one with a space in its password is still masked.
+        assert_eq!(
+            redact_credentials("postgres://u:pass word@host/db"),
+            "postgres://u:***@host/db"
+        );
+    }
 
     /// Generated texts for property tests: fragments of URLs, connection strings, quotes,
     /// escapes, masks and multibyte characters in random order, some cut at a random
