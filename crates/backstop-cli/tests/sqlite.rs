@@ -445,3 +445,28 @@ fn schema_waits_for_a_busy_database_as_long_as_lock_wait_once() {
     drop(holder);
     p.ok(&db, &["schema", "--lock-wait", "2s"]);
 }
+
+#[test]
+fn a_dropped_history_table_is_not_an_empty_intact_ledger() {
+    // Regression: with backstop_state dropped the history counted as absent, and `audit
+    // verify` called the ledger intact with 0 events.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    db.exec("DROP TABLE backstop_state");
+    for args in [&["audit", "verify"][..], &["status"], &["apply"]] {
+        let r = p.run(&db, args);
+        assert_ne!(r.code, 0, "{args:?}: {r:?}");
+        assert!(
+            r.stderr.contains("history is incomplete"),
+            "{args:?}: {r:?}"
+        );
+    }
+}

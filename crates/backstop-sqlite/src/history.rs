@@ -68,7 +68,16 @@ pub(crate) fn exists(conn: &Connection) -> Result<bool, DbError> {
         .prepare_cached("SELECT count(*) FROM main.sqlite_schema WHERE type = 'table' AND name IN ('backstop_migrations', 'backstop_events', 'backstop_state')")
         .map_err(db)?;
     let n: i64 = st.query_row([], |r| r.get(0)).map_err(db)?;
-    Ok(n == 3)
+    match n {
+        0 => Ok(false),
+        3 => Ok(true),
+        // The tables are created together in one transaction: some without the others
+        // were dropped behind backstop's back, and nothing read from the rest (least of
+        // all "the ledger is intact") can be trusted.
+        _ => Err(DbError::other(format!(
+            "backstop's history is incomplete: {n} of its 3 tables (backstop_migrations, backstop_events, backstop_state) exist, so one was dropped behind backstop's back; nothing was changed. Restore the missing table from a backup: until then neither the history nor the audit ledger can vouch for this database"
+        ))),
+    }
 }
 
 /// Create the tables. Callers wrap this in `BEGIN IMMEDIATE` (see `ensure_history`).
