@@ -470,3 +470,48 @@ fn a_dropped_history_table_is_not_an_empty_intact_ledger() {
         );
     }
 }
+
+#[test]
+fn temporary_objects_attachments_and_like_settings_stay_in_their_migration() {
+    // Regression: a TEMP trigger, an ATTACHed database and PRAGMA case_sensitive_like from
+    // one migration reached the next one of the same run.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    let other = p.tmp.path().join("other.db");
+    p.add(
+        "1_a",
+        "CREATE TABLE p (id INTEGER PRIMARY KEY);\nCREATE TABLE log (x);",
+        Some("DROP TABLE log;\nDROP TABLE p;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_b",
+        &format!(
+            "CREATE TEMP TRIGGER tt AFTER INSERT ON main.p BEGIN INSERT INTO main.log VALUES ('temp trigger fired'); END;\n\
+             CREATE TEMP TABLE scratch (x);\n\
+             ATTACH '{}' AS o;\n\
+             PRAGMA case_sensitive_like = ON;",
+            other.display()
+        ),
+        Some("SELECT 1;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.add(
+        "3_c",
+        "INSERT INTO p VALUES (1);\nINSERT INTO log SELECT 'like matched' WHERE 'ABC' LIKE 'abc';",
+        Some("DELETE FROM log;\nDELETE FROM p;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    assert!(
+        db.check("SELECT count(*) = 1 FROM log WHERE x = 'like matched'"),
+        "LIKE as in a run of its own"
+    );
+    assert!(
+        db.check("SELECT count(*) = 0 FROM log WHERE x = 'temp trigger fired'"),
+        "no temp trigger"
+    );
+}

@@ -48,8 +48,43 @@ impl Baseline {
                     .map_err(db)?;
             }
         }
-        Ok(())
+        // Write-only, so it can't be compared: set it back every time (SQLite's default,
+        // which backstop never changes).
+        conn.execute_batch("PRAGMA case_sensitive_like = OFF")
+            .map_err(db)?;
+        clear_session_objects(conn).map_err(db)
     }
+}
+
+/// Databases a script attached and temporary tables, views and triggers it created belong
+/// to its session only: a later migration must not see them (a TEMP trigger on a main
+/// table would fire in it), just as it would not in a run of its own.
+fn clear_session_objects(conn: &Connection) -> rusqlite::Result<()> {
+    let attached: Vec<String> = conn
+        .prepare_cached("SELECT name FROM pragma_database_list WHERE name NOT IN ('main', 'temp')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for name in attached {
+        conn.execute("DETACH DATABASE ?1", [&name])?;
+    }
+    // Triggers and views first: a table's drop would take its triggers anyway, but a view
+    // may depend on a table.
+    let temp: Vec<(String, String)> = conn
+        .prepare_cached(
+            "SELECT type, name FROM temp.sqlite_schema WHERE type IN ('trigger', 'view', 'table') \
+             AND name NOT LIKE 'sqlite!_%' ESCAPE '!' \
+             ORDER BY CASE type WHEN 'trigger' THEN 0 WHEN 'view' THEN 1 ELSE 2 END",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (kind, name) in temp {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        conn.execute_batch(&format!(
+            "DROP {} IF EXISTS temp.{quoted}",
+            kind.to_uppercase()
+        ))?;
+    }
+    Ok(())
 }
 
 fn read(conn: &Connection) -> rusqlite::Result<[i64; FLAGS.len()]> {
