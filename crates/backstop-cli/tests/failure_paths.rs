@@ -275,26 +275,11 @@ fn cleanup_down_outside_a_transaction_keeps_the_migrations_lock_timeout() {
         Some("transaction = false\nlock_timeout = \"200ms\"\nretries = 0\n"),
     );
     // A reader takes t as soon as statement 2 runs, and keeps it for 3 s.
-    let url = db.url.clone();
-    let reader = std::thread::spawn(move || {
-        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
-        let start = std::time::Instant::now();
-        while c
-            .query_one("SELECT pg_try_advisory_lock(4243)", &[])
-            .expect("try")
-            .get::<_, bool>(0)
-        {
-            c.execute("SELECT pg_advisory_unlock(4243)", &[])
-                .expect("unlock");
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "no migration started"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        c.batch_execute("BEGIN; SELECT count(*) FROM t; SELECT pg_sleep(3); COMMIT")
-            .expect("reader");
-    });
+    let reader = common::when_migrating(
+        &db.url,
+        4243,
+        "BEGIN; SELECT count(*) FROM t; SELECT pg_sleep(3); COMMIT".into(),
+    );
     let r = p.run(&db, &["apply"]);
     reader.join().expect("join");
     // The down script timed out instead of waiting: the migration is left dirty for a

@@ -529,33 +529,14 @@ fn lock_timeout_is_retried_with_backoff() {
 /// Holds an ACCESS EXCLUSIVE lock on `table` for `hold`, taken as soon as a migration
 /// holds advisory lock 4242 (so after the run's first schema read, which would wait).
 fn lock_while_migrating(url: &str, table: &str, hold: Duration) -> std::thread::JoinHandle<()> {
-    let url = url.to_string();
-    let table = table.to_string();
-    std::thread::spawn(move || {
-        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
-        let start = std::time::Instant::now();
-        loop {
-            let free: bool = c
-                .query_one("SELECT pg_try_advisory_lock(4242)", &[])
-                .expect("try")
-                .get(0);
-            if !free {
-                break;
-            }
-            c.execute("SELECT pg_advisory_unlock(4242)", &[])
-                .expect("unlock");
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "no migration started"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        c.batch_execute(&format!(
+    common::when_migrating(
+        url,
+        4242,
+        format!(
             "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({}); COMMIT;",
             hold.as_secs_f64()
-        ))
-        .expect("blocker");
-    })
+        ),
+    )
 }
 
 /// The schema read after a migration prints a view, and printing a view takes a lock on

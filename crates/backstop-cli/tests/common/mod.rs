@@ -219,3 +219,29 @@ macro_rules! both {
         mod postgres { $( #[test] fn $name() { super::$name($crate::common::Kind::Postgres) } )* }
     };
 }
+
+/// On another connection to `url`: wait until a migration holds advisory lock `key` (its
+/// signal that it is running), then run `sql`. The thread panics if no migration takes the
+/// lock within 30 s.
+pub fn when_migrating(url: &str, key: i64, sql: String) -> std::thread::JoinHandle<()> {
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+        let start = std::time::Instant::now();
+        while c
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .expect("try")
+            .get::<_, bool>(0)
+        {
+            c.execute("SELECT pg_advisory_unlock($1)", &[&key])
+                .expect("unlock");
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "no migration started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        c.batch_execute(&sql)
+            .expect("the other session's statements");
+    })
+}
