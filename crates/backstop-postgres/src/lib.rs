@@ -1336,7 +1336,7 @@ enum On {
 struct ConcurrentBuild {
     on: On,
     /// `CREATE INDEX CONCURRENTLY name`: that index only; unnamed: any new one on the
-    /// table. None for REINDEX, which leaves `_ccnew` copies.
+    /// table. None for REINDEX, which leaves `_ccnew` copies (or `_ccold` originals).
     index: Option<String>,
     reindex: bool,
 }
@@ -1421,9 +1421,15 @@ impl ConcurrentBuild {
     /// Whether the INVALID index called `index`, on this build's table, can be its own.
     fn left(&self, index: &str) -> bool {
         if self.reindex {
-            return index
-                .rfind("_ccnew")
-                .is_some_and(|i| index[i + 6..].bytes().all(|b| b.is_ascii_digit()));
+            // `_ccnew`: the copy a failed REINDEX was building; `_ccold`: the original it
+            // swapped out but could not drop. PostgreSQL's advice for both is to drop them.
+            return ["_ccnew", "_ccold"].iter().any(|suffix| {
+                index.rfind(suffix).is_some_and(|i| {
+                    index[i + suffix.len()..]
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                })
+            });
         }
         self.index.as_deref().is_none_or(|n| n == index)
     }
@@ -1493,7 +1499,8 @@ mod tests {
         };
         let b = ConcurrentBuild::of("REINDEX (CONCURRENTLY, VERBOSE) TABLE s.T").expect("reindex");
         assert_eq!(b.on, On::Table(table(Some("s"), "t")));
-        assert!(b.reindex && b.left("t_a_ccnew1") && !b.left("t_a"));
+        assert!(b.reindex && b.left("t_a_ccnew1") && b.left("t_a_ccold") && !b.left("t_a"));
+        assert!(!b.left("t_a_ccnew_x"));
         assert_eq!(ConcurrentBuild::of("REINDEX (VERBOSE) TABLE t"), None);
         assert_eq!(ConcurrentBuild::of("REINDEX SCHEMA CONCURRENTLY s"), None);
         let b = ConcurrentBuild::of("REINDEX INDEX CONCURRENTLY i").expect("reindex index");
