@@ -463,9 +463,9 @@ fn a_dropped_history_table_is_not_an_empty_intact_ledger() {
     db.exec("DROP TABLE backstop_state");
     for args in [&["audit", "verify"][..], &["status"], &["apply"]] {
         let r = p.run(&db, args);
-        assert_ne!(r.code, 0, "{args:?}: {r:?}");
+        assert_eq!(r.code, 3, "{args:?}: {r:?}");
         assert!(
-            r.stderr.contains("history is incomplete"),
+            r.all().contains("history is incomplete"),
             "{args:?}: {r:?}"
         );
     }

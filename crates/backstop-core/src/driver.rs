@@ -41,6 +41,9 @@ pub enum DbErrorKind {
     Connection,
     /// A capability the engine lacks.
     Unsupported,
+    /// backstop's own tables were changed behind its back (one dropped): a safety check
+    /// fails, as for an edited ledger.
+    Tampered,
     Other,
 }
 

@@ -123,6 +123,9 @@ impl EngineError {
             {
                 exit::LOCK
             }
+            EngineError::Db { source } if source.kind == crate::driver::DbErrorKind::Tampered => {
+                exit::REFUSED
+            }
             EngineError::Load(_)
             | EngineError::Sum(_)
             | EngineError::Usage(_)
@@ -144,6 +147,9 @@ impl EngineError {
                 if source.kind == crate::driver::DbErrorKind::LockTimeout =>
             {
                 "lock-timeout"
+            }
+            EngineError::Db { source } if source.kind == crate::driver::DbErrorKind::Tampered => {
+                "refused"
             }
             EngineError::Db { .. } => "database",
             EngineError::Refused { .. } => "refused",

@@ -74,9 +74,12 @@ pub(crate) fn exists(conn: &Connection) -> Result<bool, DbError> {
         // The tables are created together in one transaction: some without the others
         // were dropped behind backstop's back, and nothing read from the rest (least of
         // all "the ledger is intact") can be trusted.
-        _ => Err(DbError::other(format!(
-            "backstop's history is incomplete: {n} of its 3 tables (backstop_migrations, backstop_events, backstop_state) exist, so one was dropped behind backstop's back; nothing was changed. Restore the missing table from a backup: until then neither the history nor the audit ledger can vouch for this database"
-        ))),
+        _ => Err(DbError {
+            kind: backstop_core::driver::DbErrorKind::Tampered,
+            ..DbError::other(format!(
+                "backstop's history is incomplete: {n} of its 3 tables (backstop_migrations, backstop_events, backstop_state) exist, so one was dropped behind backstop's back; nothing was changed. Restore the missing table from a backup: until then neither the history nor the audit ledger can vouch for this database"
+            ))
+        }),
     }
 }
 

@@ -34,7 +34,21 @@ fn read(db: &mut dyn Driver) -> Result<(AuditReport, Option<(i64, String)>), Eng
 
 /// Check every link and the head. The report names the first broken link.
 pub fn audit_verify(db: &mut dyn Driver) -> Result<AuditVerifyReport, EngineError> {
-    let (log, recorded) = read(db)?;
+    let (log, recorded) = match read(db) {
+        // A ledger table (or the one beside it) dropped: as broken as an edited event.
+        Err(EngineError::Db { source }) if source.kind == crate::driver::DbErrorKind::Tampered => {
+            return Ok(AuditVerifyReport {
+                database: db.display_url(),
+                ok: false,
+                events: 0,
+                broken: Some(BrokenLink {
+                    seq: 0,
+                    problem: source.message,
+                }),
+            });
+        }
+        other => other?,
+    };
     let res = match (&recorded, log.events.len()) {
         (None, 0) => verify_chain(&log.events, None),
         (Some((seq, hash)), _) => verify_chain(&log.events, Some((*seq, hash))),
