@@ -464,10 +464,7 @@ fn a_dropped_history_table_is_not_an_empty_intact_ledger() {
     for args in [&["audit", "verify"][..], &["status"], &["apply"]] {
         let r = p.run(&db, args);
         assert_eq!(r.code, 3, "{args:?}: {r:?}");
-        assert!(
-            r.all().contains("history is incomplete"),
-            "{args:?}: {r:?}"
-        );
+        assert!(r.all().contains("history is incomplete"), "{args:?}: {r:?}");
     }
 }
 
