@@ -151,40 +151,42 @@ fn commands_wait_for_a_busy_database_as_long_as_lock_wait_and_name_the_holder() 
 #[test]
 fn a_deleted_state_row_is_drift_and_the_ledger_goes_on() {
     // Regression: drift detection turned off and the next apply failed with
-    // "UNIQUE constraint failed" on the ledger.
-    let db = Db::new(Kind::Sqlite);
-    let p = Project::new();
-    p.add(
-        "1_a",
-        "CREATE TABLE a (x);",
-        Some("DROP TABLE a;"),
-        None,
-        None,
-    );
-    p.ok(&db, &["sum"]);
-    p.ok(&db, &["apply"]);
-    p.add(
-        "2_b",
-        "CREATE TABLE b (x);",
-        Some("DROP TABLE b;"),
-        None,
-        None,
-    );
-    p.ok(&db, &["sum"]);
-    db.exec("DELETE FROM backstop_state");
-    // No recorded head: a deleted tail would go unnoticed, so the ledger is not intact.
-    let r = p.run(&db, &["audit", "verify"]);
-    assert_eq!(r.code, 3, "{r:?}");
-    assert!(!p.status(&db)["drift"].is_null(), "{}", p.status(&db));
-    let r = p.run(&db, &["apply"]);
-    assert_eq!(r.code, 3, "{r:?}");
-    assert!(r.stderr.contains("backstop_state row was deleted"), "{r:?}");
-    p.ok(
-        &db,
-        &["apply", "--allow-drift", "--reason", "state row lost"],
-    );
-    p.ok(&db, &["audit", "verify"]);
-    assert!(p.status(&db)["drift"].is_null());
+    // "UNIQUE constraint failed" on the ledger (a duplicate key on PostgreSQL).
+    for kind in [Kind::Sqlite, Kind::Postgres] {
+        let db = Db::new(kind);
+        let p = Project::new();
+        p.add(
+            "1_a",
+            "CREATE TABLE a (x int);",
+            Some("DROP TABLE a;"),
+            None,
+            None,
+        );
+        p.ok(&db, &["sum"]);
+        p.ok(&db, &["apply"]);
+        p.add(
+            "2_b",
+            "CREATE TABLE b (x int);",
+            Some("DROP TABLE b;"),
+            None,
+            None,
+        );
+        p.ok(&db, &["sum"]);
+        db.exec(&format!("DELETE FROM {}", db.t("state")));
+        // No recorded head: a deleted tail would go unnoticed, so the ledger is not intact.
+        let r = p.run(&db, &["audit", "verify"]);
+        assert_eq!(r.code, 3, "{r:?}");
+        assert!(!p.status(&db)["drift"].is_null(), "{}", p.status(&db));
+        let r = p.run(&db, &["apply"]);
+        assert_eq!(r.code, 3, "{r:?}");
+        assert!(r.stderr.contains("state row was deleted"), "{r:?}");
+        p.ok(
+            &db,
+            &["apply", "--allow-drift", "--reason", "state row lost"],
+        );
+        p.ok(&db, &["audit", "verify"]);
+        assert!(p.status(&db)["drift"].is_null());
+    }
 }
 
 #[test]
