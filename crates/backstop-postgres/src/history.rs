@@ -493,14 +493,27 @@ pub fn save_state(client: &mut Client, stmts: &mut Stmts, s: &StoredState) -> Re
         .map_err(|e| error::map(&e))
 }
 
+/// The state row as stored (`None` without it).
+fn state_row(client: &mut Client) -> Result<Option<StoredState>, DbError> {
+    let rows = client.query(LOAD_STATE, &[]).map_err(|e| error::map(&e))?;
+    rows.first()
+        .map(|row| {
+            Ok(StoredState {
+                ledger_seq: get(row, 0)?,
+                ledger_hash: get(row, 1)?,
+                fingerprint: get(row, 2)?,
+                schema_json: get(row, 3)?,
+                catalog_stamp: get(row, 4)?,
+            })
+        })
+        .transpose()
+}
+
 /// The ledger head as the state row records it (`None` without the row), for `audit
 /// verify`: a head taken from the ledger itself can't show that its last events were
 /// deleted.
 pub fn recorded_head(client: &mut Client) -> Result<Option<(i64, String)>, DbError> {
-    let rows = client.query(LOAD_STATE, &[]).map_err(|e| error::map(&e))?;
-    rows.first()
-        .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
-        .transpose()
+    Ok(state_row(client)?.map(|s| (s.ledger_seq, s.ledger_hash)))
 }
 
 /// The fingerprint a lost state row is read with: no schema has it, so the schema is
@@ -508,15 +521,8 @@ pub fn recorded_head(client: &mut Client) -> Result<Option<(i64, String)>, DbErr
 const LOST_FINGERPRINT: &str = "none (the backstop.state row was deleted)";
 
 pub fn load_state(client: &mut Client) -> Result<Option<StoredState>, DbError> {
-    let rows = client.query(LOAD_STATE, &[]).map_err(|e| error::map(&e))?;
-    if let Some(row) = rows.first() {
-        return Ok(Some(StoredState {
-            ledger_seq: get(row, 0)?,
-            ledger_hash: get(row, 1)?,
-            fingerprint: get(row, 2)?,
-            schema_json: get(row, 3)?,
-            catalog_stamp: get(row, 4)?,
-        }));
+    if let Some(state) = state_row(client)? {
+        return Ok(Some(state));
     }
     // No state row but events in the ledger: the row was deleted behind backstop's back.
     // Read as "no state", drift would go unchecked and the next event would be appended

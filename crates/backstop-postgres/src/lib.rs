@@ -129,7 +129,8 @@ const URL_FORM: &str =
 /// announcing `application_name` so that `--lock-wait` can tell who holds the lock.
 /// The password is registered for redaction before anything can fail.
 pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
-    url::register_url_secrets(url);
+    // A URL or a key=value string, well-formed or not: raw and percent-decoded.
+    backstop_core::redact::register_url_password(url);
     let shown = display_url(url);
     let lower = url.trim_start().to_ascii_lowercase();
     if url.contains("://")

@@ -428,7 +428,7 @@ pub fn resolve(
         let unproven = |e: &crate::ledger::Event| {
             e.kind == "rollback-failed"
                 && serde_json::from_str::<serde_json::Value>(&e.detail)
-                    .is_ok_and(|d| d["reason"] == "fingerprint mismatch")
+                    .is_ok_and(|d| d["reason"] == super::rollback::UNPROVEN)
         };
         if !last.is_some_and(unproven) {
             return Err(EngineError::refused(

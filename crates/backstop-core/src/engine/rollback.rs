@@ -99,6 +99,10 @@ pub(crate) fn planned(row: &HistoryRow) -> PlannedMigration {
     }
 }
 
+/// The `reason` of a `rollback-failed` event whose down script ran to its end but left a
+/// schema other than the one recorded before the migration (`resolve` looks for it).
+pub(crate) const UNPROVEN: &str = "fingerprint mismatch";
+
 /// Undo applied migrations in exact reverse order using the down scripts stored at apply
 /// time (the migration files are not needed).
 pub fn rollback(
@@ -532,7 +536,7 @@ fn undo_inner(
             } else {
                 db.set_session_timeouts(Timeouts::default())
             };
-            let _ = record(db, state, &ctx.actor, NewEvent::new("rollback-failed").version(row.version).detail(json!({"name": row.name, "reason": "fingerprint mismatch", "expected": row.fingerprint_before, "actual": after_fp})));
+            let _ = record(db, state, &ctx.actor, NewEvent::new("rollback-failed").version(row.version).detail(json!({"name": row.name, "reason": UNPROVEN, "expected": row.fingerprint_before, "actual": after_fp})));
             let (st, next) = if transactional {
                 (
                     format!("the down script ran but did not restore the schema recorded before migration {}; its transaction was rolled back, so the migration is still applied and nothing changed", row.version),
