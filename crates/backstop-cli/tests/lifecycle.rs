@@ -14,6 +14,9 @@ both!(
     atomic_undoes_the_whole_release,
     to_steps_release_and_dry_run,
     sum_file_disagreement_is_refused,
+    a_rollback_reaching_a_migration_without_down_script_refuses_before_undoing_anything,
+    a_refused_rollback_does_not_accept_the_drift,
+    a_migration_without_down_script_undone_by_hand_is_resolved_when_the_schema_proves_it,
 );
 
 fn shop_applies_verifies_rolls_back_to_empty_and_reapplies(k: Kind) {
@@ -467,4 +470,218 @@ fn sum_file_disagreement_is_refused(k: Kind) {
     assert!(r.stderr.contains("2_b"), "{r:?}");
     p.ok(&db, &["sum"]);
     p.ok(&db, &["apply"]);
+}
+
+/// Three migrations, the oldest irreversible without a down script.
+fn irreversible_base(p: &Project) {
+    p.add(
+        "1_base",
+        "CREATE TABLE base (id INTEGER PRIMARY KEY);",
+        None,
+        None,
+        Some("irreversible = true\nreason = \"baseline\"\n"),
+    );
+    p.add(
+        "2_b",
+        "CREATE TABLE b (id INTEGER PRIMARY KEY);",
+        Some("DROP TABLE b;"),
+        None,
+        None,
+    );
+    p.add(
+        "3_c",
+        "CREATE TABLE c (id INTEGER PRIMARY KEY);",
+        Some("DROP TABLE c;"),
+        None,
+        None,
+    );
+}
+
+fn a_rollback_reaching_a_migration_without_down_script_refuses_before_undoing_anything(k: Kind) {
+    let db = Db::new(k);
+    let p = Project::new();
+    irreversible_base(&p);
+    p.ok(&db, &["apply"]);
+    let fp = p.fingerprint(&db);
+    let dry = p.ok(
+        &db,
+        &["--format", "json", "rollback", "--to", "0", "--dry-run"],
+    );
+    assert!(
+        dry.json()["warnings"]
+            .to_string()
+            .contains("no down script"),
+        "the dry run says where the rollback would stop: {dry:?}"
+    );
+    let r = p.run(
+        &db,
+        &[
+            "--format", "json", "rollback", "--to", "0", "--force", "--reason", "reset",
+        ],
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["kind"], "refused", "{r:?}");
+    assert!(
+        j["error"]
+            .as_str()
+            .expect("error")
+            .contains("no down script"),
+        "{r:?}"
+    );
+    assert!(
+        j["error"]
+            .as_str()
+            .expect("error")
+            .contains("nothing was rolled back"),
+        "{r:?}"
+    );
+    assert!(
+        j["rolled_back"].as_array().is_none_or(|a| a.is_empty()),
+        "nothing was undone: {r:?}"
+    );
+    assert_eq!(p.status(&db)["applied"], 3, "all three still applied");
+    assert_eq!(p.fingerprint(&db), fp, "schema unchanged");
+    // Refused, and no override recorded for a run that never started.
+    assert!(db.check(&format!(
+        "SELECT count(*) = 0 FROM {} WHERE kind = 'override'",
+        db.t("events")
+    )));
+    assert!(db.check(&format!(
+        "SELECT count(*) = 1 FROM {} WHERE kind = 'refused' AND version = 1",
+        db.t("events")
+    )));
+    // The advice works: the newer ones roll back.
+    p.ok(&db, &["rollback", "--to", "1"]);
+    assert_eq!(p.status(&db)["applied"], 1);
+}
+
+fn a_refused_rollback_does_not_accept_the_drift(k: Kind) {
+    let db = Db::new(k);
+    let p = Project::new();
+    irreversible_base(&p);
+    p.ok(&db, &["apply"]);
+    db.exec("CREATE TABLE hotfix (id INTEGER)");
+    // Refused for the missing down script, with drift allowed: the drift stays unaccepted.
+    let r = p.run(
+        &db,
+        &[
+            "rollback",
+            "--to",
+            "0",
+            "--force",
+            "--allow-drift",
+            "--reason",
+            "hotfix ok",
+        ],
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(!r.all().contains("drift accepted"), "{r:?}");
+    assert!(
+        !p.status(&db)["drift"].is_null(),
+        "the drift is still reported"
+    );
+    // Refused for irreversibility (no --force), drift allowed: the same.
+    let r = p.run(
+        &db,
+        &[
+            "rollback",
+            "--to",
+            "1",
+            "--allow-drift",
+            "--reason",
+            "hotfix ok",
+        ],
+    );
+    assert_eq!(r.code, 0, "2 and 3 are reversible: {r:?}");
+    let r = p.run(
+        &db,
+        &[
+            "rollback",
+            "--to",
+            "0",
+            "--allow-drift",
+            "--reason",
+            "again",
+        ],
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        db.check(&format!(
+            "SELECT count(*) = 1 FROM {} WHERE kind = 'override'",
+            db.t("events")
+        )),
+        "only the rollback that ran recorded an override"
+    );
+}
+
+fn a_migration_without_down_script_undone_by_hand_is_resolved_when_the_schema_proves_it(k: Kind) {
+    let db = Db::new(k);
+    let p = Project::new();
+    let empty = p.fingerprint(&db);
+    irreversible_base(&p);
+    p.ok(&db, &["apply"]);
+    p.ok(&db, &["rollback", "--to", "1"]);
+    // Not undone yet: refused with the difference, and no advice that cannot work.
+    let r = p.run(
+        &db,
+        &[
+            "resolve",
+            "1",
+            "--rolled-back",
+            "--reason",
+            "dropped by hand",
+        ],
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("base"), "the diff names the table: {r:?}");
+    assert!(r.stderr.contains("still applied"), "{r:?}");
+    assert!(!r.stderr.contains("resolve 1 --applied"), "{r:?}");
+    db.exec("DROP TABLE base");
+    p.ok(
+        &db,
+        &[
+            "resolve",
+            "1",
+            "--rolled-back",
+            "--reason",
+            "dropped by hand",
+        ],
+    );
+    assert_eq!(p.status(&db)["applied"], 0);
+    assert_eq!(p.fingerprint(&db), empty);
+    assert!(p.status(&db)["drift"].is_null());
+
+    // A data migration without a down script: nothing could prove it undone.
+    let db = Db::new(k);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_seed",
+        "INSERT INTO t (id) VALUES (1);",
+        None,
+        None,
+        Some("irreversible = true\nreason = \"seed\"\n"),
+    );
+    p.ok(&db, &["apply"]);
+    db.exec("DELETE FROM t");
+    let r = p.run(
+        &db,
+        &[
+            "resolve",
+            "2",
+            "--rolled-back",
+            "--reason",
+            "deleted by hand",
+        ],
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("changed no schema object"), "{r:?}");
+    assert_eq!(p.status(&db)["applied"], 2, "it stays applied");
 }

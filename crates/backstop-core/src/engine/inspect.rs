@@ -430,7 +430,17 @@ pub fn resolve(
                 && serde_json::from_str::<serde_json::Value>(&e.detail)
                     .is_ok_and(|d| d["reason"] == super::rollback::UNPROVEN)
         };
-        if !last.is_some_and(unproven) {
+        // A migration without a down script can only ever be undone by hand; the schema
+        // check below proves it, as long as the migration changed the schema at all.
+        let changed_schema = serde_json::from_str::<crate::schema::Delta>(&row.schema_delta)
+            .is_ok_and(|d| !d.is_empty());
+        if row.down_sql.is_none() && !changed_schema {
+            return Err(EngineError::refused(
+                format!("migration {version} has no down script and changed no schema object (a data migration): backstop cannot check that it was undone, so it stays applied"),
+                "if its effect was reversed by hand and it must run again, ship that as a new migration",
+            ));
+        }
+        if row.down_sql.is_some() && !last.is_some_and(unproven) {
             return Err(EngineError::refused(
                 format!("migration {version} is applied, and its last rollback did not fail for want of proof"),
                 "`backstop rollback` undoes it and proves it; resolve --rolled-back is for a rollback that could not be proven (exit 5), finished by hand",
@@ -467,7 +477,19 @@ pub fn resolve(
                 "migration {version} is not rolled back: the schema ({fp}) differs from the one recorded before it ({}){shown}",
                 row.fingerprint_before
             ),
-            format!("undo the rest by hand (- lines: as before the migration, + lines: now) and run resolve again; if its changes are to stay, `backstop resolve {version} --applied --reason \"…\"`"),
+            format!(
+                "{} and run resolve again; if its changes are to stay, {}",
+                if delta.is_empty() {
+                    "undo by hand what the migration did"
+                } else {
+                    "undo the rest by hand (- lines: as before the migration, + lines: now)"
+                },
+                if row.status == Status::Applied {
+                    format!("nothing needs doing: migration {version} is still applied")
+                } else {
+                    format!("`backstop resolve {version} --applied --reason \"…\"`")
+                }
+            ),
         ));
     }
     let mut r = row.clone();

@@ -128,6 +128,9 @@ pub fn rollback(
                 r.status.as_str()
             ));
         }
+        if let Some(r) = t.iter().find(|r| r.down_sql.is_none()) {
+            warnings.push(format!("migration {} has no down script: rollback will refuse before undoing anything (roll back to it with `--to {}`, undo it by hand, then `backstop resolve {} --rolled-back --reason \"…\"`)", r.version, r.version, r.version));
+        }
         for r in &t {
             if r.irreversible.is_some() && opts.force_reason.is_none() {
                 warnings.push(format!("migration {} is irreversible: rollback will stop there unless --force --reason", r.version));
@@ -189,74 +192,99 @@ pub fn rollback(
         return Err(EngineError::refused(reason, format!("inspect the database, then `backstop resolve {} --applied|--rolled-back --reason \"…\"`", r.version)).into());
     }
     let todo = targets(&history, &opts.target)?;
-    if let Some(r) = todo.iter().find(|r| r.irreversible.is_some()) {
-        match &opts.force_reason {
-            None => {
-                let reason = format!(
-                    "migration {} ({}) is irreversible: {}",
-                    r.version,
-                    r.name,
-                    r.irreversible.clone().unwrap_or_default()
-                );
-                record(
-                    db,
-                    &mut state,
-                    &ctx.actor,
-                    NewEvent::new("refused")
-                        .version(r.version)
-                        .detail(json!({"command": "rollback", "reason": reason})),
-                )?;
-                return Err(EngineError::refused(
-                    format!("{reason}; nothing was rolled back"),
-                    format!("roll back only the newer migrations (`--to {}`), or, knowing what its down script loses, `--force --reason \"…\"`", r.version),
-                )
-                .into());
-            }
-            Some(reason) => {
-                let versions: Vec<i64> = todo
-                    .iter()
-                    .filter(|r| r.irreversible.is_some())
-                    .map(|r| r.version)
-                    .collect();
-                record(
-                    db,
-                    &mut state,
-                    &ctx.actor,
-                    NewEvent::new("override")
-                        .reason(Some(reason))
-                        .detail(json!({"check": "irreversible", "versions": versions})),
-                )?;
-            }
+    // Every refusal comes before anything is recorded or run: a refused rollback changes
+    // nothing, not even the drift baseline, and never stops half way for a reason known
+    // at the start.
+    let refuse = |db: &mut dyn Driver,
+                  state: &mut StoredState,
+                  version: Option<i64>,
+                  detail: serde_json::Value,
+                  what: String,
+                  next: String|
+     -> Box<RunFailure> {
+        let mut ev = NewEvent::new("refused").detail(detail);
+        if let Some(v) = version {
+            ev = ev.version(v);
         }
+        match record(db, state, &ctx.actor, ev) {
+            Ok(()) => EngineError::refused(what, next).into(),
+            Err(e) => e.into(),
+        }
+    };
+    // Without a down script there is nothing to run, forced or not.
+    if let Some(r) = todo.iter().find(|r| r.down_sql.is_none()) {
+        let reason = format!("migration {} ({}) has no down script", r.version, r.name);
+        return Err(refuse(
+            db,
+            &mut state,
+            Some(r.version),
+            json!({"command": "rollback", "reason": reason}),
+            format!("{reason}, so it can only be undone by hand; nothing was rolled back"),
+            format!("roll back the newer migrations with `--to {v}`, undo migration {v} by hand, then `backstop resolve {v} --rolled-back --reason \"…\"` (it checks the schema is as before the migration)", v = r.version),
+        ));
+    }
+    let irreversible: Vec<i64> = todo
+        .iter()
+        .filter(|r| r.irreversible.is_some())
+        .map(|r| r.version)
+        .collect();
+    if let (Some(r), None) = (
+        todo.iter().find(|r| r.irreversible.is_some()),
+        &opts.force_reason,
+    ) {
+        let reason = format!(
+            "migration {} ({}) is irreversible: {}",
+            r.version,
+            r.name,
+            r.irreversible.clone().unwrap_or_default()
+        );
+        return Err(refuse(
+            db,
+            &mut state,
+            Some(r.version),
+            json!({"command": "rollback", "reason": reason}),
+            format!("{reason}; nothing was rolled back"),
+            format!("roll back only the newer migrations (`--to {}`), or, knowing what its down script loses, `--force --reason \"…\"`", r.version),
+        ));
     }
 
     let mut schema = db.schema(None)?;
     let current = schema.fingerprint();
-    if !state.fingerprint.is_empty() && state.fingerprint != current {
-        match &opts.allow_drift {
-            None => {
-                let ev = NewEvent::new("refused").detail(json!({"command": "rollback", "reason": "drift", "recorded": state.fingerprint, "current": current}));
-                record(db, &mut state, &ctx.actor, ev)?;
-                return Err(EngineError::refused(
-                    format!("the schema changed outside backstop since the last recorded fingerprint ({} recorded, {current} now): a rollback could not be proven", state.fingerprint),
-                    "`backstop status` shows the difference; undo it, or re-run with --allow-drift --reason \"…\"",
-                )
-                .into());
-            }
-            Some(reason) => {
-                let recorded = state.fingerprint.clone();
-                state.fingerprint = current.clone();
-                record(
-                    db,
-                    &mut state,
-                    &ctx.actor,
-                    NewEvent::new("override").reason(Some(reason)).detail(
-                        json!({"check": "drift", "recorded": recorded, "current": current}),
-                    ),
-                )?;
-                warnings.push(format!("schema drift accepted: {reason}"));
-            }
-        }
+    let drifted = !state.fingerprint.is_empty() && state.fingerprint != current;
+    if drifted && opts.allow_drift.is_none() {
+        let recorded = state.fingerprint.clone();
+        return Err(refuse(
+            db,
+            &mut state,
+            None,
+            json!({"command": "rollback", "reason": "drift", "recorded": recorded, "current": current}),
+            format!("the schema changed outside backstop since the last recorded fingerprint ({recorded} recorded, {current} now): a rollback could not be proven; nothing was rolled back"),
+            "`backstop status` shows the difference; undo it, or re-run with --allow-drift --reason \"…\"".into(),
+        ));
+    }
+    // Nothing refuses from here on: the overrides are recorded, then the steps run.
+    if let (false, Some(reason)) = (irreversible.is_empty(), &opts.force_reason) {
+        record(
+            db,
+            &mut state,
+            &ctx.actor,
+            NewEvent::new("override")
+                .reason(Some(reason))
+                .detail(json!({"check": "irreversible", "versions": irreversible})),
+        )?;
+    }
+    if let (true, Some(reason)) = (drifted, &opts.allow_drift) {
+        let recorded = state.fingerprint.clone();
+        state.fingerprint = current.clone();
+        record(
+            db,
+            &mut state,
+            &ctx.actor,
+            NewEvent::new("override")
+                .reason(Some(reason))
+                .detail(json!({"check": "drift", "recorded": recorded, "current": current})),
+        )?;
+        warnings.push(format!("schema drift accepted: {reason}"));
     }
 
     let mut done = Vec::new();
@@ -364,7 +392,10 @@ fn undo_inner(
                 "migration {} ({}) has no down script",
                 row.version, row.name
             ),
-            "it can only be undone by hand; then `backstop resolve` it",
+            format!(
+                "undo it by hand, then `backstop resolve {} --rolled-back --reason \"…\"`",
+                row.version
+            ),
         ));
     };
     let down = run::split(Some(down_sql));
