@@ -267,6 +267,26 @@ fn input_errors_exit_2_name_the_path_and_change_nothing(k: Kind) {
             "add_stuff",
         ),
         (
+            "version 0",
+            Box::new(|p: &Project| {
+                p.add("0_zero", "SELECT 1;", Some("SELECT 1;"), None, None);
+            }),
+            "version 0 is reserved",
+        ),
+        (
+            "version too large",
+            Box::new(|p: &Project| {
+                p.add(
+                    "99999999999999999999_x",
+                    "SELECT 1;",
+                    Some("SELECT 1;"),
+                    None,
+                    None,
+                );
+            }),
+            "too large",
+        ),
+        (
             "not utf-8",
             Box::new(|p: &Project| {
                 let d = p.add("2_x", "SELECT 1;", Some("SELECT 1;"), None, None);

@@ -185,6 +185,10 @@ pub enum LoadError {
     },
     #[error("{path}: the name does not start with a version number (expected e.g. 20261123120000_create_users)")]
     NoVersion { path: PathBuf },
+    #[error("{path}: version 0 is reserved (`rollback --to 0` means \"undo everything\"); number migrations from 1")]
+    ZeroVersion { path: PathBuf },
+    #[error("{path}: the version {digits} is too large (at most {max})", max = i64::MAX)]
+    VersionTooLarge { path: PathBuf, digits: String },
     #[error("{path}: version {version} is also used by {other}; versions must be unique")]
     DuplicateVersion {
         version: i64,
@@ -319,9 +323,15 @@ fn split_version(path: &Path, stem: &str) -> Result<(i64, String), LoadError> {
             path: path.to_path_buf(),
         });
     }
-    let version: i64 = digits.parse().map_err(|_| LoadError::NoVersion {
+    let version: i64 = digits.parse().map_err(|_| LoadError::VersionTooLarge {
         path: path.to_path_buf(),
+        digits: digits.clone(),
     })?;
+    if version == 0 {
+        return Err(LoadError::ZeroVersion {
+            path: path.to_path_buf(),
+        });
+    }
     let rest = &stem[digits.len()..];
     let name = rest.trim_start_matches(['_', '-', '.']).to_string();
     Ok((version, name))
