@@ -387,6 +387,9 @@ fn dq_is_name(
     if next.is_some_and(|n| n.is_punct("(") || n.is_punct(".")) {
         return true;
     }
+    if is_raise_message(tokens, i) {
+        return false;
+    }
     if prev
         .is_some_and(|p| p.is_punct(".") || p.is_kw("collate") || p.is_kw("as") || ends_operand(p))
     {
@@ -396,6 +399,20 @@ fn dq_is_name(
         Some(n) => known.contains(&n) || defined.contains(&n),
         None => false,
     }
+}
+
+/// Whether the token at `i` is the whole message of `RAISE(action, message)`. That message
+/// is text: older SQLite reads it as a name-or-string token whose quotes only delimit the
+/// text, and current SQLite as an expression in which a double-quoted word is the string
+/// unless a column of that name is in scope, which a trigger's `SELECT RAISE(…)` has none
+/// of. Taking it for the string can at worst make a column's case count as a change; taking
+/// it for a name would hide a changed message.
+fn is_raise_message(tokens: &[Token], i: usize) -> bool {
+    let at = |k: usize| i.checked_sub(k).and_then(|p| tokens.get(p));
+    at(4).is_some_and(|t| t.is_kw("raise"))
+        && at(3).is_some_and(|t| t.is_punct("("))
+        && at(1).is_some_and(|t| t.is_punct(","))
+        && tokens.get(i + 1).is_some_and(|t| t.is_punct(")"))
 }
 
 /// `s` as an SQL string literal.

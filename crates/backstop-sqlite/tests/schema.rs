@@ -625,3 +625,37 @@ fn view_column_names_and_aliases_ignore_case_but_strings_keep_it() {
         assert_ne!(a.fingerprint(), b.fingerprint(), "{what}:\n{}", a.text());
     }
 }
+
+#[test]
+fn raise_messages_keep_their_case() {
+    // Regression: a double-quoted RAISE message spelled like a column of the schema was
+    // taken for that column's name and lower-cased, so "Message" and "message" compared
+    // equal.
+    let pairs = [
+        (
+            "single-quoted",
+            "CREATE TABLE t (x INT); CREATE TRIGGER tr BEFORE INSERT ON t BEGIN SELECT RAISE(ABORT, 'Message'); END;",
+            "CREATE TABLE t (x INT); CREATE TRIGGER tr BEFORE INSERT ON t BEGIN SELECT RAISE(ABORT, 'message'); END;",
+        ),
+        (
+            "double-quoted, spelled like a column",
+            r#"CREATE TABLE t (message TEXT); CREATE TRIGGER tr BEFORE INSERT ON t BEGIN SELECT RAISE(FAIL, "Message"); END;"#,
+            r#"CREATE TABLE t (message TEXT); CREATE TRIGGER tr BEFORE INSERT ON t BEGIN SELECT RAISE(FAIL, "message"); END;"#,
+        ),
+    ];
+    for (what, a, b) in pairs {
+        let (a, b) = (file_schema_of(a), file_schema_of(b));
+        assert_ne!(a.fingerprint(), b.fingerprint(), "{what}:\n{}", a.text());
+    }
+    let s = file_schema_of(pairs[1].1);
+    assert!(
+        s.objects["table t"].contains("raise(fail, 'Message')"),
+        "{}",
+        s.text()
+    );
+    // SQLite reads it as that text too.
+    let mut d = common::memory();
+    common::run(&mut d, pairs[1].1);
+    let e = d.execute("INSERT INTO t VALUES ('x')").unwrap_err();
+    assert!(e.message.contains("Message"), "{e:?}");
+}
