@@ -659,3 +659,31 @@ fn raise_messages_keep_their_case() {
     let e = d.execute("INSERT INTO t VALUES ('x')").unwrap_err();
     assert!(e.message.contains("Message"), "{e:?}");
 }
+
+#[test]
+fn fts5_column_names_ignore_case_but_option_strings_keep_it() {
+    let mut probe = common::memory();
+    if probe
+        .execute("CREATE VIRTUAL TABLE probe USING fts5(a)")
+        .is_err()
+    {
+        eprintln!("fts5 not compiled in; skipping");
+        return;
+    }
+    // FTS5 resolves its column names ignoring case, as SQLite does any other name.
+    let (a, b) = (
+        file_schema_of(r#"CREATE VIRTUAL TABLE Docs USING FTS5(Title, [Body], "Sub");"#),
+        file_schema_of("CREATE VIRTUAL TABLE docs USING fts5(title, body, sub);"),
+    );
+    assert_eq!(a.text(), b.text());
+    // Option values are the module's to read: a string keeps its case.
+    let (a, b) = (
+        file_schema_of(
+            "CREATE VIRTUAL TABLE docs USING fts5(title, tokenize = 'unicode61 tokenchars ''X''');",
+        ),
+        file_schema_of(
+            "CREATE VIRTUAL TABLE docs USING fts5(title, tokenize = 'unicode61 tokenchars ''x''');",
+        ),
+    );
+    assert_ne!(a.fingerprint(), b.fingerprint(), "{}", a.text());
+}
