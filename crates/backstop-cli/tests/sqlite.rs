@@ -514,3 +514,47 @@ fn temporary_objects_attachments_and_like_settings_stay_in_their_migration() {
         "no temp trigger"
     );
 }
+
+#[test]
+fn query_only_in_a_migration_does_not_keep_backstop_from_recording_it() {
+    // Regression: after `PRAGMA query_only = ON` in a `transaction = false` script, the
+    // write of its own progress failed and the migration stayed dirty.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_no_tx",
+        "CREATE TABLE a (x);\nPRAGMA query_only = ON;\nSELECT count(*) FROM a;",
+        Some("DROP TABLE a;\nPRAGMA query_only = ON;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.add(
+        "2_tx",
+        "CREATE TABLE b (x);\nPRAGMA query_only = ON;",
+        Some("DROP TABLE b;\nPRAGMA query_only = ON;"),
+        None,
+        None,
+    );
+    p.add(
+        "3_after",
+        "INSERT INTO a VALUES (1);",
+        Some("DELETE FROM a;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    let migrations = db.t("migrations");
+    assert!(db.check(&format!(
+        "SELECT count(*) = 3 FROM {migrations} WHERE status = 'applied'"
+    )));
+    p.ok(&db, &["audit", "verify"]);
+    // Each migration starts with writes allowed, as in a run of its own.
+    assert!(db.check("SELECT count(*) = 1 FROM a"));
+
+    p.ok(&db, &["rollback", "--steps", "3"]);
+    assert!(db.check(&format!(
+        "SELECT count(*) = 3 FROM {migrations} WHERE status = 'rolled_back'"
+    )));
+    p.ok(&db, &["audit", "verify"]);
+}
