@@ -514,3 +514,82 @@ fn temporary_objects_attachments_and_like_settings_stay_in_their_migration() {
         "no temp trigger"
     );
 }
+
+#[test]
+fn query_only_in_a_migration_does_not_keep_backstop_from_recording_it() {
+    // Regression: after `PRAGMA query_only = ON` in a `transaction = false` script, the
+    // write of its own progress failed and the migration stayed dirty.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_no_tx",
+        "CREATE TABLE a (x);\nPRAGMA query_only = ON;\nSELECT count(*) FROM a;",
+        Some("DROP TABLE a;\nPRAGMA query_only = ON;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.add(
+        "2_tx",
+        "CREATE TABLE b (x);\nPRAGMA query_only = ON;",
+        Some("DROP TABLE b;\nPRAGMA query_only = ON;"),
+        None,
+        None,
+    );
+    p.add(
+        "3_after",
+        "INSERT INTO a VALUES (1);",
+        Some("DELETE FROM a;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    let migrations = db.t("migrations");
+    assert!(db.check(&format!(
+        "SELECT count(*) = 3 FROM {migrations} WHERE status = 'applied'"
+    )));
+    p.ok(&db, &["audit", "verify"]);
+    // Each migration starts with writes allowed, as in a run of its own.
+    assert!(db.check("SELECT count(*) = 1 FROM a"));
+
+    p.ok(&db, &["rollback", "--steps", "3"]);
+    assert!(db.check(&format!(
+        "SELECT count(*) = 3 FROM {migrations} WHERE status = 'rolled_back'"
+    )));
+    p.ok(&db, &["audit", "verify"]);
+}
+
+#[test]
+fn query_only_stays_in_force_for_the_rest_of_its_script() {
+    // Regression: the cleanup after the failure ran down.sql with the up script's
+    // `query_only` still on, so it failed and left the migration dirty. backstop lifts the
+    // PRAGMA only for its own records: the script's later statements still run as SQLite
+    // would run them after it.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_no_tx",
+        "CREATE TABLE a (x);\nPRAGMA query_only = ON;\nINSERT INTO a VALUES (1);",
+        Some("DROP TABLE a;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.ok(&db, &["sum"]);
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("attempt to write a readonly database"),
+        "{r:?}"
+    );
+    // The cleanup's down script starts from backstop's settings, so it can undo the rest.
+    assert!(
+        r.stderr
+            .contains("the schema fingerprint again equals the one before"),
+        "{r:?}"
+    );
+    assert!(db.check(&format!(
+        "SELECT status = 'rolled_back' FROM {} WHERE version = 1",
+        db.t("migrations")
+    )));
+    assert!(db.check("SELECT count(*) = 0 FROM sqlite_schema WHERE name = 'a'"));
+}

@@ -12,7 +12,7 @@
 //!   authorizer that keeps scripts from opening or ending transactions themselves (`exec`);
 //! - the canonical schema read from the catalog pragmas, and FK-orphan health (`schema`);
 //! - the connection settings each migration starts from, whatever a script before it set
-//!   with PRAGMA (`session`);
+//!   with PRAGMA, and backstop's own writes in spite of them (`session`);
 //! - error mapping to [`DbError`] with SQLite's extended result code names (`error`).
 
 mod busy;
@@ -265,6 +265,19 @@ impl SqliteDriver {
         })
     }
 
+    /// One of backstop's own writes, with whatever the script before it set that would
+    /// refuse it lifted for the write only (see [`session::allow_own_writes`]).
+    fn own_write<T>(&self, write: impl FnOnce() -> Result<T, DbError>) -> Result<T, DbError> {
+        let lifted = session::allow_own_writes(&self.conn).map_err(db)?;
+        let written = write();
+        // Put back even after a failed write: the script's later statements, or the
+        // cleanup that follows a failure, run with the settings the script chose.
+        let restored = lifted.restore(&self.conn).map_err(db);
+        let value = written?;
+        restored?;
+        Ok(value)
+    }
+
     /// [`Driver::ensure_history`].
     fn create_history(&self) -> Result<(), DbError> {
         // Fast path without taking the write lock: usually the tables are there.
@@ -324,7 +337,7 @@ impl Driver for SqliteDriver {
     }
 
     fn ensure_history(&mut self) -> Result<(), DbError> {
-        self.explain(self.create_history())
+        self.explain(self.own_write(|| self.create_history()))
     }
 
     fn try_lock(&mut self) -> Result<LockAttempt, DbError> {
@@ -371,10 +384,10 @@ impl Driver for SqliteDriver {
         // IMMEDIATE takes the write lock now, waiting up to the lock timeout, rather than at
         // the first write, where a concurrent writer would make the upgrade fail with
         // SQLITE_BUSY half-way through a migration.
-        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = self.own_write(|| self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)) {
             self.transaction = None;
             let _ = self.apply_busy_timeout();
-            return Err(db(e));
+            return Err(e);
         }
         Ok(())
     }
@@ -426,7 +439,7 @@ impl Driver for SqliteDriver {
     }
 
     fn save_history(&mut self, row: &HistoryRow) -> Result<(), DbError> {
-        history::save_history(&self.conn, row)
+        self.own_write(|| history::save_history(&self.conn, row))
     }
 
     fn load_events(&mut self) -> Result<Vec<Event>, DbError> {
@@ -434,7 +447,7 @@ impl Driver for SqliteDriver {
     }
 
     fn append_event(&mut self, event: &Event) -> Result<(), DbError> {
-        history::append_event(&self.conn, event)
+        self.own_write(|| history::append_event(&self.conn, event))
     }
 
     fn load_state(&mut self) -> Result<Option<StoredState>, DbError> {
@@ -446,7 +459,7 @@ impl Driver for SqliteDriver {
     }
 
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError> {
-        history::save_state(&self.conn, state)
+        self.own_write(|| history::save_state(&self.conn, state))
     }
 
     /// Always a full read: it is a handful of catalog queries on a local file (see the

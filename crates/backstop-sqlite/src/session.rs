@@ -6,6 +6,11 @@
 //! for the next migration of the run, which would then commit rows a run of its own refuses.
 //! Before each migration and rollback step, [`Baseline::restore`] puts back the flags the
 //! connection had when backstop opened it (foreign keys on, the rest as SQLite's defaults).
+//!
+//! Within a step, backstop's own records (a `transaction = false` script's progress, the
+//! history row and ledger event at its end) must be written whatever the script set:
+//! [`allow_own_writes`] lifts what would refuse them for that write only, so the rest of the
+//! script still runs as SQLite would run it after its PRAGMA.
 
 use crate::error::db;
 use backstop_core::driver::DbError;
@@ -52,8 +57,74 @@ impl Baseline {
         // which backstop never changes).
         conn.execute_batch("PRAGMA case_sensitive_like = OFF")
             .map_err(db)?;
+        // Not a flag: reading it opens the file, which the step is about to do anyway.
+        if max_page_count(conn).map_err(db)? < NO_PAGE_LIMIT {
+            set_max_page_count(conn, NO_PAGE_LIMIT).map_err(db)?;
+        }
         clear_session_objects(conn).map_err(db)
     }
+}
+
+/// SQLite's largest `max_page_count` (`SQLITE_MAX_PAGE_COUNT`), which is also its default:
+/// no limit on the database's size. backstop never sets a lower one.
+const NO_PAGE_LIMIT: i64 = 4_294_967_294;
+
+/// What [`allow_own_writes`] changed, to be put back with [`Lifted::restore`].
+#[must_use = "the script's settings must be put back after backstop's write"]
+#[derive(Debug)]
+pub(crate) struct Lifted {
+    query_only: bool,
+    max_page_count: Option<i64>,
+}
+
+/// Lift the settings a script may have left that refuse backstop's own writes:
+/// `PRAGMA query_only = ON` refuses every write (BEGIN IMMEDIATE included), and a lowered
+/// `max_page_count` every write that needs a new page. Left in force, they would keep
+/// backstop from recording the very migration that set them, leaving it dirty. Other
+/// settings don't stop a write: backstop's tables have no foreign keys or triggers.
+pub(crate) fn allow_own_writes(conn: &Connection) -> rusqlite::Result<Lifted> {
+    let query_only: bool = conn
+        .prepare_cached("PRAGMA query_only")?
+        .query_row([], |r| r.get(0))?;
+    let max = max_page_count(conn)?;
+    let lifted = Lifted {
+        query_only,
+        max_page_count: (max < NO_PAGE_LIMIT).then_some(max),
+    };
+    // Only what is in the way: setting a PRAGMA expires every prepared statement.
+    if lifted.query_only {
+        conn.execute_batch("PRAGMA query_only = OFF")?;
+    }
+    if lifted.max_page_count.is_some() {
+        set_max_page_count(conn, NO_PAGE_LIMIT)?;
+    }
+    Ok(lifted)
+}
+
+impl Lifted {
+    /// Put back what the script had set. A limit below the database's new size becomes
+    /// that size, as SQLite does with any such limit.
+    pub(crate) fn restore(self, conn: &Connection) -> rusqlite::Result<()> {
+        if let Some(max) = self.max_page_count {
+            set_max_page_count(conn, max)?;
+        }
+        if self.query_only {
+            conn.execute_batch("PRAGMA query_only = ON")?;
+        }
+        Ok(())
+    }
+}
+
+fn max_page_count(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("PRAGMA main.max_page_count")?
+        .query_row([], |r| r.get(0))
+}
+
+fn set_max_page_count(conn: &Connection, max: i64) -> rusqlite::Result<()> {
+    // Returns the limit now in force as a row: query it rather than execute it.
+    conn.query_row(&format!("PRAGMA main.max_page_count = {max}"), [], |_| {
+        Ok(())
+    })
 }
 
 /// Databases a script attached and temporary tables, views and triggers it created belong

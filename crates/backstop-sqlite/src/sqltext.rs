@@ -387,6 +387,9 @@ fn dq_is_name(
     if next.is_some_and(|n| n.is_punct("(") || n.is_punct(".")) {
         return true;
     }
+    if is_raise_message(tokens, i) {
+        return false;
+    }
     if prev
         .is_some_and(|p| p.is_punct(".") || p.is_kw("collate") || p.is_kw("as") || ends_operand(p))
     {
@@ -398,15 +401,31 @@ fn dq_is_name(
     }
 }
 
+/// Whether the token at `i` is the whole message of `RAISE(action, message)`. That message
+/// is text: older SQLite reads it as a name-or-string token whose quotes only delimit the
+/// text, and current SQLite as an expression in which a double-quoted word is the string
+/// unless a column of that name is in scope, which a trigger's `SELECT RAISE(…)` has none
+/// of. Taking it for the string can at worst make a column's case count as a change; taking
+/// it for a name would hide a changed message.
+fn is_raise_message(tokens: &[Token], i: usize) -> bool {
+    let at = |k: usize| i.checked_sub(k).and_then(|p| tokens.get(p));
+    at(4).is_some_and(|t| t.is_kw("raise"))
+        && at(3).is_some_and(|t| t.is_punct("("))
+        && at(1).is_some_and(|t| t.is_punct(","))
+        && tokens.get(i + 1).is_some_and(|t| t.is_punct(")"))
+}
+
 /// `s` as an SQL string literal.
 pub(crate) fn quote_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// Canonical text of a token sequence: bare words and plain quoted identifiers
-/// lower-cased, literals verbatim, a double-quoted word that `scope` says is a string as
-/// that string, `main.` dropped, one space between tokens except around `(`, `)`, `,`,
-/// `;`, `.`.
+/// Canonical text of a token sequence: bare words and quoted names lower-cased (ASCII only,
+/// as SQLite compares names), literals verbatim, a double-quoted word that `scope` says is a
+/// string as that string, `main.` dropped, one space between tokens except around `(`, `)`,
+/// `,`, `;`, `.`. Under [`Scope::Names`] a quoted word that is not a plain name keeps its
+/// case: there it is a module argument, which may be a value (an FTS5 `tokenize` option)
+/// rather than a name.
 pub(crate) fn normalize(tokens: &[Token], scope: Scope<'_>) -> String {
     let defined = match scope {
         Scope::Names => BTreeSet::new(),
@@ -441,7 +460,13 @@ pub(crate) fn normalize(tokens: &[Token], scope: Scope<'_>) -> String {
             Token::Word(w) => w.to_ascii_lowercase(),
             Token::DqIdent(s) if literal => quote_str(s),
             Token::Ident(s) | Token::DqIdent(s) if is_plain_ident(s) => s.to_ascii_lowercase(),
-            Token::Ident(s) | Token::DqIdent(s) => format!("\"{}\"", s.replace('"', "\"\"")),
+            Token::Ident(s) | Token::DqIdent(s) => {
+                let s = match scope {
+                    Scope::Resolve(_) => s.to_ascii_lowercase(),
+                    Scope::Names => s.clone(),
+                };
+                format!("\"{}\"", s.replace('"', "\"\""))
+            }
             Token::Str(s) | Token::Num(s) | Token::Punct(s) => s.clone(),
         };
         if let Some(p) = prev {

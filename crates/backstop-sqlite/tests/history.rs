@@ -234,3 +234,47 @@ fn events_with_values_of_the_wrong_type_are_read_as_edited() {
         "the retyped version changes the hash too"
     );
 }
+
+#[test]
+fn own_records_are_written_whatever_a_script_left_set() {
+    // Regression: after a script's `PRAGMA query_only = ON` (or a `max_page_count` capped at
+    // the database's size) backstop could not record its own progress, and the migration
+    // that set it stayed dirty.
+    let (_dir, _path, url) = common::temp_db();
+    let mut d = common::open(&url);
+    d.ensure_history().unwrap();
+    d.execute("PRAGMA max_page_count = 1").unwrap();
+    d.execute("PRAGMA query_only = ON").unwrap();
+    // Large enough to need new pages.
+    let mut big = row(1, Status::Dirty);
+    big.up_sql = "-- padding\n".repeat(20_000);
+    d.save_history(&big).unwrap();
+    d.begin(backstop_core::driver::Timeouts::default()).unwrap();
+    big.status = Status::Applied;
+    d.save_history(&big).unwrap();
+    d.save_state(&StoredState {
+        ledger_seq: 0,
+        ledger_hash: GENESIS.into(),
+        fingerprint: "sha256:00".into(),
+        schema_json: Some("x".repeat(100_000)),
+        catalog_stamp: None,
+    })
+    .unwrap();
+    d.commit().unwrap();
+    assert_eq!(d.load_history().unwrap(), vec![big]);
+
+    // Lifted for backstop's writes only: the script's own statements still see its settings.
+    let e = d.execute("CREATE TABLE t (x)").unwrap_err();
+    assert!(e.message.contains("readonly"), "{e:?}");
+    d.execute("PRAGMA query_only = OFF").unwrap();
+    let e = d
+        .execute("CREATE TABLE t AS SELECT randomblob(1000000) AS x")
+        .unwrap_err();
+    assert!(e.message.contains("full"), "{e:?}");
+    // And the next step starts without either.
+    d.reset_session().unwrap();
+    d.execute("PRAGMA query_only = ON").unwrap();
+    d.reset_session().unwrap();
+    d.execute("CREATE TABLE t AS SELECT randomblob(1000000) AS x")
+        .unwrap();
+}

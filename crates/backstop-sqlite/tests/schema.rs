@@ -541,10 +541,10 @@ fn triggers_whose_on_clause_spells_the_table_in_another_case_are_described() {
          CREATE VIEW Big AS SELECT id FROM Orders WHERE total > 100;
          CREATE TRIGGER big_insert INSTEAD OF INSERT ON big BEGIN SELECT 1; END;",
     );
-    let t = &s.objects["table Orders"];
+    let t = &s.objects["table orders"];
     assert!(t.contains("trigger orders_no_negative: "), "{t}");
     assert!(t.contains("index orders_total (total)"), "{t}");
-    let v = &s.objects["view Big"];
+    let v = &s.objects["view big"];
     assert!(v.contains("trigger big_insert: "), "{v}");
 
     let without = schema_of(
@@ -554,4 +554,136 @@ fn triggers_whose_on_clause_spells_the_table_in_another_case_are_described() {
          CREATE TRIGGER big_insert INSTEAD OF INSERT ON big BEGIN SELECT 1; END;",
     );
     assert_ne!(s.fingerprint(), without.fingerprint());
+}
+
+#[test]
+fn object_names_that_differ_only_in_case_compare_equal() {
+    // Regression: tables, indexes, views and triggers were keyed by the case they were
+    // created with, although SQLite resolves their names ignoring ASCII case, so a down
+    // script that recreated `Users` as `users` counted as a changed schema.
+    let upper = r#"
+CREATE TABLE Orgs (id INTEGER PRIMARY KEY);
+CREATE TABLE Users (id INTEGER PRIMARY KEY, org_id INT REFERENCES Orgs(id), org_ref INT REFERENCES "ORGS");
+CREATE INDEX Users_Org ON USERS (org_id);
+CREATE VIEW Active_Users AS SELECT u.id FROM Users u JOIN [Orgs] o ON o.id = u.org_id;
+CREATE TRIGGER Users_Touch AFTER UPDATE ON users BEGIN UPDATE Users SET org_id = org_id WHERE id = NEW.id; END;
+CREATE TRIGGER Active_Insert INSTEAD OF INSERT ON ACTIVE_USERS BEGIN SELECT 1; END;
+"#;
+    let lower = "
+CREATE TABLE orgs (id INTEGER PRIMARY KEY);
+CREATE TABLE users (id INTEGER PRIMARY KEY, org_id INT REFERENCES orgs(id), org_ref INT REFERENCES orgs);
+CREATE INDEX users_org ON users (org_id);
+CREATE VIEW active_users AS SELECT u.id FROM users u JOIN orgs o ON o.id = u.org_id;
+CREATE TRIGGER users_touch AFTER UPDATE ON users BEGIN UPDATE users SET org_id = org_id WHERE id = new.id; END;
+CREATE TRIGGER active_insert INSTEAD OF INSERT ON active_users BEGIN SELECT 1; END;
+";
+    let (a, b) = (file_schema_of(upper), file_schema_of(lower));
+    assert_eq!(a.text(), b.text());
+    assert_eq!(a.fingerprint(), b.fingerprint());
+    // SQLite folds ASCII letters only: these are two different names.
+    let (a, b) = (
+        file_schema_of(r#"CREATE TABLE "Ärzte" (id INT);"#),
+        file_schema_of(r#"CREATE TABLE "ärzte" (id INT);"#),
+    );
+    assert_ne!(a.fingerprint(), b.fingerprint());
+}
+
+#[test]
+fn view_column_names_and_aliases_ignore_case_but_strings_keep_it() {
+    // Regression: a quoted alias or view column name that is not a plain word kept its
+    // case, while SQLite resolves it ignoring case like any other name.
+    let pairs = [
+        (
+            "quoted names",
+            r#"CREATE TABLE t (x INT, "My Col" TEXT); CREATE VIEW v(A, "Full Name") AS SELECT x AS Y, [My Col] AS "Other Name" FROM t ORDER BY "Other Name";"#,
+            r#"CREATE TABLE t (x INT, "My Col" TEXT); CREATE VIEW v(a, "full name") AS SELECT x AS y, [my col] AS "other name" FROM t ORDER BY "other name";"#,
+        ),
+        (
+            "trigger",
+            r#"CREATE TABLE t (x INT, "My Col" TEXT); CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET "My Col" = 'A' WHERE x = new.x; END;"#,
+            r#"CREATE TABLE t (x INT, "My Col" TEXT); CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET "my col" = 'A' WHERE x = new.x; END;"#,
+        ),
+    ];
+    for (what, a, b) in pairs {
+        let (a, b) = (file_schema_of(a), file_schema_of(b));
+        assert_eq!(a.text(), b.text(), "{what}");
+    }
+    let strings = [
+        (
+            "string literal",
+            "CREATE TABLE t (x TEXT); CREATE VIEW v AS SELECT x FROM t WHERE x = 'Open Case';",
+            "CREATE TABLE t (x TEXT); CREATE VIEW v AS SELECT x FROM t WHERE x = 'open case';",
+        ),
+        (
+            "double-quoted string",
+            r#"CREATE TABLE t (x TEXT); CREATE VIEW v AS SELECT x FROM t WHERE x = "Open Case";"#,
+            r#"CREATE TABLE t (x TEXT); CREATE VIEW v AS SELECT x FROM t WHERE x = "open case";"#,
+        ),
+    ];
+    for (what, a, b) in strings {
+        let (a, b) = (file_schema_of(a), file_schema_of(b));
+        assert_ne!(a.fingerprint(), b.fingerprint(), "{what}:\n{}", a.text());
+    }
+}
+
+#[test]
+fn raise_messages_keep_their_case() {
+    // Regression: a double-quoted RAISE message spelled like a column of the schema was
+    // taken for that column's name and lower-cased, so "Message" and "message" compared
+    // equal.
+    let pairs = [
+        (
+            "single-quoted",
+            "CREATE TABLE t (x INT); CREATE TRIGGER tr BEFORE INSERT ON t BEGIN SELECT RAISE(ABORT, 'Message'); END;",
+            "CREATE TABLE t (x INT); CREATE TRIGGER tr BEFORE INSERT ON t BEGIN SELECT RAISE(ABORT, 'message'); END;",
+        ),
+        (
+            "double-quoted, spelled like a column",
+            r#"CREATE TABLE t (message TEXT); CREATE TRIGGER tr BEFORE INSERT ON t BEGIN SELECT RAISE(FAIL, "Message"); END;"#,
+            r#"CREATE TABLE t (message TEXT); CREATE TRIGGER tr BEFORE INSERT ON t BEGIN SELECT RAISE(FAIL, "message"); END;"#,
+        ),
+    ];
+    for (what, a, b) in pairs {
+        let (a, b) = (file_schema_of(a), file_schema_of(b));
+        assert_ne!(a.fingerprint(), b.fingerprint(), "{what}:\n{}", a.text());
+    }
+    let s = file_schema_of(pairs[1].1);
+    assert!(
+        s.objects["table t"].contains("raise(fail, 'Message')"),
+        "{}",
+        s.text()
+    );
+    // SQLite reads it as that text too.
+    let mut d = common::memory();
+    common::run(&mut d, pairs[1].1);
+    let e = d.execute("INSERT INTO t VALUES ('x')").unwrap_err();
+    assert!(e.message.contains("Message"), "{e:?}");
+}
+
+#[test]
+fn fts5_column_names_ignore_case_but_option_strings_keep_it() {
+    let mut probe = common::memory();
+    if probe
+        .execute("CREATE VIRTUAL TABLE probe USING fts5(a)")
+        .is_err()
+    {
+        eprintln!("fts5 not compiled in; skipping");
+        return;
+    }
+    // FTS5 resolves its column names ignoring case, as SQLite does any other name.
+    let (a, b) = (
+        file_schema_of(r#"CREATE VIRTUAL TABLE Docs USING FTS5(Title, [Body], "Sub");"#),
+        file_schema_of("CREATE VIRTUAL TABLE docs USING fts5(title, body, sub);"),
+    );
+    assert_eq!(a.text(), b.text());
+    // Option values are the module's to read: a string keeps its case.
+    let (a, b) = (
+        file_schema_of(
+            "CREATE VIRTUAL TABLE docs USING fts5(title, tokenize = 'unicode61 tokenchars ''X''');",
+        ),
+        file_schema_of(
+            "CREATE VIRTUAL TABLE docs USING fts5(title, tokenize = 'unicode61 tokenchars ''x''');",
+        ),
+    );
+    assert_ne!(a.fingerprint(), b.fingerprint(), "{}", a.text());
 }

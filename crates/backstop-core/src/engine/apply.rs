@@ -1073,6 +1073,10 @@ fn run_no_tx(
             // Statements completed (data changes included): only the down script can undo
             // them, and the result is accepted only if the schema is provably as before.
             let down = run::split(Some(down_sql));
+            // The down script starts from backstop's settings, as in a rollback step: what
+            // the up script set (SQLite: `PRAGMA query_only = ON`) must not make it fail or
+            // run differently here only.
+            db.reset_session()?;
             // Under the migration's timeouts, like any statement of it: a DROP COLUMN
             // queued behind a long read would hold up every query on the table.
             db.set_session_timeouts(timeouts)?;
