@@ -593,3 +593,34 @@ fn query_only_stays_in_force_for_the_rest_of_its_script() {
     )));
     assert!(db.check("SELECT count(*) = 0 FROM sqlite_schema WHERE name = 'a'"));
 }
+
+#[test]
+fn a_temporary_table_named_like_backstops_own_does_not_take_its_records() {
+    // A temporary table shadows a main one of the same name in unqualified statements:
+    // backstop's progress and ledger writes must still reach its own tables.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_shadow",
+        "CREATE TEMP TABLE backstop_migrations (x);\nCREATE TEMP TABLE backstop_events (x);\nCREATE TEMP TABLE backstop_state (x);\nCREATE TABLE a (x);",
+        Some("DROP TABLE a;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.add(
+        "2_b",
+        "CREATE TABLE b (x);",
+        Some("DROP TABLE b;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    assert!(db.check(&format!(
+        "SELECT count(*) = 2 FROM {} WHERE status = 'applied'",
+        db.t("migrations")
+    )));
+    p.ok(&db, &["audit", "verify"]);
+    p.ok(&db, &["rollback", "--to", "0"]);
+    p.ok(&db, &["audit", "verify"]);
+}

@@ -16,9 +16,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 /// leaves exactly these three tables out of the user schema (a user's own `backstop_*`
 /// tables stay in), so a new table here must be added there too.
 pub(crate) const MIGRATIONS: &str = "backstop_migrations";
+/// The tables as named in backstop's own statements: in `main`, so that a temporary table
+/// of the same name (left by a migration's script) can't take backstop's writes.
+const MIGRATIONS_SQL: &str = "main.backstop_migrations";
 
 pub(crate) const DDL: [&str; 3] = [
-    "CREATE TABLE IF NOT EXISTS backstop_migrations (
+    "CREATE TABLE IF NOT EXISTS main.backstop_migrations (
         version INTEGER PRIMARY KEY,
         name TEXT NOT NULL,
         checksum TEXT NOT NULL,
@@ -39,7 +42,7 @@ pub(crate) const DDL: [&str; 3] = [
         progress INTEGER NOT NULL DEFAULT 0,
         note TEXT
     )",
-    "CREATE TABLE IF NOT EXISTS backstop_events (
+    "CREATE TABLE IF NOT EXISTS main.backstop_events (
         seq INTEGER PRIMARY KEY,
         at TEXT NOT NULL,
         actor TEXT NOT NULL,
@@ -51,7 +54,7 @@ pub(crate) const DDL: [&str; 3] = [
         prev_hash TEXT NOT NULL,
         hash TEXT NOT NULL
     )",
-    "CREATE TABLE IF NOT EXISTS backstop_state (
+    "CREATE TABLE IF NOT EXISTS main.backstop_state (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         ledger_seq INTEGER NOT NULL,
         ledger_hash TEXT NOT NULL,
@@ -99,7 +102,7 @@ pub(crate) fn load_history(conn: &Connection) -> Result<Vec<HistoryRow>, DbError
     }
     let mut st = conn
         .prepare_cached(&format!(
-            "SELECT {HISTORY_COLUMNS} FROM {MIGRATIONS} ORDER BY version"
+            "SELECT {HISTORY_COLUMNS} FROM {MIGRATIONS_SQL} ORDER BY version"
         ))
         .map_err(db)?;
     let rows = st
@@ -159,7 +162,7 @@ pub(crate) fn save_history(conn: &Connection, h: &HistoryRow) -> Result<(), DbEr
         ))
     })?;
     let mut st = conn
-        .prepare_cached(&format!("INSERT OR REPLACE INTO {MIGRATIONS} ({HISTORY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"))
+        .prepare_cached(&format!("INSERT OR REPLACE INTO {MIGRATIONS_SQL} ({HISTORY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"))
         .map_err(db)?;
     st.execute(params![
         h.version,
@@ -224,7 +227,7 @@ pub(crate) fn load_events(conn: &Connection) -> Result<Vec<Event>, DbError> {
     if !exists(conn)? {
         return Ok(Vec::new());
     }
-    let mut st = conn.prepare_cached("SELECT seq, at, actor, kind, version, release_id, reason, detail, prev_hash, hash FROM backstop_events ORDER BY seq").map_err(db)?;
+    let mut st = conn.prepare_cached("SELECT seq, at, actor, kind, version, release_id, reason, detail, prev_hash, hash FROM main.backstop_events ORDER BY seq").map_err(db)?;
     let rows = st
         .query_map([], |r| {
             Ok(Event {
@@ -248,7 +251,7 @@ pub(crate) fn load_events(conn: &Connection) -> Result<Vec<Event>, DbError> {
 /// Plain INSERT: the ledger is append-only, so an existing `seq` is an error, not a replace.
 pub(crate) fn append_event(conn: &Connection, e: &Event) -> Result<(), DbError> {
     let mut st = conn
-        .prepare_cached("INSERT INTO backstop_events (seq, at, actor, kind, version, release_id, reason, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+        .prepare_cached("INSERT INTO main.backstop_events (seq, at, actor, kind, version, release_id, reason, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
         .map_err(db)?;
     st.execute(params![
         e.seq,
@@ -274,7 +277,7 @@ pub(crate) fn load_state(conn: &Connection) -> Result<Option<StoredState>, DbErr
     if !exists(conn)? {
         return Ok(None);
     }
-    let mut st = conn.prepare_cached("SELECT ledger_seq, ledger_hash, fingerprint, schema_json FROM backstop_state WHERE id = 1").map_err(db)?;
+    let mut st = conn.prepare_cached("SELECT ledger_seq, ledger_hash, fingerprint, schema_json FROM main.backstop_state WHERE id = 1").map_err(db)?;
     let state = st
         .query_row([], |r| {
             Ok(StoredState {
@@ -298,7 +301,7 @@ pub(crate) fn load_state(conn: &Connection) -> Result<Option<StoredState>, DbErr
     // `audit verify` does not take this head ([`recorded_head`]): it can't reveal events
     // deleted from the end.
     let mut last = conn
-        .prepare_cached("SELECT seq, hash FROM backstop_events ORDER BY seq DESC LIMIT 1")
+        .prepare_cached("SELECT seq, hash FROM main.backstop_events ORDER BY seq DESC LIMIT 1")
         .map_err(db)?;
     let head = last
         .query_row([], |r| Ok((r.get::<_, i64>(0)?, event_text(r.get_ref(1)?))))
@@ -320,7 +323,7 @@ pub(crate) fn recorded_head(conn: &Connection) -> Result<Option<(i64, String)>, 
         return Ok(None);
     }
     let mut st = conn
-        .prepare_cached("SELECT ledger_seq, ledger_hash FROM backstop_state WHERE id = 1")
+        .prepare_cached("SELECT ledger_seq, ledger_hash FROM main.backstop_state WHERE id = 1")
         .map_err(db)?;
     st.query_row([], |r| Ok((r.get(0)?, event_text(r.get_ref(1)?))))
         .optional()
@@ -329,7 +332,7 @@ pub(crate) fn recorded_head(conn: &Connection) -> Result<Option<(i64, String)>, 
 
 pub(crate) fn save_state(conn: &Connection, s: &StoredState) -> Result<(), DbError> {
     let mut st = conn
-        .prepare_cached("INSERT INTO backstop_state (id, ledger_seq, ledger_hash, fingerprint, schema_json, updated_at) VALUES (1, ?1, ?2, ?3, ?4, ?5) \
+        .prepare_cached("INSERT INTO main.backstop_state (id, ledger_seq, ledger_hash, fingerprint, schema_json, updated_at) VALUES (1, ?1, ?2, ?3, ?4, ?5) \
              ON CONFLICT (id) DO UPDATE SET ledger_seq = excluded.ledger_seq, ledger_hash = excluded.ledger_hash, \
              fingerprint = excluded.fingerprint, schema_json = COALESCE(excluded.schema_json, backstop_state.schema_json), updated_at = excluded.updated_at")
         .map_err(db)?;
