@@ -119,8 +119,10 @@ pub fn annotate(plan: &mut PlanReport, all: &[Migration], engine: Engine) {
         let Some(impacts) = impacts_by_version.get(&m.version) else {
             continue;
         };
+        // Impacts count lines from the script's start, the plan from the file's.
+        let offset = m.script_line_offset(Part::Up);
         for st in &mut pm.statements {
-            if let Some(i) = impacts.iter().find(|i| i.line == st.line) {
+            if let Some(i) = impacts.iter().find(|i| i.line + offset == st.line) {
                 st.impact = Some(Impact {
                     lock: i.lock.map(str::to_string),
                     tables: i.tables.clone(),
@@ -134,7 +136,13 @@ pub fn annotate(plan: &mut PlanReport, all: &[Migration], engine: Engine) {
         pm.snapshot = impacts
             .iter()
             .filter(|i| i.destroys_data)
-            .map(|i| format!("line {}: {}", i.line, i.sql.lines().next().unwrap_or("")))
+            .map(|i| {
+                format!(
+                    "line {}: {}",
+                    i.line + offset,
+                    i.sql.lines().next().unwrap_or("")
+                )
+            })
             .collect();
     }
 }

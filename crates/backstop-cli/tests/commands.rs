@@ -355,3 +355,27 @@ fn a_least_privilege_role_on_the_first_state_layout_still_deploys() {
     p.ok(&db, &["apply"]);
     assert!(db.check("SELECT catalog_stamp IS NOT NULL FROM backstop.state"));
 }
+
+#[test]
+fn plan_numbers_the_lines_of_a_single_file_migration_as_the_file_does() {
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    std::fs::write(
+        p.dir().join("1_x.sql"),
+        "-- description = \"x\"\n-- backstop:up\nCREATE TABLE t8 (id INTEGER);\n\n-- c\nINSERT INTO t8\n  VALUES (1);\n-- backstop:down\nDROP TABLE t8;\n",
+    )
+    .expect("write");
+    p.ok(&db, &["sum"]);
+    let j = p.ok(&db, &["--format", "json", "plan"]).json();
+    let m = &j["pending"][0];
+    let lines = |key: &str| -> Vec<u64> {
+        m[key]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .map(|s| s["line"].as_u64().expect("line"))
+            .collect()
+    };
+    assert_eq!(lines("statements"), vec![3, 6], "{j}");
+    assert_eq!(lines("rollback"), vec![9], "{j}");
+}

@@ -82,7 +82,8 @@ fn targets(
 }
 
 pub(crate) fn planned(row: &HistoryRow) -> PlannedMigration {
-    let stmts = run::planned_statements;
+    // Stored scripts: lines count from the script's start.
+    let stmts = |script| run::planned_statements(script, 0);
     PlannedMigration {
         version: row.version,
         name: row.name.clone(),

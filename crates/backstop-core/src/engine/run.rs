@@ -304,13 +304,18 @@ pub(crate) fn record(
 }
 
 /// A script as plan entries: each statement with its index and line.
-pub(crate) fn planned_statements(script: Option<&str>) -> Vec<crate::report::PlannedStatement> {
+/// The statements of a script as a plan shows them; `line_offset`: where the script starts
+/// in its file (a single-file migration's section), so lines are the file's, as in errors.
+pub(crate) fn planned_statements(
+    script: Option<&str>,
+    line_offset: usize,
+) -> Vec<crate::report::PlannedStatement> {
     split(script)
         .into_iter()
         .enumerate()
         .map(|(i, st)| crate::report::PlannedStatement {
             index: i + 1,
-            line: st.line,
+            line: st.line + line_offset,
             sql: st.sql,
             impact: None,
         })
