@@ -10,6 +10,7 @@ use crate::error::EngineError;
 use crate::history::{HistoryRow, Status, StoredState};
 use crate::ledger::NewEvent;
 use crate::migration::{Migration, Part};
+use crate::redact::redact;
 use crate::report::{
     AppliedMigration, ApplyReport, HistoryState, NeedsPersonReport, NextCommand, Situation,
 };
@@ -110,13 +111,21 @@ pub fn new_release_id() -> String {
 }
 
 /// Apply pending migrations. See SPEC "apply, per migration".
+///
+/// The actor, the release id and the `--allow-drift` reason are masked before anything is
+/// stored: a password in them never reaches history or the ledger.
 pub fn apply(
     db: &mut dyn Driver,
     migrations: &[Migration],
     ctx: &Ctx,
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, Box<RunFailure>> {
-    let release = opts.release.clone().unwrap_or_else(new_release_id);
+    let ctx = &ctx.masked();
+    let opts = &ApplyOptions {
+        allow_drift: opts.allow_drift.as_deref().map(redact),
+        ..opts.clone()
+    };
+    let release = redact(&opts.release.clone().unwrap_or_else(new_release_id));
     let mut warnings = Vec::new();
     if let Some(to) = opts.to {
         // A mistyped target would otherwise apply everything up to it.

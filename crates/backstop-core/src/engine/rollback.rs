@@ -7,6 +7,7 @@ use crate::error::EngineError;
 use crate::history::{HistoryRow, Status, StoredState};
 use crate::ledger::NewEvent;
 use crate::migration::Part;
+use crate::redact::redact;
 use crate::report::{
     HistoryState, NeedsPersonReport, NextCommand, PlannedMigration, RollbackReport,
     RolledBackMigration, Situation,
@@ -108,11 +109,24 @@ pub(crate) const UNPROVEN: &str = "fingerprint mismatch";
 
 /// Undo applied migrations in exact reverse order using the down scripts stored at apply
 /// time (the migration files are not needed).
+///
+/// The actor and the reasons are masked before anything is stored, and so is a release id
+/// to undo: it was masked when it was stored, so the id as given still finds it.
 pub fn rollback(
     db: &mut dyn Driver,
     ctx: &Ctx,
     opts: &RollbackOptions,
 ) -> Result<RollbackReport, Box<RunFailure>> {
+    let ctx = &ctx.masked();
+    let opts = &RollbackOptions {
+        target: match &opts.target {
+            RollbackTarget::Release(id) => RollbackTarget::Release(redact(id)),
+            other => other.clone(),
+        },
+        force_reason: opts.force_reason.as_deref().map(redact),
+        allow_drift: opts.allow_drift.as_deref().map(redact),
+        ..opts.clone()
+    };
     let mut warnings = Vec::new();
     if opts.dry_run {
         let history = if db.history_exists()? {
