@@ -161,8 +161,8 @@ fn resolve_settings(cli: &Cli) -> Result<Resolved, EngineError> {
             "{source} `{lock_wait_text}` is not a duration (e.g. 60s, 500ms)"
         ))
     })?;
-    // Masked once, here, so that history rows, notes and ledger events all store the same
-    // actor (the ledger masks what it stores; a history row holding more would disagree).
+    // The engine masks the actor it stores; it is masked here too because the connection
+    // carries it in its application name (`pg_stat_activity` shows it to anyone).
     let actor = redact(
         &g.actor
             .clone()
@@ -191,9 +191,6 @@ fn load(dir: &Path) -> Result<Vec<Migration>, EngineError> {
 
 fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
     let s = resolve_settings(cli)?;
-    // A release id or a reason is masked once, here, like the actor: history rows and notes
-    // then hold what the ledger holds.
-    let masked = |x: &Option<String>| x.as_deref().map(redact);
     // An override needs a real reason: it goes to the audit ledger.
     let empty_reason = |r: &Option<String>| r.as_deref().is_some_and(|r| r.trim().is_empty());
     match &cli.command {
@@ -313,7 +310,6 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         } => {
             let ms = load(&s.dir)?;
             let mut db = connect::connect(&s.url, &ctx, &app("apply"))?;
-            let reason = masked(reason);
             let allow: Vec<(String, String)> = allow
                 .iter()
                 .map(|rule| (rule.clone(), reason.clone().unwrap_or_default()))
@@ -325,7 +321,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             }
             let opts = engine::ApplyOptions {
                 to: *to,
-                release: masked(release),
+                release: release.clone(),
                 dry_run: *dry_run,
                 atomic: *atomic,
                 allow_drift: allow_drift.then(|| reason.clone().unwrap_or_default()),
@@ -348,9 +344,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             allow_drift,
             reason,
         } => {
-            let reason = masked(reason);
-            // Masked as it was when stored, so the id as given still finds its migrations.
-            let target = match (to, steps, masked(release)) {
+            let target = match (to, steps, release.clone()) {
                 (Some(v), _, _) => engine::RollbackTarget::To(*v),
                 (_, _, Some(r)) => engine::RollbackTarget::Release(r),
                 (_, Some(n), _) => engine::RollbackTarget::Steps(*n),
@@ -439,7 +433,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             } else {
                 engine::Resolution::RolledBack
             };
-            let r = engine::resolve(db.as_mut(), &ctx, *migration, to, &redact(reason))?;
+            let r = engine::resolve(db.as_mut(), &ctx, *migration, to, reason)?;
             p.lines(&r, &[format!("migration {} ({}) resolved: {} → {} ({}); schema fingerprint {} is now the baseline", r.version, r.name, r.from.as_str(), r.to.as_str(), r.reason, r.fingerprint)]);
             Ok(exit::OK)
         }

@@ -479,8 +479,9 @@ impl Printer {
                 error: redact(&e.to_string()),
                 kind: e.kind().to_string(),
                 exit_code: code,
-                failure: match e {
-                    EngineError::Failed { failure, .. } => Some((**failure).clone()),
+                failure: e.failure().cloned(),
+                needs_person: match e {
+                    EngineError::NeedsPerson { needs, .. } => Some((**needs).clone()),
                     _ => None,
                 },
                 applied: f.applied.clone(),

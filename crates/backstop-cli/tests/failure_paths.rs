@@ -240,6 +240,12 @@ fn a_run_that_loses_its_connection_does_not_claim_its_commits_are_durable() {
         e.contains("[1, 2]") && e.contains("could not confirm"),
         "{e}"
     );
+    // The same, as data: which commits are unconfirmed, and where the run stopped.
+    let n = &j["needs_person"];
+    assert_eq!(n["situation"], "not-durable", "{j}");
+    assert_eq!(n["unconfirmed"], serde_json::json!([1, 2]), "{j}");
+    assert_eq!(n["version"], 3, "{j}");
+    assert_eq!(n["commands"][0]["command"], "backstop status", "{j}");
     // The server did not crash, so both are applied; status says so.
     let st = p.status(&db);
     let applied: Vec<i64> = st["migrations"]

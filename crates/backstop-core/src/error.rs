@@ -2,6 +2,7 @@
 
 use crate::driver::{DbError, LockHolder};
 use crate::migration::{LoadError, Part};
+use crate::report::NeedsPersonReport;
 use crate::sumfile::SumError;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -103,12 +104,15 @@ pub enum EngineError {
         state: String,
         next: String,
     },
-    /// The database needs a person: something could not be undone or proven.
-    #[error("{what}\n  state: {state}\n  next: {next}")]
+    /// The database needs a person: something could not be undone or proven. The text says
+    /// what happened, the state it left and what to do; `needs` says the same as data, for
+    /// programs that have to act on it.
+    #[error("{what}\n  state: {}\n  next: {}", .needs.state, .needs.next)]
     NeedsPerson {
         what: String,
-        state: String,
-        next: String,
+        /// The statement that failed, where one did.
+        failure: Option<Box<Failure>>,
+        needs: Box<NeedsPersonReport>,
         diff: Option<String>,
         path: Option<PathBuf>,
     },
@@ -156,6 +160,26 @@ impl EngineError {
             EngineError::LockTimeout { .. } => "lock-timeout",
             EngineError::Failed { .. } => "migration-failed",
             EngineError::NeedsPerson { .. } => "needs-person",
+        }
+    }
+
+    /// A [`EngineError::NeedsPerson`] without a failed statement, diff or path.
+    pub fn needs_person(what: impl Into<String>, needs: NeedsPersonReport) -> Self {
+        EngineError::NeedsPerson {
+            what: what.into(),
+            failure: None,
+            needs: Box::new(needs),
+            diff: None,
+            path: None,
+        }
+    }
+
+    /// The failed statement behind this error, if any (exit 1 and exit 5 alike).
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            EngineError::Failed { failure, .. } => Some(failure),
+            EngineError::NeedsPerson { failure, .. } => failure.as_deref(),
+            _ => None,
         }
     }
 

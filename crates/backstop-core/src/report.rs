@@ -4,6 +4,7 @@
 use crate::error::Failure;
 use crate::history::Status;
 use crate::ledger::{BrokenLink, Event};
+use crate::migration::Part;
 use crate::schema::HealthIssue;
 use crate::sumfile::SumDiff;
 use serde::Serialize;
@@ -227,11 +228,149 @@ pub struct FailureReport {
     pub error: String,
     pub kind: String,
     pub exit_code: i32,
+    /// The statement that failed (exit 1, and exit 5 where a statement failed).
     pub failure: Option<Failure>,
+    /// Exit 5 only: what a person has to take over.
+    pub needs_person: Option<NeedsPersonReport>,
     pub applied: Vec<AppliedMigration>,
     pub undone: Vec<i64>,
     pub rolled_back: Vec<RolledBackMigration>,
     pub diff: Option<String>,
     /// Warnings of the run up to the failure.
     pub warnings: Vec<String>,
+}
+
+/// What a person has to take over after exit 5: the migration, its state in history, what
+/// ran of the script that stopped and the commands that end the situation. The same facts
+/// as the error text, as data.
+#[derive(Debug, Clone, Serialize)]
+pub struct NeedsPersonReport {
+    /// What happened, one of [`Situation`].
+    pub situation: Situation,
+    /// The command that was running: `apply` or `rollback`.
+    pub command: String,
+    pub version: i64,
+    pub name: String,
+    /// The script that was running when it stopped, if one was.
+    pub part: Option<Part>,
+    /// That script's file (`history:V/down.sql …` for a stored down script).
+    pub file: Option<String>,
+    /// Whether the script ran in a transaction.
+    pub transaction: bool,
+    /// The migration's state in history now.
+    pub history: HistoryState,
+    /// Which statements of the script completed and which did not; `null` when a
+    /// transaction kept them all-or-nothing or when it is not known.
+    pub statements: Option<ScriptProgress>,
+    /// What backstop did to clean up before giving up, one sentence each.
+    pub cleanup: Vec<String>,
+    /// Migrations this run applied that stay applied until this one is resolved
+    /// (`--atomic` could not undo them).
+    pub still_applied: Vec<i64>,
+    /// Migrations this run committed whose commit the server could not confirm on disk.
+    pub unconfirmed: Vec<i64>,
+    /// The state, as in the error text.
+    pub state: String,
+    /// What to do next, as in the error text.
+    pub next: String,
+    /// The commands that end the situation, in the order to consider them.
+    pub commands: Vec<NextCommand>,
+}
+
+impl NeedsPersonReport {
+    pub fn new(
+        situation: Situation,
+        command: &str,
+        version: i64,
+        name: &str,
+        history: HistoryState,
+    ) -> Self {
+        NeedsPersonReport {
+            situation,
+            command: command.to_string(),
+            version,
+            name: name.to_string(),
+            part: None,
+            file: None,
+            transaction: true,
+            history,
+            statements: None,
+            cleanup: vec![],
+            still_applied: vec![],
+            unconfirmed: vec![],
+            state: String::new(),
+            next: String::new(),
+            commands: vec![],
+        }
+    }
+}
+
+/// Why a person is needed. The names are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Situation {
+    /// A script running outside a transaction failed part-way and could not be undone:
+    /// the migration is dirty.
+    StoppedPartWay,
+    /// The connection was lost while a statement ran outside a transaction: it may or may
+    /// not have completed.
+    ConnectionLost,
+    /// Work outside a transaction stopped on an error that was not a statement's (a
+    /// schema read, a history write).
+    Interrupted,
+    /// The connection was lost during COMMIT: the outcome is unknown.
+    CommitUnknown,
+    /// The script ran, but writing history or the ledger failed.
+    RecordFailed,
+    /// A down script ran to its end, but the schema is not the one recorded before the
+    /// migration.
+    RollbackUnproven,
+    /// `--atomic` could not undo a migration of the run after a later one failed.
+    AtomicUndoFailed,
+    /// Commits of the run could not be confirmed durable.
+    NotDurable,
+}
+
+/// A migration's state in history, as far as backstop knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryState {
+    Applied,
+    Dirty,
+    /// Not applied: no row, or a `rolled_back` one.
+    Pending,
+    /// The connection went before the outcome was known: `backstop status` tells.
+    Unknown,
+}
+
+/// The statements of one script and how far it got.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScriptProgress {
+    pub part: Part,
+    pub file: String,
+    pub total: usize,
+    /// Statements that completed (each committed on its own).
+    pub completed: Vec<PlannedStatement>,
+    /// The statement that failed, if it is one of this script's.
+    pub failed: Option<PlannedStatement>,
+    /// The failed statement was cut off by a lost connection, so it may have completed.
+    pub failed_may_have_completed: bool,
+    /// Statements that never ran.
+    pub not_run: Vec<PlannedStatement>,
+}
+
+/// A command to run, and when it is the right one.
+#[derive(Debug, Clone, Serialize)]
+pub struct NextCommand {
+    pub command: String,
+    pub when: String,
+}
+
+impl NextCommand {
+    pub fn new(command: impl Into<String>, when: impl Into<String>) -> Self {
+        NextCommand {
+            command: command.into(),
+            when: when.into(),
+        }
+    }
 }

@@ -10,7 +10,10 @@ use crate::error::EngineError;
 use crate::history::{HistoryRow, Status, StoredState};
 use crate::ledger::NewEvent;
 use crate::migration::{Migration, Part};
-use crate::report::{AppliedMigration, ApplyReport};
+use crate::redact::redact;
+use crate::report::{
+    AppliedMigration, ApplyReport, HistoryState, NeedsPersonReport, NextCommand, Situation,
+};
 use crate::schema::SchemaState;
 use crate::sumfile;
 use serde_json::json;
@@ -108,13 +111,21 @@ pub fn new_release_id() -> String {
 }
 
 /// Apply pending migrations. See SPEC "apply, per migration".
+///
+/// The actor, the release id and the `--allow-drift` reason are masked before anything is
+/// stored: a password in them never reaches history or the ledger.
 pub fn apply(
     db: &mut dyn Driver,
     migrations: &[Migration],
     ctx: &Ctx,
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, Box<RunFailure>> {
-    let release = opts.release.clone().unwrap_or_else(new_release_id);
+    let ctx = &ctx.masked();
+    let opts = &ApplyOptions {
+        allow_drift: opts.allow_drift.as_deref().map(redact),
+        ..opts.clone()
+    };
+    let release = redact(&opts.release.clone().unwrap_or_else(new_release_id));
     let mut warnings = Vec::new();
     if let Some(to) = opts.to {
         // A mistyped target would otherwise apply everything up to it.
@@ -319,13 +330,22 @@ pub fn apply(
                         ) {
                             Ok(_) => undone.push(row.version),
                             Err(e) => {
-                                error = EngineError::NeedsPerson {
-                                    what: format!("--atomic: undoing migration {} after the failure did not complete: {e}", row.version),
-                                    state: format!("undone so far: {undone:?}; still applied from this run: {:?}", rows.iter().map(|r| r.version).filter(|v| !undone.contains(v)).collect::<Vec<_>>()),
-                                    next: "run `backstop status`, then `backstop rollback --release ".to_string() + &release + "` once the cause is fixed",
-                                    diff: None,
-                                    path: None,
-                                };
+                                let still: Vec<i64> = rows
+                                    .iter()
+                                    .map(|r| r.version)
+                                    .filter(|v| !undone.contains(v))
+                                    .collect();
+                                let what = format!("--atomic: undoing migration {} after the failure did not complete: {e}", row.version);
+                                let transaction = row.options.transaction && db.transactional_ddl();
+                                error = atomic_undo_failed(
+                                    e,
+                                    row,
+                                    transaction,
+                                    &release,
+                                    still,
+                                    what,
+                                    &undone,
+                                );
                                 break;
                             }
                         }
@@ -336,8 +356,14 @@ pub fn apply(
                 } else if opts.atomic && !rows.is_empty() {
                     // A half-done migration must be resolved by a person first: undoing the
                     // earlier ones around it could not be proven.
-                    if let EngineError::NeedsPerson { state: st, .. } = &mut error {
-                        st.push_str(&format!("\n--atomic did not undo the migration(s) this run applied before it ({:?}): they stay applied until the failed one is resolved; then `backstop rollback --release {release}` undoes the rest", rows.iter().map(|r| r.version).collect::<Vec<_>>()));
+                    if let EngineError::NeedsPerson { needs, .. } = &mut error {
+                        let before: Vec<i64> = rows.iter().map(|r| r.version).collect();
+                        needs.state.push_str(&format!("\n--atomic did not undo the migration(s) this run applied before it ({before:?}): they stay applied until the failed one is resolved; then `backstop rollback --release {release}` undoes the rest"));
+                        needs.still_applied = before;
+                        needs.commands.push(NextCommand::new(
+                            format!("backstop rollback --release {release}"),
+                            "after the failed migration is resolved: undoes what this run applied before it",
+                        ));
                     }
                 }
                 let versions: Vec<i64> = applied
@@ -345,8 +371,13 @@ pub fn apply(
                     .map(|a| a.version)
                     .chain(undone.iter().copied())
                     .collect();
+                let at = Stopped {
+                    command: "apply",
+                    version: m.version,
+                    name: &m.name,
+                };
                 let error =
-                    end_failed_run(db, &mut state, &schema, error, &versions, &mut warnings);
+                    end_failed_run(db, &mut state, &schema, error, &versions, &mut warnings, at);
                 return Err(Box::new(RunFailure {
                     error,
                     applied,
@@ -375,6 +406,71 @@ pub fn apply(
     })
 }
 
+/// `--atomic` could not undo `row` (the error `e`) after a later migration failed: what a
+/// person must take over. When the undo itself left work (a dirty down script, an unproven
+/// schema), its facts stay; the run's own are added.
+fn atomic_undo_failed(
+    e: EngineError,
+    row: &HistoryRow,
+    transaction: bool,
+    release: &str,
+    still_applied: Vec<i64>,
+    what: String,
+    undone: &[i64],
+) -> EngineError {
+    let (failure, mut needs) = match e {
+        EngineError::NeedsPerson { failure, needs, .. } => (failure, *needs),
+        other => {
+            // A failed down script in a transaction was rolled back: still applied. Any
+            // other error leaves it to `backstop status` to say.
+            let history = match other {
+                EngineError::Failed { .. } => HistoryState::Applied,
+                _ => HistoryState::Unknown,
+            };
+            let failure = other.failure().cloned().map(Box::new);
+            let mut n = NeedsPersonReport::new(
+                Situation::AtomicUndoFailed,
+                "apply",
+                row.version,
+                &row.name,
+                history,
+            );
+            n.transaction = transaction;
+            n.part = Some(Part::Down);
+            n.file = failure.as_ref().map(|f| f.file.clone());
+            n.commands = vec![NextCommand::new(
+                "backstop status",
+                "first: it shows what is applied now",
+            )];
+            (failure, n)
+        }
+    };
+    needs.situation = Situation::AtomicUndoFailed;
+    needs.command = "apply".into();
+    needs.state =
+        format!("undone so far: {undone:?}; still applied from this run: {still_applied:?}");
+    needs.next = format!("run `backstop status`, then `backstop rollback --release {release}` once the cause is fixed");
+    needs.still_applied = still_applied;
+    needs.commands.push(NextCommand::new(
+        format!("backstop rollback --release {release}"),
+        "once the cause is fixed: undoes what stays applied of this run",
+    ));
+    EngineError::NeedsPerson {
+        what,
+        failure,
+        needs: Box::new(needs),
+        diff: None,
+        path: None,
+    }
+}
+
+/// The migration a run stopped at, and the command that ran it.
+pub(crate) struct Stopped<'a> {
+    pub command: &'static str,
+    pub version: i64,
+    pub name: &'a str,
+}
+
 /// The end of a run that failed: the end-of-run check and flush as far as they go. When
 /// the commits of this run (`versions`, applied or undone) can't be confirmed durable —
 /// the connection is gone — the failure becomes one that needs a person: those changes
@@ -387,6 +483,7 @@ pub(crate) fn end_failed_run(
     error: EngineError,
     versions: &[i64],
     warnings: &mut Vec<String>,
+    at: Stopped,
 ) -> EngineError {
     let durable = match finish_run(db, state, schema) {
         Ok((_, w)) => {
@@ -401,16 +498,53 @@ pub(crate) fn end_failed_run(
         Err(_) => db.flush(),
     };
     match durable {
-        Err(e) if !versions.is_empty() => EngineError::NeedsPerson {
-            what: error.to_string(),
-            state: format!(
+        Err(e) if !versions.is_empty() => {
+            let what = error.to_string();
+            let (failure, mut needs) = match error {
+                EngineError::NeedsPerson { failure, needs, .. } => (failure, *needs),
+                other => {
+                    // The failed migration itself was rolled back, its transaction or its
+                    // clean-up proven: it is where it was before the run.
+                    let history = match (&other, at.command) {
+                        (EngineError::Failed { .. }, "rollback") => HistoryState::Applied,
+                        (EngineError::Failed { .. }, _) => HistoryState::Pending,
+                        _ => HistoryState::Unknown,
+                    };
+                    let failure = other.failure().cloned().map(Box::new);
+                    let mut n = NeedsPersonReport::new(
+                        Situation::NotDurable,
+                        at.command,
+                        at.version,
+                        at.name,
+                        history,
+                    );
+                    n.part = failure.as_ref().map(|f| f.part);
+                    n.file = failure.as_ref().map(|f| f.file.clone());
+                    (failure, n)
+                }
+            };
+            needs.situation = Situation::NotDurable;
+            needs.unconfirmed = versions.to_vec();
+            needs.state = format!(
                 "migration(s) {versions:?} of this run committed before the failure, but the server could not confirm they reached its disk ({}); if the server crashed, they were undone, each together with its history row",
                 e.message
-            ),
-            next: "once the server is reachable, run `backstop status`: the history says exactly what is applied".into(),
-            diff: None,
-            path: None,
-        },
+            );
+            needs.next = "once the server is reachable, run `backstop status`: the history says exactly what is applied".into();
+            needs.commands.insert(
+                0,
+                NextCommand::new(
+                    "backstop status",
+                    "once the server is reachable: the history says exactly what is applied",
+                ),
+            );
+            EngineError::NeedsPerson {
+                what,
+                failure,
+                needs: Box::new(needs),
+                diff: None,
+                path: None,
+            }
+        }
         _ => error,
     }
 }
@@ -736,13 +870,26 @@ fn apply_tx(
             }
             Err(RecordCommitError::Record(e)) => {
                 let _ = db.rollback();
-                return Err(EngineError::NeedsPerson {
-                    what: format!("migration {} ran, but recording it failed: {}", m.version, e.message),
-                    state: "the transaction was rolled back, so the migration is not applied; the database is as before it".into(),
-                    next: "check the connection and permissions on backstop's tables, then run `backstop apply` again".into(),
-                    diff: None,
-                    path: None,
-                });
+                let mut needs = NeedsPersonReport::new(
+                    Situation::RecordFailed,
+                    "apply",
+                    m.version,
+                    &m.name,
+                    HistoryState::Pending,
+                );
+                needs.state = "the transaction was rolled back, so the migration is not applied; the database is as before it".into();
+                needs.next = "check the connection and permissions on backstop's tables, then run `backstop apply` again".into();
+                needs.commands = vec![NextCommand::new(
+                    "backstop apply",
+                    "once the connection and the permissions on backstop's tables are fixed",
+                )];
+                return Err(EngineError::needs_person(
+                    format!(
+                        "migration {} ran, but recording it failed: {}",
+                        m.version, e.message
+                    ),
+                    needs,
+                ));
             }
         }
     }
@@ -797,10 +944,34 @@ pub(crate) fn commit_failed(
     e: crate::driver::DbError,
 ) -> EngineError {
     if e.kind == crate::driver::DbErrorKind::Connection {
+        let mut needs = NeedsPersonReport::new(
+            Situation::CommitUnknown,
+            "apply",
+            m.version,
+            &m.name,
+            HistoryState::Unknown,
+        );
+        needs.part = Some(sref.part);
+        needs.file = Some(sref.file.clone());
+        needs.state = "the server may or may not have committed it".into();
+        needs.next = format!("run `backstop status`: if {} shows applied, it committed; otherwise run `backstop apply` again", m.version);
+        needs.commands = vec![
+            NextCommand::new(
+                "backstop status",
+                format!("first: if {} shows applied, it committed", m.version),
+            ),
+            NextCommand::new(
+                "backstop apply",
+                format!("{} does not show applied", m.version),
+            ),
+        ];
         return EngineError::NeedsPerson {
-            what: format!("the connection was lost during COMMIT of migration {} ({}): {}", m.version, m.name, e.message),
-            state: "the server may or may not have committed it".into(),
-            next: format!("run `backstop status`: if {} shows applied, it committed; otherwise run `backstop apply` again", m.version),
+            what: format!(
+                "the connection was lost during COMMIT of migration {} ({}): {}",
+                m.version, m.name, e.message
+            ),
+            failure: None,
+            needs: Box::new(needs),
             diff: None,
             path: Some(m.path.clone()),
         };
@@ -872,22 +1043,46 @@ fn apply_no_tx(
     ) {
         Ok(done) => Ok(done),
         Err(e @ (EngineError::Failed { .. } | EngineError::NeedsPerson { .. })) => Err(e),
-        Err(other) => Err(EngineError::NeedsPerson {
-            what: format!(
-                "migration {} ({}) was running outside a transaction when this happened: {other}",
-                m.version, m.name
-            ),
-            state: format!(
+        Err(other) => {
+            let done = row.progress as usize;
+            let mut needs = dirty_needs(Situation::Interrupted, m);
+            needs.statements = Some(run::progress(
+                &script_ref(m, Part::Up),
+                &up,
+                done,
+                None,
+                false,
+            ));
+            needs.state = format!(
                 "history marks it dirty with {} of {} statements of up.sql completed:\n{}",
                 row.progress,
                 up.len(),
-                ran_list(&up, row.progress as usize)
-            ),
-            next: resolve_next(m.version),
-            diff: None,
-            path: Some(m.path.clone()),
-        }),
+                ran_list(&up, done)
+            );
+            Err(EngineError::NeedsPerson {
+                what: format!(
+                    "migration {} ({}) was running outside a transaction when this happened: {other}",
+                    m.version, m.name
+                ),
+                failure: other.failure().cloned().map(Box::new),
+                needs: Box::new(needs),
+                diff: None,
+                path: Some(m.path.clone()),
+            })
+        }
     }
+}
+
+/// A migration of `apply` left dirty outside a transaction: the two ways out of it.
+fn dirty_needs(situation: Situation, m: &Migration) -> NeedsPersonReport {
+    let mut needs =
+        NeedsPersonReport::new(situation, "apply", m.version, &m.name, HistoryState::Dirty);
+    needs.transaction = false;
+    needs.part = Some(Part::Up);
+    needs.file = Some(m.script_path(Part::Up).display().to_string());
+    needs.next = resolve_next(m.version);
+    needs.commands = run::resolve_commands(m.version, false);
+    needs
 }
 
 /// Drop the INVALID index the failed statement `failed` left, if any, outside the
@@ -1031,17 +1226,28 @@ fn run_no_tx(
             .as_ref()
             .is_some_and(|e| e.kind == crate::driver::DbErrorKind::Connection)
         {
+            let mut needs = dirty_needs(Situation::ConnectionLost, m);
+            needs.part = Some(se.failure.part);
+            needs.file = Some(se.failure.file.clone());
+            needs.statements = Some(run::progress(
+                &script_ref(m, Part::Up),
+                up,
+                up_done,
+                (se.failure.part == Part::Up).then_some(se.failure.statement_index),
+                true,
+            ));
+            needs.state = format!(
+                "the connection was lost while this statement ran outside a transaction, so it may or may not have completed; history marks migration {} dirty with {} of {} statements of {} recorded as completed:\n{}",
+                m.version,
+                up_done,
+                up.len(),
+                m.script_path(Part::Up).display(),
+                ran_list(up, up_done)
+            );
             return Err(EngineError::NeedsPerson {
                 what: se.failure.to_string(),
-                state: format!(
-                    "the connection was lost while this statement ran outside a transaction, so it may or may not have completed; history marks migration {} dirty with {} of {} statements of {} recorded as completed:\n{}",
-                    m.version,
-                    up_done,
-                    up.len(),
-                    m.script_path(Part::Up).display(),
-                    ran_list(up, up_done)
-                ),
-                next: resolve_next(m.version),
+                failure: Some(Box::new(se.failure)),
+                needs: Box::new(needs),
                 diff: None,
                 path: Some(m.path.clone()),
             });
@@ -1159,14 +1365,26 @@ fn run_no_tx(
                 .release(release)
                 .detail(detail),
         );
+        let mut needs = dirty_needs(Situation::StoppedPartWay, m);
+        needs.part = Some(se.failure.part);
+        needs.file = Some(se.failure.file.clone());
+        needs.statements = Some(run::progress(
+            &script_ref(m, Part::Up),
+            up,
+            up_done,
+            (se.failure.part == Part::Up).then_some(se.failure.statement_index),
+            false,
+        ));
+        needs.state = format!(
+            "migration {} ran outside a transaction and stopped; it is marked dirty. Statements of up.sql that completed:\n{}\n  {how_text}nothing runs on this database until it is resolved",
+            m.version,
+            ran_list(up, up_done)
+        );
+        needs.cleanup = how;
         return Err(EngineError::NeedsPerson {
             what: se.failure.to_string(),
-            state: format!(
-                "migration {} ran outside a transaction and stopped; it is marked dirty. Statements of up.sql that completed:\n{}\n  {how_text}nothing runs on this database until it is resolved",
-                m.version,
-                ran_list(up, up_done)
-            ),
-            next: resolve_next(m.version),
+            failure: Some(Box::new(se.failure)),
+            needs: Box::new(needs),
             diff: None,
             path: Some(m.path.clone()),
         });
@@ -1198,10 +1416,30 @@ fn run_no_tx(
         }
         Err(e) => {
             let _ = db.rollback();
+            let mut needs = dirty_needs(Situation::RecordFailed, m);
+            needs.statements = Some(run::progress(
+                &script_ref(m, Part::Up),
+                up,
+                up.len(),
+                None,
+                false,
+            ));
+            needs.state = format!("its change is in the database; history still marks it dirty (all {} statements completed)", up.len());
+            needs.next = format!("check the connection, then `backstop resolve {} --applied --reason \"recording failed after a complete run\"`", m.version);
+            needs.commands = vec![NextCommand::new(
+                format!(
+                    "backstop resolve {} --applied --reason \"recording failed after a complete run\"",
+                    m.version
+                ),
+                "once the connection is back: every statement completed",
+            )];
             Err(EngineError::NeedsPerson {
-                what: format!("migration {} ran completely, but recording it failed: {}", m.version, e.message),
-                state: format!("its change is in the database; history still marks it dirty (all {} statements completed)", up.len()),
-                next: format!("check the connection, then `backstop resolve {} --applied --reason \"recording failed after a complete run\"`", m.version),
+                what: format!(
+                    "migration {} ran completely, but recording it failed: {}",
+                    m.version, e.message
+                ),
+                failure: None,
+                needs: Box::new(needs),
                 diff: None,
                 path: Some(m.path.clone()),
             })

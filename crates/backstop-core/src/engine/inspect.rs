@@ -378,6 +378,9 @@ pub fn resolve(
     to: Resolution,
     reason: &str,
 ) -> Result<ResolveReport, EngineError> {
+    // Stored in history and the ledger: masked here, whoever calls (see `apply`).
+    let ctx = &ctx.masked();
+    let reason = &crate::redact::redact(reason);
     if reason.trim().is_empty() {
         return Err(EngineError::Usage(
             "resolve needs --reason \"…\" saying what was checked".into(),

@@ -33,6 +33,17 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// This context with the actor masked ([`redact`](crate::redact::redact)). Every
+    /// command that writes to the database works with it, so history rows, their notes and
+    /// ledger events hold the same masked actor whoever calls the engine; masking is
+    /// idempotent, so an actor a caller masked already stays as it is.
+    pub(crate) fn masked(&self) -> Ctx {
+        Ctx {
+            actor: crate::redact::redact(&self.actor),
+            ..self.clone()
+        }
+    }
+
     pub(crate) fn say(&self, what: impl FnOnce() -> String) {
         if let Some(p) = &self.progress {
             (p.0)(&what());

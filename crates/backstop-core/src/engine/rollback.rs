@@ -7,7 +7,11 @@ use crate::error::EngineError;
 use crate::history::{HistoryRow, Status, StoredState};
 use crate::ledger::NewEvent;
 use crate::migration::Part;
-use crate::report::{PlannedMigration, RollbackReport, RolledBackMigration};
+use crate::redact::redact;
+use crate::report::{
+    HistoryState, NeedsPersonReport, NextCommand, PlannedMigration, RollbackReport,
+    RolledBackMigration, Situation,
+};
 use crate::schema::{diff, SchemaState};
 use serde_json::json;
 use std::time::Instant;
@@ -106,11 +110,24 @@ pub(crate) const UNPROVEN: &str = "fingerprint mismatch";
 
 /// Undo applied migrations in exact reverse order using the down scripts stored at apply
 /// time (the migration files are not needed).
+///
+/// The actor and the reasons are masked before anything is stored, and so is a release id
+/// to undo: it was masked when it was stored, so the id as given still finds it.
 pub fn rollback(
     db: &mut dyn Driver,
     ctx: &Ctx,
     opts: &RollbackOptions,
 ) -> Result<RollbackReport, Box<RunFailure>> {
+    let ctx = &ctx.masked();
+    let opts = &RollbackOptions {
+        target: match &opts.target {
+            RollbackTarget::Release(id) => RollbackTarget::Release(redact(id)),
+            other => other.clone(),
+        },
+        force_reason: opts.force_reason.as_deref().map(redact),
+        allow_drift: opts.allow_drift.as_deref().map(redact),
+        ..opts.clone()
+    };
     let mut warnings = Vec::new();
     if opts.dry_run {
         let history = if db.history_exists()? {
@@ -315,6 +332,11 @@ pub fn rollback(
             Ok(r) => done.push(r),
             Err(error) => {
                 let versions: Vec<i64> = done.iter().map(|r| r.version).collect();
+                let at = super::apply::Stopped {
+                    command: "rollback",
+                    version: row.version,
+                    name: &row.name,
+                };
                 let error = super::apply::end_failed_run(
                     db,
                     &mut state,
@@ -322,6 +344,7 @@ pub fn rollback(
                     error,
                     &versions,
                     &mut warnings,
+                    at,
                 );
                 return Err(Box::new(RunFailure {
                     error,
@@ -368,15 +391,39 @@ pub(crate) fn undo_one(
     match undo_inner(db, row, ctx, state, schema, forced) {
         // Outside a transaction the row is marked dirty before the first statement: any
         // error after that leaves work a person must check.
-        Err(EngineError::Db { source }) if !transactional => Err(EngineError::NeedsPerson {
-            what: format!("the rollback of migration {} ({}) was running outside a transaction when this happened: {source}", row.version, row.name),
-            state: "history marks the migration dirty; its down script may have run in part".into(),
-            next: format!("inspect the database, then `backstop resolve {v} --rolled-back --reason \"…\"` or `backstop resolve {v} --applied --reason \"…\"`", v = row.version),
-            diff: None,
-            path: None,
-        }),
+        Err(EngineError::Db { source }) if !transactional => {
+            let mut needs = dirty_needs(Situation::Interrupted, row);
+            needs.state =
+                "history marks the migration dirty; its down script may have run in part".into();
+            needs.next = format!("inspect the database, then `backstop resolve {v} --rolled-back --reason \"…\"` or `backstop resolve {v} --applied --reason \"…\"`", v = row.version);
+            Err(EngineError::needs_person(
+                format!("the rollback of migration {} ({}) was running outside a transaction when this happened: {source}", row.version, row.name),
+                needs,
+            ))
+        }
         other => other,
     }
+}
+
+/// The stored down script of `row`, as errors name it.
+fn down_file(row: &HistoryRow) -> String {
+    format!("history:{}/down.sql (stored at apply time)", row.version)
+}
+
+/// A rollback left `row` dirty outside a transaction: the two ways out of it.
+fn dirty_needs(situation: Situation, row: &HistoryRow) -> NeedsPersonReport {
+    let mut needs = NeedsPersonReport::new(
+        situation,
+        "rollback",
+        row.version,
+        &row.name,
+        HistoryState::Dirty,
+    );
+    needs.transaction = false;
+    needs.part = Some(Part::Down);
+    needs.file = Some(down_file(row));
+    needs.commands = run::resolve_commands(row.version, true);
+    needs
 }
 
 fn undo_inner(
@@ -404,7 +451,7 @@ fn undo_inner(
         version: row.version,
         name: &row.name,
         part: Part::Down,
-        file: format!("history:{}/down.sql (stored at apply time)", row.version),
+        file: down_file(row),
         line_offset: 0,
     };
     let delta: crate::schema::Delta = serde_json::from_str(&row.schema_delta).unwrap_or_default();
@@ -530,13 +577,23 @@ fn undo_inner(
                         json!({"name": row.name, "failure": &se.failure, "command": "rollback"}),
                     ),
                 );
+                let mut needs = dirty_needs(Situation::StoppedPartWay, row);
+                needs.statements = Some(run::progress(
+                    &sref,
+                    &down,
+                    se.completed,
+                    Some(se.failure.statement_index),
+                    false,
+                ));
+                needs.state = format!("the down script of migration {} ran outside a transaction and stopped after {} of {} statements; the migration is marked dirty", row.version, se.completed, down.len());
+                needs.next = format!("finish or revert the down statements by hand, then `backstop resolve {v} --rolled-back --reason \"…\"` or `--applied`", v = row.version);
                 return Err(EngineError::NeedsPerson {
-                what: se.failure.to_string(),
-                state: format!("the down script of migration {} ran outside a transaction and stopped after {} of {} statements; the migration is marked dirty", row.version, se.completed, down.len()),
-                next: format!("finish or revert the down statements by hand, then `backstop resolve {v} --rolled-back --reason \"…\"` or `--applied`", v = row.version),
-                diff: None,
-                path: None,
-            });
+                    what: se.failure.to_string(),
+                    failure: Some(Box::new(se.failure)),
+                    needs: Box::new(needs),
+                    diff: None,
+                    path: None,
+                });
             }
         };
         let after = match read {
@@ -569,6 +626,37 @@ fn undo_inner(
                 db.set_session_timeouts(Timeouts::default())
             };
             let _ = record(db, state, &ctx.actor, NewEvent::new("rollback-failed").version(row.version).detail(json!({"name": row.name, "reason": UNPROVEN, "expected": row.fingerprint_before, "actual": after_fp})));
+            let mut needs = if transactional {
+                NeedsPersonReport::new(
+                    Situation::RollbackUnproven,
+                    "rollback",
+                    row.version,
+                    &row.name,
+                    HistoryState::Applied,
+                )
+            } else {
+                let mut n = dirty_needs(Situation::RollbackUnproven, row);
+                n.statements = Some(run::progress(&sref, &down, down.len(), None, false));
+                n
+            };
+            needs.part = Some(Part::Down);
+            needs.file = Some(sref.file.clone());
+            needs.commands = vec![
+                NextCommand::new(
+                    "backstop schema",
+                    "shows the schema now: compare it with the diff (- expected, + after the down script)",
+                ),
+                NextCommand::new(
+                    format!("backstop resolve {} --rolled-back --reason \"…\"", row.version),
+                    "after undoing the rest by hand: resolve checks that the schema is the one recorded before the migration",
+                ),
+            ];
+            if !transactional {
+                needs.commands.push(NextCommand::new(
+                    format!("backstop resolve {} --applied --reason \"…\"", row.version),
+                    "the migration's changes are to stay: redo by hand what the down script removed first",
+                ));
+            }
             let (st, next) = if transactional {
                 (
                     format!("the down script ran but did not restore the schema recorded before migration {}; its transaction was rolled back, so the migration is still applied and nothing changed", row.version),
@@ -586,7 +674,15 @@ fn undo_inner(
                     format!("fix the schema by hand (see the diff), then `backstop resolve {} --rolled-back --reason \"…\"`", row.version),
                 )
             };
-            return Err(EngineError::NeedsPerson { what: format!("rollback of migration {} ({}) could not be proven: expected fingerprint {}, got {after_fp}", row.version, row.name, row.fingerprint_before), state: st, next, diff: Some(d), path: None });
+            needs.state = st;
+            needs.next = next;
+            return Err(EngineError::NeedsPerson {
+                what: format!("rollback of migration {} ({}) could not be proven: expected fingerprint {}, got {after_fp}", row.version, row.name, row.fingerprint_before),
+                failure: None,
+                needs: Box::new(needs),
+                diff: Some(d),
+                path: None,
+            });
         }
         let duration_ms = t0.elapsed().as_millis() as i64;
         let mut rb = row.clone();
@@ -632,40 +728,88 @@ fn undo_inner(
                         next: "fix the data so the deferred checks pass, then run the rollback again".into(),
                     });
                 }
-                return Err(EngineError::NeedsPerson {
-                    what: format!("the connection was lost during COMMIT of the rollback of migration {}: {}", row.version, e.message),
-                    state: "the server may or may not have committed it".into(),
-                    next: format!("run `backstop status`: if {} shows rolled_back, it committed; otherwise run the rollback again", row.version),
-                    diff: None,
-                    path: None,
-                });
+                let mut needs = NeedsPersonReport::new(
+                    Situation::CommitUnknown,
+                    "rollback",
+                    row.version,
+                    &row.name,
+                    HistoryState::Unknown,
+                );
+                needs.transaction = transactional;
+                needs.part = Some(Part::Down);
+                needs.file = Some(sref.file.clone());
+                needs.state = "the server may or may not have committed it".into();
+                needs.next = format!("run `backstop status`: if {} shows rolled_back, it committed; otherwise run the rollback again", row.version);
+                needs.commands = vec![
+                    NextCommand::new(
+                        "backstop status",
+                        format!("first: if {} shows rolled_back, it committed", row.version),
+                    ),
+                    NextCommand::new(
+                        "backstop rollback --steps 1",
+                        format!(
+                            "{} still shows applied (it is the newest applied migration)",
+                            row.version
+                        ),
+                    ),
+                ];
+                return Err(EngineError::needs_person(
+                    format!(
+                        "the connection was lost during COMMIT of the rollback of migration {}: {}",
+                        row.version, e.message
+                    ),
+                    needs,
+                ));
             }
             Err(RecordCommitError::Record(e)) => {
                 let _ = db.rollback();
-                return Err(EngineError::NeedsPerson {
-                    what: format!(
+                let mut needs = if transactional {
+                    let mut n = NeedsPersonReport::new(
+                        Situation::RecordFailed,
+                        "rollback",
+                        row.version,
+                        &row.name,
+                        HistoryState::Applied,
+                    );
+                    n.part = Some(Part::Down);
+                    n.file = Some(sref.file.clone());
+                    n.commands = vec![NextCommand::new(
+                        "backstop rollback --steps 1",
+                        "once the connection is back: the migration is still applied and the newest",
+                    )];
+                    n
+                } else {
+                    let mut n = dirty_needs(Situation::RecordFailed, row);
+                    n.statements = Some(run::progress(&sref, &down, down.len(), None, false));
+                    n.commands = vec![NextCommand::new(
+                        format!("backstop resolve {} --rolled-back --reason \"…\"", row.version),
+                        "once the connection is back: the down script ran and the schema was proven as before the migration",
+                    )];
+                    n
+                };
+                needs.state = if transactional {
+                    "the transaction was rolled back; the migration is still applied".into()
+                } else {
+                    "the down script ran; history still marks the migration dirty".into()
+                };
+                needs.next = format!(
+                    "check the connection, then run the rollback again{}",
+                    if transactional {
+                        String::new()
+                    } else {
+                        format!(
+                            " or `backstop resolve {} --rolled-back --reason \"…\"`",
+                            row.version
+                        )
+                    }
+                );
+                return Err(EngineError::needs_person(
+                    format!(
                         "rollback of migration {} ran, but recording it failed: {}",
                         row.version, e.message
                     ),
-                    state: if transactional {
-                        "the transaction was rolled back; the migration is still applied".into()
-                    } else {
-                        "the down script ran; history still marks the migration dirty".into()
-                    },
-                    next: format!(
-                        "check the connection, then run the rollback again{}",
-                        if transactional {
-                            String::new()
-                        } else {
-                            format!(
-                                " or `backstop resolve {} --rolled-back --reason \"…\"`",
-                                row.version
-                            )
-                        }
-                    ),
-                    diff: None,
-                    path: None,
-                });
+                    needs,
+                ));
             }
         }
         *state = st;

@@ -5,6 +5,7 @@ use crate::error::Failure;
 use crate::history::{HistoryRow, StoredState};
 use crate::ledger::{self, NewEvent, GENESIS};
 use crate::migration::Part;
+use crate::report::{NextCommand, PlannedStatement, ScriptProgress};
 use crate::schema::SchemaState;
 use crate::sql::{self, Statement};
 use std::time::Duration;
@@ -338,5 +339,67 @@ pub(crate) fn commit_failure(s: &ScriptRef, index: usize, e: &DbError) -> Failur
         code: e.code.clone(),
         detail: e.detail.clone(),
         hint: e.hint.clone(),
+    }
+}
+
+/// How far a script got, for the person who takes over: its first `completed` statements
+/// completed, and statement `failed` (1-based, when it is one of this script's) stopped it.
+/// `may_have_completed`: the failed statement was cut off by a lost connection.
+pub(crate) fn progress(
+    s: &ScriptRef,
+    statements: &[Statement],
+    completed: usize,
+    failed: Option<usize>,
+    may_have_completed: bool,
+) -> ScriptProgress {
+    let entry = |(i, st): (usize, &Statement)| PlannedStatement {
+        index: i + 1,
+        line: st.line + s.line_offset,
+        // Printed and possibly stored by a caller: masked like a failure's statement.
+        sql: crate::redact::redact(&st.sql),
+        impact: None,
+    };
+    let completed = completed.min(statements.len());
+    // Only a statement after the completed ones: a failure in recording progress is
+    // reported at a statement that did complete.
+    let failed = failed
+        .filter(|&f| f > completed)
+        .and_then(|f| statements.get(f - 1).map(|st| (f - 1, st)));
+    let not_run_from = failed.map_or(completed, |(i, _)| i + 1);
+    ScriptProgress {
+        part: s.part,
+        file: s.file.clone(),
+        total: statements.len(),
+        completed: statements
+            .iter()
+            .enumerate()
+            .take(completed)
+            .map(entry)
+            .collect(),
+        failed_may_have_completed: may_have_completed && failed.is_some(),
+        failed: failed.map(entry),
+        not_run: statements
+            .iter()
+            .enumerate()
+            .skip(not_run_from)
+            .map(entry)
+            .collect(),
+    }
+}
+
+/// The two ways out of a dirty migration, `rolled_back_first` when undoing is the likelier.
+pub(crate) fn resolve_commands(version: i64, rolled_back_first: bool) -> Vec<NextCommand> {
+    let applied = NextCommand::new(
+        format!("backstop resolve {version} --applied --reason \"…\""),
+        "the migration's change is complete in the database (finish what did not run by hand first)",
+    );
+    let rolled_back = NextCommand::new(
+        format!("backstop resolve {version} --rolled-back --reason \"…\""),
+        "nothing of the migration remains (undo what ran by hand first; resolve checks that the schema is as before it)",
+    );
+    if rolled_back_first {
+        vec![rolled_back, applied]
+    } else {
+        vec![applied, rolled_back]
     }
 }

@@ -1,0 +1,302 @@
+//! Exit 5 with `--format json`: the failure document says, as data, what ran, the state the
+//! migration is left in and the commands that end it.
+mod common;
+use common::{Db, Kind, Project, Run};
+use serde_json::{json, Value};
+
+/// The `sql` of each statement in a list of `statements` entries.
+fn sqls(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|s| s["sql"].as_str().expect("sql").to_string())
+        .collect()
+}
+
+/// The `command`s of `needs_person.commands`.
+fn commands(j: &Value) -> Vec<String> {
+    j["needs_person"]["commands"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no commands: {j}"))
+        .iter()
+        .map(|c| c["command"].as_str().expect("command").to_string())
+        .collect()
+}
+
+/// Run one of the advised commands as given, with a real reason for the placeholder.
+fn run_advised(p: &Project, db: &Db, command: &str) -> Run {
+    let args = command
+        .strip_prefix("backstop ")
+        .unwrap_or_else(|| panic!("not a backstop command: {command}"))
+        .replace("\"…\"", "checked-by-hand");
+    let args: Vec<&str> = args.split_whitespace().collect();
+    p.run(db, &args)
+}
+
+fn needs_person(r: &Run) -> Value {
+    assert_eq!(r.code, 5, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["kind"], "needs-person", "{j}");
+    assert_eq!(j["exit_code"], 5, "{j}");
+    assert!(j["needs_person"].is_object(), "{j}");
+    j
+}
+
+#[test]
+fn a_non_transactional_migration_stopped_part_way_says_what_ran_and_how_to_resolve() {
+    // Guards against the exit-5 JSON document carrying what ran and what to do only as text.
+    for kind in [Kind::Postgres, Kind::Sqlite] {
+        let db = Db::new(kind);
+        let p = Project::new();
+        p.add(
+            "1_t",
+            "CREATE TABLE t (id int);",
+            Some("DROP TABLE t;"),
+            None,
+            None,
+        );
+        // Statement 1 creates a table, statement 2 fails, and the down script that should
+        // clean up fails too: the migration is left dirty.
+        p.add(
+            "2_half",
+            "CREATE TABLE kept (id int);\nINSERT INTO missing VALUES (1);\nCREATE TABLE never (id int);",
+            Some("SELECT * FROM also_missing;"),
+            None,
+            Some("transaction = false\n"),
+        );
+        let j = needs_person(&p.run(&db, &["--format", "json", "apply"]));
+        let f = &j["failure"];
+        assert_eq!(f["version"], 2, "{j}");
+        assert_eq!(f["name"], "half", "{j}");
+        assert_eq!(f["part"], "up", "{j}");
+        assert_eq!(f["statement_index"], 2, "{j}");
+        assert_eq!(f["line"], 2, "{j}");
+        assert!(f["column"].as_u64().is_some_and(|c| c >= 1), "{j}");
+        assert!(
+            f["file"]
+                .as_str()
+                .is_some_and(|x| x.ends_with("2_half/up.sql")),
+            "{j}"
+        );
+        assert!(
+            f["error"].as_str().is_some_and(|e| e.contains("missing")),
+            "{j}"
+        );
+        if kind == Kind::Postgres {
+            assert_eq!(f["code"], "42P01", "{j}");
+        }
+        let n = &j["needs_person"];
+        assert_eq!(n["situation"], "stopped-part-way", "{j}");
+        assert_eq!(n["command"], "apply", "{j}");
+        assert_eq!(n["version"], 2, "{j}");
+        assert_eq!(n["name"], "half", "{j}");
+        assert_eq!(n["part"], "up", "{j}");
+        assert_eq!(n["transaction"], false, "{j}");
+        assert_eq!(n["history"], "dirty", "{j}");
+        let s = &n["statements"];
+        assert_eq!(s["part"], "up", "{j}");
+        assert_eq!(s["total"], 3, "{j}");
+        assert_eq!(sqls(&s["completed"]), ["CREATE TABLE kept (id int)"], "{j}");
+        assert_eq!(s["failed"]["index"], 2, "{j}");
+        assert_eq!(s["failed"]["line"], 2, "{j}");
+        assert_eq!(s["failed"]["sql"], "INSERT INTO missing VALUES (1)", "{j}");
+        assert_eq!(s["failed_may_have_completed"], false, "{j}");
+        assert_eq!(sqls(&s["not_run"]), ["CREATE TABLE never (id int)"], "{j}");
+        assert!(
+            n["cleanup"][0]
+                .as_str()
+                .is_some_and(|c| c.contains("down.sql")),
+            "the failed clean-up is named: {j}"
+        );
+        assert_eq!(
+            commands(&j),
+            [
+                "backstop resolve 2 --applied --reason \"…\"",
+                "backstop resolve 2 --rolled-back --reason \"…\""
+            ],
+            "{j}"
+        );
+        assert_eq!(j["diff"], Value::Null, "{j}");
+        // The structured facts match what history says, and the advised command works
+        // once the person has undone what ran.
+        assert_eq!(p.status(&db)["dirty"], json!([2]));
+        db.exec("DROP TABLE kept");
+        let r = run_advised(&p, &db, &commands(&j)[1]);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert_eq!(p.status(&db)["dirty"], json!([]));
+    }
+}
+
+#[test]
+fn a_verify_failure_outside_a_transaction_lists_every_up_statement_as_completed() {
+    // Guards against the up statements of a migration whose verify failed being reported
+    // as not run in the exit-5 JSON document.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_two",
+        "CREATE TABLE a (x int);\nCREATE TABLE b (x int);",
+        None,
+        Some("SELECT 0;"),
+        Some("transaction = false\nirreversible = true\nreason = \"test\"\n"),
+    );
+    let j = needs_person(&p.run(&db, &["--format", "json", "apply"]));
+    assert_eq!(j["failure"]["part"], "verify", "{j}");
+    let n = &j["needs_person"];
+    assert_eq!(n["part"], "verify", "{j}");
+    assert_eq!(n["history"], "dirty", "{j}");
+    assert!(
+        n["cleanup"][0]
+            .as_str()
+            .is_some_and(|c| c.contains("no down.sql")),
+        "{j}"
+    );
+    let s = &n["statements"];
+    assert_eq!(s["part"], "up", "{j}");
+    assert_eq!(
+        sqls(&s["completed"]),
+        ["CREATE TABLE a (x int)", "CREATE TABLE b (x int)"],
+        "{j}"
+    );
+    assert_eq!(s["failed"], Value::Null, "{j}");
+    assert_eq!(s["not_run"], json!([]), "{j}");
+}
+
+#[test]
+fn an_unproven_rollback_names_the_migration_its_state_and_the_way_out() {
+    // Guards against an unproven rollback (exit 5) leaving its state and next commands
+    // only in the error text.
+    for kind in [Kind::Postgres, Kind::Sqlite] {
+        let db = Db::new(kind);
+        let p = Project::new();
+        p.add(
+            "1_t",
+            "CREATE TABLE t (id int);",
+            Some("DROP TABLE t;"),
+            None,
+            None,
+        );
+        // The down script forgets the column.
+        p.add(
+            "2_x",
+            "ALTER TABLE t ADD COLUMN x int;\nCREATE TABLE t2 (id int);",
+            Some("DROP TABLE t2;"),
+            None,
+            None,
+        );
+        p.ok(&db, &["apply"]);
+        let j = needs_person(&p.run(&db, &["--format", "json", "rollback"]));
+        assert_eq!(j["failure"], Value::Null, "no statement failed: {j}");
+        assert!(j["diff"].as_str().is_some_and(|d| d.contains("x")), "{j}");
+        let n = &j["needs_person"];
+        assert_eq!(n["situation"], "rollback-unproven", "{j}");
+        assert_eq!(n["command"], "rollback", "{j}");
+        assert_eq!(n["version"], 2, "{j}");
+        assert_eq!(n["name"], "x", "{j}");
+        assert_eq!(n["part"], "down", "{j}");
+        assert_eq!(n["transaction"], true, "{j}");
+        // Its transaction was rolled back: still applied, with nothing half-run to list.
+        assert_eq!(n["history"], "applied", "{j}");
+        assert_eq!(n["statements"], Value::Null, "{j}");
+        assert_eq!(
+            commands(&j),
+            [
+                "backstop schema",
+                "backstop resolve 2 --rolled-back --reason \"…\""
+            ],
+            "{j}"
+        );
+        assert_eq!(p.status(&db)["migrations"][1]["state"], "applied");
+        db.exec("DROP TABLE t2");
+        db.exec("ALTER TABLE t DROP COLUMN x");
+        let r = run_advised(&p, &db, &commands(&j)[1]);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert_eq!(p.status(&db)["migrations"][1]["state"], "rolled_back");
+    }
+}
+
+#[test]
+fn a_non_transactional_rollback_that_stops_lists_the_down_statements_that_ran() {
+    // Guards against a down script stopped part-way outside a transaction (exit 5) saying
+    // what ran only in the error text.
+    for kind in [Kind::Postgres, Kind::Sqlite] {
+        let db = Db::new(kind);
+        let p = Project::new();
+        p.add(
+            "1_t",
+            "CREATE TABLE t (id int);\nCREATE TABLE u (id int);",
+            Some("DROP TABLE u;\nDROP TABLE nope;\nDROP TABLE t;"),
+            None,
+            Some("transaction = false\n"),
+        );
+        p.ok(&db, &["apply"]);
+        let j = needs_person(&p.run(&db, &["--format", "json", "rollback"]));
+        assert_eq!(j["failure"]["part"], "down", "{j}");
+        assert_eq!(j["failure"]["statement_index"], 2, "{j}");
+        let n = &j["needs_person"];
+        assert_eq!(n["situation"], "stopped-part-way", "{j}");
+        assert_eq!(n["command"], "rollback", "{j}");
+        assert_eq!(n["transaction"], false, "{j}");
+        assert_eq!(n["history"], "dirty", "{j}");
+        let s = &n["statements"];
+        assert_eq!(s["part"], "down", "{j}");
+        assert_eq!(sqls(&s["completed"]), ["DROP TABLE u"], "{j}");
+        assert_eq!(s["failed"]["sql"], "DROP TABLE nope", "{j}");
+        assert_eq!(sqls(&s["not_run"]), ["DROP TABLE t"], "{j}");
+        assert_eq!(
+            commands(&j),
+            [
+                "backstop resolve 1 --rolled-back --reason \"…\"",
+                "backstop resolve 1 --applied --reason \"…\""
+            ],
+            "{j}"
+        );
+        assert_eq!(p.status(&db)["dirty"], json!([1]));
+        db.exec("DROP TABLE t");
+        let r = run_advised(&p, &db, &commands(&j)[0]);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert_eq!(p.status(&db)["migrations"][0]["state"], "rolled_back");
+    }
+}
+
+#[test]
+fn atomic_names_the_migrations_it_left_applied() {
+    // Guards against --atomic's unkept promise (exit 5) being stated only in the text.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_half",
+        "CREATE TABLE b (id int);\nSELECT 1 / 0;",
+        Some("SELECT 1 / 0;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    let j = needs_person(&p.run(
+        &db,
+        &[
+            "--format",
+            "json",
+            "apply",
+            "--atomic",
+            "--release",
+            "rel-1",
+        ],
+    ));
+    let n = &j["needs_person"];
+    assert_eq!(n["version"], 2, "{j}");
+    assert_eq!(n["history"], "dirty", "{j}");
+    assert_eq!(n["still_applied"], json!([1]), "{j}");
+    let c = commands(&j);
+    assert_eq!(
+        c.last().map(String::as_str),
+        Some("backstop rollback --release rel-1"),
+        "{j}"
+    );
+}
