@@ -507,7 +507,7 @@ impl Printer {
         eprintln!("error: {}", redact(&e.to_string()));
         if let EngineError::NeedsPerson { diff: Some(d), .. } = e {
             eprintln!(
-                "schema diff (- expected before the migration, + after the down script):\n{}",
+                "schema diff (- as before the migration, + now):\n{}",
                 redact(d.trim_end())
             );
         }

@@ -116,7 +116,9 @@ fn a_non_transactional_migration_stopped_part_way_says_what_ran_and_how_to_resol
             ],
             "{j}"
         );
-        assert_eq!(j["diff"], Value::Null, "{j}");
+        // What the completed statement left, against the schema before the migration.
+        let diff = j["diff"].as_str().unwrap_or_else(|| panic!("no diff: {j}"));
+        assert!(diff.contains("kept") && !diff.contains("never"), "{diff}");
         // The structured facts match what history says, and the advised command works
         // once the person has undone what ran.
         assert_eq!(p.status(&db)["dirty"], json!([2]));
@@ -299,4 +301,47 @@ fn atomic_names_the_migrations_it_left_applied() {
         Some("backstop rollback --release rel-1"),
         "{j}"
     );
+}
+
+#[test]
+fn a_dirty_migration_shows_what_it_left_and_resolve_shows_what_is_still_to_undo() {
+    // The statements that completed left a table the down script doesn't drop: the exit-5
+    // document and the refused resolve both show it, rather than pointing at a diff they
+    // don't carry.
+    for kind in [Kind::Postgres, Kind::Sqlite] {
+        let db = Db::new(kind);
+        let p = Project::new();
+        p.add(
+            "1_nt",
+            "CREATE TABLE x (id int);\nCREATE TABLE y (id int);\nINSERT INTO nope VALUES (1);",
+            Some("DROP TABLE x;"),
+            None,
+            Some("transaction = false\n"),
+        );
+        let r = p.run(&db, &["--format", "json", "apply"]);
+        let j = needs_person(&r);
+        let diff = j["diff"].as_str().unwrap_or_else(|| panic!("no diff: {j}"));
+        assert!(
+            diff.contains("y") && !diff.contains("table x") && !diff.contains(".x"),
+            "{diff}"
+        );
+        let r = p.run(&db, &["resolve", "1", "--rolled-back", "--reason", "check"]);
+        assert_eq!(r.code, 3, "{r:?}");
+        assert!(
+            r.stderr.contains("+ table") && r.stderr.contains('y'),
+            "the diff shows y: {r:?}"
+        );
+        db.exec("DROP TABLE y");
+        p.ok(
+            &db,
+            &[
+                "resolve",
+                "1",
+                "--rolled-back",
+                "--reason",
+                "dropped y by hand",
+            ],
+        );
+        assert!(p.status(&db)["drift"].is_null(), "{kind:?}");
+    }
 }

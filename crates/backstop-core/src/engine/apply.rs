@@ -1302,7 +1302,7 @@ fn run_no_tx(
                     how.push(if ok {
                         format!("backstop ran down.sql ({n} statements) and the schema fingerprint again equals the one before the migration")
                     } else {
-                        format!("backstop ran down.sql ({n} statements) but the schema still differs from before the migration (`backstop schema` shows it)")
+                        format!("backstop ran down.sql ({n} statements) but the schema still differs from before the migration (the diff shows how)")
                     });
                     ok
                 }
@@ -1355,6 +1355,13 @@ fn run_no_tx(
             up.len(),
             se.failure.error
         ));
+        // What the statements that completed (and any cleanup) left: kept with the row, so
+        // that `resolve --rolled-back` can show what is still to undo, and shown now.
+        let left = db.schema(None).ok().map(|now| {
+            row.schema_delta =
+                serde_json::to_string(&schema.delta_to(&now)).unwrap_or_else(|_| "{}".into());
+            crate::schema::diff(schema, &now)
+        });
         db.save_history(row)?;
         let _ = record(
             db,
@@ -1385,7 +1392,7 @@ fn run_no_tx(
             what: se.failure.to_string(),
             failure: Some(Box::new(se.failure)),
             needs: Box::new(needs),
-            diff: None,
+            diff: left.filter(|d| !d.trim().is_empty()),
             path: Some(m.path.clone()),
         });
     }
