@@ -135,13 +135,14 @@ fn resolve_settings(cli: &Cli) -> Result<Resolved, EngineError> {
         (Some(d), _) => d.clone(),
         (None, Some(d)) if d.is_relative() => base.join(d),
         (None, Some(d)) => d.clone(),
-        (None, None) => PathBuf::from("migrations"),
+        // `dir` defaults to its value in the template, which is relative to the file too.
+        (None, None) => base.join("migrations"),
     };
-    let url = g
-        .database_url
-        .clone()
-        .or(settings.database_url)
-        .unwrap_or_else(|| "sqlite://backstop.db".into());
+    let url = match (&g.database_url, settings.database_url) {
+        (Some(u), _) => u.clone(),
+        (None, Some(u)) => sqlite_beside(&u, &base),
+        (None, None) => "sqlite://backstop.db".into(),
+    };
     // Before anything else can quote it, and before any driver parses the URL: whatever is
     // said about it (a malformed URL, a flag value that repeats it), the password is masked.
     backstop_core::redact::register_url_password(&url);
@@ -176,6 +177,24 @@ fn resolve_settings(cli: &Cli) -> Result<Resolved, EngineError> {
         require_sum: settings.require_sum.unwrap_or(false),
         actor,
     })
+}
+
+/// A relative SQLite path in backstop.toml is relative to the file, as `dir` is: the same
+/// project must reach the same database from any working directory (a flag or
+/// `DATABASE_URL` stays relative to the working directory, as paths on a command line are).
+fn sqlite_beside(url: &str, base: &Path) -> String {
+    if base.as_os_str().is_empty() || !connect::is_sqlite(url) {
+        return url.to_string();
+    }
+    match backstop_sqlite::file(url) {
+        Ok(Some(path)) if path.is_relative() => match base.join(&path).to_str() {
+            Some(joined) => format!("sqlite://{joined}"),
+            // A path that isn't UTF-8 can't be written into a URL; the driver reports it.
+            None => url.to_string(),
+        },
+        // In memory, absolute, or not a valid URL (the driver names the problem).
+        _ => url.to_string(),
+    }
 }
 
 fn os_user() -> String {
@@ -269,11 +288,11 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         Command::Status => {
             // Read the files and the database at the same time; a problem with the files
             // is reported first, as it would be one after the other. Only when the folder
-            // is there and the database is a server: opening an SQLite path creates the
-            // file, which a mistyped --dir must not leave behind.
+            // is there and the database is a server: a local SQLite file is read quickly,
+            // and a mistyped --dir is then reported without touching the database.
             let overlap = s.dir.is_dir() && !connect::is_sqlite(&s.url);
             let observe = || {
-                connect::connect(&s.url, &ctx, &app("status"))
+                connect::connect_existing(&s.url, &ctx, &app("status"))
                     .and_then(|mut db| engine::observe(db.as_mut()))
             };
             let (ms, seen) = if overlap {
@@ -296,7 +315,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         }
         Command::Plan { to } => {
             let ms = load(&s.dir)?;
-            let mut db = connect::connect(&s.url, &ctx, &app("plan"))?;
+            let mut db = connect::connect_existing(&s.url, &ctx, &app("plan"))?;
             let mut r = engine::plan(db.as_mut(), &ms, *to)?;
             lint::annotate(&mut r, &ms, engine);
             p.plan(&r);
@@ -312,7 +331,12 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             reason,
         } => {
             let ms = load(&s.dir)?;
-            let mut db = connect::connect(&s.url, &ctx, &app("apply"))?;
+            // A dry run only reads: it must not create the SQLite file it reports on.
+            let mut db = if *dry_run {
+                connect::connect_existing(&s.url, &ctx, &app("apply"))?
+            } else {
+                connect::connect(&s.url, &ctx, &app("apply"))?
+            };
             let reason = masked(reason);
             let allow: Vec<(String, String)> = allow
                 .iter()
@@ -356,7 +380,11 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                 (_, Some(n), _) => engine::RollbackTarget::Steps(*n),
                 _ => engine::RollbackTarget::Steps(1),
             };
-            let mut db = connect::connect(&s.url, &ctx, &app("rollback"))?;
+            let mut db = if *dry_run {
+                connect::connect_existing(&s.url, &ctx, &app("rollback"))?
+            } else {
+                connect::connect(&s.url, &ctx, &app("rollback"))?
+            };
             let opts = engine::RollbackOptions {
                 target,
                 dry_run: *dry_run,
@@ -422,7 +450,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             })
         }
         Command::Schema => {
-            let mut db = connect::connect(&s.url, &ctx, &app("schema"))?;
+            let mut db = connect::connect_existing(&s.url, &ctx, &app("schema"))?;
             let r = engine::schema(db.as_mut())?;
             p.schema(&r);
             Ok(exit::OK)

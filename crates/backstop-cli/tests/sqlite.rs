@@ -236,11 +236,28 @@ fn zero_timeouts_mean_no_limit() {
 #[test]
 fn commands_that_check_a_database_do_not_create_one_at_a_mistyped_path() {
     // Regression: `audit verify` on a mistyped path created an empty file and called its
-    // ledger intact.
+    // ledger intact; `status`, `plan`, `schema` and dry runs created an empty file too.
     let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);\n",
+        Some("DROP TABLE t;\n"),
+        None,
+        None,
+    );
     let missing = p.tmp.path().join("typo.db");
     let url = format!("sqlite://{}", missing.display());
-    for args in [&["audit", "verify"][..], &["verify"], &["audit", "log"]] {
+    for args in [
+        &["audit", "verify"][..],
+        &["verify"],
+        &["audit", "log"],
+        &["audit", "export"],
+        &["status"],
+        &["plan"],
+        &["schema"],
+        &["apply", "--dry-run"],
+        &["rollback", "--dry-run"],
+    ] {
         let out = std::process::Command::new(common::BIN)
             .current_dir(p.tmp.path())
             .env("BACKSTOP_ACTOR", "tester")
@@ -250,12 +267,68 @@ fn commands_that_check_a_database_do_not_create_one_at_a_mistyped_path() {
             .output()
             .expect("run");
         assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains("no such SQLite database"),
-            "{args:?}"
+            err.contains("no such SQLite database")
+                && err.contains(&missing.display().to_string())
+                && err.contains("nothing was created"),
+            "{args:?}: {err}"
         );
         assert!(!missing.exists(), "{args:?} created the file");
     }
+    // Commands that write create it.
+    let out = std::process::Command::new(common::BIN)
+        .current_dir(p.tmp.path())
+        .env("BACKSTOP_ACTOR", "tester")
+        .args(["--database-url", &url, "--dir"])
+        .arg(p.dir())
+        .arg("apply")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(missing.is_file());
+}
+
+#[test]
+fn a_relative_sqlite_path_in_backstop_toml_is_relative_to_the_file() {
+    // `dir` in backstop.toml is relative to the file; the database next to it must be too,
+    // or a run from another directory reaches (and creates) another database.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let conf = tmp.path().join("conf");
+    std::fs::create_dir_all(conf.join("migrations/1_t")).expect("mkdir");
+    std::fs::write(
+        conf.join("migrations/1_t/up.sql"),
+        "CREATE TABLE t (id INTEGER);\n",
+    )
+    .expect("w");
+    std::fs::write(conf.join("migrations/1_t/down.sql"), "DROP TABLE t;\n").expect("w");
+    std::fs::write(
+        conf.join("backstop.toml"),
+        "database_url = \"sqlite://app.db\"\ndir = \"migrations\"\n",
+    )
+    .expect("w");
+    let run = |args: &[&str]| {
+        std::process::Command::new(common::BIN)
+            .current_dir(tmp.path())
+            .env_remove("DATABASE_URL")
+            .env("BACKSTOP_ACTOR", "tester")
+            .args(["--config", "conf/backstop.toml"])
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let out = run(&["status"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&conf.join("app.db").display().to_string()),
+        "{out:?}"
+    );
+    let out = run(&["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(conf.join("app.db").is_file());
+    assert!(!tmp.path().join("app.db").exists());
+    let out = run(&["--format", "json", "status"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
 
 #[test]
