@@ -116,7 +116,9 @@ fn resolve_settings(cli: &Cli) -> Result<Resolved, EngineError> {
         Some(p) => (p.clone(), true),
         None => (PathBuf::from("backstop.toml"), false),
     };
-    let settings = if explicit || config_path.exists() {
+    // `init --config FILE` creates FILE: it need not exist yet.
+    let creating = matches!(cli.command, Command::Init) && !config_path.exists();
+    let settings = if (explicit && !creating) || config_path.exists() {
         let cf = ConfigFile::read(&config_path).map_err(|e| EngineError::Usage(e.to_string()))?;
         cf.settings(g.env.as_deref(), &config_path)
             .map_err(|e| EngineError::Usage(e.to_string()))?
@@ -257,7 +259,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                     .as_deref()
                     .unwrap_or(Path::new("backstop.toml")),
             )?;
-            p.lines(&r, &r.created);
+            p.lines(&r, &r.lines());
             Ok(exit::OK)
         }
         Command::New {
@@ -266,7 +268,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             single_file,
         } => {
             let r = scaffold::new_migration(&s.dir, name, *no_transaction, *single_file)?;
-            p.lines(&r, &r.created);
+            p.lines(&r, &r.lines());
             Ok(exit::OK)
         }
         Command::Sum => {
