@@ -362,7 +362,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             if let Some(plan) = r.plan.as_mut() {
                 lint::annotate(plan, &ms, engine);
             }
-            p.apply(&r);
+            p.apply(&r, *to, &ms);
             Ok(exit::OK)
         }
         Command::Rollback {

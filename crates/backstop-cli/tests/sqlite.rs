@@ -332,6 +332,55 @@ fn a_relative_sqlite_path_in_backstop_toml_is_relative_to_the_file() {
 }
 
 #[test]
+fn plan_and_apply_agree_on_a_target_and_say_what_is_left() {
+    // Regression: `plan --to V` with no migration V exited 0 while apply exited 2, and
+    // `apply --to V` with V applied and later migrations pending said "up to date".
+    let p = Project::new();
+    let db = Db::new(Kind::Sqlite);
+    for (v, t) in [(1, "a"), (2, "b"), (3, "customers")] {
+        p.add(
+            &format!("{v}_{t}"),
+            &format!("CREATE TABLE {t} (id INTEGER);\n"),
+            Some(&format!("DROP TABLE {t};\n")),
+            None,
+            None,
+        );
+    }
+    for cmd in [&["plan", "--to", "9"][..], &["apply", "--to", "9"]] {
+        let r = p.run(&db, cmd);
+        assert_eq!(r.code, 2, "{cmd:?}: {r:?}");
+        assert!(
+            r.stderr
+                .contains("no migration in the migrations folder has version 9"),
+            "{r:?}"
+        );
+    }
+    // The SQLite lock reads as a phrase: no "lock lock".
+    let plan = p.ok(&db, &["plan"]);
+    assert!(
+        plan.stdout.contains("database write lock on customers"),
+        "{plan:?}"
+    );
+    assert!(!plan.stdout.contains("lock lock"), "{plan:?}");
+
+    p.ok(&db, &["apply", "--to", "2"]);
+    let r = p.ok(&db, &["apply", "--to", "1"]);
+    assert!(!r.stdout.contains("up to date"), "{r:?}");
+    assert!(
+        r.stdout.contains("1 is already applied") && r.stdout.contains("3 customers"),
+        "{r:?}"
+    );
+    let j = p
+        .ok(&db, &["--format", "json", "apply", "--to", "2"])
+        .json();
+    assert_eq!(j["applied"], serde_json::json!([]));
+    assert_eq!(j["remaining"], serde_json::json!([3]));
+    let j = p.ok(&db, &["--format", "json", "apply"]).json();
+    assert_eq!(j["remaining"], serde_json::json!([]));
+    assert!(p.ok(&db, &["apply"]).stdout.contains("up to date"));
+}
+
+#[test]
 fn a_dropped_trigger_whose_on_clause_spells_its_table_in_another_case_is_not_a_proven_rollback() {
     // Regression: the trigger was missing from the fingerprint, so a down script that did
     // not re-create it rolled back "proven" (exit 0).

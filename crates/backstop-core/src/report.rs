@@ -96,6 +96,8 @@ pub struct ApplyReport {
     /// `--atomic`: migrations of this run undone after a later one failed.
     pub undone: Vec<i64>,
     pub pending: Vec<i64>,
+    /// Pending migrations the run leaves for later (those after `--to`).
+    pub remaining: Vec<i64>,
     pub fingerprint: String,
     pub warnings: Vec<String>,
     /// With `--dry-run`: the plan.

@@ -54,6 +54,7 @@ pub fn plan(
     migrations: &[Migration],
     to: Option<i64>,
 ) -> Result<PlanReport, EngineError> {
+    super::apply::check_target(migrations, to)?;
     let history = if db.history_exists()? {
         db.load_history()?
     } else {
