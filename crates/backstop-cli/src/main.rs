@@ -407,7 +407,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         Command::Verify => {
             let ms = load(&s.dir)?;
             let mut db = connect::connect_existing(&s.url, &ctx, &app("verify"))?;
-            let r = engine::verify(db.as_mut(), &ms, &sum_path)?;
+            let r = engine::verify(db.as_mut(), &ms, &sum_path, s.require_sum)?;
             p.verify(&r);
             Ok(if r.ok { exit::OK } else { exit::REFUSED })
         }

@@ -3,8 +3,8 @@
 
 use crate::cli::Format;
 use backstop_core::engine::RunFailure;
-use backstop_core::migration::Migration;
 use backstop_core::error::EngineError;
+use backstop_core::migration::Migration;
 use backstop_core::redact::redact;
 use backstop_core::report::*;
 use serde::Serialize;
@@ -398,10 +398,10 @@ impl Printer {
             ));
         }
         if !self.quiet {
-            out(if r.ok {
-                "all checks passed"
-            } else {
-                "some checks failed"
+            out(match (r.ok, r.history_exists) {
+                (true, true) => "all checks passed",
+                (true, false) => "no backstop history here (nothing applied by backstop): nothing to verify; the files and the schema's health passed",
+                (false, _) => "some checks failed",
             });
         }
     }

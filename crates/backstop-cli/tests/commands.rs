@@ -531,3 +531,59 @@ fn new_templates_describe_how_the_migration_runs() {
     assert!(text.contains("in one transaction"), "{text}");
 }
 
+#[test]
+fn verify_fails_without_backstop_sum_when_the_config_requires_one() {
+    // Regression: with require_sum = true and no backstop.sum, verify said "all checks
+    // passed" while apply refused.
+    let p = Project::new();
+    let db = Db::new(Kind::Sqlite);
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);\n",
+        Some("DROP TABLE t;\n"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    std::fs::write(p.tmp.path().join("backstop.toml"), "require_sum = true\n").expect("toml");
+    let r = p.run(&db, &["verify"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stdout.contains("FAIL backstop.sum") && r.stdout.contains("require_sum"),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains("all checks passed"), "{r:?}");
+    assert_eq!(p.run(&db, &["apply"]).code, 3, "apply refuses the same way");
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["verify"]);
+}
+
+#[test]
+fn verify_on_a_database_backstop_never_migrated_says_there_is_no_history() {
+    // Regression: verify on a database with no backstop history said "all checks passed",
+    // as if applied migrations had been checked.
+    let p = Project::new();
+    let db = Db::new(Kind::Sqlite);
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);\n",
+        Some("DROP TABLE t;\n"),
+        None,
+        None,
+    );
+    db.exec("CREATE TABLE legacy (id INTEGER)");
+    let r = p.ok(&db, &["verify"]);
+    assert!(!r.stdout.contains("all checks passed"), "{r:?}");
+    assert!(r.stdout.contains("no backstop history"), "{r:?}");
+    let j = p.ok(&db, &["--format", "json", "verify"]).json();
+    assert_eq!(j["history_exists"], false);
+    assert_eq!(j["checks"][0]["name"], "history");
+    assert!(
+        !j["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .any(|c| c["name"] == "checksums"),
+        "{j}"
+    );
+}

@@ -184,6 +184,8 @@ pub struct Check {
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
     pub database: String,
+    /// false: backstop never applied anything here, so only the sum and health were checked.
+    pub history_exists: bool,
     pub ok: bool,
     pub checks: Vec<Check>,
     pub health: Vec<HealthIssue>,
