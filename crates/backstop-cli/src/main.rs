@@ -199,11 +199,53 @@ fn sqlite_beside(url: &str, base: &Path) -> String {
     }
 }
 
+/// The OS user: `$USER`/`$LOGNAME` (`%USERNAME%` on Windows) when set, as a login shell
+/// sets them; otherwise (cron, containers, systemd units often run with neither) the name
+/// of the effective uid, so the ledger never records an anonymous "unknown".
 fn os_user() -> String {
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .or_else(uid_user)
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// The effective uid's name from /etc/passwd, or `uid:N` when it has none there (a uid
+/// given to a container with no passwd entry, or one known only to NSS/LDAP). Read from
+/// /proc without a libc call: the workspace forbids unsafe code.
+#[cfg(unix)]
+fn uid_user() -> Option<String> {
+    let uid = effective_uid()?;
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let uid_field = fields.nth(1)?;
+        (uid_field.parse::<u32>().ok()? == uid && !name.is_empty()).then(|| name.to_string())
+    });
+    Some(name.unwrap_or_else(|| format!("uid:{uid}")))
+}
+
+#[cfg(not(unix))]
+fn uid_user() -> Option<String> {
+    None
+}
+
+/// The effective uid: the second field of `Uid:` in /proc/self/status (real, effective,
+/// saved, filesystem), or the owner of /proc/self, which is the effective uid too.
+#[cfg(unix)]
+fn effective_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1))
+                .and_then(|euid| euid.parse().ok())
+        })
+        .or_else(|| std::fs::metadata("/proc/self").ok().map(|m| m.uid()))
 }
 
 fn load(dir: &Path) -> Result<Vec<Migration>, EngineError> {

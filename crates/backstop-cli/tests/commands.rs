@@ -532,6 +532,43 @@ fn new_templates_describe_how_the_migration_runs() {
 }
 
 #[test]
+fn the_actor_is_the_effective_user_when_user_and_logname_are_unset() {
+    // Regression: without $USER and $LOGNAME (cron, containers) history and the ledger
+    // recorded the actor "unknown".
+    let p = Project::new();
+    let db = Db::new(Kind::Sqlite);
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);\n",
+        Some("DROP TABLE t;\n"),
+        None,
+        None,
+    );
+    let id = |flag: &str| {
+        let out = Command::new("id").arg(flag).output().expect("id");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let (name, uid) = (id("-un"), id("-u"));
+    let run = |args: &[&str]| {
+        p.cmd(&db, args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .expect("run")
+    };
+    let out = run(&["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = run(&["--format", "json", "audit", "log"]);
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let actor = j["events"][0]["actor"].as_str().expect("actor").to_string();
+    assert_ne!(actor, "unknown");
+    assert!(
+        actor == name || actor == format!("uid:{uid}"),
+        "{actor} is neither {name} nor uid:{uid}"
+    );
+}
+
+#[test]
 fn verify_fails_without_backstop_sum_when_the_config_requires_one() {
     // Regression: with require_sum = true and no backstop.sum, verify said "all checks
     // passed" while apply refused.
