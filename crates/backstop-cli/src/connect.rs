@@ -15,21 +15,56 @@ pub fn is_sqlite(url: &str) -> bool {
     scheme(url) == "sqlite"
 }
 
-/// [`connect`], for commands that check a database (`verify`, `audit`): an SQLite
-/// file that does not exist is a mistyped path, not an empty database to create and call
-/// intact. (`status`, `plan` and `schema` answer for a database not created yet: empty.)
+/// [`connect`], for commands that vouch for a database (`verify`, `audit`): an SQLite file
+/// that does not exist is a mistyped path or a database not created yet, not an empty
+/// database to create and call intact (opening it would leave an empty file behind). Only
+/// commands that write create it.
 pub fn connect_existing(
     url: &str,
     ctx: &Ctx,
     application_name: &str,
 ) -> Result<Box<dyn Driver>, EngineError> {
-    if is_sqlite(url)
-        && !backstop_sqlite::exists(url).map_err(|e| EngineError::Usage(redact(&e.message)))?
-    {
-        return Err(EngineError::Usage(format!(
-            "{}: no such SQLite database (check the URL; `backstop apply` creates it); nothing was created",
-            redact(url)
-        )));
+    if is_sqlite(url) {
+        let file =
+            backstop_sqlite::file(url).map_err(|e| EngineError::Usage(redact(&e.message)))?;
+        if let Some(path) = file.filter(|p| !p.exists()) {
+            // The path as the process sees it: a relative one is resolved here, so the
+            // message says where backstop looked.
+            let shown = std::path::absolute(&path).unwrap_or(path);
+            return Err(EngineError::Usage(format!(
+                "{}: no such SQLite database: {} does not exist (check the URL; `backstop apply` creates it); nothing was created",
+                redact(url),
+                redact(&shown.display().to_string())
+            )));
+        }
+    }
+    connect(url, ctx, application_name)
+}
+
+/// [`connect`], for commands that show what is there and what would happen (`status`,
+/// `plan`, `schema`, and `apply`/`rollback` with `--dry-run`): an SQLite file that does not
+/// exist yet is shown as the empty database the first `apply` will create, without
+/// creating it, and a note on the progress lines names the path, so a mistyped one shows.
+pub fn connect_reading(
+    url: &str,
+    ctx: &Ctx,
+    application_name: &str,
+) -> Result<Box<dyn Driver>, EngineError> {
+    if is_sqlite(url) {
+        let file =
+            backstop_sqlite::file(url).map_err(|e| EngineError::Usage(redact(&e.message)))?;
+        if let Some(path) = file.filter(|p| !p.exists()) {
+            let shown = std::path::absolute(&path).unwrap_or(path);
+            if let Some(say) = &ctx.progress {
+                (say.0)(&format!(
+                    "note: {} does not exist yet: shown as an empty database (`backstop apply` creates it; nothing was created)",
+                    redact(&shown.display().to_string())
+                ));
+            }
+            let mut d = backstop_sqlite::connect_empty(url).map_err(EngineError::from)?;
+            d.set_application_name(application_name);
+            return Ok(Box::new(d));
+        }
     }
     connect(url, ctx, application_name)
 }

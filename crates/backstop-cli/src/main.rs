@@ -116,7 +116,9 @@ fn resolve_settings(cli: &Cli) -> Result<Resolved, EngineError> {
         Some(p) => (p.clone(), true),
         None => (PathBuf::from("backstop.toml"), false),
     };
-    let settings = if explicit || config_path.exists() {
+    // `init --config FILE` creates FILE: it need not exist yet.
+    let creating = matches!(cli.command, Command::Init) && !config_path.exists();
+    let settings = if (explicit && !creating) || config_path.exists() {
         let cf = ConfigFile::read(&config_path).map_err(|e| EngineError::Usage(e.to_string()))?;
         cf.settings(g.env.as_deref(), &config_path)
             .map_err(|e| EngineError::Usage(e.to_string()))?
@@ -135,13 +137,14 @@ fn resolve_settings(cli: &Cli) -> Result<Resolved, EngineError> {
         (Some(d), _) => d.clone(),
         (None, Some(d)) if d.is_relative() => base.join(d),
         (None, Some(d)) => d.clone(),
-        (None, None) => PathBuf::from("migrations"),
+        // `dir` defaults to its value in the template, which is relative to the file too.
+        (None, None) => base.join("migrations"),
     };
-    let url = g
-        .database_url
-        .clone()
-        .or(settings.database_url)
-        .unwrap_or_else(|| "sqlite://backstop.db".into());
+    let url = match (&g.database_url, settings.database_url) {
+        (Some(u), _) => u.clone(),
+        (None, Some(u)) => sqlite_beside(&u, &base),
+        (None, None) => "sqlite://backstop.db".into(),
+    };
     // Before anything else can quote it, and before any driver parses the URL: whatever is
     // said about it (a malformed URL, a flag value that repeats it), the password is masked.
     backstop_core::redact::register_url_password(&url);
@@ -178,11 +181,71 @@ fn resolve_settings(cli: &Cli) -> Result<Resolved, EngineError> {
     })
 }
 
+/// A relative SQLite path in backstop.toml is relative to the file, as `dir` is: the same
+/// project must reach the same database from any working directory (a flag or
+/// `DATABASE_URL` stays relative to the working directory, as paths on a command line are).
+fn sqlite_beside(url: &str, base: &Path) -> String {
+    if base.as_os_str().is_empty() || !connect::is_sqlite(url) {
+        return url.to_string();
+    }
+    match backstop_sqlite::file(url) {
+        Ok(Some(path)) if path.is_relative() => match base.join(&path).to_str() {
+            Some(joined) => format!("sqlite://{joined}"),
+            // A path that isn't UTF-8 can't be written into a URL; the driver reports it.
+            None => url.to_string(),
+        },
+        // In memory, absolute, or not a valid URL (the driver names the problem).
+        _ => url.to_string(),
+    }
+}
+
+/// The OS user: `$USER`/`$LOGNAME` (`%USERNAME%` on Windows) when set, as a login shell
+/// sets them; otherwise (cron, containers, systemd units often run with neither) the name
+/// of the effective uid, so the ledger never records an anonymous "unknown".
 fn os_user() -> String {
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .or_else(uid_user)
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// The effective uid's name from /etc/passwd, or `uid:N` when it has none there (a uid
+/// given to a container with no passwd entry, or one known only to NSS/LDAP). Read from
+/// /proc without a libc call: the workspace forbids unsafe code.
+#[cfg(unix)]
+fn uid_user() -> Option<String> {
+    let uid = effective_uid()?;
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let uid_field = fields.nth(1)?;
+        (uid_field.parse::<u32>().ok()? == uid && !name.is_empty()).then(|| name.to_string())
+    });
+    Some(name.unwrap_or_else(|| format!("uid:{uid}")))
+}
+
+#[cfg(not(unix))]
+fn uid_user() -> Option<String> {
+    None
+}
+
+/// The effective uid: the second field of `Uid:` in /proc/self/status (real, effective,
+/// saved, filesystem), or the owner of /proc/self, which is the effective uid too.
+#[cfg(unix)]
+fn effective_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1))
+                .and_then(|euid| euid.parse().ok())
+        })
+        .or_else(|| std::fs::metadata("/proc/self").ok().map(|m| m.uid()))
 }
 
 fn load(dir: &Path) -> Result<Vec<Migration>, EngineError> {
@@ -235,7 +298,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                     .as_deref()
                     .unwrap_or(Path::new("backstop.toml")),
             )?;
-            p.lines(&r, &r.created);
+            p.lines(&r, &r.lines());
             Ok(exit::OK)
         }
         Command::New {
@@ -244,7 +307,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             single_file,
         } => {
             let r = scaffold::new_migration(&s.dir, name, *no_transaction, *single_file)?;
-            p.lines(&r, &r.created);
+            p.lines(&r, &r.lines());
             Ok(exit::OK)
         }
         Command::Sum => {
@@ -266,11 +329,11 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         Command::Status => {
             // Read the files and the database at the same time; a problem with the files
             // is reported first, as it would be one after the other. Only when the folder
-            // is there and the database is a server: opening an SQLite path creates the
-            // file, which a mistyped --dir must not leave behind.
+            // is there and the database is a server: a local SQLite file is read quickly,
+            // and a mistyped --dir is then reported without touching the database.
             let overlap = s.dir.is_dir() && !connect::is_sqlite(&s.url);
             let observe = || {
-                connect::connect(&s.url, &ctx, &app("status"))
+                connect::connect_reading(&s.url, &ctx, &app("status"))
                     .and_then(|mut db| engine::observe(db.as_mut()))
             };
             let (ms, seen) = if overlap {
@@ -293,7 +356,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         }
         Command::Plan { to } => {
             let ms = load(&s.dir)?;
-            let mut db = connect::connect(&s.url, &ctx, &app("plan"))?;
+            let mut db = connect::connect_reading(&s.url, &ctx, &app("plan"))?;
             let mut r = engine::plan(db.as_mut(), &ms, *to)?;
             lint::annotate(&mut r, &ms, engine);
             p.plan(&r);
@@ -309,7 +372,12 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             reason,
         } => {
             let ms = load(&s.dir)?;
-            let mut db = connect::connect(&s.url, &ctx, &app("apply"))?;
+            // A dry run only reads: it must not create the SQLite file it reports on.
+            let mut db = if *dry_run {
+                connect::connect_reading(&s.url, &ctx, &app("apply"))?
+            } else {
+                connect::connect(&s.url, &ctx, &app("apply"))?
+            };
             let allow: Vec<(String, String)> = allow
                 .iter()
                 .map(|rule| (rule.clone(), reason.clone().unwrap_or_default()))
@@ -332,7 +400,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             if let Some(plan) = r.plan.as_mut() {
                 lint::annotate(plan, &ms, engine);
             }
-            p.apply(&r);
+            p.apply(&r, *to, &ms);
             Ok(exit::OK)
         }
         Command::Rollback {
@@ -350,7 +418,11 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                 (_, Some(n), _) => engine::RollbackTarget::Steps(*n),
                 _ => engine::RollbackTarget::Steps(1),
             };
-            let mut db = connect::connect(&s.url, &ctx, &app("rollback"))?;
+            let mut db = if *dry_run {
+                connect::connect_reading(&s.url, &ctx, &app("rollback"))?
+            } else {
+                connect::connect(&s.url, &ctx, &app("rollback"))?
+            };
             let opts = engine::RollbackOptions {
                 target,
                 dry_run: *dry_run,
@@ -371,7 +443,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         Command::Verify => {
             let ms = load(&s.dir)?;
             let mut db = connect::connect_existing(&s.url, &ctx, &app("verify"))?;
-            let r = engine::verify(db.as_mut(), &ms, &sum_path)?;
+            let r = engine::verify(db.as_mut(), &ms, &sum_path, s.require_sum)?;
             p.verify(&r);
             Ok(if r.ok { exit::OK } else { exit::REFUSED })
         }
@@ -416,7 +488,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             })
         }
         Command::Schema => {
-            let mut db = connect::connect(&s.url, &ctx, &app("schema"))?;
+            let mut db = connect::connect_reading(&s.url, &ctx, &app("schema"))?;
             let r = engine::schema(db.as_mut())?;
             p.schema(&r);
             Ok(exit::OK)

@@ -4,6 +4,7 @@
 use crate::cli::Format;
 use backstop_core::engine::RunFailure;
 use backstop_core::error::EngineError;
+use backstop_core::migration::Migration;
 use backstop_core::redact::redact;
 use backstop_core::report::*;
 use serde::Serialize;
@@ -261,14 +262,36 @@ impl Printer {
         self.warnings(&r.warnings);
     }
 
-    pub fn apply(&self, r: &ApplyReport) {
+    /// `to` is the `--to` target; `names` the migrations on disk, to name what remains.
+    pub fn apply(&self, r: &ApplyReport, to: Option<i64>, names: &[Migration]) {
         if self.json(r) {
             return;
         }
+        // What a run with --to leaves for later; never "up to date" while something is.
+        let later = || {
+            let list: Vec<String> = r
+                .remaining
+                .iter()
+                .map(|v| match names.iter().find(|m| m.version == *v) {
+                    Some(m) => format!("{v} {}", m.name),
+                    None => v.to_string(),
+                })
+                .collect();
+            match to {
+                Some(t) => format!(
+                    "still pending after --to {t}: {} (apply without --to to include them)",
+                    list.join(", ")
+                ),
+                None => format!("still pending: {}", list.join(", ")),
+            }
+        };
         if let Some(plan) = &r.plan {
             if !self.quiet {
                 out("dry run: nothing will be changed");
                 self.plan_text(plan);
+                if !r.remaining.is_empty() {
+                    out(&later());
+                }
             }
             return;
         }
@@ -290,15 +313,25 @@ impl Printer {
                     ));
                 }
             }
-            if r.applied.is_empty() {
-                out("nothing to apply: the database is up to date");
-            } else {
+            match (r.applied.is_empty(), r.remaining.is_empty(), to) {
+                (true, true, _) => out("nothing to apply: the database is up to date"),
+                (true, false, Some(v)) => {
+                    out(&format!(
+                        "nothing to apply up to {v}: migration {v} is already applied"
+                    ));
+                }
+                _ => {}
+            }
+            if !r.applied.is_empty() {
                 out(&format!(
                     "{} migration(s) applied as release {} by {}",
                     r.applied.len(),
                     r.release_id,
                     r.actor
                 ));
+            }
+            if !r.remaining.is_empty() {
+                out(&later());
             }
             out(&format!("schema fingerprint: {}", r.fingerprint));
         }
@@ -365,10 +398,10 @@ impl Printer {
             ));
         }
         if !self.quiet {
-            out(if r.ok {
-                "all checks passed"
-            } else {
-                "some checks failed"
+            out(match (r.ok, r.history_exists) {
+                (true, true) => "all checks passed",
+                (true, false) => "no backstop history here (nothing applied by backstop): nothing to verify; the files and the schema's health passed",
+                (false, _) => "some checks failed",
             });
         }
     }

@@ -379,3 +379,272 @@ fn plan_numbers_the_lines_of_a_single_file_migration_as_the_file_does() {
     assert_eq!(lines("statements"), vec![3, 6], "{j}");
     assert_eq!(lines("rollback"), vec![9], "{j}");
 }
+
+/// `backstop ARGS` in `dir` with no DATABASE_URL: exit code, stdout, stderr.
+fn run_in(dir: &std::path::Path, args: &[&str]) -> common::Run {
+    let out = Command::new(BIN)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env("BACKSTOP_ACTOR", "tester")
+        .args(args)
+        .output()
+        .expect("run");
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+#[test]
+fn init_records_the_migrations_directory_it_was_given() {
+    // Regression: `--dir db/migrations init` wrote `dir = "migrations"`, so every later
+    // command (and a second `init`) looked for ./migrations.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let r = run_in(tmp.path(), &["--dir", "db/migrations", "init"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let toml = std::fs::read_to_string(tmp.path().join("backstop.toml")).expect("toml");
+    assert!(toml.contains("dir = \"db/migrations\""), "{toml}");
+    assert!(
+        tmp.path().join("db/migrations").is_dir() && tmp.path().join("db/backstop.sum").is_file()
+    );
+    let again = run_in(tmp.path(), &["init"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(again.stdout.trim(), "already initialised: nothing to do");
+    assert!(
+        !tmp.path().join("migrations").exists(),
+        "a second init made ./migrations"
+    );
+    let r = run_in(tmp.path(), &["new", "first"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        std::fs::read_dir(tmp.path().join("db/migrations"))
+            .expect("dir")
+            .count(),
+        1
+    );
+
+    // With --config elsewhere, `dir` is recorded as seen from the config file.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let r = run_in(
+        tmp.path(),
+        &[
+            "--config",
+            "conf/backstop.toml",
+            "--dir",
+            "db/migrations",
+            "init",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let toml = std::fs::read_to_string(tmp.path().join("conf/backstop.toml")).expect("toml");
+    assert!(toml.contains("dir = \"../db/migrations\""), "{toml}");
+    let again = run_in(
+        tmp.path(),
+        &["--config", "conf/backstop.toml", "--format", "json", "init"],
+    );
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(again.json()["created"], serde_json::json!([]), "{again:?}");
+    assert!(!tmp.path().join("conf/migrations").exists());
+}
+
+#[test]
+fn init_refuses_a_migrations_file_before_creating_anything() {
+    // Regression: with a file named `migrations`, init wrote backstop.toml and then failed
+    // telling the user to run init.
+    let tmp = tempfile::tempdir().expect("tmp");
+    std::fs::write(tmp.path().join("migrations"), "not a folder").expect("write");
+    let r = run_in(tmp.path(), &["init"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("migrations exists and is not a directory"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("run `backstop init`"), "{r:?}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("dir").collect();
+    assert_eq!(left.len(), 1, "init changed the folder: {left:?}");
+}
+
+#[test]
+fn init_and_new_print_paths_as_data_in_json() {
+    // Regression: `--format json` init/new printed prose lines in `created`.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let r = run_in(tmp.path(), &["--format", "json", "init"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let j = r.json();
+    assert_eq!(
+        j["created"],
+        serde_json::json!(["backstop.toml", "migrations", "backstop.sum"])
+    );
+    assert_eq!(j["existing"], serde_json::json!([]));
+    assert!(
+        j["next"]
+            .as_str()
+            .is_some_and(|n| n.contains("backstop new")),
+        "{j}"
+    );
+    let j = run_in(tmp.path(), &["--format", "json", "init"]).json();
+    assert_eq!(j["created"], serde_json::json!([]));
+    assert_eq!(
+        j["existing"],
+        serde_json::json!(["backstop.toml", "migrations", "backstop.sum"])
+    );
+
+    let r = run_in(tmp.path(), &["--format", "json", "new", "Add Users"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let j = r.json();
+    let version = j["version"].as_i64().expect("version");
+    assert_eq!(j["name"], "add_users");
+    let folder = format!("migrations/{version}_add_users");
+    assert_eq!(j["path"], folder.as_str());
+    let files: Vec<String> = ["up.sql", "down.sql", "verify.sql", "migration.toml"]
+        .iter()
+        .map(|f| format!("{folder}/{f}"))
+        .collect();
+    assert_eq!(j["created"], serde_json::json!(files));
+    for f in &files {
+        assert!(tmp.path().join(f).is_file(), "{f}");
+    }
+    let j = run_in(
+        tmp.path(),
+        &["--format", "json", "new", "seed", "--single-file"],
+    )
+    .json();
+    let file = format!("migrations/{}_seed.sql", j["version"]);
+    assert_eq!(j["path"], file.as_str());
+    assert_eq!(j["created"], serde_json::json!([file]));
+    assert!(
+        j["next"]
+            .as_str()
+            .is_some_and(|n| n.contains("backstop sum")),
+        "{j}"
+    );
+}
+
+#[test]
+fn new_templates_describe_how_the_migration_runs() {
+    // Regression: a `transaction = false` up.sql said it ran in one transaction, and the
+    // single-file verify section said to delete "this file".
+    let tmp = tempfile::tempdir().expect("tmp");
+    assert_eq!(run_in(tmp.path(), &["init"]).code, 0);
+    let j = run_in(
+        tmp.path(),
+        &["--format", "json", "new", "idx", "--no-transaction"],
+    )
+    .json();
+    let dir = tmp.path().join(j["path"].as_str().expect("path"));
+    let up = std::fs::read_to_string(dir.join("up.sql")).expect("up");
+    assert!(
+        !up.contains("one transaction") && up.contains("outside a transaction"),
+        "{up}"
+    );
+    let verify = std::fs::read_to_string(dir.join("verify.sql")).expect("verify");
+    assert!(verify.contains("Delete this file"), "{verify}");
+    let j = run_in(
+        tmp.path(),
+        &["--format", "json", "new", "seed", "--single-file"],
+    )
+    .json();
+    let text =
+        std::fs::read_to_string(tmp.path().join(j["path"].as_str().expect("path"))).expect("sql");
+    assert!(
+        text.contains("Delete this section") && !text.contains("Delete this file"),
+        "{text}"
+    );
+    assert!(text.contains("in one transaction"), "{text}");
+}
+
+#[test]
+fn the_actor_is_the_effective_user_when_user_and_logname_are_unset() {
+    // Regression: without $USER and $LOGNAME (cron, containers) history and the ledger
+    // recorded the actor "unknown".
+    let p = Project::new();
+    let db = Db::new(Kind::Sqlite);
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);\n",
+        Some("DROP TABLE t;\n"),
+        None,
+        None,
+    );
+    let id = |flag: &str| {
+        let out = Command::new("id").arg(flag).output().expect("id");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let (name, uid) = (id("-un"), id("-u"));
+    let run = |args: &[&str]| {
+        p.cmd(&db, args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .expect("run")
+    };
+    let out = run(&["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = run(&["--format", "json", "audit", "log"]);
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let actor = j["events"][0]["actor"].as_str().expect("actor").to_string();
+    assert_ne!(actor, "unknown");
+    assert!(
+        actor == name || actor == format!("uid:{uid}"),
+        "{actor} is neither {name} nor uid:{uid}"
+    );
+}
+
+#[test]
+fn verify_fails_without_backstop_sum_when_the_config_requires_one() {
+    // Regression: with require_sum = true and no backstop.sum, verify said "all checks
+    // passed" while apply refused.
+    let p = Project::new();
+    let db = Db::new(Kind::Sqlite);
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);\n",
+        Some("DROP TABLE t;\n"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    std::fs::write(p.tmp.path().join("backstop.toml"), "require_sum = true\n").expect("toml");
+    let r = p.run(&db, &["verify"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stdout.contains("FAIL backstop.sum") && r.stdout.contains("require_sum"),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains("all checks passed"), "{r:?}");
+    assert_eq!(p.run(&db, &["apply"]).code, 3, "apply refuses the same way");
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["verify"]);
+}
+
+#[test]
+fn verify_on_a_database_backstop_never_migrated_says_there_is_no_history() {
+    // Regression: verify on a database with no backstop history said "all checks passed",
+    // as if applied migrations had been checked.
+    let p = Project::new();
+    let db = Db::new(Kind::Sqlite);
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);\n",
+        Some("DROP TABLE t;\n"),
+        None,
+        None,
+    );
+    db.exec("CREATE TABLE legacy (id INTEGER)");
+    let r = p.ok(&db, &["verify"]);
+    assert!(!r.stdout.contains("all checks passed"), "{r:?}");
+    assert!(r.stdout.contains("no backstop history"), "{r:?}");
+    let j = p.ok(&db, &["--format", "json", "verify"]).json();
+    assert_eq!(j["history_exists"], false);
+    assert_eq!(j["checks"][0]["name"], "history");
+    assert!(
+        !j["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .any(|c| c["name"] == "checksums"),
+        "{j}"
+    );
+}

@@ -236,26 +236,172 @@ fn zero_timeouts_mean_no_limit() {
 #[test]
 fn commands_that_check_a_database_do_not_create_one_at_a_mistyped_path() {
     // Regression: `audit verify` on a mistyped path created an empty file and called its
-    // ledger intact.
+    // ledger intact; `status`, `plan`, `schema` and dry runs created an empty file too.
     let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);\n",
+        Some("DROP TABLE t;\n"),
+        None,
+        None,
+    );
     let missing = p.tmp.path().join("typo.db");
     let url = format!("sqlite://{}", missing.display());
-    for args in [&["audit", "verify"][..], &["verify"], &["audit", "log"]] {
-        let out = std::process::Command::new(common::BIN)
+    let run = |args: &[&str]| {
+        std::process::Command::new(common::BIN)
             .current_dir(p.tmp.path())
             .env("BACKSTOP_ACTOR", "tester")
             .args(["--database-url", &url, "--dir"])
             .arg(p.dir())
             .args(args)
             .output()
-            .expect("run");
+            .expect("run")
+    };
+    // Commands that vouch for a database refuse one that isn't there.
+    for args in [
+        &["audit", "verify"][..],
+        &["verify"],
+        &["audit", "log"],
+        &["audit", "export"],
+    ] {
+        let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains("no such SQLite database"),
-            "{args:?}"
+            err.contains("no such SQLite database")
+                && err.contains(&missing.display().to_string())
+                && err.contains("nothing was created"),
+            "{args:?}: {err}"
         );
         assert!(!missing.exists(), "{args:?} created the file");
     }
+    // Commands that show what is there and what would happen show an empty database, say
+    // so with the path, and don't create it.
+    for args in [
+        &["status"][..],
+        &["plan"],
+        &["schema"],
+        &["apply", "--dry-run"],
+        &["rollback", "--dry-run"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&missing.display().to_string())
+                && err.contains("does not exist yet")
+                && err.contains("nothing was created"),
+            "{args:?}: {err}"
+        );
+        assert!(!missing.exists(), "{args:?} created the file");
+    }
+    let out = run(&["--format", "json", "status"]);
+    let st: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(st["pending"], 1, "{st}");
+    assert!(!missing.exists());
+    // Commands that write create it.
+    let out = std::process::Command::new(common::BIN)
+        .current_dir(p.tmp.path())
+        .env("BACKSTOP_ACTOR", "tester")
+        .args(["--database-url", &url, "--dir"])
+        .arg(p.dir())
+        .arg("apply")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(missing.is_file());
+}
+
+#[test]
+fn a_relative_sqlite_path_in_backstop_toml_is_relative_to_the_file() {
+    // `dir` in backstop.toml is relative to the file; the database next to it must be too,
+    // or a run from another directory reaches (and creates) another database.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let conf = tmp.path().join("conf");
+    std::fs::create_dir_all(conf.join("migrations/1_t")).expect("mkdir");
+    std::fs::write(
+        conf.join("migrations/1_t/up.sql"),
+        "CREATE TABLE t (id INTEGER);\n",
+    )
+    .expect("w");
+    std::fs::write(conf.join("migrations/1_t/down.sql"), "DROP TABLE t;\n").expect("w");
+    std::fs::write(
+        conf.join("backstop.toml"),
+        "database_url = \"sqlite://app.db\"\ndir = \"migrations\"\n",
+    )
+    .expect("w");
+    let run = |args: &[&str]| {
+        std::process::Command::new(common::BIN)
+            .current_dir(tmp.path())
+            .env_remove("DATABASE_URL")
+            .env("BACKSTOP_ACTOR", "tester")
+            .args(["--config", "conf/backstop.toml"])
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    // Before the first apply: the note names the file beside the config, not one here.
+    let out = run(&["status"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&conf.join("app.db").display().to_string()),
+        "{out:?}"
+    );
+    let out = run(&["apply"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(conf.join("app.db").is_file());
+    assert!(!tmp.path().join("app.db").exists());
+    let out = run(&["--format", "json", "status"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+#[test]
+fn plan_and_apply_agree_on_a_target_and_say_what_is_left() {
+    // Regression: `plan --to V` with no migration V exited 0 while apply exited 2, and
+    // `apply --to V` with V applied and later migrations pending said "up to date".
+    let p = Project::new();
+    let db = Db::new(Kind::Sqlite);
+    for (v, t) in [(1, "a"), (2, "b"), (3, "customers")] {
+        p.add(
+            &format!("{v}_{t}"),
+            &format!("CREATE TABLE {t} (id INTEGER);\n"),
+            Some(&format!("DROP TABLE {t};\n")),
+            None,
+            None,
+        );
+    }
+    for cmd in [&["plan", "--to", "9"][..], &["apply", "--to", "9"]] {
+        let r = p.run(&db, cmd);
+        assert_eq!(r.code, 2, "{cmd:?}: {r:?}");
+        assert!(
+            r.stderr
+                .contains("no migration in the migrations folder has version 9"),
+            "{r:?}"
+        );
+    }
+    // The SQLite lock reads as a phrase: no "lock lock".
+    let plan = p.ok(&db, &["plan"]);
+    assert!(
+        plan.stdout.contains("database write lock on customers"),
+        "{plan:?}"
+    );
+    assert!(!plan.stdout.contains("lock lock"), "{plan:?}");
+
+    p.ok(&db, &["apply", "--to", "2"]);
+    let r = p.ok(&db, &["apply", "--to", "1"]);
+    assert!(!r.stdout.contains("up to date"), "{r:?}");
+    assert!(
+        r.stdout.contains("1 is already applied") && r.stdout.contains("3 customers"),
+        "{r:?}"
+    );
+    let j = p
+        .ok(&db, &["--format", "json", "apply", "--to", "2"])
+        .json();
+    assert_eq!(j["applied"], serde_json::json!([]));
+    assert_eq!(j["remaining"], serde_json::json!([3]));
+    let j = p.ok(&db, &["--format", "json", "apply"]).json();
+    assert_eq!(j["remaining"], serde_json::json!([]));
+    assert!(p.ok(&db, &["apply"]).stdout.contains("up to date"));
 }
 
 #[test]

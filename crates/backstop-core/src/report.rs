@@ -97,6 +97,8 @@ pub struct ApplyReport {
     /// `--atomic`: migrations of this run undone after a later one failed.
     pub undone: Vec<i64>,
     pub pending: Vec<i64>,
+    /// Pending migrations the run leaves for later (those after `--to`).
+    pub remaining: Vec<i64>,
     pub fingerprint: String,
     pub warnings: Vec<String>,
     /// With `--dry-run`: the plan.
@@ -183,6 +185,8 @@ pub struct Check {
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
     pub database: String,
+    /// false: backstop never applied anything here, so only the sum and health were checked.
+    pub history_exists: bool,
     pub ok: bool,
     pub checks: Vec<Check>,
     pub health: Vec<HealthIssue>,

@@ -43,7 +43,8 @@ impl Lock {
             Lock::ShareRowExclusive => "SHARE ROW EXCLUSIVE",
             Lock::Exclusive => "EXCLUSIVE",
             Lock::AccessExclusive => "ACCESS EXCLUSIVE",
-            Lock::DatabaseWrite => "database write lock",
+            // Printed as "<name> lock on <table>", like the PostgreSQL modes.
+            Lock::DatabaseWrite => "database write",
             Lock::Metadata => "exclusive metadata lock (brief)",
             Lock::CopyShared => "SHARED (table copy)",
             Lock::MysqlExclusive => "EXCLUSIVE",

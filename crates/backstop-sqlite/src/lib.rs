@@ -78,18 +78,35 @@ impl std::fmt::Debug for SqliteDriver {
     }
 }
 
-/// Open the database a `sqlite:` URL names, creating the file when it does not exist.
 /// Whether `url` names an SQLite database that exists (or an in-memory one): commands that
 /// only read must not create an empty file at a mistyped path and report on it.
 pub fn exists(url: &str) -> Result<bool, DbError> {
+    Ok(file(url)?.is_none_or(|p| p.exists()))
+}
+
+/// The database file a `sqlite:` URL names, as written in the URL (a relative path is
+/// relative to the current directory); `None` for an in-memory database.
+pub fn file(url: &str) -> Result<Option<std::path::PathBuf>, DbError> {
     Ok(match url::parse(url)? {
-        url::Target::Memory => true,
-        url::Target::File(p) => p.exists(),
+        url::Target::Memory => None,
+        url::Target::File(p) => Some(p),
     })
 }
 
+/// Open the database a `sqlite:` URL names, creating the file when it does not exist.
 pub fn connect(url: &str) -> Result<SqliteDriver, DbError> {
-    let target = url::parse(url)?;
+    open(url, url::parse(url)?)
+}
+
+/// An empty in-memory database that names itself by `url`: what a command that only reads
+/// (`status`, `plan`, `schema`, a dry run) shows for a database file the first `apply` has
+/// not created yet — without creating it.
+pub fn connect_empty(url: &str) -> Result<SqliteDriver, DbError> {
+    url::parse(url)?;
+    open(url, url::Target::Memory)
+}
+
+fn open(url: &str, target: url::Target) -> Result<SqliteDriver, DbError> {
     // Not SQLITE_OPEN_URI: a path like `file:x.db` is a file name here, not a URI with options.
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE

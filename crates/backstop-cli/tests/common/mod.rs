@@ -27,7 +27,11 @@ impl Db {
         match kind {
             Kind::Sqlite => {
                 let tmp = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", tmp.path().join("test.db").display());
+                let path = tmp.path().join("test.db");
+                // An empty database that exists, as a server database does before the
+                // first apply: read-only commands refuse a file that doesn't exist.
+                std::fs::File::create(&path).expect("create test.db");
+                let url = format!("sqlite://{}", path.display());
                 Db {
                     kind,
                     url,

@@ -110,6 +110,17 @@ pub fn new_release_id() -> String {
     format!("r{compact}-{:05}", std::process::id() % 100000)
 }
 
+/// `--to V` must name a migration in the folder: a mistyped target would otherwise apply
+/// (or plan) everything up to it.
+pub(crate) fn check_target(migrations: &[Migration], to: Option<i64>) -> Result<(), EngineError> {
+    match to {
+        Some(to) if !migrations.iter().any(|m| m.version == to) => Err(EngineError::Usage(format!(
+            "no migration in the migrations folder has version {to}: --to takes the version of a migration to apply up to; nothing was changed"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Apply pending migrations. See SPEC "apply, per migration".
 ///
 /// The actor, the release id and the `--allow-drift` reason are masked before anything is
@@ -127,15 +138,7 @@ pub fn apply(
     };
     let release = redact(&opts.release.clone().unwrap_or_else(new_release_id));
     let mut warnings = Vec::new();
-    if let Some(to) = opts.to {
-        // A mistyped target would otherwise apply everything up to it.
-        if !migrations.iter().any(|m| m.version == to) {
-            return Err(EngineError::Usage(format!(
-                "no migration in the migrations folder has version {to}: --to takes the version of a migration to apply up to; nothing was changed"
-            ))
-            .into());
-        }
-    }
+    check_target(migrations, opts.to)?;
     let sum_refusal = sum_check(migrations, ctx, opts, &mut warnings)?;
 
     if opts.dry_run {
@@ -176,6 +179,11 @@ pub fn apply(
             applied: vec![],
             undone: vec![],
             pending: plan.pending.iter().map(|p| p.version).collect(),
+            remaining: remaining(
+                migrations,
+                &history,
+                &plan.pending.iter().map(|p| p.version).collect::<Vec<_>>(),
+            ),
             fingerprint,
             warnings,
             plan: Some(plan),
@@ -389,6 +397,8 @@ pub fn apply(
         }
     }
     let fp = finish_run(db, &mut state, &schema).map_err(EngineError::from)?;
+    let done: Vec<i64> = applied.iter().map(|a| a.version).collect();
+    let left = remaining(migrations, &history, &done);
     if let Some(w) = fp.1 {
         warnings.push(w);
     }
@@ -400,6 +410,7 @@ pub fn apply(
         applied,
         undone: vec![],
         pending: vec![],
+        remaining: left,
         fingerprint: fp.0,
         warnings,
         plan: None,
@@ -681,6 +692,16 @@ pub(crate) fn history_refusal(
         }
     }
     None
+}
+
+/// The pending migrations a run (that applies `applied`) leaves pending: with `--to`, the
+/// ones after it. Reported so that "nothing to apply" is never read as "up to date".
+fn remaining(migrations: &[Migration], history: &[HistoryRow], applied: &[i64]) -> Vec<i64> {
+    pending_of(migrations, history, None)
+        .into_iter()
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect()
 }
 
 pub(crate) fn pending_of<'a>(

@@ -57,6 +57,7 @@ pub fn plan(
     migrations: &[Migration],
     to: Option<i64>,
 ) -> Result<PlanReport, EngineError> {
+    super::apply::check_target(migrations, to)?;
     let history = if db.history_exists()? {
         db.load_history()?
     } else {
@@ -245,13 +246,24 @@ fn recorded_diff(
 
 /// Re-run verify scripts of applied migrations (from history), check checksums, the sum,
 /// drift and schema health. Verify scripts run in a transaction that is rolled back.
+/// `require_sum`: a missing backstop.sum fails, as it refuses an apply.
 pub fn verify(
     db: &mut dyn Driver,
     migrations: &[Migration],
     sum_path: &Path,
+    require_sum: bool,
 ) -> Result<VerifyReport, EngineError> {
     let st = status(db, migrations, sum_path)?;
     let mut checks = Vec::new();
+    if !st.history_exists {
+        // Checksums, dirty rows and drift are about what backstop applied: with nothing
+        // applied there is nothing to compare, which is not the same as passing.
+        checks.push(Check {
+            name: "history".into(),
+            ok: true,
+            detail: "none: nothing has been applied by backstop, so there are no verify scripts, checksums or fingerprints to check".into(),
+        });
+    }
     let history = if st.history_exists {
         db.load_history()?
     } else {
@@ -281,7 +293,7 @@ pub fn verify(
             },
         });
     }
-    checks.push(Check {
+    checks.extend(st.history_exists.then(|| Check {
         name: "checksums".into(),
         ok: st.checksum_mismatches.is_empty(),
         detail: if st.checksum_mismatches.is_empty() {
@@ -289,9 +301,9 @@ pub fn verify(
         } else {
             format!("edited after apply: {:?}", st.checksum_mismatches)
         },
-    });
-    if let Some(s) = &st.sum {
-        checks.push(Check {
+    }));
+    checks.push(match &st.sum {
+        Some(s) => Check {
             name: "backstop.sum".into(),
             ok: s.is_clean(),
             detail: if s.is_clean() {
@@ -302,9 +314,18 @@ pub fn verify(
                     s.changed, s.added, s.removed
                 )
             },
-        });
-    }
-    checks.push(Check {
+        },
+        None => Check {
+            name: "backstop.sum".into(),
+            ok: !require_sum,
+            detail: if require_sum {
+                format!("{} does not exist and this environment requires it (require_sum): run `backstop sum`, review and commit the file", sum_path.display())
+            } else {
+                format!("{} does not exist (not required here): edits and merges of migration files can't be detected", sum_path.display())
+            },
+        },
+    });
+    checks.extend(st.history_exists.then(|| Check {
         name: "dirty".into(),
         ok: st.dirty.is_empty(),
         detail: if st.dirty.is_empty() {
@@ -312,8 +333,8 @@ pub fn verify(
         } else {
             format!("dirty/failed: {:?}", st.dirty)
         },
-    });
-    checks.push(Check {
+    }));
+    checks.extend(st.history_exists.then(|| Check {
         name: "drift".into(),
         ok: st.drift.is_none(),
         detail: match &st.drift {
@@ -328,7 +349,7 @@ pub fn verify(
                     .unwrap_or_default()
             ),
         },
-    });
+    }));
     let health = db.health()?;
     checks.push(Check {
         name: "health".into(),
@@ -345,6 +366,7 @@ pub fn verify(
     });
     Ok(VerifyReport {
         database: db.display_url(),
+        history_exists: st.history_exists,
         ok: checks.iter().all(|c| c.ok),
         checks,
         health,
