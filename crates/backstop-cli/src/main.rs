@@ -345,12 +345,22 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                         Err(panic) => std::panic::resume_unwind(panic),
                     }
                 })
-            } else {
+            } else if s.dir.exists() {
                 let ms = load(&s.dir)?;
                 (Ok(ms), observe())
+            } else {
+                // A server with the database but not the project: history alone still
+                // says what is applied, dirty or drifted; what is pending can't be known.
+                (Ok(Vec::new()), observe())
             };
             let ms = ms?;
-            let r = engine::status_of(seen?, &ms, &sum_path)?;
+            let mut r = engine::status_of(seen?, &ms, &sum_path)?;
+            if !s.dir.exists() {
+                r.warnings.push(format!(
+                    "the migrations folder {} does not exist: this list comes from history alone, so pending migrations can't be shown",
+                    s.dir.display()
+                ));
+            }
             p.status(&r);
             Ok(exit::OK)
         }
@@ -441,9 +451,15 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             Ok(exit::OK)
         }
         Command::Verify => {
-            let ms = load(&s.dir)?;
+            // Without the folder (a server that has the database, not the project) the
+            // stored scripts are still verified; only the checksums can't be compared.
+            let ms = if s.dir.exists() {
+                Some(load(&s.dir)?)
+            } else {
+                None
+            };
             let mut db = connect::connect_existing(&s.url, &ctx, &app("verify"))?;
-            let r = engine::verify(db.as_mut(), &ms, &sum_path, s.require_sum)?;
+            let r = engine::verify(db.as_mut(), ms.as_deref(), &sum_path, s.require_sum)?;
             p.verify(&r);
             Ok(if r.ok { exit::OK } else { exit::REFUSED })
         }

@@ -97,6 +97,12 @@ impl Printer {
                 .as_deref()
                 .map(|a| format!("  {a}"))
                 .unwrap_or_default();
+            let when = match (&m.release_id, m.state.as_str()) {
+                (Some(r), "applied" | "dirty" | "failed") if !r.is_empty() => {
+                    format!("{when}  release {r}")
+                }
+                _ => when,
+            };
             let flag = if flags.is_empty() {
                 String::new()
             } else {

@@ -648,3 +648,52 @@ fn verify_on_a_database_backstop_never_migrated_says_there_is_no_history() {
         "{j}"
     );
 }
+
+#[test]
+fn status_and_verify_work_from_history_when_the_migrations_folder_is_gone() {
+    // On a server that has the database but not the project, status and verify still say
+    // what is applied and re-run the stored verify scripts, as rollback works from history.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        Some("SELECT count(*) >= 0 FROM t;"),
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply", "--release", "r7"]);
+    let r = p.ok(&db, &["status"]);
+    assert!(
+        r.stdout.contains("release r7"),
+        "text status names the release: {r:?}"
+    );
+    std::fs::remove_dir_all(p.dir()).expect("rm");
+    let r = p.ok(&db, &["--format", "json", "status"]);
+    let st = r.json();
+    assert_eq!(st["applied"], 1, "{st}");
+    assert_eq!(st["migrations"][0]["missing_file"], true, "{st}");
+    assert!(
+        st["warnings"].to_string().contains("does not exist"),
+        "{st}"
+    );
+    let r = p.ok(&db, &["--format", "json", "verify"]);
+    let j = r.json();
+    assert_eq!(j["ok"], true, "{j}");
+    let checks = j["checks"].as_array().expect("checks");
+    assert!(
+        checks.iter().any(|c| c["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("verify 1"))
+            && c["ok"] == true),
+        "the stored verify script ran: {j}"
+    );
+    assert!(
+        checks.iter().any(|c| c["name"] == "checksums"
+            && c["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("not compared"))),
+        "{j}"
+    );
+}
