@@ -17,6 +17,7 @@ both!(
     a_rollback_reaching_a_migration_without_down_script_refuses_before_undoing_anything,
     a_refused_rollback_does_not_accept_the_drift,
     a_migration_without_down_script_undone_by_hand_is_resolved_when_the_schema_proves_it,
+    under_drift_a_migration_that_recorded_no_changes_is_not_proven_by_a_down_that_does_nothing,
 );
 
 fn shop_applies_verifies_rolls_back_to_empty_and_reapplies(k: Kind) {
@@ -684,4 +685,111 @@ fn a_migration_without_down_script_undone_by_hand_is_resolved_when_the_schema_pr
     assert_eq!(r.code, 3, "{r:?}");
     assert!(r.stderr.contains("changed no schema object"), "{r:?}");
     assert_eq!(p.status(&db)["applied"], 2, "it stays applied");
+}
+
+#[test]
+fn extension_membership_changed_by_a_migration_is_recorded_and_its_rollback_proven() {
+    // `ALTER EXTENSION … ADD` moves a function out of the user schema without a relation
+    // lock; the fingerprint recorded after the migration must still see it, or a down
+    // script that does nothing would pass as proven.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_f",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';",
+        Some("DROP FUNCTION f();"),
+        None,
+        None,
+    );
+    p.add(
+        "2_ext",
+        "ALTER EXTENSION plpgsql ADD FUNCTION f();",
+        Some("SELECT 1;"),
+        None,
+        None,
+    );
+    let r = p.ok(&db, &["apply"]);
+    assert!(!r.stderr.contains("escaped tracking"), "{r:?}");
+    assert!(db.check(&format!(
+        "SELECT fingerprint_after <> fingerprint_before FROM {} WHERE version = 2",
+        db.t("migrations")
+    )));
+    let r = p.run(&db, &["rollback"]);
+    assert_eq!(
+        r.code, 5,
+        "the no-op down script leaves f() in the extension: {r:?}"
+    );
+    assert!(r.stderr.contains("f()"), "{r:?}");
+}
+
+#[test]
+fn a_change_no_migration_recorded_is_drift_not_this_runs() {
+    // A function that adds to an extension where the migration's text can't show it:
+    // the end-of-run full read differs from what the migrations recorded. That difference
+    // is not claimed by the run: it shows as drift, and the next apply refuses.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_f",
+        "CREATE FUNCTION g() RETURNS int LANGUAGE sql AS 'SELECT 1';\n\
+         CREATE FUNCTION hide() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'ALTER EXT' || 'ENSION plpgsql ADD FUNCTION g()'; END $$;",
+        Some("DROP FUNCTION hide(); DROP FUNCTION g();"),
+        None,
+        None,
+    );
+    p.add("2_call", "SELECT hide();", Some("SELECT 1;"), None, None);
+    let r = p.ok(&db, &["apply"]);
+    assert!(r.stderr.contains("escaped tracking"), "{r:?}");
+    let st = p.status(&db);
+    assert!(
+        !st["drift"].is_null(),
+        "the unclaimed change is drift: {st}"
+    );
+    p.add(
+        "3_next",
+        "CREATE TABLE n (id int);",
+        Some("DROP TABLE n;"),
+        None,
+        None,
+    );
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 3, "{r:?}");
+}
+
+fn under_drift_a_migration_that_recorded_no_changes_is_not_proven_by_a_down_that_does_nothing(
+    k: Kind,
+) {
+    // A migration resolved as applied by hand records no changed objects: under accepted
+    // drift there is then nothing to prove its rollback by, and a down script that undoes
+    // nothing must not pass.
+    let db = Db::new(k);
+    let p = Project::new();
+    p.add(
+        "1_half",
+        "CREATE TABLE a (id INTEGER);\nINSERT INTO nope VALUES (1);",
+        Some("SELECT 1;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    p.ok(
+        &db,
+        &[
+            "resolve",
+            "1",
+            "--applied",
+            "--reason",
+            "table a is what we wanted",
+        ],
+    );
+    db.exec("CREATE TABLE hotfix (id INTEGER)");
+    let r = p.run(
+        &db,
+        &["rollback", "--allow-drift", "--reason", "hotfix stays"],
+    );
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(r.stderr.contains("could not be proven"), "{r:?}");
+    // It ran outside a transaction: a person decides (the row is dirty, not rolled back).
+    assert_eq!(p.status(&db)["dirty"], serde_json::json!([1]));
 }

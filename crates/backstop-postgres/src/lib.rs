@@ -332,6 +332,14 @@ fn mentions_track_counts(sql: &str) -> bool {
     mentions(sql, b"track_counts")
 }
 
+/// Whether `sql` may change what belongs to an extension (`ALTER EXTENSION … ADD|DROP`,
+/// `CREATE|DROP|ALTER EXTENSION`): membership lives in pg_depend alone, takes no relation
+/// lock and moves no counter the incremental read watches, so the read after such a
+/// statement is a full one.
+fn mentions_extension(sql: &str) -> bool {
+    mentions(sql, b"extension")
+}
+
 /// Whether `sql` may change a setting for the rest of the session: a `SET` that isn't
 /// `SET LOCAL` (or `SET TRANSACTION`/`SET CONSTRAINTS`, which end with the transaction), a
 /// `RESET`, or a call of `set_config`.
@@ -629,6 +637,7 @@ impl PgDriver {
                 StatementClass::NoCatalogChange | StatementClass::MayChangeCatalog
             ) && !mentions_deallocate(sql)
                 && !mentions_track_counts(sql)
+                && !mentions_extension(sql)
         });
         let follow = match announced {
             None => None,
@@ -746,8 +755,9 @@ impl PgDriver {
         ) {
             self.catalog.note_statement(self.in_tx);
         }
-        // Switching statistics off stops the write counters the reads rely on.
-        if mentions_track_counts(sql) {
+        // Switching statistics off stops the write counters the reads rely on; extension
+        // membership is seen by a full read only.
+        if mentions_track_counts(sql) || mentions_extension(sql) {
             self.catalog.invalidate();
         }
         if changes_session_settings(sql) {

@@ -575,13 +575,21 @@ pub(crate) fn finish_run(
     let fp = full.fingerprint();
     let mut warning = None;
     if fp != incremental.fingerprint() {
+        // Not this run's to claim: no migration recorded the difference, so a rollback could
+        // not undo or prove it. The baseline stays what the migrations recorded, and the
+        // difference shows as drift until a person undoes or accepts it.
         warning = Some(format!(
-            "the full schema read at the end of the run differs from the per-migration reads ({fp} vs {}); another session changed the schema during the run, or a change escaped tracking. Recorded the full read.",
+            "the full schema read at the end of the run differs from the per-migration reads ({fp} vs {}): another session changed the schema during the run, or a change escaped tracking. It is not recorded as this run's: `backstop status` shows it as drift, and the next apply or rollback refuses until it is undone or accepted with --allow-drift --reason",
             incremental.fingerprint()
         ));
+        state.fingerprint = incremental.fingerprint();
+        state.schema_json = serde_json::to_string(incremental).ok();
+        // The stamp vouches for the catalog as it is now, which is not the recorded schema.
+        state.catalog_stamp = None;
+    } else {
+        state.fingerprint = fp.clone();
+        state.schema_json = serde_json::to_string(&full).ok();
     }
-    state.fingerprint = fp.clone();
-    state.schema_json = serde_json::to_string(&full).ok();
     db.save_state(state)?;
     // The run's migrations committed without waiting for the disk; from here on they are
     // durable, before anything is reported as done.

@@ -612,7 +612,12 @@ fn undo_inner(
         // (A migration that changed no object — data only — must leave the schema as it
         // was before the step.)
         let proven = if drifted {
-            after == schema.reverted(&delta)
+            // The object-level proof is only as good as the recorded changes: a migration
+            // whose fingerprints moved but that recorded no changed object (one its reads
+            // could not see) has nothing to prove the step by.
+            let recorded_all = !delta.is_empty()
+                || row.fingerprint_after.as_deref() == Some(row.fingerprint_before.as_str());
+            recorded_all && after == schema.reverted(&delta)
         } else {
             after_fp == row.fingerprint_before
         };

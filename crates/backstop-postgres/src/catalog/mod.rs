@@ -64,7 +64,9 @@
 //! a transaction, or the bookkeeping can't vouch for what happened in between (a rollback,
 //! DDL committed without a read, a schema rename), the read is a full one. What the
 //! incremental path cannot see — and a full read would — is DDL committed by *other*
-//! sessions while a migration runs, `ALTER EXTENSION … ADD/DROP` membership changes, and
+//! sessions while a migration runs, `ALTER EXTENSION … ADD/DROP` membership changes made
+//! where the statement's text doesn't name `EXTENSION` (the driver reads in full after one
+//! that does: by a function, say), and
 //! DDL in a savepoint that was open across the previous read. A relation such a change
 //! made stale keeps the stale lines when it is re-read later, as long as their rows are
 //! older than the last read. Backstop holds the migration lock, and the full read at the
