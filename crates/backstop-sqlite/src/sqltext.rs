@@ -420,12 +420,10 @@ pub(crate) fn quote_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// Canonical text of a token sequence: bare words and quoted names lower-cased (ASCII only,
-/// as SQLite compares names), literals verbatim, a double-quoted word that `scope` says is a
-/// string as that string, `main.` dropped, one space between tokens except around `(`, `)`,
-/// `,`, `;`, `.`. Under [`Scope::Names`] a quoted word that is not a plain name keeps its
-/// case: there it is a module argument, which may be a value (an FTS5 `tokenize` option)
-/// rather than a name.
+/// Canonical text of a token sequence: bare words and plain quoted identifiers
+/// lower-cased, literals verbatim, a double-quoted word that `scope` says is a string as
+/// that string, `main.` dropped, one space between tokens except around `(`, `)`, `,`,
+/// `;`, `.`.
 pub(crate) fn normalize(tokens: &[Token], scope: Scope<'_>) -> String {
     let defined = match scope {
         Scope::Names => BTreeSet::new(),
@@ -460,13 +458,7 @@ pub(crate) fn normalize(tokens: &[Token], scope: Scope<'_>) -> String {
             Token::Word(w) => w.to_ascii_lowercase(),
             Token::DqIdent(s) if literal => quote_str(s),
             Token::Ident(s) | Token::DqIdent(s) if is_plain_ident(s) => s.to_ascii_lowercase(),
-            Token::Ident(s) | Token::DqIdent(s) => {
-                let s = match scope {
-                    Scope::Resolve(_) => s.to_ascii_lowercase(),
-                    Scope::Names => s.clone(),
-                };
-                format!("\"{}\"", s.replace('"', "\"\""))
-            }
+            Token::Ident(s) | Token::DqIdent(s) => format!("\"{}\"", s.replace('"', "\"\"")),
             Token::Str(s) | Token::Num(s) | Token::Punct(s) => s.clone(),
         };
         if let Some(p) = prev {

@@ -589,44 +589,6 @@ CREATE TRIGGER active_insert INSTEAD OF INSERT ON active_users BEGIN SELECT 1; E
 }
 
 #[test]
-fn view_column_names_and_aliases_ignore_case_but_strings_keep_it() {
-    // Regression: a quoted alias or view column name that is not a plain word kept its
-    // case, while SQLite resolves it ignoring case like any other name.
-    let pairs = [
-        (
-            "quoted names",
-            r#"CREATE TABLE t (x INT, "My Col" TEXT); CREATE VIEW v(A, "Full Name") AS SELECT x AS Y, [My Col] AS "Other Name" FROM t ORDER BY "Other Name";"#,
-            r#"CREATE TABLE t (x INT, "My Col" TEXT); CREATE VIEW v(a, "full name") AS SELECT x AS y, [my col] AS "other name" FROM t ORDER BY "other name";"#,
-        ),
-        (
-            "trigger",
-            r#"CREATE TABLE t (x INT, "My Col" TEXT); CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET "My Col" = 'A' WHERE x = new.x; END;"#,
-            r#"CREATE TABLE t (x INT, "My Col" TEXT); CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET "my col" = 'A' WHERE x = new.x; END;"#,
-        ),
-    ];
-    for (what, a, b) in pairs {
-        let (a, b) = (file_schema_of(a), file_schema_of(b));
-        assert_eq!(a.text(), b.text(), "{what}");
-    }
-    let strings = [
-        (
-            "string literal",
-            "CREATE TABLE t (x TEXT); CREATE VIEW v AS SELECT x FROM t WHERE x = 'Open Case';",
-            "CREATE TABLE t (x TEXT); CREATE VIEW v AS SELECT x FROM t WHERE x = 'open case';",
-        ),
-        (
-            "double-quoted string",
-            r#"CREATE TABLE t (x TEXT); CREATE VIEW v AS SELECT x FROM t WHERE x = "Open Case";"#,
-            r#"CREATE TABLE t (x TEXT); CREATE VIEW v AS SELECT x FROM t WHERE x = "open case";"#,
-        ),
-    ];
-    for (what, a, b) in strings {
-        let (a, b) = (file_schema_of(a), file_schema_of(b));
-        assert_ne!(a.fingerprint(), b.fingerprint(), "{what}:\n{}", a.text());
-    }
-}
-
-#[test]
 fn raise_messages_keep_their_case() {
     // Regression: a double-quoted RAISE message spelled like a column of the schema was
     // taken for that column's name and lower-cased, so "Message" and "message" compared
