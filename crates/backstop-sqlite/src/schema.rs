@@ -8,8 +8,7 @@
 //! clauses, WITHOUT ROWID/STRICT) is read from the text by [`crate::sqltext`] and normalised.
 //!
 //! One object per table (`table NAME`) holds its columns, constraints, indexes and triggers,
-//! one line each, sorted, so neither creation order nor column order matters. Table, view,
-//! index and trigger names are case-folded, as SQLite resolves them. Views are
+//! one line each, sorted, so neither creation order nor column order matters. Views are
 //! `view NAME` with their normalised SQL and INSTEAD OF triggers. Internal `sqlite_*` tables
 //! and backstop's own tables (exactly those, by name: a user's `backstop_orders` is the
 //! user's) are left out.
@@ -201,7 +200,7 @@ pub(crate) fn read(conn: &Connection) -> Result<SchemaState, DbError> {
     let mut state = SchemaState::default();
     for (name, t) in &tables {
         state.objects.insert(
-            format!("table {}", reference(name)),
+            format!("table {}", ident(name)),
             render_table(t, &index_sql, &primary_keys, &known).into(),
         );
     }
@@ -215,10 +214,9 @@ pub(crate) fn read(conn: &Connection) -> Result<SchemaState, DbError> {
         let mut lines = vec![normalize_sql(sql, scope)];
         lines.extend(trigs.iter().map(|t| trigger_line(t, &known)));
         lines.sort();
-        state.objects.insert(
-            format!("{kind} {}", reference(name)),
-            lines.join("\n").into(),
-        );
+        state
+            .objects
+            .insert(format!("{kind} {}", ident(name)), lines.join("\n").into());
     }
     Ok(state)
 }
@@ -364,15 +362,13 @@ fn read_foreign_keys(
 fn trigger_line((name, sql): &(String, String), known: &BTreeSet<String>) -> String {
     format!(
         "trigger {}: {}",
-        reference(name),
+        ident(name),
         normalize_sql(sql, Scope::Resolve(known))
     )
 }
 
-/// A table, view, index or trigger name, or a name referenced inside a clause, case-folded:
-/// SQLite resolves these ignoring ASCII case, so `Users` and `users` are one object and a
-/// down script may recreate it in either spelling. Column names keep their spelling: they
-/// are what a query reports as its result columns.
+/// Names referenced inside clauses are case-folded (SQLite resolves them ignoring ASCII
+/// case); names being defined keep their spelling.
 fn reference(name: &str) -> String {
     ident(&name.to_ascii_lowercase())
 }
@@ -490,7 +486,7 @@ fn render_table(
                     .map(|s| sqltext::parse_create_index(s, &scope));
                 let mut l = format!(
                     "index {} ({})",
-                    reference(&ix.name),
+                    ident(&ix.name),
                     index_columns(ix, parsed.as_ref())
                 );
                 if ix.unique {
