@@ -356,6 +356,8 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             let ms = ms?;
             let mut r = engine::status_of(seen?, &ms, &sum_path)?;
             if !s.dir.exists() {
+                // The sum is about the files, which aren't here: nothing to compare.
+                r.sum = None;
                 r.warnings.push(format!(
                     "the migrations folder {} does not exist: this list comes from history alone, so pending migrations can't be shown",
                     s.dir.display()

@@ -544,9 +544,21 @@ impl Printer {
             eprintln!("rolled back {} {}", r.version, r.name);
         }
         eprintln!("error: {}", redact(&e.to_string()));
-        if let EngineError::NeedsPerson { diff: Some(d), .. } = e {
+        if let EngineError::NeedsPerson {
+            diff: Some(d),
+            needs,
+            ..
+        } = e
+        {
+            // After an unproven rollback in a transaction the down script's work was rolled
+            // back: the + lines are what it would have left, not the schema now.
+            let plus = if needs.situation == backstop_core::report::Situation::RollbackUnproven {
+                "after the down script"
+            } else {
+                "now"
+            };
             eprintln!(
-                "schema diff (- as before the migration, + now):\n{}",
+                "schema diff (- as before the migration, + {plus}):\n{}",
                 redact(d.trim_end())
             );
         }

@@ -678,6 +678,10 @@ fn status_and_verify_work_from_history_when_the_migrations_folder_is_gone() {
         st["warnings"].to_string().contains("does not exist"),
         "{st}"
     );
+    assert!(
+        st["sum"].is_null(),
+        "no files to compare the sum with: {st}"
+    );
     let r = p.ok(&db, &["--format", "json", "verify"]);
     let j = r.json();
     assert_eq!(j["ok"], true, "{j}");

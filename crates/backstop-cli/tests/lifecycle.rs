@@ -18,6 +18,8 @@ both!(
     a_refused_rollback_does_not_accept_the_drift,
     a_migration_without_down_script_undone_by_hand_is_resolved_when_the_schema_proves_it,
     under_drift_a_migration_that_recorded_no_changes_is_not_proven_by_a_down_that_does_nothing,
+    a_migration_without_down_script_resolved_applied_can_later_be_resolved_rolled_back,
+    resolve_rolled_back_after_accepted_drift_proves_the_migrations_objects,
 );
 
 fn shop_applies_verifies_rolls_back_to_empty_and_reapplies(k: Kind) {
@@ -792,4 +794,87 @@ fn under_drift_a_migration_that_recorded_no_changes_is_not_proven_by_a_down_that
     assert!(r.stderr.contains("could not be proven"), "{r:?}");
     // It ran outside a transaction: a person decides (the row is dirty, not rolled back).
     assert_eq!(p.status(&db)["dirty"], serde_json::json!([1]));
+}
+
+fn a_migration_without_down_script_resolved_applied_can_later_be_resolved_rolled_back(k: Kind) {
+    // Resolved `--applied` after it stopped part way, it recorded no changed object; its
+    // fingerprints still show it changed the schema, so undoing it by hand is provable.
+    let db = Db::new(k);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id INTEGER);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_nd",
+        "CREATE TABLE b (id INTEGER);\nINSERT INTO nope VALUES (1);",
+        None,
+        None,
+        Some("transaction = false\nirreversible = true\nreason = \"no way back\"\n"),
+    );
+    assert_eq!(p.run(&db, &["apply"]).code, 5);
+    p.ok(
+        &db,
+        &["resolve", "2", "--applied", "--reason", "finished by hand"],
+    );
+    db.exec("DROP TABLE b");
+    p.ok(
+        &db,
+        &["resolve", "2", "--rolled-back", "--reason", "dropped b"],
+    );
+    p.ok(&db, &["rollback", "--to", "0"]);
+    assert_eq!(p.status(&db)["applied"], 0);
+}
+
+fn resolve_rolled_back_after_accepted_drift_proves_the_migrations_objects(k: Kind) {
+    let db = Db::new(k);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id INTEGER);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_nd",
+        "CREATE TABLE b (id INTEGER);",
+        None,
+        None,
+        Some("irreversible = true\nreason = \"x\"\n"),
+    );
+    p.ok(&db, &["apply"]);
+    db.exec("CREATE TABLE hotfix (id INTEGER)");
+    p.add(
+        "3_c",
+        "CREATE TABLE c (id INTEGER);",
+        Some("DROP TABLE c;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply", "--allow-drift", "--reason", "keep hotfix"]);
+    p.ok(&db, &["rollback", "--to", "2"]);
+    // Not undone yet: refused, the diff names b and not the accepted hotfix.
+    let r = p.run(
+        &db,
+        &["resolve", "2", "--rolled-back", "--reason", "dropped b"],
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("b") && !r.stderr.contains("hotfix"),
+        "{r:?}"
+    );
+    db.exec("DROP TABLE b");
+    p.ok(
+        &db,
+        &["resolve", "2", "--rolled-back", "--reason", "dropped b"],
+    );
+    assert!(
+        p.status(&db)["drift"].is_null(),
+        "the accepted hotfix stays accepted"
+    );
+    p.ok(&db, &["rollback", "--to", "0"]);
 }

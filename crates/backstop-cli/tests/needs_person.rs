@@ -235,9 +235,19 @@ fn a_non_transactional_rollback_that_stops_lists_the_down_statements_that_ran() 
         let j = needs_person(&p.run(&db, &["--format", "json", "rollback"]));
         assert_eq!(j["failure"]["part"], "down", "{j}");
         assert_eq!(j["failure"]["statement_index"], 2, "{j}");
+        // What is left to undo: t is still there (u is gone, as before the migration).
+        let diff = j["diff"].as_str().unwrap_or_else(|| panic!("no diff: {j}"));
+        assert!(diff.contains('t') && !diff.contains("u   ("), "{diff}");
         let n = &j["needs_person"];
         assert_eq!(n["situation"], "stopped-part-way", "{j}");
         assert_eq!(n["command"], "rollback", "{j}");
+        // Advice for a rollback: "what did not run" is the rest of the down script.
+        assert!(
+            n["commands"]
+                .to_string()
+                .contains("rest of the down script"),
+            "{j}"
+        );
         assert_eq!(n["transaction"], false, "{j}");
         assert_eq!(n["history"], "dirty", "{j}");
         let s = &n["statements"];

@@ -471,8 +471,14 @@ pub fn resolve(
         };
         // A migration without a down script can only ever be undone by hand; the schema
         // check below proves it, as long as the migration changed the schema at all.
+        // (Its fingerprints tell, even when it recorded no changed object: one resolved
+        // `--applied` by hand after it stopped part way.)
         let changed_schema = serde_json::from_str::<crate::schema::Delta>(&row.schema_delta)
-            .is_ok_and(|d| !d.is_empty());
+            .is_ok_and(|d| !d.is_empty())
+            || row
+                .fingerprint_after
+                .as_deref()
+                .is_some_and(|after| after != row.fingerprint_before);
         if row.down_sql.is_none() && !changed_schema {
             return Err(EngineError::refused(
                 format!("migration {version} has no down script and changed no schema object (a data migration): backstop cannot check that it was undone, so it stays applied"),
@@ -494,15 +500,37 @@ pub fn resolve(
     let mut state = run::load_state(db)?;
     let current = db.schema(None)?;
     let fp = current.fingerprint();
+    let delta: crate::schema::Delta = serde_json::from_str(&row.schema_delta).unwrap_or_default();
+    // Drift accepted since this applied migration: the fingerprint recorded before it
+    // predates the accepted change, so (as a rollback step would be) it is proven by its
+    // objects being back as before it and everything else as in the recorded baseline.
+    let baseline = (row.status == Status::Applied
+        && row.fingerprint_after.as_deref() != Some(state.fingerprint.as_str())
+        && !delta.is_empty())
+    .then(|| -> Result<Option<SchemaState>, DbError> {
+        // The stored schema text (the run's state leaves it out).
+        Ok(db
+            .load_state()?
+            .and_then(|st| st.schema_json)
+            .and_then(|j| serde_json::from_str::<SchemaState>(&j).ok())
+            .filter(|b| b.fingerprint() == state.fingerprint))
+    })
+    .transpose()?
+    .flatten();
+    let undone = fp == row.fingerprint_before
+        || baseline
+            .as_ref()
+            .is_some_and(|b| current == b.reverted(&delta));
     // Rolled back means the schema is as it was before the migration: that is checked,
     // not taken on trust.
-    if to == Resolution::RolledBack && fp != row.fingerprint_before {
-        let delta: crate::schema::Delta =
-            serde_json::from_str(&row.schema_delta).unwrap_or_default();
-        // The objects the migration changed, as they were before it; the rest as now. A
-        // migration that never completed recorded no changes: nothing to show then.
+    if to == Resolution::RolledBack && !undone {
+        // The objects the migration changed, as they were before it; the rest as now (or,
+        // after accepted drift, as in the recorded baseline). A migration that never
+        // completed recorded no changes: nothing to show then.
         let shown = if delta.is_empty() {
             " (`backstop schema` shows the schema now)".to_string()
+        } else if let Some(b) = &baseline {
+            format!(":\n{}", diff(&b.reverted(&delta), &current))
         } else {
             let expected = current.reverted(&delta);
             let mut shown = format!(":\n{}", diff(&expected, &current));

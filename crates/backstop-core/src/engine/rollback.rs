@@ -587,11 +587,18 @@ fn undo_inner(
                 ));
                 needs.state = format!("the down script of migration {} ran outside a transaction and stopped after {} of {} statements; the migration is marked dirty", row.version, se.completed, down.len());
                 needs.next = format!("finish or revert the down statements by hand, then `backstop resolve {v} --rolled-back --reason \"…\"` or `--applied`", v = row.version);
+                // What is left to undo: the schema now against the one before the
+                // migration (its recorded changes undone from the state before this step).
+                let left = db
+                    .schema(None)
+                    .ok()
+                    .map(|now| diff(&schema.reverted(&delta), &now))
+                    .filter(|d| !d.trim().is_empty());
                 return Err(EngineError::NeedsPerson {
                     what: se.failure.to_string(),
                     failure: Some(Box::new(se.failure)),
                     needs: Box::new(needs),
-                    diff: None,
+                    diff: left,
                     path: None,
                 });
             }

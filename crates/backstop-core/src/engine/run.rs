@@ -387,17 +387,30 @@ pub(crate) fn progress(
     }
 }
 
-/// The two ways out of a dirty migration, `rolled_back_first` when undoing is the likelier.
-pub(crate) fn resolve_commands(version: i64, rolled_back_first: bool) -> Vec<NextCommand> {
+/// The two ways out of a dirty migration. `rollback`: it was left dirty by a rollback (its
+/// down script stopped), so undoing is the likelier and "what did not run" is the rest of
+/// the down script.
+pub(crate) fn resolve_commands(version: i64, rollback: bool) -> Vec<NextCommand> {
+    let (applied_when, rolled_back_when) = if rollback {
+        (
+            "the migration is to stay (redo by hand what the down script removed first)",
+            "the rollback is to be finished (run the rest of the down script by hand first; resolve checks that the schema is as before the migration)",
+        )
+    } else {
+        (
+            "the migration's change is complete in the database (finish what did not run by hand first)",
+            "nothing of the migration remains (undo what ran by hand first; resolve checks that the schema is as before it)",
+        )
+    };
     let applied = NextCommand::new(
         format!("backstop resolve {version} --applied --reason \"…\""),
-        "the migration's change is complete in the database (finish what did not run by hand first)",
+        applied_when,
     );
     let rolled_back = NextCommand::new(
         format!("backstop resolve {version} --rolled-back --reason \"…\""),
-        "nothing of the migration remains (undo what ran by hand first; resolve checks that the schema is as before it)",
+        rolled_back_when,
     );
-    if rolled_back_first {
+    if rollback {
         vec![rolled_back, applied]
     } else {
         vec![applied, rolled_back]
