@@ -294,6 +294,8 @@ pub struct Catalog {
     tx_start_gate: Option<(u64, i64)>,
     /// Objects in the schema when the statements were prepared.
     prepared_for: usize,
+    /// The server's `server_version_num`: which catalog columns exist.
+    version: i32,
     pub last: ReadStats,
 }
 
@@ -376,6 +378,14 @@ fn low32(x: i64) -> u32 {
 }
 
 impl Catalog {
+    /// The reader for a connection to a server of `server_version_num` `version`.
+    pub fn new(version: i32) -> Catalog {
+        Catalog {
+            version,
+            ..Catalog::default()
+        }
+    }
+
     /// SQL to append to `BEGIN` (same round trip); its row goes to [`Catalog::on_begin`].
     pub fn begin_sql(with_total: bool) -> String {
         sql::counters_select(with_total)
@@ -658,7 +668,7 @@ impl Catalog {
                 // Planned afresh each time (a full read runs a few times per command): a
                 // plan cached when the schema was small stays in use as it grows, and a
                 // plan made for an empty database read 200 tables 3× slower.
-                batches.push(client.query(&sql::canonical_rel(true), &[]));
+                batches.push(client.query(&sql::canonical_rel(true, self.version), &[]));
                 batches.push(client.query(&sql::canonical_other(true), &[]));
             }
             Some(roots) => {
@@ -667,8 +677,9 @@ impl Catalog {
                 };
                 let rels = of(Kind::Rel);
                 if !rels.is_empty() {
+                    let version = self.version;
                     let stmt = crate::prepared(client, &mut self.stmts.part_rel, || {
-                        sql::canonical_rel(false)
+                        sql::canonical_rel(false, version)
                     })?;
                     batches.push(client.query(stmt, &[&rels]));
                 }
@@ -730,7 +741,8 @@ impl Catalog {
         } else {
             &mut self.stmts.inc_new_tx
         };
-        crate::prepared(client, slot, || sql::incremental(same_tx)).cloned()
+        let version = self.version;
+        crate::prepared(client, slot, || sql::incremental(same_tx, version)).cloned()
     }
 
     /// `Ok(None)`: the change can't be applied incrementally (a schema was renamed).
@@ -879,8 +891,9 @@ impl Catalog {
         let deleted: Vec<bool> = (0..sql::COUNTED.len())
             .map(|i| moved(&head.del, &base_del, i))
             .collect();
-        // Types and domain constraints were scanned by the statement above.
-        let other_writes = wrote[0] || wrote[2] || wrote[3] || wrote[4];
+        // Types and domain constraints were scanned by the statement above. Comments on
+        // routines, types and schemas (pg_description) lock nothing: scanned here too.
+        let other_writes = wrote[0] || wrote[2] || wrote[3] || wrote[4] || wrote[9];
         let tracked = |kind: Kind| -> Vec<u32> {
             t.keys.keys().filter(|r| r.0 == kind).map(|r| r.1).collect()
         };
@@ -902,6 +915,17 @@ impl Catalog {
             deleted[5] && !dcons.is_empty(),
         ];
         let other_deletes = deleted.iter().any(|d| *d);
+        // A dropped comment leaves no row to find: every routine, type and schema that
+        // printed one is read again (a relation's is seen through its lock).
+        if moved(&head.del, &base_del, 9) {
+            others.extend(t.keys.keys().filter(|r| {
+                matches!(r.0, Kind::Proc | Kind::Type | Kind::Ns)
+                    && t.state
+                        .objects
+                        .get(&t.keys[*r])
+                        .is_some_and(|text| text.lines().any(|l| l.starts_with("comment ")))
+            }));
+        }
         if other_writes || other_deletes {
             let stmt = crate::prepared(client, &mut self.stmts.other_rows, sql::other_rows)?;
             let row = client
@@ -927,6 +951,7 @@ impl Catalog {
                         &nss,
                         &exts,
                         &dcons,
+                        &wrote[9],
                     ],
                 )
                 .map_err(|e| error::map(&e))?;
