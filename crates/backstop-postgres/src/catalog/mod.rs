@@ -5,9 +5,12 @@
 //! One object per root: `table s.t`, `view s.v`, `materialized view s.m`, `sequence s.q`,
 //! `foreign table s.f`, `function s.f(argtypes)`, `procedure …`, `aggregate …`,
 //! `type s.t`, `extension e`, `schema s`. A table's lines are its columns (name, type,
-//! collation, NOT NULL, identity, default/generation expression), constraints (by name,
-//! with NOT VALID), indexes (with INVALID), triggers, rules, policies and table-level
-//! properties. Lines are sorted, so column order and creation order never show; OIDs never
+//! collation, NOT NULL, identity, default/generation expression, and when not the default
+//! storage, compression, statistics target, options, FDW options, "also declared
+//! locally"), constraints (by name, with NOT VALID), indexes (with INVALID, CLUSTER,
+//! REPLICA IDENTITY), triggers, rules, policies, extended statistics, comments and
+//! table-level properties. Properties that have a default print only when they differ
+//! from it, so a schema without them keeps the text it always had. Lines are sorted, so column order and creation order never show; OIDs never
 //! appear. Multi-line definitions (views, functions) are kept on one line with `\n`
 //! escaped, so sorting can't scramble them. Objects created by extensions are left out.
 //!
@@ -21,9 +24,13 @@
 //!   its table). In a new transaction all of them are re-read; when several migrations
 //!   share one transaction, their catalog rows' `xmin`/`cmin` tell which ones changed since
 //!   the previous read;
-//! - routines, types, enum labels, schemas, extensions, domain constraints: scanned only
+//!   The sequences a re-read table owns are re-read with it: whether a sequence prints its
+//!   owner depends on the owning column's default;
+//! - routines, types, enum labels, schemas, extensions, domain constraints, and comments
+//!   on routines, types and schemas (COMMENT ON locks no relation for those): scanned only
 //!   when this transaction's write counters for that catalog (`pg_stat_get_xact_tuples_*`,
-//!   captured in the same round trip as `BEGIN`) moved;
+//!   captured in the same round trip as `BEGIN`) moved. A deleted comment leaves no row:
+//!   every routine, type and schema that printed one is re-read;
 //! - deletions leave no rows: they show as locked relations that are gone, as moved delete
 //!   counters, and as tracked OIDs that no longer exist;
 //! - renames change the text of dependants (a view printing `t.col`, an FK printing
@@ -46,7 +53,8 @@
 //!   catalog of names `pg_depend` can't trace to what prints them (collations, operator
 //!   classes and families, operators, text search objects, access methods, schemas,
 //!   extensions, types, routines, enum labels — an enum label inside a range constant
-//!   depends only on the range type — roles), created or dropped an operator class (a
+//!   depends only on the range type — roles, extended statistics objects, which ALTER
+//!   STATISTICS changes without locking their table), created or dropped an operator class (a
 //!   type's default one is not printed), or changed a composite type (a field selection
 //!   depends on the type's column) is a full one. So is the read after any statement that
 //!   ran outside a transaction or after the last read of its transaction (a function

@@ -928,7 +928,7 @@ ru AS MATERIALIZED (
 /// (<https://www.postgresql.org/docs/current/explicit-locking.html>), so our own
 /// `pg_locks` name every relation this transaction may have changed. In a transaction
 /// whose earlier changes were already read (`same_tx`), their catalog rows tell which
-/// changed since ([`CHANGED`]), unless a constraint, trigger, rule or policy was dropped
+/// changed since ([`CHANGED`]), unless a constraint, trigger, rule, policy, comment or statistics object was dropped
 /// (delete counters moved): then all of them.
 ///
 /// Types and domain constraints are scanned here when their catalogs' write counters moved
