@@ -231,7 +231,7 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
         session_changed: false,
         unflushed: false,
         history_stmts: history::Stmts::default(),
-        catalog: catalog::Catalog::default(),
+        catalog: catalog::Catalog::new(version),
         server_version: version,
         pending_begin: None,
         follow: None,

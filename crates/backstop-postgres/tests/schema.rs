@@ -85,6 +85,7 @@ fn logical_differences_change_the_fingerprint() {
         ("function", "CREATE OR REPLACE FUNCTION add1(i integer) RETURNS integer LANGUAGE sql AS $$ SELECT i + 2 $$"),
         ("view", "CREATE OR REPLACE VIEW big_orders AS SELECT o.id, u.email FROM orders o JOIN users u ON u.id = o.user_id WHERE o.total > 200"),
         ("schema", "CREATE SCHEMA app"),
+        ("comment", "COMMENT ON TABLE users IS 'people'"),
     ];
     for (what, change) in variants {
         let (_db, changed) = build(&format!("{ORDER_A};\n{change}"));
@@ -94,9 +95,11 @@ fn logical_differences_change_the_fingerprint() {
             "{what}: `{change}` must change the fingerprint"
         );
     }
-    // ...while the sequence's current value, data and comments don't.
-    let (_db, same) = build(&format!("{ORDER_A};\nSELECT nextval('invoice_seq');\nINSERT INTO users (email) VALUES ('a@b');\nCOMMENT ON TABLE users IS 'people'"));
-    assert_same(&base, &same, "values and comments are not schema");
+    // ...while the sequence's current value and data don't.
+    let (_db, same) = build(&format!(
+        "{ORDER_A};\nSELECT nextval('invoice_seq');\nINSERT INTO users (email) VALUES ('a@b')"
+    ));
+    assert_same(&base, &same, "values are not schema");
 }
 
 #[test]

@@ -5,9 +5,12 @@
 //! One object per root: `table s.t`, `view s.v`, `materialized view s.m`, `sequence s.q`,
 //! `foreign table s.f`, `function s.f(argtypes)`, `procedure …`, `aggregate …`,
 //! `type s.t`, `extension e`, `schema s`. A table's lines are its columns (name, type,
-//! collation, NOT NULL, identity, default/generation expression), constraints (by name,
-//! with NOT VALID), indexes (with INVALID), triggers, rules, policies and table-level
-//! properties. Lines are sorted, so column order and creation order never show; OIDs never
+//! collation, NOT NULL, identity, default/generation expression, and when not the default
+//! storage, compression, statistics target, options, FDW options, "also declared
+//! locally"), constraints (by name, with NOT VALID), indexes (with INVALID, CLUSTER,
+//! REPLICA IDENTITY), triggers, rules, policies, extended statistics, comments and
+//! table-level properties. Properties that have a default print only when they differ
+//! from it, so a schema without them keeps the text it always had. Lines are sorted, so column order and creation order never show; OIDs never
 //! appear. Multi-line definitions (views, functions) are kept on one line with `\n`
 //! escaped, so sorting can't scramble them. Objects created by extensions are left out.
 //!
@@ -21,9 +24,13 @@
 //!   its table). In a new transaction all of them are re-read; when several migrations
 //!   share one transaction, their catalog rows' `xmin`/`cmin` tell which ones changed since
 //!   the previous read;
-//! - routines, types, enum labels, schemas, extensions, domain constraints: scanned only
+//!   The sequences a re-read table owns are re-read with it: whether a sequence prints its
+//!   owner depends on the owning column's default;
+//! - routines, types, enum labels, schemas, extensions, domain constraints, and comments
+//!   on routines, types and schemas (COMMENT ON locks no relation for those): scanned only
 //!   when this transaction's write counters for that catalog (`pg_stat_get_xact_tuples_*`,
-//!   captured in the same round trip as `BEGIN`) moved;
+//!   captured in the same round trip as `BEGIN`) moved. A deleted comment leaves no row:
+//!   every routine, type and schema that printed one is re-read;
 //! - deletions leave no rows: they show as locked relations that are gone, as moved delete
 //!   counters, and as tracked OIDs that no longer exist;
 //! - renames change the text of dependants (a view printing `t.col`, an FK printing
@@ -46,7 +53,8 @@
 //!   catalog of names `pg_depend` can't trace to what prints them (collations, operator
 //!   classes and families, operators, text search objects, access methods, schemas,
 //!   extensions, types, routines, enum labels — an enum label inside a range constant
-//!   depends only on the range type — roles), created or dropped an operator class (a
+//!   depends only on the range type — roles, extended statistics objects, which ALTER
+//!   STATISTICS changes without locking their table), created or dropped an operator class (a
 //!   type's default one is not printed), or changed a composite type (a field selection
 //!   depends on the type's column) is a full one. So is the read after any statement that
 //!   ran outside a transaction or after the last read of its transaction (a function
@@ -296,6 +304,8 @@ pub struct Catalog {
     tx_start_gate: Option<(u64, i64)>,
     /// Objects in the schema when the statements were prepared.
     prepared_for: usize,
+    /// The server's `server_version_num`: which catalog columns exist.
+    version: i32,
     pub last: ReadStats,
 }
 
@@ -378,6 +388,14 @@ fn low32(x: i64) -> u32 {
 }
 
 impl Catalog {
+    /// The reader for a connection to a server of `server_version_num` `version`.
+    pub fn new(version: i32) -> Catalog {
+        Catalog {
+            version,
+            ..Catalog::default()
+        }
+    }
+
     /// SQL to append to `BEGIN` (same round trip); its row goes to [`Catalog::on_begin`].
     pub fn begin_sql(with_total: bool) -> String {
         sql::counters_select(with_total)
@@ -660,7 +678,7 @@ impl Catalog {
                 // Planned afresh each time (a full read runs a few times per command): a
                 // plan cached when the schema was small stays in use as it grows, and a
                 // plan made for an empty database read 200 tables 3× slower.
-                batches.push(client.query(&sql::canonical_rel(true), &[]));
+                batches.push(client.query(&sql::canonical_rel(true, self.version), &[]));
                 batches.push(client.query(&sql::canonical_other(true), &[]));
             }
             Some(roots) => {
@@ -669,8 +687,9 @@ impl Catalog {
                 };
                 let rels = of(Kind::Rel);
                 if !rels.is_empty() {
+                    let version = self.version;
                     let stmt = crate::prepared(client, &mut self.stmts.part_rel, || {
-                        sql::canonical_rel(false)
+                        sql::canonical_rel(false, version)
                     })?;
                     batches.push(client.query(stmt, &[&rels]));
                 }
@@ -732,7 +751,8 @@ impl Catalog {
         } else {
             &mut self.stmts.inc_new_tx
         };
-        crate::prepared(client, slot, || sql::incremental(same_tx)).cloned()
+        let version = self.version;
+        crate::prepared(client, slot, || sql::incremental(same_tx, version)).cloned()
     }
 
     /// `Ok(None)`: the change can't be applied incrementally (a schema was renamed).
@@ -881,8 +901,9 @@ impl Catalog {
         let deleted: Vec<bool> = (0..sql::COUNTED.len())
             .map(|i| moved(&head.del, &base_del, i))
             .collect();
-        // Types and domain constraints were scanned by the statement above.
-        let other_writes = wrote[0] || wrote[2] || wrote[3] || wrote[4];
+        // Types and domain constraints were scanned by the statement above. Comments on
+        // routines, types and schemas (pg_description) lock nothing: scanned here too.
+        let other_writes = wrote[0] || wrote[2] || wrote[3] || wrote[4] || wrote[9];
         let tracked = |kind: Kind| -> Vec<u32> {
             t.keys.keys().filter(|r| r.0 == kind).map(|r| r.1).collect()
         };
@@ -904,6 +925,17 @@ impl Catalog {
             deleted[5] && !dcons.is_empty(),
         ];
         let other_deletes = deleted.iter().any(|d| *d);
+        // A dropped comment leaves no row to find: every routine, type and schema that
+        // printed one is read again (a relation's is seen through its lock).
+        if moved(&head.del, &base_del, 9) {
+            others.extend(t.keys.keys().filter(|r| {
+                matches!(r.0, Kind::Proc | Kind::Type | Kind::Ns)
+                    && t.state
+                        .objects
+                        .get(&t.keys[*r])
+                        .is_some_and(|text| text.lines().any(|l| l.starts_with("comment ")))
+            }));
+        }
         if other_writes || other_deletes {
             let stmt = crate::prepared(client, &mut self.stmts.other_rows, sql::other_rows)?;
             let row = client
@@ -929,6 +961,7 @@ impl Catalog {
                         &nss,
                         &exts,
                         &dcons,
+                        &wrote[9],
                     ],
                 )
                 .map_err(|e| error::map(&e))?;

@@ -95,7 +95,8 @@ ns AS MATERIALIZED (
 const REL_CTE: &str = r#"
 rel AS (
     SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.reloptions, c.relrowsecurity,
-           c.relforcerowsecurity, c.relispartition, c.relpartbound, ns.nspname
+           c.relforcerowsecurity, c.relispartition, c.relpartbound, c.relreplident, c.relam,
+           c.relispopulated, ns.nspname
       FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {REL}
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
@@ -105,7 +106,7 @@ rel AS (
 
 const PROC_CTE: &str = r#"
 proc AS (
-    SELECT p.oid, p.proname, p.prokind, p.prorettype, p.proargtypes, ns.nspname
+    SELECT p.oid, p.proname, p.prokind, p.prorettype, p.proargtypes, p.proconfig, ns.nspname
       FROM pg_catalog.pg_proc p JOIN ns ON ns.oid = p.pronamespace
      WHERE {PROC}
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
@@ -149,11 +150,47 @@ SELECT 'r', c.oid,
            CASE WHEN c.relforcerowsecurity THEN 'force row level security' END,
            CASE WHEN c.relkind = 'p' THEN 'partition by ' || pg_catalog.pg_get_partkeydef(c.oid) END,
            CASE WHEN c.relkind IN ('v', 'm') THEN 'definition ' || pg_catalog.pg_get_viewdef(c.oid) END,
+           -- the default (`d`: the primary key) prints nothing; with `i` the index line says
+           -- which index. Views and sequences have `n` and no way to change it.
+           CASE WHEN c.relkind IN ('r', 'p', 'm') THEN
+               CASE c.relreplident WHEN 'n' THEN 'replica identity nothing' WHEN 'f' THEN 'replica identity full'
+                                   WHEN 'i' THEN 'replica identity index' END END,
+           -- heap (OID 2, fixed) is the default access method; the sub-select runs only for others
+           CASE WHEN c.relkind IN ('r', 'p', 'm') AND c.relam <> 0 AND c.relam <> 2
+                THEN 'using ' || (SELECT pg_catalog.quote_ident(am.amname) FROM pg_catalog.pg_am am WHERE am.oid = c.relam) END,
+           CASE WHEN c.relkind = 'm' AND NOT c.relispopulated THEN 'with no data' END,
+           CASE WHEN c.relkind = 'f' THEN (
+               SELECT 'server ' || pg_catalog.quote_ident(fs.srvname)
+                      || COALESCE(' options (' || (SELECT pg_catalog.string_agg(o, ', ' ORDER BY o)
+                                                     FROM pg_catalog.unnest(ft.ftoptions) o) || ')', '')
+                 FROM pg_catalog.pg_foreign_table ft JOIN pg_catalog.pg_foreign_server fs ON fs.oid = ft.ftserver
+                WHERE ft.ftrelid = c.oid) END,
            -- the definition, never the current value
            CASE WHEN c.relkind = 'S' THEN (
                SELECT 'as ' || pg_catalog.format_type(s.seqtypid, NULL) || ' increment ' || s.seqincrement
                       || ' minvalue ' || s.seqmin || ' maxvalue ' || s.seqmax || ' start ' || s.seqstart
                       || ' cache ' || s.seqcache || CASE WHEN s.seqcycle THEN ' cycle' ELSE ' no cycle' END
+                      -- OWNED BY a column (`a`; identity sequences depend with `i` and the
+                      -- column says it), unless that column's default calls the sequence: a
+                      -- serial column's, which printed like this before ownership was shown.
+                      -- A table that is re-read re-reads the sequences it owns too
+                      -- ([`incremental`]): dropping the default changes this line.
+                      || COALESCE((
+                          SELECT ' owned by ' || pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.relname)
+                                 || '.' || pg_catalog.quote_ident(ta.attname)
+                            FROM pg_catalog.pg_depend dp
+                            JOIN pg_catalog.pg_class t ON t.oid = dp.refobjid
+                            JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+                            JOIN pg_catalog.pg_attribute ta ON ta.attrelid = dp.refobjid AND ta.attnum = dp.refobjsubid
+                           WHERE dp.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dp.objid = c.oid
+                             AND dp.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dp.deptype = 'a'
+                             AND NOT EXISTS (
+                                 SELECT 1 FROM pg_catalog.pg_attrdef ad
+                                   JOIN pg_catalog.pg_depend dd ON dd.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                                                               AND dd.objid = ad.oid
+                                  WHERE ad.adrelid = dp.refobjid AND ad.adnum = dp.refobjsubid
+                                    AND dd.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dd.refobjid = c.oid)
+                           LIMIT 1), '')
                  FROM pg_catalog.pg_sequence s WHERE s.seqrelid = c.oid) END
        ], NULL)
        || ARRAY(
@@ -174,8 +211,7 @@ SELECT 'r', c.oid,
                                                   WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum))
                        THEN '=#' || a.attnum ELSE
                   '#' || a.attnum || ' column ' || pg_catalog.quote_ident(a.attname) || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
-                  || CASE WHEN a.attcollation <> 0
-                           AND a.attcollation <> (SELECT ty.typcollation FROM pg_catalog.pg_type ty WHERE ty.oid = a.atttypid)
+                  || CASE WHEN a.attcollation <> 0 AND a.attcollation <> ty.typcollation
                           THEN ' collate ' || (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
                                                  FROM pg_catalog.pg_collation co
                                                  JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
@@ -189,8 +225,33 @@ SELECT 'r', c.oid,
                                             THEN ' generated always as (' || pg_catalog.pg_get_expr(d.adbin, d.adrelid) || ') stored'
                                             ELSE ' default ' || pg_catalog.pg_get_expr(d.adbin, d.adrelid) END
                                   FROM pg_catalog.pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum) END
+                  -- what ALTER COLUMN SET STORAGE / COMPRESSION / STATISTICS / (options) and
+                  -- a foreign table's column OPTIONS set, each only when not the default; all
+                  -- in pg_attribute, so the line's reuse stays sound. Sub-selects only run
+                  -- for options that are set.
+                  || CASE WHEN a.attstorage <> ty.typstorage
+                          THEN ' storage ' || CASE a.attstorage WHEN 'p' THEN 'plain' WHEN 'e' THEN 'external'
+                                                                WHEN 'm' THEN 'main' ELSE 'extended' END
+                          ELSE '' END
+                  {COMPRESSION}
+                  -- -1 up to PostgreSQL 16, NULL from 17 on
+                  || CASE WHEN a.attstattarget IS NOT NULL AND a.attstattarget <> -1
+                          THEN ' statistics ' || a.attstattarget ELSE '' END
+                  -- only the options ALTER COLUMN SET (...) accepts: a server may keep
+                  -- entries of its own in attoptions that no migration sets
+                  || CASE WHEN a.attoptions IS NOT NULL
+                          THEN COALESCE(' with (' || (SELECT pg_catalog.string_agg(o, ', ' ORDER BY o)
+                                                        FROM pg_catalog.unnest(a.attoptions) o
+                                                       WHERE pg_catalog.split_part(o, '=', 1) IN ('n_distinct', 'n_distinct_inherited')) || ')', '')
+                          ELSE '' END
+                  || CASE WHEN a.attfdwoptions IS NOT NULL
+                          THEN ' options (' || (SELECT pg_catalog.string_agg(o, ', ' ORDER BY o) FROM pg_catalog.unnest(a.attfdwoptions) o) || ')'
+                          ELSE '' END
+                  -- a column both inherited and declared by the table itself survives
+                  -- NO INHERIT and the parent's DROP COLUMN; partitions never have these
+                  || CASE WHEN a.attinhcount > 0 AND a.attislocal THEN ' local' ELSE '' END
                   END
-             FROM pg_catalog.pg_attribute a
+             FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind <> 'S')
        -- pg_get_constraintdef prints NOT VALID and DEFERRABLE states itself
        || ARRAY(
@@ -202,7 +263,9 @@ SELECT 'r', c.oid,
                         AND (SELECT {OLD:ic} FROM pg_catalog.pg_class ic WHERE ic.oid = i.indexrelid)
                        THEN '=%' || i.indexrelid
                        ELSE '%' || i.indexrelid || ' ' || pg_catalog.pg_get_indexdef(i.indexrelid)
-                            || CASE WHEN NOT i.indisvalid THEN ' INVALID' ELSE '' END END
+                            || CASE WHEN NOT i.indisvalid THEN ' INVALID' ELSE '' END
+                            || CASE WHEN i.indisclustered THEN ' CLUSTER' ELSE '' END
+                            || CASE WHEN i.indisreplident THEN ' REPLICA IDENTITY' ELSE '' END END
              FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)
        || ARRAY(
            SELECT pg_catalog.pg_get_triggerdef(g.oid)
@@ -223,7 +286,18 @@ SELECT 'r', c.oid,
                                           FROM pg_catalog.unnest(p.polroles) o) r)
                   || COALESCE(' using (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')', '')
                   || COALESCE(' with check (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) || ')', '')
-             FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid),
+             FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid)
+       -- comments on the relation and its columns, and extended statistics: one sub-select
+       || ARRAY(
+           SELECT 'comment ' || CASE WHEN dc.objsubid = 0 THEN ''
+                                     ELSE 'on column ' || (SELECT pg_catalog.quote_ident(ca.attname) FROM pg_catalog.pg_attribute ca
+                                                            WHERE ca.attrelid = dc.objoid AND ca.attnum = dc.objsubid) || ' ' END
+                  || pg_catalog.quote_literal(dc.description)
+             FROM pg_catalog.pg_description dc
+            WHERE dc.objoid = c.oid AND dc.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
+           UNION ALL
+           SELECT 'statistics ' || pg_catalog.pg_get_statisticsobjdef(sx.oid) {STXTARGET}
+             FROM pg_catalog.pg_statistic_ext sx WHERE sx.stxrelid = c.oid),
        ARRAY(SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)
   FROM rel c
 "#;
@@ -234,7 +308,24 @@ SELECT 'f', p.oid,
        CASE p.prokind WHEN 'p' THEN 'procedure ' WHEN 'a' THEN 'aggregate ' ELSE 'function ' END
        || pg_catalog.quote_ident(p.nspname) || '.' || pg_catalog.quote_ident(p.proname)
        || '(' || pg_catalog.oidvectortypes(p.proargtypes) || ')',
-       ARRAY[CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid)
+       ARRAY[CASE WHEN p.prokind <> 'a' AND COALESCE(pg_catalog.cardinality(p.proconfig), 0) <= 1 THEN pg_catalog.pg_get_functiondef(p.oid)
+             -- SET clauses print in the order they were set, one ` SET name TO value` line
+             -- each, as one block ahead of the body: sorted, so that the same settings set
+             -- in another order print the same. Left as printed when the block is not found
+             -- as expected (a value spanning lines).
+             WHEN p.prokind <> 'a' THEN (
+                 SELECT CASE WHEN k.i IS NOT NULL
+                              AND pg_catalog.cardinality(x.ls[k.i:k.i + x.n - 1]) = x.n
+                              AND (SELECT pg_catalog.bool_and(z LIKE ' SET %') FROM pg_catalog.unnest(x.ls[k.i:k.i + x.n - 1]) z)
+                             THEN pg_catalog.array_to_string(
+                                      x.ls[:k.i - 1]
+                                      || ARRAY(SELECT z FROM pg_catalog.unnest(x.ls[k.i:k.i + x.n - 1]) z ORDER BY z COLLATE "C")
+                                      || x.ls[k.i + x.n:], E'\n')
+                             ELSE x.d END
+                   FROM (SELECT y.d, pg_catalog.string_to_array(y.d, E'\n') AS ls, pg_catalog.cardinality(p.proconfig) AS n
+                           FROM (SELECT pg_catalog.pg_get_functiondef(p.oid) AS d OFFSET 0) y OFFSET 0) x,
+                        LATERAL (SELECT pg_catalog.min(u.o) AS i FROM pg_catalog.unnest(x.ls) WITH ORDINALITY u(l, o)
+                                  WHERE u.l LIKE ' SET %') k)
              -- pg_get_functiondef refuses aggregates
              ELSE (SELECT 'aggregate returns ' || pg_catalog.format_type(p.prorettype, NULL)
                           || ' sfunc ' || a.aggtransfn::pg_catalog.text
@@ -243,7 +334,8 @@ SELECT 'f', p.oid,
                           || CASE WHEN a.aggcombinefn::pg_catalog.oid <> 0 THEN ' combinefunc ' || a.aggcombinefn::pg_catalog.text ELSE '' END
                           || COALESCE(' initcond ' || pg_catalog.quote_literal(a.agginitval), '')
                           || ' kind ' || a.aggkind::pg_catalog.text
-                     FROM pg_catalog.pg_aggregate a WHERE a.aggfnoid = p.oid) END],
+                     FROM pg_catalog.pg_aggregate a WHERE a.aggfnoid = p.oid) END,
+             {COMMENT:p:pg_proc}],
        NULL
   FROM proc p
 UNION ALL
@@ -283,7 +375,8 @@ SELECT 't', t.oid, 'type ' || pg_catalog.quote_ident(t.nspname) || '.' || pg_cat
        ELSE 'base input ' || t.typinput::pg_catalog.text || ' output ' || t.typoutput::pg_catalog.text
             || ' length ' || t.typlen || ' align ' || t.typalign::pg_catalog.text
             || ' storage ' || t.typstorage::pg_catalog.text || ' category ' || t.typcategory::pg_catalog.text
-       END]
+       END,
+       {COMMENT:t:pg_type}]
        || ARRAY(
            SELECT 'constraint ' || pg_catalog.quote_ident(k.conname) || ' ' || pg_catalog.pg_get_constraintdef(k.oid)
              FROM pg_catalog.pg_constraint k WHERE k.conrelid = 0 AND k.contypid = t.oid),
@@ -296,7 +389,7 @@ SELECT 'e', e.oid, 'extension ' || pg_catalog.quote_ident(e.extname),
   FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
  WHERE {EXT}
 UNION ALL
-SELECT 'n', n.oid, 'schema ' || pg_catalog.quote_ident(n.nspname), '{}'::pg_catalog.text[], NULL FROM ns n WHERE {NS}"#;
+SELECT 'n', n.oid, 'schema ' || pg_catalog.quote_ident(n.nspname), ARRAY[{COMMENT:n:pg_namespace}], NULL FROM ns n WHERE {NS}"#;
 
 /// Relations: all (`full`) or those in `$1`.
 ///
@@ -305,7 +398,7 @@ SELECT 'n', n.oid, 'schema ' || pg_catalog.quote_ident(n.nspname), '{}'::pg_cata
 /// their values, so a custom plan costs the same as the generic one and the plan cache
 /// switches to the generic plan after its five trial runs. Planning these statements costs
 /// milliseconds; executing them, a fraction of one.
-pub fn canonical_rel(full: bool) -> String {
+pub fn canonical_rel(full: bool, version: i32) -> String {
     let filter = if full {
         "true"
     } else {
@@ -313,7 +406,7 @@ pub fn canonical_rel(full: bool) -> String {
     };
     wrapped(
         &[NS_CTE, &REL_CTE.replace("{REL}", filter)],
-        &rel_select(false),
+        &rel_select(false, version),
     )
 }
 
@@ -333,15 +426,18 @@ pub fn canonical_rel(full: bool) -> String {
 /// — make the whole read a full one when this transaction updated their catalogs
 /// ([`counted_exprs`]), and so does a changed composite type (a field selection depends
 /// on the type's column, which no root stands for).
-fn rel_select(reuse: bool) -> String {
-    let mut out = REL_SELECT.replace(
-        "{REUSE}",
-        if reuse {
-            "(SELECT ok FROM ru)"
-        } else {
-            "false"
-        },
-    );
+fn rel_select(reuse: bool, version: i32) -> String {
+    let mut out = REL_SELECT
+        .replace("{COMPRESSION}", compression(version))
+        .replace("{STXTARGET}", stx_target(version))
+        .replace(
+            "{REUSE}",
+            if reuse {
+                "(SELECT ok FROM ru)"
+            } else {
+                "false"
+            },
+        );
     for alias in ["a", "d", "k", "i", "ic"] {
         let old = if reuse {
             format!("pg_catalog.age({alias}.xmin) > pg_catalog.age((SELECT hx FROM ru))")
@@ -353,15 +449,55 @@ fn rel_select(reuse: bool) -> String {
     out
 }
 
+/// A column's compression method when set (`attcompression`, PostgreSQL 14+; `\0` is the
+/// default): nothing on older servers, which have no such column. Chosen by the server's
+/// version rather than read through `to_jsonb(a)`, which would cost more than the rest of
+/// the column line.
+fn compression(version: i32) -> &'static str {
+    if version >= 140000 {
+        "|| CASE WHEN a.attcompression <> '' THEN ' compression ' || CASE a.attcompression WHEN 'p' THEN 'pglz' \
+         WHEN 'l' THEN 'lz4' ELSE a.attcompression::pg_catalog.text END ELSE '' END"
+    } else {
+        ""
+    }
+}
+
+/// An extended statistics object's statistics target when set (`stxstattarget`,
+/// PostgreSQL 13+: -1 by default up to 16, NULL from 17 on).
+fn stx_target(version: i32) -> &'static str {
+    if version >= 130000 {
+        "|| CASE WHEN sx.stxstattarget IS NOT NULL AND sx.stxstattarget <> -1 \
+         THEN ' statistics ' || sx.stxstattarget ELSE '' END"
+    } else {
+        ""
+    }
+}
+
+/// The comment on the routine, type or schema `alias` (of catalog `catalog`), as a line,
+/// or NULL. The public schema's comment from `initdb` is the default and prints nothing.
+fn comment_line(alias: &str, catalog: &str) -> String {
+    let builtin = if catalog == "pg_namespace" {
+        " AND NOT (dc.objoid = 2200 AND dc.description = 'standard public schema')"
+    } else {
+        ""
+    };
+    format!(
+        "(SELECT 'comment ' || pg_catalog.quote_literal(dc.description) FROM pg_catalog.pg_description dc \
+         WHERE dc.objoid = {alias}.oid AND dc.classoid = 'pg_catalog.{catalog}'::pg_catalog.regclass \
+         AND dc.objsubid = 0{builtin})"
+    )
+}
+
 /// The counters that make the gate of [`counted_exprs`], besides the updates of
 /// [`GATED_COUNTED`]: `(catalog OID, counter)`. Updates of pg_collation, pg_language,
 /// pg_opclass, pg_opfamily, pg_operator, pg_am, pg_ts_config, pg_ts_dict, pg_ts_parser,
 /// pg_ts_template and pg_authid (renames and schema moves; a policy prints role names),
-/// and every write to pg_opclass: creating or dropping a type's default operator class
+/// of pg_statistic_ext (ALTER STATISTICS renames, moves or sets a target without locking
+/// the table whose lines print it), and every write to pg_opclass: creating or dropping a type's default operator class
 /// changes how its indexes and exclusion constraints print. Creating any other such
 /// object changes no name printed already, and one in use can't be dropped without what
 /// uses it.
-const GATE_TERMS: [(u32, &str); 13] = [
+const GATE_TERMS: [(u32, &str); 14] = [
     (3456, "updated"),
     (2612, "updated"),
     (2616, "inserted"),
@@ -375,6 +511,7 @@ const GATE_TERMS: [(u32, &str); 13] = [
     (3601, "updated"),
     (3764, "updated"),
     (1260, "updated"),
+    (3381, "updated"),
 ];
 
 fn gate_term(&(oid, counter): &(u32, &str)) -> String {
@@ -444,7 +581,15 @@ pub fn canonical_other(full: bool) -> String {
             &PROC_CTE.replace("{PROC}", proc_),
             &TYP_CTE.replace("{TYPE}", typ),
         ],
-        &OTHER_SELECT.replace("{EXT}", ext).replace("{NS}", ns),
+        &OTHER_SELECT
+            .replace("{EXT}", ext)
+            .replace("{NS}", ns)
+            .replace("{COMMENT:p:pg_proc}", &comment_line("p", "pg_proc"))
+            .replace("{COMMENT:t:pg_type}", &comment_line("t", "pg_type"))
+            .replace(
+                "{COMMENT:n:pg_namespace}",
+                &comment_line("n", "pg_namespace"),
+            ),
     )
 }
 
@@ -466,7 +611,7 @@ const CHANGED: &str = "(CASE WHEN {OWN} THEN x.cmin::pg_catalog.text::pg_catalog
 
 /// Catalogs whose per-transaction write counters tell which catalogs this transaction
 /// wrote to since the last read, in this order.
-pub const COUNTED: [&str; 9] = [
+pub const COUNTED: [&str; 11] = [
     "pg_proc",
     "pg_type",
     "pg_enum",
@@ -476,13 +621,17 @@ pub const COUNTED: [&str; 9] = [
     "pg_trigger",
     "pg_rewrite",
     "pg_policy",
+    "pg_description",
+    "pg_statistic_ext",
 ];
 
 /// The OIDs of [`COUNTED`], in the same order. System catalogs have fixed OIDs, the same
 /// in every PostgreSQL version (a test checks them against the server): the statement
 /// after every `BEGIN` is parsed and planned each time, and looking the names up cost more
 /// than the rest of it.
-pub const COUNTED_OIDS: [u32; 9] = [1255, 1247, 3501, 2615, 3079, 2606, 2620, 2618, 3256];
+pub const COUNTED_OIDS: [u32; 11] = [
+    1255, 1247, 3501, 2615, 3079, 2606, 2620, 2618, 3256, 2609, 3381,
+];
 
 /// This transaction's raw counters, run right after `BEGIN` in the same simple query: one
 /// int8 array of [`COUNTED`]'s inserted, updated and deleted counts (three per catalog, in
@@ -686,11 +835,15 @@ lrows AS MATERIALIZED (
     UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_policy x ON x.polrelid = l.lockoid
     UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_sequence x ON x.seqrelid = l.lockoid
     UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_inherits x ON x.inhrelid = l.lockoid
+    UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_description x
+                                                  ON x.objoid = l.lockoid AND x.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
+    UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_statistic_ext x ON x.stxrelid = l.lockoid
+    UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_foreign_table x ON x.ftrelid = l.lockoid
 )"#;
 
 /// The catalogs without relation locks (routines, types, enum labels, schemas,
-/// extensions, domain constraints), each scanned only when this transaction wrote to it
-/// since the last read (`$4`..`$9`); and tracked roots of those kinds (`$15`..`$19`)
+/// extensions, domain constraints, and the comments on routines, types and schemas), each
+/// scanned only when this transaction wrote to it since the last read (`$4`..`$9`, `$20`); and tracked roots of those kinds (`$15`..`$19`)
 /// checked for existence when their catalog saw deletes (`$10`..`$14`). Returns changed
 /// roots, the largest own `cmin` seen, and the gone ones (`k:<oid>` for a domain
 /// constraint). `$1`–`$3`: see [`CHANGED`].
@@ -716,6 +869,14 @@ nr AS MATERIALIZED (
     UNION ALL
     SELECT 't', x.contypid, x.xmin, x.cmin FROM pg_catalog.pg_constraint x
      WHERE (SELECT $9::pg_catalog.bool) AND x.conrelid = 0 AND x.contypid <> 0
+    UNION ALL
+    -- comments on routines, types and schemas: COMMENT ON locks no relation
+    SELECT CASE x.classoid WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN 'f'
+                           WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN 't' ELSE 'n' END,
+           x.objoid, x.xmin, x.cmin FROM pg_catalog.pg_description x
+     WHERE (SELECT $20::pg_catalog.bool) AND x.objsubid = 0
+       AND x.classoid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass,
+                          'pg_catalog.pg_namespace'::pg_catalog.regclass)
 ),
 gone AS (
     SELECT 'f:' || o AS r FROM pg_catalog.unnest((SELECT $15::pg_catalog.oid[])) o
@@ -767,7 +928,7 @@ ru AS MATERIALIZED (
 /// (<https://www.postgresql.org/docs/current/explicit-locking.html>), so our own
 /// `pg_locks` name every relation this transaction may have changed. In a transaction
 /// whose earlier changes were already read (`same_tx`), their catalog rows tell which
-/// changed since ([`CHANGED`]), unless a constraint, trigger, rule or policy was dropped
+/// changed since ([`CHANGED`]), unless a constraint, trigger, rule, policy, comment or statistics object was dropped
 /// (delete counters moved): then all of them.
 ///
 /// Types and domain constraints are scanned here when their catalogs' write counters moved
@@ -776,7 +937,7 @@ ru AS MATERIALIZED (
 /// would cost more than the scan. The rarer catalogs are left to [`other_rows`].
 ///
 /// Parameters: `$1`–`$3` see [`CHANGED`], `$4`/`$5` the write/delete counter baselines.
-pub fn incremental(same_tx: bool) -> String {
+pub fn incremental(same_tx: bool, version: i32) -> String {
     let counted = counted_exprs();
     let head_ctes = format!(
         r#"
@@ -791,7 +952,7 @@ cnt AS MATERIALIZED (
 g AS MATERIALIZED (
     SELECT NOT c.tc OR b.ch IS NULL OR c.ch[2] IS DISTINCT FROM b.ch[2] AS g_type,
            NOT c.tc OR b.ch IS NULL OR c.ch[6] IS DISTINCT FROM b.ch[6] AS g_con,
-           NOT c.tc OR b.del IS NULL OR c.del[6:9] IS DISTINCT FROM b.del[6:9] AS subdel
+           NOT c.tc OR b.del IS NULL OR c.del[6:11] IS DISTINCT FROM b.del[6:11] AS subdel
       FROM cnt c, b
 ),
 own AS MATERIALIZED (SELECT pg_catalog.txid_current_if_assigned() AS top),
@@ -833,9 +994,18 @@ tscan AS MATERIALIZED (
     };
     let dirty = format!(
         r#"
-dirty AS MATERIALIZED (
+dirty0 AS MATERIALIZED (
     SELECT DISTINCT m.root FROM lkmap m
      WHERE m.rk = 'r' AND NOT m.gone AND m.root IS NOT NULL AND ({dirty_cond})
+),
+-- with the sequences the re-read tables own: whether a sequence prints its owner depends
+-- on the owning column's default, which changes without locking the sequence
+dirty AS MATERIALIZED (
+    SELECT d.root FROM dirty0 d
+    UNION
+    SELECT dp.objid FROM dirty0 d JOIN pg_catalog.pg_depend dp
+        ON dp.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dp.refobjid = d.root
+       AND dp.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dp.deptype = 'a'
 )"#
     );
     let rel = REL_CTE.replace("{REL}", "c.oid IN (SELECT d.root FROM dirty d)");
@@ -860,7 +1030,7 @@ UNION ALL
 SELECT 'T', NULL, NULL, ARRAY(SELECT DISTINCT x.rk || ':' || x.root FROM tscan x WHERE {CHANGED}), NULL
 UNION ALL
 SELECT 'R', NULL, NULL, NULL, ARRAY(SELECT d.root FROM dirty d)"#,
-        rel_select = rel_select(!same_tx)
+        rel_select = rel_select(!same_tx, version)
     );
     let ru = if same_tx {
         ""
@@ -1015,6 +1185,8 @@ pub const STAMPED: &[&str] = &[
     "pg_ts_dict",
     "pg_foreign_table",
     "pg_foreign_server",
+    "pg_description",
+    "pg_statistic_ext",
     "pg_foreign_data_wrapper",
     "pg_cast",
     "pg_conversion",
@@ -1026,7 +1198,8 @@ pub const STAMPED: &[&str] = &[
 /// hash the sum did not have, and a delete lowers the count: a change goes unnoticed only
 /// if hashes cancel out exactly (the sums of the ids themselves can: a transaction that
 /// got its id before the stamp and commits after it writes rows *older* than some already
-/// there). Of pg_depend only extension membership (deptype `e`) shapes the text; roles
+/// there). Of pg_depend only extension membership and sequence ownership (deptypes `e`
+/// and `a`) shape the text; roles
 /// are printed only in policies, so only the roles policies name count, by oid and name
 /// from pg_roles (readable by every user; roles are shared by the whole cluster, and
 /// creating one elsewhere must not look like a change here).
@@ -1045,7 +1218,7 @@ pub fn stamp() -> String {
         )
     };
     let mut parts: Vec<String> = STAMPED.iter().map(|c| part(c, "")).collect();
-    parts.push(part("pg_depend", " WHERE x.deptype = 'e'"));
+    parts.push(part("pg_depend", " WHERE x.deptype IN ('e', 'a')"));
     parts.push(
         "SELECT 'pg_roles', pg_catalog.count(*), \
          pg_catalog.sum(pg_catalog.hashtext(x.oid::pg_catalog.text || ':' || x.rolname)::pg_catalog.int8) \

@@ -1,0 +1,336 @@
+//! Properties the canonical text shows only when they differ from the default: each one
+//! changes the fingerprint, the incremental read after a migration that sets or undoes it
+//! agrees with a full read, and undoing it restores the fingerprint from before. Schemas
+//! without them print as they always did.
+
+mod common;
+
+use backstop_core::driver::Driver;
+use backstop_core::schema::SchemaState;
+use backstop_postgres::testing::TestDb;
+use common::{assert_same, begin, exec, fresh_full_read};
+
+/// A schema with none of the properties: its text must stay byte for byte what it was
+/// before they were printed, so that fingerprints recorded earlier stay valid.
+const PLAIN: &str = r#"
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
+CREATE TYPE pair AS (a integer, b text);
+CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL, created_at timestamptz DEFAULT now(), m mood DEFAULT 'ok');
+CREATE TABLE orders (id serial PRIMARY KEY, user_id bigint REFERENCES users(id), total numeric(10,2) CHECK (total >= 0), note varchar(20), doc jsonb);
+CREATE INDEX orders_user_idx ON orders (user_id);
+CREATE VIEW big_orders AS SELECT o.id, u.email FROM orders o JOIN users u ON u.id = o.user_id WHERE o.total > 100;
+CREATE MATERIALIZED VIEW totals AS SELECT user_id, sum(total) AS s FROM orders GROUP BY user_id;
+CREATE FUNCTION add1(i integer) RETURNS integer LANGUAGE sql SET work_mem = '8MB' AS $$ SELECT i + 1 $$;
+CREATE SEQUENCE invoice_seq INCREMENT BY 10;
+CREATE TABLE uses_seq (n bigint DEFAULT nextval('invoice_seq'));
+CREATE TABLE parent (a int, b text);
+CREATE TABLE child (c int) INHERITS (parent);
+CREATE TABLE events (id int, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE events_2027 (id int, at date NOT NULL);
+ALTER TABLE events ATTACH PARTITION events_2027 FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+CREATE SCHEMA app;
+CREATE TABLE app.x (p pair, d posint)
+"#;
+
+fn build(sql: &str) -> (TestDb, SchemaState) {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    exec(&mut d, sql);
+    let s = d.schema(None).expect("full read");
+    (db, s)
+}
+
+#[test]
+fn plain_schema_prints_as_before() {
+    let (_db, s) = build(PLAIN);
+    let text = s.text();
+    if let Ok(path) = std::env::var("BACKSTOP_DUMP_PLAIN") {
+        std::fs::write(path, &text).unwrap();
+    }
+    assert_eq!(text, include_str!("plain_schema.txt"), "{text}");
+}
+
+/// Each `(up, down)` on a database holding `base`: `up` changes the fingerprint, `down`
+/// restores it, and after either the incremental read equals a full one — in a new
+/// transaction (reads of several migrations in a row) and within one transaction (a
+/// read after each step of a multi-migration transaction).
+fn check(base: &str, cases: &[(&str, &str)]) {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    exec(&mut d, base);
+    let base_state = d.schema(None).expect("full read");
+    let mut prev = base_state.clone();
+    for (up, down) in cases {
+        for (what, sql, expect_base) in [("up", up, false), ("down", down, true)] {
+            begin(&mut d);
+            exec(&mut d, sql);
+            let state = d.schema(Some(&prev)).expect("incremental read");
+            let stats = d.last_schema_read();
+            d.commit().expect("commit");
+            let full = fresh_full_read(&db);
+            assert_same(&full, &state, &format!("{what} `{sql}` ({stats:?})"));
+            if expect_base {
+                assert_same(&base_state, &state, &format!("`{sql}` undoes `{up}`"));
+            } else {
+                assert_ne!(
+                    base_state.fingerprint(),
+                    state.fingerprint(),
+                    "`{sql}` must change the fingerprint:\n{}",
+                    state.text()
+                );
+            }
+            prev = state;
+        }
+    }
+    // The same steps in one transaction, a read after each.
+    begin(&mut d);
+    let mut prev = d.schema(None).expect("full read");
+    for (up, down) in cases {
+        for sql in [up, down] {
+            exec(&mut d, sql);
+            let state = d.schema(Some(&prev)).expect("incremental read");
+            let mut probe = state.clone();
+            probe.objects.insert("x".into(), "y".into()); // forces a full read
+            let full = d.schema(Some(&probe)).expect("full read");
+            assert_same(&full, &state, &format!("`{sql}` in one transaction"));
+            prev = full;
+        }
+    }
+    d.rollback().expect("rollback");
+}
+
+#[test]
+fn sequence_ownership_is_printed_unless_it_is_a_serial_columns() {
+    let (_db, s) = build("CREATE TABLE t (id serial, a int);\nCREATE SEQUENCE s OWNED BY t.a");
+    let text = s.text();
+    assert!(text.contains("owned by public.t.a"), "{text}");
+    assert!(
+        !text.contains("owned by public.t.id"),
+        "a serial column's sequence prints as before:\n{text}"
+    );
+    check(
+        "CREATE TABLE t (id serial, a int, g int GENERATED ALWAYS AS IDENTITY);\nCREATE SEQUENCE s",
+        &[
+            (
+                "ALTER SEQUENCE s OWNED BY t.a",
+                "ALTER SEQUENCE s OWNED BY NONE",
+            ),
+            // the serial's sequence: owned, but no longer by the column that calls it
+            (
+                "ALTER TABLE t ALTER id DROP DEFAULT",
+                "ALTER TABLE t ALTER id SET DEFAULT nextval('t_id_seq')",
+            ),
+            ("ALTER TABLE t RENAME a TO b", "ALTER TABLE t RENAME b TO a"),
+        ],
+    );
+}
+
+#[test]
+fn column_storage_compression_statistics_and_options_are_printed() {
+    check(
+        "CREATE TABLE t (a text, b int, c int)",
+        &[
+            (
+                "ALTER TABLE t ALTER a SET STORAGE EXTERNAL",
+                "ALTER TABLE t ALTER a SET STORAGE EXTENDED",
+            ),
+            (
+                "ALTER TABLE t ALTER a SET COMPRESSION pglz",
+                "ALTER TABLE t ALTER a SET COMPRESSION DEFAULT",
+            ),
+            (
+                "ALTER TABLE t ALTER b SET STATISTICS 500",
+                "ALTER TABLE t ALTER b SET STATISTICS -1",
+            ),
+            (
+                "ALTER TABLE t ALTER c SET (n_distinct = 5)",
+                "ALTER TABLE t ALTER c RESET (n_distinct)",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn replica_identity_cluster_on_and_access_method_are_printed() {
+    check(
+        "CREATE ACCESS METHOD heap2 TYPE TABLE HANDLER heap_tableam_handler;\n\
+         CREATE TABLE t (id int NOT NULL, a int);\nCREATE UNIQUE INDEX t_id ON t (id)",
+        &[
+            (
+                "ALTER TABLE t REPLICA IDENTITY FULL",
+                "ALTER TABLE t REPLICA IDENTITY DEFAULT",
+            ),
+            (
+                "ALTER TABLE t REPLICA IDENTITY NOTHING",
+                "ALTER TABLE t REPLICA IDENTITY DEFAULT",
+            ),
+            (
+                "ALTER TABLE t REPLICA IDENTITY USING INDEX t_id",
+                "ALTER TABLE t REPLICA IDENTITY DEFAULT",
+            ),
+            (
+                "ALTER TABLE t CLUSTER ON t_id",
+                "ALTER TABLE t SET WITHOUT CLUSTER",
+            ),
+            (
+                "ALTER TABLE t SET ACCESS METHOD heap2",
+                "ALTER TABLE t SET ACCESS METHOD heap",
+            ),
+        ],
+    );
+}
+
+const FOREIGN: &str = "CREATE FOREIGN DATA WRAPPER w;\nCREATE SERVER s1 FOREIGN DATA WRAPPER w;\n\
+                       CREATE SERVER s2 FOREIGN DATA WRAPPER w";
+
+#[test]
+fn foreign_tables_print_their_server_and_options() {
+    let (_a, on_s1) = build(&format!(
+        "{FOREIGN};\nCREATE FOREIGN TABLE f (a int) SERVER s1"
+    ));
+    let (_b, on_s2) = build(&format!(
+        "{FOREIGN};\nCREATE FOREIGN TABLE f (a int) SERVER s2"
+    ));
+    assert_ne!(on_s1.fingerprint(), on_s2.fingerprint(), "{}", on_s1.text());
+    check(
+        &format!("{FOREIGN};\nCREATE FOREIGN TABLE f (a int) SERVER s1"),
+        &[
+            (
+                "ALTER FOREIGN TABLE f OPTIONS (ADD k 'v')",
+                "ALTER FOREIGN TABLE f OPTIONS (DROP k)",
+            ),
+            (
+                "ALTER FOREIGN TABLE f ALTER a OPTIONS (ADD col 'x')",
+                "ALTER FOREIGN TABLE f ALTER a OPTIONS (DROP col)",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn extended_statistics_are_lines_of_their_table() {
+    check(
+        "CREATE TABLE t (a int, b int, c int);\nCREATE STATISTICS st (ndistinct) ON a, b FROM t",
+        &[
+            (
+                "CREATE STATISTICS st2 (dependencies, mcv) ON a, c FROM t",
+                "DROP STATISTICS st2",
+            ),
+            (
+                "CREATE STATISTICS st3 ON (a + b) FROM t",
+                "DROP STATISTICS st3",
+            ),
+            (
+                "ALTER STATISTICS st SET STATISTICS 50",
+                "ALTER STATISTICS st SET STATISTICS -1",
+            ),
+            (
+                "ALTER STATISTICS st RENAME TO st9",
+                "ALTER STATISTICS st9 RENAME TO st",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn comments_are_printed() {
+    check(
+        "CREATE TABLE t (a int);\nCREATE VIEW v AS SELECT a FROM t;\nCREATE SEQUENCE q;\n\
+         CREATE MATERIALIZED VIEW m AS SELECT a FROM t;\n\
+         CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';\n\
+         CREATE TYPE e AS ENUM ('x');\nCREATE DOMAIN d AS int;\nCREATE SCHEMA app;\n\
+         COMMENT ON FUNCTION f() IS 'one'",
+        &[
+            ("COMMENT ON TABLE t IS 'rows'", "COMMENT ON TABLE t IS NULL"),
+            (
+                "COMMENT ON COLUMN t.a IS 'the a'",
+                "COMMENT ON COLUMN t.a IS NULL",
+            ),
+            ("COMMENT ON VIEW v IS 'view'", "COMMENT ON VIEW v IS NULL"),
+            (
+                "COMMENT ON SEQUENCE q IS 'seq'",
+                "COMMENT ON SEQUENCE q IS NULL",
+            ),
+            (
+                "COMMENT ON MATERIALIZED VIEW m IS 'mv'",
+                "COMMENT ON MATERIALIZED VIEW m IS NULL",
+            ),
+            (
+                "COMMENT ON FUNCTION f() IS 'two'",
+                "COMMENT ON FUNCTION f() IS 'one'",
+            ),
+            (
+                "COMMENT ON FUNCTION f() IS NULL",
+                "COMMENT ON FUNCTION f() IS 'one'",
+            ),
+            ("COMMENT ON TYPE e IS 'enum'", "COMMENT ON TYPE e IS NULL"),
+            (
+                "COMMENT ON DOMAIN d IS 'domain'",
+                "COMMENT ON DOMAIN d IS NULL",
+            ),
+            (
+                "COMMENT ON SCHEMA app IS 'app'",
+                "COMMENT ON SCHEMA app IS NULL",
+            ),
+            (
+                "COMMENT ON SCHEMA public IS 'mine'",
+                "COMMENT ON SCHEMA public IS 'standard public schema'",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn unpopulated_materialized_views_are_printed() {
+    check(
+        "CREATE TABLE t (a int);\nCREATE MATERIALIZED VIEW m AS SELECT a FROM t",
+        &[(
+            "REFRESH MATERIALIZED VIEW m WITH NO DATA",
+            "REFRESH MATERIALIZED VIEW m",
+        )],
+    );
+}
+
+#[test]
+fn inherited_columns_declared_locally_are_marked() {
+    check(
+        "CREATE TABLE p (a int, b text);\nCREATE TABLE ch (c int) INHERITS (p)",
+        &[(
+            // NO INHERIT leaves the columns local; INHERIT adds the parent's count
+            "ALTER TABLE ch NO INHERIT p;\nALTER TABLE ch INHERIT p",
+            "DROP TABLE ch;\nCREATE TABLE ch (c int) INHERITS (p)",
+        )],
+    );
+}
+
+#[test]
+fn function_set_clauses_print_in_a_canonical_order() {
+    let f = |sets: &str| {
+        format!(
+            "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql {sets} AS $$\nBEGIN\n SET LOCAL work_mem = '1MB'; RETURN 1; END $$"
+        )
+    };
+    let (_a, ab) = build(&f("SET work_mem = '8MB' SET search_path = public, pg_temp"));
+    let (_b, ba) = build(&f("SET search_path = public, pg_temp SET work_mem = '8MB'"));
+    assert_same(&ab, &ba, "SET clauses in another order");
+    let (_c, other) = build(&f("SET work_mem = '9MB' SET search_path = public, pg_temp"));
+    assert_ne!(ab.fingerprint(), other.fingerprint(), "{}", ab.text());
+    let text = ab.text();
+    assert!(
+        text.contains("SET search_path TO 'public', 'pg_temp'\\n SET work_mem TO '8MB'\\nAS"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\\n SET LOCAL work_mem = '1MB';"),
+        "body untouched: {text}"
+    );
+    check(
+        "CREATE FUNCTION g() RETURNS int LANGUAGE sql SET work_mem = '8MB' AS 'SELECT 1'",
+        &[(
+            "ALTER FUNCTION g() SET search_path = public",
+            "ALTER FUNCTION g() RESET search_path",
+        )],
+    );
+}
