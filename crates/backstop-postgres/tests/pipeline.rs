@@ -725,3 +725,22 @@ fn a_read_that_cannot_be_prepared_is_reported_as_such() {
     d.commit().unwrap();
     common::assert_same(&common::fresh_full_read(&db), &state, "after the lock");
 }
+
+#[test]
+fn catalog_reads_are_never_jit_compiled() {
+    // The catalog reads' cost estimates cross the JIT thresholds, and compiling them costs
+    // several times what running them does: the session runs with JIT off, also after a
+    // migration reset the session.
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    assert_eq!(
+        d.execute("SELECT current_setting('jit') = 'off'").unwrap(),
+        vec![true]
+    );
+    d.execute("SET jit = on").unwrap();
+    d.reset_session().unwrap();
+    assert_eq!(
+        d.execute("SELECT current_setting('jit') = 'off'").unwrap(),
+        vec![true]
+    );
+}
