@@ -355,3 +355,51 @@ fn a_dirty_migration_shows_what_it_left_and_resolve_shows_what_is_still_to_undo(
         assert!(p.status(&db)["drift"].is_null(), "{kind:?}");
     }
 }
+
+#[test]
+fn an_atomic_undo_that_fails_keeps_the_cause_and_the_diff() {
+    // The failure that started the undo says why the run failed; the undo's unproven step
+    // says what is left. Both reach the document.
+    for kind in [Kind::Sqlite, Kind::Postgres] {
+        let db = Db::new(kind);
+        let p = Project::new();
+        p.add(
+            "1_a",
+            "CREATE TABLE a (id int);",
+            Some("DROP TABLE a;"),
+            None,
+            None,
+        );
+        p.add(
+            "2_b",
+            "CREATE TABLE b (id int);\nCREATE TABLE b2 (id int);",
+            Some("DROP TABLE b;"),
+            None,
+            None,
+        );
+        p.add(
+            "3_c",
+            "CREATE TABLE c (id int);\nINSERT INTO nope VALUES (1);",
+            Some("DROP TABLE c;"),
+            None,
+            None,
+        );
+        p.ok(&db, &["apply", "--to", "1"]);
+        let r = p.run(
+            &db,
+            &["--format", "json", "apply", "--atomic", "--release", "rel1"],
+        );
+        let j = needs_person(&r);
+        assert_eq!(j["needs_person"]["situation"], "atomic-undo-failed", "{j}");
+        let stmt = j["failure"]["statement"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{j}"));
+        assert!(stmt.contains("nope"), "the cause: {j}");
+        let diff = j["diff"].as_str().unwrap_or_else(|| panic!("no diff: {j}"));
+        assert!(diff.contains("b2"), "{diff}");
+        assert!(
+            j["error"].as_str().is_some_and(|e| e.contains("nope")),
+            "{j}"
+        );
+    }
+}

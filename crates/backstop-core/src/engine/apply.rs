@@ -343,8 +343,11 @@ pub fn apply(
                                     .map(|r| r.version)
                                     .filter(|v| !undone.contains(v))
                                     .collect();
-                                let what = format!("--atomic: undoing migration {} after the failure did not complete: {e}", row.version);
+                                // Both failures matter: the one that started the undo says
+                                // why the run failed, the undo's what is left to do.
+                                let what = format!("--atomic: undoing migration {} after the failure did not complete: {e}\n  the failure that started the undo: {error}", row.version);
                                 let transaction = row.options.transaction && db.transactional_ddl();
+                                let cause = error.failure().cloned().map(Box::new);
                                 error = atomic_undo_failed(
                                     e,
                                     row,
@@ -354,6 +357,11 @@ pub fn apply(
                                     what,
                                     &undone,
                                 );
+                                if let EngineError::NeedsPerson { failure, .. } = &mut error {
+                                    if cause.is_some() {
+                                        *failure = cause;
+                                    }
+                                }
                                 break;
                             }
                         }
@@ -429,8 +437,13 @@ fn atomic_undo_failed(
     what: String,
     undone: &[i64],
 ) -> EngineError {
-    let (failure, mut needs) = match e {
-        EngineError::NeedsPerson { failure, needs, .. } => (failure, *needs),
+    let (failure, mut needs, diff) = match e {
+        EngineError::NeedsPerson {
+            failure,
+            needs,
+            diff,
+            ..
+        } => (failure, *needs, diff),
         other => {
             // A failed down script in a transaction was rolled back: still applied. Any
             // other error leaves it to `backstop status` to say.
@@ -453,7 +466,7 @@ fn atomic_undo_failed(
                 "backstop status",
                 "first: it shows what is applied now",
             )];
-            (failure, n)
+            (failure, n, None)
         }
     };
     needs.situation = Situation::AtomicUndoFailed;
@@ -470,7 +483,7 @@ fn atomic_undo_failed(
         what,
         failure,
         needs: Box::new(needs),
-        diff: None,
+        diff,
         path: None,
     }
 }
