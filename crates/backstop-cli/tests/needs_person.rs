@@ -403,3 +403,29 @@ fn an_atomic_undo_that_fails_keeps_the_cause_and_the_diff() {
         );
     }
 }
+
+#[test]
+fn a_single_file_migration_left_dirty_numbers_lines_as_its_file_does() {
+    // The text and the JSON name the same lines: the file's, not the section's.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    std::fs::write(
+        p.dir().join("1_sf.sql"),
+        "-- transaction = false\n-- irreversible = true\n-- reason = \"no\"\n-- backstop:up\nCREATE TABLE s (id int);\nCREATE TABLE s2 (id int);\nINSERT INTO nope VALUES (1);\n",
+    )
+    .expect("write");
+    let r = p.run(&db, &["--format", "json", "apply"]);
+    let j = needs_person(&r);
+    let lines: Vec<u64> = j["needs_person"]["statements"]["completed"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{j}"))
+        .iter()
+        .map(|s| s["line"].as_u64().expect("line"))
+        .collect();
+    assert_eq!(lines, vec![5, 6], "{j}");
+    let text = j["error"].as_str().expect("error");
+    assert!(
+        text.contains("1. line 5:") && text.contains("2. line 6:") && !text.contains("up.sql"),
+        "{text}"
+    );
+}

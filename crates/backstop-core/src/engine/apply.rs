@@ -1096,10 +1096,10 @@ fn apply_no_tx(
                 false,
             ));
             needs.state = format!(
-                "history marks it dirty with {} of {} statements of up.sql completed:\n{}",
+                "history marks it dirty with {} of {} statements of the up script completed:\n{}",
                 row.progress,
                 up.len(),
-                ran_list(&up, done)
+                ran_list(m, &up, done)
             );
             Err(EngineError::NeedsPerson {
                 what: format!(
@@ -1159,14 +1159,17 @@ fn drop_left_index(
     dropped
 }
 
-fn ran_list(up: &[crate::sql::Statement], n: usize) -> String {
+/// The first `n` statements of `m`'s up script, numbered, with their lines in its file (a
+/// single-file migration's section starts further down).
+fn ran_list(m: &Migration, up: &[crate::sql::Statement], n: usize) -> String {
     if n == 0 {
         return "  (none)".into();
     }
+    let offset = m.script_line_offset(Part::Up);
     up.iter()
         .take(n)
         .enumerate()
-        .map(|(i, s)| format!("  {}. line {}: {}", i + 1, s.line, s.excerpt()))
+        .map(|(i, s)| format!("  {}. line {}: {}", i + 1, s.line + offset, s.excerpt()))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -1284,7 +1287,7 @@ fn run_no_tx(
                 up_done,
                 up.len(),
                 m.script_path(Part::Up).display(),
-                ran_list(up, up_done)
+                ran_list(m, up, up_done)
             );
             return Err(EngineError::NeedsPerson {
                 what: se.failure.to_string(),
@@ -1392,7 +1395,7 @@ fn run_no_tx(
         }
         row.status = Status::Dirty;
         row.note = Some(format!(
-            "failed with {} of {} statements of up.sql completed: {}",
+            "failed with {} of {} statements of the up script completed: {}",
             up_done,
             up.len(),
             se.failure.error
@@ -1425,9 +1428,9 @@ fn run_no_tx(
             false,
         ));
         needs.state = format!(
-            "migration {} ran outside a transaction and stopped; it is marked dirty. Statements of up.sql that completed:\n{}\n  {how_text}nothing runs on this database until it is resolved",
+            "migration {} ran outside a transaction and stopped; it is marked dirty. Statements of the up script that completed:\n{}\n  {how_text}nothing runs on this database until it is resolved",
             m.version,
-            ran_list(up, up_done)
+            ran_list(m, up, up_done)
         );
         needs.cleanup = how;
         return Err(EngineError::NeedsPerson {
