@@ -216,6 +216,14 @@ impl Printer {
             return;
         }
         self.plan_text(r);
+        // What --to leaves out: a plan never reads "nothing to apply" as "up to date".
+        if !r.remaining.is_empty() {
+            let list: Vec<String> = r.remaining.iter().map(i64::to_string).collect();
+            out(&format!(
+                "still pending after --to: {} (plan without --to to include them)",
+                list.join(", ")
+            ));
+        }
     }
 
     fn plan_text(&self, r: &PlanReport) {

@@ -388,6 +388,11 @@ fn plan_and_apply_agree_on_a_target_and_say_what_is_left() {
     assert!(!plan.stdout.contains("lock lock"), "{plan:?}");
 
     p.ok(&db, &["apply", "--to", "2"]);
+    // plan says the same as apply about what --to leaves out.
+    let r = p.ok(&db, &["plan", "--to", "1"]);
+    assert!(r.stdout.contains("still pending after --to: 3"), "{r:?}");
+    let j = p.ok(&db, &["--format", "json", "plan", "--to", "2"]).json();
+    assert_eq!(j["remaining"], serde_json::json!([3]), "{j}");
     let r = p.ok(&db, &["apply", "--to", "1"]);
     assert!(!r.stdout.contains("up to date"), "{r:?}");
     assert!(

@@ -73,6 +73,8 @@ pub struct PlannedMigration {
 pub struct PlanReport {
     pub database: String,
     pub pending: Vec<PlannedMigration>,
+    /// Pending migrations after `--to`'s target, which this plan leaves out.
+    pub remaining: Vec<i64>,
     pub warnings: Vec<String>,
 }
 

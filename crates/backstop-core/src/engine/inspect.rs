@@ -44,9 +44,15 @@ pub(crate) fn plan_from(
             snapshot: vec![],
         })
         .collect();
+    let remaining = pending_of(migrations, history, None)
+        .into_iter()
+        .map(|m| m.version)
+        .filter(|v| to.is_some_and(|t| *v > t))
+        .collect();
     Ok(PlanReport {
         database: db.display_url(),
         pending,
+        remaining,
         warnings,
     })
 }
