@@ -158,11 +158,12 @@ SELECT 'r', c.oid,
            -- heap (OID 2, fixed) is the default access method; the sub-select runs only for others
            CASE WHEN c.relkind IN ('r', 'p', 'm') AND c.relam <> 0 AND c.relam <> 2
                 THEN 'using ' || (SELECT pg_catalog.quote_ident(am.amname) FROM pg_catalog.pg_am am WHERE am.oid = c.relam) END,
-           CASE WHEN c.relkind = 'm' AND NOT c.relispopulated THEN 'with no data' END,
            CASE WHEN c.relkind = 'f' THEN (
+               -- options as `name 'value'`, split by the server: raw `name=value` entries
+               -- joined with commas could spell two different option lists alike
                SELECT 'server ' || pg_catalog.quote_ident(fs.srvname)
-                      || COALESCE(' options (' || (SELECT pg_catalog.string_agg(o, ', ' ORDER BY o)
-                                                     FROM pg_catalog.unnest(ft.ftoptions) o) || ')', '')
+                      || COALESCE(' options (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(o.option_name) || ' ' || pg_catalog.quote_literal(o.option_value), ', ' ORDER BY o.option_name)
+                                                     FROM pg_catalog.pg_options_to_table(ft.ftoptions) o) || ')', '')
                  FROM pg_catalog.pg_foreign_table ft JOIN pg_catalog.pg_foreign_server fs ON fs.oid = ft.ftserver
                 WHERE ft.ftrelid = c.oid) END,
            -- the definition, never the current value
@@ -245,11 +246,9 @@ SELECT 'r', c.oid,
                                                        WHERE pg_catalog.split_part(o, '=', 1) IN ('n_distinct', 'n_distinct_inherited')) || ')', '')
                           ELSE '' END
                   || CASE WHEN a.attfdwoptions IS NOT NULL
-                          THEN ' options (' || (SELECT pg_catalog.string_agg(o, ', ' ORDER BY o) FROM pg_catalog.unnest(a.attfdwoptions) o) || ')'
+                          THEN ' options (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(o.option_name) || ' ' || pg_catalog.quote_literal(o.option_value), ', ' ORDER BY o.option_name)
+                                                  FROM pg_catalog.pg_options_to_table(a.attfdwoptions) o) || ')'
                           ELSE '' END
-                  -- a column both inherited and declared by the table itself survives
-                  -- NO INHERIT and the parent's DROP COLUMN; partitions never have these
-                  || CASE WHEN a.attinhcount > 0 AND a.attislocal THEN ' local' ELSE '' END
                   END
              FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind <> 'S')
@@ -264,7 +263,6 @@ SELECT 'r', c.oid,
                        THEN '=%' || i.indexrelid
                        ELSE '%' || i.indexrelid || ' ' || pg_catalog.pg_get_indexdef(i.indexrelid)
                             || CASE WHEN NOT i.indisvalid THEN ' INVALID' ELSE '' END
-                            || CASE WHEN i.indisclustered THEN ' CLUSTER' ELSE '' END
                             || CASE WHEN i.indisreplident THEN ' REPLICA IDENTITY' ELSE '' END END
              FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)
        || ARRAY(
@@ -308,11 +306,13 @@ SELECT 'f', p.oid,
        CASE p.prokind WHEN 'p' THEN 'procedure ' WHEN 'a' THEN 'aggregate ' ELSE 'function ' END
        || pg_catalog.quote_ident(p.nspname) || '.' || pg_catalog.quote_ident(p.proname)
        || '(' || pg_catalog.oidvectortypes(p.proargtypes) || ')',
-       ARRAY[CASE WHEN p.prokind <> 'a' AND COALESCE(pg_catalog.cardinality(p.proconfig), 0) <= 1 THEN pg_catalog.pg_get_functiondef(p.oid)
+       ARRAY[CASE WHEN p.prokind <> 'a' AND (COALESCE(pg_catalog.cardinality(p.proconfig), 0) <= 1
+                                             OR pg_catalog.array_to_string(p.proconfig, '') LIKE E'%\n%')
+                  THEN pg_catalog.pg_get_functiondef(p.oid)
              -- SET clauses print in the order they were set, one ` SET name TO value` line
              -- each, as one block ahead of the body: sorted, so that the same settings set
-             -- in another order print the same. Left as printed when the block is not found
-             -- as expected (a value spanning lines).
+             -- in another order print the same. Left as printed when a value spans lines
+             -- (its lines would sort among the others) or the block is not found as expected.
              WHEN p.prokind <> 'a' THEN (
                  SELECT CASE WHEN k.i IS NOT NULL
                               AND pg_catalog.cardinality(x.ls[k.i:k.i + x.n - 1]) = x.n
@@ -493,11 +493,13 @@ fn comment_line(alias: &str, catalog: &str) -> String {
 /// pg_opclass, pg_opfamily, pg_operator, pg_am, pg_ts_config, pg_ts_dict, pg_ts_parser,
 /// pg_ts_template and pg_authid (renames and schema moves; a policy prints role names),
 /// of pg_statistic_ext (ALTER STATISTICS renames, moves or sets a target without locking
-/// the table whose lines print it), and every write to pg_opclass: creating or dropping a type's default operator class
+/// the table whose lines print it), of pg_foreign_server (a foreign table prints its
+/// server's name, and a rename locks no relation), and every write to pg_opclass: creating
+/// or dropping a type's default operator class
 /// changes how its indexes and exclusion constraints print. Creating any other such
 /// object changes no name printed already, and one in use can't be dropped without what
 /// uses it.
-const GATE_TERMS: [(u32, &str); 14] = [
+const GATE_TERMS: [(u32, &str); 15] = [
     (3456, "updated"),
     (2612, "updated"),
     (2616, "inserted"),
@@ -512,6 +514,8 @@ const GATE_TERMS: [(u32, &str); 14] = [
     (3764, "updated"),
     (1260, "updated"),
     (3381, "updated"),
+    // pg_foreign_server: a foreign table prints its server's name
+    (1417, "updated"),
 ];
 
 fn gate_term(&(oid, counter): &(u32, &str)) -> String {
