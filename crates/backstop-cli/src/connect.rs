@@ -15,6 +15,18 @@ pub fn is_sqlite(url: &str) -> bool {
     scheme(url) == "sqlite"
 }
 
+/// The database file an `sqlite:` URL names when it does not exist, as the process sees
+/// it: a relative path resolved here, so messages say where backstop looked.
+fn missing_sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, EngineError> {
+    if !is_sqlite(url) {
+        return Ok(None);
+    }
+    let file = backstop_sqlite::file(url).map_err(|e| EngineError::Usage(redact(&e.message)))?;
+    Ok(file
+        .filter(|p| !p.exists())
+        .map(|p| std::path::absolute(&p).unwrap_or(p)))
+}
+
 /// [`connect`], for commands that vouch for a database (`verify`, `audit`): an SQLite file
 /// that does not exist is a mistyped path or a database not created yet, not an empty
 /// database to create and call intact (opening it would leave an empty file behind). Only
@@ -24,19 +36,12 @@ pub fn connect_existing(
     ctx: &Ctx,
     application_name: &str,
 ) -> Result<Box<dyn Driver>, EngineError> {
-    if is_sqlite(url) {
-        let file =
-            backstop_sqlite::file(url).map_err(|e| EngineError::Usage(redact(&e.message)))?;
-        if let Some(path) = file.filter(|p| !p.exists()) {
-            // The path as the process sees it: a relative one is resolved here, so the
-            // message says where backstop looked.
-            let shown = std::path::absolute(&path).unwrap_or(path);
-            return Err(EngineError::Usage(format!(
-                "{}: no such SQLite database: {} does not exist (check the URL; `backstop apply` creates it); nothing was created",
-                redact(url),
-                redact(&shown.display().to_string())
-            )));
-        }
+    if let Some(shown) = missing_sqlite_file(url)? {
+        return Err(EngineError::Usage(format!(
+            "{}: no such SQLite database: {} does not exist (check the URL; `backstop apply` creates it); nothing was created",
+            redact(url),
+            redact(&shown.display().to_string())
+        )));
     }
     connect(url, ctx, application_name)
 }
@@ -50,21 +55,16 @@ pub fn connect_reading(
     ctx: &Ctx,
     application_name: &str,
 ) -> Result<Box<dyn Driver>, EngineError> {
-    if is_sqlite(url) {
-        let file =
-            backstop_sqlite::file(url).map_err(|e| EngineError::Usage(redact(&e.message)))?;
-        if let Some(path) = file.filter(|p| !p.exists()) {
-            let shown = std::path::absolute(&path).unwrap_or(path);
-            if let Some(say) = &ctx.progress {
-                (say.0)(&format!(
-                    "note: {} does not exist yet: shown as an empty database (`backstop apply` creates it; nothing was created)",
-                    redact(&shown.display().to_string())
-                ));
-            }
-            let mut d = backstop_sqlite::connect_empty(url).map_err(EngineError::from)?;
-            d.set_application_name(application_name);
-            return Ok(Box::new(d));
+    if let Some(shown) = missing_sqlite_file(url)? {
+        if let Some(say) = &ctx.progress {
+            (say.0)(&format!(
+                "note: {} does not exist yet: shown as an empty database (`backstop apply` creates it; nothing was created)",
+                redact(&shown.display().to_string())
+            ));
         }
+        let mut d = backstop_sqlite::connect_empty(url).map_err(EngineError::from)?;
+        d.set_application_name(application_name);
+        return Ok(Box::new(d));
     }
     connect(url, ctx, application_name)
 }

@@ -1116,6 +1116,29 @@ fn apply_no_tx(
 }
 
 /// A migration of `apply` left dirty outside a transaction: the two ways out of it.
+/// [`dirty_needs`] for a script error `se` after `up_done` statements of the up script
+/// completed outside a transaction; after a lost connection the failed statement may
+/// have completed too.
+fn stopped_needs(
+    situation: Situation,
+    m: &Migration,
+    se: &run::ScriptError,
+    up: &[crate::sql::Statement],
+    up_done: usize,
+) -> NeedsPersonReport {
+    let mut needs = dirty_needs(situation, m);
+    needs.part = Some(se.failure.part);
+    needs.file = Some(se.failure.file.clone());
+    needs.statements = Some(run::progress(
+        &script_ref(m, Part::Up),
+        up,
+        up_done,
+        (se.failure.part == Part::Up).then_some(se.failure.statement_index),
+        situation == Situation::ConnectionLost,
+    ));
+    needs
+}
+
 fn dirty_needs(situation: Situation, m: &Migration) -> NeedsPersonReport {
     let mut needs =
         NeedsPersonReport::new(situation, "apply", m.version, &m.name, HistoryState::Dirty);
@@ -1271,16 +1294,7 @@ fn run_no_tx(
             .as_ref()
             .is_some_and(|e| e.kind == crate::driver::DbErrorKind::Connection)
         {
-            let mut needs = dirty_needs(Situation::ConnectionLost, m);
-            needs.part = Some(se.failure.part);
-            needs.file = Some(se.failure.file.clone());
-            needs.statements = Some(run::progress(
-                &script_ref(m, Part::Up),
-                up,
-                up_done,
-                (se.failure.part == Part::Up).then_some(se.failure.statement_index),
-                true,
-            ));
+            let mut needs = stopped_needs(Situation::ConnectionLost, m, &se, up, up_done);
             needs.state = format!(
                 "the connection was lost while this statement ran outside a transaction, so it may or may not have completed; history marks migration {} dirty with {} of {} statements of {} recorded as completed:\n{}",
                 m.version,
@@ -1417,16 +1431,7 @@ fn run_no_tx(
                 .release(release)
                 .detail(detail),
         );
-        let mut needs = dirty_needs(Situation::StoppedPartWay, m);
-        needs.part = Some(se.failure.part);
-        needs.file = Some(se.failure.file.clone());
-        needs.statements = Some(run::progress(
-            &script_ref(m, Part::Up),
-            up,
-            up_done,
-            (se.failure.part == Part::Up).then_some(se.failure.statement_index),
-            false,
-        ));
+        let mut needs = stopped_needs(Situation::StoppedPartWay, m, &se, up, up_done);
         needs.state = format!(
             "migration {} ran outside a transaction and stopped; it is marked dirty. Statements of the up script that completed:\n{}\n  {how_text}nothing runs on this database until it is resolved",
             m.version,
