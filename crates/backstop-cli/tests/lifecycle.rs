@@ -20,6 +20,9 @@ both!(
     under_drift_a_migration_that_recorded_no_changes_is_not_proven_by_a_down_that_does_nothing,
     a_migration_without_down_script_resolved_applied_can_later_be_resolved_rolled_back,
     resolve_rolled_back_after_accepted_drift_proves_the_migrations_objects,
+    resolve_rolled_back_waits_for_a_newer_dirty_migration,
+    a_rollback_left_dirty_under_accepted_drift_is_resolved_by_its_objects,
+    a_refused_release_rollback_is_audited,
 );
 
 fn shop_applies_verifies_rolls_back_to_empty_and_reapplies(k: Kind) {
@@ -877,4 +880,98 @@ fn resolve_rolled_back_after_accepted_drift_proves_the_migrations_objects(k: Kin
         "the accepted hotfix stays accepted"
     );
     p.ok(&db, &["rollback", "--to", "0"]);
+}
+
+fn resolve_rolled_back_waits_for_a_newer_dirty_migration(k: Kind) {
+    let db = Db::new(k);
+    let p = Project::new();
+    p.add(
+        "1_x",
+        "CREATE TABLE x (id INTEGER);",
+        None,
+        None,
+        Some("irreversible = true\nreason = \"no down\"\n"),
+    );
+    p.add(
+        "2_w",
+        "CREATE TABLE w (id INTEGER);\nINSERT INTO nope VALUES (1);",
+        None,
+        None,
+        Some("transaction = false\nirreversible = true\nreason = \"no down\"\n"),
+    );
+    assert_eq!(p.run(&db, &["apply"]).code, 5);
+    db.exec("DROP TABLE w");
+    let r = p.run(&db, &["resolve", "1", "--rolled-back", "--reason", "r"]);
+    assert_eq!(r.code, 3, "the newer dirty migration comes first: {r:?}");
+    assert!(r.stderr.contains("dirty"), "{r:?}");
+    p.ok(
+        &db,
+        &["resolve", "2", "--rolled-back", "--reason", "w dropped"],
+    );
+    db.exec("DROP TABLE x");
+    p.ok(
+        &db,
+        &["resolve", "1", "--rolled-back", "--reason", "x dropped"],
+    );
+    assert!(p.status(&db)["drift"].is_null());
+}
+
+fn a_rollback_left_dirty_under_accepted_drift_is_resolved_by_its_objects(k: Kind) {
+    let db = Db::new(k);
+    let p = Project::new();
+    p.add(
+        "1_base",
+        "CREATE TABLE base (id INTEGER);",
+        Some("DROP TABLE base;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_two",
+        "CREATE TABLE c1 (id INTEGER);\nCREATE TABLE c2 (id INTEGER);",
+        Some("DROP TABLE c1;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.ok(&db, &["apply"]);
+    db.exec("CREATE TABLE other (id INTEGER)");
+    let r = p.run(
+        &db,
+        &["rollback", "--allow-drift", "--reason", "keep other"],
+    );
+    assert_eq!(r.code, 5, "the down script leaves c2: {r:?}");
+    db.exec("DROP TABLE c2");
+    p.ok(
+        &db,
+        &["resolve", "2", "--rolled-back", "--reason", "dropped c2"],
+    );
+    assert!(p.status(&db)["drift"].is_null(), "other stays accepted");
+    assert!(db.check("SELECT count(*) = 0 FROM other"), "and exists");
+}
+
+fn a_refused_release_rollback_is_audited(k: Kind) {
+    let db = Db::new(k);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id INTEGER);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_b",
+        "CREATE TABLE b (id INTEGER);",
+        Some("DROP TABLE b;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply", "--to", "1", "--release", "R1"]);
+    p.ok(&db, &["apply", "--release", "R2"]);
+    let r = p.run(&db, &["rollback", "--release", "R1"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(db.check(&format!(
+        "SELECT count(*) = 1 FROM {} WHERE kind = 'refused'",
+        db.t("events")
+    )));
 }

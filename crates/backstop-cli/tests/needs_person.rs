@@ -429,3 +429,41 @@ fn a_single_file_migration_left_dirty_numbers_lines_as_its_file_does() {
         "{text}"
     );
 }
+
+#[test]
+fn an_unproven_rollback_of_a_migration_that_recorded_no_objects_shows_no_misleading_diff() {
+    // Resolved `--applied` by hand, the migration recorded no changed object: a diff
+    // computed from that would claim objects were missing that never existed before it.
+    for kind in [Kind::Sqlite, Kind::Postgres] {
+        let db = Db::new(kind);
+        let p = Project::new();
+        p.add(
+            "1_base",
+            "CREATE TABLE base (id int);",
+            Some("DROP TABLE base;"),
+            None,
+            None,
+        );
+        p.add(
+            "2_half",
+            "CREATE TABLE a2 (id int);\nINSERT INTO nope VALUES (1);\nCREATE TABLE b2 (id int);\nCREATE TABLE c2 (id int);",
+            Some("DROP TABLE a2;\nDROP TABLE b2;"),
+            None,
+            Some("transaction = false\n"),
+        );
+        assert_eq!(p.run(&db, &["apply"]).code, 5);
+        // The cleanup's down script dropped a2 before it stopped: finish by hand.
+        db.exec("CREATE TABLE IF NOT EXISTS a2 (id int)");
+        db.exec("CREATE TABLE IF NOT EXISTS b2 (id int)");
+        db.exec("CREATE TABLE IF NOT EXISTS c2 (id int)");
+        p.ok(
+            &db,
+            &["resolve", "2", "--applied", "--reason", "finished by hand"],
+        );
+        let j = needs_person(&p.run(&db, &["--format", "json", "rollback"]));
+        assert!(
+            !j["diff"].as_str().is_some_and(|d| d.contains("(missing)")),
+            "{j}"
+        );
+    }
+}

@@ -445,14 +445,19 @@ pub fn resolve(
     // newest applied one only, as a rollback would take them.
     let undone_by_hand = row.status == Status::Applied && to == Resolution::RolledBack;
     if undone_by_hand {
+        // Newer ones that are dirty or failed count too: their schema before them includes
+        // this migration's objects, so undoing this one first would leave them unresolvable.
         let newest = history
             .iter()
-            .filter(|r| r.status == Status::Applied)
-            .map(|r| r.version)
-            .max();
-        if newest != Some(version) {
+            .filter(|r| matches!(r.status, Status::Applied | Status::Dirty | Status::Failed))
+            .max_by_key(|r| r.version);
+        if let Some(n) = newest.filter(|n| n.version != version) {
             return Err(EngineError::refused(
-                format!("migration {version} is applied, and {} was applied after it", newest.unwrap_or_default()),
+                format!(
+                    "migration {version} is applied, and {} was applied after it (it is {})",
+                    n.version,
+                    n.status.as_str()
+                ),
                 "roll back (or resolve) the newer migrations first: migrations are undone newest first",
             ));
         }
@@ -510,7 +515,10 @@ pub fn resolve(
     // Drift accepted since this applied migration: the fingerprint recorded before it
     // predates the accepted change, so (as a rollback step would be) it is proven by its
     // objects being back as before it and everything else as in the recorded baseline.
-    let baseline = (row.status == Status::Applied
+    // (A dirty row with a fingerprint after it was applied, then left dirty by a rollback
+    // that stopped outside a transaction: the same proof.)
+    let baseline = ((row.status == Status::Applied
+        || (row.status == Status::Dirty && row.fingerprint_after.is_some()))
         && row.fingerprint_after.as_deref() != Some(state.fingerprint.as_str())
         && !delta.is_empty())
     .then(|| -> Result<Option<SchemaState>, DbError> {

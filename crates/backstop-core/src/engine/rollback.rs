@@ -209,7 +209,20 @@ pub fn rollback(
         )?;
         return Err(EngineError::refused(reason, format!("inspect the database, then `backstop resolve {} --applied|--rolled-back --reason \"…\"`", r.version)).into());
     }
-    let todo = targets(&history, &opts.target)?;
+    let todo = match targets(&history, &opts.target) {
+        Ok(t) => t,
+        // A refusal is audited like the others (a usage error is not).
+        Err(EngineError::Refused { reason, next }) => {
+            record(
+                db,
+                &mut state,
+                &ctx.actor,
+                NewEvent::new("refused").detail(json!({"command": "rollback", "reason": reason})),
+            )?;
+            return Err(EngineError::Refused { reason, next }.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     // Every refusal comes before anything is recorded or run: a refused rollback changes
     // nothing, not even the drift baseline, and never stops half way for a reason known
     // at the start.
@@ -631,7 +644,12 @@ fn undo_inner(
         if !proven {
             // What the schema should have been: the state before this step with the
             // migration's recorded changes undone.
-            let d = diff(&schema.reverted(&delta), &after);
+            // A migration that recorded no changed object although its fingerprints moved
+            // (resolved `--applied` by hand) gives nothing to compute that from: no diff
+            // rather than one that points the wrong way.
+            let d = (!delta.is_empty()
+                || row.fingerprint_after.as_deref() == Some(row.fingerprint_before.as_str()))
+            .then(|| diff(&schema.reverted(&delta), &after));
             let _ = if transactional {
                 db.rollback()
             } else {
@@ -692,7 +710,7 @@ fn undo_inner(
                 what: format!("rollback of migration {} ({}) could not be proven: expected fingerprint {}, got {after_fp}", row.version, row.name, row.fingerprint_before),
                 failure: None,
                 needs: Box::new(needs),
-                diff: Some(d),
+                diff: d,
                 path: None,
             });
         }
