@@ -279,6 +279,7 @@ pub fn apply(
             }
             Some(reason) => {
                 let recorded = state.fingerprint.clone();
+                let objects = run::drifted_objects(db, &recorded, &schema)?;
                 state.fingerprint = current_fp.clone();
                 record(
                     db,
@@ -288,7 +289,7 @@ pub fn apply(
                         .release(&release)
                         .reason(Some(reason))
                         .detail(
-                            json!({"check": "drift", "recorded": recorded, "current": current_fp}),
+                            json!({"check": "drift", "recorded": recorded, "current": current_fp, "objects": objects}),
                         ),
                 )?;
                 warnings.push(format!("schema drift accepted: {reason}"));
@@ -328,6 +329,7 @@ pub fn apply(
                 let mut error = error;
                 if opts.atomic && !rows.is_empty() && matches!(error, EngineError::Failed { .. }) {
                     for row in rows.iter().rev() {
+                        // No drift was accepted after migrations of this very run.
                         match undo_one(
                             db,
                             row,
@@ -335,6 +337,7 @@ pub fn apply(
                             &mut state,
                             &mut schema,
                             Some("--atomic: a later migration of the release failed"),
+                            &Default::default(),
                         ) {
                             Ok(_) => undone.push(row.version),
                             Err(e) => {

@@ -306,19 +306,21 @@ pub fn rollback(
     }
     if let (true, Some(reason)) = (drifted, &opts.allow_drift) {
         let recorded = state.fingerprint.clone();
+        let objects = run::drifted_objects(db, &recorded, &schema)?;
         state.fingerprint = current.clone();
         record(
             db,
             &mut state,
             &ctx.actor,
-            NewEvent::new("override")
-                .reason(Some(reason))
-                .detail(json!({"check": "drift", "recorded": recorded, "current": current})),
+            NewEvent::new("override").reason(Some(reason)).detail(
+                json!({"check": "drift", "recorded": recorded, "current": current, "objects": objects}),
+            ),
         )?;
         warnings.push(format!("schema drift accepted: {reason}"));
     }
 
     let mut done = Vec::new();
+    let mut events: Option<Vec<crate::ledger::Event>> = None;
     for (i, row) in todo.iter().enumerate() {
         ctx.say(|| {
             format!(
@@ -330,6 +332,19 @@ pub fn rollback(
             )
         });
         let forced = row.irreversible.is_some();
+        // Under accepted drift: the objects that drift changed since this migration, read
+        // from the ledger once.
+        let accepted = if row.fingerprint_after.as_deref() != Some(state.fingerprint.as_str()) {
+            if events.is_none() {
+                events = Some(db.load_events()?);
+            }
+            events
+                .as_deref()
+                .map(|e| run::accepted_drift(e, row.version))
+                .unwrap_or_default()
+        } else {
+            Default::default()
+        };
         match undo_one(
             db,
             row,
@@ -341,6 +356,7 @@ pub fn rollback(
             } else {
                 None
             },
+            &accepted,
         ) {
             Ok(r) => done.push(r),
             Err(error) => {
@@ -397,11 +413,12 @@ pub(crate) fn undo_one(
     state: &mut StoredState,
     schema: &mut SchemaState,
     forced: Option<&str>,
+    accepted: &std::collections::BTreeSet<String>,
 ) -> Result<RolledBackMigration, EngineError> {
     let transactional = row.options.transaction && db.transactional_ddl();
     // Before anything of this step runs, so an error here is not one that leaves it dirty.
     db.reset_session()?;
-    match undo_inner(db, row, ctx, state, schema, forced) {
+    match undo_inner(db, row, ctx, state, schema, forced, accepted) {
         // Outside a transaction the row is marked dirty before the first statement: any
         // error after that leaves work a person must check.
         Err(EngineError::Db { source }) if !transactional => {
@@ -446,6 +463,7 @@ fn undo_inner(
     state: &mut StoredState,
     schema: &mut SchemaState,
     forced: Option<&str>,
+    accepted: &std::collections::BTreeSet<String>,
 ) -> Result<RolledBackMigration, EngineError> {
     let Some(down_sql) = row.down_sql.as_deref() else {
         return Err(EngineError::refused(
@@ -637,7 +655,11 @@ fn undo_inner(
             // could not see) has nothing to prove the step by.
             let recorded_all = !delta.is_empty()
                 || row.fingerprint_after.as_deref() == Some(row.fingerprint_before.as_str());
-            recorded_all && after == schema.reverted(&delta)
+            // Drift on an object the migration changed or created can't be told from the
+            // migration's own change: dropping a created table would take a column added to
+            // it by hand along, and pass.
+            let untouched = !delta.keys().any(|k| accepted.contains(k));
+            recorded_all && untouched && after == schema.reverted(&delta)
         } else {
             after_fp == row.fingerprint_before
         };
@@ -707,7 +729,19 @@ fn undo_inner(
             needs.state = st;
             needs.next = next;
             return Err(EngineError::NeedsPerson {
-                what: format!("rollback of migration {} ({}) could not be proven: expected fingerprint {}, got {after_fp}", row.version, row.name, row.fingerprint_before),
+                what: {
+                    let touched: Vec<&str> = delta
+                        .keys()
+                        .filter(|k| accepted.contains(*k))
+                        .map(String::as_str)
+                        .collect();
+                    let drift = if touched.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; drift accepted since it was applied changed objects it changed too ({}), so its own change can't be told from the drift", touched.join(", "))
+                    };
+                    format!("rollback of migration {} ({}) could not be proven: expected fingerprint {}, got {after_fp}{drift}", row.version, row.name, row.fingerprint_before)
+                },
                 failure: None,
                 needs: Box::new(needs),
                 diff: d,

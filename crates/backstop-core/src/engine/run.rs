@@ -416,3 +416,50 @@ pub(crate) fn resolve_commands(version: i64, rollback: bool) -> Vec<NextCommand>
         vec![applied, rolled_back]
     }
 }
+
+/// The objects whose canonical text differs between the schema stored with the recorded
+/// baseline (`recorded_fp`) and `current`: what accepting drift accepts, kept with the
+/// override so that a later rollback can tell a migration's objects from the drift.
+/// `None` when the stored text is missing or belongs to another baseline.
+pub(crate) fn drifted_objects(
+    db: &mut dyn Driver,
+    recorded_fp: &str,
+    current: &crate::schema::SchemaState,
+) -> Result<Option<Vec<String>>, DbError> {
+    let stored = db
+        .load_state()?
+        .and_then(|s| s.schema_json)
+        .and_then(|j| serde_json::from_str::<crate::schema::SchemaState>(&j).ok())
+        .filter(|s| s.fingerprint() == recorded_fp);
+    Ok(stored.map(|s| s.delta_to(current).into_keys().collect()))
+}
+
+/// The objects drift accepted since migration `version` was last applied or resolved
+/// changed (from the `objects` of the drift overrides after that event in `events`).
+pub(crate) fn accepted_drift(
+    events: &[crate::ledger::Event],
+    version: i64,
+) -> std::collections::BTreeSet<String> {
+    let since = events
+        .iter()
+        .filter(|e| e.version == Some(version) && matches!(e.kind.as_str(), "apply" | "resolve"))
+        .map(|e| e.seq)
+        .max()
+        .unwrap_or(0);
+    events
+        .iter()
+        .filter(|e| e.seq > since && e.kind == "override")
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.detail).ok())
+        .filter(|d| d["check"] == "drift")
+        .flat_map(|d| {
+            d["objects"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|k| k.as_str().map(str::to_string))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+        .collect()
+}
