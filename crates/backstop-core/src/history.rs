@@ -81,3 +81,13 @@ pub struct StoredState {
     #[serde(default)]
     pub catalog_stamp: Option<String>,
 }
+
+impl StoredState {
+    /// The stored schema text, when it is that of the recorded `fingerprint` (it may lag
+    /// behind after a killed run, or be absent).
+    pub fn recorded_schema(&self) -> Option<crate::schema::SchemaState> {
+        let s: crate::schema::SchemaState =
+            serde_json::from_str(self.schema_json.as_deref()?).ok()?;
+        (s.fingerprint() == self.fingerprint).then_some(s)
+    }
+}

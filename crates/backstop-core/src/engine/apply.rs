@@ -278,19 +278,14 @@ pub fn apply(
                 return Err(EngineError::refused(reason, next).into());
             }
             Some(reason) => {
-                let recorded = state.fingerprint.clone();
-                let objects = run::drifted_objects(db, &recorded, &schema)?;
-                state.fingerprint = current_fp.clone();
-                record(
+                run::accept_drift(
                     db,
                     &mut state,
                     &ctx.actor,
-                    NewEvent::new("override")
-                        .release(&release)
-                        .reason(Some(reason))
-                        .detail(
-                            json!({"check": "drift", "recorded": recorded, "current": current_fp, "objects": objects}),
-                        ),
+                    reason,
+                    &schema,
+                    &current_fp,
+                    Some(&release),
                 )?;
                 warnings.push(format!("schema drift accepted: {reason}"));
             }

@@ -209,7 +209,8 @@ pub fn status_of(
                 recorded: st.fingerprint.clone(),
                 current: fp.clone(),
                 diff: schema.and_then(|current| {
-                    recorded_diff(st.schema_json.as_deref(), &st.fingerprint, &current)
+                    st.recorded_schema()
+                        .map(|recorded| diff(&recorded, &current))
                 }),
             });
         }
@@ -239,15 +240,6 @@ pub fn status_of(
         fingerprint,
         warnings,
     })
-}
-
-fn recorded_diff(
-    schema_json: Option<&str>,
-    recorded_fp: &str,
-    current: &SchemaState,
-) -> Option<String> {
-    let recorded: SchemaState = serde_json::from_str(schema_json?).ok()?;
-    (recorded.fingerprint() == recorded_fp).then(|| diff(&recorded, current))
 }
 
 /// Re-run verify scripts of applied migrations (from history), check checksums, the sum,
@@ -521,14 +513,7 @@ pub fn resolve(
         || (row.status == Status::Dirty && row.fingerprint_after.is_some()))
         && row.fingerprint_after.as_deref() != Some(state.fingerprint.as_str())
         && !delta.is_empty())
-    .then(|| -> Result<Option<SchemaState>, DbError> {
-        // The stored schema text (the run's state leaves it out).
-        Ok(db
-            .load_state()?
-            .and_then(|st| st.schema_json)
-            .and_then(|j| serde_json::from_str::<SchemaState>(&j).ok())
-            .filter(|b| b.fingerprint() == state.fingerprint))
-    })
+    .then(|| run::recorded_schema(db, &state.fingerprint))
     .transpose()?
     .flatten();
     let undone = fp == row.fingerprint_before

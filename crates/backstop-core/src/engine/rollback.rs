@@ -189,40 +189,6 @@ pub fn rollback(
     db.ensure_history()?;
     let history = db.load_history()?;
     let mut state = run::load_state(db)?;
-    if let Some(r) = history
-        .iter()
-        .find(|r| matches!(r.status, Status::Dirty | Status::Failed))
-    {
-        let reason = format!(
-            "migration {} ({}) is {} in history",
-            r.version,
-            r.name,
-            r.status.as_str()
-        );
-        record(
-            db,
-            &mut state,
-            &ctx.actor,
-            NewEvent::new("refused")
-                .version(r.version)
-                .detail(json!({"command": "rollback", "reason": reason})),
-        )?;
-        return Err(EngineError::refused(reason, format!("inspect the database, then `backstop resolve {} --applied|--rolled-back --reason \"…\"`", r.version)).into());
-    }
-    let todo = match targets(&history, &opts.target) {
-        Ok(t) => t,
-        // A refusal is audited like the others (a usage error is not).
-        Err(EngineError::Refused { reason, next }) => {
-            record(
-                db,
-                &mut state,
-                &ctx.actor,
-                NewEvent::new("refused").detail(json!({"command": "rollback", "reason": reason})),
-            )?;
-            return Err(EngineError::Refused { reason, next }.into());
-        }
-        Err(e) => return Err(e.into()),
-    };
     // Every refusal comes before anything is recorded or run: a refused rollback changes
     // nothing, not even the drift baseline, and never stops half way for a reason known
     // at the start.
@@ -241,6 +207,34 @@ pub fn rollback(
             Ok(()) => EngineError::refused(what, next).into(),
             Err(e) => e.into(),
         }
+    };
+    if let Some(r) = history
+        .iter()
+        .find(|r| matches!(r.status, Status::Dirty | Status::Failed))
+    {
+        let reason = format!(
+            "migration {} ({}) is {} in history",
+            r.version,
+            r.name,
+            r.status.as_str()
+        );
+        return Err(refuse(
+            db,
+            &mut state,
+            Some(r.version),
+            json!({"command": "rollback", "reason": reason}),
+            reason,
+            format!("inspect the database, then `backstop resolve {} --applied|--rolled-back --reason \"…\"`", r.version),
+        ));
+    }
+    let todo = match targets(&history, &opts.target) {
+        Ok(t) => t,
+        // A refusal is audited like the others (a usage error is not).
+        Err(EngineError::Refused { reason, next }) => {
+            let detail = json!({"command": "rollback", "reason": reason});
+            return Err(refuse(db, &mut state, None, detail, reason, next));
+        }
+        Err(e) => return Err(e.into()),
     };
     // Without a down script there is nothing to run, forced or not.
     if let Some(r) = todo.iter().find(|r| r.down_sql.is_none()) {
@@ -305,17 +299,7 @@ pub fn rollback(
         )?;
     }
     if let (true, Some(reason)) = (drifted, &opts.allow_drift) {
-        let recorded = state.fingerprint.clone();
-        let objects = run::drifted_objects(db, &recorded, &schema)?;
-        state.fingerprint = current.clone();
-        record(
-            db,
-            &mut state,
-            &ctx.actor,
-            NewEvent::new("override").reason(Some(reason)).detail(
-                json!({"check": "drift", "recorded": recorded, "current": current, "objects": objects}),
-            ),
-        )?;
+        run::accept_drift(db, &mut state, &ctx.actor, reason, &schema, &current, None)?;
         warnings.push(format!("schema drift accepted: {reason}"));
     }
 

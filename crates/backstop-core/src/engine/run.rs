@@ -424,14 +424,21 @@ pub(crate) fn resolve_commands(version: i64, rollback: bool) -> Vec<NextCommand>
 pub(crate) fn drifted_objects(
     db: &mut dyn Driver,
     recorded_fp: &str,
-    current: &crate::schema::SchemaState,
+    current: &SchemaState,
 ) -> Result<Option<Vec<String>>, DbError> {
-    let stored = db
+    Ok(recorded_schema(db, recorded_fp)?.map(|s| s.delta_to(current).into_keys().collect()))
+}
+
+/// The stored schema text of the baseline with fingerprint `fingerprint`, when the
+/// database has it (the state a run carries leaves it out).
+pub(crate) fn recorded_schema(
+    db: &mut dyn Driver,
+    fingerprint: &str,
+) -> Result<Option<SchemaState>, DbError> {
+    Ok(db
         .load_state()?
-        .and_then(|s| s.schema_json)
-        .and_then(|j| serde_json::from_str::<crate::schema::SchemaState>(&j).ok())
-        .filter(|s| s.fingerprint() == recorded_fp);
-    Ok(stored.map(|s| s.delta_to(current).into_keys().collect()))
+        .filter(|s| s.fingerprint == fingerprint)
+        .and_then(|s| s.recorded_schema()))
 }
 
 /// The objects drift accepted since migration `version` was last applied or resolved
@@ -462,4 +469,28 @@ pub(crate) fn accepted_drift(
                 .unwrap_or_default()
         })
         .collect()
+}
+
+/// Accept drift as the new baseline: `current` (with fingerprint `current_fp`) becomes the
+/// recorded schema, and an override event says who, why and which objects the drift
+/// changed (a later rollback checks its migrations against them).
+pub(crate) fn accept_drift(
+    db: &mut dyn Driver,
+    state: &mut StoredState,
+    actor: &str,
+    reason: &str,
+    current: &SchemaState,
+    current_fp: &str,
+    release: Option<&str>,
+) -> Result<(), DbError> {
+    let recorded = state.fingerprint.clone();
+    let objects = drifted_objects(db, &recorded, current)?;
+    state.fingerprint = current_fp.to_string();
+    let mut ev = NewEvent::new("override").reason(Some(reason)).detail(
+        serde_json::json!({"check": "drift", "recorded": recorded, "current": current_fp, "objects": objects}),
+    );
+    if let Some(r) = release {
+        ev = ev.release(r);
+    }
+    record(db, state, actor, ev)
 }

@@ -6,11 +6,11 @@
 //! `foreign table s.f`, `function s.f(argtypes)`, `procedure …`, `aggregate …`,
 //! `type s.t`, `extension e`, `schema s`. A table's lines are its columns (name, type,
 //! collation, NOT NULL, identity, default/generation expression, and when not the default
-//! storage, compression, statistics target, options, FDW options, "also declared
-//! locally"), constraints (by name, with NOT VALID), indexes (with INVALID, CLUSTER,
-//! REPLICA IDENTITY), triggers, rules, policies, extended statistics, comments and
-//! table-level properties. Properties that have a default print only when they differ
-//! from it, so a schema without them keeps the text it always had. Lines are sorted, so column order and creation order never show; OIDs never
+//! storage, compression, statistics target, options, FDW options), constraints (by name,
+//! with NOT VALID), indexes (with INVALID, REPLICA IDENTITY), triggers, rules, policies,
+//! extended statistics, comments and table-level properties. Properties that have a
+//! default print only when they differ from it, so a schema without them keeps the text it
+//! always had. Lines are sorted, so column order and creation order never show; OIDs never
 //! appear. Multi-line definitions (views, functions) are kept on one line with `\n`
 //! escaped, so sorting can't scramble them. Objects created by extensions are left out.
 //!

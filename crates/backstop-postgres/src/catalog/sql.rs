@@ -96,7 +96,7 @@ const REL_CTE: &str = r#"
 rel AS (
     SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.reloptions, c.relrowsecurity,
            c.relforcerowsecurity, c.relispartition, c.relpartbound, c.relreplident, c.relam,
-           c.relispopulated, ns.nspname
+           ns.nspname
       FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {REL}
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
