@@ -125,6 +125,29 @@ fn sequence_ownership_is_printed_unless_it_is_a_serial_columns() {
             ("ALTER TABLE t RENAME a TO b", "ALTER TABLE t RENAME b TO a"),
         ],
     );
+    // A re-read table re-reads an owned sequence only when the owning column's row
+    // changed: each of these changes the sequence's line without locking the sequence.
+    check(
+        "CREATE TABLE t (id serial, a int, b int);\nCREATE SEQUENCE s OWNED BY t.a",
+        &[
+            (
+                "ALTER TABLE t ALTER a SET DEFAULT nextval('s')",
+                "ALTER TABLE t ALTER a DROP DEFAULT",
+            ),
+            // the table changes elsewhere too, the owning column not: the line stays
+            ("ALTER TABLE t ADD c int", "ALTER TABLE t DROP c"),
+            (
+                "ALTER TABLE t ALTER b SET DEFAULT 1",
+                "ALTER TABLE t ALTER b DROP DEFAULT",
+            ),
+            ("ALTER TABLE t RENAME a TO z", "ALTER TABLE t RENAME z TO a"),
+            ("ALTER TABLE t RENAME TO u", "ALTER TABLE u RENAME TO t"),
+            (
+                "CREATE SCHEMA o; ALTER TABLE t SET SCHEMA o",
+                "ALTER TABLE o.t SET SCHEMA public; DROP SCHEMA o",
+            ),
+        ],
+    );
 }
 
 #[test]

@@ -24,8 +24,9 @@
 //!   its table). In a new transaction all of them are re-read; when several migrations
 //!   share one transaction, their catalog rows' `xmin`/`cmin` tell which ones changed since
 //!   the previous read;
-//!   The sequences a re-read table owns are re-read with it: whether a sequence prints its
-//!   owner depends on the owning column's default;
+//!   A sequence a re-read table owns is re-read with it when the owning column's row
+//!   changed since the last read: whether a sequence prints its owner depends on that
+//!   column's default, which changes without locking the sequence;
 //! - routines, types, enum labels, schemas, extensions, domain constraints, and comments
 //!   on routines, types and schemas (COMMENT ON locks no relation for those): scanned only
 //!   when this transaction's write counters for that catalog (`pg_stat_get_xact_tuples_*`,

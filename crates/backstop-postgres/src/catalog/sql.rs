@@ -1002,14 +1002,20 @@ dirty0 AS MATERIALIZED (
     SELECT DISTINCT m.root FROM lkmap m
      WHERE m.rk = 'r' AND NOT m.gone AND m.root IS NOT NULL AND ({dirty_cond})
 ),
--- with the sequences the re-read tables own: whether a sequence prints its owner depends
--- on the owning column's default, which changes without locking the sequence
+-- with the sequences the re-read tables own through a column whose catalog row changed
+-- since the last read: whether a sequence prints its owner depends on that column's
+-- default, which changes without locking the sequence. Setting or dropping a default
+-- rewrites the column's pg_attribute row (atthasdef), as does renaming the column; a
+-- renamed table re-reads its dependants, the sequence with them, and everything else
+-- that changes the line locks the sequence itself (ALTER SEQUENCE, OWNED BY, DROP).
 dirty AS MATERIALIZED (
     SELECT d.root FROM dirty0 d
     UNION
     SELECT dp.objid FROM dirty0 d JOIN pg_catalog.pg_depend dp
         ON dp.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dp.refobjid = d.root
        AND dp.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dp.deptype = 'a'
+      JOIN pg_catalog.pg_attribute x ON x.attrelid = dp.refobjid AND x.attnum = dp.refobjsubid
+     WHERE {CHANGED}
 )"#
     );
     let rel = REL_CTE.replace("{REL}", "c.oid IN (SELECT d.root FROM dirty d)");
