@@ -33,19 +33,21 @@ const FLAGS: [&str; 8] = [
 
 /// The flags as backstop set up the connection.
 #[derive(Debug, Clone)]
-pub(crate) struct Baseline([i64; FLAGS.len()]);
+pub(crate) struct Baseline {
+    flags: [i64; FLAGS.len()],
+}
 
 impl Baseline {
     /// The flags now; call right after the connection is set up.
     pub(crate) fn capture(conn: &Connection) -> rusqlite::Result<Baseline> {
-        read(conn).map(Baseline)
+        Ok(Baseline { flags: read(conn)? })
     }
 
     /// Set back every flag that differs from the baseline. Only those: setting a flag
     /// expires every prepared statement of the connection, even to the same value.
     pub(crate) fn restore(&self, conn: &Connection) -> Result<(), DbError> {
         let now = read(conn).map_err(db)?;
-        for ((name, want), have) in FLAGS.iter().zip(self.0).zip(now) {
+        for ((name, want), have) in FLAGS.iter().zip(self.flags).zip(now) {
             if want != have {
                 // A PRAGMA takes no bound parameters; the name is one of ours and the value
                 // an integer SQLite reported.
@@ -57,12 +59,57 @@ impl Baseline {
         // which backstop never changes).
         conn.execute_batch("PRAGMA case_sensitive_like = OFF")
             .map_err(db)?;
+        restore_durability(conn).map_err(db)?;
         // Not a flag: reading it opens the file, which the step is about to do anyway.
         if max_page_count(conn).map_err(db)? < NO_PAGE_LIMIT {
             set_max_page_count(conn, NO_PAGE_LIMIT).map_err(db)?;
         }
         clear_session_objects(conn).map_err(db)
     }
+}
+
+/// Put back how the connection journals, syncs and locks the file, where a script changed
+/// it for this connection only. `PRAGMA journal_mode = OFF` (or `MEMORY`) left in force
+/// would make the next migration's rollback after a failure corrupt the database instead of
+/// undoing it (<https://sqlite.org/pragma.html#pragma_journal_mode>); `synchronous = OFF`
+/// would commit it without waiting for the disk; `locking_mode = EXCLUSIVE` would keep the
+/// file locked against every other connection after the run's first write.
+///
+/// WAL is different: it is recorded in the file, so a connection opened for a run of its
+/// own would find it too; it stays, as does leaving WAL (the file then records the rollback
+/// journal, `delete`, which any new connection starts with).
+fn restore_durability(conn: &Connection) -> rusqlite::Result<()> {
+    let mode: String = conn
+        .prepare_cached("PRAGMA main.journal_mode")?
+        .query_row([], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("delete") {
+        // Returns the mode now in force as a row: query it rather than execute it.
+        conn.query_row("PRAGMA main.journal_mode = DELETE", [], |_| Ok(()))?;
+    }
+    // Not kept in the file: every new connection starts with FULL. (Reading it loads the
+    // schema, so it is read here, where the step is about to, and not while connecting.)
+    if synchronous(conn)? != FULL {
+        conn.execute_batch("PRAGMA main.synchronous = FULL")?;
+    }
+    // Without a schema name the setting is also the default for databases attached later,
+    // and reads back as that default: check both, set both.
+    for read in ["PRAGMA locking_mode", "PRAGMA main.locking_mode"] {
+        let locking: String = conn.prepare_cached(read)?.query_row([], |r| r.get(0))?;
+        if !locking.eq_ignore_ascii_case("normal") {
+            conn.query_row("PRAGMA locking_mode = NORMAL", [], |_| Ok(()))?;
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// `PRAGMA synchronous = FULL`, SQLite's default (`SQLITE_DEFAULT_SYNCHRONOUS`, which the
+/// bundled library keeps).
+const FULL: i64 = 2;
+
+fn synchronous(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("PRAGMA main.synchronous")?
+        .query_row([], |r| r.get(0))
 }
 
 /// SQLite's largest `max_page_count` (`SQLITE_MAX_PAGE_COUNT`), which is also its default:

@@ -367,10 +367,42 @@ fn reset_session_undoes_what_a_script_changed_with_pragma() {
         "PRAGMA ignore_check_constraints = ON",
         "PRAGMA query_only = ON",
         "PRAGMA busy_timeout = 0",
+        "PRAGMA journal_mode = OFF",
+        "PRAGMA synchronous = OFF",
+        "PRAGMA locking_mode = EXCLUSIVE",
     ] {
         d.execute(set).unwrap();
     }
     d.reset_session().unwrap();
+    // What a connection of its own would start with: a rollback journal, synced, locked
+    // only while in use.
+    let setting = |d: &mut backstop_sqlite::SqliteDriver, sql: &str| d.execute(sql).unwrap();
+    assert_eq!(
+        setting(
+            &mut d,
+            "SELECT journal_mode = 'delete' FROM pragma_journal_mode"
+        ),
+        vec![true]
+    );
+    let fresh = setting(
+        &mut common::open(&url),
+        "SELECT synchronous FROM pragma_synchronous",
+    );
+    assert_eq!(
+        setting(&mut d, "SELECT synchronous FROM pragma_synchronous"),
+        fresh
+    );
+    assert_ne!(
+        setting(&mut d, "SELECT synchronous = 0 FROM pragma_synchronous"),
+        vec![true]
+    );
+    assert_eq!(
+        setting(
+            &mut d,
+            "SELECT locking_mode = 'normal' FROM pragma_locking_mode"
+        ),
+        vec![true]
+    );
     let flag = |d: &mut backstop_sqlite::SqliteDriver, name: &str| {
         d.execute(&format!("PRAGMA {name}")).unwrap()
     };
