@@ -72,16 +72,22 @@ pub fn connect_reading(
 /// Connect to the database named by `url`. `application_name` is how this session shows up
 /// to others (PostgreSQL's pg_stat_activity, SQLite's lock file), e.g. in lock messages.
 /// SQLite also waits up to `--lock-wait` when another connection keeps the file locked
-/// (its locks cover the whole file, so a long migration blocks even reads), saying why on
-/// the progress line.
+/// (its locks cover the whole file, so a long migration blocks even reads), and PostgreSQL
+/// when another session's lock keeps backstop from reading the schema (printing a view
+/// locks its tables), saying why on the progress line.
 pub fn connect(
     url: &str,
     ctx: &Ctx,
     application_name: &str,
 ) -> Result<Box<dyn Driver>, EngineError> {
     let r: Result<Box<dyn Driver>, DbError> = match scheme(url).as_str() {
-        "postgres" | "postgresql" => backstop_postgres::connect(url, application_name)
-            .map(|d| Box::new(d) as Box<dyn Driver>),
+        "postgres" | "postgresql" => {
+            backstop_postgres::connect(url, application_name).map(|mut d| {
+                d.set_lock_wait(ctx.lock_wait);
+                d.set_notice(ctx.progress.as_ref().map(|p| p.0.clone()));
+                Box::new(d) as Box<dyn Driver>
+            })
+        }
         "sqlite" => backstop_sqlite::connect(url).map(|mut d| {
             d.set_application_name(application_name);
             d.set_lock_wait(ctx.lock_wait);

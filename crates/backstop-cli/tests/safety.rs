@@ -619,6 +619,88 @@ fn a_schema_read_that_waits_on_a_lock_is_retried_then_reported() {
     assert_eq!(p.fingerprint(&db), before);
 }
 
+/// Holds an ACCESS EXCLUSIVE lock on `table` from another session for `hold`; returns once
+/// the lock is held.
+fn hold_lock(url: &str, table: &str, hold: Duration) -> std::thread::JoinHandle<()> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (url, table) = (url.to_string(), table.to_string());
+    let h = std::thread::spawn(move || {
+        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+        c.batch_execute(&format!(
+            "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+        ))
+        .expect("lock");
+        tx.send(()).expect("signal");
+        std::thread::sleep(hold);
+        c.batch_execute("COMMIT").expect("commit");
+    });
+    rx.recv().expect("lock taken");
+    h
+}
+
+/// Outside a migration (the check before a run, `schema`, `status`) the schema is read
+/// with no transaction of backstop's: another session's lock on a table a view reads from
+/// is waited for up to `--lock-wait`, said on the progress line, then reported with exit 4
+/// naming the session. Released in time, the command goes on. It never hangs unbounded.
+#[test]
+fn a_schema_read_outside_a_migration_waits_up_to_lock_wait_naming_the_holder() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_view",
+        "CREATE TABLE t (id int);\nCREATE VIEW v AS SELECT id FROM t;",
+        Some("DROP VIEW v;\nDROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_other",
+        "CREATE TABLE other (id int);",
+        Some("DROP TABLE other;"),
+        None,
+        None,
+    );
+
+    let blocker = hold_lock(&db.url, "t", Duration::from_secs(8));
+    for args in [
+        &["--lock-wait", "1500ms", "schema"][..],
+        &["--lock-wait", "1500ms", "apply"][..],
+    ] {
+        let t = Instant::now();
+        let r = p.run(&db, args);
+        let took = t.elapsed();
+        assert_eq!(r.code, 4, "{args:?}: {r:?}");
+        assert!(
+            took >= Duration::from_millis(1400) && took < Duration::from_secs(6),
+            "{args:?} gave up after --lock-wait, not before, not much later: {took:?}"
+        );
+        let all = r.all();
+        assert!(all.contains("waited 1.5s for a lock"), "{all}");
+        assert!(all.contains("on public.t"), "names the table: {all}");
+        assert!(all.contains("pid "), "names the session: {all}");
+        assert!(
+            all.contains("waiting up to 1.5s to read the schema"),
+            "says it waits: {all}"
+        );
+    }
+    // Nothing was applied meanwhile.
+    assert!(!db.check("SELECT to_regclass('public.other') IS NOT NULL"));
+    blocker.join().expect("join");
+
+    // Released within the wait: the run goes on.
+    let blocker = hold_lock(&db.url, "t", Duration::from_millis(1500));
+    let r = p.ok(&db, &["--lock-wait", "30s", "apply"]);
+    blocker.join().expect("join");
+    assert!(
+        r.stderr.contains("waiting up to 30s to read the schema"),
+        "{r:?}"
+    );
+    assert!(db.check("SELECT to_regclass('public.other') IS NOT NULL"));
+    // The session's own lock_timeout is not left changed: `status` reads as before.
+    p.ok(&db, &["status"]);
+}
+
 #[test]
 fn passwords_never_appear_in_any_output() {
     let secret = "S3cr3t:p@ss/word";

@@ -37,6 +37,17 @@ use backstop_core::schema::{HealthIssue, SchemaState};
 use pg::{Client, SimpleQueryMessage};
 use std::time::Duration;
 
+/// `1.5s`, `60s`, `500ms`: a wait as a person reads it.
+fn human(d: Duration) -> String {
+    if d.as_millis().is_multiple_of(1000) {
+        format!("{}s", d.as_secs())
+    } else if d.as_millis() > 1000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
 /// How long to wait for a server that doesn't answer, unless the URL says otherwise
 /// (`?connect_timeout=`): an unreachable host should fail a deploy in seconds, not minutes.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -114,7 +125,21 @@ pub struct PgDriver {
     /// A read sent with a statement, for the transaction with this generation and that
     /// previous state, waiting for [`Driver::schema`].
     prefetched: Option<(u64, usize, Result<SchemaState, DbError>)>,
+    /// How long a schema read outside a transaction waits for another session's lock
+    /// (`--lock-wait`): printing a view locks the tables it reads from.
+    lock_wait: Duration,
+    /// Where to say, once, that a read is waiting and for whom.
+    notice: Option<Notice>,
 }
+
+/// Where a "waiting for …" line goes (the progress line on stderr, say).
+pub type Notice = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Until `set_lock_wait`: as the CLI's default `--lock-wait`.
+const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// A read outside a transaction waits in slices this long, so it can say that it waits.
+const WAIT_SLICE: Duration = Duration::from_secs(1);
 
 /// `BEGIN` and its settings, sent in front of the transaction's first statement (one round
 /// trip instead of two). In one simple query, a statement runs only if every one before it
@@ -243,6 +268,8 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
         pending_begin: None,
         follow: None,
         prefetched: None,
+        lock_wait: DEFAULT_LOCK_WAIT,
+        notice: None,
     })
 }
 
@@ -408,6 +435,113 @@ fn millis(d: Duration) -> u128 {
 }
 
 impl PgDriver {
+    /// How long a schema read outside a transaction (the check before a run, `status`,
+    /// `schema`) waits for a lock another session holds (`--lock-wait`).
+    pub fn set_lock_wait(&mut self, wait: Duration) {
+        self.lock_wait = wait;
+    }
+
+    /// Where to say, once, that a schema read is waiting for another session's lock.
+    pub fn set_notice(&mut self, notice: Option<Notice>) {
+        self.notice = notice;
+    }
+
+    /// A schema read outside a transaction, with a bounded wait for locks. Printing a view
+    /// (`pg_get_viewdef`) takes a share lock on every table it reads from, so a session
+    /// holding `LOCK TABLE` on one of them would stop the read with no end and nothing said.
+    /// The read runs with `lock_timeout` in slices: after the first it says who holds the
+    /// lock, and after `--lock-wait` it gives up (exit 4), naming them. The session's own
+    /// `lock_timeout` is put back afterwards.
+    fn read_waiting(&mut self, previous: Option<&SchemaState>) -> Result<SchemaState, DbError> {
+        let r = self
+            .client
+            .query_one("SELECT pg_catalog.current_setting('lock_timeout')", &[]);
+        let had: String = self.db(r.and_then(|row| row.try_get(0)))?;
+        let started = std::time::Instant::now();
+        let mut said = false;
+        let result = loop {
+            let left = self.lock_wait.saturating_sub(started.elapsed());
+            let slice = left.min(WAIT_SLICE).max(Duration::from_millis(1));
+            let set = self.client.execute(
+                "SELECT pg_catalog.set_config('lock_timeout', $1, false)",
+                &[&format!("{}ms", slice.as_millis())],
+            );
+            if let Err(e) = set {
+                break Err(error::map(&e));
+            }
+            let read = self
+                .catalog
+                .read(&mut self.client, previous, false, self.tx_gen);
+            match read {
+                Err(e) if e.kind == DbErrorKind::LockTimeout => {
+                    let holders = self.exclusive_holders();
+                    if started.elapsed() >= self.lock_wait {
+                        break Err(DbError {
+                            kind: DbErrorKind::LockTimeout,
+                            message: format!(
+                                "reading the schema waited {} for a lock another session holds{holders}; printing a view locks the tables it reads from. Nothing was changed: run again once that session has finished (or end it), or raise --lock-wait",
+                                human(self.lock_wait)
+                            ),
+                            code: e.code,
+                            position: None,
+                            detail: None,
+                            hint: None,
+                        });
+                    }
+                    if !said {
+                        said = true;
+                        if let Some(n) = &self.notice {
+                            n(&format!(
+                                "waiting up to {} to read the schema: another session holds a lock{holders}",
+                                human(self.lock_wait)
+                            ));
+                        }
+                    }
+                }
+                other => break other,
+            }
+        };
+        // Back to what the session had, whatever happened.
+        let reset = self.client.execute(
+            "SELECT pg_catalog.set_config('lock_timeout', $1, false)",
+            &[&had],
+        );
+        let state = result?;
+        self.db(reset)?;
+        Ok(state)
+    }
+
+    /// Sessions holding an exclusive lock on a relation of this database (the only mode
+    /// that blocks a read), as ` (pid 123, application "x", on public.t, since …)`; empty
+    /// when none is found (the lock was released meanwhile).
+    fn exclusive_holders(&mut self) -> String {
+        let r = self.client.query(
+            "SELECT l.pid, COALESCE(a.application_name, ''),                     COALESCE(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), l.relation::pg_catalog.text),                     COALESCE(pg_catalog.to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '?')                FROM pg_catalog.pg_locks l                LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid                LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation                LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace               WHERE l.granted AND l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'                 AND l.pid <> pg_catalog.pg_backend_pid()                 AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())               ORDER BY l.pid LIMIT 5",
+            &[],
+        );
+        let Ok(rows) = r else {
+            return String::new();
+        };
+        let held: Vec<String> = rows
+            .iter()
+            .filter_map(|row| {
+                let pid: i32 = row.try_get(0).ok()?;
+                let app: String = row.try_get(1).ok()?;
+                let rel: String = row.try_get(2).ok()?;
+                let since: String = row.try_get(3).ok()?;
+                Some(format!(
+                    "pid {pid}, application \"{}\", on {rel}, in a transaction since {since}",
+                    backstop_core::redact::redact(&app)
+                ))
+            })
+            .collect();
+        if held.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", held.join("; "))
+        }
+    }
+
     fn db<T>(&self, r: Result<T, pg::Error>) -> Result<T, DbError> {
         r.map_err(|e| error::map(&e))
     }
@@ -1190,9 +1324,14 @@ impl Driver for PgDriver {
             }
         }
         self.start_pending()?;
-        let read = self
-            .catalog
-            .read(&mut self.client, previous, self.in_tx, self.tx_gen);
+        let read = if self.in_tx {
+            // Inside a migration's transaction the read waits as the migration's own
+            // statements do (its lock_timeout).
+            self.catalog
+                .read(&mut self.client, previous, true, self.tx_gen)
+        } else {
+            self.read_waiting(previous)
+        };
         self.note_lost(read)
     }
 
