@@ -159,8 +159,12 @@ fn open(url: &str, target: url::Target) -> Result<SqliteDriver, DbError> {
         ));
         err
     };
+    // Beside the file itself, as SQLite keeps its journal: two runs that reach the same
+    // database through different paths (a symlink, `..`) must meet at the same lock. (A
+    // hard link is another name for the file that no path resolves to: use one path.)
     let lock_file = path.as_ref().map(|p| {
-        let mut name = p.as_os_str().to_owned();
+        let real = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        let mut name = real.into_os_string();
         name.push(".lock");
         PathBuf::from(name)
     });

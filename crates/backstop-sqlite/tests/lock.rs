@@ -113,6 +113,27 @@ fn second_connection_sees_the_holder_until_it_unlocks() {
     );
 }
 
+/// The same database reached by another path — a symlink, a `..` — meets the same lock:
+/// otherwise two runs would both apply the pending migrations.
+#[test]
+fn the_lock_is_the_files_whatever_the_path_to_it() {
+    let (dir, path, url) = common::temp_db();
+    let mut a = common::open(&url);
+    assert_eq!(a.try_lock().unwrap(), LockAttempt::Acquired);
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    for other in [link, dir.path().join("sub/../test.db")] {
+        let mut b = common::open(&format!("sqlite://{}", other.display()));
+        assert!(
+            matches!(b.try_lock().unwrap(), LockAttempt::Held(_)),
+            "{} reaches the same database and must see its lock",
+            other.display()
+        );
+    }
+    a.unlock().unwrap();
+}
+
 #[test]
 fn in_memory_lock_is_always_acquired() {
     let mut a = common::memory();
