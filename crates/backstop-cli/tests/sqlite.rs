@@ -775,3 +775,98 @@ fn a_temporary_table_named_like_backstops_own_does_not_take_its_records() {
     p.ok(&db, &["rollback", "--to", "0"]);
     p.ok(&db, &["audit", "verify"]);
 }
+
+/// A database file, or its directory, that this user may not write: the write commands say
+/// so before anything runs (exit 2) instead of failing in a migration with SQLite's
+/// "readonly database", which reads as the migration's fault.
+#[test]
+fn a_database_this_user_may_not_write_is_refused_up_front() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let chmod = |p: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    // root may write anything: run the command as nobody then.
+    let as_other = |c: &mut std::process::Command| {
+        // The effective uid, from /proc (no libc needed).
+        let root = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("Uid:"))
+                    .map(|l| l.split_whitespace().nth(2) == Some("0"))
+            })
+            .unwrap_or(false);
+        if root {
+            c.uid(65534).gid(65534);
+        }
+    };
+    for what in ["file", "directory"] {
+        let db = Db::new(Kind::Sqlite);
+        let p = Project::new();
+        p.add(
+            "1_t",
+            "CREATE TABLE t (id INTEGER);",
+            Some("DROP TABLE t;"),
+            None,
+            None,
+        );
+        p.add(
+            "2_u",
+            "CREATE TABLE u (id INTEGER);",
+            Some("DROP TABLE u;"),
+            None,
+            None,
+        );
+        p.ok(&db, &["apply", "--to", "1"]);
+        let file = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://"));
+        let dir = file.parent().expect("dir").to_path_buf();
+        // Readable (and the project too) for the other user; not writable.
+        chmod(&dir, 0o755);
+        chmod(p.tmp.path(), 0o755);
+        for e in std::fs::read_dir(p.dir()).expect("ls").flatten() {
+            chmod(&e.path(), 0o755);
+        }
+        chmod(&p.dir(), 0o755);
+        match what {
+            "file" => {
+                chmod(&file, 0o444);
+                // The lock file exists and is writable: only the database is not.
+                chmod(&dir.join("test.db.lock"), 0o666);
+            }
+            _ => {
+                chmod(&file, 0o666);
+                chmod(&dir.join("test.db.lock"), 0o666);
+                chmod(&dir, 0o555);
+            }
+        }
+        let before = std::fs::read(&file).expect("read db");
+        for args in [&["apply"][..], &["rollback"][..]] {
+            let mut c = p.cmd(&db, args);
+            as_other(&mut c);
+            let out = c.output().expect("run");
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(out.status.code(), Some(2), "{what} {args:?}: {all}");
+            assert!(
+                all.contains("not writable") || all.contains("read-only"),
+                "{all}"
+            );
+            assert!(all.contains("nothing was changed"), "{all}");
+            assert!(
+                !all.contains("migration 2"),
+                "not the migration's fault: {all}"
+            );
+        }
+        chmod(&dir, 0o755);
+        chmod(&file, 0o644);
+        assert_eq!(
+            std::fs::read(&file).expect("read db"),
+            before,
+            "{what}: unchanged"
+        );
+    }
+}

@@ -218,6 +218,52 @@ fn open(url: &str, target: url::Target) -> Result<SqliteDriver, DbError> {
 }
 
 impl SqliteDriver {
+    /// Whether this process can write the database and create the journal beside it.
+    /// SQLite opens a file it may not write read-only without a word, and a directory it
+    /// may not write fails only when the first transaction needs its journal.
+    fn check_writable(&self) -> Result<(), DbError> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let refuse = |what: String| {
+            Err(DbError::connection(format!(
+                "{what}, so nothing can be applied, rolled back or recorded there; nothing was changed. Run as the user that owns it, or fix its permissions"
+            )))
+        };
+        if self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return refuse(format!(
+                "SQLite database {} is read-only for this user",
+                path.display()
+            ));
+        }
+        // The journal (or WAL) goes beside the file's real path: a probe file there, gone
+        // at once. Not the database file itself: closing a descriptor of it would drop the
+        // locks SQLite holds on it in this process.
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        if let Some(dir) = real.parent() {
+            let probe = dir.join(format!(".backstop-write-probe-{}", std::process::id()));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&probe)
+            {
+                Ok(_) => {
+                    let _ = std::fs::remove_file(&probe);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    return refuse(format!(
+                        "directory {} of SQLite database {} is not writable for this user (SQLite creates its journal there)",
+                        dir.display(),
+                        path.display()
+                    ));
+                }
+                // Anything else (a leftover probe, say) is not this question's answer.
+                Err(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Name written into the lock file, reported to whoever waits for the lock.
     pub fn set_application_name(&mut self, name: &str) {
         self.application_name = name.to_string();
@@ -362,6 +408,10 @@ impl Driver for SqliteDriver {
     }
 
     fn try_lock(&mut self) -> Result<LockAttempt, DbError> {
+        // Only commands that write take the lock: find out now that they can't, rather than
+        // at a migration's first write, where SQLite's "readonly database" would read as the
+        // migration's fault.
+        self.check_writable()?;
         let name = self.application_name.clone();
         let r = match &mut self.lock {
             Some(l) => l.try_lock(&name),
