@@ -899,3 +899,52 @@ fn passwords_come_from_pgpassword_and_the_password_file() {
     assert_eq!(h.join().expect("server"), None);
     assert!(out.contains("password file"), "{out}");
 }
+
+/// A non-transactional migration whose process is killed part-way: history says the run
+/// stopped (not that it is running) and how far up.sql got, in `status` and in the refusal
+/// of the next run.
+#[test]
+fn a_killed_non_transactional_migration_says_how_far_it_got() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_slow",
+        "CREATE TABLE a (x int);\nSELECT pg_sleep(30);\nCREATE TABLE b (x int);",
+        Some("DROP TABLE IF EXISTS b;\nDROP TABLE a;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    let mut child = p
+        .cmd(&db, &["apply"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let t = Instant::now();
+    while !db.check("SELECT to_regclass('public.a') IS NOT NULL") {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "statement 1 never ran"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Statement 1 committed; its progress is saved right after it.
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let st = p.status(&db);
+    let note = st["migrations"][0]["note"].as_str().unwrap_or_default();
+    assert_eq!(st["migrations"][0]["state"], "dirty", "{st}");
+    assert!(note.contains("stopped part-way"), "{st}");
+    assert!(
+        note.contains("1 of 3 statements of up.sql completed"),
+        "{st}"
+    );
+    assert!(note.contains("statement 2 (up.sql line 2)"), "{st}");
+    let r = p.run(&db, &["--lock-wait", "60s", "apply"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("1 of 3 statements of up.sql completed"),
+        "{r:?}"
+    );
+}

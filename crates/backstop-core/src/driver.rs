@@ -235,7 +235,8 @@ pub trait Driver {
 
     /// [`Driver::load_history`] for listing only: a driver may leave out the stored
     /// scripts and schema delta (empty `up_sql` and `schema_delta`, `None` for down and
-    /// verify), which are most of its bytes. Never use these rows to undo anything.
+    /// verify), which are most of its bytes — but not a dirty row's up.sql, which
+    /// [`HistoryRow::explained_note`] counts. Never use these rows to undo anything.
     fn load_history_brief(&mut self) -> Result<Vec<HistoryRow>, DbError> {
         self.load_history()
     }

@@ -64,6 +64,44 @@ pub struct HistoryRow {
     pub note: Option<String>,
 }
 
+/// The note a non-transactional run writes with its dirty marker, before its first
+/// statement. It is replaced when the run ends, however it ends, unless the process died.
+pub const RUNNING_NOTE: &str = "running outside a transaction";
+
+/// The same, for a rollback step outside a transaction.
+pub const ROLLBACK_RUNNING_NOTE: &str = "rollback running outside a transaction";
+
+impl HistoryRow {
+    /// The note as a person should read it. A dirty row that still carries the note its run
+    /// wrote before starting was left by a run that died (killed, connection lost) part-way:
+    /// say that and, for apply, how far up.sql got, from the progress saved after each
+    /// statement. While a run is still going it holds the migration lock, so a command that
+    /// holds the lock itself (apply, rollback, resolve) knows the run is gone.
+    pub fn explained_note(&self) -> Option<String> {
+        if self.status != Status::Dirty {
+            return self.note.clone();
+        }
+        match self.note.as_deref() {
+            Some(RUNNING_NOTE) => {
+                let up = crate::sql::split(&self.up_sql);
+                let done = usize::try_from(self.progress).unwrap_or(0).min(up.len());
+                let next = up
+                    .get(done)
+                    .map(|st| format!("; the next would have been statement {} (up.sql line {})", done + 1, st.line))
+                    .unwrap_or_default();
+                Some(format!(
+                    "its run stopped part-way outside a transaction (killed or disconnected; a run still going holds the migration lock): {done} of {} statements of up.sql completed{next}",
+                    up.len()
+                ))
+            }
+            Some(ROLLBACK_RUNNING_NOTE) => Some(
+                "its rollback stopped part-way outside a transaction (killed or disconnected; a run still going holds the migration lock): its down script may have run in part".into(),
+            ),
+            _ => self.note.clone(),
+        }
+    }
+}
+
 /// The ledger head and last recorded schema, kept in one row so a truncated ledger tail
 /// and schema drift are both detectable.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -105,9 +105,10 @@ const LOAD_HISTORY: &str = concat!(
      FROM backstop.migrations ORDER BY version"
 );
 
-/// [`LOAD_HISTORY`] without the stored scripts and schema delta, for listings.
+/// [`LOAD_HISTORY`] without the stored scripts and schema delta, for listings — except a
+/// dirty row's up.sql, whose statements tell how far its run got.
 const LOAD_HISTORY_BRIEF: &str = concat!(
-    "SELECT version, name, checksum, ''::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.text, irreversible, options::pg_catalog.text, \
+    "SELECT version, name, checksum, CASE WHEN status = 'dirty' THEN up_sql ELSE '' END, NULL::pg_catalog.text, NULL::pg_catalog.text, irreversible, options::pg_catalog.text, \
      release_id, actor, ",
     ts!("started_at"),
     ", ",

@@ -674,7 +674,7 @@ pub(crate) fn history_refusal(
         .collect();
     if let Some(r) = stuck.first() {
         return Some((
-            format!("migration {} ({}) is {} in history{}", r.version, r.name, r.status.as_str(), r.note.as_ref().map(|n| format!(": {n}")).unwrap_or_default()),
+            format!("migration {} ({}) is {} in history{}", r.version, r.name, r.status.as_str(), r.explained_note().map(|n| format!(": {n}")).unwrap_or_default()),
             format!("inspect the database, then `backstop resolve {} --applied --reason \"…\"` if its change is complete, or `--rolled-back` if it is gone", r.version),
         ));
     }
@@ -1048,7 +1048,7 @@ fn apply_no_tx(
     debug_assert_eq!(state.fingerprint, schema.fingerprint());
     let invalid_before: Vec<String> = invalid_indexes(db)?;
     let mut row = new_row(m, ctx, release, &state.fingerprint, crate::now_rfc3339());
-    row.note = Some("running outside a transaction".into());
+    row.note = Some(crate::history::RUNNING_NOTE.into());
     // The dirty marker. Until it is written nothing has run; after it, the database holds
     // a row that blocks every later run, so any error must say what ran and what to do.
     // The ledger gets an event with it: a run killed mid-way leaves a trace there too.

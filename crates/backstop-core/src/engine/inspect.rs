@@ -164,7 +164,7 @@ pub fn status_of(
             checksum_mismatch: row
                 .is_some_and(|r| r.status == Status::Applied && r.checksum != m.checksum),
             missing_file: false,
-            note: row.and_then(|r| r.note.clone()),
+            note: row.and_then(|r| r.explained_note()),
         });
     }
     let on_disk: std::collections::HashSet<i64> = migrations.iter().map(|m| m.version).collect();
@@ -178,7 +178,7 @@ pub fn status_of(
                 release_id: Some(r.release_id.clone()),
                 checksum_mismatch: false,
                 missing_file: true,
-                note: r.note.clone(),
+                note: r.explained_note(),
             });
         }
     }

@@ -213,10 +213,13 @@ pub fn rollback(
         .find(|r| matches!(r.status, Status::Dirty | Status::Failed))
     {
         let reason = format!(
-            "migration {} ({}) is {} in history",
+            "migration {} ({}) is {} in history{}",
             r.version,
             r.name,
-            r.status.as_str()
+            r.status.as_str(),
+            r.explained_note()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
         );
         return Err(refuse(
             db,
@@ -486,7 +489,7 @@ fn undo_inner(
         } else {
             let mut dirty = row.clone();
             dirty.status = Status::Dirty;
-            dirty.note = Some("rollback running outside a transaction".into());
+            dirty.note = Some(crate::history::ROLLBACK_RUNNING_NOTE.into());
             db.save_history(&dirty)?;
             db.set_session_timeouts(timeouts)?;
         }
