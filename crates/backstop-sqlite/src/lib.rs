@@ -177,8 +177,10 @@ fn open(url: &str, target: url::Target) -> Result<SqliteDriver, DbError> {
     )?;
     // SQLite leaves foreign keys unenforced unless each connection turns them on; users who
     // declare REFERENCES expect them enforced, in migrations and verify scripts alike. The
-    // pragma is a no-op inside a transaction, so table rebuilds that must suspend checks
-    // should use `PRAGMA defer_foreign_keys = ON` (which works inside one) instead.
+    // pragma is a no-op inside a transaction, so a table rebuild that drops a parent table
+    // runs with `transaction = false` and `PRAGMA foreign_keys = OFF` first (SQLite's own
+    // recipe). `PRAGMA defer_foreign_keys` is no substitute: it delays the checks, not the
+    // actions, so dropping the parent still deletes the rows ON DELETE CASCADE points at.
     conn.execute_batch("PRAGMA foreign_keys = ON")
         .map_err(opened)?;
     // Read the header now, so a file that is not a database fails here, naming the path.
