@@ -790,8 +790,8 @@ fn apply_tx(
     state: &mut StoredState,
     schema: &mut SchemaState,
 ) -> Result<(AppliedMigration, HistoryRow), EngineError> {
-    let up = run::split(Some(&m.up));
-    let verify = run::split(m.verify.as_deref());
+    let up = run::split(db.engine(), Some(&m.up));
+    let verify = run::split(db.engine(), m.verify.as_deref());
     let timeouts = Timeouts {
         lock: m.options.lock_timeout(),
         statement: m.options.statement_timeout(),
@@ -1044,7 +1044,7 @@ fn apply_no_tx(
     state: &mut StoredState,
     schema: &mut SchemaState,
 ) -> Result<(AppliedMigration, HistoryRow), EngineError> {
-    let up = run::split(Some(&m.up));
+    let up = run::split(db.engine(), Some(&m.up));
     debug_assert_eq!(state.fingerprint, schema.fingerprint());
     let invalid_before: Vec<String> = invalid_indexes(db)?;
     let mut row = new_row(m, ctx, release, &state.fingerprint, crate::now_rfc3339());
@@ -1211,7 +1211,7 @@ fn run_no_tx(
     up: &[crate::sql::Statement],
     invalid_before: &[String],
 ) -> Result<(AppliedMigration, HistoryRow), EngineError> {
-    let verify = run::split(m.verify.as_deref());
+    let verify = run::split(db.engine(), m.verify.as_deref());
     let before_fp = state.fingerprint.clone();
     let t0 = Instant::now();
     let timeouts = Timeouts {
@@ -1335,7 +1335,7 @@ fn run_no_tx(
         } else if let Some(down_sql) = m.down.as_deref() {
             // Statements completed (data changes included): only the down script can undo
             // them, and the result is accepted only if the schema is provably as before.
-            let down = run::split(Some(down_sql));
+            let down = run::split(db.engine(), Some(down_sql));
             // The down script starts from backstop's settings, as in a rollback step: what
             // the up script set (SQLite: `PRAGMA query_only = ON`) must not make it fail or
             // run differently here only.

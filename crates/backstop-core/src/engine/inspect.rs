@@ -24,6 +24,7 @@ pub(crate) fn plan_from(
     if let Some((reason, _)) = history_refusal(migrations, history, to) {
         warnings.push(format!("apply would refuse: {reason}"));
     }
+    let engine = db.engine();
     let pending = pending_of(migrations, history, to)
         .into_iter()
         .map(|m| PlannedMigration {
@@ -33,12 +34,21 @@ pub(crate) fn plan_from(
             transaction: m.options.transaction && db.transactional_ddl(),
             lock_timeout_ms: m.options.lock_timeout_ms,
             statement_timeout_ms: m.options.statement_timeout_ms,
-            statements: run::planned_statements(Some(&m.up), m.script_line_offset(Part::Up)),
+            statements: run::planned_statements(
+                engine,
+                Some(&m.up),
+                m.script_line_offset(Part::Up),
+            ),
             verify: run::planned_statements(
+                engine,
                 m.verify.as_deref(),
                 m.script_line_offset(Part::Verify),
             ),
-            rollback: run::planned_statements(m.down.as_deref(), m.script_line_offset(Part::Down)),
+            rollback: run::planned_statements(
+                engine,
+                m.down.as_deref(),
+                m.script_line_offset(Part::Down),
+            ),
             irreversible: m.irreversible_reason(),
             findings: vec![],
             snapshot: vec![],
@@ -274,7 +284,7 @@ pub fn verify(
         let Some(v) = r.verify_sql.as_deref() else {
             continue;
         };
-        let statements = run::split(Some(v));
+        let statements = run::split(db.engine(), Some(v));
         let sref = ScriptRef {
             version: r.version,
             name: &r.name,
