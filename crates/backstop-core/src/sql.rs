@@ -197,9 +197,10 @@ fn split_postgres(script: &str) -> Vec<Statement> {
     out
 }
 
-/// A token class of `sqlite3_complete()`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum LiteToken {
+/// A token class of `sqlite3_complete()`. Public so that the linter groups its own tokens
+/// into statements by the same table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteToken {
     Semi,
     Ws,
     Other,
@@ -210,10 +211,29 @@ enum LiteToken {
     End,
 }
 
+impl SqliteToken {
+    /// The class of a keyword or unquoted identifier.
+    pub fn word(w: &str) -> SqliteToken {
+        if w.eq_ignore_ascii_case("create") {
+            SqliteToken::Create
+        } else if w.eq_ignore_ascii_case("temp") || w.eq_ignore_ascii_case("temporary") {
+            SqliteToken::Temp
+        } else if w.eq_ignore_ascii_case("trigger") {
+            SqliteToken::Trigger
+        } else if w.eq_ignore_ascii_case("end") {
+            SqliteToken::End
+        } else if w.eq_ignore_ascii_case("explain") {
+            SqliteToken::Explain
+        } else {
+            SqliteToken::Other
+        }
+    }
+}
+
 /// A state of `sqlite3_complete()`. SQLite's INVALID (nothing seen yet) and START (after a
 /// complete statement) behave the same for splitting, so they are one state here.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum LiteState {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteState {
     /// Between statements.
     Start,
     /// In a statement that the next `;` ends.
@@ -230,11 +250,12 @@ enum LiteState {
     End,
 }
 
-impl LiteState {
-    /// The transition table of `sqlite3_complete()`, row by row.
-    fn next(self, t: LiteToken) -> LiteState {
-        use LiteState as S;
-        use LiteToken as T;
+impl SqliteState {
+    /// The transition table of `sqlite3_complete()`. A `;` that leads to `Start` ends a
+    /// statement; any other `;` is inside a trigger body.
+    pub fn next(self, t: SqliteToken) -> SqliteState {
+        use SqliteState as S;
+        use SqliteToken as T;
         match (self, t) {
             (_, T::Ws) => self,
             (S::Start | S::Normal | S::Explain | S::Create | S::End, T::Semi) => S::Start,
@@ -259,7 +280,7 @@ impl LiteState {
 fn split_sqlite(script: &str) -> Vec<Statement> {
     let b = script.as_bytes();
     let mut out = Vec::new();
-    let mut state = LiteState::Start;
+    let mut state = SqliteState::Start;
     let mut start: Option<usize> = None;
     let mut i = 0;
     while i < b.len() {
@@ -267,64 +288,51 @@ fn split_sqlite(script: &str) -> Vec<Statement> {
         let token = match b[i] {
             b';' => {
                 i += 1;
-                LiteToken::Semi
+                SqliteToken::Semi
             }
             // complete.c's whitespace: not vertical tab, which SQLite's tokenizer also
             // rejects outside strings.
             b' ' | b'\r' | b'\t' | b'\n' | 0x0c => {
                 i += 1;
-                LiteToken::Ws
+                SqliteToken::Ws
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
                 // Comments do not nest: the first `*/` ends this one.
                 i = find(b, i + 2, b"*/").map_or(b.len(), |e| e + 2);
-                LiteToken::Ws
+                SqliteToken::Ws
             }
             b'-' if b.get(i + 1) == Some(&b'-') => {
                 i = find(b, i, b"\n").map_or(b.len(), |e| e + 1);
-                LiteToken::Ws
+                SqliteToken::Ws
             }
             b'[' => {
                 // `[…]` has no escape: the first `]` ends it.
                 i = find(b, i + 1, b"]").map_or(b.len(), |e| e + 1);
-                LiteToken::Other
+                SqliteToken::Other
             }
             q @ (b'\'' | b'"' | b'`') => {
                 // A doubled quote (`'it''s'`) reads as two adjacent tokens, which splits
                 // the same way.
                 i = find(b, i + 1, &[q]).map_or(b.len(), |e| e + 1);
-                LiteToken::Other
+                SqliteToken::Other
             }
             c if is_lite_id_char(c) => {
                 while i < b.len() && is_lite_id_char(b[i]) {
                     i += 1;
                 }
-                let w = &script[at..i];
-                if w.eq_ignore_ascii_case("create") {
-                    LiteToken::Create
-                } else if w.eq_ignore_ascii_case("temp") || w.eq_ignore_ascii_case("temporary") {
-                    LiteToken::Temp
-                } else if w.eq_ignore_ascii_case("trigger") {
-                    LiteToken::Trigger
-                } else if w.eq_ignore_ascii_case("end") {
-                    LiteToken::End
-                } else if w.eq_ignore_ascii_case("explain") {
-                    LiteToken::Explain
-                } else {
-                    LiteToken::Other
-                }
+                SqliteToken::word(&script[at..i])
             }
             _ => {
                 // Operators and other ASCII symbols: bytes of multi-byte characters are
                 // identifier characters above, so `i` stays on a character boundary.
                 i += 1;
-                LiteToken::Other
+                SqliteToken::Other
             }
         };
         state = state.next(token);
         match token {
-            LiteToken::Ws => {}
-            LiteToken::Semi if state == LiteState::Start => {
+            SqliteToken::Ws => {}
+            SqliteToken::Semi if state == SqliteState::Start => {
                 if let Some(s) = start.take() {
                     out.push(make(script, s, at));
                 }
