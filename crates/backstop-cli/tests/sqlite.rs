@@ -870,3 +870,62 @@ fn a_database_this_user_may_not_write_is_refused_up_front() {
         );
     }
 }
+
+#[test]
+fn a_verify_check_after_a_comment_that_would_nest_on_postgres_runs_and_fails_the_apply() {
+    // Regression: scripts were split by PostgreSQL's rules, where `/* a /* b */` opens a
+    // nested comment that swallowed the failing check after it, so verify passed.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);\nINSERT INTO t VALUES (1);",
+        Some("DROP TABLE t;"),
+        Some("SELECT 1; /* old check /* kept for history */\nSELECT count(*) = 42 FROM t;"),
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    let plan = p.ok(&db, &["--format", "json", "plan"]).json();
+    assert_eq!(
+        plan["pending"][0]["verify"][1]["sql"], "SELECT count(*) = 42 FROM t",
+        "{plan}"
+    );
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("SELECT count(*) = 42 FROM t"), "{r:?}");
+    // The failed verify rolled the migration back.
+    assert!(db.check("SELECT count(*) = 0 FROM sqlite_master WHERE name = 't'"));
+}
+
+#[test]
+fn bracketed_names_with_semicolons_and_a_trigger_using_end_as_a_column_apply_and_roll_back() {
+    // Regression: `[semi;col]` was split at its `;`, and `OF end` / `new.end` ended the
+    // trigger body early, so both statements reached SQLite cut in two.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_events",
+        "CREATE TABLE \"odd; name\" ([semi;col] TEXT, `tick;col` INT);\n\
+         CREATE TABLE events(id INTEGER PRIMARY KEY, start INT, end INT, duration INT);\n\
+         CREATE TRIGGER tr AFTER UPDATE OF end ON events BEGIN\n\
+         UPDATE events SET duration = new.end - new.start WHERE id = new.id;\n\
+         END;\n\
+         INSERT INTO \"odd; name\" ([semi;col]) VALUES ('a;b'); /* note /* not nested */\n\
+         INSERT INTO events (id, start, end) VALUES (1, 2, 0);\n\
+         UPDATE events SET end = 7 WHERE id = 1;",
+        Some("DROP TRIGGER tr;\nDROP TABLE events;\nDROP TABLE [odd; name];"),
+        Some("SELECT duration = 5 FROM events WHERE id = 1;\nSELECT [semi;col] = 'a;b' FROM \"odd; name\";"),
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    assert!(
+        db.check("SELECT count(*) = 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'tr'")
+    );
+    p.ok(&db, &["verify"]);
+    let r = p.ok(&db, &["rollback"]);
+    assert!(!r.stdout.contains("not proven"), "{r:?}");
+    assert!(db.check(
+        "SELECT count(*) = 0 FROM sqlite_master WHERE name IN ('events', 'odd; name', 'tr')"
+    ));
+}

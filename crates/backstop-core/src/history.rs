@@ -77,13 +77,13 @@ impl HistoryRow {
     /// say that and, for apply, how far up.sql got, from the progress saved after each
     /// statement. While a run is still going it holds the migration lock, so a command that
     /// holds the lock itself (apply, rollback, resolve) knows the run is gone.
-    pub fn explained_note(&self) -> Option<String> {
+    pub fn explained_note(&self, engine: crate::driver::Engine) -> Option<String> {
         if self.status != Status::Dirty {
             return self.note.clone();
         }
         match self.note.as_deref() {
             Some(RUNNING_NOTE) => {
-                let up = crate::sql::split(&self.up_sql);
+                let up = crate::sql::split_for(engine, &self.up_sql);
                 let done = usize::try_from(self.progress).unwrap_or(0).min(up.len());
                 let next = up
                     .get(done)

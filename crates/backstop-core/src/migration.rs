@@ -207,6 +207,8 @@ pub enum LoadError {
     NotUtf8 { path: PathBuf, offset: usize },
     #[error("{path}: is empty (no SQL statement)")]
     Empty { path: PathBuf },
+    #[error("{path}: holds a statement by SQLite's comment rules but none by PostgreSQL's (or the reverse): PostgreSQL nests `/* */` comments, SQLite ends one at the first `*/`; write comments both read alike")]
+    AmbiguousComments { path: PathBuf },
     #[error("{path}: invalid TOML: {message}")]
     Toml { path: PathBuf, message: String },
     #[error("{path}: unknown key `{key}` (allowed: {allowed})")]
@@ -379,11 +381,21 @@ fn read_text(path: &Path) -> Result<Option<String>, LoadError> {
 
 fn non_empty(path: &Path, text: Option<String>) -> Result<Option<String>, LoadError> {
     match text {
-        Some(t) if crate::sql::split(&t).is_empty() => Err(LoadError::Empty {
+        Some(t) if is_empty(path, &t)? => Err(LoadError::Empty {
             path: path.to_path_buf(),
         }),
         other => Ok(other),
     }
+}
+
+/// Whether a script holds no statement. Migrations load before the engine is known, and
+/// the engines split by different comment rules, so a script that is empty for one engine
+/// and not for another is refused: taking either answer would, on the other engine, run a
+/// migration with no statement or silently drop a script (a verify section) that has one.
+fn is_empty(path: &Path, script: &str) -> Result<bool, LoadError> {
+    crate::sql::is_empty(script).ok_or_else(|| LoadError::AmbiguousComments {
+        path: path.to_path_buf(),
+    })
 }
 
 fn load_folder(dir: &Path, name: &str) -> Result<Migration, LoadError> {
@@ -627,17 +639,18 @@ fn load_single_file(path: &Path, file_name: &str) -> Result<Migration, LoadError
     let up = sections.remove("up").ok_or(LoadError::MissingUp {
         path: path.to_path_buf(),
     })?;
-    if crate::sql::split(&up).is_empty() {
+    if is_empty(path, &up)? {
         return Err(LoadError::Empty {
             path: path.to_path_buf(),
         });
     }
-    let down = sections
-        .remove("down")
-        .filter(|d| !crate::sql::split(d).is_empty());
-    let verify = sections
-        .remove("verify")
-        .filter(|d| !crate::sql::split(d).is_empty());
+    // Empty down and verify sections count as absent.
+    let mut section = |name: &str| match sections.remove(name) {
+        Some(text) if is_empty(path, &text)? => Ok(None),
+        other => Ok(other),
+    };
+    let down = section("down")?;
+    let verify = section("verify")?;
     let toml_text = if toml_lines.is_empty() {
         None
     } else {

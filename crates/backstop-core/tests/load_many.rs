@@ -68,3 +68,45 @@ fn upper_case_sql_files_are_migrations() {
     let names: Vec<(i64, &str)> = ms.iter().map(|m| (m.version, m.name.as_str())).collect();
     assert_eq!(names, vec![(1, "first"), (2, "second")]);
 }
+
+/// Migrations load before the engine is known: a script that holds a statement by SQLite's
+/// comment rules and none by PostgreSQL's is refused, not silently emptied or kept, whether
+/// it is a file or a section of a single-file migration.
+#[test]
+fn scripts_whose_emptiness_depends_on_comment_nesting_are_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let m = tmp.path().join("0001_check");
+    std::fs::create_dir_all(&m).expect("mkdir");
+    std::fs::write(m.join("up.sql"), "CREATE TABLE a (id int);\n").expect("up");
+    std::fs::write(m.join("down.sql"), "DROP TABLE a;\n").expect("down");
+    std::fs::write(m.join("verify.sql"), "/* old /* note */ SELECT 0; */\n").expect("verify");
+    match load_dir(tmp.path()) {
+        Err(LoadError::AmbiguousComments { path }) => {
+            assert!(path.ends_with("verify.sql"), "{path:?}")
+        }
+        other => panic!("expected ambiguous comments, got {other:?}"),
+    }
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        tmp.path().join("0001_check.sql"),
+        "-- backstop:up\nCREATE TABLE a (id int);\n-- backstop:down\nDROP TABLE a;\n\
+         -- backstop:verify\n/* old /* note */ SELECT 0; */\n",
+    )
+    .expect("write");
+    assert!(matches!(
+        load_dir(tmp.path()),
+        Err(LoadError::AmbiguousComments { .. })
+    ));
+
+    // Comment-only sections still count as absent, and plain comments load as before.
+    let tmp = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        tmp.path().join("0001_check.sql"),
+        "-- backstop:up\nCREATE TABLE a (id int); /* note */\n-- backstop:down\nDROP TABLE a;\n\
+         -- backstop:verify\n/* nothing to check */\n",
+    )
+    .expect("write");
+    let ms = load_dir(tmp.path()).expect("load");
+    assert!(ms[0].verify.is_none());
+}

@@ -89,7 +89,8 @@ pub(crate) fn tokenize(src: &str, engine: Engine) -> Vec<Token> {
             let e = memchr(b, i, b'\n').unwrap_or(b.len());
             (Kind::LineComment, e, false)
         } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
-            let (e, ok) = block_comment(b, i, !mysql);
+            // Only PostgreSQL nests block comments; SQLite and MySQL end one at the first `*/`.
+            let (e, ok) = block_comment(b, i, pg);
             (Kind::BlockComment, e, !ok)
         } else if c == b'\'' {
             let escapes = mysql || (pg && i > 0 && matches!(b[i - 1], b'E' | b'e'));
@@ -134,7 +135,8 @@ pub(crate) fn tokenize(src: &str, engine: Engine) -> Vec<Token> {
             (Kind::Num, e, false)
         } else if is_word_start(c) {
             let mut e = i + 1;
-            while e < b.len() && is_word_char(b[e], pg) {
+            // `$` continues an identifier on PostgreSQL and SQLite (`a$b`).
+            while e < b.len() && is_word_char(b[e], pg || sqlite) {
                 e += 1;
             }
             (Kind::Word, e, false)

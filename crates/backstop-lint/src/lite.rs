@@ -29,7 +29,7 @@ pub(crate) fn parse(src: &str, engine: Engine) -> Parsed {
             not_analysed: false,
         });
     }
-    for group in split(src, &toks) {
+    for group in split(src, &toks, engine) {
         let span = group[0].start..group[group.len() - 1].end;
         if let Some(bad) = group.iter().find(|t| t.unterminated) {
             let what = match bad.kind {
@@ -65,8 +65,47 @@ pub(crate) fn parse(src: &str, engine: Engine) -> Parsed {
     out
 }
 
-/// Group tokens into statements at `;`, keeping trigger bodies (BEGIN … END) whole.
-pub(crate) fn split<'a>(src: &str, toks: &'a [Token]) -> Vec<&'a [Token]> {
+/// Group tokens (comments left out) into statements as `engine` reads them.
+pub(crate) fn split<'a>(src: &str, toks: &'a [Token], engine: Engine) -> Vec<&'a [Token]> {
+    match engine {
+        Engine::Sqlite => split_sqlite(src, toks),
+        Engine::Postgres | Engine::Mysql => split_bodies(src, toks),
+    }
+}
+
+/// SQLite's rule, the table of `sqlite3_complete()` that the engine splits scripts by: a
+/// `;` ends a statement except in a CREATE TRIGGER, which only `; END ;` ends, so column
+/// names such as `end`, `begin` or `case` (`AFTER UPDATE OF end`, `new.end`) cannot end a
+/// trigger early or leave a stray `END` statement behind.
+fn split_sqlite<'a>(src: &str, toks: &'a [Token]) -> Vec<&'a [Token]> {
+    use backstop_core::sql::{SqliteState, SqliteToken};
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut state = SqliteState::Start;
+    for (i, t) in toks.iter().enumerate() {
+        let class = if t.is_punct(src, ';') {
+            SqliteToken::Semi
+        } else if t.kind == Kind::Word {
+            SqliteToken::word(t.text(src))
+        } else {
+            SqliteToken::Other
+        };
+        state = state.next(class);
+        if class == SqliteToken::Semi && state == SqliteState::Start {
+            if i > start {
+                out.push(&toks[start..i]);
+            }
+            start = i + 1;
+        }
+    }
+    if start < toks.len() {
+        out.push(&toks[start..]);
+    }
+    out
+}
+
+/// PostgreSQL and MySQL: groups end at `;`, keeping bodies (BEGIN … END) whole.
+fn split_bodies<'a>(src: &str, toks: &'a [Token]) -> Vec<&'a [Token]> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut depth = 0usize;
@@ -1218,5 +1257,52 @@ mod tests {
         assert_eq!(p.errors.len(), 1);
         let p = parse("CREATE TABLE t (a int;", Engine::Mysql);
         assert_eq!(p.errors.len(), 1);
+    }
+
+    #[test]
+    fn sqlite_comments_do_not_nest_and_brackets_quote() {
+        // A comment ends at the first `*/`: no unterminated comment, and the statement
+        // after it is read.
+        let p = parse(
+            "SELECT 1; /* old check /* kept for history */\nSELECT count(*) = 42 FROM t;",
+            Engine::Sqlite,
+        );
+        assert!(p.errors.is_empty(), "{:?}", p.errors.len());
+        assert_eq!(p.stmts.len(), 2);
+        // PostgreSQL still nests: the same text is one statement and an unterminated comment.
+        let toks = lex::tokenize("/* a /* b */", Engine::Postgres);
+        assert!(toks[0].unterminated);
+        let p = parse(
+            "CREATE TABLE \"odd; name\" ([semi;col] TEXT, `b;c` INT);\nDROP TABLE [x;y];",
+            Engine::Sqlite,
+        );
+        assert!(p.errors.is_empty());
+        let k: Vec<StmtKind> = p.stmts.into_iter().map(|s| s.kind).collect();
+        assert_eq!(k.len(), 2);
+        assert!(
+            matches!(&k[0], StmtKind::CreateTable { table, columns, .. }
+                if table.name == "odd; name" && columns.len() == 2 && columns[0].name == "semi;col" && columns[1].name == "b;c"),
+            "{k:?}"
+        );
+    }
+
+    #[test]
+    fn sqlite_trigger_with_end_as_a_column_stays_whole() {
+        let k = kinds(
+            "CREATE TABLE events(id, start, end, duration);\n\
+             CREATE TRIGGER tr AFTER UPDATE OF end ON events BEGIN \
+             UPDATE events SET duration = new.end - new.start, begin = new.begin WHERE id = new.id; END;\n\
+             DELETE FROM events WHERE id = 0;",
+            Engine::Sqlite,
+        );
+        assert_eq!(k.len(), 3, "{k:?}");
+        assert!(matches!(
+            &k[1],
+            StmtKind::Create {
+                obj: Obj::Trigger,
+                ..
+            }
+        ));
+        assert!(matches!(&k[2], StmtKind::Delete { .. }));
     }
 }

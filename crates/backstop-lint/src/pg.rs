@@ -59,13 +59,13 @@ pub(crate) fn parse(src: &str) -> Parsed {
         stmts: Vec::new(),
         errors: Vec::new(),
     };
-    // Our own token-based split (not backstop_core::sql::split, whose E'…' check underflows
+    // Our own token-based split (not backstop_core::sql::split_for, whose E'…' check underflows
     // on a quote at byte 1 in debug builds); it keeps BEGIN ATOMIC … END bodies whole.
     let toks: Vec<lex::Token> = lex::tokenize(src, Engine::Postgres)
         .into_iter()
         .filter(|t| !t.is_comment())
         .collect();
-    for group in crate::lite::split(src, &toks) {
+    for group in crate::lite::split(src, &toks, Engine::Postgres) {
         let (Some(first), Some(last)) = (group.first(), group.last()) else {
             continue;
         };

@@ -188,7 +188,7 @@ pub(crate) fn execute(
     // non-transactional progress is exact; more than one here is a caller bug. rusqlite's
     // own check prepares the tail, which fails with "no such table" when the second
     // statement uses what the first creates, so the core splitter decides first.
-    let statements = backstop_core::sql::split(sql);
+    let statements = backstop_core::sql::split_for(backstop_core::driver::Engine::Sqlite, sql);
     if statements.len() > 1 {
         return Err(one_statement_only());
     }

@@ -150,7 +150,7 @@ pub fn apply(
         } else {
             vec![]
         };
-        if let Some((reason, next)) = history_refusal(migrations, &history, opts.to) {
+        if let Some((reason, next)) = history_refusal(migrations, &history, opts.to, db.engine()) {
             return Err(EngineError::refused(reason, next).into());
         }
         if let Some(hook) = &opts.lint {
@@ -200,7 +200,8 @@ pub fn apply(
     // the previous holder applied.
     let history = db.load_history()?;
     let mut state = run::load_state(db)?;
-    let refusal = sum_refusal.or_else(|| history_refusal(migrations, &history, opts.to));
+    let refusal =
+        sum_refusal.or_else(|| history_refusal(migrations, &history, opts.to, db.engine()));
     if let Some((reason, next)) = refusal {
         record(
             db,
@@ -667,6 +668,7 @@ pub(crate) fn history_refusal(
     migrations: &[Migration],
     history: &[HistoryRow],
     to: Option<i64>,
+    engine: crate::driver::Engine,
 ) -> Option<(String, String)> {
     let stuck: Vec<&HistoryRow> = history
         .iter()
@@ -674,7 +676,7 @@ pub(crate) fn history_refusal(
         .collect();
     if let Some(r) = stuck.first() {
         return Some((
-            format!("migration {} ({}) is {} in history{}", r.version, r.name, r.status.as_str(), r.explained_note().map(|n| format!(": {n}")).unwrap_or_default()),
+            format!("migration {} ({}) is {} in history{}", r.version, r.name, r.status.as_str(), r.explained_note(engine).map(|n| format!(": {n}")).unwrap_or_default()),
             format!("inspect the database, then `backstop resolve {} --applied --reason \"…\"` if its change is complete, or `--rolled-back` if it is gone", r.version),
         ));
     }
@@ -790,8 +792,8 @@ fn apply_tx(
     state: &mut StoredState,
     schema: &mut SchemaState,
 ) -> Result<(AppliedMigration, HistoryRow), EngineError> {
-    let up = run::split(Some(&m.up));
-    let verify = run::split(m.verify.as_deref());
+    let up = run::split(db.engine(), Some(&m.up));
+    let verify = run::split(db.engine(), m.verify.as_deref());
     let timeouts = Timeouts {
         lock: m.options.lock_timeout(),
         statement: m.options.statement_timeout(),
@@ -1044,7 +1046,7 @@ fn apply_no_tx(
     state: &mut StoredState,
     schema: &mut SchemaState,
 ) -> Result<(AppliedMigration, HistoryRow), EngineError> {
-    let up = run::split(Some(&m.up));
+    let up = run::split(db.engine(), Some(&m.up));
     debug_assert_eq!(state.fingerprint, schema.fingerprint());
     let invalid_before: Vec<String> = invalid_indexes(db)?;
     let mut row = new_row(m, ctx, release, &state.fingerprint, crate::now_rfc3339());
@@ -1211,7 +1213,7 @@ fn run_no_tx(
     up: &[crate::sql::Statement],
     invalid_before: &[String],
 ) -> Result<(AppliedMigration, HistoryRow), EngineError> {
-    let verify = run::split(m.verify.as_deref());
+    let verify = run::split(db.engine(), m.verify.as_deref());
     let before_fp = state.fingerprint.clone();
     let t0 = Instant::now();
     let timeouts = Timeouts {
@@ -1335,7 +1337,7 @@ fn run_no_tx(
         } else if let Some(down_sql) = m.down.as_deref() {
             // Statements completed (data changes included): only the down script can undo
             // them, and the result is accepted only if the schema is provably as before.
-            let down = run::split(Some(down_sql));
+            let down = run::split(db.engine(), Some(down_sql));
             // The down script starts from backstop's settings, as in a rollback step: what
             // the up script set (SQLite: `PRAGMA query_only = ON`) must not make it fail or
             // run differently here only.

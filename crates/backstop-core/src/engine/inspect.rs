@@ -21,7 +21,8 @@ pub(crate) fn plan_from(
     to: Option<i64>,
 ) -> Result<PlanReport, DbError> {
     let mut warnings = Vec::new();
-    if let Some((reason, _)) = history_refusal(migrations, history, to) {
+    let engine = db.engine();
+    if let Some((reason, _)) = history_refusal(migrations, history, to, engine) {
         warnings.push(format!("apply would refuse: {reason}"));
     }
     let pending = pending_of(migrations, history, to)
@@ -33,12 +34,21 @@ pub(crate) fn plan_from(
             transaction: m.options.transaction && db.transactional_ddl(),
             lock_timeout_ms: m.options.lock_timeout_ms,
             statement_timeout_ms: m.options.statement_timeout_ms,
-            statements: run::planned_statements(Some(&m.up), m.script_line_offset(Part::Up)),
+            statements: run::planned_statements(
+                engine,
+                Some(&m.up),
+                m.script_line_offset(Part::Up),
+            ),
             verify: run::planned_statements(
+                engine,
                 m.verify.as_deref(),
                 m.script_line_offset(Part::Verify),
             ),
-            rollback: run::planned_statements(m.down.as_deref(), m.script_line_offset(Part::Down)),
+            rollback: run::planned_statements(
+                engine,
+                m.down.as_deref(),
+                m.script_line_offset(Part::Down),
+            ),
             irreversible: m.irreversible_reason(),
             findings: vec![],
             snapshot: vec![],
@@ -76,6 +86,7 @@ pub fn plan(
 /// two can be gathered at the same time.
 pub struct Observed {
     database: String,
+    engine: crate::driver::Engine,
     exists: bool,
     history: Vec<HistoryRow>,
     state: Option<crate::history::StoredState>,
@@ -111,6 +122,7 @@ pub fn observe(db: &mut dyn Driver) -> Result<Observed, EngineError> {
         });
     }
     Ok(Observed {
+        engine: db.engine(),
         database: db.display_url(),
         exists,
         history,
@@ -137,6 +149,7 @@ pub fn status_of(
 ) -> Result<StatusReport, EngineError> {
     let Observed {
         database,
+        engine,
         exists,
         history,
         state,
@@ -164,7 +177,7 @@ pub fn status_of(
             checksum_mismatch: row
                 .is_some_and(|r| r.status == Status::Applied && r.checksum != m.checksum),
             missing_file: false,
-            note: row.and_then(|r| r.explained_note()),
+            note: row.and_then(|r| r.explained_note(engine)),
         });
     }
     let on_disk: std::collections::HashSet<i64> = migrations.iter().map(|m| m.version).collect();
@@ -178,7 +191,7 @@ pub fn status_of(
                 release_id: Some(r.release_id.clone()),
                 checksum_mismatch: false,
                 missing_file: true,
-                note: r.explained_note(),
+                note: r.explained_note(engine),
             });
         }
     }
@@ -274,7 +287,7 @@ pub fn verify(
         let Some(v) = r.verify_sql.as_deref() else {
             continue;
         };
-        let statements = run::split(Some(v));
+        let statements = run::split(db.engine(), Some(v));
         let sref = ScriptRef {
             version: r.version,
             name: &r.name,

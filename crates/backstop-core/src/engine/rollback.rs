@@ -2,7 +2,7 @@
 
 use super::run::{self, append_and_commit, backoff, read_next, record, run_statements, ScriptRef};
 use super::{Ctx, RunFailure};
-use crate::driver::{Driver, RecordCommitError, Timeouts};
+use crate::driver::{Driver, Engine, RecordCommitError, Timeouts};
 use crate::error::EngineError;
 use crate::history::{HistoryRow, Status, StoredState};
 use crate::ledger::NewEvent;
@@ -85,9 +85,9 @@ fn targets(
     })
 }
 
-pub(crate) fn planned(row: &HistoryRow) -> PlannedMigration {
+pub(crate) fn planned(engine: Engine, row: &HistoryRow) -> PlannedMigration {
     // Stored scripts: lines count from the script's start.
-    let stmts = |script| run::planned_statements(script, 0);
+    let stmts = |script| run::planned_statements(engine, script, 0);
     PlannedMigration {
         version: row.version,
         name: row.name.clone(),
@@ -166,7 +166,7 @@ pub fn rollback(
             actor: ctx.actor.clone(),
             dry_run: true,
             rolled_back: vec![],
-            planned: t.iter().map(planned).collect(),
+            planned: t.iter().map(|r| planned(db.engine(), r)).collect(),
             fingerprint,
             warnings,
         });
@@ -217,7 +217,7 @@ pub fn rollback(
             r.version,
             r.name,
             r.status.as_str(),
-            r.explained_note()
+            r.explained_note(db.engine())
                 .map(|n| format!(": {n}"))
                 .unwrap_or_default()
         );
@@ -464,7 +464,7 @@ fn undo_inner(
             ),
         ));
     };
-    let down = run::split(Some(down_sql));
+    let down = run::split(db.engine(), Some(down_sql));
     let sref = ScriptRef {
         version: row.version,
         name: &row.name,

@@ -1,6 +1,6 @@
 //! Running scripts statement by statement, and writing ledger events.
 
-use crate::driver::{DbError, DbErrorKind, Driver, RecordCommitError};
+use crate::driver::{DbError, DbErrorKind, Driver, Engine, RecordCommitError};
 use crate::error::Failure;
 use crate::history::{HistoryRow, StoredState};
 use crate::ledger::{self, NewEvent, GENESIS};
@@ -187,8 +187,11 @@ pub(crate) fn read_next(se: &ScriptError, command: &str) -> String {
     }
 }
 
-pub(crate) fn split(script: Option<&str>) -> Vec<Statement> {
-    script.map(sql::split).unwrap_or_default()
+/// The statements of a script that will run on `engine`, split by that engine's rules.
+pub(crate) fn split(engine: Engine, script: Option<&str>) -> Vec<Statement> {
+    script
+        .map(|s| sql::split_for(engine, s))
+        .unwrap_or_default()
 }
 
 /// Backoff before retry `attempt` (1-based) after a lock timeout: 200 ms doubling, capped
@@ -308,10 +311,11 @@ pub(crate) fn record(
 /// The statements of a script as a plan shows them; `line_offset`: where the script starts
 /// in its file (a single-file migration's section), so lines are the file's, as in errors.
 pub(crate) fn planned_statements(
+    engine: Engine,
     script: Option<&str>,
     line_offset: usize,
 ) -> Vec<crate::report::PlannedStatement> {
-    split(script)
+    split(engine, script)
         .into_iter()
         .enumerate()
         .map(|(i, st)| crate::report::PlannedStatement {

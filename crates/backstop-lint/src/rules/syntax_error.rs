@@ -58,6 +58,18 @@ mod tests {
     }
 
     #[test]
+    fn ok_sqlite_comment_that_would_nest_on_postgres() {
+        // SQLite ends a comment at the first `*/`: `/* a /* b */` is a whole comment there.
+        lint_case_ok(
+            ID,
+            Case::on(
+                Engine::Sqlite,
+                "CREATE TABLE a(x); /* TODO /* old */\nCREATE TABLE b([semi;col] TEXT);",
+            ),
+        );
+    }
+
+    #[test]
     fn err_sqlite_unterminated() {
         expect![[r#"
             error[syntax-error]: unterminated string

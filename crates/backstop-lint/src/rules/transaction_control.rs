@@ -102,6 +102,18 @@ mod tests {
     }
 
     #[test]
+    fn ok_sqlite_trigger_using_end_as_a_column() {
+        // Regression: `OF end` and `new.end` closed the trigger body early, leaving `END;`
+        // as a statement of its own that read as a COMMIT.
+        use backstop_core::driver::Engine;
+        let sql = "CREATE TABLE events(id, start, end, duration);\n\
+                   CREATE TRIGGER tr AFTER UPDATE OF end ON events BEGIN\n\
+                   UPDATE events SET duration = new.end - new.start WHERE id = new.id;\n\
+                   END;";
+        lint_case_ok(ID, Case::on(Engine::Sqlite, sql));
+    }
+
+    #[test]
     fn ok_savepoint() {
         lint_ok(ID, "SAVEPOINT a;\nRELEASE SAVEPOINT a;");
         use backstop_core::driver::Engine;

@@ -25,7 +25,7 @@ pub fn memory() -> SqliteDriver {
 /// Run a script through the driver one statement at a time, as the engine does.
 pub fn run(d: &mut SqliteDriver, script: &str) {
     use backstop_core::driver::Driver;
-    for s in backstop_core::sql::split(script) {
+    for s in backstop_core::sql::split_for(backstop_core::driver::Engine::Sqlite, script) {
         if let Err(e) = d.execute(&s.sql) {
             panic!("{}: {e:?}", s.sql);
         }
