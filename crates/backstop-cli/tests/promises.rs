@@ -27,3 +27,84 @@ fn new_after_the_largest_version_fails_instead_of_numbering_out_of_order() {
         "nothing was created"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_dangling_symlink_is_reported_as_one() {
+    // A dangling verify.sql was ignored, a dangling down.sql or single file called "missing".
+    use std::os::unix::fs::symlink;
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    let d = p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    symlink("../shared/check.sql", d.join("verify.sql")).unwrap();
+    let r = p.run(&db, &["sum"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "1_t/verify.sql: is a symbolic link to ../shared/check.sql, which does not exist"
+        ),
+        "{r:?}"
+    );
+    std::fs::remove_file(d.join("verify.sql")).unwrap();
+
+    std::fs::remove_file(d.join("down.sql")).unwrap();
+    symlink("gone.sql", d.join("down.sql")).unwrap();
+    let r = p.run(&db, &["status"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("down.sql: is a symbolic link to gone.sql")
+            && !r.stderr.contains("is missing"),
+        "{r:?}"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+
+    symlink("/nowhere/9_x.sql", p.dir().join("9_x.sql")).unwrap();
+    let r = p.run(&db, &["status"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("9_x.sql: is a symbolic link to /nowhere/9_x.sql, which does not exist")
+            && !r.stderr.contains("up.sql is missing"),
+        "{r:?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_migration_name_that_is_not_utf8_is_refused() {
+    // `2_caf\xe9` was accepted and stored as `2_caf\u{fffd}`.
+    use std::os::unix::ffi::OsStrExt;
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    let name = std::ffi::OsStr::from_bytes(b"2_caf\xe9");
+    let d = p.dir().join(name);
+    std::fs::create_dir(&d).unwrap();
+    std::fs::write(d.join("up.sql"), "CREATE TABLE t (id INTEGER);").unwrap();
+    std::fs::write(d.join("down.sql"), "DROP TABLE t;").unwrap();
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("2_caf\u{fffd}: the name is not valid UTF-8"),
+        "{r:?}"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+    assert_eq!(p.status(&db)["history_exists"], false);
+
+    let f = p.dir().join(std::ffi::OsStr::from_bytes(b"3_caf\xe9.sql"));
+    std::fs::write(&f, "-- backstop:up\nCREATE TABLE t (id INTEGER);\n").unwrap();
+    let r = p.run(&db, &["status"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("3_caf\u{fffd}.sql: the name is not valid UTF-8"),
+        "{r:?}"
+    );
+}
