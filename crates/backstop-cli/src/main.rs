@@ -265,6 +265,19 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             )
             .into());
         }
+        // A release id is how `rollback --release` finds the run again: a blank one would
+        // label it with nothing a person can name.
+        Command::Apply {
+            release: Some(r), ..
+        }
+        | Command::Rollback {
+            release: Some(r), ..
+        } if r.trim().is_empty() => {
+            return Err(EngineError::Usage(
+                "--release must not be empty: a release id labels an apply's migrations in history and the ledger, and `rollback --release ID` finds them by it; give one such as 2026-11-24.1 (apply without --release generates one); nothing was changed".into(),
+            )
+            .into());
+        }
         _ => {}
     }
     let ctx = Ctx {

@@ -28,6 +28,26 @@ fn new_after_the_largest_version_fails_instead_of_numbering_out_of_order() {
     );
 }
 
+#[test]
+fn an_empty_release_id_is_refused() {
+    // `apply --release ""` stored an empty release id.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    for blank in ["", "  "] {
+        let r = p.run(&db, &["apply", "--release", blank]);
+        assert_eq!(r.code, 2, "{r:?}");
+        assert!(r.stderr.contains("--release must not be empty"), "{r:?}");
+    }
+    assert_eq!(p.status(&db)["applied"], 0);
+}
+
 #[cfg(unix)]
 #[test]
 fn a_dangling_symlink_is_reported_as_one() {
