@@ -303,6 +303,9 @@ impl Printer {
             if !self.quiet {
                 out("dry run: nothing will be changed");
                 self.plan_text(plan);
+                if let (true, Some(v)) = (plan.pending.is_empty(), to) {
+                    out(&format!("migration {v} is already applied"));
+                }
                 if !r.remaining.is_empty() {
                     out(&later());
                 }
@@ -327,8 +330,13 @@ impl Printer {
                     ));
                 }
             }
+            // With --to V and nothing applied, V is applied already (a pending V would have
+            // run): say so whether or not later migrations remain.
             match (r.applied.is_empty(), r.remaining.is_empty(), to) {
-                (true, true, _) => out("nothing to apply: the database is up to date"),
+                (true, true, Some(v)) => out(&format!(
+                    "nothing to apply up to {v}: migration {v} is already applied, and the database is up to date"
+                )),
+                (true, true, None) => out("nothing to apply: the database is up to date"),
                 (true, false, Some(v)) => {
                     out(&format!(
                         "nothing to apply up to {v}: migration {v} is already applied"

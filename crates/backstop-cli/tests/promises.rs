@@ -48,6 +48,25 @@ fn an_empty_release_id_is_refused() {
     assert_eq!(p.status(&db)["applied"], 0);
 }
 
+#[test]
+fn apply_to_an_applied_version_says_it_is_applied_when_nothing_else_is_pending() {
+    // With nothing after V pending, `apply --to V` said only "up to date".
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    let r = p.ok(&db, &["apply", "--to", "1"]);
+    assert!(r.stdout.contains("migration 1 is already applied"), "{r:?}");
+    let r = p.ok(&db, &["apply", "--to", "1", "--dry-run"]);
+    assert!(r.stdout.contains("migration 1 is already applied"), "{r:?}");
+}
+
 #[cfg(unix)]
 #[test]
 fn a_dangling_symlink_is_reported_as_one() {
