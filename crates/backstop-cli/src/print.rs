@@ -131,10 +131,14 @@ impl Printer {
         }
         match &r.drift {
             Some(d) => {
-                out(&format!(
-                    "DRIFT: the schema changed outside backstop (recorded {}, now {})",
-                    d.recorded, d.current
-                ));
+                // Shouted only when it is drift; a dirty migration's own work is news the
+                // dirty list above already gave.
+                let label = if d.dirty_migration.is_some() {
+                    "schema"
+                } else {
+                    "DRIFT"
+                };
+                out(&format!("{label}: {}", d.explain()));
                 if let Some(diff) = &d.diff {
                     out(diff.trim_end());
                 }

@@ -147,3 +147,57 @@ fn a_migration_name_that_is_not_utf8_is_refused() {
         "{r:?}"
     );
 }
+
+#[test]
+fn a_dirty_migration_is_named_as_the_cause_of_the_schema_difference() {
+    // status said "DRIFT: changed outside backstop" about a dirty migration's own work.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_two",
+        "CREATE TABLE a (x INTEGER);\nCREATE TABLE b (x INTEGER);",
+        None,
+        Some("SELECT 0;"),
+        Some("transaction = false\nirreversible = true\nreason = \"test\"\n"),
+    );
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    let status = p.ok(&db, &["status"]);
+    assert!(!status.stdout.contains("DRIFT"), "{status:?}");
+    assert!(
+        status.stdout.contains("because migration 1 (two) is dirty")
+            && status.stdout.contains("backstop resolve 1"),
+        "{status:?}"
+    );
+    let json = p.status(&db);
+    assert_eq!(json["drift"]["dirty_migration"]["version"], 1, "{json}");
+    let v = p.run(&db, &["--format", "json", "verify"]);
+    assert_eq!(v.code, 3, "{v:?}");
+    let drift = v.json()["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "drift")
+        .cloned()
+        .unwrap();
+    assert!(
+        drift["detail"]
+            .as_str()
+            .unwrap()
+            .contains("because migration 1 (two) is dirty"),
+        "{drift}"
+    );
+    // Drift that is not a dirty migration's is still called drift.
+    p.ok(
+        &db,
+        &["resolve", "1", "--applied", "--reason", "checked by hand"],
+    );
+    db.exec("CREATE TABLE outside (x INTEGER)");
+    let status = p.ok(&db, &["status"]);
+    assert!(
+        status
+            .stdout
+            .contains("DRIFT: the schema changed outside backstop"),
+        "{status:?}"
+    );
+}

@@ -212,6 +212,17 @@ pub fn status_of(
                     st.recorded_schema()
                         .map(|recorded| diff(&recorded, &current))
                 }),
+                // The newest stuck migration: a run stops at the first failure, so it is
+                // the one whose work is unrecorded.
+                dirty_migration: history
+                    .iter()
+                    .filter(|r| matches!(r.status, Status::Dirty | Status::Failed))
+                    .max_by_key(|r| r.version)
+                    .map(|r| DirtyMigration {
+                        version: r.version,
+                        name: r.name.clone(),
+                        status: r.status.as_str().to_string(),
+                    }),
             });
         }
         fingerprint = Some(fp);
@@ -349,9 +360,8 @@ pub fn verify(
         detail: match &st.drift {
             None => "schema matches the last recorded fingerprint".into(),
             Some(d) => format!(
-                "recorded {}, now {}{}",
-                d.recorded,
-                d.current,
+                "{}{}",
+                d.explain(),
                 d.diff
                     .as_ref()
                     .map(|x| format!("\n{x}"))
