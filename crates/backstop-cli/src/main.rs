@@ -382,7 +382,14 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         Command::Plan { to } => {
             let ms = load(&s.dir)?;
             let mut db = connect::connect_reading(&s.url, &ctx, &app("plan"))?;
-            let mut r = engine::plan(db.as_mut(), &ms, *to)?;
+            // The checks of an apply with the same target, to warn about its refusals.
+            let opts = engine::ApplyOptions {
+                to: *to,
+                sum_path,
+                lint: Some(lint::hook(ms.clone(), engine, vec![])),
+                ..Default::default()
+            };
+            let mut r = engine::plan(db.as_mut(), &ms, &ctx, &opts)?;
             lint::annotate(&mut r, &ms, engine);
             p.plan(&r);
             Ok(exit::OK)

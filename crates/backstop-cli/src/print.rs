@@ -260,7 +260,7 @@ impl Printer {
                 None => self.statements("rollback path", &m.rollback),
             }
             if !m.snapshot.is_empty() {
-                out("    would need a snapshot of the data destroyed by:");
+                out("    destroys data (back it up first: this version of backstop takes no snapshots):");
                 for x in &m.snapshot {
                     out(&format!("      {x}"));
                 }

@@ -3,6 +3,122 @@
 mod common;
 use common::{Db, Kind, Project};
 
+const SNAPSHOT: &str = "[contract]\ndata_loss = \"snapshot\"\n";
+
+/// A project whose second migration's contract asks for a snapshot.
+fn snapshot_project() -> Project {
+    let p = Project::new();
+    p.add(
+        "1_notes",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);",
+        Some("DROP TABLE notes;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_drop_notes",
+        "DROP TABLE notes;",
+        Some("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);"),
+        None,
+        Some(SNAPSHOT),
+    );
+    p
+}
+
+#[test]
+fn a_snapshot_contract_is_refused_because_this_version_takes_no_snapshots() {
+    // A `data_loss = "snapshot"` contract was accepted and the data lost on rollback.
+    let db = Db::new(Kind::Sqlite);
+    let p = snapshot_project();
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("2_drop_notes")
+            && r.stderr.contains("migration.toml")
+            && r.stderr.contains("can't take snapshots")
+            && r.stderr.contains("data_loss = \"accepted\""),
+        "{r:?}"
+    );
+    // Before anything runs: not even the first migration.
+    assert_eq!(p.status(&db)["applied"], 0);
+    let dry = p.run(&db, &["apply", "--dry-run"]);
+    assert_eq!(dry.code, 3, "{dry:?}");
+    assert!(dry.stderr.contains("can't take snapshots"), "{dry:?}");
+    let plan = p.ok(&db, &["--format", "json", "plan"]).json();
+    let warnings = plan["warnings"].to_string();
+    assert!(
+        warnings.contains("apply would refuse") && warnings.contains("can't take snapshots"),
+        "{plan}"
+    );
+    // Up to the migration before it, the run goes ahead.
+    p.ok(&db, &["apply", "--to", "1"]);
+}
+
+#[test]
+fn plan_warns_about_the_sum_lint_errors_and_drift_that_refuse_an_apply() {
+    // plan said nothing of three refusals apply makes.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_u",
+        "CREATE TABLE u (id INTEGER);",
+        Some("DROP TABLE u;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    let warnings = |p: &Project| {
+        let plan = p.ok(&db, &["--format", "json", "plan"]).json();
+        plan["warnings"].to_string()
+    };
+    assert_eq!(warnings(&p), "[]");
+    let text = p.ok(&db, &["plan"]);
+    assert!(!text.all().contains("would refuse"), "{text:?}");
+
+    std::fs::write(
+        p.dir().join("2_u/up.sql"),
+        "CREATE TABLE u (id INTEGER, n INTEGER);",
+    )
+    .unwrap();
+    let w = warnings(&p);
+    assert!(
+        w.contains("apply would refuse: migration files disagree with") && w.contains("2_u"),
+        "{w}"
+    );
+    p.ok(&db, &["sum"]);
+
+    std::fs::write(p.dir().join("2_u/up.sql"), "DROP TABLE t;").unwrap();
+    p.ok(&db, &["sum"]);
+    let w = warnings(&p);
+    assert!(
+        w.contains("apply would refuse: lint found 1 error(s)")
+            && w.contains("data-loss-without-contract"),
+        "{w}"
+    );
+    let text = p.ok(&db, &["plan"]);
+    assert!(
+        text.all().contains("apply would refuse: lint found"),
+        "{text:?}"
+    );
+    std::fs::write(p.dir().join("2_u/up.sql"), "CREATE TABLE u (id INTEGER);").unwrap();
+    p.ok(&db, &["sum"]);
+
+    db.exec("CREATE TABLE outside (x INTEGER)");
+    let w = warnings(&p);
+    assert!(
+        w.contains("apply would refuse: the schema changed outside backstop"),
+        "{w}"
+    );
+}
+
 #[test]
 fn new_after_the_largest_version_fails_instead_of_numbering_out_of_order() {
     // `new` after version i64::MAX created a timestamp version older than the newest.
