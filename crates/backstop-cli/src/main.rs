@@ -404,12 +404,6 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             reason,
         } => {
             let ms = load(&s.dir)?;
-            // A dry run only reads: it must not create the SQLite file it reports on.
-            let mut db = if *dry_run {
-                connect::connect_reading(&s.url, &ctx, &app("apply"))?
-            } else {
-                connect::connect(&s.url, &ctx, &app("apply"))?
-            };
             let allow: Vec<(String, String)> = allow
                 .iter()
                 .map(|rule| (rule.clone(), reason.clone().unwrap_or_default()))
@@ -427,6 +421,16 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                 allow_drift: allow_drift.then(|| reason.clone().unwrap_or_default()),
                 sum_path,
                 lint: Some(lint::hook(ms.clone(), engine, allow)),
+            };
+            // A dry run only reads: it must not create the SQLite file it reports on. A
+            // real run creates it, but not for a run the files alone refuse.
+            let mut db = if *dry_run {
+                connect::connect_reading(&s.url, &ctx, &app("apply"))?
+            } else {
+                if connect::sqlite_file_missing(&s.url)? {
+                    engine::refusal_before_create(&ms, &ctx, &opts)?;
+                }
+                connect::connect(&s.url, &ctx, &app("apply"))?
             };
             let mut r = engine::apply(db.as_mut(), &ms, &ctx, &opts)?;
             if let Some(plan) = r.plan.as_mut() {

@@ -2,6 +2,7 @@
 //! test's first comment line names what it guards.
 mod common;
 use common::{Db, Kind, Project};
+use std::path::Path;
 
 const SNAPSHOT: &str = "[contract]\ndata_loss = \"snapshot\"\n";
 
@@ -117,6 +118,67 @@ fn plan_warns_about_the_sum_lint_errors_and_drift_that_refuse_an_apply() {
         w.contains("apply would refuse: the schema changed outside backstop"),
         "{w}"
     );
+}
+
+/// A database URL naming an SQLite file that does not exist yet, beside the project.
+fn fresh_file(p: &Project) -> (std::path::PathBuf, String) {
+    let file = p.tmp.path().join("fresh.db");
+    (file.clone(), format!("sqlite://{}", file.display()))
+}
+
+fn leaves_nothing(file: &Path) {
+    assert!(!file.exists(), "{} was created", file.display());
+    let lock = file.with_extension("db.lock");
+    assert!(!lock.exists(), "{} was created", lock.display());
+}
+
+#[test]
+fn a_refused_first_apply_does_not_create_the_sqlite_file() {
+    // A refusal the files decide (require_sum, lint, snapshot) created the database first.
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    let (file, url) = fresh_file(&p);
+    let mut db = Db::new(Kind::Sqlite);
+    db.url = url;
+    std::fs::write(p.tmp.path().join("backstop.toml"), "require_sum = true\n").unwrap();
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("does not exist and this environment requires it")
+            && r.stderr.contains("was not created"),
+        "{r:?}"
+    );
+    leaves_nothing(&file);
+
+    std::fs::remove_file(p.tmp.path().join("backstop.toml")).unwrap();
+    p.add(
+        "2_drop",
+        "DROP TABLE t;",
+        Some("CREATE TABLE t (id INTEGER);"),
+        None,
+        None,
+    );
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("data-loss-without-contract"), "{r:?}");
+    leaves_nothing(&file);
+
+    std::fs::write(p.dir().join("2_drop/migration.toml"), SNAPSHOT).unwrap();
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("can't take snapshots"), "{r:?}");
+    leaves_nothing(&file);
+
+    // A run the files allow creates it.
+    p.ok(&db, &["apply", "--to", "1"]);
+    assert!(file.exists());
 }
 
 #[test]

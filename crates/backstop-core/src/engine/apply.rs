@@ -157,6 +157,36 @@ fn atomic_refusal(opts: &ApplyOptions, pending: &[&Migration]) -> Option<(String
     ))
 }
 
+/// The refusals of an apply to a database that does not exist yet (an SQLite file not
+/// created): every migration up to `--to` is pending, so the sum, the contracts,
+/// `--atomic` and the lint gate decide from the files alone. Run before the file is
+/// created, so that a refused first apply leaves nothing behind; the checks are the ones
+/// `apply` makes, in its order.
+pub fn refusal_before_create(
+    migrations: &[Migration],
+    ctx: &Ctx,
+    opts: &ApplyOptions,
+) -> Result<(), EngineError> {
+    check_target(migrations, opts.to)?;
+    let mut ignored = Vec::new();
+    let pending = pending_of(migrations, &[], opts.to);
+    let refusal = sum_check(migrations, ctx, opts, &mut ignored)?
+        .or_else(|| snapshot_refusal(&pending))
+        .or_else(|| atomic_refusal(opts, &pending))
+        .or_else(|| {
+            opts.lint
+                .as_ref()
+                .and_then(|hook| lint_refusal(&(hook.0)(&pending)))
+        });
+    match refusal {
+        Some((reason, next)) => Err(EngineError::refused(
+            format!("{reason} (the database does not exist yet and was not created)"),
+            next,
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A generated release id: UTC time and process id, unique enough per deploy.
 pub fn new_release_id() -> String {
     let t = crate::now_rfc3339();
