@@ -27,6 +27,11 @@ fn missing_sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, EngineEr
         .map(|p| std::path::absolute(&p).unwrap_or(p)))
 }
 
+/// Whether `url` names an SQLite file that does not exist yet ([`connect`] would create it).
+pub fn sqlite_file_missing(url: &str) -> Result<bool, EngineError> {
+    Ok(missing_sqlite_file(url)?.is_some())
+}
+
 /// [`connect`], for commands that vouch for a database (`verify`, `audit`): an SQLite file
 /// that does not exist is a mistyped path or a database not created yet, not an empty
 /// database to create and call intact (opening it would leave an empty file behind). Only

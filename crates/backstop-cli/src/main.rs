@@ -265,6 +265,19 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             )
             .into());
         }
+        // A release id is how `rollback --release` finds the run again: a blank one would
+        // label it with nothing a person can name.
+        Command::Apply {
+            release: Some(r), ..
+        }
+        | Command::Rollback {
+            release: Some(r), ..
+        } if r.trim().is_empty() => {
+            return Err(EngineError::Usage(
+                "--release must not be empty: a release id labels an apply's migrations in history and the ledger, and `rollback --release ID` finds them by it; give one such as 2026-11-24.1 (apply without --release generates one); nothing was changed".into(),
+            )
+            .into());
+        }
         _ => {}
     }
     let ctx = Ctx {
@@ -369,7 +382,14 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
         Command::Plan { to } => {
             let ms = load(&s.dir)?;
             let mut db = connect::connect_reading(&s.url, &ctx, &app("plan"))?;
-            let mut r = engine::plan(db.as_mut(), &ms, *to)?;
+            // The checks of an apply with the same target, to warn about its refusals.
+            let opts = engine::ApplyOptions {
+                to: *to,
+                sum_path,
+                lint: Some(lint::hook(ms.clone(), engine, vec![])),
+                ..Default::default()
+            };
+            let mut r = engine::plan(db.as_mut(), &ms, &ctx, &opts)?;
             lint::annotate(&mut r, &ms, engine);
             p.plan(&r);
             Ok(exit::OK)
@@ -384,12 +404,6 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             reason,
         } => {
             let ms = load(&s.dir)?;
-            // A dry run only reads: it must not create the SQLite file it reports on.
-            let mut db = if *dry_run {
-                connect::connect_reading(&s.url, &ctx, &app("apply"))?
-            } else {
-                connect::connect(&s.url, &ctx, &app("apply"))?
-            };
             let allow: Vec<(String, String)> = allow
                 .iter()
                 .map(|rule| (rule.clone(), reason.clone().unwrap_or_default()))
@@ -407,6 +421,16 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                 allow_drift: allow_drift.then(|| reason.clone().unwrap_or_default()),
                 sum_path,
                 lint: Some(lint::hook(ms.clone(), engine, allow)),
+            };
+            // A dry run only reads: it must not create the SQLite file it reports on. A
+            // real run creates it, but not for a run the files alone refuse.
+            let mut db = if *dry_run {
+                connect::connect_reading(&s.url, &ctx, &app("apply"))?
+            } else {
+                if connect::sqlite_file_missing(&s.url)? {
+                    engine::refusal_before_create(&ms, &ctx, &opts)?;
+                }
+                connect::connect(&s.url, &ctx, &app("apply"))?
             };
             let mut r = engine::apply(db.as_mut(), &ms, &ctx, &opts)?;
             if let Some(plan) = r.plan.as_mut() {

@@ -131,10 +131,14 @@ impl Printer {
         }
         match &r.drift {
             Some(d) => {
-                out(&format!(
-                    "DRIFT: the schema changed outside backstop (recorded {}, now {})",
-                    d.recorded, d.current
-                ));
+                // Shouted only when it is drift; a dirty migration's own work is news the
+                // dirty list above already gave.
+                let label = if d.dirty_migration.is_some() {
+                    "schema"
+                } else {
+                    "DRIFT"
+                };
+                out(&format!("{label}: {}", d.explain()));
                 if let Some(diff) = &d.diff {
                     out(diff.trim_end());
                 }
@@ -256,7 +260,7 @@ impl Printer {
                 None => self.statements("rollback path", &m.rollback),
             }
             if !m.snapshot.is_empty() {
-                out("    would need a snapshot of the data destroyed by:");
+                out("    destroys data (back it up first: this version of backstop takes no snapshots):");
                 for x in &m.snapshot {
                     out(&format!("      {x}"));
                 }
@@ -303,6 +307,9 @@ impl Printer {
             if !self.quiet {
                 out("dry run: nothing will be changed");
                 self.plan_text(plan);
+                if let (true, Some(v)) = (plan.pending.is_empty(), to) {
+                    out(&format!("migration {v} is already applied"));
+                }
                 if !r.remaining.is_empty() {
                     out(&later());
                 }
@@ -327,8 +334,13 @@ impl Printer {
                     ));
                 }
             }
+            // With --to V and nothing applied, V is applied already (a pending V would have
+            // run): say so whether or not later migrations remain.
             match (r.applied.is_empty(), r.remaining.is_empty(), to) {
-                (true, true, _) => out("nothing to apply: the database is up to date"),
+                (true, true, Some(v)) => out(&format!(
+                    "nothing to apply up to {v}: migration {v} is already applied, and the database is up to date"
+                )),
+                (true, true, None) => out("nothing to apply: the database is up to date"),
                 (true, false, Some(v)) => {
                     out(&format!(
                         "nothing to apply up to {v}: migration {v} is already applied"

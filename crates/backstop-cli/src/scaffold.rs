@@ -255,10 +255,18 @@ pub fn new_migration(
         .collect::<String>()
         .parse()
         .unwrap_or(1);
-    let version = newest
-        .map(|v| v + 1)
-        .filter(|v| *v > stamp)
-        .unwrap_or(stamp);
+    // Versions are applied in ascending order: the new one must be newer than every
+    // existing one, and past the largest version there is none.
+    let after_newest = match newest {
+        Some(v) => Some(v.checked_add(1).ok_or_else(|| {
+            EngineError::Usage(format!(
+                "{}: the newest migration has version {v}, the largest version there is, so a migration after it can't be numbered; nothing was created. If that migration is not applied to any database yet, rename it to a timestamp version (e.g. {stamp}_…) and run `backstop sum`, then run `backstop new {slug}` again",
+                dir.display()
+            ))
+        })?),
+        None => None,
+    };
+    let version = after_newest.filter(|v| *v > stamp).unwrap_or(stamp);
     let id = format!("{version}_{slug}");
     let toml = if no_tx {
         "# Runs outside a transaction, statement by statement; progress is recorded after each.\n\

@@ -158,7 +158,8 @@ fn plan_shows_locks_rewrites_findings_snapshot_and_rollback_path() {
     assert!(r.stdout.contains("ACCESS EXCLUSIVE lock on t"), "{r:?}");
     assert!(r.stdout.contains("REWRITES the table"), "{r:?}");
     assert!(
-        r.stdout.contains("would need a snapshot") && r.stdout.contains("DROP COLUMN note"),
+        r.stdout.contains("destroys data (back it up first")
+            && r.stdout.contains("DROP COLUMN note"),
         "{r:?}"
     );
     assert!(

@@ -56,8 +56,15 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
             })
         })
         .or_else(|| {
-            e.span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1) - 1)
+            // The 0-based line of the span's start is the number of line breaks before it
+            // (`lines()` would not count an empty last line, so a span at the start of a
+            // line came out one line early).
+            e.span().map(|s| {
+                text.get(..s.start.min(text.len()))
+                    .unwrap_or(text)
+                    .matches('\n')
+                    .count()
+            })
         })
         .map(|i| i + 1);
     match line {
@@ -155,6 +162,19 @@ mod tests {
         let e = ConfigFile::read(&path).unwrap_err().to_string();
         assert!(e.contains("backstop.toml: line 2: "), "{e}");
         assert!(!e.contains("Zq9") && !e.contains("cret"), "{e}");
+    }
+
+    #[test]
+    fn an_error_at_the_start_of_a_line_after_a_blank_one_names_that_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("backstop.toml");
+        std::fs::write(&path, "dir=\"m\"\n# comment\n\ndir=\"n\"").unwrap();
+        let e = ConfigFile::read(&path).unwrap_err().to_string();
+        assert!(e.contains("backstop.toml: line 4: "), "{e}");
+        assert!(e.ends_with("`dir=\"n\"`"), "{e}");
+        std::fs::write(&path, "dir=\"m\"\ndir=\"n\"\n").unwrap();
+        let e = ConfigFile::read(&path).unwrap_err().to_string();
+        assert!(e.contains("backstop.toml: line 2: "), "{e}");
     }
 
     #[test]

@@ -229,6 +229,24 @@ pub enum LoadError {
     BadSingleFile { path: PathBuf, message: String },
     #[error("{path}: unexpected file in migration folder (expected up.sql, down.sql, verify.sql, migration.toml)")]
     UnexpectedFile { path: PathBuf },
+    #[error("{path}: is a symbolic link to {target}, which does not exist; point the link at the file, or replace it with the file itself")]
+    DanglingLink { path: PathBuf, target: PathBuf },
+    #[error("{path}: the name is not valid UTF-8 (its invalid bytes are shown as �); rename it: history stores migration names as text, and a name stored altered would no longer match its folder")]
+    NotUtf8Name { path: PathBuf },
+}
+
+/// A dangling symbolic link at `path`, with where it points: reading through it says "not
+/// found", which must not pass for an absent optional file (a verify.sql left out of the
+/// checksum) or a missing one (a down.sql "missing" while the link is right there).
+fn dangling_link(path: &Path) -> Option<LoadError> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.file_type().is_symlink() || path.exists() {
+        return None;
+    }
+    Some(LoadError::DanglingLink {
+        path: path.to_path_buf(),
+        target: std::fs::read_link(path).unwrap_or_default(),
+    })
 }
 
 /// Parse a human duration such as `200ms`, `2s`, `5m`, `1h 30m`.
@@ -264,12 +282,23 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Migration>, LoadError> {
     }
     names.sort();
     let load_one = |(path, is_dir): &(PathBuf, bool)| -> Option<Result<Migration, LoadError>> {
-        let file_name = path
-            .file_name()
-            .map(|f| f.to_string_lossy().to_string())
-            .unwrap_or_default();
+        let raw_name = path.file_name().unwrap_or_default();
+        let file_name = raw_name.to_string_lossy().to_string();
         if file_name.starts_with('.') {
             return None; // editor swap files, .gitkeep
+        }
+        let is_migration = *is_dir || has_sql_extension(&file_name);
+        if is_migration && raw_name.to_str().is_none() {
+            // The lossy name would be stored in history and no longer name the folder.
+            return Some(Err(LoadError::NotUtf8Name { path: path.clone() }));
+        }
+        // A link whose target is gone looks like a plain file that is neither a folder
+        // nor (without .sql) a migration: a versioned name says it was meant to be one.
+        let versioned = file_name.starts_with(|c: char| c.is_ascii_digit());
+        if !*is_dir && (versioned || is_migration) {
+            if let Some(e) = dangling_link(path) {
+                return Some(Err(e));
+            }
         }
         if *is_dir {
             Some(load_folder(path, &file_name))
@@ -371,7 +400,10 @@ fn read_text(path: &Path) -> Result<Option<String>, LoadError> {
                 offset: e.utf8_error().valid_up_to(),
             }),
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match dangling_link(path) {
+            Some(dangling) => Err(dangling),
+            None => Ok(None),
+        },
         Err(source) => Err(LoadError::Io {
             path: path.to_path_buf(),
             source,
@@ -413,7 +445,11 @@ fn load_folder(dir: &Path, name: &str) -> Result<Migration, LoadError> {
             path: dir.to_path_buf(),
             source,
         })?;
-        let f = e.file_name().to_string_lossy().to_string();
+        let raw = e.file_name();
+        let f = raw.to_string_lossy().to_string();
+        if raw.to_str().is_none() && !f.starts_with('.') {
+            return Err(LoadError::NotUtf8Name { path: e.path() });
+        }
         match FILES.iter().position(|x| *x == f) {
             Some(i) => present[i] = true,
             None if f.starts_with('.') || f == "README.md" => {}

@@ -151,6 +151,36 @@ pub struct Drift {
     pub current: String,
     /// Canonical-text diff when the recorded schema text is available.
     pub diff: Option<String>,
+    /// The dirty or failed migration in history whose partial work the difference is (a
+    /// migration that stopped part-way recorded no fingerprint after it): not a change
+    /// made outside backstop, and `backstop resolve` is the way out. `None`: no such
+    /// migration, so the schema changed outside backstop.
+    pub dirty_migration: Option<DirtyMigration>,
+}
+
+/// A migration that is dirty or failed in history, as drift is explained by it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DirtyMigration {
+    pub version: i64,
+    pub name: String,
+    /// `dirty` or `failed`.
+    pub status: String,
+}
+
+impl Drift {
+    /// What the difference is, in words, and what to do about it.
+    pub fn explain(&self) -> String {
+        match &self.dirty_migration {
+            None => format!(
+                "the schema changed outside backstop (recorded {}, now {})",
+                self.recorded, self.current
+            ),
+            Some(d) => format!(
+                "the schema differs from the last recorded fingerprint (recorded {}, now {}) because migration {} ({}) is {}: it stopped part-way, and what it did is not recorded; inspect the database, finish or undo its work by hand, then record it with `backstop resolve {} --applied --reason \"…\"` (its change is complete) or `--rolled-back` (nothing of it remains)",
+                self.recorded, self.current, d.version, d.name, d.status, d.version
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -70,7 +70,7 @@ impl std::fmt::Debug for LintHook {
     }
 }
 
-fn lint_refusal(gate: &LintGate) -> Option<(String, String)> {
+pub(crate) fn lint_refusal(gate: &LintGate) -> Option<(String, String)> {
     if gate.errors.is_empty() {
         return None;
     }
@@ -96,11 +96,95 @@ fn lint_refusal(gate: &LintGate) -> Option<(String, String)> {
 }
 
 /// The refusal of a run on a schema changed outside backstop: reason and next step.
-fn drift_refusal(recorded: &str, current: &str) -> (String, String) {
+pub(crate) fn drift_refusal(recorded: &str, current: &str) -> (String, String) {
     (
         format!("the schema changed outside backstop since the last recorded fingerprint ({recorded} recorded, {current} now); `backstop status` shows the difference"),
         "find out who changed the schema; then re-run with --allow-drift --reason \"…\" to accept the current schema as the baseline".into(),
     )
+}
+
+/// Pending migrations whose contract promises `data_loss = "snapshot"`: this version of
+/// backstop takes no snapshots (the `snapshot`/`restore` commands come later), so the data
+/// such a migration destroys would be gone for good and its rollback could not bring it
+/// back. Refused rather than run on a promise nothing keeps.
+pub(crate) fn snapshot_refusal(pending: &[&Migration]) -> Option<(String, String)> {
+    let asking: Vec<String> = pending
+        .iter()
+        .filter(|m| {
+            m.config.contract.as_ref().and_then(|c| c.data_loss)
+                == Some(crate::migration::DataLoss::Snapshot)
+        })
+        .map(|m| {
+            let file = match m.layout {
+                crate::migration::Layout::Folder => m.path.join("migration.toml"),
+                crate::migration::Layout::SingleFile => m.path.clone(),
+            };
+            format!("{} ({})", m.id(), file.display())
+        })
+        .collect();
+    if asking.is_empty() {
+        return None;
+    }
+    Some((
+        format!(
+            "pending migration(s) {} set `data_loss = \"snapshot\"` under [contract], but this version of backstop can't take snapshots: the data they destroy would not be saved, and rolling them back would not bring it back",
+            asking.join(", ")
+        ),
+        "take a backup of the data, then set `data_loss = \"accepted\"` and run `backstop sum`; or keep the data in the schema (don't drop it in this migration) until a later one".into(),
+    ))
+}
+
+/// `--atomic` promises to undo the whole run on failure; it can't for irreversible
+/// migrations.
+fn atomic_refusal(opts: &ApplyOptions, pending: &[&Migration]) -> Option<(String, String)> {
+    if !opts.atomic {
+        return None;
+    }
+    let irreversible: Vec<String> = pending
+        .iter()
+        .filter(|m| m.irreversible_reason().is_some())
+        .map(|m| m.id())
+        .collect();
+    if irreversible.is_empty() {
+        return None;
+    }
+    Some((
+        format!(
+            "--atomic can't undo the whole run: pending migration(s) {} are irreversible",
+            irreversible.join(", ")
+        ),
+        "apply without --atomic, or apply up to the migration before them with --atomic --to VERSION".into(),
+    ))
+}
+
+/// The refusals of an apply to a database that does not exist yet (an SQLite file not
+/// created): every migration up to `--to` is pending, so the sum, the contracts,
+/// `--atomic` and the lint gate decide from the files alone. Run before the file is
+/// created, so that a refused first apply leaves nothing behind; the checks are the ones
+/// `apply` makes, in its order.
+pub fn refusal_before_create(
+    migrations: &[Migration],
+    ctx: &Ctx,
+    opts: &ApplyOptions,
+) -> Result<(), EngineError> {
+    check_target(migrations, opts.to)?;
+    let mut ignored = Vec::new();
+    let pending = pending_of(migrations, &[], opts.to);
+    let refusal = sum_check(migrations, ctx, opts, &mut ignored)?
+        .or_else(|| snapshot_refusal(&pending))
+        .or_else(|| atomic_refusal(opts, &pending))
+        .or_else(|| {
+            opts.lint
+                .as_ref()
+                .and_then(|hook| lint_refusal(&(hook.0)(&pending)))
+        });
+    match refusal {
+        Some((reason, next)) => Err(EngineError::refused(
+            format!("{reason} (the database does not exist yet and was not created)"),
+            next,
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A generated release id: UTC time and process id, unique enough per deploy.
@@ -150,13 +234,15 @@ pub fn apply(
         } else {
             vec![]
         };
-        if let Some((reason, next)) = history_refusal(migrations, &history, opts.to, db.engine()) {
+        let pending = pending_of(migrations, &history, opts.to);
+        let refusal = history_refusal(migrations, &history, opts.to, db.engine())
+            .or_else(|| snapshot_refusal(&pending))
+            .or_else(|| atomic_refusal(opts, &pending));
+        if let Some((reason, next)) = refusal {
             return Err(EngineError::refused(reason, next).into());
         }
         if let Some(hook) = &opts.lint {
-            if let Some((reason, next)) =
-                lint_refusal(&(hook.0)(&pending_of(migrations, &history, opts.to)))
-            {
+            if let Some((reason, next)) = lint_refusal(&(hook.0)(&pending)) {
                 return Err(EngineError::refused(reason, next).into());
             }
         }
@@ -214,24 +300,14 @@ pub fn apply(
         return Err(EngineError::refused(reason, next).into());
     }
     let pending = pending_of(migrations, &history, opts.to);
-    if opts.atomic {
-        // --atomic promises to undo the whole run on failure; it can't for these.
-        let irreversible: Vec<String> = pending
-            .iter()
-            .filter(|m| m.irreversible_reason().is_some())
-            .map(|m| m.id())
-            .collect();
-        if !irreversible.is_empty() {
-            let reason = format!(
-                "--atomic can't undo the whole run: pending migration(s) {} are irreversible",
-                irreversible.join(", ")
-            );
-            let ev = NewEvent::new("refused")
-                .release(&release)
-                .detail(json!({"command": "apply", "reason": reason}));
-            record(db, &mut state, &ctx.actor, ev)?;
-            return Err(EngineError::refused(reason, "apply without --atomic, or apply up to the migration before them with --atomic --to VERSION").into());
-        }
+    if let Some((reason, next)) =
+        snapshot_refusal(&pending).or_else(|| atomic_refusal(opts, &pending))
+    {
+        let ev = NewEvent::new("refused")
+            .release(&release)
+            .detail(json!({"command": "apply", "reason": reason}));
+        record(db, &mut state, &ctx.actor, ev)?;
+        return Err(EngineError::refused(reason, next).into());
     }
     if let Some(hook) = &opts.lint {
         let gate = (hook.0)(&pending);
@@ -609,7 +685,7 @@ pub(crate) fn finish_run(
     Ok((fp, warning))
 }
 
-fn sum_check(
+pub(crate) fn sum_check(
     migrations: &[Migration],
     ctx: &Ctx,
     opts: &ApplyOptions,

@@ -1,6 +1,8 @@
 //! Commands that look: plan, status, verify, schema; and resolve, which records a decision.
 
-use super::apply::{history_refusal, pending_of};
+use super::apply::{
+    history_refusal, lint_refusal, pending_of, snapshot_refusal, sum_check, ApplyOptions,
+};
 use super::run::{self, run_statements, ScriptRef};
 use super::Ctx;
 use crate::driver::{DbError, Driver};
@@ -67,19 +69,49 @@ pub(crate) fn plan_from(
     })
 }
 
-/// What apply would do; changes nothing.
+/// What apply would do with `opts` (`to`, `sum_path`, the lint gate); changes nothing.
+/// Warns about each check that would refuse that apply: `backstop.sum`, history, the
+/// contracts, lint errors, drift.
 pub fn plan(
     db: &mut dyn Driver,
     migrations: &[Migration],
-    to: Option<i64>,
+    ctx: &Ctx,
+    opts: &ApplyOptions,
 ) -> Result<PlanReport, EngineError> {
+    let to = opts.to;
     super::apply::check_target(migrations, to)?;
-    let history = if db.history_exists()? {
-        db.load_history()?
-    } else {
-        vec![]
-    };
-    Ok(plan_from(db, migrations, &history, to)?)
+    let exists = db.history_exists()?;
+    let history = if exists { db.load_history()? } else { vec![] };
+    let mut report = plan_from(db, migrations, &history, to)?;
+    // plan_from warned about history; the others join it in the order apply checks them.
+    // (The sum's "missing" warning is apply's to give: it is no refusal.)
+    let sum = sum_check(migrations, ctx, opts, &mut Vec::new())?;
+    let mut later = Vec::new();
+    let pending = pending_of(migrations, &history, to);
+    later.extend(snapshot_refusal(&pending));
+    if let Some(hook) = &opts.lint {
+        later.extend(lint_refusal(&(hook.0)(&pending)));
+    }
+    // A dirty or failed migration's own partial work is not drift, and apply refuses for
+    // it first (the history warning says so).
+    let stuck = history
+        .iter()
+        .any(|r| matches!(r.status, Status::Dirty | Status::Failed));
+    if exists && !stuck && opts.allow_drift.is_none() {
+        let fingerprint = db.schema(None)?.fingerprint();
+        if let Some(recorded) = run::drifted_from(db, &fingerprint)? {
+            later.push(super::apply::drift_refusal(&recorded, &fingerprint));
+        }
+    }
+    let history_warnings = std::mem::take(&mut report.warnings);
+    let refuse = |(reason, _): (String, String)| format!("apply would refuse: {reason}");
+    report.warnings = sum
+        .into_iter()
+        .map(refuse)
+        .chain(history_warnings)
+        .chain(later.into_iter().map(refuse))
+        .collect();
+    Ok(report)
 }
 
 /// What `status` reads from the database, before it looks at the migration files: the
@@ -225,6 +257,17 @@ pub fn status_of(
                     st.recorded_schema()
                         .map(|recorded| diff(&recorded, &current))
                 }),
+                // The newest stuck migration: a run stops at the first failure, so it is
+                // the one whose work is unrecorded.
+                dirty_migration: history
+                    .iter()
+                    .filter(|r| matches!(r.status, Status::Dirty | Status::Failed))
+                    .max_by_key(|r| r.version)
+                    .map(|r| DirtyMigration {
+                        version: r.version,
+                        name: r.name.clone(),
+                        status: r.status.as_str().to_string(),
+                    }),
             });
         }
         fingerprint = Some(fp);
@@ -362,9 +405,8 @@ pub fn verify(
         detail: match &st.drift {
             None => "schema matches the last recorded fingerprint".into(),
             Some(d) => format!(
-                "recorded {}, now {}{}",
-                d.recorded,
-                d.current,
+                "{}{}",
+                d.explain(),
                 d.diff
                     .as_ref()
                     .map(|x| format!("\n{x}"))

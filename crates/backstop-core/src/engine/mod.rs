@@ -8,7 +8,7 @@ mod lock;
 mod rollback;
 mod run;
 
-pub use apply::{apply, ApplyOptions, LintGate, LintHook, LintOverride};
+pub use apply::{apply, refusal_before_create, ApplyOptions, LintGate, LintHook, LintOverride};
 pub use audit::{audit_log, audit_verify};
 pub use inspect::{
     observe, plan, resolve, schema, status, status_of, verify, Observed, Resolution,

@@ -7,7 +7,7 @@ pub(crate) const RULE: Rule = Rule {
     info: RuleInfo {
         id: "data-loss-without-contract",
         severity: Severity::Error,
-        summary: "A statement destroys data but the contract does not say data_loss = \"snapshot\" or \"accepted\"",
+        summary: "A statement destroys data but the contract does not say data_loss = \"accepted\"",
         engines: ALL,
         category: "destructive",
     },
@@ -15,14 +15,22 @@ pub(crate) const RULE: Rule = Rule {
     docs: r#"backstop proves that a rollback restores the schema and the data. A statement that destroys
 data (DROP TABLE, DROP COLUMN, TRUNCATE, DELETE, an UPDATE that overwrites values that were
 there before the migration, DROP SCHEMA … CASCADE, a narrowing type change) can't be undone
-by down.sql alone. The migration must say what should happen to that data:
+by down.sql alone. The migration must say that the data may go:
 
 ```toml
 [contract]
-data_loss = "snapshot"   # backstop saves the data before up.sql and restores it on rollback
-# or
 data_loss = "accepted"   # the data may go; say why in the description or ticket
 ```
+
+Take a backup of the data first if it may be needed again: a rollback recreates the table
+or column, empty.
+
+`data_loss = "snapshot"` (backstop saves the data before up.sql and restores it on
+rollback) is part of the file format, but this version of backstop can't take snapshots:
+it does not satisfy this rule, and `apply` refuses a migration whose contract says it
+(exit 3, before anything runs) rather than lose the data silently. Until snapshots come,
+back the data up and accept the loss, or keep the data in the schema (stop using the
+column or table) and drop it in a later migration.
 
 Tables and columns created earlier in the same migration hold no data yet and don't count.
 
@@ -34,7 +42,7 @@ ALTER TABLE users DROP COLUMN legacy_flags;   -- no [contract] data_loss
 ## Good
 ```toml
 [contract]
-data_loss = "snapshot"
+data_loss = "accepted"   # legacy_flags backed up to s3://backups/ID-123
 ```"#,
 };
 
@@ -42,25 +50,32 @@ fn check(cx: &StmtCx, out: &mut Out) {
     if cx.impact.destroys.is_empty() {
         return;
     }
-    if matches!(
-        cx.mig.data_loss,
-        Some(DataLoss::Snapshot | DataLoss::Accepted)
-    ) {
+    // Only "accepted" allows it: this version takes no snapshots, so a "snapshot"
+    // contract would lose the data all the same (apply refuses it).
+    if cx.mig.data_loss == Some(DataLoss::Accepted) {
         return;
     }
     let what = cx.impact.destroys.join(", ");
-    let (msg, help) = if cx.mig.is_migration {
+    let (msg, help) = if cx.mig.data_loss == Some(DataLoss::Snapshot) {
+        (
+            format!(
+                "{} destroys {what}, and the migration's contract says data_loss = \"snapshot\", which this version of backstop can't take",
+                cx.stmt.kind.verb()
+            ),
+            "Back the data up and set `data_loss = \"accepted\"` under [contract], or keep the data until a later migration; apply refuses a \"snapshot\" contract.",
+        )
+    } else if cx.mig.is_migration {
         (
             format!(
                 "{} destroys {what}, and the migration's contract does not allow data loss",
                 cx.stmt.kind.verb()
             ),
-            "Set `data_loss = \"snapshot\"` (or \"accepted\") under [contract] in migration.toml.",
+            "Set `data_loss = \"accepted\"` under [contract] in migration.toml (back the data up first if it may be needed again).",
         )
     } else {
         (
             format!("{} destroys {what}, and no migration contract allows data loss", cx.stmt.kind.verb()),
-            "Put the change in a migration whose migration.toml sets `data_loss = \"snapshot\"` or \"accepted\" under [contract].",
+            "Put the change in a migration whose migration.toml sets `data_loss = \"accepted\"` under [contract].",
         )
     };
     out.at(cx.index, msg, help);
@@ -76,7 +91,7 @@ mod tests {
     fn ok_with_contract_or_new_objects() {
         lint_case_ok(
             ID,
-            Case::pg("DROP TABLE legacy_sessions;").toml("[contract]\ndata_loss = \"snapshot\"\n"),
+            Case::pg("DROP TABLE legacy_sessions;").toml("[contract]\ndata_loss = \"accepted\"\n"),
         );
         lint_ok(
             ID,
@@ -96,41 +111,53 @@ mod tests {
               |
             1 | DROP TABLE legacy_sessions;
               | ^^^^^^^^^^^^^^^^^^^^^^^^^^
-              = help: Set `data_loss = "snapshot"` (or "accepted") under [contract] in migration.toml.
+              = help: Set `data_loss = "accepted"` under [contract] in migration.toml (back the data up first if it may be needed again).
 
             error[data-loss-without-contract]: ALTER TABLE destroys column users.flags, and the migration's contract does not allow data loss
              --> migrations/20260101000000_m/up.sql:2:1
               |
             2 | ALTER TABLE users DROP COLUMN flags;
               | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
-              = help: Set `data_loss = "snapshot"` (or "accepted") under [contract] in migration.toml.
+              = help: Set `data_loss = "accepted"` under [contract] in migration.toml (back the data up first if it may be needed again).
 
             error[data-loss-without-contract]: TRUNCATE destroys every row of audit_log, and the migration's contract does not allow data loss
              --> migrations/20260101000000_m/up.sql:3:1
               |
             3 | TRUNCATE audit_log;
               | ^^^^^^^^^^^^^^^^^^
-              = help: Set `data_loss = "snapshot"` (or "accepted") under [contract] in migration.toml.
+              = help: Set `data_loss = "accepted"` under [contract] in migration.toml (back the data up first if it may be needed again).
 
             error[data-loss-without-contract]: DELETE destroys the deleted rows of carts, and the migration's contract does not allow data loss
              --> migrations/20260101000000_m/up.sql:4:1
               |
             4 | DELETE FROM carts WHERE updated_at < now() - interval '1 year';
               | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
-              = help: Set `data_loss = "snapshot"` (or "accepted") under [contract] in migration.toml.
+              = help: Set `data_loss = "accepted"` under [contract] in migration.toml (back the data up first if it may be needed again).
 
             error[data-loss-without-contract]: UPDATE destroys the previous values of users.email, and the migration's contract does not allow data loss
              --> migrations/20260101000000_m/up.sql:5:1
               |
             5 | UPDATE users SET email = lower(email);
               | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
-              = help: Set `data_loss = "snapshot"` (or "accepted") under [contract] in migration.toml.
+              = help: Set `data_loss = "accepted"` under [contract] in migration.toml (back the data up first if it may be needed again).
 
             5 errors, 0 warnings, 0 infos in 1 file (5 statements)
         "#]].assert_eq(&lint_errors(
             ID,
             "DROP TABLE legacy_sessions;\nALTER TABLE users DROP COLUMN flags;\nTRUNCATE audit_log;\nDELETE FROM carts WHERE updated_at < now() - interval '1 year';\nUPDATE users SET email = lower(email);",
         ));
+    }
+
+    #[test]
+    fn err_a_snapshot_contract_is_not_kept_by_this_version() {
+        let r = Case::pg("DROP TABLE legacy_sessions;")
+            .toml("[contract]\ndata_loss = \"snapshot\"\n")
+            .render(ID);
+        assert!(
+            r.contains("says data_loss = \"snapshot\", which this version of backstop can't take"),
+            "{r}"
+        );
+        assert!(r.contains("set `data_loss = \"accepted\"`"), "{r}");
     }
 
     #[test]

@@ -13,8 +13,9 @@ pub(crate) const RULE: Rule = Rule {
     },
     check: Check::Migration(check),
     docs: r#"If up.sql drops a table, view, index, function, type, constraint or column, down.sql has
-to create it again for the rollback to restore the schema (and, for tables and columns,
-the contract's `data_loss = "snapshot"` brings the data back). A down.sql that forgets one
+to create it again for the rollback to restore the schema (tables and columns come back
+empty: their data is gone unless you backed it up, as `data_loss = "accepted"` in the
+contract acknowledges). A down.sql that forgets one
 fails backstop's schema fingerprint check at rollback time, when you can least afford it.
 
 ## Bad

@@ -27,7 +27,8 @@ ALTER TABLE users ALTER COLUMN name TYPE varchar(50);   -- was varchar(255)
 
 ## Good
 Check the data first (`SELECT count(*) FROM users WHERE length(name) > 50`), fix it in a data
-migration with a snapshot, then narrow the type."#,
+migration (back up the rows it changes and set `data_loss = "accepted"`), then narrow the
+type."#,
 };
 
 fn check(cx: &StmtCx, out: &mut Out) {
