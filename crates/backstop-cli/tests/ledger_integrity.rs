@@ -6,6 +6,7 @@ use common::{Db, Kind, Project};
 
 both!(
     a_dropped_history_table_refuses_every_command,
+    a_rewritten_event_detail_is_an_edit,
 );
 
 /// Three migrations, the first a data migration (it must never run twice), all applied.
@@ -66,5 +67,35 @@ fn a_dropped_history_table_refuses_every_command(kind: Kind) {
         assert_eq!(r.json()["ok"], false, "{r:?}");
         assert!(t1_rows(&db), "the data migration ran again");
     }
+}
+
+fn a_rewritten_event_detail_is_an_edit(kind: Kind) {
+    // Regression: the hash covers the parsed detail, so a duplicate key passed `audit
+    // verify` while `audit log` showed the edited text.
+    let db = Db::new(kind);
+    let p = applied(&db);
+    let t = db.t("events");
+    let log = p.ok(&db, &["--format", "json", "audit", "log"]).json();
+    let detail = log["events"][1]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(detail.starts_with("{\""), "{detail}");
+    let edited = detail
+        .replacen('{', "{\"name\":\"X\",", 1)
+        .replace('\'', "''");
+    db.exec(&format!("UPDATE {t} SET detail = '{edited}' WHERE seq = 2"));
+    let r = p.run(&db, &["--format", "json", "audit", "verify"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(r.json()["broken"]["seq"], 2, "{r:?}");
+    let spaced = detail.replace(',', ", ").replace('\'', "''");
+    db.exec(&format!("UPDATE {t} SET detail = '{spaced}' WHERE seq = 2"));
+    let r = p.run(&db, &["--format", "json", "audit", "verify"]);
+    assert_eq!(r.json()["broken"]["seq"], 2, "{r:?}");
+    db.exec(&format!(
+        "UPDATE {t} SET detail = '{}' WHERE seq = 2",
+        detail.replace('\'', "''")
+    ));
+    p.ok(&db, &["audit", "verify"]);
 }
 
