@@ -6,7 +6,10 @@ use common::{Db, Kind, Project};
 
 both!(
     a_dropped_history_table_refuses_every_command,
+    deleting_the_newest_event_with_the_state_row_stays_evident,
+    an_emptied_ledger_and_state_row_are_tampering,
     a_rewritten_event_detail_is_an_edit,
+    a_head_set_back_is_refused_before_anything_runs,
 );
 
 /// Three migrations, the first a data migration (it must never run twice), all applied.
@@ -69,6 +72,117 @@ fn a_dropped_history_table_refuses_every_command(kind: Kind) {
     }
 }
 
+fn deleting_the_newest_event_with_the_state_row_stays_evident(kind: Kind) {
+    // Regression: the refused apply was appended with the deleted event's seq and wrote
+    // the state row again, after which `audit verify` called the ledger intact.
+    let db = Db::new(kind);
+    let p = applied(&db);
+    p.add(
+        "4_t4",
+        "CREATE TABLE t4 (x int);",
+        Some("DROP TABLE t4;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    db.exec(&format!("DELETE FROM {}", db.t("state")));
+    db.exec(&format!("DELETE FROM {} WHERE seq = 3", db.t("events")));
+    for args in [&["apply"][..], &["rollback"]] {
+        let r = p.run(&db, args);
+        assert_eq!(r.code, 3, "{args:?}: {r:?}");
+        assert!(
+            r.stderr.contains("state row was deleted"),
+            "{args:?}: {r:?}"
+        );
+        assert!(
+            r.stderr.contains("--allow-drift --reason"),
+            "{args:?}: {r:?}"
+        );
+        // Still evident afterwards: nothing was written.
+        let r = p.run(&db, &["audit", "verify"]);
+        assert_eq!(r.code, 3, "after {args:?}: {r:?}");
+    }
+    assert!(!db.check(&format!("SELECT count(*) > 0 FROM {}", db.t("state"))));
+    let st = p.status(&db);
+    assert!(!st["drift"].is_null(), "{st}");
+    assert!(
+        st["warnings"].to_string().contains("state row was deleted"),
+        "{st}"
+    );
+    let r = p.run(&db, &["--format", "json", "verify"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let checks = r.json()["checks"].clone();
+    let head = checks
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "ledger head"))
+        .cloned()
+        .expect("a ledger head check");
+    assert_eq!(head["ok"], false, "{checks}");
+
+    // The explicit override re-establishes the head and says what it found.
+    let r = p.ok(
+        &db,
+        &[
+            "apply",
+            "--allow-drift",
+            "--reason",
+            "state row lost, checked",
+        ],
+    );
+    assert!(r.all().contains("missing ledger head"), "{r:?}");
+    p.ok(&db, &["audit", "verify"]);
+    let log = p.ok(&db, &["--format", "json", "audit", "log"]).json();
+    let override_ev = log["events"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["seq"] == 3))
+        .cloned()
+        .expect("event 3");
+    assert_eq!(override_ev["kind"], "override", "{log}");
+    let detail: serde_json::Value =
+        serde_json::from_str(override_ev["detail"].as_str().unwrap_or_default())
+            .expect("detail is JSON");
+    assert_eq!(detail["lost_head"]["ledger_end"], 2, "{detail}");
+    assert!(db.check("SELECT count(*) = 0 FROM t4"), "4 was applied");
+    assert!(t1_rows(&db), "the data migration ran again");
+}
+
+fn an_emptied_ledger_and_state_row_are_tampering(kind: Kind) {
+    // Regression: with history rows left and the events and state row deleted, `audit
+    // verify` said "intact: 0 events" and apply/rollback ran without drift checks.
+    let db = Db::new(kind);
+    let p = applied(&db);
+    let after_3 = p.fingerprint(&db);
+    db.exec(&format!("DELETE FROM {}", db.t("state")));
+    db.exec(&format!("DELETE FROM {}", db.t("events")));
+    let r = p.run(&db, &["--format", "json", "audit", "verify"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.json()["broken"]["problem"]
+            .to_string()
+            .contains("3 migration row"),
+        "{r:?}"
+    );
+    let r = p.run(&db, &["verify"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    for args in [&["apply"][..], &["rollback"]] {
+        let r = p.run(&db, args);
+        assert_eq!(r.code, 3, "{args:?}: {r:?}");
+        assert!(r.stderr.contains("ledger and its state row"), "{r:?}");
+    }
+    assert!(db.check("SELECT count(*) = 0 FROM t3"), "t3 is still there");
+    // Drift is checked against history's own record of the schema.
+    assert!(p.status(&db)["drift"].is_null());
+    db.exec("CREATE TABLE sneaky (x int)");
+    let st = p.status(&db);
+    assert_eq!(st["drift"]["recorded"], after_3.as_str(), "{st}");
+    db.exec("DROP TABLE sneaky");
+    // The override records the gap; the rollback is proven against the fingerprint
+    // recorded before migration 3.
+    let r = p.run(&db, &["rollback", "--allow-drift", "--reason", "checked"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    p.ok(&db, &["audit", "verify"]);
+}
+
 fn a_rewritten_event_detail_is_an_edit(kind: Kind) {
     // Regression: the hash covers the parsed detail, so a duplicate key passed `audit
     // verify` while `audit log` showed the edited text.
@@ -99,3 +213,35 @@ fn a_rewritten_event_detail_is_an_edit(kind: Kind) {
     p.ok(&db, &["audit", "verify"]);
 }
 
+fn a_head_set_back_is_refused_before_anything_runs(kind: Kind) {
+    // Regression: with the head set back to an earlier event, rollback failed with exit 5
+    // on a duplicate key; an edited head hash was reported "at event 4" of 3 events.
+    let db = Db::new(kind);
+    let p = applied(&db);
+    let log = p.ok(&db, &["--format", "json", "audit", "log"]).json();
+    let hash1 = log["events"][0]["hash"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let state = db.t("state");
+    db.exec(&format!(
+        "UPDATE {state} SET ledger_hash = '{}' WHERE id = 1",
+        hash1
+    ));
+    let r = p.run(&db, &["--format", "json", "audit", "verify"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(r.json()["broken"]["seq"], 3, "{r:?}");
+    db.exec(&format!(
+        "UPDATE {state} SET ledger_seq = 1, ledger_hash = '{hash1}' WHERE id = 1"
+    ));
+    for args in [&["rollback"][..], &["apply"]] {
+        let r = p.run(&db, args);
+        assert_eq!(r.code, 3, "{args:?}: {r:?}");
+        assert!(r.stderr.contains("ledger head is damaged"), "{r:?}");
+        assert!(r.stderr.contains("backstop audit verify"), "{r:?}");
+    }
+    assert!(db.check("SELECT count(*) = 0 FROM t3"), "t3 was dropped");
+    let r = p.run(&db, &["--format", "json", "audit", "verify"]);
+    assert_eq!(r.json()["broken"]["seq"], 2, "{r:?}");
+    assert_eq!(p.run(&db, &["verify"]).code, 3);
+}

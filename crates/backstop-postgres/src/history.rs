@@ -531,6 +531,19 @@ pub fn recorded_head(client: &mut Client) -> Result<Option<(i64, String)>, DbErr
     Ok(state_row(client)?.map(|s| (s.ledger_seq, s.ledger_hash)))
 }
 
+/// The ledger's last event (`seq`, `hash`), `None` when it is empty.
+pub fn ledger_end(client: &mut Client) -> Result<Option<(i64, String)>, DbError> {
+    let rows = client
+        .query(
+            "SELECT seq, hash FROM backstop.events ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .map_err(|e| error::map(&e))?;
+    rows.first()
+        .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
+        .transpose()
+}
+
 /// The fingerprint a lost state row is read with: no schema has it, so the schema is
 /// reported as drifted until someone accepts it as the baseline (`--allow-drift --reason`).
 const LOST_FINGERPRINT: &str = "none (the backstop.state row was deleted)";
@@ -543,23 +556,13 @@ pub fn load_state(client: &mut Client) -> Result<Option<StoredState>, DbError> {
     // Read as "no state", drift would go unchecked and the next event would be appended
     // as seq 1 (a duplicate key). The ledger's last event is the head; the recorded
     // fingerprint is gone, which is drift until a person accepts the current schema.
-    let rows = client
-        .query(
-            "SELECT seq, hash FROM backstop.events ORDER BY seq DESC LIMIT 1",
-            &[],
-        )
-        .map_err(|e| error::map(&e))?;
-    rows.first()
-        .map(|row| {
-            Ok(StoredState {
-                ledger_seq: get(row, 0)?,
-                ledger_hash: get(row, 1)?,
-                fingerprint: LOST_FINGERPRINT.to_string(),
-                schema_json: None,
-                catalog_stamp: None,
-            })
-        })
-        .transpose()
+    Ok(ledger_end(client)?.map(|(seq, hash)| StoredState {
+        ledger_seq: seq,
+        ledger_hash: hash,
+        fingerprint: LOST_FINGERPRINT.to_string(),
+        schema_json: None,
+        catalog_stamp: None,
+    }))
 }
 
 #[cfg(test)]

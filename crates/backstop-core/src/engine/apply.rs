@@ -160,8 +160,17 @@ pub fn apply(
                 return Err(EngineError::refused(reason, next).into());
             }
         }
+        // As the real run would: a lost head refuses unless the override records it.
+        if db.history_exists()? {
+            if let Some(lost) = run::lost_head(db, history.len())? {
+                match &opts.allow_drift {
+                    None => return Err(lost.refusal("apply").into()),
+                    Some(_) => warnings.push(format!("{}: --allow-drift will record the missing head and accept the current schema as the baseline", lost.what())),
+                }
+            }
+        }
         let fingerprint = db.schema(None)?.fingerprint();
-        if let Some(recorded) = run::drifted_from(db, &fingerprint)? {
+        if let Some(recorded) = run::drifted_from(db, &history, &fingerprint)? {
             match &opts.allow_drift {
                 None => {
                     let (reason, next) = drift_refusal(&recorded, &fingerprint);
@@ -199,7 +208,30 @@ pub fn apply(
     // Only now, under the lock, is the history read: a runner that waited must see what
     // the previous holder applied.
     let history = db.load_history()?;
-    let mut state = run::load_state(db)?;
+    let (mut state, lost) = run::load_state(db, &history)?;
+    // A lost head comes first: until a person accepts it, nothing may be written (a
+    // recorded refusal would write the head again), and the override that accepts it must
+    // be the first event after the gap.
+    if let Some(lost) = &lost {
+        let Some(reason) = &opts.allow_drift else {
+            return Err(lost.refusal("apply").into());
+        };
+        let schema = db.schema(None)?;
+        let fp = schema.fingerprint();
+        run::accept_drift(
+            db,
+            &mut state,
+            &ctx.actor,
+            reason,
+            &schema,
+            &fp,
+            Some(&release),
+            Some(lost),
+        )?;
+        warnings.push(format!(
+            "the missing ledger head was recorded and the current schema accepted as the baseline: {reason}"
+        ));
+    }
     let refusal = sum_refusal.or_else(|| history_refusal(migrations, &history, opts.to));
     if let Some((reason, next)) = refusal {
         record(
@@ -286,6 +318,7 @@ pub fn apply(
                     &schema,
                     &current_fp,
                     Some(&release),
+                    None,
                 )?;
                 warnings.push(format!("schema drift accepted: {reason}"));
             }

@@ -79,6 +79,8 @@ pub struct Observed {
     exists: bool,
     history: Vec<HistoryRow>,
     state: Option<crate::history::StoredState>,
+    /// The ledger head is gone (see `run::LostHead`).
+    lost_head: Option<run::LostHead>,
     /// The current fingerprint and, when it had to be read, the schema itself.
     current: Option<(String, Option<SchemaState>)>,
 }
@@ -93,7 +95,18 @@ pub fn observe(db: &mut dyn Driver) -> Result<Observed, EngineError> {
     } else {
         vec![]
     };
-    let state = if exists { db.load_state()? } else { None };
+    // Without a state row, history's own fingerprints are the baseline drift is checked
+    // against (see `run::state_or_history`).
+    let state = if exists {
+        run::state_or_history(db.load_state()?, &history)
+    } else {
+        None
+    };
+    let lost_head = if exists {
+        run::lost_head(db, history.len())?
+    } else {
+        None
+    };
     let mut current = None;
     if let Some(st) = &state {
         // The catalog unchanged since the end of the last run: so is its fingerprint.
@@ -115,6 +128,7 @@ pub fn observe(db: &mut dyn Driver) -> Result<Observed, EngineError> {
         exists,
         history,
         state,
+        lost_head,
         current,
     })
 }
@@ -140,10 +154,14 @@ pub fn status_of(
         exists,
         history,
         state,
+        lost_head,
         current,
     } = seen;
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
+    if let Some(lost) = &lost_head {
+        warnings.push(format!("{}: `backstop audit verify` reports the ledger broken, and apply, rollback and resolve refuse until `backstop apply --allow-drift --reason \"…\"` records the missing head", lost.what()));
+    }
     let by_version: std::collections::BTreeMap<i64, &HistoryRow> =
         history.iter().map(|r| (r.version, r)).collect();
     for m in migrations {
@@ -291,6 +309,26 @@ pub fn verify(
             detail: match res {
                 Ok(n) => format!("{n} statement(s) passed"),
                 Err(se) => se.failure.to_string(),
+            },
+        });
+    }
+    // The head runs append after: lost, or behind the ledger, nothing can be recorded
+    // (`audit verify` checks the whole chain).
+    if st.history_exists {
+        let lost = run::lost_head(db, history.len())?;
+        let end = db.ledger_end()?.map_or(0, |(seq, _)| seq);
+        let behind = match db.recorded_head()? {
+            Some((seq, _)) if seq < end => Some(format!("backstop's state row records event {seq} as the ledger's last, but the ledger goes on to event {end}: the head is damaged, and apply and rollback refuse (run `backstop audit verify`)")),
+            Some((seq, _)) if seq > end => Some(format!("backstop's state row records event {seq} as the ledger's last, but the ledger ends at event {end}: events at its end were deleted (run `backstop audit verify`)")),
+            _ => None,
+        };
+        checks.push(Check {
+            name: "ledger head".into(),
+            ok: lost.is_none() && behind.is_none(),
+            detail: match (lost, behind) {
+                (Some(lost), _) => lost.what(),
+                (None, Some(behind)) => behind,
+                (None, None) => "recorded, and the ledger ends at it".into(),
             },
         });
     }
@@ -500,7 +538,12 @@ pub fn resolve(
             row.status.as_str()
         )));
     }
-    let mut state = run::load_state(db)?;
+    let (mut state, lost) = run::load_state(db, &history)?;
+    if let Some(lost) = lost {
+        // Resolving writes the head again: the gap is accepted by an explicit override
+        // first, which records it.
+        return Err(lost.refusal("apply"));
+    }
     let current = db.schema(None)?;
     let fp = current.fingerprint();
     let delta: crate::schema::Delta = serde_json::from_str(&row.schema_delta).unwrap_or_default();

@@ -1,7 +1,7 @@
 //! Running scripts statement by statement, and writing ledger events.
 
 use crate::driver::{DbError, DbErrorKind, Driver, RecordCommitError};
-use crate::error::Failure;
+use crate::error::{EngineError, Failure};
 use crate::history::{HistoryRow, StoredState};
 use crate::ledger::{self, NewEvent, GENESIS};
 use crate::migration::Part;
@@ -203,19 +203,122 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 
 /// The recorded fingerprint, when the schema (`current`, its fingerprint) no longer has
 /// it: a change made outside backstop. Without history or a recorded fingerprint, none.
-pub(crate) fn drifted_from(db: &mut dyn Driver, current: &str) -> Result<Option<String>, DbError> {
+pub(crate) fn drifted_from(
+    db: &mut dyn Driver,
+    history: &[HistoryRow],
+    current: &str,
+) -> Result<Option<String>, DbError> {
     if !db.history_exists()? {
         return Ok(None);
     }
-    Ok(db
-        .load_state()?
+    Ok(state_or_history(db.load_state()?, history)
         .map(|s| s.fingerprint)
         .filter(|f| !f.is_empty() && f != current))
 }
 
-/// The stored state, or a fresh one at the ledger's genesis.
-pub(crate) fn load_state(db: &mut dyn Driver) -> Result<StoredState, DbError> {
-    let mut state = db.load_state()?.unwrap_or_else(|| StoredState {
+/// The schema history says the database should have when nothing else records it: after
+/// the newest applied migration, or before the oldest one when all were rolled back.
+fn history_baseline(history: &[HistoryRow]) -> Option<String> {
+    let applied = history
+        .iter()
+        .filter(|r| r.status == crate::history::Status::Applied)
+        .max_by_key(|r| r.version);
+    match applied {
+        Some(r) => r.fingerprint_after.clone(),
+        None => history
+            .iter()
+            .min_by_key(|r| r.version)
+            .map(|r| r.fingerprint_before.clone()),
+    }
+}
+
+/// The stored state, or, when the state row and the ledger are both gone while history
+/// still lists migrations (deleted behind backstop's back), a state at the ledger's
+/// genesis whose baseline is what history says the schema should be: drift stays checked
+/// instead of being switched off with the state row.
+pub(crate) fn state_or_history(
+    stored: Option<StoredState>,
+    history: &[HistoryRow],
+) -> Option<StoredState> {
+    stored.or_else(|| {
+        history_baseline(history).map(|fingerprint| StoredState {
+            ledger_seq: 0,
+            ledger_hash: GENESIS.to_string(),
+            fingerprint,
+            schema_json: None,
+            catalog_stamp: None,
+        })
+    })
+}
+
+/// The ledger head is gone: no state row records it, yet the ledger has events or history
+/// has rows (each written together with an event and the head). Appending to the ledger
+/// as it is would write the head again and leave `audit verify` nothing to find, so a run
+/// writes nothing until a person accepts it (`--allow-drift --reason`), and the override
+/// that re-establishes the head records what was found.
+#[derive(Debug, Clone)]
+pub(crate) struct LostHead {
+    /// The last event left in the ledger (0: none).
+    pub ledger_end: i64,
+    pub history_rows: usize,
+}
+
+impl LostHead {
+    pub fn what(&self) -> String {
+        if self.ledger_end == 0 {
+            format!("backstop's ledger and its state row (the ledger head and the recorded schema) are both empty, yet history lists {} migration row(s), each written together with a ledger event: they were deleted behind backstop's back", self.history_rows)
+        } else {
+            format!("backstop's state row was deleted behind backstop's back: it recorded the ledger head and the schema baseline, and without it events deleted from the end of the ledger (which has {} event(s) now) can't be told from an intact ledger", self.ledger_end)
+        }
+    }
+
+    /// The refusal of `command` while the head is lost. It is not recorded: recording it
+    /// would write the head again.
+    pub fn refusal(&self, command: &str) -> EngineError {
+        EngineError::refused(
+            format!("{} (this refusal is not recorded in the ledger: writing to it would re-create the head and hide the gap)", self.what()),
+            format!("run `backstop audit verify` and `backstop status`, and find out what happened (restore backstop's tables from a backup if you can); to go on with the database as it is, run `backstop {command} --allow-drift --reason \"…\"`: it records the missing head in the ledger and accepts the current schema as the baseline"),
+        )
+    }
+
+    /// What the override that re-establishes the head records about the gap.
+    pub fn detail(&self) -> serde_json::Value {
+        serde_json::json!({"ledger_end": self.ledger_end, "history_rows": self.history_rows})
+    }
+}
+
+/// Whether the ledger head is lost ([`LostHead`]), for commands that only read.
+pub(crate) fn lost_head(
+    db: &mut dyn Driver,
+    history_rows: usize,
+) -> Result<Option<LostHead>, DbError> {
+    if db.recorded_head()?.is_some() {
+        return Ok(None);
+    }
+    let end = db.ledger_end()?;
+    Ok((end.is_some() || history_rows > 0).then(|| LostHead {
+        ledger_end: end.map_or(0, |(seq, _)| seq),
+        history_rows,
+    }))
+}
+
+/// The stored state a run writes after, or a fresh one at the ledger's genesis, and
+/// whether the head is lost ([`LostHead`]). A head that points behind the ledger's last
+/// event is refused outright: the next event would take the seq of one already there.
+pub(crate) fn load_state(
+    db: &mut dyn Driver,
+    history: &[HistoryRow],
+) -> Result<(StoredState, Option<LostHead>), EngineError> {
+    if let (Some((seq, _)), Some((end_seq, _))) = (db.recorded_head()?, db.ledger_end()?) {
+        if seq < end_seq {
+            return Err(EngineError::refused(
+                format!("the ledger head is damaged: backstop's state row records event {seq} as the ledger's last, but the ledger goes on to event {end_seq}, so the next event would collide with event {}", seq + 1),
+                "run `backstop audit verify` to see what does not check out, then restore backstop's tables from a backup; nothing runs until the recorded head and the ledger agree",
+            ));
+        }
+    }
+    let lost = lost_head(db, history.len())?;
+    let mut state = state_or_history(db.load_state()?, history).unwrap_or_else(|| StoredState {
         ledger_seq: 0,
         ledger_hash: GENESIS.to_string(),
         fingerprint: String::new(),
@@ -227,7 +330,7 @@ pub(crate) fn load_state(db: &mut dyn Driver) -> Result<StoredState, DbError> {
     state.schema_json = None;
     // The run changes the catalog: the stamp is taken again at its end.
     state.catalog_stamp = None;
-    Ok(state)
+    Ok((state, lost))
 }
 
 /// Append an event inside the caller's transaction and move the head; with `row`, write
@@ -474,6 +577,7 @@ pub(crate) fn accepted_drift(
 /// Accept drift as the new baseline: `current` (with fingerprint `current_fp`) becomes the
 /// recorded schema, and an override event says who, why and which objects the drift
 /// changed (a later rollback checks its migrations against them).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn accept_drift(
     db: &mut dyn Driver,
     state: &mut StoredState,
@@ -482,13 +586,20 @@ pub(crate) fn accept_drift(
     current: &SchemaState,
     current_fp: &str,
     release: Option<&str>,
+    lost: Option<&LostHead>,
 ) -> Result<(), DbError> {
     let recorded = state.fingerprint.clone();
     let objects = drifted_objects(db, &recorded, current)?;
     state.fingerprint = current_fp.to_string();
-    let mut ev = NewEvent::new("override").reason(Some(reason)).detail(
-        serde_json::json!({"check": "drift", "recorded": recorded, "current": current_fp, "objects": objects}),
-    );
+    let mut detail = serde_json::json!({"check": "drift", "recorded": recorded, "current": current_fp, "objects": objects});
+    if let Some(lost) = lost {
+        // The evidence of the gap, kept in the chain from here on: the head was missing,
+        // and this event was appended after the last event that was left.
+        detail["lost_head"] = lost.detail();
+    }
+    let mut ev = NewEvent::new("override")
+        .reason(Some(reason))
+        .detail(detail);
     if let Some(r) = release {
         ev = ev.release(r);
     }
