@@ -8,8 +8,10 @@ both!(
     a_dropped_history_table_refuses_every_command,
     deleting_the_newest_event_with_the_state_row_stays_evident,
     an_emptied_ledger_and_state_row_are_tampering,
+    an_edited_stored_script_is_refused_before_it_runs,
     a_rewritten_event_detail_is_an_edit,
     a_head_set_back_is_refused_before_anything_runs,
+    a_resolved_migration_keeps_its_scripts_checked,
 );
 
 /// Three migrations, the first a data migration (it must never run twice), all applied.
@@ -183,6 +185,54 @@ fn an_emptied_ledger_and_state_row_are_tampering(kind: Kind) {
     p.ok(&db, &["audit", "verify"]);
 }
 
+fn an_edited_stored_script_is_refused_before_it_runs(kind: Kind) {
+    // Regression: rollback ran an edited down script ("proven"), and verify and audit
+    // verify stayed clean.
+    let db = Db::new(kind);
+    let p = applied(&db);
+    let t = db.t("migrations");
+    db.exec(&format!(
+        "UPDATE {t} SET down_sql = 'DROP TABLE t3; DELETE FROM t1;' WHERE version = 3"
+    ));
+    let r = p.run(&db, &["rollback"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("stored scripts of migration 3 (t3)"),
+        "{r:?}"
+    );
+    assert!(t1_rows(&db), "the edited down script ran");
+    assert!(db.check("SELECT count(*) = 0 FROM t3"), "t3 was dropped");
+    let r = p.run(&db, &["--format", "json", "verify"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let v = r.json();
+    let check = v["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "stored scripts"))
+        .cloned()
+        .expect("a stored scripts check");
+    assert_eq!(check["ok"], false, "{v}");
+    // The refusal is audited, and the ledger itself is intact.
+    p.ok(&db, &["audit", "verify"]);
+
+    // Each part counts, in a migration with a migration.toml (not stored) too.
+    db.exec(&format!(
+        "UPDATE {t} SET down_sql = 'DROP TABLE t3;' WHERE version = 3"
+    ));
+    db.exec(&format!(
+        "UPDATE {t} SET verify_sql = 'SELECT 1;' WHERE version = 2"
+    ));
+    let r = p.run(&db, &["rollback", "--steps", "2"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("migration 2 (t2)"), "{r:?}");
+    db.exec(&format!(
+        "UPDATE {t} SET verify_sql = NULL WHERE version = 2"
+    ));
+    // Put back as applied, it runs.
+    p.ok(&db, &["verify"]);
+    p.ok(&db, &["rollback", "--steps", "2"]);
+    assert!(t1_rows(&db));
+}
+
 fn a_rewritten_event_detail_is_an_edit(kind: Kind) {
     // Regression: the hash covers the parsed detail, so a duplicate key passed `audit
     // verify` while `audit log` showed the edited text.
@@ -244,4 +294,44 @@ fn a_head_set_back_is_refused_before_anything_runs(kind: Kind) {
     let r = p.run(&db, &["--format", "json", "audit", "verify"]);
     assert_eq!(r.json()["broken"]["seq"], 2, "{r:?}");
     assert_eq!(p.run(&db, &["verify"]).code, 3);
+}
+
+fn a_resolved_migration_keeps_its_scripts_checked(kind: Kind) {
+    // `resolve --applied` rewrites the row: its event records the scripts as they stand,
+    // so a row resolved by hand is checked like an applied one.
+    let db = Db::new(kind);
+    let p = applied(&db);
+    p.add(
+        "4_half",
+        "CREATE TABLE n1 (x int);\nINSERT INTO missing VALUES (1);",
+        Some("SELECT 1;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.ok(&db, &["sum"]);
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    p.ok(
+        &db,
+        &["resolve", "4", "--applied", "--reason", "finished by hand"],
+    );
+    let stored = |r: &common::Run| {
+        r.json()["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["name"] == "stored scripts"))
+            .cloned()
+            .expect("a stored scripts check")
+    };
+    let r = p.run(&db, &["--format", "json", "verify"]);
+    assert_eq!(stored(&r)["ok"], true, "{r:?}");
+    db.exec(&format!(
+        "UPDATE {} SET down_sql = 'DROP TABLE t1;' WHERE version = 4",
+        db.t("migrations")
+    ));
+    let r = p.run(&db, &["--format", "json", "verify"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(stored(&r)["ok"], false, "{r:?}");
+    let r = p.run(&db, &["rollback"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(t1_rows(&db));
 }

@@ -920,7 +920,7 @@ fn apply_tx(
             let applied = completed(m, &mut row, schema, &after, &before_fp, &after_fp, duration_ms, up.len(), attempt);
             let mut st = state.clone();
             st.fingerprint = after_fp.clone();
-            append_and_commit(db, Some(&row), &mut st, &ctx.actor, NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "retries": attempt})))?;
+            append_and_commit(db, Some(&row), &mut st, &ctx.actor, NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "scripts": row.scripts_digest(), "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "retries": attempt})))?;
             Ok((applied, row, st, after))
         })();
         match book {
@@ -1095,7 +1095,7 @@ fn apply_no_tx(
         NewEvent::new("apply-started")
             .version(m.version)
             .release(release)
-            .detail(json!({"name": m.name, "transaction": false, "statements": up.len()})),
+            .detail(json!({"name": m.name, "checksum": m.checksum, "scripts": row.scripts_digest(), "transaction": false, "statements": up.len()})),
     )
     .and_then(|_| db.commit())
     {
@@ -1495,7 +1495,7 @@ fn run_no_tx(
     let mut st = state.clone();
     st.fingerprint = after_fp.clone();
     db.begin(Timeouts::default())?;
-    let ev = NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "transaction": false}));
+    let ev = NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "scripts": row.scripts_digest(), "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "transaction": false}));
     match append_with(db, Some(row), &mut st, &ctx.actor, ev).and_then(|_| db.commit()) {
         Ok(()) => {
             *state = st;

@@ -288,7 +288,24 @@ pub fn verify(
     } else {
         vec![]
     };
+    // The stored scripts are checked against the ledger first: an edited one is reported,
+    // and its verify script is not run.
+    let ledger = if st.history_exists {
+        db.load_events()?
+    } else {
+        vec![]
+    };
+    let mut edited = Vec::new();
+    let mut unverifiable = Vec::new();
     for r in history.iter().filter(|r| r.status == Status::Applied) {
+        match run::check_stored_scripts(r, &ledger) {
+            run::StoredScripts::Intact => {}
+            run::StoredScripts::Unverifiable(_) => unverifiable.push(r.version),
+            run::StoredScripts::Edited(what) => {
+                edited.push(run::edited_scripts(&*db, r, &what).0);
+                continue;
+            }
+        }
         let Some(v) = r.verify_sql.as_deref() else {
             continue;
         };
@@ -332,6 +349,17 @@ pub fn verify(
             },
         });
     }
+    checks.extend(st.history_exists.then(|| Check {
+        name: "stored scripts".into(),
+        ok: edited.is_empty(),
+        detail: if !edited.is_empty() {
+            format!("{}; the verify scripts of these migrations were not run, and rollback refuses to run their down scripts", edited.join("; "))
+        } else if unverifiable.is_empty() {
+            "the scripts stored in history match those recorded in the ledger".into()
+        } else {
+            format!("match the ledger, except {unverifiable:?}: recorded by an older backstop with a migration.toml (not stored), so they can't be checked")
+        },
+    }));
     checks.extend(st.history_exists.then(|| Check {
         name: "checksums".into(),
         ok: st.checksum_mismatches.is_empty(),
@@ -629,7 +657,7 @@ pub fn resolve(
                 NewEvent::new("resolve")
                     .version(version)
                     .reason(Some(reason))
-                    .detail(json!({"from": row.status, "to": r.status, "fingerprint": fp})),
+                    .detail(json!({"from": row.status, "to": r.status, "fingerprint": fp, "scripts": r.scripts_digest()})),
             )
         })
         .and_then(|_| db.commit());

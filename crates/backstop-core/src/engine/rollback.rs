@@ -277,6 +277,25 @@ pub fn rollback(
             format!("roll back the newer migrations with `--to {v}`, undo migration {v} by hand, then `backstop resolve {v} --rolled-back --reason \"…\"` (it checks the schema is as before the migration)", v = r.version),
         ));
     }
+    // The stored scripts are what runs: checked against the ledger before any of them do.
+    let ledger = db.load_events()?;
+    for r in &todo {
+        match run::check_stored_scripts(r, &ledger) {
+            run::StoredScripts::Intact => {}
+            run::StoredScripts::Unverifiable(w) => warnings.push(w),
+            run::StoredScripts::Edited(what) => {
+                let (reason, next) = run::edited_scripts(&*db, r, &what);
+                return Err(refuse(
+                    db,
+                    &mut state,
+                    Some(r.version),
+                    json!({"command": "rollback", "reason": reason}),
+                    reason,
+                    next,
+                ));
+            }
+        }
+    }
     let irreversible: Vec<i64> = todo
         .iter()
         .filter(|r| r.irreversible.is_some())

@@ -605,3 +605,178 @@ pub(crate) fn accept_drift(
     }
     record(db, state, actor, ev)
 }
+
+/// Whether a history row's stored scripts are the ones the ledger recorded for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StoredScripts {
+    Intact,
+    /// Nothing in the ledger to check them against (a row written by an older backstop for
+    /// a migration with a migration.toml, which is not stored): the reason.
+    Unverifiable(String),
+    /// Edited behind backstop's back: what does not match.
+    Edited(String),
+}
+
+/// Check `row`'s stored up/down/verify scripts and irreversible reason against the ledger
+/// (`events`, in seq order) before anything of them runs: the ledger is hash-chained and
+/// the row is not, so an edited `down_sql` would otherwise run as if it were the script
+/// that was applied.
+pub(crate) fn check_stored_scripts(row: &HistoryRow, events: &[ledger::Event]) -> StoredScripts {
+    // The newest event that wrote the row's scripts. `resolve` rewrites the row too and
+    // records the digest; rollbacks and `dirty` events leave the scripts as they were.
+    let written = events.iter().rev().find(|e| {
+        e.version == Some(row.version)
+            && matches!(e.kind.as_str(), "apply" | "apply-started" | "resolve")
+    });
+    let detail = written.and_then(|e| serde_json::from_str::<serde_json::Value>(&e.detail).ok());
+    let seq = written.map_or(0, |e| e.seq);
+    if let Some(recorded) = detail.as_ref().and_then(|d| d["scripts"].as_str()) {
+        let stored = row.scripts_digest();
+        return if stored == recorded {
+            StoredScripts::Intact
+        } else {
+            StoredScripts::Edited(format!("its stored scripts (up, down, verify) or irreversible reason digest to {stored}, but ledger event {seq} recorded {recorded} when it wrote them"))
+        };
+    }
+    // Written by a backstop that did not record the digest: the checksum the ledger
+    // recorded covers the scripts and migration.toml, which is not stored, so it can only
+    // confirm a migration that had none.
+    let recorded = detail
+        .as_ref()
+        .and_then(|d| d["checksum"].as_str().map(str::to_string))
+        .unwrap_or_else(|| row.checksum.clone());
+    let without_toml = crate::checksum::migration_checksum(
+        &row.up_sql,
+        row.down_sql.as_deref(),
+        row.verify_sql.as_deref(),
+        None,
+    );
+    if without_toml == recorded {
+        StoredScripts::Intact
+    } else if written.is_some() && row.checksum != recorded {
+        StoredScripts::Edited(format!("its checksum is {} in history, but ledger event {seq} recorded {recorded} when it was applied", row.checksum))
+    } else {
+        StoredScripts::Unverifiable(format!("migration {} ({}) was recorded by an older backstop with a migration.toml, which history does not store, so its stored scripts can't be checked against the ledger", row.version, row.name))
+    }
+}
+
+/// The refusal of `command` to run anything of a migration whose stored scripts were
+/// edited (`what`: from [`StoredScripts::Edited`]).
+pub(crate) fn edited_scripts(db: &dyn Driver, row: &HistoryRow, what: &str) -> (String, String) {
+    let table = match db.engine() {
+        crate::driver::Engine::Postgres => "backstop.migrations",
+        _ => "backstop_migrations",
+    };
+    (
+        format!("the stored scripts of migration {} ({}) in {table} were edited behind backstop's back: {what}", row.version, row.name),
+        "compare the row with the migration's files and `backstop audit log` (event detail `scripts`), restore the row's up_sql, down_sql, verify_sql and irreversible from a backup as they were applied, then run the command again; `backstop verify` checks them without running anything".into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Status;
+
+    fn row() -> HistoryRow {
+        HistoryRow {
+            version: 3,
+            name: "t3".into(),
+            checksum: crate::checksum::migration_checksum(
+                "CREATE TABLE t3 (x int);",
+                Some("DROP TABLE t3;"),
+                None,
+                None,
+            ),
+            up_sql: "CREATE TABLE t3 (x int);".into(),
+            down_sql: Some("DROP TABLE t3;".into()),
+            verify_sql: None,
+            irreversible: None,
+            options: Default::default(),
+            release_id: "r".into(),
+            actor: "ann".into(),
+            started_at: "2026-01-01T00:00:00.000000Z".into(),
+            finished_at: None,
+            duration_ms: None,
+            fingerprint_before: "sha256:00".into(),
+            fingerprint_after: None,
+            schema_delta: "{}".into(),
+            status: Status::Applied,
+            progress: 0,
+            note: None,
+        }
+    }
+
+    fn applied(detail: serde_json::Value) -> Vec<ledger::Event> {
+        vec![ledger::seal(
+            NewEvent::new("apply").version(3).detail(detail),
+            "ann",
+            0,
+            GENESIS,
+            "2026-01-01T00:00:00.000000Z".into(),
+        )]
+    }
+
+    #[test]
+    fn stored_scripts_are_checked_against_the_ledger() {
+        let r = row();
+        let events =
+            applied(serde_json::json!({"checksum": r.checksum, "scripts": r.scripts_digest()}));
+        assert_eq!(check_stored_scripts(&r, &events), StoredScripts::Intact);
+        for edit in [
+            |r: &mut HistoryRow| r.down_sql = Some("DROP TABLE t3; DELETE FROM t1;".into()),
+            |r: &mut HistoryRow| r.up_sql.push(' '),
+            |r: &mut HistoryRow| r.verify_sql = Some("SELECT 1".into()),
+            |r: &mut HistoryRow| r.irreversible = Some("x".into()),
+            // Moved from one script to another: the framing tells.
+            |r: &mut HistoryRow| {
+                r.up_sql = "CREATE TABLE t3 (x int);DROP TABLE t3;".into();
+                r.down_sql = Some(String::new());
+            },
+        ] {
+            let mut edited = row();
+            edit(&mut edited);
+            assert!(
+                matches!(
+                    check_stored_scripts(&edited, &events),
+                    StoredScripts::Edited(_)
+                ),
+                "{edited:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rows_of_an_older_backstop_are_checked_by_their_checksum_where_it_can_be() {
+        // No `scripts` in the event: the checksum, recomputed without a migration.toml.
+        let r = row();
+        let events = applied(serde_json::json!({"checksum": r.checksum}));
+        assert_eq!(check_stored_scripts(&r, &events), StoredScripts::Intact);
+        // The checksum column edited to match edited scripts: the ledger's still tells.
+        let mut edited = row();
+        edited.down_sql = Some("DELETE FROM t1;".into());
+        edited.checksum = crate::checksum::migration_checksum(
+            &edited.up_sql,
+            edited.down_sql.as_deref(),
+            None,
+            None,
+        );
+        assert!(matches!(
+            check_stored_scripts(&edited, &events),
+            StoredScripts::Edited(_)
+        ));
+        // A migration.toml (not stored) makes the checksum unusable: said, not assumed.
+        let mut with_toml = row();
+        with_toml.checksum = crate::checksum::migration_checksum(
+            &with_toml.up_sql,
+            with_toml.down_sql.as_deref(),
+            None,
+            Some("description = \"x\"\n"),
+        );
+        let events = applied(serde_json::json!({"checksum": with_toml.checksum}));
+        assert!(matches!(
+            check_stored_scripts(&with_toml, &events),
+            StoredScripts::Unverifiable(_)
+        ));
+    }
+}
