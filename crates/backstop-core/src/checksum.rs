@@ -31,13 +31,19 @@ pub fn migration_checksum(
     verify: Option<&str>,
     toml: Option<&str>,
 ) -> String {
-    let mut h = Sha256::new();
-    for (name, part) in [
+    framed(&[
         ("up", Some(up)),
         ("down", down),
         ("verify", verify),
         ("migration.toml", toml),
-    ] {
+    ])
+}
+
+/// `sha256:` over named parts, each framed by its name and length (`-` when absent), line
+/// endings normalised.
+pub fn framed(parts: &[(&str, Option<&str>)]) -> String {
+    let mut h = Sha256::new();
+    for &(name, part) in parts {
         match part {
             Some(p) => {
                 let p = normalise(p);

@@ -249,6 +249,13 @@ pub trait Driver {
 
     fn append_event(&mut self, event: &Event) -> Result<(), DbError>;
 
+    /// The ledger's last event as stored (`seq`, `hash`), whatever the state row says;
+    /// `None` for an empty ledger or without history. A run checks the recorded head
+    /// against it before it appends anything.
+    fn ledger_end(&mut self) -> Result<Option<(i64, String)>, DbError> {
+        Ok(self.load_events()?.pop().map(|e| (e.seq, e.hash)))
+    }
+
     /// Write a migration's history row (if any), a ledger event and the state row, inside
     /// the caller's transaction. A driver may do this in one round trip; the default makes
     /// three calls.

@@ -100,6 +100,20 @@ impl HistoryRow {
             _ => self.note.clone(),
         }
     }
+
+    /// Digest of what later commands take from this row on trust: the stored up, down and
+    /// verify scripts and the irreversible reason. Recorded in the ledger with the events
+    /// that write the row (`apply-started`, `apply`, `resolve`), where the hash chain
+    /// protects it, so a script edited in the table is caught before it runs. (The row's
+    /// `checksum` can't be recomputed from the row: migration.toml is not stored.)
+    pub fn scripts_digest(&self) -> String {
+        crate::checksum::framed(&[
+            ("up", Some(&self.up_sql)),
+            ("down", self.down_sql.as_deref()),
+            ("verify", self.verify_sql.as_deref()),
+            ("irreversible", self.irreversible.as_deref()),
+        ])
+    }
 }
 
 /// The ledger head and last recorded schema, kept in one row so a truncated ledger tail

@@ -132,14 +132,19 @@ pub fn verify_chain(events: &[Event], head: Option<(i64, &str)>) -> Result<(), B
     for e in events {
         if e.seq != expected_seq {
             return Err(BrokenLink {
-                seq: expected_seq,
                 problem: if e.seq > expected_seq {
                     format!(
                         "event {expected_seq} is missing (next stored event is {}): deleted",
                         e.seq
                     )
                 } else {
-                    format!("event {} appears out of order: inserted", e.seq)
+                    format!("event {} appears before event {expected_seq}, where no event can be (seq starts at 1 and has no gaps): inserted", e.seq)
+                },
+                // Named by the event that does not belong, not by the one expected there.
+                seq: if e.seq > expected_seq {
+                    expected_seq
+                } else {
+                    e.seq
                 },
             });
         }
@@ -150,19 +155,43 @@ pub fn verify_chain(events: &[Event], head: Option<(i64, &str)>) -> Result<(), B
         if h != e.hash {
             return Err(BrokenLink { seq: e.seq, problem: format!("content does not match its hash (stored {}, computed {}): the event was edited", short(&e.hash), short(&h)) });
         }
+        // The hash covers the parsed detail (see `event_body`), so an edit that keeps its
+        // meaning (whitespace, key order, a duplicate key whose last value is the real one)
+        // would still match it while `audit log` and `audit export` show the edited text.
+        // backstop only ever stores the canonical text, so anything else was edited.
+        if !is_canonical(&e.detail) {
+            return Err(BrokenLink { seq: e.seq, problem: "its detail is not the canonical JSON text backstop writes (sorted keys, no whitespace, no duplicate keys): the stored text was edited, even if its hash still matches what it parses to".into() });
+        }
         prev_hash = e.hash.clone();
         expected_seq += 1;
     }
     if let Some((seq, hash)) = head {
         let last = expected_seq - 1;
-        if seq != last || hash != prev_hash {
+        if seq == last && hash != prev_hash {
+            return Err(BrokenLink {
+                seq: last,
+                problem: format!("the recorded head is event {seq} with hash {}, but event {seq} has hash {}: the head in backstop's state row was edited", short(hash), short(&prev_hash)),
+            });
+        }
+        if seq > last {
             return Err(BrokenLink {
                 seq: last + 1,
-                problem: format!("the recorded head is event {seq} ({}) but the ledger ends at event {last} ({}): events at the end were deleted or added behind backstop's back", short(hash), short(&prev_hash)),
+                problem: format!("the recorded head is event {seq} ({}) but the ledger ends at event {last} ({}): events {} to {seq} were deleted", short(hash), short(&prev_hash), last + 1),
+            });
+        }
+        if seq < last {
+            return Err(BrokenLink {
+                seq: seq + 1,
+                problem: format!("the recorded head is event {seq} ({}) but the ledger goes on to event {last} ({}): events after the head were added behind backstop's back, or the head in backstop's state row was set back", short(hash), short(&prev_hash)),
             });
         }
     }
     Ok(())
+}
+
+/// Whether `detail` is exactly the text [`seal`] stores for what it parses to.
+fn is_canonical(detail: &str) -> bool {
+    serde_json::from_str::<Value>(detail).is_ok_and(|v| canonical(&v) == detail)
 }
 
 fn short(h: &str) -> String {
@@ -228,5 +257,51 @@ mod tests {
         assert_eq!(verify_chain(&deleted, None).unwrap_err().seq, 3);
         let truncated = &v[..3];
         assert_eq!(verify_chain(truncated, Some(head)).unwrap_err().seq, 4);
+    }
+
+    #[test]
+    fn head_and_inserted_events_are_named_where_the_mismatch_is() {
+        // Regression: an edited head hash was reported "at event 5" of a 4-event ledger,
+        // an inserted event 0 "at event 1".
+        let v = chain(4);
+        let wrong = GENESIS.replace('0', "1");
+        let broken = verify_chain(&v, Some((4, &wrong))).unwrap_err();
+        assert_eq!(broken.seq, 4, "{broken:?}");
+        assert!(broken.problem.contains("edited"), "{broken:?}");
+        let behind = verify_chain(&v, Some((2, &v[1].hash))).unwrap_err();
+        assert_eq!(behind.seq, 3, "{behind:?}");
+        let mut inserted = v.clone();
+        let mut zero = v[0].clone();
+        zero.seq = 0;
+        inserted.insert(0, zero);
+        let broken = verify_chain(&inserted, None).unwrap_err();
+        assert_eq!(broken.seq, 0, "{broken:?}");
+    }
+
+    #[test]
+    fn a_detail_text_other_than_the_canonical_one_is_an_edit() {
+        // Regression: the hash covers the parsed detail, so a duplicate key (or whitespace,
+        // or another key order) kept the hash while exports showed the edited text.
+        let mut v = chain(1);
+        v[0] = seal(
+            NewEvent::new("apply").detail(json!({"name": "real", "n": 1})),
+            "ann",
+            0,
+            GENESIS,
+            "2026-01-01T00:00:00.000000Z".into(),
+        );
+        let head = (1, v[0].hash.clone());
+        assert_eq!(verify_chain(&v, Some((head.0, &head.1))), Ok(()));
+        for edited in [
+            r#"{"n":1,"name":"X","name":"real"}"#,
+            r#"{"n": 1, "name": "real"}"#,
+            r#"{"name":"real","n":1}"#,
+        ] {
+            let mut e = v.clone();
+            e[0].detail = edited.into();
+            assert_eq!(compute_hash(&e[0]), v[0].hash, "same meaning, same hash");
+            let broken = verify_chain(&e, Some((head.0, &head.1))).unwrap_err();
+            assert_eq!(broken.seq, 1, "{edited}: {broken:?}");
+        }
     }
 }

@@ -61,8 +61,9 @@ CREATE TABLE IF NOT EXISTS backstop.state (
 );
 "#;
 
-pub const EXISTS_SQL: &str = "SELECT to_regclass('backstop.migrations') IS NOT NULL \
-     AND to_regclass('backstop.events') IS NOT NULL AND to_regclass('backstop.state') IS NOT NULL";
+/// How many of backstop's three tables exist (0 before the first write, 3 after it).
+pub const EXISTS_SQL: &str = "SELECT (to_regclass('backstop.migrations') IS NOT NULL)::int \
+     + (to_regclass('backstop.events') IS NOT NULL)::int + (to_regclass('backstop.state') IS NOT NULL)::int";
 
 /// Whether `backstop.state` has `catalog_stamp`, added after the first layout.
 const STAMP_COLUMN_SQL: &str = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute \
@@ -365,11 +366,25 @@ fn record_statement<'a>(
     Ok((stmt.clone(), params))
 }
 
+/// Whether backstop's tables exist. They are created together in one transaction, so
+/// some without the others were dropped behind backstop's back: reading that as "no
+/// history" would re-run every migration and call an emptied ledger intact, so it is an
+/// error (a safety check fails, exit 3) for every command, as on SQLite.
 pub fn exists(client: &mut Client) -> Result<bool, DbError> {
     let row = client
         .query_one(EXISTS_SQL, &[])
         .map_err(|e| error::map(&e))?;
-    row.try_get(0).map_err(|e| error::map(&e))
+    let n: i32 = row.try_get(0).map_err(|e| error::map(&e))?;
+    match n {
+        0 => Ok(false),
+        3 => Ok(true),
+        _ => Err(DbError {
+            kind: backstop_core::driver::DbErrorKind::Tampered,
+            ..DbError::other(format!(
+                "backstop's history is incomplete: {n} of its 3 tables (backstop.migrations, backstop.events, backstop.state) exist, so one was dropped behind backstop's back; nothing was changed. Restore the missing table from a backup: until then neither the history nor the audit ledger can vouch for this database"
+            ))
+        }),
+    }
 }
 
 /// Create schema and tables. `in_transaction`: the caller's transaction is open, so the
@@ -517,6 +532,19 @@ pub fn recorded_head(client: &mut Client) -> Result<Option<(i64, String)>, DbErr
     Ok(state_row(client)?.map(|s| (s.ledger_seq, s.ledger_hash)))
 }
 
+/// The ledger's last event (`seq`, `hash`), `None` when it is empty.
+pub fn ledger_end(client: &mut Client) -> Result<Option<(i64, String)>, DbError> {
+    let rows = client
+        .query(
+            "SELECT seq, hash FROM backstop.events ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .map_err(|e| error::map(&e))?;
+    rows.first()
+        .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
+        .transpose()
+}
+
 /// The fingerprint a lost state row is read with: no schema has it, so the schema is
 /// reported as drifted until someone accepts it as the baseline (`--allow-drift --reason`).
 const LOST_FINGERPRINT: &str = "none (the backstop.state row was deleted)";
@@ -529,23 +557,13 @@ pub fn load_state(client: &mut Client) -> Result<Option<StoredState>, DbError> {
     // Read as "no state", drift would go unchecked and the next event would be appended
     // as seq 1 (a duplicate key). The ledger's last event is the head; the recorded
     // fingerprint is gone, which is drift until a person accepts the current schema.
-    let rows = client
-        .query(
-            "SELECT seq, hash FROM backstop.events ORDER BY seq DESC LIMIT 1",
-            &[],
-        )
-        .map_err(|e| error::map(&e))?;
-    rows.first()
-        .map(|row| {
-            Ok(StoredState {
-                ledger_seq: get(row, 0)?,
-                ledger_hash: get(row, 1)?,
-                fingerprint: LOST_FINGERPRINT.to_string(),
-                schema_json: None,
-                catalog_stamp: None,
-            })
-        })
-        .transpose()
+    Ok(ledger_end(client)?.map(|(seq, hash)| StoredState {
+        ledger_seq: seq,
+        ledger_hash: hash,
+        fingerprint: LOST_FINGERPRINT.to_string(),
+        schema_json: None,
+        catalog_stamp: None,
+    }))
 }
 
 #[cfg(test)]

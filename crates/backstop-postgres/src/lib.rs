@@ -1249,6 +1249,14 @@ impl Driver for PgDriver {
         history::recorded_head(&mut self.client)
     }
 
+    fn ledger_end(&mut self) -> Result<Option<(i64, String)>, DbError> {
+        self.start_pending()?;
+        if !self.history_present()? {
+            return Ok(None);
+        }
+        history::ledger_end(&mut self.client)
+    }
+
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError> {
         self.start_pending()?;
         let r = history::save_state(&mut self.client, &mut self.history_stmts, state);

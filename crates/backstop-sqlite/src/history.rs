@@ -300,20 +300,26 @@ pub(crate) fn load_state(conn: &Connection) -> Result<Option<StoredState>, DbErr
     // fingerprint is gone, which is drift until a person accepts the current schema.
     // `audit verify` does not take this head ([`recorded_head`]): it can't reveal events
     // deleted from the end.
-    let mut last = conn
-        .prepare_cached("SELECT seq, hash FROM main.backstop_events ORDER BY seq DESC LIMIT 1")
-        .map_err(db)?;
-    let head = last
-        .query_row([], |r| Ok((r.get::<_, i64>(0)?, event_text(r.get_ref(1)?))))
-        .optional()
-        .map_err(db)?;
-    Ok(head.map(|(seq, hash)| StoredState {
+    Ok(ledger_end(conn)?.map(|(seq, hash)| StoredState {
         ledger_seq: seq,
         ledger_hash: hash,
         fingerprint: LOST_FINGERPRINT.to_string(),
         schema_json: None,
         catalog_stamp: None,
     }))
+}
+
+/// The ledger's last event (`seq`, `hash`), `None` when it is empty or missing.
+pub(crate) fn ledger_end(conn: &Connection) -> Result<Option<(i64, String)>, DbError> {
+    if !exists(conn)? {
+        return Ok(None);
+    }
+    let mut last = conn
+        .prepare_cached("SELECT seq, hash FROM main.backstop_events ORDER BY seq DESC LIMIT 1")
+        .map_err(db)?;
+    last.query_row([], |r| Ok((r.get::<_, i64>(0)?, event_text(r.get_ref(1)?))))
+        .optional()
+        .map_err(db)
 }
 
 /// The head as the state row records it; `None` without one (see [`load_state`] for the

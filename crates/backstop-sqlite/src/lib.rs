@@ -531,6 +531,10 @@ impl Driver for SqliteDriver {
         self.explain(history::recorded_head(&self.conn))
     }
 
+    fn ledger_end(&mut self) -> Result<Option<(i64, String)>, DbError> {
+        self.explain(history::ledger_end(&self.conn))
+    }
+
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError> {
         self.own_write(|| history::save_state(&self.conn, state))
     }

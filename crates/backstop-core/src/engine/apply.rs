@@ -246,8 +246,17 @@ pub fn apply(
                 return Err(EngineError::refused(reason, next).into());
             }
         }
+        // As the real run would: a lost head refuses unless the override records it.
+        if db.history_exists()? {
+            if let Some(lost) = run::lost_head(db, history.len())? {
+                match &opts.allow_drift {
+                    None => return Err(lost.refusal("apply").into()),
+                    Some(_) => warnings.push(format!("{}: --allow-drift will record the missing head and accept the current schema as the baseline", lost.what())),
+                }
+            }
+        }
         let fingerprint = db.schema(None)?.fingerprint();
-        if let Some(recorded) = run::drifted_from(db, &fingerprint)? {
+        if let Some(recorded) = run::drifted_from(db, &history, &fingerprint)? {
             match &opts.allow_drift {
                 None => {
                     let (reason, next) = drift_refusal(&recorded, &fingerprint);
@@ -285,7 +294,30 @@ pub fn apply(
     // Only now, under the lock, is the history read: a runner that waited must see what
     // the previous holder applied.
     let history = db.load_history()?;
-    let mut state = run::load_state(db)?;
+    let (mut state, lost) = run::load_state(db, &history)?;
+    // A lost head comes first: until a person accepts it, nothing may be written (a
+    // recorded refusal would write the head again), and the override that accepts it must
+    // be the first event after the gap.
+    if let Some(lost) = &lost {
+        let Some(reason) = &opts.allow_drift else {
+            return Err(lost.refusal("apply").into());
+        };
+        let schema = db.schema(None)?;
+        let fp = schema.fingerprint();
+        run::accept_drift(
+            db,
+            &mut state,
+            &ctx.actor,
+            reason,
+            &schema,
+            &fp,
+            Some(&release),
+            Some(lost),
+        )?;
+        warnings.push(format!(
+            "the missing ledger head was recorded and the current schema accepted as the baseline: {reason}"
+        ));
+    }
     let refusal =
         sum_refusal.or_else(|| history_refusal(migrations, &history, opts.to, db.engine()));
     if let Some((reason, next)) = refusal {
@@ -363,6 +395,7 @@ pub fn apply(
                     &schema,
                     &current_fp,
                     Some(&release),
+                    None,
                 )?;
                 warnings.push(format!("schema drift accepted: {reason}"));
             }
@@ -965,7 +998,7 @@ fn apply_tx(
             let applied = completed(m, &mut row, schema, &after, &before_fp, &after_fp, duration_ms, up.len(), attempt);
             let mut st = state.clone();
             st.fingerprint = after_fp.clone();
-            append_and_commit(db, Some(&row), &mut st, &ctx.actor, NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "retries": attempt})))?;
+            append_and_commit(db, Some(&row), &mut st, &ctx.actor, NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "scripts": row.scripts_digest(), "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "retries": attempt})))?;
             Ok((applied, row, st, after))
         })();
         match book {
@@ -1140,7 +1173,7 @@ fn apply_no_tx(
         NewEvent::new("apply-started")
             .version(m.version)
             .release(release)
-            .detail(json!({"name": m.name, "transaction": false, "statements": up.len()})),
+            .detail(json!({"name": m.name, "checksum": m.checksum, "scripts": row.scripts_digest(), "transaction": false, "statements": up.len()})),
     )
     .and_then(|_| db.commit())
     {
@@ -1540,7 +1573,7 @@ fn run_no_tx(
     let mut st = state.clone();
     st.fingerprint = after_fp.clone();
     db.begin(Timeouts::default())?;
-    let ev = NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "transaction": false}));
+    let ev = NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "scripts": row.scripts_digest(), "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "transaction": false}));
     match append_with(db, Some(row), &mut st, &ctx.actor, ev).and_then(|_| db.commit()) {
         Ok(()) => {
             *state = st;

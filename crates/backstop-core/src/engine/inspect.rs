@@ -99,7 +99,7 @@ pub fn plan(
         .any(|r| matches!(r.status, Status::Dirty | Status::Failed));
     if exists && !stuck && opts.allow_drift.is_none() {
         let fingerprint = db.schema(None)?.fingerprint();
-        if let Some(recorded) = run::drifted_from(db, &fingerprint)? {
+        if let Some(recorded) = run::drifted_from(db, &history, &fingerprint)? {
             later.push(super::apply::drift_refusal(&recorded, &fingerprint));
         }
     }
@@ -122,6 +122,8 @@ pub struct Observed {
     exists: bool,
     history: Vec<HistoryRow>,
     state: Option<crate::history::StoredState>,
+    /// The ledger head is gone (see `run::LostHead`).
+    lost_head: Option<run::LostHead>,
     /// The current fingerprint and, when it had to be read, the schema itself.
     current: Option<(String, Option<SchemaState>)>,
 }
@@ -136,7 +138,18 @@ pub fn observe(db: &mut dyn Driver) -> Result<Observed, EngineError> {
     } else {
         vec![]
     };
-    let state = if exists { db.load_state()? } else { None };
+    // Without a state row, history's own fingerprints are the baseline drift is checked
+    // against (see `run::state_or_history`).
+    let state = if exists {
+        run::state_or_history(db.load_state()?, &history)
+    } else {
+        None
+    };
+    let lost_head = if exists {
+        run::lost_head(db, history.len())?
+    } else {
+        None
+    };
     let mut current = None;
     if let Some(st) = &state {
         // The catalog unchanged since the end of the last run: so is its fingerprint.
@@ -159,6 +172,7 @@ pub fn observe(db: &mut dyn Driver) -> Result<Observed, EngineError> {
         exists,
         history,
         state,
+        lost_head,
         current,
     })
 }
@@ -185,10 +199,14 @@ pub fn status_of(
         exists,
         history,
         state,
+        lost_head,
         current,
     } = seen;
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
+    if let Some(lost) = &lost_head {
+        warnings.push(format!("{}: `backstop audit verify` reports the ledger broken, and apply, rollback and resolve refuse until `backstop apply --allow-drift --reason \"…\"` records the missing head", lost.what()));
+    }
     let by_version: std::collections::BTreeMap<i64, &HistoryRow> =
         history.iter().map(|r| (r.version, r)).collect();
     for m in migrations {
@@ -326,7 +344,24 @@ pub fn verify(
     } else {
         vec![]
     };
+    // The stored scripts are checked against the ledger first: an edited one is reported,
+    // and its verify script is not run.
+    let ledger = if st.history_exists {
+        db.load_events()?
+    } else {
+        vec![]
+    };
+    let mut edited = Vec::new();
+    let mut unverifiable = Vec::new();
     for r in history.iter().filter(|r| r.status == Status::Applied) {
+        match run::check_stored_scripts(r, &ledger) {
+            run::StoredScripts::Intact => {}
+            run::StoredScripts::Unverifiable(_) => unverifiable.push(r.version),
+            run::StoredScripts::Edited(what) => {
+                edited.push(run::edited_scripts(&*db, r, &what).0);
+                continue;
+            }
+        }
         let Some(v) = r.verify_sql.as_deref() else {
             continue;
         };
@@ -350,6 +385,37 @@ pub fn verify(
             },
         });
     }
+    // The head runs append after: lost, or behind the ledger, nothing can be recorded
+    // (`audit verify` checks the whole chain).
+    if st.history_exists {
+        let lost = run::lost_head(db, history.len())?;
+        let end = db.ledger_end()?.map_or(0, |(seq, _)| seq);
+        let behind = match db.recorded_head()? {
+            Some((seq, _)) if seq < end => Some(format!("backstop's state row records event {seq} as the ledger's last, but the ledger goes on to event {end}: the head is damaged, and apply and rollback refuse (run `backstop audit verify`)")),
+            Some((seq, _)) if seq > end => Some(format!("backstop's state row records event {seq} as the ledger's last, but the ledger ends at event {end}: events at its end were deleted (run `backstop audit verify`)")),
+            _ => None,
+        };
+        checks.push(Check {
+            name: "ledger head".into(),
+            ok: lost.is_none() && behind.is_none(),
+            detail: match (lost, behind) {
+                (Some(lost), _) => lost.what(),
+                (None, Some(behind)) => behind,
+                (None, None) => "recorded, and the ledger ends at it".into(),
+            },
+        });
+    }
+    checks.extend(st.history_exists.then(|| Check {
+        name: "stored scripts".into(),
+        ok: edited.is_empty(),
+        detail: if !edited.is_empty() {
+            format!("{}; the verify scripts of these migrations were not run, and rollback refuses to run their down scripts", edited.join("; "))
+        } else if unverifiable.is_empty() {
+            "the scripts stored in history match those recorded in the ledger".into()
+        } else {
+            format!("match the ledger, except {unverifiable:?}: recorded by an older backstop with a migration.toml (not stored), so they can't be checked")
+        },
+    }));
     checks.extend(st.history_exists.then(|| Check {
         name: "checksums".into(),
         ok: st.checksum_mismatches.is_empty(),
@@ -555,7 +621,12 @@ pub fn resolve(
             row.status.as_str()
         )));
     }
-    let mut state = run::load_state(db)?;
+    let (mut state, lost) = run::load_state(db, &history)?;
+    if let Some(lost) = lost {
+        // Resolving writes the head again: the gap is accepted by an explicit override
+        // first, which records it.
+        return Err(lost.refusal("apply"));
+    }
     let current = db.schema(None)?;
     let fp = current.fingerprint();
     let delta: crate::schema::Delta = serde_json::from_str(&row.schema_delta).unwrap_or_default();
@@ -641,7 +712,7 @@ pub fn resolve(
                 NewEvent::new("resolve")
                     .version(version)
                     .reason(Some(reason))
-                    .detail(json!({"from": row.status, "to": r.status, "fingerprint": fp})),
+                    .detail(json!({"from": row.status, "to": r.status, "fingerprint": fp, "scripts": r.scripts_digest()})),
             )
         })
         .and_then(|_| db.commit());

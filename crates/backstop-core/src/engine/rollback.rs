@@ -154,8 +154,16 @@ pub fn rollback(
                 warnings.push(format!("migration {} is irreversible: rollback will stop there unless --force --reason", r.version));
             }
         }
+        if db.history_exists()? {
+            if let Some(lost) = run::lost_head(db, history.len())? {
+                warnings.push(match opts.allow_drift {
+                    None => format!("{}: rollback will refuse unless --allow-drift --reason", lost.what()),
+                    Some(_) => format!("{}: --allow-drift will record the missing head and accept the current schema as the baseline", lost.what()),
+                });
+            }
+        }
         let fingerprint = db.schema(None)?.fingerprint();
-        if let Some(recorded) = run::drifted_from(db, &fingerprint)? {
+        if let Some(recorded) = run::drifted_from(db, &history, &fingerprint)? {
             warnings.push(match opts.allow_drift {
                 None => format!("the schema changed outside backstop ({recorded} recorded, {fingerprint} now): rollback will refuse unless --allow-drift --reason"),
                 Some(_) => format!("the schema changed outside backstop ({recorded} recorded, {fingerprint} now): --allow-drift will accept it as the baseline"),
@@ -188,7 +196,28 @@ pub fn rollback(
     // History tables of an older layout get what this version writes.
     db.ensure_history()?;
     let history = db.load_history()?;
-    let mut state = run::load_state(db)?;
+    let (mut state, lost) = run::load_state(db, &history)?;
+    // A lost head first, before any refusal is recorded (see `apply`).
+    if let Some(lost) = &lost {
+        let Some(reason) = &opts.allow_drift else {
+            return Err(lost.refusal("rollback").into());
+        };
+        let schema = db.schema(None)?;
+        let fp = schema.fingerprint();
+        run::accept_drift(
+            db,
+            &mut state,
+            &ctx.actor,
+            reason,
+            &schema,
+            &fp,
+            None,
+            Some(lost),
+        )?;
+        warnings.push(format!(
+            "the missing ledger head was recorded and the current schema accepted as the baseline: {reason}"
+        ));
+    }
     // Every refusal comes before anything is recorded or run: a refused rollback changes
     // nothing, not even the drift baseline, and never stops half way for a reason known
     // at the start.
@@ -251,6 +280,25 @@ pub fn rollback(
             format!("roll back the newer migrations with `--to {v}`, undo migration {v} by hand, then `backstop resolve {v} --rolled-back --reason \"…\"` (it checks the schema is as before the migration)", v = r.version),
         ));
     }
+    // The stored scripts are what runs: checked against the ledger before any of them do.
+    let ledger = db.load_events()?;
+    for r in &todo {
+        match run::check_stored_scripts(r, &ledger) {
+            run::StoredScripts::Intact => {}
+            run::StoredScripts::Unverifiable(w) => warnings.push(w),
+            run::StoredScripts::Edited(what) => {
+                let (reason, next) = run::edited_scripts(&*db, r, &what);
+                return Err(refuse(
+                    db,
+                    &mut state,
+                    Some(r.version),
+                    json!({"command": "rollback", "reason": reason}),
+                    reason,
+                    next,
+                ));
+            }
+        }
+    }
     let irreversible: Vec<i64> = todo
         .iter()
         .filter(|r| r.irreversible.is_some())
@@ -302,7 +350,9 @@ pub fn rollback(
         )?;
     }
     if let (true, Some(reason)) = (drifted, &opts.allow_drift) {
-        run::accept_drift(db, &mut state, &ctx.actor, reason, &schema, &current, None)?;
+        run::accept_drift(
+            db, &mut state, &ctx.actor, reason, &schema, &current, None, None,
+        )?;
         warnings.push(format!("schema drift accepted: {reason}"));
     }
 

@@ -1,7 +1,7 @@
 //! Running scripts statement by statement, and writing ledger events.
 
 use crate::driver::{DbError, DbErrorKind, Driver, Engine, RecordCommitError};
-use crate::error::Failure;
+use crate::error::{EngineError, Failure};
 use crate::history::{HistoryRow, StoredState};
 use crate::ledger::{self, NewEvent, GENESIS};
 use crate::migration::Part;
@@ -206,19 +206,122 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 
 /// The recorded fingerprint, when the schema (`current`, its fingerprint) no longer has
 /// it: a change made outside backstop. Without history or a recorded fingerprint, none.
-pub(crate) fn drifted_from(db: &mut dyn Driver, current: &str) -> Result<Option<String>, DbError> {
+pub(crate) fn drifted_from(
+    db: &mut dyn Driver,
+    history: &[HistoryRow],
+    current: &str,
+) -> Result<Option<String>, DbError> {
     if !db.history_exists()? {
         return Ok(None);
     }
-    Ok(db
-        .load_state()?
+    Ok(state_or_history(db.load_state()?, history)
         .map(|s| s.fingerprint)
         .filter(|f| !f.is_empty() && f != current))
 }
 
-/// The stored state, or a fresh one at the ledger's genesis.
-pub(crate) fn load_state(db: &mut dyn Driver) -> Result<StoredState, DbError> {
-    let mut state = db.load_state()?.unwrap_or_else(|| StoredState {
+/// The schema history says the database should have when nothing else records it: after
+/// the newest applied migration, or before the oldest one when all were rolled back.
+fn history_baseline(history: &[HistoryRow]) -> Option<String> {
+    let applied = history
+        .iter()
+        .filter(|r| r.status == crate::history::Status::Applied)
+        .max_by_key(|r| r.version);
+    match applied {
+        Some(r) => r.fingerprint_after.clone(),
+        None => history
+            .iter()
+            .min_by_key(|r| r.version)
+            .map(|r| r.fingerprint_before.clone()),
+    }
+}
+
+/// The stored state, or, when the state row and the ledger are both gone while history
+/// still lists migrations (deleted behind backstop's back), a state at the ledger's
+/// genesis whose baseline is what history says the schema should be: drift stays checked
+/// instead of being switched off with the state row.
+pub(crate) fn state_or_history(
+    stored: Option<StoredState>,
+    history: &[HistoryRow],
+) -> Option<StoredState> {
+    stored.or_else(|| {
+        history_baseline(history).map(|fingerprint| StoredState {
+            ledger_seq: 0,
+            ledger_hash: GENESIS.to_string(),
+            fingerprint,
+            schema_json: None,
+            catalog_stamp: None,
+        })
+    })
+}
+
+/// The ledger head is gone: no state row records it, yet the ledger has events or history
+/// has rows (each written together with an event and the head). Appending to the ledger
+/// as it is would write the head again and leave `audit verify` nothing to find, so a run
+/// writes nothing until a person accepts it (`--allow-drift --reason`), and the override
+/// that re-establishes the head records what was found.
+#[derive(Debug, Clone)]
+pub(crate) struct LostHead {
+    /// The last event left in the ledger (0: none).
+    pub ledger_end: i64,
+    pub history_rows: usize,
+}
+
+impl LostHead {
+    pub fn what(&self) -> String {
+        if self.ledger_end == 0 {
+            format!("backstop's ledger and its state row (the ledger head and the recorded schema) are both empty, yet history lists {} migration row(s), each written together with a ledger event: they were deleted behind backstop's back", self.history_rows)
+        } else {
+            format!("backstop's state row was deleted behind backstop's back: it recorded the ledger head and the schema baseline, and without it events deleted from the end of the ledger (which has {} event(s) now) can't be told from an intact ledger", self.ledger_end)
+        }
+    }
+
+    /// The refusal of `command` while the head is lost. It is not recorded: recording it
+    /// would write the head again.
+    pub fn refusal(&self, command: &str) -> EngineError {
+        EngineError::refused(
+            format!("{} (this refusal is not recorded in the ledger: writing to it would re-create the head and hide the gap)", self.what()),
+            format!("run `backstop audit verify` and `backstop status`, and find out what happened (restore backstop's tables from a backup if you can); to go on with the database as it is, run `backstop {command} --allow-drift --reason \"…\"`: it records the missing head in the ledger and accepts the current schema as the baseline"),
+        )
+    }
+
+    /// What the override that re-establishes the head records about the gap.
+    pub fn detail(&self) -> serde_json::Value {
+        serde_json::json!({"ledger_end": self.ledger_end, "history_rows": self.history_rows})
+    }
+}
+
+/// Whether the ledger head is lost ([`LostHead`]), for commands that only read.
+pub(crate) fn lost_head(
+    db: &mut dyn Driver,
+    history_rows: usize,
+) -> Result<Option<LostHead>, DbError> {
+    if db.recorded_head()?.is_some() {
+        return Ok(None);
+    }
+    let end = db.ledger_end()?;
+    Ok((end.is_some() || history_rows > 0).then(|| LostHead {
+        ledger_end: end.map_or(0, |(seq, _)| seq),
+        history_rows,
+    }))
+}
+
+/// The stored state a run writes after, or a fresh one at the ledger's genesis, and
+/// whether the head is lost ([`LostHead`]). A head that points behind the ledger's last
+/// event is refused outright: the next event would take the seq of one already there.
+pub(crate) fn load_state(
+    db: &mut dyn Driver,
+    history: &[HistoryRow],
+) -> Result<(StoredState, Option<LostHead>), EngineError> {
+    if let (Some((seq, _)), Some((end_seq, _))) = (db.recorded_head()?, db.ledger_end()?) {
+        if seq < end_seq {
+            return Err(EngineError::refused(
+                format!("the ledger head is damaged: backstop's state row records event {seq} as the ledger's last, but the ledger goes on to event {end_seq}, so the next event would collide with event {}", seq + 1),
+                "run `backstop audit verify` to see what does not check out, then restore backstop's tables from a backup; nothing runs until the recorded head and the ledger agree",
+            ));
+        }
+    }
+    let lost = lost_head(db, history.len())?;
+    let mut state = state_or_history(db.load_state()?, history).unwrap_or_else(|| StoredState {
         ledger_seq: 0,
         ledger_hash: GENESIS.to_string(),
         fingerprint: String::new(),
@@ -230,7 +333,7 @@ pub(crate) fn load_state(db: &mut dyn Driver) -> Result<StoredState, DbError> {
     state.schema_json = None;
     // The run changes the catalog: the stamp is taken again at its end.
     state.catalog_stamp = None;
-    Ok(state)
+    Ok((state, lost))
 }
 
 /// Append an event inside the caller's transaction and move the head; with `row`, write
@@ -478,6 +581,7 @@ pub(crate) fn accepted_drift(
 /// Accept drift as the new baseline: `current` (with fingerprint `current_fp`) becomes the
 /// recorded schema, and an override event says who, why and which objects the drift
 /// changed (a later rollback checks its migrations against them).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn accept_drift(
     db: &mut dyn Driver,
     state: &mut StoredState,
@@ -486,15 +590,197 @@ pub(crate) fn accept_drift(
     current: &SchemaState,
     current_fp: &str,
     release: Option<&str>,
+    lost: Option<&LostHead>,
 ) -> Result<(), DbError> {
     let recorded = state.fingerprint.clone();
     let objects = drifted_objects(db, &recorded, current)?;
     state.fingerprint = current_fp.to_string();
-    let mut ev = NewEvent::new("override").reason(Some(reason)).detail(
-        serde_json::json!({"check": "drift", "recorded": recorded, "current": current_fp, "objects": objects}),
-    );
+    let mut detail = serde_json::json!({"check": "drift", "recorded": recorded, "current": current_fp, "objects": objects});
+    if let Some(lost) = lost {
+        // The evidence of the gap, kept in the chain from here on: the head was missing,
+        // and this event was appended after the last event that was left.
+        detail["lost_head"] = lost.detail();
+    }
+    let mut ev = NewEvent::new("override")
+        .reason(Some(reason))
+        .detail(detail);
     if let Some(r) = release {
         ev = ev.release(r);
     }
     record(db, state, actor, ev)
+}
+
+/// Whether a history row's stored scripts are the ones the ledger recorded for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StoredScripts {
+    Intact,
+    /// Nothing in the ledger to check them against (a row written by an older backstop for
+    /// a migration with a migration.toml, which is not stored): the reason.
+    Unverifiable(String),
+    /// Edited behind backstop's back: what does not match.
+    Edited(String),
+}
+
+/// Check `row`'s stored up/down/verify scripts and irreversible reason against the ledger
+/// (`events`, in seq order) before anything of them runs: the ledger is hash-chained and
+/// the row is not, so an edited `down_sql` would otherwise run as if it were the script
+/// that was applied.
+pub(crate) fn check_stored_scripts(row: &HistoryRow, events: &[ledger::Event]) -> StoredScripts {
+    // The newest event that wrote the row's scripts. `resolve` rewrites the row too and
+    // records the digest; rollbacks and `dirty` events leave the scripts as they were.
+    let written = events.iter().rev().find(|e| {
+        e.version == Some(row.version)
+            && matches!(e.kind.as_str(), "apply" | "apply-started" | "resolve")
+    });
+    let detail = written.and_then(|e| serde_json::from_str::<serde_json::Value>(&e.detail).ok());
+    let seq = written.map_or(0, |e| e.seq);
+    if let Some(recorded) = detail.as_ref().and_then(|d| d["scripts"].as_str()) {
+        let stored = row.scripts_digest();
+        return if stored == recorded {
+            StoredScripts::Intact
+        } else {
+            StoredScripts::Edited(format!("its stored scripts (up, down, verify) or irreversible reason digest to {stored}, but ledger event {seq} recorded {recorded} when it wrote them"))
+        };
+    }
+    // Written by a backstop that did not record the digest: the checksum the ledger
+    // recorded covers the scripts and migration.toml, which is not stored, so it can only
+    // confirm a migration that had none.
+    let recorded = detail
+        .as_ref()
+        .and_then(|d| d["checksum"].as_str().map(str::to_string))
+        .unwrap_or_else(|| row.checksum.clone());
+    let without_toml = crate::checksum::migration_checksum(
+        &row.up_sql,
+        row.down_sql.as_deref(),
+        row.verify_sql.as_deref(),
+        None,
+    );
+    if without_toml == recorded {
+        StoredScripts::Intact
+    } else if written.is_some() && row.checksum != recorded {
+        StoredScripts::Edited(format!("its checksum is {} in history, but ledger event {seq} recorded {recorded} when it was applied", row.checksum))
+    } else {
+        StoredScripts::Unverifiable(format!("migration {} ({}) was recorded by an older backstop with a migration.toml, which history does not store, so its stored scripts can't be checked against the ledger", row.version, row.name))
+    }
+}
+
+/// The refusal of `command` to run anything of a migration whose stored scripts were
+/// edited (`what`: from [`StoredScripts::Edited`]).
+pub(crate) fn edited_scripts(db: &dyn Driver, row: &HistoryRow, what: &str) -> (String, String) {
+    let table = match db.engine() {
+        crate::driver::Engine::Postgres => "backstop.migrations",
+        _ => "backstop_migrations",
+    };
+    (
+        format!("the stored scripts of migration {} ({}) in {table} were edited behind backstop's back: {what}", row.version, row.name),
+        "compare the row with the migration's files and `backstop audit log` (event detail `scripts`), restore the row's up_sql, down_sql, verify_sql and irreversible from a backup as they were applied, then run the command again; `backstop verify` checks them without running anything".into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Status;
+
+    fn row() -> HistoryRow {
+        HistoryRow {
+            version: 3,
+            name: "t3".into(),
+            checksum: crate::checksum::migration_checksum(
+                "CREATE TABLE t3 (x int);",
+                Some("DROP TABLE t3;"),
+                None,
+                None,
+            ),
+            up_sql: "CREATE TABLE t3 (x int);".into(),
+            down_sql: Some("DROP TABLE t3;".into()),
+            verify_sql: None,
+            irreversible: None,
+            options: Default::default(),
+            release_id: "r".into(),
+            actor: "ann".into(),
+            started_at: "2026-01-01T00:00:00.000000Z".into(),
+            finished_at: None,
+            duration_ms: None,
+            fingerprint_before: "sha256:00".into(),
+            fingerprint_after: None,
+            schema_delta: "{}".into(),
+            status: Status::Applied,
+            progress: 0,
+            note: None,
+        }
+    }
+
+    fn applied(detail: serde_json::Value) -> Vec<ledger::Event> {
+        vec![ledger::seal(
+            NewEvent::new("apply").version(3).detail(detail),
+            "ann",
+            0,
+            GENESIS,
+            "2026-01-01T00:00:00.000000Z".into(),
+        )]
+    }
+
+    #[test]
+    fn stored_scripts_are_checked_against_the_ledger() {
+        let r = row();
+        let events =
+            applied(serde_json::json!({"checksum": r.checksum, "scripts": r.scripts_digest()}));
+        assert_eq!(check_stored_scripts(&r, &events), StoredScripts::Intact);
+        for edit in [
+            |r: &mut HistoryRow| r.down_sql = Some("DROP TABLE t3; DELETE FROM t1;".into()),
+            |r: &mut HistoryRow| r.up_sql.push(' '),
+            |r: &mut HistoryRow| r.verify_sql = Some("SELECT 1".into()),
+            |r: &mut HistoryRow| r.irreversible = Some("x".into()),
+            // Moved from one script to another: the framing tells.
+            |r: &mut HistoryRow| {
+                r.up_sql = "CREATE TABLE t3 (x int);DROP TABLE t3;".into();
+                r.down_sql = Some(String::new());
+            },
+        ] {
+            let mut edited = row();
+            edit(&mut edited);
+            assert!(
+                matches!(
+                    check_stored_scripts(&edited, &events),
+                    StoredScripts::Edited(_)
+                ),
+                "{edited:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rows_of_an_older_backstop_are_checked_by_their_checksum_where_it_can_be() {
+        // No `scripts` in the event: the checksum, recomputed without a migration.toml.
+        let r = row();
+        let events = applied(serde_json::json!({"checksum": r.checksum}));
+        assert_eq!(check_stored_scripts(&r, &events), StoredScripts::Intact);
+        // The checksum column edited to match edited scripts: the ledger's still tells.
+        let mut edited = row();
+        edited.down_sql = Some("DELETE FROM t1;".into());
+        edited.checksum = crate::checksum::migration_checksum(
+            &edited.up_sql,
+            edited.down_sql.as_deref(),
+            None,
+            None,
+        );
+        assert!(matches!(
+            check_stored_scripts(&edited, &events),
+            StoredScripts::Edited(_)
+        ));
+        // A migration.toml (not stored) makes the checksum unusable: said, not assumed.
+        let mut with_toml = row();
+        with_toml.checksum = crate::checksum::migration_checksum(
+            &with_toml.up_sql,
+            with_toml.down_sql.as_deref(),
+            None,
+            Some("description = \"x\"\n"),
+        );
+        let events = applied(serde_json::json!({"checksum": with_toml.checksum}));
+        assert!(matches!(
+            check_stored_scripts(&with_toml, &events),
+            StoredScripts::Unverifiable(_)
+        ));
+    }
 }
