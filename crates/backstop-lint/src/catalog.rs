@@ -220,10 +220,7 @@ impl Catalog {
                 ..
             } => {
                 let iname = name.clone().unwrap_or_else(|| {
-                    Name::new(
-                        table.schema.clone(),
-                        format!("{}_{}_idx", table.name, columns.join("_")),
-                    )
+                    table.sibling(format!("{}_{}_idx", table.name, columns.join("_")))
                 });
                 Rc::make_mut(&mut self.indexes).insert(
                     iname.key(),
@@ -269,7 +266,7 @@ impl Catalog {
                 ..
             } => {
                 let key = target.key();
-                let new_key = Name::new(target.schema.clone(), new_name.clone()).key();
+                let new_key = target.sibling(new_name.clone()).key();
                 match (obj, column) {
                     (Obj::Table | Obj::View | Obj::MatView, Some(col)) => {
                         if let Some(t) = Rc::make_mut(&mut self.tables)
@@ -421,7 +418,7 @@ fn add_con(t: &mut Table, indexes: &mut BTreeMap<String, Index>, table: &Name, k
     let name = k.name.clone().unwrap_or_else(|| default_con_name(table, k));
     if matches!(k.kind, ConKind::PrimaryKey | ConKind::Unique) {
         let iname = k.using_index.clone().unwrap_or_else(|| name.clone());
-        let ikey = Name::new(table.schema.clone(), iname).key();
+        let ikey = table.sibling(iname).key();
         let columns = if k.columns.is_empty() {
             indexes
                 .get(&ikey)

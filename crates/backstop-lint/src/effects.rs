@@ -34,12 +34,16 @@ pub(crate) struct Effects {
 }
 
 fn index_name(name: &Option<Name>, table: &Name, columns: &[String]) -> Name {
-    name.clone().unwrap_or_else(|| {
-        Name::new(
-            table.schema.clone(),
-            format!("{}_{}_idx", table.name, columns.join("_")),
-        )
-    })
+    name.clone()
+        .unwrap_or_else(|| table.sibling(format!("{}_{}_idx", table.name, columns.join("_"))))
+}
+
+/// The name of a constraint of `table`: unqualified, resolved like the table's name.
+fn part_of(table: &Name, name: &str) -> Name {
+    Name {
+        nocase: table.nocase,
+        ..Name::new(None, name)
+    }
 }
 
 impl Effects {
@@ -130,7 +134,15 @@ pub(crate) fn of(a: &Analysed) -> Effects {
     for (i, s) in a.stmts.iter().enumerate() {
         let eff = |obj: Obj, n: &Name, table: Option<&Name>| {
             let key = match (obj, table) {
-                (Obj::Constraint | Obj::Trigger, Some(t)) => format!("{}.{}", t.key(), n.name),
+                // The last part of a key folds like the rest of it.
+                (Obj::Constraint | Obj::Trigger, Some(t)) => {
+                    let part = if n.nocase {
+                        n.name.to_ascii_lowercase()
+                    } else {
+                        n.name.clone()
+                    };
+                    format!("{}.{}", t.key(), part)
+                }
                 (Obj::Schema, _) => n.name.clone(),
                 _ => n.key(),
             };
@@ -191,7 +203,7 @@ pub(crate) fn of(a: &Analysed) -> Effects {
                 new_name,
                 table,
             } if !matches!(obj, Obj::Other | Obj::Type) => {
-                let new = Name::new(target.schema.clone(), new_name.clone());
+                let new = target.sibling(new_name.clone());
                 fx.drop(eff(*obj, target, table.as_ref()));
                 fx.create(eff(*obj, &new, table.as_ref()));
             }
@@ -242,17 +254,15 @@ pub(crate) fn of(a: &Analysed) -> Effects {
                                 {
                                     fx.create(eff(
                                         Obj::Constraint,
-                                        &Name::new(None, n.clone()),
+                                        &part_of(table, n),
                                         Some(table),
                                     ));
                                 }
                             }
                         }
-                        AlterCmd::DropConstraint { name, .. } => fx.drop(eff(
-                            Obj::Constraint,
-                            &Name::new(None, name.clone()),
-                            Some(table),
-                        )),
+                        AlterCmd::DropConstraint { name, .. } => {
+                            fx.drop(eff(Obj::Constraint, &part_of(table, name), Some(table)))
+                        }
                         _ => {}
                     }
                 }

@@ -8,7 +8,12 @@ use std::ops::Range;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub(crate) struct Name {
     pub schema: Option<String>,
+    /// As written (quoted names keep their case), for messages.
     pub name: String,
+    /// The engine resolves this name ignoring ASCII case even when it is quoted (SQLite:
+    /// `"Users"`, `USERS` and `users` are one table), so its key is case-folded. PostgreSQL
+    /// names are exact once the parser has folded the unquoted ones.
+    pub nocase: bool,
 }
 
 impl Name {
@@ -16,14 +21,29 @@ impl Name {
         Name {
             schema: schema.filter(|s| !s.is_empty()),
             name: name.into(),
+            nocase: false,
+        }
+    }
+    /// Another name in the same schema, resolved by the same rules (an index named after
+    /// its table, a table's new name after a rename).
+    pub fn sibling(&self, name: impl Into<String>) -> Self {
+        Name {
+            nocase: self.nocase,
+            ..Name::new(self.schema.clone(), name)
         }
     }
     /// The catalog key: schema-qualified, unqualified names in `public` for PostgreSQL
-    /// (and in the unnamed main schema elsewhere).
+    /// (and in the unnamed main schema elsewhere); case-folded when the engine resolves
+    /// names ignoring case, so every spelling of one object finds the same entry.
     pub fn key(&self) -> String {
-        match &self.schema {
+        let key = match &self.schema {
             Some(s) => format!("{s}.{}", self.name),
             None => format!("public.{}", self.name),
+        };
+        if self.nocase {
+            key.to_ascii_lowercase()
+        } else {
+            key
         }
     }
 }

@@ -242,10 +242,10 @@ impl<'a> P<'a> {
         let Some(first) = self.ident() else {
             return Name::default();
         };
-        if self.punct('.') {
+        let mut name = if self.punct('.') {
             self.i += 1;
             let second = self.ident().unwrap_or_default();
-            let schema = if self.engine == Engine::Sqlite && first == "main" {
+            let schema = if self.engine == Engine::Sqlite && first.eq_ignore_ascii_case("main") {
                 None
             } else {
                 Some(first)
@@ -253,7 +253,10 @@ impl<'a> P<'a> {
             Name::new(schema, second)
         } else {
             Name::new(None, first)
-        }
+        };
+        // SQLite resolves object names ignoring ASCII case, quoted or not.
+        name.nocase = self.engine == Engine::Sqlite;
+        name
     }
     fn if_not_exists(&mut self) -> bool {
         self.eat_all(&["if", "not", "exists"])
@@ -499,10 +502,10 @@ impl<'a> P<'a> {
                 .iter()
                 .filter_map(|c| c.first().map(|t| t.ident(self.src)))
                 .collect();
-            let name = Some(Name::new(
-                idx.schema.clone().or(table.schema.clone()),
-                idx.name,
-            ));
+            let name = Some(Name {
+                nocase: idx.nocase,
+                ..Name::new(idx.schema.clone().or(table.schema.clone()), idx.name)
+            });
             return StmtKind::CreateIndex {
                 name,
                 table,

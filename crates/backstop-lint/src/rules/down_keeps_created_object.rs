@@ -76,6 +76,38 @@ mod tests {
     }
 
     #[test]
+    fn sqlite_names_match_ignoring_case_even_quoted() {
+        use backstop_core::driver::Engine;
+        // SQLite resolves `USERS` and `"USERS"` to the table created as `"Users"`.
+        for down in [
+            "DROP TABLE USERS;",
+            "DROP TABLE \"USERS\";",
+            "DROP TABLE main.users;",
+        ] {
+            lint_case_ok(
+                ID,
+                Case::on(
+                    Engine::Sqlite,
+                    "CREATE TABLE \"Users\" (id INTEGER);\nCREATE INDEX \"Users_Id\" ON \"Users\" (id);\nCREATE TRIGGER \"Tr\" AFTER INSERT ON \"Users\" BEGIN SELECT 1; END;",
+                )
+                .down(down),
+            );
+        }
+        lint_case_ok(
+            ID,
+            Case::on(Engine::Sqlite, "CREATE INDEX \"Users_Id\" ON users (id);")
+                .down("DROP INDEX users_id;"),
+        );
+        // PostgreSQL keeps quoted names exact: "Users" and users are two tables.
+        let c = Case::pg("CREATE TABLE \"Users\" (id int);").down("DROP TABLE users;");
+        assert!(
+            c.render(ID).contains("TABLE Users created here"),
+            "{}",
+            c.render(ID)
+        );
+    }
+
+    #[test]
     fn err_left_behind() {
         let c = Case::pg("CREATE TABLE invites (id int);\nCREATE INDEX ON users (email);\nCREATE SCHEMA billing;").down("DROP TABLE invites;");
         expect![[r#"
