@@ -282,6 +282,7 @@ pub(crate) fn analyse_script(
             engine,
             index: i,
             stmt: s,
+            stmts: &a.stmts,
             catalog: cat,
             impact: &im,
             mig: info,

@@ -117,6 +117,37 @@ impl Catalog {
             .collect()
     }
 
+    /// Foreign keys of other tables that point at `table` with an ON DELETE action that
+    /// changes their rows (CASCADE, SET NULL, SET DEFAULT): (referencing table, action),
+    /// sorted. Foreign keys from earlier migrations count, since the model replays them.
+    pub fn delete_actions_on(&self, table: &Name) -> Vec<(String, String)> {
+        let key = table.key();
+        let key = key.as_str();
+        let mut out: Vec<(String, String)> = self
+            .tables
+            .iter()
+            .filter(|(tk, _)| tk.as_str() != key)
+            .flat_map(|(tk, t)| {
+                t.constraints.iter().filter_map(move |k| match &k.kind {
+                    ConKind::ForeignKey {
+                        references,
+                        on_delete: Some(action),
+                        ..
+                    } if references.key() == key
+                        && matches!(action.as_str(), "CASCADE" | "SET NULL" | "SET DEFAULT") =>
+                    {
+                        let child = tk.strip_prefix("public.").unwrap_or(tk).to_string();
+                        Some((child, action.clone()))
+                    }
+                    _ => None,
+                })
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Apply one statement's effect.
     pub fn apply(&mut self, s: &Stmt) {
         match &s.kind {
@@ -380,6 +411,7 @@ impl Catalog {
                     if let ConKind::ForeignKey {
                         references,
                         ref_columns,
+                        ..
                     } = &k.kind
                     {
                         let uses = if ref_columns.is_empty() {

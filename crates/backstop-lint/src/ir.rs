@@ -111,6 +111,9 @@ pub(crate) enum ConKind {
     ForeignKey {
         references: Name,
         ref_columns: Vec<String>,
+        /// `ON DELETE` action, upper case with single spaces (`CASCADE`, `SET NULL`, …);
+        /// `None` when the clause is absent (NO ACTION).
+        on_delete: Option<String>,
     },
     Unique,
     PrimaryKey,

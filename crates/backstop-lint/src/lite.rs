@@ -258,6 +258,37 @@ impl<'a> P<'a> {
         name.nocase = self.engine == Engine::Sqlite;
         name
     }
+    /// The clauses after `REFERENCES parent (cols)`: `ON DELETE`/`ON UPDATE` actions and
+    /// `MATCH`, in any order. Returns the ON DELETE action (`CASCADE`, `SET NULL`, …).
+    fn fk_actions(&mut self) -> Option<String> {
+        let mut on_delete = None;
+        loop {
+            if self.eat("match") {
+                self.i += 1;
+            } else if self.is("on") && (self.is_at(1, "delete") || self.is_at(1, "update")) {
+                let delete = self.is_at(1, "delete");
+                self.i += 2;
+                let action = if self.eat_all(&["set", "null"]) {
+                    "SET NULL"
+                } else if self.eat_all(&["set", "default"]) {
+                    "SET DEFAULT"
+                } else if self.eat("cascade") {
+                    "CASCADE"
+                } else if self.eat("restrict") {
+                    "RESTRICT"
+                } else if self.eat_all(&["no", "action"]) {
+                    "NO ACTION"
+                } else {
+                    continue;
+                };
+                if delete {
+                    on_delete = Some(action.to_string());
+                }
+            } else {
+                return on_delete;
+            }
+        }
+    }
     fn if_not_exists(&mut self) -> bool {
         self.eat_all(&["if", "not", "exists"])
     }
@@ -638,11 +669,13 @@ impl<'a> P<'a> {
                 .iter()
                 .filter_map(|c| c.first().map(|t| t.ident(self.src)))
                 .collect();
+            let on_delete = p.fk_actions();
             return Some(Constraint {
                 name,
                 kind: ConKind::ForeignKey {
                     references,
                     ref_columns,
+                    on_delete,
                 },
                 columns,
                 not_valid: false,
@@ -740,11 +773,13 @@ impl<'a> P<'a> {
                         .iter()
                         .filter_map(|c| c.first().map(|t| t.ident(self.src)))
                         .collect();
+                    let on_delete = p.fk_actions();
                     col.constraints.push(Constraint {
                         name: None,
                         kind: ConKind::ForeignKey {
                             references,
                             ref_columns,
+                            on_delete,
                         },
                         columns: vec![name.clone()],
                         not_valid: false,

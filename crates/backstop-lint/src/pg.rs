@@ -429,6 +429,15 @@ fn constraint(k: &pb::Constraint, cx: &Cx, default_cols: &[String]) -> Constrain
         T::ConstrForeign => ConKind::ForeignKey {
             references: rv(&k.pktable),
             ref_columns: strings(&k.pk_attrs),
+            // pg_constraint.confdeltype's letters.
+            on_delete: match k.fk_del_action.as_str() {
+                "r" => Some("RESTRICT"),
+                "c" => Some("CASCADE"),
+                "n" => Some("SET NULL"),
+                "d" => Some("SET DEFAULT"),
+                _ => None,
+            }
+            .map(String::from),
         },
         T::ConstrUnique => ConKind::Unique,
         T::ConstrPrimary => ConKind::PrimaryKey,

@@ -59,6 +59,7 @@ mod reindex_non_concurrently;
 mod rename_column;
 mod rename_table;
 mod set_not_null_without_check;
+mod sqlite_drop_table_runs_on_delete;
 mod sqlite_pragma_in_transaction;
 mod statement_not_in_transaction;
 mod syntax_error;
@@ -139,6 +140,7 @@ pub(crate) static RULES: &[Rule] = &[
     data_loss_without_contract::RULE,
     drop_index_used_by_constraint::RULE,
     cascade_drops_dependents::RULE,
+    sqlite_drop_table_runs_on_delete::RULE,
     narrowing_type_change::RULE,
     delete_without_where::RULE,
     update_without_where::RULE,
@@ -184,6 +186,9 @@ pub(crate) struct StmtCx<'a> {
     pub engine: Engine,
     pub index: usize,
     pub stmt: &'a Stmt,
+    /// Every statement of the script (`stmts[index]` is this one), for rules that depend
+    /// on what ran before it in the same session.
+    pub stmts: &'a [Stmt],
     /// The schema just before this statement.
     pub catalog: &'a Catalog,
     pub impact: &'a Impact,

@@ -26,7 +26,9 @@ CREATE TABLE users_new (...);
 
 `PRAGMA defer_foreign_keys = ON` is no substitute: it only moves the checks to COMMIT.
 Dropping a table still runs the `ON DELETE CASCADE` / `SET NULL` actions of the foreign
-keys that point at it, so a rebuild of a parent table empties or rewrites its children.
+keys that point at it, so a rebuild of a parent table empties or rewrites its children
+([`sqlite-drop-table-runs-on-delete`](sqlite-drop-table-runs-on-delete.md) reports that
+`DROP TABLE`).
 
 ## Good
 Set `transaction = false` in migration.toml, so the PRAGMA takes effect. Each statement
