@@ -192,9 +192,12 @@ pub(crate) fn read(conn: &Connection) -> Result<SchemaState, DbError> {
         known.extend(t.columns.iter().map(|c| c.name.to_ascii_lowercase()));
         known.extend(t.triggers.iter().map(|(n, _)| n.to_ascii_lowercase()));
     }
+    let mut result_columns: BTreeMap<&String, Vec<String>> = BTreeMap::new();
     for (name, (_, trigs)) in views.iter().chain(virtual_tables.iter()) {
-        known.extend(view_columns(conn, name)?);
+        let columns = view_columns(conn, name)?;
+        known.extend(columns.iter().map(|c| c.to_ascii_lowercase()));
         known.extend(trigs.iter().map(|(n, _)| n.to_ascii_lowercase()));
+        result_columns.insert(name, columns);
     }
 
     let mut state = SchemaState::default();
@@ -212,6 +215,10 @@ pub(crate) fn read(conn: &Connection) -> Result<SchemaState, DbError> {
             ("table", Scope::Names)
         };
         let mut lines = vec![normalize_sql(sql, scope)];
+        if kind == "view" {
+            let columns = result_columns.get(name).map(Vec::as_slice).unwrap_or(&[]);
+            lines.extend(view_columns_line(sql, columns));
+        }
         lines.extend(trigs.iter().map(|t| trigger_line(t, &known)));
         lines.sort();
         state
@@ -221,16 +228,76 @@ pub(crate) fn read(conn: &Connection) -> Result<SchemaState, DbError> {
     Ok(state)
 }
 
-/// A view's column names (case-folded); none when the view can't be read (it may refer
-/// to a table that no longer exists, which SQLite allows until the view is used).
+/// A view's column names as SQLite reports them, in order; none when the view can't be
+/// read (it may refer to a table that no longer exists, which SQLite allows until the view
+/// is used).
 fn view_columns(conn: &Connection, view: &str) -> Result<Vec<String>, DbError> {
     let read = || -> rusqlite::Result<Vec<String>> {
         let mut st =
-            conn.prepare_cached("SELECT lower(name) FROM pragma_table_xinfo(?1, 'main')")?;
+            conn.prepare_cached("SELECT name FROM pragma_table_xinfo(?1, 'main') ORDER BY cid")?;
         let names = st.query_map([view], |r| r.get(0))?;
         names.collect()
     };
     best_effort(read())
+}
+
+/// The case of a view's result column names, which queries report (`SELECT * FROM v`,
+/// ORMs mapping columns to fields) while the normalised body folds unquoted words: a
+/// `columns (…)` line with the names SQLite reports. A name keeps its case when the view
+/// text spells it as a name (an alias, an entry of the view's column list) or it is a
+/// plain word that is no keyword (a column the view selects); a name SQLite took from an
+/// expression's text (`count(*)`, `NULL`) is folded like that expression, so keyword case
+/// still doesn't count. No line when every name is lower case, so a view without
+/// upper-case column names keeps the text it had before the line existed.
+fn view_columns_line(sql: &str, columns: &[String]) -> Option<String> {
+    let tokens = sqltext::tokenize(sql);
+    let spelled = |t: &sqltext::Token| match t {
+        sqltext::Token::Word(w) | sqltext::Token::Ident(w) | sqltext::Token::DqIdent(w) => {
+            Some(w.clone())
+        }
+        _ => None,
+    };
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    // Aliases: the name after any `AS`.
+    for pair in tokens.windows(2) {
+        if pair[0].is_kw("as") {
+            names.extend(spelled(&pair[1]));
+        }
+    }
+    // The column list of `CREATE VIEW v (a, b) AS`: names in parentheses before the first AS.
+    let first_as = tokens
+        .iter()
+        .position(|t| t.is_kw("as"))
+        .unwrap_or(tokens.len());
+    let mut depth = 0usize;
+    for t in &tokens[..first_as] {
+        match t {
+            sqltext::Token::Punct(p) if p == "(" => depth += 1,
+            sqltext::Token::Punct(p) if p == ")" => depth = depth.saturating_sub(1),
+            _ if depth > 0 => names.extend(spelled(t)),
+            _ => {}
+        }
+    }
+    let shown: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let is_name =
+                names.contains(c) || (sqltext::is_plain_ident(c) && !sqltext::is_keyword(c));
+            if is_name {
+                c.clone()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    if shown
+        .iter()
+        .all(|c| !c.bytes().any(|b| b.is_ascii_uppercase()))
+    {
+        return None;
+    }
+    let list: Vec<String> = shown.iter().map(|c| ident(c)).collect();
+    Some(format!("columns ({})", list.join(", ")))
 }
 
 /// Tables that belong to a virtual table (FTS, R*Tree). Their layout is the module's

@@ -341,7 +341,7 @@ const KEYWORDS: [&str; 147] = [
     "without",
 ];
 
-fn is_keyword(w: &str) -> bool {
+pub(crate) fn is_keyword(w: &str) -> bool {
     KEYWORDS
         .binary_search(&w.to_ascii_lowercase().as_str())
         .is_ok()

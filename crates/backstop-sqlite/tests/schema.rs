@@ -438,8 +438,10 @@ fn equivalent_spellings_of_names_and_strings_compare_equal() {
             r#"CREATE TABLE t (a DEFAULT 'Open', b DEFAULT 'x', c DEFAULT 'y');"#,
         ),
         (
+            // The alias itself keeps its case (a result column name): only its quoting
+            // and the case of the names that refer to it don't matter.
             "view names, aliases and main.",
-            r#"CREATE TABLE t (s TEXT); CREATE VIEW "v" AS SELECT "T"."S" AS "Label" FROM main.t "T" ORDER BY "Label";"#,
+            r#"CREATE TABLE t (s TEXT); CREATE VIEW "v" AS SELECT "T"."S" AS "label" FROM main.t "T" ORDER BY "Label";"#,
             r#"CREATE TABLE t (s TEXT); CREATE VIEW v AS SELECT t.s AS label FROM t t ORDER BY label;"#,
         ),
         (
@@ -624,4 +626,70 @@ fn object_names_keep_their_case() {
         file_schema_of("CREATE TABLE users (id INTEGER);"),
     );
     assert_ne!(a.fingerprint(), b.fingerprint());
+}
+
+#[test]
+fn view_result_column_names_keep_their_case() {
+    // What `SELECT * FROM v` reports, and what an ORM maps to fields.
+    let base = "CREATE TABLE p (first TEXT, last TEXT, Nick TEXT);";
+    let pairs = [
+        (
+            "an alias",
+            "CREATE VIEW v AS SELECT first || last AS FullName FROM p;",
+            "CREATE VIEW v AS SELECT first || last AS fullname FROM p;",
+        ),
+        (
+            "the view's column list",
+            "CREATE VIEW v (FullName) AS SELECT first || last FROM p;",
+            "CREATE VIEW v (fullname) AS SELECT first || last FROM p;",
+        ),
+        (
+            "a quoted alias",
+            "CREATE VIEW v AS SELECT first AS \"First\" FROM p;",
+            "CREATE VIEW v AS SELECT first AS \"first\" FROM p;",
+        ),
+    ];
+    for (what, a, b) in pairs {
+        let (a, b) = (
+            file_schema_of(&format!("{base} {a}")),
+            file_schema_of(&format!("{base} {b}")),
+        );
+        assert_ne!(a.fingerprint(), b.fingerprint(), "{what}: {}", a.text());
+    }
+    let s = file_schema_of(&format!(
+        "{base} CREATE VIEW v AS SELECT first || last AS FullName, nick, count(*) FROM p;"
+    ));
+    assert_eq!(
+        s.objects["view v"].lines().next(),
+        Some("columns (FullName, Nick, \"count(*)\")"),
+        "{}",
+        s.text()
+    );
+}
+
+#[test]
+fn view_keyword_and_expression_case_do_not_matter() {
+    let base = "CREATE TABLE p (first TEXT, last TEXT);";
+    let a = file_schema_of(&format!(
+        "{base} CREATE VIEW v AS SELECT first || last AS FullName, CAST(first AS TEXT), NULL, \
+         Count(*), FIRST || LAST FROM p GROUP BY first;"
+    ));
+    let b = file_schema_of(&format!(
+        "{base} create view v as select FIRST || LAST as FullName, cast(FIRST as text), null, \
+         COUNT(*), first || last from p group by FIRST;"
+    ));
+    assert_eq!(a.text(), b.text());
+}
+
+#[test]
+fn views_with_lower_case_column_names_keep_their_text() {
+    // No `columns` line: fingerprints recorded before the line existed still match.
+    let s = file_schema_of(
+        "CREATE TABLE p (first TEXT, last TEXT); \
+         CREATE VIEW v AS SELECT first || last AS full_name, COUNT(*), NULL, last FROM p;",
+    );
+    assert_eq!(
+        s.objects["view v"],
+        "create view v as select first || last as full_name, count(*), null, last from p".into()
+    );
 }
