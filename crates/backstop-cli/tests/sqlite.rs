@@ -929,3 +929,41 @@ fn bracketed_names_with_semicolons_and_a_trigger_using_end_as_a_column_apply_and
         "SELECT count(*) = 0 FROM sqlite_master WHERE name IN ('events', 'odd; name', 'tr')"
     ));
 }
+
+#[test]
+fn a_parent_table_rebuild_in_a_transaction_is_refused_before_it_empties_the_children() {
+    // Regression: DROP TABLE parent runs ON DELETE CASCADE even with defer_foreign_keys,
+    // so apply exited 0 with every child row deleted.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_tables",
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);\n\
+         CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) ON DELETE CASCADE);\n\
+         INSERT INTO parent VALUES (1, 'a');\nINSERT INTO child VALUES (1, 1);",
+        Some("DROP TABLE child;\nDROP TABLE parent;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_rebuild",
+        "PRAGMA defer_foreign_keys = ON;\n\
+         CREATE TABLE parent_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL DEFAULT '');\n\
+         INSERT INTO parent_new SELECT id, coalesce(name, '') FROM parent;\n\
+         DROP TABLE parent;\n\
+         ALTER TABLE parent_new RENAME TO parent;",
+        Some("SELECT 1;"),
+        None,
+        Some("irreversible = true\nreason = \"rebuild\"\n[contract]\ndata_loss = \"accepted\"\n"),
+    );
+    p.ok(&db, &["sum"]);
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("sqlite-drop-table-runs-on-delete") && r.stderr.contains("child"),
+        "{r:?}"
+    );
+    assert!(db.check("SELECT count(*) = 1 FROM child"));
+}
