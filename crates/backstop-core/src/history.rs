@@ -64,6 +64,23 @@ pub struct HistoryRow {
     pub note: Option<String>,
 }
 
+/// Some of backstop's three tables exist and `missing` don't: created together in one
+/// transaction, so the missing ones were dropped behind backstop's back. Nothing read from
+/// the rest can be trusted (least of all "the ledger is intact"): every command refuses.
+pub fn incomplete_history(missing: &[String]) -> crate::driver::DbError {
+    let (which, verb) = match missing {
+        [one] => (format!("table {one} is"), "it was"),
+        many => (format!("tables {} are", many.join(" and ")), "they were"),
+    };
+    crate::driver::DbError {
+        kind: crate::driver::DbErrorKind::Tampered,
+        ..crate::driver::DbError::other(format!(
+            "backstop's history is incomplete: its {which} missing, so {verb} dropped behind backstop's back; nothing was changed. Restore {} from a backup: until then neither the history nor the audit ledger can vouch for this database",
+            if missing.len() == 1 { "it" } else { "them" }
+        ))
+    }
+}
+
 /// The note a non-transactional run writes with its dirty marker, before its first
 /// statement. It is replaced when the run ends, however it ends, unless the process died.
 pub const RUNNING_NOTE: &str = "running outside a transaction";

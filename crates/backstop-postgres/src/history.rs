@@ -61,9 +61,11 @@ CREATE TABLE IF NOT EXISTS backstop.state (
 );
 "#;
 
-/// How many of backstop's three tables exist (0 before the first write, 3 after it).
-pub const EXISTS_SQL: &str = "SELECT (to_regclass('backstop.migrations') IS NOT NULL)::int \
-     + (to_regclass('backstop.events') IS NOT NULL)::int + (to_regclass('backstop.state') IS NOT NULL)::int";
+/// Which of backstop's three tables are missing (all before the first write, none after).
+pub const EXISTS_SQL: &str = "SELECT pg_catalog.array_remove(ARRAY[\
+     CASE WHEN pg_catalog.to_regclass('backstop.migrations') IS NULL THEN 'backstop.migrations' END, \
+     CASE WHEN pg_catalog.to_regclass('backstop.events') IS NULL THEN 'backstop.events' END, \
+     CASE WHEN pg_catalog.to_regclass('backstop.state') IS NULL THEN 'backstop.state' END], NULL)";
 
 /// Whether `backstop.state` has `catalog_stamp`, added after the first layout.
 const STAMP_COLUMN_SQL: &str = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute \
@@ -374,16 +376,11 @@ pub fn exists(client: &mut Client) -> Result<bool, DbError> {
     let row = client
         .query_one(EXISTS_SQL, &[])
         .map_err(|e| error::map(&e))?;
-    let n: i32 = row.try_get(0).map_err(|e| error::map(&e))?;
-    match n {
-        0 => Ok(false),
-        3 => Ok(true),
-        _ => Err(DbError {
-            kind: backstop_core::driver::DbErrorKind::Tampered,
-            ..DbError::other(format!(
-                "backstop's history is incomplete: {n} of its 3 tables (backstop.migrations, backstop.events, backstop.state) exist, so one was dropped behind backstop's back; nothing was changed. Restore the missing table from a backup: until then neither the history nor the audit ledger can vouch for this database"
-            ))
-        }),
+    let missing: Vec<String> = row.try_get(0).map_err(|e| error::map(&e))?;
+    match missing.len() {
+        3 => Ok(false),
+        0 => Ok(true),
+        _ => Err(backstop_core::history::incomplete_history(&missing)),
     }
 }
 

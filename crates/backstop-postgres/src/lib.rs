@@ -446,9 +446,10 @@ impl PgDriver {
         self.notice = notice;
     }
 
-    /// A schema read outside a transaction, with a bounded wait for locks. Printing a view
-    /// (`pg_get_viewdef`) takes a share lock on every table it reads from, so a session
-    /// holding `LOCK TABLE` on one of them would stop the read with no end and nothing said.
+    /// A schema read outside a transaction, with a bounded wait for locks. The catalog
+    /// functions that print definitions take share locks on the tables they describe
+    /// (`pg_get_viewdef` on every table a view reads from), so a session holding
+    /// `LOCK TABLE` on one of them would stop the read with no end and nothing said.
     /// The read runs with `lock_timeout` in slices: after the first it says who holds the
     /// lock, and after `--lock-wait` it gives up (exit 4), naming them. The session's own
     /// `lock_timeout` is put back afterwards.
@@ -479,7 +480,7 @@ impl PgDriver {
                         break Err(DbError {
                             kind: DbErrorKind::LockTimeout,
                             message: format!(
-                                "reading the schema waited {} for a lock another session holds{holders}; printing a view locks the tables it reads from. Nothing was changed: run again once that session has finished (or end it), or raise --lock-wait",
+                                "reading the schema waited {} for a lock another session holds{holders}: the catalog functions that print a definition lock the tables they describe (and a view's, the tables it reads from). Nothing was changed: run again once that session has finished (or end it), or raise --lock-wait",
                                 human(self.lock_wait)
                             ),
                             code: e.code,

@@ -68,21 +68,25 @@ pub(crate) const DDL: [&str; 3] = [
 /// either all or none do; requiring all keeps a hand-damaged database from half-working.
 pub(crate) fn exists(conn: &Connection) -> Result<bool, DbError> {
     let mut st = conn
-        .prepare_cached("SELECT count(*) FROM main.sqlite_schema WHERE type = 'table' AND name IN ('backstop_migrations', 'backstop_events', 'backstop_state')")
+        .prepare_cached("SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name IN ('backstop_migrations', 'backstop_events', 'backstop_state')")
         .map_err(db)?;
-    let n: i64 = st.query_row([], |r| r.get(0)).map_err(db)?;
-    match n {
-        0 => Ok(false),
-        3 => Ok(true),
+    let present: Vec<String> = st
+        .query_map([], |r| r.get(0))
+        .map_err(db)?
+        .collect::<Result<_, _>>()
+        .map_err(db)?;
+    let missing: Vec<String> = ["backstop_migrations", "backstop_events", "backstop_state"]
+        .iter()
+        .filter(|t| !present.iter().any(|p| p == *t))
+        .map(|t| t.to_string())
+        .collect();
+    match missing.len() {
+        3 => Ok(false),
+        0 => Ok(true),
         // The tables are created together in one transaction: some without the others
         // were dropped behind backstop's back, and nothing read from the rest (least of
         // all "the ledger is intact") can be trusted.
-        _ => Err(DbError {
-            kind: backstop_core::driver::DbErrorKind::Tampered,
-            ..DbError::other(format!(
-                "backstop's history is incomplete: {n} of its 3 tables (backstop_migrations, backstop_events, backstop_state) exist, so one was dropped behind backstop's back; nothing was changed. Restore the missing table from a backup: until then neither the history nor the audit ledger can vouch for this database"
-            ))
-        }),
+        _ => Err(backstop_core::history::incomplete_history(&missing)),
     }
 }
 
