@@ -199,6 +199,10 @@ pub enum LoadError {
     MissingUp { path: PathBuf },
     #[error("{path}: down.sql is missing; add one, or set `irreversible = true` with a `reason` in migration.toml")]
     MissingDown { path: PathBuf },
+    #[error("{path}: the `-- backstop:up` section is missing; every migration needs one")]
+    MissingUpSection { path: PathBuf },
+    #[error("{path}: the `-- backstop:down` section is missing or empty; add one, or declare the migration irreversible with `-- irreversible = true` and `-- reason = \"…\"` lines before `-- backstop:up`")]
+    MissingDownSection { path: PathBuf },
     #[error(
         "{path}: `irreversible = true` needs a `reason = \"…\"` saying why it can't be undone"
     )]
@@ -514,12 +518,15 @@ fn finish(
         return Err(LoadError::IrreversibleWithoutReason { path: toml_path });
     }
     if down.is_none() && !irreversible {
-        let path = if layout == Layout::Folder {
-            err_path.join("down.sql")
+        return Err(if layout == Layout::Folder {
+            LoadError::MissingDown {
+                path: err_path.join("down.sql"),
+            }
         } else {
-            err_path.to_path_buf()
-        };
-        return Err(LoadError::MissingDown { path });
+            LoadError::MissingDownSection {
+                path: err_path.to_path_buf(),
+            }
+        });
     }
     let options = resolve_options(&toml_path, &config)?;
     let checksum = checksum::migration_checksum(
@@ -672,7 +679,7 @@ fn load_single_file(path: &Path, file_name: &str) -> Result<Migration, LoadError
             }
         }
     }
-    let up = sections.remove("up").ok_or(LoadError::MissingUp {
+    let up = sections.remove("up").ok_or(LoadError::MissingUpSection {
         path: path.to_path_buf(),
     })?;
     if is_empty(path, &up)? {

@@ -110,3 +110,36 @@ fn scripts_whose_emptiness_depends_on_comment_nesting_are_refused() {
     let ms = load_dir(tmp.path()).expect("load");
     assert!(ms[0].verify.is_none());
 }
+
+/// A single-file migration has sections, not files: its errors name the section and how
+/// to declare it irreversible there (header lines), not a down.sql or migration.toml.
+#[test]
+fn a_single_file_migration_without_a_section_names_the_section() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let f = tmp.path().join("0001_x.sql");
+    std::fs::write(&f, "-- backstop:up\nCREATE TABLE a (id int);\n").expect("write");
+    let e = load_dir(tmp.path()).expect_err("no down section");
+    assert!(matches!(e, LoadError::MissingDownSection { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("`-- backstop:down` section is missing"),
+        "{text}"
+    );
+    assert!(text.contains("-- irreversible = true"), "{text}");
+    assert!(
+        !text.contains("down.sql") && !text.contains("migration.toml"),
+        "{text}"
+    );
+    // The way out it names works.
+    std::fs::write(
+        &f,
+        "-- irreversible = true\n-- reason = \"drops data\"\n-- backstop:up\nCREATE TABLE a (id int);\n",
+    )
+    .expect("write");
+    assert!(load_dir(tmp.path()).expect("load")[0].config.irreversible == Some(true));
+
+    std::fs::write(&f, "-- backstop:down\nDROP TABLE a;\n").expect("write");
+    let e = load_dir(tmp.path()).expect_err("no up section");
+    assert!(matches!(e, LoadError::MissingUpSection { .. }), "{e:?}");
+    assert!(!e.to_string().contains("up.sql"), "{e}");
+}
