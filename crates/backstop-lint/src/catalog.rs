@@ -313,6 +313,23 @@ impl Catalog {
                         if let Some(t) = Rc::make_mut(&mut self.tables).remove(&key) {
                             Rc::make_mut(&mut self.tables).insert(new_key.clone(), t);
                         }
+                        // Foreign keys follow the table they reference (PostgreSQL by OID;
+                        // SQLite rewrites the other tables' REFERENCES clauses).
+                        let renamed = target.sibling(new_name.clone());
+                        for t in Rc::make_mut(&mut self.tables).values_mut() {
+                            let points_here = t.constraints.iter().any(|k| {
+                                matches!(&k.kind, ConKind::ForeignKey { references, .. } if references.key() == key)
+                            });
+                            if points_here {
+                                for k in Rc::make_mut(t).constraints.iter_mut() {
+                                    if let ConKind::ForeignKey { references, .. } = &mut k.kind {
+                                        if references.key() == key {
+                                            *references = renamed.clone();
+                                        }
+                                    }
+                                }
+                            }
+                        }
                         for i in Rc::make_mut(&mut self.indexes)
                             .values_mut()
                             .filter(|i| i.table == key)

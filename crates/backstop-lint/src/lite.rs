@@ -811,8 +811,21 @@ impl<'a> P<'a> {
 
     fn type_name(&mut self) -> Option<TypeName> {
         let t = self.peek()?;
+        // SQLite columns may have no type at all: `parent_id REFERENCES parent(id)`,
+        // `n NOT NULL`, `g AS (a + b)`. A word that starts a column constraint is one.
+        const NO_TYPE: &[&str] = &[
+            "not",
+            "null",
+            "default",
+            "references",
+            "generated",
+            "as",
+            "collate",
+        ];
+        let first = t.text(self.src).to_ascii_lowercase();
         if t.kind != Kind::Word
-            || CONSTRAINT_WORDS.contains(&t.text(self.src).to_ascii_lowercase().as_str())
+            || CONSTRAINT_WORDS.contains(&first.as_str())
+            || NO_TYPE.contains(&first.as_str())
         {
             return None;
         }

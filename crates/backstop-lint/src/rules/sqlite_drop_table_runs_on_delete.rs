@@ -27,8 +27,11 @@ default): `PRAGMA foreign_keys = OFF` does nothing there (see
 `PRAGMA defer_foreign_keys = ON` only moves the checks to COMMIT; the actions still run.
 
 The rule knows the foreign keys declared by earlier migrations, so a parent table created
-long ago is recognised. It stays silent when the migration is `transaction = false` and
-runs `PRAGMA foreign_keys = OFF` before the `DROP`.
+long ago is recognised, and follows renames as SQLite does (a child's `REFERENCES` names
+the table's new name; a rebuild that renames the parent away first still empties the
+children when it drops the old one). Children the same script drops later anyway (a
+down.sql dropping in creation order) don't count. It stays silent when the migration is
+`transaction = false` and runs `PRAGMA foreign_keys = OFF` before the `DROP`.
 
 ## Bad
 ```sql
@@ -67,8 +70,29 @@ fn check(cx: &StmtCx, out: &mut Out) {
     if !cx.mig.transaction && foreign_keys_off_before(cx) {
         return;
     }
+    // Children this script drops later anyway (a down.sql dropping in creation order):
+    // emptying them first changes nothing that stays.
+    let dropped_later: Vec<String> = cx
+        .stmts
+        .iter()
+        .skip(cx.index + 1)
+        .filter_map(|s| match &s.kind {
+            StmtKind::Drop {
+                obj: Obj::Table,
+                names,
+                ..
+            } => Some(names.iter().map(child_key).collect::<Vec<_>>()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
     for table in names {
-        let actions = cx.catalog.delete_actions_on(table);
+        let actions: Vec<(String, String)> = cx
+            .catalog
+            .delete_actions_on(table)
+            .into_iter()
+            .filter(|(child, _)| !dropped_later.contains(child))
+            .collect();
         if actions.is_empty() {
             continue;
         }
@@ -90,6 +114,12 @@ fn check(cx: &StmtCx, out: &mut Out) {
             "Rebuild the table as SQLite documents it: set `transaction = false` in migration.toml, run `PRAGMA foreign_keys = OFF` first, rebuild (create the new table, copy, drop the old one, rename), then `PRAGMA foreign_key_check` and `PRAGMA foreign_keys = ON`. PRAGMA defer_foreign_keys delays the checks, not the actions.",
         );
     }
+}
+
+/// A table as [`Catalog::delete_actions_on`](crate::catalog) names a child.
+fn child_key(n: &crate::ir::Name) -> String {
+    let k = n.key();
+    k.strip_prefix("public.").map(str::to_string).unwrap_or(k)
 }
 
 /// Whether the last `PRAGMA foreign_keys` before this statement turned them off.
@@ -211,5 +241,81 @@ mod tests {
         .toml(CONTRACT);
         let out = c.render(ID);
         assert!(out.contains("kid (ON DELETE SET DEFAULT)"), "{out}");
+    }
+
+    #[test]
+    fn err_parent_renamed_earlier_or_first() {
+        // Foreign keys follow a renamed table: dropping it under its new name still runs
+        // the children's actions.
+        let first = in_memory_migration(1, "parent", PARENT, None, None, None);
+        let second = in_memory_migration(
+            2,
+            "rename",
+            "ALTER TABLE parent RENAME TO parents;",
+            Some("ALTER TABLE parents RENAME TO parent;"),
+            None,
+            None,
+        );
+        let third = in_memory_migration(
+            3,
+            "rebuild",
+            &REBUILD.replace("parent", "parents"),
+            None,
+            None,
+            Some(CONTRACT),
+        );
+        let mut r = crate::lint_migrations(
+            &[first, second, third],
+            &LintOptions {
+                engine: Engine::Sqlite,
+                deny_warnings: false,
+                allow: vec![],
+            },
+        );
+        r.findings.retain(|f| f.rule == ID);
+        assert_eq!(r.findings.len(), 1, "{}", crate::render_text(&r));
+        assert!(r.findings[0].message.contains("child (ON DELETE CASCADE)"));
+        // The rename-first rebuild: the children now point at the old table.
+        let up = "ALTER TABLE parent RENAME TO parent_old;\n\
+                  CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n\
+                  INSERT INTO parent SELECT id, coalesce(name, '') FROM parent_old;\n\
+                  DROP TABLE parent_old;";
+        let r = two(up, CONTRACT);
+        assert_eq!(r.findings.len(), 1, "{}", crate::render_text(&r));
+        assert!(r.findings[0].message.contains("DROP TABLE parent_old"));
+    }
+
+    #[test]
+    fn err_child_column_without_a_type() {
+        // SQLite columns need no type: `REFERENCES` is not one.
+        for child in [
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id REFERENCES parent(id) ON DELETE CASCADE);",
+            "CREATE TABLE child (id INTEGER PRIMARY KEY);\nALTER TABLE child ADD COLUMN parent_id REFERENCES parent(id) ON DELETE CASCADE;",
+        ] {
+            let sql =
+                format!("CREATE TABLE parent (id INTEGER PRIMARY KEY);\n{child}\nDROP TABLE parent;");
+            let c = Case::on(Engine::Sqlite, &sql).toml(CONTRACT);
+            let out = c.render(ID);
+            assert!(out.contains("child (ON DELETE CASCADE)"), "{child}: {out}");
+        }
+    }
+
+    #[test]
+    fn ok_children_dropped_later_in_the_same_script() {
+        // A down.sql dropping in creation order: the cascade only empties a table the next
+        // statement drops anyway.
+        lint_case_ok(
+            ID,
+            Case::on(
+                Engine::Sqlite,
+                "CREATE TABLE p (id INTEGER PRIMARY KEY);\nCREATE TABLE c (p_id INTEGER REFERENCES p (id) ON DELETE CASCADE);\nDROP TABLE IF EXISTS p;\nDROP TABLE IF EXISTS c;",
+            )
+            .toml(CONTRACT),
+        );
+        // One child dropped later, another kept: still an error, naming only the kept one.
+        let r = two("DROP TABLE parent;\nDROP TABLE child;", CONTRACT);
+        assert_eq!(r.findings.len(), 1, "{}", crate::render_text(&r));
+        assert!(!r.findings[0].message.contains("child (ON DELETE CASCADE)"));
+        assert!(r.findings[0].message.contains("note (ON DELETE SET NULL)"));
     }
 }
