@@ -197,7 +197,21 @@ impl Printer {
             }
             if let Some(i) = &st.impact {
                 if let Some(lock) = &i.lock {
-                    let mut what = vec![format!("{lock} lock on {}", i.tables.join(", "))];
+                    // A statement on no table (SQLite's CREATE VIEW, CREATE TRIGGER: the
+                    // database's write lock) names none.
+                    let tables: Vec<&String> = i.tables.iter().filter(|t| !t.is_empty()).collect();
+                    let mut what = vec![if tables.is_empty() {
+                        format!("{lock} lock")
+                    } else {
+                        format!(
+                            "{lock} lock on {}",
+                            tables
+                                .iter()
+                                .map(|t| t.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }];
                     if i.blocks != "nothing" {
                         what.push(format!("blocks {}", i.blocks));
                     }

@@ -967,3 +967,27 @@ fn a_parent_table_rebuild_in_a_transaction_is_refused_before_it_empties_the_chil
     );
     assert!(db.check("SELECT count(*) = 1 FROM child"));
 }
+
+#[test]
+fn plan_names_no_table_for_a_statement_on_none() {
+    // Regression: CREATE VIEW / CREATE TRIGGER printed "database write lock on ;".
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_v",
+        "CREATE TABLE t (a INTEGER);\nCREATE VIEW v AS SELECT a FROM t;\nCREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END;",
+        Some("DROP TRIGGER tr;\nDROP VIEW v;\nDROP TABLE t;"),
+        None,
+        None,
+    );
+    let plan = p.ok(&db, &["plan"]);
+    assert!(
+        plan.stdout.contains("database write lock on t;"),
+        "{plan:?}"
+    );
+    assert!(
+        plan.stdout.contains("database write lock; blocks writes"),
+        "{plan:?}"
+    );
+    assert!(!plan.stdout.contains("lock on ;"), "{plan:?}");
+}
