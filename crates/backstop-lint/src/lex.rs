@@ -63,7 +63,9 @@ impl Token {
                     _ => inner.to_string(),
                 }
             }
-            _ => t.to_lowercase(),
+            // PostgreSQL (in UTF-8) and SQLite fold only ASCII letters: `Äpfel` and
+            // `äpfel` are two names to both.
+            _ => t.to_ascii_lowercase(),
         }
     }
 }

@@ -98,6 +98,20 @@ mod tests {
             Case::on(Engine::Sqlite, "CREATE INDEX \"Users_Id\" ON users (id);")
                 .down("DROP INDEX users_id;"),
         );
+        // Only ASCII letters fold, on both engines: `Äpfel` and `äpfel` are two tables, and
+        // unquoted `Äpfel` is the table `"Äpfel"`.
+        lint_case_ok(
+            ID,
+            Case::on(Engine::Sqlite, "CREATE TABLE Äpfel (id INTEGER);")
+                .down("DROP TABLE \"Äpfel\";"),
+        );
+        let c =
+            Case::on(Engine::Sqlite, "CREATE TABLE Äpfel (id INTEGER);").down("DROP TABLE äpfel;");
+        assert!(c.render(ID).contains("created here"), "{}", c.render(ID));
+        lint_case_ok(
+            ID,
+            Case::pg("CREATE TABLE Äpfel (id int);").down("DROP TABLE \"Äpfel\";"),
+        );
         // PostgreSQL keeps quoted names exact: "Users" and users are two tables.
         let c = Case::pg("CREATE TABLE \"Users\" (id int);").down("DROP TABLE users;");
         assert!(
