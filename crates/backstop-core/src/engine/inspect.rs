@@ -684,6 +684,28 @@ pub fn resolve(
             ),
         ));
     }
+    // What `--applied` accepts as it is now: every object that differs from the recorded
+    // baseline (the schema before the migration's run, or after the last accepted
+    // change), kept in the event like a drift override's `objects`, so that a later
+    // rollback of an older migration whose objects are among them can't be proven by
+    // mistake. Those the run itself did not record changing are named: a person changed
+    // them by hand. `None` when the baseline's schema text is not at hand.
+    let (objects, not_from_run) = if to == Resolution::Applied {
+        match run::recorded_schema(db, &state.fingerprint)? {
+            Some(recorded) => {
+                let objects: Vec<String> = recorded.delta_to(&current).into_keys().collect();
+                let beyond = objects
+                    .iter()
+                    .filter(|k| !delta.contains_key(*k))
+                    .cloned()
+                    .collect();
+                (Some(objects), beyond)
+            }
+            None => (None, vec![]),
+        }
+    } else {
+        (None, vec![])
+    };
     let mut r = row.clone();
     r.status = match to {
         Resolution::Applied => Status::Applied,
@@ -712,7 +734,14 @@ pub fn resolve(
                 NewEvent::new("resolve")
                     .version(version)
                     .reason(Some(reason))
-                    .detail(json!({"from": row.status, "to": r.status, "fingerprint": fp, "scripts": r.scripts_digest()})),
+                    .detail({
+                        let mut d = json!({"from": row.status, "to": r.status, "fingerprint": fp, "scripts": r.scripts_digest()});
+                        if to == Resolution::Applied {
+                            d["objects"] = json!(objects);
+                            d["by_hand"] = json!(not_from_run);
+                        }
+                        d
+                    }),
             )
         })
         .and_then(|_| db.commit());
@@ -727,5 +756,7 @@ pub fn resolve(
         to: r.status,
         reason: reason.to_string(),
         fingerprint: fp,
+        objects,
+        not_from_run,
     })
 }

@@ -450,7 +450,7 @@ pub(crate) fn undo_one(
     state: &mut StoredState,
     schema: &mut SchemaState,
     forced: Option<&str>,
-    accepted: &std::collections::BTreeSet<String>,
+    accepted: &run::AcceptedDrift,
 ) -> Result<RolledBackMigration, EngineError> {
     let transactional = row.options.transaction && db.transactional_ddl();
     // Before anything of this step runs, so an error here is not one that leaves it dirty.
@@ -500,7 +500,7 @@ fn undo_inner(
     state: &mut StoredState,
     schema: &mut SchemaState,
     forced: Option<&str>,
-    accepted: &std::collections::BTreeSet<String>,
+    accepted: &run::AcceptedDrift,
 ) -> Result<RolledBackMigration, EngineError> {
     let Some(down_sql) = row.down_sql.as_deref() else {
         return Err(EngineError::refused(
@@ -695,7 +695,8 @@ fn undo_inner(
             // Drift on an object the migration changed or created can't be told from the
             // migration's own change: dropping a created table would take a column added to
             // it by hand along, and pass.
-            let untouched = !delta.keys().any(|k| accepted.contains(k));
+            // Drift whose objects were not recorded may have touched any of them.
+            let untouched = !delta.keys().any(|k| accepted.touches(k));
             recorded_all && untouched && after == schema.reverted(&delta)
         } else {
             after_fp == row.fingerprint_before
@@ -769,11 +770,13 @@ fn undo_inner(
                 what: {
                     let touched: Vec<&str> = delta
                         .keys()
-                        .filter(|k| accepted.contains(*k))
+                        .filter(|k| accepted.touches(k))
                         .map(String::as_str)
                         .collect();
                     let drift = if touched.is_empty() {
                         String::new()
+                    } else if accepted.unknown {
+                        format!("; drift was accepted since it was applied without a record of which objects it changed (`\"objects\": null` in its override: the recorded schema text was not at hand), so it may have changed any object this migration changed ({}), and the migration's own change can't be told from it", touched.join(", "))
                     } else {
                         format!("; drift accepted since it was applied changed objects it changed too ({}), so its own change can't be told from the drift", touched.join(", "))
                     };

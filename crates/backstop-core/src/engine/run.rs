@@ -548,34 +548,54 @@ pub(crate) fn recorded_schema(
         .and_then(|s| s.recorded_schema()))
 }
 
-/// The objects drift accepted since migration `version` was last applied or resolved
-/// changed (from the `objects` of the drift overrides after that event in `events`).
-pub(crate) fn accepted_drift(
-    events: &[crate::ledger::Event],
-    version: i64,
-) -> std::collections::BTreeSet<String> {
+/// The schema objects accepted as they are (drift overrides, `resolve --applied` of
+/// another migration) since a migration was last applied or resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct AcceptedDrift {
+    /// An acceptance that could not say which objects it covered (`"objects": null`, or an
+    /// override written before `objects` was recorded): it may have covered any of them.
+    pub unknown: bool,
+    pub objects: std::collections::BTreeSet<String>,
+}
+
+impl AcceptedDrift {
+    /// Whether the accepted changes may have touched object `key`.
+    pub fn touches(&self, key: &str) -> bool {
+        self.unknown || self.objects.contains(key)
+    }
+}
+
+/// The objects accepted since migration `version` was last applied or resolved (from the
+/// `objects` of the drift overrides, and of other migrations' `resolve --applied`, after
+/// that event in `events`). An acceptance that did not record its objects counts as
+/// touching every object: a rollback can then prove no step whose migration changed one.
+pub(crate) fn accepted_drift(events: &[crate::ledger::Event], version: i64) -> AcceptedDrift {
     let since = events
         .iter()
         .filter(|e| e.version == Some(version) && matches!(e.kind.as_str(), "apply" | "resolve"))
         .map(|e| e.seq)
         .max()
         .unwrap_or(0);
-    events
-        .iter()
-        .filter(|e| e.seq > since && e.kind == "override")
-        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.detail).ok())
-        .filter(|d| d["check"] == "drift")
-        .flat_map(|d| {
-            d["objects"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|k| k.as_str().map(str::to_string))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-        })
-        .collect()
+    let mut accepted = AcceptedDrift::default();
+    for e in events.iter().filter(|e| e.seq > since) {
+        let Ok(d) = serde_json::from_str::<serde_json::Value>(&e.detail) else {
+            continue;
+        };
+        let objects = match e.kind.as_str() {
+            "override" if d["check"] == "drift" => d.get("objects"),
+            // A resolve written before it recorded `objects` accepted only its own
+            // migration's work, as far as anyone said: not counted.
+            "resolve" if d["to"] == "applied" && d.get("objects").is_some() => d.get("objects"),
+            _ => continue,
+        };
+        match objects.and_then(serde_json::Value::as_array) {
+            Some(a) => accepted
+                .objects
+                .extend(a.iter().filter_map(|k| k.as_str().map(str::to_string))),
+            None => accepted.unknown = true,
+        }
+    }
+    accepted
 }
 
 /// Accept drift as the new baseline: `current` (with fingerprint `current_fp`) becomes the
