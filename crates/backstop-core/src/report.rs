@@ -262,6 +262,9 @@ pub struct AuditVerifyReport {
     pub ok: bool,
     pub events: usize,
     pub broken: Option<BrokenLink>,
+    /// Where history or the state row disagrees with the ledger (statuses, the schema
+    /// baseline); checked when the chain and the head check out.
+    pub disagreements: Vec<String>,
 }
 
 /// A failed run: what was applied, undone and what remains, beside the error.
