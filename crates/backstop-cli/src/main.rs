@@ -548,7 +548,17 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                 engine::Resolution::RolledBack
             };
             let r = engine::resolve(db.as_mut(), &ctx, *migration, to, reason)?;
-            p.lines(&r, &[format!("migration {} ({}) resolved: {} → {} ({}); schema fingerprint {} is now the baseline", r.version, r.name, r.from.as_str(), r.to.as_str(), r.reason, r.fingerprint)]);
+            let mut lines = vec![format!("migration {} ({}) resolved: {} → {} ({}); schema fingerprint {} is now the baseline", r.version, r.name, r.from.as_str(), r.to.as_str(), r.reason, r.fingerprint)];
+            // Everything --applied accepted is named, and what the run did not change most.
+            match &r.objects {
+                Some(o) if !o.is_empty() => lines.push(format!("accepted as they are now (recorded in the ledger): {}", o.join(", "))),
+                None if r.to == backstop_core::history::Status::Applied => lines.push("the objects accepted could not be listed (the recorded schema text was not at hand): the ledger records them as unknown, and a later rollback can't prove a step whose migration changed any object".into()),
+                _ => {}
+            }
+            if !r.not_from_run.is_empty() {
+                lines.push(format!("warning: the migration's run did not record changing {}: they were changed by hand, and are accepted as they are now", r.not_from_run.join(", ")));
+            }
+            p.lines(&r, &lines);
             Ok(exit::OK)
         }
         Command::Audit { action } => {

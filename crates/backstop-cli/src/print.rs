@@ -529,7 +529,11 @@ impl Printer {
         if self.json(r) {
             return;
         }
+        for d in &r.disagreements {
+            out(&format!("HISTORY DISAGREES WITH THE LEDGER: {d}"));
+        }
         match &r.broken {
+            None if !r.disagreements.is_empty() => {}
             None => {
                 if !self.quiet {
                     out(&format!(

@@ -194,10 +194,20 @@ fn an_emptied_ledger_and_state_row_are_tampering(kind: Kind) {
     let st = p.status(&db);
     assert_eq!(st["drift"]["recorded"], after_3.as_str(), "{st}");
     db.exec("DROP TABLE sneaky");
-    // The override records the gap; the rollback is proven against the fingerprint
-    // recorded before migration 3.
+    // The override records the gap, but no event is left that recorded migration 3's
+    // stored scripts: nothing vouches for its down script, so the rollback refuses it,
+    // and says what the override wrote.
     let r = p.run(&db, &["rollback", "--allow-drift", "--reason", "checked"]);
-    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("no event in the ledger wrote its row"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains("missing ledger head was recorded"),
+        "{r:?}"
+    );
+    assert!(db.check("SELECT count(*) = 0 FROM t3"), "t3 was dropped");
     p.ok(&db, &["audit", "verify"]);
 }
 

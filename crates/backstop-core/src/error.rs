@@ -90,6 +90,14 @@ pub enum EngineError {
     /// A safety check refused the command; nothing was changed.
     #[error("refused: {reason}\n  state: nothing was changed\n  next: {next}")]
     Refused { reason: String, next: String },
+    /// A safety check refused the command after an override the command was given had
+    /// been recorded (a missing ledger head accepted, say): `state` says what was written.
+    #[error("refused: {reason}\n  state: {state}\n  next: {next}")]
+    RefusedAfter {
+        reason: String,
+        state: String,
+        next: String,
+    },
     #[error("the migration lock on {database} is held by {holder} (waited {waited:?}); nothing was changed\n  next: wait for that run to finish, or raise --lock-wait; if the holder is gone, its session ends and frees the lock by itself")]
     LockTimeout {
         database: String,
@@ -134,7 +142,7 @@ impl EngineError {
             | EngineError::Sum(_)
             | EngineError::Usage(_)
             | EngineError::Db { .. } => exit::USAGE,
-            EngineError::Refused { .. } => exit::REFUSED,
+            EngineError::Refused { .. } | EngineError::RefusedAfter { .. } => exit::REFUSED,
             EngineError::LockTimeout { .. } => exit::LOCK,
             EngineError::Failed { .. } => exit::FAILED_UNDONE,
             EngineError::NeedsPerson { .. } => exit::NEEDS_PERSON,
@@ -156,7 +164,7 @@ impl EngineError {
                 "refused"
             }
             EngineError::Db { .. } => "database",
-            EngineError::Refused { .. } => "refused",
+            EngineError::Refused { .. } | EngineError::RefusedAfter { .. } => "refused",
             EngineError::LockTimeout { .. } => "lock-timeout",
             EngineError::Failed { .. } => "migration-failed",
             EngineError::NeedsPerson { .. } => "needs-person",
@@ -180,6 +188,18 @@ impl EngineError {
             EngineError::Failed { failure, .. } => Some(failure),
             EngineError::NeedsPerson { failure, .. } => failure.as_deref(),
             _ => None,
+        }
+    }
+
+    /// This refusal, saying that `wrote` was written before it (`None`: nothing was).
+    pub fn after(self, wrote: Option<&str>) -> Self {
+        match (self, wrote) {
+            (EngineError::Refused { reason, next }, Some(state)) => EngineError::RefusedAfter {
+                reason,
+                state: state.to_string(),
+                next,
+            },
+            (other, _) => other,
         }
     }
 

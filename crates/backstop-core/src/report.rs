@@ -240,6 +240,12 @@ pub struct ResolveReport {
     pub to: Status,
     pub reason: String,
     pub fingerprint: String,
+    /// `--applied`: every schema object accepted as it is now (it differs from the recorded
+    /// baseline), as recorded in the event; `None` when the baseline's schema text was not
+    /// at hand, or for `--rolled-back` (the schema is proven as before the migration).
+    pub objects: Option<Vec<String>>,
+    /// Those of `objects` the migration's run did not record changing: changed by hand.
+    pub not_from_run: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -256,6 +262,9 @@ pub struct AuditVerifyReport {
     pub ok: bool,
     pub events: usize,
     pub broken: Option<BrokenLink>,
+    /// Where history or the state row disagrees with the ledger (statuses, the schema
+    /// baseline); checked when the chain and the head check out.
+    pub disagreements: Vec<String>,
 }
 
 /// A failed run: what was applied, undone and what remains, beside the error.

@@ -4,7 +4,7 @@ use super::rollback::undo_one;
 use super::run::{
     self, append_and_commit, append_with, backoff, read_next, record, run_statements, ScriptRef,
 };
-use super::{inspect, Ctx, RunFailure};
+use super::{crosscheck, inspect, Ctx, RunFailure};
 use crate::driver::{Driver, RecordCommitError, Timeouts};
 use crate::error::EngineError;
 use crate::history::{HistoryRow, Status, StoredState};
@@ -246,17 +246,39 @@ pub fn apply(
                 return Err(EngineError::refused(reason, next).into());
             }
         }
-        // As the real run would: a lost head refuses unless the override records it.
+        // As the real run would: a damaged head refuses, a lost head refuses unless the
+        // override records it, and so does history that disagrees with the ledger.
+        let mut baseline = None;
         if db.history_exists()? {
-            if let Some(lost) = run::lost_head(db, history.len())? {
+            if let Some(what) = run::damaged_head(db)? {
+                return Err(run::damaged_head_refusal(what).into());
+            }
+            let lost = run::lost_head(db, &history)?;
+            if let Some(lost) = &lost {
                 match &opts.allow_drift {
                     None => return Err(lost.refusal("apply").into()),
                     Some(_) => warnings.push(format!("{}: --allow-drift will record the missing head and accept the current schema as the baseline", lost.what())),
                 }
+            } else {
+                let found = crosscheck::crosscheck(
+                    &history,
+                    &db.load_events()?,
+                    db.load_state()?.as_ref(),
+                    crosscheck::history_table(db.engine()),
+                );
+                baseline =
+                    ledger_baseline(&found, "apply", opts.allow_drift.is_some(), &mut warnings)
+                        .map_err(|(reason, next)| {
+                            Box::<RunFailure>::from(EngineError::refused(reason, next))
+                        })?;
             }
         }
         let fingerprint = db.schema(None)?.fingerprint();
-        if let Some(recorded) = run::drifted_from(db, &history, &fingerprint)? {
+        let drifted = match baseline {
+            Some(recorded) => Some(recorded).filter(|r| *r != fingerprint),
+            None => run::drifted_from(db, &history, &fingerprint)?,
+        };
+        if let Some(recorded) = drifted {
             match &opts.allow_drift {
                 None => {
                     let (reason, next) = drift_refusal(&recorded, &fingerprint);
@@ -297,7 +319,8 @@ pub fn apply(
     let (mut state, lost) = run::load_state(db, &history)?;
     // A lost head comes first: until a person accepts it, nothing may be written (a
     // recorded refusal would write the head again), and the override that accepts it must
-    // be the first event after the gap.
+    // be the first event after the gap. What it wrote is said with any later refusal.
+    let mut wrote: Option<String> = None;
     if let Some(lost) = &lost {
         let Some(reason) = &opts.allow_drift else {
             return Err(lost.refusal("apply").into());
@@ -315,8 +338,38 @@ pub fn apply(
             Some(lost),
         )?;
         warnings.push(format!(
-            "the missing ledger head was recorded and the current schema accepted as the baseline: {reason}"
+            "the missing ledger head was recorded (override event {}) and the current schema and history accepted as they are: {reason}",
+            state.ledger_seq
         ));
+        wrote = Some(format!("the missing ledger head was recorded (override event {}, with --allow-drift's reason) and the current schema accepted as the baseline; nothing else was changed", state.ledger_seq));
+    }
+    let refused = |error: EngineError, warnings: &Vec<String>, wrote: &Option<String>| {
+        Box::new(RunFailure {
+            warnings: warnings.clone(),
+            ..*Box::<RunFailure>::from(error.after(wrote.as_deref()))
+        })
+    };
+    // History and the state row against the ledger, before anything is decided from them.
+    let found = crosscheck::crosscheck(
+        &history,
+        &db.load_events()?,
+        db.load_state()?.as_ref(),
+        crosscheck::history_table(db.engine()),
+    );
+    match ledger_baseline(&found, "apply", opts.allow_drift.is_some(), &mut warnings) {
+        Ok(Some(fp)) => state.fingerprint = fp,
+        Ok(None) => {}
+        Err((reason, next)) => {
+            let ev = NewEvent::new("refused")
+                .release(&release)
+                .detail(json!({"command": "apply", "reason": reason}));
+            record(db, &mut state, &ctx.actor, ev)?;
+            return Err(refused(
+                EngineError::refused(reason, next),
+                &warnings,
+                &wrote,
+            ));
+        }
     }
     let refusal =
         sum_refusal.or_else(|| history_refusal(migrations, &history, opts.to, db.engine()));
@@ -329,7 +382,11 @@ pub fn apply(
                 .release(&release)
                 .detail(json!({"command": "apply", "reason": reason})),
         )?;
-        return Err(EngineError::refused(reason, next).into());
+        return Err(refused(
+            EngineError::refused(reason, next),
+            &warnings,
+            &wrote,
+        ));
     }
     let pending = pending_of(migrations, &history, opts.to);
     if let Some((reason, next)) =
@@ -339,7 +396,11 @@ pub fn apply(
             .release(&release)
             .detail(json!({"command": "apply", "reason": reason}));
         record(db, &mut state, &ctx.actor, ev)?;
-        return Err(EngineError::refused(reason, next).into());
+        return Err(refused(
+            EngineError::refused(reason, next),
+            &warnings,
+            &wrote,
+        ));
     }
     if let Some(hook) = &opts.lint {
         let gate = (hook.0)(&pending);
@@ -348,7 +409,11 @@ pub fn apply(
                 .release(&release)
                 .detail(json!({"command": "apply", "reason": "lint", "errors": gate.errors}));
             record(db, &mut state, &ctx.actor, ev)?;
-            return Err(EngineError::refused(reason, next).into());
+            return Err(refused(
+                EngineError::refused(reason, next),
+                &warnings,
+                &wrote,
+            ));
         }
         if !gate.overrides.is_empty() {
             let ev = NewEvent::new("override")
@@ -384,7 +449,11 @@ pub fn apply(
                 let (reason, next) = drift_refusal(&state.fingerprint, &current_fp);
                 let ev = NewEvent::new("refused").release(&release).detail(json!({"command": "apply", "reason": "drift", "recorded": state.fingerprint, "current": current_fp}));
                 record(db, &mut state, &ctx.actor, ev)?;
-                return Err(EngineError::refused(reason, next).into());
+                return Err(refused(
+                    EngineError::refused(reason, next),
+                    &warnings,
+                    &wrote,
+                ));
             }
             Some(reason) => {
                 run::accept_drift(
@@ -716,6 +785,26 @@ pub(crate) fn finish_run(
     // durable, before anything is reported as done.
     db.flush()?;
     Ok((fp, warning))
+}
+
+/// What a run does with the disagreements [`crosscheck::crosscheck`] `found`: none, go on;
+/// only the state row's fingerprint, with `--allow-drift`, the ledger's baseline replaces
+/// it (returned; the drift from it is then accepted and recorded as any other, and a
+/// warning says so); otherwise the refusal.
+pub(crate) fn ledger_baseline(
+    found: &[crosscheck::Disagreement],
+    command: &str,
+    allow_drift: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Option<String>, (String, String)> {
+    match found {
+        [] => Ok(None),
+        [only] if allow_drift && only.ledger_fingerprint.is_some() => {
+            warnings.push(format!("{}; --allow-drift takes the ledger's baseline instead, and accepts the schema's difference from it as drift", only.what));
+            Ok(only.ledger_fingerprint.clone())
+        }
+        _ => Err(crosscheck::refusal(found, command)),
+    }
 }
 
 pub(crate) fn sum_check(
@@ -1492,18 +1581,23 @@ fn run_no_tx(
         if cleaned {
             row.status = Status::RolledBack;
             row.note = Some(format!("failed and cleaned up: {}", se.failure.error));
-            db.save_history(row)?;
             *schema = db.schema(None)?;
             state.fingerprint = schema.fingerprint();
-            let _ = record(
-                db,
-                state,
-                &ctx.actor,
-                NewEvent::new("apply-failed")
-                    .version(m.version)
-                    .release(release)
-                    .detail(detail),
-            );
+            // The row and its event together: history must never say rolled back while
+            // the ledger still says dirty (see `crosscheck`).
+            let saved = state.clone();
+            db.begin(Timeouts::default())?;
+            let ev = NewEvent::new("apply-failed")
+                .version(m.version)
+                .release(release)
+                .detail(detail);
+            if let Err(e) =
+                append_with(db, Some(row), state, &ctx.actor, ev).and_then(|_| db.commit())
+            {
+                let _ = db.rollback();
+                *state = saved;
+                return Err(e.into());
+            }
             return Err(failed(
                 se.failure,
                 if up_done == 0 {

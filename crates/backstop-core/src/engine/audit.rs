@@ -45,6 +45,7 @@ pub fn audit_verify(db: &mut dyn Driver) -> Result<AuditVerifyReport, EngineErro
                     seq: 0,
                     problem: source.message,
                 }),
+                disagreements: vec![],
             });
         }
         other => other?,
@@ -67,10 +68,24 @@ pub fn audit_verify(db: &mut dyn Driver) -> Result<AuditVerifyReport, EngineErro
             problem: format!("the ledger ends at event {n} but no head is recorded for it (backstop's state row was deleted), so events at its end may have been deleted too"),
         })),
     };
+    // The chain holds: then history and the state row must say what it says.
+    let disagreements = match (&res, &recorded) {
+        (Ok(()), Some(_)) => super::crosscheck::crosscheck(
+            &db.load_history_brief()?,
+            &log.events,
+            db.load_state()?.as_ref(),
+            super::crosscheck::history_table(db.engine()),
+        )
+        .into_iter()
+        .map(|d| d.what)
+        .collect(),
+        _ => vec![],
+    };
     Ok(AuditVerifyReport {
         database: log.database,
-        ok: res.is_ok(),
+        ok: res.is_ok() && disagreements.is_empty(),
         events: log.events.len(),
         broken: res.err(),
+        disagreements,
     })
 }

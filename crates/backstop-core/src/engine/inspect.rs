@@ -3,6 +3,7 @@
 use super::apply::{
     history_refusal, lint_refusal, pending_of, snapshot_refusal, sum_check, ApplyOptions,
 };
+use super::crosscheck;
 use super::run::{self, run_statements, ScriptRef};
 use super::Ctx;
 use crate::driver::{DbError, Driver};
@@ -103,11 +104,37 @@ pub fn plan(
             later.push(super::apply::drift_refusal(&recorded, &fingerprint));
         }
     }
+    // The ledger checks apply makes before any other (see `apply`).
+    let mut ledger_refusals = Vec::new();
+    if exists {
+        if let Some(what) = run::damaged_head(db)? {
+            ledger_refusals.push(format!("apply would refuse: {what}"));
+        } else if let Some(lost) = run::lost_head(db, &history)? {
+            if opts.allow_drift.is_none() {
+                ledger_refusals.push(format!("apply would refuse: {}", lost.what()));
+            }
+        } else {
+            let found = crosscheck::crosscheck(
+                &history,
+                &db.load_events()?,
+                db.load_state()?.as_ref(),
+                crosscheck::history_table(db.engine()),
+            );
+            if let Err((reason, _)) = super::apply::ledger_baseline(
+                &found,
+                "apply",
+                opts.allow_drift.is_some(),
+                &mut Vec::new(),
+            ) {
+                ledger_refusals.push(format!("apply would refuse: {reason}"));
+            }
+        }
+    }
     let history_warnings = std::mem::take(&mut report.warnings);
     let refuse = |(reason, _): (String, String)| format!("apply would refuse: {reason}");
-    report.warnings = sum
+    report.warnings = ledger_refusals
         .into_iter()
-        .map(refuse)
+        .chain(sum.into_iter().map(refuse))
         .chain(history_warnings)
         .chain(later.into_iter().map(refuse))
         .collect();
@@ -124,6 +151,8 @@ pub struct Observed {
     state: Option<crate::history::StoredState>,
     /// The ledger head is gone (see `run::LostHead`).
     lost_head: Option<run::LostHead>,
+    /// A damaged head, or history and the state row where they disagree with the ledger.
+    disagreements: Vec<String>,
     /// The current fingerprint and, when it had to be read, the schema itself.
     current: Option<(String, Option<SchemaState>)>,
 }
@@ -140,13 +169,30 @@ pub fn observe(db: &mut dyn Driver) -> Result<Observed, EngineError> {
     };
     // Without a state row, history's own fingerprints are the baseline drift is checked
     // against (see `run::state_or_history`).
-    let state = if exists {
-        run::state_or_history(db.load_state()?, &history)
+    let stored = if exists { db.load_state()? } else { None };
+    let lost_head = if exists {
+        run::lost_head(db, &history)?
     } else {
         None
     };
-    let lost_head = if exists {
-        run::lost_head(db, history.len())?
+    // History and the state row against the ledger: one query for the events, no hashing
+    // (`audit verify` checks the chain).
+    let mut disagreements = Vec::new();
+    if exists {
+        if let Some(what) = run::damaged_head(db)? {
+            disagreements.push(what);
+        } else if lost_head.is_none() {
+            let found = crosscheck::crosscheck(
+                &history,
+                &db.load_events()?,
+                stored.as_ref(),
+                crosscheck::history_table(db.engine()),
+            );
+            disagreements.extend(found.into_iter().map(|d| d.what));
+        }
+    }
+    let state = if exists {
+        run::state_or_history(stored, &history)
     } else {
         None
     };
@@ -173,6 +219,7 @@ pub fn observe(db: &mut dyn Driver) -> Result<Observed, EngineError> {
         history,
         state,
         lost_head,
+        disagreements,
         current,
     })
 }
@@ -200,12 +247,16 @@ pub fn status_of(
         history,
         state,
         lost_head,
+        disagreements,
         current,
     } = seen;
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
     if let Some(lost) = &lost_head {
         warnings.push(format!("{}: `backstop audit verify` reports the ledger broken, and apply, rollback and resolve refuse until `backstop apply --allow-drift --reason \"…\"` records the missing head", lost.what()));
+    }
+    for what in &disagreements {
+        warnings.push(format!("{what}: apply, rollback and resolve refuse until it is put right (`backstop audit verify` lists every disagreement with the ledger)"));
     }
     let by_version: std::collections::BTreeMap<i64, &HistoryRow> =
         history.iter().map(|r| (r.version, r)).collect();
@@ -353,14 +404,18 @@ pub fn verify(
     };
     let mut edited = Vec::new();
     let mut unverifiable = Vec::new();
-    for r in history.iter().filter(|r| r.status == Status::Applied) {
+    // Dirty and failed rows too: `resolve --applied` would take their scripts on trust.
+    for r in history.iter().filter(|r| r.status != Status::RolledBack) {
         match run::check_stored_scripts(r, &ledger) {
             run::StoredScripts::Intact => {}
             run::StoredScripts::Unverifiable(_) => unverifiable.push(r.version),
-            run::StoredScripts::Edited(what) => {
-                edited.push(run::edited_scripts(&*db, r, &what).0);
+            found @ (run::StoredScripts::Edited(_) | run::StoredScripts::Unrecorded(_)) => {
+                edited.push(run::edited_scripts(&*db, r, &found).0);
                 continue;
             }
+        }
+        if r.status != Status::Applied {
+            continue;
         }
         let Some(v) = r.verify_sql.as_deref() else {
             continue;
@@ -388,22 +443,49 @@ pub fn verify(
     // The head runs append after: lost, or behind the ledger, nothing can be recorded
     // (`audit verify` checks the whole chain).
     if st.history_exists {
-        let lost = run::lost_head(db, history.len())?;
-        let end = db.ledger_end()?.map_or(0, |(seq, _)| seq);
-        let behind = match db.recorded_head()? {
-            Some((seq, _)) if seq < end => Some(format!("backstop's state row records event {seq} as the ledger's last, but the ledger goes on to event {end}: the head is damaged, and apply and rollback refuse (run `backstop audit verify`)")),
-            Some((seq, _)) if seq > end => Some(format!("backstop's state row records event {seq} as the ledger's last, but the ledger ends at event {end}: events at its end were deleted (run `backstop audit verify`)")),
-            _ => None,
-        };
+        let lost = run::lost_head(db, &history)?;
+        let damaged = run::damaged_head(db)?;
+        let head_ok = lost.is_none() && damaged.is_none();
         checks.push(Check {
             name: "ledger head".into(),
-            ok: lost.is_none() && behind.is_none(),
-            detail: match (lost, behind) {
-                (Some(lost), _) => lost.what(),
-                (None, Some(behind)) => behind,
+            ok: head_ok,
+            detail: match (lost, damaged) {
+                (Some(lost), _) => format!(
+                    "{}: apply, rollback and resolve refuse (run `backstop audit verify`)",
+                    lost.what()
+                ),
+                (None, Some(damaged)) => format!(
+                    "{damaged}: apply, rollback and resolve refuse (run `backstop audit verify`)"
+                ),
                 (None, None) => "recorded, and the ledger ends at it".into(),
             },
         });
+        // The statuses and the baseline are only as good as the head the ledger is read to.
+        if head_ok {
+            let found = crosscheck::crosscheck(
+                &history,
+                &ledger,
+                db.load_state()?.as_ref(),
+                crosscheck::history_table(db.engine()),
+            );
+            checks.push(Check {
+                name: "history and ledger".into(),
+                ok: found.is_empty(),
+                detail: if found.is_empty() {
+                    "history's statuses and the recorded schema baseline agree with the ledger"
+                        .into()
+                } else {
+                    format!(
+                        "{}; apply, rollback and resolve refuse until they are restored",
+                        found
+                            .iter()
+                            .map(|d| d.what.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )
+                },
+            });
+        }
     }
     checks.extend(st.history_exists.then(|| Check {
         name: "stored scripts".into(),
@@ -627,6 +709,30 @@ pub fn resolve(
         // first, which records it.
         return Err(lost.refusal("apply"));
     }
+    // History and the state row against the ledger: resolve rewrites both, and would
+    // otherwise take an edited status or baseline as the truth.
+    let events = db.load_events()?;
+    let found = crosscheck::crosscheck(
+        &history,
+        &events,
+        db.load_state()?.as_ref(),
+        crosscheck::history_table(db.engine()),
+    );
+    if !found.is_empty() {
+        let (reason, next) = crosscheck::refusal(&found, "resolve");
+        return Err(EngineError::refused(reason, next));
+    }
+    // The row's scripts are recorded again with the resolve as genuine: they must be the
+    // ones the ledger recorded when they were written.
+    if let found @ (run::StoredScripts::Edited(_) | run::StoredScripts::Unrecorded(_)) =
+        run::check_stored_scripts(row, &events)
+    {
+        let (reason, next) = run::edited_scripts(&*db, row, &found);
+        return Err(EngineError::refused(
+            format!("{reason}; resolving would record them as genuine"),
+            next,
+        ));
+    }
     let current = db.schema(None)?;
     let fp = current.fingerprint();
     let delta: crate::schema::Delta = serde_json::from_str(&row.schema_delta).unwrap_or_default();
@@ -684,6 +790,28 @@ pub fn resolve(
             ),
         ));
     }
+    // What `--applied` accepts as it is now: every object that differs from the recorded
+    // baseline (the schema before the migration's run, or after the last accepted
+    // change), kept in the event like a drift override's `objects`, so that a later
+    // rollback of an older migration whose objects are among them can't be proven by
+    // mistake. Those the run itself did not record changing are named: a person changed
+    // them by hand. `None` when the baseline's schema text is not at hand.
+    let (objects, not_from_run) = if to == Resolution::Applied {
+        match run::recorded_schema(db, &state.fingerprint)? {
+            Some(recorded) => {
+                let objects: Vec<String> = recorded.delta_to(&current).into_keys().collect();
+                let beyond = objects
+                    .iter()
+                    .filter(|k| !delta.contains_key(*k))
+                    .cloned()
+                    .collect();
+                (Some(objects), beyond)
+            }
+            None => (None, vec![]),
+        }
+    } else {
+        (None, vec![])
+    };
     let mut r = row.clone();
     r.status = match to {
         Resolution::Applied => Status::Applied,
@@ -712,7 +840,14 @@ pub fn resolve(
                 NewEvent::new("resolve")
                     .version(version)
                     .reason(Some(reason))
-                    .detail(json!({"from": row.status, "to": r.status, "fingerprint": fp, "scripts": r.scripts_digest()})),
+                    .detail({
+                        let mut d = json!({"from": row.status, "to": r.status, "fingerprint": fp, "scripts": r.scripts_digest()});
+                        if to == Resolution::Applied {
+                            d["objects"] = json!(objects);
+                            d["by_hand"] = json!(not_from_run);
+                        }
+                        d
+                    }),
             )
         })
         .and_then(|_| db.commit());
@@ -727,5 +862,7 @@ pub fn resolve(
         to: r.status,
         reason: reason.to_string(),
         fingerprint: fp,
+        objects,
+        not_from_run,
     })
 }

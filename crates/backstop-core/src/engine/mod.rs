@@ -3,6 +3,7 @@
 
 mod apply;
 mod audit;
+mod crosscheck;
 mod inspect;
 mod lock;
 mod rollback;

@@ -1,7 +1,7 @@
 //! rollback: stored down scripts, newest first, each proven by the schema fingerprint.
 
 use super::run::{self, append_and_commit, backoff, read_next, record, run_statements, ScriptRef};
-use super::{Ctx, RunFailure};
+use super::{crosscheck, Ctx, RunFailure};
 use crate::driver::{Driver, Engine, RecordCommitError, Timeouts};
 use crate::error::EngineError;
 use crate::history::{HistoryRow, Status, StoredState};
@@ -154,16 +154,52 @@ pub fn rollback(
                 warnings.push(format!("migration {} is irreversible: rollback will stop there unless --force --reason", r.version));
             }
         }
+        // As the real run would: a damaged head, a lost head without the override,
+        // history that disagrees with the ledger and edited stored scripts refuse.
+        let mut baseline = None;
         if db.history_exists()? {
-            if let Some(lost) = run::lost_head(db, history.len())? {
-                warnings.push(match opts.allow_drift {
-                    None => format!("{}: rollback will refuse unless --allow-drift --reason", lost.what()),
-                    Some(_) => format!("{}: --allow-drift will record the missing head and accept the current schema as the baseline", lost.what()),
-                });
+            if let Some(what) = run::damaged_head(db)? {
+                return Err(run::damaged_head_refusal(what).into());
+            }
+            let events = db.load_events()?;
+            match run::lost_head(db, &history)? {
+                Some(lost) => match opts.allow_drift {
+                    None => return Err(lost.refusal("rollback").into()),
+                    Some(_) => warnings.push(format!("{}: --allow-drift will record the missing head and accept the current schema as the baseline", lost.what())),
+                },
+                None => {
+                    let found = crosscheck::crosscheck(
+                        &history,
+                        &events,
+                        db.load_state()?.as_ref(),
+                        crosscheck::history_table(db.engine()),
+                    );
+                    baseline = super::apply::ledger_baseline(
+                        &found,
+                        "rollback",
+                        opts.allow_drift.is_some(),
+                        &mut warnings,
+                    )
+                    .map_err(|(reason, next)| {
+                        Box::<RunFailure>::from(EngineError::refused(reason, next))
+                    })?;
+                }
+            }
+            for r in &t {
+                if let found @ (run::StoredScripts::Edited(_) | run::StoredScripts::Unrecorded(_)) =
+                    run::check_stored_scripts(r, &events)
+                {
+                    let (reason, next) = run::edited_scripts(&*db, r, &found);
+                    return Err(EngineError::refused(reason, next).into());
+                }
             }
         }
         let fingerprint = db.schema(None)?.fingerprint();
-        if let Some(recorded) = run::drifted_from(db, &history, &fingerprint)? {
+        let drifted = match baseline {
+            Some(recorded) => Some(recorded).filter(|r| *r != fingerprint),
+            None => run::drifted_from(db, &history, &fingerprint)?,
+        };
+        if let Some(recorded) = drifted {
             warnings.push(match opts.allow_drift {
                 None => format!("the schema changed outside backstop ({recorded} recorded, {fingerprint} now): rollback will refuse unless --allow-drift --reason"),
                 Some(_) => format!("the schema changed outside backstop ({recorded} recorded, {fingerprint} now): --allow-drift will accept it as the baseline"),
@@ -197,6 +233,8 @@ pub fn rollback(
     db.ensure_history()?;
     let history = db.load_history()?;
     let (mut state, lost) = run::load_state(db, &history)?;
+    // What an override recorded before a later refusal, said with the refusal.
+    let mut wrote: Option<String> = None;
     // A lost head first, before any refusal is recorded (see `apply`).
     if let Some(lost) = &lost {
         let Some(reason) = &opts.allow_drift else {
@@ -215,9 +253,13 @@ pub fn rollback(
             Some(lost),
         )?;
         warnings.push(format!(
-            "the missing ledger head was recorded and the current schema accepted as the baseline: {reason}"
+            "the missing ledger head was recorded (override event {}) and the current schema and history accepted as they are: {reason}",
+            state.ledger_seq
         ));
+        wrote = Some(format!("the missing ledger head was recorded (override event {}, with --allow-drift's reason) and the current schema accepted as the baseline; nothing else was changed", state.ledger_seq));
     }
+    // Said with any refusal: what the override above wrote.
+    let early_warnings = warnings.clone();
     // Every refusal comes before anything is recorded or run: a refused rollback changes
     // nothing, not even the drift baseline, and never stops half way for a reason known
     // at the start.
@@ -233,10 +275,36 @@ pub fn rollback(
             ev = ev.version(v);
         }
         match record(db, state, &ctx.actor, ev) {
-            Ok(()) => EngineError::refused(what, next).into(),
+            Ok(()) => Box::new(RunFailure {
+                warnings: early_warnings.clone(),
+                ..*Box::<RunFailure>::from(EngineError::refused(what, next).after(wrote.as_deref()))
+            }),
             Err(e) => e.into(),
         }
     };
+    // History and the state row against the ledger, before anything is decided from them.
+    let ledger = db.load_events()?;
+    let found = crosscheck::crosscheck(
+        &history,
+        &ledger,
+        db.load_state()?.as_ref(),
+        crosscheck::history_table(db.engine()),
+    );
+    let mut baseline_warnings = Vec::new();
+    match super::apply::ledger_baseline(
+        &found,
+        "rollback",
+        opts.allow_drift.is_some(),
+        &mut baseline_warnings,
+    ) {
+        Ok(Some(fp)) => state.fingerprint = fp,
+        Ok(None) => {}
+        Err((reason, next)) => {
+            let detail = json!({"command": "rollback", "reason": reason});
+            return Err(refuse(db, &mut state, None, detail, reason, next));
+        }
+    }
+    warnings.extend(baseline_warnings);
     if let Some(r) = history
         .iter()
         .find(|r| matches!(r.status, Status::Dirty | Status::Failed))
@@ -281,13 +349,12 @@ pub fn rollback(
         ));
     }
     // The stored scripts are what runs: checked against the ledger before any of them do.
-    let ledger = db.load_events()?;
     for r in &todo {
         match run::check_stored_scripts(r, &ledger) {
             run::StoredScripts::Intact => {}
             run::StoredScripts::Unverifiable(w) => warnings.push(w),
-            run::StoredScripts::Edited(what) => {
-                let (reason, next) = run::edited_scripts(&*db, r, &what);
+            found @ (run::StoredScripts::Edited(_) | run::StoredScripts::Unrecorded(_)) => {
+                let (reason, next) = run::edited_scripts(&*db, r, &found);
                 return Err(refuse(
                     db,
                     &mut state,
@@ -450,7 +517,7 @@ pub(crate) fn undo_one(
     state: &mut StoredState,
     schema: &mut SchemaState,
     forced: Option<&str>,
-    accepted: &std::collections::BTreeSet<String>,
+    accepted: &run::AcceptedDrift,
 ) -> Result<RolledBackMigration, EngineError> {
     let transactional = row.options.transaction && db.transactional_ddl();
     // Before anything of this step runs, so an error here is not one that leaves it dirty.
@@ -500,7 +567,7 @@ fn undo_inner(
     state: &mut StoredState,
     schema: &mut SchemaState,
     forced: Option<&str>,
-    accepted: &std::collections::BTreeSet<String>,
+    accepted: &run::AcceptedDrift,
 ) -> Result<RolledBackMigration, EngineError> {
     let Some(down_sql) = row.down_sql.as_deref() else {
         return Err(EngineError::refused(
@@ -636,9 +703,10 @@ fn undo_inner(
                     down.len(),
                     se.failure.error
                 ));
-                let _ = db.save_history(&dirty);
-                let _ = record(
+                // The row and its event together (see `crosscheck`).
+                let _ = run::record_with(
                     db,
+                    Some(&dirty),
                     state,
                     &ctx.actor,
                     NewEvent::new("dirty").version(row.version).detail(
@@ -695,7 +763,8 @@ fn undo_inner(
             // Drift on an object the migration changed or created can't be told from the
             // migration's own change: dropping a created table would take a column added to
             // it by hand along, and pass.
-            let untouched = !delta.keys().any(|k| accepted.contains(k));
+            // Drift whose objects were not recorded may have touched any of them.
+            let untouched = !delta.keys().any(|k| accepted.touches(k));
             recorded_all && untouched && after == schema.reverted(&delta)
         } else {
             after_fp == row.fingerprint_before
@@ -714,7 +783,17 @@ fn undo_inner(
             } else {
                 db.set_session_timeouts(Timeouts::default())
             };
-            let _ = record(db, state, &ctx.actor, NewEvent::new("rollback-failed").version(row.version).detail(json!({"name": row.name, "reason": UNPROVEN, "expected": row.fingerprint_before, "actual": after_fp})));
+            // Outside a transaction the row stays dirty: written with the event, which says
+            // so (`"dirty": true`), so that history and the ledger agree.
+            let dirty = (!transactional).then(|| {
+                let mut dirty = row.clone();
+                dirty.status = Status::Dirty;
+                dirty.note = Some(
+                    "rollback ran but the schema does not match the recorded fingerprint".into(),
+                );
+                dirty
+            });
+            let _ = run::record_with(db, dirty.as_ref(), state, &ctx.actor, NewEvent::new("rollback-failed").version(row.version).detail(json!({"name": row.name, "reason": UNPROVEN, "expected": row.fingerprint_before, "actual": after_fp, "dirty": !transactional})));
             let mut needs = if transactional {
                 NeedsPersonReport::new(
                     Situation::RollbackUnproven,
@@ -752,12 +831,6 @@ fn undo_inner(
                     format!("the stored down script of {} is incomplete (see the diff: - expected, + after down). Undo by hand, check with `backstop schema`, then `backstop resolve {} --rolled-back --reason \"…\"`", row.version, row.version),
                 )
             } else {
-                let mut dirty = row.clone();
-                dirty.status = Status::Dirty;
-                dirty.note = Some(
-                    "rollback ran but the schema does not match the recorded fingerprint".into(),
-                );
-                let _ = db.save_history(&dirty);
                 (
                     format!("the down script of migration {} ran outside a transaction but the schema does not match the fingerprint recorded before it; the migration is marked dirty", row.version),
                     format!("fix the schema by hand (see the diff), then `backstop resolve {} --rolled-back --reason \"…\"`", row.version),
@@ -769,11 +842,13 @@ fn undo_inner(
                 what: {
                     let touched: Vec<&str> = delta
                         .keys()
-                        .filter(|k| accepted.contains(*k))
+                        .filter(|k| accepted.touches(k))
                         .map(String::as_str)
                         .collect();
                     let drift = if touched.is_empty() {
                         String::new()
+                    } else if accepted.unknown {
+                        format!("; drift was accepted since it was applied without a record of which objects it changed (`\"objects\": null` in its override: the recorded schema text was not at hand), so it may have changed any object this migration changed ({}), and the migration's own change can't be told from it", touched.join(", "))
                     } else {
                         format!("; drift accepted since it was applied changed objects it changed too ({}), so its own change can't be told from the drift", touched.join(", "))
                     };

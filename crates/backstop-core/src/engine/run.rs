@@ -255,7 +255,8 @@ pub(crate) fn state_or_history(
 }
 
 /// The ledger head is gone: no state row records it, yet the ledger has events or history
-/// has rows (each written together with an event and the head). Appending to the ledger
+/// has rows (each written together with an event and the head); or the state row names an
+/// event beyond the ledger's last (events deleted from its end). Appending to the ledger
 /// as it is would write the head again and leave `audit verify` nothing to find, so a run
 /// writes nothing until a person accepts it (`--allow-drift --reason`), and the override
 /// that re-establishes the head records what was found.
@@ -264,11 +265,18 @@ pub(crate) struct LostHead {
     /// The last event left in the ledger (0: none).
     pub ledger_end: i64,
     pub history_rows: usize,
+    /// The head the state row records, when it is ahead of the ledger's last event.
+    pub recorded_head: Option<i64>,
+    /// Each history row's status as found: what the override accepts, and where the
+    /// ledger's account of the statuses starts again (see `crosscheck`).
+    pub statuses: std::collections::BTreeMap<i64, &'static str>,
 }
 
 impl LostHead {
     pub fn what(&self) -> String {
-        if self.ledger_end == 0 {
+        if let Some(head) = self.recorded_head {
+            format!("backstop's state row records event {head} as the ledger's last, but the ledger ends at event {}: events {} to {head} were deleted from its end behind backstop's back", self.ledger_end, self.ledger_end + 1)
+        } else if self.ledger_end == 0 {
             format!("backstop's ledger and its state row (the ledger head and the recorded schema) are both empty, yet history lists {} migration row(s), each written together with a ledger event: they were deleted behind backstop's back", self.history_rows)
         } else {
             format!("backstop's state row was deleted behind backstop's back: it recorded the ledger head and the schema baseline, and without it events deleted from the end of the ledger (which has {} event(s) now) can't be told from an intact ledger", self.ledger_end)
@@ -280,29 +288,68 @@ impl LostHead {
     pub fn refusal(&self, command: &str) -> EngineError {
         EngineError::refused(
             format!("{} (this refusal is not recorded in the ledger: writing to it would re-create the head and hide the gap)", self.what()),
-            format!("run `backstop audit verify` and `backstop status`, and find out what happened (restore backstop's tables from a backup if you can); to go on with the database as it is, run `backstop {command} --allow-drift --reason \"…\"`: it records the missing head in the ledger and accepts the current schema as the baseline"),
+            format!("run `backstop audit verify` and `backstop status`, and find out what happened (restore backstop's tables from a backup if you can); to go on with the database as it is, run `backstop {command} --allow-drift --reason \"…\"`: it records the gap in the ledger and accepts the current schema and history as they are (stored scripts no event recorded stay unverifiable: rollback refuses to run them)"),
         )
     }
 
     /// What the override that re-establishes the head records about the gap.
     pub fn detail(&self) -> serde_json::Value {
-        serde_json::json!({"ledger_end": self.ledger_end, "history_rows": self.history_rows})
+        let mut d = serde_json::json!({"ledger_end": self.ledger_end, "history_rows": self.history_rows, "statuses": self.statuses});
+        if let Some(head) = self.recorded_head {
+            d["recorded_head"] = head.into();
+        }
+        d
     }
 }
 
 /// Whether the ledger head is lost ([`LostHead`]), for commands that only read.
 pub(crate) fn lost_head(
     db: &mut dyn Driver,
-    history_rows: usize,
+    history: &[HistoryRow],
 ) -> Result<Option<LostHead>, DbError> {
-    if db.recorded_head()?.is_some() {
-        return Ok(None);
-    }
+    let recorded = db.recorded_head()?;
     let end = db.ledger_end()?;
-    Ok((end.is_some() || history_rows > 0).then(|| LostHead {
-        ledger_end: end.map_or(0, |(seq, _)| seq),
-        history_rows,
+    let end_seq = end.as_ref().map_or(0, |(seq, _)| *seq);
+    let lost = match recorded {
+        Some((seq, _)) if seq > end_seq => Some(Some(seq)),
+        Some(_) => None,
+        None => (end.is_some() || !history.is_empty()).then_some(None),
+    };
+    Ok(lost.map(|recorded_head| LostHead {
+        ledger_end: end_seq,
+        history_rows: history.len(),
+        recorded_head,
+        statuses: history
+            .iter()
+            .map(|r| (r.version, r.status.as_str()))
+            .collect(),
     }))
+}
+
+/// A head that points behind the ledger's last event, or names it with another hash: the
+/// next event would collide with one already there, or chain to a hash no event has.
+/// `None` while the head and the ledger's end agree (or the head is lost or ahead, which
+/// [`lost_head`] reports).
+pub(crate) fn damaged_head(db: &mut dyn Driver) -> Result<Option<String>, DbError> {
+    let (Some((seq, hash)), Some((end_seq, end_hash))) = (db.recorded_head()?, db.ledger_end()?)
+    else {
+        return Ok(None);
+    };
+    Ok(if seq < end_seq {
+        Some(format!("the ledger head is damaged: backstop's state row records event {seq} as the ledger's last, but the ledger goes on to event {end_seq}, so the next event would collide with event {}", seq + 1))
+    } else if seq == end_seq && hash != end_hash {
+        Some(format!("the ledger head is damaged: backstop's state row records event {seq} with a hash that is not event {seq}'s, so the next event would chain to a hash no event has"))
+    } else {
+        None
+    })
+}
+
+/// The refusal of a run for a [`damaged_head`].
+pub(crate) fn damaged_head_refusal(what: String) -> EngineError {
+    EngineError::refused(
+        format!("{what} (this refusal is not recorded in the ledger: writing to it would damage it further)"),
+        "run `backstop audit verify` to see what does not check out, then restore backstop's tables from a backup; nothing runs until the recorded head and the ledger agree",
+    )
 }
 
 /// The stored state a run writes after, or a fresh one at the ledger's genesis, and
@@ -312,15 +359,10 @@ pub(crate) fn load_state(
     db: &mut dyn Driver,
     history: &[HistoryRow],
 ) -> Result<(StoredState, Option<LostHead>), EngineError> {
-    if let (Some((seq, _)), Some((end_seq, _))) = (db.recorded_head()?, db.ledger_end()?) {
-        if seq < end_seq {
-            return Err(EngineError::refused(
-                format!("the ledger head is damaged: backstop's state row records event {seq} as the ledger's last, but the ledger goes on to event {end_seq}, so the next event would collide with event {}", seq + 1),
-                "run `backstop audit verify` to see what does not check out, then restore backstop's tables from a backup; nothing runs until the recorded head and the ledger agree",
-            ));
-        }
+    if let Some(what) = damaged_head(db)? {
+        return Err(damaged_head_refusal(what));
     }
-    let lost = lost_head(db, history.len())?;
+    let lost = lost_head(db, history)?;
     let mut state = state_or_history(db.load_state()?, history).unwrap_or_else(|| StoredState {
         ledger_seq: 0,
         ledger_hash: GENESIS.to_string(),
@@ -328,6 +370,13 @@ pub(crate) fn load_state(
         schema_json: None,
         catalog_stamp: None,
     });
+    if lost.as_ref().is_some_and(|l| l.recorded_head.is_some()) {
+        // Ahead of the ledger: the override that accepts the gap is appended after the
+        // last event that is left.
+        let (seq, hash) = db.ledger_end()?.unwrap_or((0, GENESIS.to_string()));
+        state.ledger_seq = seq;
+        state.ledger_hash = hash;
+    }
     // The stored schema text is only for drift diffs; leaving it out of the state carried
     // through a run keeps each per-migration save small (`None` keeps the stored text).
     state.schema_json = None;
@@ -398,9 +447,20 @@ pub(crate) fn record(
     actor: &str,
     ev: NewEvent,
 ) -> Result<(), DbError> {
+    record_with(db, None, state, actor, ev)
+}
+
+/// [`record`], writing history row `row` in the same transaction.
+pub(crate) fn record_with(
+    db: &mut dyn Driver,
+    row: Option<&HistoryRow>,
+    state: &mut StoredState,
+    actor: &str,
+    ev: NewEvent,
+) -> Result<(), DbError> {
     let saved = state.clone();
     db.begin(Default::default())?;
-    match append(db, state, actor, ev) {
+    match append_with(db, row, state, actor, ev) {
         Ok(()) => db.commit(),
         Err(e) => {
             let _ = db.rollback();
@@ -548,34 +608,54 @@ pub(crate) fn recorded_schema(
         .and_then(|s| s.recorded_schema()))
 }
 
-/// The objects drift accepted since migration `version` was last applied or resolved
-/// changed (from the `objects` of the drift overrides after that event in `events`).
-pub(crate) fn accepted_drift(
-    events: &[crate::ledger::Event],
-    version: i64,
-) -> std::collections::BTreeSet<String> {
+/// The schema objects accepted as they are (drift overrides, `resolve --applied` of
+/// another migration) since a migration was last applied or resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct AcceptedDrift {
+    /// An acceptance that could not say which objects it covered (`"objects": null`, or an
+    /// override written before `objects` was recorded): it may have covered any of them.
+    pub unknown: bool,
+    pub objects: std::collections::BTreeSet<String>,
+}
+
+impl AcceptedDrift {
+    /// Whether the accepted changes may have touched object `key`.
+    pub fn touches(&self, key: &str) -> bool {
+        self.unknown || self.objects.contains(key)
+    }
+}
+
+/// The objects accepted since migration `version` was last applied or resolved (from the
+/// `objects` of the drift overrides, and of other migrations' `resolve --applied`, after
+/// that event in `events`). An acceptance that did not record its objects counts as
+/// touching every object: a rollback can then prove no step whose migration changed one.
+pub(crate) fn accepted_drift(events: &[crate::ledger::Event], version: i64) -> AcceptedDrift {
     let since = events
         .iter()
         .filter(|e| e.version == Some(version) && matches!(e.kind.as_str(), "apply" | "resolve"))
         .map(|e| e.seq)
         .max()
         .unwrap_or(0);
-    events
-        .iter()
-        .filter(|e| e.seq > since && e.kind == "override")
-        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.detail).ok())
-        .filter(|d| d["check"] == "drift")
-        .flat_map(|d| {
-            d["objects"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|k| k.as_str().map(str::to_string))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-        })
-        .collect()
+    let mut accepted = AcceptedDrift::default();
+    for e in events.iter().filter(|e| e.seq > since) {
+        let Ok(d) = serde_json::from_str::<serde_json::Value>(&e.detail) else {
+            continue;
+        };
+        let objects = match e.kind.as_str() {
+            "override" if d["check"] == "drift" => d.get("objects"),
+            // A resolve written before it recorded `objects` accepted only its own
+            // migration's work, as far as anyone said: not counted.
+            "resolve" if d["to"] == "applied" && d.get("objects").is_some() => d.get("objects"),
+            _ => continue,
+        };
+        match objects.and_then(serde_json::Value::as_array) {
+            Some(a) => accepted
+                .objects
+                .extend(a.iter().filter_map(|k| k.as_str().map(str::to_string))),
+            None => accepted.unknown = true,
+        }
+    }
+    accepted
 }
 
 /// Accept drift as the new baseline: `current` (with fingerprint `current_fp`) becomes the
@@ -619,6 +699,10 @@ pub(crate) enum StoredScripts {
     Unverifiable(String),
     /// Edited behind backstop's back: what does not match.
     Edited(String),
+    /// No event in the ledger wrote the row (it was inserted, or the events that wrote it
+    /// were deleted and the gap accepted): nothing vouches for its scripts, so they are
+    /// refused like edited ones.
+    Unrecorded(String),
 }
 
 /// Check `row`'s stored up/down/verify scripts and irreversible reason against the ledger
@@ -632,8 +716,11 @@ pub(crate) fn check_stored_scripts(row: &HistoryRow, events: &[ledger::Event]) -
         e.version == Some(row.version)
             && matches!(e.kind.as_str(), "apply" | "apply-started" | "resolve")
     });
-    let detail = written.and_then(|e| serde_json::from_str::<serde_json::Value>(&e.detail).ok());
-    let seq = written.map_or(0, |e| e.seq);
+    let Some(written) = written else {
+        return StoredScripts::Unrecorded(format!("no event in the ledger wrote its row (an `apply`, `apply-started` or `resolve` for version {}): the row was inserted behind backstop's back, or the events that wrote it were deleted, so nothing vouches for its stored scripts", row.version));
+    };
+    let detail = serde_json::from_str::<serde_json::Value>(&written.detail).ok();
+    let seq = written.seq;
     if let Some(recorded) = detail.as_ref().and_then(|d| d["scripts"].as_str()) {
         let stored = row.scripts_digest();
         return if stored == recorded {
@@ -657,22 +744,36 @@ pub(crate) fn check_stored_scripts(row: &HistoryRow, events: &[ledger::Event]) -
     );
     if without_toml == recorded {
         StoredScripts::Intact
-    } else if written.is_some() && row.checksum != recorded {
+    } else if row.checksum != recorded {
         StoredScripts::Edited(format!("its checksum is {} in history, but ledger event {seq} recorded {recorded} when it was applied", row.checksum))
     } else {
         StoredScripts::Unverifiable(format!("migration {} ({}) was recorded by an older backstop with a migration.toml, which history does not store, so its stored scripts can't be checked against the ledger", row.version, row.name))
     }
 }
 
-/// The refusal of `command` to run anything of a migration whose stored scripts were
-/// edited (`what`: from [`StoredScripts::Edited`]).
-pub(crate) fn edited_scripts(db: &dyn Driver, row: &HistoryRow, what: &str) -> (String, String) {
-    let table = match db.engine() {
-        crate::driver::Engine::Postgres => "backstop.migrations",
-        _ => "backstop_migrations",
+/// The refusal to run anything of a migration whose stored scripts were edited or that no
+/// event recorded (`found`: [`StoredScripts::Edited`] or [`StoredScripts::Unrecorded`]).
+pub(crate) fn edited_scripts(
+    db: &dyn Driver,
+    row: &HistoryRow,
+    found: &StoredScripts,
+) -> (String, String) {
+    let table = super::crosscheck::history_table(db.engine());
+    let (how, what) = match found {
+        StoredScripts::Unrecorded(what) => ("can't be checked against the ledger", what.as_str()),
+        StoredScripts::Edited(what) | StoredScripts::Unverifiable(what) => {
+            ("were edited behind backstop's back", what.as_str())
+        }
+        StoredScripts::Intact => ("check out", ""),
     };
+    if let StoredScripts::Unrecorded(_) = found {
+        return (
+            format!("the stored scripts of migration {} ({}) in {table} {how}: {what}", row.version, row.name),
+            format!("run `backstop audit verify` and `backstop audit log` to see what is missing, and restore backstop's tables from a backup taken before it went missing; without one, nothing can vouch for these scripts, so backstop won't run them: undo migration {v} in a new migration if it must go (compare its stored scripts with the migration's files first)", v = row.version),
+        );
+    }
     (
-        format!("the stored scripts of migration {} ({}) in {table} were edited behind backstop's back: {what}", row.version, row.name),
+        format!("the stored scripts of migration {} ({}) in {table} {how}: {what}", row.version, row.name),
         "compare the row with the migration's files and `backstop audit log` (event detail `scripts`), restore the row's up_sql, down_sql, verify_sql and irreversible from a backup as they were applied, then run the command again; `backstop verify` checks them without running anything".into(),
     )
 }

@@ -1,0 +1,355 @@
+//! History and the state row against the ledger.
+//!
+//! The ledger is the tamper-evident record (hash-chained, its head kept in the state row);
+//! history's statuses and the state row's fingerprint are caches of what its events say,
+//! and neither is chained. Edited, they would steer a run: a migration marked rolled back
+//! is applied again, a baseline rewritten to the current schema hides drift. So every
+//! command reads both against the ledger with [`crosscheck`]: apply, rollback and resolve
+//! refuse (exit 3) before anything runs, dry runs refuse as the real run would, `verify` and
+//! `audit verify` report, `status` and `plan` warn.
+//!
+//! The check reads the events once and parses only the few details it needs; it does not
+//! re-hash the chain (`audit verify` does), so `status` stays fast with a long ledger.
+
+use crate::history::{HistoryRow, Status, StoredState, ROLLBACK_RUNNING_NOTE};
+use crate::ledger::Event;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// One place where history or the state row disagrees with the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Disagreement {
+    /// The migration concerned; `None` for the state row's fingerprint.
+    pub version: Option<i64>,
+    pub what: String,
+    /// For the fingerprint: the baseline the ledger records, which `--allow-drift` can
+    /// take instead (the drift from it is then accepted, and recorded, as any other).
+    pub ledger_fingerprint: Option<String>,
+}
+
+/// What the ledger says a version's history row must be, from its last event that
+/// changes the status.
+#[derive(Debug, Clone)]
+struct Expected {
+    /// `None`: the events so far leave no row (a transactional apply that failed).
+    status: Option<Status>,
+    seq: i64,
+    kind: String,
+}
+
+fn detail(e: &Event) -> Value {
+    serde_json::from_str(&e.detail).unwrap_or(Value::Null)
+}
+
+/// The status each version's history row must have by the ledger, and whether events were
+/// lost without the statuses being recorded (an override of a lost head written by an
+/// older backstop): versions it does not name are then unknown, not wrong.
+fn expected_statuses(events: &[Event]) -> (BTreeMap<i64, Expected>, bool) {
+    let mut map: BTreeMap<i64, Expected> = BTreeMap::new();
+    let mut unknown = false;
+    for e in events {
+        if e.kind == "override" && e.version.is_none() {
+            let d = detail(e);
+            if let Some(lost) = d.get("lost_head").filter(|l| l.is_object()) {
+                // The events before the gap may be gone: the override recorded the history
+                // the person accepted, which is where the ledger's account starts again.
+                map.clear();
+                match lost.get("statuses").and_then(Value::as_object) {
+                    Some(s) => {
+                        unknown = false;
+                        for (v, st) in s {
+                            if let (Ok(v), Some(st)) =
+                                (v.parse::<i64>(), st.as_str().and_then(Status::parse))
+                            {
+                                map.insert(
+                                    v,
+                                    Expected {
+                                        status: Some(st),
+                                        seq: e.seq,
+                                        kind: e.kind.clone(),
+                                    },
+                                );
+                            }
+                        }
+                    }
+                    None => unknown = true,
+                }
+            }
+            continue;
+        }
+        let Some(v) = e.version else { continue };
+        let previous = map.get(&v).and_then(|x| x.status);
+        let status = match e.kind.as_str() {
+            "apply" => Some(Status::Applied),
+            // The dirty marker of a run outside a transaction is written with this event.
+            "apply-started" | "dirty" => Some(Status::Dirty),
+            // Outside a transaction, a failed run that was cleaned up leaves its row
+            // rolled back; in one, the row is as before the run.
+            "apply-failed" if detail(e)["cleaned"] == true => Some(Status::RolledBack),
+            "rollback" => Some(Status::RolledBack),
+            // An unproven rollback outside a transaction leaves the row dirty.
+            "rollback-failed" if detail(e)["dirty"] == true => Some(Status::Dirty),
+            "resolve" => match detail(e)["to"].as_str().and_then(Status::parse) {
+                Some(s) => Some(s),
+                None => previous,
+            },
+            "apply-failed" | "rollback-failed" => previous,
+            _ => continue,
+        };
+        map.insert(
+            v,
+            Expected {
+                status,
+                seq: e.seq,
+                kind: e.kind.clone(),
+            },
+        );
+    }
+    (map, unknown)
+}
+
+/// Whether a row with status `row` agrees with the ledger's `expected`.
+fn agrees(row: &HistoryRow, expected: &Expected) -> bool {
+    match (row.status, expected.status) {
+        (a, Some(b)) if a == b => true,
+        // A rollback step outside a transaction marks its row dirty before its first
+        // statement and records nothing until it ends: a run that died there leaves this.
+        // (Dirty blocks every run until a person resolves it.)
+        (Status::Dirty, Some(Status::Applied)) => {
+            row.note.as_deref() == Some(ROLLBACK_RUNNING_NOTE)
+        }
+        // `failed` is written only by older backstops, with an `apply-failed` event.
+        (Status::Failed, Some(Status::Dirty)) => true,
+        (Status::Failed, _) => expected.kind == "apply-failed",
+        _ => false,
+    }
+}
+
+/// The fingerprint the ledger's latest event that records one says the schema had after
+/// it: `apply` and `rollback` (`fingerprint_after`), `resolve` (`fingerprint`), a drift
+/// override (`current`). Every one of them is written together with the state row it
+/// moves to that fingerprint; the events in between leave it as it was.
+pub(crate) fn ledger_fingerprint(events: &[Event]) -> Option<(i64, String)> {
+    events.iter().rev().find_map(|e| {
+        let field = match e.kind.as_str() {
+            "apply" | "rollback" => "fingerprint_after",
+            "resolve" => "fingerprint",
+            "override" => "current",
+            _ => return None,
+        };
+        let d = detail(e);
+        if e.kind == "override" && d["check"] != "drift" {
+            return None;
+        }
+        d[field].as_str().map(|f| (e.seq, f.to_string()))
+    })
+}
+
+/// Compare history and the state row (`state`: the row as stored, `None` when it is gone,
+/// which [`super::run::LostHead`] reports) with the ledger. `table`: history's table name,
+/// for messages.
+pub(crate) fn crosscheck(
+    history: &[HistoryRow],
+    events: &[Event],
+    state: Option<&StoredState>,
+    table: &str,
+) -> Vec<Disagreement> {
+    let mut found = Vec::new();
+    if let (Some(st), Some((seq, fp))) = (state, ledger_fingerprint(events)) {
+        if st.fingerprint != fp {
+            let state_table = table.replace("migrations", "state");
+            found.push(Disagreement {
+                version: None,
+                what: format!("the schema baseline in {state_table} is {}, but ledger event {seq}, the last to record the schema, says it was {fp}: the recorded fingerprint was rewritten behind backstop's back (which would hide drift)", if st.fingerprint.is_empty() { "empty".to_string() } else { st.fingerprint.clone() }),
+                ledger_fingerprint: Some(fp),
+            });
+        }
+    }
+    let (expected, unknown) = expected_statuses(events);
+    for row in history {
+        match expected.get(&row.version) {
+            Some(e) if agrees(row, e) => {}
+            Some(e) => found.push(Disagreement {
+                version: Some(row.version),
+                what: format!(
+                    "{table} says migration {} ({}) is {}, but the ledger's last event for it (event {}, `{}`) leaves it {}",
+                    row.version,
+                    row.name,
+                    row.status.as_str(),
+                    e.seq,
+                    e.kind,
+                    e.status.map_or("not in history (never applied)", Status::as_str)
+                ),
+                ledger_fingerprint: None,
+            }),
+            None if unknown => {}
+            None => found.push(Disagreement {
+                version: Some(row.version),
+                what: format!(
+                    "{table} has a row for migration {} ({}, {}), but no ledger event ever wrote it: the row was inserted behind backstop's back, or the events that wrote it were deleted",
+                    row.version,
+                    row.name,
+                    row.status.as_str()
+                ),
+                ledger_fingerprint: None,
+            }),
+        }
+    }
+    for (v, e) in &expected {
+        let must = matches!(e.status, Some(Status::Applied | Status::Dirty));
+        if must && !history.iter().any(|r| r.version == *v) {
+            found.push(Disagreement {
+                version: Some(*v),
+                what: format!(
+                    "the ledger's last event for migration {v} (event {}, `{}`) leaves it {}, but {table} has no row for it: the row was deleted behind backstop's back (apply would run the migration again)",
+                    e.seq,
+                    e.kind,
+                    e.status.map_or("", Status::as_str)
+                ),
+                ledger_fingerprint: None,
+            });
+        }
+    }
+    found.sort_by_key(|d| d.version);
+    found
+}
+
+/// The refusal of `command` for `found` (not empty): what disagrees, where, and what to do.
+pub(crate) fn refusal(found: &[Disagreement], command: &str) -> (String, String) {
+    let list = found
+        .iter()
+        .map(|d| d.what.as_str())
+        .collect::<Vec<_>>()
+        .join("\n    ");
+    // resolve has no --allow-drift: the override is apply's or rollback's.
+    let fingerprint_only =
+        command != "resolve" && found.iter().all(|d| d.ledger_fingerprint.is_some());
+    let next = if fingerprint_only {
+        format!("run `backstop audit verify` and `backstop status`, and find out who changed backstop's state row; restore it from a backup, or, if you are sure the schema as it is now is right, `backstop {command} --allow-drift --reason \"…\"` takes the ledger's baseline and accepts the difference as drift (recorded in the ledger)")
+    } else {
+        "run `backstop audit verify` (it lists every disagreement) and `backstop audit log` (each migration's events say what its row must be), then restore backstop's tables (or the edited rows) from a backup; nothing runs until history and the state row agree with the ledger".into()
+    };
+    (
+        format!("backstop's history disagrees with its ledger, the tamper-evident record of every change; nothing was run:\n    {list}"),
+        next,
+    )
+}
+
+/// History's table name on `engine`.
+pub(crate) fn history_table(engine: crate::driver::Engine) -> &'static str {
+    match engine {
+        crate::driver::Engine::Postgres => "backstop.migrations",
+        _ => "backstop_migrations",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{seal, NewEvent, GENESIS};
+    use serde_json::json;
+
+    fn chain(evs: Vec<NewEvent>) -> Vec<Event> {
+        let mut out: Vec<Event> = Vec::new();
+        for ev in evs {
+            let (seq, hash) = out
+                .last()
+                .map_or((0, GENESIS.to_string()), |e| (e.seq, e.hash.clone()));
+            out.push(seal(
+                ev,
+                "ann",
+                seq,
+                &hash,
+                "2026-01-01T00:00:00.000000Z".into(),
+            ));
+        }
+        out
+    }
+
+    fn row(v: i64, status: Status) -> HistoryRow {
+        HistoryRow {
+            version: v,
+            name: format!("m{v}"),
+            checksum: String::new(),
+            up_sql: String::new(),
+            down_sql: None,
+            verify_sql: None,
+            irreversible: None,
+            options: Default::default(),
+            release_id: "r".into(),
+            actor: "ann".into(),
+            started_at: String::new(),
+            finished_at: None,
+            duration_ms: None,
+            fingerprint_before: String::new(),
+            fingerprint_after: None,
+            schema_delta: "{}".into(),
+            status,
+            progress: 0,
+            note: None,
+        }
+    }
+
+    fn state(fp: &str) -> StoredState {
+        StoredState {
+            fingerprint: fp.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn statuses_follow_the_ledger() {
+        let evs = chain(vec![
+            NewEvent::new("apply")
+                .version(1)
+                .detail(json!({"fingerprint_after": "f1"})),
+            NewEvent::new("apply-started").version(2),
+            NewEvent::new("dirty").version(2),
+            NewEvent::new("resolve")
+                .version(2)
+                .detail(json!({"to": "rolled_back", "fingerprint": "f1"})),
+            NewEvent::new("apply-started").version(3),
+            NewEvent::new("apply-failed")
+                .version(3)
+                .detail(json!({"cleaned": true})),
+            NewEvent::new("apply-failed").version(4),
+        ]);
+        let h = vec![
+            row(1, Status::Applied),
+            row(2, Status::RolledBack),
+            row(3, Status::RolledBack),
+        ];
+        let t = "backstop_migrations";
+        assert_eq!(crosscheck(&h, &evs, Some(&state("f1")), t), vec![]);
+        // A row marked rolled back that the ledger says is applied, a deleted row, a
+        // rewritten baseline: each is found.
+        let mut edited = h.clone();
+        edited[0].status = Status::RolledBack;
+        assert_eq!(crosscheck(&edited, &evs, Some(&state("f1")), t).len(), 1);
+        assert_eq!(crosscheck(&h[1..], &evs, Some(&state("f1")), t).len(), 1);
+        let found = crosscheck(&h, &evs, Some(&state("f2")), t);
+        assert_eq!(found[0].ledger_fingerprint.as_deref(), Some("f1"));
+        // A row no event wrote.
+        let mut extra = h.clone();
+        extra.push(row(5, Status::Applied));
+        assert_eq!(crosscheck(&extra, &evs, Some(&state("f1")), t).len(), 1);
+    }
+
+    #[test]
+    fn a_lost_head_override_restarts_the_account() {
+        let evs = chain(vec![NewEvent::new("override").detail(
+            json!({"check": "drift", "current": "f9", "lost_head": {"ledger_end": 0, "history_rows": 1, "statuses": {"1": "applied"}}}),
+        )]);
+        let h = vec![row(1, Status::Applied)];
+        let t = "backstop_migrations";
+        assert_eq!(crosscheck(&h, &evs, Some(&state("f9")), t), vec![]);
+        let mut rb = h.clone();
+        rb[0].status = Status::RolledBack;
+        assert_eq!(crosscheck(&rb, &evs, Some(&state("f9")), t).len(), 1);
+        // An older override recorded no statuses: nothing to compare with.
+        let old = chain(vec![NewEvent::new("override").detail(
+            json!({"check": "drift", "current": "f9", "lost_head": {"ledger_end": 0, "history_rows": 1}}),
+        )]);
+        assert_eq!(crosscheck(&rb, &old, Some(&state("f9")), t), vec![]);
+    }
+}
