@@ -454,10 +454,12 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                 (_, Some(n), _) => engine::RollbackTarget::Steps(*n),
                 _ => engine::RollbackTarget::Steps(1),
             };
+            // A rollback has nothing to undo in a database that does not exist: a missing
+            // SQLite file is a mistyped path, refused without creating it.
             let mut db = if *dry_run {
                 connect::connect_reading(&s.url, &ctx, &app("rollback"))?
             } else {
-                connect::connect(&s.url, &ctx, &app("rollback"))?
+                connect::connect_existing(&s.url, &ctx, &app("rollback"))?
             };
             let opts = engine::RollbackOptions {
                 target,

@@ -991,3 +991,36 @@ fn plan_names_no_table_for_a_statement_on_none() {
     );
     assert!(!plan.stdout.contains("lock on ;"), "{plan:?}");
 }
+
+#[test]
+fn rollback_to_an_unknown_target_without_history_is_a_usage_error() {
+    // Regression: with no history, `rollback --to 99` and `--release nosuch` said "nothing
+    // to roll back" (exit 0), and on a missing SQLite file created it.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    for args in [
+        &["rollback", "--to", "99"][..],
+        &["rollback", "--release", "nosuch"],
+    ] {
+        let r = p.run(&db, args);
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+    }
+    p.ok(&db, &["rollback"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let missing = dir.path().join("typo.db");
+    let r = std::process::Command::new(common::BIN)
+        .current_dir(p.tmp.path())
+        .env_remove("DATABASE_URL")
+        .args(["--database-url", &format!("sqlite://{}", missing.display())])
+        .arg("--dir")
+        .arg(p.dir())
+        .arg("rollback")
+        .output()
+        .expect("run");
+    assert_eq!(r.status.code(), Some(2), "{r:?}");
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("no such SQLite database"),
+        "{r:?}"
+    );
+    assert!(!missing.exists(), "a rollback creates no database");
+}

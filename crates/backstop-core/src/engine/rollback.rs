@@ -219,6 +219,9 @@ pub fn rollback(
     let mut guard = super::acquire(db, ctx)?;
     let db: &mut dyn Driver = &mut *guard;
     if !db.history_exists()? {
+        // A version or release named that history doesn't have is a usage error here too
+        // (exit 2), as with history: not "nothing to roll back".
+        targets(&[], &opts.target)?;
         return Ok(RollbackReport {
             database: db.display_url(),
             actor: ctx.actor.clone(),
