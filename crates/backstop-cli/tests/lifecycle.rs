@@ -1001,6 +1001,11 @@ fn drift_on_an_object_the_migration_created_fails_the_proof(k: Kind) {
     let r = p.run(&db, &["rollback", "--allow-drift", "--reason", "accept x"]);
     assert_eq!(r.code, 5, "{r:?}");
     assert!(r.stderr.contains("t2"), "{r:?}");
+    // Said as what it is: the down script is fine, the drift is in the way.
+    assert!(r.stderr.contains("changed objects it changed too"), "{r:?}");
+    assert!(!r.stderr.contains("expected fingerprint"), "{r:?}");
+    assert!(!r.stderr.contains("is incomplete"), "{r:?}");
+    assert!(r.stderr.contains("undo the accepted drift"), "{r:?}");
     assert!(
         db.check("SELECT count(x) = 0 FROM t2"),
         "the drifted column is still there"

@@ -1024,3 +1024,31 @@ fn rollback_to_an_unknown_target_without_history_is_a_usage_error() {
     );
     assert!(!missing.exists(), "a rollback creates no database");
 }
+
+#[test]
+fn rollback_dry_run_names_a_dirty_migration_not_drift() {
+    // Regression: the dry run called a dirty migration's partial work drift and suggested
+    // --allow-drift, where status and plan name the migration.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id INTEGER);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_half",
+        "CREATE TABLE h2 (id INTEGER);\nINSERT INTO nope VALUES (1);",
+        None,
+        None,
+        Some("transaction = false\nirreversible = true\nreason = \"one way\"\n"),
+    );
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    let r = p.ok(&db, &["--format", "json", "rollback", "--dry-run"]);
+    let warnings = r.json()["warnings"].to_string();
+    assert!(warnings.contains("migration 2 is dirty"), "{warnings}");
+    assert!(!warnings.contains("outside backstop"), "{warnings}");
+}

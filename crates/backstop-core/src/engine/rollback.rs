@@ -136,14 +136,15 @@ pub fn rollback(
             vec![]
         };
         let t = targets(&history, &opts.target)?;
-        if let Some(r) = history
+        let stuck = history
             .iter()
-            .find(|r| matches!(r.status, Status::Dirty | Status::Failed))
-        {
+            .find(|r| matches!(r.status, Status::Dirty | Status::Failed));
+        if let Some(r) = stuck {
             warnings.push(format!(
-                "migration {} is {}: rollback will refuse until it is resolved",
+                "migration {} is {}: rollback will refuse until it is resolved (`backstop resolve {} --applied|--rolled-back --reason \"…\"`)",
                 r.version,
-                r.status.as_str()
+                r.status.as_str(),
+                r.version
             ));
         }
         if let Some(r) = t.iter().find(|r| r.down_sql.is_none()) {
@@ -199,7 +200,9 @@ pub fn rollback(
             Some(recorded) => Some(recorded).filter(|r| *r != fingerprint),
             None => run::drifted_from(db, &history, &fingerprint)?,
         };
-        if let Some(recorded) = drifted {
+        // A dirty or failed migration's partial work is no drift (status says so too), and
+        // the rollback refuses for the migration first.
+        if let Some(recorded) = drifted.filter(|_| stuck.is_none()) {
             warnings.push(match opts.allow_drift {
                 None => format!("the schema changed outside backstop ({recorded} recorded, {fingerprint} now): rollback will refuse unless --allow-drift --reason"),
                 Some(_) => format!("the schema changed outside backstop ({recorded} recorded, {fingerprint} now): --allow-drift will accept it as the baseline"),
@@ -757,18 +760,23 @@ fn undo_inner(
         let drifted = row.fingerprint_after.as_deref() != Some(state.fingerprint.as_str());
         // (A migration that changed no object — data only — must leave the schema as it
         // was before the step.)
+        // The object-level proof is only as good as the recorded changes: a migration
+        // whose fingerprints moved but that recorded no changed object (one its reads
+        // could not see) has nothing to prove the step by.
+        let recorded_all = !delta.is_empty()
+            || row.fingerprint_after.as_deref() == Some(row.fingerprint_before.as_str());
+        // Drift on an object the migration changed or created can't be told from the
+        // migration's own change: dropping a created table would take a column added to
+        // it by hand along, and pass.
+        // Drift whose objects were not recorded may have touched any of them.
+        let untouched = !delta.keys().any(|k| accepted.touches(k));
+        let restored = recorded_all && after == schema.reverted(&delta);
+        // The down script did restore every object the migration changed, but accepted
+        // drift touched one of them: nothing is wrong with the script, the step just can't
+        // be proven apart from the drift.
+        let drift_in_the_way = drifted && restored && !untouched;
         let proven = if drifted {
-            // The object-level proof is only as good as the recorded changes: a migration
-            // whose fingerprints moved but that recorded no changed object (one its reads
-            // could not see) has nothing to prove the step by.
-            let recorded_all = !delta.is_empty()
-                || row.fingerprint_after.as_deref() == Some(row.fingerprint_before.as_str());
-            // Drift on an object the migration changed or created can't be told from the
-            // migration's own change: dropping a created table would take a column added to
-            // it by hand along, and pass.
-            // Drift whose objects were not recorded may have touched any of them.
-            let untouched = !delta.keys().any(|k| accepted.touches(k));
-            recorded_all && untouched && after == schema.reverted(&delta)
+            restored && untouched
         } else {
             after_fp == row.fingerprint_before
         };
@@ -778,9 +786,9 @@ fn undo_inner(
             // A migration that recorded no changed object although its fingerprints moved
             // (resolved `--applied` by hand) gives nothing to compute that from: no diff
             // rather than one that points the wrong way.
-            let d = (!delta.is_empty()
-                || row.fingerprint_after.as_deref() == Some(row.fingerprint_before.as_str()))
-            .then(|| diff(&schema.reverted(&delta), &after));
+            let d = recorded_all
+                .then(|| diff(&schema.reverted(&delta), &after))
+                .filter(|d| !d.trim().is_empty());
             let _ = if transactional {
                 db.rollback()
             } else {
@@ -828,7 +836,12 @@ fn undo_inner(
                     "the migration's changes are to stay: redo by hand what the down script removed first",
                 ));
             }
-            let (st, next) = if transactional {
+            let (st, next) = if drift_in_the_way && transactional {
+                (
+                    format!("the down script restored every object migration {} changed, but drift accepted since then changed some of them too, so the step can't be proven; its transaction was rolled back, so the migration is still applied and nothing changed", row.version),
+                    format!("either undo the accepted drift on those objects by hand (`backstop schema` shows them), run the rollback, and make the change again in a new migration; or undo migration {} by hand and `backstop resolve {} --rolled-back --reason \"…\"`", row.version, row.version),
+                )
+            } else if transactional {
                 (
                     format!("the down script ran but did not restore the schema recorded before migration {}; its transaction was rolled back, so the migration is still applied and nothing changed", row.version),
                     format!("the stored down script of {} is incomplete (see the diff: - expected, + after down). Undo by hand, check with `backstop schema`, then `backstop resolve {} --rolled-back --reason \"…\"`", row.version, row.version),
@@ -855,7 +868,14 @@ fn undo_inner(
                     } else {
                         format!("; drift accepted since it was applied changed objects it changed too ({}), so its own change can't be told from the drift", touched.join(", "))
                     };
-                    format!("rollback of migration {} ({}) could not be proven: expected fingerprint {}, got {after_fp}{drift}", row.version, row.name, row.fingerprint_before)
+                    if drift_in_the_way {
+                        format!(
+                            "rollback of migration {} ({}) could not be proven{drift}",
+                            row.version, row.name
+                        )
+                    } else {
+                        format!("rollback of migration {} ({}) could not be proven: expected fingerprint {}, got {after_fp}{drift}", row.version, row.name, row.fingerprint_before)
+                    }
                 },
                 failure: None,
                 needs: Box::new(needs),
