@@ -128,6 +128,16 @@ const LOAD_EVENTS: &str =
     "SELECT seq, at, actor, kind, version, release_id, reason, detail, prev_hash, hash \
      FROM backstop.events ORDER BY seq";
 
+/// [`LOAD_EVENTS`] for reading history against the ledger (`status`, `plan`): the details
+/// only of the events whose details say what a row must be (overrides, failures, resolves)
+/// and of the last apply or rollback (the last fingerprint), and no hashes.
+const LOAD_EVENTS_BRIEF: &str =
+    "SELECT seq, at, actor, kind, version, release_id, reason, \
+            CASE WHEN kind IN ('override', 'apply-failed', 'rollback-failed', 'resolve') \
+                   OR seq = (SELECT max(seq) FROM backstop.events WHERE kind IN ('apply', 'rollback')) \
+                 THEN detail ELSE '{}' END, '', '' \
+     FROM backstop.events ORDER BY seq";
+
 const SAVE_STATE: &str = "INSERT INTO backstop.state (id, ledger_seq, ledger_hash, fingerprint, schema_json, updated_at, catalog_stamp) \
      VALUES (1, $1, $2, $3, $4, now(), $5) ON CONFLICT (id) DO UPDATE SET ledger_seq = EXCLUDED.ledger_seq, \
      ledger_hash = EXCLUDED.ledger_hash, fingerprint = EXCLUDED.fingerprint, \
@@ -477,7 +487,15 @@ pub fn append_event(client: &mut Client, stmts: &mut Stmts, e: &Event) -> Result
 }
 
 pub fn load_events(client: &mut Client) -> Result<Vec<Event>, DbError> {
-    let rows = client.query(LOAD_EVENTS, &[]).map_err(|e| error::map(&e))?;
+    load_events_with(client, LOAD_EVENTS)
+}
+
+pub fn load_events_brief(client: &mut Client) -> Result<Vec<Event>, DbError> {
+    load_events_with(client, LOAD_EVENTS_BRIEF)
+}
+
+fn load_events_with(client: &mut Client, sql: &str) -> Result<Vec<Event>, DbError> {
+    let rows = client.query(sql, &[]).map_err(|e| error::map(&e))?;
     rows.iter()
         .map(|row| {
             Ok(Event {

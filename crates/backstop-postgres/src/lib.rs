@@ -1228,6 +1228,14 @@ impl Driver for PgDriver {
         history::load_events(&mut self.client)
     }
 
+    fn load_events_brief(&mut self) -> Result<Vec<Event>, DbError> {
+        self.start_pending()?;
+        if !self.history_present()? {
+            return Ok(Vec::new());
+        }
+        history::load_events_brief(&mut self.client)
+    }
+
     fn append_event(&mut self, event: &Event) -> Result<(), DbError> {
         self.start_pending()?;
         let r = history::append_event(&mut self.client, &mut self.history_stmts, event);

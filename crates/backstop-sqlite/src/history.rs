@@ -228,10 +228,24 @@ fn event_version(v: ValueRef<'_>) -> Option<i64> {
 }
 
 pub(crate) fn load_events(conn: &Connection) -> Result<Vec<Event>, DbError> {
+    load_events_with(conn, "SELECT seq, at, actor, kind, version, release_id, reason, detail, prev_hash, hash FROM main.backstop_events ORDER BY seq")
+}
+
+/// [`load_events`] for reading history against the ledger (`status`, `plan`): the details
+/// only of the events whose details say what a row must be (overrides, failures, resolves)
+/// and of the last apply or rollback (the last fingerprint), and no hashes.
+pub(crate) fn load_events_brief(conn: &Connection) -> Result<Vec<Event>, DbError> {
+    load_events_with(conn, "SELECT seq, at, actor, kind, version, release_id, reason, \
+        CASE WHEN kind IN ('override', 'apply-failed', 'rollback-failed', 'resolve') \
+               OR seq = (SELECT max(seq) FROM main.backstop_events WHERE kind IN ('apply', 'rollback')) \
+             THEN detail ELSE '{}' END, '', '' FROM main.backstop_events ORDER BY seq")
+}
+
+fn load_events_with(conn: &Connection, sql: &str) -> Result<Vec<Event>, DbError> {
     if !exists(conn)? {
         return Ok(Vec::new());
     }
-    let mut st = conn.prepare_cached("SELECT seq, at, actor, kind, version, release_id, reason, detail, prev_hash, hash FROM main.backstop_events ORDER BY seq").map_err(db)?;
+    let mut st = conn.prepare_cached(sql).map_err(db)?;
     let rows = st
         .query_map([], |r| {
             Ok(Event {

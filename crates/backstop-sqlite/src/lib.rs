@@ -519,6 +519,10 @@ impl Driver for SqliteDriver {
         self.explain(history::load_events(&self.conn))
     }
 
+    fn load_events_brief(&mut self) -> Result<Vec<Event>, DbError> {
+        self.explain(history::load_events_brief(&self.conn))
+    }
+
     fn append_event(&mut self, event: &Event) -> Result<(), DbError> {
         self.own_write(|| history::append_event(&self.conn, event))
     }

@@ -116,7 +116,7 @@ pub fn plan(
         } else {
             let found = crosscheck::crosscheck(
                 &history,
-                &db.load_events()?,
+                &db.load_events_brief()?,
                 db.load_state()?.as_ref(),
                 crosscheck::history_table(db.engine()),
             );
@@ -184,7 +184,7 @@ pub fn observe(db: &mut dyn Driver) -> Result<Observed, EngineError> {
         } else if lost_head.is_none() {
             let found = crosscheck::crosscheck(
                 &history,
-                &db.load_events()?,
+                &db.load_events_brief()?,
                 stored.as_ref(),
                 crosscheck::history_table(db.engine()),
             );
