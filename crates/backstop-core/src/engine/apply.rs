@@ -320,29 +320,16 @@ pub fn apply(
     // A lost head comes first: until a person accepts it, nothing may be written (a
     // recorded refusal would write the head again), and the override that accepts it must
     // be the first event after the gap. What it wrote is said with any later refusal.
-    let mut wrote: Option<String> = None;
-    if let Some(lost) = &lost {
-        let Some(reason) = &opts.allow_drift else {
-            return Err(lost.refusal("apply").into());
-        };
-        let schema = db.schema(None)?;
-        let fp = schema.fingerprint();
-        run::accept_drift(
-            db,
-            &mut state,
-            &ctx.actor,
-            reason,
-            &schema,
-            &fp,
-            Some(&release),
-            Some(lost),
-        )?;
-        warnings.push(format!(
-            "the missing ledger head was recorded (override event {}) and the current schema and history accepted as they are: {reason}",
-            state.ledger_seq
-        ));
-        wrote = Some(format!("the missing ledger head was recorded (override event {}, with --allow-drift's reason) and the current schema accepted as the baseline; nothing else was changed", state.ledger_seq));
-    }
+    let wrote = run::accept_lost_head(
+        db,
+        &mut state,
+        &ctx.actor,
+        lost.as_ref(),
+        opts.allow_drift.as_deref(),
+        "apply",
+        Some(&release),
+        &mut warnings,
+    )?;
     let refused = |error: EngineError, warnings: &Vec<String>, wrote: &Option<String>| {
         Box::new(RunFailure {
             warnings: warnings.clone(),

@@ -240,30 +240,17 @@ pub fn rollback(
     let history = db.load_history()?;
     let (mut state, lost) = run::load_state(db, &history)?;
     // What an override recorded before a later refusal, said with the refusal.
-    let mut wrote: Option<String> = None;
     // A lost head first, before any refusal is recorded (see `apply`).
-    if let Some(lost) = &lost {
-        let Some(reason) = &opts.allow_drift else {
-            return Err(lost.refusal("rollback").into());
-        };
-        let schema = db.schema(None)?;
-        let fp = schema.fingerprint();
-        run::accept_drift(
-            db,
-            &mut state,
-            &ctx.actor,
-            reason,
-            &schema,
-            &fp,
-            None,
-            Some(lost),
-        )?;
-        warnings.push(format!(
-            "the missing ledger head was recorded (override event {}) and the current schema and history accepted as they are: {reason}",
-            state.ledger_seq
-        ));
-        wrote = Some(format!("the missing ledger head was recorded (override event {}, with --allow-drift's reason) and the current schema accepted as the baseline; nothing else was changed", state.ledger_seq));
-    }
+    let wrote = run::accept_lost_head(
+        db,
+        &mut state,
+        &ctx.actor,
+        lost.as_ref(),
+        opts.allow_drift.as_deref(),
+        "rollback",
+        None,
+        &mut warnings,
+    )?;
     // Said with any refusal: what the override above wrote.
     let early_warnings = warnings.clone();
     // Every refusal comes before anything is recorded or run: a refused rollback changes

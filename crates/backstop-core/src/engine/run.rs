@@ -658,6 +658,38 @@ pub(crate) fn accepted_drift(events: &[crate::ledger::Event], version: i64) -> A
     accepted
 }
 
+/// A lost ledger head, met by `command` under the lock: refused (exit 3) unless
+/// `--allow-drift` (`allow_drift`: its reason), whose override records the gap as the
+/// first event after it and accepts the current schema as the baseline. Until a person
+/// accepts it nothing may be written: a recorded refusal would write the head again.
+/// Returns what the override wrote, to be said with any later refusal of the run.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn accept_lost_head(
+    db: &mut dyn Driver,
+    state: &mut StoredState,
+    actor: &str,
+    lost: Option<&LostHead>,
+    allow_drift: Option<&str>,
+    command: &str,
+    release: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<String>, EngineError> {
+    let Some(lost) = lost else {
+        return Ok(None);
+    };
+    let Some(reason) = allow_drift else {
+        return Err(lost.refusal(command));
+    };
+    let schema = db.schema(None)?;
+    let fp = schema.fingerprint();
+    accept_drift(db, state, actor, reason, &schema, &fp, release, Some(lost))?;
+    warnings.push(format!(
+        "the missing ledger head was recorded (override event {}) and the current schema and history accepted as they are: {reason}",
+        state.ledger_seq
+    ));
+    Ok(Some(format!("the missing ledger head was recorded (override event {}, with --allow-drift's reason) and the current schema accepted as the baseline; nothing else was changed", state.ledger_seq)))
+}
+
 /// Accept drift as the new baseline: `current` (with fingerprint `current_fp`) becomes the
 /// recorded schema, and an override event says who, why and which objects the drift
 /// changed (a later rollback checks its migrations against them).
