@@ -35,6 +35,8 @@ struct Expected {
     status: Option<Status>,
     seq: i64,
     kind: String,
+    /// The event carries the `dirty` flag this version writes on `rollback-failed`.
+    flagged: bool,
 }
 
 fn detail(e: &Event) -> Value {
@@ -67,6 +69,7 @@ fn expected_statuses(events: &[Event]) -> (BTreeMap<i64, Expected>, bool) {
                                         status: Some(st),
                                         seq: e.seq,
                                         kind: e.kind.clone(),
+                                        flagged: true,
                                     },
                                 );
                             }
@@ -96,12 +99,14 @@ fn expected_statuses(events: &[Event]) -> (BTreeMap<i64, Expected>, bool) {
             "apply-failed" | "rollback-failed" => previous,
             _ => continue,
         };
+        let flagged = e.kind != "rollback-failed" || detail(e).get("dirty").is_some();
         map.insert(
             v,
             Expected {
                 status,
                 seq: e.seq,
                 kind: e.kind.clone(),
+                flagged,
             },
         );
     }
@@ -117,6 +122,10 @@ fn agrees(row: &HistoryRow, expected: &Expected) -> bool {
         // (Dirty blocks every run until a person resolves it.)
         (Status::Dirty, Some(Status::Applied)) => {
             row.note.as_deref() == Some(ROLLBACK_RUNNING_NOTE)
+                // An unproven rollback outside a transaction leaves its row dirty; its
+                // `rollback-failed` event says so (`"dirty": true`) only from this version
+                // on. Without the flag the event can't tell, so either status agrees.
+                || (expected.kind == "rollback-failed" && !expected.flagged)
         }
         // `failed` is written only by older backstops, with an `apply-failed` event.
         (Status::Failed, Some(Status::Dirty)) => true,
@@ -353,5 +362,52 @@ mod tests {
             json!({"check": "drift", "current": "f9", "lost_head": {"ledger_end": 0, "history_rows": 1}}),
         )]);
         assert_eq!(crosscheck(&rb, &old, Some(&state("f9")), t), vec![]);
+    }
+
+    #[test]
+    fn an_unproven_rollback_outside_a_transaction_agrees_whichever_version_wrote_it() {
+        let t = "backstop_migrations";
+        let apply = NewEvent::new("apply")
+            .version(1)
+            .detail(json!({"fingerprint_after": "f1"}));
+        // This version says whether the row was left dirty.
+        let flagged = chain(vec![
+            apply.clone(),
+            NewEvent::new("rollback-failed")
+                .version(1)
+                .detail(json!({"reason": "unproven", "dirty": true})),
+        ]);
+        assert_eq!(
+            crosscheck(&[row(1, Status::Dirty)], &flagged, Some(&state("f1")), t),
+            vec![]
+        );
+        assert_eq!(
+            crosscheck(&[row(1, Status::Applied)], &flagged, Some(&state("f1")), t).len(),
+            1
+        );
+        // An older event without the flag can't tell: dirty and applied both agree.
+        let unflagged = chain(vec![
+            apply,
+            NewEvent::new("rollback-failed")
+                .version(1)
+                .detail(json!({"reason": "unproven"})),
+        ]);
+        for st in [Status::Dirty, Status::Applied] {
+            assert_eq!(
+                crosscheck(&[row(1, st)], &unflagged, Some(&state("f1")), t),
+                vec![],
+                "{st:?}"
+            );
+        }
+        assert_eq!(
+            crosscheck(
+                &[row(1, Status::RolledBack)],
+                &unflagged,
+                Some(&state("f1")),
+                t
+            )
+            .len(),
+            1
+        );
     }
 }
