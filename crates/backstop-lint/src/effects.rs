@@ -22,7 +22,21 @@ pub(crate) struct ColEffect {
     pub table: String,
     pub table_display: String,
     pub column: String,
+    /// The engine resolves column names ignoring (ASCII) case, quoted or not (SQLite).
+    pub nocase: bool,
     pub stmt: usize,
+}
+
+impl ColEffect {
+    /// The same column of the same table, as the engine resolves names.
+    fn same(&self, other: &ColEffect) -> bool {
+        self.table == other.table
+            && if self.nocase || other.nocase {
+                self.column.eq_ignore_ascii_case(&other.column)
+            } else {
+                self.column == other.column
+            }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -72,14 +86,12 @@ impl Effects {
         }
     }
     fn add_col(&mut self, c: ColEffect) {
-        self.cols_dropped
-            .retain(|d| !(d.table == c.table && d.column == c.column));
+        self.cols_dropped.retain(|d| !d.same(&c));
         self.cols_added.push(c);
     }
     fn drop_col(&mut self, c: ColEffect) {
         let before = self.cols_added.len();
-        self.cols_added
-            .retain(|a| !(a.table == c.table && a.column == c.column));
+        self.cols_added.retain(|a| !a.same(&c));
         let created_table = self
             .created
             .iter()
@@ -110,18 +122,14 @@ impl Effects {
                     .any(|c| c.obj == Obj::Table && Some(c.key.as_str()) == e.table.as_deref()))
     }
     pub fn removes_col(&self, c: &ColEffect) -> bool {
-        self.cols_dropped
-            .iter()
-            .any(|d| d.table == c.table && d.column == c.column)
+        self.cols_dropped.iter().any(|d| d.same(c))
             || self
                 .dropped
                 .iter()
                 .any(|d| d.obj == Obj::Table && d.key == c.table)
     }
     pub fn recreates_col(&self, c: &ColEffect) -> bool {
-        self.cols_added
-            .iter()
-            .any(|d| d.table == c.table && d.column == c.column)
+        self.cols_added.iter().any(|d| d.same(c))
             || self
                 .created
                 .iter()
@@ -218,12 +226,14 @@ pub(crate) fn of(a: &Analysed) -> Effects {
                     table: target.key(),
                     table_display: target.to_string(),
                     column: old.clone(),
+                    nocase: target.nocase,
                     stmt: i,
                 });
                 fx.add_col(ColEffect {
                     table: target.key(),
                     table_display: target.to_string(),
                     column: new_name.clone(),
+                    nocase: target.nocase,
                     stmt: i,
                 });
             }
@@ -233,6 +243,7 @@ pub(crate) fn of(a: &Analysed) -> Effects {
                         table: table.key(),
                         table_display: table.to_string(),
                         column: column.to_string(),
+                        nocase: table.nocase,
                         stmt: i,
                     };
                     match c {

@@ -67,6 +67,20 @@ mod tests {
     }
 
     #[test]
+    fn sqlite_columns_match_ignoring_case() {
+        use backstop_core::driver::Engine;
+        // SQLite resolves `email` to the column added as "Email"; PostgreSQL does not.
+        lint_case_ok(
+            ID,
+            Case::on(Engine::Sqlite, "ALTER TABLE t ADD COLUMN \"Email\" TEXT;")
+                .down("ALTER TABLE T DROP COLUMN email;"),
+        );
+        let c = Case::pg("ALTER TABLE t ADD COLUMN \"Email\" text;")
+            .down("ALTER TABLE t DROP COLUMN email;");
+        assert!(c.render(ID).contains("not dropped"), "{}", c.render(ID));
+    }
+
+    #[test]
     fn err_kept() {
         expect![[r#"
             warning[down-keeps-added-column]: column users.nickname added here is not dropped by down.sql, so a rollback leaves it behind
