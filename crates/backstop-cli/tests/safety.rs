@@ -948,3 +948,53 @@ fn a_killed_non_transactional_migration_says_how_far_it_got() {
         "{r:?}"
     );
 }
+
+/// The down script a failed non-transactional migration runs to clean up retries lock
+/// timeouts as the up script and a rollback step do: a brief lock must not leave the
+/// migration dirty for a person.
+#[test]
+fn the_cleanup_after_a_failed_non_transactional_migration_retries_lock_timeouts() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_x",
+        "CREATE TABLE x2 (id int);\nSELECT pg_sleep(1);\nSELECT 1/0;",
+        Some("DROP TABLE x2;"),
+        None,
+        Some("transaction = false\nlock_timeout = \"200ms\"\nretries = 5\n"),
+    );
+    let mut child = p
+        .cmd(&db, &["apply"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let t = Instant::now();
+    while !db.check("SELECT to_regclass('public.x2') IS NOT NULL") {
+        assert!(t.elapsed() < Duration::from_secs(20), "x2 never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Held across the failure and the first tries of the clean-up's DROP.
+    let blocker = {
+        let url = db.url.clone();
+        std::thread::spawn(move || {
+            let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+            c.batch_execute(
+                "BEGIN; LOCK TABLE x2 IN ACCESS SHARE MODE; SELECT pg_sleep(1.6); COMMIT;",
+            )
+            .expect("blocker");
+        })
+    };
+    let out = child.wait_with_output().expect("wait");
+    blocker.join().expect("join");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "cleaned up, not dirty: {stderr}"
+    );
+    assert!(stderr.contains("lock timeout undoing"), "{stderr}");
+    let st = p.status(&db);
+    assert_eq!(st["migrations"][0]["state"], "rolled_back", "{st}");
+    assert!(!db.check("SELECT to_regclass('public.x2') IS NOT NULL"));
+}

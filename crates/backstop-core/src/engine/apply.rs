@@ -1530,15 +1530,33 @@ fn run_no_tx(
             // Under the migration's timeouts, like any statement of it: a DROP COLUMN
             // queued behind a long read would hold up every query on the table.
             db.set_session_timeouts(timeouts)?;
-            let undone =
-                run_statements(
-                    db,
-                    &script_ref(m, Part::Down),
-                    &down,
-                    0,
-                    None,
-                    |_, _| Ok(()),
-                );
+            // Lock timeouts are retried as in the up script and in a rollback step, going
+            // on from the statement that timed out (each one before it committed on its
+            // own): a brief lock must not leave the migration for a person.
+            let mut down_attempt = 0u32;
+            let mut from = 0usize;
+            let undone = loop {
+                match run_statements(db, &script_ref(m, Part::Down), &down, from, None, |_, _| {
+                    Ok(())
+                }) {
+                    Err(dse) if dse.is_lock_timeout() && down_attempt < m.options.retries => {
+                        down_attempt += 1;
+                        from = dse.completed;
+                        let wait = backoff(down_attempt);
+                        ctx.say(|| {
+                            format!(
+                                "    lock timeout undoing {} (down statement {}): retry {down_attempt}/{} in {} ms",
+                                m.name,
+                                dse.failure.statement_index,
+                                m.options.retries,
+                                wait.as_millis()
+                            )
+                        });
+                        std::thread::sleep(wait);
+                    }
+                    other => break other,
+                }
+            };
             let _ = db.set_session_timeouts(Timeouts::default());
             match undone {
                 Ok(n) => {
@@ -1551,7 +1569,7 @@ fn run_no_tx(
                     ok
                 }
                 Err(dse) => {
-                    how.push(format!("backstop ran down.sql to undo them, but it stopped after {} of {} statements: {}", dse.completed, down.len(), dse.failure));
+                    how.push(format!("backstop ran down.sql to undo them, but it stopped after {} of {} statements:\n    {}\n", dse.completed, down.len(), dse.failure));
                     false
                 }
             }
@@ -1561,6 +1579,10 @@ fn run_no_tx(
         };
         let how_text = if how.is_empty() {
             String::new()
+        } else if how.last().is_some_and(|h| h.ends_with('\n')) {
+            // A failed statement quoted last: what follows starts on a line of its own,
+            // not as if it were part of the SQL.
+            format!("{}  ", how.join("; "))
         } else {
             format!("{}; ", how.join("; "))
         };
