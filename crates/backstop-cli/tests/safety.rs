@@ -963,7 +963,7 @@ fn the_cleanup_after_a_failed_non_transactional_migration_retries_lock_timeouts(
         None,
         Some("transaction = false\nlock_timeout = \"200ms\"\nretries = 5\n"),
     );
-    let mut child = p
+    let child = p
         .cmd(&db, &["apply"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
