@@ -998,3 +998,41 @@ fn the_cleanup_after_a_failed_non_transactional_migration_retries_lock_timeouts(
     assert_eq!(st["migrations"][0]["state"], "rolled_back", "{st}");
     assert!(!db.check("SELECT to_regclass('public.x2') IS NOT NULL"));
 }
+
+/// A migration resolved `--applied` after its rollback stopped part-way keeps the changes
+/// its apply recorded: a later failed rollback's diff still shows the schema from before
+/// the migration on its `-` side, not the one from before this rollback.
+#[test]
+fn resolve_applied_after_a_stopped_rollback_keeps_the_migrations_recorded_changes() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_base",
+        "CREATE TABLE base (id int);",
+        Some("DROP TABLE base;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_two",
+        "CREATE TABLE a2 (x int);\nALTER TABLE base ADD COLUMN c int;",
+        Some("ALTER TABLE base DROP COLUMN c;\nSELECT 1/0;\nDROP TABLE a2;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.ok(&db, &["apply"]);
+    let r = p.run(&db, &["rollback"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    // Put back what the down script undid, and say the migration stays.
+    db.exec("ALTER TABLE base ADD COLUMN c int");
+    p.ok(&db, &["resolve", "2", "--applied", "--reason", "kept"]);
+    let r = p.run(&db, &["--format", "json", "rollback"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    let diff = r.json()["diff"].as_str().unwrap_or_default().to_string();
+    // Before the migration there was no a2 and no c: a2 is what is left to undo.
+    assert!(diff.contains("+ table public.a2"), "{diff}");
+    assert!(
+        !diff.contains("column c"),
+        "c is gone, as before the migration: {diff}"
+    );
+}

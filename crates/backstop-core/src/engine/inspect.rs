@@ -796,15 +796,18 @@ pub fn resolve(
     // rollback of an older migration whose objects are among them can't be proven by
     // mistake. Those the run itself did not record changing are named: a person changed
     // them by hand. `None` when the baseline's schema text is not at hand.
+    let mut accepted_delta: Option<crate::schema::Delta> = None;
     let (objects, not_from_run) = if to == Resolution::Applied {
         match run::recorded_schema(db, &state.fingerprint)? {
             Some(recorded) => {
-                let objects: Vec<String> = recorded.delta_to(&current).into_keys().collect();
+                let changed = recorded.delta_to(&current);
+                let objects: Vec<String> = changed.keys().cloned().collect();
                 let beyond = objects
                     .iter()
                     .filter(|k| !delta.contains_key(*k))
                     .cloned()
                     .collect();
+                accepted_delta = Some(changed);
                 (Some(objects), beyond)
             }
             None => (None, vec![]),
@@ -818,9 +821,21 @@ pub fn resolve(
         Resolution::RolledBack => Status::RolledBack,
     };
     if to == Resolution::Applied {
+        // What a later rollback proves against and shows as "before the migration": a row
+        // that was applied before (left dirty by a rollback) keeps the changes its apply
+        // recorded; one left dirty by its own apply gets every object that differs from the
+        // baseline before it, which is the migration finished by hand (and any drift
+        // with it). Without the baseline's text, none, as before.
+        r.schema_delta = if row.fingerprint_after.is_some() && !delta.is_empty() {
+            row.schema_delta.clone()
+        } else {
+            accepted_delta
+                .as_ref()
+                .and_then(|d| serde_json::to_string(d).ok())
+                .unwrap_or_else(|| "{}".into())
+        };
         r.fingerprint_after = Some(fp.clone());
         r.finished_at.get_or_insert_with(crate::now_rfc3339);
-        r.schema_delta = "{}".into();
     }
     r.note = Some(crate::redact::redact(&format!(
         "resolved as {} by {}: {reason}",
