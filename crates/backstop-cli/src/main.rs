@@ -543,7 +543,8 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
             rolled_back: _,
             reason,
         } => {
-            let mut db = connect::connect(&s.url, &ctx, &app("resolve"))?;
+            // Nothing to resolve in a database that does not exist: refused, not created.
+            let mut db = connect::connect_existing(&s.url, &ctx, &app("resolve"))?;
             let to = if *applied {
                 engine::Resolution::Applied
             } else {

@@ -1052,3 +1052,26 @@ fn rollback_dry_run_names_a_dirty_migration_not_drift() {
     assert!(warnings.contains("migration 2 is dirty"), "{warnings}");
     assert!(!warnings.contains("outside backstop"), "{warnings}");
 }
+
+#[test]
+fn resolve_refuses_a_missing_database_file_without_creating_it() {
+    let p = Project::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let missing = dir.path().join("typo.db");
+    let r = std::process::Command::new(common::BIN)
+        .current_dir(p.tmp.path())
+        .env_remove("DATABASE_URL")
+        .args(["--database-url", &format!("sqlite://{}", missing.display())])
+        .arg("--dir")
+        .arg(p.dir())
+        .args(["resolve", "1", "--applied", "--reason", "x"])
+        .output()
+        .expect("run");
+    assert_eq!(r.status.code(), Some(2), "{r:?}");
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("no such SQLite database"),
+        "{r:?}"
+    );
+    assert!(!missing.exists(), "resolve creates no database");
+    assert!(!dir.path().join("typo.db.lock").exists(), "nor a lock file");
+}
