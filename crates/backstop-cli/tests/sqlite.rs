@@ -1075,3 +1075,28 @@ fn resolve_refuses_a_missing_database_file_without_creating_it() {
     assert!(!missing.exists(), "resolve creates no database");
     assert!(!dir.path().join("typo.db.lock").exists(), "nor a lock file");
 }
+
+#[test]
+fn a_rollback_that_stops_part_way_lists_the_down_statements_that_ran() {
+    // Which DROPs already happened is what a person needs first: listed, with their lines.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id INTEGER);\nCREATE INDEX a_idx ON a (id);",
+        Some("DROP INDEX a_idx;\nDROP TABLE nothere;\nDROP TABLE a;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.ok(&db, &["apply"]);
+    let r = p.run(&db, &["rollback"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "Statements of the stored down script that completed:\n  1. line 1: DROP INDEX a_idx"
+        ),
+        "{r:?}"
+    );
+    let st = p.status(&db).to_string();
+    assert!(!st.contains("what it did is not recorded"), "{st}");
+}

@@ -176,7 +176,7 @@ impl Drift {
                 self.recorded, self.current
             ),
             Some(d) => format!(
-                "the schema differs from the last recorded fingerprint (recorded {}, now {}) because migration {} ({}) is {}: it stopped part-way, and what it did is not recorded; inspect the database, finish or undo its work by hand, then record it with `backstop resolve {} --applied --reason \"…\"` (its change is complete) or `--rolled-back` (nothing of it remains)",
+                "the schema differs from the last recorded fingerprint (recorded {}, now {}) because migration {} ({}) is {}: it stopped part-way, and its partial work is not part of any recorded fingerprint (its row's note says how far it got); inspect the database, finish or undo its work by hand, then record it with `backstop resolve {} --applied --reason \"…\"` (its change is complete) or `--rolled-back` (nothing of it remains)",
                 self.recorded, self.current, d.version, d.name, d.status, d.version
             ),
         }

@@ -714,7 +714,18 @@ fn undo_inner(
                     Some(se.failure.statement_index),
                     false,
                 ));
-                needs.state = format!("the down script of migration {} ran outside a transaction and stopped after {} of {} statements; the migration is marked dirty", row.version, se.completed, down.len());
+                // Which DROPs already happened is what a person needs first.
+                let done = if se.completed == 0 {
+                    "  (none)".to_string()
+                } else {
+                    down.iter()
+                        .take(se.completed)
+                        .enumerate()
+                        .map(|(i, s)| format!("  {}. line {}: {}", i + 1, s.line, s.excerpt()))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                needs.state = format!("the down script of migration {} ran outside a transaction and stopped after {} of {} statements; the migration is marked dirty. Statements of the stored down script that completed:\n{done}", row.version, se.completed, down.len());
                 needs.next = format!("finish or revert the down statements by hand, then `backstop resolve {v} --rolled-back --reason \"…\"` or `--applied`", v = row.version);
                 // What is left to undo: the schema now against the one before the
                 // migration (its recorded changes undone from the state before this step).

@@ -45,7 +45,10 @@ ALTER TABLE parent_new RENAME TO parent;
 
 ## Good
 SQLite's own recipe (<https://sqlite.org/lang_altertable.html#otheralter>), with
-`transaction = false` in migration.toml so the PRAGMA takes effect:
+`transaction = false` in migration.toml so the PRAGMA takes effect, and
+`[contract] data_loss = "accepted"`: the `DROP` still destroys the old table's rows as far as
+[`data-loss-without-contract`](data-loss-without-contract.md) can tell (it does not follow
+the copy), so the contract says that is intended:
 ```sql
 PRAGMA foreign_keys = OFF;
 CREATE TABLE parent_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
