@@ -128,7 +128,7 @@ const LOAD_EVENTS: &str =
     "SELECT seq, at, actor, kind, version, release_id, reason, detail, prev_hash, hash \
      FROM backstop.events ORDER BY seq";
 
-/// [`LOAD_EVENTS`] for reading history against the ledger (`status`, `plan`): the details
+/// [`LOAD_EVENTS`] for reading history against the ledger (`crosscheck`): the details
 /// only of the events whose details say what a row must be (overrides, failures, resolves)
 /// and of the last apply or rollback (the last fingerprint), and no hashes.
 const LOAD_EVENTS_BRIEF: &str =

@@ -475,8 +475,13 @@ impl PgDriver {
                 .read(&mut self.client, previous, false, self.tx_gen);
             match read {
                 Err(e) if e.kind == DbErrorKind::LockTimeout => {
+                    // Who holds it: asked only when it is said (once, and at the end).
+                    let giving_up = started.elapsed() >= self.lock_wait;
+                    if said && !giving_up {
+                        continue;
+                    }
                     let holders = self.exclusive_holders();
-                    if started.elapsed() >= self.lock_wait {
+                    if giving_up {
                         break Err(DbError {
                             kind: DbErrorKind::LockTimeout,
                             message: format!(
@@ -489,14 +494,12 @@ impl PgDriver {
                             hint: None,
                         });
                     }
-                    if !said {
-                        said = true;
-                        if let Some(n) = &self.notice {
-                            n(&format!(
-                                "waiting up to {} to read the schema: another session holds a lock{holders}",
-                                human(self.lock_wait)
-                            ));
-                        }
+                    said = true;
+                    if let Some(n) = &self.notice {
+                        n(&format!(
+                            "waiting up to {} to read the schema: another session holds a lock{holders}",
+                            human(self.lock_wait)
+                        ));
                     }
                 }
                 other => break other,

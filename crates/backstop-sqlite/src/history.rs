@@ -231,7 +231,7 @@ pub(crate) fn load_events(conn: &Connection) -> Result<Vec<Event>, DbError> {
     load_events_with(conn, "SELECT seq, at, actor, kind, version, release_id, reason, detail, prev_hash, hash FROM main.backstop_events ORDER BY seq")
 }
 
-/// [`load_events`] for reading history against the ledger (`status`, `plan`): the details
+/// [`load_events`] for reading history against the ledger (`crosscheck`): the details
 /// only of the events whose details say what a row must be (overrides, failures, resolves)
 /// and of the last apply or rollback (the last fingerprint), and no hashes.
 pub(crate) fn load_events_brief(conn: &Connection) -> Result<Vec<Event>, DbError> {

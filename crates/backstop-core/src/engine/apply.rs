@@ -250,28 +250,15 @@ pub fn apply(
         // override records it, and so does history that disagrees with the ledger.
         let mut baseline = None;
         if db.history_exists()? {
-            if let Some(what) = run::damaged_head(db)? {
-                return Err(run::damaged_head_refusal(what).into());
-            }
-            let lost = run::lost_head(db, &history)?;
-            if let Some(lost) = &lost {
-                match &opts.allow_drift {
-                    None => return Err(lost.refusal("apply").into()),
-                    Some(_) => warnings.push(format!("{}: --allow-drift will record the missing head and accept the current schema as the baseline", lost.what())),
-                }
-            } else {
-                let found = crosscheck::crosscheck(
-                    &history,
-                    &db.load_events()?,
-                    db.load_state()?.as_ref(),
-                    crosscheck::history_table(db.engine()),
-                );
-                baseline =
-                    ledger_baseline(&found, "apply", opts.allow_drift.is_some(), &mut warnings)
-                        .map_err(|(reason, next)| {
-                            Box::<RunFailure>::from(EngineError::refused(reason, next))
-                        })?;
-            }
+            let events = db.load_events_brief()?;
+            baseline = crosscheck::dry_run_checks(
+                db,
+                &history,
+                &events,
+                "apply",
+                opts.allow_drift.is_some(),
+                &mut warnings,
+            )?;
         }
         let fingerprint = db.schema(None)?.fingerprint();
         let drifted = match baseline {
@@ -339,7 +326,7 @@ pub fn apply(
     // History and the state row against the ledger, before anything is decided from them.
     let found = crosscheck::crosscheck(
         &history,
-        &db.load_events()?,
+        &db.load_events_brief()?,
         db.load_state()?.as_ref(),
         crosscheck::history_table(db.engine()),
     );

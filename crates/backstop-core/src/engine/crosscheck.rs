@@ -225,6 +225,42 @@ pub(crate) fn crosscheck(
     found
 }
 
+/// The ledger checks a dry run of `command` makes as its real run would, on a database
+/// with history: a damaged head refuses; a lost head refuses unless `--allow-drift`
+/// (`allow_drift`), which the real run would record (said in `warnings`); otherwise
+/// history and the state row are read against `events`. Returns the ledger's baseline
+/// when `--allow-drift` takes it instead of the state row's ([`ledger_baseline`]).
+///
+/// [`ledger_baseline`]: super::apply::ledger_baseline
+pub(crate) fn dry_run_checks(
+    db: &mut dyn crate::driver::Driver,
+    history: &[HistoryRow],
+    events: &[Event],
+    command: &str,
+    allow_drift: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Option<String>, crate::error::EngineError> {
+    let head = super::run::Head::read(db)?;
+    if let Some(what) = head.damaged() {
+        return Err(super::run::damaged_head_refusal(what));
+    }
+    if let Some(lost) = head.lost(history) {
+        if !allow_drift {
+            return Err(lost.refusal(command));
+        }
+        warnings.push(format!("{}: --allow-drift will record the missing head and accept the current schema as the baseline", lost.what()));
+        return Ok(None);
+    }
+    let found = crosscheck(
+        history,
+        events,
+        db.load_state()?.as_ref(),
+        history_table(db.engine()),
+    );
+    super::apply::ledger_baseline(&found, command, allow_drift, warnings)
+        .map_err(|(reason, next)| crate::error::EngineError::refused(reason, next))
+}
+
 /// The refusal of `command` for `found` (not empty): what disagrees, where, and what to do.
 pub(crate) fn refusal(found: &[Disagreement], command: &str) -> (String, String) {
     let list = found

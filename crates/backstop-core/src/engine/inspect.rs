@@ -107,9 +107,10 @@ pub fn plan(
     // The ledger checks apply makes before any other (see `apply`).
     let mut ledger_refusals = Vec::new();
     if exists {
-        if let Some(what) = run::damaged_head(db)? {
+        let head = run::Head::read(db)?;
+        if let Some(what) = head.damaged() {
             ledger_refusals.push(format!("apply would refuse: {what}"));
-        } else if let Some(lost) = run::lost_head(db, &history)? {
+        } else if let Some(lost) = head.lost(&history) {
             if opts.allow_drift.is_none() {
                 ledger_refusals.push(format!("apply would refuse: {}", lost.what()));
             }
@@ -170,16 +171,17 @@ pub fn observe(db: &mut dyn Driver) -> Result<Observed, EngineError> {
     // Without a state row, history's own fingerprints are the baseline drift is checked
     // against (see `run::state_or_history`).
     let stored = if exists { db.load_state()? } else { None };
-    let lost_head = if exists {
-        run::lost_head(db, &history)?
+    let head = if exists {
+        Some(run::Head::read(db)?)
     } else {
         None
     };
+    let lost_head = head.as_ref().and_then(|h| h.lost(&history));
     // History and the state row against the ledger: one query for the events, no hashing
     // (`audit verify` checks the chain).
     let mut disagreements = Vec::new();
     if exists {
-        if let Some(what) = run::damaged_head(db)? {
+        if let Some(what) = head.as_ref().and_then(run::Head::damaged) {
             disagreements.push(what);
         } else if lost_head.is_none() {
             let found = crosscheck::crosscheck(
@@ -443,8 +445,9 @@ pub fn verify(
     // The head runs append after: lost, or behind the ledger, nothing can be recorded
     // (`audit verify` checks the whole chain).
     if st.history_exists {
-        let lost = run::lost_head(db, &history)?;
-        let damaged = run::damaged_head(db)?;
+        let head = run::Head::read(db)?;
+        let lost = head.lost(&history);
+        let damaged = head.damaged();
         let head_ok = lost.is_none() && damaged.is_none();
         checks.push(Check {
             name: "ledger head".into(),

@@ -159,33 +159,15 @@ pub fn rollback(
         // history that disagrees with the ledger and edited stored scripts refuse.
         let mut baseline = None;
         if db.history_exists()? {
-            if let Some(what) = run::damaged_head(db)? {
-                return Err(run::damaged_head_refusal(what).into());
-            }
             let events = db.load_events()?;
-            match run::lost_head(db, &history)? {
-                Some(lost) => match opts.allow_drift {
-                    None => return Err(lost.refusal("rollback").into()),
-                    Some(_) => warnings.push(format!("{}: --allow-drift will record the missing head and accept the current schema as the baseline", lost.what())),
-                },
-                None => {
-                    let found = crosscheck::crosscheck(
-                        &history,
-                        &events,
-                        db.load_state()?.as_ref(),
-                        crosscheck::history_table(db.engine()),
-                    );
-                    baseline = super::apply::ledger_baseline(
-                        &found,
-                        "rollback",
-                        opts.allow_drift.is_some(),
-                        &mut warnings,
-                    )
-                    .map_err(|(reason, next)| {
-                        Box::<RunFailure>::from(EngineError::refused(reason, next))
-                    })?;
-                }
-            }
+            baseline = crosscheck::dry_run_checks(
+                db,
+                &history,
+                &events,
+                "rollback",
+                opts.allow_drift.is_some(),
+                &mut warnings,
+            )?;
             for r in &t {
                 if let found @ (run::StoredScripts::Edited(_) | run::StoredScripts::Unrecorded(_)) =
                     run::check_stored_scripts(r, &events)

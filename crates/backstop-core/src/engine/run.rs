@@ -302,49 +302,60 @@ impl LostHead {
     }
 }
 
-/// Whether the ledger head is lost ([`LostHead`]), for commands that only read.
-pub(crate) fn lost_head(
-    db: &mut dyn Driver,
-    history: &[HistoryRow],
-) -> Result<Option<LostHead>, DbError> {
-    let recorded = db.recorded_head()?;
-    let end = db.ledger_end()?;
-    let end_seq = end.as_ref().map_or(0, |(seq, _)| *seq);
-    let lost = match recorded {
-        Some((seq, _)) if seq > end_seq => Some(Some(seq)),
-        Some(_) => None,
-        None => (end.is_some() || !history.is_empty()).then_some(None),
-    };
-    Ok(lost.map(|recorded_head| LostHead {
-        ledger_end: end_seq,
-        history_rows: history.len(),
-        recorded_head,
-        statuses: history
-            .iter()
-            .map(|r| (r.version, r.status.as_str()))
-            .collect(),
-    }))
+/// The ledger head as the state row records it, and the ledger's last event: read once,
+/// then asked whether the head is [`damaged`](Head::damaged) or [`lost`](Head::lost).
+pub(crate) struct Head {
+    recorded: Option<(i64, String)>,
+    end: Option<(i64, String)>,
 }
 
-/// A head that points behind the ledger's last event, or names it with another hash: the
-/// next event would collide with one already there, or chain to a hash no event has.
-/// `None` while the head and the ledger's end agree (or the head is lost or ahead, which
-/// [`lost_head`] reports).
-pub(crate) fn damaged_head(db: &mut dyn Driver) -> Result<Option<String>, DbError> {
-    let (Some((seq, hash)), Some((end_seq, end_hash))) = (db.recorded_head()?, db.ledger_end()?)
-    else {
-        return Ok(None);
-    };
-    Ok(if seq < end_seq {
-        Some(format!("the ledger head is damaged: backstop's state row records event {seq} as the ledger's last, but the ledger goes on to event {end_seq}, so the next event would collide with event {}", seq + 1))
-    } else if seq == end_seq && hash != end_hash {
-        Some(format!("the ledger head is damaged: backstop's state row records event {seq} with a hash that is not event {seq}'s, so the next event would chain to a hash no event has"))
-    } else {
-        None
-    })
+impl Head {
+    pub fn read(db: &mut dyn Driver) -> Result<Head, DbError> {
+        Ok(Head {
+            recorded: db.recorded_head()?,
+            end: db.ledger_end()?,
+        })
+    }
+
+    /// A head that points behind the ledger's last event, or names it with another hash:
+    /// the next event would collide with one already there, or chain to a hash no event
+    /// has. `None` while the head and the ledger's end agree (or the head is lost or
+    /// ahead, which [`Head::lost`] reports).
+    pub fn damaged(&self) -> Option<String> {
+        let (Some((seq, hash)), Some((end_seq, end_hash))) = (&self.recorded, &self.end) else {
+            return None;
+        };
+        if seq < end_seq {
+            Some(format!("the ledger head is damaged: backstop's state row records event {seq} as the ledger's last, but the ledger goes on to event {end_seq}, so the next event would collide with event {}", seq + 1))
+        } else if seq == end_seq && hash != end_hash {
+            Some(format!("the ledger head is damaged: backstop's state row records event {seq} with a hash that is not event {seq}'s, so the next event would chain to a hash no event has"))
+        } else {
+            None
+        }
+    }
+
+    /// Whether the head is lost ([`LostHead`]).
+    pub fn lost(&self, history: &[HistoryRow]) -> Option<LostHead> {
+        let end_seq = self.end.as_ref().map_or(0, |(seq, _)| *seq);
+        let recorded_head = match &self.recorded {
+            Some((seq, _)) if *seq > end_seq => Some(*seq),
+            Some(_) => return None,
+            None if self.end.is_some() || !history.is_empty() => None,
+            None => return None,
+        };
+        Some(LostHead {
+            ledger_end: end_seq,
+            history_rows: history.len(),
+            recorded_head,
+            statuses: history
+                .iter()
+                .map(|r| (r.version, r.status.as_str()))
+                .collect(),
+        })
+    }
 }
 
-/// The refusal of a run for a [`damaged_head`].
+/// The refusal of a run for a [damaged](Head::damaged) head.
 pub(crate) fn damaged_head_refusal(what: String) -> EngineError {
     EngineError::refused(
         format!("{what} (this refusal is not recorded in the ledger: writing to it would damage it further)"),
@@ -359,10 +370,11 @@ pub(crate) fn load_state(
     db: &mut dyn Driver,
     history: &[HistoryRow],
 ) -> Result<(StoredState, Option<LostHead>), EngineError> {
-    if let Some(what) = damaged_head(db)? {
+    let head = Head::read(db)?;
+    if let Some(what) = head.damaged() {
         return Err(damaged_head_refusal(what));
     }
-    let lost = lost_head(db, history)?;
+    let lost = head.lost(history);
     let mut state = state_or_history(db.load_state()?, history).unwrap_or_else(|| StoredState {
         ledger_seq: 0,
         ledger_hash: GENESIS.to_string(),
@@ -373,7 +385,7 @@ pub(crate) fn load_state(
     if lost.as_ref().is_some_and(|l| l.recorded_head.is_some()) {
         // Ahead of the ledger: the override that accepts the gap is appended after the
         // last event that is left.
-        let (seq, hash) = db.ledger_end()?.unwrap_or((0, GENESIS.to_string()));
+        let (seq, hash) = head.end.unwrap_or((0, GENESIS.to_string()));
         state.ledger_seq = seq;
         state.ledger_hash = hash;
     }
@@ -791,23 +803,28 @@ pub(crate) fn edited_scripts(
     found: &StoredScripts,
 ) -> (String, String) {
     let table = super::crosscheck::history_table(db.engine());
-    let (how, what) = match found {
-        StoredScripts::Unrecorded(what) => ("can't be checked against the ledger", what.as_str()),
-        StoredScripts::Edited(what) | StoredScripts::Unverifiable(what) => {
-            ("were edited behind backstop's back", what.as_str())
-        }
-        StoredScripts::Intact => ("check out", ""),
+    let unrecorded = matches!(found, StoredScripts::Unrecorded(_));
+    let what = match found {
+        StoredScripts::Unrecorded(w)
+        | StoredScripts::Edited(w)
+        | StoredScripts::Unverifiable(w) => w.as_str(),
+        StoredScripts::Intact => "",
     };
-    if let StoredScripts::Unrecorded(_) = found {
-        return (
-            format!("the stored scripts of migration {} ({}) in {table} {how}: {what}", row.version, row.name),
-            format!("run `backstop audit verify` and `backstop audit log` to see what is missing, and restore backstop's tables from a backup taken before it went missing; without one, nothing can vouch for these scripts, so backstop won't run them: undo migration {v} in a new migration if it must go (compare its stored scripts with the migration's files first)", v = row.version),
-        );
-    }
-    (
-        format!("the stored scripts of migration {} ({}) in {table} {how}: {what}", row.version, row.name),
-        "compare the row with the migration's files and `backstop audit log` (event detail `scripts`), restore the row's up_sql, down_sql, verify_sql and irreversible from a backup as they were applied, then run the command again; `backstop verify` checks them without running anything".into(),
-    )
+    let how = if unrecorded {
+        "can't be checked against the ledger"
+    } else {
+        "were edited behind backstop's back"
+    };
+    let reason = format!(
+        "the stored scripts of migration {} ({}) in {table} {how}: {what}",
+        row.version, row.name
+    );
+    let next = if unrecorded {
+        format!("run `backstop audit verify` and `backstop audit log` to see what is missing, and restore backstop's tables from a backup taken before it went missing; without one, nothing can vouch for these scripts, so backstop won't run them: undo migration {v} in a new migration if it must go (compare its stored scripts with the migration's files first)", v = row.version)
+    } else {
+        "compare the row with the migration's files and `backstop audit log` (event detail `scripts`), restore the row's up_sql, down_sql, verify_sql and irreversible from a backup as they were applied, then run the command again; `backstop verify` checks them without running anything".into()
+    };
+    (reason, next)
 }
 
 #[cfg(test)]
