@@ -310,6 +310,17 @@ fn irreversible_stops_rollback_unless_forced(k: Kind) {
         "{r:?}"
     );
     assert_eq!(p.status(&db)["applied"], 3, "nothing rolled back");
+    assert!(
+        r.stderr.contains("`--to 2`"),
+        "the newer ones can go: {r:?}"
+    );
+    // With the irreversible one newest, there is nothing newer to suggest.
+    p.ok(&db, &["rollback"]);
+    let r = p.run(&db, &["rollback"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(!r.stderr.contains("--to"), "{r:?}");
+    assert!(r.stderr.contains("--force --reason"), "{r:?}");
+    p.ok(&db, &["apply"]);
     let r = p.run(&db, &["rollback", "--to", "0", "--force"]);
     assert_eq!(r.code, 2, "--force needs --reason: {r:?}");
     p.ok(
@@ -905,6 +916,16 @@ fn resolve_rolled_back_waits_for_a_newer_dirty_migration(k: Kind) {
     let r = p.run(&db, &["resolve", "1", "--rolled-back", "--reason", "r"]);
     assert_eq!(r.code, 3, "the newer dirty migration comes first: {r:?}");
     assert!(r.stderr.contains("dirty"), "{r:?}");
+    // The refusal is recorded, with who tried what and why.
+    assert!(
+        db.check(&format!(
+            "SELECT count(*) = 1 FROM {} WHERE kind = 'refused' AND version = 1 AND reason = 'r' \
+             AND detail LIKE '%\"command\":\"resolve\"%' AND detail LIKE '%\"to\":\"rolled_back\"%'",
+            db.t("events")
+        )),
+        "{:?}",
+        p.run(&db, &["audit", "log", "-v"])
+    );
     p.ok(
         &db,
         &["resolve", "2", "--rolled-back", "--reason", "w dropped"],
@@ -915,6 +936,7 @@ fn resolve_rolled_back_waits_for_a_newer_dirty_migration(k: Kind) {
         &["resolve", "1", "--rolled-back", "--reason", "x dropped"],
     );
     assert!(p.status(&db)["drift"].is_null());
+    p.ok(&db, &["audit", "verify"]);
 }
 
 fn a_rollback_left_dirty_under_accepted_drift_is_resolved_by_its_objects(k: Kind) {

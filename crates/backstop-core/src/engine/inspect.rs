@@ -507,7 +507,17 @@ pub fn verify(
         detail: if migrations.is_none() {
             "not compared: the migrations folder does not exist here (the scripts stored in history were verified)".into()
         } else if st.checksum_mismatches.is_empty() {
-            "applied migrations match their files".into()
+            let missing: Vec<i64> = st
+                .migrations
+                .iter()
+                .filter(|e| e.missing_file)
+                .map(|e| e.version)
+                .collect();
+            if missing.is_empty() {
+                "applied migrations match their files".into()
+            } else {
+                format!("applied migrations match their files, except {missing:?}, which have no files here (not compared; the scripts stored in history were verified above)")
+            }
         } else {
             format!("edited after apply: {:?}", st.checksum_mismatches)
         },
@@ -606,6 +616,16 @@ pub enum Resolution {
     RolledBack,
 }
 
+impl Resolution {
+    /// The status it records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Applied => "applied",
+            Resolution::RolledBack => "rolled_back",
+        }
+    }
+}
+
 /// Record a person's decision about a dirty/failed migration (audited); the current schema
 /// becomes the recorded baseline.
 pub fn resolve(
@@ -634,13 +654,46 @@ pub fn resolve(
     // History tables of an older layout get what this version writes.
     db.ensure_history()?;
     let history = db.load_history()?;
+    let (mut state, lost) = run::load_state(db, &history)?;
+    if let Some(lost) = lost {
+        // Resolving writes the head again: the gap is accepted by an explicit override
+        // first, which records it. Not recorded, as in `apply`.
+        return Err(lost.refusal("apply"));
+    }
+    match resolve_checked(db, ctx, &history, &mut state, version, to, reason) {
+        // A refused resolve is recorded like a refused apply or rollback: who tried to
+        // mark which migration how, and why it was refused. Usage errors (not in
+        // history, nothing to resolve) are not refusals and are not recorded.
+        Err(EngineError::Refused { reason: why, next }) => {
+            let ev = NewEvent::new("refused")
+                .version(version)
+                .reason(Some(reason))
+                .detail(json!({"command": "resolve", "to": to.as_str(), "reason": why}));
+            run::record(db, &mut state, &ctx.actor, ev)?;
+            Err(EngineError::Refused { reason: why, next })
+        }
+        other => other,
+    }
+}
+
+/// [`resolve`] under the lock, with the head known to be intact: every refusal returns
+/// before anything is written.
+fn resolve_checked(
+    db: &mut dyn Driver,
+    ctx: &Ctx,
+    history: &[HistoryRow],
+    state: &mut crate::history::StoredState,
+    version: i64,
+    to: Resolution,
+    reason: &str,
+) -> Result<ResolveReport, EngineError> {
     let Some(row) = history.iter().find(|r| r.version == version) else {
         return Err(EngineError::Usage(format!(
             "migration {version} is not in history"
         )));
     };
-    // An applied migration whose rollback could not be proven, then undone by hand: the
-    // newest applied one only, as a rollback would take them.
+    // An applied migration whose rollback failed or could not be proven, then undone by
+    // hand: the newest applied one only, as a rollback would take them.
     let undone_by_hand = row.status == Status::Applied && to == Resolution::RolledBack;
     if undone_by_hand {
         // Newer ones that are dirty or failed count too: their schema before them includes
@@ -670,34 +723,35 @@ pub fn resolve(
                     "apply" | "apply-failed" | "rollback" | "rollback-failed" | "resolve" | "dirty"
                 )
         });
-        // And only a rollback that ran to its end but could not be proven: one whose down
-        // script failed undid nothing (its transaction rolled back), and a data
-        // migration's schema would still look as before it.
-        let unproven = |e: &crate::ledger::Event| {
-            e.kind == "rollback-failed"
-                && serde_json::from_str::<serde_json::Value>(&e.detail)
-                    .is_ok_and(|d| d["reason"] == super::rollback::UNPROVEN)
-        };
-        // A migration without a down script can only ever be undone by hand; the schema
-        // check below proves it, as long as the migration changed the schema at all.
-        // (Its fingerprints tell, even when it recorded no changed object: one resolved
-        // `--applied` by hand after it stopped part way.)
+        // A migration that changed no schema object (a data migration) looks the same
+        // undone or not: marking it rolled back would make the next apply run it again.
+        // (Its fingerprints tell whether it changed the schema, even when it recorded no
+        // changed object: one resolved `--applied` by hand after it stopped part way.)
         let changed_schema = serde_json::from_str::<crate::schema::Delta>(&row.schema_delta)
             .is_ok_and(|d| !d.is_empty())
             || row
                 .fingerprint_after
                 .as_deref()
                 .is_some_and(|after| after != row.fingerprint_before);
-        if row.down_sql.is_none() && !changed_schema {
+        if !changed_schema {
             return Err(EngineError::refused(
-                format!("migration {version} has no down script and changed no schema object (a data migration): backstop cannot check that it was undone, so it stays applied"),
+                format!(
+                    "migration {version} changed no schema object (a data migration): backstop cannot check that it was undone, so it stays applied{}",
+                    if row.down_sql.is_some() { " (a rollback runs its down script and proves the schema)" } else { "" }
+                ),
                 "if its effect was reversed by hand and it must run again, ship that as a new migration",
             ));
         }
-        if row.down_sql.is_some() && !last.is_some_and(unproven) {
+        // A migration without a down script can only ever be undone by hand. One with a
+        // down script only after a rollback of it failed — its down script stopped (it
+        // undid nothing, in a transaction, and may be wrong for good) or its result could
+        // not be proven — and a person finished the undo: `rollback` proves its own work.
+        // The schema check below proves the hand's.
+        let rollback_failed = last.is_some_and(|e| e.kind == "rollback-failed");
+        if row.down_sql.is_some() && !rollback_failed {
             return Err(EngineError::refused(
-                format!("migration {version} is applied, and its last rollback did not fail for want of proof"),
-                "`backstop rollback` undoes it and proves it; resolve --rolled-back is for a rollback that could not be proven (exit 5), finished by hand",
+                format!("migration {version} is applied, and no rollback of it has failed"),
+                "`backstop rollback` undoes it and proves it; resolve --rolled-back is for a migration whose rollback failed (its down script stopped, or its result could not be proven), once a person has finished the undo by hand",
             ));
         }
     } else if !matches!(row.status, Status::Dirty | Status::Failed) {
@@ -706,17 +760,11 @@ pub fn resolve(
             row.status.as_str()
         )));
     }
-    let (mut state, lost) = run::load_state(db, &history)?;
-    if let Some(lost) = lost {
-        // Resolving writes the head again: the gap is accepted by an explicit override
-        // first, which records it.
-        return Err(lost.refusal("apply"));
-    }
     // History and the state row against the ledger: resolve rewrites both, and would
     // otherwise take an edited status or baseline as the truth.
     let events = db.load_events()?;
     let found = crosscheck::crosscheck(
-        &history,
+        history,
         &events,
         db.load_state()?.as_ref(),
         crosscheck::history_table(db.engine()),
@@ -853,7 +901,7 @@ pub fn resolve(
         .and_then(|_| {
             run::append(
                 db,
-                &mut state,
+                state,
                 &ctx.actor,
                 NewEvent::new("resolve")
                     .version(version)
