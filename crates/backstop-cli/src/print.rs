@@ -255,11 +255,16 @@ impl Printer {
             } else {
                 "OUTSIDE a transaction (progress recorded per statement)".to_string()
             }];
+            // 0 is how a migration turns a limit off.
+            let limit = |l: u64| match l {
+                0 => "none".to_string(),
+                l => format!("{l}ms"),
+            };
             if let Some(l) = m.lock_timeout_ms {
-                opts.push(format!("lock_timeout {l}ms"));
+                opts.push(format!("lock_timeout {}", limit(l)));
             }
             if let Some(l) = m.statement_timeout_ms {
-                opts.push(format!("statement_timeout {l}ms"));
+                opts.push(format!("statement_timeout {}", limit(l)));
             }
             out(&format!(
                 "  {} {}  ({})",
@@ -575,11 +580,30 @@ impl Printer {
         for w in &f.warnings {
             eprintln!("warning: {}", redact(w));
         }
-        for a in &f.applied {
-            eprintln!("applied  {} {}  ({} ms)", a.version, a.name, a.duration_ms);
-        }
-        for r in &f.rolled_back {
-            eprintln!("rolled back {} {}", r.version, r.name);
+        // What the run did before it stopped, as a run that finished says it (stdout in
+        // text mode: the JSON document carries it otherwise), and what of it stays.
+        if self.format != Format::Json && !self.quiet {
+            for a in &f.applied {
+                println!(
+                    "applied  {} {}  ({} ms, {} statements)",
+                    a.version, a.name, a.duration_ms, a.statements
+                );
+            }
+            let kept: Vec<i64> = f
+                .applied
+                .iter()
+                .map(|a| a.version)
+                .filter(|v| !f.undone.contains(v))
+                .collect();
+            if let (false, Some(release)) = (kept.is_empty(), &f.release_id) {
+                println!(
+                    "{} migration(s) of this run stay applied, as release {release} ({kept:?}): `backstop rollback --release {release}` undoes them",
+                    kept.len()
+                );
+            }
+            for r in &f.rolled_back {
+                println!("rolled back {} {}", r.version, r.name);
+            }
         }
         eprintln!("error: {}", redact(&e.to_string()));
         if let EngineError::NeedsPerson {
@@ -590,7 +614,11 @@ impl Printer {
         {
             // After an unproven rollback in a transaction the down script's work was rolled
             // back: the + lines are what it would have left, not the schema now.
-            let plus = if needs.situation == backstop_core::report::Situation::RollbackUnproven {
+            // So after an --atomic undo step that could not be proven in a transaction.
+            use backstop_core::report::Situation;
+            let plus = if needs.situation == Situation::RollbackUnproven
+                || (needs.situation == Situation::AtomicUndoFailed && needs.transaction)
+            {
                 "after the down script"
             } else {
                 "now"

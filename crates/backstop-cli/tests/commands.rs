@@ -701,3 +701,32 @@ fn status_and_verify_work_from_history_when_the_migrations_folder_is_gone() {
         "{j}"
     );
 }
+
+#[test]
+fn verify_says_which_applied_migrations_have_no_file_and_plan_shows_no_limit_as_none() {
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id INTEGER);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_b",
+        "CREATE TABLE b (id INTEGER);",
+        Some("DROP TABLE b;"),
+        None,
+        Some("lock_timeout = \"0s\"\n"),
+    );
+    let r = p.ok(&db, &["plan"]);
+    assert!(r.stdout.contains("lock_timeout none"), "{r:?}");
+    p.ok(&db, &["apply"]);
+    std::fs::remove_dir_all(p.dir().join("2_b")).expect("rm");
+    let r = p.run(&db, &["verify"]);
+    assert!(
+        r.stdout.contains("except [2], which have no files here"),
+        "{r:?}"
+    );
+}

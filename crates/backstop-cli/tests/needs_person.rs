@@ -401,6 +401,19 @@ fn an_atomic_undo_that_fails_keeps_the_cause_and_the_diff() {
             j["error"].as_str().is_some_and(|e| e.contains("nope")),
             "{j}"
         );
+        // The text: one state and one next (the run's), and the diff's + side is what the
+        // down script left before its transaction was rolled back, not the schema now.
+        let db = Db::new(kind);
+        p.ok(&db, &["apply", "--to", "1"]);
+        let r = p.run(&db, &["apply", "--atomic", "--release", "rel2"]);
+        assert_eq!(r.code, 5, "{r:?}");
+        assert_eq!(r.stderr.matches("  state: ").count(), 1, "{r:?}");
+        assert_eq!(r.stderr.matches("  next: ").count(), 1, "{r:?}");
+        assert!(
+            r.stderr
+                .contains("schema diff (- as before the migration, + after the down script)"),
+            "{r:?}"
+        );
     }
 }
 

@@ -546,6 +546,59 @@ fn lock_timeout_is_retried_with_backoff() {
     assert!(retries >= 1, "retried after lock timeouts: {r:?}");
 }
 
+#[test]
+fn a_lock_timeout_that_outlasts_the_retries_says_whose_lock_not_to_fix_the_file() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_alter",
+        "ALTER TABLE t ADD COLUMN c int;",
+        Some("ALTER TABLE t DROP COLUMN c;"),
+        None,
+        Some("lock_timeout = \"50ms\"\nretries = 1\n"),
+    );
+    let url = db.url.clone();
+    let blocker = std::thread::spawn(move || {
+        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+        c.batch_execute("BEGIN; LOCK TABLE t IN ACCESS SHARE MODE; SELECT pg_sleep(3); COMMIT;")
+            .expect("blocker");
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("another session held a lock"), "{r:?}");
+    assert!(
+        !r.stderr.contains("next: fix "),
+        "nothing in the file to fix: {r:?}"
+    );
+    // The same for a rollback step.
+    blocker.join().expect("join");
+    p.ok(&db, &["apply"]);
+    let url = db.url.clone();
+    let blocker = std::thread::spawn(move || {
+        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+        c.batch_execute("BEGIN; LOCK TABLE t IN ACCESS SHARE MODE; SELECT pg_sleep(3); COMMIT;")
+            .expect("blocker");
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let r = p.run(&db, &["rollback"]);
+    blocker.join().expect("join");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("another session held a lock"), "{r:?}");
+    assert!(
+        !r.stderr.contains("cannot run on the current schema"),
+        "{r:?}"
+    );
+}
+
 /// Holds an ACCESS EXCLUSIVE lock on `table` for `hold`, taken as soon as a migration
 /// holds advisory lock 4242 (so after the run's first schema read, which would wait).
 fn lock_while_migrating(url: &str, table: &str, hold: Duration) -> std::thread::JoinHandle<()> {

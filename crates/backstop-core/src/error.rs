@@ -37,6 +37,10 @@ pub struct Failure {
     pub column: usize,
     /// The statement's first line.
     pub statement: String,
+    /// The line the database pointed at, when it is not the statement's first (the
+    /// statement's first line alone would not show it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line_text: Option<String>,
     /// The database's error, or the verify check that returned false.
     pub error: String,
     pub code: Option<String>,
@@ -62,6 +66,9 @@ impl std::fmt::Display for Failure {
             write!(f, " [{c}]")?;
         }
         write!(f, "\n    {}", self.statement)?;
+        if let Some(l) = &self.line_text {
+            write!(f, "\n    line {}: {l}", self.line)?;
+        }
         if let Some(d) = &self.detail {
             write!(f, "\n    detail: {d}")?;
         }
@@ -200,6 +207,48 @@ impl EngineError {
                 next,
             },
             (other, _) => other,
+        }
+    }
+
+    /// Add what the run recorded before it failed (an override it was given, say) to the
+    /// state the error reports; an error that reports no state is returned as it is.
+    pub fn with_state_note(self, note: &str) -> Self {
+        match self {
+            EngineError::Failed {
+                failure,
+                state,
+                next,
+            } => EngineError::Failed {
+                failure,
+                state: format!("{state}; {note}"),
+                next,
+            },
+            EngineError::NeedsPerson {
+                what,
+                failure,
+                mut needs,
+                diff,
+                path,
+            } => {
+                needs.state = format!("{}; {note}", needs.state);
+                EngineError::NeedsPerson {
+                    what,
+                    failure,
+                    needs,
+                    diff,
+                    path,
+                }
+            }
+            EngineError::RefusedAfter {
+                reason,
+                state,
+                next,
+            } => EngineError::RefusedAfter {
+                reason,
+                state: format!("{state}; {note}"),
+                next,
+            },
+            other => other,
         }
     }
 

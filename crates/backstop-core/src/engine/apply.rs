@@ -417,6 +417,8 @@ pub fn apply(
 
     let mut schema = db.schema(None)?;
     let current_fp = schema.fingerprint();
+    // Said with a failure of any migration: the acceptance stays, whatever they do.
+    let mut accepted_note = None;
     if !state.fingerprint.is_empty() && state.fingerprint != current_fp {
         match &opts.allow_drift {
             None => {
@@ -441,6 +443,7 @@ pub fn apply(
                     None,
                 )?;
                 warnings.push(format!("schema drift accepted: {reason}"));
+                accepted_note = Some(super::rollback::drift_accepted_note(state.ledger_seq));
             }
         }
     }
@@ -496,7 +499,9 @@ pub fn apply(
                                     .collect();
                                 // Both failures matter: the one that started the undo says
                                 // why the run failed, the undo's what is left to do.
-                                let what = format!("--atomic: undoing migration {} after the failure did not complete: {e}\n  the failure that started the undo: {error}", row.version);
+                                // Each error's own state and next are superseded by the
+                                // run's: only what happened is said of them.
+                                let what = format!("--atomic: undoing migration {} after the failure did not complete: {}\n  the failure that started the undo: {}", row.version, headline(&e), headline(&error));
                                 let transaction = row.options.transaction && db.transactional_ddl();
                                 let cause = error.failure().cloned().map(Box::new);
                                 error = atomic_undo_failed(
@@ -533,6 +538,9 @@ pub fn apply(
                         ));
                     }
                 }
+                if let Some(note) = &accepted_note {
+                    error = error.with_state_note(note);
+                }
                 let versions: Vec<i64> = applied
                     .iter()
                     .map(|a| a.version)
@@ -551,6 +559,7 @@ pub fn apply(
                     undone,
                     rolled_back: vec![],
                     warnings,
+                    release_id: Some(release.clone()),
                 }));
             }
         }
@@ -579,6 +588,15 @@ pub fn apply(
 /// `--atomic` could not undo `row` (the error `e`) after a later migration failed: what a
 /// person must take over. When the undo itself left work (a dirty down script, an unproven
 /// schema), its facts stay; the run's own are added.
+/// What happened, from an error's text: without the state and next it reports.
+fn headline(e: &EngineError) -> String {
+    let text = e.to_string();
+    match text.find("\n  state: ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
 fn atomic_undo_failed(
     e: EngineError,
     row: &HistoryRow,
@@ -1040,7 +1058,11 @@ fn apply_tx(
                     read_next(&se, "apply")
                 } else {
                     // The folder, or the file of a single-file migration.
-                    format!("fix {} and run `backstop apply` again", m.path.display())
+                    run::script_next(
+                        &se,
+                        "apply",
+                        format!("fix {} and run `backstop apply` again", m.path.display()),
+                    )
                 };
                 return Err(failed(
                     se.failure,
@@ -1594,6 +1616,11 @@ fn run_no_tx(
                 *state = saved;
                 return Err(e.into());
             }
+            let next = run::script_next(
+                &se,
+                "apply",
+                format!("fix {} and run `backstop apply` again", m.path.display()),
+            );
             return Err(failed(
                 se.failure,
                 if up_done == 0 {
@@ -1603,7 +1630,7 @@ fn run_no_tx(
                     // changed is back only as far as down.sql puts it back.
                     format!("migration {} ran outside a transaction and failed; {how_text}so its schema changes are gone, and its data changes are undone as far as down.sql undoes them (history marks it rolled_back)", m.version)
                 },
-                format!("fix {} and run `backstop apply` again", m.path.display()),
+                next,
             ));
         }
         row.status = Status::Dirty;

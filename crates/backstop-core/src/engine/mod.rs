@@ -71,6 +71,8 @@ pub struct RunFailure {
     pub rolled_back: Vec<RolledBackMigration>,
     /// Warnings of the run so far (overrides, the end-of-run schema check).
     pub warnings: Vec<String>,
+    /// The release the `applied` migrations were recorded under.
+    pub release_id: Option<String>,
 }
 
 impl From<EngineError> for Box<RunFailure> {
@@ -81,6 +83,7 @@ impl From<EngineError> for Box<RunFailure> {
             undone: vec![],
             rolled_back: vec![],
             warnings: vec![],
+            release_id: None,
         })
     }
 }

@@ -362,7 +362,13 @@ pub fn rollback(
             Some(r.version),
             json!({"command": "rollback", "reason": reason}),
             format!("{reason}; nothing was rolled back"),
-            format!("roll back only the newer migrations (`--to {}`), or, knowing what its down script loses, `--force --reason \"…\"`", r.version),
+            // `todo` is newest first: with the irreversible one first, there is nothing
+            // newer to roll back on its own.
+            if todo.first().is_some_and(|first| first.version == r.version) {
+                "it stays applied; knowing what its down script loses, `--force --reason \"…\"` rolls it back".to_string()
+            } else {
+                format!("roll back only the newer migrations (`--to {}`), or, knowing what its down script loses, `--force --reason \"…\"`", r.version)
+            },
         ));
     }
 
@@ -391,15 +397,21 @@ pub fn rollback(
                 .detail(json!({"check": "irreversible", "versions": irreversible})),
         )?;
     }
+    // Said with a failure of any step: the acceptance stays, whatever the steps do.
+    let mut accepted_note = None;
     if let (true, Some(reason)) = (drifted, &opts.allow_drift) {
         run::accept_drift(
             db, &mut state, &ctx.actor, reason, &schema, &current, None, None,
         )?;
         warnings.push(format!("schema drift accepted: {reason}"));
+        accepted_note = Some(drift_accepted_note(state.ledger_seq));
     }
 
     let mut done = Vec::new();
     let mut events: Option<Vec<crate::ledger::Event>> = None;
+    // Migrations this run undid with proof: what their `resolve --applied` accepted is no
+    // longer drift for the older ones (the events above may predate their steps).
+    let mut undone_in_run: Vec<i64> = Vec::new();
     for (i, row) in todo.iter().enumerate() {
         ctx.say(|| {
             format!(
@@ -419,7 +431,7 @@ pub fn rollback(
             }
             events
                 .as_deref()
-                .map(|e| run::accepted_drift(e, row.version))
+                .map(|e| run::accepted_drift(e, row.version, &undone_in_run))
                 .unwrap_or_default()
         } else {
             Default::default()
@@ -437,8 +449,17 @@ pub fn rollback(
             },
             &accepted,
         ) {
-            Ok(r) => done.push(r),
+            Ok(r) => {
+                if !forced {
+                    undone_in_run.push(row.version);
+                }
+                done.push(r)
+            }
             Err(error) => {
+                let error = match &accepted_note {
+                    Some(note) => error.with_state_note(note),
+                    None => error,
+                };
                 let versions: Vec<i64> = done.iter().map(|r| r.version).collect();
                 let at = super::apply::Stopped {
                     command: "rollback",
@@ -460,6 +481,7 @@ pub fn rollback(
                     undone: vec![],
                     rolled_back: done,
                     warnings,
+                    release_id: None,
                 }));
             }
         }
@@ -480,6 +502,12 @@ pub fn rollback(
         fingerprint: fp,
         warnings,
     })
+}
+
+/// Said with a failure after `--allow-drift` accepted the drift found at the start of the
+/// run (`seq`: its override event): that acceptance was committed and stays.
+pub(crate) fn drift_accepted_note(seq: i64) -> String {
+    format!("before the first migration, the drift found was accepted: the schema as it stood then became the recorded baseline (override event {seq}) and stays so, and `backstop status` no longer reports it")
 }
 
 /// Undo one migration with its stored down script and prove the schema is back to the
@@ -621,7 +649,10 @@ fn undo_inner(
                 let next = if se.read {
                     read_next(&se, "rollback")
                 } else {
-                    "the stored down script cannot run on the current schema: inspect it with `backstop rollback --dry-run`, fix the database by hand if needed, or restore from backup".into()
+                    run::script_next(&se, "rollback", format!(
+                        "see the stored down script with `backstop rollback --dry-run`. If something in the database is in the way (data, an object changed by hand), put it right and run `backstop rollback` again; if the stored script itself is wrong, undo migration {v} by hand and run `backstop resolve {v} --rolled-back --reason \"…\"`, which checks that the schema is as before it",
+                        v = row.version
+                    ))
                 };
                 return Err(EngineError::Failed {
                     failure: Box::new(se.failure),

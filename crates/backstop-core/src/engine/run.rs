@@ -50,6 +50,25 @@ pub(crate) fn failure_at(
         Some(p) => st.script_position(p),
         None => (st.line, st.column),
     };
+    // The line the error points at, when the statement's first line doesn't show it. Taken
+    // from the masked statement, so that a credential split over lines is masked whole (and
+    // not shown at all if masking joined lines).
+    let line_text = (line > st.line)
+        .then(|| {
+            let masked = crate::redact::redact(&st.sql);
+            (masked.lines().count() == st.sql.lines().count())
+                .then(|| masked.lines().nth(line - st.line).map(str::to_string))
+                .flatten()
+        })
+        .flatten()
+        .map(|l| {
+            let l = l.trim();
+            let mut t: String = l.chars().take(200).collect();
+            if l.chars().count() > 200 {
+                t.push_str(" …");
+            }
+            t
+        });
     Failure {
         version: s.version,
         name: s.name.to_string(),
@@ -61,6 +80,7 @@ pub(crate) fn failure_at(
         // The statement may quote a password (the database's message already had it
         // masked); the failure is printed and stored in the ledger as it is here.
         statement: crate::redact::redact(&st.excerpt()),
+        line_text,
         error: crate::redact::redact(&error),
         code: db.and_then(|e| e.code.clone()),
         detail: db.and_then(|e| e.detail.clone()),
@@ -162,6 +182,7 @@ pub(crate) fn read_after(
                 line: 1 + s.line_offset,
                 column: 1,
                 statement: String::new(),
+                line_text: None,
                 error: message,
                 code: e.code.clone(),
                 detail: e.detail.clone(),
@@ -184,6 +205,16 @@ pub(crate) fn read_next(se: &ScriptError, command: &str) -> String {
         format!("another session holds a lock the schema read waited for (see pg_locks); run `backstop {command}` again once it is released, or raise lock_timeout or retries in the migration's options")
     } else {
         format!("check the connection and the server log, then run `backstop {command}` again")
+    }
+}
+
+/// What to do after a statement of a script failed: `fix`, unless it timed out waiting for
+/// a lock, which is no fault of the script (`command`: the command to run again).
+pub(crate) fn script_next(se: &ScriptError, command: &str, fix: String) -> String {
+    if se.is_lock_timeout() {
+        format!("another session held a lock this statement needed for longer than the migration's lock_timeout, in every attempt: find it (PostgreSQL: pg_locks joined with pg_stat_activity; SQLite: another process writing to the file) and run `backstop {command}` again once it is released, or raise lock_timeout or retries in the migration's options")
+    } else {
+        fix
     }
 }
 
@@ -514,6 +545,7 @@ pub(crate) fn commit_failure(s: &ScriptRef, index: usize, e: &DbError) -> Failur
         line: 0,
         column: 0,
         statement: "COMMIT (deferred constraints and deferred triggers are checked here)".into(),
+        line_text: None,
         error: e.message.clone(),
         code: e.code.clone(),
         detail: e.detail.clone(),
@@ -641,20 +673,50 @@ impl AcceptedDrift {
 /// `objects` of the drift overrides, and of other migrations' `resolve --applied`, after
 /// that event in `events`). An acceptance that did not record its objects counts as
 /// touching every object: a rollback can then prove no step whose migration changed one.
-pub(crate) fn accepted_drift(events: &[crate::ledger::Event], version: i64) -> AcceptedDrift {
+///
+/// A `resolve --applied` stops counting once its migration was undone with proof (a
+/// rollback that was not forced, or `resolve --rolled-back`, which checks the schema): that
+/// proof put every object it accepted back as it was before the migration. `undone_since`:
+/// migrations undone with proof after `events` was read.
+pub(crate) fn accepted_drift(
+    events: &[crate::ledger::Event],
+    version: i64,
+    undone_since: &[i64],
+) -> AcceptedDrift {
     let since = events
         .iter()
         .filter(|e| e.version == Some(version) && matches!(e.kind.as_str(), "apply" | "resolve"))
         .map(|e| e.seq)
         .max()
         .unwrap_or(0);
+    let detail = |e: &crate::ledger::Event| serde_json::from_str::<serde_json::Value>(&e.detail);
+    // The last proven undo of each migration.
+    let mut undone: std::collections::HashMap<i64, i64> = Default::default();
+    for e in events {
+        let Some(v) = e.version else { continue };
+        let proven = match e.kind.as_str() {
+            "rollback" => detail(e).is_ok_and(|d| d["forced"] == false),
+            "resolve" => detail(e).is_ok_and(|d| d["to"] == "rolled_back"),
+            _ => false,
+        };
+        if proven {
+            undone.insert(v, e.seq);
+        }
+    }
     let mut accepted = AcceptedDrift::default();
     for e in events.iter().filter(|e| e.seq > since) {
-        let Ok(d) = serde_json::from_str::<serde_json::Value>(&e.detail) else {
+        let Ok(d) = detail(e) else {
             continue;
         };
         let objects = match e.kind.as_str() {
             "override" if d["check"] == "drift" => d.get("objects"),
+            "resolve"
+                if e.version.is_some_and(|v| {
+                    undone_since.contains(&v) || undone.get(&v).is_some_and(|&at| at > e.seq)
+                }) =>
+            {
+                continue
+            }
             // A resolve written before it recorded `objects` accepted only its own
             // migration's work, as far as anyone said: not counted.
             "resolve" if d["to"] == "applied" && d.get("objects").is_some() => d.get("objects"),
