@@ -195,11 +195,173 @@ pub enum AuditAction {
     Export,
 }
 
+/// A parse error as clap renders it, on one line for the failure document: the message and
+/// every detail clap puts on the lines under it (the arguments that are missing, the
+/// possible values, a tip), without the usage and clap's pointer to `--help` (the caller
+/// names the help of the command that was given: see [`help_command`]).
+pub fn one_line(rendered: &str) -> String {
+    let mut out = String::new();
+    // After a line ending in `:`, the indented lines under it are a list: `--reason
+    // <REASON>` and `<--applied|--rolled-back>` under "required arguments were not provided:".
+    let mut list = false;
+    for line in rendered.lines() {
+        let indented = line.starts_with([' ', '\t']);
+        let line = line.trim();
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if line.is_empty() {
+            list = false;
+            continue;
+        }
+        let line = line.strip_prefix("error:").map_or(line, str::trim_start);
+        let separator = if out.is_empty() {
+            ""
+        } else if out.ends_with(':') {
+            list = indented;
+            " "
+        } else if list && indented {
+            ", "
+        } else if line.starts_with('[') {
+            " "
+        } else {
+            list = false;
+            "; "
+        };
+        out.push_str(separator);
+        out.push_str(line);
+    }
+    if out.is_empty() {
+        "invalid arguments".into()
+    } else {
+        out
+    }
+}
+
+/// `backstop [SUBCOMMAND…] --help` for the deepest subcommand named in `args` (the program
+/// name first), read as far as the arguments allow: the help that explains the arguments
+/// a parse error is about.
+pub fn help_command(args: &[std::ffi::OsString]) -> String {
+    use clap::CommandFactory;
+    let mut words = vec!["backstop".to_string()];
+    if let Ok(mut m) = Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(args)
+    {
+        while let Some((name, sub)) = m.remove_subcommand() {
+            // `backstop help frob` is about `backstop --help`.
+            if name == "help" {
+                break;
+            }
+            words.push(name);
+            m = sub;
+        }
+    }
+    words.push("--help".into());
+    words.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use clap::Parser;
+
     #[test]
     fn the_argument_definitions_are_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    /// What the failure document says for these arguments: clap's error on one line, and
+    /// the help to see.
+    fn said(args: &[&str]) -> (String, String) {
+        let args: Vec<std::ffi::OsString> = std::iter::once("backstop")
+            .chain(args.iter().copied())
+            .map(Into::into)
+            .collect();
+        let e = Cli::try_parse_from(&args).expect_err("a parse error");
+        (one_line(&e.render().to_string()), help_command(&args))
+    }
+
+    #[test]
+    fn parse_errors_keep_their_details_on_one_line() {
+        // Regression: only clap's first line was kept, so the missing arguments, listed on
+        // the lines under it, were lost.
+        for (args, message, help) in [
+            (
+                &["rollback", "--force"][..],
+                "the following required arguments were not provided: --reason <REASON>",
+                "backstop rollback --help",
+            ),
+            (
+                &["--format", "json", "apply", "--allow-drift"],
+                "the following required arguments were not provided: --reason <REASON>",
+                "backstop apply --help",
+            ),
+            (
+                &["resolve", "1"],
+                "the following required arguments were not provided: --reason <REASON>, <--applied|--rolled-back>",
+                "backstop resolve --help",
+            ),
+            (
+                &["new"],
+                "the following required arguments were not provided: <NAME>",
+                "backstop new --help",
+            ),
+            (
+                &["lint", "--engine", "oracle"],
+                "invalid value 'oracle' for '--engine <ENGINE>' [possible values: postgres, sqlite, mysql]",
+                "backstop lint --help",
+            ),
+            (
+                &["new", "-x"],
+                "unexpected argument '-x' found; tip: to pass '-x' as a value, use '-- -x'",
+                "backstop new --help",
+            ),
+            (
+                &["rollback", "--to", "1", "--steps", "2"],
+                "the argument '--to <TO>' cannot be used with '--steps <STEPS>'",
+                "backstop rollback --help",
+            ),
+            (
+                &["rollback", "--steps", "x"],
+                "invalid value 'x' for '--steps <STEPS>': invalid digit found in string",
+                "backstop rollback --help",
+            ),
+            (
+                &["audit", "verify", "--bogus"],
+                "unexpected argument '--bogus' found",
+                "backstop audit verify --help",
+            ),
+            (
+                &["audit", "frob"],
+                "unrecognized subcommand 'frob'",
+                "backstop audit --help",
+            ),
+            (
+                &["frob"],
+                "unrecognized subcommand 'frob'",
+                "backstop --help",
+            ),
+            (
+                &["--format", "json"],
+                "'backstop' requires a subcommand but one was not provided [subcommands: init, new, status, plan, apply, rollback, verify, lint, schema, sum, resolve, audit, help]",
+                "backstop --help",
+            ),
+            (
+                &["help", "frob"],
+                "unrecognized subcommand 'frob'",
+                "backstop --help",
+            ),
+        ] {
+            assert_eq!(said(args), (message.to_string(), help.to_string()), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn one_line_takes_any_text() {
+        assert_eq!(one_line(""), "invalid arguments");
+        assert_eq!(one_line("error: x\n\nUsage: y"), "x");
+        assert_eq!(one_line("error: a:\n  b\n  c\nd"), "a: b, c; d");
     }
 }

@@ -67,10 +67,17 @@ fn report_panic(info: &std::panic::PanicHookInfo) {
 
 /// Arguments clap could not parse. Help and version print as usual; a real error is a
 /// usage error (exit 2), and a script that asked for `--format json` gets the failure
-/// document on stdout like any other failure, not an empty stdout.
+/// document on stdout like any other failure, not an empty stdout, saying all that clap
+/// says but the usage.
 fn bad_arguments(e: clap::Error) -> i32 {
     use clap::error::ErrorKind;
-    let args: Vec<String> = std::env::args().collect();
+    // Not `std::env::args()`: it panics on an argument that is not UTF-8, which is one of
+    // the errors reported here.
+    let args_os: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args: Vec<String> = args_os
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let wants_json = args
         .windows(2)
         .any(|w| w[0] == "--format" && w[1] == "json")
@@ -98,15 +105,13 @@ fn bad_arguments(e: clap::Error) -> i32 {
         eprint!("{text}");
         return e.exit_code();
     }
-    let message = text
-        .lines()
-        .next()
-        .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ")
-        .to_string();
+    // clap lists what is missing (and the possible values, a tip) on the lines under its
+    // first: all of them are kept, joined on one line.
+    let message = cli::one_line(&text);
+    let help = cli::help_command(&args_os);
     let p = Printer::new(cli::Format::Json, false, false);
     p.failure(&Box::<RunFailure>::from(EngineError::Usage(format!(
-        "{message} (see `backstop --help`)"
+        "{message} (see `{help}`)"
     ))))
 }
 

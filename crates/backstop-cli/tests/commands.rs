@@ -292,6 +292,113 @@ fn bad_arguments_in_json_mode_still_print_a_failure_document() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("backstop "));
 }
 
+/// A parse error in JSON mode says what clap says in text mode: which arguments are
+/// missing, the possible values, and the help of the command that was given.
+#[test]
+fn argument_errors_in_json_mode_name_the_arguments_and_the_command() {
+    // Regression: only clap's first line was kept, so `rollback --force` said "the following
+    // required arguments were not provided:" without naming `--reason`, and pointed to
+    // `backstop --help`.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    let missing = "the following required arguments were not provided:";
+    for (args, error) in [
+        (
+            &["rollback", "--force"][..],
+            format!("{missing} --reason <REASON> (see `backstop rollback --help`)"),
+        ),
+        (
+            &["apply", "--allow-drift"],
+            format!("{missing} --reason <REASON> (see `backstop apply --help`)"),
+        ),
+        (
+            &["resolve", "1", "--applied"],
+            format!("{missing} --reason <REASON> (see `backstop resolve --help`)"),
+        ),
+        (
+            &["resolve", "1"],
+            format!(
+                "{missing} --reason <REASON>, <--applied|--rolled-back> (see `backstop resolve --help`)"
+            ),
+        ),
+        (
+            &["lint", "--engine", "oracle"],
+            "invalid value 'oracle' for '--engine <ENGINE>' [possible values: postgres, sqlite, mysql] (see `backstop lint --help`)".into(),
+        ),
+        (
+            &["rollback", "--to", "0", "--release", "r1"],
+            "the argument '--to <TO>' cannot be used with '--release <RELEASE>' (see `backstop rollback --help`)".into(),
+        ),
+        (
+            &["audit", "verify", "--bogus"],
+            "unexpected argument '--bogus' found (see `backstop audit verify --help`)".into(),
+        ),
+        (
+            &["new", "-x"],
+            "unexpected argument '-x' found; tip: to pass '-x' as a value, use '-- -x' (see `backstop new --help`)".into(),
+        ),
+        (
+            &["audit", "frob"],
+            "unrecognized subcommand 'frob' (see `backstop audit --help`)".into(),
+        ),
+    ] {
+        let json: Vec<&str> = ["--format", "json"].into_iter().chain(args.iter().copied()).collect();
+        let r = p.run(&db, &json);
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+        let j = r.json();
+        assert_eq!(j["kind"], "usage", "{args:?}: {j}");
+        assert_eq!(j["error"], error.as_str(), "{args:?}");
+        assert_eq!(r.stderr.trim_end(), format!("error: {error}"), "{args:?}");
+        // Text mode still prints clap's own message and usage.
+        let r = p.run(&db, args);
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+        assert!(r.stdout.is_empty(), "{args:?}: {r:?}");
+        assert!(r.stderr.starts_with("error: "), "{args:?}: {r:?}");
+    }
+    // Nothing was rolled back.
+    assert!(db.check("SELECT count(*) = 1 FROM sqlite_master WHERE name = 'a'"));
+}
+
+/// An argument that is not UTF-8 is a usage error like any other.
+#[cfg(unix)]
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error() {
+    // Regression: reading the arguments to report the error panicked (exit 101).
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"x\xff");
+    for json in [false, true] {
+        let mut c = Command::new(BIN);
+        c.env_remove("DATABASE_URL");
+        if json {
+            c.args(["--format", "json"]);
+        }
+        let out = c.arg("status").arg(bad).output().expect("run");
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("unexpected argument 'x\u{fffd}' found"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("internal error"), "{stderr}");
+        if json {
+            let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+            assert_eq!(j["kind"], "usage", "{j}");
+            assert_eq!(
+                j["error"],
+                "unexpected argument 'x\u{fffd}' found (see `backstop status --help`)"
+            );
+        }
+    }
+}
+
 /// A deploy role that doesn't own backstop's tables, on history tables of the first layout
 /// (no `catalog_stamp` column): apply, status and rollback work without the stamp; a run
 /// by the owner later adds the column and records it.

@@ -469,6 +469,32 @@ fn prose_that_mentions_a_password_is_left_alone() {
 }
 
 #[test]
+fn password_parameters_with_a_percent_encoded_key_or_equals_sign_are_masked() {
+    // Regression: `?password%3Dsecret` made the URL invalid, and the error quoted it whole.
+    let p = Project::new();
+    for param in [
+        "password%3D",
+        "password%3d",
+        "password%253D",
+        "p%61ssword%3D",
+        "PASSWORD%3D",
+    ] {
+        let url = format!("postgres://u@127.0.0.1:1/db?{param}ssWord9xQ");
+        for format in ["text", "json"] {
+            let r = raw(&p, &["--database-url", &url, "--format", format, "status"]);
+            assert_eq!(r.code, 2, "{url}: {r:?}");
+            assert!(!r.all().contains("ssWord9xQ"), "{url} leaked: {r:?}");
+            let shown = format!("postgres://u@127.0.0.1:1/db?{param}***");
+            assert!(r.stderr.contains(&shown), "{url}: {r:?}");
+            if format == "json" {
+                let e = r.json()["error"].as_str().unwrap_or_default().to_string();
+                assert!(e.contains(&shown), "{url}: {e}");
+            }
+        }
+    }
+}
+
+#[test]
 fn actor_release_and_reason_are_masked_in_history_as_in_the_ledger() {
     // Regression: the ledger masked the password in --actor and --release, but
     // backstop.migrations stored actor, release_id and note ("rolled back by …") as given.

@@ -4,7 +4,8 @@
 //!
 //! - [`redact_credentials`] masks credentials by their shape only: the password in a URL's
 //!   userinfo (`scheme://user:***@host`, also when the `://` is mangled, as in
-//!   `postgres:/user:pw@host`) and the value of a `password=` / `password:` parameter. It is
+//!   `postgres:/user:pw@host`) and the value of a `password=` / `password:` parameter (also
+//!   with the key or the `=` percent-encoded, as in a mistyped `?password%3Dpw`). It is
 //!   safe on any text, and is what reports are printed through.
 //! - [`redact`] also masks, wherever they occur, the passwords registered with
 //!   [`register_secret`] / [`register_url_password`] (taken from the URL the user gave),
@@ -87,7 +88,13 @@ fn url_passwords(url: &str) -> Vec<String> {
             continue;
         };
         // Without its quotes: masking leaves quotes in place, as `password='***'`.
-        found.push(String::from_utf8_lossy(v.inner(url.as_bytes())).into_owned());
+        let inner = String::from_utf8_lossy(v.inner(url.as_bytes())).into_owned();
+        // A URL's query parameter is percent-decoded by the driver, which may echo it so.
+        let decoded = percent_decode(&inner);
+        if decoded != inner {
+            found.push(decoded);
+        }
+        found.push(inner);
         found.push(unescape(raw));
     }
     let url = url.trim();
@@ -491,15 +498,15 @@ impl Value {
 /// `password: value` is also how prose reads (`password: old one was revoked`), so there an
 /// unquoted value counts only when it stands alone, as a parameter's does (see
 /// [`stands_alone`]), or follows the colon with no space, or a quoted key (JSON).
+///
+/// The key and its `=` may be percent-encoded (`p%61ssword=`, `password%3D`): a mistyped or
+/// hand-encoded query string is decoded by the driver, and the value must not show.
 fn password_values(text: &str) -> Vec<Value> {
-    const KEY: &str = "password";
-    let lower = text.to_ascii_lowercase();
     let b = text.as_bytes();
     let mut found = Vec::new();
     let mut i = 0;
-    while let Some(pos) = lower.get(i..).and_then(|rest| rest.find(KEY)) {
-        let key = i + pos;
-        let mut j = key + KEY.len();
+    while let Some((key, key_end)) = next_key(b, i) {
+        let mut j = key_end;
         i = j;
         // `"password": "…"` in JSON-like text: the key's closing quote.
         let quoted_key = matches!(b.get(j), Some(b'"' | b'\''));
@@ -509,10 +516,20 @@ fn password_values(text: &str) -> Vec<Value> {
         while b.get(j) == Some(&b' ') {
             j += 1;
         }
-        let Some(&separator @ (b'=' | b':')) = b.get(j) else {
-            continue;
+        // `=` may be percent-encoded too: `?password%3Dsecret` is a mistyped parameter.
+        let separator = match b.get(j) {
+            Some(b':') => {
+                j += 1;
+                b':'
+            }
+            _ => match encoded_len(b, j, b'=') {
+                Some(len) => {
+                    j += len;
+                    b'='
+                }
+                None => continue,
+            },
         };
-        j += 1;
         let after_separator = j;
         while b.get(j) == Some(&b' ') {
             j += 1;
@@ -550,6 +567,45 @@ fn password_values(text: &str) -> Vec<Value> {
         i = end.max(i);
     }
     found
+}
+
+/// The name of the parameters whose values [`password_values`] finds.
+const KEY: &[u8] = b"password";
+
+/// Where the next `password` key at or after `from` starts and ends, in any case. Each of
+/// its letters may be percent-encoded, once or twice (`p%61ssword`, `p%2561ssword`), as in
+/// a query string encoded by hand or by a tool: the driver decodes it to `password`.
+fn next_key(b: &[u8], from: usize) -> Option<(usize, usize)> {
+    (from..b.len()).find_map(|start| {
+        let mut j = start;
+        for &want in KEY {
+            j += encoded_len(b, j, want)?;
+        }
+        Some((start, j))
+    })
+}
+
+/// How many bytes at `i` spell the ASCII character `want` (letters in either case): 1 for
+/// the character itself, 3 for `%XX`, 5 for `%25XX` (percent-encoded twice); `None` when
+/// they spell something else.
+fn encoded_len(b: &[u8], i: usize, want: u8) -> Option<usize> {
+    let c = *b.get(i)?;
+    if c.eq_ignore_ascii_case(&want) {
+        return Some(1);
+    }
+    if c != b'%' {
+        return None;
+    }
+    let hex = |at: usize| -> Option<u8> {
+        let digit = |at: usize| b.get(at).and_then(|c| (*c as char).to_digit(16));
+        Some((digit(at)? * 16 + digit(at + 1)?) as u8)
+    };
+    let (code, len) = match (hex(i + 1), hex(i + 3)) {
+        (Some(0x25), Some(code)) => (code, 5),
+        (Some(code), _) => (code, 3),
+        (None, _) => return None,
+    };
+    code.eq_ignore_ascii_case(&want).then_some(len)
 }
 
 /// Where a quoted value with no closing quote, starting at `start`, ends: at the end of the
@@ -747,6 +803,12 @@ mod tests {
             "%",
             "%4",
             "%40",
+            "%3D",
+            "%3d",
+            "%253D",
+            "%2",
+            "p%61ssword",
+            "%70",
             "%é",
             "Some(",
             "\"password\": ",
@@ -993,6 +1055,63 @@ mod tests {
         ] {
             assert_eq!(redact_credentials(text), shown, "{text}");
         }
+    }
+
+    #[test]
+    fn masks_password_parameters_with_a_percent_encoded_key_or_equals_sign() {
+        // Regression: `?password%3Dsecret` (a mistyped query string) was shown as it is.
+        for (text, shown) in [
+            (
+                "cannot connect to postgres://u@127.0.0.1/db?password%3DssWord9xQ: invalid PostgreSQL URL",
+                "cannot connect to postgres://u@127.0.0.1/db?password%3D***: invalid PostgreSQL URL",
+            ),
+            ("db?password%3dssWord9xQ", "db?password%3d***"),
+            ("db?PASSWORD%3DssWord9xQ x", "db?PASSWORD%3D*** x"),
+            (
+                "db?p%61ssword=ssWord9xQ&sslmode=disable",
+                "db?p%61ssword=***&sslmode=disable",
+            ),
+            ("db?%70ASSWORD%3DssWord9xQ", "db?%70ASSWORD%3D***"),
+            (
+                "db?%70%61%73%73%77%6f%72%64%3DssWord9xQ",
+                "db?%70%61%73%73%77%6f%72%64%3D***",
+            ),
+            // Encoded twice.
+            ("db?password%253DssWord9xQ", "db?password%253D***"),
+            ("db?p%2561ssword%253dssWord9xQ", "db?p%2561ssword%253d***"),
+            // The whole query encoded: the value runs on, which shows less, not more.
+            (
+                "db?sslmode%3Drequire%26password%3DssWord9xQ%26x%3D1 refused",
+                "db?sslmode%3Drequire%26password%3D*** refused",
+            ),
+            ("sslpassword%3D'a b' x", "sslpassword%3D'***' x"),
+        ] {
+            let once = redact_credentials(text);
+            assert_eq!(once, shown, "{text}");
+            assert_eq!(redact_credentials(&once), once, "{text}");
+        }
+        // The word without a value, or with something other than `=` after it.
+        for s in [
+            "reset your password%20here",
+            "password%3D",
+            "password%3",
+            "password%",
+            "p%61ssword reset",
+            "passw%6Frd%3A",
+            "%password",
+            "password%3G x",
+            "pa%73%73word%2Dhash",
+        ] {
+            assert_eq!(redact_credentials(s), s);
+        }
+        // The value is learnt from such a URL, and masked wherever a driver repeats it
+        // (percent-decoded too).
+        register_url_password("postgres://u@h/db?password%3DZq9Secret10");
+        register_url_password("postgres://u@h/db?p%61ssword=Zq9%40Secret11");
+        assert_eq!(
+            redact("server said: Zq9Secret10 and Zq9@Secret11 are wrong"),
+            "server said: *** and *** are wrong"
+        );
     }
 
     #[test]
