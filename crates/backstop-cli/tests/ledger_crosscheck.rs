@@ -1,5 +1,5 @@
-//! History and the state row are caches of the ledger: edited behind backstop's back, they
-//! must not steer a run. Every command reads them against the ledger: apply, rollback,
+//! History (its statuses and checksums) and the state row are caches of the ledger: edited
+//! behind backstop's back, they must not steer a run. Every command reads them against the ledger: apply, rollback,
 //! resolve and their dry runs refuse (exit 3), verify and audit verify report, status and
 //! plan warn.
 mod common;
@@ -15,6 +15,9 @@ both!(
     a_damaged_head_shows_before_the_real_run,
     a_lost_head_override_before_a_dirty_refusal_says_what_it_wrote,
     resolve_applied_records_every_object_it_accepts,
+    a_rewritten_checksum_is_tampering_not_an_edited_file,
+    a_checksum_rewritten_to_hide_an_edit_is_found,
+    a_migration_edited_between_rollback_and_reapply_is_no_tampering,
 );
 
 /// `1_t1` a data migration (it must never run twice), `2_t2`, `3_t3`, all applied.
@@ -427,4 +430,237 @@ fn resolve_applied_records_every_object_it_accepts(kind: Kind) {
     assert!(objects.contains("t2") && objects.contains("z1"), "{detail}");
     let r = p.ok(&db, &["--format", "json", "status"]);
     assert!(r.json()["drift"].is_null(), "{r:?}");
+}
+
+/// The checksum `backstop sum` wrote for migration `id`.
+fn summed_checksum(p: &Project, id: &str) -> String {
+    let sum = std::fs::read_to_string(p.tmp.path().join("backstop.sum")).expect("backstop.sum");
+    sum.lines()
+        .find_map(|l| l.strip_prefix(&format!("{id} ")))
+        .unwrap_or_else(|| panic!("no {id} in backstop.sum:\n{sum}"))
+        .to_string()
+}
+
+/// Every command refuses or reports migration `v`'s rewritten checksum as a disagreement
+/// with the ledger, never as an edited migration file.
+fn checksum_tampering_is_reported(db: &Db, p: &Project, v: i64) {
+    let said = format!("history's checksum of migration {v}");
+    for args in [
+        &["apply"][..],
+        &["apply", "--dry-run"],
+        &["rollback"],
+        &["rollback", "--dry-run"],
+        &["verify"],
+        &["audit", "verify"],
+    ] {
+        let r = p.run(db, args);
+        assert_eq!(r.code, 3, "{args:?}: {r:?}");
+        if args[0] != "verify" {
+            assert!(r.all().contains(&said), "{args:?}: {r:?}");
+        }
+    }
+    // The disagreement is what refuses, before the files are compared with history.
+    for args in [&["apply"][..], &["apply", "--dry-run"], &["rollback"]] {
+        let r = p.run(db, args);
+        assert!(r.stderr.contains("disagrees with the ledger"), "{r:?}");
+        assert!(r.stderr.contains("restore backstop's tables"), "{r:?}");
+        assert!(!r.stderr.contains("edited after"), "{args:?}: {r:?}");
+    }
+    let r = p.run(db, &["--format", "json", "verify"]);
+    let v = r.json();
+    let ledger = check(&v, "history and ledger");
+    assert_eq!(ledger["ok"], false, "{r:?}");
+    assert!(ledger["detail"].to_string().contains(&said), "{r:?}");
+    let r = p.run(db, &["--format", "json", "audit", "verify"]);
+    assert!(
+        r.json()["disagreements"].to_string().contains(&said),
+        "{r:?}"
+    );
+    let st = p.status(db);
+    assert!(st["warnings"].to_string().contains(&said), "{st}");
+    let r = p.ok(db, &["--format", "json", "plan"]);
+    let warnings = r.json()["warnings"].to_string();
+    assert!(warnings.contains("apply would refuse"), "{r:?}");
+    assert!(warnings.contains(&said), "{r:?}");
+}
+
+fn a_rewritten_checksum_is_tampering_not_an_edited_file(kind: Kind) {
+    // Regression: a history row's checksum rewritten behind backstop's back was refused as
+    // an edited migration file (the file was unchanged), and verify's "history and ledger"
+    // check and audit verify passed.
+    // (Migration 2's: status reads the details of the applies other than the last only
+    // in brief.)
+    let db = Db::new(kind);
+    let p = applied(&db);
+    db.exec(&format!(
+        "UPDATE {} SET checksum = 'sha256:0000' WHERE version = 2",
+        db.t("migrations")
+    ));
+    checksum_tampering_is_reported(&db, &p, 2);
+    // The file is compared with the checksum the ledger recorded: it was not edited.
+    let r = p.ok(&db, &["--format", "json", "plan"]);
+    assert!(
+        !r.json()["warnings"].to_string().contains("edited after"),
+        "{r:?}"
+    );
+    let r = p.run(&db, &["--format", "json", "verify"]);
+    assert_eq!(check(&r.json(), "checksums")["ok"], true, "{r:?}");
+    assert_eq!(p.status(&db)["checksum_mismatches"], serde_json::json!([]));
+    assert!(db.check("SELECT count(*) = 0 FROM t3"), "t3 was dropped");
+    assert!(t1_intact(&db));
+
+    // A dirty row's: resolve would record it as genuine.
+    let db = Db::new(kind);
+    let p = applied(&db);
+    with_dirty(&db, &p);
+    db.exec(&format!(
+        "UPDATE {} SET checksum = 'sha256:0000' WHERE version = 8",
+        db.t("migrations")
+    ));
+    db.exec("CREATE TABLE missing (x int)");
+    let r = p.run(&db, &["resolve", "8", "--applied", "--reason", "x"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("history's checksum of migration 8"),
+        "{r:?}"
+    );
+    assert!(db.check(&format!(
+        "SELECT count(*) = 1 FROM {} WHERE version = 8 AND status = 'dirty'",
+        db.t("migrations")
+    )));
+
+    // After a lost head is accepted, the checksums the override recorded are the account.
+    let db = Db::new(kind);
+    let p = applied(&db);
+    db.exec(&format!("DELETE FROM {}", db.t("state")));
+    p.ok(
+        &db,
+        &[
+            "apply",
+            "--allow-drift",
+            "--reason",
+            "state row lost, checked",
+        ],
+    );
+    p.ok(&db, &["audit", "verify"]);
+    db.exec(&format!(
+        "UPDATE {} SET checksum = 'sha256:0000' WHERE version = 1",
+        db.t("migrations")
+    ));
+    checksum_tampering_is_reported(&db, &p, 1);
+}
+
+fn a_checksum_rewritten_to_hide_an_edit_is_found(kind: Kind) {
+    // Regression: an applied migration's file edited and its history checksum rewritten
+    // to match: apply, verify and audit verify all passed.
+    let db = Db::new(kind);
+    let p = applied(&db);
+    p.add(
+        "2_t2",
+        "CREATE TABLE t2 (x int, y int);",
+        Some("DROP TABLE t2;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    db.exec(&format!(
+        "UPDATE {} SET checksum = '{}' WHERE version = 2",
+        db.t("migrations"),
+        summed_checksum(&p, "2_t2")
+    ));
+    checksum_tampering_is_reported(&db, &p, 2);
+    // The edit itself shows too: the file against what the ledger says was applied.
+    let r = p.run(&db, &["--format", "json", "verify"]);
+    let v = r.json();
+    let checksums = check(&v, "checksums");
+    assert_eq!(checksums["ok"], false, "{r:?}");
+    assert!(checksums["detail"].to_string().contains("[2]"), "{r:?}");
+    assert_eq!(p.status(&db)["checksum_mismatches"], serde_json::json!([2]));
+}
+
+fn a_migration_edited_between_rollback_and_reapply_is_no_tampering(kind: Kind) {
+    let db = Db::new(kind);
+    let p = applied(&db);
+    let clean = |what: &str| {
+        let r = p.run(&db, &["--format", "json", "audit", "verify"]);
+        assert_eq!(r.code, 0, "after {what}: {r:?}");
+        let r = p.run(&db, &["--format", "json", "verify"]);
+        assert_eq!(r.code, 0, "after {what}: {r:?}");
+        // status reads a brief ledger (only the applies' checksums of their details).
+        let st = p.status(&db);
+        assert!(
+            !st["warnings"].to_string().contains("ledger"),
+            "after {what}: {st}"
+        );
+        assert_eq!(st["checksum_mismatches"], serde_json::json!([]), "{what}");
+        p.ok(&db, &["apply", "--dry-run"]);
+    };
+    let notx = Some("transaction = false\n");
+    // In a transaction: rolled back, edited, a failed try (the row stays as the rollback
+    // left it), then applied again with the new checksum.
+    p.ok(&db, &["rollback", "--steps", "1"]);
+    clean("rollback");
+    let edit = |id: &str, up: &str, down: &str, toml: Option<&str>| {
+        p.add(id, up, Some(down), None, toml);
+        p.ok(&db, &["sum"]);
+    };
+    edit(
+        "3_t3",
+        "CREATE TABLE t3 (x int);\nSELECT * FROM missing;",
+        "DROP TABLE t3;",
+        None,
+    );
+    assert_eq!(p.run(&db, &["apply"]).code, 1);
+    clean("a failed re-apply in a transaction");
+    edit(
+        "3_t3",
+        "CREATE TABLE t3 (x int, y int);",
+        "DROP TABLE t3;",
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    clean("re-apply");
+    // Outside a transaction (`apply-started` records the checksum): applied, rolled back,
+    // edited into a failure that is cleaned up, fixed and applied again.
+    edit("4_t4", "CREATE TABLE t4 (x int);", "DROP TABLE t4;", notx);
+    p.ok(&db, &["apply"]);
+    p.ok(&db, &["rollback", "--steps", "1"]);
+    edit(
+        "4_t4",
+        "CREATE TABLE t4 (x int);\nSELECT * FROM missing;",
+        "DROP TABLE t4;",
+        notx,
+    );
+    assert_eq!(p.run(&db, &["apply"]).code, 1);
+    clean("a cleaned-up re-apply outside a transaction");
+    edit(
+        "4_t4",
+        "CREATE TABLE t4 (x int, y int);",
+        "DROP TABLE t4;",
+        notx,
+    );
+    p.ok(&db, &["apply"]);
+    clean("re-apply outside a transaction");
+    // Left dirty, resolved rolled back, edited and applied; then resolved applied.
+    with_dirty(&db, &p);
+    db.exec("DROP TABLE z1");
+    p.ok(
+        &db,
+        &["resolve", "8", "--rolled-back", "--reason", "undone"],
+    );
+    clean("resolve --rolled-back");
+    edit("8_half", "CREATE TABLE z1 (x int);", "DROP TABLE z1;", notx);
+    p.ok(&db, &["apply"]);
+    clean("re-apply after resolve");
+    p.ok(&db, &["rollback", "--steps", "1"]);
+    edit(
+        "8_half",
+        "CREATE TABLE z1 (x int);\nINSERT INTO missing VALUES (1);",
+        "DROP TABLE nothing_here;",
+        notx,
+    );
+    assert_eq!(p.run(&db, &["apply"]).code, 5);
+    db.exec("CREATE TABLE missing (x int)");
+    p.ok(&db, &["resolve", "8", "--applied", "--reason", "finished"]);
+    clean("resolve --applied");
 }

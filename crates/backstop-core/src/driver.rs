@@ -250,8 +250,9 @@ pub trait Driver {
     /// [`Driver::load_events`] for reading history against the ledger only
     /// (`crosscheck`): a driver may leave out the hashes and the details that check does
     /// not read (those of events other than overrides, failures, resolves and the last
-    /// apply or rollback), which are most of a long ledger's bytes. Never verify or export
-    /// these.
+    /// apply or rollback, except the `checksum` of each `apply` and `apply-started`, kept
+    /// as a detail of its own), which are most of a long ledger's bytes. Never verify or
+    /// export these.
     fn load_events_brief(&mut self) -> Result<Vec<Event>, DbError> {
         self.load_events()
     }

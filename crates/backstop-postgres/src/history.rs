@@ -130,13 +130,23 @@ const LOAD_EVENTS: &str =
 
 /// [`LOAD_EVENTS`] for reading history against the ledger (`crosscheck`): the details
 /// only of the events whose details say what a row must be (overrides, failures, resolves)
-/// and of the last apply or rollback (the last fingerprint), and no hashes.
-const LOAD_EVENTS_BRIEF: &str =
+/// and of the last apply or rollback (the last fingerprint), of the other applies only the
+/// checksum they recorded, and no hashes. The checksum is matched as text, not parsed: an
+/// edited detail that is not JSON must not fail `status` (`audit verify` reports it).
+/// Written canonically, it is the first `"checksum":"…"` in the detail; a quote inside a
+/// string value is escaped, so a name can't fake one.
+const LOAD_EVENTS_BRIEF: &str = concat!(
     "SELECT seq, at, actor, kind, version, release_id, reason, \
             CASE WHEN kind IN ('override', 'apply-failed', 'rollback-failed', 'resolve') \
                    OR seq = (SELECT max(seq) FROM backstop.events WHERE kind IN ('apply', 'rollback')) \
-                 THEN detail ELSE '{}' END, '', '' \
-     FROM backstop.events ORDER BY seq";
+                 THEN detail \
+                 WHEN kind IN ('apply', 'apply-started') \
+                 THEN COALESCE('{\"checksum\":\"' || ",
+    r#"substring(detail from '"checksum":"([^"\\]*)"')"#,
+    " || '\"}', '{}') \
+                 ELSE '{}' END, '', '' \
+     FROM backstop.events ORDER BY seq"
+);
 
 const SAVE_STATE: &str = "INSERT INTO backstop.state (id, ledger_seq, ledger_hash, fingerprint, schema_json, updated_at, catalog_stamp) \
      VALUES (1, $1, $2, $3, $4, now(), $5) ON CONFLICT (id) DO UPDATE SET ledger_seq = EXCLUDED.ledger_seq, \

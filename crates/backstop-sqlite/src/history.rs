@@ -233,12 +233,17 @@ pub(crate) fn load_events(conn: &Connection) -> Result<Vec<Event>, DbError> {
 
 /// [`load_events`] for reading history against the ledger (`crosscheck`): the details
 /// only of the events whose details say what a row must be (overrides, failures, resolves)
-/// and of the last apply or rollback (the last fingerprint), and no hashes.
+/// and of the last apply or rollback (the last fingerprint), of the other applies only the
+/// checksum they recorded, and no hashes. A detail edited into something that is not JSON
+/// gives none (`json_extract` would fail the whole read; `audit verify` reports it).
 pub(crate) fn load_events_brief(conn: &Connection) -> Result<Vec<Event>, DbError> {
     load_events_with(conn, "SELECT seq, at, actor, kind, version, release_id, reason, \
         CASE WHEN kind IN ('override', 'apply-failed', 'rollback-failed', 'resolve') \
                OR seq = (SELECT max(seq) FROM main.backstop_events WHERE kind IN ('apply', 'rollback')) \
-             THEN detail ELSE '{}' END, '', '' FROM main.backstop_events ORDER BY seq")
+             THEN detail \
+             WHEN kind IN ('apply', 'apply-started') AND json_valid(detail) \
+             THEN json_object('checksum', json_extract(detail, '$.checksum')) \
+             ELSE '{}' END, '', '' FROM main.backstop_events ORDER BY seq")
 }
 
 fn load_events_with(conn: &Connection, sql: &str) -> Result<Vec<Event>, DbError> {

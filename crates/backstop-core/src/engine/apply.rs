@@ -226,28 +226,14 @@ pub fn apply(
     let sum_refusal = sum_check(migrations, ctx, opts, &mut warnings)?;
 
     if opts.dry_run {
-        if let Some((reason, next)) = sum_refusal {
-            return Err(EngineError::refused(reason, next).into());
-        }
         let history = if db.history_exists()? {
             db.load_history()?
         } else {
             vec![]
         };
-        let pending = pending_of(migrations, &history, opts.to);
-        let refusal = history_refusal(migrations, &history, opts.to, db.engine())
-            .or_else(|| snapshot_refusal(&pending))
-            .or_else(|| atomic_refusal(opts, &pending));
-        if let Some((reason, next)) = refusal {
-            return Err(EngineError::refused(reason, next).into());
-        }
-        if let Some(hook) = &opts.lint {
-            if let Some((reason, next)) = lint_refusal(&(hook.0)(&pending)) {
-                return Err(EngineError::refused(reason, next).into());
-            }
-        }
-        // As the real run would: a damaged head refuses, a lost head refuses unless the
-        // override records it, and so does history that disagrees with the ledger.
+        // As the real run would, and before its other checks: a damaged head refuses, a
+        // lost head refuses unless the override records it, and so does history that
+        // disagrees with the ledger (a rewritten checksum is that, not an edited file).
         let mut baseline = None;
         if db.history_exists()? {
             let events = db.load_events_brief()?;
@@ -259,6 +245,21 @@ pub fn apply(
                 opts.allow_drift.is_some(),
                 &mut warnings,
             )?;
+        }
+        if let Some((reason, next)) = sum_refusal {
+            return Err(EngineError::refused(reason, next).into());
+        }
+        let pending = pending_of(migrations, &history, opts.to);
+        let refusal = history_refusal(migrations, &history, opts.to, db.engine())
+            .or_else(|| snapshot_refusal(&pending))
+            .or_else(|| atomic_refusal(opts, &pending));
+        if let Some((reason, next)) = refusal {
+            return Err(EngineError::refused(reason, next).into());
+        }
+        if let Some(hook) = &opts.lint {
+            if let Some((reason, next)) = lint_refusal(&(hook.0)(&pending)) {
+                return Err(EngineError::refused(reason, next).into());
+            }
         }
         let fingerprint = db.schema(None)?.fingerprint();
         let drifted = match baseline {
@@ -323,7 +324,8 @@ pub fn apply(
             ..*Box::<RunFailure>::from(error.after(wrote.as_deref()))
         })
     };
-    // History and the state row against the ledger, before anything is decided from them.
+    // History and the state row against the ledger, before anything is decided from them:
+    // a rewritten checksum refuses here, as tampering, not below as an edited file.
     let found = crosscheck::crosscheck(
         &history,
         &db.load_events_brief()?,

@@ -1,9 +1,10 @@
 //! History and the state row against the ledger.
 //!
 //! The ledger is the tamper-evident record (hash-chained, its head kept in the state row);
-//! history's statuses and the state row's fingerprint are caches of what its events say,
-//! and neither is chained. Edited, they would steer a run: a migration marked rolled back
-//! is applied again, a baseline rewritten to the current schema hides drift. So every
+//! history's statuses and checksums and the state row's fingerprint are caches of what its
+//! events say, and none of them is chained. Edited, they would steer a run: a migration
+//! marked rolled back is applied again, a baseline rewritten to the current schema hides
+//! drift, a checksum rewritten to an edited file's hides the edit. So every
 //! command reads both against the ledger with [`crosscheck`]: apply, rollback and resolve
 //! refuse (exit 3) before anything runs, dry runs refuse as the real run would, `verify` and
 //! `audit verify` report, `status` and `plan` warn.
@@ -25,6 +26,9 @@ pub(crate) struct Disagreement {
     /// For the fingerprint: the baseline the ledger records, which `--allow-drift` can
     /// take instead (the drift from it is then accepted, and recorded, as any other).
     pub ledger_fingerprint: Option<String>,
+    /// For a migration's checksum: the one the ledger recorded, which the migration's file
+    /// is compared with instead (see [`ledger_checksums`]).
+    pub ledger_checksum: Option<String>,
 }
 
 /// What the ledger says a version's history row must be, from its last event that
@@ -37,16 +41,21 @@ struct Expected {
     kind: String,
     /// The event carries the `dirty` flag this version writes on `rollback-failed`.
     flagged: bool,
+    /// The checksum the row must have and the event that recorded it: that of the last
+    /// event that wrote the row from the migration's files (`apply`, `apply-started`),
+    /// or recorded the row's as it kept it (`resolve`, a lost-head override). `None`
+    /// when no event recorded the checksum the row was last written with.
+    checksum: Option<(i64, String)>,
 }
 
 fn detail(e: &Event) -> Value {
     serde_json::from_str(&e.detail).unwrap_or(Value::Null)
 }
 
-/// The status each version's history row must have by the ledger, and whether events were
-/// lost without the statuses being recorded (an override of a lost head written by an
-/// older backstop): versions it does not name are then unknown, not wrong.
-fn expected_statuses(events: &[Event]) -> (BTreeMap<i64, Expected>, bool) {
+/// The status and checksum each version's history row must have by the ledger, and whether
+/// events were lost without the statuses being recorded (an override of a lost head written
+/// by an older backstop): versions it does not name are then unknown, not wrong.
+fn expected_rows(events: &[Event]) -> (BTreeMap<i64, Expected>, bool) {
     let mut map: BTreeMap<i64, Expected> = BTreeMap::new();
     let mut unknown = false;
     for e in events {
@@ -55,7 +64,10 @@ fn expected_statuses(events: &[Event]) -> (BTreeMap<i64, Expected>, bool) {
             if let Some(lost) = d.get("lost_head").filter(|l| l.is_object()) {
                 // The events before the gap may be gone: the override recorded the history
                 // the person accepted, which is where the ledger's account starts again.
+                // (An override written before it recorded the checksums leaves them
+                // unknown until their migrations are written again.)
                 map.clear();
+                let checksums = lost.get("checksums");
                 match lost.get("statuses").and_then(Value::as_object) {
                     Some(s) => {
                         unknown = false;
@@ -63,6 +75,9 @@ fn expected_statuses(events: &[Event]) -> (BTreeMap<i64, Expected>, bool) {
                             if let (Ok(v), Some(st)) =
                                 (v.parse::<i64>(), st.as_str().and_then(Status::parse))
                             {
+                                let checksum = checksums
+                                    .and_then(|c| c[v.to_string()].as_str())
+                                    .map(|c| (e.seq, c.to_string()));
                                 map.insert(
                                     v,
                                     Expected {
@@ -70,6 +85,7 @@ fn expected_statuses(events: &[Event]) -> (BTreeMap<i64, Expected>, bool) {
                                         seq: e.seq,
                                         kind: e.kind.clone(),
                                         flagged: true,
+                                        checksum,
                                     },
                                 );
                             }
@@ -81,7 +97,10 @@ fn expected_statuses(events: &[Event]) -> (BTreeMap<i64, Expected>, bool) {
             continue;
         }
         let Some(v) = e.version else { continue };
-        let previous = map.get(&v).and_then(|x| x.status);
+        let before = map.get(&v);
+        let previous = before.and_then(|x| x.status);
+        let kept = before.and_then(|x| x.checksum.clone());
+        let after_started = before.is_some_and(|x| x.kind == "apply-started");
         let status = match e.kind.as_str() {
             "apply" => Some(Status::Applied),
             // The dirty marker of a run outside a transaction is written with this event.
@@ -100,6 +119,23 @@ fn expected_statuses(events: &[Event]) -> (BTreeMap<i64, Expected>, bool) {
             _ => continue,
         };
         let flagged = e.kind != "rollback-failed" || detail(e).get("dirty").is_some();
+        let recorded = || {
+            detail(e)["checksum"]
+                .as_str()
+                .map(|c| (e.seq, c.to_string()))
+        };
+        let checksum = match e.kind.as_str() {
+            "apply" | "apply-started" => recorded(),
+            // `resolve` keeps the row's checksum; it records it from this version on.
+            "resolve" => recorded().or(kept),
+            // A run outside a transaction by an older backstop wrote its row from the
+            // files, dirty (then cleaned up, or left so), with no `apply-started` event
+            // before it and no checksum recorded. (A rollback's `dirty` follows an applied
+            // status, and leaves the checksum as it was.)
+            "dirty" if !after_started && previous != Some(Status::Applied) => None,
+            "apply-failed" if !after_started && detail(e)["cleaned"] == true => None,
+            _ => kept,
+        };
         map.insert(
             v,
             Expected {
@@ -107,6 +143,7 @@ fn expected_statuses(events: &[Event]) -> (BTreeMap<i64, Expected>, bool) {
                 seq: e.seq,
                 kind: e.kind.clone(),
                 flagged,
+                checksum,
             },
         );
     }
@@ -171,11 +208,31 @@ pub(crate) fn crosscheck(
                 version: None,
                 what: format!("the schema baseline in {state_table} is {}, but ledger event {seq}, the last to record the schema, says it was {fp}: the recorded fingerprint was rewritten behind backstop's back (which would hide drift)", if st.fingerprint.is_empty() { "empty".to_string() } else { st.fingerprint.clone() }),
                 ledger_fingerprint: Some(fp),
+                ledger_checksum: None,
             });
         }
     }
-    let (expected, unknown) = expected_statuses(events);
+    let (expected, unknown) = expected_rows(events);
     for row in history {
+        // A `failed` row was written from the files by an older backstop, with an
+        // `apply-failed` event that recorded no checksum.
+        if let Some((seq, checksum)) = expected
+            .get(&row.version)
+            .and_then(|e| e.checksum.as_ref())
+            .filter(|(_, c)| *c != row.checksum && row.status != Status::Failed)
+        {
+            found.push(Disagreement {
+                version: Some(row.version),
+                what: format!(
+                    "history's checksum of migration {} ({}) disagrees with the ledger: {table} says {}, but ledger event {seq} recorded {checksum} for it: the checksum was rewritten behind backstop's back (which would hide an edit of the migration's files, or call unchanged files edited)",
+                    row.version,
+                    row.name,
+                    if row.checksum.is_empty() { "none" } else { row.checksum.as_str() }
+                ),
+                ledger_fingerprint: None,
+                ledger_checksum: Some(checksum.clone()),
+            });
+        }
         match expected.get(&row.version) {
             Some(e) if agrees(row, e) => {}
             Some(e) => found.push(Disagreement {
@@ -190,6 +247,7 @@ pub(crate) fn crosscheck(
                     e.status.map_or("not in history (never applied)", Status::as_str)
                 ),
                 ledger_fingerprint: None,
+                ledger_checksum: None,
             }),
             None if unknown => {}
             None => found.push(Disagreement {
@@ -201,6 +259,7 @@ pub(crate) fn crosscheck(
                     row.status.as_str()
                 ),
                 ledger_fingerprint: None,
+                ledger_checksum: None,
             }),
         }
     }
@@ -218,11 +277,31 @@ pub(crate) fn crosscheck(
                     e.status.map_or("", Status::as_str)
                 ),
                 ledger_fingerprint: None,
+                ledger_checksum: None,
             });
         }
     }
     found.sort_by_key(|d| d.version);
     found
+}
+
+/// Put the checksum the ledger recorded in place of each of `history`'s that disagrees with
+/// it (`found`): what the migrations' files are compared with, so that a rewritten checksum
+/// shows as the disagreement it is, never as a file edited after it was applied (or an
+/// edited file as unchanged). The disagreement itself is reported, and refuses runs.
+pub(crate) fn ledger_checksums(history: &mut [HistoryRow], found: &[Disagreement]) {
+    let recorded: BTreeMap<i64, &String> = found
+        .iter()
+        .filter_map(|d| Some((d.version?, d.ledger_checksum.as_ref()?)))
+        .collect();
+    if recorded.is_empty() {
+        return;
+    }
+    for row in history.iter_mut() {
+        if let Some(c) = recorded.get(&row.version) {
+            row.checksum = (*c).clone();
+        }
+    }
 }
 
 /// The ledger checks a dry run of `command` makes as its real run would, on a database
@@ -444,6 +523,193 @@ mod tests {
             )
             .len(),
             1
+        );
+    }
+
+    fn summed(v: i64, status: Status, checksum: &str) -> HistoryRow {
+        HistoryRow {
+            checksum: checksum.into(),
+            ..row(v, status)
+        }
+    }
+
+    #[test]
+    fn checksums_follow_the_ledger() {
+        let t = "backstop_migrations";
+        let st = state("f1");
+        let apply = |v: i64, c: &str| {
+            NewEvent::new("apply")
+                .version(v)
+                .detail(json!({"checksum": c, "fingerprint_after": "f1"}))
+        };
+        // Applied, rolled back, edited and applied again: the latest apply counts.
+        let evs = chain(vec![
+            apply(1, "c1"),
+            NewEvent::new("rollback")
+                .version(1)
+                .detail(json!({"fingerprint_after": "f1"})),
+            apply(1, "c2"),
+        ]);
+        assert_eq!(
+            crosscheck(&[summed(1, Status::Applied, "c2")], &evs, Some(&st), t),
+            vec![]
+        );
+        let found = crosscheck(&[summed(1, Status::Applied, "c1")], &evs, Some(&st), t);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].ledger_checksum.as_deref(), Some("c2"));
+        assert!(found[0].what.contains("checksum"), "{found:?}");
+        // Rewritten together with the status: both are said.
+        let found = crosscheck(&[summed(1, Status::RolledBack, "c9")], &evs, Some(&st), t);
+        assert_eq!(found.len(), 2, "{found:?}");
+
+        // Rolled back, then an edited version failed in a transaction: the row is as the
+        // rollback left it, with the checksum of the apply before.
+        let evs = chain(vec![
+            apply(1, "c1"),
+            NewEvent::new("rollback").version(1),
+            NewEvent::new("apply-failed").version(1),
+        ]);
+        assert_eq!(
+            crosscheck(&[summed(1, Status::RolledBack, "c1")], &evs, Some(&st), t),
+            vec![]
+        );
+        assert_eq!(
+            crosscheck(&[summed(1, Status::RolledBack, "c2")], &evs, Some(&st), t).len(),
+            1
+        );
+
+        // Outside a transaction: `apply-started` records the checksum its dirty marker is
+        // written with; the run's `dirty` or cleaned-up `apply-failed` keeps it, and so
+        // does a `resolve` (which records it from this version on).
+        for end in [
+            NewEvent::new("dirty").version(1),
+            NewEvent::new("apply-failed")
+                .version(1)
+                .detail(json!({"cleaned": true})),
+        ] {
+            let evs = chain(vec![
+                NewEvent::new("apply-started")
+                    .version(1)
+                    .detail(json!({"checksum": "c1"})),
+                end,
+            ]);
+            for c in ["c1", "c2"] {
+                let row = |s| summed(1, s, c);
+                let found = crosscheck(&[row(Status::Dirty)], &evs, Some(&st), t).len()
+                    + crosscheck(&[row(Status::RolledBack)], &evs, Some(&st), t).len();
+                // One of the two statuses is the ledger's; a rewritten checksum adds to it.
+                assert_eq!(found, if c == "c1" { 1 } else { 3 }, "{c}");
+            }
+        }
+        let resolved = |detail| {
+            chain(vec![
+                NewEvent::new("apply-started")
+                    .version(1)
+                    .detail(json!({"checksum": "c1"})),
+                NewEvent::new("dirty").version(1),
+                NewEvent::new("resolve").version(1).detail(detail),
+            ])
+        };
+        for evs in [
+            resolved(json!({"to": "applied"})),
+            resolved(json!({"to": "applied", "checksum": "c1"})),
+        ] {
+            assert_eq!(
+                crosscheck(&[summed(1, Status::Applied, "c1")], &evs, Some(&st), t),
+                vec![]
+            );
+            assert_eq!(
+                crosscheck(&[summed(1, Status::Applied, "c2")], &evs, Some(&st), t).len(),
+                1
+            );
+        }
+
+        // A rollback left dirty keeps the checksum it was applied with.
+        let evs = chain(vec![apply(1, "c1"), NewEvent::new("dirty").version(1)]);
+        assert_eq!(
+            crosscheck(&[summed(1, Status::Dirty, "c2")], &evs, Some(&st), t).len(),
+            1
+        );
+
+        // An older backstop ran a migration outside a transaction without `apply-started`:
+        // its dirty marker (here after an earlier apply was rolled back and the migration
+        // edited) was written with a checksum nothing recorded, so nothing to compare.
+        for end in [
+            NewEvent::new("dirty").version(1),
+            NewEvent::new("apply-failed")
+                .version(1)
+                .detail(json!({"cleaned": true})),
+        ] {
+            let evs = chain(vec![
+                apply(1, "c1"),
+                NewEvent::new("rollback").version(1),
+                end,
+            ]);
+            for s in [Status::Dirty, Status::RolledBack] {
+                let found = crosscheck(&[summed(1, s, "c2")], &evs, Some(&st), t);
+                assert!(
+                    found.iter().all(|d| d.ledger_checksum.is_none()),
+                    "{found:?}"
+                );
+            }
+        }
+
+        // No checksum recorded at all, and `failed` rows of older backstops: not compared.
+        let evs = chain(vec![NewEvent::new("apply").version(1)]);
+        assert_eq!(
+            crosscheck(&[summed(1, Status::Applied, "c2")], &evs, Some(&st), t),
+            vec![]
+        );
+        let evs = chain(vec![
+            apply(1, "c1"),
+            NewEvent::new("rollback").version(1),
+            NewEvent::new("apply-failed").version(1),
+        ]);
+        assert_eq!(
+            crosscheck(&[summed(1, Status::Failed, "c2")], &evs, Some(&st), t),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn a_lost_head_override_restarts_the_checksums() {
+        let t = "backstop_migrations";
+        let st = state("f9");
+        // The re-apply with c2 was lost with the ledger's tail; the override accepted the
+        // row as it was found, with its checksum.
+        let lost = |checksums: Option<Value>| {
+            let mut lost_head =
+                json!({"ledger_end": 1, "history_rows": 1, "statuses": {"1": "applied"}});
+            if let Some(c) = checksums {
+                lost_head["checksums"] = c;
+            }
+            chain(vec![
+                NewEvent::new("apply")
+                    .version(1)
+                    .detail(json!({"checksum": "c1"})),
+                NewEvent::new("override")
+                    .detail(json!({"check": "drift", "current": "f9", "lost_head": lost_head})),
+            ])
+        };
+        let evs = lost(Some(json!({"1": "c2"})));
+        assert_eq!(
+            crosscheck(&[summed(1, Status::Applied, "c2")], &evs, Some(&st), t),
+            vec![]
+        );
+        assert_eq!(
+            crosscheck(&[summed(1, Status::Applied, "c3")], &evs, Some(&st), t).len(),
+            1
+        );
+        // An older override recorded no checksums: nothing to compare with until the
+        // migration is written again.
+        assert_eq!(
+            crosscheck(
+                &[summed(1, Status::Applied, "c3")],
+                &lost(None),
+                Some(&st),
+                t
+            ),
+            vec![]
         );
     }
 }

@@ -82,7 +82,36 @@ pub fn plan(
     let to = opts.to;
     super::apply::check_target(migrations, to)?;
     let exists = db.history_exists()?;
-    let history = if exists { db.load_history()? } else { vec![] };
+    let mut history = if exists { db.load_history()? } else { vec![] };
+    // The ledger checks apply makes before any other (see `apply`).
+    let mut ledger_refusals = Vec::new();
+    if exists {
+        let head = run::Head::read(db)?;
+        if let Some(what) = head.damaged() {
+            ledger_refusals.push(format!("apply would refuse: {what}"));
+        } else if let Some(lost) = head.lost(&history) {
+            if opts.allow_drift.is_none() {
+                ledger_refusals.push(format!("apply would refuse: {}", lost.what()));
+            }
+        } else {
+            let found = crosscheck::crosscheck(
+                &history,
+                &db.load_events_brief()?,
+                db.load_state()?.as_ref(),
+                crosscheck::history_table(db.engine()),
+            );
+            // The files are compared with what the ledger says was applied.
+            crosscheck::ledger_checksums(&mut history, &found);
+            if let Err((reason, _)) = super::apply::ledger_baseline(
+                &found,
+                "apply",
+                opts.allow_drift.is_some(),
+                &mut Vec::new(),
+            ) {
+                ledger_refusals.push(format!("apply would refuse: {reason}"));
+            }
+        }
+    }
     let mut report = plan_from(db, migrations, &history, to)?;
     // plan_from warned about history; the others join it in the order apply checks them.
     // (The sum's "missing" warning is apply's to give: it is no refusal.)
@@ -102,33 +131,6 @@ pub fn plan(
         let fingerprint = db.schema(None)?.fingerprint();
         if let Some(recorded) = run::drifted_from(db, &history, &fingerprint)? {
             later.push(super::apply::drift_refusal(&recorded, &fingerprint));
-        }
-    }
-    // The ledger checks apply makes before any other (see `apply`).
-    let mut ledger_refusals = Vec::new();
-    if exists {
-        let head = run::Head::read(db)?;
-        if let Some(what) = head.damaged() {
-            ledger_refusals.push(format!("apply would refuse: {what}"));
-        } else if let Some(lost) = head.lost(&history) {
-            if opts.allow_drift.is_none() {
-                ledger_refusals.push(format!("apply would refuse: {}", lost.what()));
-            }
-        } else {
-            let found = crosscheck::crosscheck(
-                &history,
-                &db.load_events_brief()?,
-                db.load_state()?.as_ref(),
-                crosscheck::history_table(db.engine()),
-            );
-            if let Err((reason, _)) = super::apply::ledger_baseline(
-                &found,
-                "apply",
-                opts.allow_drift.is_some(),
-                &mut Vec::new(),
-            ) {
-                ledger_refusals.push(format!("apply would refuse: {reason}"));
-            }
         }
     }
     let history_warnings = std::mem::take(&mut report.warnings);
@@ -163,7 +165,7 @@ pub struct Observed {
 /// otherwise. Reads only; takes no lock.
 pub fn observe(db: &mut dyn Driver) -> Result<Observed, EngineError> {
     let exists = db.history_exists()?;
-    let history = if exists {
+    let mut history = if exists {
         db.load_history_brief()?
     } else {
         vec![]
@@ -190,6 +192,7 @@ pub fn observe(db: &mut dyn Driver) -> Result<Observed, EngineError> {
                 stored.as_ref(),
                 crosscheck::history_table(db.engine()),
             );
+            crosscheck::ledger_checksums(&mut history, &found);
             disagreements.extend(found.into_iter().map(|d| d.what));
         }
     }
@@ -475,7 +478,7 @@ pub fn verify(
                 name: "history and ledger".into(),
                 ok: found.is_empty(),
                 detail: if found.is_empty() {
-                    "history's statuses and the recorded schema baseline agree with the ledger"
+                    "history's statuses and checksums and the recorded schema baseline agree with the ledger"
                         .into()
                 } else {
                     format!(
@@ -907,7 +910,7 @@ fn resolve_checked(
                     .version(version)
                     .reason(Some(reason))
                     .detail({
-                        let mut d = json!({"from": row.status, "to": r.status, "fingerprint": fp, "scripts": r.scripts_digest()});
+                        let mut d = json!({"from": row.status, "to": r.status, "fingerprint": fp, "checksum": r.checksum, "scripts": r.scripts_digest()});
                         if to == Resolution::Applied {
                             d["objects"] = json!(objects);
                             d["by_hand"] = json!(not_from_run);

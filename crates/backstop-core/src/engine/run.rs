@@ -301,6 +301,8 @@ pub(crate) struct LostHead {
     /// Each history row's status as found: what the override accepts, and where the
     /// ledger's account of the statuses starts again (see `crosscheck`).
     pub statuses: std::collections::BTreeMap<i64, &'static str>,
+    /// Each history row's checksum as found, accepted with its status.
+    pub checksums: std::collections::BTreeMap<i64, String>,
 }
 
 impl LostHead {
@@ -325,7 +327,7 @@ impl LostHead {
 
     /// What the override that re-establishes the head records about the gap.
     pub fn detail(&self) -> serde_json::Value {
-        let mut d = serde_json::json!({"ledger_end": self.ledger_end, "history_rows": self.history_rows, "statuses": self.statuses});
+        let mut d = serde_json::json!({"ledger_end": self.ledger_end, "history_rows": self.history_rows, "statuses": self.statuses, "checksums": self.checksums});
         if let Some(head) = self.recorded_head {
             d["recorded_head"] = head.into();
         }
@@ -381,6 +383,10 @@ impl Head {
             statuses: history
                 .iter()
                 .map(|r| (r.version, r.status.as_str()))
+                .collect(),
+            checksums: history
+                .iter()
+                .map(|r| (r.version, r.checksum.clone()))
                 .collect(),
         })
     }
