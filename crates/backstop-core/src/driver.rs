@@ -44,6 +44,11 @@ pub enum DbErrorKind {
     /// backstop's own tables were changed behind its back (one dropped): a safety check
     /// fails, as for an edited ledger.
     Tampered,
+    /// The role lacks a privilege backstop needs for its own history, found before anything
+    /// was changed (PostgreSQL SQLSTATE 42501 while creating the `backstop` schema or its
+    /// tables). `message` says what backstop could not do, where and why; `hint` what to
+    /// grant.
+    Privilege,
     Other,
 }
 
@@ -176,7 +181,9 @@ pub trait Driver {
     /// Whether backstop's history tables exist (never creates anything).
     fn history_exists(&mut self) -> Result<bool, DbError>;
 
-    /// Create backstop's schema/tables when missing. Idempotent; safe under concurrency.
+    /// Create backstop's schema/tables when missing, and nothing that exists (a
+    /// least-privilege role that finds them needs no CREATE privilege). Idempotent; safe
+    /// under concurrency. A privilege the role lacks is a [`DbErrorKind::Privilege`] error.
     fn ensure_history(&mut self) -> Result<(), DbError>;
 
     /// One non-blocking attempt to take the migration lock (session-scoped: it dies with

@@ -79,6 +79,21 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// How a database error reads. A missing privilege reads like a refusal: what backstop
+/// could not do and where, that nothing was changed, and what to grant. Anything else is
+/// the database's own words.
+fn db_text(e: &DbError) -> String {
+    match (e.kind, &e.hint) {
+        (crate::driver::DbErrorKind::Privilege, Some(next)) => {
+            format!(
+                "{}\n  state: nothing was changed\n  next: {next}",
+                e.message
+            )
+        }
+        _ => format!("database error: {e}"),
+    }
+}
+
 /// Everything that can stop a command. [`EngineError::exit_code`] maps to the contract.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -89,7 +104,7 @@ pub enum EngineError {
     Sum(#[from] SumError),
     #[error("{0}")]
     Usage(String),
-    #[error("database error: {source}")]
+    #[error("{}", db_text(source))]
     Db {
         #[from]
         source: DbError,
@@ -169,6 +184,9 @@ impl EngineError {
             }
             EngineError::Db { source } if source.kind == crate::driver::DbErrorKind::Tampered => {
                 "refused"
+            }
+            EngineError::Db { source } if source.kind == crate::driver::DbErrorKind::Privilege => {
+                "privilege"
             }
             EngineError::Db { .. } => "database",
             EngineError::Refused { .. } | EngineError::RefusedAfter { .. } => "refused",

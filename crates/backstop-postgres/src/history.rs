@@ -4,19 +4,27 @@
 
 use crate::error;
 use crate::pg::{Client, Row, Statement};
-use backstop_core::driver::DbError;
+use crate::quote::quote_ident;
+use backstop_core::driver::{DbError, DbErrorKind};
 use backstop_core::history::{HistoryRow, Status, StoredState};
 use backstop_core::ledger::Event;
+use backstop_core::redact::redact;
 
 /// Key of the transaction-level advisory lock that serializes `ensure_history`; distinct
 /// from the migration lock so that creating the tables never waits for a running apply.
 pub const ENSURE_LOCK_KEY: i64 = i64::from_be_bytes(*b"bstp_ddl");
 
-/// Created together under [`ENSURE_LOCK_KEY`]. `IF NOT EXISTS` alone is not enough: two
-/// sessions racing on `CREATE TABLE IF NOT EXISTS` can both pass the check and one fails on
-/// the unique index of pg_type; the advisory lock makes the second wait and then skip.
-const DDL: &str = r#"
-CREATE SCHEMA IF NOT EXISTS backstop;
+/// Sent only when the schema is missing: PostgreSQL checks CREATE on the database before
+/// it looks whether the schema exists, so even `IF NOT EXISTS` fails for a role that owns
+/// (or may create in) an existing `backstop` schema but may not create schemas.
+const CREATE_SCHEMA: &str = "CREATE SCHEMA IF NOT EXISTS backstop";
+
+/// Created together under [`ENSURE_LOCK_KEY`], and only when all three are missing (as
+/// with the schema, `CREATE TABLE IF NOT EXISTS` checks CREATE on the schema first).
+/// `IF NOT EXISTS` alone is not enough: two sessions racing on `CREATE TABLE IF NOT EXISTS`
+/// can both pass the check and one fails on the unique index of pg_type; the advisory lock
+/// makes the second wait and then skip.
+const CREATE_TABLES: &str = r#"
 CREATE TABLE IF NOT EXISTS backstop.migrations (
     version            bigint PRIMARY KEY,
     name               text NOT NULL,
@@ -61,11 +69,32 @@ CREATE TABLE IF NOT EXISTS backstop.state (
 );
 "#;
 
+/// The expression for the missing ones of backstop's three tables, shared by
+/// [`EXISTS_SQL`] and [`LAYOUT_SQL`].
+macro_rules! missing_tables {
+    () => {
+        "pg_catalog.array_remove(ARRAY[\
+         CASE WHEN pg_catalog.to_regclass('backstop.migrations') IS NULL THEN 'backstop.migrations' END, \
+         CASE WHEN pg_catalog.to_regclass('backstop.events') IS NULL THEN 'backstop.events' END, \
+         CASE WHEN pg_catalog.to_regclass('backstop.state') IS NULL THEN 'backstop.state' END], NULL)"
+    };
+}
+
 /// Which of backstop's three tables are missing (all before the first write, none after).
-pub const EXISTS_SQL: &str = "SELECT pg_catalog.array_remove(ARRAY[\
-     CASE WHEN pg_catalog.to_regclass('backstop.migrations') IS NULL THEN 'backstop.migrations' END, \
-     CASE WHEN pg_catalog.to_regclass('backstop.events') IS NULL THEN 'backstop.events' END, \
-     CASE WHEN pg_catalog.to_regclass('backstop.state') IS NULL THEN 'backstop.state' END], NULL)";
+/// `to_regclass` needs USAGE on schema `backstop` when the schema exists.
+pub const EXISTS_SQL: &str = concat!("SELECT ", missing_tables!());
+
+/// Asked under [`ENSURE_LOCK_KEY`], to create only what a racing session didn't: the role
+/// and database (for messages), whether the schema exists, and the missing tables.
+const LAYOUT_SQL: &str = concat!(
+    "SELECT current_user::pg_catalog.text, pg_catalog.current_database()::pg_catalog.text, \
+     pg_catalog.to_regnamespace('backstop') IS NOT NULL, ",
+    missing_tables!()
+);
+
+/// The role and database a session runs as, for messages.
+const WHO_SQL: &str =
+    "SELECT current_user::pg_catalog.text, pg_catalog.current_database()::pg_catalog.text";
 
 /// Whether `backstop.state` has `catalog_stamp`, added after the first layout.
 const STAMP_COLUMN_SQL: &str = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute \
@@ -404,26 +433,140 @@ pub fn exists(client: &mut Client) -> Result<bool, DbError> {
     }
 }
 
-/// Create schema and tables. `in_transaction`: the caller's transaction is open, so the
-/// DDL joins it instead of opening (and committing) its own.
-pub fn ensure(client: &mut Client, in_transaction: bool) -> Result<(), DbError> {
-    if exists(client)? {
-        return Ok(());
+/// Create what is missing of schema and tables, and nothing that exists: a least-privilege
+/// role that owns (or may create in) schema `backstop` needs no CREATE on the database, and
+/// one that finds the tables there needs no CREATE at all. `in_transaction`: the caller's
+/// transaction is open, so the DDL joins it instead of opening (and committing) its own.
+/// A privilege the role lacks is a [`DbErrorKind::Privilege`] error naming what to grant;
+/// nothing was changed then.
+pub fn ensure(client: &mut Client, shown_url: &str, in_transaction: bool) -> Result<(), DbError> {
+    match exists(client) {
+        Ok(true) => return Ok(()),
+        Ok(false) => {}
+        Err(e) => {
+            // Outside a transaction the session is still usable to ask who it is.
+            let who = if in_transaction { None } else { who(client) };
+            return Err(privilege_error(e, Step::Read, who.as_ref(), shown_url));
+        }
     }
+    let begin = if in_transaction { "" } else { "BEGIN; " };
+    // The advisory lock makes a racing session wait, then find everything there.
+    let r = client
+        .batch_execute(&format!(
+            "{begin}SELECT pg_catalog.pg_advisory_xact_lock({ENSURE_LOCK_KEY})"
+        ))
+        .map_err(|e| error::map(&e))
+        .and_then(|()| create_missing(client, shown_url));
     if in_transaction {
-        client
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&ENSURE_LOCK_KEY])
-            .map_err(|e| error::map(&e))?;
-        return client.batch_execute(DDL).map_err(|e| error::map(&e));
+        return r;
     }
-    // One transaction; the advisory lock makes a racing session wait, then skip.
-    let r = client.batch_execute(&format!(
-        "BEGIN; SELECT pg_advisory_xact_lock({ENSURE_LOCK_KEY}); {DDL}; COMMIT"
-    ));
+    let r = r.and_then(|()| client.batch_execute("COMMIT").map_err(|e| error::map(&e)));
     if r.is_err() {
         let _ = client.batch_execute("ROLLBACK");
     }
-    r.map_err(|e| error::map(&e))
+    r
+}
+
+/// What setting up history was doing when the database said no.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// Looking for the tables in schema `backstop`.
+    Read,
+    /// `CREATE SCHEMA backstop`.
+    Schema,
+    /// `CREATE TABLE backstop.…` (all three are missing).
+    Tables,
+}
+
+/// The role and database of the session.
+struct Who {
+    role: String,
+    database: String,
+}
+
+fn who(client: &mut Client) -> Option<Who> {
+    let row = client.query_one(WHO_SQL, &[]).ok()?;
+    Some(Who {
+        role: row.try_get(0).ok()?,
+        database: row.try_get(1).ok()?,
+    })
+}
+
+/// Under [`ENSURE_LOCK_KEY`]: the schema if it is missing, the tables if they are.
+fn create_missing(client: &mut Client, shown_url: &str) -> Result<(), DbError> {
+    let row = client
+        .query_one(LAYOUT_SQL, &[])
+        .map_err(|e| error::map(&e))?;
+    let who = Who {
+        role: get(&row, 0)?,
+        database: get(&row, 1)?,
+    };
+    let schema_exists: bool = get(&row, 2)?;
+    let missing: Vec<String> = get(&row, 3)?;
+    match missing.len() {
+        // A racing session created them while this one waited for the lock.
+        0 => return Ok(()),
+        3 => {}
+        _ => return Err(backstop_core::history::incomplete_history(&missing)),
+    }
+    let mut run = |sql: &str, step: Step| {
+        client
+            .batch_execute(sql)
+            .map_err(|e| privilege_error(error::map(&e), step, Some(&who), shown_url))
+    };
+    if !schema_exists {
+        run(CREATE_SCHEMA, Step::Schema)?;
+    }
+    run(CREATE_TABLES, Step::Tables)
+}
+
+/// A refused privilege (SQLSTATE 42501) while setting up history, said as what backstop
+/// could not do, where, and what to grant; any other error as it is.
+fn privilege_error(e: DbError, step: Step, who: Option<&Who>, shown_url: &str) -> DbError {
+    if e.code.as_deref() != Some("42501") {
+        return e;
+    }
+    let role = who.map_or("the role backstop connects as".to_string(), |w| {
+        format!("role {}", w.role)
+    });
+    // Names in the SQL to run are quoted; without a name, a placeholder to fill in.
+    let grantee = who.map_or("ROLE".to_string(), |w| quote_ident(&w.role));
+    let (what, next) = match step {
+        Step::Read => (
+            format!(
+                "cannot look for backstop's history in schema backstop of {shown_url}: {role} may not use that schema"
+            ),
+            format!(
+                "have the schema's owner run `GRANT USAGE ON SCHEMA backstop TO {grantee}` (and, while backstop's tables don't exist yet, `GRANT CREATE ON SCHEMA backstop TO {grantee}`), then run this command again"
+            ),
+        ),
+        Step::Schema => {
+            let database = who.map_or("DATABASE".to_string(), |w| quote_ident(&w.database));
+            (
+                format!(
+                    "cannot create schema backstop, where backstop keeps its history, in {shown_url}: {role} may not create schemas in {}",
+                    who.map_or("this database".to_string(), |w| format!("database {}", w.database))
+                ),
+                format!(
+                    "have the database's owner either run `GRANT CREATE ON DATABASE {database} TO {grantee}`, or create the schema for the role with `CREATE SCHEMA backstop AUTHORIZATION {grantee}`, then run this command again"
+                ),
+            )
+        }
+        Step::Tables => (
+            format!(
+                "cannot create backstop's history tables (backstop.migrations, backstop.events, backstop.state) in schema backstop of {shown_url}: {role} may not create tables in that schema"
+            ),
+            format!(
+                "have the schema's owner either run `GRANT CREATE ON SCHEMA backstop TO {grantee}` (or `ALTER SCHEMA backstop OWNER TO {grantee}`), or run this command once as a role that may create them and grant {grantee} USAGE on schema backstop and SELECT, INSERT, UPDATE on its tables; then run this command again"
+            ),
+        ),
+    };
+    DbError {
+        kind: DbErrorKind::Privilege,
+        message: redact(&format!("{what} (the database says: {})", e.message)),
+        hint: Some(redact(&next)),
+        ..e
+    }
 }
 
 pub fn save_history(client: &mut Client, stmts: &mut Stmts, r: &HistoryRow) -> Result<(), DbError> {

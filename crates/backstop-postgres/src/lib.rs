@@ -1058,7 +1058,7 @@ impl Driver for PgDriver {
 
     fn ensure_history(&mut self) -> Result<(), DbError> {
         self.start_pending()?;
-        history::ensure(&mut self.client, self.in_tx)?;
+        history::ensure(&mut self.client, &self.shown_url, self.in_tx)?;
         self.history_known = true;
         if !self.in_tx {
             // Add what a later layout has (never inside a transaction, where a refusal

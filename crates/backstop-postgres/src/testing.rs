@@ -34,6 +34,20 @@ pub fn url_with_database(url: &str, db: &str) -> String {
     }
 }
 
+/// `url` (a `postgres://` URL) connecting as `user` with `password` instead of its own
+/// user. Both go in as they are: pass URL-safe ones (as [`TestRoles::create_login`] makes).
+pub fn url_with_user(url: &str, user: &str, password: &str) -> String {
+    let scheme_end = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let rest = &url[scheme_end..];
+    // The user info ends at the last `@` before the path.
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let host = match rest[..authority_end].rfind('@') {
+        Some(at) => &rest[at + 1..],
+        None => rest,
+    };
+    format!("{}{user}:{password}@{host}", &url[..scheme_end])
+}
+
 fn random_suffix() -> String {
     use std::io::Read;
     let mut bytes = [0u8; 8];
@@ -158,6 +172,24 @@ impl TestRoles {
         }
         name
     }
+
+    /// Create the role `<prefix>_<suffix>` as one that logs in with a random password
+    /// (`LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`, nothing granted), as a deploy role is;
+    /// return its name and password. Connect with [`url_with_user`].
+    pub fn create_login(&mut self, suffix: &str) -> (String, String) {
+        let name = self.name(suffix);
+        let password = format!("pw{}", random_suffix());
+        // CREATE ROLE takes no parameters; the password is hex, so it needs no escaping.
+        let sql = format!(
+            "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{password}'",
+            quote_ident(&name)
+        );
+        if let Err(e) = Client::connect(&base_url(), NoTls).and_then(|mut c| c.batch_execute(&sql))
+        {
+            panic!("CREATE ROLE {name} LOGIN: {e}");
+        }
+        (name, password)
+    }
 }
 
 impl Default for TestRoles {
@@ -197,5 +229,13 @@ mod tests {
         );
         assert_eq!(url_with_database("postgres://u@h", "x"), "postgres://u@h/x");
         assert_eq!(random_suffix().len(), 16);
+        assert_eq!(
+            url_with_user("postgres://postgres:a@b@h:1/x?sslmode=disable", "r", "p"),
+            "postgres://r:p@h:1/x?sslmode=disable"
+        );
+        assert_eq!(
+            url_with_user("postgres://h/x", "r", "p"),
+            "postgres://r:p@h/x"
+        );
     }
 }

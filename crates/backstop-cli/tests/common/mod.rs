@@ -51,6 +51,17 @@ impl Db {
         }
     }
 
+    /// The same database reached through `url` (as another role, say). The value returned
+    /// owns nothing: `self` still drops the database, so keep it alive as long.
+    pub fn through(&self, url: String) -> Db {
+        Db {
+            kind: self.kind,
+            url,
+            _tmp: None,
+            _pg: None,
+        }
+    }
+
     pub fn connect(&self) -> Box<dyn Driver> {
         match self.kind {
             Kind::Sqlite => Box::new(backstop_sqlite::connect(&self.url).expect("connect sqlite")),
