@@ -563,6 +563,9 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                 None if r.to == backstop_core::history::Status::Applied => lines.push("the objects accepted could not be listed (the recorded schema text was not at hand): the ledger records them as unknown, and a later rollback can't prove a step whose migration changed any object".into()),
                 _ => {}
             }
+            if r.data_unchecked {
+                lines.push(format!("warning: migration {} changed no schema object: that its data change was undone was not checked, it is taken on the reason given; the next apply runs it again", r.version));
+            }
             if !r.not_from_run.is_empty() {
                 lines.push(format!("warning: the migration's run did not record changing {}: they were changed by hand, and are accepted as they are now", r.not_from_run.join(", ")));
             }

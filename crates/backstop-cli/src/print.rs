@@ -596,8 +596,14 @@ impl Printer {
                 .filter(|v| !f.undone.contains(v))
                 .collect();
             if let (false, Some(release)) = (kept.is_empty(), &f.release_id) {
+                // A migration left for a person comes first: the release can't be rolled
+                // back around it.
+                let how = match e {
+                    EngineError::NeedsPerson { .. } => format!("once the failed migration is resolved, `backstop rollback --release {release}` undoes them"),
+                    _ => format!("`backstop rollback --release {release}` undoes them"),
+                };
                 println!(
-                    "{} migration(s) of this run stay applied, as release {release} ({kept:?}): `backstop rollback --release {release}` undoes them",
+                    "{} migration(s) of this run stay applied, as release {release} ({kept:?}): {how}",
                     kept.len()
                 );
             }

@@ -597,6 +597,12 @@ fn a_lock_timeout_that_outlasts_the_retries_says_whose_lock_not_to_fix_the_file(
         !r.stderr.contains("cannot run on the current schema"),
         "{r:?}"
     );
+    // A rollback runs with the options stored at apply: editing the file would not help.
+    assert!(!r.stderr.contains("raise lock_timeout"), "{r:?}");
+    assert!(
+        r.stderr.contains("stored when the migration was applied"),
+        "{r:?}"
+    );
 }
 
 /// Holds an ACCESS EXCLUSIVE lock on `table` for `hold`, taken as soon as a migration

@@ -1100,3 +1100,53 @@ fn a_rollback_that_stops_part_way_lists_the_down_statements_that_ran() {
     let st = p.status(&db).to_string();
     assert!(!st.contains("what it did is not recorded"), "{st}");
 }
+
+#[test]
+fn a_migration_that_cannot_get_the_write_lock_is_retried_and_reported_as_a_lock_timeout() {
+    // Regression: SQLite takes the file's write lock at BEGIN IMMEDIATE, and a timeout
+    // there skipped the migration's retries and ended in a bare "database is locked" (exit
+    // 4); the bookkeeping write after it then failed the moment the other writer committed.
+    use backstop_core::driver::Driver;
+    use std::time::Duration;
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_c",
+        "ALTER TABLE t ADD COLUMN c INTEGER;",
+        Some("ALTER TABLE t DROP COLUMN c;"),
+        None,
+        Some("lock_timeout = \"200ms\"\nretries = 1\n"),
+    );
+    let url = db.url.clone();
+    let (held, holding) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut h = backstop_sqlite::connect(&url).expect("connect");
+        h.begin(Default::default()).expect("begin");
+        h.execute("INSERT INTO t VALUES (1)").expect("write");
+        held.send(()).expect("send");
+        std::thread::sleep(Duration::from_secs(2));
+        h.commit().expect("commit");
+    });
+    holding.recv().expect("holding");
+    let r = p.run(&db, &["apply"]);
+    holder.join().expect("join");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.all().contains("retry 1/1"), "{r:?}");
+    assert!(r.stderr.contains("another session held a lock"), "{r:?}");
+    assert!(r.stderr.contains("up.sql:1:1"), "{r:?}");
+    // The failure is in the ledger, and the run goes through once the lock is gone.
+    assert!(db.check(&format!(
+        "SELECT count(*) = 1 FROM {} WHERE kind = 'apply-failed'",
+        db.t("events")
+    )));
+    p.ok(&db, &["apply"]);
+    p.ok(&db, &["audit", "verify"]);
+}

@@ -248,7 +248,8 @@ impl EngineError {
                 diff,
                 path,
             } => {
-                needs.state = format!("{}; {note}", needs.state);
+                // Its state may end in a list (the statements that ran): a line of its own.
+                needs.state = format!("{}\n{note}", needs.state);
                 EngineError::NeedsPerson {
                     what,
                     failure,

@@ -246,6 +246,9 @@ pub struct ResolveReport {
     pub objects: Option<Vec<String>>,
     /// Those of `objects` the migration's run did not record changing: changed by hand.
     pub not_from_run: Vec<String>,
+    /// `--rolled-back` of a migration that changed no schema object (a data migration):
+    /// no fingerprint can show its data change undone, so it was taken on the reason given.
+    pub data_unchecked: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

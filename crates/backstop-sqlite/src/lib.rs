@@ -347,6 +347,30 @@ impl SqliteDriver {
         Ok(value)
     }
 
+    /// A write to backstop's tables ([`Self::own_write`]) in a transaction of its own when
+    /// none is open. A write in autocommit mode reads first (a shared lock) and then waits
+    /// for the write lock; when the other writer it waits for starts to commit, SQLite
+    /// fails the write at once with SQLITE_BUSY rather than call the busy handler (each
+    /// would wait for the other). `BEGIN IMMEDIATE` waits for the write lock holding
+    /// nothing, as the busy handler allows.
+    fn own_write_tx<T>(&self, write: impl FnOnce() -> Result<T, DbError>) -> Result<T, DbError> {
+        if !self.conn.is_autocommit() {
+            return self.own_write(write);
+        }
+        self.own_write(|| {
+            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+            match write().and_then(|v| self.conn.execute_batch("COMMIT").map_err(db).map(|_| v)) {
+                Ok(v) => Ok(v),
+                Err(e) => {
+                    if !self.conn.is_autocommit() {
+                        let _ = self.conn.execute_batch("ROLLBACK");
+                    }
+                    Err(e)
+                }
+            }
+        })
+    }
+
     /// [`Driver::ensure_history`].
     fn create_history(&self) -> Result<(), DbError> {
         // Fast path without taking the write lock: usually the tables are there.
@@ -512,7 +536,7 @@ impl Driver for SqliteDriver {
     }
 
     fn save_history(&mut self, row: &HistoryRow) -> Result<(), DbError> {
-        self.own_write(|| history::save_history(&self.conn, row))
+        self.own_write_tx(|| history::save_history(&self.conn, row))
     }
 
     fn load_events(&mut self) -> Result<Vec<Event>, DbError> {
@@ -524,7 +548,7 @@ impl Driver for SqliteDriver {
     }
 
     fn append_event(&mut self, event: &Event) -> Result<(), DbError> {
-        self.own_write(|| history::append_event(&self.conn, event))
+        self.own_write_tx(|| history::append_event(&self.conn, event))
     }
 
     fn load_state(&mut self) -> Result<Option<StoredState>, DbError> {
@@ -540,7 +564,7 @@ impl Driver for SqliteDriver {
     }
 
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError> {
-        self.own_write(|| history::save_state(&self.conn, state))
+        self.own_write_tx(|| history::save_state(&self.conn, state))
     }
 
     /// Always a full read: it is a handful of catalog queries on a local file (see the

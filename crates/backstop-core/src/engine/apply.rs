@@ -644,7 +644,7 @@ fn atomic_undo_failed(
     needs.command = "apply".into();
     needs.state =
         format!("undone so far: {undone:?}; still applied from this run: {still_applied:?}");
-    needs.next = format!("run `backstop status`, then `backstop rollback --release {release}` once the cause is fixed");
+    needs.next = format!("run `backstop status`, then `backstop rollback --release {release}` once the cause is fixed (a lock, something in the database in the way); if migration {}'s stored down script itself is wrong, undo that migration by hand and run `backstop resolve {} --rolled-back --reason \"…\"` first", row.version, row.version);
     needs.still_applied = still_applied;
     needs.commands.push(NextCommand::new(
         format!("backstop rollback --release {release}"),
@@ -994,29 +994,35 @@ fn apply_tx(
     loop {
         let started = crate::now_rfc3339();
         let t0 = Instant::now();
-        db.begin_batched(timeouts)?;
-        let ran = run_statements(
-            db,
-            &script_ref(m, Part::Up),
-            &up,
-            0,
-            verify.is_empty().then_some(&*schema),
-            |_, _| Ok(()),
-        )
-        .and_then(|_| {
-            run_statements(
-                db,
-                &script_ref(m, Part::Verify),
-                &verify,
-                0,
-                Some(&*schema),
-                |_, _| Ok(()),
-            )
-        })
-        .and_then(|_| match verify.is_empty() {
-            true => run::read_after(db, &script_ref(m, Part::Up), &up, schema),
-            false => run::read_after(db, &script_ref(m, Part::Verify), &verify, schema),
-        });
+        let began = match db.begin_batched(timeouts) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(run::begin_lock_timeout(&script_ref(m, Part::Up), &up, e)?),
+        };
+        let ran = began
+            .and_then(|_| {
+                run_statements(
+                    db,
+                    &script_ref(m, Part::Up),
+                    &up,
+                    0,
+                    verify.is_empty().then_some(&*schema),
+                    |_, _| Ok(()),
+                )
+            })
+            .and_then(|_| {
+                run_statements(
+                    db,
+                    &script_ref(m, Part::Verify),
+                    &verify,
+                    0,
+                    Some(&*schema),
+                    |_, _| Ok(()),
+                )
+            })
+            .and_then(|_| match verify.is_empty() {
+                true => run::read_after(db, &script_ref(m, Part::Up), &up, schema),
+                false => run::read_after(db, &script_ref(m, Part::Verify), &verify, schema),
+            });
         let after = match ran {
             Ok(after) => after,
             Err(se) => {

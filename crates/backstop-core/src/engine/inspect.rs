@@ -698,6 +698,8 @@ fn resolve_checked(
     // An applied migration whose rollback failed or could not be proven, then undone by
     // hand: the newest applied one only, as a rollback would take them.
     let undone_by_hand = row.status == Status::Applied && to == Resolution::RolledBack;
+    // A data migration marked undone on a person's word (see below).
+    let mut data_unchecked = false;
     if undone_by_hand {
         // Newer ones that are dirty or failed count too: their schema before them includes
         // this migration's objects, so undoing this one first would leave them unresolvable.
@@ -727,29 +729,19 @@ fn resolve_checked(
                 )
         });
         // A migration that changed no schema object (a data migration) looks the same
-        // undone or not: marking it rolled back would make the next apply run it again.
-        // (Its fingerprints tell whether it changed the schema, even when it recorded no
-        // changed object: one resolved `--applied` by hand after it stopped part way.)
+        // undone or not. (Its fingerprints tell whether it changed the schema, even when it
+        // recorded no changed object: one resolved `--applied` by hand after it stopped part
+        // way.)
         let changed_schema = serde_json::from_str::<crate::schema::Delta>(&row.schema_delta)
             .is_ok_and(|d| !d.is_empty())
             || row
                 .fingerprint_after
                 .as_deref()
                 .is_some_and(|after| after != row.fingerprint_before);
-        if !changed_schema {
-            return Err(EngineError::refused(
-                format!(
-                    "migration {version} changed no schema object (a data migration): backstop cannot check that it was undone, so it stays applied{}",
-                    if row.down_sql.is_some() { " (a rollback runs its down script and proves the schema)" } else { "" }
-                ),
-                "if its effect was reversed by hand and it must run again, ship that as a new migration",
-            ));
-        }
-        // A migration without a down script can only ever be undone by hand. One with a
-        // down script only after a rollback of it failed — its down script stopped (it
-        // undid nothing, in a transaction, and may be wrong for good) or its result could
-        // not be proven — and a person finished the undo: `rollback` proves its own work.
-        // The schema check below proves the hand's.
+        // A migration with a down script only after a rollback of it failed — its down
+        // script stopped (it undid nothing, in a transaction, and may be wrong for good) or
+        // its result could not be proven — and a person finished the undo: `rollback`
+        // proves its own work. One without a down script can only ever be undone by hand.
         let rollback_failed = last.is_some_and(|e| e.kind == "rollback-failed");
         if row.down_sql.is_some() && !rollback_failed {
             return Err(EngineError::refused(
@@ -757,6 +749,11 @@ fn resolve_checked(
                 "`backstop rollback` undoes it and proves it; resolve --rolled-back is for a migration whose rollback failed (its down script stopped, or its result could not be proven), once a person has finished the undo by hand",
             ));
         }
+        // The schema check below proves a schema change undone. A data change it can't:
+        // the person's word (the reason) is all there is, as it is for a rollback of a data
+        // migration, whose down script's effect on the data no fingerprint shows. Said so,
+        // and recorded as such.
+        data_unchecked = !changed_schema;
     } else if !matches!(row.status, Status::Dirty | Status::Failed) {
         return Err(EngineError::Usage(format!(
             "migration {version} is {}, not dirty or failed: nothing to resolve (an applied migration undone by hand, the newest one, takes --rolled-back)",
@@ -911,6 +908,9 @@ fn resolve_checked(
                     .reason(Some(reason))
                     .detail({
                         let mut d = json!({"from": row.status, "to": r.status, "fingerprint": fp, "checksum": r.checksum, "scripts": r.scripts_digest()});
+                        if data_unchecked {
+                            d["data_unchecked"] = json!(true);
+                        }
                         if to == Resolution::Applied {
                             d["objects"] = json!(objects);
                             d["by_hand"] = json!(not_from_run);
@@ -933,5 +933,6 @@ fn resolve_checked(
         fingerprint: fp,
         objects,
         not_from_run,
+        data_unchecked,
     })
 }

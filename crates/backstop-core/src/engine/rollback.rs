@@ -604,8 +604,11 @@ fn undo_inner(
     let mut from = 0usize;
     let t0 = Instant::now();
     loop {
+        let mut began = Ok(());
         if transactional {
-            db.begin_batched(timeouts)?;
+            if let Err(e) = db.begin_batched(timeouts) {
+                began = Err(run::begin_lock_timeout(&sref, &down, e)?);
+            }
         } else {
             let mut dirty = row.clone();
             dirty.status = Status::Dirty;
@@ -614,12 +617,12 @@ fn undo_inner(
             db.set_session_timeouts(timeouts)?;
         }
         let follows = transactional.then_some(&*schema);
-        let ran = run_statements(db, &sref, &down, from, follows, |_, _| Ok(())).and_then(|_| {
-            match transactional {
+        let ran = began
+            .and_then(|_| run_statements(db, &sref, &down, from, follows, |_, _| Ok(())))
+            .and_then(|_| match transactional {
                 true => run::read_after(db, &sref, &down, schema).map(Some),
                 false => Ok(None),
-            }
-        });
+            });
         let read = match ran {
             Ok(read) => read,
             Err(se) if transactional => {
@@ -698,7 +701,7 @@ fn undo_inner(
                     return Err(EngineError::Failed {
                         failure: Box::new(se.failure),
                         state: format!("the first statement of the down script of migration {} failed{tries}, so nothing of it ran; the migration is still applied and the database is as before this rollback step", row.version),
-                        next: "if another session held a lock, run `backstop rollback` again when it is released (or raise lock_timeout or retries); otherwise inspect the stored down script with `backstop rollback --dry-run`".into(),
+                        next: "if another session held a lock, run `backstop rollback` again when it is released (a rollback uses the lock_timeout and retries stored when the migration was applied); otherwise inspect the stored down script with `backstop rollback --dry-run`".into(),
                     });
                 }
                 let mut dirty = row.clone();

@@ -202,9 +202,34 @@ pub(crate) fn read_after(
 /// to run again).
 pub(crate) fn read_next(se: &ScriptError, command: &str) -> String {
     if se.is_lock_timeout() {
-        format!("another session holds a lock the schema read waited for (see pg_locks); run `backstop {command}` again once it is released, or raise lock_timeout or retries in the migration's options")
+        let options = if command == "rollback" {
+            " (a rollback uses the lock_timeout and retries stored when the migration was applied)"
+        } else {
+            ", or raise lock_timeout or retries in the migration's options"
+        };
+        format!("another session holds a lock the schema read waited for (see pg_locks); run `backstop {command}` again once it is released{options}")
     } else {
         format!("check the connection and the server log, then run `backstop {command}` again")
+    }
+}
+
+/// A transaction that could not begin because another connection held the lock it takes
+/// (SQLite's `BEGIN IMMEDIATE` takes the file's write lock): a lock timeout of the script's
+/// first statement, which is what waited, retried and reported as one. Any other error is
+/// returned as it is.
+pub(crate) fn begin_lock_timeout(
+    s: &ScriptRef,
+    statements: &[Statement],
+    e: DbError,
+) -> Result<ScriptError, DbError> {
+    match statements.first() {
+        Some(st) if e.kind == DbErrorKind::LockTimeout => Ok(ScriptError {
+            failure: failure_at(s, 0, st, e.message.clone(), Some(&e)),
+            db: Some(e),
+            completed: 0,
+            read: false,
+        }),
+        _ => Err(e),
     }
 }
 
@@ -212,7 +237,14 @@ pub(crate) fn read_next(se: &ScriptError, command: &str) -> String {
 /// a lock, which is no fault of the script (`command`: the command to run again).
 pub(crate) fn script_next(se: &ScriptError, command: &str, fix: String) -> String {
     if se.is_lock_timeout() {
-        format!("another session held a lock this statement needed for longer than the migration's lock_timeout, in every attempt: find it (PostgreSQL: pg_locks joined with pg_stat_activity; SQLite: another process writing to the file) and run `backstop {command}` again once it is released, or raise lock_timeout or retries in the migration's options")
+        // A rollback waits as the options stored with the migration say: editing the file
+        // changes nothing for it (and would only make the applied migration look edited).
+        let options = if command == "rollback" {
+            "; a rollback uses the lock_timeout and retries stored when the migration was applied"
+        } else {
+            ", or raise lock_timeout or retries in the migration's options"
+        };
+        format!("another session held a lock this statement needed for longer than the migration's lock_timeout, in every attempt: find it (PostgreSQL: pg_locks joined with pg_stat_activity; SQLite: another process writing to the file) and run `backstop {command}` again once it is released{options}")
     } else {
         fix
     }
