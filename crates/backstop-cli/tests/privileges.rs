@@ -169,3 +169,69 @@ fn a_deploy_role_that_may_create_nothing_of_backstops_deploys_into_tables_set_up
     let v = p.ok(&deploy, &["--format", "json", "verify"]).json();
     assert_eq!(v["ok"], true, "{v}");
 }
+
+/// A role that may not read or write backstop's tables (once they exist) is told what to
+/// grant, by every command, not given the bare "permission denied"; an apply whose record
+/// is refused is not a case for a person (exit 5): its transaction took the migration along.
+#[test]
+fn a_role_without_privileges_on_the_history_tables_is_told_what_to_grant() {
+    let mut roles = TestRoles::new();
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_b",
+        "CREATE TABLE b (id int);",
+        Some("DROP TABLE b;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply", "--to", "1"]);
+    let (role, _, deploy) = deploy_role(&mut roles, &db);
+    // No USAGE on schema backstop at all.
+    for args in [
+        &["--format", "json", "status"][..],
+        &["--format", "json", "verify"],
+        &["--format", "json", "audit", "verify"],
+        &["--format", "json", "apply"],
+    ] {
+        let r = p.run(&deploy, args);
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+        let j = r.json();
+        assert_eq!(j["kind"], "privilege", "{args:?}: {j}");
+        let e = j["error"].as_str().expect("error");
+        assert!(
+            e.contains("GRANT USAGE ON SCHEMA backstop") && e.contains(&role),
+            "{args:?}: {e}"
+        );
+    }
+    // Read but not write: the migration runs, its record is refused, and it is not applied.
+    db.exec(&format!(
+        "GRANT USAGE ON SCHEMA backstop TO \"{role}\"; GRANT SELECT ON ALL TABLES IN SCHEMA backstop TO \"{role}\""
+    ));
+    p.ok(&deploy, &["status"]);
+    let r = p.run(&deploy, &["--format", "json", "apply"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(r.json()["kind"], "privilege", "{r:?}");
+    assert!(
+        r.stderr.contains("recording it was refused") && r.stderr.contains("is not applied"),
+        "{r:?}"
+    );
+    assert!(
+        db.check("SELECT to_regclass('public.b') IS NULL"),
+        "not applied"
+    );
+    // The grant it names is enough.
+    db.exec(&format!(
+        "GRANT INSERT, UPDATE ON ALL TABLES IN SCHEMA backstop TO \"{role}\""
+    ));
+    p.ok(&deploy, &["apply"]);
+    p.ok(&db, &["audit", "verify"]);
+}

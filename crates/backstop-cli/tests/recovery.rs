@@ -12,6 +12,7 @@ both!(
     a_resolved_migration_rolled_back_with_proof_is_no_drift_for_older_ones_in_two_runs,
     a_failure_inside_a_long_statement_shows_the_line_it_points_at,
     a_failed_run_says_what_it_applied_and_under_which_release,
+    a_data_migration_is_resolved_after_drift_was_accepted,
 );
 
 fn a_stored_down_script_that_fails_is_resolved_once_the_migration_is_undone_by_hand(k: Kind) {
@@ -307,4 +308,38 @@ fn a_failed_run_says_what_it_applied_and_under_which_release(k: Kind) {
     // The advice works.
     p.ok(&db, &["rollback", "--release", "r7"]);
     assert_eq!(p.status(&db)["applied"], 0);
+}
+
+fn a_data_migration_is_resolved_after_drift_was_accepted(k: Kind) {
+    let db = Db::new(k);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_data",
+        "INSERT INTO t VALUES (1);",
+        Some("DELETE FROM nosuch;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    db.exec("CREATE TABLE h (id INTEGER)");
+    let r = p.run(&db, &["rollback", "--allow-drift", "--reason", "h is fine"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    db.exec("DELETE FROM t");
+    let r = p.run(
+        &db,
+        &["resolve", "2", "--rolled-back", "--reason", "row deleted"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.all().contains("taken on the reason given"), "{r:?}");
+    // Unaccepted drift is still refused.
+    db.exec("CREATE TABLE h2 (id INTEGER)");
+    p.ok(&db, &["apply", "--allow-drift", "--reason", "h2 too"]);
+    p.ok(&db, &["audit", "verify"]);
 }

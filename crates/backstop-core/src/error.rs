@@ -84,10 +84,12 @@ impl std::fmt::Display for Failure {
 /// the database's own words.
 fn db_text(e: &DbError) -> String {
     match (e.kind, &e.hint) {
+        // `detail` says the state where the refused write came after work of the run.
         (crate::driver::DbErrorKind::Privilege, Some(next)) => {
             format!(
-                "{}\n  state: nothing was changed\n  next: {next}",
-                e.message
+                "{}\n  state: {}\n  next: {next}",
+                e.message,
+                e.detail.as_deref().unwrap_or("nothing was changed")
             )
         }
         _ => format!("database error: {e}"),

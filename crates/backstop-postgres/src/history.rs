@@ -520,6 +520,34 @@ fn create_missing(client: &mut Client, shown_url: &str) -> Result<(), DbError> {
     run(CREATE_TABLES, Step::Tables)
 }
 
+/// A refused privilege (SQLSTATE 42501) on backstop's own schema or tables once they
+/// exist: what backstop could not do, where, and what to grant (`role`: the role it
+/// connects as, empty when unknown). Any other error as it is.
+pub fn use_privilege_error(e: DbError, role: &str, shown_url: &str) -> DbError {
+    if e.code.as_deref() != Some("42501") || e.kind == DbErrorKind::Privilege {
+        return e;
+    }
+    let (who, grantee) = if role.is_empty() {
+        (
+            "the role backstop connects as".to_string(),
+            "ROLE".to_string(),
+        )
+    } else {
+        (format!("role {role}"), quote_ident(role))
+    };
+    DbError {
+        kind: DbErrorKind::Privilege,
+        message: redact(&format!(
+            "cannot use backstop's history (schema backstop: tables migrations, events and state) in {shown_url}: {who} lacks a privilege on it (the database says: {})",
+            e.message
+        )),
+        hint: Some(redact(&format!(
+            "have the owner of schema backstop run `GRANT USAGE ON SCHEMA backstop TO {grantee}; GRANT SELECT, INSERT, UPDATE ON backstop.migrations, backstop.events, backstop.state TO {grantee}`, then run this command again"
+        ))),
+        ..e
+    }
+}
+
 /// A refused privilege (SQLSTATE 42501) while setting up history, said as what backstop
 /// could not do, where, and what to grant; any other error as it is.
 fn privilege_error(e: DbError, step: Step, who: Option<&Who>, shown_url: &str) -> DbError {

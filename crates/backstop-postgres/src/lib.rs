@@ -93,6 +93,8 @@ fn prepared<'a>(
 /// A connection to one PostgreSQL database, implementing backstop's [`Driver`].
 pub struct PgDriver {
     client: Client,
+    /// The role it connects as, for the GRANT a missing privilege needs.
+    role: String,
     shown_url: String,
     /// Whether we opened a transaction that is still open.
     in_tx: bool,
@@ -251,8 +253,10 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
             ))
         });
     }
+    let role = config.get_user().unwrap_or_default().to_string();
     Ok(PgDriver {
         client,
+        role,
         shown_url: shown,
         in_tx: false,
         tx_gen: 0,
@@ -544,6 +548,11 @@ impl PgDriver {
         } else {
             format!(" ({})", held.join("; "))
         }
+    }
+
+    /// A read or write of backstop's own tables: a missing privilege says what to grant.
+    fn own<T>(&self, r: Result<T, DbError>) -> Result<T, DbError> {
+        r.map_err(|e| history::use_privilege_error(e, &self.role, &self.shown_url))
     }
 
     fn db<T>(&self, r: Result<T, pg::Error>) -> Result<T, DbError> {
@@ -1053,7 +1062,8 @@ impl Driver for PgDriver {
 
     fn history_exists(&mut self) -> Result<bool, DbError> {
         self.start_pending()?;
-        history::exists(&mut self.client)
+        let r = history::exists(&mut self.client);
+        self.own(r)
     }
 
     fn ensure_history(&mut self) -> Result<(), DbError> {
@@ -1206,7 +1216,8 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(Vec::new());
         }
-        history::load_history(&mut self.client)
+        let r = history::load_history(&mut self.client);
+        self.own(r)
     }
 
     fn load_history_brief(&mut self) -> Result<Vec<HistoryRow>, DbError> {
@@ -1214,12 +1225,14 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(Vec::new());
         }
-        history::load_history_brief(&mut self.client)
+        let r = history::load_history_brief(&mut self.client);
+        self.own(r)
     }
 
     fn save_history(&mut self, row: &HistoryRow) -> Result<(), DbError> {
         self.start_pending()?;
         let r = history::save_history(&mut self.client, &mut self.history_stmts, row);
+        let r = self.own(r);
         self.bookkeeping(r)
     }
 
@@ -1228,7 +1241,8 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(Vec::new());
         }
-        history::load_events(&mut self.client)
+        let r = history::load_events(&mut self.client);
+        self.own(r)
     }
 
     fn load_events_brief(&mut self) -> Result<Vec<Event>, DbError> {
@@ -1236,12 +1250,14 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(Vec::new());
         }
-        history::load_events_brief(&mut self.client)
+        let r = history::load_events_brief(&mut self.client);
+        self.own(r)
     }
 
     fn append_event(&mut self, event: &Event) -> Result<(), DbError> {
         self.start_pending()?;
         let r = history::append_event(&mut self.client, &mut self.history_stmts, event);
+        let r = self.own(r);
         self.bookkeeping(r)
     }
 
@@ -1250,7 +1266,8 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(None);
         }
-        history::load_state(&mut self.client)
+        let r = history::load_state(&mut self.client);
+        self.own(r)
     }
 
     fn recorded_head(&mut self) -> Result<Option<(i64, String)>, DbError> {
@@ -1258,7 +1275,8 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(None);
         }
-        history::recorded_head(&mut self.client)
+        let r = history::recorded_head(&mut self.client);
+        self.own(r)
     }
 
     fn ledger_end(&mut self) -> Result<Option<(i64, String)>, DbError> {
@@ -1266,12 +1284,14 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(None);
         }
-        history::ledger_end(&mut self.client)
+        let r = history::ledger_end(&mut self.client);
+        self.own(r)
     }
 
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError> {
         self.start_pending()?;
         let r = history::save_state(&mut self.client, &mut self.history_stmts, state);
+        let r = self.own(r);
         self.bookkeeping(r)
     }
 
@@ -1283,6 +1303,7 @@ impl Driver for PgDriver {
     ) -> Result<(), DbError> {
         self.start_pending()?;
         let r = history::record(&mut self.client, &mut self.history_stmts, row, event, state);
+        let r = self.own(r);
         self.bookkeeping(r)
     }
 
@@ -1313,7 +1334,11 @@ impl Driver for PgDriver {
             }
             // Failed before anything was sent: the transaction is still open, for the
             // caller to roll back.
-            (Err(e), None) => Err(RecordCommitError::Record(e)),
+            (Err(e), None) => Err(RecordCommitError::Record(history::use_privilege_error(
+                e,
+                &self.role,
+                &self.shown_url,
+            ))),
             // Whether the COMMIT got there is unknown.
             (Err(e), _) | (Ok(()), Some(Err(e))) if e.kind == DbErrorKind::Connection => {
                 self.end_transaction(false);
@@ -1322,6 +1347,7 @@ impl Driver for PgDriver {
             // The COMMIT after the failed record rolled the transaction back.
             (Err(e), Some(_)) => {
                 self.end_transaction(false);
+                let e = history::use_privilege_error(e, &self.role, &self.shown_url);
                 Err(RecordCommitError::Record(e))
             }
             // A failed COMMIT (deferred constraints) rolls back too.

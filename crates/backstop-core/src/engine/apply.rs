@@ -1114,6 +1114,20 @@ fn apply_tx(
             }
             Err(RecordCommitError::Record(e)) => {
                 let _ = db.rollback();
+                // The role may not write backstop's tables: nothing needs a person, the
+                // transaction took the migration with it; what to grant is the answer.
+                if e.kind == crate::driver::DbErrorKind::Privilege {
+                    return Err(EngineError::Db {
+                        source: crate::driver::DbError {
+                            message: format!(
+                                "migration {} ran, but recording it was refused: {}",
+                                m.version, e.message
+                            ),
+                            detail: Some(format!("migration {}'s transaction was rolled back with it: it is not applied, and the database is as before it", m.version)),
+                            ..e
+                        },
+                    });
+                }
                 let mut needs = NeedsPersonReport::new(
                     Situation::RecordFailed,
                     "apply",

@@ -802,7 +802,10 @@ fn resolve_checked(
     let undone = fp == row.fingerprint_before
         || baseline
             .as_ref()
-            .is_some_and(|b| current == b.reverted(&delta));
+            .is_some_and(|b| current == b.reverted(&delta))
+        // A data migration changed no object: after accepted drift, the schema is as it
+        // was before it when it is the recorded baseline.
+        || (data_unchecked && fp == state.fingerprint);
     // Rolled back means the schema is as it was before the migration: that is checked,
     // not taken on trust.
     if to == Resolution::RolledBack && !undone {
