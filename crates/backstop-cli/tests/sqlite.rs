@@ -1132,11 +1132,13 @@ fn a_migration_that_cannot_get_the_write_lock_is_retried_and_reported_as_a_lock_
         h.begin(Default::default()).expect("begin");
         h.execute("INSERT INTO t VALUES (1)").expect("write");
         held.send(()).expect("send");
-        std::thread::sleep(Duration::from_secs(2));
+        // Longer than a bookkeeping write used to wait (5 s): the failure's event must
+        // wait for the lock as long as the command does (--lock-wait), not be dropped.
+        std::thread::sleep(Duration::from_secs(6));
         h.commit().expect("commit");
     });
     holding.recv().expect("holding");
-    let r = p.run(&db, &["apply"]);
+    let r = p.run(&db, &["apply", "--lock-wait", "30s"]);
     holder.join().expect("join");
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.all().contains("retry 1/1"), "{r:?}");
@@ -1148,5 +1150,48 @@ fn a_migration_that_cannot_get_the_write_lock_is_retried_and_reported_as_a_lock_
         db.t("events")
     )));
     p.ok(&db, &["apply"]);
+    p.ok(&db, &["audit", "verify"]);
+}
+
+#[test]
+fn a_commit_that_waits_past_lock_timeout_is_retried() {
+    // Regression: COMMIT needs the file to itself; a reader that held it past the
+    // migration's lock_timeout failed the migration at once, with advice to fix the data.
+    use std::time::Duration;
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_c",
+        "ALTER TABLE t ADD COLUMN c INTEGER;",
+        Some("ALTER TABLE t DROP COLUMN c;"),
+        None,
+        Some("lock_timeout = \"300ms\"\nretries = 8\n"),
+    );
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    let (held, holding) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let c = rusqlite::Connection::open(&path).expect("open");
+        c.execute_batch("BEGIN").expect("begin");
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .expect("read");
+        assert_eq!(n, 0);
+        held.send(()).expect("send");
+        std::thread::sleep(Duration::from_millis(1500));
+        c.execute_batch("COMMIT").expect("commit");
+    });
+    holding.recv().expect("holding");
+    let r = p.run(&db, &["apply"]);
+    reader.join().expect("join");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.all().contains("lock timeout at COMMIT"), "{r:?}");
     p.ok(&db, &["audit", "verify"]);
 }

@@ -30,7 +30,7 @@ struct State {
     /// When the current wait began (the handler's first call for a statement).
     since: Option<Instant>,
     notice: Option<Notice>,
-    /// Whether the notice was given on this connection (once is enough).
+    /// Whether the notice was given for the current wait (once per wait is enough).
     told: bool,
     /// The database and its migration lock file, for the notice; `None` in memory.
     database: Option<(PathBuf, PathBuf)>,
@@ -77,6 +77,9 @@ impl Waiter {
             let since = match (count, st.since) {
                 (0, _) | (_, None) => {
                     st.since = Some(now);
+                    // Each long wait is said: after a migration's, the recording of its
+                    // failure may wait again, and silence would look like a hang.
+                    st.told = false;
                     now
                 }
                 (_, Some(s)) => s,
@@ -154,11 +157,13 @@ impl State {
             .as_ref()
             .map(|(db, _)| db.display().to_string())
             .unwrap_or_else(|| "the database".into());
-        format!(
-            "waiting up to {} for {what}: {} …",
-            humanize(self.limit),
-            self.holder_text()
-        )
+        // A zero lock_timeout means no limit (stored as a century).
+        let limit = if self.limit >= Duration::from_secs(365 * 24 * 3600) {
+            "with no limit".to_string()
+        } else {
+            format!("up to {}", humanize(self.limit))
+        };
+        format!("waiting {limit} for {what}: {} …", self.holder_text())
     }
 }
 

@@ -295,11 +295,12 @@ impl SqliteDriver {
             // Zero means no limit, as lock_timeout = 0 does in PostgreSQL.
             Some(t) if t.is_zero() => NO_LIMIT,
             Some(t) => t,
-            // Outside a transaction (backstop's own reads and writes, a `transaction =
-            // false` migration's statements) the wait is the command's: a status run
-            // during a long migration waits as long as an apply would for the lock.
-            None if self.transaction.is_none() => self.lock_wait,
-            None => DEFAULT_BUSY_TIMEOUT,
+            // Without a lock_timeout — backstop's own reads and writes, its bookkeeping
+            // transactions (a failure's event), a migration that sets none — the wait is
+            // the command's: a status run during a long migration waits as long as an
+            // apply would for the lock, and a failure is recorded after the same wait
+            // rather than dropped after a shorter one.
+            None => self.lock_wait,
         };
         self.waiter.set_limit(t);
         Ok(())

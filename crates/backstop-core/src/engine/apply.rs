@@ -1100,6 +1100,27 @@ fn apply_tx(
                 *schema = after;
                 return Ok((a, row));
             }
+            // COMMIT waited for a lock past lock_timeout (SQLite: another connection
+            // still reading or writing the file): the transaction is rolled back and
+            // tried again, as after a statement's lock timeout.
+            Err(RecordCommitError::Commit(e))
+                if e.kind == crate::driver::DbErrorKind::LockTimeout
+                    && attempt < m.options.retries =>
+            {
+                let _ = db.rollback();
+                attempt += 1;
+                let wait = backoff(attempt);
+                ctx.say(|| {
+                    format!(
+                        "    lock timeout at COMMIT of {}: rolled back; retry {attempt}/{} in {} ms",
+                        m.name,
+                        m.options.retries,
+                        wait.as_millis()
+                    )
+                });
+                std::thread::sleep(wait);
+                continue;
+            }
             Err(RecordCommitError::Commit(e)) => {
                 return Err(commit_failed(
                     db,
@@ -1245,10 +1266,30 @@ pub(crate) fn commit_failed(
             .release(release)
             .detail(json!({"name": m.name, "failure": &failure})),
     );
+    let next = if e.kind == crate::driver::DbErrorKind::LockTimeout {
+        commit_lock_next("apply", true)
+    } else {
+        "fix the data or the migration so the deferred checks pass, then run `backstop apply` again"
+            .into()
+    };
     failed(
         failure,
         format!("the commit of migration {} failed, so its transaction was rolled back: nothing of it remains (schema and history as before it)", m.version),
-        "fix the data or the migration so the deferred checks pass, then run `backstop apply` again".into(),
+        next,
+    )
+}
+
+/// What to do after COMMIT waited for a lock past the migration's lock_timeout (in every
+/// attempt): another connection kept the database busy. `own_options`: whether the
+/// migration's file sets the options used (a rollback uses those stored at apply).
+pub(crate) fn commit_lock_next(command: &str, own_options: bool) -> String {
+    format!(
+        "another connection held the database (SQLite: a reader or writer of the file; PostgreSQL: see pg_locks) while COMMIT waited, longer than the migration's lock_timeout: run `backstop {command}` again once it is done{}",
+        if own_options {
+            ", or raise lock_timeout or retries in the migration's options"
+        } else {
+            " (a rollback uses the lock_timeout and retries stored when the migration was applied)"
+        }
     )
 }
 

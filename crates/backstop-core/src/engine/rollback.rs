@@ -938,7 +938,11 @@ fn undo_inner(
                     return Err(EngineError::Failed {
                         failure: Box::new(run::commit_failure(&sref, down.len() + 1, &e)),
                         state: format!("the commit of the down script of migration {} failed, so it was rolled back; the migration is still applied", row.version),
-                        next: "fix the data so the deferred checks pass, then run the rollback again".into(),
+                        next: if e.kind == crate::driver::DbErrorKind::LockTimeout {
+                            super::apply::commit_lock_next("rollback", false)
+                        } else {
+                            "fix the data so the deferred checks pass, then run the rollback again".into()
+                        },
                     });
                 }
                 let mut needs = NeedsPersonReport::new(
