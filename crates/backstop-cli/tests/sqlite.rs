@@ -1195,3 +1195,41 @@ fn a_commit_that_waits_past_lock_timeout_is_retried() {
     assert!(r.all().contains("lock timeout at COMMIT"), "{r:?}");
     p.ok(&db, &["audit", "verify"]);
 }
+
+#[test]
+fn verify_waits_for_another_writer_as_long_as_lock_wait_and_names_it() {
+    // Regression: verify's transaction waited a fixed 5 s for another writer, whatever
+    // --lock-wait said, and ended with a bare "database is locked".
+    use backstop_core::driver::Driver;
+    use std::time::{Duration, Instant};
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (x);",
+        Some("DROP TABLE a;"),
+        Some("SELECT count(*) = 0 FROM a;"),
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    let mut holder = backstop_sqlite::connect(&db.url).expect("connect");
+    holder.begin(Default::default()).expect("begin");
+    holder.execute("CREATE TABLE other (x)").expect("write");
+    let started = Instant::now();
+    let r = p.run(&db, &["verify", "--lock-wait", "1s"]);
+    let waited = started.elapsed();
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(waited < Duration::from_secs(4), "{waited:?} {r:?}");
+    assert!(
+        r.stderr.contains("run the command again when it is done"),
+        "{r:?}"
+    );
+    // Waits longer when asked to, and goes through once the writer is done.
+    let h = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(6));
+        holder.rollback().expect("rollback");
+    });
+    let r = p.run(&db, &["verify", "--lock-wait", "30s"]);
+    h.join().expect("join");
+    assert_eq!(r.code, 0, "{r:?}");
+}

@@ -485,7 +485,12 @@ impl Driver for SqliteDriver {
         if let Err(e) = self.own_write(|| self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)) {
             self.transaction = None;
             let _ = self.apply_busy_timeout();
-            return Err(e);
+            // Who holds the file, and what to do, as for backstop's reads, when the wait
+            // was --lock-wait's (a migration's lock_timeout failure is said by the run).
+            return match timeouts.lock {
+                None => self.explain(Err(e)),
+                Some(_) => Err(e),
+            };
         }
         Ok(())
     }
