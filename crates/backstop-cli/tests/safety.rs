@@ -533,12 +533,7 @@ fn lock_timeout_is_retried_with_backoff() {
         Some("lock_timeout = \"100ms\"\nretries = 5\n"),
     );
     // Another session holds a lock on t for ~1 s, longer than one lock_timeout.
-    let url = db.url.clone();
-    let blocker = std::thread::spawn(move || {
-        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
-        c.batch_execute("BEGIN; LOCK TABLE t IN ACCESS SHARE MODE; SELECT pg_sleep(1); COMMIT;")
-            .expect("blocker");
-    });
+    let blocker = hold_access_share(&db.url, "t", 1.0);
     std::thread::sleep(Duration::from_millis(200));
     let r = p.ok(&db, &["--format", "json", "apply"]);
     blocker.join().expect("join");
@@ -565,12 +560,7 @@ fn a_lock_timeout_that_outlasts_the_retries_says_whose_lock_not_to_fix_the_file(
         None,
         Some("lock_timeout = \"50ms\"\nretries = 1\n"),
     );
-    let url = db.url.clone();
-    let blocker = std::thread::spawn(move || {
-        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
-        c.batch_execute("BEGIN; LOCK TABLE t IN ACCESS SHARE MODE; SELECT pg_sleep(3); COMMIT;")
-            .expect("blocker");
-    });
+    let blocker = hold_access_share(&db.url, "t", 3.0);
     std::thread::sleep(Duration::from_millis(300));
     let r = p.run(&db, &["apply"]);
     assert_eq!(r.code, 1, "{r:?}");
@@ -582,12 +572,7 @@ fn a_lock_timeout_that_outlasts_the_retries_says_whose_lock_not_to_fix_the_file(
     // The same for a rollback step.
     blocker.join().expect("join");
     p.ok(&db, &["apply"]);
-    let url = db.url.clone();
-    let blocker = std::thread::spawn(move || {
-        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
-        c.batch_execute("BEGIN; LOCK TABLE t IN ACCESS SHARE MODE; SELECT pg_sleep(3); COMMIT;")
-            .expect("blocker");
-    });
+    let blocker = hold_access_share(&db.url, "t", 3.0);
     std::thread::sleep(Duration::from_millis(300));
     let r = p.run(&db, &["rollback"]);
     blocker.join().expect("join");
@@ -603,6 +588,18 @@ fn a_lock_timeout_that_outlasts_the_retries_says_whose_lock_not_to_fix_the_file(
         r.stderr.contains("stored when the migration was applied"),
         "{r:?}"
     );
+}
+
+/// Another session holding ACCESS SHARE on `table` for `secs` seconds, from now: enough to
+/// make a migration's ALTER on it wait.
+fn hold_access_share(url: &str, table: &str, secs: f64) -> std::thread::JoinHandle<()> {
+    let url = url.to_string();
+    let sql =
+        format!("BEGIN; LOCK TABLE {table} IN ACCESS SHARE MODE; SELECT pg_sleep({secs}); COMMIT;");
+    std::thread::spawn(move || {
+        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+        c.batch_execute(&sql).expect("blocker");
+    })
 }
 
 /// Holds an ACCESS EXCLUSIVE lock on `table` for `hold`, taken as soon as a migration
