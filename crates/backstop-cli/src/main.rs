@@ -563,13 +563,16 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                 None if r.to == backstop_core::history::Status::Applied => lines.push("the objects accepted could not be listed (the recorded schema text was not at hand): the ledger records them as unknown, and a later rollback can't prove a step whose migration changed any object".into()),
                 _ => {}
             }
+            // Warnings go to stderr, as every command's do, -q or not, JSON or not.
+            let mut warnings = Vec::new();
             if r.data_unchecked {
-                lines.push(format!("warning: migration {} changed no schema object: that its data change was undone was not checked, it is taken on the reason given; the next apply runs it again", r.version));
+                warnings.push(format!("migration {} changed no schema object: that its data change was undone was not checked, it is taken on the reason given; the next apply runs it again", r.version));
             }
             if !r.not_from_run.is_empty() {
-                lines.push(format!("warning: the migration's run did not record changing {}: they were changed by hand, and are accepted as they are now", r.not_from_run.join(", ")));
+                warnings.push(format!("the migration's run did not record changing {}: they were changed by hand, and are accepted as they are now", r.not_from_run.join(", ")));
             }
             p.lines(&r, &lines);
+            p.warnings(&warnings);
             Ok(exit::OK)
         }
         Command::Audit { action } => {

@@ -164,7 +164,7 @@ impl Printer {
         self.warnings(&r.warnings);
     }
 
-    fn warnings(&self, w: &[String]) {
+    pub fn warnings(&self, w: &[String]) {
         for x in w {
             eprintln!("warning: {}", redact(x));
         }
@@ -419,7 +419,9 @@ impl Printer {
                 if r.rolled_back.is_empty() {
                     out("nothing to roll back");
                 } else {
-                    out(&format!("{} migration(s) rolled back, each proven against the fingerprint recorded before it", r.rolled_back.len()));
+                    // Under accepted drift a step is proven by its migration's objects, not
+                    // by the fingerprint recorded before it (which predates the drift).
+                    out(&format!("{} migration(s) rolled back, each proven against the schema recorded before it (after accepted drift: its migration's objects as before it, the rest as accepted)", r.rolled_back.len()));
                     out(&format!("schema fingerprint: {}", r.fingerprint));
                 }
             }
@@ -589,6 +591,9 @@ impl Printer {
                     a.version, a.name, a.duration_ms, a.statements
                 );
             }
+            for v in &f.undone {
+                println!("undone   {v}  (--atomic, after the failure)");
+            }
             let kept: Vec<i64> = f
                 .applied
                 .iter()
@@ -598,7 +603,14 @@ impl Printer {
             if let (false, Some(release)) = (kept.is_empty(), &f.release_id) {
                 // A migration left for a person comes first: the release can't be rolled
                 // back around it.
+                // An --atomic undo that stopped says itself what to do with them (`next:`).
+                use backstop_core::report::Situation;
                 let how = match e {
+                    EngineError::NeedsPerson { needs, .. }
+                        if needs.situation == Situation::AtomicUndoFailed =>
+                    {
+                        "see `next:` below".to_string()
+                    }
                     EngineError::NeedsPerson { .. } => format!("once the failed migration is resolved, `backstop rollback --release {release}` undoes them"),
                     _ => format!("`backstop rollback --release {release}` undoes them"),
                 };

@@ -415,6 +415,15 @@ fn atomic_undoes_the_whole_release(k: Kind) {
     assert_eq!(r.json()["undone"], serde_json::json!([2, 1]));
     assert_eq!(p.fingerprint(&db), empty);
     assert_eq!(p.status(&db)["applied"], 0);
+    // The text says they were undone, not only that they were applied, and leaves no
+    // rollback to run.
+    let r = p.run(&db, &["apply", "--atomic"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("undone   1") && r.stdout.contains("undone   2"),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains("stay applied"), "{r:?}");
 }
 
 fn to_steps_release_and_dry_run(k: Kind) {

@@ -407,6 +407,9 @@ fn an_atomic_undo_that_fails_keeps_the_cause_and_the_diff() {
         p.ok(&db, &["apply", "--to", "1"]);
         let r = p.run(&db, &["apply", "--atomic", "--release", "rel2"]);
         assert_eq!(r.code, 5, "{r:?}");
+        // What stays applied points at the undo's own advice, not at a resolve of the
+        // migration that failed (it was rolled back: there is nothing to resolve).
+        assert!(r.stdout.contains("see `next:` below"), "{r:?}");
         assert_eq!(r.stderr.matches("  state: ").count(), 1, "{r:?}");
         assert_eq!(r.stderr.matches("  next: ").count(), 1, "{r:?}");
         assert!(

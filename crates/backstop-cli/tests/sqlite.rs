@@ -1233,3 +1233,51 @@ fn verify_waits_for_another_writer_as_long_as_lock_wait_and_names_it() {
     h.join().expect("join");
     assert_eq!(r.code, 0, "{r:?}");
 }
+
+#[test]
+fn a_failure_that_cannot_be_recorded_says_so() {
+    // Regression: with another writer holding the file past --lock-wait, the migration's
+    // failure event was dropped without a word, and the advice was to raise a lock_timeout
+    // the migration does not set.
+    use backstop_core::driver::Driver;
+    use std::time::Duration;
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_u",
+        "CREATE TABLE u (id INTEGER);",
+        Some("DROP TABLE u;"),
+        None,
+        Some("retries = 0\n"),
+    );
+    p.ok(&db, &["sum"]);
+    let url = db.url.clone();
+    let (held, holding) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut h = backstop_sqlite::connect(&url).expect("connect");
+        h.begin(Default::default()).expect("begin");
+        h.execute("CREATE TABLE other (x)").expect("write");
+        held.send(()).expect("send");
+        std::thread::sleep(Duration::from_secs(5));
+        h.rollback().expect("rollback");
+    });
+    holding.recv().expect("holding");
+    let r = p.run(&db, &["apply", "--lock-wait", "1s"]);
+    holder.join().expect("join");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("could not be recorded in the ledger"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("longer --lock-wait"), "{r:?}");
+    assert!(!r.stderr.contains("raise lock_timeout"), "{r:?}");
+    p.ok(&db, &["apply"]);
+}

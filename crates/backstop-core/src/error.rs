@@ -122,7 +122,7 @@ pub enum EngineError {
         state: String,
         next: String,
     },
-    #[error("the migration lock on {database} is held by {holder} (waited {waited:?}); nothing was changed\n  next: wait for that run to finish, or raise --lock-wait; if the holder is gone, its session ends and frees the lock by itself")]
+    #[error("the migration lock on {database} is held by {holder} (waited {:.1} s); nothing was changed\n  next: wait for that run to finish, or raise --lock-wait; if the holder is gone, its session ends and frees the lock by itself", .waited.as_secs_f64())]
     LockTimeout {
         database: String,
         holder: String,

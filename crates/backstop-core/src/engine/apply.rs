@@ -1046,7 +1046,9 @@ fn apply_tx(
                 } else {
                     String::new()
                 };
-                let _ = record(
+                // The failure's event: when even that can't be written (the same lock,
+                // held on), the failure says so rather than leave the ledger silent.
+                let unrecorded = record(
                     db,
                     state,
                     &ctx.actor,
@@ -1054,7 +1056,15 @@ fn apply_tx(
                         .version(m.version)
                         .release(release)
                         .detail(json!({"name": m.name, "failure": &se.failure})),
-                );
+                )
+                .err()
+                .map(|e| {
+                    format!(
+                        "; this failure could not be recorded in the ledger ({})",
+                        e.message
+                    )
+                })
+                .unwrap_or_default();
                 let what = if se.read {
                     "the schema read after it failed, so the change"
                 } else if se.failure.part == Part::Verify {
@@ -1069,12 +1079,13 @@ fn apply_tx(
                     run::script_next(
                         &se,
                         "apply",
+                        m.options.lock_timeout().is_some(),
                         format!("fix {} and run `backstop apply` again", m.path.display()),
                     )
                 };
                 return Err(failed(
                     se.failure,
-                    format!("migration {} was rolled back{tries}: {what} left nothing behind (schema and history as before it)", m.version),
+                    format!("migration {} was rolled back{tries}: {what} left nothing behind (schema and history as before it){unrecorded}", m.version),
                     next,
                 ));
             }
@@ -1682,6 +1693,7 @@ fn run_no_tx(
             let next = run::script_next(
                 &se,
                 "apply",
+                m.options.lock_timeout().is_some(),
                 format!("fix {} and run `backstop apply` again", m.path.display()),
             );
             return Err(failed(

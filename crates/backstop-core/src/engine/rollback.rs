@@ -652,7 +652,7 @@ fn undo_inner(
                 let next = if se.read {
                     read_next(&se, "rollback")
                 } else {
-                    run::script_next(&se, "rollback", format!(
+                    run::script_next(&se, "rollback", true, format!(
                         "see the stored down script with `backstop rollback --dry-run`. If something in the database is in the way (data, an object changed by hand), put it right and run `backstop rollback` again; if the stored script itself is wrong, undo migration {v} by hand and run `backstop resolve {v} --rolled-back --reason \"…\"`, which checks that the schema is as before it",
                         v = row.version
                     ))

@@ -234,17 +234,19 @@ pub(crate) fn begin_lock_timeout(
 }
 
 /// What to do after a statement of a script failed: `fix`, unless it timed out waiting for
-/// a lock, which is no fault of the script (`command`: the command to run again).
-pub(crate) fn script_next(se: &ScriptError, command: &str, fix: String) -> String {
+/// a lock, which is no fault of the script (`command`: the command to run again;
+/// `own_limit`: whether the migration sets the lock_timeout that ran out, or the wait was
+/// `--lock-wait`'s).
+pub(crate) fn script_next(se: &ScriptError, command: &str, own_limit: bool, fix: String) -> String {
     if se.is_lock_timeout() {
         // A rollback waits as the options stored with the migration say: editing the file
         // changes nothing for it (and would only make the applied migration look edited).
-        let options = if command == "rollback" {
-            "; a rollback uses the lock_timeout and retries stored when the migration was applied"
-        } else {
-            ", or raise lock_timeout or retries in the migration's options"
+        let (limit, options) = match (command, own_limit) {
+            ("rollback", _) => ("the migration's lock_timeout", "; a rollback uses the lock_timeout and retries stored when the migration was applied"),
+            (_, true) => ("the migration's lock_timeout", ", or raise lock_timeout or retries in the migration's options"),
+            (_, false) => ("--lock-wait (the migration sets no lock_timeout)", ", or run with a longer --lock-wait"),
         };
-        format!("another session held a lock this statement needed for longer than the migration's lock_timeout, in every attempt: find it (PostgreSQL: pg_locks joined with pg_stat_activity; SQLite: another process writing to the file) and run `backstop {command}` again once it is released{options}")
+        format!("another session held a lock this statement needed for longer than {limit}, in every attempt: find it (PostgreSQL: pg_locks joined with pg_stat_activity; SQLite: another process writing to the file) and run `backstop {command}` again once it is released{options}")
     } else {
         fix
     }
