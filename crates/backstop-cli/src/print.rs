@@ -72,7 +72,12 @@ impl Printer {
     }
 
     pub fn status(&self, r: &StatusReport) {
-        if self.json(r) || self.quiet {
+        // Warnings go to stderr in JSON mode too (and are in the document).
+        if self.json(r) {
+            self.warnings(&r.warnings);
+            return;
+        }
+        if self.quiet {
             return;
         }
         out(&format!("database: {}", r.database));
@@ -230,7 +235,11 @@ impl Printer {
     }
 
     pub fn plan(&self, r: &PlanReport) {
-        if self.json(r) || self.quiet {
+        if self.json(r) {
+            self.warnings(&r.warnings);
+            return;
+        }
+        if self.quiet {
             return;
         }
         self.plan_text(r);
@@ -302,6 +311,7 @@ impl Printer {
     /// `to` is the `--to` target; `names` the migrations on disk, to name what remains.
     pub fn apply(&self, r: &ApplyReport, to: Option<i64>, names: &[Migration]) {
         if self.json(r) {
+            self.warnings(&r.warnings);
             return;
         }
         // What a run with --to leaves for later; never "up to date" while something is.
@@ -385,6 +395,7 @@ impl Printer {
 
     pub fn rollback(&self, r: &RollbackReport) {
         if self.json(r) {
+            self.warnings(&r.warnings);
             return;
         }
         if !self.quiet {

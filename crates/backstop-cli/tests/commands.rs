@@ -837,3 +837,43 @@ fn verify_says_which_applied_migrations_have_no_file_and_plan_shows_no_limit_as_
         "{r:?}"
     );
 }
+
+#[test]
+fn warnings_go_to_stderr_in_json_mode_too() {
+    // Regression: status, plan, apply and rollback put their warnings only inside the JSON
+    // document; a script watching stderr missed them.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (id INTEGER);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    // Drift: every reading command warns of it.
+    db.exec("CREATE TABLE hand (id INTEGER)");
+    for args in [
+        &["--format", "json", "status"][..],
+        &["--format", "json", "plan"],
+    ] {
+        let r = p.ok(&db, args);
+        let j = r.json();
+        let w = j["warnings"].as_array().expect("warnings");
+        assert!(!w.is_empty(), "{args:?}: {j}");
+        assert!(r.stderr.contains("warning: "), "{args:?}: {r:?}");
+    }
+    let r = p.ok(
+        &db,
+        &[
+            "--format",
+            "json",
+            "rollback",
+            "--allow-drift",
+            "--reason",
+            "hand is fine",
+        ],
+    );
+    assert!(r.stderr.contains("warning: schema drift accepted"), "{r:?}");
+}

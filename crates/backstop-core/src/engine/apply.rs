@@ -1268,7 +1268,7 @@ pub(crate) fn commit_failed(
     }
     let _ = db.rollback();
     let failure = run::commit_failure(sref, index, &e);
-    let _ = record(
+    let unrecorded = record(
         db,
         state,
         &ctx.actor,
@@ -1276,7 +1276,15 @@ pub(crate) fn commit_failed(
             .version(m.version)
             .release(release)
             .detail(json!({"name": m.name, "failure": &failure})),
-    );
+    )
+    .err()
+    .map(|e| {
+        format!(
+            "; this failure could not be recorded in the ledger ({})",
+            e.message
+        )
+    })
+    .unwrap_or_default();
     let next = if e.kind == crate::driver::DbErrorKind::LockTimeout {
         commit_lock_next("apply", true)
     } else {
@@ -1285,7 +1293,7 @@ pub(crate) fn commit_failed(
     };
     failed(
         failure,
-        format!("the commit of migration {} failed, so its transaction was rolled back: nothing of it remains (schema and history as before it)", m.version),
+        format!("the commit of migration {} failed, so its transaction was rolled back: nothing of it remains (schema and history as before it){unrecorded}", m.version),
         next,
     )
 }
