@@ -564,7 +564,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                 _ => {}
             }
             // Warnings go to stderr, as every command's do, -q or not, JSON or not.
-            let mut warnings = Vec::new();
+            let mut warnings = r.warnings.clone();
             if r.data_unchecked {
                 warnings.push(format!("migration {} changed no schema object: that its data change was undone was not checked, it is taken on the reason given; the next apply runs it again", r.version));
             }

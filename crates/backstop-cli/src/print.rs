@@ -616,13 +616,17 @@ impl Printer {
                 // back around it.
                 // An --atomic undo that stopped says itself what to do with them (`next:`).
                 use backstop_core::report::Situation;
+                // Resolving comes first only where a migration was left dirty; otherwise
+                // the error's own advice (an unfinished undo, an unconfirmed commit) does.
+                use backstop_core::report::HistoryState;
                 let how = match e {
                     EngineError::NeedsPerson { needs, .. }
-                        if needs.situation == Situation::AtomicUndoFailed =>
+                        if needs.situation != Situation::AtomicUndoFailed
+                            && needs.history == HistoryState::Dirty =>
                     {
-                        "see `next:` below".to_string()
+                        format!("once the failed migration is resolved, `backstop rollback --release {release}` undoes them")
                     }
-                    EngineError::NeedsPerson { .. } => format!("once the failed migration is resolved, `backstop rollback --release {release}` undoes them"),
+                    EngineError::NeedsPerson { .. } => "see `next:` below".to_string(),
                     _ => format!("`backstop rollback --release {release}` undoes them"),
                 };
                 println!(

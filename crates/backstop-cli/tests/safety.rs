@@ -1092,3 +1092,60 @@ fn resolve_applied_after_a_stopped_rollback_keeps_the_migrations_recorded_change
         "c is gone, as before the migration: {diff}"
     );
 }
+
+#[test]
+fn a_cancelled_statement_is_not_advised_as_a_broken_file() {
+    // statement_timeout (or pg_cancel_backend) cancels with 57014: the advice names both
+    // causes instead of "fix the file".
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_slow",
+        "CREATE TABLE s (id int);\nSELECT pg_sleep(2);",
+        Some("DROP TABLE s;"),
+        None,
+        Some("statement_timeout = \"100ms\"\nretries = 0\n"),
+    );
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("the statement was cancelled"), "{r:?}");
+    assert!(r.stderr.contains("statement_timeout"), "{r:?}");
+    assert!(!r.stderr.contains("next: fix "), "{r:?}");
+}
+
+#[test]
+fn resolve_applied_warns_of_an_invalid_index_it_accepts() {
+    // A build that died leaves an INVALID index; resolve --applied accepted it silently
+    // and the next verify failed on it.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (v int);\nINSERT INTO t VALUES (1), (1);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_x",
+        "CREATE TABLE x (id int);\nINSERT INTO nope VALUES (1);",
+        Some("DROP TABLE x_typo;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    assert_eq!(p.run(&db, &["apply"]).code, 5);
+    // A unique index built on duplicates fails and stays behind, INVALID.
+    let mut c = ::postgres::Client::connect(&db.url, ::postgres::NoTls).expect("connect");
+    assert!(c
+        .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY t_u ON t (v)")
+        .is_err());
+    let r = p.run(
+        &db,
+        &["resolve", "2", "--applied", "--reason", "finished by hand"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains("warning: health:") && r.stderr.contains("t_u"),
+        "{r:?}"
+    );
+}

@@ -249,6 +249,9 @@ pub struct ResolveReport {
     /// `--rolled-back` of a migration that changed no schema object (a data migration):
     /// no fingerprint can show its data change undone, so it was taken on the reason given.
     pub data_unchecked: bool,
+    /// What the schema's health check finds after the resolve (an INVALID index left by a
+    /// build that died, a NOT VALID constraint): accepted as it is, but not healthy.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -937,5 +937,11 @@ fn resolve_checked(
         objects,
         not_from_run,
         data_unchecked,
+        // Accepted or proven as it is, but said: an INVALID index left by a build that died
+        // is part of the schema `--applied` accepts, and `verify` will fail on it.
+        warnings: db
+            .health()
+            .map(|h| h.iter().map(|i| format!("health: {i}")).collect())
+            .unwrap_or_default(),
     })
 }

@@ -248,7 +248,13 @@ pub(crate) fn script_next(se: &ScriptError, command: &str, own_limit: bool, fix:
         };
         format!("another session held a lock this statement needed for longer than {limit}, in every attempt: find it (PostgreSQL: pg_locks joined with pg_stat_activity; SQLite: another process writing to the file) and run `backstop {command}` again once it is released{options}")
     } else {
-        fix
+        match se.db.as_ref().map(|e| (e.kind, e.code.as_deref())) {
+            // Cancelled: by statement_timeout, or by someone (pg_cancel_backend).
+            Some((DbErrorKind::StatementTimeout, _)) => format!("the statement was cancelled: by the migration's statement_timeout (make the statement faster, or raise statement_timeout in the migration's options) or by another session (pg_cancel_backend); then run `backstop {command}` again"),
+            // Terminated by an administrator or a server shutdown: nothing to fix in the file.
+            Some((_, Some("57P01" | "57P02" | "57P03"))) => format!("the session was terminated by the server or an administrator (pg_terminate_backend, a shutdown or restart), not by anything in the script: find out why, then run `backstop {command}` again"),
+            _ => fix,
+        }
     }
 }
 
