@@ -841,3 +841,57 @@ fn a_data_migrations_rollback_under_drift_must_leave_the_schema_alone() {
     q.ok(&db, &["apply"]);
     assert!(db.check("SELECT count(*) = 1 FROM t"), "applied once");
 }
+
+#[test]
+fn a_concurrent_index_build_cut_off_says_to_drop_its_invalid_index() {
+    // A CREATE INDEX CONCURRENTLY whose connection dies leaves its index INVALID; the
+    // advice to run the statement again by hand failed with "already exists".
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_idx",
+        "CREATE TABLE t (v int);\nCREATE INDEX CONCURRENTLY t_v ON t (v);",
+        Some("DROP INDEX CONCURRENTLY IF EXISTS t_v;\nDROP TABLE t;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    // An open snapshot makes the build wait for it.
+    let mut reader = ::postgres::Client::connect(&db.url, ::postgres::NoTls).expect("reader");
+    reader
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1;")
+        .expect("snapshot");
+    let child = p
+        .cmd(&db, &["apply"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let name = db.url.rsplit('/').next().expect("db name").to_string();
+    let mut admin =
+        ::postgres::Client::connect(&backstop_postgres::testing::base_url(), ::postgres::NoTls)
+            .expect("admin");
+    // Wait until the build is waiting, then cut it off.
+    let start = std::time::Instant::now();
+    while !admin
+        .query_one(
+            "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'CREATE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'",
+            &[&name],
+        )
+        .expect("poll")
+        .get::<_, bool>(0)
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "the build never waited");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    admin
+        .execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'backstop apply%'", &[&name])
+        .expect("terminate");
+    let out = child.wait_with_output().expect("wait");
+    reader.batch_execute("COMMIT").expect("commit");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("NOT indisvalid") && err.contains("DROP INDEX CONCURRENTLY"),
+        "{err}"
+    );
+}

@@ -1579,6 +1579,17 @@ fn run_no_tx(
                 m.script_path(Part::Up).display(),
                 ran_list(m, up, up_done)
             );
+            // A concurrent build cut off leaves its index behind, INVALID: running the
+            // statement again by hand would then fail with "already exists".
+            if failed_sql(&se)
+                .to_ascii_uppercase()
+                .contains("CONCURRENTLY")
+            {
+                needs.next = format!(
+                    "the statement that was cut off builds an index concurrently, which leaves it behind, INVALID, when it dies: list those with `SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid` and drop that one with `DROP INDEX CONCURRENTLY` before running the statement again by hand; then: {}",
+                    needs.next
+                );
+            }
             return Err(EngineError::NeedsPerson {
                 what: se.failure.to_string(),
                 failure: Some(Box::new(se.failure)),
