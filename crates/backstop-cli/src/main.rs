@@ -527,7 +527,7 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                 deny_warnings: deny.is_some(),
                 allow: vec![],
             };
-            let report = backstop_lint::lint_files(&paths, &opts)
+            let report = backstop_lint::lint_files_in(&paths, Some(&s.dir), &opts)
                 .map_err(|e| EngineError::Usage(e.to_string()))?;
             p.lint(&report);
             Ok(if report.has_errors() {

@@ -179,3 +179,69 @@ fn plan_shows_locks_rewrites_findings_snapshot_and_rollback_path() {
         2
     );
 }
+
+/// Two single-file migrations: the second changes a column the first created, which only
+/// rewrites the table when the old type is unknown.
+fn widening(p: &Project) {
+    std::fs::write(
+        p.dir().join("1_t.sql"),
+        "-- backstop:up\nCREATE TABLE t (id bigint PRIMARY KEY, n varchar(10));\n-- backstop:down\nDROP TABLE t;\n",
+    )
+    .expect("write");
+    std::fs::write(
+        p.dir().join("2_c.sql"),
+        "-- backstop:up\nALTER TABLE t ALTER COLUMN n TYPE varchar(20);\n-- backstop:down\nSELECT 1;\n",
+    )
+    .expect("write");
+}
+
+#[test]
+fn lint_of_named_files_ignores_their_siblings_and_the_working_directory() {
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    widening(&p);
+    let lint = ["lint", "--engine", "postgres"];
+
+    // In the migrations directory: checked against the earlier migrations, as a directory
+    // lint does (t.n is known to be varchar(10), so no rewrite).
+    let r = p.ok(&db, &[&lint[..], &["migrations/2_c.sql"]].concat());
+    assert!(!r.stdout.contains("alter-column-type-rewrite"), "{r:?}");
+    assert!(r.stdout.contains("(2 statements)"), "{r:?}");
+
+    // A folder-form migration's script, next to an entry that is no migration.
+    p.add("3_f", "SELECT 1;", Some("SELECT 1;"), None, None);
+    std::fs::create_dir(p.dir().join("junk")).expect("mkdir");
+    for file in ["migrations/2_c.sql", "migrations/3_f/up.sql"] {
+        let r = p.run(&db, &[&lint[..], &[file]].concat());
+        assert_eq!(r.code, 0, "{file}: {r:?}");
+        assert!(
+            r.stdout.contains("note: ") && r.stdout.contains("junk"),
+            "the lint says what it could not use: {r:?}"
+        );
+    }
+
+    // From inside the migrations directory, with the default one not found from there.
+    let r = std::process::Command::new(common::BIN)
+        .current_dir(p.dir())
+        .env_remove("DATABASE_URL")
+        .args(["lint", "--engine", "postgres", "2_c.sql"])
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(stdout.contains("2_c.sql:2:1"), "{stdout}");
+
+    // A file outside any migrations directory: linted on its own.
+    let elsewhere = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir(elsewhere.path().join("notes")).expect("mkdir");
+    let x = elsewhere.path().join("x.sql");
+    std::fs::copy(p.dir().join("2_c.sql"), &x).expect("copy");
+    let r = p.run(&db, &[&lint[..], &[x.to_str().expect("utf-8")]].concat());
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("alter-column-type-rewrite"), "{r:?}");
+}

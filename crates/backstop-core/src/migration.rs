@@ -622,11 +622,41 @@ pub fn has_sql_extension(file_name: &str) -> bool {
             .is_some_and(|ext| ext.eq_ignore_ascii_case(".sql"))
 }
 
+/// One single-file migration read on its own, without the directory around it (for
+/// `backstop lint FILE`): the version comes from the name, 0 when the name has none.
+pub fn read_single_file(path: &Path) -> Result<Migration, LoadError> {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let stem = file_name
+        .get(..file_name.len().saturating_sub(4))
+        .unwrap_or(&file_name);
+    let (version, name) = match split_version(path, stem) {
+        Ok(v) => v,
+        Err(LoadError::NoVersion { .. } | LoadError::ZeroVersion { .. }) => {
+            let digits = stem.chars().take_while(|c| c.is_ascii_digit()).count();
+            (
+                0,
+                stem[digits..]
+                    .trim_start_matches(['_', '-', '.'])
+                    .to_string(),
+            )
+        }
+        Err(e) => return Err(e),
+    };
+    single_file(path, version, name)
+}
+
 fn load_single_file(path: &Path, file_name: &str) -> Result<Migration, LoadError> {
     let stem = file_name
         .get(..file_name.len().saturating_sub(4))
         .unwrap_or(file_name);
     let (version, name) = split_version(path, stem)?;
+    single_file(path, version, name)
+}
+
+fn single_file(path: &Path, version: i64, name: String) -> Result<Migration, LoadError> {
     let text = read_text(path)?.unwrap_or_default();
     let mut sections: BTreeMap<&str, String> = BTreeMap::new();
     let mut current: Option<&str> = None;

@@ -123,7 +123,12 @@ impl Analysed {
 /// A unit of input: a migration, or a bare script.
 pub(crate) enum Unit<'a> {
     Migration(&'a Migration),
-    Script { file: PathBuf, text: String },
+    Script {
+        file: PathBuf,
+        text: String,
+    },
+    /// An earlier migration whose up.sql only builds the schema model for the next ones.
+    Replay(&'a Migration),
 }
 
 type RuleHit = (&'static RuleInfo, Hit);
@@ -143,14 +148,9 @@ pub(crate) fn lint_units_only(
     let mut cat = Catalog::default();
     for u in units {
         match u {
+            Unit::Replay(m) => replay(m, &mut cat, opts),
             Unit::Migration(m) if only.is_some_and(|o| !o.contains(&m.version)) => {
-                cat.begin_migration();
-                let parsed = crate::parse_script(&m.up, opts.engine);
-                let mut stmts: Vec<&crate::ir::Stmt> = parsed.stmts.iter().collect();
-                stmts.sort_by_key(|s| s.span.start);
-                for s in stmts {
-                    cat.apply(s);
-                }
+                replay(m, &mut cat, opts)
             }
             Unit::Migration(m) => lint_migration(m, &mut cat, opts, &mut report),
             Unit::Script { file, text } => {
@@ -175,6 +175,17 @@ pub(crate) fn lint_units_only(
     }
     report.finish();
     report
+}
+
+/// Apply a migration's up.sql to the schema model without checking it.
+fn replay(m: &Migration, cat: &mut Catalog, opts: &LintOptions) {
+    cat.begin_migration();
+    let parsed = crate::parse_script(&m.up, opts.engine);
+    let mut stmts: Vec<&crate::ir::Stmt> = parsed.stmts.iter().collect();
+    stmts.sort_by_key(|s| s.span.start);
+    for s in stmts {
+        cat.apply(s);
+    }
 }
 
 fn lint_migration(m: &Migration, cat: &mut Catalog, opts: &LintOptions, report: &mut LintReport) {

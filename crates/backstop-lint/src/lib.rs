@@ -60,10 +60,25 @@ pub fn lint_versions(
 
 /// Lint paths: migrations directories, migration folders (with up.sql), single-file
 /// migrations, or plain .sql files (linted as an up script without a migration around it).
+/// Each path is read on its own, whatever its siblings.
 pub fn lint_files(paths: &[PathBuf], opts: &LintOptions) -> Result<LintReport, LintError> {
-    let inputs = load::inputs(paths)?;
+    lint_files_in(paths, None, opts)
+}
+
+/// [`lint_files`], where migrations named one by one that sit in `migrations_dir` are
+/// checked against the schema its earlier migrations build, as when the whole directory
+/// is linted. When the directory does not load, they are linted on their own and the
+/// report's `notes` say why.
+pub fn lint_files_in(
+    paths: &[PathBuf],
+    migrations_dir: Option<&std::path::Path>,
+    opts: &LintOptions,
+) -> Result<LintReport, LintError> {
+    let (inputs, notes) = load::inputs(paths, migrations_dir)?;
     let units = load::units(&inputs);
-    Ok(analyze::lint_units(&units, opts))
+    let mut report = analyze::lint_units(&units, opts);
+    report.notes = notes;
+    Ok(report)
 }
 
 /// Every rule: id, default severity, summary, engines, category.

@@ -3,16 +3,37 @@
 use crate::analyze::Unit;
 use crate::types::LintError;
 use backstop_core::migration::{self, Layout, Migration, MigrationToml, RunOptions};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// What a path holds.
 pub(crate) enum Input {
     Migrations(Vec<Migration>),
-    Script { file: PathBuf, text: String },
+    Script {
+        file: PathBuf,
+        text: String,
+    },
+    /// Migrations named one by one that sit in the migrations directory: checked against
+    /// the schema the directory's earlier migrations build, as when the directory is linted.
+    InDir {
+        all: Vec<Migration>,
+        named: BTreeSet<i64>,
+    },
 }
 
-pub(crate) fn inputs(paths: &[PathBuf]) -> Result<Vec<Input>, LintError> {
-    let mut out = Vec::new();
+/// A path read so far: an input, or a migration named by itself.
+enum Item {
+    Input(Input),
+    Named(Box<Migration>),
+}
+
+/// The inputs, and notes on what could not be used (a migrations directory that does not
+/// load, so the files in it were linted without the earlier migrations).
+pub(crate) fn inputs(
+    paths: &[PathBuf],
+    migrations_dir: Option<&Path>,
+) -> Result<(Vec<Input>, Vec<String>), LintError> {
+    let mut items = Vec::new();
     let mut seen_folders: Vec<PathBuf> = Vec::new();
     for p in paths {
         if !p.exists() {
@@ -22,10 +43,10 @@ pub(crate) fn inputs(paths: &[PathBuf]) -> Result<Vec<Input>, LintError> {
             if p.join("up.sql").is_file() {
                 if !seen_folders.contains(p) {
                     seen_folders.push(p.clone());
-                    out.push(Input::Migrations(vec![load_folder(p)?]));
+                    items.push(Item::Named(Box::new(load_folder(p)?)));
                 }
             } else {
-                out.push(Input::Migrations(migration::load_dir(p)?));
+                items.push(Item::Input(Input::Migrations(migration::load_dir(p)?)));
             }
             continue;
         }
@@ -33,10 +54,7 @@ pub(crate) fn inputs(paths: &[PathBuf]) -> Result<Vec<Input>, LintError> {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        let parent = p
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
+        let parent = parent_of(p);
         if matches!(
             name.as_str(),
             "up.sql" | "down.sql" | "verify.sql" | "migration.toml"
@@ -44,7 +62,7 @@ pub(crate) fn inputs(paths: &[PathBuf]) -> Result<Vec<Input>, LintError> {
         {
             if !seen_folders.contains(&parent) {
                 seen_folders.push(parent.clone());
-                out.push(Input::Migrations(vec![load_folder(&parent)?]));
+                items.push(Item::Named(Box::new(load_folder(&parent)?)));
             }
             continue;
         }
@@ -56,25 +74,81 @@ pub(crate) fn inputs(paths: &[PathBuf]) -> Result<Vec<Input>, LintError> {
             .lines()
             .any(|l| l.trim().eq_ignore_ascii_case("-- backstop:up"));
         if is_single_file {
-            let all = migration::load_dir(&parent)?;
-            match all
-                .into_iter()
-                .find(|m| m.path == *p || m.path.file_name() == p.file_name())
-            {
-                Some(m) => out.push(Input::Migrations(vec![m])),
-                None => out.push(Input::Script {
-                    file: p.clone(),
-                    text,
-                }),
-            }
+            // The file on its own: its siblings, and where the command runs, don't matter.
+            items.push(Item::Named(Box::new(migration::read_single_file(p)?)));
         } else {
-            out.push(Input::Script {
+            items.push(Item::Input(Input::Script {
                 file: p.clone(),
                 text,
-            });
+            }));
         }
     }
-    Ok(out)
+    let mut notes = Vec::new();
+    let context = migrations_dir.and_then(|d| Some((d, d.canonicalize().ok()?)));
+    let inside = |m: &Migration| {
+        context.as_ref().is_some_and(|(_, dir)| {
+            parent_of(&m.path)
+                .canonicalize()
+                .is_ok_and(|parent| parent == *dir)
+        })
+    };
+    // The migrations directory is read only when a named migration sits in it.
+    let mut all: Option<Vec<Migration>> = None;
+    if let Some((dir, _)) = context.as_ref().filter(|_| {
+        items
+            .iter()
+            .any(|i| matches!(i, Item::Named(m) if inside(m)))
+    }) {
+        match migration::load_dir(dir) {
+            Ok(ms) => all = Some(ms),
+            Err(e) => notes.push(format!(
+                "linted without the schema the earlier migrations build, because the migrations directory does not load ({e}); fix that to lint them with the earlier migrations"
+            )),
+        }
+    }
+    let mut out = Vec::new();
+    let mut in_dir: Option<usize> = None;
+    for item in items {
+        let m = match item {
+            Item::Input(i) => {
+                out.push(i);
+                continue;
+            }
+            Item::Named(m) => m,
+        };
+        let found = all.as_ref().filter(|_| inside(&m)).and_then(|all| {
+            let canon = m.path.canonicalize().ok()?;
+            all.iter()
+                .find(|a| a.path.canonicalize().is_ok_and(|c| c == canon))
+                .map(|a| a.version)
+        });
+        match (found, all.as_ref()) {
+            (Some(version), Some(all)) => match in_dir {
+                Some(at) => {
+                    if let Input::InDir { named, .. } = &mut out[at] {
+                        named.insert(version);
+                    }
+                }
+                None => {
+                    in_dir = Some(out.len());
+                    out.push(Input::InDir {
+                        all: all.clone(),
+                        named: BTreeSet::from([version]),
+                    });
+                }
+            },
+            _ => out.push(Input::Migrations(vec![*m])),
+        }
+    }
+    Ok((out, notes))
+}
+
+/// The directory holding `p` (`.` for a bare file name).
+fn parent_of(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 pub(crate) fn units(inputs: &[Input]) -> Vec<Unit<'_>> {
@@ -86,6 +160,16 @@ pub(crate) fn units(inputs: &[Input]) -> Vec<Unit<'_>> {
                 file: file.clone(),
                 text: text.clone(),
             }),
+            Input::InDir { all, named } => {
+                let last = named.last().copied().unwrap_or(0);
+                u.extend(all.iter().filter(|m| m.version <= last).map(|m| {
+                    if named.contains(&m.version) {
+                        Unit::Migration(m)
+                    } else {
+                        Unit::Replay(m)
+                    }
+                }));
+            }
         }
     }
     u

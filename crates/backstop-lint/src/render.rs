@@ -46,6 +46,9 @@ pub fn render_text(report: &LintReport) -> String {
         ));
         s
     };
+    for n in &report.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
     out.push_str(&summary);
     out.push('\n');
     out

@@ -105,6 +105,9 @@ pub struct LintReport {
     pub infos: usize,
     /// Suppressed findings of any severity.
     pub suppressed: usize,
+    /// What the run could not take into account, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl LintReport {
