@@ -203,10 +203,15 @@ fn lint_of_named_files_ignores_their_siblings_and_the_working_directory() {
     let lint = ["lint", "--engine", "postgres"];
 
     // In the migrations directory: checked against the earlier migrations, as a directory
-    // lint does (t.n is known to be varchar(10), so no rewrite).
+    // lint does (t.n is known to be varchar(10), so no rewrite), and counted as one file.
     let r = p.ok(&db, &[&lint[..], &["migrations/2_c.sql"]].concat());
     assert!(!r.stdout.contains("alter-column-type-rewrite"), "{r:?}");
-    assert!(r.stdout.contains("(2 statements)"), "{r:?}");
+    assert!(r.stdout.contains("in 1 file (2 statements)"), "{r:?}");
+    let whole = p.ok(&db, &lint);
+    assert!(
+        whole.stdout.contains("in 2 files (4 statements)"),
+        "{whole:?}"
+    );
 
     // A folder-form migration's script, next to an entry that is no migration.
     p.add("3_f", "SELECT 1;", Some("SELECT 1;"), None, None);

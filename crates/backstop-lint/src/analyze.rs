@@ -244,7 +244,12 @@ fn lint_migration(m: &Migration, cat: &mut Catalog, opts: &LintOptions, report: 
     let mut scripts: Vec<&Analysed> = vec![&up];
     scripts.extend(down.as_ref());
     scripts.extend(verify.as_ref());
-    report.files += scripts.len();
+    // Files as the user sees them: a single-file migration is one file, whatever its
+    // sections.
+    report.files += match m.layout {
+        backstop_core::migration::Layout::SingleFile => 1,
+        _ => scripts.len(),
+    };
     report.statements += scripts.iter().map(|a| a.stmts.len()).sum::<usize>();
     emit(&scripts, &info, hits, opts, report);
 }

@@ -93,7 +93,8 @@ impl Default for LintOptions {
 pub struct LintReport {
     /// Sorted by file, line, column, rule.
     pub findings: Vec<Finding>,
-    /// Script files read (up, down and verify count separately).
+    /// Files read: a single-file migration is one, a folder's up.sql, down.sql and
+    /// verify.sql count separately.
     pub files: usize,
     /// Statements analysed.
     pub statements: usize,
