@@ -121,9 +121,10 @@ fn resolve_settings(cli: &Cli) -> Result<Resolved, EngineError> {
         Some(p) => (p.clone(), true),
         None => (PathBuf::from("backstop.toml"), false),
     };
-    // `init --config FILE` creates FILE: it need not exist yet.
-    let creating = matches!(cli.command, Command::Init) && !config_path.exists();
-    let settings = if (explicit && !creating) || config_path.exists() {
+    // `init --config FILE` creates FILE: it need not exist yet. Something else by that name
+    // (a directory) is init's to refuse, with what to do, before anything is created.
+    let creating = matches!(cli.command, Command::Init) && !config_path.is_file();
+    let settings = if !creating && (explicit || config_path.exists()) {
         let cf = ConfigFile::read(&config_path).map_err(|e| EngineError::Usage(e.to_string()))?;
         cf.settings(g.env.as_deref(), &config_path)
             .map_err(|e| EngineError::Usage(e.to_string()))?

@@ -574,6 +574,21 @@ fn init_refuses_a_migrations_file_before_creating_anything() {
 }
 
 #[test]
+fn init_refuses_a_config_directory_like_a_migrations_file() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir(tmp.path().join("backstop.toml")).expect("mkdir");
+    let r = run_in(tmp.path(), &["init"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("backstop.toml exists and is not a file; nothing was created (move it away"),
+        "{r:?}"
+    );
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("dir").collect();
+    assert_eq!(left.len(), 1, "init changed the folder: {left:?}");
+}
+
+#[test]
 fn init_and_new_print_paths_as_data_in_json() {
     // Regression: `--format json` init/new printed prose lines in `created`.
     let tmp = tempfile::tempdir().expect("tmp");
