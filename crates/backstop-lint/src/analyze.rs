@@ -20,8 +20,8 @@ pub(crate) struct MigInfo {
     pub version: Option<i64>,
     pub transaction: bool,
     pub data_loss: Option<DataLoss>,
-    /// `lock_timeout` set in migration.toml.
-    pub lock_timeout: bool,
+    /// `lock_timeout` set in migration.toml, in milliseconds (0 means no limit).
+    pub lock_timeout_ms: Option<u64>,
     pub irreversible: Option<String>,
     /// migration.toml (or the single file holding the options), and its text.
     pub toml_file: Option<PathBuf>,
@@ -35,7 +35,7 @@ impl MigInfo {
             version: None,
             transaction: true,
             data_loss: None,
-            lock_timeout: false,
+            lock_timeout_ms: None,
             irreversible: None,
             toml_file: None,
             toml_text: None,
@@ -52,7 +52,7 @@ impl MigInfo {
             version: Some(m.version),
             transaction: m.options.transaction,
             data_loss: m.config.contract.as_ref().and_then(|c| c.data_loss),
-            lock_timeout: m.options.lock_timeout_ms.is_some(),
+            lock_timeout_ms: m.options.lock_timeout_ms,
             irreversible: if m.config.irreversible == Some(true) {
                 Some(m.config.reason.clone().unwrap_or_default())
             } else {
