@@ -166,6 +166,7 @@ pub(crate) fn lint_units_only(
                     opts.engine,
                     &info,
                     &mut hits,
+                    None,
                 );
                 report.files += 1;
                 report.statements += a.stmts.len();
@@ -191,11 +192,14 @@ fn lint_migration(m: &Migration, cat: &mut Catalog, opts: &LintOptions, report: 
         engine,
         &info,
         &mut hits,
+        None,
     );
     let after_up = cat.clone();
     // Objects created by this migration's up.sql stay "new" for its down.sql: rolling back
     // a table or index the migration created is not a change to a table the app relied on.
+    // verify.sql runs in up.sql's transaction (when there is one).
     let side = |text: &str, part: Part, hits: &mut Vec<RuleHit>| {
+        let same_tx = (part == Part::Verify && info.transaction).then_some(&up);
         let mut c = after_up.clone();
         c.new_enum_values.clear();
         analyse_script(
@@ -207,6 +211,7 @@ fn lint_migration(m: &Migration, cat: &mut Catalog, opts: &LintOptions, report: 
             engine,
             &info,
             hits,
+            same_tx,
         )
     };
     let down = m.down.as_deref().map(|d| side(d, Part::Down, &mut hits));
@@ -248,6 +253,7 @@ pub(crate) fn analyse_script(
     engine: Engine,
     info: &MigInfo,
     hits: &mut Vec<RuleHit>,
+    same_tx: Option<&Analysed>,
 ) -> Analysed {
     let parsed = match engine {
         Engine::Postgres => crate::pg::parse(src),
@@ -302,7 +308,11 @@ pub(crate) fn analyse_script(
         a.impacts.push(im);
     }
     a.fresh = cat.fresh.clone();
-    let scx = ScriptCx { a: &a, mig: info };
+    let scx = ScriptCx {
+        a: &a,
+        mig: info,
+        same_tx,
+    };
     for r in rules::RULES
         .iter()
         .filter(|r| r.info.engines.contains(&engine))
