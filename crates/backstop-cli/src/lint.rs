@@ -126,6 +126,7 @@ pub fn annotate(plan: &mut PlanReport, all: &[Migration], engine: Engine) {
                 st.impact = Some(Impact {
                     lock: i.lock.map(str::to_string),
                     tables: i.tables.clone(),
+                    table_locks: i.table_locks.iter().map(|l| l.to_string()).collect(),
                     rewrites: i.rewrites,
                     scans: i.scans,
                     blocks: i.blocks.to_string(),

@@ -205,8 +205,18 @@ impl Printer {
                     // A statement on no table (SQLite's CREATE VIEW, CREATE TRIGGER: the
                     // database's write lock) names none.
                     let tables: Vec<&String> = i.tables.iter().filter(|t| !t.is_empty()).collect();
+                    let per_table = i.table_locks.len() == i.tables.len()
+                        && i.table_locks.iter().any(|l| l != lock);
                     let mut what = vec![if tables.is_empty() {
                         format!("{lock} lock")
+                    } else if per_table {
+                        // e.g. a foreign key: the referenced table is locked less strongly.
+                        i.tables
+                            .iter()
+                            .zip(&i.table_locks)
+                            .map(|(t, l)| format!("{l} lock on {t}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     } else {
                         format!(
                             "{lock} lock on {}",
@@ -222,6 +232,8 @@ impl Printer {
                     }
                     if i.rewrites {
                         what.push("REWRITES the table".into());
+                    } else if i.scans && tables.len() > 1 {
+                        what.push(format!("scans {}", tables[0]));
                     } else if i.scans {
                         what.push("scans the table".into());
                     }

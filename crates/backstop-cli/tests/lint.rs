@@ -250,3 +250,36 @@ fn lint_of_named_files_ignores_their_siblings_and_the_working_directory() {
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("alter-column-type-rewrite"), "{r:?}");
 }
+
+#[test]
+fn plan_names_the_weaker_lock_on_a_referenced_table() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE users (id bigint PRIMARY KEY);\nCREATE TABLE orders (id bigint PRIMARY KEY);",
+        Some("DROP TABLE orders;\nDROP TABLE users;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_fk",
+        "ALTER TABLE orders ADD COLUMN uid2 bigint REFERENCES users(id);",
+        Some("ALTER TABLE orders DROP COLUMN uid2;"),
+        None,
+        None,
+    );
+    let r = p.ok(&db, &["plan"]);
+    assert!(
+        r.stdout
+            .contains("ACCESS EXCLUSIVE lock on orders, SHARE ROW EXCLUSIVE lock on users"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("scans orders"), "{r:?}");
+    assert!(!r.stdout.contains("lock on orders, users"), "{r:?}");
+    let j = p.ok(&db, &["--format", "json", "plan"]).json();
+    let st = &j["pending"][0]["statements"][0];
+    assert_eq!(st["impact"]["lock"], "ACCESS EXCLUSIVE");
+    assert_eq!(st["impact"]["table_locks"][1], "SHARE ROW EXCLUSIVE");
+}

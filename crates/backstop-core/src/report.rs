@@ -26,6 +26,9 @@ pub struct Impact {
     /// The strongest table lock, e.g. `ACCESS EXCLUSIVE`.
     pub lock: Option<String>,
     pub tables: Vec<String>,
+    /// The lock taken on each of `tables` (empty when not known per table).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub table_locks: Vec<String>,
     /// Rewrites the whole table while holding the lock.
     pub rewrites: bool,
     /// Scans the whole table while holding the lock.

@@ -20,8 +20,8 @@ pub(crate) struct MigInfo {
     pub version: Option<i64>,
     pub transaction: bool,
     pub data_loss: Option<DataLoss>,
-    /// `lock_timeout` set in migration.toml.
-    pub lock_timeout: bool,
+    /// `lock_timeout` set in migration.toml, in milliseconds (0 means no limit).
+    pub lock_timeout_ms: Option<u64>,
     pub irreversible: Option<String>,
     /// migration.toml (or the single file holding the options), and its text.
     pub toml_file: Option<PathBuf>,
@@ -35,7 +35,7 @@ impl MigInfo {
             version: None,
             transaction: true,
             data_loss: None,
-            lock_timeout: false,
+            lock_timeout_ms: None,
             irreversible: None,
             toml_file: None,
             toml_text: None,
@@ -52,7 +52,7 @@ impl MigInfo {
             version: Some(m.version),
             transaction: m.options.transaction,
             data_loss: m.config.contract.as_ref().and_then(|c| c.data_loss),
-            lock_timeout: m.options.lock_timeout_ms.is_some(),
+            lock_timeout_ms: m.options.lock_timeout_ms,
             irreversible: if m.config.irreversible == Some(true) {
                 Some(m.config.reason.clone().unwrap_or_default())
             } else {
@@ -166,6 +166,7 @@ pub(crate) fn lint_units_only(
                     opts.engine,
                     &info,
                     &mut hits,
+                    None,
                 );
                 report.files += 1;
                 report.statements += a.stmts.len();
@@ -202,11 +203,14 @@ fn lint_migration(m: &Migration, cat: &mut Catalog, opts: &LintOptions, report: 
         engine,
         &info,
         &mut hits,
+        None,
     );
     let after_up = cat.clone();
     // Objects created by this migration's up.sql stay "new" for its down.sql: rolling back
     // a table or index the migration created is not a change to a table the app relied on.
+    // verify.sql runs in up.sql's transaction (when there is one).
     let side = |text: &str, part: Part, hits: &mut Vec<RuleHit>| {
+        let same_tx = (part == Part::Verify && info.transaction).then_some(&up);
         let mut c = after_up.clone();
         c.new_enum_values.clear();
         analyse_script(
@@ -218,6 +222,7 @@ fn lint_migration(m: &Migration, cat: &mut Catalog, opts: &LintOptions, report: 
             engine,
             &info,
             hits,
+            same_tx,
         )
     };
     let down = m.down.as_deref().map(|d| side(d, Part::Down, &mut hits));
@@ -264,6 +269,7 @@ pub(crate) fn analyse_script(
     engine: Engine,
     info: &MigInfo,
     hits: &mut Vec<RuleHit>,
+    same_tx: Option<&Analysed>,
 ) -> Analysed {
     let parsed = match engine {
         Engine::Postgres => crate::pg::parse(src),
@@ -318,7 +324,11 @@ pub(crate) fn analyse_script(
         a.impacts.push(im);
     }
     a.fresh = cat.fresh.clone();
-    let scx = ScriptCx { a: &a, mig: info };
+    let scx = ScriptCx {
+        a: &a,
+        mig: info,
+        same_tx,
+    };
     for r in rules::RULES
         .iter()
         .filter(|r| r.info.engines.contains(&engine))

@@ -85,6 +85,9 @@ pub(crate) struct Impact {
     pub lock: Option<Lock>,
     /// Tables (and other relations) locked, in statement order, deduplicated.
     pub tables: Vec<Name>,
+    /// The lock taken on each of `tables` (a foreign key locks the referenced table less
+    /// strongly than the table it is added to).
+    pub table_locks: Vec<Lock>,
     pub rewrites: bool,
     pub scans: bool,
     /// What data the statement destroys, for messages (`rows of users`, `column users.email`).
@@ -94,8 +97,15 @@ pub(crate) struct Impact {
 impl Impact {
     fn lock(&mut self, l: Lock, t: &Name) {
         self.lock = Some(self.lock.map_or(l, |o| o.max(l)));
-        if !t.name.is_empty() && !self.tables.contains(t) {
-            self.tables.push(t.clone());
+        if t.name.is_empty() {
+            return;
+        }
+        match self.tables.iter().position(|x| x == t) {
+            Some(i) => self.table_locks[i] = self.table_locks[i].max(l),
+            None => {
+                self.tables.push(t.clone());
+                self.table_locks.push(l);
+            }
         }
     }
     pub fn blocks(&self) -> &'static str {

@@ -103,6 +103,8 @@ pub struct StatementImpact {
     pub lock: Option<&'static str>,
     /// Tables it locks, in order.
     pub tables: Vec<String>,
+    /// The lock it takes on each of `tables`.
+    pub table_locks: Vec<&'static str>,
     /// Rewrites the whole table (and its indexes) while holding the lock.
     pub rewrites: bool,
     /// Reads the whole table (validation, index build, backfill).
@@ -185,6 +187,7 @@ fn impacts_with(sql: &str, engine: Engine, mut cat: catalog::Catalog) -> Vec<Sta
             sql: sql.get(s.span.clone()).unwrap_or("").to_string(),
             lock: im.lock.map(|l| l.name()),
             tables: im.tables.iter().map(|t| t.to_string()).collect(),
+            table_locks: im.table_locks.iter().map(|l| l.name()).collect(),
             rewrites: im.rewrites,
             scans: im.scans,
             blocks: im.blocks(),

@@ -1,7 +1,7 @@
 //! ADD FOREIGN KEY without NOT VALID on an existing table.
 
 use super::*;
-use crate::ir::{AlterCmd, ConKind, StmtKind};
+use crate::ir::{AlterCmd, ConKind, Constraint, Name, StmtKind};
 
 pub(crate) const RULE: Rule = Rule {
     info: RuleInfo {
@@ -28,6 +28,15 @@ ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCE
 ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;
 -- next migration
 ALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk;
+```
+
+An inline `REFERENCES` on `ADD COLUMN` is checked the same way and can't be marked
+`NOT VALID`: add the column, then the constraint `NOT VALID`, then validate it.
+```sql
+ALTER TABLE orders ADD COLUMN user_id bigint;
+ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;
+-- next migration
+ALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk;
 ```"#,
 };
 
@@ -39,22 +48,40 @@ fn check(cx: &StmtCx, out: &mut Out) {
         return;
     }
     for c in cmds {
-        let AlterCmd::AddConstraint(k) = c else {
-            continue;
+        let (k, inline) = match c {
+            AlterCmd::AddConstraint(k) => (k, None),
+            AlterCmd::AddColumn { col, .. } => {
+                for k in &col.constraints {
+                    report(cx, table, k, Some(&col.name), out);
+                }
+                continue;
+            }
+            _ => continue,
         };
-        let ConKind::ForeignKey { references, .. } = &k.kind else {
-            continue;
-        };
-        if k.not_valid {
-            continue;
-        }
-        out.at(
-            cx.index,
-            format!("ADD FOREIGN KEY scans {table} while holding SHARE ROW EXCLUSIVE locks on {table} and {references}, blocking writes to both until every row is checked"),
-            "Add the constraint with NOT VALID, then VALIDATE CONSTRAINT in a separate migration.",
-        )
-        .token(cx.src, k.at, cx.engine);
+        report(cx, table, k, inline, out);
     }
+}
+
+fn report(cx: &StmtCx, table: &Name, k: &Constraint, column: Option<&str>, out: &mut Out) {
+    let ConKind::ForeignKey { references, .. } = &k.kind else {
+        return;
+    };
+    if k.not_valid {
+        return;
+    }
+    let (message, help) = match column {
+        None => (
+            format!("ADD FOREIGN KEY scans {table} while holding SHARE ROW EXCLUSIVE locks on {table} and {references}, blocking writes to both until every row is checked"),
+            "Add the constraint with NOT VALID, then VALIDATE CONSTRAINT in a separate migration."
+                .to_string(),
+        ),
+        Some(col) => (
+            format!("ADD COLUMN {col} … REFERENCES scans {table} while holding an ACCESS EXCLUSIVE lock on {table} and SHARE ROW EXCLUSIVE on {references}, blocking all access to {table} and writes to {references} until every row is checked"),
+            format!("Add the column without REFERENCES, then `ALTER TABLE {table} ADD CONSTRAINT … FOREIGN KEY ({col}) REFERENCES {references} … NOT VALID`, then VALIDATE CONSTRAINT in a separate migration."),
+        ),
+    };
+    out.at(cx.index, message, help)
+        .token(cx.src, k.at, cx.engine);
 }
 
 #[cfg(test)]
@@ -81,5 +108,28 @@ mod tests {
 
             1 error, 0 warnings, 0 infos in 1 file (1 statement)
         "#]].assert_eq(&lint_errors(ID, "ALTER TABLE orders\n  ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id);"));
+    }
+
+    #[test]
+    fn err_inline_fk_on_add_column() {
+        expect![[r#"
+            error[add-foreign-key-without-not-valid]: ADD COLUMN uid2 … REFERENCES scans orders while holding an ACCESS EXCLUSIVE lock on orders and SHARE ROW EXCLUSIVE on users, blocking all access to orders and writes to users until every row is checked
+             --> migrations/20260101000000_m/up.sql:1:43
+              |
+            1 | ALTER TABLE orders ADD COLUMN uid2 bigint REFERENCES users(id);
+              |                                           ^^^^^^^^^^
+              = help: Add the column without REFERENCES, then `ALTER TABLE orders ADD CONSTRAINT … FOREIGN KEY (uid2) REFERENCES users … NOT VALID`, then VALIDATE CONSTRAINT in a separate migration.
+
+            1 error, 0 warnings, 0 infos in 1 file (1 statement)
+        "#]]
+        .assert_eq(&lint_errors(
+            ID,
+            "ALTER TABLE orders ADD COLUMN uid2 bigint REFERENCES users(id);",
+        ));
+        lint_ok(
+            ID,
+            "CREATE TABLE o (u int);\nALTER TABLE o ADD COLUMN u2 bigint REFERENCES users (id);",
+        );
+        lint_ok(ID, "ALTER TABLE orders ADD COLUMN uid2 bigint;\nALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (uid2) REFERENCES users (id) NOT VALID;");
     }
 }

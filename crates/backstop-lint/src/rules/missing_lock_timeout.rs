@@ -18,7 +18,8 @@ statement, so a "harmless" migration halts the application. A short `lock_timeou
 statement give up instead; backstop then retries it (`retries`, with backoff).
 
 The rule is satisfied by `lock_timeout` in migration.toml or a `SET lock_timeout` earlier in
-the script.
+the script. A timeout of zero (`0`, `'0s'`, `"0ms"`) means no limit in PostgreSQL, so it does
+not count.
 
 ## Bad
 ```sql
@@ -34,14 +35,17 @@ retries = 5
 };
 
 fn check(cx: &ScriptCx, out: &mut Out) {
-    if cx.mig.lock_timeout {
-        return;
-    }
+    // None: no timeout at all; Some(false): a timeout of zero (no limit); Some(true): a limit.
+    let mut limit = cx.mig.lock_timeout_ms.map(|ms| ms > 0);
     for (i, s) in cx.a.stmts.iter().enumerate() {
-        if let StmtKind::Set { name, .. } = &s.kind {
+        if let StmtKind::Set { name, value, .. } = &s.kind {
             if name == "lock_timeout" {
-                return;
+                limit = Some(!is_zero(value));
             }
+            continue;
+        }
+        if limit == Some(true) {
+            return;
         }
         let im = &cx.a.impacts[i];
         let Some(lock) = im.lock.filter(|l| l.is_blocking()) else {
@@ -55,13 +59,28 @@ fn check(cx: &ScriptCx, out: &mut Out) {
         } else {
             "Run `SET lock_timeout = '2s'` before the statement."
         };
+        let (what, help) = if limit == Some(false) {
+            (
+                "a lock_timeout of 0, which means no limit",
+                format!("Use a positive timeout. {help}"),
+            )
+        } else {
+            ("no lock_timeout", help.to_string())
+        };
         out.at(
             i,
-            format!("{} waits for {} {} lock on {t} with no lock_timeout; while it waits, every query on {t} queues behind it", s.kind.verb(), crate::impact::article(lock.name()), lock.name()),
+            format!("{} waits for {} {} lock on {t} with {what}; while it waits, every query on {t} queues behind it", s.kind.verb(), crate::impact::article(lock.name()), lock.name()),
             help,
         );
         return;
     }
+}
+
+/// True for a `SET lock_timeout` value of zero in any unit (`0`, `'0'`, `'0s'`, `'0ms'`).
+fn is_zero(value: &str) -> bool {
+    let v = value.trim().trim_matches(|c| c == '\'' || c == '"').trim();
+    let num = v.trim_end_matches(|c: char| c.is_ascii_alphabetic()).trim();
+    !num.is_empty() && num.parse::<f64>().is_ok_and(|n| n == 0.0)
 }
 
 #[cfg(test)]
@@ -81,6 +100,36 @@ mod tests {
             "SET lock_timeout = '1s';\nALTER TABLE users ADD COLUMN n text;",
         );
         lint_ok(ID, "CREATE TABLE t (a int);\nCREATE INDEX ON t (a);");
+    }
+
+    #[test]
+    fn err_zero_timeout() {
+        for v in ["0", "'0'", "'0s'", "'0ms'", "0.0", "'0 min'"] {
+            let sql = format!("SET lock_timeout = {v};\nALTER TABLE users ADD COLUMN note text;");
+            let r = lint_errors(ID, &sql);
+            assert!(
+                r.contains("lock_timeout of 0, which means no limit"),
+                "{v}: {r}"
+            );
+        }
+        for t in ["0s", "0", "0ms"] {
+            let r = Case::pg("ALTER TABLE users ADD COLUMN note text;")
+                .toml(&format!("lock_timeout = \"{t}\"\n"))
+                .render(ID);
+            assert!(
+                r.contains("lock_timeout of 0, which means no limit"),
+                "{t}: {r}"
+            );
+        }
+        let r = Case::pg("SET lock_timeout = 0;\nALTER TABLE users ADD COLUMN note text;")
+            .toml("lock_timeout = \"2s\"\n")
+            .render(ID);
+        assert!(r.contains("which means no limit"), "{r}");
+        lint_case_ok(
+            ID,
+            Case::pg("SET lock_timeout = '1s';\nALTER TABLE users ADD COLUMN n text;")
+                .toml("lock_timeout = \"0s\"\n"),
+        );
     }
 
     #[test]

@@ -200,6 +200,8 @@ pub(crate) struct StmtCx<'a> {
 pub(crate) struct ScriptCx<'a> {
     pub a: &'a Analysed,
     pub mig: &'a MigInfo,
+    /// For verify.sql: the up.sql whose transaction it runs in (None without a transaction).
+    pub same_tx: Option<&'a Analysed>,
 }
 
 /// A migration: its scripts and options.
