@@ -299,7 +299,7 @@ fn input_errors_exit_2_name_the_path_and_change_nothing(k: Kind) {
             Box::new(|p: &Project| {
                 p.add("2_x", "-- nothing here\n", Some("SELECT 1;"), None, None);
             }),
-            "is empty",
+            "is empty (no SQL statement): write the migration's SQL in it",
         ),
         (
             "invalid toml",

@@ -209,7 +209,7 @@ pub enum LoadError {
     IrreversibleWithoutReason { path: PathBuf },
     #[error("{path}: is not valid UTF-8 (at byte {offset})")]
     NotUtf8 { path: PathBuf, offset: usize },
-    #[error("{path}: is empty (no SQL statement)")]
+    #[error("{path}: is empty (no SQL statement): write the migration's SQL in it, or delete the migration if it is not wanted; nothing was run")]
     Empty { path: PathBuf },
     #[error("{path}: holds a statement by SQLite's comment rules but none by PostgreSQL's (or the reverse): PostgreSQL nests `/* */` comments, SQLite ends one at the first `*/`; write comments both read alike")]
     AmbiguousComments { path: PathBuf },
