@@ -40,6 +40,16 @@ impl Printer {
         self.json_masked(v, true)
     }
 
+    /// [`Self::json`], and in JSON mode the report's warnings on stderr as well (they are in
+    /// the document too): warnings go to stderr whatever the format.
+    fn json_warned<T: Serialize>(&self, v: &T, warnings: &[String]) -> bool {
+        let printed = self.json(v);
+        if printed {
+            self.warnings(warnings);
+        }
+        printed
+    }
+
     /// With `mask` false, `v` is already masked and is printed exactly as it is.
     fn json_masked<T: Serialize>(&self, v: &T, mask: bool) -> bool {
         if self.format == Format::Json {
@@ -72,9 +82,7 @@ impl Printer {
     }
 
     pub fn status(&self, r: &StatusReport) {
-        // Warnings go to stderr in JSON mode too (and are in the document).
-        if self.json(r) {
-            self.warnings(&r.warnings);
+        if self.json_warned(r, &r.warnings) {
             return;
         }
         if self.quiet {
@@ -247,8 +255,7 @@ impl Printer {
     }
 
     pub fn plan(&self, r: &PlanReport) {
-        if self.json(r) {
-            self.warnings(&r.warnings);
+        if self.json_warned(r, &r.warnings) {
             return;
         }
         if self.quiet {
@@ -322,8 +329,7 @@ impl Printer {
 
     /// `to` is the `--to` target; `names` the migrations on disk, to name what remains.
     pub fn apply(&self, r: &ApplyReport, to: Option<i64>, names: &[Migration]) {
-        if self.json(r) {
-            self.warnings(&r.warnings);
+        if self.json_warned(r, &r.warnings) {
             return;
         }
         // What a run with --to leaves for later; never "up to date" while something is.
@@ -406,8 +412,7 @@ impl Printer {
     }
 
     pub fn rollback(&self, r: &RollbackReport) {
-        if self.json(r) {
-            self.warnings(&r.warnings);
+        if self.json_warned(r, &r.warnings) {
             return;
         }
         if !self.quiet {
@@ -627,10 +632,8 @@ impl Printer {
                 // A migration left for a person comes first: the release can't be rolled
                 // back around it.
                 // An --atomic undo that stopped says itself what to do with them (`next:`).
-                use backstop_core::report::Situation;
                 // Resolving comes first only where a migration was left dirty; otherwise
                 // the error's own advice (an unfinished undo, an unconfirmed commit) does.
-                use backstop_core::report::HistoryState;
                 let how = match e {
                     EngineError::NeedsPerson { needs, .. }
                         if needs.situation != Situation::AtomicUndoFailed
@@ -660,7 +663,6 @@ impl Printer {
             // After an unproven rollback in a transaction the down script's work was rolled
             // back: the + lines are what it would have left, not the schema now.
             // So after an --atomic undo step that could not be proven in a transaction.
-            use backstop_core::report::Situation;
             let plus = if needs.situation == Situation::RollbackUnproven
                 || (needs.situation == Situation::AtomicUndoFailed && needs.transaction)
             {

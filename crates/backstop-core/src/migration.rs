@@ -270,48 +270,51 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Migration>, LoadError> {
         source,
     })?;
     let mut found: BTreeMap<i64, Migration> = BTreeMap::new();
-    let mut names: Vec<(PathBuf, bool)> = Vec::new();
+    // Each entry: its path, whether it is (or links to) a folder, and whether it may be a
+    // link (only those can dangle: the others need no extra look at the file system).
+    let mut names: Vec<(PathBuf, bool, bool)> = Vec::new();
     for e in entries {
         let e = e.map_err(|source| LoadError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
         // file_type() comes from the listing itself on Linux; a symlink is followed.
-        let is_dir = match e.file_type() {
-            Ok(t) if t.is_symlink() => e.path().is_dir(),
-            Ok(t) => t.is_dir(),
-            Err(_) => e.path().is_dir(),
+        let (is_dir, may_link) = match e.file_type() {
+            Ok(t) if t.is_symlink() => (e.path().is_dir(), true),
+            Ok(t) => (t.is_dir(), false),
+            Err(_) => (e.path().is_dir(), true),
         };
-        names.push((e.path(), is_dir));
+        names.push((e.path(), is_dir, may_link));
     }
     names.sort();
-    let load_one = |(path, is_dir): &(PathBuf, bool)| -> Option<Result<Migration, LoadError>> {
-        let raw_name = path.file_name().unwrap_or_default();
-        let file_name = raw_name.to_string_lossy().to_string();
-        if file_name.starts_with('.') {
-            return None; // editor swap files, .gitkeep
-        }
-        let is_migration = *is_dir || has_sql_extension(&file_name);
-        if is_migration && raw_name.to_str().is_none() {
-            // The lossy name would be stored in history and no longer name the folder.
-            return Some(Err(LoadError::NotUtf8Name { path: path.clone() }));
-        }
-        // A link whose target is gone looks like a plain file that is neither a folder
-        // nor (without .sql) a migration: a versioned name says it was meant to be one.
-        let versioned = file_name.starts_with(|c: char| c.is_ascii_digit());
-        if !*is_dir && (versioned || is_migration) {
-            if let Some(e) = dangling_link(path) {
-                return Some(Err(e));
+    let load_one =
+        |(path, is_dir, may_link): &(PathBuf, bool, bool)| -> Option<Result<Migration, LoadError>> {
+            let raw_name = path.file_name().unwrap_or_default();
+            let file_name = raw_name.to_string_lossy().to_string();
+            if file_name.starts_with('.') {
+                return None; // editor swap files, .gitkeep
             }
-        }
-        if *is_dir {
-            Some(load_folder(path, &file_name))
-        } else if has_sql_extension(&file_name) {
-            Some(load_single_file(path, &file_name))
-        } else {
-            None // README.md and friends next to the migrations
-        }
-    };
+            let is_migration = *is_dir || has_sql_extension(&file_name);
+            if is_migration && raw_name.to_str().is_none() {
+                // The lossy name would be stored in history and no longer name the folder.
+                return Some(Err(LoadError::NotUtf8Name { path: path.clone() }));
+            }
+            // A link whose target is gone looks like a plain file that is neither a folder
+            // nor (without .sql) a migration: a versioned name says it was meant to be one.
+            let versioned = file_name.starts_with(|c: char| c.is_ascii_digit());
+            if *may_link && !*is_dir && (versioned || is_migration) {
+                if let Some(e) = dangling_link(path) {
+                    return Some(Err(e));
+                }
+            }
+            if *is_dir {
+                Some(load_folder(path, &file_name))
+            } else if is_migration {
+                Some(load_single_file(path, &file_name))
+            } else {
+                None // README.md and friends next to the migrations
+            }
+        };
     // Reading and hashing thousands of small files is most of `status` on a long history:
     // spread it over the cores, then check the results in order, so the error reported is
     // the same one a sequential load would report.

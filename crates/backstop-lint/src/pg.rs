@@ -59,8 +59,7 @@ pub(crate) fn parse(src: &str) -> Parsed {
         stmts: Vec::new(),
         errors: Vec::new(),
     };
-    // Our own token-based split (not backstop_core::sql::split_for, whose E'…' check underflows
-    // on a quote at byte 1 in debug builds); it keeps BEGIN ATOMIC … END bodies whole.
+    // Our own token-based split: it keeps BEGIN ATOMIC … END bodies whole.
     let toks: Vec<lex::Token> = lex::tokenize(src, Engine::Postgres)
         .into_iter()
         .filter(|t| !t.is_comment())

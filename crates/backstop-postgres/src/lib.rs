@@ -614,9 +614,11 @@ impl PgDriver {
         self.counters_prepared = false;
     }
 
-    /// A bookkeeping write succeeded; outside a transaction it committed, not
-    /// necessarily durably (see `end_transaction`).
+    /// A bookkeeping write: a missing privilege says what to grant ([`Self::own`]); one that
+    /// succeeded outside a transaction committed, not necessarily durably (see
+    /// `end_transaction`).
     fn bookkeeping<T>(&mut self, r: Result<T, DbError>) -> Result<T, DbError> {
+        let r = self.own(r);
         if r.is_ok() && !self.in_tx {
             self.unflushed = true;
         }
@@ -1232,7 +1234,6 @@ impl Driver for PgDriver {
     fn save_history(&mut self, row: &HistoryRow) -> Result<(), DbError> {
         self.start_pending()?;
         let r = history::save_history(&mut self.client, &mut self.history_stmts, row);
-        let r = self.own(r);
         self.bookkeeping(r)
     }
 
@@ -1257,7 +1258,6 @@ impl Driver for PgDriver {
     fn append_event(&mut self, event: &Event) -> Result<(), DbError> {
         self.start_pending()?;
         let r = history::append_event(&mut self.client, &mut self.history_stmts, event);
-        let r = self.own(r);
         self.bookkeeping(r)
     }
 
@@ -1291,7 +1291,6 @@ impl Driver for PgDriver {
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError> {
         self.start_pending()?;
         let r = history::save_state(&mut self.client, &mut self.history_stmts, state);
-        let r = self.own(r);
         self.bookkeeping(r)
     }
 
@@ -1303,7 +1302,6 @@ impl Driver for PgDriver {
     ) -> Result<(), DbError> {
         self.start_pending()?;
         let r = history::record(&mut self.client, &mut self.history_stmts, row, event, state);
-        let r = self.own(r);
         self.bookkeeping(r)
     }
 
@@ -1327,6 +1325,9 @@ impl Driver for PgDriver {
             state,
         )
         .map_err(RecordCommitError::Record)?;
+        // A refused privilege is never a lost connection: said with what to grant, whichever
+        // arm it takes.
+        let recorded = self.own(recorded);
         match (recorded, committed) {
             (Ok(()), Some(Ok(()))) => {
                 self.end_transaction(true);
@@ -1334,11 +1335,7 @@ impl Driver for PgDriver {
             }
             // Failed before anything was sent: the transaction is still open, for the
             // caller to roll back.
-            (Err(e), None) => Err(RecordCommitError::Record(history::use_privilege_error(
-                e,
-                &self.role,
-                &self.shown_url,
-            ))),
+            (Err(e), None) => Err(RecordCommitError::Record(e)),
             // Whether the COMMIT got there is unknown.
             (Err(e), _) | (Ok(()), Some(Err(e))) if e.kind == DbErrorKind::Connection => {
                 self.end_transaction(false);
@@ -1347,7 +1344,6 @@ impl Driver for PgDriver {
             // The COMMIT after the failed record rolled the transaction back.
             (Err(e), Some(_)) => {
                 self.end_transaction(false);
-                let e = history::use_privilege_error(e, &self.role, &self.shown_url);
                 Err(RecordCommitError::Record(e))
             }
             // A failed COMMIT (deferred constraints) rolls back too.

@@ -157,8 +157,8 @@ impl State {
             .as_ref()
             .map(|(db, _)| db.display().to_string())
             .unwrap_or_else(|| "the database".into());
-        // A zero lock_timeout means no limit (stored as a century).
-        let limit = if self.limit >= Duration::from_secs(365 * 24 * 3600) {
+        // A zero lock_timeout means no limit.
+        let limit = if self.limit >= crate::NO_LIMIT {
             "with no limit".to_string()
         } else {
             format!("up to {}", humanize(self.limit))

@@ -45,7 +45,7 @@ use std::time::Duration;
 /// transaction the wait is [`SqliteDriver::set_lock_wait`]'s, this by default.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// A wait without limit (a zero lock_timeout): longer than anything runs.
-const NO_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+pub(crate) const NO_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// A connection to one SQLite database.
 pub struct SqliteDriver {
@@ -65,6 +65,9 @@ pub struct SqliteDriver {
     waiter: busy::Waiter,
     /// How long work outside a transaction waits for another connection's lock.
     lock_wait: Duration,
+    /// [`Self::check_writable`] passed: the lock is polled while another run holds it, and
+    /// the answer doesn't need a probe file each time.
+    writable_checked: bool,
     /// The settings each migration and rollback step starts from.
     baseline: session::Baseline,
 }
@@ -215,6 +218,7 @@ fn open(url: &str, target: url::Target) -> Result<SqliteDriver, DbError> {
         tx_guard,
         waiter,
         lock_wait: DEFAULT_BUSY_TIMEOUT,
+        writable_checked: false,
         baseline,
     })
 }
@@ -438,7 +442,10 @@ impl Driver for SqliteDriver {
         // Only commands that write take the lock: find out now that they can't, rather than
         // at a migration's first write, where SQLite's "readonly database" would read as the
         // migration's fault.
-        self.check_writable()?;
+        if !self.writable_checked {
+            self.check_writable()?;
+            self.writable_checked = true;
+        }
         let name = self.application_name.clone();
         let r = match &mut self.lock {
             Some(l) => l.try_lock(&name),

@@ -587,9 +587,6 @@ pub fn apply(
     })
 }
 
-/// `--atomic` could not undo `row` (the error `e`) after a later migration failed: what a
-/// person must take over. When the undo itself left work (a dirty down script, an unproven
-/// schema), its facts stay; the run's own are added.
 /// What happened, from an error's text: without the state and next it reports.
 fn headline(e: &EngineError) -> String {
     let text = e.to_string();
@@ -599,6 +596,9 @@ fn headline(e: &EngineError) -> String {
     }
 }
 
+/// `--atomic` could not undo `row` (the error `e`) after a later migration failed: what a
+/// person must take over. When the undo itself left work (a dirty down script, an unproven
+/// schema), its facts stay; the run's own are added.
 fn atomic_undo_failed(
     e: EngineError,
     row: &HistoryRow,
@@ -1046,25 +1046,7 @@ fn apply_tx(
                 } else {
                     String::new()
                 };
-                // The failure's event: when even that can't be written (the same lock,
-                // held on), the failure says so rather than leave the ledger silent.
-                let unrecorded = record(
-                    db,
-                    state,
-                    &ctx.actor,
-                    NewEvent::new("apply-failed")
-                        .version(m.version)
-                        .release(release)
-                        .detail(json!({"name": m.name, "failure": &se.failure})),
-                )
-                .err()
-                .map(|e| {
-                    format!(
-                        "; this failure could not be recorded in the ledger ({})",
-                        e.message
-                    )
-                })
-                .unwrap_or_default();
+                let unrecorded = record_failure(db, state, ctx, release, m, &se.failure);
                 let what = if se.read {
                     "the schema read after it failed, so the change"
                 } else if se.failure.part == Part::Verify {
@@ -1268,25 +1250,9 @@ pub(crate) fn commit_failed(
     }
     let _ = db.rollback();
     let failure = run::commit_failure(sref, index, &e);
-    let unrecorded = record(
-        db,
-        state,
-        &ctx.actor,
-        NewEvent::new("apply-failed")
-            .version(m.version)
-            .release(release)
-            .detail(json!({"name": m.name, "failure": &failure})),
-    )
-    .err()
-    .map(|e| {
-        format!(
-            "; this failure could not be recorded in the ledger ({})",
-            e.message
-        )
-    })
-    .unwrap_or_default();
+    let unrecorded = record_failure(db, state, ctx, release, m, &failure);
     let next = if e.kind == crate::driver::DbErrorKind::LockTimeout {
-        commit_lock_next("apply", true)
+        run::commit_lock_next("apply", true)
     } else {
         "fix the data or the migration so the deferred checks pass, then run `backstop apply` again"
             .into()
@@ -1298,18 +1264,28 @@ pub(crate) fn commit_failed(
     )
 }
 
-/// What to do after COMMIT waited for a lock past the migration's lock_timeout (in every
-/// attempt): another connection kept the database busy. `own_options`: whether the
-/// migration's file sets the options used (a rollback uses those stored at apply).
-pub(crate) fn commit_lock_next(command: &str, own_options: bool) -> String {
-    format!(
-        "another connection held the database (SQLite: a reader or writer of the file; PostgreSQL: see pg_locks) while COMMIT waited, longer than the migration's lock_timeout: run `backstop {command}` again once it is done{}",
-        if own_options {
-            ", or raise lock_timeout or retries in the migration's options"
-        } else {
-            " (a rollback uses the lock_timeout and retries stored when the migration was applied)"
-        }
-    )
+/// Record migration `m`'s `failure` in the ledger (its `apply-failed` event). When even
+/// that can't be written (the same lock, held on), returns what the failure's state adds
+/// to say so, rather than leave the ledger's silence unexplained; empty otherwise.
+fn record_failure(
+    db: &mut dyn Driver,
+    state: &mut StoredState,
+    ctx: &Ctx,
+    release: &str,
+    m: &Migration,
+    failure: &crate::error::Failure,
+) -> String {
+    let ev = NewEvent::new("apply-failed")
+        .version(m.version)
+        .release(release)
+        .detail(json!({"name": m.name, "failure": failure}));
+    match record(db, state, &ctx.actor, ev) {
+        Ok(()) => String::new(),
+        Err(e) => format!(
+            "; this failure could not be recorded in the ledger ({})",
+            e.message
+        ),
+    }
 }
 
 /// `transaction = false` (or an engine without transactional DDL): dirty marker first, then

@@ -619,12 +619,12 @@ pub enum Resolution {
     RolledBack,
 }
 
-impl Resolution {
+impl From<Resolution> for Status {
     /// The status it records.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Resolution::Applied => "applied",
-            Resolution::RolledBack => "rolled_back",
+    fn from(to: Resolution) -> Status {
+        match to {
+            Resolution::Applied => Status::Applied,
+            Resolution::RolledBack => Status::RolledBack,
         }
     }
 }
@@ -671,7 +671,9 @@ pub fn resolve(
             let ev = NewEvent::new("refused")
                 .version(version)
                 .reason(Some(reason))
-                .detail(json!({"command": "resolve", "to": to.as_str(), "reason": why}));
+                .detail(
+                    json!({"command": "resolve", "to": Status::from(to).as_str(), "reason": why}),
+                );
             run::record(db, &mut state, &ctx.actor, ev)?;
             Err(EngineError::Refused { reason: why, next })
         }
@@ -695,6 +697,8 @@ fn resolve_checked(
             "migration {version} is not in history"
         )));
     };
+    // The ledger, read once: what the last rollback of the row did, and the cross-check.
+    let events = db.load_events()?;
     // An applied migration whose rollback failed or could not be proven, then undone by
     // hand: the newest applied one only, as a rollback would take them.
     let undone_by_hand = row.status == Status::Applied && to == Resolution::RolledBack;
@@ -720,7 +724,6 @@ fn resolve_checked(
         // Only after a rollback of it failed: a schema that merely looks as before (a data
         // migration, whose changes the schema doesn't show) must not be marked undone, or
         // the next apply would run it again.
-        let events = db.load_events()?;
         let last = events.iter().rev().find(|e| {
             e.version == Some(version)
                 && matches!(
@@ -762,7 +765,6 @@ fn resolve_checked(
     }
     // History and the state row against the ledger: resolve rewrites both, and would
     // otherwise take an edited status or baseline as the truth.
-    let events = db.load_events()?;
     let found = crosscheck::crosscheck(
         history,
         &events,
@@ -870,10 +872,7 @@ fn resolve_checked(
         (None, vec![])
     };
     let mut r = row.clone();
-    r.status = match to {
-        Resolution::Applied => Status::Applied,
-        Resolution::RolledBack => Status::RolledBack,
-    };
+    r.status = Status::from(to);
     if to == Resolution::Applied {
         // What a later rollback proves against and shows as "before the migration": a row
         // that was applied before (left dirty by a rollback) keeps the changes its apply

@@ -408,10 +408,13 @@ pub fn rollback(
     }
 
     let mut done = Vec::new();
-    let mut events: Option<Vec<crate::ledger::Event>> = None;
-    // Migrations this run undid with proof: what their `resolve --applied` accepted is no
-    // longer drift for the older ones (the events above may predate their steps).
-    let mut undone_in_run: Vec<i64> = Vec::new();
+    // The ledger and its proven undos, read once, when a step first needs them. A step this
+    // run undoes with proof is added to the undos: what its migration's `resolve --applied`
+    // accepted is no longer drift for the older ones, though the events predate the step.
+    let mut ledger: Option<(
+        Vec<crate::ledger::Event>,
+        std::collections::HashMap<i64, i64>,
+    )> = None;
     for (i, row) in todo.iter().enumerate() {
         ctx.say(|| {
             format!(
@@ -426,13 +429,15 @@ pub fn rollback(
         // Under accepted drift: the objects that drift changed since this migration, read
         // from the ledger once.
         let accepted = if row.fingerprint_after.as_deref() != Some(state.fingerprint.as_str()) {
-            if events.is_none() {
-                events = Some(db.load_events()?);
-            }
-            events
-                .as_deref()
-                .map(|e| run::accepted_drift(e, row.version, &undone_in_run))
-                .unwrap_or_default()
+            let (events, undone) = match &mut ledger {
+                Some(l) => l,
+                None => {
+                    let events = db.load_events()?;
+                    let undone = run::proven_undos(&events);
+                    ledger.insert((events, undone))
+                }
+            };
+            run::accepted_drift(events, row.version, undone)
         } else {
             Default::default()
         };
@@ -450,8 +455,8 @@ pub fn rollback(
             &accepted,
         ) {
             Ok(r) => {
-                if !forced {
-                    undone_in_run.push(row.version);
+                if let (false, Some((_, undone))) = (forced, &mut ledger) {
+                    undone.insert(row.version, i64::MAX);
                 }
                 done.push(r)
             }
@@ -701,7 +706,7 @@ fn undo_inner(
                     return Err(EngineError::Failed {
                         failure: Box::new(se.failure),
                         state: format!("the first statement of the down script of migration {} failed{tries}, so nothing of it ran; the migration is still applied and the database is as before this rollback step", row.version),
-                        next: "if another session held a lock, run `backstop rollback` again when it is released (a rollback uses the lock_timeout and retries stored when the migration was applied); otherwise inspect the stored down script with `backstop rollback --dry-run`".into(),
+                        next: format!("if another session held a lock, run `backstop rollback` again when it is released{}; otherwise inspect the stored down script with `backstop rollback --dry-run`", run::lock_options("rollback", true).1),
                     });
                 }
                 let mut dirty = row.clone();
@@ -939,7 +944,7 @@ fn undo_inner(
                         failure: Box::new(run::commit_failure(&sref, down.len() + 1, &e)),
                         state: format!("the commit of the down script of migration {} failed, so it was rolled back; the migration is still applied", row.version),
                         next: if e.kind == crate::driver::DbErrorKind::LockTimeout {
-                            super::apply::commit_lock_next("rollback", false)
+                            run::commit_lock_next("rollback", false)
                         } else {
                             "fix the data so the deferred checks pass, then run the rollback again".into()
                         },

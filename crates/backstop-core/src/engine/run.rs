@@ -8,6 +8,7 @@ use crate::migration::Part;
 use crate::report::{NextCommand, PlannedStatement, ScriptProgress};
 use crate::schema::SchemaState;
 use crate::sql::{self, Statement};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Which script is running, for error positions.
@@ -202,11 +203,7 @@ pub(crate) fn read_after(
 /// to run again).
 pub(crate) fn read_next(se: &ScriptError, command: &str) -> String {
     if se.is_lock_timeout() {
-        let options = if command == "rollback" {
-            " (a rollback uses the lock_timeout and retries stored when the migration was applied)"
-        } else {
-            ", or raise lock_timeout or retries in the migration's options"
-        };
+        let (_, options) = lock_options(command, true);
         format!("another session holds a lock the schema read waited for (see pg_locks); run `backstop {command}` again once it is released{options}")
     } else {
         format!("check the connection and the server log, then run `backstop {command}` again")
@@ -239,13 +236,7 @@ pub(crate) fn begin_lock_timeout(
 /// `--lock-wait`'s).
 pub(crate) fn script_next(se: &ScriptError, command: &str, own_limit: bool, fix: String) -> String {
     if se.is_lock_timeout() {
-        // A rollback waits as the options stored with the migration say: editing the file
-        // changes nothing for it (and would only make the applied migration look edited).
-        let (limit, options) = match (command, own_limit) {
-            ("rollback", _) => ("the migration's lock_timeout", "; a rollback uses the lock_timeout and retries stored when the migration was applied"),
-            (_, true) => ("the migration's lock_timeout", ", or raise lock_timeout or retries in the migration's options"),
-            (_, false) => ("--lock-wait (the migration sets no lock_timeout)", ", or run with a longer --lock-wait"),
-        };
+        let (limit, options) = lock_options(command, own_limit);
         format!("another session held a lock this statement needed for longer than {limit}, in every attempt: find it (PostgreSQL: pg_locks joined with pg_stat_activity; SQLite: another process writing to the file) and run `backstop {command}` again once it is released{options}")
     } else {
         match se.db.as_ref().map(|e| (e.kind, e.code.as_deref())) {
@@ -255,6 +246,37 @@ pub(crate) fn script_next(se: &ScriptError, command: &str, own_limit: bool, fix:
             Some((_, Some("57P01" | "57P02" | "57P03"))) => format!("the session was terminated by the server or an administrator (pg_terminate_backend, a shutdown or restart), not by anything in the script: find out why, then run `backstop {command}` again"),
             _ => fix,
         }
+    }
+}
+
+/// What to do after COMMIT waited for a lock past the migration's lock_timeout (in every
+/// attempt): another connection kept the database busy. `own_limit` as for [`lock_options`].
+pub(crate) fn commit_lock_next(command: &str, own_limit: bool) -> String {
+    let (limit, options) = lock_options(command, own_limit);
+    format!(
+        "another connection held the database (SQLite: a reader or writer of the file; PostgreSQL: see pg_locks) while COMMIT waited, longer than {limit}: run `backstop {command}` again once it is done{options}"
+    )
+}
+
+/// After a lock timeout that outlasted the retries: which limit ran out, and how to change
+/// it. A rollback waits as the options stored with the migration say: editing the file
+/// changes nothing for it (and would only make the applied migration look edited).
+/// `own_limit`: whether the migration sets the lock_timeout that ran out, or the wait was
+/// `--lock-wait`'s.
+pub(crate) fn lock_options(command: &str, own_limit: bool) -> (&'static str, &'static str) {
+    match (command, own_limit) {
+        ("rollback", _) => (
+            "the migration's lock_timeout",
+            " (a rollback uses the lock_timeout and retries stored when the migration was applied)",
+        ),
+        (_, true) => (
+            "the migration's lock_timeout",
+            ", or raise lock_timeout or retries in the migration's options",
+        ),
+        (_, false) => (
+            "--lock-wait (the migration sets no lock_timeout)",
+            ", or run with a longer --lock-wait",
+        ),
     }
 }
 
@@ -720,14 +742,13 @@ impl AcceptedDrift {
 /// that event in `events`). An acceptance that did not record its objects counts as
 /// touching every object: a rollback can then prove no step whose migration changed one.
 ///
-/// A `resolve --applied` stops counting once its migration was undone with proof (a
-/// rollback that was not forced, or `resolve --rolled-back`, which checks the schema): that
-/// proof put every object it accepted back as it was before the migration. `undone_since`:
-/// migrations undone with proof after `events` was read.
+/// A `resolve --applied` stops counting once its migration was undone with proof, as
+/// `undone` ([`proven_undos`]) says: that proof put every object it accepted back as it
+/// was before the migration.
 pub(crate) fn accepted_drift(
     events: &[crate::ledger::Event],
     version: i64,
-    undone_since: &[i64],
+    undone: &HashMap<i64, i64>,
 ) -> AcceptedDrift {
     let since = events
         .iter()
@@ -735,31 +756,20 @@ pub(crate) fn accepted_drift(
         .map(|e| e.seq)
         .max()
         .unwrap_or(0);
-    let detail = |e: &crate::ledger::Event| serde_json::from_str::<serde_json::Value>(&e.detail);
-    // The last proven undo of each migration.
-    let mut undone: std::collections::HashMap<i64, i64> = Default::default();
-    for e in events {
-        let Some(v) = e.version else { continue };
-        let proven = match e.kind.as_str() {
-            "rollback" => detail(e).is_ok_and(|d| d["forced"] == false),
-            "resolve" => detail(e).is_ok_and(|d| d["to"] == "rolled_back"),
-            _ => false,
-        };
-        if proven {
-            undone.insert(v, e.seq);
-        }
-    }
     let mut accepted = AcceptedDrift::default();
     for e in events.iter().filter(|e| e.seq > since) {
-        let Ok(d) = detail(e) else {
+        if !matches!(e.kind.as_str(), "override" | "resolve") {
+            continue;
+        }
+        let Ok(d) = serde_json::from_str::<serde_json::Value>(&e.detail) else {
             continue;
         };
         let objects = match e.kind.as_str() {
             "override" if d["check"] == "drift" => d.get("objects"),
             "resolve"
-                if e.version.is_some_and(|v| {
-                    undone_since.contains(&v) || undone.get(&v).is_some_and(|&at| at > e.seq)
-                }) =>
+                if e.version
+                    .and_then(|v| undone.get(&v))
+                    .is_some_and(|&at| at > e.seq) =>
             {
                 continue
             }
@@ -776,6 +786,27 @@ pub(crate) fn accepted_drift(
         }
     }
     accepted
+}
+
+/// The seq of the last proven undo of each migration: a rollback that was not forced, or a
+/// `resolve --rolled-back` (which checks the schema). A migration undone later in the same
+/// run is added with `i64::MAX`: after everything in the events read before it.
+pub(crate) fn proven_undos(events: &[crate::ledger::Event]) -> HashMap<i64, i64> {
+    let mut undone = HashMap::new();
+    for e in events {
+        let Some(v) = e.version else { continue };
+        let proven = match e.kind.as_str() {
+            "rollback" => serde_json::from_str::<serde_json::Value>(&e.detail)
+                .is_ok_and(|d| d["forced"] == false),
+            "resolve" => serde_json::from_str::<serde_json::Value>(&e.detail)
+                .is_ok_and(|d| d["to"] == "rolled_back"),
+            _ => false,
+        };
+        if proven {
+            undone.insert(v, e.seq);
+        }
+    }
+    undone
 }
 
 /// A lost ledger head, met by `command` under the lock: refused (exit 3) unless

@@ -48,17 +48,16 @@ fn check(cx: &StmtCx, out: &mut Out) {
         return;
     }
     for c in cmds {
-        let (k, inline) = match c {
-            AlterCmd::AddConstraint(k) => (k, None),
+        match c {
+            AlterCmd::AddConstraint(k) => report(cx, table, k, None, out),
+            // An inline REFERENCES on a new column is a foreign key too.
             AlterCmd::AddColumn { col, .. } => {
                 for k in &col.constraints {
                     report(cx, table, k, Some(&col.name), out);
                 }
-                continue;
             }
-            _ => continue,
-        };
-        report(cx, table, k, inline, out);
+            _ => {}
+        }
     }
 }
 
