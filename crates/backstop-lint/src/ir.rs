@@ -343,6 +343,9 @@ pub(crate) enum StmtKind {
         name: String,
         value: String,
         local: bool,
+        /// `SET … TO DEFAULT`, `RESET …` or `RESET ALL` (`name` "all"): back to whatever
+        /// the server, database or role sets, which the script doesn't show.
+        reset: bool,
     },
     /// Schemas, sequences, types, domains, functions, triggers, extensions, databases.
     Create {

@@ -444,6 +444,7 @@ impl<'a> P<'a> {
                     name: n.name,
                     value: value.trim_matches(['\'', '"']).to_string(),
                     local,
+                    reset: false,
                 }
             }
             "lock" => {

@@ -853,10 +853,21 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
+            let reset = matches!(
+                v.kind(),
+                pb::VariableSetKind::VarSetDefault
+                    | pb::VariableSetKind::VarReset
+                    | pb::VariableSetKind::VarResetAll
+            );
             StmtKind::Set {
-                name: v.name.to_lowercase(),
+                name: if v.kind() == pb::VariableSetKind::VarResetAll {
+                    "all".into()
+                } else {
+                    v.name.to_lowercase()
+                },
                 value,
                 local: v.is_local,
+                reset,
             }
         }
         N::CreateSchemaStmt(s) => StmtKind::Create {

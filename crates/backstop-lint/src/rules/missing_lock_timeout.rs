@@ -19,7 +19,9 @@ statement give up instead; backstop then retries it (`retries`, with backoff).
 
 The rule is satisfied by `lock_timeout` in migration.toml or a `SET lock_timeout` earlier in
 the script. A timeout of zero (`0`, `'0s'`, `"0ms"`) means no limit in PostgreSQL, so it does
-not count.
+not count. Neither does `SET lock_timeout TO DEFAULT`, `RESET lock_timeout` or `RESET ALL`:
+they undo the timeout set before them (migration.toml's too) and go back to the server's
+default, which is no limit unless the server, database or role sets one.
 
 ## Bad
 ```sql
@@ -34,17 +36,41 @@ retries = 5
 ```"#,
 };
 
+/// The lock_timeout in force at a statement, as far as the script shows.
+#[derive(Clone, Copy, PartialEq)]
+enum Limit {
+    /// None set.
+    Unset,
+    /// Zero: no limit.
+    Zero,
+    /// Back to the server's default, which the script doesn't show.
+    Default,
+    Positive,
+}
+
 fn check(cx: &ScriptCx, out: &mut Out) {
-    // None: no timeout at all; Some(false): a timeout of zero (no limit); Some(true): a limit.
-    let mut limit = cx.mig.lock_timeout_ms.map(|ms| ms > 0);
+    let mut limit = match cx.mig.lock_timeout_ms {
+        None => Limit::Unset,
+        Some(0) => Limit::Zero,
+        Some(_) => Limit::Positive,
+    };
     for (i, s) in cx.a.stmts.iter().enumerate() {
-        if let StmtKind::Set { name, value, .. } = &s.kind {
-            if name == "lock_timeout" {
-                limit = Some(!is_zero(value));
+        if let StmtKind::Set {
+            name, value, reset, ..
+        } = &s.kind
+        {
+            if *reset && (name == "lock_timeout" || name == "all") {
+                limit = Limit::Default;
+            } else if name == "lock_timeout" {
+                limit = if is_zero(value) {
+                    Limit::Zero
+                } else {
+                    Limit::Positive
+                };
             }
             continue;
         }
-        if limit == Some(true) {
+        if limit == Limit::Positive {
             return;
         }
         let im = &cx.a.impacts[i];
@@ -59,13 +85,16 @@ fn check(cx: &ScriptCx, out: &mut Out) {
         } else {
             "Run `SET lock_timeout = '2s'` before the statement."
         };
-        let (what, help) = if limit == Some(false) {
-            (
+        let (what, help) = match limit {
+            Limit::Zero => (
                 "a lock_timeout of 0, which means no limit",
                 format!("Use a positive timeout. {help}"),
-            )
-        } else {
-            ("no lock_timeout", help.to_string())
+            ),
+            Limit::Default => (
+                "lock_timeout reset to the server's default (no limit unless the server, database or role sets one)",
+                "Set a positive timeout after the reset: `SET lock_timeout = '2s'`.".to_string(),
+            ),
+            Limit::Unset | Limit::Positive => ("no lock_timeout", help.to_string()),
         };
         out.at(
             i,
@@ -100,6 +129,36 @@ mod tests {
             "SET lock_timeout = '1s';\nALTER TABLE users ADD COLUMN n text;",
         );
         lint_ok(ID, "CREATE TABLE t (a int);\nCREATE INDEX ON t (a);");
+    }
+
+    #[test]
+    fn err_timeout_reset_to_the_default() {
+        for reset in [
+            "SET lock_timeout TO DEFAULT;",
+            "SET lock_timeout = DEFAULT;",
+            "RESET lock_timeout;",
+            "RESET ALL;",
+        ] {
+            // After a timeout set in the script, and after migration.toml's.
+            let sql = format!(
+                "SET lock_timeout = '1s';\n{reset}\nALTER TABLE users ADD COLUMN note text;"
+            );
+            let r = lint_errors(ID, &sql);
+            assert!(r.contains("reset to the server's default"), "{reset}: {r}");
+            let r = Case::pg(&format!("{reset}\nALTER TABLE users ADD COLUMN note text;"))
+                .toml("lock_timeout = \"2s\"\n")
+                .render(ID);
+            assert!(r.contains("reset to the server's default"), "{reset}: {r}");
+        }
+        // A timeout set again after the reset counts; other settings' resets don't matter.
+        lint_ok(
+            ID,
+            "RESET lock_timeout;\nSET lock_timeout = '1s';\nALTER TABLE users ADD COLUMN n text;",
+        );
+        lint_ok(
+            ID,
+            "SET lock_timeout = '1s';\nRESET statement_timeout;\nALTER TABLE users ADD COLUMN n text;",
+        );
     }
 
     #[test]
