@@ -10,6 +10,11 @@ use crate::ir::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::rc::Rc;
 
+/// A table's key as messages name it: without `public.`.
+fn short(key: &str) -> String {
+    key.strip_prefix("public.").unwrap_or(key).to_string()
+}
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Column {
     pub name: String,
@@ -118,11 +123,35 @@ impl Catalog {
     }
 
     /// Foreign keys of other tables that point at `table` with an ON DELETE action that
-    /// changes their rows (CASCADE, SET NULL, SET DEFAULT): (referencing table, action),
-    /// sorted. Foreign keys from earlier migrations count, since the model replays them.
-    pub fn delete_actions_on(&self, table: &Name) -> Vec<(String, String)> {
-        let key = table.key();
-        let key = key.as_str();
+    /// changes their rows (CASCADE, SET NULL, SET DEFAULT), followed through CASCADE:
+    /// deleting a child's rows runs its own children's actions in turn. Each as
+    /// (referencing table, action, the table whose delete reaches it when that is not
+    /// `table` itself), children before grandchildren, each table once (the first path
+    /// that reaches it). Foreign keys from earlier migrations count, since the model
+    /// replays them.
+    pub fn delete_actions_on(&self, table: &Name) -> Vec<(String, String, Option<String>)> {
+        let start = table.key();
+        let mut out = Vec::new();
+        let mut seen: HashSet<String> = HashSet::from([start.clone()]);
+        let mut queue = std::collections::VecDeque::from([start.clone()]);
+        while let Some(key) = queue.pop_front() {
+            let via = (key != start).then(|| short(&key));
+            for (child, action) in self.direct_delete_actions(&key) {
+                if !seen.insert(child.clone()) {
+                    continue;
+                }
+                if action == "CASCADE" {
+                    queue.push_back(child.clone());
+                }
+                out.push((short(&child), action, via.clone()));
+            }
+        }
+        out
+    }
+
+    /// The ON DELETE actions that change rows of the tables referencing the table `key`
+    /// directly: (referencing table's key, action), sorted.
+    fn direct_delete_actions(&self, key: &str) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = self
             .tables
             .iter()
@@ -136,15 +165,14 @@ impl Catalog {
                     } if references.key() == key
                         && matches!(action.as_str(), "CASCADE" | "SET NULL" | "SET DEFAULT") =>
                     {
-                        let child = tk.strip_prefix("public.").unwrap_or(tk).to_string();
-                        Some((child, action.clone()))
+                        Some((tk.clone(), action.clone()))
                     }
                     _ => None,
                 })
             })
             .collect();
         out.sort();
-        out.dedup();
+        out.dedup_by(|a, b| a.0 == b.0);
         out
     }
 

@@ -27,10 +27,12 @@ default): `PRAGMA foreign_keys = OFF` does nothing there (see
 `PRAGMA defer_foreign_keys = ON` only moves the checks to COMMIT; the actions still run.
 
 The rule knows the foreign keys declared by earlier migrations, so a parent table created
-long ago is recognised, and follows renames as SQLite does (a child's `REFERENCES` names
+long ago is recognised. It follows `ON DELETE CASCADE` down the generations: deleting the
+children's rows runs their own children's actions, so a grandchild is named too, with the
+table its delete comes through. It follows renames as SQLite does (a child's `REFERENCES` names
 the table's new name; a rebuild that renames the parent away first still empties the
 children when it drops the old one). Children the same script drops later anyway (a
-down.sql dropping in creation order) don't count. It stays silent when the migration is
+down.sql dropping in creation order) don't count, but their own children that stay do. It stays silent when the migration is
 `transaction = false` and runs `PRAGMA foreign_keys = OFF` before the `DROP`.
 
 ## Bad
@@ -90,18 +92,23 @@ fn check(cx: &StmtCx, out: &mut Out) {
         .flatten()
         .collect();
     for table in names {
-        let actions: Vec<(String, String)> = cx
+        // A child dropped later still passes the delete on to its own children, which
+        // stay: those count.
+        let actions: Vec<(String, String, Option<String>)> = cx
             .catalog
             .delete_actions_on(table)
             .into_iter()
-            .filter(|(child, _)| !dropped_later.contains(child))
+            .filter(|(child, _, _)| !dropped_later.contains(child))
             .collect();
         if actions.is_empty() {
             continue;
         }
         let list = actions
             .iter()
-            .map(|(child, action)| format!("{child} (ON DELETE {action})"))
+            .map(|(child, action, via)| match via {
+                None => format!("{child} (ON DELETE {action})"),
+                Some(via) => format!("{child} (ON DELETE {action}, through {via})"),
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let why = if cx.mig.transaction {
@@ -301,6 +308,46 @@ mod tests {
             let out = c.render(ID);
             assert!(out.contains("child (ON DELETE CASCADE)"), "{child}: {out}");
         }
+    }
+
+    #[test]
+    fn err_grandchildren_reached_through_cascade() {
+        // Deleting child's rows runs child's own ON DELETE actions: grand (CASCADE) and
+        // its child great (SET NULL) lose rows too. A table reached twice is named once;
+        // a SET NULL child passes nothing on (its rows stay).
+        let sql = "CREATE TABLE parent (id INTEGER PRIMARY KEY);\n\
+            CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) ON DELETE CASCADE);\n\
+            CREATE TABLE grand (id INTEGER PRIMARY KEY, child_id INTEGER REFERENCES child(id) ON DELETE CASCADE, parent_id INTEGER REFERENCES parent(id) ON DELETE CASCADE);\n\
+            CREATE TABLE great (id INTEGER PRIMARY KEY, grand_id INTEGER REFERENCES grand(id) ON DELETE SET NULL);\n\
+            CREATE TABLE side (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) ON DELETE SET NULL);\n\
+            CREATE TABLE beyond (id INTEGER PRIMARY KEY, side_id INTEGER REFERENCES side(id) ON DELETE CASCADE);\n\
+            DROP TABLE parent;";
+        let out = Case::on(Engine::Sqlite, sql).toml(CONTRACT).render(ID);
+        assert!(
+            out.contains("the ON DELETE actions of child (ON DELETE CASCADE), grand (ON DELETE CASCADE), side (ON DELETE SET NULL), great (ON DELETE SET NULL, through grand) delete"),
+            "{out}"
+        );
+        assert!(!out.contains("beyond"), "{out}");
+        // The child dropped later still passes the delete on to its children, which stay.
+        let sql = "CREATE TABLE p (id INTEGER PRIMARY KEY);\n\
+            CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p (id) ON DELETE CASCADE);\n\
+            CREATE TABLE g (c_id INTEGER REFERENCES c (id) ON DELETE CASCADE);\n\
+            DROP TABLE p;\nDROP TABLE c;";
+        let out = Case::on(Engine::Sqlite, sql).toml(CONTRACT).render(ID);
+        assert!(
+            out.contains("of g (ON DELETE CASCADE, through c) delete"),
+            "{out}"
+        );
+        // Cycles end.
+        let sql = "CREATE TABLE a (id INTEGER PRIMARY KEY, b_id INTEGER);\n\
+            CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a (id) ON DELETE CASCADE);\n\
+            CREATE TABLE a2 (id INTEGER PRIMARY KEY, b_id INTEGER REFERENCES b (id) ON DELETE CASCADE, x INTEGER REFERENCES a2 (id) ON DELETE CASCADE);\n\
+            DROP TABLE a;";
+        let out = Case::on(Engine::Sqlite, sql).toml(CONTRACT).render(ID);
+        assert!(
+            out.contains("of b (ON DELETE CASCADE), a2 (ON DELETE CASCADE, through b) delete"),
+            "{out}"
+        );
     }
 
     #[test]
