@@ -1208,6 +1208,45 @@ fn hold_read(url: &str) -> rusqlite::Connection {
 }
 
 #[test]
+fn a_refusal_whose_event_cannot_be_committed_is_still_reported_as_the_refusal() {
+    // Regression: when the COMMIT of a refusal's ledger event failed (a reader held the
+    // file past --lock-wait), the refusal was replaced by a bare "database is locked".
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    let m = p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    std::fs::write(m.join("up.sql"), "CREATE TABLE t (id INTEGER, x INTEGER);").expect("edit");
+    p.ok(&db, &["sum"]);
+    let reader = hold_read(&db.url);
+    let r = p.run(&db, &["apply", "--lock-wait", "600ms"]);
+    drop(reader);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("refused: "), "{r:?}");
+    assert!(r.stderr.contains("1_t"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("this refusal could not be recorded in the ledger (database is locked"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("state: nothing was changed"), "{r:?}");
+    // Nothing half-written stays behind, and the refusal is recorded once it can be.
+    p.ok(&db, &["audit", "verify"]);
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(!r.stderr.contains("could not be recorded"), "{r:?}");
+    p.ok(&db, &["audit", "verify"]);
+    let log = p.ok(&db, &["--format", "json", "audit", "log"]).stdout;
+    assert_eq!(log.matches("\"refused\"").count(), 1, "{log}");
+}
+
+#[test]
 fn a_failure_event_whose_commit_fails_leaves_no_transaction_open_and_the_ledger_intact() {
     // Regression: when the COMMIT of a failed migration's ledger event failed, its
     // transaction stayed open and the head moved to the event that was never stored, so

@@ -339,7 +339,7 @@ pub fn apply(
             let ev = NewEvent::new("refused")
                 .release(&release)
                 .detail(json!({"command": "apply", "reason": reason}));
-            record(db, &mut state, &ctx.actor, ev)?;
+            let reason = run::record_refusal(db, &mut state, &ctx.actor, ev, reason);
             return Err(refused(
                 EngineError::refused(reason, next),
                 &warnings,
@@ -350,14 +350,10 @@ pub fn apply(
     let refusal =
         sum_refusal.or_else(|| history_refusal(migrations, &history, opts.to, db.engine()));
     if let Some((reason, next)) = refusal {
-        record(
-            db,
-            &mut state,
-            &ctx.actor,
-            NewEvent::new("refused")
-                .release(&release)
-                .detail(json!({"command": "apply", "reason": reason})),
-        )?;
+        let ev = NewEvent::new("refused")
+            .release(&release)
+            .detail(json!({"command": "apply", "reason": reason}));
+        let reason = run::record_refusal(db, &mut state, &ctx.actor, ev, reason);
         return Err(refused(
             EngineError::refused(reason, next),
             &warnings,
@@ -371,7 +367,7 @@ pub fn apply(
         let ev = NewEvent::new("refused")
             .release(&release)
             .detail(json!({"command": "apply", "reason": reason}));
-        record(db, &mut state, &ctx.actor, ev)?;
+        let reason = run::record_refusal(db, &mut state, &ctx.actor, ev, reason);
         return Err(refused(
             EngineError::refused(reason, next),
             &warnings,
@@ -384,7 +380,7 @@ pub fn apply(
             let ev = NewEvent::new("refused")
                 .release(&release)
                 .detail(json!({"command": "apply", "reason": "lint", "errors": gate.errors}));
-            record(db, &mut state, &ctx.actor, ev)?;
+            let reason = run::record_refusal(db, &mut state, &ctx.actor, ev, reason);
             return Err(refused(
                 EngineError::refused(reason, next),
                 &warnings,
@@ -426,7 +422,7 @@ pub fn apply(
             None => {
                 let (reason, next) = drift_refusal(&state.fingerprint, &current_fp);
                 let ev = NewEvent::new("refused").release(&release).detail(json!({"command": "apply", "reason": "drift", "recorded": state.fingerprint, "current": current_fp}));
-                record(db, &mut state, &ctx.actor, ev)?;
+                let reason = run::record_refusal(db, &mut state, &ctx.actor, ev, reason);
                 return Err(refused(
                     EngineError::refused(reason, next),
                     &warnings,

@@ -622,6 +622,19 @@ pub(crate) fn unrecorded_note(state: &str) -> &str {
         .unwrap_or_default()
 }
 
+/// Record the refusal event `ev` ([`record_or_say`]) and return the refusal's `reason`,
+/// with a note when its event could not be written: the refusal is still what is reported.
+pub(crate) fn record_refusal(
+    db: &mut dyn Driver,
+    state: &mut StoredState,
+    actor: &str,
+    ev: NewEvent,
+    reason: String,
+) -> String {
+    let unrecorded = record_or_say(db, state, actor, ev, "refusal");
+    reason + &unrecorded
+}
+
 /// A script as plan entries: each statement with its index and line.
 /// The statements of a script as a plan shows them; `line_offset`: where the script starts
 /// in its file (a single-file migration's section), so lines are the file's, as in errors.
