@@ -892,3 +892,74 @@ fn warnings_go_to_stderr_in_json_mode_too() {
     );
     assert!(r.stderr.contains("warning: schema drift accepted"), "{r:?}");
 }
+
+#[test]
+fn sum_and_lint_name_every_migration_left_as_an_empty_template() {
+    // Regression: with several templates from `backstop new` still empty, `sum` and `lint`
+    // named only the first, so they were found one run at a time.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["new", "add_a"]);
+    p.ok(&db, &["new", "add_b"]);
+    p.ok(&db, &["new", "add_c", "--single-file"]);
+    let mut made: Vec<_> = std::fs::read_dir(p.dir())
+        .expect("ls")
+        .map(|e| e.expect("entry").path())
+        .filter(|m| !m.ends_with("1_t"))
+        .collect();
+    made.sort();
+    let empty: Vec<String> = made
+        .into_iter()
+        .flat_map(|m| {
+            if m.is_dir() {
+                ["up.sql", "down.sql", "verify.sql"]
+                    .map(|f| m.join(f).display().to_string())
+                    .to_vec()
+            } else {
+                vec![m.display().to_string()]
+            }
+        })
+        .collect();
+    assert_eq!(empty.len(), 7, "{empty:?}");
+    for args in [&["sum"][..], &["lint"]] {
+        let r = p.run(&db, args);
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+        assert!(
+            r.stderr
+                .contains("7 migration scripts are empty (no SQL statement); nothing was run:\n"),
+            "{args:?}: {r:?}"
+        );
+        // Each on a line of its own, in order.
+        let at: Vec<usize> = empty
+            .iter()
+            .map(|f| {
+                r.stderr
+                    .find(&format!("\n  {f}\n"))
+                    .unwrap_or_else(|| panic!("{args:?}: {f} not named: {r:?}"))
+            })
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{args:?}: {r:?}");
+        assert!(
+            r.stderr.contains("next: write the migrations' SQL in them, or delete the migrations that are not wanted"),
+            "{args:?}: {r:?}"
+        );
+    }
+    // Written or deleted in one go, the directory loads.
+    for f in &empty {
+        let f = std::path::Path::new(f);
+        match f.file_name().and_then(|n| n.to_str()) {
+            Some("up.sql" | "down.sql") => std::fs::write(f, "SELECT 1;").expect("write"),
+            // verify.sql is optional; the single-file one is not wanted.
+            _ => std::fs::remove_file(f).expect("rm"),
+        }
+    }
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["lint"]);
+}

@@ -1196,6 +1196,129 @@ fn a_commit_that_waits_past_lock_timeout_is_retried() {
     p.ok(&db, &["audit", "verify"]);
 }
 
+/// A read transaction on the SQLite file at `url`, from another connection: while it is
+/// open, no other connection's COMMIT can take the file to itself.
+fn hold_read(url: &str) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(url.trim_start_matches("sqlite://")).expect("open");
+    c.execute_batch("BEGIN").expect("begin");
+    let _: i64 = c
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .expect("read");
+    c
+}
+
+#[test]
+fn a_refusal_whose_event_cannot_be_committed_is_still_reported_as_the_refusal() {
+    // Regression: when the COMMIT of a refusal's ledger event failed (a reader held the
+    // file past --lock-wait), the refusal was replaced by a bare "database is locked".
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    let m = p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    std::fs::write(m.join("up.sql"), "CREATE TABLE t (id INTEGER, x INTEGER);").expect("edit");
+    p.ok(&db, &["sum"]);
+    let reader = hold_read(&db.url);
+    let r = p.run(&db, &["apply", "--lock-wait", "600ms"]);
+    drop(reader);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("refused: "), "{r:?}");
+    assert!(r.stderr.contains("1_t"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("this refusal could not be recorded in the ledger (database is locked"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("state: nothing was changed"), "{r:?}");
+    // Nothing half-written stays behind, and the refusal is recorded once it can be.
+    p.ok(&db, &["audit", "verify"]);
+    let r = p.run(&db, &["apply"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(!r.stderr.contains("could not be recorded"), "{r:?}");
+    p.ok(&db, &["audit", "verify"]);
+    let log = p.ok(&db, &["--format", "json", "audit", "log"]).stdout;
+    assert_eq!(log.matches("\"refused\"").count(), 1, "{log}");
+}
+
+#[test]
+fn a_failure_event_whose_commit_fails_leaves_no_transaction_open_and_the_ledger_intact() {
+    // Regression: when the COMMIT of a failed migration's ledger event failed, its
+    // transaction stayed open and the head moved to the event that was never stored, so
+    // --atomic's undo could not begin ("a transaction is open on this connection"), and
+    // an event written after it would have chained to a hash missing from the ledger.
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    // Slow enough for the reader below to start while it runs, then fails.
+    p.add(
+        "2_bad",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) FROM c;\nINSERT INTO missing VALUES (1);",
+        Some("SELECT 1;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    let mut child = p
+        .cmd(&db, &["apply", "--atomic", "--lock-wait", "2s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run backstop");
+    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut reader = None;
+    let mut waits = 0;
+    let mut lines = Vec::new();
+    for line in stderr.lines() {
+        let line = line.expect("line");
+        // Migration 1 is committed: hold the file while migration 2 runs and fails, so
+        // its event's COMMIT waits past --lock-wait and fails.
+        if line.contains("[2/2] applying 2") {
+            reader = Some(hold_read(&db.url));
+        }
+        // The second wait is the undo's COMMIT: let it through.
+        if line.contains("waiting up to") {
+            waits += 1;
+            if waits == 2 {
+                reader = None;
+            }
+        }
+        lines.push(line);
+    }
+    drop(reader);
+    let out = child.wait_with_output().expect("wait");
+    let stderr = lines.join("\n");
+    let r = format!("{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(1), "{r}");
+    assert!(stderr.contains("no such table: missing"), "{r}");
+    assert!(
+        stderr.contains("--atomic undid the 1 migration(s) this run had applied ([1])"),
+        "{r}"
+    );
+    assert!(
+        stderr.contains("this failure could not be recorded in the ledger (database is locked"),
+        "{r}"
+    );
+    // The undo's event chains to the last event stored.
+    p.ok(&db, &["audit", "verify"]);
+    assert!(db.check("SELECT count(*) = 0 FROM sqlite_master WHERE name = 't'"));
+    let status = p.ok(&db, &["status"]).stdout;
+    assert!(status.contains("0 applied, 2 pending"), "{status}");
+}
+
 #[test]
 fn verify_waits_for_another_writer_as_long_as_lock_wait_and_names_it() {
     // Regression: verify's transaction waited a fixed 5 s for another writer, whatever

@@ -209,8 +209,10 @@ pub enum LoadError {
     IrreversibleWithoutReason { path: PathBuf },
     #[error("{path}: is not valid UTF-8 (at byte {offset})")]
     NotUtf8 { path: PathBuf, offset: usize },
-    #[error("{path}: is empty (no SQL statement): write the migration's SQL in it, or delete the migration if it is not wanted; nothing was run")]
-    Empty { path: PathBuf },
+    /// Scripts with no statement, every one found: `backstop new` leaves its templates so,
+    /// and several are written (or deleted) in one go.
+    #[error("{}", empty_text(paths))]
+    Empty { paths: Vec<PathBuf> },
     #[error("{path}: holds a statement by SQLite's comment rules but none by PostgreSQL's (or the reverse): PostgreSQL nests `/* */` comments, SQLite ends one at the first `*/`; write comments both read alike")]
     AmbiguousComments { path: PathBuf },
     #[error("{path}: invalid TOML: {message}")]
@@ -237,6 +239,27 @@ pub enum LoadError {
     DanglingLink { path: PathBuf, target: PathBuf },
     #[error("{path}: the name is not valid UTF-8 (its invalid bytes are shown as �); rename it: history stores migration names as text, and a name stored altered would no longer match its folder")]
     NotUtf8Name { path: PathBuf },
+}
+
+/// How [`LoadError::Empty`] reads: what is empty, and what to do about it.
+fn empty_text(paths: &[PathBuf]) -> String {
+    match paths {
+        [path] => format!("{}: is empty (no SQL statement): write the migration's SQL in it, or delete the migration if it is not wanted; nothing was run", path.display()),
+        // One a line: a path to open, and several templates' worth of them.
+        _ => format!(
+            "{} migration scripts are empty (no SQL statement); nothing was run:{}\n  next: write the migrations' SQL in them, or delete the migrations that are not wanted{}",
+            paths.len(),
+            paths
+                .iter()
+                .map(|p| format!("\n  {}", p.display()))
+                .collect::<String>(),
+            if paths.iter().any(|p| p.ends_with("verify.sql")) {
+                " (a verify.sql with nothing to check can go on its own)"
+            } else {
+                ""
+            }
+        ),
+    }
 }
 
 /// A dangling symbolic link at `path`, with where it points: reading through it says "not
@@ -340,8 +363,20 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Migration>, LoadError> {
                 .collect()
         })
     };
+    // Every empty script is named at once (see `LoadError::Empty`). Another error that
+    // comes first is reported as before; one after an empty script is left for the next
+    // run, once the empty ones are dealt with.
+    let mut empty: Vec<PathBuf> = Vec::new();
     for m in loaded.into_iter().flatten() {
-        let m = m?;
+        let m = match m {
+            Ok(m) if empty.is_empty() => m,
+            Err(LoadError::Empty { paths }) => {
+                empty.extend(paths);
+                continue;
+            }
+            Err(e) if empty.is_empty() => return Err(e),
+            _ => continue,
+        };
         if let Some(other) = found.get(&m.version) {
             return Err(LoadError::DuplicateVersion {
                 version: m.version,
@@ -350,6 +385,9 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Migration>, LoadError> {
             });
         }
         found.insert(m.version, m);
+    }
+    if !empty.is_empty() {
+        return Err(LoadError::Empty { paths: empty });
     }
     Ok(found.into_values().collect())
 }
@@ -418,11 +456,17 @@ fn read_text(path: &Path) -> Result<Option<String>, LoadError> {
     }
 }
 
-fn non_empty(path: &Path, text: Option<String>) -> Result<Option<String>, LoadError> {
+/// `text`, or `None` with `path` added to `empty` when it holds no statement.
+fn non_empty(
+    path: &Path,
+    text: Option<String>,
+    empty: &mut Vec<PathBuf>,
+) -> Result<Option<String>, LoadError> {
     match text {
-        Some(t) if is_empty(path, &t)? => Err(LoadError::Empty {
-            path: path.to_path_buf(),
-        }),
+        Some(t) if is_empty(path, &t)? => {
+            empty.push(path.to_path_buf());
+            Ok(None)
+        }
         other => Ok(other),
     }
 }
@@ -470,14 +514,18 @@ fn load_folder(dir: &Path, name: &str) -> Result<Migration, LoadError> {
             Ok(None)
         }
     };
+    // Every empty script of the folder is named at once: a fresh template has three.
+    let mut empty = Vec::new();
     let up_path = dir.join("up.sql");
-    let up = non_empty(&up_path, read_if(0)?)?.ok_or(LoadError::MissingUp {
+    let up = read_if(0)?.ok_or(LoadError::MissingUp {
         path: up_path.clone(),
     })?;
-    let down_path = dir.join("down.sql");
-    let down = non_empty(&down_path, read_if(1)?)?;
-    let verify_path = dir.join("verify.sql");
-    let verify = non_empty(&verify_path, read_if(2)?)?;
+    let up = non_empty(&up_path, Some(up), &mut empty)?;
+    let down = non_empty(&dir.join("down.sql"), read_if(1)?, &mut empty)?;
+    let verify = non_empty(&dir.join("verify.sql"), read_if(2)?, &mut empty)?;
+    let Some(up) = up.filter(|_| empty.is_empty()) else {
+        return Err(LoadError::Empty { paths: empty });
+    };
     let toml_path = dir.join("migration.toml");
     let toml_text = read_if(3)?;
     let config = match &toml_text {
@@ -717,7 +765,7 @@ fn single_file(path: &Path, version: i64, name: String) -> Result<Migration, Loa
     })?;
     if is_empty(path, &up)? {
         return Err(LoadError::Empty {
-            path: path.to_path_buf(),
+            paths: vec![path.to_path_buf()],
         });
     }
     // Empty down and verify sections count as absent.

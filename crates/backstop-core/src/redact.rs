@@ -505,6 +505,7 @@ fn password_values(text: &str) -> Vec<Value> {
     let b = text.as_bytes();
     let mut found = Vec::new();
     let mut i = 0;
+    let mut ticks = Backticks::default();
     while let Some((key, key_end)) = next_key(b, i) {
         let mut j = key_end;
         i = j;
@@ -546,7 +547,7 @@ fn password_values(text: &str) -> Vec<Value> {
                 (some_end(b, j), false, false)
             }
             Some(_) => {
-                let end = unquoted_end(b, j);
+                let end = unquoted_end(b, j, ticks.open_at(b, j));
                 let prose = separator == b':'
                     && !quoted_key
                     && start > after_separator
@@ -563,10 +564,44 @@ fn password_values(text: &str) -> Vec<Value> {
                 quoted,
                 closed,
             });
+            ticks.skip(b, start..end);
         }
         i = end.max(i);
     }
     found
+}
+
+/// Whether a backtick opened earlier on the line is still open, as one that quotes a URL or
+/// parameter in a message is (`` `postgres://u@h/db?password=x` ``): its closing backtick
+/// ends the value. Counted left to right in one pass over the text, without the values found
+/// so far, so masking a value (which may hold backticks) changes nothing for the values
+/// after it, and masking twice changes nothing.
+#[derive(Default)]
+struct Backticks {
+    /// Counted up to here.
+    at: usize,
+    open: bool,
+}
+
+impl Backticks {
+    /// Whether a backtick is open at `pos` (at or after where it was last asked about).
+    fn open_at(&mut self, b: &[u8], pos: usize) -> bool {
+        for c in b.get(self.at..pos).unwrap_or_default() {
+            match c {
+                b'`' => self.open = !self.open,
+                b'\n' | b'\r' => self.open = false,
+                _ => {}
+            }
+        }
+        self.at = self.at.max(pos);
+        self.open
+    }
+
+    /// Leave a value out of the count.
+    fn skip(&mut self, b: &[u8], value: std::ops::Range<usize>) {
+        self.open_at(b, value.start);
+        self.at = self.at.max(value.end);
+    }
 }
 
 /// The name of the parameters whose values [`password_values`] finds.
@@ -654,6 +689,9 @@ fn stands_alone(b: &[u8], end: usize) -> bool {
         }
         j
     };
+    // An unquoted value ends at a backtick only when it closes the backticks around the
+    // parameter (see `unquoted_end`): what follows that backtick is what follows the value.
+    let end = end + usize::from(b.get(end) == Some(&b'`'));
     let mut j = skip_blanks(end);
     if b.get(j) == Some(&b',') {
         j = skip_blanks(j + 1);
@@ -685,21 +723,32 @@ fn closing_quote(b: &[u8], mut from: usize, q: u8) -> Option<usize> {
     None
 }
 
-/// Where an unquoted value starting at `start` ends.
-fn unquoted_end(b: &[u8], start: usize) -> usize {
+/// Where an unquoted value starting at `start` ends. Inside backticks (`ticked`), also at
+/// the backtick that closes them: one followed by the end of the text, whitespace or
+/// punctuation, as a closing quote is in [`url_end`]; any other backtick may be part of the
+/// password, and masking too much is the safe direction.
+fn unquoted_end(b: &[u8], start: usize, ticked: bool) -> usize {
     let ends = |c: u8| c.is_ascii_whitespace() || matches!(c, b'"' | b',' | b'}' | b'&');
+    let closing_tick = |j: usize| {
+        ticked
+            && b.get(j) == Some(&b'`')
+            && b.get(j + 1)
+                .is_none_or(|n| n.is_ascii_whitespace() || b",.;:!?)]}".contains(n))
+    };
     // Already masked: keep what follows (`password=***: connection refused`), so that
     // masking twice changes nothing.
     if b.get(start..)
         .is_some_and(|v| v.starts_with(MASK.as_bytes()))
-        && b.get(start + MASK.len())
+        && (b
+            .get(start + MASK.len())
             .is_none_or(|c| ends(*c) || matches!(c, b':' | b';' | b')' | b'.'))
+            || closing_tick(start + MASK.len()))
     {
         return start + MASK.len();
     }
     let mut j = start;
     while let Some(&c) = b.get(j) {
-        if ends(c) {
+        if ends(c) || closing_tick(j) {
             break;
         }
         j += if c == b'\\' { 2 } else { 1 };
@@ -1112,6 +1161,47 @@ mod tests {
             redact("server said: Zq9Secret10 and Zq9@Secret11 are wrong"),
             "server said: *** and *** are wrong"
         );
+    }
+
+    #[test]
+    fn a_masked_value_keeps_the_backtick_that_closes_it() {
+        // Regression: `` `postgres://u@h/db?password=secret` `` lost its closing backtick.
+        for (text, shown) in [
+            (
+                "`postgres://u@h/db?password=secret`",
+                "`postgres://u@h/db?password=***`",
+            ),
+            (
+                "cannot connect to `postgres://u@h/db?password=secret`: refused",
+                "cannot connect to `postgres://u@h/db?password=***`: refused",
+            ),
+            (
+                "--database-url `postgres://u@h/db?password=secret` is not valid. Check it.",
+                "--database-url `postgres://u@h/db?password=***` is not valid. Check it.",
+            ),
+            (
+                "`postgres://u:pw@h/db?sslmode=disable&password=secret`, then `x`",
+                "`postgres://u:***@h/db?sslmode=disable&password=***`, then `x`",
+            ),
+            ("use `password=hunter2` here", "use `password=***` here"),
+            ("`password: hunter2`", "`password: ***`"),
+            ("`host=h password=hunter2`.", "`host=h password=***`."),
+            (
+                "`password=a` and `password=b`",
+                "`password=***` and `password=***`",
+            ),
+            // A backtick that doesn't close the quoted text may be part of the password.
+            ("`password=ab`cd` x", "`password=***` x"),
+            // With no backtick open before it, a backtick is part of the password.
+            ("password=ab` x", "password=*** x"),
+            ("`a` password=ab` x", "`a` password=*** x"),
+            // Backticks on an earlier line don't open this one.
+            ("`\npassword=ab` x", "`\npassword=*** x"),
+        ] {
+            let once = redact_credentials(text);
+            assert_eq!(once, shown, "{text}");
+            assert_eq!(redact_credentials(&once), once, "{text}");
+        }
     }
 
     #[test]

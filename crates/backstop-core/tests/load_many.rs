@@ -34,6 +34,37 @@ fn many_migrations_load_in_order_with_the_first_error_reported() {
         }
     }
 
+    // Empty scripts far apart, on different threads: every one is named, in order.
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(tmp.path(), 600);
+    for (m, f) in [
+        ("00020_m20", "down.sql"),
+        ("00300_m300", "up.sql"),
+        ("00590_m590", "up.sql"),
+    ] {
+        std::fs::write(tmp.path().join(m).join(f), "-- to do\n").expect("empty");
+    }
+    // An error of another kind after the first empty script is left for later.
+    std::fs::remove_file(tmp.path().join("00400_m400/down.sql")).expect("rm");
+    match load_dir(tmp.path()) {
+        Err(LoadError::Empty { paths }) => {
+            let rel: Vec<_> = paths
+                .iter()
+                .map(|p| p.strip_prefix(tmp.path()).expect("inside"))
+                .collect();
+            assert_eq!(
+                rel,
+                [
+                    "00020_m20/down.sql",
+                    "00300_m300/up.sql",
+                    "00590_m590/up.sql"
+                ]
+                .map(Path::new)
+            );
+        }
+        other => panic!("expected the empty scripts, got {other:?}"),
+    }
+
     // A duplicate version across the threads' shares of the work.
     let tmp = tempfile::tempdir().expect("tmp");
     write(tmp.path(), 600);

@@ -339,7 +339,7 @@ pub fn apply(
             let ev = NewEvent::new("refused")
                 .release(&release)
                 .detail(json!({"command": "apply", "reason": reason}));
-            record(db, &mut state, &ctx.actor, ev)?;
+            let reason = run::record_refusal(db, &mut state, &ctx.actor, ev, reason);
             return Err(refused(
                 EngineError::refused(reason, next),
                 &warnings,
@@ -350,14 +350,10 @@ pub fn apply(
     let refusal =
         sum_refusal.or_else(|| history_refusal(migrations, &history, opts.to, db.engine()));
     if let Some((reason, next)) = refusal {
-        record(
-            db,
-            &mut state,
-            &ctx.actor,
-            NewEvent::new("refused")
-                .release(&release)
-                .detail(json!({"command": "apply", "reason": reason})),
-        )?;
+        let ev = NewEvent::new("refused")
+            .release(&release)
+            .detail(json!({"command": "apply", "reason": reason}));
+        let reason = run::record_refusal(db, &mut state, &ctx.actor, ev, reason);
         return Err(refused(
             EngineError::refused(reason, next),
             &warnings,
@@ -371,7 +367,7 @@ pub fn apply(
         let ev = NewEvent::new("refused")
             .release(&release)
             .detail(json!({"command": "apply", "reason": reason}));
-        record(db, &mut state, &ctx.actor, ev)?;
+        let reason = run::record_refusal(db, &mut state, &ctx.actor, ev, reason);
         return Err(refused(
             EngineError::refused(reason, next),
             &warnings,
@@ -384,7 +380,7 @@ pub fn apply(
             let ev = NewEvent::new("refused")
                 .release(&release)
                 .detail(json!({"command": "apply", "reason": "lint", "errors": gate.errors}));
-            record(db, &mut state, &ctx.actor, ev)?;
+            let reason = run::record_refusal(db, &mut state, &ctx.actor, ev, reason);
             return Err(refused(
                 EngineError::refused(reason, next),
                 &warnings,
@@ -426,7 +422,7 @@ pub fn apply(
             None => {
                 let (reason, next) = drift_refusal(&state.fingerprint, &current_fp);
                 let ev = NewEvent::new("refused").release(&release).detail(json!({"command": "apply", "reason": "drift", "recorded": state.fingerprint, "current": current_fp}));
-                record(db, &mut state, &ctx.actor, ev)?;
+                let reason = run::record_refusal(db, &mut state, &ctx.actor, ev, reason);
                 return Err(refused(
                     EngineError::refused(reason, next),
                     &warnings,
@@ -525,7 +521,8 @@ pub fn apply(
                         }
                     }
                     if let EngineError::Failed { state: st, .. } = &mut error {
-                        *st = format!("the failed migration was rolled back, and --atomic undid the {} migration(s) this run had applied ({undone:?}); the database is as before the run", undone.len());
+                        let unrecorded = run::unrecorded_note(st);
+                        *st = format!("the failed migration was rolled back, and --atomic undid the {} migration(s) this run had applied ({undone:?}); the database is as before the run{unrecorded}", undone.len());
                     }
                 } else if opts.atomic && !rows.is_empty() {
                     // A half-done migration must be resolved by a person first: undoing the
@@ -1264,9 +1261,8 @@ pub(crate) fn commit_failed(
     )
 }
 
-/// Record migration `m`'s `failure` in the ledger (its `apply-failed` event). When even
-/// that can't be written (the same lock, held on), returns what the failure's state adds
-/// to say so, rather than leave the ledger's silence unexplained; empty otherwise.
+/// Record migration `m`'s `failure` in the ledger (its `apply-failed` event); what the
+/// failure's state adds when even that can't be written ([`run::record_or_say`]).
 fn record_failure(
     db: &mut dyn Driver,
     state: &mut StoredState,
@@ -1279,13 +1275,7 @@ fn record_failure(
         .version(m.version)
         .release(release)
         .detail(json!({"name": m.name, "failure": failure}));
-    match record(db, state, &ctx.actor, ev) {
-        Ok(()) => String::new(),
-        Err(e) => format!(
-            "; this failure could not be recorded in the ledger ({})",
-            e.message
-        ),
-    }
+    run::record_or_say(db, state, &ctx.actor, ev, "failure")
 }
 
 /// `transaction = false` (or an engine without transactional DDL): dirty marker first, then

@@ -674,7 +674,7 @@ pub fn resolve(
                 .detail(
                     json!({"command": "resolve", "to": Status::from(to).as_str(), "reason": why}),
                 );
-            run::record(db, &mut state, &ctx.actor, ev)?;
+            let why = run::record_refusal(db, &mut state, &ctx.actor, ev, why);
             Err(EngineError::Refused { reason: why, next })
         }
         other => other,

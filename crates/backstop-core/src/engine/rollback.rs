@@ -249,13 +249,11 @@ pub fn rollback(
         if let Some(v) = version {
             ev = ev.version(v);
         }
-        match record(db, state, &ctx.actor, ev) {
-            Ok(()) => Box::new(RunFailure {
-                warnings: early_warnings.clone(),
-                ..*Box::<RunFailure>::from(EngineError::refused(what, next).after(wrote.as_deref()))
-            }),
-            Err(e) => e.into(),
-        }
+        let what = run::record_refusal(db, state, &ctx.actor, ev, what);
+        Box::new(RunFailure {
+            warnings: early_warnings.clone(),
+            ..*Box::<RunFailure>::from(EngineError::refused(what, next).after(wrote.as_deref()))
+        })
     };
     // History and the state row against the ledger, before anything is decided from them.
     let ledger = db.load_events()?;

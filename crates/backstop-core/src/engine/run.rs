@@ -561,7 +561,11 @@ pub(crate) fn record(
     record_with(db, None, state, actor, ev)
 }
 
-/// [`record`], writing history row `row` in the same transaction.
+/// [`record`], writing history row `row` in the same transaction. On any failure, the
+/// COMMIT's included, the transaction is rolled back and `state` is as before: SQLite
+/// leaves a transaction whose COMMIT failed (SQLITE_BUSY) open, and the run's later writes
+/// would join it and be lost; and the head must not point at an event that was never
+/// stored, or the run's next event would chain to it.
 pub(crate) fn record_with(
     db: &mut dyn Driver,
     row: Option<&HistoryRow>,
@@ -571,14 +575,64 @@ pub(crate) fn record_with(
 ) -> Result<(), DbError> {
     let saved = state.clone();
     db.begin(Default::default())?;
-    match append_with(db, row, state, actor, ev) {
-        Ok(()) => db.commit(),
+    let r = append_with(db, row, state, actor, ev).and_then(|()| db.commit());
+    if r.is_err() {
+        // Harmless where the failed COMMIT already ended the transaction.
+        let _ = db.rollback();
+        *state = saved;
+    }
+    r
+}
+
+/// Record a refusal's or a failure's event `ev` (`what`: "refusal", "failure") in a
+/// transaction of its own. When even that can't be written (the lock that stopped the run,
+/// still held), returns what the refusal's or failure's message adds to say so, rather
+/// than let a bare database error take the place of what the person must act on, or leave
+/// the ledger's silence unexplained; empty when it was recorded.
+pub(crate) fn record_or_say(
+    db: &mut dyn Driver,
+    state: &mut StoredState,
+    actor: &str,
+    ev: NewEvent,
+    what: &str,
+) -> String {
+    match record(db, state, actor, ev) {
+        Ok(()) => String::new(),
         Err(e) => {
-            let _ = db.rollback();
-            *state = saved;
-            Err(e)
+            // What to grant, where a missing privilege stopped the write.
+            let grant = match (e.kind, &e.hint) {
+                (crate::driver::DbErrorKind::Privilege, Some(h)) => format!("; {h}"),
+                _ => String::new(),
+            };
+            format!("; this {what} {UNRECORDED} ({}{grant})", e.message)
         }
     }
+}
+
+/// How [`record_or_say`]'s note says an event was not written, after "; this refusal".
+const UNRECORDED: &str = "could not be recorded in the ledger";
+
+/// The note [`record_or_say`] added to `state`, if it did: for a message that replaces
+/// that state with its own, which must still say the event is missing from the ledger.
+pub(crate) fn unrecorded_note(state: &str) -> &str {
+    state
+        .find(UNRECORDED)
+        .and_then(|at| state.get(..at)?.rfind("; this "))
+        .and_then(|at| state.get(at..))
+        .unwrap_or_default()
+}
+
+/// Record the refusal event `ev` ([`record_or_say`]) and return the refusal's `reason`,
+/// with a note when its event could not be written: the refusal is still what is reported.
+pub(crate) fn record_refusal(
+    db: &mut dyn Driver,
+    state: &mut StoredState,
+    actor: &str,
+    ev: NewEvent,
+    reason: String,
+) -> String {
+    let unrecorded = record_or_say(db, state, actor, ev, "refusal");
+    reason + &unrecorded
 }
 
 /// A script as plan entries: each statement with its index and line.
