@@ -1281,3 +1281,110 @@ fn a_failure_that_cannot_be_recorded_says_so() {
     assert!(!r.stderr.contains("raise lock_timeout"), "{r:?}");
     p.ok(&db, &["apply"]);
 }
+
+/// A migration outside a transaction whose second statement is a read long enough for
+/// another connection to take the file's write lock while it runs: the read completes, and
+/// the write of its progress that follows has to wait for that connection.
+fn progress_waits_for_a_holder(toml: &str) -> (Db, Project) {
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_n",
+        "CREATE TABLE u (id INTEGER);\n\
+         SELECT count(*) >= 0 FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT x FROM c);\n\
+         CREATE INDEX u_id ON u (id);",
+        Some("DROP INDEX IF EXISTS u_id;\nDROP TABLE IF EXISTS u;"),
+        None,
+        Some(toml),
+    );
+    p.ok(&db, &["sum"]);
+    (db, p)
+}
+
+/// On another connection: once migration 2 has recorded its first statement (the second,
+/// the long read, is running), take the write lock and keep it until `release` says so.
+/// `holding` is told once it is held.
+fn hold_during_statement_2(
+    db: &Db,
+    holding: std::sync::mpsc::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+) -> std::thread::JoinHandle<()> {
+    use std::time::{Duration, Instant};
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    std::thread::spawn(move || {
+        let c = rusqlite::Connection::open(&path).expect("open");
+        c.busy_timeout(Duration::from_secs(5))
+            .expect("busy timeout");
+        let progress = |c: &rusqlite::Connection| -> Option<i64> {
+            c.query_row(
+                "SELECT progress FROM backstop_migrations WHERE version = 2 AND status = 'dirty'",
+                [],
+                |r| r.get(0),
+            )
+            .ok()
+        };
+        let started = Instant::now();
+        while progress(&c) != Some(1) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "statement 1 never ran"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        c.execute_batch("BEGIN IMMEDIATE").expect("begin");
+        c.execute_batch("INSERT INTO t VALUES (1)").expect("write");
+        assert_eq!(
+            progress(&c),
+            Some(1),
+            "the long read ended before the write lock was taken"
+        );
+        holding.send(()).expect("send");
+        let _ = release.recv();
+        c.execute_batch("ROLLBACK").expect("rollback");
+    })
+}
+
+#[test]
+fn the_progress_of_a_statement_waits_for_a_holder_as_long_as_lock_wait() {
+    // Regression: the progress write after a statement outside a transaction waited only
+    // the migration's lock_timeout (meant for its statements), so a holder that let go well
+    // within --lock-wait failed the migration.
+    use std::time::Duration;
+    let (db, p) =
+        progress_waits_for_a_holder("transaction = false\nlock_timeout = \"200ms\"\nretries = 0\n");
+    let before = p.fingerprint(&db);
+    let (held, holding) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let holder = hold_during_statement_2(&db, held, released);
+    let letting_go = std::thread::spawn(move || {
+        holding.recv().expect("the holder held the file");
+        std::thread::sleep(Duration::from_secs(2));
+        release.send(()).expect("release");
+    });
+    let r = p.run(&db, &["apply", "--lock-wait", "30s"]);
+    letting_go.join().expect("join");
+    holder.join().expect("join");
+    assert_eq!(r.code, 0, "{r:?}");
+    // The wait was said, with who holds the file.
+    assert!(
+        r.stderr.contains("waiting up to 30s for")
+            && r.stderr.contains("another connection is writing it"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("applied  2 n"), "{r:?}");
+    assert!(db.check(&format!(
+        "SELECT status = 'applied' AND progress = 3 FROM {} WHERE version = 2",
+        db.t("migrations")
+    )));
+    p.ok(&db, &["audit", "verify"]);
+    p.ok(&db, &["rollback"]);
+    assert_eq!(p.fingerprint(&db), before);
+}
