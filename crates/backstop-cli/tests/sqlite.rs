@@ -1404,3 +1404,254 @@ fn a_failure_that_cannot_be_recorded_says_so() {
     assert!(!r.stderr.contains("raise lock_timeout"), "{r:?}");
     p.ok(&db, &["apply"]);
 }
+
+/// A migration outside a transaction whose second statement is a read long enough for
+/// another connection to take the file's write lock while it runs: the read completes, and
+/// the write of its progress that follows has to wait for that connection.
+fn progress_waits_for_a_holder(toml: &str) -> (Db, Project) {
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_n",
+        "CREATE TABLE u (id INTEGER);\n\
+         SELECT count(*) >= 0 FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT x FROM c);\n\
+         CREATE INDEX u_id ON u (id);",
+        Some("DROP INDEX IF EXISTS u_id;\nDROP TABLE IF EXISTS u;"),
+        None,
+        Some(toml),
+    );
+    p.ok(&db, &["sum"]);
+    (db, p)
+}
+
+/// On another connection: once migration 2 has recorded its first statement (the second,
+/// the long read, is running), take the write lock and keep it until `release` says so.
+/// `holding` is told once it is held.
+fn hold_during_statement_2(
+    db: &Db,
+    holding: std::sync::mpsc::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+) -> std::thread::JoinHandle<()> {
+    use std::time::{Duration, Instant};
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    std::thread::spawn(move || {
+        let c = rusqlite::Connection::open(&path).expect("open");
+        c.busy_timeout(Duration::from_secs(5))
+            .expect("busy timeout");
+        let progress = |c: &rusqlite::Connection| -> Option<i64> {
+            c.query_row(
+                "SELECT progress FROM backstop_migrations WHERE version = 2 AND status = 'dirty'",
+                [],
+                |r| r.get(0),
+            )
+            .ok()
+        };
+        let started = Instant::now();
+        while progress(&c) != Some(1) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "statement 1 never ran"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        c.execute_batch("BEGIN IMMEDIATE").expect("begin");
+        c.execute_batch("INSERT INTO t VALUES (1)").expect("write");
+        assert_eq!(
+            progress(&c),
+            Some(1),
+            "the long read ended before the write lock was taken"
+        );
+        holding.send(()).expect("send");
+        let _ = release.recv();
+        c.execute_batch("ROLLBACK").expect("rollback");
+    })
+}
+
+#[test]
+fn a_statement_whose_progress_cannot_be_recorded_leaves_an_exact_report_and_resolves() {
+    // Regression: another connection holding the file past --lock-wait made the progress
+    // write after a completed statement fail; that was retried and reported as the
+    // statement's own lock timeout, history's count was said to include it, and the run
+    // ended in a bare "database is locked" with "run the command again".
+    use std::time::{Duration, Instant};
+    let (db, p) = progress_waits_for_a_holder("transaction = false\n");
+    let before = p.fingerprint(&db);
+    let (held, holding) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let holder = hold_during_statement_2(&db, held, released);
+    let started = Instant::now();
+    let r = p.run(&db, &["apply", "--lock-wait", "1s"]);
+    let took = started.elapsed();
+    holding.recv().expect("the holder held the file");
+    release.send(()).expect("release");
+    holder.join().expect("join");
+
+    assert_eq!(r.code, 5, "{r:?}");
+    let e = &r.stderr;
+    // What happened and where: the statement completed, its record did not.
+    assert!(
+        e.contains("up.sql:2:1: migration 2 (n) up statement 2 completed outside a transaction, but recording its progress in history failed: database is locked [SQLITE_BUSY]"),
+        "{r:?}"
+    );
+    assert!(e.contains("\n    SELECT count(*) >= 0 FROM"), "{r:?}");
+    // Who held the database, and for how long backstop waited (announced as it began).
+    assert!(
+        e.contains("detail: waited --lock-wait (1s) for the database: another connection is writing it (not a backstop run: this one holds the migration lock)"),
+        "{r:?}"
+    );
+    assert_eq!(e.matches("waiting up to 1s for").count(), 1, "{r:?}");
+    assert!(took < Duration::from_secs(10), "{took:?} {r:?}");
+    // The state: dirty, history one statement behind, exactly what ran and what did not.
+    assert!(
+        e.contains("state: migration 2 is dirty, and history counts 1 of its 3 up statements as completed, but 2 ran"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("  1. line 1: CREATE TABLE u (id INTEGER)\n  2. line 2: SELECT count(*)"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("  not run:\n  3. line 3: CREATE INDEX u_id ON u (id)"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("nothing runs on this database until the migration is resolved"),
+        "{r:?}"
+    );
+    // The next step.
+    assert!(
+        e.contains("statements 1 to 2 of the up script ran, statement 3 did not"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("run statement 3 by hand and `backstop resolve 2 --applied --reason \"…\"`"),
+        "{r:?}"
+    );
+    assert!(!e.contains("run the command again"), "{r:?}");
+    assert!(!e.contains("retry"), "{r:?}");
+    // Nothing ran after statement 2 (no retry, no down script), and history is as said.
+    assert!(db.check(&format!(
+        "SELECT status = 'dirty' AND progress = 1 FROM {} WHERE version = 2",
+        db.t("migrations")
+    )));
+    assert!(db.check("SELECT count(*) = 1 FROM sqlite_master WHERE name = 'u'"));
+    assert!(db.check("SELECT count(*) = 0 FROM sqlite_master WHERE name = 'u_id'"));
+    // The same as data.
+    let st = p.status(&db);
+    assert_eq!(st["migrations"][1]["state"], "dirty", "{st}");
+    assert!(
+        st["migrations"][1]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains(
+                "statement 2 (up.sql line 2), which may have completed without being recorded"
+            )),
+        "{st}"
+    );
+
+    // Once the holder is gone, the next step it gave works: finish by hand, resolve.
+    db.exec("CREATE INDEX u_id ON u (id)");
+    p.ok(
+        &db,
+        &[
+            "resolve",
+            "2",
+            "--applied",
+            "--reason",
+            "statement 3 run by hand",
+        ],
+    );
+    p.ok(&db, &["audit", "verify"]);
+    let st = p.status(&db);
+    assert_eq!(st["migrations"][1]["state"], "applied", "{st}");
+    p.ok(&db, &["rollback"]);
+    assert_eq!(p.fingerprint(&db), before);
+    p.ok(&db, &["audit", "verify"]);
+
+    // Again, as JSON, and the other way out: undo what ran, resolve as rolled back.
+    let (held, holding) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let holder = hold_during_statement_2(&db, held, released);
+    let r = p.run(&db, &["--format", "json", "apply", "--lock-wait", "1s"]);
+    holding.recv().expect("the holder held the file");
+    release.send(()).expect("release");
+    holder.join().expect("join");
+    assert_eq!(r.code, 5, "{r:?}");
+    let j = r.json();
+    let n = &j["needs_person"];
+    assert_eq!(j["kind"], "needs-person", "{j}");
+    assert!(j["failure"].is_null(), "{j}");
+    assert_eq!(n["situation"], "progress-not-recorded", "{j}");
+    assert_eq!(n["history"], "dirty", "{j}");
+    let indexes = |v: &serde_json::Value| -> Vec<i64> {
+        v.as_array()
+            .map(|a| a.iter().filter_map(|s| s["index"].as_i64()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(indexes(&n["statements"]["completed"]), [1, 2], "{j}");
+    assert_eq!(indexes(&n["statements"]["not_run"]), [3], "{j}");
+    assert!(n["statements"]["failed"].is_null(), "{j}");
+    assert_eq!(
+        n["commands"][1]["command"], "backstop resolve 2 --rolled-back --reason \"…\"",
+        "{j}"
+    );
+    db.exec("DROP TABLE u");
+    p.ok(
+        &db,
+        &[
+            "resolve",
+            "2",
+            "--rolled-back",
+            "--reason",
+            "statement 1 undone by hand",
+        ],
+    );
+    p.ok(&db, &["audit", "verify"]);
+    assert_eq!(p.fingerprint(&db), before);
+    p.ok(&db, &["apply"]);
+    p.ok(&db, &["audit", "verify"]);
+}
+
+#[test]
+fn the_progress_of_a_statement_waits_for_a_holder_as_long_as_lock_wait() {
+    // Regression: the progress write after a statement outside a transaction waited only
+    // the migration's lock_timeout (meant for its statements), so a holder that let go well
+    // within --lock-wait failed the migration.
+    use std::time::Duration;
+    let (db, p) =
+        progress_waits_for_a_holder("transaction = false\nlock_timeout = \"200ms\"\nretries = 0\n");
+    let before = p.fingerprint(&db);
+    let (held, holding) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let holder = hold_during_statement_2(&db, held, released);
+    let letting_go = std::thread::spawn(move || {
+        holding.recv().expect("the holder held the file");
+        std::thread::sleep(Duration::from_secs(2));
+        release.send(()).expect("release");
+    });
+    let r = p.run(&db, &["apply", "--lock-wait", "30s"]);
+    letting_go.join().expect("join");
+    holder.join().expect("join");
+    assert_eq!(r.code, 0, "{r:?}");
+    // The wait was said, with who holds the file.
+    assert!(
+        r.stderr.contains("waiting up to 30s for")
+            && r.stderr.contains("another connection is writing it"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("applied  2 n"), "{r:?}");
+    assert!(db.check(&format!(
+        "SELECT status = 'applied' AND progress = 3 FROM {} WHERE version = 2",
+        db.t("migrations")
+    )));
+    p.ok(&db, &["audit", "verify"]);
+    p.ok(&db, &["rollback"]);
+    assert_eq!(p.fingerprint(&db), before);
+}

@@ -102,12 +102,14 @@ impl HistoryRow {
             Some(RUNNING_NOTE) => {
                 let up = crate::sql::split_for(engine, &self.up_sql);
                 let done = usize::try_from(self.progress).unwrap_or(0).min(up.len());
+                // Progress is written after each statement: a run that stopped between the
+                // two (killed, or the write failed) ran one statement more than it says.
                 let next = up
                     .get(done)
-                    .map(|st| format!("; the next would have been statement {} (up.sql line {})", done + 1, st.line))
+                    .map(|st| format!("; the next would have been statement {} (up.sql line {}), which may have completed without being recorded (progress is written after each statement; the run's error, if it printed one, says)", done + 1, st.line))
                     .unwrap_or_default();
                 Some(format!(
-                    "its run stopped part-way outside a transaction (killed or disconnected; a run still going holds the migration lock): {done} of {} statements of up.sql completed{next}",
+                    "its run stopped part-way outside a transaction (killed, disconnected, or its progress could not be recorded; a run still going holds the migration lock): history records {done} of {} statements of up.sql completed{next}",
                     up.len()
                 ))
             }

@@ -374,6 +374,9 @@ pub enum Situation {
     Interrupted,
     /// The connection was lost during COMMIT: the outcome is unknown.
     CommitUnknown,
+    /// A statement outside a transaction completed, but recording its progress in history
+    /// failed: history counts one statement fewer than ran.
+    ProgressNotRecorded,
     /// The script ran, but writing history or the ledger failed.
     RecordFailed,
     /// A down script ran to its end, but the schema is not the one recorded before the

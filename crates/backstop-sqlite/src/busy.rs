@@ -37,6 +37,9 @@ struct State {
     /// Whether this connection holds the migration lock (then no other backstop run is
     /// the one writing).
     own_lock: bool,
+    /// Whether the wait is a COMMIT's while this connection holds the write lock: then only
+    /// readers can be in the way (rollback-journal mode: a commit needs the file to itself).
+    committing: bool,
 }
 
 /// The busy handler installed on a connection, and its settings.
@@ -131,6 +134,14 @@ impl Waiter {
         }
     }
 
+    /// Whether the waits from now on are a COMMIT's, with the write lock held: the
+    /// connections in the way are then readers, not writers.
+    pub(crate) fn set_committing(&self, committing: bool) {
+        if let Ok(mut st) = self.0.lock() {
+            st.committing = committing;
+        }
+    }
+
     /// Who makes the database busy, as far as backstop can tell, for an error's detail.
     pub(crate) fn holder_detail(&self) -> Option<String> {
         self.0.lock().ok().map(|st| st.holder_text())
@@ -139,6 +150,9 @@ impl Waiter {
 
 impl State {
     fn holder_text(&self) -> String {
+        if self.committing {
+            return "another connection is reading it (a read transaction keeps a commit waiting in rollback-journal mode; WAL mode lets them go on together)".into();
+        }
         match &self.database {
             None => "another connection is writing it".into(),
             Some(_) if self.own_lock => {
@@ -167,7 +181,7 @@ impl State {
     }
 }
 
-fn humanize(d: Duration) -> String {
+pub(crate) fn humanize(d: Duration) -> String {
     let ms = d.as_millis();
     if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)

@@ -358,13 +358,27 @@ impl SqliteDriver {
     /// fails the write at once with SQLITE_BUSY rather than call the busy handler (each
     /// would wait for the other). `BEGIN IMMEDIATE` waits for the write lock holding
     /// nothing, as the busy handler allows.
+    ///
+    /// Such a write is bookkeeping between a non-transactional migration's statements
+    /// (its progress) or after one: it waits as long as the command does (`--lock-wait`),
+    /// not the migration's own lock_timeout, which is for its statements. Giving up leaves
+    /// history behind what the database holds. A write that gives up says who holds the
+    /// file in its detail, as a statement's error does.
     fn own_write_tx<T>(&self, write: impl FnOnce() -> Result<T, DbError>) -> Result<T, DbError> {
         if !self.conn.is_autocommit() {
             return self.own_write(write);
         }
-        self.own_write(|| {
+        self.waiter.set_limit(self.lock_wait);
+        let written = self.own_write(|| {
             self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
-            match write().and_then(|v| self.conn.execute_batch("COMMIT").map_err(db).map(|_| v)) {
+            let committed = write().and_then(|v| {
+                // With the write lock held, only readers can keep COMMIT waiting.
+                self.waiter.set_committing(true);
+                let c = self.conn.execute_batch("COMMIT").map_err(db).map(|_| v);
+                c.map_err(|e| self.waited(e))
+            });
+            self.waiter.set_committing(false);
+            match committed {
                 Ok(v) => Ok(v),
                 Err(e) => {
                     if !self.conn.is_autocommit() {
@@ -373,7 +387,29 @@ impl SqliteDriver {
                     Err(e)
                 }
             }
-        })
+        });
+        // Back to the wait of the statements that follow (the migration's lock_timeout).
+        let restored = self.apply_busy_timeout();
+        let value = written.map_err(|e| self.waited(e))?;
+        restored?;
+        Ok(value)
+    }
+
+    /// A lock timeout of one of backstop's own writes ([`Self::own_write_tx`]), with how
+    /// long it waited and who holds the file in its detail (kept if already said).
+    fn waited(&self, mut e: DbError) -> DbError {
+        if e.kind == DbErrorKind::LockTimeout && e.detail.is_none() {
+            e.detail = self.waiter.holder_detail().map(|who| {
+                format!(
+                    "waited --lock-wait ({}) for the database: {who}",
+                    busy::humanize(self.lock_wait)
+                )
+            });
+            // The statements' hint ("retried when the migration allows retries") is not
+            // this write's: backstop's own writes are not retried.
+            e.hint = None;
+        }
+        e
     }
 
     /// [`Driver::ensure_history`].

@@ -677,17 +677,25 @@ pub(crate) fn end_failed_run(
     warnings: &mut Vec<String>,
     at: Stopped,
 ) -> EngineError {
-    let durable = match finish_run(db, state, schema) {
-        Ok((_, w)) => {
-            // After a half-done migration the schema differs from the last per-migration
-            // read by exactly what the error reports: no news, and no sign of another
-            // session.
-            if !matches!(error, EngineError::NeedsPerson { .. }) {
-                warnings.extend(w);
+    // After a history write that could not be made, the end-of-run save would only wait
+    // for the same holder again (and the error says nothing more was written): the state
+    // row is as the migration's dirty marker left it.
+    let unwritable = matches!(&error, EngineError::NeedsPerson { needs, .. } if needs.situation == Situation::ProgressNotRecorded);
+    let durable = if unwritable {
+        db.flush()
+    } else {
+        match finish_run(db, state, schema) {
+            Ok((_, w)) => {
+                // After a half-done migration the schema differs from the last per-migration
+                // read by exactly what the error reports: no news, and no sign of another
+                // session.
+                if !matches!(error, EngineError::NeedsPerson { .. }) {
+                    warnings.extend(w);
+                }
+                Ok(())
             }
-            Ok(())
+            Err(_) => db.flush(),
         }
-        Err(_) => db.flush(),
     };
     match durable {
         Err(e) if !versions.is_empty() => {
@@ -1381,6 +1389,126 @@ fn stopped_needs(
     needs
 }
 
+/// A statement of `m`'s up script completed outside a transaction, but writing its progress
+/// to history failed (`se`, [`run::ScriptError::unrecorded`]): on SQLite, another connection
+/// held the file for longer than `--lock-wait`. The migration is dirty, and history counts
+/// one statement fewer than ran. backstop stops there: every further write would wait for
+/// the same holder, and a statement, a verify or a down script run now could not be
+/// recorded either, leaving history further behind the database. What ran is known
+/// exactly, so the report says it and which `resolve` ends it.
+fn progress_unrecorded(
+    m: &Migration,
+    up: &[crate::sql::Statement],
+    se: run::ScriptError,
+) -> EngineError {
+    use crate::driver::{DbError, DbErrorKind};
+    let ran = se.completed.clamp(1, up.len().max(1));
+    let recorded = ran - 1;
+    let e = se
+        .db
+        .unwrap_or_else(|| DbError::other(se.failure.error.clone()));
+    let offset = m.script_line_offset(Part::Up);
+    let file = m.script_path(Part::Up).display().to_string();
+    let span = |from: usize, to: usize| match to - from {
+        0 => format!("statement {from}"),
+        _ => format!("statements {from} to {to}"),
+    };
+    // Statements `from..to` (0-based), each on a line of its own.
+    let listed = |from: usize, to: usize| -> String {
+        up.iter()
+            .enumerate()
+            .take(to)
+            .skip(from)
+            .map(|(i, s)| {
+                format!(
+                    "\n  {}. line {}: {}",
+                    i + 1,
+                    s.line + offset,
+                    redact(&s.excerpt())
+                )
+            })
+            .collect()
+    };
+    // Where and what, as a failed statement's error reads (it is the statement's position,
+    // though the statement itself did not fail).
+    let mut what = match up.get(ran - 1) {
+        Some(st) => format!(
+            "{file}:{}:{}: migration {} ({}) up statement {ran} completed outside a transaction, but recording its progress in history failed: {}",
+            st.line + offset,
+            st.column,
+            m.version,
+            m.name,
+            e.message
+        ),
+        None => format!(
+            "{file}: migration {} ({}) ran outside a transaction, but recording its progress in history failed: {}",
+            m.version, m.name, e.message
+        ),
+    };
+    if let Some(c) = &e.code {
+        what.push_str(&format!(" [{c}]"));
+    }
+    if let Some(st) = up.get(ran - 1) {
+        what.push_str(&format!("\n    {}", redact(&st.excerpt())));
+    }
+    if let Some(d) = &e.detail {
+        what.push_str(&format!("\n    detail: {}", redact(d)));
+    }
+    let counted = match e.kind {
+        DbErrorKind::Connection => format!(
+            "{recorded} (or {ran}, if the write reached the database before the connection went)"
+        ),
+        _ => recorded.to_string(),
+    };
+    let not_run = match listed(ran, up.len()) {
+        rest if rest.is_empty() => String::new(),
+        rest => format!("\n  not run:{rest}"),
+    };
+    let state = format!(
+        "migration {v} is dirty, and history counts {counted} of its {n} up statements as completed, but {ran} ran: {stmt} completed and was committed, and only recording that failed. Statements of {file} that ran, each committed on its own:{ran_list}{not_run}\n  backstop stopped there: it ran nothing more of the migration (no further statement, no verify or down script) and wrote nothing more (each write would wait for the same holder); nothing runs on this database until the migration is resolved",
+        v = m.version,
+        n = up.len(),
+        stmt = span(ran, ran),
+        ran_list = listed(0, ran),
+    );
+    let once = match e.kind {
+        DbErrorKind::LockTimeout => {
+            "once the other connection is done with the database (the detail above says who holds it, where known)"
+        }
+        DbErrorKind::Connection => "once the connection is back",
+        _ => "once the cause of the error above is fixed",
+    };
+    let v = m.version;
+    let next = if ran < up.len() {
+        format!(
+            "{once}, go by the lists above, not by history's count: {done} of the up script ran, {rest} did not (`backstop schema` shows the schema now). Then either run {rest} by hand and `backstop resolve {v} --applied --reason \"…\"`, or undo {done} by hand (the down script shows how) and `backstop resolve {v} --rolled-back --reason \"…\"`",
+            done = span(1, ran),
+            rest = span(ran + 1, up.len()),
+        )
+    } else {
+        format!(
+            "{once}, go by the list above, not by history's count: every statement of the up script ran, but not its verify script (`backstop schema` shows the schema now). Then either check the change (run the verify script by hand, if there is one) and `backstop resolve {v} --applied --reason \"…\"`, or undo it by hand (the down script shows how) and `backstop resolve {v} --rolled-back --reason \"…\"`"
+        )
+    };
+    let mut needs = dirty_needs(Situation::ProgressNotRecorded, m);
+    needs.statements = Some(run::progress(
+        &script_ref(m, Part::Up),
+        up,
+        ran,
+        None,
+        false,
+    ));
+    needs.state = state;
+    needs.next = next;
+    EngineError::NeedsPerson {
+        what,
+        failure: None,
+        needs: Box::new(needs),
+        diff: None,
+        path: Some(m.path.clone()),
+    }
+}
+
 fn dirty_needs(situation: Situation, m: &Migration) -> NeedsPersonReport {
     let mut needs =
         NeedsPersonReport::new(situation, "apply", m.version, &m.name, HistoryState::Dirty);
@@ -1477,15 +1605,26 @@ fn run_no_tx(
             .map(|st| st.sql.clone())
             .unwrap_or_default()
     };
-    // `row.progress` counts the up statements that completed; it is saved after each.
+    // `row.progress` counts the up statements that completed; it is saved after each, and
+    // stays what history holds when the save fails.
     let outcome = loop {
         let from = row.progress as usize;
         let r = run_statements(db, &script_ref(m, Part::Up), up, from, None, |db, n| {
             row.progress = n as i32;
-            db.save_history(row)
+            let saved = db.save_history(row);
+            if saved.is_err() {
+                row.progress = n as i32 - 1;
+            }
+            saved
         });
         match r {
             Ok(_) => break Ok(()),
+            // The statement is done but history can't say so: not the statement's failure,
+            // so neither retried nor cleaned up (see `progress_unrecorded`).
+            Err(se) if se.unrecorded => {
+                let _ = db.set_session_timeouts(Timeouts::default());
+                return Err(progress_unrecorded(m, up, se));
+            }
             Err(se) => {
                 // A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind, which
                 // must go before the statement can run again.

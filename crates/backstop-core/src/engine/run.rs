@@ -30,6 +30,9 @@ pub(crate) struct ScriptError {
     pub completed: usize,
     /// The schema read after the statements failed, not a statement.
     pub read: bool,
+    /// The statement completed (it is counted in `completed`), but recording its progress
+    /// failed (`db`): history counts one statement fewer than ran.
+    pub unrecorded: bool,
 }
 
 impl ScriptError {
@@ -119,6 +122,7 @@ pub(crate) fn run_statements(
                             db: None,
                             completed: i,
                             read: false,
+                            unrecorded: false,
                         });
                     }
                 }
@@ -129,21 +133,28 @@ pub(crate) fn run_statements(
                     db: Some(e),
                     completed: i,
                     read: false,
+                    unrecorded: false,
                 });
             }
         }
         if let Err(e) = after_each(db, i + 1) {
+            // The position, if any, is in backstop's write, not in the statement.
+            let shown = DbError {
+                position: None,
+                ..e.clone()
+            };
             return Err(ScriptError {
                 failure: failure_at(
                     s,
                     i,
                     st,
                     format!("recording progress failed: {}", e.message),
-                    Some(&e),
+                    Some(&shown),
                 ),
                 db: Some(e),
                 completed: i + 1,
                 read: false,
+                unrecorded: true,
             });
         }
     }
@@ -195,6 +206,7 @@ pub(crate) fn read_after(
             db: Some(e),
             completed: statements.len(),
             read: true,
+            unrecorded: false,
         }
     })
 }
@@ -225,6 +237,7 @@ pub(crate) fn begin_lock_timeout(
             db: Some(e),
             completed: 0,
             read: false,
+            unrecorded: false,
         }),
         _ => Err(e),
     }
