@@ -596,7 +596,20 @@ pub(crate) fn record_or_say(
     ev: NewEvent,
     what: &str,
 ) -> String {
-    match record(db, state, actor, ev) {
+    record_with_or_say(db, None, state, actor, ev, what)
+}
+
+/// [`record_or_say`], writing history row `row` in the same transaction ([`record_with`]):
+/// when the event can't be written, neither is the row.
+pub(crate) fn record_with_or_say(
+    db: &mut dyn Driver,
+    row: Option<&HistoryRow>,
+    state: &mut StoredState,
+    actor: &str,
+    ev: NewEvent,
+    what: &str,
+) -> String {
+    match record_with(db, row, state, actor, ev) {
         Ok(()) => String::new(),
         Err(e) => {
             // What to grant, where a missing privilege stopped the write.
