@@ -747,7 +747,11 @@ fn undo_inner(
                         .collect::<Vec<_>>()
                         .join("\n")
                 };
-                needs.state = format!("the down script of migration {} ran outside a transaction and stopped after {} of {} statements; the migration is marked dirty{unrecorded}. Statements of the stored down script that completed:\n{done}", row.version, se.completed, down.len());
+                needs.state = format!("the down script of migration {} ran outside a transaction and stopped after {} of {} statements; the migration is marked dirty. Statements of the stored down script that completed:\n{done}", row.version, se.completed, down.len());
+                // Below the list, on a line of its own (as `with_state_note` adds).
+                if let Some(note) = unrecorded.strip_prefix("; ") {
+                    needs.state = format!("{}\n{note}", needs.state);
+                }
                 needs.next = format!("finish or revert the down statements by hand, then `backstop resolve {v} --rolled-back --reason \"…\"` or `--applied`", v = row.version);
                 // What is left to undo: the schema now against the one before the
                 // migration (its recorded changes undone from the state before this step).

@@ -625,14 +625,17 @@ pub(crate) fn record_with_or_say(
 /// How [`record_or_say`]'s note says an event was not written, after "; this refusal".
 const UNRECORDED: &str = "could not be recorded in the ledger";
 
-/// The note [`record_or_say`] added to `state`, if it did: for a message that replaces
-/// that state with its own, which must still say the event is missing from the ledger.
-pub(crate) fn unrecorded_note(state: &str) -> &str {
-    state
-        .find(UNRECORDED)
-        .and_then(|at| state.get(..at)?.rfind("; this "))
-        .and_then(|at| state.get(at..))
-        .unwrap_or_default()
+/// The note [`record_or_say`] added to `state`, if it did, said of `whose` event ("this
+/// failure", "the undo's failure"): for a message that replaces that state with its own,
+/// which must still say the event is missing from the ledger. Empty when there is none.
+/// The note ends its line: a state may go on with a list below it.
+pub(crate) fn unrecorded_note(state: &str, whose: &str) -> String {
+    let Some(at) = state.find(UNRECORDED) else {
+        return String::new();
+    };
+    let note = &state[at..];
+    let note = note.split('\n').next().unwrap_or(note);
+    format!("; {whose} {note}")
 }
 
 /// Record the refusal event `ev` ([`record_or_say`]) and return the refusal's `reason`,
