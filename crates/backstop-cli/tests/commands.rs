@@ -963,3 +963,52 @@ fn sum_and_lint_name_every_migration_left_as_an_empty_template() {
     p.ok(&db, &["sum"]);
     p.ok(&db, &["lint"]);
 }
+
+#[test]
+fn lint_of_one_migration_folder_or_file_names_its_empty_scripts_as_lint_of_the_directory_does() {
+    // Regression: `lint FOLDER` (or a script of it) read the folder on its own and found
+    // nothing to say about a `backstop new` template left empty, while `lint` of the whole
+    // directory refused it.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["new", "add_a"]);
+    let folder = std::fs::read_dir(p.dir())
+        .expect("ls")
+        .map(|e| e.expect("entry").path())
+        .find(|m| !m.ends_with("1_t"))
+        .expect("the template");
+    let whole = p.run(&db, &["lint"]);
+    assert_eq!(whole.code, 2, "{whole:?}");
+    let listed: String = ["up.sql", "down.sql", "verify.sql"]
+        .map(|f| format!("\n  {}", folder.join(f).display()))
+        .concat();
+    assert!(
+        whole.stderr.contains(&format!(
+            "3 migration scripts are empty (no SQL statement); nothing was run:{listed}\n"
+        )),
+        "{whole:?}"
+    );
+    for path in [
+        folder.clone(),
+        folder.join("up.sql"),
+        folder.join("down.sql"),
+        folder.join("verify.sql"),
+    ] {
+        let r = p.run(&db, &["lint", &path.display().to_string()]);
+        assert_eq!((r.code, &r.stderr), (whole.code, &whole.stderr), "{path:?}");
+        assert!(!r.stdout.contains("no findings"), "{path:?}: {r:?}");
+    }
+    // Written, the folder lints.
+    for f in ["up.sql", "down.sql"] {
+        std::fs::write(folder.join(f), "SELECT 1;").expect("write");
+    }
+    std::fs::remove_file(folder.join("verify.sql")).expect("rm");
+    p.ok(&db, &["lint", &folder.display().to_string()]);
+}
