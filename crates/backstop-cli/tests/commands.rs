@@ -1012,3 +1012,54 @@ fn lint_of_one_migration_folder_or_file_names_its_empty_scripts_as_lint_of_the_d
     std::fs::remove_file(folder.join("verify.sql")).expect("rm");
     p.ok(&db, &["lint", &folder.display().to_string()]);
 }
+
+#[test]
+fn an_empty_verify_sql_on_its_own_is_advised_as_an_optional_check() {
+    // Regression: a migration whose only empty script was its verify.sql was told to
+    // "write the migration's SQL in it, or delete the migration", though only the check is
+    // missing and a migration needs no verify.sql.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    let a = p.add(
+        "1_a",
+        "CREATE TABLE a (id INTEGER);",
+        Some("DROP TABLE a;"),
+        Some("-- Checks that must hold after the change.\n"),
+        None,
+    );
+    let verify = a.join("verify.sql").display().to_string();
+    for args in [&["sum"][..], &["lint"], &["lint", &verify], &["apply"]] {
+        let r = p.run(&db, args);
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+        assert!(
+            r.stderr.contains(&format!("{verify}: is empty (no SQL statement): write a check in it (a query whose rows' first column must be true), or delete the verify.sql if there is nothing to check (a migration without verify.sql is allowed); nothing was run")),
+            "{args:?}: {r:?}"
+        );
+        assert!(
+            !r.stderr.contains("delete the migration"),
+            "{args:?}: {r:?}"
+        );
+    }
+    // Several, and only verify.sql files: the same advice for each.
+    let b = p.add(
+        "2_b",
+        "CREATE TABLE b (id INTEGER);",
+        Some("DROP TABLE b;"),
+        Some(""),
+        None,
+    );
+    let r = p.run(&db, &["sum"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "2 migration scripts are empty (no SQL statement); nothing was run:\n  {verify}\n  {}\n  next: write a check in each, or delete the verify.sql files with nothing to check (a migration without verify.sql is allowed)",
+            b.join("verify.sql").display()
+        )),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("delete the migrations"), "{r:?}");
+    // Deleted, the migrations apply.
+    std::fs::remove_file(a.join("verify.sql")).expect("rm");
+    std::fs::remove_file(b.join("verify.sql")).expect("rm");
+    p.ok(&db, &["apply"]);
+}

@@ -241,22 +241,28 @@ pub enum LoadError {
     NotUtf8Name { path: PathBuf },
 }
 
-/// How [`LoadError::Empty`] reads: what is empty, and what to do about it.
+/// How [`LoadError::Empty`] reads: what is empty, and what to do about it. A verify.sql is
+/// optional: an empty one needs a check written in it or can go on its own, while the
+/// migration stays.
 fn empty_text(paths: &[PathBuf]) -> String {
+    let verify = |p: &PathBuf| p.ends_with("verify.sql");
     match paths {
+        [path] if verify(path) => format!("{}: is empty (no SQL statement): write a check in it (a query whose rows' first column must be true), or delete the verify.sql if there is nothing to check (a migration without verify.sql is allowed); nothing was run", path.display()),
         [path] => format!("{}: is empty (no SQL statement): write the migration's SQL in it, or delete the migration if it is not wanted; nothing was run", path.display()),
         // One a line: a path to open, and several templates' worth of them.
         _ => format!(
-            "{} migration scripts are empty (no SQL statement); nothing was run:{}\n  next: write the migrations' SQL in them, or delete the migrations that are not wanted{}",
+            "{} migration scripts are empty (no SQL statement); nothing was run:{}\n  next: {}",
             paths.len(),
             paths
                 .iter()
                 .map(|p| format!("\n  {}", p.display()))
                 .collect::<String>(),
-            if paths.iter().any(|p| p.ends_with("verify.sql")) {
-                " (a verify.sql with nothing to check can go on its own)"
+            if paths.iter().all(verify) {
+                "write a check in each, or delete the verify.sql files with nothing to check (a migration without verify.sql is allowed)"
+            } else if paths.iter().any(verify) {
+                "write the migrations' SQL in them, or delete the migrations that are not wanted (a verify.sql with nothing to check can go on its own)"
             } else {
-                ""
+                "write the migrations' SQL in them, or delete the migrations that are not wanted"
             }
         ),
     }
