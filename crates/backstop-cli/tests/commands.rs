@@ -963,3 +963,103 @@ fn sum_and_lint_name_every_migration_left_as_an_empty_template() {
     p.ok(&db, &["sum"]);
     p.ok(&db, &["lint"]);
 }
+
+#[test]
+fn lint_of_one_migration_folder_or_file_names_its_empty_scripts_as_lint_of_the_directory_does() {
+    // Regression: `lint FOLDER` (or a script of it) read the folder on its own and found
+    // nothing to say about a `backstop new` template left empty, while `lint` of the whole
+    // directory refused it.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["new", "add_a"]);
+    let folder = std::fs::read_dir(p.dir())
+        .expect("ls")
+        .map(|e| e.expect("entry").path())
+        .find(|m| !m.ends_with("1_t"))
+        .expect("the template");
+    let whole = p.run(&db, &["lint"]);
+    assert_eq!(whole.code, 2, "{whole:?}");
+    let listed: String = ["up.sql", "down.sql", "verify.sql"]
+        .map(|f| format!("\n  {}", folder.join(f).display()))
+        .concat();
+    assert!(
+        whole.stderr.contains(&format!(
+            "3 migration scripts are empty (no SQL statement); nothing was run:{listed}\n"
+        )),
+        "{whole:?}"
+    );
+    for path in [
+        folder.clone(),
+        folder.join("up.sql"),
+        folder.join("down.sql"),
+        folder.join("verify.sql"),
+    ] {
+        let r = p.run(&db, &["lint", &path.display().to_string()]);
+        assert_eq!((r.code, &r.stderr), (whole.code, &whole.stderr), "{path:?}");
+        assert!(!r.stdout.contains("no findings"), "{path:?}: {r:?}");
+    }
+    // Written, the folder lints.
+    for f in ["up.sql", "down.sql"] {
+        std::fs::write(folder.join(f), "SELECT 1;").expect("write");
+    }
+    std::fs::remove_file(folder.join("verify.sql")).expect("rm");
+    p.ok(&db, &["lint", &folder.display().to_string()]);
+}
+
+#[test]
+fn an_empty_verify_sql_on_its_own_is_advised_as_an_optional_check() {
+    // Regression: a migration whose only empty script was its verify.sql was told to
+    // "write the migration's SQL in it, or delete the migration", though only the check is
+    // missing and a migration needs no verify.sql.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    let a = p.add(
+        "1_a",
+        "CREATE TABLE a (id INTEGER);",
+        Some("DROP TABLE a;"),
+        Some("-- Checks that must hold after the change.\n"),
+        None,
+    );
+    let verify = a.join("verify.sql").display().to_string();
+    for args in [&["sum"][..], &["lint"], &["lint", &verify], &["apply"]] {
+        let r = p.run(&db, args);
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+        assert!(
+            r.stderr.contains(&format!("{verify}: is empty (no SQL statement): write a check in it (a query whose rows' first column must be true), or delete the verify.sql if there is nothing to check (a migration without verify.sql is allowed); nothing was run")),
+            "{args:?}: {r:?}"
+        );
+        assert!(
+            !r.stderr.contains("delete the migration"),
+            "{args:?}: {r:?}"
+        );
+    }
+    // Several, and only verify.sql files: the same advice for each.
+    let b = p.add(
+        "2_b",
+        "CREATE TABLE b (id INTEGER);",
+        Some("DROP TABLE b;"),
+        Some(""),
+        None,
+    );
+    let r = p.run(&db, &["sum"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "2 migration scripts are empty (no SQL statement); nothing was run:\n  {verify}\n  {}\n  next: write a check in each, or delete the verify.sql files with nothing to check (a migration without verify.sql is allowed)",
+            b.join("verify.sql").display()
+        )),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("delete the migrations"), "{r:?}");
+    // Deleted, the migrations apply.
+    std::fs::remove_file(a.join("verify.sql")).expect("rm");
+    std::fs::remove_file(b.join("verify.sql")).expect("rm");
+    p.ok(&db, &["apply"]);
+}

@@ -1655,3 +1655,122 @@ fn the_progress_of_a_statement_waits_for_a_holder_as_long_as_lock_wait() {
     p.ok(&db, &["rollback"]);
     assert_eq!(p.fingerprint(&db), before);
 }
+
+#[test]
+fn a_rollback_failure_whose_event_cannot_be_committed_says_so() {
+    // Regression: when a rollback's down script failed and its `rollback-failed` event
+    // could not be committed (a reader held the file past --lock-wait), the event was
+    // dropped without a word: the report's state did not say the ledger lacks it.
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    // The down script is slow enough for the reader below to start while it runs, then
+    // fails.
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) FROM c;\nINSERT INTO missing VALUES (1);"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    let mut child = p
+        .cmd(&db, &["rollback", "--steps", "1", "--lock-wait", "1s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run backstop");
+    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut reader = None;
+    let mut lines = Vec::new();
+    for line in stderr.lines() {
+        let line = line.expect("line");
+        // Hold the file while the down script runs and fails, so its event's COMMIT waits
+        // past --lock-wait and fails.
+        if line.contains("[1/1] rolling back 1") {
+            reader = Some(hold_read(&db.url));
+        }
+        lines.push(line);
+    }
+    let out = child.wait_with_output().expect("wait");
+    drop(reader);
+    let stderr = lines.join("\n");
+    let r = format!("{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(1), "{r}");
+    assert!(stderr.contains("no such table: missing"), "{r}");
+    assert!(
+        stderr.contains("the down script of migration 1 was rolled back; the migration is still applied and the database is as before this rollback step; this failure could not be recorded in the ledger (database is locked"),
+        "{r}"
+    );
+    // Nothing half-written stays behind: the ledger chains, and has no event of the failure.
+    p.ok(&db, &["audit", "verify"]);
+    let log = p.ok(&db, &["--format", "json", "audit", "log"]).stdout;
+    assert!(!log.contains("rollback-failed"), "{log}");
+    assert!(db.check("SELECT count(*) = 1 FROM sqlite_master WHERE name = 't'"));
+    let status = p.ok(&db, &["status"]).stdout;
+    assert!(status.contains("1 applied"), "{status}");
+}
+
+#[test]
+fn an_atomic_undo_whose_failure_cannot_be_recorded_says_so() {
+    // Regression: when --atomic's undo of an earlier migration failed and neither its
+    // event nor the failed migration's could be committed (a reader held the file past
+    // --lock-wait), the report's state said nothing of the events missing from the ledger.
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("INSERT INTO missing VALUES (1);"),
+        None,
+        None,
+    );
+    // Slow enough for the reader below to start while it runs, then fails.
+    p.add(
+        "2_bad",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) FROM c;\nINSERT INTO missing VALUES (1);",
+        Some("SELECT 1;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    let mut child = p
+        .cmd(&db, &["apply", "--atomic", "--lock-wait", "1s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run backstop");
+    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut reader = None;
+    let mut lines = Vec::new();
+    for line in stderr.lines() {
+        let line = line.expect("line");
+        // Migration 1 is committed: hold the file while migration 2 runs and fails, and
+        // while the undo of migration 1 fails.
+        if line.contains("[2/2] applying 2") {
+            reader = Some(hold_read(&db.url));
+        }
+        lines.push(line);
+    }
+    let out = child.wait_with_output().expect("wait");
+    drop(reader);
+    let stderr = lines.join("\n");
+    let r = format!("{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(5), "{r}");
+    assert!(
+        stderr.contains("--atomic: undoing migration 1 after the failure did not complete"),
+        "{r}"
+    );
+    assert!(
+        stderr.contains("state: undone so far: []; still applied from this run: [1]; the failure that started the undo could not be recorded in the ledger (database is locked); the undo's failure could not be recorded in the ledger (database is locked)"),
+        "{r}"
+    );
+    // Nothing half-written stays behind: the ledger chains, and has neither event.
+    p.ok(&db, &["audit", "verify"]);
+    let log = p.ok(&db, &["--format", "json", "audit", "log"]).stdout;
+    assert!(!log.contains("apply-failed"), "{log}");
+    assert!(!log.contains("rollback-failed"), "{log}");
+}

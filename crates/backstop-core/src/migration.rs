@@ -241,22 +241,28 @@ pub enum LoadError {
     NotUtf8Name { path: PathBuf },
 }
 
-/// How [`LoadError::Empty`] reads: what is empty, and what to do about it.
+/// How [`LoadError::Empty`] reads: what is empty, and what to do about it. A verify.sql is
+/// optional: an empty one needs a check written in it or can go on its own, while the
+/// migration stays.
 fn empty_text(paths: &[PathBuf]) -> String {
+    let verify = |p: &PathBuf| p.ends_with("verify.sql");
     match paths {
+        [path] if verify(path) => format!("{}: is empty (no SQL statement): write a check in it (a query whose rows' first column must be true), or delete the verify.sql if there is nothing to check (a migration without verify.sql is allowed); nothing was run", path.display()),
         [path] => format!("{}: is empty (no SQL statement): write the migration's SQL in it, or delete the migration if it is not wanted; nothing was run", path.display()),
         // One a line: a path to open, and several templates' worth of them.
         _ => format!(
-            "{} migration scripts are empty (no SQL statement); nothing was run:{}\n  next: write the migrations' SQL in them, or delete the migrations that are not wanted{}",
+            "{} migration scripts are empty (no SQL statement); nothing was run:{}\n  next: {}",
             paths.len(),
             paths
                 .iter()
                 .map(|p| format!("\n  {}", p.display()))
                 .collect::<String>(),
-            if paths.iter().any(|p| p.ends_with("verify.sql")) {
-                " (a verify.sql with nothing to check can go on its own)"
+            if paths.iter().all(verify) {
+                "write a check in each, or delete the verify.sql files with nothing to check (a migration without verify.sql is allowed)"
+            } else if paths.iter().any(verify) {
+                "write the migrations' SQL in them, or delete the migrations that are not wanted (a verify.sql with nothing to check can go on its own)"
             } else {
-                ""
+                "write the migrations' SQL in them, or delete the migrations that are not wanted"
             }
         ),
     }
@@ -456,18 +462,23 @@ fn read_text(path: &Path) -> Result<Option<String>, LoadError> {
     }
 }
 
-/// `text`, or `None` with `path` added to `empty` when it holds no statement.
-fn non_empty(
-    path: &Path,
-    text: Option<String>,
-    empty: &mut Vec<PathBuf>,
-) -> Result<Option<String>, LoadError> {
-    match text {
-        Some(t) if is_empty(path, &t)? => {
-            empty.push(path.to_path_buf());
-            Ok(None)
+/// Refuse a migration folder's scripts that hold no statement ([`LoadError::Empty`]), every
+/// one named at once: a fresh `backstop new` template has three. `scripts`: each file with
+/// its text, `None` when it is absent. Also for a folder read on its own (`backstop lint
+/// FOLDER`), so that it is refused as when the directory is loaded.
+pub fn refuse_empty_scripts(scripts: &[(PathBuf, Option<&str>)]) -> Result<(), LoadError> {
+    let mut empty = Vec::new();
+    for (path, text) in scripts {
+        if let Some(t) = text {
+            if is_empty(path, t)? {
+                empty.push(path.clone());
+            }
         }
-        other => Ok(other),
+    }
+    if empty.is_empty() {
+        Ok(())
+    } else {
+        Err(LoadError::Empty { paths: empty })
     }
 }
 
@@ -514,18 +525,16 @@ fn load_folder(dir: &Path, name: &str) -> Result<Migration, LoadError> {
             Ok(None)
         }
     };
-    // Every empty script of the folder is named at once: a fresh template has three.
-    let mut empty = Vec::new();
-    let up_path = dir.join("up.sql");
     let up = read_if(0)?.ok_or(LoadError::MissingUp {
-        path: up_path.clone(),
+        path: dir.join("up.sql"),
     })?;
-    let up = non_empty(&up_path, Some(up), &mut empty)?;
-    let down = non_empty(&dir.join("down.sql"), read_if(1)?, &mut empty)?;
-    let verify = non_empty(&dir.join("verify.sql"), read_if(2)?, &mut empty)?;
-    let Some(up) = up.filter(|_| empty.is_empty()) else {
-        return Err(LoadError::Empty { paths: empty });
-    };
+    let down = read_if(1)?;
+    let verify = read_if(2)?;
+    refuse_empty_scripts(&[
+        (dir.join("up.sql"), Some(up.as_str())),
+        (dir.join("down.sql"), down.as_deref()),
+        (dir.join("verify.sql"), verify.as_deref()),
+    ])?;
     let toml_path = dir.join("migration.toml");
     let toml_text = read_if(3)?;
     let config = match &toml_text {

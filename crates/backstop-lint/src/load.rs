@@ -212,6 +212,13 @@ fn load_folder(dir: &Path) -> Result<Migration, LintError> {
     let up = read(&dir.join("up.sql"))?;
     let down = read_opt(&dir.join("down.sql"))?;
     let verify = read_opt(&dir.join("verify.sql"))?;
+    // As when the directory is linted: an untouched `backstop new` template is no
+    // migration without findings.
+    migration::refuse_empty_scripts(&[
+        (dir.join("up.sql"), Some(up.as_str())),
+        (dir.join("down.sql"), down.as_deref()),
+        (dir.join("verify.sql"), verify.as_deref()),
+    ])?;
     let toml_path = dir.join("migration.toml");
     let toml_text = read_opt(&toml_path)?;
     let config = match &toml_text {

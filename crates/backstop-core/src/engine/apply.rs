@@ -502,6 +502,15 @@ pub fn apply(
                                 let what = format!("--atomic: undoing migration {} after the failure did not complete: {}\n  the failure that started the undo: {}", row.version, headline(&e), headline(&error));
                                 let transaction = row.options.transaction && db.transactional_ddl();
                                 let cause = error.failure().cloned().map(Box::new);
+                                // Superseded too, but not their word that an event is
+                                // missing from the ledger.
+                                let unrecorded = run::unrecorded_note(
+                                    reported_state(&error),
+                                    "the failure that started the undo",
+                                ) + &run::unrecorded_note(
+                                    reported_state(&e),
+                                    "the undo's failure",
+                                );
                                 error = atomic_undo_failed(
                                     e,
                                     row,
@@ -511,17 +520,19 @@ pub fn apply(
                                     what,
                                     &undone,
                                 );
-                                if let EngineError::NeedsPerson { failure, .. } = &mut error {
+                                if let EngineError::NeedsPerson { failure, needs, .. } = &mut error
+                                {
                                     if cause.is_some() {
                                         *failure = cause;
                                     }
+                                    needs.state.push_str(&unrecorded);
                                 }
                                 break;
                             }
                         }
                     }
                     if let EngineError::Failed { state: st, .. } = &mut error {
-                        let unrecorded = run::unrecorded_note(st);
+                        let unrecorded = run::unrecorded_note(st, "this failure");
                         *st = format!("the failed migration was rolled back, and --atomic undid the {} migration(s) this run had applied ({undone:?}); the database is as before the run{unrecorded}", undone.len());
                     }
                 } else if opts.atomic && !rows.is_empty() {
@@ -590,6 +601,15 @@ fn headline(e: &EngineError) -> String {
     match text.find("\n  state: ") {
         Some(i) => text[..i].to_string(),
         None => text,
+    }
+}
+
+/// The state error `e` reports, if any.
+fn reported_state(e: &EngineError) -> &str {
+    match e {
+        EngineError::Failed { state, .. } | EngineError::RefusedAfter { state, .. } => state,
+        EngineError::NeedsPerson { needs, .. } => &needs.state,
+        _ => "",
     }
 }
 

@@ -545,6 +545,21 @@ pub(crate) fn undo_one(
     }
 }
 
+/// Record the failure of `row`'s down script in the ledger (its `rollback-failed` event);
+/// what the failure's state adds when even that can't be written ([`run::record_or_say`]).
+fn record_failure(
+    db: &mut dyn Driver,
+    state: &mut StoredState,
+    ctx: &Ctx,
+    row: &HistoryRow,
+    failure: &crate::error::Failure,
+) -> String {
+    let ev = NewEvent::new("rollback-failed")
+        .version(row.version)
+        .detail(json!({"name": row.name, "failure": failure}));
+    run::record_or_say(db, state, &ctx.actor, ev, "failure")
+}
+
 /// The stored down script of `row`, as errors name it.
 fn down_file(row: &HistoryRow) -> String {
     format!("history:{}/down.sql (stored at apply time)", row.version)
@@ -644,14 +659,7 @@ fn undo_inner(
                     std::thread::sleep(wait);
                     continue;
                 }
-                let _ = record(
-                    db,
-                    state,
-                    &ctx.actor,
-                    NewEvent::new("rollback-failed")
-                        .version(row.version)
-                        .detail(json!({"name": row.name, "failure": &se.failure})),
-                );
+                let unrecorded = record_failure(db, state, ctx, row, &se.failure);
                 let next = if se.read {
                     read_next(&se, "rollback")
                 } else {
@@ -662,7 +670,7 @@ fn undo_inner(
                 };
                 return Err(EngineError::Failed {
                     failure: Box::new(se.failure),
-                    state: format!("the down script of migration {} was rolled back; the migration is still applied and the database is as before this rollback step", row.version),
+                    state: format!("the down script of migration {} was rolled back; the migration is still applied and the database is as before this rollback step{unrecorded}", row.version),
                     next,
                 });
             }
@@ -688,14 +696,7 @@ fn undo_inner(
                 // the step: the migration is simply still applied.
                 if se.completed == 0 && db.schema(None)?.fingerprint() == state.fingerprint {
                     db.save_history(row)?;
-                    let _ = record(
-                        db,
-                        state,
-                        &ctx.actor,
-                        NewEvent::new("rollback-failed")
-                            .version(row.version)
-                            .detail(json!({"name": row.name, "failure": &se.failure})),
-                    );
+                    let unrecorded = record_failure(db, state, ctx, row, &se.failure);
                     let tries = if attempt > 0 {
                         format!(" (after {attempt} retries on lock timeout)")
                     } else {
@@ -703,7 +704,7 @@ fn undo_inner(
                     };
                     return Err(EngineError::Failed {
                         failure: Box::new(se.failure),
-                        state: format!("the first statement of the down script of migration {} failed{tries}, so nothing of it ran; the migration is still applied and the database is as before this rollback step", row.version),
+                        state: format!("the first statement of the down script of migration {} failed{tries}, so nothing of it ran; the migration is still applied and the database is as before this rollback step{unrecorded}", row.version),
                         next: format!("if another session held a lock, run `backstop rollback` again when it is released{}; otherwise inspect the stored down script with `backstop rollback --dry-run`", run::lock_options("rollback", true).1),
                     });
                 }
@@ -715,8 +716,9 @@ fn undo_inner(
                     down.len(),
                     se.failure.error
                 ));
-                // The row and its event together (see `crosscheck`).
-                let _ = run::record_with(
+                // The row and its event together (see `crosscheck`). Unwritten, the row
+                // stays marked dirty as it was before the first statement.
+                let unrecorded = run::record_with_or_say(
                     db,
                     Some(&dirty),
                     state,
@@ -724,6 +726,7 @@ fn undo_inner(
                     NewEvent::new("dirty").version(row.version).detail(
                         json!({"name": row.name, "failure": &se.failure, "command": "rollback"}),
                     ),
+                    "failure",
                 );
                 let mut needs = dirty_needs(Situation::StoppedPartWay, row);
                 needs.statements = Some(run::progress(
@@ -745,6 +748,10 @@ fn undo_inner(
                         .join("\n")
                 };
                 needs.state = format!("the down script of migration {} ran outside a transaction and stopped after {} of {} statements; the migration is marked dirty. Statements of the stored down script that completed:\n{done}", row.version, se.completed, down.len());
+                // Below the list, on a line of its own (as `with_state_note` adds).
+                if let Some(note) = unrecorded.strip_prefix("; ") {
+                    needs.state = format!("{}\n{note}", needs.state);
+                }
                 needs.next = format!("finish or revert the down statements by hand, then `backstop resolve {v} --rolled-back --reason \"…\"` or `--applied`", v = row.version);
                 // What is left to undo: the schema now against the one before the
                 // migration (its recorded changes undone from the state before this step).
@@ -821,7 +828,7 @@ fn undo_inner(
                 );
                 dirty
             });
-            let _ = run::record_with(db, dirty.as_ref(), state, &ctx.actor, NewEvent::new("rollback-failed").version(row.version).detail(json!({"name": row.name, "reason": UNPROVEN, "expected": row.fingerprint_before, "actual": after_fp, "dirty": !transactional})));
+            let unrecorded = run::record_with_or_say(db, dirty.as_ref(), state, &ctx.actor, NewEvent::new("rollback-failed").version(row.version).detail(json!({"name": row.name, "reason": UNPROVEN, "expected": row.fingerprint_before, "actual": after_fp, "dirty": !transactional})), "failure");
             let mut needs = if transactional {
                 NeedsPersonReport::new(
                     Situation::RollbackUnproven,
@@ -869,7 +876,7 @@ fn undo_inner(
                     format!("fix the schema by hand (see the diff), then `backstop resolve {} --rolled-back --reason \"…\"`", row.version),
                 )
             };
-            needs.state = st;
+            needs.state = st + &unrecorded;
             needs.next = next;
             return Err(EngineError::NeedsPerson {
                 what: {
@@ -930,17 +937,18 @@ fn undo_inner(
                 if e.kind != crate::driver::DbErrorKind::Connection && transactional {
                     // Deferred constraints/triggers fail at COMMIT: the step is rolled back.
                     let _ = db.rollback();
-                    let _ = record(
+                    let unrecorded = run::record_or_say(
                         db,
                         state,
                         &ctx.actor,
                         NewEvent::new("rollback-failed")
                             .version(row.version)
                             .detail(json!({"name": row.name, "at": "commit", "error": e.message})),
+                        "failure",
                     );
                     return Err(EngineError::Failed {
                         failure: Box::new(run::commit_failure(&sref, down.len() + 1, &e)),
-                        state: format!("the commit of the down script of migration {} failed, so it was rolled back; the migration is still applied", row.version),
+                        state: format!("the commit of the down script of migration {} failed, so it was rolled back; the migration is still applied{unrecorded}", row.version),
                         next: if e.kind == crate::driver::DbErrorKind::LockTimeout {
                             run::commit_lock_next("rollback", false)
                         } else {

@@ -609,7 +609,20 @@ pub(crate) fn record_or_say(
     ev: NewEvent,
     what: &str,
 ) -> String {
-    match record(db, state, actor, ev) {
+    record_with_or_say(db, None, state, actor, ev, what)
+}
+
+/// [`record_or_say`], writing history row `row` in the same transaction ([`record_with`]):
+/// when the event can't be written, neither is the row.
+pub(crate) fn record_with_or_say(
+    db: &mut dyn Driver,
+    row: Option<&HistoryRow>,
+    state: &mut StoredState,
+    actor: &str,
+    ev: NewEvent,
+    what: &str,
+) -> String {
+    match record_with(db, row, state, actor, ev) {
         Ok(()) => String::new(),
         Err(e) => {
             // What to grant, where a missing privilege stopped the write.
@@ -625,14 +638,17 @@ pub(crate) fn record_or_say(
 /// How [`record_or_say`]'s note says an event was not written, after "; this refusal".
 const UNRECORDED: &str = "could not be recorded in the ledger";
 
-/// The note [`record_or_say`] added to `state`, if it did: for a message that replaces
-/// that state with its own, which must still say the event is missing from the ledger.
-pub(crate) fn unrecorded_note(state: &str) -> &str {
-    state
-        .find(UNRECORDED)
-        .and_then(|at| state.get(..at)?.rfind("; this "))
-        .and_then(|at| state.get(at..))
-        .unwrap_or_default()
+/// The note [`record_or_say`] added to `state`, if it did, said of `whose` event ("this
+/// failure", "the undo's failure"): for a message that replaces that state with its own,
+/// which must still say the event is missing from the ledger. Empty when there is none.
+/// The note ends its line: a state may go on with a list below it.
+pub(crate) fn unrecorded_note(state: &str, whose: &str) -> String {
+    let Some(at) = state.find(UNRECORDED) else {
+        return String::new();
+    };
+    let note = &state[at..];
+    let note = note.split('\n').next().unwrap_or(note);
+    format!("; {whose} {note}")
 }
 
 /// Record the refusal event `ev` ([`record_or_say`]) and return the refusal's `reason`,
