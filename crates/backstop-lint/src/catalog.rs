@@ -126,24 +126,38 @@ impl Catalog {
     /// changes their rows (CASCADE, SET NULL, SET DEFAULT), followed through CASCADE:
     /// deleting a child's rows runs its own children's actions in turn. Each as
     /// (referencing table, action, the table whose delete reaches it when that is not
-    /// `table` itself), children before grandchildren, each table once (the first path
-    /// that reaches it). Foreign keys from earlier migrations count, since the model
-    /// replays them.
+    /// `table` itself), children before grandchildren, each table once: CASCADE when any
+    /// path deletes its rows, else the first action that reaches it. Foreign keys from
+    /// earlier migrations count, since the model replays them.
     pub fn delete_actions_on(&self, table: &Name) -> Vec<(String, String, Option<String>)> {
         let start = table.key();
-        let mut out = Vec::new();
+        // The tables whose rows the delete removes: `table`'s, and through CASCADE those of
+        // every table it reaches, each with the table whose delete reaches it first.
+        let mut deleted: Vec<(String, Option<String>)> = vec![(start.clone(), None)];
         let mut seen: HashSet<String> = HashSet::from([start.clone()]);
-        let mut queue = std::collections::VecDeque::from([start.clone()]);
-        while let Some(key) = queue.pop_front() {
-            let via = (key != start).then(|| short(&key));
+        let mut i = 0;
+        while let Some((key, _)) = deleted.get(i).cloned() {
+            i += 1;
             for (child, action) in self.direct_delete_actions(&key) {
-                if !seen.insert(child.clone()) {
+                if action == "CASCADE" && seen.insert(child.clone()) {
+                    deleted.push((child, (key != start).then(|| short(&key))));
+                }
+            }
+        }
+        // Every table an action reaches, in that order: CASCADE for those whose rows go
+        // (a table reached through SET NULL first and through CASCADE later loses its rows
+        // all the same), else the action of the first deleted table that reaches it.
+        let mut out: Vec<(String, String, Option<String>)> = Vec::new();
+        let mut named: HashSet<String> = HashSet::from([start.clone()]);
+        for (key, _) in &deleted {
+            for (child, action) in self.direct_delete_actions(key) {
+                if !named.insert(child.clone()) {
                     continue;
                 }
-                if action == "CASCADE" {
-                    queue.push_back(child.clone());
+                match deleted.iter().find(|(d, _)| *d == child) {
+                    Some((_, via)) => out.push((short(&child), "CASCADE".into(), via.clone())),
+                    None => out.push((short(&child), action, (*key != start).then(|| short(key)))),
                 }
-                out.push((short(&child), action, via.clone()));
             }
         }
         out

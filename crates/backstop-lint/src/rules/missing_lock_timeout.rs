@@ -70,8 +70,9 @@ fn check(cx: &ScriptCx, out: &mut Out) {
             }
             continue;
         }
+        // Covered; a later reset or zero can still leave the statements after it bare.
         if limit == Limit::Positive {
-            return;
+            continue;
         }
         let im = &cx.a.impacts[i];
         let Some(lock) = im.lock.filter(|l| l.is_blocking()) else {
@@ -150,6 +151,33 @@ mod tests {
                 .render(ID);
             assert!(r.contains("reset to the server's default"), "{reset}: {r}");
         }
+        // A reset after statements that had a limit leaves the ones after it bare.
+        for (set, reset) in [
+            ("SET lock_timeout = '1s';", "RESET lock_timeout;"),
+            ("SET lock_timeout = '1s';", "RESET ALL;"),
+            ("SET lock_timeout = '1s';", "SET lock_timeout TO DEFAULT;"),
+        ] {
+            let sql = format!(
+                "{set}\nALTER TABLE users ADD COLUMN a text;\n{reset}\nALTER TABLE users ADD COLUMN b text;"
+            );
+            let r = lint_errors(ID, &sql);
+            assert!(
+                r.contains("reset to the server's default") && r.contains(":4:1"),
+                "{reset}: {r}"
+            );
+        }
+        let r = Case::pg("ALTER TABLE users ADD COLUMN a text;\nRESET ALL;\nALTER TABLE users ADD COLUMN b text;")
+            .toml("lock_timeout = \"2s\"\n")
+            .render(ID);
+        assert!(
+            r.contains("reset to the server's default") && r.contains(":3:1"),
+            "{r}"
+        );
+        let r = lint_errors(
+            ID,
+            "SET lock_timeout = '1s';\nALTER TABLE users ADD COLUMN a text;\nSET lock_timeout = 0;\nALTER TABLE users ADD COLUMN b text;",
+        );
+        assert!(r.contains("lock_timeout of 0") && r.contains(":4:1"), "{r}");
         // A timeout set again after the reset counts; other settings' resets don't matter.
         lint_ok(
             ID,

@@ -338,6 +338,18 @@ mod tests {
             out.contains("of g (ON DELETE CASCADE, through c) delete"),
             "{out}"
         );
+        // A table reached through SET NULL first and through CASCADE later loses its rows,
+        // and passes the delete on to its own children.
+        let sql = "CREATE TABLE parent (id INTEGER PRIMARY KEY);\n\
+            CREATE TABLE c (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id) ON DELETE CASCADE);\n\
+            CREATE TABLE x (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id) ON DELETE SET NULL, c_id INTEGER REFERENCES c (id) ON DELETE CASCADE);\n\
+            CREATE TABLE y (x_id INTEGER REFERENCES x (id) ON DELETE CASCADE);\n\
+            DROP TABLE parent;";
+        let out = Case::on(Engine::Sqlite, sql).toml(CONTRACT).render(ID);
+        assert!(
+            out.contains("of c (ON DELETE CASCADE), x (ON DELETE CASCADE, through c), y (ON DELETE CASCADE, through x) delete"),
+            "{out}"
+        );
         // Cycles end.
         let sql = "CREATE TABLE a (id INTEGER PRIMARY KEY, b_id INTEGER);\n\
             CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a (id) ON DELETE CASCADE);\n\
