@@ -528,8 +528,13 @@ fn run(cli: &Cli, p: &Printer) -> Result<i32, Box<RunFailure>> {
                 deny_warnings: deny.is_some(),
                 allow: vec![],
             };
-            let report = backstop_lint::lint_files_in(&paths, Some(&s.dir), &opts)
-                .map_err(|e| EngineError::Usage(e.to_string()))?;
+            // A migration that doesn't load is an input error, as it is for every other
+            // command; a path that names nothing lint can read is a usage error.
+            let report =
+                backstop_lint::lint_files_in(&paths, Some(&s.dir), &opts).map_err(|e| match e {
+                    backstop_lint::LintError::Load(e) => EngineError::Load(e),
+                    e => EngineError::Usage(e.to_string()),
+                })?;
             p.lint(&report);
             Ok(if report.has_errors() {
                 exit::FAILED_UNDONE

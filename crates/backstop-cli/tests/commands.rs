@@ -950,6 +950,11 @@ fn sum_and_lint_name_every_migration_left_as_an_empty_template() {
             r.stderr.contains("next: write the migrations' SQL in them, or delete the migrations that are not wanted"),
             "{args:?}: {r:?}"
         );
+        // The same kind of failure whichever command met it: the migrations are input.
+        let j = p.run(&db, &[&["--format", "json"][..], args].concat());
+        assert_eq!(j.code, 2, "{args:?}: {j:?}");
+        let doc: serde_json::Value = serde_json::from_str(&j.stdout).expect("json");
+        assert_eq!(doc["kind"], "input", "{args:?}: {j:?}");
     }
     // Written or deleted in one go, the directory loads.
     for f in &empty {
