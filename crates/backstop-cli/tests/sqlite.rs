@@ -1309,9 +1309,11 @@ fn a_failure_event_whose_commit_fails_leaves_no_transaction_open_and_the_ledger_
         "{r}"
     );
     assert!(
-        stderr.contains("this failure could not be recorded in the ledger (database is locked"),
+        stderr.contains("this failure could not be recorded in the ledger (database is locked; waited --lock-wait (2s) for the database: another connection is reading it (a read transaction keeps a commit waiting in rollback-journal mode"),
         "{r}"
     );
+    // The wait was for a reader: the commit holds the write lock, no one else writes.
+    assert!(!stderr.contains("writing it"), "{r}");
     // The undo's event chains to the last event stored.
     p.ok(&db, &["audit", "verify"]);
     assert!(db.check("SELECT count(*) = 0 FROM sqlite_master WHERE name = 't'"));
@@ -1765,7 +1767,7 @@ fn an_atomic_undo_whose_failure_cannot_be_recorded_says_so() {
         "{r}"
     );
     assert!(
-        stderr.contains("state: undone so far: []; still applied from this run: [1]; the failure that started the undo could not be recorded in the ledger (database is locked); the undo's failure could not be recorded in the ledger (database is locked)"),
+        stderr.contains("state: undone so far: []; still applied from this run: [1]; the failure that started the undo could not be recorded in the ledger (database is locked; waited --lock-wait (1s) for the database: another connection is reading it (a read transaction keeps a commit waiting in rollback-journal mode; WAL mode lets them go on together)); the undo's failure could not be recorded in the ledger (database is locked; waited --lock-wait (1s) for the database: another connection is reading it"),
         "{r}"
     );
     // Nothing half-written stays behind: the ledger chains, and has neither event.
@@ -1773,4 +1775,40 @@ fn an_atomic_undo_whose_failure_cannot_be_recorded_says_so() {
     let log = p.ok(&db, &["--format", "json", "audit", "log"]).stdout;
     assert!(!log.contains("apply-failed"), "{log}");
     assert!(!log.contains("rollback-failed"), "{log}");
+}
+
+#[test]
+fn a_ledger_commit_kept_waiting_by_a_reader_names_the_reader() {
+    // Regression: when the COMMIT of a refusal's ledger event waited for a connection that
+    // only read the file, the wait was said to be for one writing it, and the note that the
+    // event could not be recorded said neither who held the file nor how long backstop
+    // waited.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    let m = p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    std::fs::write(m.join("up.sql"), "CREATE TABLE t (id INTEGER, x INTEGER);").expect("edit");
+    p.ok(&db, &["sum"]);
+    let reader = hold_read(&db.url);
+    let r = p.run(&db, &["apply", "--lock-wait", "600ms"]);
+    drop(reader);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("waiting up to 600ms for")
+            && r.stderr.contains(": another connection is reading it (a read transaction keeps a commit waiting in rollback-journal mode"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("writing it"), "{r:?}");
+    assert!(
+        r.stderr.contains("this refusal could not be recorded in the ledger (database is locked; waited --lock-wait (600ms) for the database: another connection is reading it (a read transaction keeps a commit waiting in rollback-journal mode"),
+        "{r:?}"
+    );
+    p.ok(&db, &["audit", "verify"]);
 }

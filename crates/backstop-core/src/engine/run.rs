@@ -626,11 +626,13 @@ pub(crate) fn record_with_or_say(
         Ok(()) => String::new(),
         Err(e) => {
             // What to grant, where a missing privilege stopped the write.
-            let grant = match (e.kind, &e.hint) {
-                (crate::driver::DbErrorKind::Privilege, Some(h)) => format!("; {h}"),
+            // Where a lock stopped it, who held the database and how long backstop waited.
+            let more = match (e.kind, &e.hint, &e.detail) {
+                (DbErrorKind::Privilege, Some(h), _) => format!("; {h}"),
+                (DbErrorKind::LockTimeout, _, Some(d)) => format!("; {d}"),
                 _ => String::new(),
             };
-            format!("; this {what} {UNRECORDED} ({}{grant})", e.message)
+            format!("; this {what} {UNRECORDED} ({}{more})", e.message)
         }
     }
 }
