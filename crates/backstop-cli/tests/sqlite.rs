@@ -1777,6 +1777,191 @@ fn an_atomic_undo_whose_failure_cannot_be_recorded_says_so() {
     assert!(!log.contains("rollback-failed"), "{log}");
 }
 
+/// A read slow enough (about a second) for another connection to take the file's write
+/// lock while it runs.
+const SLOW_READ: &str = "SELECT count(*) >= 0 FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT x FROM c)";
+
+/// On another connection: once `ready` (a query whose first column is true or false) says
+/// so, take the file's write lock, check `still` (that the run has not gone past the point
+/// the lock is meant to stop it at), and keep the lock until `release` says so. `holding`
+/// is told once it is held.
+fn hold_when(
+    db: &Db,
+    ready: &'static str,
+    still: &'static str,
+    holding: std::sync::mpsc::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+) -> std::thread::JoinHandle<()> {
+    use std::time::{Duration, Instant};
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    std::thread::spawn(move || {
+        let c = rusqlite::Connection::open(&path).expect("open");
+        c.busy_timeout(Duration::from_secs(5))
+            .expect("busy timeout");
+        let holds = |c: &rusqlite::Connection, q: &str| -> bool {
+            c.query_row(q, [], |r| r.get::<_, bool>(0)).unwrap_or(false)
+        };
+        let started = Instant::now();
+        while !holds(&c, ready) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "never ready: {ready}"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        c.execute_batch("BEGIN IMMEDIATE").expect("begin");
+        c.execute_batch("INSERT INTO t VALUES (1)").expect("write");
+        assert!(holds(&c, still), "the run went too far: {still}");
+        holding.send(()).expect("send");
+        let _ = release.recv();
+        c.execute_batch("ROLLBACK").expect("rollback");
+    })
+}
+
+/// Migration 1 (table `t`, for the holder to write to) applied, and migration 2 outside a
+/// transaction with the given scripts.
+fn non_transactional(up: &str, down: &str, verify: Option<&str>) -> (Db, Project) {
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add("2_n", up, Some(down), verify, Some("transaction = false\n"));
+    p.ok(&db, &["sum"]);
+    (db, p)
+}
+
+/// The indexes of a JSON list of statements.
+fn indexes(v: &serde_json::Value) -> Vec<i64> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(|s| s["index"].as_i64()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_complete_run_whose_record_cannot_be_written_says_so_and_resolves() {
+    // Regression: when the final record of a migration outside a transaction (all of its
+    // statements run, its verify script passed) was kept from history by another
+    // connection holding the file past --lock-wait, the run said "run the command again"
+    // (which refuses a dirty migration) and "finish or undo the remaining statements" (there
+    // were none), and not that the verify script had passed.
+    let (db, p) = non_transactional(
+        "CREATE TABLE u (id INTEGER);\nCREATE INDEX u_id ON u (id);",
+        "DROP INDEX IF EXISTS u_id;\nDROP TABLE IF EXISTS u;",
+        Some(&format!("{SLOW_READ};")),
+    );
+    let before = p.fingerprint(&db);
+    // Both statements completed and recorded: the verify script is running.
+    let ready =
+        "SELECT status = 'dirty' AND progress = 2 FROM backstop_migrations WHERE version = 2";
+    let still = ready;
+    let (held, holding) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let holder = hold_when(&db, ready, still, held, released);
+    let r = p.run(&db, &["apply", "--lock-wait", "1s"]);
+    holding.recv().expect("the holder held the file");
+    release.send(()).expect("release");
+    holder.join().expect("join");
+
+    assert_eq!(r.code, 5, "{r:?}");
+    let e = &r.stderr;
+    assert!(
+        e.contains("migration 2 (n) ran to its end outside a transaction and its verify script passed, but recording that in history failed: database is locked"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("detail: waited --lock-wait (1s) for the database: another connection is writing it (not a backstop run: this one holds the migration lock)"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("state: migration 2 is dirty: every statement of its up script completed"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains(
+            "  1. line 1: CREATE TABLE u (id INTEGER)\n  2. line 2: CREATE INDEX u_id ON u (id)"
+        ),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("`backstop resolve 2 --applied --reason \"…\"`"),
+        "{r:?}"
+    );
+    assert!(!e.contains("run the command again"), "{r:?}");
+    assert!(!e.contains("remaining statements"), "{r:?}");
+    assert!(db.check(&format!(
+        "SELECT status = 'dirty' AND progress = 2 FROM {} WHERE version = 2",
+        db.t("migrations")
+    )));
+
+    // The advice works once the holder is gone.
+    p.ok(
+        &db,
+        &[
+            "resolve",
+            "2",
+            "--applied",
+            "--reason",
+            "ran completely, verify passed",
+        ],
+    );
+    p.ok(&db, &["audit", "verify"]);
+    let st = p.status(&db);
+    assert_eq!(st["migrations"][1]["state"], "applied", "{st}");
+    p.ok(&db, &["rollback"]);
+    assert_eq!(p.fingerprint(&db), before);
+    p.ok(&db, &["audit", "verify"]);
+
+    // As JSON, and the other way out: undo by hand, resolve as rolled back.
+    let (held, holding) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let holder = hold_when(&db, ready, still, held, released);
+    let r = p.run(&db, &["--format", "json", "apply", "--lock-wait", "1s"]);
+    holding.recv().expect("the holder held the file");
+    release.send(()).expect("release");
+    holder.join().expect("join");
+    assert_eq!(r.code, 5, "{r:?}");
+    let j = r.json();
+    let n = &j["needs_person"];
+    assert!(j["failure"].is_null(), "{j}");
+    assert_eq!(n["situation"], "record-failed", "{j}");
+    assert_eq!(n["history"], "dirty", "{j}");
+    assert_eq!(indexes(&n["statements"]["completed"]), [1, 2], "{j}");
+    assert_eq!(
+        indexes(&n["statements"]["not_run"]),
+        Vec::<i64>::new(),
+        "{j}"
+    );
+    assert_eq!(
+        n["commands"][0]["command"], "backstop resolve 2 --applied --reason \"…\"",
+        "{j}"
+    );
+    assert_eq!(
+        n["commands"][1]["command"], "backstop resolve 2 --rolled-back --reason \"…\"",
+        "{j}"
+    );
+    db.exec("DROP TABLE u");
+    p.ok(
+        &db,
+        &[
+            "resolve",
+            "2",
+            "--rolled-back",
+            "--reason",
+            "undone by hand",
+        ],
+    );
+    p.ok(&db, &["audit", "verify"]);
+    assert_eq!(p.fingerprint(&db), before);
+    p.ok(&db, &["apply"]);
+    p.ok(&db, &["audit", "verify"]);
+}
+
 #[test]
 fn a_ledger_commit_kept_waiting_by_a_reader_names_the_reader() {
     // Regression: when the COMMIT of a refusal's ledger event waited for a connection that

@@ -107,7 +107,9 @@ impl HistoryRow {
                 let next = up
                     .get(done)
                     .map(|st| format!("; the next would have been statement {} (up.sql line {}), which may have completed without being recorded (progress is written after each statement; the run's error, if it printed one, says)", done + 1, st.line))
-                    .unwrap_or_default();
+                    // Every statement ran: the verify script, or only the record of the
+                    // run's end, is what did not get done.
+                    .unwrap_or_else(|| "; it stopped after them, in its verify script or while recording its end (the run's error, if it printed one, says)".into());
                 Some(format!(
                     "its run stopped part-way outside a transaction (killed, disconnected, or its progress could not be recorded; a run still going holds the migration lock): history records {done} of {} statements of up.sql completed{next}",
                     up.len()

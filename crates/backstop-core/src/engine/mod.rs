@@ -4,6 +4,7 @@
 mod apply;
 mod audit;
 mod crosscheck;
+mod dirty;
 mod inspect;
 mod lock;
 mod rollback;
