@@ -1844,6 +1844,163 @@ fn indexes(v: &serde_json::Value) -> Vec<i64> {
 }
 
 #[test]
+fn a_rollback_whose_progress_cannot_be_recorded_says_what_ran_and_resolves() {
+    // Regression: a rollback outside a transaction recorded no progress between its down
+    // statements and wrote its dirty row again before each retry; with another connection
+    // holding the file past --lock-wait that write failed, and the run ended saying only
+    // that the down script "may have run in part", without which statements ran or who
+    // held the file.
+    use std::time::{Duration, Instant};
+    let down = format!("DROP INDEX IF EXISTS u_id;\n{SLOW_READ};\nDROP TABLE IF EXISTS u;");
+    let (db, p) = non_transactional(
+        "CREATE TABLE u (id INTEGER);\nCREATE INDEX u_id ON u (id);",
+        &down,
+        None,
+    );
+    let before = p.fingerprint(&db);
+    p.ok(&db, &["apply"]);
+    let after = p.fingerprint(&db);
+    // Once statement 1 of the down script completed (and its progress, where it is
+    // recorded, was written): the long read is running.
+    let ready = "SELECT (SELECT status = 'dirty' AND note NOT LIKE '%: 0 of %' FROM backstop_migrations WHERE version = 2) AND NOT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'u_id')";
+    let still = "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'u')";
+    let (held, holding) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let holder = hold_when(&db, ready, still, held, released);
+    let started = Instant::now();
+    let r = p.run(&db, &["rollback", "--yes", "--lock-wait", "1s"]);
+    let took = started.elapsed();
+    holding.recv().expect("the holder held the file");
+    release.send(()).expect("release");
+    holder.join().expect("join");
+
+    assert_eq!(r.code, 5, "{r:?}");
+    let e = &r.stderr;
+    // What happened and where: statement 2 completed, its record did not.
+    assert!(
+        e.contains("history:2/down.sql (stored at apply time):2:1: migration 2 (n) down statement 2 completed outside a transaction, but recording its progress in history failed: database is locked [SQLITE_BUSY]"),
+        "{r:?}"
+    );
+    assert!(e.contains("\n    SELECT count(*) >= 0 FROM"), "{r:?}");
+    // Who held the database, and how long backstop waited.
+    assert!(
+        e.contains("detail: waited --lock-wait (1s) for the database: another connection is writing it (not a backstop run: this one holds the migration lock)"),
+        "{r:?}"
+    );
+    assert!(took < Duration::from_secs(10), "{took:?} {r:?}");
+    // The state: dirty, exactly what ran and what did not.
+    assert!(
+        e.contains("state: migration 2 is dirty: its rollback ran outside a transaction, and history counts 1 of its 3 down statements as completed, but 2 ran"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("  1. line 1: DROP INDEX IF EXISTS u_id\n  2. line 2: SELECT count(*)"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("  not run:\n  3. line 3: DROP TABLE IF EXISTS u"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("nothing runs on this database until the migration is resolved"),
+        "{r:?}"
+    );
+    // The next step.
+    assert!(
+        e.contains("statements 1 to 2 of the down script ran, statement 3 did not"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("run statement 3 by hand and `backstop resolve 2 --rolled-back --reason \"…\"`"),
+        "{r:?}"
+    );
+    assert!(!e.contains("run the command again"), "{r:?}");
+    assert!(!e.contains("retry"), "{r:?}");
+    assert!(!e.contains("may have run in part"), "{r:?}");
+    // Nothing ran after statement 2, and history is as said.
+    assert!(db.check("SELECT count(*) = 1 FROM sqlite_master WHERE name = 'u'"));
+    assert!(db.check("SELECT count(*) = 0 FROM sqlite_master WHERE name = 'u_id'"));
+    assert!(db.check(&format!(
+        "SELECT status = 'dirty' FROM {} WHERE version = 2",
+        db.t("migrations")
+    )));
+    let st = p.status(&db);
+    assert_eq!(st["migrations"][1]["state"], "dirty", "{st}");
+    assert!(
+        st["migrations"][1]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("history records 1 of 3 statements of its stored down script completed; the next would have been statement 2 (down.sql line 2), which may have completed without being recorded")),
+        "{st}"
+    );
+
+    // Once the holder is gone, the next step it gave works: finish by hand, resolve.
+    db.exec("DROP TABLE IF EXISTS u");
+    p.ok(
+        &db,
+        &[
+            "resolve",
+            "2",
+            "--rolled-back",
+            "--reason",
+            "statement 3 run by hand",
+        ],
+    );
+    p.ok(&db, &["audit", "verify"]);
+    assert_eq!(p.fingerprint(&db), before);
+    let st = p.status(&db);
+    assert_eq!(st["migrations"][1]["state"], "rolled_back", "{st}");
+    p.ok(&db, &["apply"]);
+    assert_eq!(p.fingerprint(&db), after);
+
+    // Again, as JSON, and the other way out: redo what ran, resolve as applied.
+    let (held, holding) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let holder = hold_when(&db, ready, still, held, released);
+    let r = p.run(
+        &db,
+        &["--format", "json", "rollback", "--yes", "--lock-wait", "1s"],
+    );
+    holding.recv().expect("the holder held the file");
+    release.send(()).expect("release");
+    holder.join().expect("join");
+    assert_eq!(r.code, 5, "{r:?}");
+    let j = r.json();
+    let n = &j["needs_person"];
+    assert!(j["failure"].is_null(), "{j}");
+    assert_eq!(n["situation"], "progress-not-recorded", "{j}");
+    assert_eq!(n["command"], "rollback", "{j}");
+    assert_eq!(n["history"], "dirty", "{j}");
+    assert_eq!(n["part"], "down", "{j}");
+    assert_eq!(indexes(&n["statements"]["completed"]), [1, 2], "{j}");
+    assert_eq!(indexes(&n["statements"]["not_run"]), [3], "{j}");
+    assert!(n["statements"]["failed"].is_null(), "{j}");
+    assert_eq!(
+        n["commands"][0]["command"], "backstop resolve 2 --rolled-back --reason \"…\"",
+        "{j}"
+    );
+    assert_eq!(
+        n["commands"][1]["command"], "backstop resolve 2 --applied --reason \"…\"",
+        "{j}"
+    );
+    db.exec("CREATE INDEX u_id ON u (id)");
+    p.ok(
+        &db,
+        &[
+            "resolve",
+            "2",
+            "--applied",
+            "--reason",
+            "index dropped by the rollback made again",
+        ],
+    );
+    p.ok(&db, &["audit", "verify"]);
+    assert_eq!(p.fingerprint(&db), after);
+    p.ok(&db, &["rollback"]);
+    assert_eq!(p.fingerprint(&db), before);
+    p.ok(&db, &["audit", "verify"]);
+}
+
+#[test]
 fn a_complete_run_whose_record_cannot_be_written_says_so_and_resolves() {
     // Regression: when the final record of a migration outside a transaction (all of its
     // statements run, its verify script passed) was kept from history by another

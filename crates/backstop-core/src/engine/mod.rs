@@ -8,6 +8,7 @@ mod dirty;
 mod inspect;
 mod lock;
 mod rollback;
+mod rollback_stopped;
 mod run;
 
 pub use apply::{apply, refusal_before_create, ApplyOptions, LintGate, LintHook, LintOverride};
