@@ -315,3 +315,76 @@ fn a_rollback_step_whose_first_statement_and_undirtying_fail_says_it_is_still_ap
     assert_eq!(plain.schema(None).unwrap().fingerprint(), before);
     assert!(engine::audit_verify(&mut plain).unwrap().ok);
 }
+
+#[test]
+fn a_failure_left_dirty_whose_record_cannot_be_written_is_still_reported() {
+    // Regression: when a migration outside a transaction stopped part-way with nothing to
+    // undo it, and another connection kept its dirty row from the database, the report
+    // named only "database is locked" (not the statement that failed, nor who held the
+    // file) and advised running the command again, which refuses a dirty migration.
+    let (tmp, path, url) = common::temp_db();
+    let migrations = tmp.path().join("migrations");
+    for (id, up, toml) in [
+        (
+            "1_t",
+            "CREATE TABLE t (id INTEGER);",
+            "irreversible = true\nreason = \"test\"\n",
+        ),
+        (
+            "2_half",
+            "CREATE TABLE u (id INTEGER);\nINSERT INTO missing VALUES (1);",
+            "transaction = false\nirreversible = true\nreason = \"test\"\n",
+        ),
+    ] {
+        let d = migrations.join(id);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("up.sql"), up).unwrap();
+        std::fs::write(d.join("migration.toml"), toml).unwrap();
+    }
+    let ms = backstop_core::migration::load_dir(&migrations).unwrap();
+    let opts = |to| ApplyOptions {
+        to: Some(to),
+        sum_path: tmp.path().join("backstop.sum"),
+        ..Default::default()
+    };
+    let mut plain = common::open(&url);
+    engine::apply(&mut plain, &ms, &ctx(), &opts(1)).unwrap();
+    let before = plain.schema(None).unwrap().fingerprint();
+    let mut db = Held::new(&url, path, When::Before("INSERT INTO missing"));
+    let f = engine::apply(&mut db, &ms, &ctx(), &opts(2)).unwrap_err();
+    let text = f.error.to_string();
+    let EngineError::NeedsPerson { needs, failure, .. } = &f.error else {
+        panic!("{text}");
+    };
+    assert_eq!(needs.situation, Situation::StoppedPartWay, "{text}");
+    assert_eq!(failure.as_ref().unwrap().statement_index, 2, "{text}");
+    assert!(
+        text.contains("migration 2 (half) up statement 2 failed: no such table: missing"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1. line 1: CREATE TABLE u (id INTEGER)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("this failure could not be recorded in the ledger (database is locked; waited --lock-wait (300ms) for the database: another connection is writing it"),
+        "{text}"
+    );
+    assert!(!text.contains("run the command again"), "{text}");
+    db.let_go();
+    let row = dirty_row(&mut db);
+    assert_eq!(row.progress, 1, "{row:?}");
+
+    // The way out it gave works.
+    plain.execute("DROP TABLE u").unwrap();
+    engine::resolve(
+        &mut plain,
+        &ctx(),
+        2,
+        Resolution::RolledBack,
+        "undone by hand",
+    )
+    .unwrap();
+    assert_eq!(plain.schema(None).unwrap().fingerprint(), before);
+    assert!(engine::audit_verify(&mut plain).unwrap().ok);
+}

@@ -1372,9 +1372,15 @@ fn apply_no_tx(
                 up.len(),
                 ran_list(m, &up, done)
             );
+            // A database error as a dirty migration's report quotes it: with who held the
+            // database, not the advice to run the command again (which would refuse).
+            let said = match &other {
+                EngineError::Db { source } => dirty::quoted(source),
+                other => other.to_string(),
+            };
             Err(EngineError::NeedsPerson {
                 what: format!(
-                    "migration {} ({}) was running outside a transaction when this happened: {other}",
+                    "migration {} ({}) was running outside a transaction when this happened: {said}",
                     m.version, m.name
                 ),
                 failure: other.failure().cloned().map(Box::new),
@@ -1805,15 +1811,19 @@ fn run_no_tx(
                 serde_json::to_string(&schema.delta_to(&now)).unwrap_or_else(|_| "{}".into());
             crate::schema::diff(schema, &now)
         });
-        db.save_history(row)?;
-        let _ = record(
+        // The row and its event together (see `crosscheck`). When another connection keeps
+        // them from the database, the failure is still what is reported, saying so; the
+        // row stays as its dirty marker left it, counting the statements that completed.
+        let unrecorded = run::record_with_or_say(
             db,
+            Some(row),
             state,
             &ctx.actor,
             NewEvent::new("dirty")
                 .version(m.version)
                 .release(release)
                 .detail(detail),
+            "failure",
         );
         let mut needs = stopped_needs(Situation::StoppedPartWay, m, &se, up, up_done);
         needs.state = format!(
@@ -1821,6 +1831,10 @@ fn run_no_tx(
             m.version,
             ran_list(m, up, up_done)
         );
+        // Below the list, on a line of its own (as `with_state_note` adds).
+        if let Some(note) = unrecorded.strip_prefix("; ") {
+            needs.state = format!("{}\n{note}", needs.state);
+        }
         needs.cleanup = how;
         return Err(EngineError::NeedsPerson {
             what: se.failure.to_string(),
