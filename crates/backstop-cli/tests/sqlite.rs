@@ -2154,3 +2154,42 @@ fn a_ledger_commit_kept_waiting_by_a_reader_names_the_reader() {
     );
     p.ok(&db, &["audit", "verify"]);
 }
+
+#[test]
+fn a_rollback_step_without_a_lock_timeout_that_waits_too_long_names_lock_wait() {
+    // Regression: a rollback step whose migration was applied with no lock_timeout waits
+    // --lock-wait for another connection's lock, but when that ran out the advice named
+    // the migration's lock_timeout, which it does not have, and not --lock-wait.
+    use backstop_core::driver::Driver;
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        Some("retries = 0\n"),
+    );
+    p.ok(&db, &["apply"]);
+    let mut holder = backstop_sqlite::connect(&db.url).expect("connect");
+    holder.begin(Default::default()).expect("begin");
+    holder.execute("CREATE TABLE other (x)").expect("write");
+    let r = p.run(&db, &["rollback", "--lock-wait", "600ms"]);
+    holder.rollback().expect("rollback");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("for longer than --lock-wait (the migration was applied with no lock_timeout), in every attempt"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains(", or run with a longer --lock-wait"),
+        "{r:?}"
+    );
+    assert!(
+        !r.stderr
+            .contains("uses the lock_timeout and retries stored"),
+        "{r:?}"
+    );
+    p.ok(&db, &["rollback"]);
+    p.ok(&db, &["audit", "verify"]);
+}

@@ -684,7 +684,7 @@ fn undo_inner(
                 let next = if se.read {
                     read_next(&se, "rollback")
                 } else {
-                    run::script_next(&se, "rollback", true, format!(
+                    run::script_next(&se, "rollback", row.options.lock_timeout().is_some(), format!(
                         "see the stored down script with `backstop rollback --dry-run`. If something in the database is in the way (data, an object changed by hand), put it right and run `backstop rollback` again; if the stored script itself is wrong, undo migration {v} by hand and run `backstop resolve {v} --rolled-back --reason \"…\"`, which checks that the schema is as before it",
                         v = row.version
                     ))
@@ -735,7 +735,7 @@ fn undo_inner(
                     return Err(EngineError::Failed {
                         failure: Box::new(se.failure),
                         state: format!("the first statement of the down script of migration {} failed{tries}, so nothing of it ran; the migration is still applied and the database is as before this rollback step{unrecorded}", row.version),
-                        next: format!("if another session held a lock, run `backstop rollback` again when it is released{}; otherwise inspect the stored down script with `backstop rollback --dry-run`", run::lock_options("rollback", true).1),
+                        next: format!("if another session held a lock, run `backstop rollback` again when it is released{}; otherwise inspect the stored down script with `backstop rollback --dry-run`", run::lock_options("rollback", row.options.lock_timeout().is_some()).1),
                     });
                 }
                 let mut dirty = row.clone();
@@ -1000,7 +1000,10 @@ fn undo_inner(
                         failure: Box::new(run::commit_failure(&sref, down.len() + 1, &e)),
                         state: format!("the commit of the down script of migration {} failed, so it was rolled back; the migration is still applied{unrecorded}", row.version),
                         next: if e.kind == crate::driver::DbErrorKind::LockTimeout {
-                            run::commit_lock_next("rollback", false)
+                            run::commit_lock_next(
+                                "rollback",
+                                row.options.lock_timeout().is_some(),
+                            )
                         } else {
                             "fix the data so the deferred checks pass, then run the rollback again".into()
                         },

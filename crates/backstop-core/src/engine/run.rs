@@ -278,9 +278,14 @@ pub(crate) fn commit_lock_next(command: &str, own_limit: bool) -> String {
 /// `--lock-wait`'s.
 pub(crate) fn lock_options(command: &str, own_limit: bool) -> (&'static str, &'static str) {
     match (command, own_limit) {
-        ("rollback", _) => (
+        ("rollback", true) => (
             "the migration's lock_timeout",
             " (a rollback uses the lock_timeout and retries stored when the migration was applied)",
+        ),
+        // Stored without a lock_timeout: its statements waited as long as the command does.
+        ("rollback", false) => (
+            "--lock-wait (the migration was applied with no lock_timeout)",
+            ", or run with a longer --lock-wait",
         ),
         (_, true) => (
             "the migration's lock_timeout",
