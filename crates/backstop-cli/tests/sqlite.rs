@@ -1309,9 +1309,11 @@ fn a_failure_event_whose_commit_fails_leaves_no_transaction_open_and_the_ledger_
         "{r}"
     );
     assert!(
-        stderr.contains("this failure could not be recorded in the ledger (database is locked"),
+        stderr.contains("this failure could not be recorded in the ledger (database is locked; waited --lock-wait (2s) for the database: another connection is reading it (a read transaction keeps a commit waiting in rollback-journal mode"),
         "{r}"
     );
+    // The wait was for a reader: the commit holds the write lock, no one else writes.
+    assert!(!stderr.contains("writing it"), "{r}");
     // The undo's event chains to the last event stored.
     p.ok(&db, &["audit", "verify"]);
     assert!(db.check("SELECT count(*) = 0 FROM sqlite_master WHERE name = 't'"));
@@ -1765,7 +1767,7 @@ fn an_atomic_undo_whose_failure_cannot_be_recorded_says_so() {
         "{r}"
     );
     assert!(
-        stderr.contains("state: undone so far: []; still applied from this run: [1]; the failure that started the undo could not be recorded in the ledger (database is locked); the undo's failure could not be recorded in the ledger (database is locked)"),
+        stderr.contains("state: undone so far: []; still applied from this run: [1]; the failure that started the undo could not be recorded in the ledger (database is locked; waited --lock-wait (1s) for the database: another connection is reading it (a read transaction keeps a commit waiting in rollback-journal mode; WAL mode lets them go on together)); the undo's failure could not be recorded in the ledger (database is locked; waited --lock-wait (1s) for the database: another connection is reading it"),
         "{r}"
     );
     // Nothing half-written stays behind: the ledger chains, and has neither event.
@@ -1773,4 +1775,421 @@ fn an_atomic_undo_whose_failure_cannot_be_recorded_says_so() {
     let log = p.ok(&db, &["--format", "json", "audit", "log"]).stdout;
     assert!(!log.contains("apply-failed"), "{log}");
     assert!(!log.contains("rollback-failed"), "{log}");
+}
+
+/// A read slow enough (about a second) for another connection to take the file's write
+/// lock while it runs.
+const SLOW_READ: &str = "SELECT count(*) >= 0 FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT x FROM c)";
+
+/// On another connection: once `ready` (a query whose first column is true or false) says
+/// so, take the file's write lock, check `still` (that the run has not gone past the point
+/// the lock is meant to stop it at), and keep the lock until `release` says so. `holding`
+/// is told once it is held.
+fn hold_when(
+    db: &Db,
+    ready: &'static str,
+    still: &'static str,
+    holding: std::sync::mpsc::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+) -> std::thread::JoinHandle<()> {
+    use std::time::{Duration, Instant};
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    std::thread::spawn(move || {
+        let c = rusqlite::Connection::open(&path).expect("open");
+        c.busy_timeout(Duration::from_secs(5))
+            .expect("busy timeout");
+        let holds = |c: &rusqlite::Connection, q: &str| -> bool {
+            c.query_row(q, [], |r| r.get::<_, bool>(0)).unwrap_or(false)
+        };
+        let started = Instant::now();
+        while !holds(&c, ready) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "never ready: {ready}"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        c.execute_batch("BEGIN IMMEDIATE").expect("begin");
+        c.execute_batch("INSERT INTO t VALUES (1)").expect("write");
+        assert!(holds(&c, still), "the run went too far: {still}");
+        holding.send(()).expect("send");
+        let _ = release.recv();
+        c.execute_batch("ROLLBACK").expect("rollback");
+    })
+}
+
+/// Migration 1 (table `t`, for the holder to write to) applied, and migration 2 outside a
+/// transaction with the given scripts.
+fn non_transactional(up: &str, down: &str, verify: Option<&str>) -> (Db, Project) {
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add("2_n", up, Some(down), verify, Some("transaction = false\n"));
+    p.ok(&db, &["sum"]);
+    (db, p)
+}
+
+/// The indexes of a JSON list of statements.
+fn indexes(v: &serde_json::Value) -> Vec<i64> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(|s| s["index"].as_i64()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_rollback_whose_progress_cannot_be_recorded_says_what_ran_and_resolves() {
+    // Regression: a rollback outside a transaction recorded no progress between its down
+    // statements and wrote its dirty row again before each retry; with another connection
+    // holding the file past --lock-wait that write failed, and the run ended saying only
+    // that the down script "may have run in part", without which statements ran or who
+    // held the file.
+    use std::time::{Duration, Instant};
+    let down = format!("DROP INDEX IF EXISTS u_id;\n{SLOW_READ};\nDROP TABLE IF EXISTS u;");
+    let (db, p) = non_transactional(
+        "CREATE TABLE u (id INTEGER);\nCREATE INDEX u_id ON u (id);",
+        &down,
+        None,
+    );
+    let before = p.fingerprint(&db);
+    p.ok(&db, &["apply"]);
+    let after = p.fingerprint(&db);
+    // Once statement 1 of the down script completed (and its progress, where it is
+    // recorded, was written): the long read is running.
+    let ready = "SELECT (SELECT status = 'dirty' AND note NOT LIKE '%: 0 of %' FROM backstop_migrations WHERE version = 2) AND NOT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'u_id')";
+    let still = "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'u')";
+    let (held, holding) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let holder = hold_when(&db, ready, still, held, released);
+    let started = Instant::now();
+    let r = p.run(&db, &["rollback", "--yes", "--lock-wait", "1s"]);
+    let took = started.elapsed();
+    holding.recv().expect("the holder held the file");
+    release.send(()).expect("release");
+    holder.join().expect("join");
+
+    assert_eq!(r.code, 5, "{r:?}");
+    let e = &r.stderr;
+    // What happened and where: statement 2 completed, its record did not.
+    assert!(
+        e.contains("history:2/down.sql (stored at apply time):2:1: migration 2 (n) down statement 2 completed outside a transaction, but recording its progress in history failed: database is locked [SQLITE_BUSY]"),
+        "{r:?}"
+    );
+    assert!(e.contains("\n    SELECT count(*) >= 0 FROM"), "{r:?}");
+    // Who held the database, and how long backstop waited.
+    assert!(
+        e.contains("detail: waited --lock-wait (1s) for the database: another connection is writing it (not a backstop run: this one holds the migration lock)"),
+        "{r:?}"
+    );
+    assert!(took < Duration::from_secs(10), "{took:?} {r:?}");
+    // The state: dirty, exactly what ran and what did not.
+    assert!(
+        e.contains("state: migration 2 is dirty: its rollback ran outside a transaction, and history counts 1 of its 3 down statements as completed, but 2 ran"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("  1. line 1: DROP INDEX IF EXISTS u_id\n  2. line 2: SELECT count(*)"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("  not run:\n  3. line 3: DROP TABLE IF EXISTS u"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("nothing runs on this database until the migration is resolved"),
+        "{r:?}"
+    );
+    // The next step.
+    assert!(
+        e.contains("statements 1 to 2 of the down script ran, statement 3 did not"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("run statement 3 by hand and `backstop resolve 2 --rolled-back --reason \"…\"`"),
+        "{r:?}"
+    );
+    assert!(!e.contains("run the command again"), "{r:?}");
+    assert!(!e.contains("retry"), "{r:?}");
+    assert!(!e.contains("may have run in part"), "{r:?}");
+    // Nothing ran after statement 2, and history is as said.
+    assert!(db.check("SELECT count(*) = 1 FROM sqlite_master WHERE name = 'u'"));
+    assert!(db.check("SELECT count(*) = 0 FROM sqlite_master WHERE name = 'u_id'"));
+    assert!(db.check(&format!(
+        "SELECT status = 'dirty' FROM {} WHERE version = 2",
+        db.t("migrations")
+    )));
+    let st = p.status(&db);
+    assert_eq!(st["migrations"][1]["state"], "dirty", "{st}");
+    assert!(
+        st["migrations"][1]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("history records 1 of 3 statements of its stored down script completed; the next would have been statement 2 (down.sql line 2), which may have completed without being recorded")),
+        "{st}"
+    );
+
+    // Once the holder is gone, the next step it gave works: finish by hand, resolve.
+    db.exec("DROP TABLE IF EXISTS u");
+    p.ok(
+        &db,
+        &[
+            "resolve",
+            "2",
+            "--rolled-back",
+            "--reason",
+            "statement 3 run by hand",
+        ],
+    );
+    p.ok(&db, &["audit", "verify"]);
+    assert_eq!(p.fingerprint(&db), before);
+    let st = p.status(&db);
+    assert_eq!(st["migrations"][1]["state"], "rolled_back", "{st}");
+    p.ok(&db, &["apply"]);
+    assert_eq!(p.fingerprint(&db), after);
+
+    // Again, as JSON, and the other way out: redo what ran, resolve as applied.
+    let (held, holding) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let holder = hold_when(&db, ready, still, held, released);
+    let r = p.run(
+        &db,
+        &["--format", "json", "rollback", "--yes", "--lock-wait", "1s"],
+    );
+    holding.recv().expect("the holder held the file");
+    release.send(()).expect("release");
+    holder.join().expect("join");
+    assert_eq!(r.code, 5, "{r:?}");
+    let j = r.json();
+    let n = &j["needs_person"];
+    assert!(j["failure"].is_null(), "{j}");
+    assert_eq!(n["situation"], "progress-not-recorded", "{j}");
+    assert_eq!(n["command"], "rollback", "{j}");
+    assert_eq!(n["history"], "dirty", "{j}");
+    assert_eq!(n["part"], "down", "{j}");
+    assert_eq!(indexes(&n["statements"]["completed"]), [1, 2], "{j}");
+    assert_eq!(indexes(&n["statements"]["not_run"]), [3], "{j}");
+    assert!(n["statements"]["failed"].is_null(), "{j}");
+    assert_eq!(
+        n["commands"][0]["command"], "backstop resolve 2 --rolled-back --reason \"…\"",
+        "{j}"
+    );
+    assert_eq!(
+        n["commands"][1]["command"], "backstop resolve 2 --applied --reason \"…\"",
+        "{j}"
+    );
+    db.exec("CREATE INDEX u_id ON u (id)");
+    p.ok(
+        &db,
+        &[
+            "resolve",
+            "2",
+            "--applied",
+            "--reason",
+            "index dropped by the rollback made again",
+        ],
+    );
+    p.ok(&db, &["audit", "verify"]);
+    assert_eq!(p.fingerprint(&db), after);
+    p.ok(&db, &["rollback"]);
+    assert_eq!(p.fingerprint(&db), before);
+    p.ok(&db, &["audit", "verify"]);
+}
+
+#[test]
+fn a_complete_run_whose_record_cannot_be_written_says_so_and_resolves() {
+    // Regression: when the final record of a migration outside a transaction (all of its
+    // statements run, its verify script passed) was kept from history by another
+    // connection holding the file past --lock-wait, the run said "run the command again"
+    // (which refuses a dirty migration) and "finish or undo the remaining statements" (there
+    // were none), and not that the verify script had passed.
+    let (db, p) = non_transactional(
+        "CREATE TABLE u (id INTEGER);\nCREATE INDEX u_id ON u (id);",
+        "DROP INDEX IF EXISTS u_id;\nDROP TABLE IF EXISTS u;",
+        Some(&format!("{SLOW_READ};")),
+    );
+    let before = p.fingerprint(&db);
+    // Both statements completed and recorded: the verify script is running.
+    let ready =
+        "SELECT status = 'dirty' AND progress = 2 FROM backstop_migrations WHERE version = 2";
+    let still = ready;
+    let (held, holding) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let holder = hold_when(&db, ready, still, held, released);
+    let r = p.run(&db, &["apply", "--lock-wait", "1s"]);
+    holding.recv().expect("the holder held the file");
+    release.send(()).expect("release");
+    holder.join().expect("join");
+
+    assert_eq!(r.code, 5, "{r:?}");
+    let e = &r.stderr;
+    assert!(
+        e.contains("migration 2 (n) ran to its end outside a transaction and its verify script passed, but recording that in history failed: database is locked"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("detail: waited --lock-wait (1s) for the database: another connection is writing it (not a backstop run: this one holds the migration lock)"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("state: migration 2 is dirty: every statement of its up script completed"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains(
+            "  1. line 1: CREATE TABLE u (id INTEGER)\n  2. line 2: CREATE INDEX u_id ON u (id)"
+        ),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("`backstop resolve 2 --applied --reason \"…\"`"),
+        "{r:?}"
+    );
+    assert!(!e.contains("run the command again"), "{r:?}");
+    assert!(!e.contains("remaining statements"), "{r:?}");
+    assert!(db.check(&format!(
+        "SELECT status = 'dirty' AND progress = 2 FROM {} WHERE version = 2",
+        db.t("migrations")
+    )));
+
+    // The advice works once the holder is gone.
+    p.ok(
+        &db,
+        &[
+            "resolve",
+            "2",
+            "--applied",
+            "--reason",
+            "ran completely, verify passed",
+        ],
+    );
+    p.ok(&db, &["audit", "verify"]);
+    let st = p.status(&db);
+    assert_eq!(st["migrations"][1]["state"], "applied", "{st}");
+    p.ok(&db, &["rollback"]);
+    assert_eq!(p.fingerprint(&db), before);
+    p.ok(&db, &["audit", "verify"]);
+
+    // As JSON, and the other way out: undo by hand, resolve as rolled back.
+    let (held, holding) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let holder = hold_when(&db, ready, still, held, released);
+    let r = p.run(&db, &["--format", "json", "apply", "--lock-wait", "1s"]);
+    holding.recv().expect("the holder held the file");
+    release.send(()).expect("release");
+    holder.join().expect("join");
+    assert_eq!(r.code, 5, "{r:?}");
+    let j = r.json();
+    let n = &j["needs_person"];
+    assert!(j["failure"].is_null(), "{j}");
+    assert_eq!(n["situation"], "record-failed", "{j}");
+    assert_eq!(n["history"], "dirty", "{j}");
+    assert_eq!(indexes(&n["statements"]["completed"]), [1, 2], "{j}");
+    assert_eq!(
+        indexes(&n["statements"]["not_run"]),
+        Vec::<i64>::new(),
+        "{j}"
+    );
+    assert_eq!(
+        n["commands"][0]["command"], "backstop resolve 2 --applied --reason \"…\"",
+        "{j}"
+    );
+    assert_eq!(
+        n["commands"][1]["command"], "backstop resolve 2 --rolled-back --reason \"…\"",
+        "{j}"
+    );
+    db.exec("DROP TABLE u");
+    p.ok(
+        &db,
+        &[
+            "resolve",
+            "2",
+            "--rolled-back",
+            "--reason",
+            "undone by hand",
+        ],
+    );
+    p.ok(&db, &["audit", "verify"]);
+    assert_eq!(p.fingerprint(&db), before);
+    p.ok(&db, &["apply"]);
+    p.ok(&db, &["audit", "verify"]);
+}
+
+#[test]
+fn a_ledger_commit_kept_waiting_by_a_reader_names_the_reader() {
+    // Regression: when the COMMIT of a refusal's ledger event waited for a connection that
+    // only read the file, the wait was said to be for one writing it, and the note that the
+    // event could not be recorded said neither who held the file nor how long backstop
+    // waited.
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    let m = p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["sum"]);
+    p.ok(&db, &["apply"]);
+    std::fs::write(m.join("up.sql"), "CREATE TABLE t (id INTEGER, x INTEGER);").expect("edit");
+    p.ok(&db, &["sum"]);
+    let reader = hold_read(&db.url);
+    let r = p.run(&db, &["apply", "--lock-wait", "600ms"]);
+    drop(reader);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("waiting up to 600ms for")
+            && r.stderr.contains(": another connection is reading it (a read transaction keeps a commit waiting in rollback-journal mode"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("writing it"), "{r:?}");
+    assert!(
+        r.stderr.contains("this refusal could not be recorded in the ledger (database is locked; waited --lock-wait (600ms) for the database: another connection is reading it (a read transaction keeps a commit waiting in rollback-journal mode"),
+        "{r:?}"
+    );
+    p.ok(&db, &["audit", "verify"]);
+}
+
+#[test]
+fn a_rollback_step_without_a_lock_timeout_that_waits_too_long_names_lock_wait() {
+    // Regression: a rollback step whose migration was applied with no lock_timeout waits
+    // --lock-wait for another connection's lock, but when that ran out the advice named
+    // the migration's lock_timeout, which it does not have, and not --lock-wait.
+    use backstop_core::driver::Driver;
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id INTEGER);",
+        Some("DROP TABLE t;"),
+        None,
+        Some("retries = 0\n"),
+    );
+    p.ok(&db, &["apply"]);
+    let mut holder = backstop_sqlite::connect(&db.url).expect("connect");
+    holder.begin(Default::default()).expect("begin");
+    holder.execute("CREATE TABLE other (x)").expect("write");
+    let r = p.run(&db, &["rollback", "--lock-wait", "600ms"]);
+    holder.rollback().expect("rollback");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("for longer than --lock-wait (the migration was applied with no lock_timeout), in every attempt"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains(", or run with a longer --lock-wait"),
+        "{r:?}"
+    );
+    assert!(
+        !r.stderr
+            .contains("uses the lock_timeout and retries stored"),
+        "{r:?}"
+    );
+    p.ok(&db, &["rollback"]);
+    p.ok(&db, &["audit", "verify"]);
 }

@@ -81,7 +81,7 @@ impl std::fmt::Display for Failure {
 
 /// How a database error reads. A missing privilege reads like a refusal: what backstop
 /// could not do and where, that nothing was changed, and what to grant. Anything else is
-/// the database's own words.
+/// the database's own words; a lock timeout adds the driver's detail and hint.
 fn db_text(e: &DbError) -> String {
     match (e.kind, &e.hint) {
         // `detail` says the state where the refused write came after work of the run.
@@ -91,6 +91,18 @@ fn db_text(e: &DbError) -> String {
                 e.message,
                 e.detail.as_deref().unwrap_or("nothing was changed")
             )
+        }
+        // Another connection held a lock for as long as the command would wait: who held it
+        // and how long backstop waited, where the driver knows, and what to do.
+        (crate::driver::DbErrorKind::LockTimeout, _) => {
+            let mut text = format!("database error: {e}");
+            if let Some(d) = &e.detail {
+                text.push_str(&format!("\n    detail: {d}"));
+            }
+            if let Some(h) = &e.hint {
+                text.push_str(&format!("\n    hint: {h}"));
+            }
+            text
         }
         _ => format!("database error: {e}"),
     }

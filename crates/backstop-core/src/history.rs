@@ -85,8 +85,29 @@ pub fn incomplete_history(missing: &[String]) -> crate::driver::DbError {
 /// statement. It is replaced when the run ends, however it ends, unless the process died.
 pub const RUNNING_NOTE: &str = "running outside a transaction";
 
-/// The same, for a rollback step outside a transaction.
+/// The same, for a rollback step outside a transaction. Written as
+/// [`rollback_running_note`], with how many statements of the down script completed; an
+/// older backstop wrote it alone.
 pub const ROLLBACK_RUNNING_NOTE: &str = "rollback running outside a transaction";
+
+/// The note of a rollback step outside a transaction while it runs: its dirty marker,
+/// written before the first statement of the down script (`done` = 0) and again after
+/// each one, as `progress` is for up.sql (which it leaves as the apply recorded it).
+pub fn rollback_running_note(done: usize, total: usize) -> String {
+    format!("{ROLLBACK_RUNNING_NOTE}: {done} of {total} down statements completed")
+}
+
+/// Whether `note` is a running rollback step's ([`rollback_running_note`]), and then how
+/// many statements of its down script it records as completed (`None`: an older
+/// backstop's note, which does not say).
+pub fn rollback_running(note: &str) -> Option<Option<usize>> {
+    let rest = note.strip_prefix(ROLLBACK_RUNNING_NOTE)?;
+    if rest.is_empty() {
+        return Some(None);
+    }
+    let done = rest.strip_prefix(": ")?.split(' ').next()?.parse().ok()?;
+    Some(Some(done))
+}
 
 impl HistoryRow {
     /// The note as a person should read it. A dirty row that still carries the note its run
@@ -107,17 +128,40 @@ impl HistoryRow {
                 let next = up
                     .get(done)
                     .map(|st| format!("; the next would have been statement {} (up.sql line {}), which may have completed without being recorded (progress is written after each statement; the run's error, if it printed one, says)", done + 1, st.line))
-                    .unwrap_or_default();
+                    // Every statement ran: the verify script, or only the record of the
+                    // run's end, is what did not get done.
+                    .unwrap_or_else(|| "; it stopped after them, in its verify script or while recording its end (the run's error, if it printed one, says)".into());
                 Some(format!(
                     "its run stopped part-way outside a transaction (killed, disconnected, or its progress could not be recorded; a run still going holds the migration lock): history records {done} of {} statements of up.sql completed{next}",
                     up.len()
                 ))
             }
-            Some(ROLLBACK_RUNNING_NOTE) => Some(
-                "its rollback stopped part-way outside a transaction (killed or disconnected; a run still going holds the migration lock): its down script may have run in part".into(),
-            ),
-            _ => self.note.clone(),
+            Some(note) => match rollback_running(note) {
+                Some(done) => Some(self.rollback_stopped(engine, done)),
+                None => self.note.clone(),
+            },
+            None => None,
         }
+    }
+
+    /// [`Self::explained_note`] of a dirty row whose rollback step stopped part-way, with
+    /// `done` statements of its down script recorded as completed (`None`: not said).
+    fn rollback_stopped(&self, engine: crate::driver::Engine, done: Option<usize>) -> String {
+        let Some(done) = done else {
+            return "its rollback stopped part-way outside a transaction (killed or disconnected; a run still going holds the migration lock): its down script may have run in part".into();
+        };
+        let down = crate::sql::split_for(engine, self.down_sql.as_deref().unwrap_or(""));
+        let done = done.min(down.len());
+        // As for apply: a run that stopped between a statement and its record ran one
+        // statement more than it says.
+        let next = down
+            .get(done)
+            .map(|st| format!("; the next would have been statement {} (down.sql line {}), which may have completed without being recorded (progress is written after each statement; the run's error, if it printed one, says)", done + 1, st.line))
+            .unwrap_or_default();
+        format!(
+            "its rollback stopped part-way outside a transaction (killed, disconnected, or its progress could not be recorded; a run still going holds the migration lock): history records {done} of {} statements of its stored down script completed{next}",
+            down.len()
+        )
     }
 
     /// Digest of what later commands take from this row on trust: the stored up, down and

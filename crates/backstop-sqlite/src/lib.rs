@@ -323,20 +323,44 @@ impl SqliteDriver {
         self.waiter.set_notice(notice);
     }
 
-    /// A lock timeout of backstop's own work, with who holds the lock in its message (the
-    /// message is what a read's error shows).
+    /// A lock timeout of backstop's own work before anything of a run (a read, the
+    /// transaction of a check or a refusal's record): who holds the file and how long
+    /// backstop waited in its detail, as for a statement, and what to do in its hint. The
+    /// hint is for a command that stops there, with nothing changed; the engine leaves it
+    /// out where the wait came after work of the run (a record it could not write).
     fn explain<T>(&self, r: Result<T, DbError>) -> Result<T, DbError> {
-        r.map_err(|mut e| {
-            if e.kind == DbErrorKind::LockTimeout {
-                if let Some(who) = self.waiter.holder_detail() {
-                    e.message = format!(
-                        "{}: {who}; run the command again when it is done, or with a longer --lock-wait (a database in WAL mode can be read while it is written)",
-                        e.message
-                    );
-                }
-            }
-            e
-        })
+        r.map_err(|e| self.explained(e, self.limit_in_force()))
+    }
+
+    /// [`Self::explain`] for an error met while the wait was `limit`.
+    fn explained(&self, e: DbError, limit: String) -> DbError {
+        if e.kind != DbErrorKind::LockTimeout {
+            return e;
+        }
+        let mut e = self.held_by(e, limit);
+        e.hint = Some("run the command again when it is done, or with a longer --lock-wait (a database in WAL mode can be read while it is written)".into());
+        e
+    }
+
+    /// The wait in force for the next statement, as a detail names it.
+    fn limit_in_force(&self) -> String {
+        match self.effective().lock {
+            Some(t) if t.is_zero() => "with no limit".into(),
+            Some(t) => format!("lock_timeout ({})", busy::humanize(t)),
+            None => format!("--lock-wait ({})", busy::humanize(self.lock_wait)),
+        }
+    }
+
+    /// A lock timeout after waiting `limit`, with how long and who holds the file in its
+    /// detail (kept if already said).
+    fn held_by(&self, mut e: DbError, limit: String) -> DbError {
+        if e.kind == DbErrorKind::LockTimeout && e.detail.is_none() {
+            e.detail = self
+                .waiter
+                .holder_detail()
+                .map(|who| format!("waited {limit} for the database: {who}"));
+        }
+        e
     }
 
     /// One of backstop's own writes, with whatever the script before it set that would
@@ -397,18 +421,17 @@ impl SqliteDriver {
 
     /// A lock timeout of one of backstop's own writes ([`Self::own_write_tx`]), with how
     /// long it waited and who holds the file in its detail (kept if already said).
-    fn waited(&self, mut e: DbError) -> DbError {
-        if e.kind == DbErrorKind::LockTimeout && e.detail.is_none() {
-            e.detail = self.waiter.holder_detail().map(|who| {
-                format!(
-                    "waited --lock-wait ({}) for the database: {who}",
-                    busy::humanize(self.lock_wait)
-                )
-            });
-            // The statements' hint ("retried when the migration allows retries") is not
-            // this write's: backstop's own writes are not retried.
-            e.hint = None;
+    fn waited(&self, e: DbError) -> DbError {
+        if e.kind != DbErrorKind::LockTimeout || e.detail.is_some() {
+            return e;
         }
+        let mut e = self.held_by(
+            e,
+            format!("--lock-wait ({})", busy::humanize(self.lock_wait)),
+        );
+        // The statements' hint ("retried when the migration allows retries") is not
+        // this write's: backstop's own writes are not retried.
+        e.hint = None;
         e
     }
 
@@ -522,24 +545,33 @@ impl Driver for SqliteDriver {
         }
         self.transaction = Some(timeouts);
         self.apply_busy_timeout()?;
+        let limit = self.limit_in_force();
         // IMMEDIATE takes the write lock now, waiting up to the lock timeout, rather than at
         // the first write, where a concurrent writer would make the upgrade fail with
         // SQLITE_BUSY half-way through a migration.
         if let Err(e) = self.own_write(|| self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)) {
             self.transaction = None;
             let _ = self.apply_busy_timeout();
-            // Who holds the file, and what to do, as for backstop's reads, when the wait
-            // was --lock-wait's (a migration's lock_timeout failure is said by the run).
-            return match timeouts.lock {
-                None => self.explain(Err(e)),
-                Some(_) => Err(e),
-            };
+            // Who holds the file and how long backstop waited, and — when the wait was
+            // --lock-wait's — what to do, as for backstop's reads (a migration's
+            // lock_timeout failure is said by the run).
+            return Err(match timeouts.lock {
+                None => self.explained(e, limit),
+                Some(_) => self.held_by(e, limit),
+            });
         }
         Ok(())
     }
 
     fn commit(&mut self) -> Result<(), DbError> {
+        // The write lock is held since BEGIN IMMEDIATE: only readers can keep COMMIT
+        // waiting (rollback-journal mode: a commit needs the file to itself), and the wait
+        // line and the error say so.
+        let limit = self.limit_in_force();
+        self.waiter.set_committing(true);
         let r = self.conn.execute_batch("COMMIT").map_err(db);
+        let r = r.map_err(|e| self.held_by(e, limit));
+        self.waiter.set_committing(false);
         // A COMMIT that failed with SQLITE_BUSY leaves the transaction open for a retry or
         // a rollback; only a finished transaction gives the session its timeouts back.
         self.end_transaction()?;

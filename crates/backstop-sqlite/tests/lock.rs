@@ -211,7 +211,19 @@ fn a_database_kept_busy_by_another_run_is_waited_for_and_its_holder_named() {
         "{waited:?}"
     );
     assert_eq!(e.kind, DbErrorKind::LockTimeout, "{e:?}");
-    assert!(e.message.contains("backstop apply (ann)"), "{e:?}");
+    // Who holds the file and how long it waited, in the detail; what to do, in the hint.
+    let detail = e.detail.clone().unwrap_or_default();
+    assert!(
+        detail.starts_with("waited --lock-wait (1500ms) for the database: ")
+            && detail.contains("backstop apply (ann)"),
+        "{e:?}"
+    );
+    assert!(
+        e.hint
+            .as_deref()
+            .is_some_and(|h| h.starts_with("run the command again when it is done")),
+        "{e:?}"
+    );
     let lines = told.lock().unwrap().clone();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
@@ -227,5 +239,10 @@ fn a_database_kept_busy_by_another_run_is_waited_for_and_its_holder_named() {
     app.execute("CREATE TABLE app (x)").unwrap();
     d.set_lock_wait(Duration::from_millis(100));
     let e = d.schema(None).unwrap_err();
-    assert!(e.message.contains("the migration lock is free"), "{e:?}");
+    assert!(
+        e.detail
+            .as_deref()
+            .is_some_and(|d| d.contains("the migration lock is free")),
+        "{e:?}"
+    );
 }

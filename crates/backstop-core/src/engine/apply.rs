@@ -4,7 +4,7 @@ use super::rollback::undo_one;
 use super::run::{
     self, append_and_commit, append_with, backoff, read_next, record, run_statements, ScriptRef,
 };
-use super::{crosscheck, inspect, Ctx, RunFailure};
+use super::{crosscheck, dirty, inspect, Ctx, RunFailure};
 use crate::driver::{Driver, RecordCommitError, Timeouts};
 use crate::error::EngineError;
 use crate::history::{HistoryRow, Status, StoredState};
@@ -700,7 +700,8 @@ pub(crate) fn end_failed_run(
     // After a history write that could not be made, the end-of-run save would only wait
     // for the same holder again (and the error says nothing more was written): the state
     // row is as the migration's dirty marker left it.
-    let unwritable = matches!(&error, EngineError::NeedsPerson { needs, .. } if needs.situation == Situation::ProgressNotRecorded);
+    let unwritable = matches!(&error, EngineError::NeedsPerson { needs, .. } if needs.situation == Situation::ProgressNotRecorded
+        || (needs.situation == Situation::RecordFailed && needs.history == HistoryState::Dirty));
     let durable = if unwritable {
         db.flush()
     } else {
@@ -1371,9 +1372,15 @@ fn apply_no_tx(
                 up.len(),
                 ran_list(m, &up, done)
             );
+            // A database error as a dirty migration's report quotes it: with who held the
+            // database, not the advice to run the command again (which would refuse).
+            let said = match &other {
+                EngineError::Db { source } => dirty::quoted(source),
+                other => other.to_string(),
+            };
             Err(EngineError::NeedsPerson {
                 what: format!(
-                    "migration {} ({}) was running outside a transaction when this happened: {other}",
+                    "migration {} ({}) was running outside a transaction when this happened: {said}",
                     m.version, m.name
                 ),
                 failure: other.failure().cloned().map(Box::new),
@@ -1421,89 +1428,33 @@ fn progress_unrecorded(
     up: &[crate::sql::Statement],
     se: run::ScriptError,
 ) -> EngineError {
-    use crate::driver::{DbError, DbErrorKind};
-    let ran = se.completed.clamp(1, up.len().max(1));
-    let recorded = ran - 1;
-    let e = se
-        .db
-        .unwrap_or_else(|| DbError::other(se.failure.error.clone()));
-    let offset = m.script_line_offset(Part::Up);
-    let file = m.script_path(Part::Up).display().to_string();
-    let span = |from: usize, to: usize| match to - from {
-        0 => format!("statement {from}"),
-        _ => format!("statements {from} to {to}"),
-    };
-    // Statements `from..to` (0-based), each on a line of its own.
-    let listed = |from: usize, to: usize| -> String {
-        up.iter()
-            .enumerate()
-            .take(to)
-            .skip(from)
-            .map(|(i, s)| {
-                format!(
-                    "\n  {}. line {}: {}",
-                    i + 1,
-                    s.line + offset,
-                    redact(&s.excerpt())
-                )
-            })
-            .collect()
-    };
-    // Where and what, as a failed statement's error reads (it is the statement's position,
-    // though the statement itself did not fail).
-    let mut what = match up.get(ran - 1) {
-        Some(st) => format!(
-            "{file}:{}:{}: migration {} ({}) up statement {ran} completed outside a transaction, but recording its progress in history failed: {}",
-            st.line + offset,
-            st.column,
-            m.version,
-            m.name,
-            e.message
-        ),
-        None => format!(
-            "{file}: migration {} ({}) ran outside a transaction, but recording its progress in history failed: {}",
-            m.version, m.name, e.message
-        ),
-    };
-    if let Some(c) = &e.code {
-        what.push_str(&format!(" [{c}]"));
-    }
-    if let Some(st) = up.get(ran - 1) {
-        what.push_str(&format!("\n    {}", redact(&st.excerpt())));
-    }
-    if let Some(d) = &e.detail {
-        what.push_str(&format!("\n    detail: {}", redact(d)));
-    }
-    let counted = match e.kind {
-        DbErrorKind::Connection => format!(
-            "{recorded} (or {ran}, if the write reached the database before the connection went)"
-        ),
-        _ => recorded.to_string(),
-    };
-    let not_run = match listed(ran, up.len()) {
+    let s = script_ref(m, Part::Up);
+    let dirty::Unrecorded {
+        what,
+        ran,
+        counted,
+        kind,
+    } = dirty::unrecorded(&s, up, se);
+    let not_run = match dirty::listed(&s, up, ran, up.len()) {
         rest if rest.is_empty() => String::new(),
         rest => format!("\n  not run:{rest}"),
     };
     let state = format!(
-        "migration {v} is dirty, and history counts {counted} of its {n} up statements as completed, but {ran} ran: {stmt} completed and was committed, and only recording that failed. Statements of {file} that ran, each committed on its own:{ran_list}{not_run}\n  backstop stopped there: it ran nothing more of the migration (no further statement, no verify or down script) and wrote nothing more (each write would wait for the same holder); nothing runs on this database until the migration is resolved",
+        "migration {v} is dirty, and history counts {counted} of its {n} up statements as completed, but {ran} ran: {stmt} completed and was committed, and only recording that failed. Statements of {file} that ran, each committed on its own:{ran_list}{not_run}{stopped}",
         v = m.version,
         n = up.len(),
-        stmt = span(ran, ran),
-        ran_list = listed(0, ran),
+        stmt = dirty::span(ran, ran),
+        file = s.file,
+        ran_list = dirty::listed(&s, up, 0, ran),
+        stopped = dirty::stopped_there(Some("no further statement, no verify or down script"), kind),
     );
-    let once = match e.kind {
-        DbErrorKind::LockTimeout => {
-            "once the other connection is done with the database (the detail above says who holds it, where known)"
-        }
-        DbErrorKind::Connection => "once the connection is back",
-        _ => "once the cause of the error above is fixed",
-    };
+    let once = dirty::once(kind);
     let v = m.version;
     let next = if ran < up.len() {
         format!(
             "{once}, go by the lists above, not by history's count: {done} of the up script ran, {rest} did not (`backstop schema` shows the schema now). Then either run {rest} by hand and `backstop resolve {v} --applied --reason \"…\"`, or undo {done} by hand (the down script shows how) and `backstop resolve {v} --rolled-back --reason \"…\"`",
-            done = span(1, ran),
-            rest = span(ran + 1, up.len()),
+            done = dirty::span(1, ran),
+            rest = dirty::span(ran + 1, up.len()),
         )
     } else {
         format!(
@@ -1511,13 +1462,7 @@ fn progress_unrecorded(
         )
     };
     let mut needs = dirty_needs(Situation::ProgressNotRecorded, m);
-    needs.statements = Some(run::progress(
-        &script_ref(m, Part::Up),
-        up,
-        ran,
-        None,
-        false,
-    ));
+    needs.statements = Some(run::progress(&s, up, ran, None, false));
     needs.state = state;
     needs.next = next;
     EngineError::NeedsPerson {
@@ -1866,15 +1811,19 @@ fn run_no_tx(
                 serde_json::to_string(&schema.delta_to(&now)).unwrap_or_else(|_| "{}".into());
             crate::schema::diff(schema, &now)
         });
-        db.save_history(row)?;
-        let _ = record(
+        // The row and its event together (see `crosscheck`). When another connection keeps
+        // them from the database, the failure is still what is reported, saying so; the
+        // row stays as its dirty marker left it, counting the statements that completed.
+        let unrecorded = run::record_with_or_say(
             db,
+            Some(row),
             state,
             &ctx.actor,
             NewEvent::new("dirty")
                 .version(m.version)
                 .release(release)
                 .detail(detail),
+            "failure",
         );
         let mut needs = stopped_needs(Situation::StoppedPartWay, m, &se, up, up_done);
         needs.state = format!(
@@ -1882,6 +1831,10 @@ fn run_no_tx(
             m.version,
             ran_list(m, up, up_done)
         );
+        // Below the list, on a line of its own (as `with_state_note` adds).
+        if let Some(note) = unrecorded.strip_prefix("; ") {
+            needs.state = format!("{}\n{note}", needs.state);
+        }
         needs.cleanup = how;
         return Err(EngineError::NeedsPerson {
             what: se.failure.to_string(),
@@ -1892,12 +1845,19 @@ fn run_no_tx(
         });
     }
 
-    let after = db.schema(None)?;
+    // Every statement ran and the verify script passed: what is left is the record of the
+    // end, which only the database can refuse (another connection holding the file, the
+    // connection gone). Then the change is complete, but history still says dirty.
+    let after = match db.schema(None) {
+        Ok(after) => after,
+        Err(e) => return Err(record_not_written(m, up, &verify, e)),
+    };
     let after_fp = after.fingerprint();
     let duration_ms = t0.elapsed().as_millis() as i64;
+    let mut done = row.clone();
     let applied = completed(
         m,
-        row,
+        &mut done,
         schema,
         &after,
         &before_fp,
@@ -1908,44 +1868,96 @@ fn run_no_tx(
     );
     let mut st = state.clone();
     st.fingerprint = after_fp.clone();
-    db.begin(Timeouts::default())?;
-    let ev = NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "scripts": row.scripts_digest(), "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "transaction": false}));
-    match append_with(db, Some(row), &mut st, &ctx.actor, ev).and_then(|_| db.commit()) {
+    let ev = NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "scripts": done.scripts_digest(), "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "transaction": false}));
+    let recorded = db.begin(Timeouts::default()).and_then(|_| {
+        append_with(db, Some(&done), &mut st, &ctx.actor, ev).and_then(|_| db.commit())
+    });
+    match recorded {
         Ok(()) => {
+            *row = done;
             *state = st;
             *schema = after;
             Ok((applied, row.clone()))
         }
         Err(e) => {
+            // SQLite leaves a transaction whose COMMIT failed open.
             let _ = db.rollback();
-            let mut needs = dirty_needs(Situation::RecordFailed, m);
-            needs.statements = Some(run::progress(
-                &script_ref(m, Part::Up),
-                up,
-                up.len(),
-                None,
-                false,
-            ));
-            needs.state = format!("its change is in the database; history still marks it dirty (all {} statements completed)", up.len());
-            needs.next = format!("check the connection, then `backstop resolve {} --applied --reason \"recording failed after a complete run\"`", m.version);
-            needs.commands = vec![NextCommand::new(
-                format!(
-                    "backstop resolve {} --applied --reason \"recording failed after a complete run\"",
-                    m.version
-                ),
-                "once the connection is back: every statement completed",
-            )];
-            Err(EngineError::NeedsPerson {
-                what: format!(
-                    "migration {} ran completely, but recording it failed: {}",
-                    m.version, e.message
-                ),
-                failure: None,
-                needs: Box::new(needs),
-                diff: None,
-                path: Some(m.path.clone()),
-            })
+            Err(record_not_written(m, up, &verify, e))
         }
+    }
+}
+
+/// Migration `m` ran to its end outside a transaction — every statement of `up`, then its
+/// `verify` script, which passed — but the record of that could not be written (`e`): the
+/// change is complete in the database, and history still marks it dirty, counting every
+/// statement as completed (the ledger has no `apply` event for it). Nothing is left to
+/// run: once the cause is gone, `resolve --applied` records it as it is.
+fn record_not_written(
+    m: &Migration,
+    up: &[crate::sql::Statement],
+    verify: &[crate::sql::Statement],
+    e: crate::driver::DbError,
+) -> EngineError {
+    use crate::driver::DbErrorKind;
+    let s = script_ref(m, Part::Up);
+    let v = m.version;
+    let checked = if verify.is_empty() {
+        "it has no verify script"
+    } else {
+        "its verify script passed"
+    };
+    let what = format!(
+        "{}: migration {v} ({}) ran to its end outside a transaction and {checked}, but recording that in history failed: {}",
+        s.file,
+        m.name,
+        dirty::quoted(&e)
+    );
+    let state = format!(
+        "migration {v} is dirty: every statement of its up script completed (each committed on its own) and {checked}, so its change is complete in the database; only its record is missing: history still marks it dirty, counting all {n} up statements as completed, and the ledger has no `apply` event for it. Statements of {file} that ran:{ran}{stopped}",
+        n = up.len(),
+        file = s.file,
+        ran = dirty::listed(&s, up, 0, up.len()),
+        stopped = dirty::stopped_there(None, e.kind),
+    );
+    let applied = format!("backstop resolve {v} --applied --reason \"…\"");
+    let rolled_back = format!("backstop resolve {v} --rolled-back --reason \"…\"");
+    let mut commands = vec![
+        NextCommand::new(
+            applied.clone(),
+            format!("{}: the up script ran to its end and {checked}; this records the migration as applied", dirty::once(e.kind)),
+        ),
+        NextCommand::new(
+            rolled_back.clone(),
+            "its change is not to stay: undo it by hand first (the down script shows how); resolve checks that the schema is as before the migration",
+        ),
+    ];
+    let next = if e.kind == DbErrorKind::Connection {
+        // The COMMIT may have reached the database before the connection went.
+        commands.insert(
+            0,
+            NextCommand::new(
+                "backstop status",
+                format!("first, once the connection is back: migration {v} shows applied if its record was written before the connection went, and then nothing needs doing"),
+            ),
+        );
+        format!("once the connection is back, run `backstop status`: if migration {v} shows applied, its record was written before the connection went and nothing needs doing; if it shows dirty, `{applied}` records it as applied (nothing of it is left to run); or, if its change is not to stay, undo it by hand (the down script shows how) and `{rolled_back}`")
+    } else {
+        format!(
+            "{}, `{applied}` records the migration as applied (nothing of it is left to run); or, if its change is not to stay, undo it by hand (the down script shows how) and `{rolled_back}`",
+            dirty::once(e.kind)
+        )
+    };
+    let mut needs = dirty_needs(Situation::RecordFailed, m);
+    needs.statements = Some(run::progress(&s, up, up.len(), None, false));
+    needs.state = state;
+    needs.next = next;
+    needs.commands = commands;
+    EngineError::NeedsPerson {
+        what,
+        failure: None,
+        needs: Box::new(needs),
+        diff: None,
+        path: Some(m.path.clone()),
     }
 }
 

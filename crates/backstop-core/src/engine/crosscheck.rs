@@ -12,7 +12,7 @@
 //! The check reads the events once and parses only the few details it needs; it does not
 //! re-hash the chain (`audit verify` does), so `status` stays fast with a long ledger.
 
-use crate::history::{HistoryRow, Status, StoredState, ROLLBACK_RUNNING_NOTE};
+use crate::history::{rollback_running, HistoryRow, Status, StoredState};
 use crate::ledger::Event;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -158,7 +158,7 @@ fn agrees(row: &HistoryRow, expected: &Expected) -> bool {
         // statement and records nothing until it ends: a run that died there leaves this.
         // (Dirty blocks every run until a person resolves it.)
         (Status::Dirty, Some(Status::Applied)) => {
-            row.note.as_deref() == Some(ROLLBACK_RUNNING_NOTE)
+            row.note.as_deref().and_then(rollback_running).is_some()
                 // An unproven rollback outside a transaction leaves its row dirty; its
                 // `rollback-failed` event says so (`"dirty": true`) only from this version
                 // on. Without the flag the event can't tell, so either status agrees.

@@ -4,9 +4,11 @@
 mod apply;
 mod audit;
 mod crosscheck;
+mod dirty;
 mod inspect;
 mod lock;
 mod rollback;
+mod rollback_stopped;
 mod run;
 
 pub use apply::{apply, refusal_before_create, ApplyOptions, LintGate, LintHook, LintOverride};

@@ -1,10 +1,10 @@
 //! rollback: stored down scripts, newest first, each proven by the schema fingerprint.
 
 use super::run::{self, append_and_commit, backoff, read_next, record, run_statements, ScriptRef};
-use super::{crosscheck, Ctx, RunFailure};
+use super::{crosscheck, dirty, rollback_stopped as stopped, Ctx, RunFailure};
 use crate::driver::{Driver, Engine, RecordCommitError, Timeouts};
 use crate::error::EngineError;
-use crate::history::{HistoryRow, Status, StoredState};
+use crate::history::{rollback_running_note, HistoryRow, Status, StoredState};
 use crate::ledger::NewEvent;
 use crate::migration::Part;
 use crate::redact::redact;
@@ -528,21 +528,25 @@ pub(crate) fn undo_one(
     let transactional = row.options.transaction && db.transactional_ddl();
     // Before anything of this step runs, so an error here is not one that leaves it dirty.
     db.reset_session()?;
-    match undo_inner(db, row, ctx, state, schema, forced, accepted) {
+    let mut reached = Reached::default();
+    match undo_inner(db, row, ctx, state, schema, forced, accepted, &mut reached) {
         // Outside a transaction the row is marked dirty before the first statement: any
-        // error after that leaves work a person must check.
-        Err(EngineError::Db { source }) if !transactional => {
-            let mut needs = dirty_needs(Situation::Interrupted, row);
-            needs.state =
-                "history marks the migration dirty; its down script may have run in part".into();
-            needs.next = format!("inspect the database, then `backstop resolve {v} --rolled-back --reason \"…\"` or `backstop resolve {v} --applied --reason \"…\"`", v = row.version);
-            Err(EngineError::needs_person(
-                format!("the rollback of migration {} ({}) was running outside a transaction when this happened: {source}", row.version, row.name),
-                needs,
-            ))
+        // error after that leaves work a person must check, and what ran is known.
+        Err(EngineError::Db { source }) if !transactional && reached.marked => {
+            Err(stopped::interrupted(db.engine(), row, reached.ran, source))
         }
         other => other,
     }
+}
+
+/// How far a rollback step outside a transaction got, known here whether or not history
+/// could be told.
+#[derive(Default)]
+struct Reached {
+    /// The dirty marker was written: from here on, an error leaves the migration dirty.
+    marked: bool,
+    /// Statements of the down script that completed, each committed on its own.
+    ran: usize,
 }
 
 /// Record the failure of `row`'s down script in the ledger (its `rollback-failed` event);
@@ -561,12 +565,12 @@ fn record_failure(
 }
 
 /// The stored down script of `row`, as errors name it.
-fn down_file(row: &HistoryRow) -> String {
+pub(super) fn down_file(row: &HistoryRow) -> String {
     format!("history:{}/down.sql (stored at apply time)", row.version)
 }
 
 /// A rollback left `row` dirty outside a transaction: the two ways out of it.
-fn dirty_needs(situation: Situation, row: &HistoryRow) -> NeedsPersonReport {
+pub(super) fn dirty_needs(situation: Situation, row: &HistoryRow) -> NeedsPersonReport {
     let mut needs = NeedsPersonReport::new(
         situation,
         "rollback",
@@ -581,6 +585,7 @@ fn dirty_needs(situation: Situation, row: &HistoryRow) -> NeedsPersonReport {
     needs
 }
 
+#[allow(clippy::too_many_arguments)]
 fn undo_inner(
     db: &mut dyn Driver,
     row: &HistoryRow,
@@ -589,6 +594,7 @@ fn undo_inner(
     schema: &mut SchemaState,
     forced: Option<&str>,
     accepted: &run::AcceptedDrift,
+    reached: &mut Reached,
 ) -> Result<RolledBackMigration, EngineError> {
     let Some(down_sql) = row.down_sql.as_deref() else {
         return Err(EngineError::refused(
@@ -620,6 +626,18 @@ fn undo_inner(
     // Outside a transaction each statement commits on its own: a retry goes on from the
     // statement that failed.
     let mut from = 0usize;
+    // Outside a transaction: the dirty marker, written once before the first statement and
+    // again after each one with how many completed (on its note: `progress` counts up.sql).
+    let mut marker = row.clone();
+    marker.status = Status::Dirty;
+    if !transactional {
+        marker.note = Some(rollback_running_note(0, down.len()));
+        // Nothing has run yet: a marker that can't be written leaves the migration applied
+        // as it was, and the error is the run's to report.
+        db.save_history(&marker)?;
+        reached.marked = true;
+        db.set_session_timeouts(timeouts)?;
+    }
     let t0 = Instant::now();
     loop {
         let mut began = Ok(());
@@ -627,16 +645,19 @@ fn undo_inner(
             if let Err(e) = db.begin_batched(timeouts) {
                 began = Err(run::begin_lock_timeout(&sref, &down, e)?);
             }
-        } else {
-            let mut dirty = row.clone();
-            dirty.status = Status::Dirty;
-            dirty.note = Some(crate::history::ROLLBACK_RUNNING_NOTE.into());
-            db.save_history(&dirty)?;
-            db.set_session_timeouts(timeouts)?;
         }
         let follows = transactional.then_some(&*schema);
         let ran = began
-            .and_then(|_| run_statements(db, &sref, &down, from, follows, |_, _| Ok(())))
+            .and_then(|_| {
+                run_statements(db, &sref, &down, from, follows, |db, n| {
+                    if transactional {
+                        return Ok(());
+                    }
+                    reached.ran = n;
+                    marker.note = Some(rollback_running_note(n, down.len()));
+                    db.save_history(&marker)
+                })
+            })
             .and_then(|_| match transactional {
                 true => run::read_after(db, &sref, &down, schema).map(Some),
                 false => Ok(None),
@@ -663,7 +684,7 @@ fn undo_inner(
                 let next = if se.read {
                     read_next(&se, "rollback")
                 } else {
-                    run::script_next(&se, "rollback", true, format!(
+                    run::script_next(&se, "rollback", row.options.lock_timeout().is_some(), format!(
                         "see the stored down script with `backstop rollback --dry-run`. If something in the database is in the way (data, an object changed by hand), put it right and run `backstop rollback` again; if the stored script itself is wrong, undo migration {v} by hand and run `backstop resolve {v} --rolled-back --reason \"…\"`, which checks that the schema is as before it",
                         v = row.version
                     ))
@@ -673,6 +694,12 @@ fn undo_inner(
                     state: format!("the down script of migration {} was rolled back; the migration is still applied and the database is as before this rollback step{unrecorded}", row.version),
                     next,
                 });
+            }
+            // The statement is done but history can't say so: not the statement's failure,
+            // so neither retried nor followed by anything (see `stopped::progress_unrecorded`).
+            Err(se) if se.unrecorded => {
+                let _ = db.set_session_timeouts(Timeouts::default());
+                return Err(stopped::progress_unrecorded(row, &sref, &down, se));
             }
             Err(se) => {
                 if se.is_lock_timeout() && attempt < row.options.retries {
@@ -695,17 +722,20 @@ fn undo_inner(
                 // Nothing of the down script ran, and the schema is provably as before
                 // the step: the migration is simply still applied.
                 if se.completed == 0 && db.schema(None)?.fingerprint() == state.fingerprint {
-                    db.save_history(row)?;
-                    let unrecorded = record_failure(db, state, ctx, row, &se.failure);
                     let tries = if attempt > 0 {
                         format!(" (after {attempt} retries on lock timeout)")
                     } else {
                         String::new()
                     };
+                    // The marker taken back: the row as it was.
+                    if let Err(e) = db.save_history(row) {
+                        return Err(stopped::marker_left(row, &sref, &down, se, &tries, e));
+                    }
+                    let unrecorded = record_failure(db, state, ctx, row, &se.failure);
                     return Err(EngineError::Failed {
                         failure: Box::new(se.failure),
                         state: format!("the first statement of the down script of migration {} failed{tries}, so nothing of it ran; the migration is still applied and the database is as before this rollback step{unrecorded}", row.version),
-                        next: format!("if another session held a lock, run `backstop rollback` again when it is released{}; otherwise inspect the stored down script with `backstop rollback --dry-run`", run::lock_options("rollback", true).1),
+                        next: format!("if another session held a lock, run `backstop rollback` again when it is released{}; otherwise inspect the stored down script with `backstop rollback --dry-run`", run::lock_options("rollback", row.options.lock_timeout().is_some()).1),
                     });
                 }
                 let mut dirty = row.clone();
@@ -747,12 +777,23 @@ fn undo_inner(
                         .collect::<Vec<_>>()
                         .join("\n")
                 };
-                needs.state = format!("the down script of migration {} ran outside a transaction and stopped after {} of {} statements; the migration is marked dirty. Statements of the stored down script that completed:\n{done}", row.version, se.completed, down.len());
+                // And which did not: the one that failed, and those after it.
+                let not_run = match dirty::listed(&sref, &down, se.completed, down.len()) {
+                    rest if rest.is_empty() => String::new(),
+                    rest => format!("\n  not run (statement {} failed):{rest}", se.completed + 1),
+                };
+                needs.state = format!("the down script of migration {} ran outside a transaction and stopped after {} of {} statements; the migration is marked dirty. Statements of the stored down script that completed:\n{done}{not_run}", row.version, se.completed, down.len());
                 // Below the list, on a line of its own (as `with_state_note` adds).
                 if let Some(note) = unrecorded.strip_prefix("; ") {
                     needs.state = format!("{}\n{note}", needs.state);
                 }
-                needs.next = format!("finish or revert the down statements by hand, then `backstop resolve {v} --rolled-back --reason \"…\"` or `--applied`", v = row.version);
+                // A lock another session held stopped it: the way out waits for that one.
+                let once = if se.is_lock_timeout() {
+                    "once the other session is done with what it holds (the detail above says who, where known), "
+                } else {
+                    ""
+                };
+                needs.next = format!("{once}finish or revert the down statements by hand, then `backstop resolve {v} --rolled-back --reason \"…\"` or `--applied`", v = row.version);
                 // What is left to undo: the schema now against the one before the
                 // migration (its recorded changes undone from the state before this step).
                 let left = db
@@ -919,7 +960,11 @@ fn undo_inner(
         let detail = json!({"name": row.name, "duration_ms": duration_ms, "fingerprint_after": after_fp, "forced": forced.is_some(), "release_id": row.release_id});
         if !transactional {
             let _ = db.set_session_timeouts(Timeouts::default());
-            db.begin(Timeouts::default())?;
+            // Every statement ran and the schema is proven: only the record is left, and
+            // one that can't be written leaves a step that is done but dirty in history.
+            if let Err(e) = db.begin(Timeouts::default()) {
+                return Err(stopped::not_recorded(row, &sref, &down, e));
+            }
         }
         let book = append_and_commit(
             db,
@@ -933,8 +978,13 @@ fn undo_inner(
         );
         match book {
             Ok(()) => {}
+            Err(RecordCommitError::Record(e) | RecordCommitError::Commit(e)) if !transactional => {
+                // SQLite leaves a transaction whose COMMIT failed open.
+                let _ = db.rollback();
+                return Err(stopped::not_recorded(row, &sref, &down, e));
+            }
             Err(RecordCommitError::Commit(e)) => {
-                if e.kind != crate::driver::DbErrorKind::Connection && transactional {
+                if e.kind != crate::driver::DbErrorKind::Connection {
                     // Deferred constraints/triggers fail at COMMIT: the step is rolled back.
                     let _ = db.rollback();
                     let unrecorded = run::record_or_say(
@@ -950,7 +1000,10 @@ fn undo_inner(
                         failure: Box::new(run::commit_failure(&sref, down.len() + 1, &e)),
                         state: format!("the commit of the down script of migration {} failed, so it was rolled back; the migration is still applied{unrecorded}", row.version),
                         next: if e.kind == crate::driver::DbErrorKind::LockTimeout {
-                            run::commit_lock_next("rollback", false)
+                            run::commit_lock_next(
+                                "rollback",
+                                row.options.lock_timeout().is_some(),
+                            )
                         } else {
                             "fix the data so the deferred checks pass, then run the rollback again".into()
                         },
@@ -963,7 +1016,6 @@ fn undo_inner(
                     &row.name,
                     HistoryState::Unknown,
                 );
-                needs.transaction = transactional;
                 needs.part = Some(Part::Down);
                 needs.file = Some(sref.file.clone());
                 needs.state = "the server may or may not have committed it".into();
@@ -989,48 +1041,25 @@ fn undo_inner(
                     needs,
                 ));
             }
+            // In a transaction: the record is written with the step, so neither remains.
             Err(RecordCommitError::Record(e)) => {
                 let _ = db.rollback();
-                let mut needs = if transactional {
-                    let mut n = NeedsPersonReport::new(
-                        Situation::RecordFailed,
-                        "rollback",
-                        row.version,
-                        &row.name,
-                        HistoryState::Applied,
-                    );
-                    n.part = Some(Part::Down);
-                    n.file = Some(sref.file.clone());
-                    n.commands = vec![NextCommand::new(
-                        "backstop rollback --steps 1",
-                        "once the connection is back: the migration is still applied and the newest",
-                    )];
-                    n
-                } else {
-                    let mut n = dirty_needs(Situation::RecordFailed, row);
-                    n.statements = Some(run::progress(&sref, &down, down.len(), None, false));
-                    n.commands = vec![NextCommand::new(
-                        format!("backstop resolve {} --rolled-back --reason \"…\"", row.version),
-                        "once the connection is back: the down script ran and the schema was proven as before the migration",
-                    )];
-                    n
-                };
-                needs.state = if transactional {
-                    "the transaction was rolled back; the migration is still applied".into()
-                } else {
-                    "the down script ran; history still marks the migration dirty".into()
-                };
-                needs.next = format!(
-                    "check the connection, then run the rollback again{}",
-                    if transactional {
-                        String::new()
-                    } else {
-                        format!(
-                            " or `backstop resolve {} --rolled-back --reason \"…\"`",
-                            row.version
-                        )
-                    }
+                let mut needs = NeedsPersonReport::new(
+                    Situation::RecordFailed,
+                    "rollback",
+                    row.version,
+                    &row.name,
+                    HistoryState::Applied,
                 );
+                needs.part = Some(Part::Down);
+                needs.file = Some(sref.file.clone());
+                needs.commands = vec![NextCommand::new(
+                    "backstop rollback --steps 1",
+                    "once the connection is back: the migration is still applied and the newest",
+                )];
+                needs.state =
+                    "the transaction was rolled back; the migration is still applied".into();
+                needs.next = "check the connection, then run the rollback again".into();
                 return Err(EngineError::needs_person(
                     format!(
                         "rollback of migration {} ran, but recording it failed: {}",

@@ -278,9 +278,14 @@ pub(crate) fn commit_lock_next(command: &str, own_limit: bool) -> String {
 /// `--lock-wait`'s.
 pub(crate) fn lock_options(command: &str, own_limit: bool) -> (&'static str, &'static str) {
     match (command, own_limit) {
-        ("rollback", _) => (
+        ("rollback", true) => (
             "the migration's lock_timeout",
             " (a rollback uses the lock_timeout and retries stored when the migration was applied)",
+        ),
+        // Stored without a lock_timeout: its statements waited as long as the command does.
+        ("rollback", false) => (
+            "--lock-wait (the migration was applied with no lock_timeout)",
+            ", or run with a longer --lock-wait",
         ),
         (_, true) => (
             "the migration's lock_timeout",
@@ -626,11 +631,13 @@ pub(crate) fn record_with_or_say(
         Ok(()) => String::new(),
         Err(e) => {
             // What to grant, where a missing privilege stopped the write.
-            let grant = match (e.kind, &e.hint) {
-                (crate::driver::DbErrorKind::Privilege, Some(h)) => format!("; {h}"),
+            // Where a lock stopped it, who held the database and how long backstop waited.
+            let more = match (e.kind, &e.hint, &e.detail) {
+                (DbErrorKind::Privilege, Some(h), _) => format!("; {h}"),
+                (DbErrorKind::LockTimeout, _, Some(d)) => format!("; {d}"),
                 _ => String::new(),
             };
-            format!("; this {what} {UNRECORDED} ({}{grant})", e.message)
+            format!("; this {what} {UNRECORDED} ({}{more})", e.message)
         }
     }
 }
