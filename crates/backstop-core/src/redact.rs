@@ -299,7 +299,7 @@ fn redact_userinfo(text: &str) -> String {
     let mut copied = 0;
     let mut i = 0;
     while i < b.len() {
-        let Some((_, k)) = scheme_end(b, i) else {
+        let Some((scheme, k)) = scheme_end(b, i) else {
             i += 1;
             continue;
         };
@@ -309,7 +309,9 @@ fn redact_userinfo(text: &str) -> String {
             .and_then(|p| b.get(p))
             .map(|c| *c as char)
             .filter(|c| is_quote(*c));
-        match password_span(text, k, opened) {
+        // `user:pw@tcp(host)`: what looked like a scheme may have been the user name.
+        let bare_colon = k == scheme + 1;
+        match password_span(text, k, opened, bare_colon) {
             Ok((start, end)) => {
                 out.push_str(text.get(copied..start).unwrap_or_default());
                 out.push_str(MASK);
@@ -362,15 +364,29 @@ fn url_end(text: &str, from: usize, opened: Option<char>) -> usize {
 
 /// The byte range of the password in the userinfo of a URL whose authority starts at `k`,
 /// or where to look for the next URL: past everything that can't hold one, so that text
-/// with many `word:` or `a/b` runs costs one pass.
-fn password_span(text: &str, k: usize, opened: Option<char>) -> Result<(usize, usize), usize> {
+/// with many `word:` or `a/b` runs costs one pass. `bare_colon`: the scheme was followed by
+/// a single `:`, so it may have been a user name (`user:pw@tcp(host)/db`).
+fn password_span(
+    text: &str,
+    k: usize,
+    opened: Option<char>,
+    bare_colon: bool,
+) -> Result<(usize, usize), usize> {
     let end = url_end(text, k, opened);
     let token = text.get(k..end).unwrap_or_default();
     // The userinfo ends at the LAST '@' before the URL ends (whitespace or a closing quote):
     // a password may contain '@', ':', '/' or quotes when the user did not percent-encode
     // it. Masking too much is the safe direction.
-    let mut at = match token.rfind('@') {
-        Some(at) => k + at,
+    // `user:a`,b@host`: a quote that only looked like it closed the URL, after what can be
+    // a user name and password.
+    let userinfo_like =
+        token.contains(':') || k.checked_sub(1).and_then(|p| text.as_bytes().get(p)) == Some(&b':');
+    let at = token
+        .rfind('@')
+        .map(|at| k + at)
+        .or_else(|| quoted_at(text, k, end, opened).filter(|_| userinfo_like));
+    let mut at = match at {
+        Some(at) => at,
         None => {
             // `user:pass word@host`: an unencoded space in the password. Only a bare
             // `user:pass` (no '/', so not host:port/path; something after the colon)
@@ -397,7 +413,9 @@ fn password_span(text: &str, k: usize, opened: Option<char>) -> Result<(usize, u
         if host.contains([':', '/', '?', '#']) {
             break;
         }
-        match continued_at(text, host_end, opened) {
+        match quoted_at(text, at + 1, host_end, opened)
+            .or_else(|| continued_at(text, host_end, opened))
+        {
             Some(next) => at = next,
             None => break,
         }
@@ -411,10 +429,62 @@ fn password_span(text: &str, k: usize, opened: Option<char>) -> Result<(usize, u
         {
             Ok((k, at))
         }
+        // A MySQL DSN (`user:pw@tcp(host:3306)/db`, `user:pw@/db`): no scheme, and after
+        // the '@' a protocol with its address in parentheses, or the database's path.
+        None if bare_colon && is_dsn_address(text.get(at + 1..).unwrap_or_default()) => Ok((k, at)),
         // No ':' before the '@': nothing up to it can be a password.
         None => Err(at),
     }
 }
+
+/// Whether `rest`, after the `@` of a scheme-less `user:pw@…`, is a MySQL DSN's address: a
+/// protocol with its address in parentheses (`tcp(host:3306)`, `unix(/tmp/sock)`) or, with
+/// the default address, the database's path (`/db`). An e-mail address is neither.
+fn is_dsn_address(rest: &str) -> bool {
+    let protocol = rest
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(rest.len());
+    rest.starts_with('/')
+        || (protocol > 0 && rest.get(protocol..).is_some_and(|r| r.starts_with('(')))
+}
+
+/// Where a URL part that a quote seemed to close at `end` continues to, when the quote was
+/// part of its user name or password (`user:a`,b@host`, `user:p@s',x@host`): the last `@`
+/// of the first run after it that holds one, the runs being cut by whitespace or closing
+/// quotes, and only quotes joining them. `None` when whitespace or the end of the text comes
+/// first, or punctuation and another quote (`"sha256:ab","ann@example.com"`,
+/// `('a:b'),('ann@example.com')`): the quote did close the URL, or a string of JSON or SQL.
+/// Only past a few quotes and within the longest userinfo there is (from `from`, where the
+/// URL part starts), so long lines of quotes cost one pass.
+fn quoted_at(text: &str, from: usize, end: usize, opened: Option<char>) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut e = end;
+    for _ in 0..QUOTES_IN_USERINFO {
+        if !b.get(e).is_some_and(|c| is_quote(*c as char)) || e - from > LONGEST_USERINFO {
+            return None;
+        }
+        let punctuation = b
+            .get(e + 1..)?
+            .iter()
+            .position(|c| !c.is_ascii_punctuation() || is_quote(*c as char))?;
+        if punctuation > 0
+            && b.get(e + 1 + punctuation)
+                .is_some_and(|c| is_quote(*c as char))
+        {
+            return None;
+        }
+        let next = url_end(text, e + 1, opened);
+        if let Some(at) = text.get(e + 1..next)?.rfind('@') {
+            return Some(e + 1 + at);
+        }
+        e = next;
+    }
+    None
+}
+
+/// Past this many quotes that look as if they closed it, a URL's user name and password are
+/// not looked for any further (see [`quoted_at`]).
+const QUOTES_IN_USERINFO: usize = 4;
 
 /// Where a URL part cut by whitespace at `from` continues to: the last `@` of the first of
 /// the next two words on the same line that holds one (as without a space, the password
@@ -861,6 +931,10 @@ mod tests {
             "%é",
             "Some(",
             "\"password\": ",
+            "`,",
+            "',",
+            "\",",
+            "@tcp(",
             "h:5432",
             "db.internal",
             "x",
@@ -1039,9 +1113,102 @@ mod tests {
     }
 
     #[test]
+    fn a_quote_in_a_url_password_does_not_end_the_url() {
+        // Regression: a quote followed by `,` or `;` was taken for one that closes the URL,
+        // so `postgres://u:a`,b@h/db` was shown as it is.
+        for (text, shown) in [
+            (
+                "database: postgres://postgres:a`,b@127.0.0.1/db",
+                "database: postgres://postgres:***@127.0.0.1/db",
+            ),
+            ("postgres://u:a`;b@h/db", "postgres://u:***@h/db"),
+            ("postgres://u:a',b@h/db", "postgres://u:***@h/db"),
+            ("postgres://u:a\",b@h/db", "postgres://u:***@h/db"),
+            ("postgres://u:a`.b@h/db", "postgres://u:***@h/db"),
+            ("postgres://u:a`)b@h/db", "postgres://u:***@h/db"),
+            ("postgres://u:a`,b`,c@h/db", "postgres://u:***@h/db"),
+            ("postgres://:a`,b@h/db", "postgres://:***@h/db"),
+            ("postgres://u:p@s`,x@h/db", "postgres://u:***@h/db"),
+            (
+                "mysql://u:a`,b@tcp(h:3306)/db",
+                "mysql://u:***@tcp(h:3306)/db",
+            ),
+            (
+                "cannot connect to postgres://u:a`,b@h:5432/db: refused",
+                "cannot connect to postgres://u:***@h:5432/db: refused",
+            ),
+            (
+                "unexpected argument 'postgres://u:ab',cd@h/db' found",
+                "unexpected argument 'postgres://u:***@h/db' found",
+            ),
+            (
+                "`postgres://u:a`,b@h/db`, then `x`",
+                "`postgres://u:***@h/db`, then `x`",
+            ),
+        ] {
+            let once = redact_credentials(text);
+            assert_eq!(once, shown, "{text}");
+            assert_eq!(redact_credentials(&once), once, "{text}");
+        }
+        // A quote that closes a URL, or a string of JSON or SQL, still does.
+        for s in [
+            r#"{"checksum":"sha256:abc","actor":"ann@example.com"}"#,
+            r#"["sha256:abc","ann@example.com"]"#,
+            r#"["postgres://h:5432/db","ann@example.com"]"#,
+            "VALUES ('x:y'),('ann@example.com')",
+            "'postgres://h:5432/db', 'ann@example.com'",
+            "`postgres://h:5432/db`, ann@example.com",
+            r#"{"url":"postgres://u@h/db","actor":"ann@example.com"}"#,
+        ] {
+            assert_eq!(redact_credentials(s), s);
+        }
+        assert_eq!(
+            redact_credentials(r#"{"url":"postgres://u:pw@h","actor":"ann@example.com"}"#),
+            r#"{"url":"postgres://u:***@h","actor":"ann@example.com"}"#
+        );
+    }
+
+    #[test]
+    fn masks_the_password_of_a_mysql_dsn() {
+        // `user:password@protocol(address)/dbname`: no scheme, so nothing looked like a URL.
+        for (text, shown) in [
+            (
+                "u:pw@tcp(127.0.0.1:3306)/db",
+                "u:***@tcp(127.0.0.1:3306)/db",
+            ),
+            (
+                "cannot connect to app:p@ss@unix(/tmp/mysql.sock)/db?parseTime=true: refused",
+                "cannot connect to app:***@unix(/tmp/mysql.sock)/db?parseTime=true: refused",
+            ),
+            ("dsn app:hunter2@/db", "dsn app:***@/db"),
+            ("u:a`,b@tcp(h)/db", "u:***@tcp(h)/db"),
+        ] {
+            let once = redact_credentials(text);
+            assert_eq!(once, shown, "{text}");
+            assert_eq!(redact_credentials(&once), once, "{text}");
+        }
+        for s in [
+            "mailto:ann@example.com",
+            "sqlite::memory: and mailto:ann@example.com",
+            "by ann@example.com (tcp)",
+        ] {
+            assert_eq!(redact_credentials(s), s);
+        }
+    }
+
+    #[test]
     fn long_lines_cost_one_pass() {
         // Statements and schema text can be megabytes on one line.
-        for unit in ["a:b,", "a/b/", "x:y@z/", "password=x&", "u:p q@"] {
+        for unit in [
+            "a:b,",
+            "a/b/",
+            "x:y@z/",
+            "password=x&",
+            "u:p q@",
+            "a:b`,",
+            "a:b`,c@d`,",
+            "u:p@s',",
+        ] {
             let text = unit.repeat(200_000);
             let started = std::time::Instant::now();
             let _ = redact_credentials(&text);
