@@ -560,8 +560,9 @@ impl Value {
 }
 
 /// The values of `password` parameters in `text`. libpq's rules: a value is quoted with
-/// `'` (or `"`) and runs to the closing quote, or runs to the next space; a backslash
-/// escapes the character after it either way. A quoted value with no closing quote runs to
+/// `'` (or `"`) and runs to the closing quote, or runs to the next space (in a URL's query,
+/// also to the next `&`: see [`unquoted_end`]); a backslash escapes the character after it
+/// either way. A quoted value with no closing quote runs to
 /// the end of the text (it was cut short, as a statement excerpt is, and the rest may be
 /// the secret), or to the quote that closes the parameter when it is quoted itself.
 ///
@@ -606,28 +607,58 @@ fn password_values(text: &str) -> Vec<Value> {
             j += 1;
         }
         let start = j;
+        let name = name_start(b, key);
+        // A URL's query parameter (`?password=…`, `&password=…`) ends at the next one.
+        let query = matches!(
+            name.checked_sub(1).and_then(|p| b.get(p)),
+            Some(b'?' | b'&')
+        );
+        let ticked = ticks.open_at(b, j);
+        // Unquoted, as the value of `password: value` in prose is.
+        let mut plain = true;
         let (end, quoted, closed) = match b.get(j) {
             None => continue,
             Some(q @ (b'\'' | b'"')) => match closing_quote(b, j + 1, *q) {
-                Some(e) => (e + 1, true, true),
-                None => (unclosed_end(b, key, j), true, false),
+                // `'a b'c`: what follows the closing quote is more of the value (a URL's
+                // query takes quotes as they are), unless it ends the value or the text's
+                // sentence or brackets.
+                Some(e) if b.get(e + 1).is_some_and(|c| !ends_quoted(*c)) => {
+                    (unquoted_end(b, e + 1, ticked, query), false, false)
+                }
+                Some(e) => {
+                    plain = false;
+                    (e + 1, true, true)
+                }
+                None => {
+                    plain = false;
+                    (unclosed_end(b, name, j), true, false)
+                }
             },
             // Rust's Debug output of an `Option`.
             Some(_) if b.get(j..).is_some_and(|v| v.starts_with(b"Some(")) => {
+                plain = false;
                 (some_end(b, j), false, false)
             }
-            Some(_) => {
-                let end = unquoted_end(b, j, ticks.open_at(b, j));
-                let prose = separator == b':'
-                    && !quoted_key
-                    && start > after_separator
-                    && !stands_alone(b, end);
-                if prose {
-                    continue;
-                }
+            // JSON's `"password": null,`: a literal, which holds no `,` or closing bracket.
+            Some(_) if quoted_key => {
+                let end = unquoted_end(b, j, ticked, query);
+                let literal = b.get(j..end).unwrap_or_default();
+                let end = literal
+                    .iter()
+                    .position(|c| matches!(c, b',' | b'}' | b']'))
+                    .map_or(end, |p| j + p);
                 (end, false, false)
             }
+            Some(_) => (unquoted_end(b, j, ticked, query), false, false),
         };
+        let prose = plain
+            && separator == b':'
+            && !quoted_key
+            && start > after_separator
+            && !stands_alone(b, end);
+        if prose {
+            continue;
+        }
         if end > start {
             found.push(Value {
                 range: start..end,
@@ -713,11 +744,9 @@ fn encoded_len(b: &[u8], i: usize, want: u8) -> Option<usize> {
     code.eq_ignore_ascii_case(&want).then_some(len)
 }
 
-/// Where a quoted value with no closing quote, starting at `start`, ends: at the end of the
-/// text, or at the quote that closes the parameter when one opened it (`` `password='x` is
-/// not a duration``), so that the rest of the message stays. `key` is where `password`
-/// starts; the parameter's name may begin before it (`sslpassword`, `PGPASSWORD`).
-fn unclosed_end(b: &[u8], key: usize, start: usize) -> usize {
+/// Where the name of the parameter whose `password` key starts at `key` starts: it may
+/// begin before it (`sslpassword`, `PGPASSWORD`).
+fn name_start(b: &[u8], key: usize) -> usize {
     let mut name = key;
     while let Some(c) = name.checked_sub(1).and_then(|p| b.get(p)) {
         if !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')) {
@@ -725,6 +754,14 @@ fn unclosed_end(b: &[u8], key: usize, start: usize) -> usize {
         }
         name -= 1;
     }
+    name
+}
+
+/// Where a quoted value with no closing quote, starting at `start`, ends: at the end of the
+/// text, or at the quote that closes the parameter when one opened it (`` `password='x` is
+/// not a duration``), so that the rest of the message stays. `name` is where the
+/// parameter's name starts (see [`name_start`]).
+fn unclosed_end(b: &[u8], name: usize, start: usize) -> usize {
     match name.checked_sub(1).and_then(|p| b.get(p)) {
         Some(&q @ (b'`' | b'\'' | b'"')) => b
             .get(start + 1..)
@@ -761,8 +798,12 @@ fn stands_alone(b: &[u8], end: usize) -> bool {
     };
     // An unquoted value ends at a backtick only when it closes the backticks around the
     // parameter (see `unquoted_end`): what follows that backtick is what follows the value.
-    let end = end + usize::from(b.get(end) == Some(&b'`'));
-    let mut j = skip_blanks(end);
+    let mut j = end + usize::from(b.get(end) == Some(&b'`'));
+    // The end of a sentence or a quotation the value's end left out (see `TRAILING`).
+    while matches!(b.get(j), Some(b'.' | b':' | b'\'' | b'"')) {
+        j += 1;
+    }
+    j = skip_blanks(j);
     if b.get(j) == Some(&b',') {
         j = skip_blanks(j + 1);
     }
@@ -793,44 +834,53 @@ fn closing_quote(b: &[u8], mut from: usize, q: u8) -> Option<usize> {
     None
 }
 
-/// Where an unquoted value starting at `start` ends. Inside backticks (`ticked`), also at
-/// the backtick that closes them: one followed by the end of the text, whitespace or
-/// punctuation, as a closing quote is in [`url_end`]; any other backtick may be part of the
-/// password, and masking too much is the safe direction.
-fn unquoted_end(b: &[u8], start: usize, ticked: bool) -> usize {
-    let ends = |c: u8| c.is_ascii_whitespace() || matches!(c, b'"' | b',' | b'}' | b'&');
+/// Punctuation that may follow a value in a sentence, or close the brackets or quotes
+/// around it (`(password=x).`, `'password=x' found`, `…?password=x: refused`): at the end of
+/// an unquoted value, right before whitespace or the end of the text, it is the text's.
+const TRAILING: &[u8] = b",.;:)]}'\"";
+
+/// Whether `c`, right after the closing quote of a quoted value, ends the value: whitespace,
+/// the next query parameter, or what may follow a value in a sentence (see [`TRAILING`]).
+fn ends_quoted(c: u8) -> bool {
+    c.is_ascii_whitespace() || TRAILING.contains(&c) || matches!(c, b'&' | b'`')
+}
+
+/// Where an unquoted value starting at `start` ends. As libpq reads a connection string: at
+/// whitespace (a backslash escapes the character after it); in a URL's query (`query`), also
+/// at the `&` of the next parameter; anything else may be part of the password (`se,cret`,
+/// `ab"cd`), and masking too much is the safe direction. [`TRAILING`] punctuation before the
+/// whitespace or the end of the text is left out. Inside backticks (`ticked`), the value
+/// also ends at the backtick that closes them: one followed by the end of the text or
+/// whitespace, after punctuation or not (`` `password=x`, then ``); any other backtick may be
+/// part of the password.
+fn unquoted_end(b: &[u8], start: usize, ticked: bool, query: bool) -> usize {
     let closing_tick = |j: usize| {
-        ticked
-            && b.get(j) == Some(&b'`')
-            && b.get(j + 1)
-                .is_none_or(|n| n.is_ascii_whitespace() || b",.;:!?)]}".contains(n))
+        ticked && b.get(j) == Some(&b'`') && {
+            let after = b
+                .get(j + 1..)
+                .unwrap_or_default()
+                .iter()
+                .position(|c| !b",.;:!?)]}".contains(c))
+                .map_or(b.len(), |p| j + 1 + p);
+            b.get(after).is_none_or(u8::is_ascii_whitespace)
+        }
     };
-    // Already masked: keep what follows (`password=***: connection refused`), so that
-    // masking twice changes nothing.
-    if b.get(start..)
-        .is_some_and(|v| v.starts_with(MASK.as_bytes()))
-        && (b
-            .get(start + MASK.len())
-            .is_none_or(|c| ends(*c) || matches!(c, b':' | b';' | b')' | b'.'))
-            || closing_tick(start + MASK.len()))
-    {
-        return start + MASK.len();
-    }
     let mut j = start;
     while let Some(&c) = b.get(j) {
-        if ends(c) || closing_tick(j) {
+        if c.is_ascii_whitespace() || (query && c == b'&') || closing_tick(j) {
             break;
         }
         j += if c == b'\\' { 2 } else { 1 };
     }
     // A trailing backslash may have stepped past the end.
     let mut end = j.min(b.len());
-    // `…?password=x: connection refused`: the colon is the message's, not the password's.
-    if end > start + 1
-        && b.get(end - 1) == Some(&b':')
-        && b.get(end).is_none_or(u8::is_ascii_whitespace)
-    {
-        end -= 1;
+    if b.get(end).is_none_or(u8::is_ascii_whitespace) {
+        while end > start + 1
+            && b.get(end - 1).is_some_and(|c| TRAILING.contains(c))
+            && b.get(end - 2) != Some(&b'\\')
+        {
+            end -= 1;
+        }
     }
     end
 }
@@ -1271,6 +1321,95 @@ mod tests {
         ] {
             assert_eq!(redact_credentials(text), shown, "{text}");
         }
+    }
+
+    #[test]
+    fn no_part_of_a_password_value_is_shown_after_punctuation_or_a_quote() {
+        // Regression: `,`, `"` and `}` ended an unquoted value, so `password=se,cret` was
+        // shown as `password=***,cret`; `&` ended a connection string's too.
+        for (text, shown) in [
+            (
+                "postgres://u@h/db?password=se,cret",
+                "postgres://u@h/db?password=***",
+            ),
+            (
+                "cannot connect to postgres://u@h/db?password=se,cret: refused",
+                "cannot connect to postgres://u@h/db?password=***: refused",
+            ),
+            (
+                "postgres://u@h/db?password=se,cret&sslmode=disable",
+                "postgres://u@h/db?password=***&sslmode=disable",
+            ),
+            ("db?password=se}cret", "db?password=***"),
+            ("db?password=se\"cret", "db?password=***"),
+            ("db?password=se]cret x", "db?password=*** x"),
+            ("db?password=se,,cret.", "db?password=***."),
+            ("db?sslpassword=se,cret", "db?sslpassword=***"),
+            ("db?p%61ssword=se,cret", "db?p%61ssword=***"),
+            ("db?password%3Dse,cret", "db?password%3D***"),
+            ("db?PASSWORD=se,cret", "db?PASSWORD=***"),
+            (
+                "host=h password=se,cret user=u",
+                "host=h password=*** user=u",
+            ),
+            ("host=h password=a&b user=u", "host=h password=*** user=u"),
+            (
+                "host=h password=ab\"cd user=u",
+                "host=h password=*** user=u",
+            ),
+            ("host=h password=ab}cd", "host=h password=***"),
+            ("host=h sslpassword=a,b&c", "host=h sslpassword=***"),
+            // What follows a closing quote is more of the value: a URL's query takes
+            // quotes as they are.
+            (
+                "host=h password='a b'c user=u",
+                "host=h password=*** user=u",
+            ),
+            ("db?password='a b'c&x=1", "db?password=***&x=1"),
+            // `password:` parameters.
+            ("password: se,cret", "password: ***"),
+            ("password: se,cret, user: app", "password: ***, user: app"),
+            ("password:se\"cret was it", "password:*** was it"),
+            // Inside backticks, a backtick followed by punctuation and more of the value.
+            ("`password=se`,cret` x", "`password=***` x"),
+            ("`password=se,cret` x", "`password=***` x"),
+        ] {
+            let once = redact_credentials(text);
+            assert_eq!(once, shown, "{text}");
+            assert_eq!(redact_credentials(&once), once, "{text}");
+        }
+        // What ends a sentence, or closes the quotes or brackets around a parameter, right
+        // before whitespace or the end of the text, is the text's, and is kept.
+        for (text, shown) in [
+            (
+                "postgres://u@h/db?password=pw: connection refused",
+                "postgres://u@h/db?password=***: connection refused",
+            ),
+            ("'password=pw' found", "'password=***' found"),
+            ("\"password=pw\", then", "\"password=***\", then"),
+            ("(password=pw).", "(password=***)."),
+            ("use password=pw, or not", "use password=***, or not"),
+            ("password: hunter2.", "password: ***."),
+            ("password: hunter2; user: app", "password: ***; user: app"),
+            ("`password=pw`, then `x`", "`password=***`, then `x`"),
+            ("see (`password=pw`).", "see (`password=***`)."),
+            // JSON's literals end at a comma or bracket.
+            (
+                r#"{"password":null,"user":"u"}"#,
+                r#"{"password":***,"user":"u"}"#,
+            ),
+            (r#"['password', 1]"#, r#"['password', 1]"#),
+        ] {
+            let once = redact_credentials(text);
+            assert_eq!(once, shown, "{text}");
+            assert_eq!(redact_credentials(&once), once, "{text}");
+        }
+        // An escaped punctuation character is the value's.
+        assert_eq!(redact_credentials(r"password=pw\. x"), "password=*** x");
+        assert_eq!(
+            redact_credentials("Password: wrong. Try again"),
+            "Password: wrong. Try again"
+        );
     }
 
     #[test]
