@@ -17,7 +17,9 @@
 //! characters mixing at least two kinds (lower case, upper case, digits, other), or at least
 //! 16 characters. A short or common password (`postgres`, `public`, `2026`) would otherwise
 //! turn every such word of the output into `***`; it is still masked wherever it stands in
-//! a URL or a `password=` parameter.
+//! a URL or a `password=` parameter, and [`redact`] masks a password of the user's URL there
+//! to its full length even where the shape of the text alone would end it early
+//! (`?password=a b`, `user:a` b@host`).
 //!
 //! Every function here is total: it takes any text (it is often cut mid-value, as a
 //! statement excerpt is, or malformed, as a mistyped URL is) and never panics. Indices only
@@ -30,14 +32,35 @@ use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 /// What a masked secret is replaced with.
 pub const MASK: &str = "***";
 
-/// Registered secrets, longest first, so a password is masked before any shorter secret
-/// that is part of it.
-static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// What [`redact`] masks by value. Each list longest first, so a password is masked before
+/// any shorter one that is part of it.
+#[derive(Clone, Default)]
+struct Registered {
+    /// [Distinctive](is_distinctive) secrets: masked wherever they occur.
+    secrets: Vec<String>,
+    /// Every form of the passwords of the URLs the user gave, whatever their length: masked
+    /// to their full length where they stand as a URL's password (`:pw@`) or a `password=`
+    /// value, which their shape alone may end too early (`password=a b`, `u:a` b@host`).
+    passwords: Vec<String>,
+}
+
+static SECRETS: Mutex<Registered> = Mutex::new(Registered {
+    secrets: Vec::new(),
+    passwords: Vec::new(),
+});
 
 /// The registered secrets. A panic elsewhere while the list was locked must not switch
 /// masking off, so a poisoned lock is used as it is.
-fn secrets() -> MutexGuard<'static, Vec<String>> {
+fn secrets() -> MutexGuard<'static, Registered> {
     SECRETS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Add `value` to `list`, longest first, once.
+fn remember(list: &mut Vec<String>, value: &str) {
+    if !list.iter().any(|x| x == value) {
+        list.push(value.to_string());
+        list.sort_by_key(|x| std::cmp::Reverse(x.len()));
+    }
 }
 
 /// Whether `secret` is distinctive enough to be masked wherever it occurs (see the module
@@ -62,11 +85,7 @@ pub fn register_secret(secret: &str) {
     if !is_distinctive(secret) {
         return;
     }
-    let mut s = secrets();
-    if !s.iter().any(|x| x == secret) {
-        s.push(secret.to_string());
-        s.sort_by_key(|x| std::cmp::Reverse(x.len()));
-    }
+    remember(&mut secrets().secrets, secret);
 }
 
 /// Register the password of a database URL or key=value connection string, before anything
@@ -74,9 +93,17 @@ pub fn register_secret(secret: &str) {
 /// followed by any run of `:`, `/` or `\` (or none), and the userinfo up to the LAST `@`
 /// (passwords with `@`, `/`, quotes or spaces that were not percent-encoded still count) as
 /// well as up to each earlier `@`.
+///
+/// A [distinctive](is_distinctive) password is masked wherever it occurs. Any other is
+/// masked only where it stands as the password of a URL or a `password=` value, but there to
+/// its full length, even where the shape of the text alone would end it early.
 pub fn register_url_password(url: &str) {
     for pw in url_passwords(url) {
         register_secret(&pw);
+        // Not blank: `: @` is no password's place.
+        if !pw.trim().is_empty() {
+            remember(&mut secrets().passwords, &pw);
+        }
     }
 }
 
@@ -87,6 +114,30 @@ fn url_passwords(url: &str) -> Vec<String> {
         let Some(raw) = url.get(v.range.clone()) else {
             continue;
         };
+        if !v.quoted {
+            // The value as the driver reads it: with the punctuation the shape of a message
+            // leaves out (`?password=pw.`), and in a URL's query with the spaces a mistyped
+            // URL holds (`?password=a b&sslmode=…`).
+            let b = url.as_bytes();
+            let mut full = vec![value_end(b, v.range.start, false, v.query)];
+            if v.query {
+                full.push(
+                    b.get(v.range.start..)
+                        .and_then(|r| r.iter().position(|c| *c == b'&'))
+                        .map_or(url.len(), |p| v.range.start + p),
+                );
+            }
+            for end in full {
+                let Some(value) = url.get(v.range.start..end).map(str::trim_end) else {
+                    continue;
+                };
+                if value.len() > raw.len() {
+                    found.push(value.to_string());
+                    found.push(unescape(value));
+                    found.push(percent_decode(value));
+                }
+            }
+        }
         // Without its quotes: masking leaves quotes in place, as `password='***'`.
         let inner = String::from_utf8_lossy(v.inner(url.as_bytes())).into_owned();
         // A URL's query parameter is percent-decoded by the driver, which may echo it so.
@@ -163,24 +214,34 @@ fn unescape(value: &str) -> String {
 
 /// Mask credentials in error or log text: every registered [distinctive](is_distinctive)
 /// password wherever it occurs (raw and percent-decoded forms), then what
-/// [`redact_credentials`] masks.
+/// [`redact_credentials`] masks, a registered password of any length to its full length
+/// where it stands as a URL's password or a `password=` value.
 pub fn redact(text: &str) -> String {
     // A copy, so the lock is never held while masking: see `panic_message`.
-    let secrets = secrets().clone();
-    redact_with(text, &secrets)
+    let registered = secrets().clone();
+    redact_with(text, &registered)
 }
 
-/// [`redact`] with the given secrets (longest first).
-fn redact_with(text: &str, secrets: &[String]) -> String {
+/// [`redact`] with the given secrets and passwords.
+fn redact_with(text: &str, registered: &Registered) -> String {
     settle(text, |text| {
         let mut out = None::<String>;
-        for s in secrets {
+        for s in &registered.secrets {
             let cur = out.as_deref().unwrap_or(text);
             if cur.contains(s.as_str()) {
                 out = Some(cur.replace(s.as_str(), MASK));
             }
         }
-        redact_key_value(&redact_userinfo(out.as_deref().unwrap_or(text)))
+        // A password of the user's URL where it stands as one, whatever its length.
+        for p in &registered.passwords {
+            let cur = out.as_deref().unwrap_or(text);
+            let userinfo = format!(":{p}@");
+            if cur.contains(&userinfo) {
+                out = Some(cur.replace(&userinfo, &format!(":{MASK}@")));
+            }
+        }
+        let text = redact_userinfo(out.as_deref().unwrap_or(text));
+        redact_key_value(&text, &registered.passwords)
     })
 }
 
@@ -242,7 +303,7 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// separator looks like) and `password=***` in connection strings. Never touches text that
 /// has neither shape, so it is safe on reports and data; applying it twice changes nothing.
 pub fn redact_credentials(text: &str) -> String {
-    settle(text, |text| redact_key_value(&redact_userinfo(text)))
+    settle(text, |text| redact_key_value(&redact_userinfo(text), &[]))
 }
 
 /// Mask every string in a JSON value with [`redact`], value by value: masking inside
@@ -521,19 +582,46 @@ fn continued_at(text: &str, from: usize, opened: Option<char>) -> Option<usize> 
 /// `password=secret` / `password: secret` / `"password":"secret"` (libpq conninfo, URL
 /// query parameters, driver debug output) → `password=***`, but not `password: old one was
 /// revoked`: see [`password_values`].
-fn redact_key_value(text: &str) -> String {
+fn redact_key_value(text: &str, passwords: &[String]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
     for v in password_values(text) {
         // A quoted value keeps its quotes, so the text around it stays balanced; one cut
         // before its closing quote keeps its opening quote only.
         let inner = v.inner_range();
+        // Inside a value masked to a registered password's length.
+        if inner.start < copied {
+            continue;
+        }
+        let end = if v.quoted {
+            inner.end
+        } else {
+            registered_end(text, inner.clone(), passwords)
+        };
         out.push_str(text.get(copied..inner.start).unwrap_or_default());
         out.push_str(MASK);
-        copied = inner.end;
+        copied = end;
     }
     out.push_str(text.get(copied..).unwrap_or_default());
     out
+}
+
+/// Where an unquoted value found at `value` ends when it is one of the registered
+/// `passwords` that its shape ended early (`password=a b`, `password=pw.`): at the end of the
+/// longest one that starts where it does and is followed by what may follow a value.
+fn registered_end(text: &str, value: std::ops::Range<usize>, passwords: &[String]) -> usize {
+    let rest = text.get(value.start..).unwrap_or_default();
+    let b = text.as_bytes();
+    passwords
+        .iter()
+        .filter(|p| p.len() > value.len() && rest.starts_with(p.as_str()))
+        .map(|p| value.start + p.len())
+        .find(|end| {
+            b.get(*end).is_none_or(|c| {
+                c.is_ascii_whitespace() || TRAILING.contains(c) || matches!(c, b'&' | b'`')
+            })
+        })
+        .unwrap_or(value.end)
 }
 
 /// The value of a `password` parameter: its byte range, quotes included.
@@ -543,6 +631,8 @@ struct Value {
     quoted: bool,
     /// Opened with a quote, and closed by the same quote (the range's last byte).
     closed: bool,
+    /// A URL's query parameter (`?password=…`, `&password=…`).
+    query: bool,
 }
 
 impl Value {
@@ -664,6 +754,7 @@ fn password_values(text: &str) -> Vec<Value> {
                 range: start..end,
                 quoted,
                 closed,
+                query,
             });
             ticks.skip(b, start..end);
         }
@@ -854,6 +945,20 @@ fn ends_quoted(c: u8) -> bool {
 /// whitespace, after punctuation or not (`` `password=x`, then ``); any other backtick may be
 /// part of the password.
 fn unquoted_end(b: &[u8], start: usize, ticked: bool, query: bool) -> usize {
+    let mut end = value_end(b, start, ticked, query);
+    if b.get(end).is_none_or(u8::is_ascii_whitespace) {
+        while end > start + 1
+            && b.get(end - 1).is_some_and(|c| TRAILING.contains(c))
+            && b.get(end - 2) != Some(&b'\\')
+        {
+            end -= 1;
+        }
+    }
+    end
+}
+
+/// [`unquoted_end`] with the trailing punctuation.
+fn value_end(b: &[u8], start: usize, ticked: bool, query: bool) -> usize {
     let closing_tick = |j: usize| {
         ticked && b.get(j) == Some(&b'`') && {
             let after = b
@@ -873,16 +978,7 @@ fn unquoted_end(b: &[u8], start: usize, ticked: bool, query: bool) -> usize {
         j += if c == b'\\' { 2 } else { 1 };
     }
     // A trailing backslash may have stepped past the end.
-    let mut end = j.min(b.len());
-    if b.get(end).is_none_or(u8::is_ascii_whitespace) {
-        while end > start + 1
-            && b.get(end - 1).is_some_and(|c| TRAILING.contains(c))
-            && b.get(end - 2) != Some(&b'\\')
-        {
-            end -= 1;
-        }
-    }
-    end
+    j.min(b.len())
 }
 
 #[cfg(test)]
@@ -1017,16 +1113,39 @@ mod tests {
         })
     }
 
+    /// Secrets and passwords as [`register_url_password`] registers them, for generated texts:
+    /// distinctive ones, and short ones with spaces, quotes and punctuation, as pieces of
+    /// [`generated`] texts hold.
+    fn test_registered() -> Registered {
+        let mut r = Registered::default();
+        for pw in ["Zq9Secret", "S3cretPw"] {
+            remember(&mut r.secrets, pw);
+        }
+        for pw in [
+            "Zq9Secret",
+            "pw",
+            "ab cd",
+            "p@s w",
+            "a`,b",
+            "x ***",
+            "hunter2.",
+            "u:p",
+        ] {
+            remember(&mut r.passwords, pw);
+        }
+        r
+    }
+
     #[test]
     fn every_function_takes_any_text_without_panicking() {
         // Regression: an unterminated quoted value running to the end of a text that ends in
         // a multibyte character was cut mid-character.
-        let secrets = vec!["Zq9Secret".to_string(), "S3cretPw".to_string()];
+        let registered = test_registered();
         for text in generated(1) {
-            let _ = redact_with(&text, &secrets);
+            let _ = redact_with(&text, &registered);
             let _ = redact_credentials(&text);
             let _ = redact_userinfo(&text);
-            let _ = redact_key_value(&text);
+            let _ = redact_key_value(&text, &registered.passwords);
             for v in password_values(&text) {
                 let _ = v.inner(text.as_bytes());
             }
@@ -1586,12 +1705,12 @@ mod tests {
         // hash of the event as stored.
         let once = redact_credentials("old DSN postgres://svc:pa ss@db.internal@corp was revoked");
         assert_eq!(once, "old DSN postgres://svc:***@corp was revoked");
-        let secrets = vec!["Zq9Secret".to_string(), "S3cretPw".to_string()];
+        let registered = test_registered();
         for text in generated(2) {
             let once = redact_credentials(&text);
             assert_eq!(redact_credentials(&once), once, "{text:?}");
-            let once = redact_with(&text, &secrets);
-            assert_eq!(redact_with(&once, &secrets), once, "{text:?}");
+            let once = redact_with(&text, &registered);
+            assert_eq!(redact_with(&once, &registered), once, "{text:?}");
         }
     }
 
@@ -1620,6 +1739,60 @@ mod tests {
         register_url_password("postgres://u:p%40ssw0rd9@h/db");
         assert!(!redact("password p@ssw0rd9 rejected").contains("p@ssw0rd9"));
         register_url_password("postgres://u:%é%4@h/db"); // no panic on odd escapes
+    }
+
+    #[test]
+    fn passwords_of_the_users_url_are_masked_to_their_full_length_where_they_stand() {
+        // Regression: `?password=s`e c`ret` was shown as `password=*** c`ret`: the value's
+        // shape ends at the space, and only the part before it was registered.
+        let url = "postgres://postgres@127.0.0.1/db?password=s`e c`ret";
+        register_url_password(url);
+        assert_eq!(
+            redact(&format!("database: {url}")),
+            "database: postgres://postgres@127.0.0.1/db?password=***"
+        );
+        // Distinctive: masked wherever a driver repeats it.
+        assert_eq!(redact("server said: s`e c`ret"), "server said: ***");
+
+        // Short or common ones: masked to their full length, but only where they stand as a
+        // password, as the shape alone would end them too early.
+        for url in [
+            "postgres://u@h/db?password=q1 z&sslmode=disable",
+            "host=h password=qz.",
+            "postgres://u:k` w@h/db",
+            "postgres://u:j`,`v@h/db",
+            "app:g y@tcp(h:3306)/db",
+        ] {
+            register_url_password(url);
+        }
+        for (text, shown) in [
+            (
+                "cannot connect to postgres://u@h/db?password=q1 z&sslmode=disable: refused",
+                "cannot connect to postgres://u@h/db?password=***&sslmode=disable: refused",
+            ),
+            (
+                "cannot connect to postgres://u@h/db?password=q1 z: refused",
+                "cannot connect to postgres://u@h/db?password=***: refused",
+            ),
+            ("host=h password=qz. user=u", "host=h password=*** user=u"),
+            (
+                "postgres://u:k` w@h/db is down",
+                "postgres://u:***@h/db is down",
+            ),
+            ("postgres://u:j`,`v@h/db", "postgres://u:***@h/db"),
+            ("app:g y@tcp(h:3306)/db", "app:***@tcp(h:3306)/db"),
+        ] {
+            let once = redact(text);
+            assert_eq!(once, shown, "{text}");
+            assert_eq!(redact(&once), once, "{text}");
+        }
+        for s in ["q1 z qz. k` w j`,`v g y", "x:qz.y@h"] {
+            assert_eq!(redact(s), s);
+        }
+        // Not when more of the value follows.
+        assert_eq!(redact("password=q1 zx"), "password=*** zx");
+        // Text that is already masked stays as it is.
+        assert_eq!(redact("password=*** z"), "password=*** z");
     }
 
     #[test]
