@@ -114,10 +114,10 @@ fn url_passwords(url: &str) -> Vec<String> {
         let Some(raw) = url.get(v.range.clone()) else {
             continue;
         };
-        if !v.quoted {
+        if !v.quoted || v.query {
             // The value as the driver reads it: with the punctuation the shape of a message
             // leaves out (`?password=pw.`), and in a URL's query with the spaces a mistyped
-            // URL holds (`?password=a b&sslmode=…`).
+            // URL holds (`?password=a b&sslmode=…`) and the quotes it takes as they are.
             let b = url.as_bytes();
             let mut full = vec![value_end(b, v.range.start, false, v.query)];
             if v.query {
@@ -370,9 +370,7 @@ fn redact_userinfo(text: &str) -> String {
             .and_then(|p| b.get(p))
             .map(|c| *c as char)
             .filter(|c| is_quote(*c));
-        // `user:pw@tcp(host)`: what looked like a scheme may have been the user name.
-        let bare_colon = k == scheme + 1;
-        match password_span(text, k, opened, bare_colon) {
+        match password_span(text, scheme, k, opened) {
             Ok((start, end)) => {
                 out.push_str(text.get(copied..start).unwrap_or_default());
                 out.push_str(MASK);
@@ -425,13 +423,13 @@ fn url_end(text: &str, from: usize, opened: Option<char>) -> usize {
 
 /// The byte range of the password in the userinfo of a URL whose authority starts at `k`,
 /// or where to look for the next URL: past everything that can't hold one, so that text
-/// with many `word:` or `a/b` runs costs one pass. `bare_colon`: the scheme was followed by
-/// a single `:`, so it may have been a user name (`user:pw@tcp(host)/db`).
+/// with many `word:` or `a/b` runs costs one pass. `scheme` is where what looks like the
+/// URL's scheme ends: it may have been a user name (`user:pw@tcp(host)/db`).
 fn password_span(
     text: &str,
+    scheme: usize,
     k: usize,
     opened: Option<char>,
-    bare_colon: bool,
 ) -> Result<(usize, usize), usize> {
     let end = url_end(text, k, opened);
     let token = text.get(k..end).unwrap_or_default();
@@ -440,8 +438,14 @@ fn password_span(
     // it. Masking too much is the safe direction.
     // `user:a`,b@host`: a quote that only looked like it closed the URL, after what can be
     // a user name and password.
-    let userinfo_like =
-        token.contains(':') || k.checked_sub(1).and_then(|p| text.as_bytes().get(p)) == Some(&b':');
+    let separator = text.get(scheme..k).unwrap_or_default();
+    // `://` (or `:\\`) is a URL's; after another `:` what follows may be a MySQL DSN's
+    // password (`user:pw@tcp(host)/db`), whatever it holds (`:`, `/`).
+    let dsn_like = separator.starts_with(':')
+        && !["://", ":\\\\", ":/\\", ":\\/"]
+            .iter()
+            .any(|s| separator.starts_with(s));
+    let userinfo_like = token.contains(':') || separator.ends_with(':') || dsn_like;
     let at = token
         .rfind('@')
         .map(|at| k + at)
@@ -467,19 +471,29 @@ fn password_span(
     };
     // `user:p@ss word@host`: a password with an '@' and a space. What follows an '@' is the
     // host only when it has a port, path or query, or no further '@' follows within two
-    // words; otherwise it was more of the password.
+    // words; otherwise it was more of the password. A further '@' after a quote that only
+    // looked like it closed the URL (`user:p@h:1',x@host`) is the userinfo's either way, as
+    // it would be without the quote.
     loop {
         let host_end = url_end(text, at + 1, opened);
+        if let Some(next) = quoted_at(text, at + 1, host_end, opened) {
+            at = next;
+            continue;
+        }
         let host = text.get(at + 1..host_end).unwrap_or_default();
         if host.contains([':', '/', '?', '#']) {
             break;
         }
-        match quoted_at(text, at + 1, host_end, opened)
-            .or_else(|| continued_at(text, host_end, opened))
-        {
+        match continued_at(text, host_end, opened) {
             Some(next) => at = next,
             None => break,
         }
+    }
+    // A MySQL DSN (`user:pw@tcp(host:3306)/db`, `user:pw@/db`): no scheme, and after the '@'
+    // a protocol with its address in parentheses, or the database's path. What looked like
+    // the scheme was the user name, and the password starts at the colon after it.
+    if dsn_like && is_dsn_address(text.get(at + 1..).unwrap_or_default()) {
+        return Ok((scheme + 1, at));
     }
     match text.get(k..at).and_then(|userinfo| userinfo.find(':')) {
         Some(colon) => Ok((k + colon + 1, at)),
@@ -490,9 +504,6 @@ fn password_span(
         {
             Ok((k, at))
         }
-        // A MySQL DSN (`user:pw@tcp(host:3306)/db`, `user:pw@/db`): no scheme, and after
-        // the '@' a protocol with its address in parentheses, or the database's path.
-        None if bare_colon && is_dsn_address(text.get(at + 1..).unwrap_or_default()) => Ok((k, at)),
         // No ':' before the '@': nothing up to it can be a password.
         None => Err(at),
     }
@@ -590,15 +601,17 @@ fn redact_key_value(text: &str, passwords: &[String]) -> String {
         // before its closing quote keeps its opening quote only.
         let inner = v.inner_range();
         // Inside a value masked to a registered password's length.
-        if inner.start < copied {
+        if v.range.start < copied {
             continue;
         }
-        let end = if v.quoted {
-            inner.end
+        // Or a registered password that runs on past it, quotes and all.
+        let end = registered_end(text, v.range.clone(), passwords);
+        let (start, end) = if end > v.range.end {
+            (v.range.start, end)
         } else {
-            registered_end(text, inner.clone(), passwords)
+            (inner.start, inner.end)
         };
-        out.push_str(text.get(copied..inner.start).unwrap_or_default());
+        out.push_str(text.get(copied..start).unwrap_or_default());
         out.push_str(MASK);
         copied = end;
     }
@@ -890,12 +903,19 @@ fn stands_alone(b: &[u8], end: usize) -> bool {
     // An unquoted value ends at a backtick only when it closes the backticks around the
     // parameter (see `unquoted_end`): what follows that backtick is what follows the value.
     let mut j = end + usize::from(b.get(end) == Some(&b'`'));
-    // The end of a sentence or a quotation the value's end left out (see `TRAILING`).
-    while matches!(b.get(j), Some(b'.' | b':' | b'\'' | b'"')) {
+    // The punctuation the value's end left out (see `TRAILING`): a closing bracket or `;`
+    // ends the parameter, the end of a sentence or quotation is passed over.
+    let mut comma = false;
+    while let Some(c) = b.get(j).filter(|c| TRAILING.contains(c)) {
+        match c {
+            b';' | b')' | b']' | b'}' => return true,
+            b',' => comma = true,
+            _ => {}
+        }
         j += 1;
     }
     j = skip_blanks(j);
-    if b.get(j) == Some(&b',') {
+    if !comma && b.get(j) == Some(&b',') {
         j = skip_blanks(j + 1);
     }
     match b.get(j) {
@@ -1136,6 +1156,152 @@ mod tests {
         r
     }
 
+    /// Generated passwords without whitespace: runs of letters and digits that no template
+    /// holds, so that any of them in the output is a leak, between punctuation, quotes and
+    /// escapes. Deterministic, as [`generated`] is.
+    fn generated_passwords(seed: u64) -> impl Iterator<Item = String> {
+        const PIECES: &[&str] = &[
+            "Kq7", "Zx3", "Wv5", "Jy8", "Kq7", "Zx3", ",", ";", ".", ":", "`", "'", "\"", ")", "(",
+            "}", "{", "]", "[", "@", "/", "%", "%40", "!", "?", "#", "*", "***", "=", "\\", "&",
+            "é", "-", "_", "+", "$",
+        ];
+        let mut state = seed | 1;
+        let mut next = move |n: usize| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n.max(1)
+        };
+        let cases = std::env::var("BACKSTOP_REDACT_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(5_000);
+        (0..cases).map(move |_| {
+            let mut s = PIECES[next(4)].to_string();
+            for _ in 0..next(8) {
+                s.insert_str(
+                    if next(2) == 0 { 0 } else { s.len() },
+                    PIECES[next(PIECES.len())],
+                );
+            }
+            s
+        })
+    }
+
+    #[test]
+    fn no_letter_or_digit_of_a_password_is_shown_for_generated_passwords() {
+        let quote = |c: char| is_quote(c);
+        // A quote, punctuation and another quote in a URL's userinfo reads as strings of
+        // JSON or SQL (see `quoted_at`); past a few quotes it is not looked into.
+        let joins_strings = |pw: &str| {
+            let b = pw.as_bytes();
+            b.iter().enumerate().any(|(i, c)| {
+                quote(*c as char) && {
+                    let rest = &b[i + 1..];
+                    let p = rest
+                        .iter()
+                        .position(|c| !c.is_ascii_punctuation() || quote(*c as char));
+                    p.is_some_and(|p| p > 0 && quote(rest[p] as char))
+                }
+            }) || pw.chars().filter(|c| quote(*c)).count() > 3
+        };
+        let userinfo = [
+            "postgres://u:{}@h:5432/db",
+            "cannot connect to postgres://u:{}@h:5432/db: refused",
+            "unexpected argument 'postgres://u:{}@h/db' found",
+            "`postgres://u:{}@h/db`, then `x`",
+            "url \"postgres://u:{}@h/db\", then",
+            "mysql://u:{}@tcp(h:3306)/db",
+            "postgres:/u:{}@h/db",
+        ];
+        // libpq reads a value that starts with a quote as quoted, and a URL's query ends a
+        // value at `&`.
+        let parameters = [
+            "postgres://u@h/db?password={}",
+            "postgres://u@h/db?sslmode=disable&password={}&x=1",
+            "cannot connect to postgres://u@h/db?password={}: refused",
+            "`postgres://u@h/db?password={}`, then `x`",
+            "'postgres://u@h/db?password={}' found",
+            "db?p%61ssword={}",
+            "db?password%3D{} x",
+            "host=h password={} user=u",
+            "host=h sslpassword={}",
+            "password: {}",
+        ];
+        let runs = ["Kq7", "Zx3", "Wv5", "Jy8"];
+        let mut checked = 0;
+        for pw in generated_passwords(3) {
+            let mut texts = Vec::new();
+            if !joins_strings(&pw) {
+                texts.extend(userinfo.iter().map(|t| t.replace("{}", &pw)));
+            }
+            // `u://…@tcp(…)` is a URL's user name, not a DSN's password.
+            if !joins_strings(&pw)
+                && !["//", "\\\\", "/\\", "\\/"]
+                    .iter()
+                    .any(|s| pw.starts_with(s))
+            {
+                texts.push(format!("dsn u:{pw}@tcp(h:3306)/db"));
+            }
+            if !pw.starts_with(['\'', '"']) && !pw.contains('&') {
+                texts.extend(parameters.iter().map(|t| t.replace("{}", &pw)));
+            }
+            for text in texts {
+                let shown = redact_credentials(&text);
+                for run in runs {
+                    assert!(!shown.contains(run), "{pw:?}: {text:?} → {shown:?}");
+                }
+                assert_eq!(redact_credentials(&shown), shown, "{text:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 50_000, "{checked}");
+    }
+
+    #[test]
+    fn no_part_of_a_registered_password_is_shown_for_generated_passwords() {
+        // With spaces too: the password of the user's URL, registered from it, is masked
+        // whole where it stands, whatever its shape does.
+        let mut checked = 0;
+        for (i, pw) in generated_passwords(4).enumerate() {
+            let pw = if i % 2 == 0 {
+                pw.replacen(['.', ',', '`'], " ", 1)
+            } else {
+                pw
+            };
+            for url in [
+                format!("postgres://u:{pw}@h:5432/db"),
+                format!("postgres://u@h/db?password={pw}"),
+                format!("postgres://u@h/db?password={pw}&sslmode=disable"),
+            ] {
+                if pw.contains('&') && url.contains('?') {
+                    continue;
+                }
+                let mut registered = Registered::default();
+                for form in url_passwords(&url) {
+                    if is_distinctive(&form) {
+                        remember(&mut registered.secrets, &form);
+                    }
+                    if !form.trim().is_empty() {
+                        remember(&mut registered.passwords, &form);
+                    }
+                }
+                for text in [
+                    format!("database: {url}"),
+                    format!("cannot connect to {url}: refused"),
+                ] {
+                    let shown = redact_with(&text, &registered);
+                    for run in ["Kq7", "Zx3", "Wv5", "Jy8"] {
+                        assert!(!shown.contains(run), "{pw:?}: {text:?} → {shown:?}");
+                    }
+                    assert_eq!(redact_with(&shown, &registered), shown, "{text:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 20_000, "{checked}");
+    }
+
     #[test]
     fn every_function_takes_any_text_without_panicking() {
         // Regression: an unterminated quoted value running to the end of a text that ends in
@@ -1298,6 +1464,8 @@ mod tests {
             ("postgres://u:a`,b`,c@h/db", "postgres://u:***@h/db"),
             ("postgres://:a`,b@h/db", "postgres://:***@h/db"),
             ("postgres://u:p@s`,x@h/db", "postgres://u:***@h/db"),
+            // After an '@' and what reads as a host with a port, as without the quote.
+            ("postgres://u:p@h:1',x@h/db", "postgres://u:***@h/db"),
             (
                 "mysql://u:a`,b@tcp(h:3306)/db",
                 "mysql://u:***@tcp(h:3306)/db",
@@ -1351,6 +1519,12 @@ mod tests {
             ),
             ("dsn app:hunter2@/db", "dsn app:***@/db"),
             ("u:a`,b@tcp(h)/db", "u:***@tcp(h)/db"),
+            // The password starts at the colon after the user name, whatever it holds.
+            ("u:a:b@tcp(h)/db", "u:***@tcp(h)/db"),
+            ("u:/ab@tcp(h)/db", "u:***@tcp(h)/db"),
+            ("u:\\'!ab@tcp(h)/db", "u:***@tcp(h)/db"),
+            // A URL's user name is no password.
+            ("mysql://u@tcp(h)/db", "mysql://u@tcp(h)/db"),
         ] {
             let once = redact_credentials(text);
             assert_eq!(once, shown, "{text}");
@@ -1377,6 +1551,9 @@ mod tests {
             "a:b`,",
             "a:b`,c@d`,",
             "u:p@s',",
+            "u:p@h:1',",
+            "a/u@h',",
+            "x:y@tcp(",
         ] {
             let text = unit.repeat(200_000);
             let started = std::time::Instant::now();
@@ -1488,6 +1665,7 @@ mod tests {
             // `password:` parameters.
             ("password: se,cret", "password: ***"),
             ("password: se,cret, user: app", "password: ***, user: app"),
+            ("password: [se;cret,:", "password: ***,:"),
             ("password:se\"cret was it", "password:*** was it"),
             // Inside backticks, a backtick followed by punctuation and more of the value.
             ("`password=se`,cret` x", "`password=***` x"),
@@ -1791,6 +1969,12 @@ mod tests {
         }
         // Not when more of the value follows.
         assert_eq!(redact("password=q1 zx"), "password=*** zx");
+        // A URL's query takes quotes as they are: the value runs on past them.
+        register_url_password("postgres://u@h/db?password=\"\" q7");
+        assert_eq!(
+            redact("postgres://u@h/db?password=\"\" q7: refused"),
+            "postgres://u@h/db?password=***: refused"
+        );
         // Text that is already masked stays as it is.
         assert_eq!(redact("password=*** z"), "password=*** z");
     }
