@@ -436,8 +436,6 @@ fn password_span(
     // The userinfo ends at the LAST '@' before the URL ends (whitespace or a closing quote):
     // a password may contain '@', ':', '/' or quotes when the user did not percent-encode
     // it. Masking too much is the safe direction.
-    // `user:a`,b@host`: a quote that only looked like it closed the URL, after what can be
-    // a user name and password.
     let separator = text.get(scheme..k).unwrap_or_default();
     // `://` (or `:\\`) is a URL's; after another `:` what follows may be a MySQL DSN's
     // password (`user:pw@tcp(host)/db`), whatever it holds (`:`, `/`).
@@ -445,6 +443,8 @@ fn password_span(
         && !["://", ":\\\\", ":/\\", ":\\/"]
             .iter()
             .any(|s| separator.starts_with(s));
+    // `user:a`,b@host`: a quote that only looked like it closed the URL, after what can be
+    // a user name and password.
     let userinfo_like = token.contains(':') || separator.ends_with(':') || dsn_like;
     let at = token
         .rfind('@')
@@ -619,9 +619,10 @@ fn redact_key_value(text: &str, passwords: &[String]) -> String {
     out
 }
 
-/// Where an unquoted value found at `value` ends when it is one of the registered
-/// `passwords` that its shape ended early (`password=a b`, `password=pw.`): at the end of the
-/// longest one that starts where it does and is followed by what may follow a value.
+/// Where a value found at `value` (quotes included) ends when it is one of the registered
+/// `passwords` that its shape ended early (`password=a b`, `password=pw.`, a URL's
+/// `?password='a' b`): at the end of the longest one that starts where it does and is
+/// followed by what may follow a value. Otherwise where it ends.
 fn registered_end(text: &str, value: std::ops::Range<usize>, passwords: &[String]) -> usize {
     let rest = text.get(value.start..).unwrap_or_default();
     let b = text.as_bytes();
@@ -665,9 +666,10 @@ impl Value {
 /// The values of `password` parameters in `text`. libpq's rules: a value is quoted with
 /// `'` (or `"`) and runs to the closing quote, or runs to the next space (in a URL's query,
 /// also to the next `&`: see [`unquoted_end`]); a backslash escapes the character after it
-/// either way. A quoted value with no closing quote runs to
-/// the end of the text (it was cut short, as a statement excerpt is, and the rest may be
-/// the secret), or to the quote that closes the parameter when it is quoted itself.
+/// either way. A quoted value with no closing quote runs to the end of the text (it was cut
+/// short, as a statement excerpt is, and the rest may be the secret), or to the quote that
+/// closes the parameter when it is quoted itself; one whose closing quote is followed by more
+/// of it (`'a b'c`) runs on as an unquoted value does.
 ///
 /// `password: value` is also how prose reads (`password: old one was revoked`), so there an
 /// unquoted value counts only when it stands alone, as a parameter's does (see
