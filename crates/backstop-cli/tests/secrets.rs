@@ -561,3 +561,69 @@ fn actor_release_and_reason_are_masked_in_history_as_in_the_ledger() {
     )));
     exported_chain_verifies(&p, &url);
 }
+
+#[test]
+fn passwords_holding_punctuation_quotes_or_spaces_are_never_shown() {
+    // Regression: in `postgres://u:a`,b@…` the backtick was taken for the URL's closing
+    // quote, so `status` printed the password whole; `?password=se,cret` was printed as
+    // `password=***,cret`, and `?password=s`e c`ret` as `password=*** c`ret`. The test
+    // server trusts every login, so `status` connects and prints the URL as it shows it.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    let userinfo = with_password(&db, "***");
+    let query = format!("{}?password=***", db.url);
+    for (url, shown, leaks) in [
+        (with_password(&db, "a`,b"), &userinfo, &[":a`", ",b@"][..]),
+        (with_password(&db, "a`;b"), &userinfo, &[":a`", ";b@"]),
+        (with_password(&db, "a',b"), &userinfo, &[":a'", ",b@"]),
+        (with_password(&db, "k` w"), &userinfo, &[":k`", " w@"]),
+        (
+            format!("{}?password=se,cret", db.url),
+            &query,
+            &["=se,", "cret"],
+        ),
+        (
+            format!("{}?password=se\"cret", db.url),
+            &query,
+            &["=se\"", "cret"],
+        ),
+        (
+            format!("{}?password=s`e c`ret", db.url),
+            &query,
+            &["=s`e", "c`ret"],
+        ),
+        (
+            format!("{}?password=q1 z", db.url),
+            &query,
+            &["=q1", "*** z"],
+        ),
+    ] {
+        for format in ["text", "json"] {
+            let r = raw(
+                &p,
+                &[
+                    "--database-url",
+                    &url,
+                    "--dir",
+                    "migrations",
+                    "--format",
+                    format,
+                    "status",
+                ],
+            );
+            assert_eq!(r.code, 0, "{url}: {r:?}");
+            // No part of the password on either side of its punctuation or space.
+            for leak in leaks {
+                assert!(!r.all().contains(leak), "{url} leaked {leak}: {r:?}");
+            }
+            if format == "json" {
+                assert_eq!(r.json()["database"], shown.as_str(), "{url}: {r:?}");
+            } else {
+                assert!(
+                    r.stdout.contains(&format!("database: {shown}\n")),
+                    "{url}: {r:?}"
+                );
+            }
+        }
+    }
+}
