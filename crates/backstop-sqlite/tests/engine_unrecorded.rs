@@ -22,6 +22,8 @@ enum When {
     Before(&'static str),
     /// At the first schema read after this statement ran.
     ReadAfter(&'static str),
+    /// Just before this statement runs, exclusively: the file can't even be read.
+    ExclusiveBefore(&'static str),
 }
 
 /// A driver that lets another connection take the file's write lock at the moment `when`
@@ -50,7 +52,12 @@ impl Held {
     fn hold(&mut self) {
         if self.holder.is_none() {
             let c = rusqlite::Connection::open(&self.path).unwrap();
-            c.execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")
+            let begin = if matches!(self.when, When::ExclusiveBefore(_)) {
+                "BEGIN EXCLUSIVE"
+            } else {
+                "BEGIN IMMEDIATE"
+            };
+            c.execute_batch(&format!("{begin}; INSERT INTO t VALUES (1);"))
                 .unwrap();
             self.holder = Some(c);
         }
@@ -99,7 +106,7 @@ impl Driver for Held {
         self.db.set_session_timeouts(timeouts)
     }
     fn execute(&mut self, sql: &str) -> Result<FirstColumn, DbError> {
-        if matches!(self.when, When::Before(s) if sql.contains(s)) {
+        if matches!(self.when, When::Before(s) | When::ExclusiveBefore(s) if sql.contains(s)) {
             self.hold();
         }
         let r = self.db.execute(sql);
@@ -387,4 +394,244 @@ fn a_failure_left_dirty_whose_record_cannot_be_written_is_still_reported() {
     .unwrap();
     assert_eq!(plain.schema(None).unwrap().fingerprint(), before);
     assert!(engine::audit_verify(&mut plain).unwrap().ok);
+}
+
+/// One migration's directory: id, up, down, verify, migration.toml.
+type MigrationFiles<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, &'a str);
+
+/// Migrations written to `tmp`'s `migrations` directory, loaded.
+fn migrations(
+    tmp: &tempfile::TempDir,
+    list: &[MigrationFiles],
+) -> Vec<backstop_core::migration::Migration> {
+    let dir = tmp.path().join("migrations");
+    for (id, up, down, verify, toml) in list {
+        let d = dir.join(id);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("up.sql"), up).unwrap();
+        if let Some(down) = down {
+            std::fs::write(d.join("down.sql"), down).unwrap();
+        }
+        if let Some(verify) = verify {
+            std::fs::write(d.join("verify.sql"), verify).unwrap();
+        }
+        std::fs::write(d.join("migration.toml"), toml).unwrap();
+    }
+    backstop_core::migration::load_dir(&dir).unwrap()
+}
+
+#[test]
+fn an_atomic_undo_stopped_part_way_by_a_lock_says_what_ran_and_to_resolve_first() {
+    // Regression: when --atomic's undo of a migration outside a transaction ran some of its
+    // down statements and then could not record its progress (another connection held the
+    // file), the report kept none of the step's own: not which down statements ran, and it
+    // called the dirty migration still applied and advised `rollback --release`, which
+    // refuses while it is dirty.
+    let (tmp, path, url) = common::temp_db();
+    let ms = migrations(
+        &tmp,
+        &[
+            (
+                "1_t",
+                "CREATE TABLE t (id INTEGER);",
+                Some("DROP TABLE t;"),
+                None,
+                "",
+            ),
+            (
+                "2_nt",
+                "CREATE TABLE a (x INTEGER);\nCREATE TABLE b (x INTEGER);",
+                Some("DROP TABLE b;\nSELECT 'slow';\nDROP TABLE a;"),
+                None,
+                "transaction = false\n",
+            ),
+            (
+                "3_bad",
+                "CREATE TABLE c (x INTEGER);\nINSERT INTO nosuch VALUES (1);",
+                Some("DROP TABLE c;"),
+                None,
+                "",
+            ),
+        ],
+    );
+    let before = common::open(&url).schema(None).unwrap().fingerprint();
+    let opts = ApplyOptions {
+        atomic: true,
+        sum_path: tmp.path().join("backstop.sum"),
+        ..Default::default()
+    };
+    let mut db = Held::new(&url, path, When::Before("SELECT 'slow'"));
+    let f = engine::apply(&mut db, &ms, &ctx(), &opts).unwrap_err();
+    let release = f.release_id.clone().unwrap();
+    let text = f.error.to_string();
+    let EngineError::NeedsPerson { needs, .. } = &f.error else {
+        panic!("{text}");
+    };
+    assert_eq!(needs.situation, Situation::AtomicUndoFailed, "{text}");
+    assert_eq!(needs.history, HistoryState::Dirty, "{text}");
+    assert_eq!(needs.still_applied, vec![1], "{text}");
+    let progress = needs.statements.as_ref().unwrap();
+    assert_eq!(progress.completed.len(), 2, "{text}");
+    assert_eq!(progress.not_run.len(), 1, "{text}");
+    assert!(
+        text.contains("down statement 2 completed outside a transaction, but recording its progress in history failed"),
+        "{text}"
+    );
+    // The step's own lists, in the text too.
+    assert!(text.contains("1. line 1: DROP TABLE b"), "{text}");
+    assert!(text.contains("2. line 2: SELECT 'slow'"), "{text}");
+    assert!(text.contains("3. line 3: DROP TABLE a"), "{text}");
+    assert!(
+        text.contains("--atomic: undone so far: []; migration 2 is dirty (as above); still applied from this run: [1]"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("still applied from this run: [1, 2]"),
+        "{text}"
+    );
+    let next = &needs.next;
+    let resolve_at = next.find("backstop resolve 2 --").expect(next);
+    let rollback_at = next
+        .find(&format!("backstop rollback --release {release}"))
+        .expect(next);
+    assert!(resolve_at < rollback_at, "{next}");
+    let cmds: Vec<&str> = needs.commands.iter().map(|c| c.command.as_str()).collect();
+    assert!(cmds[0].starts_with("backstop resolve 2 --"), "{cmds:?}");
+    assert_eq!(
+        cmds.last().copied(),
+        Some(format!("backstop rollback --release {release}").as_str()),
+        "{cmds:?}"
+    );
+    db.let_go();
+    dirty_row(&mut db);
+
+    // The advice, followed: the rest of the down script by hand, resolve, then the release.
+    let mut plain = common::open(&url);
+    plain.execute("DROP TABLE a").unwrap();
+    engine::resolve(
+        &mut plain,
+        &ctx(),
+        2,
+        Resolution::RolledBack,
+        "finished the undo by hand",
+    )
+    .unwrap();
+    engine::rollback(
+        &mut plain,
+        &ctx(),
+        &RollbackOptions {
+            target: engine::RollbackTarget::Release(release),
+            dry_run: false,
+            force_reason: None,
+            allow_drift: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(plain.schema(None).unwrap().fingerprint(), before);
+    assert!(engine::audit_verify(&mut plain).unwrap().ok);
+}
+
+#[test]
+fn a_lock_during_the_verify_script_outside_a_transaction_is_reported_as_the_failure() {
+    // Regression: when another connection locked the file during the verify script of a
+    // migration outside a transaction, the clean-up that followed met the same lock and
+    // its error replaced the verify's: no file, statement or holder, no failure, "finish
+    // the remaining statements" though none remained; and a later `resolve --applied`
+    // called the migration's own tables changed by hand.
+    let (tmp, path, url) = common::temp_db();
+    let ms = migrations(
+        &tmp,
+        &[
+            (
+                "1_t",
+                "CREATE TABLE t (id INTEGER);",
+                Some("DROP TABLE t;"),
+                None,
+                "",
+            ),
+            (
+                "2_nt",
+                "CREATE TABLE a (x INTEGER);\nCREATE TABLE b (x INTEGER);",
+                Some("DROP TABLE b;\nDROP TABLE a;"),
+                Some("SELECT 'slow';\nSELECT count(*) = 0 FROM a;"),
+                "transaction = false\nretries = 0\n",
+            ),
+        ],
+    );
+    let opts = |to| ApplyOptions {
+        to: Some(to),
+        sum_path: tmp.path().join("backstop.sum"),
+        ..Default::default()
+    };
+    let mut plain = common::open(&url);
+    engine::apply(&mut plain, &ms, &ctx(), &opts(1)).unwrap();
+    let mut db = Held::new(&url, path, When::ExclusiveBefore("count(*) = 0 FROM a"));
+    let f = engine::apply(&mut db, &ms, &ctx(), &opts(2)).unwrap_err();
+    let text = f.error.to_string();
+    let EngineError::NeedsPerson { needs, failure, .. } = &f.error else {
+        panic!("{text}");
+    };
+    assert_eq!(needs.situation, Situation::StoppedPartWay, "{text}");
+    assert_eq!(needs.history, HistoryState::Dirty, "{text}");
+    let failure = failure.as_ref().expect(&text);
+    assert_eq!(
+        failure.part,
+        backstop_core::migration::Part::Verify,
+        "{text}"
+    );
+    assert_eq!(failure.statement_index, 2, "{text}");
+    assert!(
+        text.contains(
+            "verify.sql:2:1: migration 2 (nt) verify statement 2 failed: database is locked"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("detail: another connection is writing it"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1. line 1: CREATE TABLE a (x INTEGER)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2. line 2: CREATE TABLE b (x INTEGER)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("this failure could not be recorded in the ledger"),
+        "{text}"
+    );
+    assert!(
+        text.contains("every statement of the up script ran"),
+        "{text}"
+    );
+    assert!(!text.contains("remaining statements"), "{text}");
+    assert!(!text.contains("run the command again"), "{text}");
+    db.let_go();
+    let row = dirty_row(&mut db);
+    assert_eq!(row.progress, 2, "{row:?}");
+
+    // The advice, followed: the verify script by hand, then resolve.
+    assert_eq!(
+        plain.execute("SELECT count(*) = 0 FROM a").unwrap(),
+        vec![true]
+    );
+    let r = engine::resolve(
+        &mut plain,
+        &ctx(),
+        2,
+        Resolution::Applied,
+        "verified by hand",
+    )
+    .unwrap();
+    assert!(r.not_from_run.is_empty(), "{r:?}");
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("can't be told apart from changes by hand")),
+        "{r:?}"
+    );
+    assert!(engine::audit_verify(&mut plain).unwrap().ok);
+    assert_eq!(plain.load_history().unwrap()[1].status.as_str(), "applied");
 }

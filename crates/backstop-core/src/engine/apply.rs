@@ -659,9 +659,42 @@ fn atomic_undo_failed(
     };
     needs.situation = Situation::AtomicUndoFailed;
     needs.command = "apply".into();
+    let v = row.version;
+    if needs.history == HistoryState::Dirty {
+        // The undo stopped part-way with the migration dirty, and its own report says
+        // exactly what ran and which `resolve` ends it: that stays, and comes first. A
+        // rollback refuses while the migration is dirty, and it is not applied either.
+        let still_applied: Vec<i64> = still_applied.into_iter().filter(|s| *s != v).collect();
+        needs.state = format!(
+            "{}
+--atomic: undone so far: {undone:?}; migration {v} is dirty (as above); still applied from this run: {still_applied:?}",
+            needs.state
+        );
+        needs.next = format!(
+            "{}; only then `backstop rollback --release {release}` undoes what stays applied of this run ({}; migration {v} too, if it was resolved as applied): it refuses while migration {v} is dirty",
+            needs.next,
+            if still_applied.is_empty() {
+                "nothing else".to_string()
+            } else {
+                format!("migration(s) {still_applied:?}")
+            }
+        );
+        needs.still_applied = still_applied;
+        needs.commands.push(NextCommand::new(
+            format!("backstop rollback --release {release}"),
+            format!("after migration {v} is resolved: undoes what stays applied of this run"),
+        ));
+        return EngineError::NeedsPerson {
+            what,
+            failure,
+            needs: Box::new(needs),
+            diff,
+            path: None,
+        };
+    }
     needs.state =
         format!("undone so far: {undone:?}; still applied from this run: {still_applied:?}");
-    needs.next = format!("run `backstop status`, then `backstop rollback --release {release}` once the cause is fixed (a lock, something in the database in the way); if migration {}'s stored down script itself is wrong, undo that migration by hand and run `backstop resolve {} --rolled-back --reason \"…\"` first", row.version, row.version);
+    needs.next = format!("run `backstop status`, then `backstop rollback --release {release}` once the cause is fixed (a lock, something in the database in the way); if migration {v}'s stored down script itself is wrong, undo that migration by hand and run `backstop resolve {v} --rolled-back --reason \"…\"` first");
     needs.still_applied = still_applied;
     needs.commands.push(NextCommand::new(
         format!("backstop rollback --release {release}"),
@@ -1687,10 +1720,24 @@ fn run_no_tx(
                 dropped.join(", ")
             ));
         }
+        // Every step of the clean-up is under the same database as the failure: when it
+        // refuses (another connection holding the file), the clean-up stops there and the
+        // failure is still what is reported, with the migration left dirty.
+        let mut proven: Option<SchemaState> = None;
         let cleaned = if up_done == 0 && se.failure.part == Part::Up {
             // Nothing completed, and a single statement outside a transaction is atomic: only
             // an INVALID index could remain, and that was dropped. Prove it.
-            db.schema(None)?.fingerprint() == before_fp
+            match db.schema(None) {
+                Ok(now) if now.fingerprint() == before_fp => {
+                    proven = Some(now);
+                    true
+                }
+                Ok(_) => false,
+                Err(e) => {
+                    how.push(format!("backstop could not read the schema to prove that nothing of it remains: {}\n", dirty::quoted(&e)));
+                    false
+                }
+            }
         } else if let Some(down_sql) = m.down.as_deref() {
             // Statements completed (data changes included): only the down script can undo
             // them, and the result is accepted only if the schema is provably as before.
@@ -1698,16 +1745,20 @@ fn run_no_tx(
             // The down script starts from backstop's settings, as in a rollback step: what
             // the up script set (SQLite: `PRAGMA query_only = ON`) must not make it fail or
             // run differently here only.
-            db.reset_session()?;
             // Under the migration's timeouts, like any statement of it: a DROP COLUMN
             // queued behind a long read would hold up every query on the table.
-            db.set_session_timeouts(timeouts)?;
+            let prepared = db
+                .reset_session()
+                .and_then(|_| db.set_session_timeouts(timeouts));
             // Lock timeouts are retried as in the up script and in a rollback step, going
             // on from the statement that timed out (each one before it committed on its
             // own): a brief lock must not leave the migration for a person.
             let mut down_attempt = 0u32;
             let mut from = 0usize;
             let undone = loop {
+                if let Err(e) = &prepared {
+                    break Err(Err(e.clone()));
+                }
                 match run_statements(db, &script_ref(m, Part::Down), &down, from, None, |_, _| {
                     Ok(())
                 }) {
@@ -1726,21 +1777,35 @@ fn run_no_tx(
                         });
                         std::thread::sleep(wait);
                     }
-                    other => break other,
+                    other => break other.map_err(Ok),
                 }
             };
             let _ = db.set_session_timeouts(Timeouts::default());
             match undone {
-                Ok(n) => {
-                    let ok = db.schema(None)?.fingerprint() == before_fp;
-                    how.push(if ok {
-                        format!("backstop ran down.sql ({n} statements) and the schema fingerprint again equals the one before the migration")
-                    } else {
-                        format!("backstop ran down.sql ({n} statements) but the schema still differs from before the migration (the diff shows how)")
-                    });
-                    ok
+                Ok(n) => match db.schema(None) {
+                    Ok(now) => {
+                        let ok = now.fingerprint() == before_fp;
+                        how.push(if ok {
+                            format!("backstop ran down.sql ({n} statements) and the schema fingerprint again equals the one before the migration")
+                        } else {
+                            format!("backstop ran down.sql ({n} statements) but the schema still differs from before the migration (the diff shows how)")
+                        });
+                        proven = ok.then_some(now);
+                        ok
+                    }
+                    Err(e) => {
+                        how.push(format!("backstop ran down.sql ({n} statements) but could not read the schema to prove it is as before the migration: {}\n", dirty::quoted(&e)));
+                        false
+                    }
+                },
+                Err(Err(e)) => {
+                    how.push(format!(
+                        "backstop could not start down.sql to undo them: {}\n",
+                        dirty::quoted(&e)
+                    ));
+                    false
                 }
-                Err(dse) => {
+                Err(Ok(dse)) => {
                     how.push(format!("backstop ran down.sql to undo them, but it stopped after {} of {} statements:\n    {}\n", dse.completed, down.len(), dse.failure));
                     false
                 }
@@ -1762,7 +1827,9 @@ fn run_no_tx(
         if cleaned {
             row.status = Status::RolledBack;
             row.note = Some(format!("failed and cleaned up: {}", se.failure.error));
-            *schema = db.schema(None)?;
+            if let Some(now) = proven {
+                *schema = now;
+            }
             state.fingerprint = schema.fingerprint();
             // The row and its event together: history must never say rolled back while
             // the ledger still says dirty (see `crosscheck`).
@@ -1835,10 +1902,40 @@ fn run_no_tx(
         if let Some(note) = unrecorded.strip_prefix("; ") {
             needs.state = format!("{}\n{note}", needs.state);
         }
+        let kind = se.db.as_ref().map(|e| e.kind);
+        if se.failure.part == Part::Verify {
+            // Nothing of the up script is left to run: what is to decide is whether its
+            // change stays, which the verify script did not get to say (or said no to).
+            let when = match kind {
+                Some(k @ crate::driver::DbErrorKind::LockTimeout) => dirty::once(k),
+                _ => "once the cause of the error above is understood",
+            };
+            let v = m.version;
+            needs.next = format!(
+                "{when}: every statement of the up script ran (the list above), and its verify script did not pass; `backstop schema` shows the schema now. Either check the change (run {} by hand: it must return true) and `backstop resolve {v} --applied --reason \"…\"`, or undo what is left of it by hand (the down script shows how) and `backstop resolve {v} --rolled-back --reason \"…\"`",
+                m.script_path(Part::Verify).display()
+            );
+            needs.commands = vec![
+                NextCommand::new(
+                    format!("backstop resolve {v} --applied --reason \"…\""),
+                    "the change is to stay: every up statement ran; run the verify script by hand first",
+                ),
+                NextCommand::new(
+                    format!("backstop resolve {v} --rolled-back --reason \"…\""),
+                    "nothing of the migration is to remain (undo it by hand first; resolve checks that the schema is as before it)",
+                ),
+            ];
+        }
         needs.cleanup = how;
+        let mut failure = se.failure;
+        // A lock's hint is for a command that changed nothing ("run the command again"),
+        // which this dirty migration would refuse.
+        if kind == Some(crate::driver::DbErrorKind::LockTimeout) {
+            failure.hint = None;
+        }
         return Err(EngineError::NeedsPerson {
-            what: se.failure.to_string(),
-            failure: Some(Box::new(se.failure)),
+            what: failure.to_string(),
+            failure: Some(Box::new(failure)),
             needs: Box::new(needs),
             diff: left.filter(|d| !d.trim().is_empty()),
             path: Some(m.path.clone()),

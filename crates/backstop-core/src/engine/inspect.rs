@@ -853,6 +853,13 @@ fn resolve_checked(
     // mistake. Those the run itself did not record changing are named: a person changed
     // them by hand. `None` when the baseline's schema text is not at hand.
     let mut accepted_delta: Option<crate::schema::Delta> = None;
+    // A row that is still the marker its apply wrote before the first statement: the run
+    // stopped before it could record what it changed (killed, or another connection kept
+    // its record from the database). Its own objects can't be told from changes by hand
+    // then, and are not called changed by hand.
+    let run_unrecorded = row.status == Status::Dirty
+        && row.fingerprint_after.is_none()
+        && row.note.as_deref() == Some(crate::history::RUNNING_NOTE);
     let (objects, not_from_run) = if to == Resolution::Applied {
         match run::recorded_schema(db, &state.fingerprint)? {
             Some(recorded) => {
@@ -860,7 +867,7 @@ fn resolve_checked(
                 let objects: Vec<String> = changed.keys().cloned().collect();
                 let beyond = objects
                     .iter()
-                    .filter(|k| !delta.contains_key(*k))
+                    .filter(|k| !run_unrecorded && !delta.contains_key(*k))
                     .cloned()
                     .collect();
                 accepted_delta = Some(changed);
@@ -915,7 +922,11 @@ fn resolve_checked(
                         }
                         if to == Resolution::Applied {
                             d["objects"] = json!(objects);
-                            d["by_hand"] = json!(not_from_run);
+                            d["by_hand"] = if run_unrecorded {
+                                serde_json::Value::Null
+                            } else {
+                                json!(not_from_run)
+                            };
                         }
                         d
                     }),
@@ -926,6 +937,17 @@ fn resolve_checked(
         let _ = db.rollback();
         return Err(e.into());
     }
+    let mut warnings: Vec<String> = Vec::new();
+    if let Some(o) = objects.as_ref().filter(|o| run_unrecorded && !o.is_empty()) {
+        warnings.push(format!("migration {version}'s run stopped before it recorded which objects it changed, so those accepted ({}) can't be told apart from changes by hand: check them against its up script", o.join(", ")));
+    }
+    // Accepted or proven as it is, but said: an INVALID index left by a build that died
+    // is part of the schema `--applied` accepts, and `verify` will fail on it.
+    warnings.extend(
+        db.health()
+            .map(|h| h.iter().map(|i| format!("health: {i}")).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
     Ok(ResolveReport {
         version,
         name: r.name,
@@ -936,11 +958,6 @@ fn resolve_checked(
         objects,
         not_from_run,
         data_unchecked,
-        // Accepted or proven as it is, but said: an INVALID index left by a build that died
-        // is part of the schema `--applied` accepts, and `verify` will fail on it.
-        warnings: db
-            .health()
-            .map(|h| h.iter().map(|i| format!("health: {i}")).collect())
-            .unwrap_or_default(),
+        warnings,
     })
 }
