@@ -42,11 +42,17 @@ struct Registered {
     /// to their full length where they stand as a URL's password (`:pw@`) or a `password=`
     /// value, which their shape alone may end too early (`password=a b`, `u:a` b@host`).
     passwords: Vec<String>,
+    /// The URLs the user gave, as given, each with its passwords masked: a short password
+    /// is masked by position only inside them, or after `scheme://user:` (see
+    /// [`in_url_userinfo`]), never as any `:pw@` of other text (a release id
+    /// `shop:prod@2026-11-25`, an e-mail address `bob:a@example.com`).
+    urls: Vec<(String, String)>,
 }
 
 static SECRETS: Mutex<Registered> = Mutex::new(Registered {
     secrets: Vec::new(),
     passwords: Vec::new(),
+    urls: Vec::new(),
 });
 
 /// The registered secrets. A panic elsewhere while the list was locked must not switch
@@ -98,13 +104,84 @@ pub fn register_secret(secret: &str) {
 /// masked only where it stands as the password of a URL or a `password=` value, but there to
 /// its full length, even where the shape of the text alone would end it early.
 pub fn register_url_password(url: &str) {
+    let mut forms = Vec::new();
     for pw in url_passwords(url) {
         register_secret(&pw);
         // Not blank: `: @` is no password's place.
         if !pw.trim().is_empty() {
             remember(&mut secrets().passwords, &pw);
+            remember(&mut forms, &pw);
         }
     }
+    let url = url.trim();
+    let masked = mask_in_userinfo(url, &forms, |_, _| true);
+    if masked != url {
+        let mut s = secrets();
+        if !s.urls.iter().any(|(u, _)| u == url) {
+            s.urls.push((url.to_string(), masked));
+            s.urls.sort_by_key(|(u, _)| std::cmp::Reverse(u.len()));
+        }
+    }
+}
+
+/// `text` with every `:pw@` of the `passwords` (longest first) for which `keep(text, colon)`
+/// holds replaced by `:***@`.
+fn mask_in_userinfo(
+    text: &str,
+    passwords: &[String],
+    keep: impl Fn(&str, usize) -> bool,
+) -> String {
+    let mut cur = text.to_string();
+    for p in passwords {
+        let userinfo = format!(":{p}@");
+        if !cur.contains(&userinfo) {
+            continue;
+        }
+        let mut out = String::with_capacity(cur.len());
+        let mut copied = 0;
+        for (at, _) in cur.match_indices(&userinfo) {
+            if at < copied || !keep(&cur, at) {
+                continue;
+            }
+            out.push_str(cur.get(copied..at).unwrap_or_default());
+            out.push(':');
+            out.push_str(MASK);
+            out.push('@');
+            copied = at + userinfo.len();
+        }
+        out.push_str(cur.get(copied..).unwrap_or_default());
+        cur = out;
+    }
+    cur
+}
+
+/// Whether the `:` at `colon` ends the user name of a URL: `scheme://user` (any run of `:`,
+/// `/` and `\` holding a `/` or `\` after the scheme, the user name possibly empty) stands
+/// right before it. A bare `word:` does not: `shop:prod@2026-11-25` is no URL.
+fn in_url_userinfo(text: &str, colon: usize) -> bool {
+    let b = text.as_bytes();
+    let mut j = colon;
+    // No user name is hundreds of bytes long: long runs cost no more than short ones.
+    let shortest = colon.saturating_sub(LONGEST_USERINFO);
+    while j > shortest
+        && b.get(j - 1)
+            .is_some_and(|c| !c.is_ascii_whitespace() && !matches!(c, b'@' | b':' | b'/' | b'\\'))
+    {
+        j -= 1;
+    }
+    let user = j;
+    while j > 0 && matches!(b.get(j - 1), Some(b':' | b'/' | b'\\')) {
+        j -= 1;
+    }
+    let separator = b.get(j..user).unwrap_or_default();
+    if !separator.iter().any(|c| matches!(c, b'/' | b'\\')) {
+        return false;
+    }
+    let mut s = j;
+    while s > 0 && b.get(s - 1).is_some_and(|c| is_scheme_byte(*c)) {
+        s -= 1;
+    }
+    scheme_end(b, s).is_some_and(|(end, _)| end == j)
 }
 
 /// The passwords [`register_url_password`] registers, in every form they may be echoed in.
@@ -149,6 +226,13 @@ fn url_passwords(url: &str) -> Vec<String> {
         found.push(unescape(raw));
     }
     let url = url.trim();
+    // A SQLite URL holds a path, no password: `sqlite:sq/a@b/app.db` is a file's name.
+    let sqlite = scheme_end(url.as_bytes(), 0)
+        .and_then(|(end, _)| url.get(..end))
+        .is_some_and(|s| s.eq_ignore_ascii_case("sqlite") || s.eq_ignore_ascii_case("sqlite3"));
+    if sqlite {
+        return found;
+    }
     let (rest, bare_colon) = match scheme_end(url.as_bytes(), 0) {
         Some((scheme_end, rest)) => (
             url.get(rest..).unwrap_or_default(),
@@ -226,19 +310,25 @@ pub fn redact(text: &str) -> String {
 fn redact_with(text: &str, registered: &Registered) -> String {
     settle(text, |text| {
         let mut out = None::<String>;
+        // The user's URL as given, with its passwords masked whatever their length.
+        for (url, masked) in &registered.urls {
+            let cur = out.as_deref().unwrap_or(text);
+            if cur.contains(url.as_str()) {
+                out = Some(cur.replace(url.as_str(), masked));
+            }
+        }
         for s in &registered.secrets {
             let cur = out.as_deref().unwrap_or(text);
             if cur.contains(s.as_str()) {
                 out = Some(cur.replace(s.as_str(), MASK));
             }
         }
-        // A password of the user's URL where it stands as one, whatever its length.
-        for p in &registered.passwords {
-            let cur = out.as_deref().unwrap_or(text);
-            let userinfo = format!(":{p}@");
-            if cur.contains(&userinfo) {
-                out = Some(cur.replace(&userinfo, &format!(":{MASK}@")));
-            }
+        // A password of the user's URL where it stands as one in a URL (`scheme://user:`
+        // before it), whatever its length.
+        let cur = out.as_deref().unwrap_or(text);
+        let masked = mask_in_userinfo(cur, &registered.passwords, in_url_userinfo);
+        if masked != cur {
+            out = Some(masked);
         }
         let text = redact_userinfo(out.as_deref().unwrap_or(text));
         redact_key_value(&text, &registered.passwords)
@@ -2003,6 +2093,68 @@ mod tests {
         ] {
             assert!(is_distinctive(pw), "{pw}");
         }
+    }
+
+    #[test]
+    fn short_passwords_of_the_users_url_are_masked_only_in_a_url() {
+        // Regression: every registered password was masked as any `:pw@`, so a release id
+        // `shop:prod@2026-11-25` was shown and stored as `shop:***@2026-11-25`, an SQL
+        // literal `'bob:a@example.com'` as `'bob:***@example.com'`, and the path of
+        // `sqlite:sq/a@b/app.db` as `sqlite:***@b/app.db`.
+        let mut registered = Registered::default();
+        for url in [
+            "postgres://postgres:prod@127.0.0.1:5432/db",
+            "postgres://u:a@h/db",
+            "sqlite:sq/a@b/app.db",
+        ] {
+            for form in url_passwords(url) {
+                assert!(!is_distinctive(&form), "{form}");
+                remember(&mut registered.passwords, &form);
+            }
+        }
+        assert!(url_passwords("sqlite:sq/a@b/app.db").is_empty());
+        assert!(url_passwords("SQLite:sq/Zq9Secret@b/app.db").is_empty());
+        for text in [
+            "applied release shop:prod@2026-11-25",
+            "INSERT INTO t VALUES ('bob:a@example.com')",
+            "database: sqlite:sq/a@b/app.db",
+            "x:prod@h y:a@h",
+        ] {
+            assert_eq!(redact_with(text, &registered), text);
+        }
+        // In a URL, still masked whatever their length, also with an empty user name.
+        for (text, shown) in [
+            (
+                "cannot connect to postgres://postgres:prod@127.0.0.1:5432/db",
+                "cannot connect to postgres://postgres:***@127.0.0.1:5432/db",
+            ),
+            ("postgres://u:a@h/db", "postgres://u:***@h/db"),
+            ("postgres://:a@h/db", "postgres://:***@h/db"),
+        ] {
+            assert_eq!(redact_with(text, &registered), shown, "{text}");
+        }
+
+        // Through the registry, as the CLI registers the URL it was given.
+        register_url_password("postgres://postgres:prod@127.0.0.1:5432/db");
+        register_url_password("sqlite:sq/a@b/app.db");
+        assert_eq!(
+            redact("release shop:prod@2026-11-25 applied"),
+            "release shop:prod@2026-11-25 applied"
+        );
+        assert_eq!(
+            redact("database: sqlite:sq/a@b/app.db"),
+            "database: sqlite:sq/a@b/app.db"
+        );
+        // The URL as given is masked whole where it stands, whatever its shape.
+        register_url_password("app:m y@tcp(h:3306)/db");
+        assert_eq!(
+            redact("cannot connect to app:m y@tcp(h:3306)/db"),
+            "cannot connect to app:***@tcp(h:3306)/db"
+        );
+        assert_eq!(
+            redact("e-mail ann:m y@example.com"),
+            "e-mail ann:m y@example.com"
+        );
     }
 
     #[test]
