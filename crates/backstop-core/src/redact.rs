@@ -240,6 +240,10 @@ fn url_passwords(url: &str) -> Vec<String> {
         ),
         None => (url, false),
     };
+    // No `@` of a `?password=` value ends the userinfo (see `password_span`).
+    let rest = rest
+        .get(..query_password(rest, 0, rest.len()))
+        .unwrap_or_default();
     for (at, _) in rest.match_indices('@') {
         let userinfo = rest.get(..at).unwrap_or_default();
         let pw = match userinfo.split_once(':') {
@@ -522,7 +526,11 @@ fn password_span(
     opened: Option<char>,
 ) -> Result<(usize, usize), usize> {
     let end = url_end(text, k, opened);
-    let token = text.get(k..end).unwrap_or_default();
+    // An `@` in the query's `password=` value is the value's, not the userinfo's
+    // (`…@h:5432/db?password=Sup3r@Secret`): that value is masked whole on its own.
+    let token = text
+        .get(k..query_password(text, k, end))
+        .unwrap_or_default();
     // The userinfo ends at the LAST '@' before the URL ends (whitespace or a closing quote):
     // a password may contain '@', ':', '/' or quotes when the user did not percent-encode
     // it. Masking too much is the safe direction.
@@ -597,6 +605,41 @@ fn password_span(
         // No ':' before the '@': nothing up to it can be a password.
         None => Err(at),
     }
+}
+
+/// Where the first `password` parameter of a URL's query (`?password=`, `&sslpassword=`,
+/// the key or `=` percent-encoded or not) between `from` and `end` starts: at the `?` or `&`
+/// before it. `end` when there is none.
+fn query_password(text: &str, from: usize, end: usize) -> usize {
+    let b = text.as_bytes();
+    // Only in the name after each `?` or `&`, so that any text costs one pass.
+    let key_at = |start: usize| {
+        let mut j = start;
+        for &want in KEY {
+            j += encoded_len(b, j, want)?;
+        }
+        Some(j)
+    };
+    (from..end)
+        .filter(|i| matches!(b.get(*i), Some(b'?' | b'&')))
+        .find(|i| {
+            let name = i + 1;
+            let mut j = name;
+            loop {
+                if let Some(key_end) = key_at(j).filter(|e| *e <= end) {
+                    return name_start(b, j) == name && encoded_len(b, key_end, b'=').is_some();
+                }
+                if j >= end
+                    || !b.get(j).is_some_and(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')
+                    })
+                {
+                    return false;
+                }
+                j += 1;
+            }
+        })
+        .unwrap_or(end)
 }
 
 /// Whether `rest`, after the `@` of a scheme-less `user:pw@…`, is a MySQL DSN's address: a
@@ -2154,6 +2197,41 @@ mod tests {
         assert_eq!(
             redact("e-mail ann:m y@example.com"),
             "e-mail ann:m y@example.com"
+        );
+    }
+
+    #[test]
+    fn a_query_password_with_an_at_sign_is_masked_whole() {
+        // Regression: the userinfo ran to the `@` inside the value, so
+        // `…@127.0.0.1:5432/db?password=Sup3r@Secret` was shown as
+        // `…@127.0.0.1:***@Secret`, the `password=` key masked and the value's end shown.
+        for pw in ["Sup3r@Secret", "p@ssw0rd!", "a@b", "x@y@z"] {
+            let url = format!("postgres://postgres@127.0.0.1:5432/db?password={pw}");
+            let shown = "postgres://postgres@127.0.0.1:5432/db?password=***";
+            assert_eq!(redact_credentials(&url), shown, "{url}");
+            assert_eq!(
+                redact_credentials(&format!("cannot connect to {url}: refused")),
+                format!("cannot connect to {shown}: refused")
+            );
+            let forms = url_passwords(&url);
+            assert!(forms.iter().all(|f| pw.contains(f.as_str())), "{forms:?}");
+            let mut registered = Registered::default();
+            for form in &forms {
+                remember(&mut registered.passwords, form);
+            }
+            assert_eq!(
+                redact_with(&format!("database: {url}"), &registered),
+                format!("database: {shown}")
+            );
+        }
+        assert_eq!(
+            redact_credentials("postgres://u:pw@h/db?sslmode=require&p%61ssword%3DS@cret&x=1"),
+            "postgres://u:***@h/db?sslmode=require&p%61ssword%3D***&x=1"
+        );
+        // Still to the last `@` before the query: a password may hold one.
+        assert_eq!(
+            redact_credentials("postgres://u:p@ss@h/db?password=x@y"),
+            "postgres://u:***@h/db?password=***"
         );
     }
 
