@@ -233,12 +233,13 @@ fn url_passwords(url: &str) -> Vec<String> {
     if sqlite {
         return found;
     }
-    let (rest, bare_colon) = match scheme_end(url.as_bytes(), 0) {
+    let (rest, bare_colon, empty_user) = match scheme_end(url.as_bytes(), 0) {
         Some((scheme_end, rest)) => (
             url.get(rest..).unwrap_or_default(),
             url.get(scheme_end..rest) == Some(":"),
+            empty_user_name(url.get(scheme_end..rest).unwrap_or_default()),
         ),
-        None => (url, false),
+        None => (url, false, false),
     };
     // No `@` of a `?password=` value ends the userinfo (see `password_span`).
     let rest = rest
@@ -247,6 +248,8 @@ fn url_passwords(url: &str) -> Vec<String> {
     for (at, _) in rest.match_indices('@') {
         let userinfo = rest.get(..at).unwrap_or_default();
         let pw = match userinfo.split_once(':') {
+            // `postgres://:pw@host`: all of the userinfo is the password.
+            _ if empty_user => userinfo,
             Some((_, pw)) => pw,
             // `user:password@host` with no scheme at all: what looked like one was the user.
             None if bare_colon => userinfo,
@@ -535,6 +538,7 @@ fn password_span(
     // a password may contain '@', ':', '/' or quotes when the user did not percent-encode
     // it. Masking too much is the safe direction.
     let separator = text.get(scheme..k).unwrap_or_default();
+    let empty_user = empty_user_name(separator);
     // `://` (or `:\\`) is a URL's; after another `:` what follows may be a MySQL DSN's
     // password (`user:pw@tcp(host)/db`), whatever it holds (`:`, `/`).
     let dsn_like = separator.starts_with(':')
@@ -558,9 +562,13 @@ fn password_span(
             let Some(next) = continued_at(text, end, opened) else {
                 return Err(end);
             };
-            let bare = token
-                .split_once(':')
-                .is_some_and(|(_, pw)| !pw.is_empty() && !pw.contains('/'));
+            let bare = if empty_user {
+                !token.is_empty() && !token.contains('/')
+            } else {
+                token
+                    .split_once(':')
+                    .is_some_and(|(_, pw)| !pw.is_empty() && !pw.contains('/'))
+            };
             if !bare {
                 return Err(k);
             }
@@ -593,18 +601,26 @@ fn password_span(
     if dsn_like && is_dsn_address(text.get(at + 1..).unwrap_or_default()) {
         return Ok((scheme + 1, at));
     }
+    // An empty user name (`postgres://:pw@host`): the separator run took its colon, and the
+    // password is all of the userinfo, `:` and all.
+    if empty_user {
+        return Ok((k, at));
+    }
     match text.get(k..at).and_then(|userinfo| userinfo.find(':')) {
         Some(colon) => Ok((k + colon + 1, at)),
-        // An empty user name (`postgres://:pw@host`): the separator run took its colon.
-        None if k >= 2
-            && text.as_bytes().get(k - 1) == Some(&b':')
-            && matches!(text.as_bytes().get(k - 2), Some(b'/' | b'\\')) =>
-        {
-            Ok((k, at))
-        }
         // No ':' before the '@': nothing up to it can be a password.
         None => Err(at),
     }
+}
+
+/// Whether a URL's scheme separator run (`://:`) took the colon of an empty user name: it
+/// ends in a `:` after a `/` or `\`.
+fn empty_user_name(separator: &str) -> bool {
+    separator.len() >= 2
+        && separator.ends_with(':')
+        && separator
+            .get(..separator.len() - 1)
+            .is_some_and(|s| s.ends_with(['/', '\\']))
 }
 
 /// Where the first `password` parameter of a URL's query (`?password=`, `&sslpassword=`,
@@ -2233,6 +2249,31 @@ mod tests {
             redact_credentials("postgres://u:p@ss@h/db?password=x@y"),
             "postgres://u:***@h/db?password=***"
         );
+    }
+
+    #[test]
+    fn masks_the_whole_password_after_an_empty_user_name() {
+        // Regression: with no user name, a password with a space was shown whole and one
+        // with a `:` was shown up to it.
+        for pw in ["Qz1 Wv2", "Qz1:Wv2", "Qz1", "Qz1:Wv2:Jy8"] {
+            let url = format!("postgres://:{pw}@127.0.0.1:1/d");
+            let shown = "postgres://:***@127.0.0.1:1/d";
+            assert_eq!(redact_credentials(&url), shown, "{url}");
+            assert_eq!(
+                redact_credentials(&format!("cannot connect to {url}: refused")),
+                format!("cannot connect to {shown}: refused")
+            );
+            assert!(url_passwords(&url).iter().any(|f| f == pw), "{url}");
+            let mut registered = Registered::default();
+            for form in url_passwords(&url) {
+                remember(&mut registered.passwords, &form);
+            }
+            let text = format!("database: {url} is down");
+            assert_eq!(
+                redact_with(&text, &registered),
+                format!("database: {shown} is down")
+            );
+        }
     }
 
     #[test]
