@@ -42,11 +42,17 @@ struct Registered {
     /// to their full length where they stand as a URL's password (`:pw@`) or a `password=`
     /// value, which their shape alone may end too early (`password=a b`, `u:a` b@host`).
     passwords: Vec<String>,
+    /// The URLs the user gave, as given, each with its passwords masked: a short password
+    /// is masked by position only inside them, or after `scheme://user:` (see
+    /// [`in_url_userinfo`]), never as any `:pw@` of other text (a release id
+    /// `shop:prod@2026-11-25`, an e-mail address `bob:a@example.com`).
+    urls: Vec<(String, String)>,
 }
 
 static SECRETS: Mutex<Registered> = Mutex::new(Registered {
     secrets: Vec::new(),
     passwords: Vec::new(),
+    urls: Vec::new(),
 });
 
 /// The registered secrets. A panic elsewhere while the list was locked must not switch
@@ -98,13 +104,84 @@ pub fn register_secret(secret: &str) {
 /// masked only where it stands as the password of a URL or a `password=` value, but there to
 /// its full length, even where the shape of the text alone would end it early.
 pub fn register_url_password(url: &str) {
+    let mut forms = Vec::new();
     for pw in url_passwords(url) {
         register_secret(&pw);
         // Not blank: `: @` is no password's place.
         if !pw.trim().is_empty() {
             remember(&mut secrets().passwords, &pw);
+            remember(&mut forms, &pw);
         }
     }
+    let url = url.trim();
+    let masked = mask_in_userinfo(url, &forms, |_, _| true);
+    if masked != url {
+        let mut s = secrets();
+        if !s.urls.iter().any(|(u, _)| u == url) {
+            s.urls.push((url.to_string(), masked));
+            s.urls.sort_by_key(|(u, _)| std::cmp::Reverse(u.len()));
+        }
+    }
+}
+
+/// `text` with every `:pw@` of the `passwords` (longest first) for which `keep(text, colon)`
+/// holds replaced by `:***@`.
+fn mask_in_userinfo(
+    text: &str,
+    passwords: &[String],
+    keep: impl Fn(&str, usize) -> bool,
+) -> String {
+    let mut cur = text.to_string();
+    for p in passwords {
+        let userinfo = format!(":{p}@");
+        if !cur.contains(&userinfo) {
+            continue;
+        }
+        let mut out = String::with_capacity(cur.len());
+        let mut copied = 0;
+        for (at, _) in cur.match_indices(&userinfo) {
+            if at < copied || !keep(&cur, at) {
+                continue;
+            }
+            out.push_str(cur.get(copied..at).unwrap_or_default());
+            out.push(':');
+            out.push_str(MASK);
+            out.push('@');
+            copied = at + userinfo.len();
+        }
+        out.push_str(cur.get(copied..).unwrap_or_default());
+        cur = out;
+    }
+    cur
+}
+
+/// Whether the `:` at `colon` ends the user name of a URL: `scheme://user` (any run of `:`,
+/// `/` and `\` holding a `/` or `\` after the scheme, the user name possibly empty) stands
+/// right before it. A bare `word:` does not: `shop:prod@2026-11-25` is no URL.
+fn in_url_userinfo(text: &str, colon: usize) -> bool {
+    let b = text.as_bytes();
+    let mut j = colon;
+    // No user name is hundreds of bytes long: long runs cost no more than short ones.
+    let shortest = colon.saturating_sub(LONGEST_USERINFO);
+    while j > shortest
+        && b.get(j - 1)
+            .is_some_and(|c| !c.is_ascii_whitespace() && !matches!(c, b'@' | b':' | b'/' | b'\\'))
+    {
+        j -= 1;
+    }
+    let user = j;
+    while j > 0 && matches!(b.get(j - 1), Some(b':' | b'/' | b'\\')) {
+        j -= 1;
+    }
+    let separator = b.get(j..user).unwrap_or_default();
+    if !separator.iter().any(|c| matches!(c, b'/' | b'\\')) {
+        return false;
+    }
+    let mut s = j;
+    while s > 0 && b.get(s - 1).is_some_and(|c| is_scheme_byte(*c)) {
+        s -= 1;
+    }
+    scheme_end(b, s).is_some_and(|(end, _)| end == j)
 }
 
 /// The passwords [`register_url_password`] registers, in every form they may be echoed in.
@@ -149,16 +226,30 @@ fn url_passwords(url: &str) -> Vec<String> {
         found.push(unescape(raw));
     }
     let url = url.trim();
-    let (rest, bare_colon) = match scheme_end(url.as_bytes(), 0) {
+    // A SQLite URL holds a path, no password: `sqlite:sq/a@b/app.db` is a file's name.
+    let sqlite = scheme_end(url.as_bytes(), 0)
+        .and_then(|(end, _)| url.get(..end))
+        .is_some_and(|s| s.eq_ignore_ascii_case("sqlite") || s.eq_ignore_ascii_case("sqlite3"));
+    if sqlite {
+        return found;
+    }
+    let (rest, bare_colon, empty_user) = match scheme_end(url.as_bytes(), 0) {
         Some((scheme_end, rest)) => (
             url.get(rest..).unwrap_or_default(),
             url.get(scheme_end..rest) == Some(":"),
+            empty_user_name(url.get(scheme_end..rest).unwrap_or_default()),
         ),
-        None => (url, false),
+        None => (url, false, false),
     };
+    // No `@` of a `?password=` value ends the userinfo (see `password_span`).
+    let rest = rest
+        .get(..query_password(rest, 0, rest.len()))
+        .unwrap_or_default();
     for (at, _) in rest.match_indices('@') {
         let userinfo = rest.get(..at).unwrap_or_default();
         let pw = match userinfo.split_once(':') {
+            // `postgres://:pw@host`: all of the userinfo is the password.
+            _ if empty_user => userinfo,
             Some((_, pw)) => pw,
             // `user:password@host` with no scheme at all: what looked like one was the user.
             None if bare_colon => userinfo,
@@ -226,19 +317,25 @@ pub fn redact(text: &str) -> String {
 fn redact_with(text: &str, registered: &Registered) -> String {
     settle(text, |text| {
         let mut out = None::<String>;
+        // The user's URL as given, with its passwords masked whatever their length.
+        for (url, masked) in &registered.urls {
+            let cur = out.as_deref().unwrap_or(text);
+            if cur.contains(url.as_str()) {
+                out = Some(cur.replace(url.as_str(), masked));
+            }
+        }
         for s in &registered.secrets {
             let cur = out.as_deref().unwrap_or(text);
             if cur.contains(s.as_str()) {
                 out = Some(cur.replace(s.as_str(), MASK));
             }
         }
-        // A password of the user's URL where it stands as one, whatever its length.
-        for p in &registered.passwords {
-            let cur = out.as_deref().unwrap_or(text);
-            let userinfo = format!(":{p}@");
-            if cur.contains(&userinfo) {
-                out = Some(cur.replace(&userinfo, &format!(":{MASK}@")));
-            }
+        // A password of the user's URL where it stands as one in a URL (`scheme://user:`
+        // before it), whatever its length.
+        let cur = out.as_deref().unwrap_or(text);
+        let masked = mask_in_userinfo(cur, &registered.passwords, in_url_userinfo);
+        if masked != cur {
+            out = Some(masked);
         }
         let text = redact_userinfo(out.as_deref().unwrap_or(text));
         redact_key_value(&text, &registered.passwords)
@@ -432,11 +529,16 @@ fn password_span(
     opened: Option<char>,
 ) -> Result<(usize, usize), usize> {
     let end = url_end(text, k, opened);
-    let token = text.get(k..end).unwrap_or_default();
+    // An `@` in the query's `password=` value is the value's, not the userinfo's
+    // (`…@h:5432/db?password=Sup3r@Secret`): that value is masked whole on its own.
+    let token = text
+        .get(k..query_password(text, k, end))
+        .unwrap_or_default();
     // The userinfo ends at the LAST '@' before the URL ends (whitespace or a closing quote):
     // a password may contain '@', ':', '/' or quotes when the user did not percent-encode
     // it. Masking too much is the safe direction.
     let separator = text.get(scheme..k).unwrap_or_default();
+    let empty_user = empty_user_name(separator);
     // `://` (or `:\\`) is a URL's; after another `:` what follows may be a MySQL DSN's
     // password (`user:pw@tcp(host)/db`), whatever it holds (`:`, `/`).
     let dsn_like = separator.starts_with(':')
@@ -460,9 +562,13 @@ fn password_span(
             let Some(next) = continued_at(text, end, opened) else {
                 return Err(end);
             };
-            let bare = token
-                .split_once(':')
-                .is_some_and(|(_, pw)| !pw.is_empty() && !pw.contains('/'));
+            let bare = if empty_user {
+                !token.is_empty() && !token.contains('/')
+            } else {
+                token
+                    .split_once(':')
+                    .is_some_and(|(_, pw)| !pw.is_empty() && !pw.contains('/'))
+            };
             if !bare {
                 return Err(k);
             }
@@ -495,18 +601,61 @@ fn password_span(
     if dsn_like && is_dsn_address(text.get(at + 1..).unwrap_or_default()) {
         return Ok((scheme + 1, at));
     }
+    // An empty user name (`postgres://:pw@host`): the separator run took its colon, and the
+    // password is all of the userinfo, `:` and all.
+    if empty_user {
+        return Ok((k, at));
+    }
     match text.get(k..at).and_then(|userinfo| userinfo.find(':')) {
         Some(colon) => Ok((k + colon + 1, at)),
-        // An empty user name (`postgres://:pw@host`): the separator run took its colon.
-        None if k >= 2
-            && text.as_bytes().get(k - 1) == Some(&b':')
-            && matches!(text.as_bytes().get(k - 2), Some(b'/' | b'\\')) =>
-        {
-            Ok((k, at))
-        }
         // No ':' before the '@': nothing up to it can be a password.
         None => Err(at),
     }
+}
+
+/// Whether a URL's scheme separator run (`://:`) took the colon of an empty user name: it
+/// ends in a `:` after a `/` or `\`.
+fn empty_user_name(separator: &str) -> bool {
+    separator.len() >= 2
+        && separator.ends_with(':')
+        && separator
+            .get(..separator.len() - 1)
+            .is_some_and(|s| s.ends_with(['/', '\\']))
+}
+
+/// Where the first `password` parameter of a URL's query (`?password=`, `&sslpassword=`,
+/// the key or `=` percent-encoded or not) between `from` and `end` starts: at the `?` or `&`
+/// before it. `end` when there is none.
+fn query_password(text: &str, from: usize, end: usize) -> usize {
+    let b = text.as_bytes();
+    // Only in the name after each `?` or `&`, so that any text costs one pass.
+    let key_at = |start: usize| {
+        let mut j = start;
+        for &want in KEY {
+            j += encoded_len(b, j, want)?;
+        }
+        Some(j)
+    };
+    (from..end)
+        .filter(|i| matches!(b.get(*i), Some(b'?' | b'&')))
+        .find(|i| {
+            let name = i + 1;
+            let mut j = name;
+            loop {
+                if let Some(key_end) = key_at(j).filter(|e| *e <= end) {
+                    return name_start(b, j) == name && encoded_len(b, key_end, b'=').is_some();
+                }
+                if j >= end
+                    || !b.get(j).is_some_and(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')
+                    })
+                {
+                    return false;
+                }
+                j += 1;
+            }
+        })
+        .unwrap_or(end)
 }
 
 /// Whether `rest`, after the `@` of a scheme-less `user:pw@…`, is a MySQL DSN's address: a
@@ -2002,6 +2151,128 @@ mod tests {
             "correcthorsebatterystaple",
         ] {
             assert!(is_distinctive(pw), "{pw}");
+        }
+    }
+
+    #[test]
+    fn short_passwords_of_the_users_url_are_masked_only_in_a_url() {
+        // Regression: every registered password was masked as any `:pw@`, so a release id
+        // `shop:prod@2026-11-25` was shown and stored as `shop:***@2026-11-25`, an SQL
+        // literal `'bob:a@example.com'` as `'bob:***@example.com'`, and the path of
+        // `sqlite:sq/a@b/app.db` as `sqlite:***@b/app.db`.
+        let mut registered = Registered::default();
+        for url in [
+            "postgres://postgres:prod@127.0.0.1:5432/db",
+            "postgres://u:a@h/db",
+            "sqlite:sq/a@b/app.db",
+        ] {
+            for form in url_passwords(url) {
+                assert!(!is_distinctive(&form), "{form}");
+                remember(&mut registered.passwords, &form);
+            }
+        }
+        assert!(url_passwords("sqlite:sq/a@b/app.db").is_empty());
+        assert!(url_passwords("SQLite:sq/Zq9Secret@b/app.db").is_empty());
+        for text in [
+            "applied release shop:prod@2026-11-25",
+            "INSERT INTO t VALUES ('bob:a@example.com')",
+            "database: sqlite:sq/a@b/app.db",
+            "x:prod@h y:a@h",
+        ] {
+            assert_eq!(redact_with(text, &registered), text);
+        }
+        // In a URL, still masked whatever their length, also with an empty user name.
+        for (text, shown) in [
+            (
+                "cannot connect to postgres://postgres:prod@127.0.0.1:5432/db",
+                "cannot connect to postgres://postgres:***@127.0.0.1:5432/db",
+            ),
+            ("postgres://u:a@h/db", "postgres://u:***@h/db"),
+            ("postgres://:a@h/db", "postgres://:***@h/db"),
+        ] {
+            assert_eq!(redact_with(text, &registered), shown, "{text}");
+        }
+
+        // Through the registry, as the CLI registers the URL it was given.
+        register_url_password("postgres://postgres:prod@127.0.0.1:5432/db");
+        register_url_password("sqlite:sq/a@b/app.db");
+        assert_eq!(
+            redact("release shop:prod@2026-11-25 applied"),
+            "release shop:prod@2026-11-25 applied"
+        );
+        assert_eq!(
+            redact("database: sqlite:sq/a@b/app.db"),
+            "database: sqlite:sq/a@b/app.db"
+        );
+        // The URL as given is masked whole where it stands, whatever its shape.
+        register_url_password("app:m y@tcp(h:3306)/db");
+        assert_eq!(
+            redact("cannot connect to app:m y@tcp(h:3306)/db"),
+            "cannot connect to app:***@tcp(h:3306)/db"
+        );
+        assert_eq!(
+            redact("e-mail ann:m y@example.com"),
+            "e-mail ann:m y@example.com"
+        );
+    }
+
+    #[test]
+    fn a_query_password_with_an_at_sign_is_masked_whole() {
+        // Regression: the userinfo ran to the `@` inside the value, so
+        // `…@127.0.0.1:5432/db?password=Sup3r@Secret` was shown as
+        // `…@127.0.0.1:***@Secret`, the `password=` key masked and the value's end shown.
+        for pw in ["Sup3r@Secret", "p@ssw0rd!", "a@b", "x@y@z"] {
+            let url = format!("postgres://postgres@127.0.0.1:5432/db?password={pw}");
+            let shown = "postgres://postgres@127.0.0.1:5432/db?password=***";
+            assert_eq!(redact_credentials(&url), shown, "{url}");
+            assert_eq!(
+                redact_credentials(&format!("cannot connect to {url}: refused")),
+                format!("cannot connect to {shown}: refused")
+            );
+            let forms = url_passwords(&url);
+            assert!(forms.iter().all(|f| pw.contains(f.as_str())), "{forms:?}");
+            let mut registered = Registered::default();
+            for form in &forms {
+                remember(&mut registered.passwords, form);
+            }
+            assert_eq!(
+                redact_with(&format!("database: {url}"), &registered),
+                format!("database: {shown}")
+            );
+        }
+        assert_eq!(
+            redact_credentials("postgres://u:pw@h/db?sslmode=require&p%61ssword%3DS@cret&x=1"),
+            "postgres://u:***@h/db?sslmode=require&p%61ssword%3D***&x=1"
+        );
+        // Still to the last `@` before the query: a password may hold one.
+        assert_eq!(
+            redact_credentials("postgres://u:p@ss@h/db?password=x@y"),
+            "postgres://u:***@h/db?password=***"
+        );
+    }
+
+    #[test]
+    fn masks_the_whole_password_after_an_empty_user_name() {
+        // Regression: with no user name, a password with a space was shown whole and one
+        // with a `:` was shown up to it.
+        for pw in ["Qz1 Wv2", "Qz1:Wv2", "Qz1", "Qz1:Wv2:Jy8"] {
+            let url = format!("postgres://:{pw}@127.0.0.1:1/d");
+            let shown = "postgres://:***@127.0.0.1:1/d";
+            assert_eq!(redact_credentials(&url), shown, "{url}");
+            assert_eq!(
+                redact_credentials(&format!("cannot connect to {url}: refused")),
+                format!("cannot connect to {shown}: refused")
+            );
+            assert!(url_passwords(&url).iter().any(|f| f == pw), "{url}");
+            let mut registered = Registered::default();
+            for form in url_passwords(&url) {
+                remember(&mut registered.passwords, &form);
+            }
+            let text = format!("database: {url} is down");
+            assert_eq!(
+                redact_with(&text, &registered),
+                format!("database: {shown} is down")
+            );
         }
     }
 
