@@ -321,6 +321,52 @@ fn short_or_common_passwords_do_not_corrupt_output() {
 }
 
 #[test]
+fn a_short_password_is_masked_only_in_the_url_not_in_a_release_id_or_sql() {
+    // Regression: a short password of the URL was masked as any `:pw@` of other text, so a
+    // release id `shop:prod@…` was printed and stored as `shop:***@…` and `rollback
+    // --release` with the id as given found nothing, and SQL literals were shown altered.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE public.a (id int, who text DEFAULT 'bob:prod@example.com');",
+        Some("DROP TABLE public.a;"),
+        None,
+        None,
+    );
+    let url = with_password(&db, "prod");
+    let release = "shop:prod@2026-11-25";
+    let run = |args: &[&str]| {
+        let r = raw(
+            &p,
+            &[
+                &["--database-url", url.as_str(), "--dir", "migrations"],
+                args,
+            ]
+            .concat(),
+        );
+        assert_eq!(r.code, 0, "{args:?}: {r:?}");
+        r
+    };
+    let applied = run(&["apply", "--release", release]);
+    assert!(applied.all().contains(release), "{applied:?}");
+    assert!(
+        db.check(&format!(
+            "SELECT release_id = '{release}' FROM backstop.migrations WHERE version = 1"
+        )),
+        "the release id is stored as given"
+    );
+    let schema = run(&["schema"]).stdout;
+    assert!(schema.contains("bob:prod@example.com"), "{schema}");
+    // The URL itself is still masked.
+    let st = run(&["status"]).all();
+    assert!(st.contains("postgres://postgres:***@"), "{st}");
+    assert!(!st.contains(":prod@127"), "{st}");
+    let rolled = run(&["rollback", "--release", release]);
+    assert!(rolled.all().contains("rolled back"), "{rolled:?}");
+}
+
+#[test]
 fn text_cut_inside_a_quoted_password_value_is_masked_without_a_panic() {
     // Regression: masking an unterminated quoted `password=` value that ran to the end of a
     // text ending in a non-ASCII character panicked (exit 101, backtrace, no cleanup). A
