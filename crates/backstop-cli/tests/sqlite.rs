@@ -1592,11 +1592,6 @@ fn a_statement_whose_progress_cannot_be_recorded_leaves_an_exact_report_and_reso
     assert!(j["failure"].is_null(), "{j}");
     assert_eq!(n["situation"], "progress-not-recorded", "{j}");
     assert_eq!(n["history"], "dirty", "{j}");
-    let indexes = |v: &serde_json::Value| -> Vec<i64> {
-        v.as_array()
-            .map(|a| a.iter().filter_map(|s| s["index"].as_i64()).collect())
-            .unwrap_or_default()
-    };
     assert_eq!(indexes(&n["statements"]["completed"]), [1, 2], "{j}");
     assert_eq!(indexes(&n["statements"]["not_run"]), [3], "{j}");
     assert!(n["statements"]["failed"].is_null(), "{j}");
