@@ -142,6 +142,31 @@ fn register_passwords(text: &str) {
         };
         crate::redact::register_url_password(inner);
     }
+    // A URL may also stand on a line of its own, inside a multi-line string: from its
+    // scheme to the string's end (or the line's).
+    for line in text.lines() {
+        let mut from = 0;
+        while let Some(at) = line.get(from..).and_then(|rest| rest.find("://")) {
+            let at = from + at;
+            // The scheme's first character: a run of scheme characters back from `://`.
+            let start = line
+                .get(..at)
+                .unwrap_or_default()
+                .char_indices()
+                .rev()
+                .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+                .last()
+                .map_or(at, |(i, _)| i);
+            let rest = line.get(start..).unwrap_or_default();
+            let end = ["\"\"\"", "'''"]
+                .iter()
+                .filter_map(|q| rest.find(q))
+                .min()
+                .unwrap_or(rest.len());
+            crate::redact::register_url_password(rest.get(..end).unwrap_or(rest).trim_end());
+            from = at + 3;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -162,6 +187,23 @@ mod tests {
         let e = ConfigFile::read(&path).unwrap_err().to_string();
         assert!(e.contains("backstop.toml: line 2: "), "{e}");
         assert!(!e.contains("Zq9") && !e.contains("cret"), "{e}");
+    }
+
+    #[test]
+    fn a_url_in_a_multi_line_string_never_shows_its_password() {
+        // Regression: passwords were registered from `key = value` lines only, so a URL on
+        // a line of its own inside a multi-line string was masked by its shape alone,
+        // which ends a password= value at a space.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("backstop.toml");
+        std::fs::write(
+            &path,
+            "database_url = \"\"\"\npostgres://postgres@127.0.0.1:1/x?password=Qz1 Wv2\"\"\" x\n",
+        )
+        .unwrap();
+        let e = crate::redact::redact(&ConfigFile::read(&path).unwrap_err().to_string());
+        assert!(e.contains("backstop.toml: line 2"), "{e}");
+        assert!(!e.contains("Qz1") && !e.contains("Wv2"), "{e}");
     }
 
     #[test]
