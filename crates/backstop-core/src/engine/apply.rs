@@ -1114,7 +1114,12 @@ fn apply_tx(
                     "the change"
                 };
                 let next = if se.read {
-                    read_next(&se, "apply")
+                    read_next(
+                        &se,
+                        "apply",
+                        db.engine(),
+                        m.options.lock_timeout().is_some(),
+                    )
                 } else {
                     // The folder, or the file of a single-file migration.
                     run::script_next(

@@ -682,7 +682,12 @@ fn undo_inner(
                 }
                 let unrecorded = record_failure(db, state, ctx, row, &se.failure);
                 let next = if se.read {
-                    read_next(&se, "rollback")
+                    read_next(
+                        &se,
+                        "rollback",
+                        db.engine(),
+                        row.options.lock_timeout().is_some(),
+                    )
                 } else {
                     run::script_next(&se, "rollback", row.options.lock_timeout().is_some(), format!(
                         "see the stored down script with `backstop rollback --dry-run`. If something in the database is in the way (data, an object changed by hand), put it right and run `backstop rollback` again; if the stored script itself is wrong, undo migration {v} by hand and run `backstop resolve {v} --rolled-back --reason \"…\"`, which checks that the schema is as before it",

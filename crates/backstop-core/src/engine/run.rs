@@ -212,11 +212,23 @@ pub(crate) fn read_after(
 }
 
 /// What to do after the schema read that follows a script failed (`command`: the command
-/// to run again).
-pub(crate) fn read_next(se: &ScriptError, command: &str) -> String {
+/// to run again; `own_limit`: whether the migration sets its own lock_timeout, which the
+/// read waited under).
+pub(crate) fn read_next(
+    se: &ScriptError,
+    command: &str,
+    engine: Engine,
+    own_limit: bool,
+) -> String {
     if se.is_lock_timeout() {
-        let (_, options) = lock_options(command, true);
-        format!("another session holds a lock the schema read waited for (see pg_locks); run `backstop {command}` again once it is released{options}")
+        let (_, options) = lock_options(command, own_limit);
+        // Where to look for the holder: PostgreSQL's lock view, or the error's detail
+        // (SQLite locks the whole file and names who it can).
+        let holder = match engine {
+            Engine::Sqlite => "another connection holds the database file the schema read waited for (the error's detail says who, where backstop can tell)",
+            _ => "another session holds a lock the schema read waited for (see pg_locks)",
+        };
+        format!("{holder}; run `backstop {command}` again once it is released{options}")
     } else {
         format!("check the connection and the server log, then run `backstop {command}` again")
     }
@@ -1060,6 +1072,44 @@ pub(crate) fn edited_scripts(
 mod tests {
     use super::*;
     use crate::history::Status;
+
+    #[test]
+    fn a_schema_read_that_waited_too_long_says_where_to_find_the_holder_and_which_limit_ran_out() {
+        let se = ScriptError {
+            failure: Failure {
+                version: 2,
+                name: "b".into(),
+                part: Part::Down,
+                file: "history:2/down.sql".into(),
+                statement_index: 1,
+                line: 1,
+                column: 1,
+                statement: "DROP TABLE b".into(),
+                line_text: None,
+                error: "the schema read sent with it hit lock_timeout".into(),
+                code: None,
+                detail: None,
+                hint: None,
+            },
+            db: Some(DbError {
+                kind: DbErrorKind::LockTimeout,
+                ..DbError::other("database is locked")
+            }),
+            completed: 1,
+            read: true,
+            unrecorded: false,
+        };
+        let pg = read_next(&se, "rollback", Engine::Postgres, true);
+        assert!(pg.contains("see pg_locks"), "{pg}");
+        assert!(pg.contains("lock_timeout and retries stored"), "{pg}");
+        // SQLite has no pg_locks; a migration without a lock_timeout waited --lock-wait.
+        let lite = read_next(&se, "rollback", Engine::Sqlite, false);
+        assert!(!lite.contains("pg_locks"), "{lite}");
+        assert!(lite.contains("holds the database file"), "{lite}");
+        assert!(lite.contains("longer --lock-wait"), "{lite}");
+        let apply = read_next(&se, "apply", Engine::Sqlite, true);
+        assert!(apply.contains("raise lock_timeout or retries"), "{apply}");
+    }
 
     fn row() -> HistoryRow {
         HistoryRow {
