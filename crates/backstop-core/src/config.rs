@@ -129,6 +129,7 @@ impl ConfigFile {
 /// string, reading the file line by line so that a file TOML can't parse still counts.
 fn register_passwords(text: &str) {
     for line in text.lines() {
+        register_urls_in(line);
         let Some((_, value)) = line.split_once('=') else {
             continue;
         };
@@ -142,30 +143,31 @@ fn register_passwords(text: &str) {
         };
         crate::redact::register_url_password(inner);
     }
-    // A URL may also stand on a line of its own, inside a multi-line string: from its
-    // scheme to the string's end (or the line's).
-    for line in text.lines() {
-        let mut from = 0;
-        while let Some(at) = line.get(from..).and_then(|rest| rest.find("://")) {
-            let at = from + at;
-            // The scheme's first character: a run of scheme characters back from `://`.
-            let start = line
-                .get(..at)
-                .unwrap_or_default()
-                .char_indices()
-                .rev()
-                .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
-                .last()
-                .map_or(at, |(i, _)| i);
-            let rest = line.get(start..).unwrap_or_default();
-            let end = ["\"\"\"", "'''"]
-                .iter()
-                .filter_map(|q| rest.find(q))
-                .min()
-                .unwrap_or(rest.len());
-            crate::redact::register_url_password(rest.get(..end).unwrap_or(rest).trim_end());
-            from = at + 3;
-        }
+}
+
+/// A URL may also stand on a line of its own, inside a multi-line string: register each
+/// in `line` from its scheme to the string's end (or the line's).
+fn register_urls_in(line: &str) {
+    let mut from = 0;
+    while let Some(at) = line.get(from..).and_then(|rest| rest.find("://")) {
+        let at = from + at;
+        // The scheme's first character: a run of scheme characters back from `://`.
+        let start = line
+            .get(..at)
+            .unwrap_or_default()
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+            .last()
+            .map_or(at, |(i, _)| i);
+        let rest = line.get(start..).unwrap_or_default();
+        let end = ["\"\"\"", "'''"]
+            .iter()
+            .filter_map(|q| rest.find(q))
+            .min()
+            .unwrap_or(rest.len());
+        crate::redact::register_url_password(rest.get(..end).unwrap_or(rest).trim_end());
+        from = at + 3;
     }
 }
 

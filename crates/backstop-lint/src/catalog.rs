@@ -132,16 +132,25 @@ impl Catalog {
     pub fn delete_actions_on(&self, table: &Name) -> Vec<(String, String, Option<String>)> {
         let start = table.key();
         // The tables whose rows the delete removes: `table`'s, and through CASCADE those of
-        // every table it reaches, each with the table whose delete reaches it first.
-        let mut deleted: Vec<(String, Option<String>)> = vec![(start.clone(), None)];
+        // every table it reaches, each with the table whose delete reaches it first and the
+        // actions of the foreign keys pointing at it.
+        // (table, the table whose delete reaches it, the actions pointing at it)
+        type Deleted = (String, Option<String>, Vec<(String, String)>);
+        let mut deleted: Vec<Deleted> =
+            vec![(start.clone(), None, self.direct_delete_actions(&start))];
         let mut seen: HashSet<String> = HashSet::from([start.clone()]);
         let mut i = 0;
-        while let Some((key, _)) = deleted.get(i).cloned() {
+        while let Some((key, _, actions)) = deleted.get(i) {
+            let via = (*key != start).then(|| short(key));
+            let next: Vec<String> = actions
+                .iter()
+                .filter(|(child, action)| action == "CASCADE" && seen.insert(child.clone()))
+                .map(|(child, _)| child.clone())
+                .collect();
             i += 1;
-            for (child, action) in self.direct_delete_actions(&key) {
-                if action == "CASCADE" && seen.insert(child.clone()) {
-                    deleted.push((child, (key != start).then(|| short(&key))));
-                }
+            for child in next {
+                let actions = self.direct_delete_actions(&child);
+                deleted.push((child, via.clone(), actions));
             }
         }
         // Every table an action reaches, in that order: CASCADE for those whose rows go
@@ -149,14 +158,18 @@ impl Catalog {
         // all the same), else the action of the first deleted table that reaches it.
         let mut out: Vec<(String, String, Option<String>)> = Vec::new();
         let mut named: HashSet<String> = HashSet::from([start.clone()]);
-        for (key, _) in &deleted {
-            for (child, action) in self.direct_delete_actions(key) {
+        for (key, _, actions) in &deleted {
+            for (child, action) in actions {
                 if !named.insert(child.clone()) {
                     continue;
                 }
-                match deleted.iter().find(|(d, _)| *d == child) {
-                    Some((_, via)) => out.push((short(&child), "CASCADE".into(), via.clone())),
-                    None => out.push((short(&child), action, (*key != start).then(|| short(key)))),
+                match deleted.iter().find(|(d, _, _)| d == child) {
+                    Some((_, via, _)) => out.push((short(child), "CASCADE".into(), via.clone())),
+                    None => out.push((
+                        short(child),
+                        action.clone(),
+                        (*key != start).then(|| short(key)),
+                    )),
                 }
             }
         }

@@ -1558,16 +1558,7 @@ fn drop_left_index(
 /// The first `n` statements of `m`'s up script, numbered, with their lines in its file (a
 /// single-file migration's section starts further down).
 fn ran_list(m: &Migration, up: &[crate::sql::Statement], n: usize) -> String {
-    if n == 0 {
-        return "  (none)".into();
-    }
-    let offset = m.script_line_offset(Part::Up);
-    up.iter()
-        .take(n)
-        .enumerate()
-        .map(|(i, s)| format!("  {}. line {}: {}", i + 1, s.line + offset, s.excerpt()))
-        .collect::<Vec<_>>()
-        .join("\n")
+    dirty::ran(&script_ref(m, Part::Up), up, n)
 }
 
 fn resolve_next(v: i64) -> String {

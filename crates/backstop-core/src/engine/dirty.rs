@@ -37,6 +37,15 @@ pub(crate) fn listed(s: &ScriptRef, statements: &[Statement], from: usize, to: u
         .collect()
 }
 
+/// The first `n` statements of script `s` as [`listed`] lists them, for a report of what
+/// completed: `  (none)` when none did.
+pub(crate) fn ran(s: &ScriptRef, statements: &[Statement], n: usize) -> String {
+    match listed(s, statements, 0, n) {
+        l if l.is_empty() => "  (none)".into(),
+        l => l.trim_start_matches('\n').to_string(),
+    }
+}
+
 /// A database error as a report that needs a person quotes it: its message and code, and
 /// on a line of its own its detail (for a lock: who held the database, and how long
 /// backstop waited). Not its hint: for a lock, that is advice to a command that changed

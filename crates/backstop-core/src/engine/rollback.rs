@@ -772,16 +772,7 @@ fn undo_inner(
                     false,
                 ));
                 // Which DROPs already happened is what a person needs first.
-                let done = if se.completed == 0 {
-                    "  (none)".to_string()
-                } else {
-                    down.iter()
-                        .take(se.completed)
-                        .enumerate()
-                        .map(|(i, s)| format!("  {}. line {}: {}", i + 1, s.line, s.excerpt()))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                };
+                let done = dirty::ran(&sref, &down, se.completed);
                 // And which did not: the one that failed, and those after it.
                 let not_run = match dirty::listed(&sref, &down, se.completed, down.len()) {
                     rest if rest.is_empty() => String::new(),
