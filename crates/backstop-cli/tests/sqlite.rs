@@ -1442,39 +1442,9 @@ fn hold_during_statement_2(
     holding: std::sync::mpsc::Sender<()>,
     release: std::sync::mpsc::Receiver<()>,
 ) -> std::thread::JoinHandle<()> {
-    use std::time::{Duration, Instant};
-    let path = db.url.trim_start_matches("sqlite://").to_string();
-    std::thread::spawn(move || {
-        let c = rusqlite::Connection::open(&path).expect("open");
-        c.busy_timeout(Duration::from_secs(5))
-            .expect("busy timeout");
-        let progress = |c: &rusqlite::Connection| -> Option<i64> {
-            c.query_row(
-                "SELECT progress FROM backstop_migrations WHERE version = 2 AND status = 'dirty'",
-                [],
-                |r| r.get(0),
-            )
-            .ok()
-        };
-        let started = Instant::now();
-        while progress(&c) != Some(1) {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "statement 1 never ran"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        c.execute_batch("BEGIN IMMEDIATE").expect("begin");
-        c.execute_batch("INSERT INTO t VALUES (1)").expect("write");
-        assert_eq!(
-            progress(&c),
-            Some(1),
-            "the long read ended before the write lock was taken"
-        );
-        holding.send(()).expect("send");
-        let _ = release.recv();
-        c.execute_batch("ROLLBACK").expect("rollback");
-    })
+    // Still at statement 1 once the lock is held: the long read had not ended.
+    const AT_1: &str = "SELECT coalesce((SELECT progress = 1 FROM backstop_migrations WHERE version = 2 AND status = 'dirty'), false)";
+    hold_when(db, AT_1, AT_1, holding, release)
 }
 
 #[test]
