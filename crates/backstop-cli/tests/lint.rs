@@ -283,3 +283,129 @@ fn plan_names_the_weaker_lock_on_a_referenced_table() {
     assert_eq!(st["impact"]["lock"], "ACCESS EXCLUSIVE");
     assert_eq!(st["impact"]["table_locks"][1], "SHARE ROW EXCLUSIVE");
 }
+
+/// A migration the loader refuses is refused by `lint` alike, named by its folder or one of
+/// its files, or as part of the directory: exit 2, JSON kind `input`, and the very error
+/// `status` gives. Paths are relative to the migrations directory.
+#[test]
+fn lint_refuses_what_status_refuses_with_the_same_error() {
+    let db = Db::new(Kind::Sqlite);
+    let script = |d: &std::path::Path, f: &str, text: &[u8]| {
+        std::fs::create_dir_all(d).expect("mkdir");
+        std::fs::write(d.join(f), text).expect("write");
+    };
+    type Make = fn(&std::path::Path, &dyn Fn(&std::path::Path, &str, &[u8]));
+    let cases: [(&str, Make, &str); 11] = [
+        (
+            "up.sql missing",
+            |m, w| w(&m.join("2_x"), "down.sql", b"SELECT 1;"),
+            "2_x",
+        ),
+        (
+            "down.sql missing",
+            |m, w| w(&m.join("2_x"), "up.sql", b"SELECT 1;"),
+            "2_x/up.sql",
+        ),
+        (
+            "version used twice",
+            |m, w| {
+                for f in ["2_x", "2_y"] {
+                    w(&m.join(f), "up.sql", b"SELECT 1;");
+                    w(&m.join(f), "down.sql", b"SELECT 1;");
+                }
+            },
+            "2_y",
+        ),
+        (
+            "no version",
+            |m, w| {
+                w(&m.join("x"), "up.sql", b"SELECT 1;");
+                w(&m.join("x"), "down.sql", b"SELECT 1;");
+            },
+            "x",
+        ),
+        (
+            "not UTF-8",
+            |m, w| {
+                w(&m.join("2_x"), "up.sql", b"SELECT '\xff';");
+                w(&m.join("2_x"), "down.sql", b"SELECT 1;");
+            },
+            "2_x",
+        ),
+        (
+            "empty script",
+            |m, w| {
+                w(&m.join("2_x"), "up.sql", b"SELECT 1;");
+                w(&m.join("2_x"), "down.sql", b"-- later\n");
+            },
+            "2_x",
+        ),
+        (
+            "invalid TOML",
+            |m, w| {
+                w(&m.join("2_x"), "up.sql", b"SELECT 1;");
+                w(&m.join("2_x"), "down.sql", b"SELECT 1;");
+                w(&m.join("2_x"), "migration.toml", b"retries = [\n");
+            },
+            "2_x",
+        ),
+        (
+            "unknown key",
+            |m, w| {
+                w(&m.join("2_x"), "up.sql", b"SELECT 1;");
+                w(&m.join("2_x"), "down.sql", b"SELECT 1;");
+                w(&m.join("2_x"), "migration.toml", b"lock_timout = \"2s\"\n");
+            },
+            "2_x",
+        ),
+        (
+            "bad duration",
+            |m, w| {
+                w(&m.join("2_x"), "up.sql", b"SELECT 1;");
+                w(&m.join("2_x"), "down.sql", b"SELECT 1;");
+                w(
+                    &m.join("2_x"),
+                    "migration.toml",
+                    b"lock_timeout = \"2 minutes-ish\"\n",
+                );
+            },
+            "2_x/migration.toml",
+        ),
+        (
+            "unexpected file",
+            |m, w| {
+                w(&m.join("2_x"), "up.sql", b"SELECT 1;");
+                w(&m.join("2_x"), "down.sql", b"SELECT 1;");
+                w(&m.join("2_x"), "up.sql.orig", b"SELECT 1;");
+            },
+            "2_x",
+        ),
+        // A stray up.sql in the migrations directory does not make it a migration folder.
+        (
+            "up.sql in the migrations directory",
+            |m, w| w(m, "up.sql", b"SELECT 1;"),
+            "",
+        ),
+    ];
+    for (what, make, path) in cases {
+        let p = Project::new();
+        p.add("1_ok", "SELECT 1;", Some("SELECT 1;"), None, None);
+        make(&p.dir(), &script);
+        let status = p.run(&db, &["--format", "json", "status"]);
+        // Named as --dir names the directory, so that the paths in the errors are alike.
+        let named = p.dir().join(path);
+        let mut lint = vec!["--format", "json", "lint", "--engine", "postgres"];
+        if !path.is_empty() {
+            lint.push(named.to_str().expect("UTF-8"));
+        }
+        let lint = p.run(&db, &lint);
+        assert_eq!(
+            (status.code, lint.code),
+            (2, 2),
+            "{what}: {status:?}\n{lint:?}"
+        );
+        let (s, l) = (status.json(), lint.json());
+        assert_eq!(l["kind"], "input", "{what}: {l}");
+        assert_eq!(l["error"], s["error"], "{what}");
+    }
+}

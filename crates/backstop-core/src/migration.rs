@@ -464,9 +464,8 @@ fn read_text(path: &Path) -> Result<Option<String>, LoadError> {
 
 /// Refuse a migration folder's scripts that hold no statement ([`LoadError::Empty`]), every
 /// one named at once: a fresh `backstop new` template has three. `scripts`: each file with
-/// its text, `None` when it is absent. Also for a folder read on its own (`backstop lint
-/// FOLDER`), so that it is refused as when the directory is loaded.
-pub fn refuse_empty_scripts(scripts: &[(PathBuf, Option<&str>)]) -> Result<(), LoadError> {
+/// its text, `None` when it is absent.
+fn refuse_empty_scripts(scripts: &[(PathBuf, Option<&str>)]) -> Result<(), LoadError> {
     let mut empty = Vec::new();
     for (path, text) in scripts {
         if let Some(t) = text {
@@ -489,6 +488,36 @@ pub fn refuse_empty_scripts(scripts: &[(PathBuf, Option<&str>)]) -> Result<(), L
 fn is_empty(path: &Path, script: &str) -> Result<bool, LoadError> {
     crate::sql::is_empty(script).ok_or_else(|| LoadError::AmbiguousComments {
         path: path.to_path_buf(),
+    })
+}
+
+/// One migration folder read on its own, with every check [`load_dir`] makes of it (its
+/// name's version, its files, migration.toml), for `backstop lint FOLDER`: whatever its
+/// siblings hold, it is refused or taken exactly as the directory's loader would.
+pub fn read_folder(dir: &Path) -> Result<Migration, LoadError> {
+    // `lint .` from inside the folder: the name is the folder's own.
+    let named = match dir.file_name() {
+        Some(n) => Some(n.to_os_string()),
+        None => dir
+            .canonicalize()
+            .ok()
+            .and_then(|c| c.file_name().map(|n| n.to_os_string())),
+    };
+    let name = named.unwrap_or_default();
+    let Some(name) = name.to_str() else {
+        return Err(LoadError::NotUtf8Name {
+            path: dir.to_path_buf(),
+        });
+    };
+    load_folder(dir, name)
+}
+
+/// A SQL file read as the loader reads a script: UTF-8 (the error says at which byte),
+/// without a byte-order mark. For `backstop lint FILE` of a plain script.
+pub fn read_script(path: &Path) -> Result<String, LoadError> {
+    read_text(path)?.ok_or_else(|| LoadError::Io {
+        path: path.to_path_buf(),
+        source: std::io::ErrorKind::NotFound.into(),
     })
 }
 

@@ -387,6 +387,52 @@ pub(crate) struct Stmt {
     /// Byte range in the script, without the terminating `;`.
     pub span: Range<usize>,
     pub kind: StmtKind,
+    /// The run-time settings it changes, in the order it changes them (PostgreSQL only).
+    pub settings: Vec<SettingChange>,
+}
+
+/// A change to a run-time setting: `SET`, `RESET`, `DISCARD ALL`, a call of `set_config`,
+/// or one of these inside a DO block (run there, or by its `EXECUTE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SettingChange {
+    pub setting: Setting,
+    pub value: SettingValue,
+    /// `SET LOCAL`, `set_config(…, true)`: until the transaction ends. `None`: decided
+    /// when it runs.
+    pub local: Option<bool>,
+    /// Why it may not happen, or not last, when that depends on the run: it sits inside a
+    /// DO block's IF or loop, in a block that catches errors (which undoes it when one is
+    /// caught), or in a query that may return no row.
+    pub condition: Option<&'static str>,
+    /// Made by a command built at run time (`EXECUTE` of a computed string): what it
+    /// changes, and to what, is known only then.
+    pub dynamic: bool,
+    /// Inside a DO block.
+    pub in_do: bool,
+    /// How it is written, for messages: `set_config('lock_timeout', '0', false)`,
+    /// `RESET ALL`, `EXECUTE 'SET lock_timeout = ' || v`.
+    pub how: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Setting {
+    /// Lower case, as PostgreSQL compares names.
+    Named(String),
+    /// `RESET ALL`, `DISCARD ALL`.
+    All,
+    /// Computed when it runs.
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SettingValue {
+    /// The value as written, unquoted.
+    To(String),
+    /// Back to whatever the server, database or role sets (`RESET`, `SET … TO DEFAULT`,
+    /// `set_config(…, NULL, …)`), which the script doesn't show.
+    Default,
+    /// Computed when it runs.
+    Unknown,
 }
 
 impl StmtKind {

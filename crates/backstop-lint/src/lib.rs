@@ -26,6 +26,7 @@ mod load;
 mod pg;
 mod render;
 mod rules;
+mod settings;
 mod types;
 
 pub use load::in_memory_migration;

@@ -60,7 +60,11 @@ pub(crate) fn parse(src: &str, engine: Engine) -> Parsed {
             engine,
         };
         let kind = p.statement();
-        out.stmts.push(Stmt { span, kind });
+        out.stmts.push(Stmt {
+            span,
+            kind,
+            settings: Vec::new(),
+        });
     }
     out
 }

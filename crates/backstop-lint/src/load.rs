@@ -2,7 +2,7 @@
 
 use crate::analyze::Unit;
 use crate::types::LintError;
-use backstop_core::migration::{self, Layout, Migration, MigrationToml, RunOptions};
+use backstop_core::migration::{self, Layout, LoadError, Migration, MigrationToml, RunOptions};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -35,15 +35,21 @@ pub(crate) fn inputs(
 ) -> Result<(Vec<Input>, Vec<String>), LintError> {
     let mut items = Vec::new();
     let mut seen_folders: Vec<PathBuf> = Vec::new();
+    let is_migrations_dir = |p: &Path| {
+        migrations_dir.is_some_and(|d| {
+            d.canonicalize()
+                .is_ok_and(|d| p.canonicalize().is_ok_and(|p| p == d))
+        })
+    };
     for p in paths {
         if !p.exists() {
             return Err(LintError::NotFound { path: p.clone() });
         }
         if p.is_dir() {
-            if p.join("up.sql").is_file() {
+            if !is_migrations_dir(p) && MIGRATION_FILES.iter().any(|f| holds(p, f)) {
                 if !seen_folders.contains(p) {
                     seen_folders.push(p.clone());
-                    items.push(Item::Named(Box::new(load_folder(p)?)));
+                    items.push(Item::Named(Box::new(migration::read_folder(p)?)));
                 }
             } else {
                 items.push(Item::Input(Input::Migrations(migration::load_dir(p)?)));
@@ -55,21 +61,25 @@ pub(crate) fn inputs(
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         let parent = parent_of(p);
-        if matches!(
-            name.as_str(),
-            "up.sql" | "down.sql" | "verify.sql" | "migration.toml"
-        ) && parent.join("up.sql").is_file()
-        {
+        // One of a migration folder's files: the folder is what is linted, and refused as
+        // the loader refuses it (without its up.sql, say). A folder is known by its up.sql
+        // or, when that is what is missing, by a name that starts with a version.
+        let versioned = parent
+            .canonicalize()
+            .ok()
+            .and_then(|c| c.file_name().map(|n| n.to_string_lossy().to_string()))
+            .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()));
+        if MIGRATION_FILES.contains(&name.as_str()) && (holds(&parent, "up.sql") || versioned) {
             if !seen_folders.contains(&parent) {
                 seen_folders.push(parent.clone());
-                items.push(Item::Named(Box::new(load_folder(&parent)?)));
+                items.push(Item::Named(Box::new(migration::read_folder(&parent)?)));
             }
             continue;
         }
         if !migration::has_sql_extension(&name) {
             return Err(LintError::Unsupported { path: p.clone() });
         }
-        let text = read(p)?;
+        let text = migration::read_script(p)?;
         let is_single_file = text
             .lines()
             .any(|l| l.trim().eq_ignore_ascii_case("-- backstop:up"));
@@ -83,6 +93,7 @@ pub(crate) fn inputs(
             }));
         }
     }
+    refuse_shared_versions(&items)?;
     let mut notes = Vec::new();
     let context = migrations_dir.and_then(|d| Some((d, d.canonicalize().ok()?)));
     let inside = |m: &Migration| {
@@ -101,6 +112,25 @@ pub(crate) fn inputs(
     }) {
         match migration::load_dir(dir) {
             Ok(ms) => all = Some(ms),
+            // A version the named migration shares with another there is its own problem,
+            // which the loader refuses; the others' problems are only said.
+            Err(LoadError::DuplicateVersion {
+                version,
+                path,
+                other,
+            }) if [&path, &other].into_iter().any(|p| {
+                items
+                    .iter()
+                    .any(|i| matches!(i, Item::Named(m) if same_file(&m.path, p)))
+            }) =>
+            {
+                return Err(LoadError::DuplicateVersion {
+                    version,
+                    path,
+                    other,
+                }
+                .into())
+            }
             Err(e) => notes.push(format!(
                 "linted without the schema the earlier migrations build, because the migrations directory does not load ({e}); fix that to lint them with the earlier migrations"
             )),
@@ -175,76 +205,44 @@ pub(crate) fn units(inputs: &[Input]) -> Vec<Unit<'_>> {
     u
 }
 
-fn read(p: &Path) -> Result<String, LintError> {
-    let bytes = std::fs::read(p).map_err(|source| LintError::Io {
-        path: p.to_path_buf(),
-        source,
-    })?;
-    let mut s = String::from_utf8(bytes).map_err(|_| LintError::NotUtf8 {
-        path: p.to_path_buf(),
-    })?;
-    if s.starts_with('\u{feff}') {
-        s.drain(..3);
-    }
-    Ok(s)
+/// The files of a migration folder.
+const MIGRATION_FILES: [&str; 4] = ["up.sql", "down.sql", "verify.sql", "migration.toml"];
+
+/// Whether `dir` has an entry `name`, even a link to nothing (which the loader reports).
+fn holds(dir: &Path, name: &str) -> bool {
+    std::fs::symlink_metadata(dir.join(name)).is_ok()
 }
 
-fn read_opt(p: &Path) -> Result<Option<String>, LintError> {
-    if p.is_file() {
-        read(p).map(Some)
-    } else {
-        Ok(None)
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
 
-/// One migration folder on its own. The migrations directory loader would also do, but a
-/// folder given by itself should lint even when its siblings don't load.
-fn load_folder(dir: &Path) -> Result<Migration, LintError> {
-    let stem = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let digits: String = stem.chars().take_while(|c| c.is_ascii_digit()).collect();
-    let version = digits.parse().unwrap_or(0);
-    let name = stem[digits.len()..]
-        .trim_start_matches(['_', '-', '.'])
-        .to_string();
-    let up = read(&dir.join("up.sql"))?;
-    let down = read_opt(&dir.join("down.sql"))?;
-    let verify = read_opt(&dir.join("verify.sql"))?;
-    // As when the directory is linted: an untouched `backstop new` template is no
-    // migration without findings.
-    migration::refuse_empty_scripts(&[
-        (dir.join("up.sql"), Some(up.as_str())),
-        (dir.join("down.sql"), down.as_deref()),
-        (dir.join("verify.sql"), verify.as_deref()),
-    ])?;
-    let toml_path = dir.join("migration.toml");
-    let toml_text = read_opt(&toml_path)?;
-    let config = match &toml_text {
-        Some(t) => migration::parse_toml(&toml_path, t)?,
-        None => MigrationToml::default(),
-    };
-    let options = options_of(&config);
-    let checksum = backstop_core::checksum::migration_checksum(
-        &up,
-        down.as_deref(),
-        verify.as_deref(),
-        toml_text.as_deref(),
-    );
-    Ok(Migration {
-        version,
-        name,
-        path: dir.to_path_buf(),
-        layout: Layout::Folder,
-        up,
-        down,
-        verify,
-        toml_text,
-        config,
-        options,
-        checksum,
-    })
+/// Two migrations named with one version are refused, as the loader refuses them in one
+/// directory. Version 0 is a single file named without a version, read on its own.
+fn refuse_shared_versions(items: &[Item]) -> Result<(), LoadError> {
+    let named: Vec<&Migration> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Named(m) if m.version != 0 => Some(&**m),
+            _ => None,
+        })
+        .collect();
+    for (k, m) in named.iter().enumerate() {
+        if let Some(first) = named[..k]
+            .iter()
+            .find(|o| o.version == m.version && !same_file(&o.path, &m.path))
+        {
+            return Err(LoadError::DuplicateVersion {
+                version: m.version,
+                path: m.path.clone(),
+                other: first.path.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn options_of(c: &MigrationToml) -> RunOptions {

@@ -44,6 +44,11 @@ pub(crate) fn parse(src: &str) -> Parsed {
             let span = trim_span(src, start..end);
             if let Some(node) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) {
                 stmts.push(Stmt {
+                    settings: crate::settings::changes(
+                        node,
+                        src,
+                        src.get(span.clone()).unwrap_or(""),
+                    ),
                     span: span.clone(),
                     kind: convert(node, &Cx { src, base: 0, span }),
                 });
@@ -85,6 +90,11 @@ pub(crate) fn parse(src: &str) -> Parsed {
                         };
                         let sp = trim_span(src, base + s..base + e);
                         out.stmts.push(Stmt {
+                            settings: crate::settings::changes(
+                                node,
+                                text,
+                                src.get(sp.clone()).unwrap_or(""),
+                            ),
                             span: sp.clone(),
                             kind: convert(
                                 node,
@@ -839,20 +849,7 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
             }
         }
         N::VariableSetStmt(v) => {
-            let value = v
-                .args
-                .iter()
-                .filter_map(|a| match a.node.as_ref()? {
-                    N::AConst(c) => match &c.val {
-                        Some(pb::a_const::Val::Sval(s)) => Some(s.sval.clone()),
-                        Some(pb::a_const::Val::Ival(i)) => Some(i.ival.to_string()),
-                        Some(pb::a_const::Val::Fval(f)) => Some(f.fval.clone()),
-                        _ => None,
-                    },
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let value = crate::settings::set_value(v);
             let reset = matches!(
                 v.kind(),
                 pb::VariableSetKind::VarSetDefault

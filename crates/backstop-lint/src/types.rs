@@ -176,13 +176,6 @@ impl RuleInfo {
 pub enum LintError {
     #[error("{path}: no such file or directory")]
     NotFound { path: PathBuf },
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: is not valid UTF-8")]
-    NotUtf8 { path: PathBuf },
     #[error(transparent)]
     Load(#[from] backstop_core::migration::LoadError),
     #[error("{path}: not a migration folder, migrations directory or .sql file")]

@@ -13,7 +13,9 @@ pub(crate) const RULE: Rule = Rule {
     check: Check::Migration(check),
     docs: r#"An irreversible migration stops every rollback that reaches it (unless forced, which is
 audited). The people who hit that stop need to know why; `reason` is what backstop shows
-them. The loader already rejects a missing reason; this rule also catches a blank one.
+them. The migrations loader already refuses a missing or blank reason, so `backstop lint`
+(of the directory, a folder or a file) reports it as that error, with exit 2, before any rule
+runs; this rule is the same check for migrations the linter gets another way.
 
 ## Bad
 ```toml
