@@ -1364,7 +1364,7 @@ fn apply_no_tx(
     // a row that blocks every later run, so any error must say what ran and what to do.
     // The ledger gets an event with it: a run killed mid-way leaves a trace there too.
     let saved = state.clone();
-    db.begin(Timeouts::default())?;
+    db.begin_bookkeeping()?;
     if let Err(e) = append_with(
         db,
         Some(&row),
@@ -1830,7 +1830,7 @@ fn run_no_tx(
             // The row and its event together: history must never say rolled back while
             // the ledger still says dirty (see `crosscheck`).
             let saved = state.clone();
-            db.begin(Timeouts::default())?;
+            db.begin_bookkeeping()?;
             let ev = NewEvent::new("apply-failed")
                 .version(m.version)
                 .release(release)
@@ -1962,7 +1962,7 @@ fn run_no_tx(
     let mut st = state.clone();
     st.fingerprint = after_fp.clone();
     let ev = NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "scripts": done.scripts_digest(), "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "transaction": false}));
-    let recorded = db.begin(Timeouts::default()).and_then(|_| {
+    let recorded = db.begin_bookkeeping().and_then(|_| {
         append_with(db, Some(&done), &mut st, &ctx.actor, ev).and_then(|_| db.commit())
     });
     match recorded {
