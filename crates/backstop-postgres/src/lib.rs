@@ -673,7 +673,7 @@ impl PgDriver {
                 self.gave_up = true;
                 let waited = if once_more {
                     format!(
-                        "tried once more, for {}, after an earlier write had waited --lock-wait ({}) for the same lock",
+                        "waited {} more (an earlier write of this command had waited --lock-wait ({}) for it)",
                         human(budget),
                         human(self.lock_wait)
                     )
