@@ -815,3 +815,57 @@ fn a_failure_report_under_a_holder_waits_lock_wait_once_not_once_per_write() {
     assert_eq!(r.code, 0, "{r:?}");
     p.ok(&db, &["audit", "verify"]);
 }
+
+#[test]
+fn a_complete_run_whose_record_is_kept_from_history_names_the_holder_and_resolves() {
+    // Guards the end of a run outside a transaction on PostgreSQL: every statement ran and
+    // the verify script passed, but a session holding backstop.migrations kept the final
+    // record out (it used to wait for it with no limit).
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    let before = p.fingerprint(&db);
+    // The verify script holds advisory lock 4256 for half a second: the holder's signal.
+    p.add(
+        "2_u",
+        "CREATE TABLE u (id int);",
+        Some("DROP TABLE u;"),
+        Some("SELECT true FROM (SELECT pg_advisory_xact_lock(4256), pg_sleep(0.5)) AS held;"),
+        Some("transaction = false\n"),
+    );
+    let holder = common::TableHolder::when_migrating(
+        &db.url,
+        4256,
+        "backstop.migrations",
+        std::time::Duration::from_secs(20),
+    );
+    let r = p.run(&db, &["--format", "json", "apply", "--lock-wait", "1s"]);
+    let pid = holder.pid();
+    holder.release();
+    let j = needs_person(&r);
+    let n = &j["needs_person"];
+    assert_eq!(n["situation"], "record-failed", "{j}");
+    assert_eq!(n["history"], "dirty", "{j}");
+    assert!(
+        r.stderr
+            .contains("its verify script passed, but recording that in history failed")
+            && r.stderr
+                .contains(&format!("pid {pid}, application \"lock-holder\"")),
+        "{r:?}"
+    );
+    let c = commands(&j);
+    assert_eq!(c[0], "backstop resolve 2 --applied --reason \"…\"", "{j}");
+    let r = run_advised(&p, &db, &c[0]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.status(&db)["migrations"][1]["state"], "applied");
+    p.ok(&db, &["audit", "verify"]);
+    p.ok(&db, &["rollback"]);
+    assert_eq!(p.fingerprint(&db), before);
+}
