@@ -895,3 +895,51 @@ fn a_concurrent_index_build_cut_off_says_to_drop_its_invalid_index() {
         "{err}"
     );
 }
+
+#[test]
+fn the_progress_of_a_statement_outside_a_transaction_waits_lock_wait_not_its_lock_timeout() {
+    // Regression: on PostgreSQL the progress write after a statement outside a transaction
+    // waited under the migration's lock_timeout (meant for its statements), so a session
+    // that held backstop.migrations briefly failed the migration.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    let before = p.fingerprint(&db);
+    p.add(
+        "2_n",
+        "CREATE TABLE u (id int);\nSELECT pg_advisory_xact_lock(4251), pg_sleep(0.5);\nCREATE INDEX u_id ON u (id);",
+        Some("DROP INDEX IF EXISTS u_id;\nDROP TABLE IF EXISTS u;"),
+        None,
+        Some("transaction = false\nlock_timeout = \"200ms\"\nretries = 0\n"),
+    );
+    // Takes backstop.migrations while statement 2 runs, and lets go 2.5 s later.
+    let holder = common::TableHolder::when_migrating(
+        &db.url,
+        4251,
+        "backstop.migrations",
+        Duration::from_millis(2500),
+    );
+    let r = p.run(&db, &["apply", "--lock-wait", "30s"]);
+    let pid = holder.pid();
+    holder.release();
+    assert_eq!(r.code, 0, "{r:?}");
+    // The wait was said, naming the session that holds the lock.
+    assert!(r.stderr.contains("waiting up to 30s"), "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("pid {pid}")) && r.stderr.contains("lock-holder"),
+        "{r:?}"
+    );
+    assert!(db.check(
+        "SELECT status = 'applied' AND progress = 3 FROM backstop.migrations WHERE version = 2"
+    ));
+    p.ok(&db, &["audit", "verify"]);
+    p.ok(&db, &["rollback"]);
+    assert_eq!(p.fingerprint(&db), before);
+}

@@ -483,3 +483,389 @@ fn an_unproven_rollback_of_a_migration_that_recorded_no_objects_shows_no_mislead
         );
     }
 }
+
+/// Migration 2, outside a transaction, whose second statement holds advisory lock 4252 for
+/// half a second (the signal for a [`common::TableHolder`]), after migration 1 is applied.
+/// Its own lock_timeout is short: the waits for backstop's tables must not be under it.
+fn progress_past_a_holder() -> (Db, Project, String) {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    let before = p.fingerprint(&db);
+    p.add(
+        "2_n",
+        "CREATE TABLE u (id int);\nSELECT pg_advisory_xact_lock(4252), pg_sleep(0.5);\nCREATE INDEX u_id ON u (id);",
+        Some("DROP INDEX IF EXISTS u_id;\nDROP TABLE IF EXISTS u;"),
+        None,
+        Some("transaction = false\nlock_timeout = \"200ms\"\nretries = 0\n"),
+    );
+    (db, p, before)
+}
+
+#[test]
+fn a_progress_write_kept_from_history_past_lock_wait_names_the_holder_and_resolves() {
+    // Regression: on PostgreSQL, a session holding backstop.migrations made the progress write
+    // after a statement outside a transaction fail at the migration's lock_timeout, and the
+    // report did not say who held it.
+    let (db, p, before) = progress_past_a_holder();
+    let holder = common::TableHolder::when_migrating(
+        &db.url,
+        4252,
+        "backstop.migrations",
+        std::time::Duration::from_secs(60),
+    );
+    let started = std::time::Instant::now();
+    let r = p.run(&db, &["apply", "--lock-wait", "2s"]);
+    let took = started.elapsed();
+    let pid = holder.pid();
+    holder.release();
+    assert_eq!(r.code, 5, "{r:?}");
+    let e = &r.stderr;
+    // What happened and where: statement 2 completed, its record did not.
+    assert!(
+        e.contains("2_n/up.sql:2:1: migration 2 (n) up statement 2 completed outside a transaction, but recording its progress in history failed: canceling statement due to lock timeout [55P03]"),
+        "{r:?}"
+    );
+    // Who holds the lock, and that the wait was --lock-wait's, not the migration's 200 ms.
+    assert!(
+        e.contains("detail: waited --lock-wait (2s) for a lock on backstop's tables: another session holds one (pid"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains(&format!("pid {pid}, application \"lock-holder\""))
+            && e.contains("AccessExclusiveLock on backstop.migrations"),
+        "{r:?}"
+    );
+    assert!(took >= std::time::Duration::from_secs(2), "{took:?}");
+    assert!(took < std::time::Duration::from_secs(15), "{took:?}");
+    // What history says, what ran and what did not, and the two ways out.
+    assert!(
+        e.contains("state: migration 2 is dirty, and history counts 1 of its 3 up statements as completed, but 2 ran"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("  not run:\n  3. line 3: CREATE INDEX u_id ON u (id)"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("run statement 3 by hand and `backstop resolve 2 --applied --reason \"…\"`"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("`backstop resolve 2 --rolled-back --reason \"…\"`"),
+        "{r:?}"
+    );
+    assert!(!e.contains("run the command again"), "{r:?}");
+    assert!(db.check(
+        "SELECT status = 'dirty' AND progress = 1 FROM backstop.migrations WHERE version = 2"
+    ));
+
+    // The way out it gave, once the holder is gone: finish by hand, resolve as applied.
+    db.exec("CREATE INDEX u_id ON u (id)");
+    let r = run_advised(&p, &db, "backstop resolve 2 --applied --reason \"…\"");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.status(&db)["migrations"][1]["state"], "applied");
+    p.ok(&db, &["audit", "verify"]);
+    p.ok(&db, &["rollback"]);
+    assert_eq!(p.fingerprint(&db), before);
+
+    // Again as JSON, and the other way out: undo what ran, resolve as rolled back.
+    let holder = common::TableHolder::when_migrating(
+        &db.url,
+        4252,
+        "backstop.migrations",
+        std::time::Duration::from_secs(60),
+    );
+    let r = p.run(&db, &["--format", "json", "apply", "--lock-wait", "1s"]);
+    holder.release();
+    let j = needs_person(&r);
+    let n = &j["needs_person"];
+    assert_eq!(n["situation"], "progress-not-recorded", "{j}");
+    assert_eq!(n["history"], "dirty", "{j}");
+    assert!(j["failure"].is_null(), "{j}");
+    assert_eq!(
+        sqls(&n["statements"]["not_run"]),
+        ["CREATE INDEX u_id ON u (id)"],
+        "{j}"
+    );
+    let c = commands(&j);
+    assert_eq!(
+        c[1], "backstop resolve 2 --rolled-back --reason \"…\"",
+        "{j}"
+    );
+    db.exec("DROP TABLE u");
+    let r = run_advised(&p, &db, &c[1]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.fingerprint(&db), before);
+    p.ok(&db, &["audit", "verify"]);
+    p.ok(&db, &["apply"]);
+}
+
+#[test]
+fn a_failed_concurrent_build_cleaned_up_whose_record_cannot_be_written_says_only_the_record_is_missing(
+) {
+    // Regression: when a failed CREATE INDEX CONCURRENTLY was cleaned up (its INVALID index
+    // dropped, the schema proven as before) but a session holding backstop.migrations kept the
+    // `rolled_back` record from being written, the run ended as "interrupted" with generic
+    // advice to finish or undo statements by hand (on PostgreSQL after waiting for the
+    // holder with no limit).
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    // The index expression holds advisory lock 4253 for half a second, then fails.
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\nCREATE FUNCTION slow_fail(x int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(4253); PERFORM pg_sleep(0.5); RETURN x / 0; END $$;",
+        Some("DROP FUNCTION slow_fail(int);\nDROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    let before = p.fingerprint(&db);
+    p.add(
+        "2_idx",
+        "CREATE INDEX CONCURRENTLY t_bad ON t (slow_fail(id));",
+        Some("DROP INDEX CONCURRENTLY IF EXISTS t_bad;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    // Held longer than the run waits, but not forever: without a limit on the wait, the
+    // run would record its end once the holder let go, and the test fails on the exit code.
+    let holder = common::TableHolder::when_migrating(
+        &db.url,
+        4253,
+        "backstop.migrations",
+        std::time::Duration::from_secs(20),
+    );
+    let started = std::time::Instant::now();
+    let r = p.run(&db, &["apply", "--lock-wait", "1s"]);
+    let took = started.elapsed();
+    let pid = holder.pid();
+    holder.release();
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(took < std::time::Duration::from_secs(15), "{took:?}");
+    let e = &r.stderr;
+    // What ran and how it failed.
+    assert!(
+        e.contains("2_idx/up.sql:1:1: migration 2 (idx) up statement 1 failed: division by zero"),
+        "{r:?}"
+    );
+    // That the clean-up succeeded and is proven, and only the record is missing.
+    assert!(
+        e.contains(
+            "backstop dropped the INVALID index(es) the failed statement left (public.t_bad)"
+        ),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("the schema fingerprint equals the one before the migration"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("only its record is missing: history still marks it dirty"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains(&format!("pid {pid}, application \"lock-holder\"")),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("`backstop resolve 2 --rolled-back --reason \"…\"` records the migration as rolled back"),
+        "{r:?}"
+    );
+    assert!(
+        !e.contains("finish or undo the remaining statements"),
+        "{r:?}"
+    );
+    assert!(!e.contains("run the command again"), "{r:?}");
+    assert!(db.check("SELECT count(*) = 0 FROM pg_class WHERE relname = 't_bad'"));
+    assert_eq!(p.status(&db)["dirty"], json!([2]));
+    assert_eq!(p.fingerprint(&db), before);
+
+    // The command it gave works, and leaves the migration pending with the ledger intact.
+    let r = run_advised(&p, &db, "backstop resolve 2 --rolled-back --reason \"…\"");
+    assert_eq!(r.code, 0, "{r:?}");
+    let st = p.status(&db);
+    assert_eq!(st["migrations"][1]["state"], "rolled_back", "{st}");
+    assert_eq!(st["dirty"], json!([]), "{st}");
+    p.ok(&db, &["audit", "verify"]);
+    assert_eq!(p.fingerprint(&db), before);
+}
+
+#[test]
+fn a_failure_undone_by_down_sql_whose_record_cannot_be_written_says_only_the_record_is_missing() {
+    // Regression: when down.sql undid a failed migration outside a transaction and the
+    // schema was proven as before it, but a session holding backstop.migrations kept the
+    // `rolled_back` record from being written, the run ended as "interrupted" with generic
+    // advice.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    let before = p.fingerprint(&db);
+    p.add(
+        "2_z",
+        "ALTER TABLE t ADD COLUMN z int;\nDO $$ BEGIN PERFORM pg_advisory_xact_lock(4254); PERFORM pg_sleep(0.5); RAISE EXCEPTION 'stop here'; END $$;\nCREATE TABLE never (id int);",
+        Some("ALTER TABLE t DROP COLUMN z;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    let holder = common::TableHolder::when_migrating(
+        &db.url,
+        4254,
+        "backstop.migrations",
+        std::time::Duration::from_secs(20),
+    );
+    let r = p.run(&db, &["--format", "json", "apply", "--lock-wait", "1s"]);
+    let pid = holder.pid();
+    holder.release();
+    let j = needs_person(&r);
+    let n = &j["needs_person"];
+    assert_eq!(n["situation"], "record-failed", "{j}");
+    assert_eq!(n["history"], "dirty", "{j}");
+    assert_eq!(j["failure"]["statement_index"], 2, "{j}");
+    assert_eq!(
+        sqls(&n["statements"]["completed"]),
+        ["ALTER TABLE t ADD COLUMN z int"],
+        "{j}"
+    );
+    assert_eq!(
+        sqls(&n["statements"]["not_run"]),
+        ["CREATE TABLE never (id int)"],
+        "{j}"
+    );
+    let state = n["state"].as_str().expect("state");
+    assert!(
+        state.contains("backstop ran down.sql (1 statements) and the schema fingerprint again equals the one before the migration"),
+        "{j}"
+    );
+    assert!(state.contains("only its record is missing"), "{j}");
+    assert!(
+        r.stderr
+            .contains(&format!("pid {pid}, application \"lock-holder\"")),
+        "{r:?}"
+    );
+    let c = commands(&j);
+    assert_eq!(
+        c[0], "backstop resolve 2 --rolled-back --reason \"…\"",
+        "{j}"
+    );
+    assert_eq!(p.fingerprint(&db), before);
+    let r = run_advised(&p, &db, &c[0]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let st = p.status(&db);
+    assert_eq!(st["migrations"][1]["state"], "rolled_back", "{st}");
+    p.ok(&db, &["audit", "verify"]);
+    assert_eq!(p.fingerprint(&db), before);
+}
+
+#[test]
+fn a_failure_report_under_a_holder_waits_lock_wait_once_not_once_per_write() {
+    // Regression: with a session holding all of backstop's tables, a migration outside a
+    // transaction that stopped part-way waited --lock-wait for its dirty record, again for
+    // the end-of-run save and again for the flush: the person waited three times as long
+    // for the same report.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_half",
+        "CREATE TABLE kept (id int);\nDO $$ BEGIN PERFORM pg_advisory_xact_lock(4255); PERFORM pg_sleep(0.5); RAISE EXCEPTION 'stop here'; END $$;\nCREATE TABLE never (id int);",
+        Some("SELECT * FROM also_missing;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    let holder = common::TableHolder::when_migrating(
+        &db.url,
+        4255,
+        "backstop.migrations, backstop.events, backstop.state",
+        std::time::Duration::from_secs(40),
+    );
+    let started = std::time::Instant::now();
+    let r = p.run(&db, &["apply", "--lock-wait", "4s"]);
+    let took = started.elapsed();
+    let pid = holder.pid();
+    holder.release();
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(took >= std::time::Duration::from_secs(4), "{took:?}");
+    assert!(took < std::time::Duration::from_secs(9), "{took:?} {r:?}");
+    // The one long wait was said once, naming the holder.
+    assert_eq!(r.stderr.matches("waiting up to 4s").count(), 1, "{r:?}");
+    let e = &r.stderr;
+    assert!(
+        e.contains("this failure could not be recorded in the ledger")
+            && e.contains(&format!("pid {pid}, application \"lock-holder\"")),
+        "{r:?}"
+    );
+    assert!(e.contains("1. line 1: CREATE TABLE kept (id int)"), "{r:?}");
+    // The way out it gave, once the holder is gone.
+    db.exec("DROP TABLE kept");
+    let r = run_advised(&p, &db, "backstop resolve 1 --rolled-back --reason \"…\"");
+    assert_eq!(r.code, 0, "{r:?}");
+    p.ok(&db, &["audit", "verify"]);
+}
+
+#[test]
+fn a_complete_run_whose_record_is_kept_from_history_names_the_holder_and_resolves() {
+    // Guards the end of a run outside a transaction on PostgreSQL: every statement ran and
+    // the verify script passed, but a session holding backstop.migrations kept the final
+    // record out (it used to wait for it with no limit).
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    let before = p.fingerprint(&db);
+    // The verify script holds advisory lock 4256 for half a second: the holder's signal.
+    p.add(
+        "2_u",
+        "CREATE TABLE u (id int);",
+        Some("DROP TABLE u;"),
+        Some("SELECT true FROM (SELECT pg_advisory_xact_lock(4256), pg_sleep(0.5)) AS held;"),
+        Some("transaction = false\n"),
+    );
+    let holder = common::TableHolder::when_migrating(
+        &db.url,
+        4256,
+        "backstop.migrations",
+        std::time::Duration::from_secs(20),
+    );
+    let r = p.run(&db, &["--format", "json", "apply", "--lock-wait", "1s"]);
+    let pid = holder.pid();
+    holder.release();
+    let j = needs_person(&r);
+    let n = &j["needs_person"];
+    assert_eq!(n["situation"], "record-failed", "{j}");
+    assert_eq!(n["history"], "dirty", "{j}");
+    assert!(
+        r.stderr
+            .contains("its verify script passed, but recording that in history failed")
+            && r.stderr
+                .contains(&format!("pid {pid}, application \"lock-holder\"")),
+        "{r:?}"
+    );
+    let c = commands(&j);
+    assert_eq!(c[0], "backstop resolve 2 --applied --reason \"…\"", "{j}");
+    let r = run_advised(&p, &db, &c[0]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.status(&db)["migrations"][1]["state"], "applied");
+    p.ok(&db, &["audit", "verify"]);
+    p.ok(&db, &["rollback"]);
+    assert_eq!(p.fingerprint(&db), before);
+}

@@ -2158,3 +2158,62 @@ fn a_rollback_step_without_a_lock_timeout_that_waits_too_long_names_lock_wait() 
     p.ok(&db, &["rollback"]);
     p.ok(&db, &["audit", "verify"]);
 }
+
+#[test]
+fn a_failure_report_under_a_holder_waits_lock_wait_once_not_once_per_write() {
+    // Regression: with another connection holding the file's write lock, a migration outside
+    // a transaction that stopped part-way waited --lock-wait for its dirty record and again
+    // for the end-of-run save: the person waited twice as long for the same report.
+    use std::time::{Duration, Instant};
+    // Statement 2 reads for a while, then fails at its last row (integer overflow).
+    let (db, p) = non_transactional(
+        "CREATE TABLE kept (id INTEGER);\n\
+         SELECT abs(CASE WHEN x = 3000000 THEN -9223372036854775807 - 1 ELSE x END) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT x FROM c);\n\
+         CREATE TABLE never (id INTEGER);",
+        "SELECT * FROM also_missing;",
+        None,
+    );
+    let dirty_after_1 =
+        "SELECT progress = 1 FROM backstop_migrations WHERE version = 2 AND status = 'dirty'";
+    let (held, holding) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let holder = hold_when(&db, dirty_after_1, dirty_after_1, held, released);
+    let started = Instant::now();
+    let r = p.run(&db, &["apply", "--lock-wait", "5s"]);
+    let took = started.elapsed();
+    holding.recv().expect("the holder held the file");
+    release.send(()).expect("release");
+    holder.join().expect("join");
+    assert_eq!(r.code, 5, "{r:?}");
+    let e = &r.stderr;
+    assert!(
+        e.contains("up statement 2 failed: integer overflow"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("this failure could not be recorded in the ledger")
+            && e.contains("waited --lock-wait (5s) for the database"),
+        "{r:?}"
+    );
+    // One full wait, said once; the end-of-run save after it tried for a second only.
+    assert_eq!(e.matches("waiting up to 5s").count(), 1, "{r:?}");
+    assert!(took >= Duration::from_secs(5), "{took:?}");
+    assert!(took < Duration::from_secs(9), "{took:?} {r:?}");
+    // The way out it gave, once the holder is gone.
+    assert!(
+        e.contains("`backstop resolve 2 --rolled-back --reason \"…\"`"),
+        "{r:?}"
+    );
+    db.exec("DROP TABLE kept");
+    p.ok(
+        &db,
+        &[
+            "resolve",
+            "2",
+            "--rolled-back",
+            "--reason",
+            "kept dropped by hand",
+        ],
+    );
+    p.ok(&db, &["audit", "verify"]);
+}

@@ -215,6 +215,17 @@ pub trait Driver {
         self.begin(timeouts)
     }
 
+    /// Start a transaction for backstop's own bookkeeping (history rows, ledger events, the
+    /// state row), between or after the statements of a run: its writes wait for another
+    /// connection's lock on backstop's tables as the command waits for anything
+    /// (`--lock-wait`), not as a migration's statements do (its `lock_timeout`), and a write
+    /// that gives up says who holds what, where the database can tell. The default is
+    /// [`Driver::begin`] without timeouts, which is that wait where the driver applies
+    /// `--lock-wait` to transactions without one (SQLite).
+    fn begin_bookkeeping(&mut self) -> Result<(), DbError> {
+        self.begin(Timeouts::default())
+    }
+
     /// A cheap token that changes whenever anything the schema fingerprint is read from
     /// changes (PostgreSQL: every catalog row carries the id of the transaction that wrote
     /// it). Equal stamps mean an equal schema, so `status` can skip reading the whole

@@ -357,14 +357,12 @@ pub fn record(
     row: Option<&HistoryRow>,
     e: &Event,
     s: &StoredState,
+    around: Around<'_>,
 ) -> Result<(), DbError> {
     let options = row.map(options_json).transpose()?.unwrap_or_default();
     let status = row.map(|r| r.status.as_str()).unwrap_or_default();
-    let (stmt, params) = record_statement(client, stmts, row, &options, &status, e, s)?;
-    client
-        .execute(&stmt, &params)
-        .map(|_| ())
-        .map_err(|e| error::map(&e))
+    let (slot, sql, params) = record_parts(client, stmts, row, &options, &status, e, s)?;
+    send(client, slot, sql, &params, around)
 }
 
 /// The outcome of the record and of the COMMIT after it (`None`: not sent, because the
@@ -383,7 +381,8 @@ pub fn record_and_commit(
 ) -> Result<RecordCommit, DbError> {
     let options = row.map(options_json).transpose()?.unwrap_or_default();
     let status = row.map(|r| r.status.as_str()).unwrap_or_default();
-    let (stmt, params) = record_statement(client, stmts, row, &options, &status, e, s)?;
+    let (slot, sql, params) = record_parts(client, stmts, row, &options, &status, e, s)?;
+    let stmt = crate::prepared(client, slot, sql)?.clone();
     let (recorded, committed) = client.execute_then(&stmt, &params, "COMMIT");
     Ok((
         recorded.map(|_| ()).map_err(|e| error::map(&e)),
@@ -391,16 +390,25 @@ pub fn record_and_commit(
     ))
 }
 
-/// The record statement for `row`/`e`/`s` (prepared on first use) and its parameters.
-fn record_statement<'a>(
+/// The record statement for `row`/`e`/`s`: the slot it is prepared in, its text (for the
+/// first use), and its parameters.
+#[allow(clippy::type_complexity)]
+fn record_parts<'a, 's>(
     client: &mut Client,
-    stmts: &mut Stmts,
+    stmts: &'s mut Stmts,
     row: Option<&'a HistoryRow>,
     options: &'a String,
     status: &'a &'static str,
     e: &'a Event,
     s: &'a StoredState,
-) -> Result<(Statement, Vec<Param<'a>>), DbError> {
+) -> Result<
+    (
+        &'s mut Option<Statement>,
+        impl FnOnce() -> String,
+        Vec<Param<'a>>,
+    ),
+    DbError,
+> {
     let mut params: Vec<Param> = Vec::with_capacity(34);
     if let Some(r) = row {
         params.extend_from_slice(&history_params(r, options, status));
@@ -413,8 +421,8 @@ fn record_statement<'a>(
     } else {
         &mut stmts.record_event
     };
-    let stmt = crate::prepared(client, slot, || record_sql(row.is_some(), stamp))?;
-    Ok((stmt.clone(), params))
+    let with_history = row.is_some();
+    Ok((slot, move || record_sql(with_history, stamp), params))
 }
 
 /// Whether backstop's tables exist. They are created together in one transaction, so
@@ -597,14 +605,88 @@ fn privilege_error(e: DbError, step: Step, who: Option<&Who>, shown_url: &str) -
     }
 }
 
-pub fn save_history(client: &mut Client, stmts: &mut Stmts, r: &HistoryRow) -> Result<(), DbError> {
+/// How one of backstop's writes is sent: on its own, or between two simple queries that
+/// set up and end what it runs in (a transaction or a savepoint with its own
+/// `lock_timeout`), all three in one round trip.
+#[derive(Clone, Copy)]
+pub enum Around<'a> {
+    Alone,
+    Between { before: &'a str, after: &'a str },
+}
+
+/// Send the write prepared from `sql` (in `slot`, on first use) with `params`, as `around`
+/// says. Between two queries, the first error is the write's: one in `before` (the write
+/// then ran in an aborted transaction and failed for that), else the write's own, else one
+/// in `after` (a COMMIT that failed). An error in `after` behind a failed write is its
+/// echo ("current transaction is aborted") and not reported.
+///
+/// Preparing parses the statement, which locks the tables it names: a statement prepared
+/// here for the first time is prepared after `before` and under what it set (its
+/// `lock_timeout`), a round trip of its own; then the write and `after` go in one.
+fn send(
+    client: &mut Client,
+    slot: &mut Option<Statement>,
+    sql: impl FnOnce() -> String,
+    params: &[Param<'_>],
+    around: Around<'_>,
+) -> Result<(), DbError> {
+    let (before, after) = match around {
+        Around::Alone => {
+            let stmt = crate::prepared(client, slot, sql)?;
+            return client
+                .execute(stmt, params)
+                .map(|_| ())
+                .map_err(|e| error::map(&e));
+        }
+        Around::Between { before, after } => (before, after),
+    };
+    if let Some(stmt) = slot.clone() {
+        let ((_, set_up), written, ended) = client.wrapped_execute(before, &stmt, params, after);
+        set_up.map_err(|e| error::map(&e))?;
+        written.map_err(|e| error::map(&e))?;
+        return ended.map_err(|e| error::map(&e));
+    }
+    let set_up = client.batch_execute(before);
+    let stmt = set_up
+        .map_err(|e| error::map(&e))
+        .and_then(|()| crate::prepared(client, slot, sql).cloned());
+    let stmt = match stmt {
+        Ok(stmt) => stmt,
+        Err(e) => {
+            // End what `before` began (a COMMIT of an aborted transaction rolls it back).
+            let _ = client.batch_execute(after);
+            return Err(e);
+        }
+    };
+    match client.execute_then(&stmt, params, after) {
+        (written, Some(ended)) => {
+            written.map_err(|e| error::map(&e))?;
+            ended.map_err(|e| error::map(&e))
+        }
+        // Not sent (a value that can't be encoded): `after` wasn't either.
+        (written, None) => {
+            let _ = client.batch_execute(after);
+            written.map(|_| ()).map_err(|e| error::map(&e))
+        }
+    }
+}
+
+pub fn save_history(
+    client: &mut Client,
+    stmts: &mut Stmts,
+    r: &HistoryRow,
+    around: Around<'_>,
+) -> Result<(), DbError> {
     let options = options_json(r)?;
     let status = r.status.as_str();
-    let stmt = crate::prepared(client, &mut stmts.save_history, || SAVE_HISTORY.into())?;
-    client
-        .execute(stmt, &history_params(r, &options, &status))
-        .map(|_| ())
-        .map_err(|e| error::map(&e))
+    let params = history_params(r, &options, &status);
+    send(
+        client,
+        &mut stmts.save_history,
+        || SAVE_HISTORY.into(),
+        &params,
+        around,
+    )
 }
 
 fn get<'a, T: crate::pg::types::FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T, DbError> {
@@ -659,12 +741,20 @@ fn load_history_with(client: &mut Client, sql: &str) -> Result<Vec<HistoryRow>, 
         .collect()
 }
 
-pub fn append_event(client: &mut Client, stmts: &mut Stmts, e: &Event) -> Result<(), DbError> {
-    let stmt = crate::prepared(client, &mut stmts.append_event, || APPEND_EVENT.into())?;
-    client
-        .execute(stmt, &event_params(e))
-        .map(|_| ())
-        .map_err(|e| error::map(&e))
+pub fn append_event(
+    client: &mut Client,
+    stmts: &mut Stmts,
+    e: &Event,
+    around: Around<'_>,
+) -> Result<(), DbError> {
+    let params = event_params(e);
+    send(
+        client,
+        &mut stmts.append_event,
+        || APPEND_EVENT.into(),
+        &params,
+        around,
+    )
 }
 
 pub fn load_events(client: &mut Client) -> Result<Vec<Event>, DbError> {
@@ -695,14 +785,22 @@ fn load_events_with(client: &mut Client, sql: &str) -> Result<Vec<Event>, DbErro
         .collect()
 }
 
-pub fn save_state(client: &mut Client, stmts: &mut Stmts, s: &StoredState) -> Result<(), DbError> {
+pub fn save_state(
+    client: &mut Client,
+    stmts: &mut Stmts,
+    s: &StoredState,
+    around: Around<'_>,
+) -> Result<(), DbError> {
     let stamp = stamp_column(client, stmts)?;
     let sql = if stamp { SAVE_STATE } else { SAVE_STATE_V1 };
-    let stmt = crate::prepared(client, &mut stmts.save_state, || sql.into())?;
-    client
-        .execute(stmt, &state_params(s, stamp))
-        .map(|_| ())
-        .map_err(|e| error::map(&e))
+    let params = state_params(s, stamp);
+    send(
+        client,
+        &mut stmts.save_state,
+        || sql.into(),
+        &params,
+        around,
+    )
 }
 
 /// The state row as stored (`None` without it).

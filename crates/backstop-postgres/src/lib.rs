@@ -132,6 +132,12 @@ pub struct PgDriver {
     lock_wait: Duration,
     /// Where to say, once, that a read is waiting and for whom.
     notice: Option<Notice>,
+    /// The open transaction is backstop's own bookkeeping ([`Driver::begin_bookkeeping`]):
+    /// its writes wait as [`PgDriver::own_write`] says, not as a migration's statements.
+    own_tx: bool,
+    /// One of backstop's own writes waited the whole `--lock-wait` for another session's
+    /// lock and gave up: the ones after it try once more, briefly ([`ONCE_MORE`]).
+    gave_up: bool,
 }
 
 /// Where a "waiting for …" line goes (the progress line on stderr, say).
@@ -142,6 +148,20 @@ const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
 
 /// A read outside a transaction waits in slices this long, so it can say that it waits.
 const WAIT_SLICE: Duration = Duration::from_secs(1);
+
+/// How long each of backstop's own writes waits for another session's lock once one of
+/// them has waited the whole `--lock-wait` for it and given up, until one goes through or
+/// the next command takes the migration lock. A failure's report writes several times
+/// (its row and event, the end-of-run save, the flush that makes the run's commits
+/// durable), and each would wait for the same holder: a second full wait apiece would make
+/// the person wait `--lock-wait` once more per write for the same report. Not no wait at
+/// all: each write still tries once, and goes through if the holder let go meanwhile.
+const ONCE_MORE: Duration = WAIT_SLICE;
+
+/// The savepoint a write inside backstop's own bookkeeping transaction waits in: its
+/// `lock_timeout` is local to it, and a write that timed out is rolled back to it, leaving
+/// the transaction usable.
+const WAIT_SAVEPOINT: &str = "backstop_wait";
 
 /// `BEGIN` and its settings, sent in front of the transaction's first statement (one round
 /// trip instead of two). In one simple query, a statement runs only if every one before it
@@ -274,6 +294,8 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
         prefetched: None,
         lock_wait: DEFAULT_LOCK_WAIT,
         notice: None,
+        own_tx: false,
+        gave_up: false,
     })
 }
 
@@ -550,6 +572,168 @@ impl PgDriver {
         }
     }
 
+    /// One of backstop's own writes to its tables (`write`, sent as the [`history::Around`]
+    /// it is given) outside a migration's transaction: the progress a `transaction = false`
+    /// migration or rollback step records after each statement, a failure's record, the
+    /// end-of-run save. It waits for another session's lock on those tables up to
+    /// `--lock-wait` ([`Self::wait_own`]), not the `lock_timeout` a `transaction = false`
+    /// migration set for its statements, nor the server's default (with none set, no
+    /// limit): giving up leaves history behind what the database holds, so it should take
+    /// as long as the command waits for anything, and no longer.
+    ///
+    /// Each attempt runs in a transaction of its own (inside backstop's bookkeeping
+    /// transaction: a savepoint) with `SET LOCAL lock_timeout`, sent with the write in one
+    /// round trip, so the session's own setting stays as the migration left it.
+    ///
+    /// Inside a migration's transaction the write waits as the migration's statements do:
+    /// the migration's locks are held meanwhile, and its lock_timeout is what bounds that.
+    fn own_write(
+        &mut self,
+        mut write: impl FnMut(&mut Client, &mut history::Stmts, history::Around) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
+        self.start_pending()?;
+        if self.in_tx && !self.own_tx {
+            let r = write(
+                &mut self.client,
+                &mut self.history_stmts,
+                history::Around::Alone,
+            );
+            return self.bookkeeping(r);
+        }
+        let in_tx = self.in_tx;
+        let r = self.wait_own(|d, limit| {
+            let set = format!("SET LOCAL lock_timeout = '{}ms'", millis(limit));
+            let (before, after) = if in_tx {
+                (
+                    format!("SAVEPOINT {WAIT_SAVEPOINT}; {set}"),
+                    format!("RELEASE SAVEPOINT {WAIT_SAVEPOINT}"),
+                )
+            } else {
+                (format!("BEGIN; {set}"), "COMMIT".to_string())
+            };
+            let r = write(
+                &mut d.client,
+                &mut d.history_stmts,
+                history::Around::Between {
+                    before: &before,
+                    after: &after,
+                },
+            );
+            if in_tx && matches!(&r, Err(e) if e.kind == DbErrorKind::LockTimeout) {
+                // Back to before the write, so that the transaction can go on (and the
+                // next attempt's savepoint can be taken); outside one, the COMMIT after
+                // the failed write rolled it back. Should this fail, the next attempt
+                // fails on the aborted transaction and says so.
+                let _ = d
+                    .client
+                    .batch_execute(&format!("ROLLBACK TO SAVEPOINT {WAIT_SAVEPOINT}"));
+            }
+            r
+        });
+        self.bookkeeping(r)
+    }
+
+    /// Wait for another session's lock on backstop's tables as [`Self::own_write`] does:
+    /// `attempt` is made with lock_timeout `limit`, in slices of [`WAIT_SLICE`] up to
+    /// `--lock-wait` (or [`ONCE_MORE`] after an earlier write gave up), and after the first
+    /// slice the wait is said with who holds the lock. A write that gives up says in its
+    /// detail how long it waited and who holds what on backstop's tables.
+    fn wait_own<T>(
+        &mut self,
+        mut attempt: impl FnMut(&mut Self, Duration) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let once_more = self.gave_up;
+        let budget = if once_more {
+            ONCE_MORE.min(self.lock_wait)
+        } else {
+            self.lock_wait
+        };
+        let started = std::time::Instant::now();
+        let mut said = false;
+        loop {
+            let left = budget.saturating_sub(started.elapsed());
+            let limit = left.min(WAIT_SLICE).max(Duration::from_millis(1));
+            let e = match attempt(self, limit) {
+                Err(e) if e.kind == DbErrorKind::LockTimeout => e,
+                r => {
+                    if r.is_ok() {
+                        // The holder let go: the next write may wait in full again.
+                        self.gave_up = false;
+                    }
+                    return r;
+                }
+            };
+            let giving_up = started.elapsed() >= budget;
+            if said && !giving_up {
+                continue;
+            }
+            // Who holds it: asked only when it is said (once, and at the end).
+            let holders = self.own_holders();
+            if giving_up {
+                self.gave_up = true;
+                let waited = if once_more {
+                    format!(
+                        "waited {} more (an earlier write of this command had waited --lock-wait ({}) for it)",
+                        human(budget),
+                        human(self.lock_wait)
+                    )
+                } else {
+                    format!("waited --lock-wait ({})", human(self.lock_wait))
+                };
+                return Err(DbError {
+                    detail: Some(format!(
+                        "{waited} for a lock on backstop's tables: {holders}"
+                    )),
+                    position: None,
+                    // The server's hint is about its own limit; what to do is the
+                    // engine's to say.
+                    hint: None,
+                    ..e
+                });
+            }
+            said = true;
+            if let Some(n) = &self.notice {
+                n(&format!(
+                    "waiting up to {} to write to backstop's tables: {holders} …",
+                    human(budget)
+                ));
+            }
+        }
+    }
+
+    /// Who holds a lock on backstop's tables that can keep a write from them (every mode
+    /// but a plain reader's ACCESS SHARE; a ROW EXCLUSIVE or ROW SHARE holder may hold the
+    /// row lock the write waits for), from pg_locks: `another session holds one (pid 123,
+    /// application "x": AccessExclusiveLock on backstop.migrations, in a transaction since
+    /// …)`.
+    fn own_holders(&mut self) -> String {
+        let r = self.client.query(
+            "SELECT l.pid, COALESCE(a.application_name, ''),                     pg_catalog.string_agg(l.mode || ' on ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), ', ' ORDER BY c.relname, l.mode),                     COALESCE(pg_catalog.to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '?')                FROM pg_catalog.pg_locks l                JOIN pg_catalog.pg_class c ON c.oid = l.relation                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace                LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid               WHERE l.granted AND l.locktype = 'relation' AND l.mode <> 'AccessShareLock'                 AND n.nspname = 'backstop' AND c.relkind IN ('r', 'p')                 AND l.pid <> pg_catalog.pg_backend_pid()                 AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())               GROUP BY l.pid, a.application_name, a.xact_start               ORDER BY l.pid LIMIT 5",
+            &[],
+        );
+        let held: Vec<String> = match r {
+            Ok(rows) => rows
+                .iter()
+                .filter_map(|row| {
+                    let pid: i32 = row.try_get(0).ok()?;
+                    let app: String = row.try_get(1).ok()?;
+                    let locks: String = row.try_get(2).ok()?;
+                    let since: String = row.try_get(3).ok()?;
+                    Some(format!(
+                        "pid {pid}, application \"{}\": {locks}, in a transaction since {since}",
+                        backstop_core::redact::redact(&app)
+                    ))
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if held.is_empty() {
+            "another session held one; none holds one now (it let go meanwhile)".into()
+        } else {
+            format!("another session holds one ({})", held.join("; "))
+        }
+    }
+
     /// A read or write of backstop's own tables: a missing privilege says what to grant.
     fn own<T>(&self, r: Result<T, DbError>) -> Result<T, DbError> {
         r.map_err(|e| history::use_privilege_error(e, &self.role, &self.shown_url))
@@ -593,6 +777,7 @@ impl PgDriver {
             self.history_known = false;
         }
         self.in_tx = false;
+        self.own_tx = false;
         self.tx_gen += 1;
     }
 
@@ -762,10 +947,12 @@ impl PgDriver {
             return Ok(());
         };
         let (timeouts, batched) = (begin.timeouts, begin.batched);
+        let own = self.own_tx;
         match self.send_begin(begin) {
             Err(e) if Self::lost_counters(&e) => {
                 // `send_begin` ended that transaction: prepare the counters again, once.
                 let begin = self.begin_again(timeouts, batched)?;
+                self.own_tx = own;
                 self.send_begin(begin)
             }
             r => r,
@@ -1087,6 +1274,10 @@ impl Driver for PgDriver {
         }
         let attempt = lock::try_lock(&mut self.client)?;
         self.lock_held = attempt == LockAttempt::Acquired;
+        if self.lock_held {
+            // A new command: its writes wait in full again, whatever an earlier one met.
+            self.gave_up = false;
+        }
         Ok(attempt)
     }
 
@@ -1107,6 +1298,14 @@ impl Driver for PgDriver {
         self.begin_with(timeouts, true)
     }
 
+    /// A transaction without timeouts of its own: its writes to backstop's tables wait as
+    /// `own_write` says, each in a savepoint.
+    fn begin_bookkeeping(&mut self) -> Result<(), DbError> {
+        self.begin_with(Timeouts::default(), false)?;
+        self.own_tx = true;
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<(), DbError> {
         if !self.unflushed || self.in_tx {
             return Ok(());
@@ -1114,30 +1313,33 @@ impl Driver for PgDriver {
         // A commit waits for the WAL up to itself only if it wrote something, and the WAL is
         // written in order, so that takes every earlier commit with it: rewrite the state
         // row, unchanged, with synchronous_commit at least `local` (whatever else the
-        // session asks for, such as waiting for a standby, stays).
-        let r = self.client.simple_query(
-            "BEGIN; SELECT CASE WHEN pg_catalog.current_setting('synchronous_commit') = 'off' \
-             THEN pg_catalog.set_config('synchronous_commit', 'on', true) END; \
-             UPDATE backstop.state SET ledger_seq = ledger_seq WHERE id = 1; COMMIT",
-        );
-        let updated = match &r {
-            // BEGIN, SELECT, UPDATE, COMMIT: the third completion is the UPDATE's row count.
-            Ok(messages) => {
-                messages
+        // session asks for, such as waiting for a standby, stays). A write of backstop's
+        // own: it waits for another session's lock on the state row as `own_write` says.
+        let updated = self.wait_own(|d, limit| {
+            let r = d.client.simple_query(&format!(
+                "BEGIN; SET LOCAL lock_timeout = '{}ms'; \
+                 SELECT CASE WHEN pg_catalog.current_setting('synchronous_commit') = 'off' \
+                 THEN pg_catalog.set_config('synchronous_commit', 'on', true) END; \
+                 UPDATE backstop.state SET ledger_seq = ledger_seq WHERE id = 1; COMMIT",
+                millis(limit)
+            ));
+            match r {
+                // BEGIN, SET, SELECT, UPDATE, COMMIT: the fourth completion is the UPDATE's
+                // row count.
+                Ok(messages) => Ok(messages
                     .iter()
                     .filter_map(|m| match m {
                         SimpleQueryMessage::CommandComplete(n) => Some(*n),
                         _ => None,
                     })
-                    .nth(2)
-                    == Some(1)
+                    .nth(3)
+                    == Some(1)),
+                Err(e) => {
+                    let _ = d.client.batch_execute("ROLLBACK");
+                    Err(error::map(&e))
+                }
             }
-            Err(_) => {
-                let _ = self.client.batch_execute("ROLLBACK");
-                false
-            }
-        };
-        self.db(r)?;
+        })?;
         if !updated {
             return Err(DbError::other(
                 "cannot confirm that this run's commits reached the disk: backstop.state has no row to rewrite",
@@ -1232,9 +1434,7 @@ impl Driver for PgDriver {
     }
 
     fn save_history(&mut self, row: &HistoryRow) -> Result<(), DbError> {
-        self.start_pending()?;
-        let r = history::save_history(&mut self.client, &mut self.history_stmts, row);
-        self.bookkeeping(r)
+        self.own_write(|client, stmts, around| history::save_history(client, stmts, row, around))
     }
 
     fn load_events(&mut self) -> Result<Vec<Event>, DbError> {
@@ -1256,9 +1456,7 @@ impl Driver for PgDriver {
     }
 
     fn append_event(&mut self, event: &Event) -> Result<(), DbError> {
-        self.start_pending()?;
-        let r = history::append_event(&mut self.client, &mut self.history_stmts, event);
-        self.bookkeeping(r)
+        self.own_write(|client, stmts, around| history::append_event(client, stmts, event, around))
     }
 
     fn load_state(&mut self) -> Result<Option<StoredState>, DbError> {
@@ -1289,9 +1487,7 @@ impl Driver for PgDriver {
     }
 
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError> {
-        self.start_pending()?;
-        let r = history::save_state(&mut self.client, &mut self.history_stmts, state);
-        self.bookkeeping(r)
+        self.own_write(|client, stmts, around| history::save_state(client, stmts, state, around))
     }
 
     fn record(
@@ -1300,9 +1496,9 @@ impl Driver for PgDriver {
         event: &Event,
         state: &StoredState,
     ) -> Result<(), DbError> {
-        self.start_pending()?;
-        let r = history::record(&mut self.client, &mut self.history_stmts, row, event, state);
-        self.bookkeeping(r)
+        self.own_write(|client, stmts, around| {
+            history::record(client, stmts, row, event, state, around)
+        })
     }
 
     fn record_and_commit(
@@ -1312,9 +1508,10 @@ impl Driver for PgDriver {
         state: &StoredState,
     ) -> Result<(), RecordCommitError> {
         self.start_pending().map_err(RecordCommitError::Record)?;
-        if !self.in_tx {
+        if !self.in_tx || self.own_tx {
             // No transaction of ours to end: the write commits on its own, as it would
-            // without pipelining.
+            // without pipelining. Or backstop's own bookkeeping transaction, whose write
+            // waits as `own_write` says (in a savepoint: the COMMIT can't go with it).
             return backstop_core::driver::record_then_commit(self, row, event, state);
         }
         let (recorded, committed) = history::record_and_commit(

@@ -136,6 +136,30 @@ impl Client {
         })
     }
 
+    /// The simple query `before`, `statement` with `params`, then the simple query `after`,
+    /// sent together: one round trip. All three always reach the server; after an error
+    /// the ones behind it run in the state it left (inside a transaction: aborted, where a
+    /// COMMIT rolls back).
+    pub fn wrapped_execute(
+        &mut self,
+        before: &str,
+        statement: &Statement,
+        params: Params<'_>,
+        after: &str,
+    ) -> (Partial, Result<u64, Error>, Result<(), Error>) {
+        let client = self.c();
+        self.rt().block_on(async move {
+            // Polled in order, each request queued on its first poll (see
+            // `simple_then_query`).
+            futures_util::future::join3(
+                simple_partial(client, before),
+                client.execute(statement, params),
+                client.batch_execute(after),
+            )
+            .await
+        })
+    }
+
     /// `statement` with `params`, then the simple query `then`, sent together: one round
     /// trip. After an error in `statement` the server skips to the end of it and still runs
     /// `then` (inside a transaction, a COMMIT after a failed statement rolls back). When

@@ -47,6 +47,15 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// A wait without limit (a zero lock_timeout): longer than anything runs.
 pub(crate) const NO_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
+/// How long each of backstop's own writes waits for another connection's lock once one of
+/// them has waited the whole `--lock-wait` and given up, until one goes through or the
+/// next command takes the migration lock. A failure's report writes more than once (its
+/// row and event, the end-of-run save), and each would wait for the same holder: a second
+/// full wait apiece would make the person wait `--lock-wait` once more per write for the
+/// same report. Not no wait at all: each write still tries, and goes through if the holder
+/// let go meanwhile.
+const ONCE_MORE: Duration = Duration::from_secs(1);
+
 /// A connection to one SQLite database.
 pub struct SqliteDriver {
     conn: Connection,
@@ -70,6 +79,11 @@ pub struct SqliteDriver {
     writable_checked: bool,
     /// The settings each migration and rollback step starts from.
     baseline: session::Baseline,
+    /// The open transaction is backstop's own bookkeeping ([`Driver::begin_bookkeeping`]).
+    own_tx: bool,
+    /// One of backstop's own writes waited the whole `--lock-wait` and gave up: the ones
+    /// after it wait at most [`ONCE_MORE`].
+    gave_up: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for SqliteDriver {
@@ -220,6 +234,8 @@ fn open(url: &str, target: url::Target) -> Result<SqliteDriver, DbError> {
         lock_wait: DEFAULT_BUSY_TIMEOUT,
         writable_checked: false,
         baseline,
+        own_tx: false,
+        gave_up: std::cell::Cell::new(false),
     })
 }
 
@@ -304,10 +320,45 @@ impl SqliteDriver {
             // the command's: a status run during a long migration waits as long as an
             // apply would for the lock, and a failure is recorded after the same wait
             // rather than dropped after a shorter one.
+            None if self.own_tx => self.own_wait(),
             None => self.lock_wait,
         };
         self.waiter.set_limit(t);
         Ok(())
+    }
+
+    /// How long one of backstop's own writes waits for another connection's lock:
+    /// `--lock-wait`, or [`ONCE_MORE`] after one of them gave up.
+    fn own_wait(&self) -> Duration {
+        if self.gave_up.get() {
+            ONCE_MORE.min(self.lock_wait)
+        } else {
+            self.lock_wait
+        }
+    }
+
+    /// [`Self::own_wait`] as an error's detail names it.
+    fn own_wait_named(&self) -> String {
+        if self.gave_up.get() {
+            format!(
+                "{} more (an earlier write of this command had waited --lock-wait ({}) for it)",
+                busy::humanize(self.own_wait()),
+                busy::humanize(self.lock_wait)
+            )
+        } else {
+            format!("--lock-wait ({})", busy::humanize(self.lock_wait))
+        }
+    }
+
+    /// After one of backstop's own writes: whether it gave up waiting for another
+    /// connection's lock (the next ones wait [`ONCE_MORE`]) or went through (the holder let
+    /// go: they wait in full again).
+    fn own_written<T>(&self, r: &Result<T, DbError>) {
+        match r {
+            Ok(_) => self.gave_up.set(false),
+            Err(e) if e.kind == DbErrorKind::LockTimeout => self.gave_up.set(true),
+            Err(_) => {}
+        }
     }
 
     /// How long work outside a transaction waits for another connection's lock on the
@@ -347,6 +398,7 @@ impl SqliteDriver {
         match self.effective().lock {
             Some(t) if t.is_zero() => "with no limit".into(),
             Some(t) => format!("lock_timeout ({})", busy::humanize(t)),
+            None if self.own_tx => self.own_wait_named(),
             None => format!("--lock-wait ({})", busy::humanize(self.lock_wait)),
         }
     }
@@ -392,7 +444,7 @@ impl SqliteDriver {
         if !self.conn.is_autocommit() {
             return self.own_write(write);
         }
-        self.waiter.set_limit(self.lock_wait);
+        self.waiter.set_limit(self.own_wait());
         let written = self.own_write(|| {
             self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
             let committed = write().and_then(|v| {
@@ -414,7 +466,9 @@ impl SqliteDriver {
         });
         // Back to the wait of the statements that follow (the migration's lock_timeout).
         let restored = self.apply_busy_timeout();
-        let value = written.map_err(|e| self.waited(e))?;
+        let written = written.map_err(|e| self.waited(e));
+        self.own_written(&written);
+        let value = written?;
         restored?;
         Ok(value)
     }
@@ -425,10 +479,7 @@ impl SqliteDriver {
         if e.kind != DbErrorKind::LockTimeout || e.detail.is_some() {
             return e;
         }
-        let mut e = self.held_by(
-            e,
-            format!("--lock-wait ({})", busy::humanize(self.lock_wait)),
-        );
+        let mut e = self.held_by(e, self.own_wait_named());
         // The statements' hint ("retried when the migration allows retries") is not
         // this write's: backstop's own writes are not retried.
         e.hint = None;
@@ -462,6 +513,7 @@ impl SqliteDriver {
     fn end_transaction(&mut self) -> Result<(), DbError> {
         if self.conn.is_autocommit() {
             self.transaction = None;
+            self.own_tx = false;
             self.apply_busy_timeout()?;
         }
         Ok(())
@@ -512,6 +564,8 @@ impl Driver for SqliteDriver {
         };
         if matches!(r, Ok(LockAttempt::Acquired)) {
             self.waiter.set_own_lock(true);
+            // A new command: its writes wait in full again, whatever an earlier one met.
+            self.gave_up.set(false);
         }
         r
     }
@@ -563,7 +617,22 @@ impl Driver for SqliteDriver {
         Ok(())
     }
 
+    /// A transaction without timeouts of its own, whose BEGIN IMMEDIATE and COMMIT wait
+    /// `--lock-wait` (as any transaction without a lock_timeout does), or [`ONCE_MORE`]
+    /// after one of backstop's own writes gave up.
+    fn begin_bookkeeping(&mut self) -> Result<(), DbError> {
+        self.own_tx = true;
+        let r = self.begin(Timeouts::default());
+        self.own_written(&r);
+        if r.is_err() {
+            self.own_tx = false;
+            let _ = self.apply_busy_timeout();
+        }
+        r
+    }
+
     fn commit(&mut self) -> Result<(), DbError> {
+        let own = self.own_tx;
         // The write lock is held since BEGIN IMMEDIATE: only readers can keep COMMIT
         // waiting (rollback-journal mode: a commit needs the file to itself), and the wait
         // line and the error say so.
@@ -572,6 +641,9 @@ impl Driver for SqliteDriver {
         let r = self.conn.execute_batch("COMMIT").map_err(db);
         let r = r.map_err(|e| self.held_by(e, limit));
         self.waiter.set_committing(false);
+        if own {
+            self.own_written(&r);
+        }
         // A COMMIT that failed with SQLITE_BUSY leaves the transaction open for a retry or
         // a rollback; only a finished transaction gives the session its timeouts back.
         self.end_transaction()?;

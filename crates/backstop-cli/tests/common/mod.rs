@@ -260,3 +260,92 @@ pub fn when_migrating(url: &str, key: i64, sql: String) -> std::thread::JoinHand
             .expect("the other session's statements");
     })
 }
+
+/// Another session that, once a migration holds advisory lock `key` (as
+/// [`when_migrating`] waits for it), takes `LOCK TABLE tables IN ACCESS EXCLUSIVE MODE` in
+/// a transaction and keeps it for `hold_for`, or until [`TableHolder::release`]. It shows
+/// up as application `lock-holder`.
+pub struct TableHolder {
+    held: std::sync::mpsc::Receiver<i32>,
+    pid: std::cell::Cell<Option<i32>>,
+    release: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TableHolder {
+    pub fn when_migrating(
+        url: &str,
+        key: i64,
+        tables: &str,
+        hold_for: std::time::Duration,
+    ) -> TableHolder {
+        let url = url.to_string();
+        let lock = format!("BEGIN; LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE");
+        let (held_tx, held) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+            c.batch_execute("SET application_name = 'lock-holder'")
+                .expect("application_name");
+            let start = std::time::Instant::now();
+            while c
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .expect("try")
+                .get::<_, bool>(0)
+            {
+                c.execute("SELECT pg_advisory_unlock($1)", &[&key])
+                    .expect("unlock");
+                assert!(
+                    start.elapsed() < std::time::Duration::from_secs(30),
+                    "no migration started"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            c.batch_execute(&lock).expect("lock the tables");
+            let pid: i32 = c
+                .query_one("SELECT pg_backend_pid()", &[])
+                .expect("pid")
+                .get(0);
+            let _ = held_tx.send(pid);
+            // Until released, or `hold_for` at most (a dropped sender releases too).
+            let _ = released.recv_timeout(hold_for);
+            c.batch_execute("COMMIT").expect("commit");
+        });
+        TableHolder {
+            held,
+            pid: std::cell::Cell::new(None),
+            release: Some(release),
+            thread: Some(thread),
+        }
+    }
+
+    /// The holder's server pid, once it holds the lock.
+    pub fn pid(&self) -> i32 {
+        if let Some(pid) = self.pid.get() {
+            return pid;
+        }
+        let pid = self
+            .held
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the holder never took the lock");
+        self.pid.set(Some(pid));
+        pid
+    }
+
+    /// Let go of the lock (if still held) and wait for the session to end it.
+    pub fn release(mut self) {
+        drop(self.release.take());
+        if let Some(t) = self.thread.take() {
+            t.join().expect("holder thread");
+        }
+    }
+}
+
+impl Drop for TableHolder {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1364,7 +1364,7 @@ fn apply_no_tx(
     // a row that blocks every later run, so any error must say what ran and what to do.
     // The ledger gets an event with it: a run killed mid-way leaves a trace there too.
     let saved = state.clone();
-    db.begin(Timeouts::default())?;
+    db.begin_bookkeeping()?;
     if let Err(e) = append_with(
         db,
         Some(&row),
@@ -1821,8 +1821,9 @@ fn run_no_tx(
         };
         let detail = json!({"name": m.name, "failure": &se.failure, "up_completed": up_done, "cleaned": cleaned, "cleanup": how});
         if cleaned {
-            row.status = Status::RolledBack;
-            row.note = Some(format!("failed and cleaned up: {}", se.failure.error));
+            let mut done = row.clone();
+            done.status = Status::RolledBack;
+            done.note = Some(format!("failed and cleaned up: {}", se.failure.error));
             if let Some(now) = proven {
                 *schema = now;
             }
@@ -1830,24 +1831,26 @@ fn run_no_tx(
             // The row and its event together: history must never say rolled back while
             // the ledger still says dirty (see `crosscheck`).
             let saved = state.clone();
-            db.begin(Timeouts::default())?;
             let ev = NewEvent::new("apply-failed")
                 .version(m.version)
                 .release(release)
                 .detail(detail);
-            if let Err(e) =
-                append_with(db, Some(row), state, &ctx.actor, ev).and_then(|_| db.commit())
-            {
-                let _ = db.rollback();
-                *state = saved;
-                return Err(e.into());
-            }
+            let recorded = db.begin_bookkeeping().and_then(|_| {
+                append_with(db, Some(&done), state, &ctx.actor, ev).and_then(|_| db.commit())
+            });
             let next = run::script_next(
                 &se,
                 "apply",
                 m.options.lock_timeout().is_some(),
                 format!("fix {} and run `backstop apply` again", m.path.display()),
             );
+            if let Err(e) = recorded {
+                // SQLite leaves a transaction whose COMMIT failed open.
+                let _ = db.rollback();
+                *state = saved;
+                return Err(cleanup_not_recorded(m, up, se, up_done, how, next, e));
+            }
+            *row = done;
             return Err(failed(
                 se.failure,
                 if up_done == 0 {
@@ -1962,7 +1965,7 @@ fn run_no_tx(
     let mut st = state.clone();
     st.fingerprint = after_fp.clone();
     let ev = NewEvent::new("apply").version(m.version).release(release).detail(json!({"name": m.name, "checksum": m.checksum, "scripts": done.scripts_digest(), "duration_ms": duration_ms, "fingerprint_before": before_fp, "fingerprint_after": after_fp, "transaction": false}));
-    let recorded = db.begin(Timeouts::default()).and_then(|_| {
+    let recorded = db.begin_bookkeeping().and_then(|_| {
         append_with(db, Some(&done), &mut st, &ctx.actor, ev).and_then(|_| db.commit())
     });
     match recorded {
@@ -2048,6 +2051,101 @@ fn record_not_written(
     EngineError::NeedsPerson {
         what,
         failure: None,
+        needs: Box::new(needs),
+        diff: None,
+        path: Some(m.path.clone()),
+    }
+}
+
+/// Migration `m` failed outside a transaction (`se`, after `up_done` statements of `up`
+/// completed) and backstop cleaned up after it (`how`: the INVALID index dropped, down.sql
+/// run), with the schema proven as before the migration, but the record of that — the row
+/// `rolled_back` and its `apply-failed` event — could not be written (`e`): nothing of the
+/// migration's schema is left, and history still marks it dirty with the statements that
+/// completed. Nothing is left to run or undo: once the cause is gone, `resolve --rolled-back`
+/// records it as it is (checking the schema again), and `fix` (what the failure itself
+/// asks) comes after.
+fn cleanup_not_recorded(
+    m: &Migration,
+    up: &[crate::sql::Statement],
+    se: run::ScriptError,
+    up_done: usize,
+    how: Vec<String>,
+    fix: String,
+    e: crate::driver::DbError,
+) -> EngineError {
+    use crate::driver::DbErrorKind;
+    let v = m.version;
+    let s = script_ref(m, Part::Up);
+    let cleaned = match how.as_slice() {
+        [] => String::new(),
+        how => format!("{}; ", how.join("; ")),
+    };
+    let gone = if up_done == 0 && se.failure.part == Part::Up {
+        format!("{cleaned}the schema fingerprint equals the one before the migration, so nothing of it remains")
+    } else {
+        // The fingerprint proves the schema; data the completed statements changed is
+        // back only as far as down.sql puts it back.
+        format!("{cleaned}so its schema changes are gone, and its data changes are undone as far as down.sql undoes them")
+    };
+    let ran = match dirty::listed(&s, up, 0, up_done) {
+        l if l.is_empty() => format!(" No statement of {} completed.", s.file),
+        l => format!(
+            " Statements of {} that ran, each committed on its own, then undone by the clean-up:{l}",
+            s.file
+        ),
+    };
+    let state = format!(
+        "migration {v} failed outside a transaction, and backstop cleaned up after it: {gone}. That clean-up is done and proven; only its record is missing: history still marks it dirty, counting {up_done} of its {n} up statements as completed, and the ledger has no `apply-failed` event for it.{ran}{stopped}",
+        n = up.len(),
+        stopped = dirty::stopped_there(None, e.kind),
+    );
+    let rolled_back = format!("backstop resolve {v} --rolled-back --reason \"…\"");
+    let records = format!("`{rolled_back}` records the migration as rolled back (it checks again that the schema is as before it); then {fix}");
+    let mut commands = vec![
+        NextCommand::new(
+            rolled_back.clone(),
+            format!(
+                "{}: the clean-up is done and proven; this records the migration as rolled back",
+                dirty::once(e.kind)
+            ),
+        ),
+        NextCommand::new("backstop apply", format!("after that: {fix}")),
+    ];
+    let next = if e.kind == DbErrorKind::Connection {
+        // The COMMIT may have reached the database before the connection went.
+        commands.insert(
+            0,
+            NextCommand::new(
+                "backstop status",
+                format!("first, once the connection is back: if migration {v} is no longer dirty, its record was written before the connection went, and only the failure is left to fix"),
+            ),
+        );
+        format!("once the connection is back, run `backstop status`: if migration {v} is no longer dirty, its record was written before the connection went and only the failure is left to fix; if it is, {records}")
+    } else {
+        format!("{}, {records}", dirty::once(e.kind))
+    };
+    let mut needs = stopped_needs(Situation::RecordFailed, m, &se, up, up_done);
+    needs.cleanup = how;
+    needs.state = state;
+    needs.next = next;
+    needs.commands = commands;
+    let mut failure = se.failure;
+    // A lock's hint is for a command that changed nothing ("run the command again"),
+    // which this dirty migration would refuse.
+    if se
+        .db
+        .as_ref()
+        .is_some_and(|d| d.kind == DbErrorKind::LockTimeout)
+    {
+        failure.hint = None;
+    }
+    EngineError::NeedsPerson {
+        what: format!(
+            "{failure}\n  backstop cleaned up after it, but recording that in history failed: {}",
+            dirty::quoted(&e)
+        ),
+        failure: Some(Box::new(failure)),
         needs: Box::new(needs),
         diff: None,
         path: Some(m.path.clone()),

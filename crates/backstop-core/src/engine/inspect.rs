@@ -904,7 +904,7 @@ fn resolve_checked(
     )));
     state.fingerprint = fp.clone();
     state.schema_json = serde_json::to_string(&current).ok();
-    db.begin(Default::default())?;
+    db.begin_bookkeeping()?;
     let res = db
         .save_history(&r)
         .and_then(|_| {

@@ -958,7 +958,7 @@ fn undo_inner(
             let _ = db.set_session_timeouts(Timeouts::default());
             // Every statement ran and the schema is proven: only the record is left, and
             // one that can't be written leaves a step that is done but dirty in history.
-            if let Err(e) = db.begin(Timeouts::default()) {
+            if let Err(e) = db.begin_bookkeeping() {
                 return Err(stopped::not_recorded(row, &sref, &down, e));
             }
         }

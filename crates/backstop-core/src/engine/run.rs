@@ -604,7 +604,7 @@ pub(crate) fn record_with(
     ev: NewEvent,
 ) -> Result<(), DbError> {
     let saved = state.clone();
-    db.begin(Default::default())?;
+    db.begin_bookkeeping()?;
     let r = append_with(db, row, state, actor, ev).and_then(|()| db.commit());
     if r.is_err() {
         // Harmless where the failed COMMIT already ended the transaction.
