@@ -435,8 +435,13 @@ impl Printer {
                 }
             } else {
                 for m in &r.rolled_back {
+                    let proof = if m.by_objects {
+                        "its objects as before it, the rest as before the step; schema fingerprint now"
+                    } else {
+                        "schema fingerprint restored to"
+                    };
                     out(&format!(
-                        "rolled back {} {}  ({} ms; schema fingerprint restored to {}{})",
+                        "rolled back {} {}  ({} ms; {proof} {}{})",
                         m.version,
                         m.name,
                         m.duration_ms,
@@ -449,7 +454,15 @@ impl Printer {
                 } else {
                     // Under accepted drift a step is proven by its migration's objects, not
                     // by the fingerprint recorded before it (which predates the drift).
-                    out(&format!("{} migration(s) rolled back, each proven against the schema recorded before it (after accepted drift: its migration's objects as before it, the rest as accepted)", r.rolled_back.len()));
+                    let by_objects = r.rolled_back.iter().filter(|m| m.by_objects).count();
+                    let how = match by_objects {
+                        0 => String::new(),
+                        n => format!(" ({n} of them applied before drift that was accepted: proven by their migration's objects as before it, the rest as accepted)"),
+                    };
+                    out(&format!(
+                        "{} migration(s) rolled back, each proven against the schema recorded before it{how}",
+                        r.rolled_back.len()
+                    ));
                     out(&format!("schema fingerprint: {}", r.fingerprint));
                 }
             }
@@ -670,8 +683,13 @@ impl Printer {
             } else {
                 "now"
             };
+            let minus = if needs.situation == Situation::RunUnproven {
+                "as the rollback steps left it"
+            } else {
+                "as before the migration"
+            };
             eprintln!(
-                "schema diff (- as before the migration, + {plus}):\n{}",
+                "schema diff (- {minus}, + {plus}):\n{}",
                 redact(d.trim_end())
             );
         }

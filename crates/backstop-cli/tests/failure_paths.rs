@@ -943,3 +943,135 @@ fn the_progress_of_a_statement_outside_a_transaction_waits_lock_wait_not_its_loc
     p.ok(&db, &["rollback"]);
     assert_eq!(p.fingerprint(&db), before);
 }
+
+#[test]
+fn a_down_script_that_undoes_accepted_drift_is_named_for_it_and_resolves_as_advised() {
+    // Regression: under accepted drift a down script that also dropped a column added by
+    // hand was reported as "expected fingerprint X, got X" (the same fingerprint twice:
+    // the one recorded before the migration predates the drift) and as "incomplete".
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_setup",
+        "CREATE TABLE t (id int, a int);\nCREATE TABLE x (id int);",
+        Some("DROP TABLE x;\nDROP TABLE t;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_chg",
+        "ALTER TABLE t ADD COLUMN z int;\nALTER TABLE t ALTER a SET DEFAULT 1;",
+        Some("ALTER TABLE t DROP COLUMN z;\nALTER TABLE t ALTER a DROP DEFAULT;\nALTER TABLE x DROP COLUMN hand;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    db.exec("ALTER TABLE x ADD COLUMN hand int");
+    let r = p.run(
+        &db,
+        &[
+            "rollback",
+            "--steps",
+            "1",
+            "--allow-drift",
+            "--reason",
+            "kept",
+        ],
+    );
+    assert_eq!(r.code, 5, "{r:?}");
+    let e = &r.stderr;
+    assert!(
+        e.contains("rollback of migration 2 (chg) could not be proven: drift was accepted since it was applied, so the step must leave the objects it changed as before it and every other object as it was before the step, but its down script changed objects the migration did not change (table public.x); the schema is now exactly the one recorded before the migration, so the down script undid accepted drift too"),
+        "{r:?}"
+    );
+    assert!(!e.contains("expected fingerprint"), "{r:?}");
+    assert!(!e.contains("incomplete"), "{r:?}");
+    assert!(e.contains("-   column hand integer"), "{r:?}");
+    assert!(
+        db.check("SELECT count(*) = 1 FROM information_schema.columns WHERE table_name = 'x' AND column_name = 'hand'"),
+        "the step was rolled back"
+    );
+    // The advice, followed: the migration's own changes undone by hand, the drift kept.
+    db.exec("ALTER TABLE t DROP COLUMN z; ALTER TABLE t ALTER a DROP DEFAULT");
+    p.ok(
+        &db,
+        &[
+            "resolve",
+            "2",
+            "--rolled-back",
+            "--reason",
+            "undone by hand",
+        ],
+    );
+    let st = p.status(&db);
+    assert!(st["drift"].is_null(), "{st}");
+}
+
+#[test]
+fn a_rollback_under_accepted_drift_says_which_steps_were_proven_by_their_objects() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_c",
+        "ALTER TABLE t ADD COLUMN c int;",
+        Some("ALTER TABLE t DROP COLUMN c;"),
+        None,
+        None,
+    );
+    p.add(
+        "3_d",
+        "ALTER TABLE t ADD COLUMN d int;",
+        Some("ALTER TABLE t DROP COLUMN d;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    // No drift: nothing said about it.
+    let r = p.ok(&db, &["rollback", "--steps", "1"]);
+    assert!(
+        r.stdout.contains("rolled back 3 d  (")
+            && r.stdout.contains("schema fingerprint restored to"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains(
+            "1 migration(s) rolled back, each proven against the schema recorded before it\n"
+        ),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains("drift"), "{r:?}");
+    db.exec("CREATE TABLE other (id int)");
+    let r = p.ok(
+        &db,
+        &[
+            "rollback",
+            "--steps",
+            "1",
+            "--allow-drift",
+            "--reason",
+            "kept",
+        ],
+    );
+    assert!(
+        r.stdout.contains(
+            "its objects as before it, the rest as before the step; schema fingerprint now"
+        ),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout
+            .contains("(1 of them applied before drift that was accepted"),
+        "{r:?}"
+    );
+    let p2 = p.run(&db, &["--format", "json", "rollback", "--steps", "1"]);
+    assert_eq!(p2.code, 0, "{p2:?}");
+    let v: serde_json::Value = serde_json::from_str(&p2.stdout).expect("json");
+    assert_eq!(v["rolled_back"][0]["by_objects"], true, "{v}");
+}

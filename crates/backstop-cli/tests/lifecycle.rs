@@ -1064,3 +1064,50 @@ fn drift_on_an_object_the_migration_created_fails_the_proof(k: Kind) {
         &["rollback", "--allow-drift", "--reason", "keep hotfix"],
     );
 }
+
+#[test]
+fn a_rollback_whose_end_read_differs_from_its_proven_steps_is_not_called_proven() {
+    // Regression: a down script that changed extension membership through dynamic SQL
+    // passed its step's proof; the full read at the end saw the difference, yet the
+    // rollback said every step was proven and exited 0.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_setup",
+        "CREATE TABLE u (id int);\nCREATE FUNCTION myf() RETURNS int LANGUAGE sql AS 'SELECT 1';",
+        Some("DROP FUNCTION myf();\nDROP TABLE u;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_chg",
+        "ALTER TABLE u ADD COLUMN z int;",
+        Some("ALTER TABLE u DROP COLUMN z;\nDO $$BEGIN EXECUTE 'ALTER EXT' || 'ENSION plpgsql ADD FUNCTION myf()'; END$$;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    let r = p.run(&db, &["--format", "json", "rollback", "--steps", "1"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    assert_eq!(v["needs_person"]["situation"], "run-unproven", "{v}");
+    assert!(
+        r.stderr.contains(
+            "the full schema read at the end of the rollback differs from what its steps proved"
+        ),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("every step was committed and recorded as rolled back (2)"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains(
+            "schema diff (- as the rollback steps left it, + now):\n- function public.myf()"
+        ),
+        "{r:?}"
+    );
+    let st = p.status(&db);
+    assert!(!st["drift"].is_null(), "the difference is drift: {st}");
+}

@@ -117,9 +117,14 @@ pub struct RolledBackMigration {
     pub name: String,
     pub duration_ms: i64,
     pub statements: usize,
-    /// The fingerprint now equals the one recorded before the migration was applied.
+    /// The fingerprint after the step: the one recorded before the migration was applied,
+    /// unless `by_objects`.
     pub fingerprint_restored: String,
     pub forced: bool,
+    /// Drift was accepted since the migration was applied, so the step was proven by the
+    /// migration's objects being as before it and everything else as before the step (the
+    /// fingerprint recorded before the migration predates the accepted change).
+    pub by_objects: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -382,6 +387,10 @@ pub enum Situation {
     /// A down script ran to its end, but the schema is not the one recorded before the
     /// migration.
     RollbackUnproven,
+    /// Every rollback step was proven, but the full schema read at the end of the run
+    /// differs from what the steps proved: another session changed the schema during the
+    /// run, or a change escaped the per-step reads.
+    RunUnproven,
     /// `--atomic` could not undo a migration of the run after a later one failed.
     AtomicUndoFailed,
     /// Commits of the run could not be confirmed durable.

@@ -577,8 +577,8 @@ pub fn apply(
     let fp = finish_run(db, &mut state, &schema).map_err(EngineError::from)?;
     let done: Vec<i64> = applied.iter().map(|a| a.version).collect();
     let left = remaining(migrations, &history, &done);
-    if let Some(w) = fp.1 {
-        warnings.push(w);
+    if let Some(m) = fp.1 {
+        warnings.push(m.warning);
     }
     Ok(ApplyReport {
         database: db.display_url(),
@@ -744,7 +744,7 @@ pub(crate) fn end_failed_run(
                 // read by exactly what the error reports: no news, and no sign of another
                 // session.
                 if !matches!(error, EngineError::NeedsPerson { .. }) {
-                    warnings.extend(w);
+                    warnings.extend(w.map(|m| m.warning));
                 }
                 Ok(())
             }
@@ -805,11 +805,19 @@ pub(crate) fn end_failed_run(
 
 /// End of a run: a full catalog read checks the incremental per-migration reads, and the
 /// schema text is stored for later drift diffs.
+/// The full read at the end of a run differs from the per-migration reads.
+pub(crate) struct EndMismatch {
+    /// Said as a warning by `apply`.
+    pub warning: String,
+    /// `-` as the per-migration reads left it, `+` as read at the end.
+    pub diff: String,
+}
+
 pub(crate) fn finish_run(
     db: &mut dyn Driver,
     state: &mut StoredState,
     incremental: &SchemaState,
-) -> Result<(String, Option<String>), crate::driver::DbError> {
+) -> Result<(String, Option<EndMismatch>), crate::driver::DbError> {
     // The stamp holds for this read only if nothing changed while it ran. It only saves
     // time later: a stamp that can't be read (privileges) is no reason to fail the run.
     let stamp = db.catalog_stamp().ok().flatten();
@@ -821,10 +829,13 @@ pub(crate) fn finish_run(
         // Not this run's to claim: no migration recorded the difference, so a rollback could
         // not undo or prove it. The baseline stays what the migrations recorded, and the
         // difference shows as drift until a person undoes or accepts it.
-        warning = Some(format!(
-            "the full schema read at the end of the run differs from the per-migration reads ({fp} vs {}): another session changed the schema during the run, or a change escaped tracking. It is not recorded as this run's: `backstop status` shows it as drift, and the next apply or rollback refuses until it is undone or accepted with --allow-drift --reason",
-            incremental.fingerprint()
-        ));
+        warning = Some(EndMismatch {
+            warning: format!(
+                "the full schema read at the end of the run differs from the per-migration reads ({fp} vs {}): another session changed the schema during the run, or a change escaped tracking. It is not recorded as this run's: `backstop status` shows it as drift, and the next apply or rollback refuses until it is undone or accepted with --allow-drift --reason",
+                incremental.fingerprint()
+            ),
+            diff: crate::schema::diff(incremental, &full),
+        });
         state.fingerprint = incremental.fingerprint();
         state.schema_json = serde_json::to_string(incremental).ok();
         // The stamp vouches for the catalog as it is now, which is not the recorded schema.

@@ -489,8 +489,26 @@ pub fn rollback(
             }
         }
     }
-    let (fp, w) = super::apply::finish_run(db, &mut state, &schema).map_err(EngineError::from)?;
-    warnings.extend(w);
+    let (fp, mismatch) =
+        super::apply::finish_run(db, &mut state, &schema).map_err(EngineError::from)?;
+    if let Some(m) = mismatch {
+        match done.last() {
+            // Every step said "proven": the run can't say so any more. The steps stay
+            // committed and recorded; the difference is not recorded as theirs (drift).
+            Some(last) => {
+                let error = run_unproven(&done, last, &fp, &schema.fingerprint(), m.diff);
+                return Err(Box::new(RunFailure {
+                    error,
+                    applied: vec![],
+                    undone: vec![],
+                    rolled_back: done,
+                    warnings,
+                    release_id: None,
+                }));
+            }
+            None => warnings.push(m.warning),
+        }
+    }
     // Health after the rollback: reported, not fatal, since the fingerprints already proved
     // every step.
     for issue in db.health()? {
@@ -505,6 +523,44 @@ pub fn rollback(
         fingerprint: fp,
         warnings,
     })
+}
+
+/// The full read at the end of a rollback differs from what its steps proved (`diff`: `-`
+/// as proven, `+` as read at the end; `full` and `proven` their fingerprints).
+fn run_unproven(
+    done: &[RolledBackMigration],
+    last: &RolledBackMigration,
+    full: &str,
+    proven: &str,
+    diff: String,
+) -> EngineError {
+    let versions: Vec<String> = done.iter().map(|r| r.version.to_string()).collect();
+    let mut needs = NeedsPersonReport::new(
+        Situation::RunUnproven,
+        "rollback",
+        last.version,
+        &last.name,
+        HistoryState::Pending,
+    );
+    needs.state = format!(
+        "every step was committed and recorded as rolled back ({}), but the schema now ({full}) is not the one they were proven to leave ({proven}); the difference is not recorded as theirs, so `backstop status` shows it as drift and the next apply or rollback refuses until it is undone or accepted",
+        versions.join(", ")
+    );
+    needs.next = "find what made the difference (the diff: - as the steps left it, + now). If another session changed the schema during the rollback, leave it or undo it, and accept it with `--allow-drift --reason \"…\"` on the next run; if a down script made a change its step's read could not see (extension membership changed through dynamic SQL, say), undo that change by hand until `backstop status` shows no drift".into();
+    needs.commands = vec![
+        NextCommand::new("backstop status", "shows the drift and its diff"),
+        NextCommand::new("backstop schema", "shows the schema now"),
+    ];
+    EngineError::NeedsPerson {
+        what: format!(
+            "the full schema read at the end of the rollback differs from what its steps proved: another session changed the schema during the run, or a change escaped the per-step reads, so the rollback of migration(s) {} is not proven",
+            versions.join(", ")
+        ),
+        failure: None,
+        needs: Box::new(needs),
+        diff: Some(diff).filter(|d| !d.trim().is_empty()),
+        path: None,
+    }
 }
 
 /// Said with a failure after `--allow-drift` accepted the drift found at the start of the
@@ -897,10 +953,32 @@ fn undo_inner(
                     "the migration's changes are to stay: redo by hand what the down script removed first",
                 ));
             }
+            // Under accepted drift without the drift in the way: which objects the step
+            // left wrong, those the migration changed and those it did not (the down script
+            // changed them beyond it, undoing accepted drift, say).
+            let (own, beyond): (Vec<String>, Vec<String>) =
+                if drifted && !drift_in_the_way && recorded_all {
+                    schema
+                        .reverted(&delta)
+                        .delta_to(&after)
+                        .into_keys()
+                        .partition(|k| delta.contains_key(k))
+                } else {
+                    (vec![], vec![])
+                };
             let (st, next) = if drift_in_the_way && transactional {
                 (
                     format!("the down script restored every object migration {} changed, but drift accepted since then changed some of them too, so the step can't be proven; its transaction was rolled back, so the migration is still applied and nothing changed", row.version),
                     format!("either undo the accepted drift on those objects by hand (`backstop schema` shows them), run the rollback, and make the change again in a new migration; or undo migration {} by hand and `backstop resolve {} --rolled-back --reason \"…\"`", row.version, row.version),
+                )
+            } else if transactional && !beyond.is_empty() {
+                (
+                    format!("its transaction was rolled back, so the migration is still applied and nothing changed. In the diff, - is what the step had to leave (the objects migration {} changed as before it, every other object as before this step, the accepted drift included), + what the down script left", row.version),
+                    if own.is_empty() {
+                        format!("the stored down script of {v} changes objects the migration did not change ({}), undoing what was accepted since. If that is intended, run the stored down script by hand (`backstop rollback --dry-run` shows it); otherwise undo only what migration {v} changed. Check with `backstop schema`, then `backstop resolve {v} --rolled-back --reason \"…\"`, which checks the schema is either the one recorded before the migration or the accepted one with the migration undone", beyond.join(", "), v = row.version)
+                    } else {
+                        format!("the stored down script of {v} is incomplete and changes objects the migration did not change (see the diff). Undo migration {v} by hand, check with `backstop schema`, then `backstop resolve {v} --rolled-back --reason \"…\"`", v = row.version)
+                    },
                 )
             } else if transactional {
                 (
@@ -934,6 +1012,21 @@ fn undo_inner(
                             "rollback of migration {} ({}) could not be proven{drift}",
                             row.version, row.name
                         )
+                    } else if !beyond.is_empty() {
+                        // The fingerprints say nothing here: the one recorded before the
+                        // migration predates the accepted drift (and may even equal the one
+                        // after a down script that undid the drift too).
+                        let own = if own.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" left objects the migration changed different from before it ({}), and", own.join(", "))
+                        };
+                        let all_undone = if after_fp == row.fingerprint_before {
+                            "; the schema is now exactly the one recorded before the migration, so the down script undid accepted drift too"
+                        } else {
+                            ""
+                        };
+                        format!("rollback of migration {} ({}) could not be proven: drift was accepted since it was applied, so the step must leave the objects it changed as before it and every other object as it was before the step, but its down script{own} changed objects the migration did not change ({}){all_undone}", row.version, row.name, beyond.join(", "))
                     } else {
                         format!("rollback of migration {} ({}) could not be proven: expected fingerprint {}, got {after_fp}{drift}", row.version, row.name, row.fingerprint_before)
                     }
@@ -1074,6 +1167,7 @@ fn undo_inner(
             statements: down.len(),
             fingerprint_restored: after_fp,
             forced: forced.is_some(),
+            by_objects: drifted,
         });
     }
 }
