@@ -1005,6 +1005,48 @@ fn a_killed_non_transactional_migration_says_how_far_it_got() {
     );
 }
 
+/// The same for a rollback step outside a transaction: `status` counts its stored down
+/// script's statements (a listing that left the script out counted "0 of 0").
+#[test]
+fn a_killed_non_transactional_rollback_step_says_how_far_it_got() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_two",
+        "CREATE TABLE a (x int);\nCREATE TABLE b (x int);",
+        Some("DROP TABLE b;\nSELECT pg_sleep(30);\nDROP TABLE a;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.ok(&db, &["apply"]);
+    let mut child = p
+        .cmd(&db, &["rollback"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let t = Instant::now();
+    while !db.check("SELECT to_regclass('public.b') IS NULL") {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "statement 1 never ran"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Statement 1 committed; its progress is saved right after it.
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let st = p.status(&db);
+    let note = st["migrations"][0]["note"].as_str().unwrap_or_default();
+    assert_eq!(st["migrations"][0]["state"], "dirty", "{st}");
+    assert!(
+        note.contains("history records 1 of 3 statements of its stored down script completed"),
+        "{st}"
+    );
+    assert!(note.contains("statement 2 (down.sql line 2)"), "{st}");
+}
+
 /// The down script a failed non-transactional migration runs to clean up retries lock
 /// timeouts as the up script and a rollback step do: a brief lock must not leave the
 /// migration dirty for a person.

@@ -138,9 +138,10 @@ const LOAD_HISTORY: &str = concat!(
 );
 
 /// [`LOAD_HISTORY`] without the stored scripts and schema delta, for listings — except a
-/// dirty row's up.sql, whose statements tell how far its run got.
+/// dirty row's up.sql and down.sql, whose statements tell how far its run (an apply, or a
+/// rollback step) got.
 const LOAD_HISTORY_BRIEF: &str = concat!(
-    "SELECT version, name, checksum, CASE WHEN status = 'dirty' THEN up_sql ELSE '' END, NULL::pg_catalog.text, NULL::pg_catalog.text, irreversible, options::pg_catalog.text, \
+    "SELECT version, name, checksum, CASE WHEN status = 'dirty' THEN up_sql ELSE '' END, CASE WHEN status = 'dirty' THEN down_sql END, NULL::pg_catalog.text, irreversible, options::pg_catalog.text, \
      release_id, actor, ",
     ts!("started_at"),
     ", ",
