@@ -673,3 +673,133 @@ fn passwords_holding_punctuation_quotes_or_spaces_are_never_shown() {
         }
     }
 }
+
+#[test]
+fn a_url_password_holding_a_password_parameter_is_never_shown() {
+    // Regression: `postgres://u:Kq7?password=Jy8@…` was printed as
+    // `postgres://u:Kq7?password=***`: the `?` was taken for the query's, so the userinfo
+    // ended before it. A password holding ` password=` was masked whole only where the URL
+    // was quoted exactly as given.
+    let p = Project::new();
+    for url in [
+        "postgres://u:Kq7 password=Jy8@127.0.0.1:1/db",
+        "postgres://u:Kq7?password=Jy8@127.0.0.1:1/db",
+        "postgres://u:Kq7&password=Jy8@127.0.0.1:1/db",
+        "postgres://u:Kq7 password=Jy8?x@127.0.0.1:1/db",
+    ] {
+        for format in ["text", "json"] {
+            let r = raw(&p, &["--database-url", url, "--format", format, "status"]);
+            assert_eq!(r.code, 2, "{url}: {r:?}");
+            for leak in ["Kq7", "Jy8"] {
+                assert!(!r.all().contains(leak), "{url} leaked {leak}: {r:?}");
+            }
+            let shown = "cannot connect to postgres://u:***@127.0.0.1:1/db: ";
+            assert!(r.stderr.contains(shown), "{url}: {r:?}");
+            if format == "json" {
+                let e = r.json()["error"].as_str().unwrap_or_default().to_string();
+                assert!(e.starts_with(shown), "{url}: {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_mysql_dsn_password_with_a_space_and_a_colon_is_never_shown() {
+    // Regression: `app:Kq7 Zx3:Wv5@tcp(…)/db` was printed as `app:Kq7 Zx3:***@tcp(…)/db`:
+    // the space ended the password's shape, `Zx3` was taken for the user name, and only
+    // `Wv5` was registered as the password.
+    let p = Project::new();
+    let url = "app:Kq7 Zx3:Wv5@tcp(127.0.0.1:3306)/db";
+    for format in ["text", "json"] {
+        let r = raw(&p, &["--database-url", url, "--format", format, "status"]);
+        assert_eq!(r.code, 2, "{r:?}");
+        for leak in ["Kq7", "Zx3", "Wv5"] {
+            assert!(!r.all().contains(leak), "leaked {leak}: {r:?}");
+        }
+        assert!(
+            r.stderr
+                .contains("app:***@tcp(127.0.0.1:3306)/db: unknown database URL scheme"),
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
+fn a_query_value_with_an_at_sign_after_the_port_is_shown_as_given() {
+    // Regression: `postgres://u@127.0.0.1:5432/db?application_name=a@b` was shown as
+    // `postgres://u@127.0.0.1:***@b`: the query's `@` was taken for the end of a userinfo
+    // and the port for a password, though the URL has none.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    let url = format!("{}?application_name=ops@backstop", db.url);
+    for format in ["text", "json"] {
+        let r = raw(
+            &p,
+            &[
+                "--database-url",
+                &url,
+                "--dir",
+                "migrations",
+                "--format",
+                format,
+                "status",
+            ],
+        );
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(!r.all().contains("***"), "{r:?}");
+        if format == "json" {
+            assert_eq!(r.json()["database"], url.as_str(), "{r:?}");
+        } else {
+            assert!(r.stdout.contains(&format!("database: {url}\n")), "{r:?}");
+        }
+    }
+    // Unreachable: the connection error quotes it as given too.
+    let url = "postgres://u@127.0.0.1:1/db?application_name=a@b";
+    let r = raw(&p, &["--database-url", url, "status"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("cannot connect to {url}: ")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_sqlite_path_that_looks_like_userinfo_is_shown_as_given() {
+    // Regression: `sqlite://sq/team@corp:x1@y/app.db` was shown as
+    // `sqlite://sq/team@corp:***@y/app.db`, and the file it names, in the note that it does
+    // not exist yet, as `…/sq/team@corp:***@y/app.db`. A SQLite URL holds no password.
+    let p = Project::new();
+    let url = "sqlite://sq/team@corp:x1@y/app.db";
+    let path = p
+        .tmp
+        .path()
+        .canonicalize()
+        .expect("project path")
+        .join("sq/team@corp:x1@y/app.db");
+    for format in ["text", "json"] {
+        let r = raw(&p, &["--database-url", url, "--format", format, "status"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(!r.all().contains("***"), "{r:?}");
+        if format == "json" {
+            assert_eq!(r.json()["database"], url, "{r:?}");
+        } else {
+            assert!(r.stdout.contains(&format!("database: {url}\n")), "{r:?}");
+            assert!(
+                r.stderr
+                    .contains(&format!("note: {} does not exist yet", path.display())),
+                "{r:?}"
+            );
+        }
+    }
+    // A command that refuses the missing file names it as given too.
+    let r = raw(&p, &["--database-url", url, "verify"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "{url}: no such SQLite database: {} does not exist",
+            path.display()
+        )),
+        "{r:?}"
+    );
+    assert!(!path.exists(), "nothing was created");
+}

@@ -186,8 +186,14 @@ fn in_url_userinfo(text: &str, colon: usize) -> bool {
 
 /// The passwords [`register_url_password`] registers, in every form they may be echoed in.
 fn url_passwords(url: &str) -> Vec<String> {
-    let mut found = Vec::new();
+    let (mut found, userinfo) = userinfo_passwords(url);
     for v in password_values(url) {
+        // `u:Kq7 password=Jy8@h/db`: a `password=` inside the userinfo's password is part
+        // of it, not a parameter. Registered on its own (`Jy8@h/db`), it would be masked
+        // first and leave the rest of the password without the shape that masks it.
+        if userinfo.iter().any(|u| u.contains(&v.range.start)) {
+            continue;
+        }
         let Some(raw) = url.get(v.range.clone()) else {
             continue;
         };
@@ -225,43 +231,63 @@ fn url_passwords(url: &str) -> Vec<String> {
         found.push(inner);
         found.push(unescape(raw));
     }
+    found
+}
+
+/// The passwords in the userinfo of `url` (up to each of its `@`, as [`password_span`]
+/// reads it), raw and percent-decoded, and the byte ranges of `url` they span.
+fn userinfo_passwords(url: &str) -> (Vec<String>, Vec<std::ops::Range<usize>>) {
+    let mut found = Vec::new();
+    let mut spans = Vec::new();
+    let leading = url.len() - url.trim_start().len();
     let url = url.trim();
     // A SQLite URL holds a path, no password: `sqlite:sq/a@b/app.db` is a file's name.
     let sqlite = scheme_end(url.as_bytes(), 0)
         .and_then(|(end, _)| url.get(..end))
-        .is_some_and(|s| s.eq_ignore_ascii_case("sqlite") || s.eq_ignore_ascii_case("sqlite3"));
+        .is_some_and(is_sqlite_scheme);
     if sqlite {
-        return found;
+        return (found, spans);
     }
-    let (rest, bare_colon, empty_user) = match scheme_end(url.as_bytes(), 0) {
+    let (start, bare_colon, empty_user) = match scheme_end(url.as_bytes(), 0) {
         Some((scheme_end, rest)) => (
-            url.get(rest..).unwrap_or_default(),
+            rest,
             url.get(scheme_end..rest) == Some(":"),
             empty_user_name(url.get(scheme_end..rest).unwrap_or_default()),
         ),
-        None => (url, false, false),
+        None => (0, false, false),
     };
-    // No `@` of a `?password=` value ends the userinfo (see `password_span`).
-    let rest = rest
-        .get(..query_password(rest, 0, rest.len()))
+    let full = url.get(start..).unwrap_or_default();
+    // No `@` of a `?password=` value ends the userinfo (see `password_span`), unless its
+    // `?` or `&` stands in the password (`u:Kq7?password=Jy8@h/db`).
+    let rest = full
+        .get(..userinfo_bound(full, 0, full.len(), empty_user || bare_colon))
         .unwrap_or_default();
     for (at, _) in rest.match_indices('@') {
         let userinfo = rest.get(..at).unwrap_or_default();
+        // `u@h:5432/db?application_name=a@b`: no password, the `@` is the query's.
+        if user_then_host(userinfo).is_some() {
+            continue;
+        }
         let pw = match userinfo.split_once(':') {
             // `postgres://:pw@host`: all of the userinfo is the password.
             _ if empty_user => userinfo,
+            // A MySQL DSN (`u:ab c:d@tcp(h:3306)/db`): what looked like the scheme was the
+            // user name, and all of the userinfo is the password.
+            _ if bare_colon && is_dsn_address(full.get(at + 1..).unwrap_or_default()) => userinfo,
             Some((_, pw)) => pw,
             // `user:password@host` with no scheme at all: what looked like one was the user.
             None if bare_colon => userinfo,
             None => continue,
         };
+        let end = leading + start + at;
+        spans.push(end - pw.len()..end);
         found.push(pw.to_string());
         let decoded = percent_decode(pw);
         if decoded != pw {
             found.push(decoded);
         }
     }
-    found
+    (found, spans)
 }
 
 fn percent_decode(s: &str) -> String {
@@ -419,6 +445,11 @@ pub fn redact_json(v: &mut serde_json::Value) {
     }
 }
 
+/// Whether a URL's scheme is SQLite's, whose URLs name a file and hold no password.
+fn is_sqlite_scheme(scheme: &str) -> bool {
+    scheme.eq_ignore_ascii_case("sqlite") || scheme.eq_ignore_ascii_case("sqlite3")
+}
+
 fn is_scheme_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-')
 }
@@ -426,13 +457,11 @@ fn is_scheme_byte(b: u8) -> bool {
 /// With a URL scheme (`[A-Za-z][A-Za-z0-9+.-]*`) starting at `i`, followed by a run of
 /// separator characters: where the scheme ends and where the separator run ends. The run
 /// is any mix of `:`, `/` and `\`, because a mistyped `://` (`:/`, `//`, `:`, `:\\`) must not
-/// turn a URL into text whose password is shown.
+/// turn a URL into text whose password is shown. A run without a `:` after a `/` or `\` is
+/// a folder of a path (`/srv/sq/team@corp:x1@y/app.db`), not a scheme.
 fn scheme_end(b: &[u8], i: usize) -> Option<(usize, usize)> {
-    let after_scheme_byte = i
-        .checked_sub(1)
-        .and_then(|p| b.get(p))
-        .is_some_and(|c| is_scheme_byte(*c));
-    if !b.get(i)?.is_ascii_alphabetic() || after_scheme_byte {
+    let before = i.checked_sub(1).and_then(|p| b.get(p));
+    if !b.get(i)?.is_ascii_alphabetic() || before.is_some_and(|c| is_scheme_byte(*c)) {
         return None;
     }
     let mut j = i + 1;
@@ -443,7 +472,8 @@ fn scheme_end(b: &[u8], i: usize) -> Option<(usize, usize)> {
     while matches!(b.get(k), Some(b':' | b'/' | b'\\')) {
         k += 1;
     }
-    (k > j).then_some((j, k))
+    let folder = matches!(before, Some(b'/' | b'\\')) && !b.get(j..k)?.contains(&b':');
+    (k > j && !folder).then_some((j, k))
 }
 
 /// Past this many bytes a run without whitespace is not taken for a URL's user name and
@@ -467,6 +497,12 @@ fn redact_userinfo(text: &str) -> String {
             .and_then(|p| b.get(p))
             .map(|c| *c as char)
             .filter(|c| is_quote(*c));
+        // A SQLite URL holds a path, no password: `sqlite://sq/team@corp:x1@y/app.db` names
+        // a file, shown as given.
+        if text.get(i..scheme).is_some_and(is_sqlite_scheme) {
+            i = url_end(text, k, opened).max(i + 1);
+            continue;
+        }
         match password_span(text, scheme, k, opened) {
             Ok((start, end)) => {
                 out.push_str(text.get(copied..start).unwrap_or_default());
@@ -529,16 +565,17 @@ fn password_span(
     opened: Option<char>,
 ) -> Result<(usize, usize), usize> {
     let end = url_end(text, k, opened);
+    let separator = text.get(scheme..k).unwrap_or_default();
+    let empty_user = empty_user_name(separator);
     // An `@` in the query's `password=` value is the value's, not the userinfo's
-    // (`…@h:5432/db?password=Sup3r@Secret`): that value is masked whole on its own.
+    // (`…@h:5432/db?password=Sup3r@Secret`): that value is masked whole on its own. Unless
+    // the `?` or `&` before it stands in a password (`u:Kq7?password=Jy8@h:5432/db`).
     let token = text
-        .get(k..query_password(text, k, end))
+        .get(k..userinfo_bound(text, k, end, empty_user || separator == ":"))
         .unwrap_or_default();
     // The userinfo ends at the LAST '@' before the URL ends (whitespace or a closing quote):
     // a password may contain '@', ':', '/' or quotes when the user did not percent-encode
     // it. Masking too much is the safe direction.
-    let separator = text.get(scheme..k).unwrap_or_default();
-    let empty_user = empty_user_name(separator);
     // `://` (or `:\\`) is a URL's; after another `:` what follows may be a MySQL DSN's
     // password (`user:pw@tcp(host)/db`), whatever it holds (`:`, `/`).
     let dsn_like = separator.starts_with(':')
@@ -558,12 +595,16 @@ fn password_span(
             // `user:pass word@host`: an unencoded space in the password. Only a bare
             // `user:pass` (no '/', so not host:port/path; something after the colon)
             // continues, to an '@' on the same line within two more words without ':' or
-            // '/': prose after a URL must stay readable.
-            let Some(next) = continued_at(text, end, opened) else {
+            // '/': prose after a URL must stay readable. A MySQL DSN's password may hold
+            // both (`u:ab c:d@tcp(h:3306)/db`): what looked like the scheme was the user name,
+            // and the DSN's address after the '@' says it is one.
+            let Some(next) = continued_at(text, end, opened, dsn_like) else {
                 return Err(end);
             };
             let bare = if empty_user {
                 !token.is_empty() && !token.contains('/')
+            } else if dsn_like && is_dsn_address(text.get(next + 1..).unwrap_or_default()) {
+                !token.is_empty()
             } else {
                 token
                     .split_once(':')
@@ -590,7 +631,7 @@ fn password_span(
         if host.contains([':', '/', '?', '#']) {
             break;
         }
-        match continued_at(text, host_end, opened) {
+        match continued_at(text, host_end, opened, false) {
             Some(next) => at = next,
             None => break,
         }
@@ -606,11 +647,87 @@ fn password_span(
     if empty_user {
         return Ok((k, at));
     }
+    // `u@h:5432/db?application_name=a@b`: a user name without a password, then the host
+    // and port, and the later '@' in the path or query. The colon is the port's. The scan
+    // goes on at the path: the query may hold a URL of its own. Not past the longest
+    // userinfo there is: going back from that far would cost a pass per URL, and masking
+    // that much is the safe direction.
+    if let Some(path) = text
+        .get(k..at)
+        .filter(|u| u.len() <= LONGEST_USERINFO)
+        .and_then(user_then_host)
+    {
+        return Err(k + path);
+    }
     match text.get(k..at).and_then(|userinfo| userinfo.find(':')) {
         Some(colon) => Ok((k + colon + 1, at)),
         // No ':' before the '@': nothing up to it can be a password.
         None => Err(at),
     }
+}
+
+/// Where the userinfo of a URL whose authority runs from `from` to `end` can end at the
+/// latest: before the query's `password` parameter (see [`query_password`]), whose value
+/// may hold an `@` of its own, unless the `?` or `&` before it can only be part of a
+/// password: after a user name's `:` and what is not a port (`u:Kq7?password=Jy8@h/db`),
+/// or after an empty user name's or a DSN's colon (`colon_taken`, where the separator run
+/// took it). A port (`h:5432?password=a@b`, `h:5432/db?…`), a path (`h/db?…`) or an `@`
+/// (`u@h/db?…`) before it make it a query. Then `end`.
+fn userinfo_bound(text: &str, from: usize, end: usize, colon_taken: bool) -> usize {
+    let query = query_password(text, from, end);
+    let Some(before) = text.get(from..query).filter(|_| query < end) else {
+        return query;
+    };
+    let password = if colon_taken {
+        Some(before)
+    } else {
+        before.split_once(':').map(|(_, pw)| pw)
+    };
+    let in_password = password.is_some_and(|pw| {
+        let digits = pw.bytes().take_while(u8::is_ascii_digit).count();
+        let port = digits > 0
+            && pw
+                .get(digits..)
+                .is_some_and(|r| r.is_empty() || r.starts_with('/'));
+        !before.contains('@') && !pw.is_empty() && !port
+    });
+    if in_password {
+        end
+    } else {
+        query
+    }
+}
+
+/// Where the path, query or fragment of `userinfo` (all that stands before a URL's last `@`)
+/// starts when it reads as `user@host[:port]` followed by one: a user name without a
+/// password, the later `@` standing in the path or query (`u@h:5432/db?x=a@b`). `None`
+/// when a `:` comes before the first `@` (then it starts the password), or what follows the
+/// first `@` is no host and port (`user@server:pw`, a user name holding an `@`).
+fn user_then_host(userinfo: &str) -> Option<usize> {
+    let at = userinfo.find('@')?;
+    if userinfo.get(..at)?.contains(':') {
+        return None;
+    }
+    let rest = userinfo.get(at + 1..)?;
+    let host = if rest.starts_with('[') {
+        rest.find(']')? + 1
+    } else {
+        rest.find([':', '/', '?', '#', '@']).unwrap_or(rest.len())
+    };
+    if host == 0 {
+        return None;
+    }
+    let mut after = rest.get(host..)?;
+    if let Some(port) = after.strip_prefix(':') {
+        let digits = port.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        after = port.get(digits..)?;
+    }
+    after
+        .starts_with(['/', '?', '#'])
+        .then(|| userinfo.len() - after.len())
 }
 
 /// Whether a URL's scheme separator run (`://:`) took the colon of an empty user name: it
@@ -710,9 +827,10 @@ const QUOTES_IN_USERINFO: usize = 4;
 /// Where a URL part cut by whitespace at `from` continues to: the last `@` of the first of
 /// the next two words on the same line that holds one (as without a space, the password
 /// runs to the last `@`). `None` when a `:` or `/` comes first (prose, a time, another
-/// URL), or the URL's closing quote, or the line ends. Stops early, so long lines cost no
-/// more than short ones.
-fn continued_at(text: &str, from: usize, opened: Option<char>) -> Option<usize> {
+/// URL), or the URL's closing quote, or the line ends; with `dsn`, a word whose last `@`
+/// is followed by a MySQL DSN's address counts whatever comes first (`c:d@tcp(h:3306)/db`:
+/// see [`is_dsn_address`]). Stops early, so long lines cost no more than short ones.
+fn continued_at(text: &str, from: usize, opened: Option<char>, dsn: bool) -> Option<usize> {
     let mut j = from;
     for _ in 0..2 {
         let rest = text.get(j..)?;
@@ -727,6 +845,11 @@ fn continued_at(text: &str, from: usize, opened: Option<char>) -> Option<usize> 
         }
         let end = url_end(text, j, opened);
         let word = text.get(j..end)?;
+        if let Some(at) = word.rfind('@').filter(|_| dsn) {
+            if is_dsn_address(text.get(j + at + 1..).unwrap_or_default()) {
+                return Some(j + at);
+            }
+        }
         match word.find(['@', ':', '/']) {
             Some(p) if word.as_bytes().get(p) == Some(&b'@') => {
                 return word.rfind('@').map(|at| j + at)
@@ -2249,6 +2372,195 @@ mod tests {
             redact_credentials("postgres://u:p@ss@h/db?password=x@y"),
             "postgres://u:***@h/db?password=***"
         );
+    }
+
+    /// `text` as [`redact`] shows it once the passwords of `url` are registered, as the CLI
+    /// registers the URL it is given (without touching the process-wide list).
+    fn shown_with(url: &str, text: &str) -> String {
+        let mut registered = Registered::default();
+        for form in url_passwords(url) {
+            if is_distinctive(&form) {
+                remember(&mut registered.secrets, &form);
+            }
+            if !form.trim().is_empty() {
+                remember(&mut registered.passwords, &form);
+            }
+        }
+        redact_with(text, &registered)
+    }
+
+    #[test]
+    fn a_url_password_holding_a_password_parameter_is_masked_whole() {
+        // Regression: in `postgres://u:Kq7?password=Jy8@127.0.0.1:1/db` the `?` was taken
+        // for the query's, so the userinfo ended before it and `Kq7` was shown, by shape and
+        // once registered (nothing of the userinfo was registered).
+        for (url, shown) in [
+            (
+                "postgres://u:Kq7?password=Jy8@127.0.0.1:1/db",
+                "postgres://u:***@127.0.0.1:1/db",
+            ),
+            (
+                "postgres://u:Kq7&password=Jy8@127.0.0.1:1/db",
+                "postgres://u:***@127.0.0.1:1/db",
+            ),
+            (
+                "postgres://u:Kq7 password=Jy8@127.0.0.1:1/db",
+                "postgres://u:***@127.0.0.1:1/db",
+            ),
+            (
+                "postgres://:Kq7&password=Jy8@127.0.0.1:1/db",
+                "postgres://:***@127.0.0.1:1/db",
+            ),
+            (
+                "postgres://u:Kq7?password=Jy8@127.0.0.1:1/db?sslmode=disable",
+                "postgres://u:***@127.0.0.1:1/db?sslmode=disable",
+            ),
+            ("u:Kq7?password=Jy8@tcp(h:3306)/db", "u:***@tcp(h:3306)/db"),
+        ] {
+            let text = format!("cannot connect to {url}: refused");
+            let want = format!("cannot connect to {shown}: refused");
+            let once = redact_credentials(&text);
+            assert_eq!(once, want, "{url}");
+            assert_eq!(redact_credentials(&once), once, "{url}");
+            assert_eq!(shown_with(url, &text), want, "{url}");
+            assert!(
+                url_passwords(url).iter().any(|f| f.contains("Kq7")),
+                "{url}: {:?}",
+                url_passwords(url)
+            );
+        }
+        // After a port or a path, the `?` is the query's, and its value may hold an `@`.
+        for (url, shown) in [
+            (
+                "postgres://h:5432?password=a@b",
+                "postgres://h:5432?password=***",
+            ),
+            (
+                "postgres://h:5432/db?password=a@b",
+                "postgres://h:5432/db?password=***",
+            ),
+            (
+                "postgres://h/db?password=a@b",
+                "postgres://h/db?password=***",
+            ),
+        ] {
+            assert_eq!(redact_credentials(url), shown, "{url}");
+            assert_eq!(shown_with(url, url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_dsn_password_with_a_space_and_a_colon_is_masked_whole() {
+        // Regression: `u:ab c:d@tcp(h:3306)/db` was shown as `u:ab c:***@…`: the space ended
+        // the password's shape and `c` was taken for the user name, and the password
+        // registered from the DSN was `d`.
+        for (dsn, shown) in [
+            (
+                "u:ab c:d@tcp(127.0.0.1:3306)/db",
+                "u:***@tcp(127.0.0.1:3306)/db",
+            ),
+            (
+                "app:Kq7 Zx3:Wv5@tcp(127.0.0.1:3306)/db",
+                "app:***@tcp(127.0.0.1:3306)/db",
+            ),
+            ("app:Kq7 Zx3:Wv5@/db", "app:***@/db"),
+            (
+                "app:Kq7 password=Wv5@unix(/tmp/mysql.sock)/db",
+                "app:***@unix(/tmp/mysql.sock)/db",
+            ),
+        ] {
+            for (text, want) in [
+                (dsn.to_string(), shown.to_string()),
+                (
+                    format!("cannot connect to {dsn}: refused"),
+                    format!("cannot connect to {shown}: refused"),
+                ),
+            ] {
+                let once = redact_credentials(&text);
+                assert_eq!(once, want, "{text}");
+                assert_eq!(redact_credentials(&once), once, "{text}");
+                assert_eq!(shown_with(dsn, &text), want, "{text}");
+            }
+        }
+        assert!(url_passwords("u:ab c:d@tcp(127.0.0.1:3306)/db")
+            .iter()
+            .any(|f| f == "ab c:d"));
+        // Not a DSN: prose and e-mail addresses stay as they are.
+        for s in [
+            "note:abc def ann@example.com",
+            "at 10:30 ann:x@example.com",
+            "error: c d:e@example.com",
+        ] {
+            assert_eq!(redact_credentials(s), s);
+        }
+    }
+
+    #[test]
+    fn an_at_sign_in_the_query_after_a_host_and_port_is_no_password() {
+        // Regression: `postgres://u@127.0.0.1:5432/db?application_name=a@b` was shown as
+        // `postgres://u@127.0.0.1:***@b`: the userinfo ran to the query's `@`, and the port
+        // was taken for the start of a password (and registered as one).
+        for url in [
+            "postgres://u@127.0.0.1:5432/db?application_name=a@b",
+            "postgres://u@db.internal:5432/app?application_name=ops@backstop&x=1",
+            "postgres://u@[::1]:5432/db?options=a@b",
+            "postgres://u@h:5432?application_name=a@b",
+            "postgres://u@h/db?application_name=a@b",
+        ] {
+            let text = format!("cannot connect to {url}: refused");
+            assert_eq!(redact_credentials(&text), text);
+            assert!(url_passwords(url).is_empty(), "{url}");
+            assert_eq!(shown_with(url, &text), text);
+        }
+        // Passwords are still masked: in a URL inside the query, and after a user name
+        // that holds an `@`.
+        for (text, shown) in [
+            (
+                "postgres://u@h:5432/db?target=postgres://v:pw@h2/x",
+                "postgres://u@h:5432/db?target=postgres://v:***@h2/x",
+            ),
+            (
+                "postgres://user@server:pw@h:5432/db",
+                "postgres://user@server:***@h:5432/db",
+            ),
+            (
+                "postgres://u@h:5432/db?application_name=a@b&password=pw",
+                "postgres://u@h:5432/db?application_name=a@b&password=***",
+            ),
+        ] {
+            assert_eq!(redact_credentials(text), shown, "{text}");
+        }
+    }
+
+    #[test]
+    fn sqlite_paths_are_shown_as_given() {
+        // Regression: `sqlite://sq/team@corp:x1@y/app.db` was shown as
+        // `sqlite://sq/team@corp:***@y/app.db`, and the file it names as
+        // `/srv/sq/team@corp:***@y/app.db`: a SQLite URL holds a path, no password, and a
+        // folder of a path is no URL's scheme.
+        for s in [
+            "database: sqlite://sq/team@corp:x1@y/app.db",
+            "SQLite3:sq/a:b@c/app.db is locked",
+            "note: /srv/sq/team@corp:x1@y/app.db does not exist yet",
+            "sqlite:///srv/a:b@c/d.db: no such SQLite database: /srv/a:b@c/d.db does not exist",
+        ] {
+            assert_eq!(redact_credentials(s), s);
+            assert_eq!(shown_with("sqlite://sq/team@corp:x1@y/app.db", s), s);
+        }
+        // Other URLs, also after a SQLite one or a path, are masked as before.
+        for (text, shown) in [
+            (
+                "sqlite://a.db and postgres://u:pw@h/db",
+                "sqlite://a.db and postgres://u:***@h/db",
+            ),
+            ("/srv/x postgres//u:pw@h/x", "/srv/x postgres//u:***@h/x"),
+            (
+                "see /srv/postgres://u:pw@h/x",
+                "see /srv/postgres://u:***@h/x",
+            ),
+        ] {
+            assert_eq!(redact_credentials(text), shown, "{text}");
+        }
     }
 
     #[test]
