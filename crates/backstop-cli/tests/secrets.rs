@@ -803,3 +803,199 @@ fn a_sqlite_path_that_looks_like_userinfo_is_shown_as_given() {
     );
     assert!(!path.exists(), "nothing was created");
 }
+
+#[test]
+fn sql_password_literals_are_masked_in_reports_plans_and_the_ledger() {
+    // Regression: `CREATE ROLE app LOGIN PASSWORD 'S3cretRolePw!'` was printed as written
+    // in the failure's statement excerpt, in `plan` and `apply --dry-run`, text and JSON,
+    // and stored so in the ledger's apply-failed event. SQLite refuses every one of these
+    // statements, so each fails where it stands.
+    for (sql, shown, secret) in [
+        (
+            "CREATE ROLE app LOGIN PASSWORD 'S3cretRolePw!'",
+            "CREATE ROLE app LOGIN PASSWORD '***'",
+            "S3cretRolePw!",
+        ),
+        (
+            "ALTER ROLE app ENCRYPTED PASSWORD 'S3cretRolePw!'",
+            "ALTER ROLE app ENCRYPTED PASSWORD '***'",
+            "S3cretRolePw!",
+        ),
+        (
+            "CREATE USER app WITH PASSWORD 'hunter'",
+            "CREATE USER app WITH PASSWORD '***'",
+            "hunter",
+        ),
+        (
+            "CREATE USER 'app'@'%' IDENTIFIED BY 'S3cretRolePw!'",
+            "CREATE USER 'app'@'%' IDENTIFIED BY '***'",
+            "S3cretRolePw!",
+        ),
+    ] {
+        let db = Db::new(Kind::Sqlite);
+        let p = Project::new();
+        p.add(
+            "1_a",
+            "CREATE TABLE a (id int);",
+            Some("DROP TABLE a;"),
+            None,
+            None,
+        );
+        p.add(
+            "2_role",
+            &format!("CREATE TABLE b (id int);\n{sql};\n"),
+            Some("DROP TABLE b;"),
+            None,
+            None,
+        );
+        let no_secret = |r: &Run| assert!(!r.all().contains(secret), "{sql}: {r:?}");
+        for args in [&["plan"][..], &["apply", "--dry-run"]] {
+            let r = p.ok(&db, args);
+            no_secret(&r);
+            assert!(r.stdout.contains(&format!("2. line 2: {shown}\n")), "{r:?}");
+            let r = p.ok(&db, &[&["--format", "json"], args].concat());
+            no_secret(&r);
+            let doc = r.json();
+            // `apply --dry-run` holds the plan under `plan`.
+            let plan = if args[0] == "plan" {
+                &doc
+            } else {
+                &doc["plan"]
+            };
+            assert_eq!(plan["pending"][1]["statements"][1]["sql"], shown, "{r:?}");
+        }
+        let r = p.run(&db, &["apply"]);
+        assert_eq!(r.code, 1, "{r:?}");
+        no_secret(&r);
+        assert!(r.stderr.contains("up statement 2 failed: near "), "{r:?}");
+        assert!(r.stderr.contains(&format!("\n    {shown}\n")), "{r:?}");
+        let r = p.run(&db, &["--format", "json", "apply"]);
+        assert_eq!(r.code, 1, "{r:?}");
+        no_secret(&r);
+        assert_eq!(r.json()["failure"]["statement"], shown, "{r:?}");
+
+        // Stored masked: the ledger never held it, and its export verifies.
+        assert!(db.check(&format!(
+            "SELECT NOT EXISTS (SELECT 1 FROM {} WHERE detail LIKE '%{secret}%')",
+            db.t("events")
+        )));
+        let events = exported_chain_verifies(&p, &db.url);
+        assert!(
+            events
+                .iter()
+                .any(|e| e.kind == "apply-failed" && e.detail.contains(shown)),
+            "{events:?}"
+        );
+        let r = p.ok(&db, &["--verbose", "audit", "log"]);
+        no_secret(&r);
+    }
+}
+
+#[test]
+fn a_stored_down_script_is_shown_masked_and_runs_as_written() {
+    // The history keeps the down script as written, for rollback to run; `rollback
+    // --dry-run` shows its password literal masked. (SQLite reads `password '…'` as a
+    // column and its alias.)
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (password text);",
+        Some("SELECT password 'S3cretRolePw!' FROM a;\nDROP TABLE a;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    assert!(db.check(&format!(
+        "SELECT down_sql = 'SELECT password ''S3cretRolePw!'' FROM a;\nDROP TABLE a;' FROM {} WHERE version = 1",
+        db.t("migrations")
+    )));
+    // The files are gone: only the stored script can undo the migration.
+    std::fs::remove_dir_all(p.dir().join("1_a")).expect("remove");
+    let r = p.ok(&db, &["rollback", "--dry-run"]);
+    assert!(!r.all().contains("S3cretRolePw"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("1. line 1: SELECT password '***' FROM a\n"),
+        "{r:?}"
+    );
+    let r = p.ok(&db, &["--format", "json", "rollback", "--dry-run"]);
+    assert!(!r.all().contains("S3cretRolePw"), "{r:?}");
+    assert!(r.stdout.contains("SELECT password '***' FROM a"), "{r:?}");
+    let r = p.ok(&db, &["rollback"]);
+    assert!(!r.all().contains("S3cretRolePw"), "{r:?}");
+    assert!(db.check("SELECT NOT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'a')"));
+    exported_chain_verifies(&p, &db.url);
+}
+
+/// Drops a role made by a test, whatever the test did.
+struct Role<'a>(&'a Db, String);
+
+impl Drop for Role<'_> {
+    fn drop(&mut self) {
+        self.0.exec(&format!("DROP ROLE IF EXISTS {}", self.1));
+    }
+}
+
+#[test]
+fn a_password_a_migration_sets_on_postgres_is_never_shown_or_stored_by_backstop() {
+    // Regression: the statements that set a role's password were printed as written by
+    // `plan`, by `rollback --dry-run` (the stored down script), and in the statements a
+    // failed migration outside a transaction had completed; the ledger stored them so.
+    let db = Db::new(Kind::Postgres);
+    // Roles belong to the server, not the test's database: named after it, and dropped.
+    let name = db.url.rsplit('/').next().expect("db name").to_string();
+    let role = Role(&db, format!("r_{name}"));
+    let r = &role.1;
+    let p = Project::new();
+    p.add(
+        "1_role",
+        &format!("CREATE ROLE {r} LOGIN PASSWORD 'S3cretRolePw1!';"),
+        Some(&format!(
+            "ALTER ROLE {r} ENCRYPTED PASSWORD 'S3cretRolePw2!';\nDROP ROLE {r};"
+        )),
+        None,
+        None,
+    );
+    p.add(
+        "2_rotate",
+        &format!("ALTER ROLE {r} PASSWORD 'S3cretRolePw3!';\nSELECT 1/0;"),
+        None,
+        None,
+        Some("transaction = false\nirreversible = true\nreason = \"rotates a password\"\n"),
+    );
+    let no_secret = |r: &Run| assert!(!r.all().contains("S3cretRolePw"), "{r:?}");
+    let plan = p.ok(&db, &["plan"]);
+    no_secret(&plan);
+    for shown in [
+        format!("CREATE ROLE {r} LOGIN PASSWORD '***'"),
+        format!("ALTER ROLE {r} ENCRYPTED PASSWORD '***'"),
+        format!("ALTER ROLE {r} PASSWORD '***'"),
+    ] {
+        assert!(plan.stdout.contains(&shown), "{shown}: {plan:?}");
+    }
+    no_secret(&p.ok(&db, &["--format", "json", "plan"]));
+
+    // The first applies; the second stops after its first statement, outside a
+    // transaction and with no way back: the report lists the statement that ran.
+    let r2 = p.run(&db, &["apply"]);
+    assert_eq!(r2.code, 5, "{r2:?}");
+    no_secret(&r2);
+    assert!(
+        r2.all().contains(&format!("ALTER ROLE {r} PASSWORD '***'")),
+        "{r2:?}"
+    );
+    assert!(db.check(&format!(
+        "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{r}')"
+    )));
+    assert!(db.check(
+        "SELECT NOT EXISTS (SELECT 1 FROM backstop.events WHERE detail LIKE '%S3cretRolePw%')"
+    ));
+    no_secret(&p.ok(&db, &["--verbose", "audit", "log"]));
+    no_secret(&p.ok(&db, &["--format", "json", "status"]));
+    // The history keeps the scripts as written.
+    assert!(db.check(
+        "SELECT down_sql LIKE '%''S3cretRolePw2!''%' FROM backstop.migrations WHERE version = 1"
+    ));
+    exported_chain_verifies(&p, &db.url);
+}

@@ -342,6 +342,9 @@ pub fn redact(text: &str) -> String {
 /// [`redact`] with the given secrets and passwords.
 fn redact_with(text: &str, registered: &Registered) -> String {
     settle(text, |text| {
+        // First, so that no other shape cuts a password literal short.
+        let sql = redact_sql_passwords(text);
+        let text = sql.as_str();
         let mut out = None::<String>;
         // The user's URL as given, with its passwords masked whatever their length.
         for (url, masked) in &registered.urls {
@@ -426,7 +429,226 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// separator looks like) and `password=***` in connection strings. Never touches text that
 /// has neither shape, so it is safe on reports and data; applying it twice changes nothing.
 pub fn redact_credentials(text: &str) -> String {
-    settle(text, |text| redact_key_value(&redact_userinfo(text), &[]))
+    settle(text, |text| {
+        redact_key_value(&redact_userinfo(&redact_sql_passwords(text)), &[])
+    })
+}
+
+/// Register the contents of the password literals of a SQL script (see
+/// [`redact_sql_passwords`]), so that [`redact`] masks them wherever a database repeats them
+/// without the words around them (`near "'S3cretRolePw!'": syntax error`). Only
+/// [distinctive](is_distinctive) ones, as for any secret.
+pub fn register_sql_passwords(sql: &str) {
+    for literal in sql_password_literals(sql) {
+        if let Some(content) = sql.get(literal) {
+            register_secret(content);
+            // As the database reads it: a doubled quote is one, a backslash escapes.
+            register_secret(&unescape(&content.replace("''", "'")));
+        }
+    }
+}
+
+/// SQL that sets a password, with the content of its string literal masked and its quotes
+/// kept (`PASSWORD '***'`): PostgreSQL's `CREATE|ALTER ROLE|USER … [ENCRYPTED] PASSWORD '…'`
+/// (and a foreign server's `password '…'` option), MySQL's and MariaDB's `IDENTIFIED [WITH
+/// plugin] BY|AS '…'` (with `REPLACE '…'`, the current password), `IDENTIFIED VIA plugin
+/// USING '…'`, `PASSWORD('…')` and `SET PASSWORD FOR user = '…'`. See
+/// [`sql_password_literals`].
+fn redact_sql_passwords(text: &str) -> String {
+    let literals = sql_password_literals(text);
+    if literals.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for literal in literals {
+        out.push_str(text.get(copied..literal.start).unwrap_or_default());
+        out.push_str(MASK);
+        copied = literal.end;
+    }
+    out.push_str(text.get(copied..).unwrap_or_default());
+    out
+}
+
+/// The byte ranges of the contents of the string literals that set a password in `text`
+/// (see [`redact_sql_passwords`]), in order, without their quotes. The keywords in any case,
+/// as whole words, with any whitespace (line breaks too) between them. A literal with no
+/// closing quote runs to the end of the text: it was cut short, as a statement excerpt is,
+/// and the rest may be the password. Empty ones are left out.
+fn sql_password_literals(text: &str) -> Vec<std::ops::Range<usize>> {
+    let b = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while let Some(c) = b.get(i) {
+        let before = i.checked_sub(1).and_then(|p| b.get(p));
+        if !c.is_ascii_alphabetic() || before.is_some_and(|c| is_sql_word_byte(*c)) {
+            i += 1;
+            continue;
+        }
+        let end = sql_word_end(b, i);
+        let word = b.get(i..end).unwrap_or_default();
+        // A quoted name (`"password": "…"` in JSON, a column `"password"`) is no keyword.
+        let quoted = before.is_some_and(|c| is_quote(*c as char))
+            || b.get(end).is_some_and(|c| is_quote(*c as char));
+        let literals = if quoted {
+            Vec::new()
+        } else if word.eq_ignore_ascii_case(b"password") {
+            password_literal(b, end).into_iter().collect()
+        } else if word.eq_ignore_ascii_case(b"identified") {
+            identified_literals(b, end)
+        } else {
+            Vec::new()
+        };
+        i = end;
+        for literal in literals {
+            i = i.max(literal.end);
+            if !literal.is_empty() {
+                found.push(literal);
+            }
+        }
+    }
+    found
+}
+
+/// Bytes that continue an SQL word: a keyword that runs on (`mysql_native_password`,
+/// `old_password`) is another word. Any non-ASCII byte counts, as identifiers may hold such
+/// letters.
+fn is_sql_word_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || !c.is_ascii()
+}
+
+fn sql_word_end(b: &[u8], mut j: usize) -> usize {
+    while b.get(j).is_some_and(|c| is_sql_word_byte(*c)) {
+        j += 1;
+    }
+    j
+}
+
+fn skip_sql_space(b: &[u8], mut j: usize) -> usize {
+    while b.get(j).is_some_and(u8::is_ascii_whitespace) {
+        j += 1;
+    }
+    j
+}
+
+/// The literal after a `PASSWORD` keyword that ends at `end`: `PASSWORD '…'`,
+/// `PASSWORD('…')`, or `PASSWORD FOR user = '…'` (MySQL's `SET PASSWORD`).
+fn password_literal(b: &[u8], end: usize) -> Option<std::ops::Range<usize>> {
+    let mut j = skip_sql_space(b, end);
+    if b.get(j) == Some(&b'(') {
+        j = skip_sql_space(b, j + 1);
+    } else if b
+        .get(j..j + 3)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"for"))
+        && !b.get(j + 3).is_some_and(|c| is_sql_word_byte(*c))
+    {
+        // The account (`'app'@'%'`, `app@localhost`) up to its `=`, within the statement.
+        let mut k = j + 3;
+        loop {
+            match b.get(k)? {
+                b'=' => break,
+                b';' => return None,
+                q @ (b'\'' | b'"' | b'`') => {
+                    k = b
+                        .get(k + 1..)?
+                        .iter()
+                        .position(|c| c == q)
+                        .map(|p| k + 1 + p)?
+                        + 1;
+                }
+                _ => k += 1,
+            }
+            if k - j > LONGEST_USERINFO {
+                return None;
+            }
+        }
+        j = skip_sql_space(b, k + 1);
+    }
+    sql_literal(b, j)
+}
+
+/// The literals after an `IDENTIFIED` keyword that ends at `end`: `IDENTIFIED [WITH|VIA
+/// plugin] BY|AS|USING '…'`, and the current password of MySQL's `… REPLACE '…'` after it.
+fn identified_literals(b: &[u8], end: usize) -> Vec<std::ops::Range<usize>> {
+    let word_at = |j: usize, w: &[u8]| {
+        b.get(j..j + w.len())
+            .is_some_and(|x| x.eq_ignore_ascii_case(w))
+            && !b.get(j + w.len()).is_some_and(|c| is_sql_word_byte(*c))
+    };
+    let mut j = skip_sql_space(b, end);
+    if word_at(j, b"with") || word_at(j, b"via") {
+        j = skip_sql_space(b, sql_word_end(b, j));
+        // The plugin's name, quoted or not.
+        j = match b.get(j) {
+            Some(&q @ (b'\'' | b'"' | b'`')) => {
+                match b.get(j + 1..).and_then(|r| r.iter().position(|c| *c == q)) {
+                    Some(p) => j + p + 2,
+                    None => return Vec::new(),
+                }
+            }
+            _ => sql_word_end(b, j),
+        };
+        j = skip_sql_space(b, j);
+    }
+    let Some(keyword) = [&b"by"[..], b"as", b"using"]
+        .into_iter()
+        .find(|w| word_at(j, w))
+    else {
+        return Vec::new();
+    };
+    let Some(literal) = sql_literal(b, skip_sql_space(b, j + keyword.len())) else {
+        return Vec::new();
+    };
+    let mut found = vec![literal.clone()];
+    let after = skip_sql_space(b, literal.end + 1);
+    if word_at(after, b"replace") {
+        found.extend(sql_literal(b, skip_sql_space(b, after + "replace".len())));
+    }
+    found
+}
+
+/// The content of the SQL string literal that starts at `j`, without its quotes: `'…'` (a
+/// doubled quote is one; a backslash escapes, as in MySQL and `E'…'`: for a standard string
+/// that only masks more), `"…"` (MySQL), with an `E` or `N` before it, or `$tag$…$tag$`.
+/// Without its closing quote, to the end of the text.
+fn sql_literal(b: &[u8], mut j: usize) -> Option<std::ops::Range<usize>> {
+    if matches!(b.get(j), Some(b'E' | b'e' | b'N' | b'n')) && b.get(j + 1) == Some(&b'\'') {
+        j += 1;
+    }
+    match *b.get(j)? {
+        q @ (b'\'' | b'"') => {
+            let mut k = j + 1;
+            while let Some(&c) = b.get(k) {
+                match c {
+                    b'\\' => k += 2,
+                    c if c == q && b.get(k + 1) == Some(&q) => k += 2,
+                    c if c == q => return Some(j + 1..k),
+                    _ => k += 1,
+                }
+            }
+            Some(j + 1..b.len())
+        }
+        b'$' => {
+            let tag_end = j
+                + 1
+                + b.get(j + 1..)?
+                    .iter()
+                    .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_' || !c.is_ascii()))?;
+            let starts_as_tag = b.get(j + 1).is_some_and(|c| !c.is_ascii_digit());
+            if b.get(tag_end) != Some(&b'$') || !starts_as_tag {
+                return None;
+            }
+            let tag = b.get(j..=tag_end)?;
+            let content = tag_end + 1;
+            let close = b
+                .get(content..)?
+                .windows(tag.len())
+                .position(|w| w == tag)
+                .map_or(b.len(), |p| content + p);
+            Some(content..close)
+        }
+        _ => None,
+    }
 }
 
 /// Mask every string in a JSON value with [`redact`], value by value: masking inside
@@ -1371,6 +1593,11 @@ mod tests {
             "%é",
             "Some(",
             "\"password\": ",
+            " PASSWORD ",
+            "IDENTIFIED BY ",
+            "E'",
+            "$q$",
+            "''",
             "`,",
             "',",
             "\",",
@@ -1828,8 +2055,13 @@ mod tests {
             "u:p@h:1',",
             "a/u@h',",
             "x:y@tcp(",
+            "PASSWORD $a",
+            "PASSWORD FOR '",
+            "IDENTIFIED WITH `",
+            "IDENTIFIED BY 'a' REPLACE ",
         ] {
-            let text = unit.repeat(200_000);
+            // Some 2 MB at most: the time a pass takes grows with the text, not with the unit.
+            let text = unit.repeat(200_000.min(2_000_000 / unit.len()));
             let started = std::time::Instant::now();
             let _ = redact_credentials(&text);
             assert!(
@@ -2561,6 +2793,96 @@ mod tests {
         ] {
             assert_eq!(redact_credentials(text), shown, "{text}");
         }
+    }
+
+    #[test]
+    fn password_literals_of_sql_are_masked() {
+        // Regression: `CREATE ROLE app LOGIN PASSWORD 'S3cretRolePw!'` was shown and stored
+        // as written, in statement excerpts, plans and the ledger.
+        for (sql, shown) in [
+            (
+                "CREATE ROLE app LOGIN PASSWORD 'S3cretRolePw!'",
+                "CREATE ROLE app LOGIN PASSWORD '***'",
+            ),
+            (
+                "alter role app encrypted password 'S3cret' valid until '2027-01-01'",
+                "alter role app encrypted password '***' valid until '2027-01-01'",
+            ),
+            (
+                "CREATE USER app WITH\n  PASSWORD\n  'S3cret';",
+                "CREATE USER app WITH\n  PASSWORD\n  '***';",
+            ),
+            (
+                r"ALTER ROLE app PASSWORD E'S3\'cret' LOGIN",
+                "ALTER ROLE app PASSWORD E'***' LOGIN",
+            ),
+            (
+                "ALTER ROLE app PASSWORD 'it''s x' LOGIN",
+                "ALTER ROLE app PASSWORD '***' LOGIN",
+            ),
+            (
+                "ALTER ROLE app PASSWORD $pw$S3'cret$pw$ LOGIN",
+                "ALTER ROLE app PASSWORD $pw$***$pw$ LOGIN",
+            ),
+            (
+                "OPTIONS (user 'u', password 'S3cret')",
+                "OPTIONS (user 'u', password '***')",
+            ),
+            (
+                "CREATE USER 'app'@'%' IDENTIFIED BY 'S3cret';",
+                "CREATE USER 'app'@'%' IDENTIFIED BY '***';",
+            ),
+            (
+                "CREATE USER app IDENTIFIED WITH caching_sha2_password BY \"S3cret\"",
+                "CREATE USER app IDENTIFIED WITH caching_sha2_password BY \"***\"",
+            ),
+            (
+                "ALTER USER app IDENTIFIED BY 'new one' REPLACE 'old one'",
+                "ALTER USER app IDENTIFIED BY '***' REPLACE '***'",
+            ),
+            (
+                "CREATE USER app IDENTIFIED VIA ed25519 USING PASSWORD('S3cret')",
+                "CREATE USER app IDENTIFIED VIA ed25519 USING PASSWORD('***')",
+            ),
+            (
+                "CREATE USER app IDENTIFIED BY PASSWORD '*94BDCEBE19083CE2'",
+                "CREATE USER app IDENTIFIED BY PASSWORD '***'",
+            ),
+            (
+                "SET PASSWORD FOR 'app'@'%' = 'S3cret';",
+                "SET PASSWORD FOR 'app'@'%' = '***';",
+            ),
+            // A statement excerpt cut inside the literal: masked to the end.
+            (
+                "CREATE ROLE app LOGIN PASSWORD 'S3cretRo …",
+                "CREATE ROLE app LOGIN PASSWORD '***",
+            ),
+        ] {
+            let once = redact_credentials(sql);
+            assert_eq!(once, shown, "{sql}");
+            assert_eq!(redact_credentials(&once), once, "{sql}");
+            assert_eq!(redact_with(sql, &Registered::default()), shown, "{sql}");
+        }
+        // Columns, comments and other strings are no password literals.
+        for sql in [
+            "ALTER TABLE users ADD COLUMN password text DEFAULT 'x'",
+            "ALTER TABLE users ADD COLUMN old_password text DEFAULT 'x'",
+            "COMMENT ON COLUMN users.password IS 'bcrypt hash'",
+            "INSERT INTO users (name, password) VALUES ('a', 'b')",
+            "ALTER ROLE app PASSWORD NULL",
+            "CREATE USER app IDENTIFIED BY RANDOM PASSWORD",
+            "CREATE USER app IDENTIFIED WITH mysql_native_password_x",
+            "ALTER ROLE app PASSWORD ''",
+        ] {
+            assert_eq!(redact_credentials(sql), sql);
+        }
+        // Registered from a script, a distinctive one is masked where a database repeats it
+        // alone.
+        register_sql_passwords("CREATE ROLE app LOGIN PASSWORD 'Zq9RolePw''s!';");
+        assert_eq!(
+            redact("near \"'Zq9RolePw's!'\": syntax error"),
+            "near \"'***'\": syntax error"
+        );
     }
 
     #[test]
