@@ -804,6 +804,77 @@ fn a_sqlite_path_that_looks_like_userinfo_is_shown_as_given() {
     assert!(!path.exists(), "nothing was created");
 }
 
+/// The code frames of `lint` text output: each source line as shown, and the part of it the
+/// caret line under it covers.
+fn frames(out: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = out.lines().collect();
+    let mut found = Vec::new();
+    for pair in lines.windows(2) {
+        let source = pair[0]
+            .split_once(" | ")
+            .filter(|(n, _)| n.trim().parse::<usize>().is_ok());
+        let caret = pair[1].split_once(" | ").map(|(_, c)| c);
+        if let (Some((_, src)), Some(caret)) = (source, caret) {
+            let start = caret.len() - caret.trim_start().len();
+            let width = caret.trim().chars().filter(|c| *c == '^').count();
+            let covered: String = src.chars().skip(start).take(width).collect();
+            found.push((src.to_string(), covered));
+        }
+    }
+    found
+}
+
+#[test]
+fn lint_carets_point_at_the_same_characters_of_a_masked_line() {
+    // Regression: the line above a caret was printed masked (`password=***`), but the caret
+    // was placed by the columns of the line as written, so it pointed characters too far
+    // to the right, and ran past what it marked.
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "SELECT 'password=hunter2', 1; CREATE TABLE t (id int);\n\
+         SELECT 1 FROM t WHERE password=hunter AND 1 = ;\n\
+         CREATE ROLE app LOGIN PASSWORD 'S3cretRolePw!'; CREATE TABLE u (id int);\n",
+        Some("DROP TABLE u;\nDROP TABLE t;"),
+        None,
+        None,
+    );
+    for url in ["postgres://postgres@127.0.0.1:1/x", "sqlite://lint.db"] {
+        let r = raw(&p, &["--database-url", url, "lint", "migrations"]);
+        assert!(!r.all().contains("hunter"), "{r:?}");
+        assert!(!r.all().contains("S3cretRolePw"), "{r:?}");
+        let frames = frames(&r.stdout);
+        let covered = |line: &str| {
+            frames
+                .iter()
+                .filter(|(src, _)| src == line)
+                .map(|(_, c)| c.clone())
+                .collect::<Vec<_>>()
+        };
+        let first = covered("SELECT 'password=***', 1; CREATE TABLE t (id int);");
+        assert!(!first.is_empty(), "{url}: {r:?}");
+        assert!(
+            first.iter().all(|c| c == "CREATE TABLE t (id int)"),
+            "{url}: {first:?}\n{r:?}"
+        );
+        let third = covered("CREATE ROLE app LOGIN PASSWORD '***'; CREATE TABLE u (id int);");
+        assert!(!third.is_empty(), "{url}: {r:?}");
+        assert!(
+            third.iter().all(|c| c == "CREATE TABLE u (id int)"),
+            "{url}: {third:?}\n{r:?}"
+        );
+        if url.starts_with("postgres") {
+            // PostgreSQL's parser points at the `=` whose right side is missing, as it does
+            // in the line as written.
+            assert_eq!(
+                covered("SELECT 1 FROM t WHERE password=*** AND 1 = ;"),
+                ["="],
+                "{r:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn sql_password_literals_are_masked_in_reports_plans_and_the_ledger() {
     // Regression: `CREATE ROLE app LOGIN PASSWORD 'S3cretRolePw!'` was printed as written

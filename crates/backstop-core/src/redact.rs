@@ -434,6 +434,85 @@ pub fn redact_credentials(text: &str) -> String {
     })
 }
 
+/// `line` masked as [`redact`] masks it, and where the characters `chars` of `line`
+/// (0-based character indices, end exclusive) stand in it: the same characters where they
+/// are still shown, the mask that replaced them where they are not. For a caret under a
+/// line of SQL, which must point at the same place once the line is masked
+/// (`password=hunter2 AND x = ;` → `password=*** AND x = ;`, the caret under the `;` moved
+/// four characters to the left).
+pub fn redact_span(line: &str, chars: std::ops::Range<usize>) -> (String, std::ops::Range<usize>) {
+    let registered = secrets().clone();
+    let masked = redact_with(line, &registered);
+    if masked == line {
+        return (masked, chars);
+    }
+    let first = masked_char(line, &masked, chars.start, &registered);
+    let end = match chars.end.checked_sub(1) {
+        _ if chars.is_empty() => first.start,
+        Some(last) if last > chars.start => masked_char(line, &masked, last, &registered).end,
+        _ => first.end,
+    };
+    (masked, first.start..end.max(first.start))
+}
+
+/// Where character `c` of `line` stands in `masked` (`line` masked with `registered`), in
+/// characters: itself, or the mask that replaced it. Masking reads text left to right, so
+/// the text up to a character masks as the start of the whole line does, nearly always;
+/// where it does not (the character is in a password whose end only shows further on), the
+/// text from the character on is tried, then the one mask the two lines differ by, and
+/// then where the character was.
+fn masked_char(
+    line: &str,
+    masked: &str,
+    c: usize,
+    registered: &Registered,
+) -> std::ops::Range<usize> {
+    let count = masked.chars().count();
+    let Some((at, ch)) = line.char_indices().nth(c) else {
+        return count..count;
+    };
+    let through = at + ch.len_utf8();
+    let upto = redact_with(line.get(..through).unwrap_or_default(), registered);
+    if masked.starts_with(&upto) {
+        let n = upto.chars().count();
+        let before = redact_with(line.get(..at).unwrap_or_default(), registered);
+        if upto.strip_prefix(before.as_str()) == Some(ch.encode_utf8(&mut [0; 4])) {
+            return n - 1..n;
+        }
+        if upto.ends_with(MASK) {
+            return n - MASK.len()..n;
+        }
+    }
+    let from = redact_with(line.get(at..).unwrap_or_default(), registered);
+    if masked.ends_with(&from) && from.starts_with(ch) {
+        let n = count - from.chars().count();
+        return n..n + 1;
+    }
+    // What differs between the two lines, when it is one mask: the character is in it.
+    let prefix = line
+        .chars()
+        .zip(masked.chars())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let suffix = line
+        .chars()
+        .rev()
+        .zip(masked.chars().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let line_count = line.chars().count();
+    let differs: String = masked
+        .chars()
+        .skip(prefix)
+        .take(count.saturating_sub(prefix + suffix))
+        .collect();
+    if differs == MASK && (prefix..line_count.saturating_sub(suffix)).contains(&c) {
+        return prefix..prefix + MASK.len();
+    }
+    let n = c.min(count.saturating_sub(1));
+    n..n + 1
+}
+
 /// Register the contents of the password literals of a SQL script (see
 /// [`redact_sql_passwords`]), so that [`redact`] masks them wherever a database repeats them
 /// without the words around them (`near "'S3cretRolePw!'": syntax error`). Only
@@ -2883,6 +2962,83 @@ mod tests {
             redact("near \"'Zq9RolePw's!'\": syntax error"),
             "near \"'***'\": syntax error"
         );
+    }
+
+    #[test]
+    fn a_span_of_a_masked_line_covers_the_same_characters() {
+        // Regression: a caret under a line of SQL printed masked was placed by the columns
+        // of the line as written, so it pointed characters too far to the right.
+        let chars = |line: &str, needle: &str| {
+            let at = line
+                .find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {line}"));
+            let start = line[..at].chars().count();
+            start..start + needle.chars().count()
+        };
+        let covered = |masked: &str, span: std::ops::Range<usize>| -> String {
+            masked.chars().skip(span.start).take(span.len()).collect()
+        };
+        for (line, masked, marked, shown) in [
+            (
+                "SELECT 1 FROM t WHERE password=hunter2 AND x = ;",
+                "SELECT 1 FROM t WHERE password=*** AND x = ;",
+                ";",
+                ";",
+            ),
+            (
+                "SELECT 1 FROM t WHERE password=hunter2 AND x = ;",
+                "SELECT 1 FROM t WHERE password=*** AND x = ;",
+                "hunter2",
+                "***",
+            ),
+            (
+                "SELECT 1 FROM t WHERE password=hunter2 AND x = ;",
+                "SELECT 1 FROM t WHERE password=*** AND x = ;",
+                "password=hunter2 AND",
+                "password=*** AND",
+            ),
+            (
+                "SELECT 1 FROM t WHERE password=hunter2 AND x = ;",
+                "SELECT 1 FROM t WHERE password=*** AND x = ;",
+                "nter2 A",
+                "*** A",
+            ),
+            (
+                "ALTER ROLE é PASSWORD 'S3cret' VALID UNTIL 'x'; CREATE TABLE u (id int);",
+                "ALTER ROLE é PASSWORD '***' VALID UNTIL 'x'; CREATE TABLE u (id int);",
+                "CREATE TABLE u (id int)",
+                "CREATE TABLE u (id int)",
+            ),
+            (
+                "SELECT 'postgres://u:pw@h/db', x FROM t WHERE",
+                "SELECT 'postgres://u:***@h/db', x FROM t WHERE",
+                "x FROM",
+                "x FROM",
+            ),
+            // A password whose end only shows further on: the mask that replaced it.
+            (
+                "SELECT 'postgres://u:pw@h/db', x FROM t WHERE",
+                "SELECT 'postgres://u:***@h/db', x FROM t WHERE",
+                "w",
+                "***",
+            ),
+            (
+                "SELECT 1 FROM t WHERE a = ;",
+                "SELECT 1 FROM t WHERE a = ;",
+                "a = ",
+                "a = ",
+            ),
+        ] {
+            let (shown_line, span) = redact_span(line, chars(line, marked));
+            assert_eq!(shown_line, masked, "{line}");
+            assert_eq!(covered(&shown_line, span), shown, "{line}: {marked}");
+        }
+        // Past the end, or empty: at the end, or where it was.
+        let line = "password=hunter2 x";
+        let (shown_line, span) = redact_span(line, 40..41);
+        assert_eq!((shown_line.as_str(), span), ("password=*** x", 14..14));
+        let (_, span) = redact_span(line, 17..17);
+        assert_eq!(span, 13..13);
     }
 
     #[test]
