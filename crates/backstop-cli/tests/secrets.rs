@@ -673,3 +673,400 @@ fn passwords_holding_punctuation_quotes_or_spaces_are_never_shown() {
         }
     }
 }
+
+#[test]
+fn a_url_password_holding_a_password_parameter_is_never_shown() {
+    // Regression: `postgres://u:Kq7?password=Jy8@…` was printed as
+    // `postgres://u:Kq7?password=***`: the `?` was taken for the query's, so the userinfo
+    // ended before it. A password holding ` password=` was masked whole only where the URL
+    // was quoted exactly as given.
+    let p = Project::new();
+    for url in [
+        "postgres://u:Kq7 password=Jy8@127.0.0.1:1/db",
+        "postgres://u:Kq7?password=Jy8@127.0.0.1:1/db",
+        "postgres://u:Kq7&password=Jy8@127.0.0.1:1/db",
+        "postgres://u:Kq7 password=Jy8?x@127.0.0.1:1/db",
+    ] {
+        for format in ["text", "json"] {
+            let r = raw(&p, &["--database-url", url, "--format", format, "status"]);
+            assert_eq!(r.code, 2, "{url}: {r:?}");
+            for leak in ["Kq7", "Jy8"] {
+                assert!(!r.all().contains(leak), "{url} leaked {leak}: {r:?}");
+            }
+            let shown = "cannot connect to postgres://u:***@127.0.0.1:1/db: ";
+            assert!(r.stderr.contains(shown), "{url}: {r:?}");
+            if format == "json" {
+                let e = r.json()["error"].as_str().unwrap_or_default().to_string();
+                assert!(e.starts_with(shown), "{url}: {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_mysql_dsn_password_with_a_space_and_a_colon_is_never_shown() {
+    // Regression: `app:Kq7 Zx3:Wv5@tcp(…)/db` was printed as `app:Kq7 Zx3:***@tcp(…)/db`:
+    // the space ended the password's shape, `Zx3` was taken for the user name, and only
+    // `Wv5` was registered as the password.
+    let p = Project::new();
+    let url = "app:Kq7 Zx3:Wv5@tcp(127.0.0.1:3306)/db";
+    for format in ["text", "json"] {
+        let r = raw(&p, &["--database-url", url, "--format", format, "status"]);
+        assert_eq!(r.code, 2, "{r:?}");
+        for leak in ["Kq7", "Zx3", "Wv5"] {
+            assert!(!r.all().contains(leak), "leaked {leak}: {r:?}");
+        }
+        assert!(
+            r.stderr
+                .contains("app:***@tcp(127.0.0.1:3306)/db: unknown database URL scheme"),
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
+fn a_query_value_with_an_at_sign_after_the_port_is_shown_as_given() {
+    // Regression: `postgres://u@127.0.0.1:5432/db?application_name=a@b` was shown as
+    // `postgres://u@127.0.0.1:***@b`: the query's `@` was taken for the end of a userinfo
+    // and the port for a password, though the URL has none.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    let url = format!("{}?application_name=ops@backstop", db.url);
+    for format in ["text", "json"] {
+        let r = raw(
+            &p,
+            &[
+                "--database-url",
+                &url,
+                "--dir",
+                "migrations",
+                "--format",
+                format,
+                "status",
+            ],
+        );
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(!r.all().contains("***"), "{r:?}");
+        if format == "json" {
+            assert_eq!(r.json()["database"], url.as_str(), "{r:?}");
+        } else {
+            assert!(r.stdout.contains(&format!("database: {url}\n")), "{r:?}");
+        }
+    }
+    // Unreachable: the connection error quotes it as given too.
+    let url = "postgres://u@127.0.0.1:1/db?application_name=a@b";
+    let r = raw(&p, &["--database-url", url, "status"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("cannot connect to {url}: ")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_sqlite_path_that_looks_like_userinfo_is_shown_as_given() {
+    // Regression: `sqlite://sq/team@corp:x1@y/app.db` was shown as
+    // `sqlite://sq/team@corp:***@y/app.db`, and the file it names, in the note that it does
+    // not exist yet, as `…/sq/team@corp:***@y/app.db`. A SQLite URL holds no password.
+    let p = Project::new();
+    let url = "sqlite://sq/team@corp:x1@y/app.db";
+    let path = p
+        .tmp
+        .path()
+        .canonicalize()
+        .expect("project path")
+        .join("sq/team@corp:x1@y/app.db");
+    for format in ["text", "json"] {
+        let r = raw(&p, &["--database-url", url, "--format", format, "status"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(!r.all().contains("***"), "{r:?}");
+        if format == "json" {
+            assert_eq!(r.json()["database"], url, "{r:?}");
+        } else {
+            assert!(r.stdout.contains(&format!("database: {url}\n")), "{r:?}");
+            assert!(
+                r.stderr
+                    .contains(&format!("note: {} does not exist yet", path.display())),
+                "{r:?}"
+            );
+        }
+    }
+    // A command that refuses the missing file names it as given too.
+    let r = raw(&p, &["--database-url", url, "verify"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "{url}: no such SQLite database: {} does not exist",
+            path.display()
+        )),
+        "{r:?}"
+    );
+    assert!(!path.exists(), "nothing was created");
+}
+
+/// The code frames of `lint` text output: each source line as shown, and the part of it the
+/// caret line under it covers.
+fn frames(out: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = out.lines().collect();
+    let mut found = Vec::new();
+    for pair in lines.windows(2) {
+        let source = pair[0]
+            .split_once(" | ")
+            .filter(|(n, _)| n.trim().parse::<usize>().is_ok());
+        let caret = pair[1].split_once(" | ").map(|(_, c)| c);
+        if let (Some((_, src)), Some(caret)) = (source, caret) {
+            let start = caret.len() - caret.trim_start().len();
+            let width = caret.trim().chars().filter(|c| *c == '^').count();
+            let covered: String = src.chars().skip(start).take(width).collect();
+            found.push((src.to_string(), covered));
+        }
+    }
+    found
+}
+
+#[test]
+fn lint_carets_point_at_the_same_characters_of_a_masked_line() {
+    // Regression: the line above a caret was printed masked (`password=***`), but the caret
+    // was placed by the columns of the line as written, so it pointed characters too far
+    // to the right, and ran past what it marked.
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "SELECT 'password=hunter2', 1; CREATE TABLE t (id int);\n\
+         SELECT 1 FROM t WHERE password=hunter AND 1 = ;\n\
+         CREATE ROLE app LOGIN PASSWORD 'S3cretRolePw!'; CREATE TABLE u (id int);\n",
+        Some("DROP TABLE u;\nDROP TABLE t;"),
+        None,
+        None,
+    );
+    for url in ["postgres://postgres@127.0.0.1:1/x", "sqlite://lint.db"] {
+        let r = raw(&p, &["--database-url", url, "lint", "migrations"]);
+        assert!(!r.all().contains("hunter"), "{r:?}");
+        assert!(!r.all().contains("S3cretRolePw"), "{r:?}");
+        let frames = frames(&r.stdout);
+        let covered = |line: &str| {
+            frames
+                .iter()
+                .filter(|(src, _)| src == line)
+                .map(|(_, c)| c.clone())
+                .collect::<Vec<_>>()
+        };
+        let first = covered("SELECT 'password=***', 1; CREATE TABLE t (id int);");
+        assert!(!first.is_empty(), "{url}: {r:?}");
+        assert!(
+            first.iter().all(|c| c == "CREATE TABLE t (id int)"),
+            "{url}: {first:?}\n{r:?}"
+        );
+        let third = covered("CREATE ROLE app LOGIN PASSWORD '***'; CREATE TABLE u (id int);");
+        assert!(!third.is_empty(), "{url}: {r:?}");
+        assert!(
+            third.iter().all(|c| c == "CREATE TABLE u (id int)"),
+            "{url}: {third:?}\n{r:?}"
+        );
+        if url.starts_with("postgres") {
+            // PostgreSQL's parser points at the `=` whose right side is missing, as it does
+            // in the line as written.
+            assert_eq!(
+                covered("SELECT 1 FROM t WHERE password=*** AND 1 = ;"),
+                ["="],
+                "{r:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn sql_password_literals_are_masked_in_reports_plans_and_the_ledger() {
+    // Regression: `CREATE ROLE app LOGIN PASSWORD 'S3cretRolePw!'` was printed as written
+    // in the failure's statement excerpt, in `plan` and `apply --dry-run`, text and JSON,
+    // and stored so in the ledger's apply-failed event. SQLite refuses every one of these
+    // statements, so each fails where it stands.
+    for (sql, shown, secret) in [
+        (
+            "CREATE ROLE app LOGIN PASSWORD 'S3cretRolePw!'",
+            "CREATE ROLE app LOGIN PASSWORD '***'",
+            "S3cretRolePw!",
+        ),
+        (
+            "ALTER ROLE app ENCRYPTED PASSWORD 'S3cretRolePw!'",
+            "ALTER ROLE app ENCRYPTED PASSWORD '***'",
+            "S3cretRolePw!",
+        ),
+        (
+            "CREATE USER app WITH PASSWORD 'hunter'",
+            "CREATE USER app WITH PASSWORD '***'",
+            "hunter",
+        ),
+        (
+            "CREATE USER 'app'@'%' IDENTIFIED BY 'S3cretRolePw!'",
+            "CREATE USER 'app'@'%' IDENTIFIED BY '***'",
+            "S3cretRolePw!",
+        ),
+    ] {
+        let db = Db::new(Kind::Sqlite);
+        let p = Project::new();
+        p.add(
+            "1_a",
+            "CREATE TABLE a (id int);",
+            Some("DROP TABLE a;"),
+            None,
+            None,
+        );
+        p.add(
+            "2_role",
+            &format!("CREATE TABLE b (id int);\n{sql};\n"),
+            Some("DROP TABLE b;"),
+            None,
+            None,
+        );
+        let no_secret = |r: &Run| assert!(!r.all().contains(secret), "{sql}: {r:?}");
+        for args in [&["plan"][..], &["apply", "--dry-run"]] {
+            let r = p.ok(&db, args);
+            no_secret(&r);
+            assert!(r.stdout.contains(&format!("2. line 2: {shown}\n")), "{r:?}");
+            let r = p.ok(&db, &[&["--format", "json"], args].concat());
+            no_secret(&r);
+            let doc = r.json();
+            // `apply --dry-run` holds the plan under `plan`.
+            let plan = if args[0] == "plan" {
+                &doc
+            } else {
+                &doc["plan"]
+            };
+            assert_eq!(plan["pending"][1]["statements"][1]["sql"], shown, "{r:?}");
+        }
+        let r = p.run(&db, &["apply"]);
+        assert_eq!(r.code, 1, "{r:?}");
+        no_secret(&r);
+        assert!(r.stderr.contains("up statement 2 failed: near "), "{r:?}");
+        assert!(r.stderr.contains(&format!("\n    {shown}\n")), "{r:?}");
+        let r = p.run(&db, &["--format", "json", "apply"]);
+        assert_eq!(r.code, 1, "{r:?}");
+        no_secret(&r);
+        assert_eq!(r.json()["failure"]["statement"], shown, "{r:?}");
+
+        // Stored masked: the ledger never held it, and its export verifies.
+        assert!(db.check(&format!(
+            "SELECT NOT EXISTS (SELECT 1 FROM {} WHERE detail LIKE '%{secret}%')",
+            db.t("events")
+        )));
+        let events = exported_chain_verifies(&p, &db.url);
+        assert!(
+            events
+                .iter()
+                .any(|e| e.kind == "apply-failed" && e.detail.contains(shown)),
+            "{events:?}"
+        );
+        let r = p.ok(&db, &["--verbose", "audit", "log"]);
+        no_secret(&r);
+    }
+}
+
+#[test]
+fn a_stored_down_script_is_shown_masked_and_runs_as_written() {
+    // The history keeps the down script as written, for rollback to run; `rollback
+    // --dry-run` shows its password literal masked. (SQLite reads `password '…'` as a
+    // column and its alias.)
+    let db = Db::new(Kind::Sqlite);
+    let p = Project::new();
+    p.add(
+        "1_a",
+        "CREATE TABLE a (password text);",
+        Some("SELECT password 'S3cretRolePw!' FROM a;\nDROP TABLE a;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    assert!(db.check(&format!(
+        "SELECT down_sql = 'SELECT password ''S3cretRolePw!'' FROM a;\nDROP TABLE a;' FROM {} WHERE version = 1",
+        db.t("migrations")
+    )));
+    // The files are gone: only the stored script can undo the migration.
+    std::fs::remove_dir_all(p.dir().join("1_a")).expect("remove");
+    let r = p.ok(&db, &["rollback", "--dry-run"]);
+    assert!(!r.all().contains("S3cretRolePw"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("1. line 1: SELECT password '***' FROM a\n"),
+        "{r:?}"
+    );
+    let r = p.ok(&db, &["--format", "json", "rollback", "--dry-run"]);
+    assert!(!r.all().contains("S3cretRolePw"), "{r:?}");
+    assert!(r.stdout.contains("SELECT password '***' FROM a"), "{r:?}");
+    let r = p.ok(&db, &["rollback"]);
+    assert!(!r.all().contains("S3cretRolePw"), "{r:?}");
+    assert!(db.check("SELECT NOT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'a')"));
+    exported_chain_verifies(&p, &db.url);
+}
+
+/// Drops a role made by a test, whatever the test did.
+struct Role<'a>(&'a Db, String);
+
+impl Drop for Role<'_> {
+    fn drop(&mut self) {
+        self.0.exec(&format!("DROP ROLE IF EXISTS {}", self.1));
+    }
+}
+
+#[test]
+fn a_password_a_migration_sets_on_postgres_is_never_shown_or_stored_by_backstop() {
+    // Regression: the statements that set a role's password were printed as written by
+    // `plan`, by `rollback --dry-run` (the stored down script), and in the statements a
+    // failed migration outside a transaction had completed; the ledger stored them so.
+    let db = Db::new(Kind::Postgres);
+    // Roles belong to the server, not the test's database: named after it, and dropped.
+    let name = db.url.rsplit('/').next().expect("db name").to_string();
+    let role = Role(&db, format!("r_{name}"));
+    let r = &role.1;
+    let p = Project::new();
+    p.add(
+        "1_role",
+        &format!("CREATE ROLE {r} LOGIN PASSWORD 'S3cretRolePw1!';"),
+        Some(&format!(
+            "ALTER ROLE {r} ENCRYPTED PASSWORD 'S3cretRolePw2!';\nDROP ROLE {r};"
+        )),
+        None,
+        None,
+    );
+    p.add(
+        "2_rotate",
+        &format!("ALTER ROLE {r} PASSWORD 'S3cretRolePw3!';\nSELECT 1/0;"),
+        None,
+        None,
+        Some("transaction = false\nirreversible = true\nreason = \"rotates a password\"\n"),
+    );
+    let no_secret = |r: &Run| assert!(!r.all().contains("S3cretRolePw"), "{r:?}");
+    let plan = p.ok(&db, &["plan"]);
+    no_secret(&plan);
+    for shown in [
+        format!("CREATE ROLE {r} LOGIN PASSWORD '***'"),
+        format!("ALTER ROLE {r} ENCRYPTED PASSWORD '***'"),
+        format!("ALTER ROLE {r} PASSWORD '***'"),
+    ] {
+        assert!(plan.stdout.contains(&shown), "{shown}: {plan:?}");
+    }
+    no_secret(&p.ok(&db, &["--format", "json", "plan"]));
+
+    // The first applies; the second stops after its first statement, outside a
+    // transaction and with no way back: the report lists the statement that ran.
+    let r2 = p.run(&db, &["apply"]);
+    assert_eq!(r2.code, 5, "{r2:?}");
+    no_secret(&r2);
+    assert!(
+        r2.all().contains(&format!("ALTER ROLE {r} PASSWORD '***'")),
+        "{r2:?}"
+    );
+    assert!(db.check(&format!(
+        "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{r}')"
+    )));
+    assert!(db.check(
+        "SELECT NOT EXISTS (SELECT 1 FROM backstop.events WHERE detail LIKE '%S3cretRolePw%')"
+    ));
+    no_secret(&p.ok(&db, &["--verbose", "audit", "log"]));
+    no_secret(&p.ok(&db, &["--format", "json", "status"]));
+    // The history keeps the scripts as written.
+    assert!(db.check(
+        "SELECT down_sql LIKE '%''S3cretRolePw2!''%' FROM backstop.migrations WHERE version = 1"
+    ));
+    exported_chain_verifies(&p, &db.url);
+}

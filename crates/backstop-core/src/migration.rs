@@ -624,6 +624,14 @@ fn finish(
         verify.as_deref(),
         toml_text.as_deref(),
     );
+    // A password a script sets is masked wherever a database or the linter repeats it
+    // without the words that mark it as one (`unterminated quoted string at or near "'…`).
+    for script in [Some(&up), down.as_ref(), verify.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        crate::redact::register_sql_passwords(script);
+    }
     Ok(Migration {
         version,
         name,

@@ -186,8 +186,14 @@ fn in_url_userinfo(text: &str, colon: usize) -> bool {
 
 /// The passwords [`register_url_password`] registers, in every form they may be echoed in.
 fn url_passwords(url: &str) -> Vec<String> {
-    let mut found = Vec::new();
+    let (mut found, userinfo) = userinfo_passwords(url);
     for v in password_values(url) {
+        // `u:Kq7 password=Jy8@h/db`: a `password=` inside the userinfo's password is part
+        // of it, not a parameter. Registered on its own (`Jy8@h/db`), it would be masked
+        // first and leave the rest of the password without the shape that masks it.
+        if userinfo.iter().any(|u| u.contains(&v.range.start)) {
+            continue;
+        }
         let Some(raw) = url.get(v.range.clone()) else {
             continue;
         };
@@ -225,43 +231,63 @@ fn url_passwords(url: &str) -> Vec<String> {
         found.push(inner);
         found.push(unescape(raw));
     }
+    found
+}
+
+/// The passwords in the userinfo of `url` (up to each of its `@`, as [`password_span`]
+/// reads it), raw and percent-decoded, and the byte ranges of `url` they span.
+fn userinfo_passwords(url: &str) -> (Vec<String>, Vec<std::ops::Range<usize>>) {
+    let mut found = Vec::new();
+    let mut spans = Vec::new();
+    let leading = url.len() - url.trim_start().len();
     let url = url.trim();
     // A SQLite URL holds a path, no password: `sqlite:sq/a@b/app.db` is a file's name.
     let sqlite = scheme_end(url.as_bytes(), 0)
         .and_then(|(end, _)| url.get(..end))
-        .is_some_and(|s| s.eq_ignore_ascii_case("sqlite") || s.eq_ignore_ascii_case("sqlite3"));
+        .is_some_and(is_sqlite_scheme);
     if sqlite {
-        return found;
+        return (found, spans);
     }
-    let (rest, bare_colon, empty_user) = match scheme_end(url.as_bytes(), 0) {
+    let (start, bare_colon, empty_user) = match scheme_end(url.as_bytes(), 0) {
         Some((scheme_end, rest)) => (
-            url.get(rest..).unwrap_or_default(),
+            rest,
             url.get(scheme_end..rest) == Some(":"),
             empty_user_name(url.get(scheme_end..rest).unwrap_or_default()),
         ),
-        None => (url, false, false),
+        None => (0, false, false),
     };
-    // No `@` of a `?password=` value ends the userinfo (see `password_span`).
-    let rest = rest
-        .get(..query_password(rest, 0, rest.len()))
+    let full = url.get(start..).unwrap_or_default();
+    // No `@` of a `?password=` value ends the userinfo (see `password_span`), unless its
+    // `?` or `&` stands in the password (`u:Kq7?password=Jy8@h/db`).
+    let rest = full
+        .get(..userinfo_bound(full, 0, full.len(), empty_user || bare_colon))
         .unwrap_or_default();
     for (at, _) in rest.match_indices('@') {
         let userinfo = rest.get(..at).unwrap_or_default();
+        // `u@h:5432/db?application_name=a@b`: no password, the `@` is the query's.
+        if user_then_host(userinfo).is_some() {
+            continue;
+        }
         let pw = match userinfo.split_once(':') {
             // `postgres://:pw@host`: all of the userinfo is the password.
             _ if empty_user => userinfo,
+            // A MySQL DSN (`u:ab c:d@tcp(h:3306)/db`): what looked like the scheme was the
+            // user name, and all of the userinfo is the password.
+            _ if bare_colon && is_dsn_address(full.get(at + 1..).unwrap_or_default()) => userinfo,
             Some((_, pw)) => pw,
             // `user:password@host` with no scheme at all: what looked like one was the user.
             None if bare_colon => userinfo,
             None => continue,
         };
+        let end = leading + start + at;
+        spans.push(end - pw.len()..end);
         found.push(pw.to_string());
         let decoded = percent_decode(pw);
         if decoded != pw {
             found.push(decoded);
         }
     }
-    found
+    (found, spans)
 }
 
 fn percent_decode(s: &str) -> String {
@@ -316,6 +342,9 @@ pub fn redact(text: &str) -> String {
 /// [`redact`] with the given secrets and passwords.
 fn redact_with(text: &str, registered: &Registered) -> String {
     settle(text, |text| {
+        // First, so that no other shape cuts a password literal short.
+        let sql = redact_sql_passwords(text);
+        let text = sql.as_str();
         let mut out = None::<String>;
         // The user's URL as given, with its passwords masked whatever their length.
         for (url, masked) in &registered.urls {
@@ -400,7 +429,305 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// separator looks like) and `password=***` in connection strings. Never touches text that
 /// has neither shape, so it is safe on reports and data; applying it twice changes nothing.
 pub fn redact_credentials(text: &str) -> String {
-    settle(text, |text| redact_key_value(&redact_userinfo(text), &[]))
+    settle(text, |text| {
+        redact_key_value(&redact_userinfo(&redact_sql_passwords(text)), &[])
+    })
+}
+
+/// `line` masked as [`redact`] masks it, and where the characters `chars` of `line`
+/// (0-based character indices, end exclusive) stand in it: the same characters where they
+/// are still shown, the mask that replaced them where they are not. For a caret under a
+/// line of SQL, which must point at the same place once the line is masked
+/// (`password=hunter2 AND x = ;` → `password=*** AND x = ;`, the caret under the `;` moved
+/// four characters to the left).
+pub fn redact_span(line: &str, chars: std::ops::Range<usize>) -> (String, std::ops::Range<usize>) {
+    let registered = secrets().clone();
+    let masked = redact_with(line, &registered);
+    if masked == line {
+        return (masked, chars);
+    }
+    let first = masked_char(line, &masked, chars.start, &registered);
+    let end = match chars.end.checked_sub(1) {
+        _ if chars.is_empty() => first.start,
+        Some(last) if last > chars.start => masked_char(line, &masked, last, &registered).end,
+        _ => first.end,
+    };
+    (masked, first.start..end.max(first.start))
+}
+
+/// Where character `c` of `line` stands in `masked` (`line` masked with `registered`), in
+/// characters: itself, or the mask that replaced it. Masking reads text left to right, so
+/// the text up to a character masks as the start of the whole line does, nearly always;
+/// where it does not (the character is in a password whose end only shows further on), the
+/// text from the character on is tried, then the one mask the two lines differ by, and
+/// then where the character was.
+fn masked_char(
+    line: &str,
+    masked: &str,
+    c: usize,
+    registered: &Registered,
+) -> std::ops::Range<usize> {
+    let count = masked.chars().count();
+    let Some((at, ch)) = line.char_indices().nth(c) else {
+        return count..count;
+    };
+    let through = at + ch.len_utf8();
+    let upto = redact_with(line.get(..through).unwrap_or_default(), registered);
+    if masked.starts_with(&upto) {
+        let n = upto.chars().count();
+        let before = redact_with(line.get(..at).unwrap_or_default(), registered);
+        if upto.strip_prefix(before.as_str()) == Some(ch.encode_utf8(&mut [0; 4])) {
+            return n - 1..n;
+        }
+        if upto.ends_with(MASK) {
+            return n - MASK.len()..n;
+        }
+    }
+    let from = redact_with(line.get(at..).unwrap_or_default(), registered);
+    if masked.ends_with(&from) && from.starts_with(ch) {
+        let n = count - from.chars().count();
+        return n..n + 1;
+    }
+    // What differs between the two lines, when it is one mask: the character is in it.
+    let prefix = line
+        .chars()
+        .zip(masked.chars())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let suffix = line
+        .chars()
+        .rev()
+        .zip(masked.chars().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let line_count = line.chars().count();
+    let differs: String = masked
+        .chars()
+        .skip(prefix)
+        .take(count.saturating_sub(prefix + suffix))
+        .collect();
+    if differs == MASK && (prefix..line_count.saturating_sub(suffix)).contains(&c) {
+        return prefix..prefix + MASK.len();
+    }
+    let n = c.min(count.saturating_sub(1));
+    n..n + 1
+}
+
+/// Register the contents of the password literals of a SQL script (see
+/// [`redact_sql_passwords`]), so that [`redact`] masks them wherever a database repeats them
+/// without the words around them (`near "'S3cretRolePw!'": syntax error`). Only
+/// [distinctive](is_distinctive) ones, as for any secret.
+pub fn register_sql_passwords(sql: &str) {
+    for literal in sql_password_literals(sql) {
+        if let Some(content) = sql.get(literal) {
+            register_secret(content);
+            // As the database reads it: a doubled quote is one, a backslash escapes.
+            register_secret(&unescape(&content.replace("''", "'")));
+        }
+    }
+}
+
+/// SQL that sets a password, with the content of its string literal masked and its quotes
+/// kept (`PASSWORD '***'`): PostgreSQL's `CREATE|ALTER ROLE|USER … [ENCRYPTED] PASSWORD '…'`
+/// (and a foreign server's `password '…'` option), MySQL's and MariaDB's `IDENTIFIED [WITH
+/// plugin] BY|AS '…'` (with `REPLACE '…'`, the current password), `IDENTIFIED VIA plugin
+/// USING '…'`, `PASSWORD('…')` and `SET PASSWORD FOR user = '…'`. See
+/// [`sql_password_literals`].
+fn redact_sql_passwords(text: &str) -> String {
+    let literals = sql_password_literals(text);
+    if literals.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for literal in literals {
+        out.push_str(text.get(copied..literal.start).unwrap_or_default());
+        out.push_str(MASK);
+        copied = literal.end;
+    }
+    out.push_str(text.get(copied..).unwrap_or_default());
+    out
+}
+
+/// The byte ranges of the contents of the string literals that set a password in `text`
+/// (see [`redact_sql_passwords`]), in order, without their quotes. The keywords in any case,
+/// as whole words, with any whitespace (line breaks too) between them. A literal with no
+/// closing quote runs to the end of the text: it was cut short, as a statement excerpt is,
+/// and the rest may be the password. Empty ones are left out.
+fn sql_password_literals(text: &str) -> Vec<std::ops::Range<usize>> {
+    let b = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while let Some(c) = b.get(i) {
+        let before = i.checked_sub(1).and_then(|p| b.get(p));
+        if !c.is_ascii_alphabetic() || before.is_some_and(|c| is_sql_word_byte(*c)) {
+            i += 1;
+            continue;
+        }
+        let end = sql_word_end(b, i);
+        let word = b.get(i..end).unwrap_or_default();
+        // A quoted name (`"password": "…"` in JSON, a column `"password"`) is no keyword.
+        let quoted = before.is_some_and(|c| is_quote(*c as char))
+            || b.get(end).is_some_and(|c| is_quote(*c as char));
+        let literals = if quoted {
+            Vec::new()
+        } else if word.eq_ignore_ascii_case(b"password") {
+            password_literal(b, end).into_iter().collect()
+        } else if word.eq_ignore_ascii_case(b"identified") {
+            identified_literals(b, end)
+        } else {
+            Vec::new()
+        };
+        i = end;
+        for literal in literals {
+            i = i.max(literal.end);
+            if !literal.is_empty() {
+                found.push(literal);
+            }
+        }
+    }
+    found
+}
+
+/// Bytes that continue an SQL word: a keyword that runs on (`mysql_native_password`,
+/// `old_password`) is another word. Any non-ASCII byte counts, as identifiers may hold such
+/// letters.
+fn is_sql_word_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || !c.is_ascii()
+}
+
+fn sql_word_end(b: &[u8], mut j: usize) -> usize {
+    while b.get(j).is_some_and(|c| is_sql_word_byte(*c)) {
+        j += 1;
+    }
+    j
+}
+
+fn skip_sql_space(b: &[u8], mut j: usize) -> usize {
+    while b.get(j).is_some_and(u8::is_ascii_whitespace) {
+        j += 1;
+    }
+    j
+}
+
+/// The literal after a `PASSWORD` keyword that ends at `end`: `PASSWORD '…'`,
+/// `PASSWORD('…')`, or `PASSWORD FOR user = '…'` (MySQL's `SET PASSWORD`).
+fn password_literal(b: &[u8], end: usize) -> Option<std::ops::Range<usize>> {
+    let mut j = skip_sql_space(b, end);
+    if b.get(j) == Some(&b'(') {
+        j = skip_sql_space(b, j + 1);
+    } else if b
+        .get(j..j + 3)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"for"))
+        && !b.get(j + 3).is_some_and(|c| is_sql_word_byte(*c))
+    {
+        // The account (`'app'@'%'`, `app@localhost`) up to its `=`, within the statement.
+        let mut k = j + 3;
+        loop {
+            match b.get(k)? {
+                b'=' => break,
+                b';' => return None,
+                q @ (b'\'' | b'"' | b'`') => {
+                    k = b
+                        .get(k + 1..)?
+                        .iter()
+                        .position(|c| c == q)
+                        .map(|p| k + 1 + p)?
+                        + 1;
+                }
+                _ => k += 1,
+            }
+            if k - j > LONGEST_USERINFO {
+                return None;
+            }
+        }
+        j = skip_sql_space(b, k + 1);
+    }
+    sql_literal(b, j)
+}
+
+/// The literals after an `IDENTIFIED` keyword that ends at `end`: `IDENTIFIED [WITH|VIA
+/// plugin] BY|AS|USING '…'`, and the current password of MySQL's `… REPLACE '…'` after it.
+fn identified_literals(b: &[u8], end: usize) -> Vec<std::ops::Range<usize>> {
+    let word_at = |j: usize, w: &[u8]| {
+        b.get(j..j + w.len())
+            .is_some_and(|x| x.eq_ignore_ascii_case(w))
+            && !b.get(j + w.len()).is_some_and(|c| is_sql_word_byte(*c))
+    };
+    let mut j = skip_sql_space(b, end);
+    if word_at(j, b"with") || word_at(j, b"via") {
+        j = skip_sql_space(b, sql_word_end(b, j));
+        // The plugin's name, quoted or not.
+        j = match b.get(j) {
+            Some(&q @ (b'\'' | b'"' | b'`')) => {
+                match b.get(j + 1..).and_then(|r| r.iter().position(|c| *c == q)) {
+                    Some(p) => j + p + 2,
+                    None => return Vec::new(),
+                }
+            }
+            _ => sql_word_end(b, j),
+        };
+        j = skip_sql_space(b, j);
+    }
+    let Some(keyword) = [&b"by"[..], b"as", b"using"]
+        .into_iter()
+        .find(|w| word_at(j, w))
+    else {
+        return Vec::new();
+    };
+    let Some(literal) = sql_literal(b, skip_sql_space(b, j + keyword.len())) else {
+        return Vec::new();
+    };
+    let mut found = vec![literal.clone()];
+    let after = skip_sql_space(b, literal.end + 1);
+    if word_at(after, b"replace") {
+        found.extend(sql_literal(b, skip_sql_space(b, after + "replace".len())));
+    }
+    found
+}
+
+/// The content of the SQL string literal that starts at `j`, without its quotes: `'…'` (a
+/// doubled quote is one; a backslash escapes, as in MySQL and `E'…'`: for a standard string
+/// that only masks more), `"…"` (MySQL), with an `E` or `N` before it, or `$tag$…$tag$`.
+/// Without its closing quote, to the end of the text.
+fn sql_literal(b: &[u8], mut j: usize) -> Option<std::ops::Range<usize>> {
+    if matches!(b.get(j), Some(b'E' | b'e' | b'N' | b'n')) && b.get(j + 1) == Some(&b'\'') {
+        j += 1;
+    }
+    match *b.get(j)? {
+        q @ (b'\'' | b'"') => {
+            let mut k = j + 1;
+            while let Some(&c) = b.get(k) {
+                match c {
+                    b'\\' => k += 2,
+                    c if c == q && b.get(k + 1) == Some(&q) => k += 2,
+                    c if c == q => return Some(j + 1..k),
+                    _ => k += 1,
+                }
+            }
+            Some(j + 1..b.len())
+        }
+        b'$' => {
+            let tag_end = j
+                + 1
+                + b.get(j + 1..)?
+                    .iter()
+                    .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_' || !c.is_ascii()))?;
+            let starts_as_tag = b.get(j + 1).is_some_and(|c| !c.is_ascii_digit());
+            if b.get(tag_end) != Some(&b'$') || !starts_as_tag {
+                return None;
+            }
+            let tag = b.get(j..=tag_end)?;
+            let content = tag_end + 1;
+            let close = b
+                .get(content..)?
+                .windows(tag.len())
+                .position(|w| w == tag)
+                .map_or(b.len(), |p| content + p);
+            Some(content..close)
+        }
+        _ => None,
+    }
 }
 
 /// Mask every string in a JSON value with [`redact`], value by value: masking inside
@@ -419,6 +746,11 @@ pub fn redact_json(v: &mut serde_json::Value) {
     }
 }
 
+/// Whether a URL's scheme is SQLite's, whose URLs name a file and hold no password.
+fn is_sqlite_scheme(scheme: &str) -> bool {
+    scheme.eq_ignore_ascii_case("sqlite") || scheme.eq_ignore_ascii_case("sqlite3")
+}
+
 fn is_scheme_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-')
 }
@@ -426,13 +758,11 @@ fn is_scheme_byte(b: u8) -> bool {
 /// With a URL scheme (`[A-Za-z][A-Za-z0-9+.-]*`) starting at `i`, followed by a run of
 /// separator characters: where the scheme ends and where the separator run ends. The run
 /// is any mix of `:`, `/` and `\`, because a mistyped `://` (`:/`, `//`, `:`, `:\\`) must not
-/// turn a URL into text whose password is shown.
+/// turn a URL into text whose password is shown. A run without a `:` after a `/` or `\` is
+/// a folder of a path (`/srv/sq/team@corp:x1@y/app.db`), not a scheme.
 fn scheme_end(b: &[u8], i: usize) -> Option<(usize, usize)> {
-    let after_scheme_byte = i
-        .checked_sub(1)
-        .and_then(|p| b.get(p))
-        .is_some_and(|c| is_scheme_byte(*c));
-    if !b.get(i)?.is_ascii_alphabetic() || after_scheme_byte {
+    let before = i.checked_sub(1).and_then(|p| b.get(p));
+    if !b.get(i)?.is_ascii_alphabetic() || before.is_some_and(|c| is_scheme_byte(*c)) {
         return None;
     }
     let mut j = i + 1;
@@ -443,7 +773,8 @@ fn scheme_end(b: &[u8], i: usize) -> Option<(usize, usize)> {
     while matches!(b.get(k), Some(b':' | b'/' | b'\\')) {
         k += 1;
     }
-    (k > j).then_some((j, k))
+    let folder = matches!(before, Some(b'/' | b'\\')) && !b.get(j..k)?.contains(&b':');
+    (k > j && !folder).then_some((j, k))
 }
 
 /// Past this many bytes a run without whitespace is not taken for a URL's user name and
@@ -467,6 +798,12 @@ fn redact_userinfo(text: &str) -> String {
             .and_then(|p| b.get(p))
             .map(|c| *c as char)
             .filter(|c| is_quote(*c));
+        // A SQLite URL holds a path, no password: `sqlite://sq/team@corp:x1@y/app.db` names
+        // a file, shown as given.
+        if text.get(i..scheme).is_some_and(is_sqlite_scheme) {
+            i = url_end(text, k, opened).max(i + 1);
+            continue;
+        }
         match password_span(text, scheme, k, opened) {
             Ok((start, end)) => {
                 out.push_str(text.get(copied..start).unwrap_or_default());
@@ -529,16 +866,17 @@ fn password_span(
     opened: Option<char>,
 ) -> Result<(usize, usize), usize> {
     let end = url_end(text, k, opened);
+    let separator = text.get(scheme..k).unwrap_or_default();
+    let empty_user = empty_user_name(separator);
     // An `@` in the query's `password=` value is the value's, not the userinfo's
-    // (`…@h:5432/db?password=Sup3r@Secret`): that value is masked whole on its own.
+    // (`…@h:5432/db?password=Sup3r@Secret`): that value is masked whole on its own. Unless
+    // the `?` or `&` before it stands in a password (`u:Kq7?password=Jy8@h:5432/db`).
     let token = text
-        .get(k..query_password(text, k, end))
+        .get(k..userinfo_bound(text, k, end, empty_user || separator == ":"))
         .unwrap_or_default();
     // The userinfo ends at the LAST '@' before the URL ends (whitespace or a closing quote):
     // a password may contain '@', ':', '/' or quotes when the user did not percent-encode
     // it. Masking too much is the safe direction.
-    let separator = text.get(scheme..k).unwrap_or_default();
-    let empty_user = empty_user_name(separator);
     // `://` (or `:\\`) is a URL's; after another `:` what follows may be a MySQL DSN's
     // password (`user:pw@tcp(host)/db`), whatever it holds (`:`, `/`).
     let dsn_like = separator.starts_with(':')
@@ -558,12 +896,16 @@ fn password_span(
             // `user:pass word@host`: an unencoded space in the password. Only a bare
             // `user:pass` (no '/', so not host:port/path; something after the colon)
             // continues, to an '@' on the same line within two more words without ':' or
-            // '/': prose after a URL must stay readable.
-            let Some(next) = continued_at(text, end, opened) else {
+            // '/': prose after a URL must stay readable. A MySQL DSN's password may hold
+            // both (`u:ab c:d@tcp(h:3306)/db`): what looked like the scheme was the user name,
+            // and the DSN's address after the '@' says it is one.
+            let Some(next) = continued_at(text, end, opened, dsn_like) else {
                 return Err(end);
             };
             let bare = if empty_user {
                 !token.is_empty() && !token.contains('/')
+            } else if dsn_like && is_dsn_address(text.get(next + 1..).unwrap_or_default()) {
+                !token.is_empty()
             } else {
                 token
                     .split_once(':')
@@ -590,7 +932,7 @@ fn password_span(
         if host.contains([':', '/', '?', '#']) {
             break;
         }
-        match continued_at(text, host_end, opened) {
+        match continued_at(text, host_end, opened, false) {
             Some(next) => at = next,
             None => break,
         }
@@ -606,11 +948,87 @@ fn password_span(
     if empty_user {
         return Ok((k, at));
     }
+    // `u@h:5432/db?application_name=a@b`: a user name without a password, then the host
+    // and port, and the later '@' in the path or query. The colon is the port's. The scan
+    // goes on at the path: the query may hold a URL of its own. Not past the longest
+    // userinfo there is: going back from that far would cost a pass per URL, and masking
+    // that much is the safe direction.
+    if let Some(path) = text
+        .get(k..at)
+        .filter(|u| u.len() <= LONGEST_USERINFO)
+        .and_then(user_then_host)
+    {
+        return Err(k + path);
+    }
     match text.get(k..at).and_then(|userinfo| userinfo.find(':')) {
         Some(colon) => Ok((k + colon + 1, at)),
         // No ':' before the '@': nothing up to it can be a password.
         None => Err(at),
     }
+}
+
+/// Where the userinfo of a URL whose authority runs from `from` to `end` can end at the
+/// latest: before the query's `password` parameter (see [`query_password`]), whose value
+/// may hold an `@` of its own, unless the `?` or `&` before it can only be part of a
+/// password: after a user name's `:` and what is not a port (`u:Kq7?password=Jy8@h/db`),
+/// or after an empty user name's or a DSN's colon (`colon_taken`, where the separator run
+/// took it). A port (`h:5432?password=a@b`, `h:5432/db?…`), a path (`h/db?…`) or an `@`
+/// (`u@h/db?…`) before it make it a query. Then `end`.
+fn userinfo_bound(text: &str, from: usize, end: usize, colon_taken: bool) -> usize {
+    let query = query_password(text, from, end);
+    let Some(before) = text.get(from..query).filter(|_| query < end) else {
+        return query;
+    };
+    let password = if colon_taken {
+        Some(before)
+    } else {
+        before.split_once(':').map(|(_, pw)| pw)
+    };
+    let in_password = password.is_some_and(|pw| {
+        let digits = pw.bytes().take_while(u8::is_ascii_digit).count();
+        let port = digits > 0
+            && pw
+                .get(digits..)
+                .is_some_and(|r| r.is_empty() || r.starts_with('/'));
+        !before.contains('@') && !pw.is_empty() && !port
+    });
+    if in_password {
+        end
+    } else {
+        query
+    }
+}
+
+/// Where the path, query or fragment of `userinfo` (all that stands before a URL's last `@`)
+/// starts when it reads as `user@host[:port]` followed by one: a user name without a
+/// password, the later `@` standing in the path or query (`u@h:5432/db?x=a@b`). `None`
+/// when a `:` comes before the first `@` (then it starts the password), or what follows the
+/// first `@` is no host and port (`user@server:pw`, a user name holding an `@`).
+fn user_then_host(userinfo: &str) -> Option<usize> {
+    let at = userinfo.find('@')?;
+    if userinfo.get(..at)?.contains(':') {
+        return None;
+    }
+    let rest = userinfo.get(at + 1..)?;
+    let host = if rest.starts_with('[') {
+        rest.find(']')? + 1
+    } else {
+        rest.find([':', '/', '?', '#', '@']).unwrap_or(rest.len())
+    };
+    if host == 0 {
+        return None;
+    }
+    let mut after = rest.get(host..)?;
+    if let Some(port) = after.strip_prefix(':') {
+        let digits = port.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        after = port.get(digits..)?;
+    }
+    after
+        .starts_with(['/', '?', '#'])
+        .then(|| userinfo.len() - after.len())
 }
 
 /// Whether a URL's scheme separator run (`://:`) took the colon of an empty user name: it
@@ -710,9 +1128,10 @@ const QUOTES_IN_USERINFO: usize = 4;
 /// Where a URL part cut by whitespace at `from` continues to: the last `@` of the first of
 /// the next two words on the same line that holds one (as without a space, the password
 /// runs to the last `@`). `None` when a `:` or `/` comes first (prose, a time, another
-/// URL), or the URL's closing quote, or the line ends. Stops early, so long lines cost no
-/// more than short ones.
-fn continued_at(text: &str, from: usize, opened: Option<char>) -> Option<usize> {
+/// URL), or the URL's closing quote, or the line ends; with `dsn`, a word whose last `@`
+/// is followed by a MySQL DSN's address counts whatever comes first (`c:d@tcp(h:3306)/db`:
+/// see [`is_dsn_address`]). Stops early, so long lines cost no more than short ones.
+fn continued_at(text: &str, from: usize, opened: Option<char>, dsn: bool) -> Option<usize> {
     let mut j = from;
     for _ in 0..2 {
         let rest = text.get(j..)?;
@@ -727,6 +1146,11 @@ fn continued_at(text: &str, from: usize, opened: Option<char>) -> Option<usize> 
         }
         let end = url_end(text, j, opened);
         let word = text.get(j..end)?;
+        if let Some(at) = word.rfind('@').filter(|_| dsn) {
+            if is_dsn_address(text.get(j + at + 1..).unwrap_or_default()) {
+                return Some(j + at);
+            }
+        }
         match word.find(['@', ':', '/']) {
             Some(p) if word.as_bytes().get(p) == Some(&b'@') => {
                 return word.rfind('@').map(|at| j + at)
@@ -1248,6 +1672,11 @@ mod tests {
             "%é",
             "Some(",
             "\"password\": ",
+            " PASSWORD ",
+            "IDENTIFIED BY ",
+            "E'",
+            "$q$",
+            "''",
             "`,",
             "',",
             "\",",
@@ -1705,8 +2134,13 @@ mod tests {
             "u:p@h:1',",
             "a/u@h',",
             "x:y@tcp(",
+            "PASSWORD $a",
+            "PASSWORD FOR '",
+            "IDENTIFIED WITH `",
+            "IDENTIFIED BY 'a' REPLACE ",
         ] {
-            let text = unit.repeat(200_000);
+            // Some 2 MB at most: the time a pass takes grows with the text, not with the unit.
+            let text = unit.repeat(200_000.min(2_000_000 / unit.len()));
             let started = std::time::Instant::now();
             let _ = redact_credentials(&text);
             assert!(
@@ -2249,6 +2683,362 @@ mod tests {
             redact_credentials("postgres://u:p@ss@h/db?password=x@y"),
             "postgres://u:***@h/db?password=***"
         );
+    }
+
+    /// `text` as [`redact`] shows it once the passwords of `url` are registered, as the CLI
+    /// registers the URL it is given (without touching the process-wide list).
+    fn shown_with(url: &str, text: &str) -> String {
+        let mut registered = Registered::default();
+        for form in url_passwords(url) {
+            if is_distinctive(&form) {
+                remember(&mut registered.secrets, &form);
+            }
+            if !form.trim().is_empty() {
+                remember(&mut registered.passwords, &form);
+            }
+        }
+        redact_with(text, &registered)
+    }
+
+    #[test]
+    fn a_url_password_holding_a_password_parameter_is_masked_whole() {
+        // Regression: in `postgres://u:Kq7?password=Jy8@127.0.0.1:1/db` the `?` was taken
+        // for the query's, so the userinfo ended before it and `Kq7` was shown, by shape and
+        // once registered (nothing of the userinfo was registered).
+        for (url, shown) in [
+            (
+                "postgres://u:Kq7?password=Jy8@127.0.0.1:1/db",
+                "postgres://u:***@127.0.0.1:1/db",
+            ),
+            (
+                "postgres://u:Kq7&password=Jy8@127.0.0.1:1/db",
+                "postgres://u:***@127.0.0.1:1/db",
+            ),
+            (
+                "postgres://u:Kq7 password=Jy8@127.0.0.1:1/db",
+                "postgres://u:***@127.0.0.1:1/db",
+            ),
+            (
+                "postgres://:Kq7&password=Jy8@127.0.0.1:1/db",
+                "postgres://:***@127.0.0.1:1/db",
+            ),
+            (
+                "postgres://u:Kq7?password=Jy8@127.0.0.1:1/db?sslmode=disable",
+                "postgres://u:***@127.0.0.1:1/db?sslmode=disable",
+            ),
+            ("u:Kq7?password=Jy8@tcp(h:3306)/db", "u:***@tcp(h:3306)/db"),
+        ] {
+            let text = format!("cannot connect to {url}: refused");
+            let want = format!("cannot connect to {shown}: refused");
+            let once = redact_credentials(&text);
+            assert_eq!(once, want, "{url}");
+            assert_eq!(redact_credentials(&once), once, "{url}");
+            assert_eq!(shown_with(url, &text), want, "{url}");
+            assert!(
+                url_passwords(url).iter().any(|f| f.contains("Kq7")),
+                "{url}: {:?}",
+                url_passwords(url)
+            );
+        }
+        // After a port or a path, the `?` is the query's, and its value may hold an `@`.
+        for (url, shown) in [
+            (
+                "postgres://h:5432?password=a@b",
+                "postgres://h:5432?password=***",
+            ),
+            (
+                "postgres://h:5432/db?password=a@b",
+                "postgres://h:5432/db?password=***",
+            ),
+            (
+                "postgres://h/db?password=a@b",
+                "postgres://h/db?password=***",
+            ),
+        ] {
+            assert_eq!(redact_credentials(url), shown, "{url}");
+            assert_eq!(shown_with(url, url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_dsn_password_with_a_space_and_a_colon_is_masked_whole() {
+        // Regression: `u:ab c:d@tcp(h:3306)/db` was shown as `u:ab c:***@…`: the space ended
+        // the password's shape and `c` was taken for the user name, and the password
+        // registered from the DSN was `d`.
+        for (dsn, shown) in [
+            (
+                "u:ab c:d@tcp(127.0.0.1:3306)/db",
+                "u:***@tcp(127.0.0.1:3306)/db",
+            ),
+            (
+                "app:Kq7 Zx3:Wv5@tcp(127.0.0.1:3306)/db",
+                "app:***@tcp(127.0.0.1:3306)/db",
+            ),
+            ("app:Kq7 Zx3:Wv5@/db", "app:***@/db"),
+            (
+                "app:Kq7 password=Wv5@unix(/tmp/mysql.sock)/db",
+                "app:***@unix(/tmp/mysql.sock)/db",
+            ),
+        ] {
+            for (text, want) in [
+                (dsn.to_string(), shown.to_string()),
+                (
+                    format!("cannot connect to {dsn}: refused"),
+                    format!("cannot connect to {shown}: refused"),
+                ),
+            ] {
+                let once = redact_credentials(&text);
+                assert_eq!(once, want, "{text}");
+                assert_eq!(redact_credentials(&once), once, "{text}");
+                assert_eq!(shown_with(dsn, &text), want, "{text}");
+            }
+        }
+        assert!(url_passwords("u:ab c:d@tcp(127.0.0.1:3306)/db")
+            .iter()
+            .any(|f| f == "ab c:d"));
+        // Not a DSN: prose and e-mail addresses stay as they are.
+        for s in [
+            "note:abc def ann@example.com",
+            "at 10:30 ann:x@example.com",
+            "error: c d:e@example.com",
+        ] {
+            assert_eq!(redact_credentials(s), s);
+        }
+    }
+
+    #[test]
+    fn an_at_sign_in_the_query_after_a_host_and_port_is_no_password() {
+        // Regression: `postgres://u@127.0.0.1:5432/db?application_name=a@b` was shown as
+        // `postgres://u@127.0.0.1:***@b`: the userinfo ran to the query's `@`, and the port
+        // was taken for the start of a password (and registered as one).
+        for url in [
+            "postgres://u@127.0.0.1:5432/db?application_name=a@b",
+            "postgres://u@db.internal:5432/app?application_name=ops@backstop&x=1",
+            "postgres://u@[::1]:5432/db?options=a@b",
+            "postgres://u@h:5432?application_name=a@b",
+            "postgres://u@h/db?application_name=a@b",
+        ] {
+            let text = format!("cannot connect to {url}: refused");
+            assert_eq!(redact_credentials(&text), text);
+            assert!(url_passwords(url).is_empty(), "{url}");
+            assert_eq!(shown_with(url, &text), text);
+        }
+        // Passwords are still masked: in a URL inside the query, and after a user name
+        // that holds an `@`.
+        for (text, shown) in [
+            (
+                "postgres://u@h:5432/db?target=postgres://v:pw@h2/x",
+                "postgres://u@h:5432/db?target=postgres://v:***@h2/x",
+            ),
+            (
+                "postgres://user@server:pw@h:5432/db",
+                "postgres://user@server:***@h:5432/db",
+            ),
+            (
+                "postgres://u@h:5432/db?application_name=a@b&password=pw",
+                "postgres://u@h:5432/db?application_name=a@b&password=***",
+            ),
+        ] {
+            assert_eq!(redact_credentials(text), shown, "{text}");
+        }
+    }
+
+    #[test]
+    fn sqlite_paths_are_shown_as_given() {
+        // Regression: `sqlite://sq/team@corp:x1@y/app.db` was shown as
+        // `sqlite://sq/team@corp:***@y/app.db`, and the file it names as
+        // `/srv/sq/team@corp:***@y/app.db`: a SQLite URL holds a path, no password, and a
+        // folder of a path is no URL's scheme.
+        for s in [
+            "database: sqlite://sq/team@corp:x1@y/app.db",
+            "SQLite3:sq/a:b@c/app.db is locked",
+            "note: /srv/sq/team@corp:x1@y/app.db does not exist yet",
+            "sqlite:///srv/a:b@c/d.db: no such SQLite database: /srv/a:b@c/d.db does not exist",
+        ] {
+            assert_eq!(redact_credentials(s), s);
+            assert_eq!(shown_with("sqlite://sq/team@corp:x1@y/app.db", s), s);
+        }
+        // Other URLs, also after a SQLite one or a path, are masked as before.
+        for (text, shown) in [
+            (
+                "sqlite://a.db and postgres://u:pw@h/db",
+                "sqlite://a.db and postgres://u:***@h/db",
+            ),
+            ("/srv/x postgres//u:pw@h/x", "/srv/x postgres//u:***@h/x"),
+            (
+                "see /srv/postgres://u:pw@h/x",
+                "see /srv/postgres://u:***@h/x",
+            ),
+        ] {
+            assert_eq!(redact_credentials(text), shown, "{text}");
+        }
+    }
+
+    #[test]
+    fn password_literals_of_sql_are_masked() {
+        // Regression: `CREATE ROLE app LOGIN PASSWORD 'S3cretRolePw!'` was shown and stored
+        // as written, in statement excerpts, plans and the ledger.
+        for (sql, shown) in [
+            (
+                "CREATE ROLE app LOGIN PASSWORD 'S3cretRolePw!'",
+                "CREATE ROLE app LOGIN PASSWORD '***'",
+            ),
+            (
+                "alter role app encrypted password 'S3cret' valid until '2027-01-01'",
+                "alter role app encrypted password '***' valid until '2027-01-01'",
+            ),
+            (
+                "CREATE USER app WITH\n  PASSWORD\n  'S3cret';",
+                "CREATE USER app WITH\n  PASSWORD\n  '***';",
+            ),
+            (
+                r"ALTER ROLE app PASSWORD E'S3\'cret' LOGIN",
+                "ALTER ROLE app PASSWORD E'***' LOGIN",
+            ),
+            (
+                "ALTER ROLE app PASSWORD 'it''s x' LOGIN",
+                "ALTER ROLE app PASSWORD '***' LOGIN",
+            ),
+            (
+                "ALTER ROLE app PASSWORD $pw$S3'cret$pw$ LOGIN",
+                "ALTER ROLE app PASSWORD $pw$***$pw$ LOGIN",
+            ),
+            (
+                "OPTIONS (user 'u', password 'S3cret')",
+                "OPTIONS (user 'u', password '***')",
+            ),
+            (
+                "CREATE USER 'app'@'%' IDENTIFIED BY 'S3cret';",
+                "CREATE USER 'app'@'%' IDENTIFIED BY '***';",
+            ),
+            (
+                "CREATE USER app IDENTIFIED WITH caching_sha2_password BY \"S3cret\"",
+                "CREATE USER app IDENTIFIED WITH caching_sha2_password BY \"***\"",
+            ),
+            (
+                "ALTER USER app IDENTIFIED BY 'new one' REPLACE 'old one'",
+                "ALTER USER app IDENTIFIED BY '***' REPLACE '***'",
+            ),
+            (
+                "CREATE USER app IDENTIFIED VIA ed25519 USING PASSWORD('S3cret')",
+                "CREATE USER app IDENTIFIED VIA ed25519 USING PASSWORD('***')",
+            ),
+            (
+                "CREATE USER app IDENTIFIED BY PASSWORD '*94BDCEBE19083CE2'",
+                "CREATE USER app IDENTIFIED BY PASSWORD '***'",
+            ),
+            (
+                "SET PASSWORD FOR 'app'@'%' = 'S3cret';",
+                "SET PASSWORD FOR 'app'@'%' = '***';",
+            ),
+            // A statement excerpt cut inside the literal: masked to the end.
+            (
+                "CREATE ROLE app LOGIN PASSWORD 'S3cretRo …",
+                "CREATE ROLE app LOGIN PASSWORD '***",
+            ),
+        ] {
+            let once = redact_credentials(sql);
+            assert_eq!(once, shown, "{sql}");
+            assert_eq!(redact_credentials(&once), once, "{sql}");
+            assert_eq!(redact_with(sql, &Registered::default()), shown, "{sql}");
+        }
+        // Columns, comments and other strings are no password literals.
+        for sql in [
+            "ALTER TABLE users ADD COLUMN password text DEFAULT 'x'",
+            "ALTER TABLE users ADD COLUMN old_password text DEFAULT 'x'",
+            "COMMENT ON COLUMN users.password IS 'bcrypt hash'",
+            "INSERT INTO users (name, password) VALUES ('a', 'b')",
+            "ALTER ROLE app PASSWORD NULL",
+            "CREATE USER app IDENTIFIED BY RANDOM PASSWORD",
+            "CREATE USER app IDENTIFIED WITH mysql_native_password_x",
+            "ALTER ROLE app PASSWORD ''",
+        ] {
+            assert_eq!(redact_credentials(sql), sql);
+        }
+        // Registered from a script, a distinctive one is masked where a database repeats it
+        // alone.
+        register_sql_passwords("CREATE ROLE app LOGIN PASSWORD 'Zq9RolePw''s!';");
+        assert_eq!(
+            redact("near \"'Zq9RolePw's!'\": syntax error"),
+            "near \"'***'\": syntax error"
+        );
+    }
+
+    #[test]
+    fn a_span_of_a_masked_line_covers_the_same_characters() {
+        // Regression: a caret under a line of SQL printed masked was placed by the columns
+        // of the line as written, so it pointed characters too far to the right.
+        let chars = |line: &str, needle: &str| {
+            let at = line
+                .find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {line}"));
+            let start = line[..at].chars().count();
+            start..start + needle.chars().count()
+        };
+        let covered = |masked: &str, span: std::ops::Range<usize>| -> String {
+            masked.chars().skip(span.start).take(span.len()).collect()
+        };
+        for (line, masked, marked, shown) in [
+            (
+                "SELECT 1 FROM t WHERE password=hunter2 AND x = ;",
+                "SELECT 1 FROM t WHERE password=*** AND x = ;",
+                ";",
+                ";",
+            ),
+            (
+                "SELECT 1 FROM t WHERE password=hunter2 AND x = ;",
+                "SELECT 1 FROM t WHERE password=*** AND x = ;",
+                "hunter2",
+                "***",
+            ),
+            (
+                "SELECT 1 FROM t WHERE password=hunter2 AND x = ;",
+                "SELECT 1 FROM t WHERE password=*** AND x = ;",
+                "password=hunter2 AND",
+                "password=*** AND",
+            ),
+            (
+                "SELECT 1 FROM t WHERE password=hunter2 AND x = ;",
+                "SELECT 1 FROM t WHERE password=*** AND x = ;",
+                "nter2 A",
+                "*** A",
+            ),
+            (
+                "ALTER ROLE é PASSWORD 'S3cret' VALID UNTIL 'x'; CREATE TABLE u (id int);",
+                "ALTER ROLE é PASSWORD '***' VALID UNTIL 'x'; CREATE TABLE u (id int);",
+                "CREATE TABLE u (id int)",
+                "CREATE TABLE u (id int)",
+            ),
+            (
+                "SELECT 'postgres://u:pw@h/db', x FROM t WHERE",
+                "SELECT 'postgres://u:***@h/db', x FROM t WHERE",
+                "x FROM",
+                "x FROM",
+            ),
+            // A password whose end only shows further on: the mask that replaced it.
+            (
+                "SELECT 'postgres://u:pw@h/db', x FROM t WHERE",
+                "SELECT 'postgres://u:***@h/db', x FROM t WHERE",
+                "w",
+                "***",
+            ),
+            (
+                "SELECT 1 FROM t WHERE a = ;",
+                "SELECT 1 FROM t WHERE a = ;",
+                "a = ",
+                "a = ",
+            ),
+        ] {
+            let (shown_line, span) = redact_span(line, chars(line, marked));
+            assert_eq!(shown_line, masked, "{line}");
+            assert_eq!(covered(&shown_line, span), shown, "{line}: {marked}");
+        }
+        // Past the end, or empty: at the end, or where it was.
+        let line = "password=hunter2 x";
+        let (shown_line, span) = redact_span(line, 40..41);
+        assert_eq!((shown_line.as_str(), span), ("password=*** x", 14..14));
+        let (_, span) = redact_span(line, 17..17);
+        assert_eq!(span, 13..13);
     }
 
     #[test]

@@ -76,6 +76,10 @@ fn frame(out: &mut String, f: &Finding) {
         } else {
             len
         };
+        // The line is shown masked (a password in it is printed as `***`), and the caret
+        // points at the same characters of the masked line as of the line as written.
+        let (shown, span) = backstop_core::redact::redact_span(&shown, start..end);
+        let (start, end) = (span.start, span.end);
         let width = end.saturating_sub(start).max(1);
         out.push_str(&format!("{pad} |\n"));
         out.push_str(&format!("{} | {}\n", f.line, shown.trim_end()));

@@ -119,3 +119,60 @@ fn a_password_in_the_actor_release_or_reason_is_never_stored() {
         assert!(!stored.contains(SECRET), "ledger event holds it: {stored}");
     }
 }
+
+#[test]
+fn a_password_literal_of_a_script_is_masked_where_the_engine_reports_or_stores_it() {
+    // Regression: after a later statement of a script failed outside a transaction, the
+    // report listed the statement that had run as written, `SELECT password '…'` and all,
+    // and the ledger stored it so. The history keeps the script as written: it is what
+    // rollback and checksums need.
+    let literal = "S3cretRolePw!";
+    let (tmp, _path, url) = common::temp_db();
+    let migrations = tmp.path().join("migrations");
+    // SQLite reads `password '…'` as a column and its alias: the statement runs.
+    let up = format!(
+        "CREATE TABLE accounts (password text);\nSELECT password '{literal}' FROM accounts;\nINSERT INTO nope VALUES (1);"
+    );
+    write(
+        &migrations,
+        "1_half",
+        &[
+            ("up.sql", &up),
+            (
+                "migration.toml",
+                "transaction = false\nirreversible = true\nreason = \"one-off\"\n",
+            ),
+        ],
+    );
+    let ms = backstop_core::migration::load_dir(&migrations).unwrap();
+    let ctx = Ctx {
+        actor: "ann".into(),
+        lock_wait: Duration::from_secs(5),
+        require_sum: false,
+        progress: None,
+    };
+    let mut db = common::open(&url);
+    let failed = engine::apply(
+        &mut db,
+        &ms,
+        &ctx,
+        &ApplyOptions {
+            sum_path: tmp.path().join("backstop.sum"),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(failed.error.exit_code(), 5, "{}", failed.error);
+    let report = failed.error.to_string();
+    assert!(!report.contains(literal), "{report}");
+    assert!(
+        report.contains("SELECT password '***' FROM accounts"),
+        "{report}"
+    );
+    for e in db.load_events().unwrap() {
+        let stored = serde_json::to_string(&e).unwrap();
+        assert!(!stored.contains(literal), "ledger event holds it: {stored}");
+    }
+    let history = db.load_history().unwrap();
+    assert_eq!(history[0].up_sql, up, "stored as written");
+}

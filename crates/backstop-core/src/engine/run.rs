@@ -108,6 +108,9 @@ pub(crate) fn run_statements(
         if let (Some(previous), true) = (read_follows, i + 1 == statements.len()) {
             db.schema_read_follows(previous);
         }
+        // A database may repeat a password literal of the statement without the words
+        // that mark it as one (`near "'…'": syntax error`).
+        crate::redact::register_sql_passwords(&st.sql);
         match db.execute(&st.sql) {
             Ok(rows) => {
                 if s.part == Part::Verify {
