@@ -124,6 +124,62 @@ fn connection_lost_outside_a_transaction_needs_a_person() {
 }
 
 #[test]
+fn connection_lost_during_a_down_statement_outside_a_transaction_may_have_completed() {
+    // Regression: a rollback step outside a transaction whose connection was cut off
+    // during statement 2 said "stopped-part-way" and that statement 2 "failed" and did
+    // not run; it may well have completed.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_two",
+        "CREATE TABLE a (x int);\nCREATE TABLE b (x int);",
+        Some("DROP TABLE b;\nSELECT pg_sleep(20);\nDROP TABLE a;"),
+        None,
+        Some("transaction = false\n"),
+    );
+    p.ok(&db, &["apply"]);
+    let child = p
+        .cmd(&db, &["--format", "json", "rollback"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let t = std::time::Instant::now();
+    while !db.check("SELECT to_regclass('public.b') IS NULL") {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "statement 1 never ran"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let name = db.url.rsplit('/').next().expect("db name").to_string();
+    let mut admin =
+        ::postgres::Client::connect(&backstop_postgres::testing::base_url(), ::postgres::NoTls)
+            .expect("admin");
+    admin
+        .execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'backstop rollback%'", &[&name])
+        .expect("terminate");
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let needs = &v["needs_person"];
+    assert_eq!(needs["situation"], "connection-lost", "{v}");
+    assert_eq!(needs["statements"]["failed"]["index"], 2, "{v}");
+    assert_eq!(
+        needs["statements"]["failed_may_have_completed"], true,
+        "{v}"
+    );
+    assert!(
+        err.contains("may or may not have completed")
+            && err.contains("1 of 3 down statements recorded as completed")
+            && err.contains("resolve 1 --rolled-back"),
+        "{err}"
+    );
+}
+
+#[test]
 fn deferred_constraint_failing_at_commit_is_an_ordinary_failure() {
     // Regression: a deferred FK failing at COMMIT was reported as "recording failed" (exit 5).
     let db = Db::new(Kind::Postgres);

@@ -641,6 +641,45 @@ pub(super) fn dirty_needs(situation: Situation, row: &HistoryRow) -> NeedsPerson
     needs
 }
 
+/// The connection went while a statement of `row`'s down script ran outside a
+/// transaction (`se`): the statement may or may not have completed, and history says what
+/// was recorded before it (the dirty marker, the statements before it).
+fn connection_lost(
+    row: &HistoryRow,
+    sref: &ScriptRef,
+    down: &[crate::sql::Statement],
+    se: run::ScriptError,
+) -> EngineError {
+    let mut needs = dirty_needs(Situation::ConnectionLost, row);
+    needs.statements = Some(run::progress(
+        sref,
+        down,
+        se.completed,
+        Some(se.failure.statement_index),
+        true,
+    ));
+    let done = dirty::ran(sref, down, se.completed);
+    needs.state = format!(
+        "the connection was lost while statement {} of the stored down script of migration {} ran outside a transaction, so it may or may not have completed; history marks the migration dirty, with {} of {} down statements recorded as completed:\n{done}",
+        se.failure.statement_index,
+        row.version,
+        se.completed,
+        down.len()
+    );
+    needs.next = format!(
+        "once the server is reachable, check whether statement {} took effect (`backstop schema`, `backstop rollback --dry-run` shows the stored down script), finish or revert the down statements by hand, then `backstop resolve {v} --rolled-back --reason \"…\"` or `--applied`",
+        se.failure.statement_index,
+        v = row.version
+    );
+    EngineError::NeedsPerson {
+        what: se.failure.to_string(),
+        failure: Some(Box::new(se.failure)),
+        needs: Box::new(needs),
+        diff: None,
+        path: None,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn undo_inner(
     db: &mut dyn Driver,
@@ -780,6 +819,15 @@ fn undo_inner(
                     continue;
                 }
                 let _ = db.set_session_timeouts(Timeouts::default());
+                // Without a connection nothing can be checked or recorded: say which
+                // statement was running, and that it may or may not have completed.
+                if se
+                    .db
+                    .as_ref()
+                    .is_some_and(|e| e.kind == crate::driver::DbErrorKind::Connection)
+                {
+                    return Err(connection_lost(row, &sref, &down, se));
+                }
                 // Nothing of the down script ran, and the schema is provably as before
                 // the step: the migration is simply still applied.
                 if se.completed == 0 && db.schema(None)?.fingerprint() == state.fingerprint {
