@@ -12,7 +12,8 @@
 //! default print only when they differ from it, so a schema without them keeps the text it
 //! always had. Lines are sorted, so column order and creation order never show; OIDs never
 //! appear. Multi-line definitions (views, functions) are kept on one line with `\n`
-//! escaped, so sorting can't scramble them. Objects created by extensions are left out.
+//! escaped, so sorting can't scramble them. Objects created by extensions are left out,
+//! and so are backstop's own tables; anything else in its schema prints.
 //!
 //! # Incremental reads
 //! The engine reads the schema after every migration, inside the migration's transaction.

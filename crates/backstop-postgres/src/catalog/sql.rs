@@ -79,19 +79,24 @@ const PINNED: [(&str, &str); 8] = [
     ("standard_conforming_strings", "on"),
 ];
 
-/// User schemas: not the system's, not backstop's own, not created by an extension.
+/// The schemas read: not the system's, not created by an extension. backstop's own schema
+/// is among them, but prints no `schema` root and its three tables are left out
+/// ([`REL_CTE`]): anything else in it — a table moved there with `SET SCHEMA` — prints
+/// like an object of any other schema, instead of vanishing from the text.
 const NS_CTE: &str = r#"
 ns AS MATERIALIZED (
     SELECT n.oid, n.nspname
       FROM pg_catalog.pg_namespace n
-     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'backstop')
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
        AND pg_catalog.left(n.nspname, 8) NOT IN ('pg_toast', 'pg_temp_')
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                         WHERE d.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
                           AND d.objid = n.oid AND d.deptype = 'e')
 )"#;
 
-/// `{REL}`: `true`, or a filter on `c.oid`.
+/// `{REL}`: `true`, or a filter on `c.oid`. backstop's own tables (`backstop.migrations`,
+/// `.events`, `.state`, with their indexes, constraints and row types) are left out by
+/// name: they are not user schema.
 const REL_CTE: &str = r#"
 rel AS (
     SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.reloptions, c.relrowsecurity,
@@ -99,6 +104,7 @@ rel AS (
            ns.nspname
       FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {REL}
+       AND NOT (ns.nspname = 'backstop' AND c.relkind = 'r' AND c.relname IN ('migrations', 'events', 'state'))
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
                           AND d.objid = c.oid AND d.deptype = 'e')
@@ -389,7 +395,8 @@ SELECT 'e', e.oid, 'extension ' || pg_catalog.quote_ident(e.extname),
   FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
  WHERE {EXT}
 UNION ALL
-SELECT 'n', n.oid, 'schema ' || pg_catalog.quote_ident(n.nspname), ARRAY[{COMMENT:n:pg_namespace}], NULL FROM ns n WHERE {NS}"#;
+SELECT 'n', n.oid, 'schema ' || pg_catalog.quote_ident(n.nspname), ARRAY[{COMMENT:n:pg_namespace}], NULL
+  FROM ns n WHERE {NS} AND n.nspname <> 'backstop'"#;
 
 /// Relations: all (`full`) or those in `$1`.
 ///
