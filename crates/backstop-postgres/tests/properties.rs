@@ -381,3 +381,136 @@ fn function_set_clauses_print_in_a_canonical_order() {
         )],
     );
 }
+
+#[test]
+fn a_rules_enabled_state_is_printed() {
+    check(
+        "CREATE TABLE t (id int);\nCREATE RULE r1 AS ON DELETE TO t DO INSTEAD NOTHING",
+        &[
+            (
+                "ALTER TABLE t DISABLE RULE r1",
+                "ALTER TABLE t ENABLE RULE r1",
+            ),
+            (
+                "ALTER TABLE t ENABLE ALWAYS RULE r1",
+                "ALTER TABLE t ENABLE RULE r1",
+            ),
+            (
+                "ALTER TABLE t ENABLE REPLICA RULE r1",
+                "ALTER TABLE t ENABLE RULE r1",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_composite_types_attribute_collation_is_printed() {
+    check(
+        "CREATE TYPE pair AS (x int, y text)",
+        &[(
+            "ALTER TYPE pair ALTER ATTRIBUTE y TYPE text COLLATE \"C\"",
+            "ALTER TYPE pair ALTER ATTRIBUTE y TYPE text",
+        )],
+    );
+    let (_db, s) = build("CREATE TYPE pair AS (x int, y text COLLATE \"C\")");
+    let text = s.text();
+    assert!(
+        text.contains("composite (x integer, y text collate pg_catalog.\"C\")"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_typed_tables_type_is_printed() {
+    check(
+        "CREATE TYPE pair AS (x int, y text);\nCREATE TYPE other AS (x int, y text);\nCREATE TABLE tt OF pair",
+        &[
+            ("ALTER TABLE tt NOT OF", "ALTER TABLE tt OF pair"),
+            (
+                "ALTER TABLE tt NOT OF;\nALTER TABLE tt OF other",
+                "ALTER TABLE tt NOT OF;\nALTER TABLE tt OF pair",
+            ),
+        ],
+    );
+    let (_db, s) = build("CREATE TYPE pair AS (x int, y text);\nCREATE TABLE tt OF pair");
+    assert!(s.text().contains("\n  of public.pair"), "{}", s.text());
+}
+
+#[test]
+fn toast_storage_parameters_print_with_the_tables() {
+    check(
+        "CREATE TABLE t (id int, s text);\nCREATE MATERIALIZED VIEW m AS SELECT 'x'::text AS s",
+        &[
+            (
+                "ALTER TABLE t SET (toast.autovacuum_enabled = false)",
+                "ALTER TABLE t RESET (toast.autovacuum_enabled)",
+            ),
+            (
+                "ALTER TABLE t SET (toast.autovacuum_vacuum_threshold = 100, fillfactor = 70)",
+                "ALTER TABLE t RESET (fillfactor, toast.autovacuum_vacuum_threshold)",
+            ),
+            (
+                "ALTER MATERIALIZED VIEW m SET (toast.autovacuum_enabled = false)",
+                "ALTER MATERIALIZED VIEW m RESET (toast.autovacuum_enabled)",
+            ),
+        ],
+    );
+    let (_db, s) = build(
+        "CREATE TABLE t (id int, s text) WITH (toast.autovacuum_enabled = false, fillfactor = 70, autovacuum_enabled = true)",
+    );
+    let text = s.text();
+    assert!(
+        text.contains(
+            "with (autovacuum_enabled=true, fillfactor=70, toast.autovacuum_enabled=false)"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_index_columns_statistics_target_is_printed() {
+    check(
+        "CREATE TABLE t (id int, a int, b int);\nCREATE INDEX i1 ON t ((a + 1), (b * 2))",
+        &[
+            (
+                "ALTER INDEX i1 ALTER COLUMN 1 SET STATISTICS 300",
+                "ALTER INDEX i1 ALTER COLUMN 1 SET STATISTICS -1",
+            ),
+            (
+                "ALTER INDEX i1 ALTER COLUMN 2 SET STATISTICS 0",
+                "ALTER INDEX i1 ALTER COLUMN 2 SET STATISTICS -1",
+            ),
+        ],
+    );
+}
+
+/// `DEPENDS ON EXTENSION` makes dropping the extension drop the object: a routine, index,
+/// trigger or materialized view marked so differs from one that is not.
+#[test]
+fn dependencies_on_extensions_are_printed() {
+    check(
+        "CREATE TABLE t (a int);\nCREATE INDEX i ON t (a);\n\
+         CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';\n\
+         CREATE FUNCTION tf() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';\n\
+         CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION tf();\n\
+         CREATE MATERIALIZED VIEW m AS SELECT 1 AS x",
+        &[
+            (
+                "ALTER FUNCTION f() DEPENDS ON EXTENSION plpgsql",
+                "ALTER FUNCTION f() NO DEPENDS ON EXTENSION plpgsql",
+            ),
+            (
+                "ALTER INDEX i DEPENDS ON EXTENSION plpgsql",
+                "ALTER INDEX i NO DEPENDS ON EXTENSION plpgsql",
+            ),
+            (
+                "ALTER TRIGGER tr ON t DEPENDS ON EXTENSION plpgsql",
+                "ALTER TRIGGER tr ON t NO DEPENDS ON EXTENSION plpgsql",
+            ),
+            (
+                "ALTER MATERIALIZED VIEW m DEPENDS ON EXTENSION plpgsql",
+                "ALTER MATERIALIZED VIEW m NO DEPENDS ON EXTENSION plpgsql",
+            ),
+        ],
+    );
+}

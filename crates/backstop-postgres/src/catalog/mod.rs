@@ -7,13 +7,15 @@
 //! `type s.t`, `extension e`, `schema s`. A table's lines are its columns (name, type,
 //! collation, NOT NULL, identity, default/generation expression, and when not the default
 //! storage, compression, statistics target, options, FDW options), constraints (by name,
-//! with NOT VALID), indexes (with INVALID, REPLICA IDENTITY), triggers, rules, policies,
-//! extended statistics, comments and table-level properties. Properties that have a
-//! default print only when they differ from it, so a schema without them keeps the text it
-//! always had. Lines are sorted, so column order and creation order never show; OIDs never
-//! appear. Multi-line definitions (views, functions) are kept on one line with `\n`
-//! escaped, so sorting can't scramble them. Objects created by extensions are left out,
-//! and so are backstop's own tables; anything else in its schema prints.
+//! with NOT VALID), indexes (with INVALID, REPLICA IDENTITY, column statistics targets),
+//! triggers, rules (with their enabled state), policies, extended statistics, comments,
+//! `DEPENDS ON EXTENSION` and table-level properties (the TOAST table's storage parameters
+//! among them). Properties that have a default print only when they differ from it, so a
+//! schema without them keeps the text it always had. Lines are sorted, so column order and
+//! creation order never show; OIDs never appear. Multi-line definitions (views, functions)
+//! are kept on one line with `\n` escaped, so sorting can't scramble them. Objects created
+//! by extensions are left out, and so are backstop's own tables; anything else in its
+//! schema prints.
 //!
 //! # Incremental reads
 //! The engine reads the schema after every migration, inside the migration's transaction.
@@ -44,13 +46,14 @@
 //!
 //! - in a new transaction, a re-read relation's column, constraint and index lines whose
 //!   catalog rows are all older than the previous read (`xmin` before its snapshot's
-//!   `xmin`) are not printed again: the statement answers with a marker and the line the
-//!   previous read kept is used. Printing (`pg_get_indexdef`, `format_type`, …) is most
-//!   of a read's cost on a wide table that a migration merely locks (a foreign key to it,
-//!   a new column). A line can also print names kept elsewhere: a renamed root, or an
-//!   index whose line changed (a regclass constant names it), re-reads its dependants in
-//!   full, and the relation itself is printed in full when its own name or a column's
-//!   changed;
+//!   `xmin`; an index's line prints from its pg_index, pg_class and pg_attribute rows, an
+//!   exclusion constraint's from its index's pg_class row too) are not printed again: the
+//!   statement answers with a marker and the line the previous read kept is used.
+//!   Printing (`pg_get_indexdef`, `format_type`, …) is most of a read's cost on a wide
+//!   table that a migration merely locks (a foreign key to it, a new column). A line can
+//!   also print names kept elsewhere: a renamed root, or an index whose line changed (a
+//!   regclass constant names it), re-reads its dependants in full, and the relation itself
+//!   is printed in full when its own name or a column's changed;
 //! - a read after a transaction (or the part of one since the last read) updated a
 //!   catalog of names `pg_depend` can't trace to what prints them (collations, operator
 //!   classes and families, operators, text search objects, access methods, schemas,
@@ -74,9 +77,9 @@
 //! a transaction, or the bookkeeping can't vouch for what happened in between (a rollback,
 //! DDL committed without a read, a schema rename), the read is a full one. What the
 //! incremental path cannot see — and a full read would — is DDL committed by *other*
-//! sessions while a migration runs, `ALTER EXTENSION … ADD/DROP` membership changes made
-//! where the statement's text doesn't name `EXTENSION` (the driver reads in full after one
-//! that does: by a function, say), and
+//! sessions while a migration runs, `ALTER EXTENSION … ADD/DROP` membership changes and
+//! `DEPENDS ON EXTENSION` made where the statement's text doesn't name `EXTENSION` (the
+//! driver reads in full after one that does: by a function, say), and
 //! DDL in a savepoint that was open across the previous read. A relation such a change
 //! made stale keeps the stale lines when it is re-read later, as long as their rows are
 //! older than the last read. Backstop holds the migration lock, and the full read at the

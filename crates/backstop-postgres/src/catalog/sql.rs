@@ -101,6 +101,10 @@ const REL_CTE: &str = r#"
 rel AS (
     SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.reloptions, c.relrowsecurity,
            c.relforcerowsecurity, c.relispartition, c.relpartbound, c.relreplident, c.relam,
+           c.reloftype,
+           -- `ALTER TABLE … SET (toast.…)` keeps its options on the TOAST table's row
+           CASE WHEN c.reltoastrelid <> 0 THEN (SELECT tc.reloptions FROM pg_catalog.pg_class tc
+                                                 WHERE tc.oid = c.reltoastrelid) END AS toastoptions,
            ns.nspname
       FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {REL}
@@ -150,8 +154,14 @@ SELECT 'r', c.oid,
        || pg_catalog.quote_ident(c.nspname) || '.' || pg_catalog.quote_ident(c.relname),
        pg_catalog.array_remove(ARRAY[
            CASE WHEN c.relpersistence = 'u' THEN 'unlogged' END,
-           CASE WHEN c.reloptions IS NOT NULL THEN 'with (' ||
-                (SELECT pg_catalog.string_agg(o, ', ' ORDER BY o) FROM pg_catalog.unnest(c.reloptions) o) || ')' END,
+           -- the TOAST table's options as `toast.name=value` among the table's own, as
+           -- `ALTER TABLE … SET (toast.…)` names them
+           CASE WHEN c.reloptions IS NOT NULL OR c.toastoptions IS NOT NULL THEN 'with (' ||
+                (SELECT pg_catalog.string_agg(w.o, ', ' ORDER BY w.o COLLATE "C")
+                   FROM (SELECT pg_catalog.unnest(c.reloptions) AS o
+                         UNION ALL SELECT 'toast.' || pg_catalog.unnest(c.toastoptions)) w) || ')' END,
+           -- a typed table (`CREATE TABLE … OF type`; `NOT OF` clears it)
+           CASE WHEN c.reloftype <> 0 THEN 'of ' || pg_catalog.format_type(c.reloftype, NULL) END,
            CASE WHEN c.relrowsecurity THEN 'row level security' END,
            CASE WHEN c.relforcerowsecurity THEN 'force row level security' END,
            CASE WHEN c.relkind = 'p' THEN 'partition by ' || pg_catalog.pg_get_partkeydef(c.oid) END,
@@ -258,26 +268,47 @@ SELECT 'r', c.oid,
                   END
              FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind <> 'S')
-       -- pg_get_constraintdef prints NOT VALID and DEFERRABLE states itself
+       -- pg_get_constraintdef prints NOT VALID and DEFERRABLE states itself. An exclusion
+       -- constraint prints its index's storage parameters too, which live in the index's
+       -- pg_class row.
        || ARRAY(
-           SELECT CASE WHEN {REUSE} AND {OLD:k} THEN '=&' || k.oid
+           SELECT CASE WHEN {REUSE} AND {OLD:k}
+                        AND (k.contype <> 'x' OR (SELECT {OLD:kc} FROM pg_catalog.pg_class kc WHERE kc.oid = k.conindid))
+                       THEN '=&' || k.oid
                        ELSE '&' || k.oid || ' constraint ' || pg_catalog.quote_ident(k.conname) || ' ' || pg_catalog.pg_get_constraintdef(k.oid) END
              FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid)
+       -- an index's line: its definition, its state, the statistics targets of its columns
+       -- (`ALTER INDEX … ALTER COLUMN n SET STATISTICS`, kept in the index's pg_attribute
+       -- rows; only expression columns take one, so only indexes with expressions are
+       -- looked at) and the extensions it was marked as depending on
        || ARRAY(
-           SELECT CASE WHEN {REUSE} AND {OLD:i}
-                        AND (SELECT {OLD:ic} FROM pg_catalog.pg_class ic WHERE ic.oid = i.indexrelid)
+           SELECT CASE WHEN {REUSE} AND {OLD:i} AND {OLD:ic}
+                        AND (i.indexprs IS NULL
+                             OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute ia
+                                             WHERE ia.attrelid = i.indexrelid AND NOT {OLD:ia}))
                        THEN '=%' || i.indexrelid
                        ELSE '%' || i.indexrelid || ' ' || pg_catalog.pg_get_indexdef(i.indexrelid)
                             || CASE WHEN NOT i.indisvalid THEN ' INVALID' ELSE '' END
-                            || CASE WHEN i.indisreplident THEN ' REPLICA IDENTITY' ELSE '' END END
-             FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)
+                            || CASE WHEN i.indisreplident THEN ' REPLICA IDENTITY' ELSE '' END
+                            -- -1 up to PostgreSQL 16, NULL from 17 on
+                            || CASE WHEN i.indexprs IS NOT NULL THEN
+                                   COALESCE((SELECT pg_catalog.string_agg(' column ' || ia.attnum || ' statistics ' || ia.attstattarget, '' ORDER BY ia.attnum)
+                                               FROM pg_catalog.pg_attribute ia
+                                              WHERE ia.attrelid = i.indexrelid AND ia.attstattarget IS NOT NULL AND ia.attstattarget <> -1), '')
+                                   ELSE '' END
+                            || {EXTDEPS:pg_class:i.indexrelid} END
+             FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+            WHERE i.indrelid = c.oid)
        || ARRAY(
            SELECT pg_catalog.pg_get_triggerdef(g.oid)
                   || CASE g.tgenabled WHEN 'D' THEN ' DISABLED' WHEN 'R' THEN ' ENABLE REPLICA'
                                       WHEN 'A' THEN ' ENABLE ALWAYS' ELSE '' END
+                  || {EXTDEPS:pg_trigger:g.oid}
              FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal)
        || ARRAY(
            SELECT pg_catalog.pg_get_ruledef(w.oid)
+                  || CASE w.ev_enabled WHEN 'D' THEN ' DISABLED' WHEN 'R' THEN ' ENABLE REPLICA'
+                                       WHEN 'A' THEN ' ENABLE ALWAYS' ELSE '' END
              FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN')
        || ARRAY(
            SELECT 'policy ' || pg_catalog.quote_ident(p.polname)
@@ -301,7 +332,12 @@ SELECT 'r', c.oid,
             WHERE dc.objoid = c.oid AND dc.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
            UNION ALL
            SELECT 'statistics ' || pg_catalog.pg_get_statisticsobjdef(sx.oid) {STXTARGET}
-             FROM pg_catalog.pg_statistic_ext sx WHERE sx.stxrelid = c.oid),
+             FROM pg_catalog.pg_statistic_ext sx WHERE sx.stxrelid = c.oid
+           -- `ALTER MATERIALIZED VIEW … DEPENDS ON EXTENSION`
+           UNION ALL
+           SELECT 'depends on extension ' || pg_catalog.quote_ident(e.extname)
+             FROM pg_catalog.pg_depend dx JOIN pg_catalog.pg_extension e ON e.oid = dx.refobjid
+            WHERE c.relkind = 'm' AND {EXTDEP_WHERE:pg_class:c.oid}),
        ARRAY(SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)
   FROM rel c
 "#;
@@ -341,7 +377,11 @@ SELECT 'f', p.oid,
                           || COALESCE(' initcond ' || pg_catalog.quote_literal(a.agginitval), '')
                           || ' kind ' || a.aggkind::pg_catalog.text
                      FROM pg_catalog.pg_aggregate a WHERE a.aggfnoid = p.oid) END,
-             {COMMENT:p:pg_proc}],
+             {COMMENT:p:pg_proc}]
+       -- `ALTER FUNCTION … DEPENDS ON EXTENSION`: dropping the extension drops the routine
+       || ARRAY(SELECT 'depends on extension ' || pg_catalog.quote_ident(e.extname)
+                  FROM pg_catalog.pg_depend dx JOIN pg_catalog.pg_extension e ON e.oid = dx.refobjid
+                 WHERE {EXTDEP_WHERE:pg_proc:p.oid}),
        NULL
   FROM proc p
 UNION ALL
@@ -362,10 +402,17 @@ SELECT 't', t.oid, 'type ' || pg_catalog.quote_ident(t.nspname) || '.' || pg_cat
                      || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END
                      || COALESCE(' default ' || pg_catalog.pg_get_expr(t.typdefaultbin, 0), '')
        -- attribute order of a composite type is semantic (row constructors): one line
+       -- an attribute's collation prints as a column's does: only when not its type's
        WHEN 'c' THEN 'composite (' || COALESCE((
                          SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname) || ' '
-                                    || pg_catalog.format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
-                           FROM pg_catalog.pg_attribute a
+                                    || pg_catalog.format_type(a.atttypid, a.atttypmod)
+                                    || CASE WHEN a.attcollation <> 0 AND a.attcollation <> ty.typcollation
+                                            THEN ' collate ' || (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
+                                                                   FROM pg_catalog.pg_collation co
+                                                                   JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+                                                                  WHERE co.oid = a.attcollation)
+                                            ELSE '' END, ', ' ORDER BY a.attnum)
+                           FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
                           WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')'
        WHEN 'r' THEN (
            SELECT 'range subtype ' || pg_catalog.format_type(rg.rngsubtype, NULL)
@@ -445,7 +492,20 @@ fn rel_select(reuse: bool, version: i32) -> String {
                 "false"
             },
         );
-    for alias in ["a", "d", "k", "i", "ic"] {
+    out = out
+        .replace(
+            "{EXTDEPS:pg_class:i.indexrelid}",
+            &ext_deps_suffix("pg_class", "i.indexrelid"),
+        )
+        .replace(
+            "{EXTDEPS:pg_trigger:g.oid}",
+            &ext_deps_suffix("pg_trigger", "g.oid"),
+        )
+        .replace(
+            "{EXTDEP_WHERE:pg_class:c.oid}",
+            &ext_dep_where("pg_class", "c.oid"),
+        );
+    for alias in ["a", "d", "k", "kc", "i", "ic", "ia"] {
         let old = if reuse {
             format!("pg_catalog.age({alias}.xmin) > pg_catalog.age((SELECT hx FROM ru))")
         } else {
@@ -454,6 +514,27 @@ fn rel_select(reuse: bool, version: i32) -> String {
         out = out.replace(&format!("{{OLD:{alias}}}"), &old);
     }
     out
+}
+
+/// The condition on `pg_depend dx` for the extensions object `obj` of catalog `catalog`
+/// was marked as depending on (`ALTER … DEPENDS ON EXTENSION`, deptype `x`).
+fn ext_dep_where(catalog: &str, obj: &str) -> String {
+    format!(
+        "dx.classid = 'pg_catalog.{catalog}'::pg_catalog.regclass AND dx.objid = {obj} AND dx.objsubid = 0 \
+         AND dx.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND dx.deptype = 'x'"
+    )
+}
+
+/// ` DEPENDS ON EXTENSION e` for each extension an index or trigger was marked as
+/// depending on, or ''.
+fn ext_deps_suffix(catalog: &str, obj: &str) -> String {
+    format!(
+        "COALESCE((SELECT pg_catalog.string_agg(' DEPENDS ON EXTENSION ' || pg_catalog.quote_ident(e.extname), '' \
+                                                 ORDER BY e.extname) \
+                     FROM pg_catalog.pg_depend dx JOIN pg_catalog.pg_extension e ON e.oid = dx.refobjid \
+                    WHERE {}), '')",
+        ext_dep_where(catalog, obj)
+    )
 }
 
 /// A column's compression method when set (`attcompression`, PostgreSQL 14+; `\0` is the
@@ -596,6 +677,10 @@ pub fn canonical_other(full: bool) -> String {
             .replace("{EXT}", ext)
             .replace("{NS}", ns)
             .replace("{COMMENT:p:pg_proc}", &comment_line("p", "pg_proc"))
+            .replace(
+                "{EXTDEP_WHERE:pg_proc:p.oid}",
+                &ext_dep_where("pg_proc", "p.oid"),
+            )
             .replace("{COMMENT:t:pg_type}", &comment_line("t", "pg_type"))
             .replace(
                 "{COMMENT:n:pg_namespace}",
@@ -837,6 +922,9 @@ lkmap AS MATERIALIZED (
 const LROWS_CTE: &str = r#"
 lrows AS MATERIALIZED (
     SELECT l.lockoid AS rel, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_class x ON x.oid = l.lockoid
+    -- the TOAST table's row: it holds the `toast.…` storage parameters
+    UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_class r ON r.oid = l.lockoid
+                                                  JOIN pg_catalog.pg_class x ON x.oid = r.reltoastrelid
     UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_attribute x ON x.attrelid = l.lockoid
     UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_attrdef x ON x.adrelid = l.lockoid
     UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_constraint x ON x.conrelid = l.lockoid
@@ -1215,8 +1303,9 @@ pub const STAMPED: &[&str] = &[
 /// hash the sum did not have, and a delete lowers the count: a change goes unnoticed only
 /// if hashes cancel out exactly (the sums of the ids themselves can: a transaction that
 /// got its id before the stamp and commits after it writes rows *older* than some already
-/// there). Of pg_depend only extension membership and sequence ownership (deptypes `e`
-/// and `a`) shape the text; roles
+/// there). Of pg_depend only extension membership, sequence ownership and the
+/// dependencies `DEPENDS ON EXTENSION` declares (deptypes `e`, `a` and `x`) shape the
+/// text; roles
 /// are printed only in policies, so only the roles policies name count, by oid and name
 /// from pg_roles (readable by every user; roles are shared by the whole cluster, and
 /// creating one elsewhere must not look like a change here).
@@ -1235,7 +1324,7 @@ pub fn stamp() -> String {
         )
     };
     let mut parts: Vec<String> = STAMPED.iter().map(|c| part(c, "")).collect();
-    parts.push(part("pg_depend", " WHERE x.deptype IN ('e', 'a')"));
+    parts.push(part("pg_depend", " WHERE x.deptype IN ('e', 'a', 'x')"));
     parts.push(
         "SELECT 'pg_roles', pg_catalog.count(*), \
          pg_catalog.sum(pg_catalog.hashtext(x.oid::pg_catalog.text || ':' || x.rolname)::pg_catalog.int8) \
