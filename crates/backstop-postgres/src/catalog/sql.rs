@@ -275,7 +275,7 @@ SELECT 'r', c.oid,
            SELECT CASE WHEN {REUSE} AND {OLD:k}
                         AND (k.contype <> 'x' OR (SELECT {OLD:kc} FROM pg_catalog.pg_class kc WHERE kc.oid = k.conindid))
                        THEN '=&' || k.oid
-                       ELSE '&' || k.oid || ' constraint ' || pg_catalog.quote_ident(k.conname) || ' ' || pg_catalog.pg_get_constraintdef(k.oid) END
+                       ELSE '&' || k.oid || ' constraint ' || pg_catalog.quote_ident(k.conname) || ' ' || {CONDEF} END
              FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid)
        -- an index's line: its definition, its state, the statistics targets of its columns
        -- (`ALTER INDEX … ALTER COLUMN n SET STATISTICS`, kept in the index's pg_attribute
@@ -287,7 +287,7 @@ SELECT 'r', c.oid,
                              OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute ia
                                              WHERE ia.attrelid = i.indexrelid AND NOT {OLD:ia}))
                        THEN '=%' || i.indexrelid
-                       ELSE '%' || i.indexrelid || ' ' || pg_catalog.pg_get_indexdef(i.indexrelid)
+                       ELSE '%' || i.indexrelid || ' ' || {INDEXDEF}
                             || CASE WHEN NOT i.indisvalid THEN ' INVALID' ELSE '' END
                             || CASE WHEN i.indisreplident THEN ' REPLICA IDENTITY' ELSE '' END
                             -- -1 up to PostgreSQL 16, NULL from 17 on
@@ -300,7 +300,7 @@ SELECT 'r', c.oid,
              FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
             WHERE i.indrelid = c.oid)
        || ARRAY(
-           SELECT pg_catalog.pg_get_triggerdef(g.oid)
+           SELECT {TRIGDEF}
                   || CASE g.tgenabled WHEN 'D' THEN ' DISABLED' WHEN 'R' THEN ' ENABLE REPLICA'
                                       WHEN 'A' THEN ' ENABLE ALWAYS' ELSE '' END
                   || {EXTDEPS:pg_trigger:g.oid}
@@ -493,6 +493,9 @@ fn rel_select(reuse: bool, version: i32) -> String {
             },
         );
     out = out
+        .replace("{CONDEF}", &constraint_def())
+        .replace("{INDEXDEF}", &index_def())
+        .replace("{TRIGDEF}", TRIGGER_DEF)
         .replace(
             "{EXTDEPS:pg_class:i.indexrelid}",
             &ext_deps_suffix("pg_class", "i.indexrelid"),
@@ -515,6 +518,87 @@ fn rel_select(reuse: bool, version: i32) -> String {
     }
     out
 }
+
+/// `def`, a definition that ends in `WITH (options)` and then `tail` when the index whose
+/// storage parameters `opts` holds has any (`pg_get_indexdef`, an exclusion constraint's
+/// `pg_get_constraintdef`), with those options sorted. They print in the order stored,
+/// and `ALTER INDEX … RESET` then `SET` moves one to the end: the same index would print
+/// two ways. Only that clause is rewritten, found by its exact text right before `tail`
+/// (the predicate and the constraint's states, printed after it), spelled as the server
+/// spells it (`name=value`, the value quoted unless it is a plain identifier); when it is
+/// not found there, `def` is left as printed.
+fn with_sorted(def: &str, opts: &str, tail: &str) -> String {
+    // `name=value` as the server prints it; the value is all after the first `=` ('' when
+    // there is none: `substr` past the end)
+    let value = "pg_catalog.substr(u.o, pg_catalog.length(pg_catalog.split_part(u.o, '=', 1)) + 2)";
+    let item = format!(
+        "pg_catalog.quote_ident(pg_catalog.split_part(u.o, '=', 1)) || '=' || \
+         CASE WHEN pg_catalog.quote_ident({value}) = {value} THEN {value} \
+              ELSE '''' || pg_catalog.replace({value}, '''', '''''') || '''' END"
+    );
+    // One row: the definition, the tail, and the clause's list as stored (`f`) and sorted
+    // (`s`); the clause is the `length(f) + 8` characters before the tail.
+    format!(
+        "CASE WHEN pg_catalog.cardinality({opts}) > 1 THEN (
+             SELECT CASE WHEN pg_catalog.right(x.d, pg_catalog.length(x.f) + pg_catalog.length(x.t) + 8) = ' WITH (' || x.f || ')' || x.t
+                         THEN pg_catalog.left(x.d, -(pg_catalog.length(x.f) + pg_catalog.length(x.t) + 8)) || ' WITH (' || x.s || ')' || x.t
+                         ELSE x.d END
+               FROM (SELECT {def} AS d, {tail} AS t,
+                            pg_catalog.string_agg({item}, ', ' ORDER BY u.n) AS f,
+                            pg_catalog.string_agg({item}, ', ' ORDER BY u.o COLLATE \"C\") AS s
+                       FROM pg_catalog.unnest({opts}) WITH ORDINALITY u(o, n)) x)
+         ELSE {def} END"
+    )
+}
+
+/// An index's line ([`with_sorted`]): after the options, `pg_get_indexdef` prints only
+/// the predicate.
+fn index_def() -> String {
+    with_sorted(
+        "pg_catalog.pg_get_indexdef(i.indexrelid)",
+        "ic.reloptions",
+        "COALESCE(' WHERE ' || pg_catalog.pg_get_expr(i.indpred, i.indrelid), '')",
+    )
+}
+
+/// A constraint's definition; an exclusion constraint's with its options sorted
+/// ([`with_sorted`]): after them it prints its predicate, in parentheses, and its states.
+fn constraint_def() -> String {
+    let tail = "(SELECT COALESCE(' WHERE (' || pg_catalog.pg_get_expr(kx.indpred, kx.indrelid) || ')', '') \
+                   FROM pg_catalog.pg_index kx WHERE kx.indexrelid = k.conindid) \
+                || CASE WHEN k.condeferrable THEN ' DEFERRABLE' ELSE '' END \
+                || CASE WHEN k.condeferred THEN ' INITIALLY DEFERRED' ELSE '' END \
+                || CASE WHEN NOT k.convalidated THEN ' NOT VALID' ELSE '' END";
+    format!(
+        "CASE WHEN k.contype = 'x' THEN {} ELSE pg_catalog.pg_get_constraintdef(k.oid) END",
+        with_sorted(
+            "pg_catalog.pg_get_constraintdef(k.oid)",
+            "(SELECT kc.reloptions FROM pg_catalog.pg_class kc WHERE kc.oid = k.conindid)",
+            tail,
+        )
+    )
+}
+
+/// A trigger's definition with the columns of `UPDATE OF a, b` sorted: the trigger fires
+/// when any of them is updated, so their order means nothing, yet it prints in the order
+/// given. The list is looked for after the trigger's name (which may spell anything),
+/// exactly as `pg_get_triggerdef` prints it; when it is not found there the definition is
+/// left as printed.
+const TRIGGER_DEF: &str = r#"CASE WHEN pg_catalog.cardinality(g.tgattr::pg_catalog.int2[]) > 1 THEN (
+    SELECT CASE WHEN x.p > 0
+                THEN pg_catalog.left(x.d, x.pre + x.p - 1) || ' UPDATE OF ' || x.s || ' '
+                     || pg_catalog.substr(x.d, x.pre + x.p + pg_catalog.length(x.u) + 12)
+                ELSE x.d END
+      FROM (SELECT y.d, y.pre, y.u, y.s, pg_catalog.strpos(pg_catalog.substr(y.d, y.pre + 1), ' UPDATE OF ' || y.u || ' ') AS p
+              FROM (SELECT pg_catalog.pg_get_triggerdef(g.oid) AS d,
+                           pg_catalog.length('CREATE ' || CASE WHEN g.tgconstraint <> 0 THEN 'CONSTRAINT ' ELSE '' END
+                                             || 'TRIGGER ' || pg_catalog.quote_ident(g.tgname)) AS pre,
+                           pg_catalog.string_agg(pg_catalog.quote_ident(ta.attname), ', ' ORDER BY q.n) AS u,
+                           pg_catalog.string_agg(pg_catalog.quote_ident(ta.attname), ', '
+                                                 ORDER BY pg_catalog.quote_ident(ta.attname) COLLATE "C") AS s
+                      FROM pg_catalog.unnest(g.tgattr::pg_catalog.int2[]) WITH ORDINALITY q(a, n)
+                      JOIN pg_catalog.pg_attribute ta ON ta.attrelid = g.tgrelid AND ta.attnum = q.a) y) x)
+    ELSE pg_catalog.pg_get_triggerdef(g.oid) END"#;
 
 /// The condition on `pg_depend dx` for the extensions object `obj` of catalog `catalog`
 /// was marked as depending on (`ALTER … DEPENDS ON EXTENSION`, deptype `x`).
