@@ -393,8 +393,9 @@ fn mentions_track_counts(sql: &str) -> bool {
 }
 
 /// Whether `sql` may change what belongs to an extension (`ALTER EXTENSION … ADD|DROP`,
-/// `CREATE|DROP|ALTER EXTENSION`): membership lives in pg_depend alone, takes no relation
-/// lock and moves no counter the incremental read watches, so the read after such a
+/// `CREATE|DROP|ALTER EXTENSION`) or depends on one (`ALTER … [NO] DEPENDS ON
+/// EXTENSION`): both live in pg_depend alone, take no relation lock (or none a routine
+/// has) and move no counter the incremental read watches, so the read after such a
 /// statement is a full one.
 fn mentions_extension(sql: &str) -> bool {
     mentions(sql, b"extension")

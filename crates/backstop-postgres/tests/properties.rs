@@ -381,3 +381,257 @@ fn function_set_clauses_print_in_a_canonical_order() {
         )],
     );
 }
+
+#[test]
+fn a_rules_enabled_state_is_printed() {
+    check(
+        "CREATE TABLE t (id int);\nCREATE RULE r1 AS ON DELETE TO t DO INSTEAD NOTHING",
+        &[
+            (
+                "ALTER TABLE t DISABLE RULE r1",
+                "ALTER TABLE t ENABLE RULE r1",
+            ),
+            (
+                "ALTER TABLE t ENABLE ALWAYS RULE r1",
+                "ALTER TABLE t ENABLE RULE r1",
+            ),
+            (
+                "ALTER TABLE t ENABLE REPLICA RULE r1",
+                "ALTER TABLE t ENABLE RULE r1",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_composite_types_attribute_collation_is_printed() {
+    check(
+        "CREATE TYPE pair AS (x int, y text)",
+        &[(
+            "ALTER TYPE pair ALTER ATTRIBUTE y TYPE text COLLATE \"C\"",
+            "ALTER TYPE pair ALTER ATTRIBUTE y TYPE text",
+        )],
+    );
+    let (_db, s) = build("CREATE TYPE pair AS (x int, y text COLLATE \"C\")");
+    let text = s.text();
+    assert!(
+        text.contains("composite (x integer, y text collate pg_catalog.\"C\")"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_typed_tables_type_is_printed() {
+    check(
+        "CREATE TYPE pair AS (x int, y text);\nCREATE TYPE other AS (x int, y text);\nCREATE TABLE tt OF pair",
+        &[
+            ("ALTER TABLE tt NOT OF", "ALTER TABLE tt OF pair"),
+            (
+                "ALTER TABLE tt NOT OF;\nALTER TABLE tt OF other",
+                "ALTER TABLE tt NOT OF;\nALTER TABLE tt OF pair",
+            ),
+        ],
+    );
+    let (_db, s) = build("CREATE TYPE pair AS (x int, y text);\nCREATE TABLE tt OF pair");
+    assert!(s.text().contains("\n  of public.pair"), "{}", s.text());
+}
+
+#[test]
+fn toast_storage_parameters_print_with_the_tables() {
+    check(
+        "CREATE TABLE t (id int, s text);\nCREATE MATERIALIZED VIEW m AS SELECT 'x'::text AS s",
+        &[
+            (
+                "ALTER TABLE t SET (toast.autovacuum_enabled = false)",
+                "ALTER TABLE t RESET (toast.autovacuum_enabled)",
+            ),
+            (
+                "ALTER TABLE t SET (toast.autovacuum_vacuum_threshold = 100, fillfactor = 70)",
+                "ALTER TABLE t RESET (fillfactor, toast.autovacuum_vacuum_threshold)",
+            ),
+            (
+                "ALTER MATERIALIZED VIEW m SET (toast.autovacuum_enabled = false)",
+                "ALTER MATERIALIZED VIEW m RESET (toast.autovacuum_enabled)",
+            ),
+        ],
+    );
+    let (_db, s) = build(
+        "CREATE TABLE t (id int, s text) WITH (toast.autovacuum_enabled = false, fillfactor = 70, autovacuum_enabled = true)",
+    );
+    let text = s.text();
+    assert!(
+        text.contains(
+            "with (autovacuum_enabled=true, fillfactor=70, toast.autovacuum_enabled=false)"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_index_columns_statistics_target_is_printed() {
+    check(
+        "CREATE TABLE t (id int, a int, b int);\nCREATE INDEX i1 ON t ((a + 1), (b * 2))",
+        &[
+            (
+                "ALTER INDEX i1 ALTER COLUMN 1 SET STATISTICS 300",
+                "ALTER INDEX i1 ALTER COLUMN 1 SET STATISTICS -1",
+            ),
+            (
+                "ALTER INDEX i1 ALTER COLUMN 2 SET STATISTICS 0",
+                "ALTER INDEX i1 ALTER COLUMN 2 SET STATISTICS -1",
+            ),
+        ],
+    );
+}
+
+/// `DEPENDS ON EXTENSION` makes dropping the extension drop the object: a routine, index,
+/// trigger or materialized view marked so differs from one that is not.
+#[test]
+fn dependencies_on_extensions_are_printed() {
+    check(
+        "CREATE TABLE t (a int);\nCREATE INDEX i ON t (a);\n\
+         CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';\n\
+         CREATE FUNCTION tf() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';\n\
+         CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION tf();\n\
+         CREATE MATERIALIZED VIEW m AS SELECT 1 AS x",
+        &[
+            (
+                "ALTER FUNCTION f() DEPENDS ON EXTENSION plpgsql",
+                "ALTER FUNCTION f() NO DEPENDS ON EXTENSION plpgsql",
+            ),
+            (
+                "ALTER INDEX i DEPENDS ON EXTENSION plpgsql",
+                "ALTER INDEX i NO DEPENDS ON EXTENSION plpgsql",
+            ),
+            (
+                "ALTER TRIGGER tr ON t DEPENDS ON EXTENSION plpgsql",
+                "ALTER TRIGGER tr ON t NO DEPENDS ON EXTENSION plpgsql",
+            ),
+            (
+                "ALTER MATERIALIZED VIEW m DEPENDS ON EXTENSION plpgsql",
+                "ALTER MATERIALIZED VIEW m NO DEPENDS ON EXTENSION plpgsql",
+            ),
+        ],
+    );
+}
+
+/// Storage parameters print in the order stored, and RESET then SET moves one to the end:
+/// the same index, unique or exclusion constraint must print the same either way.
+#[test]
+fn index_storage_parameters_print_sorted() {
+    let base = "CREATE TABLE t (id int, a int, r int4range);\n\
+         CREATE INDEX i1 ON t (a) WITH (fillfactor = 70, deduplicate_items = off);\n\
+         CREATE INDEX i2 ON t (a) WITH (fillfactor = 70, deduplicate_items = off) WHERE a > 0;\n\
+         ALTER TABLE t ADD CONSTRAINT u1 UNIQUE (id) WITH (fillfactor = 80, deduplicate_items = off);\n\
+         ALTER TABLE t ADD CONSTRAINT ex EXCLUDE USING gist (r WITH &&) WITH (fillfactor = 50, buffering = on) \
+         WHERE (a > 0) DEFERRABLE INITIALLY DEFERRED";
+    check(
+        base,
+        &[
+            (
+                "ALTER INDEX i1 RESET (fillfactor)",
+                "ALTER INDEX i1 SET (fillfactor = 70)",
+            ),
+            (
+                "ALTER INDEX i2 RESET (fillfactor)",
+                "ALTER INDEX i2 SET (fillfactor = 70)",
+            ),
+            (
+                "ALTER INDEX u1 RESET (fillfactor)",
+                "ALTER INDEX u1 SET (fillfactor = 80)",
+            ),
+            (
+                "ALTER INDEX ex RESET (fillfactor)",
+                "ALTER INDEX ex SET (fillfactor = 50)",
+            ),
+            (
+                "ALTER INDEX ex SET (fillfactor = 60)",
+                "ALTER INDEX ex SET (fillfactor = 50)",
+            ),
+        ],
+    );
+    let (_db, s) = build(base);
+    let text = s.text();
+    for line in [
+        "CREATE INDEX i1 ON public.t USING btree (a) WITH (deduplicate_items=off, fillfactor='70')\n",
+        "CREATE INDEX i2 ON public.t USING btree (a) WITH (deduplicate_items=off, fillfactor='70') WHERE (a > 0)\n",
+        "CREATE UNIQUE INDEX u1 ON public.t USING btree (id) WITH (deduplicate_items=off, fillfactor='80')\n",
+        "constraint ex EXCLUDE USING gist (r WITH &&) WITH (buffering='on', fillfactor='50') WHERE ((a > 0)) DEFERRABLE INITIALLY DEFERRED\n",
+    ] {
+        assert!(text.contains(line), "{line}in\n{text}");
+    }
+}
+
+/// A trigger on `UPDATE OF a, b` fires when any of them is updated: the order they were
+/// listed in is not part of the schema.
+#[test]
+fn trigger_update_columns_print_sorted() {
+    let base = "CREATE TABLE t (a int, b int, \"c d\" int);\n\
+         CREATE FUNCTION tf() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';\n\
+         CREATE TRIGGER \"x UPDATE OF b, a \" BEFORE INSERT OR UPDATE OF b, a OR DELETE ON t FOR EACH ROW EXECUTE FUNCTION tf();\n\
+         CREATE CONSTRAINT TRIGGER ct AFTER UPDATE OF \"c d\", b, a ON t FOR EACH ROW EXECUTE FUNCTION tf()";
+    check(
+        base,
+        &[
+            (
+                "DROP TRIGGER \"x UPDATE OF b, a \" ON t",
+                "CREATE TRIGGER \"x UPDATE OF b, a \" BEFORE INSERT OR UPDATE OF a, b OR DELETE ON t FOR EACH ROW EXECUTE FUNCTION tf()",
+            ),
+            (
+                "DROP TRIGGER ct ON t",
+                "CREATE CONSTRAINT TRIGGER ct AFTER UPDATE OF a, \"c d\", b ON t FOR EACH ROW EXECUTE FUNCTION tf()",
+            ),
+        ],
+    );
+    let (_db, s) = build(base);
+    let text = s.text();
+    assert!(
+        text.contains("CREATE TRIGGER \"x UPDATE OF b, a \" BEFORE INSERT OR DELETE OR UPDATE OF a, b ON public.t"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CREATE CONSTRAINT TRIGGER ct AFTER UPDATE OF \"c d\", a, b ON public.t"),
+        "{text}"
+    );
+}
+
+/// A list partition holds the rows equal to any of its values: `IN (3, 1, 2)` is the same
+/// partition as `IN (1, 2, 3)`.
+#[test]
+fn list_partition_values_print_sorted() {
+    let base = "CREATE TABLE p (k int) PARTITION BY LIST (k);\n\
+         CREATE TABLE p1 PARTITION OF p FOR VALUES IN (3, 1, -2, NULL);\n\
+         CREATE TABLE q (k text) PARTITION BY LIST (k);\n\
+         CREATE TABLE \"q 1\" PARTITION OF q FOR VALUES IN ('b', 'a, b', 'it''s (x', 'a')";
+    check(
+        base,
+        &[
+            (
+                "ALTER TABLE p DETACH PARTITION p1",
+                "ALTER TABLE p ATTACH PARTITION p1 FOR VALUES IN (NULL, 1, -2, 3)",
+            ),
+            (
+                "ALTER TABLE q DETACH PARTITION \"q 1\"",
+                "ALTER TABLE q ATTACH PARTITION \"q 1\" FOR VALUES IN ('it''s (x', 'a', 'b', 'a, b')",
+            ),
+        ],
+    );
+    let (_db, s) = build(base);
+    let text = s.text();
+    assert!(
+        text.contains("partition of public.p FOR VALUES IN ('-2', 1, 3, NULL)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("partition of public.q FOR VALUES IN ('a', 'a, b', 'b', 'it''s (x')"),
+        "{text}"
+    );
+    // Other values are other partitions.
+    let (_other, o) = build(
+        "CREATE TABLE p (k int) PARTITION BY LIST (k);\nCREATE TABLE p1 PARTITION OF p FOR VALUES IN (3, 1, -2)",
+    );
+    assert_ne!(
+        s.objects.get("table public.p1"),
+        o.objects.get("table public.p1")
+    );
+}

@@ -613,6 +613,139 @@ fn unchanged_lines_are_reused_in_the_next_transaction() {
     assert!(seen.iter().all(|n| *n <= 6 + 3 + 4), "{seen:?}");
 }
 
+/// An index's line also prints what its own pg_class and pg_index rows don't hold: the
+/// statistics targets of its columns (its pg_attribute rows), and an exclusion constraint's
+/// line the storage parameters of its index. Changing only those must print the line
+/// again in the next transaction, while the table's other lines are reused. Repeated until
+/// a read reused lines (other sessions' transactions hold reuse back).
+#[test]
+fn index_lines_are_printed_again_when_what_they_show_from_elsewhere_changes() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    exec(
+        &mut d,
+        "CREATE TABLE t (id int PRIMARY KEY, a int, b text, r int4range);
+         CREATE INDEX i1 ON t ((a + 1));
+         ALTER TABLE t ADD CONSTRAINT ex EXCLUDE USING gist (r WITH &&) WITH (fillfactor = 50)",
+    );
+    let mut prev = d.schema(None).unwrap();
+    for (i, what) in [
+        "ALTER INDEX i1 ALTER COLUMN 1 SET STATISTICS {}",
+        "ALTER INDEX ex SET (fillfactor = {})",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut seen = Vec::new();
+        for n in 0..20 {
+            settle(&db);
+            begin(&mut d);
+            let step = what.replace("{}", &(60 + 2 * n + i).to_string());
+            exec(&mut d, &step);
+            let state = d.schema(Some(&prev)).unwrap();
+            let stats = d.last_schema_read();
+            d.commit().unwrap();
+            assert_same(
+                &fresh_full_read(&db),
+                &state,
+                &format!("after `{step}` ({stats:?})"),
+            );
+            assert!(stats.incremental, "{stats:?}");
+            assert_ne!(prev.fingerprint(), state.fingerprint(), "`{step}`");
+            prev = state;
+            seen.push(stats.reused_lines);
+            if stats.reused_lines > 0 {
+                break;
+            }
+        }
+        assert!(
+            seen.last() > Some(&0),
+            "`{what}`: lines reused per read: {seen:?}"
+        );
+    }
+}
+
+/// A table, routine, type, view or sequence moved into backstop's own schema must not
+/// vanish from the text (a down script could "drop" what its migration created that
+/// way); backstop's own tables never print.
+#[test]
+fn objects_moved_into_backstops_schema_still_print() {
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    d.ensure_history().unwrap();
+    exec(
+        &mut d,
+        "CREATE TABLE newt (id int PRIMARY KEY, a int);
+         CREATE INDEX newt_a ON newt (a);
+         CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';
+         CREATE TYPE e AS ENUM ('x');
+         CREATE VIEW v AS SELECT 1 AS x;
+         CREATE SEQUENCE s",
+    );
+    let base = d.schema(None).unwrap();
+    assert!(
+        !base.text().contains("backstop"),
+        "backstop's own objects print nothing:\n{}",
+        base.text()
+    );
+    let mut prev = base.clone();
+    for (up, down, key) in [
+        (
+            "ALTER TABLE newt SET SCHEMA backstop",
+            "ALTER TABLE backstop.newt SET SCHEMA public",
+            "table backstop.newt",
+        ),
+        (
+            "ALTER FUNCTION f() SET SCHEMA backstop",
+            "ALTER FUNCTION backstop.f() SET SCHEMA public",
+            "function backstop.f()",
+        ),
+        (
+            "ALTER TYPE e SET SCHEMA backstop",
+            "ALTER TYPE backstop.e SET SCHEMA public",
+            "type backstop.e",
+        ),
+        (
+            "ALTER VIEW v SET SCHEMA backstop",
+            "ALTER VIEW backstop.v SET SCHEMA public",
+            "view backstop.v",
+        ),
+        (
+            "ALTER SEQUENCE s SET SCHEMA backstop",
+            "ALTER SEQUENCE backstop.s SET SCHEMA public",
+            "sequence backstop.s",
+        ),
+        (
+            "CREATE TABLE backstop.extra (id int)",
+            "DROP TABLE backstop.extra",
+            "table backstop.extra",
+        ),
+    ] {
+        for (sql, moved) in [(up, true), (down, false)] {
+            begin(&mut d);
+            exec(&mut d, sql);
+            let state = d.schema(Some(&prev)).unwrap();
+            let stats = d.last_schema_read();
+            d.commit().unwrap();
+            assert_same(
+                &fresh_full_read(&db),
+                &state,
+                &format!("after `{sql}` ({stats:?})"),
+            );
+            assert_eq!(
+                state.objects.contains_key(key),
+                moved,
+                "after `{sql}`:\n{}",
+                state.text()
+            );
+            if !moved {
+                assert_same(&base, &state, &format!("`{sql}` undoes `{up}`"));
+            }
+            prev = state;
+        }
+    }
+}
+
 /// Another session's DDL, made in a savepoint and committed only after our read, is newer
 /// than that read: the next read prints it instead of reusing what the read saw.
 #[test]

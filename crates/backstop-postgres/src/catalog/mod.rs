@@ -7,12 +7,16 @@
 //! `type s.t`, `extension e`, `schema s`. A table's lines are its columns (name, type,
 //! collation, NOT NULL, identity, default/generation expression, and when not the default
 //! storage, compression, statistics target, options, FDW options), constraints (by name,
-//! with NOT VALID), indexes (with INVALID, REPLICA IDENTITY), triggers, rules, policies,
-//! extended statistics, comments and table-level properties. Properties that have a
-//! default print only when they differ from it, so a schema without them keeps the text it
-//! always had. Lines are sorted, so column order and creation order never show; OIDs never
-//! appear. Multi-line definitions (views, functions) are kept on one line with `\n`
-//! escaped, so sorting can't scramble them. Objects created by extensions are left out.
+//! with NOT VALID), indexes (with INVALID, REPLICA IDENTITY, column statistics targets),
+//! triggers, rules (with their enabled state), policies, extended statistics, comments,
+//! `DEPENDS ON EXTENSION` and table-level properties (the TOAST table's storage parameters
+//! among them). Properties that have a default print only when they differ from it, so a
+//! schema without them keeps the text it always had. Lines are sorted, so column order and
+//! creation order never show, and so are lists whose order means nothing (an index's
+//! storage parameters, a trigger's `UPDATE OF` columns, a list partition's values); OIDs
+//! never appear. Multi-line definitions (views, functions) are kept on one line with `\n`
+//! escaped, so sorting can't scramble them. Objects created by extensions are left out, and
+//! so are backstop's own tables; anything else in its schema prints.
 //!
 //! # Incremental reads
 //! The engine reads the schema after every migration, inside the migration's transaction.
@@ -43,13 +47,14 @@
 //!
 //! - in a new transaction, a re-read relation's column, constraint and index lines whose
 //!   catalog rows are all older than the previous read (`xmin` before its snapshot's
-//!   `xmin`) are not printed again: the statement answers with a marker and the line the
-//!   previous read kept is used. Printing (`pg_get_indexdef`, `format_type`, …) is most
-//!   of a read's cost on a wide table that a migration merely locks (a foreign key to it,
-//!   a new column). A line can also print names kept elsewhere: a renamed root, or an
-//!   index whose line changed (a regclass constant names it), re-reads its dependants in
-//!   full, and the relation itself is printed in full when its own name or a column's
-//!   changed;
+//!   `xmin`; an index's line prints from its pg_index, pg_class and pg_attribute rows, an
+//!   exclusion constraint's from its index's pg_class row too) are not printed again: the
+//!   statement answers with a marker and the line the previous read kept is used.
+//!   Printing (`pg_get_indexdef`, `format_type`, …) is most of a read's cost on a wide
+//!   table that a migration merely locks (a foreign key to it, a new column). A line can
+//!   also print names kept elsewhere: a renamed root, or an index whose line changed (a
+//!   regclass constant names it), re-reads its dependants in full, and the relation itself
+//!   is printed in full when its own name or a column's changed;
 //! - a read after a transaction (or the part of one since the last read) updated a
 //!   catalog of names `pg_depend` can't trace to what prints them (collations, operator
 //!   classes and families, operators, text search objects, access methods, schemas,
@@ -73,9 +78,9 @@
 //! a transaction, or the bookkeeping can't vouch for what happened in between (a rollback,
 //! DDL committed without a read, a schema rename), the read is a full one. What the
 //! incremental path cannot see — and a full read would — is DDL committed by *other*
-//! sessions while a migration runs, `ALTER EXTENSION … ADD/DROP` membership changes made
-//! where the statement's text doesn't name `EXTENSION` (the driver reads in full after one
-//! that does: by a function, say), and
+//! sessions while a migration runs, `ALTER EXTENSION … ADD/DROP` membership changes and
+//! `DEPENDS ON EXTENSION` made where the statement's text doesn't name `EXTENSION` (the
+//! driver reads in full after one that does: by a function, say), and
 //! DDL in a savepoint that was open across the previous read. A relation such a change
 //! made stale keeps the stale lines when it is re-read later, as long as their rows are
 //! older than the last read. Backstop holds the migration lock, and the full read at the
@@ -363,6 +368,80 @@ fn leading_ident(s: &str) -> &str {
     } else {
         s.split(' ').next().unwrap_or(s)
     }
+}
+
+/// A partition's line with the values of `FOR VALUES IN (…)` sorted: a list partition
+/// holds the rows equal to any of them, so `IN (3, 1, 2)` and `IN (1, 2, 3)` are the same
+/// partition, yet the server prints them in the order given. The line is `partition of
+/// schema.table FOR VALUES IN (v, …)`; values are split at top-level commas (outside
+/// quotes and parentheses) and sorted as printed, `NULL` among them. Any other line, or
+/// one that doesn't parse as expected, is returned as it is.
+fn sorted_list_bound(line: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let parse = || -> Option<String> {
+        // quote_ident'ed names: quoted, or plain words without dots or spaces
+        let ident = |s: &str| -> usize {
+            if s.starts_with('"') {
+                leading_ident(s).len()
+            } else {
+                s.find(['.', ' ']).unwrap_or(s.len())
+            }
+        };
+        let rest = line.strip_prefix("partition of ")?;
+        let schema = &rest[..ident(rest)];
+        let rest = rest[schema.len()..].strip_prefix('.')?;
+        let table = &rest[..ident(rest)];
+        let list = rest
+            .get(table.len()..)?
+            .strip_prefix(" FOR VALUES IN (")?
+            .strip_suffix(')')?;
+        let values = split_top_level(list)?;
+        if values.len() < 2 {
+            return None;
+        }
+        let mut sorted = values.clone();
+        sorted.sort_unstable();
+        (sorted != values).then(|| {
+            format!(
+                "partition of {schema}.{table} FOR VALUES IN ({})",
+                sorted.join(", ")
+            )
+        })
+    };
+    match parse() {
+        Some(s) => Cow::Owned(s),
+        None => Cow::Borrowed(line),
+    }
+}
+
+/// `a, 'b, c', f(1, 2)` → `["a", "'b, c'", "f(1, 2)"]`: split at the commas outside
+/// quotes (single or double, a doubled quote inside staying inside) and parentheses.
+/// `None` when quotes or parentheses don't balance.
+fn split_top_level(s: &str) -> Option<Vec<&str>> {
+    let mut out = Vec::new();
+    let (mut depth, mut quote, mut start) = (0usize, None::<u8>, 0usize);
+    for (i, b) in s.bytes().enumerate() {
+        match quote {
+            // a doubled quote closes and reopens: the same state either way
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None => match b {
+                b'\'' | b'"' => quote = Some(b),
+                b'(' => depth += 1,
+                b')' => depth = depth.checked_sub(1)?,
+                b',' if depth == 0 => {
+                    out.push(s[start..i].trim());
+                    start = i + 1;
+                }
+                _ => {}
+            },
+        }
+    }
+    if quote.is_some() || depth != 0 {
+        return None;
+    }
+    out.push(s[start..].trim());
+    Some(out)
 }
 
 /// A read's snapshot and counters, remembered for the next read.
@@ -1182,7 +1261,7 @@ fn parse_object(
                     }
                 }
             }
-            None => lines.push(escape_line(line)),
+            None => lines.push(escape_line(&sorted_list_bound(line))),
         }
     }
     lines.sort_unstable();
@@ -1371,6 +1450,34 @@ mod tests {
             columns_renamed(&old, &cols(&[(1, "id"), (2, "b")])),
             "drop b, rename a to b"
         );
+    }
+
+    #[test]
+    fn sorts_list_partition_values_only() {
+        assert_eq!(
+            sorted_list_bound("partition of public.p FOR VALUES IN (3, NULL, '-1', 1)"),
+            "partition of public.p FOR VALUES IN ('-1', 1, 3, NULL)"
+        );
+        assert_eq!(
+            sorted_list_bound(
+                "partition of \"my s\".\"p FOR VALUES IN (\" FOR VALUES IN ('b', 'a, (x', 'it''s')"
+            ),
+            "partition of \"my s\".\"p FOR VALUES IN (\" FOR VALUES IN ('a, (x', 'b', 'it''s')"
+        );
+        for unchanged in [
+            "partition of public.p FOR VALUES FROM (2) TO (1)",
+            "partition of public.p FOR VALUES WITH (modulus 4, remainder 1)",
+            "partition of public.p DEFAULT",
+            "inherits public.p",
+            "partition of public.p FOR VALUES IN ('unbalanced, 1)",
+        ] {
+            assert_eq!(sorted_list_bound(unchanged), unchanged);
+        }
+        assert_eq!(
+            split_top_level("f(1, 2), 'a'')', \"x,y\""),
+            Some(vec!["f(1, 2)", "'a'')'", "\"x,y\""])
+        );
+        assert_eq!(split_top_level("a)"), None);
     }
 
     #[test]

@@ -79,26 +79,36 @@ const PINNED: [(&str, &str); 8] = [
     ("standard_conforming_strings", "on"),
 ];
 
-/// User schemas: not the system's, not backstop's own, not created by an extension.
+/// The schemas read: not the system's, not created by an extension. backstop's own schema
+/// is among them, but prints no `schema` root and its three tables are left out
+/// ([`REL_CTE`]): anything else in it — a table moved there with `SET SCHEMA` — prints
+/// like an object of any other schema, instead of vanishing from the text.
 const NS_CTE: &str = r#"
 ns AS MATERIALIZED (
     SELECT n.oid, n.nspname
       FROM pg_catalog.pg_namespace n
-     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'backstop')
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
        AND pg_catalog.left(n.nspname, 8) NOT IN ('pg_toast', 'pg_temp_')
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                         WHERE d.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
                           AND d.objid = n.oid AND d.deptype = 'e')
 )"#;
 
-/// `{REL}`: `true`, or a filter on `c.oid`.
+/// `{REL}`: `true`, or a filter on `c.oid`. backstop's own tables (`backstop.migrations`,
+/// `.events`, `.state`, with their indexes, constraints and row types) are left out by
+/// name: they are not user schema.
 const REL_CTE: &str = r#"
 rel AS (
     SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.reloptions, c.relrowsecurity,
            c.relforcerowsecurity, c.relispartition, c.relpartbound, c.relreplident, c.relam,
+           c.reloftype,
+           -- `ALTER TABLE … SET (toast.…)` keeps its options on the TOAST table's row
+           CASE WHEN c.reltoastrelid <> 0 THEN (SELECT tc.reloptions FROM pg_catalog.pg_class tc
+                                                 WHERE tc.oid = c.reltoastrelid) END AS toastoptions,
            ns.nspname
       FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {REL}
+       AND NOT (ns.nspname = 'backstop' AND c.relkind = 'r' AND c.relname IN ('migrations', 'events', 'state'))
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
                           AND d.objid = c.oid AND d.deptype = 'e')
@@ -144,8 +154,14 @@ SELECT 'r', c.oid,
        || pg_catalog.quote_ident(c.nspname) || '.' || pg_catalog.quote_ident(c.relname),
        pg_catalog.array_remove(ARRAY[
            CASE WHEN c.relpersistence = 'u' THEN 'unlogged' END,
-           CASE WHEN c.reloptions IS NOT NULL THEN 'with (' ||
-                (SELECT pg_catalog.string_agg(o, ', ' ORDER BY o) FROM pg_catalog.unnest(c.reloptions) o) || ')' END,
+           -- the TOAST table's options as `toast.name=value` among the table's own, as
+           -- `ALTER TABLE … SET (toast.…)` names them
+           CASE WHEN c.reloptions IS NOT NULL OR c.toastoptions IS NOT NULL THEN 'with (' ||
+                (SELECT pg_catalog.string_agg(w.o, ', ' ORDER BY w.o COLLATE "C")
+                   FROM (SELECT pg_catalog.unnest(c.reloptions) AS o
+                         UNION ALL SELECT 'toast.' || pg_catalog.unnest(c.toastoptions)) w) || ')' END,
+           -- a typed table (`CREATE TABLE … OF type`; `NOT OF` clears it)
+           CASE WHEN c.reloftype <> 0 THEN 'of ' || pg_catalog.format_type(c.reloftype, NULL) END,
            CASE WHEN c.relrowsecurity THEN 'row level security' END,
            CASE WHEN c.relforcerowsecurity THEN 'force row level security' END,
            CASE WHEN c.relkind = 'p' THEN 'partition by ' || pg_catalog.pg_get_partkeydef(c.oid) END,
@@ -252,26 +268,47 @@ SELECT 'r', c.oid,
                   END
              FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind <> 'S')
-       -- pg_get_constraintdef prints NOT VALID and DEFERRABLE states itself
+       -- pg_get_constraintdef prints NOT VALID and DEFERRABLE states itself. An exclusion
+       -- constraint prints its index's storage parameters too, which live in the index's
+       -- pg_class row.
        || ARRAY(
-           SELECT CASE WHEN {REUSE} AND {OLD:k} THEN '=&' || k.oid
-                       ELSE '&' || k.oid || ' constraint ' || pg_catalog.quote_ident(k.conname) || ' ' || pg_catalog.pg_get_constraintdef(k.oid) END
+           SELECT CASE WHEN {REUSE} AND {OLD:k}
+                        AND (k.contype <> 'x' OR (SELECT {OLD:kc} FROM pg_catalog.pg_class kc WHERE kc.oid = k.conindid))
+                       THEN '=&' || k.oid
+                       ELSE '&' || k.oid || ' constraint ' || pg_catalog.quote_ident(k.conname) || ' ' || {CONDEF} END
              FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid)
+       -- an index's line: its definition, its state, the statistics targets of its columns
+       -- (`ALTER INDEX … ALTER COLUMN n SET STATISTICS`, kept in the index's pg_attribute
+       -- rows; only expression columns take one, so only indexes with expressions are
+       -- looked at) and the extensions it was marked as depending on
        || ARRAY(
-           SELECT CASE WHEN {REUSE} AND {OLD:i}
-                        AND (SELECT {OLD:ic} FROM pg_catalog.pg_class ic WHERE ic.oid = i.indexrelid)
+           SELECT CASE WHEN {REUSE} AND {OLD:i} AND {OLD:ic}
+                        AND (i.indexprs IS NULL
+                             OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute ia
+                                             WHERE ia.attrelid = i.indexrelid AND NOT {OLD:ia}))
                        THEN '=%' || i.indexrelid
-                       ELSE '%' || i.indexrelid || ' ' || pg_catalog.pg_get_indexdef(i.indexrelid)
+                       ELSE '%' || i.indexrelid || ' ' || {INDEXDEF}
                             || CASE WHEN NOT i.indisvalid THEN ' INVALID' ELSE '' END
-                            || CASE WHEN i.indisreplident THEN ' REPLICA IDENTITY' ELSE '' END END
-             FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)
+                            || CASE WHEN i.indisreplident THEN ' REPLICA IDENTITY' ELSE '' END
+                            -- -1 up to PostgreSQL 16, NULL from 17 on
+                            || CASE WHEN i.indexprs IS NOT NULL THEN
+                                   COALESCE((SELECT pg_catalog.string_agg(' column ' || ia.attnum || ' statistics ' || ia.attstattarget, '' ORDER BY ia.attnum)
+                                               FROM pg_catalog.pg_attribute ia
+                                              WHERE ia.attrelid = i.indexrelid AND ia.attstattarget IS NOT NULL AND ia.attstattarget <> -1), '')
+                                   ELSE '' END
+                            || {EXTDEPS:pg_class:i.indexrelid} END
+             FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+            WHERE i.indrelid = c.oid)
        || ARRAY(
-           SELECT pg_catalog.pg_get_triggerdef(g.oid)
+           SELECT {TRIGDEF}
                   || CASE g.tgenabled WHEN 'D' THEN ' DISABLED' WHEN 'R' THEN ' ENABLE REPLICA'
                                       WHEN 'A' THEN ' ENABLE ALWAYS' ELSE '' END
+                  || {EXTDEPS:pg_trigger:g.oid}
              FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal)
        || ARRAY(
            SELECT pg_catalog.pg_get_ruledef(w.oid)
+                  || CASE w.ev_enabled WHEN 'D' THEN ' DISABLED' WHEN 'R' THEN ' ENABLE REPLICA'
+                                       WHEN 'A' THEN ' ENABLE ALWAYS' ELSE '' END
              FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN')
        || ARRAY(
            SELECT 'policy ' || pg_catalog.quote_ident(p.polname)
@@ -295,7 +332,12 @@ SELECT 'r', c.oid,
             WHERE dc.objoid = c.oid AND dc.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
            UNION ALL
            SELECT 'statistics ' || pg_catalog.pg_get_statisticsobjdef(sx.oid) {STXTARGET}
-             FROM pg_catalog.pg_statistic_ext sx WHERE sx.stxrelid = c.oid),
+             FROM pg_catalog.pg_statistic_ext sx WHERE sx.stxrelid = c.oid
+           -- `ALTER MATERIALIZED VIEW … DEPENDS ON EXTENSION`
+           UNION ALL
+           SELECT 'depends on extension ' || pg_catalog.quote_ident(e.extname)
+             FROM pg_catalog.pg_depend dx JOIN pg_catalog.pg_extension e ON e.oid = dx.refobjid
+            WHERE c.relkind = 'm' AND {EXTDEP_WHERE:pg_class:c.oid}),
        ARRAY(SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)
   FROM rel c
 "#;
@@ -335,7 +377,11 @@ SELECT 'f', p.oid,
                           || COALESCE(' initcond ' || pg_catalog.quote_literal(a.agginitval), '')
                           || ' kind ' || a.aggkind::pg_catalog.text
                      FROM pg_catalog.pg_aggregate a WHERE a.aggfnoid = p.oid) END,
-             {COMMENT:p:pg_proc}],
+             {COMMENT:p:pg_proc}]
+       -- `ALTER FUNCTION … DEPENDS ON EXTENSION`: dropping the extension drops the routine
+       || ARRAY(SELECT 'depends on extension ' || pg_catalog.quote_ident(e.extname)
+                  FROM pg_catalog.pg_depend dx JOIN pg_catalog.pg_extension e ON e.oid = dx.refobjid
+                 WHERE {EXTDEP_WHERE:pg_proc:p.oid}),
        NULL
   FROM proc p
 UNION ALL
@@ -356,10 +402,17 @@ SELECT 't', t.oid, 'type ' || pg_catalog.quote_ident(t.nspname) || '.' || pg_cat
                      || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END
                      || COALESCE(' default ' || pg_catalog.pg_get_expr(t.typdefaultbin, 0), '')
        -- attribute order of a composite type is semantic (row constructors): one line
+       -- an attribute's collation prints as a column's does: only when not its type's
        WHEN 'c' THEN 'composite (' || COALESCE((
                          SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname) || ' '
-                                    || pg_catalog.format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
-                           FROM pg_catalog.pg_attribute a
+                                    || pg_catalog.format_type(a.atttypid, a.atttypmod)
+                                    || CASE WHEN a.attcollation <> 0 AND a.attcollation <> ty.typcollation
+                                            THEN ' collate ' || (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
+                                                                   FROM pg_catalog.pg_collation co
+                                                                   JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+                                                                  WHERE co.oid = a.attcollation)
+                                            ELSE '' END, ', ' ORDER BY a.attnum)
+                           FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
                           WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')'
        WHEN 'r' THEN (
            SELECT 'range subtype ' || pg_catalog.format_type(rg.rngsubtype, NULL)
@@ -389,7 +442,8 @@ SELECT 'e', e.oid, 'extension ' || pg_catalog.quote_ident(e.extname),
   FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
  WHERE {EXT}
 UNION ALL
-SELECT 'n', n.oid, 'schema ' || pg_catalog.quote_ident(n.nspname), ARRAY[{COMMENT:n:pg_namespace}], NULL FROM ns n WHERE {NS}"#;
+SELECT 'n', n.oid, 'schema ' || pg_catalog.quote_ident(n.nspname), ARRAY[{COMMENT:n:pg_namespace}], NULL
+  FROM ns n WHERE {NS} AND n.nspname <> 'backstop'"#;
 
 /// Relations: all (`full`) or those in `$1`.
 ///
@@ -438,7 +492,23 @@ fn rel_select(reuse: bool, version: i32) -> String {
                 "false"
             },
         );
-    for alias in ["a", "d", "k", "i", "ic"] {
+    out = out
+        .replace("{CONDEF}", &constraint_def())
+        .replace("{INDEXDEF}", &index_def())
+        .replace("{TRIGDEF}", TRIGGER_DEF)
+        .replace(
+            "{EXTDEPS:pg_class:i.indexrelid}",
+            &ext_deps_suffix("pg_class", "i.indexrelid"),
+        )
+        .replace(
+            "{EXTDEPS:pg_trigger:g.oid}",
+            &ext_deps_suffix("pg_trigger", "g.oid"),
+        )
+        .replace(
+            "{EXTDEP_WHERE:pg_class:c.oid}",
+            &ext_dep_where("pg_class", "c.oid"),
+        );
+    for alias in ["a", "d", "k", "kc", "i", "ic", "ia"] {
         let old = if reuse {
             format!("pg_catalog.age({alias}.xmin) > pg_catalog.age((SELECT hx FROM ru))")
         } else {
@@ -447,6 +517,108 @@ fn rel_select(reuse: bool, version: i32) -> String {
         out = out.replace(&format!("{{OLD:{alias}}}"), &old);
     }
     out
+}
+
+/// `def`, a definition that ends in `WITH (options)` and then `tail` when the index whose
+/// storage parameters `opts` holds has any (`pg_get_indexdef`, an exclusion constraint's
+/// `pg_get_constraintdef`), with those options sorted. They print in the order stored,
+/// and `ALTER INDEX … RESET` then `SET` moves one to the end: the same index would print
+/// two ways. Only that clause is rewritten, found by its exact text right before `tail`
+/// (the predicate and the constraint's states, printed after it), spelled as the server
+/// spells it (`name=value`, the value quoted unless it is a plain identifier); when it is
+/// not found there, `def` is left as printed.
+fn with_sorted(def: &str, opts: &str, tail: &str) -> String {
+    // `name=value` as the server prints it; the value is all after the first `=` ('' when
+    // there is none: `substr` past the end)
+    let value = "pg_catalog.substr(u.o, pg_catalog.length(pg_catalog.split_part(u.o, '=', 1)) + 2)";
+    let item = format!(
+        "pg_catalog.quote_ident(pg_catalog.split_part(u.o, '=', 1)) || '=' || \
+         CASE WHEN pg_catalog.quote_ident({value}) = {value} THEN {value} \
+              ELSE '''' || pg_catalog.replace({value}, '''', '''''') || '''' END"
+    );
+    // One row: the definition, the tail, and the clause's list as stored (`f`) and sorted
+    // (`s`); the clause is the `length(f) + 8` characters before the tail.
+    format!(
+        "CASE WHEN pg_catalog.cardinality({opts}) > 1 THEN (
+             SELECT CASE WHEN pg_catalog.right(x.d, pg_catalog.length(x.f) + pg_catalog.length(x.t) + 8) = ' WITH (' || x.f || ')' || x.t
+                         THEN pg_catalog.left(x.d, -(pg_catalog.length(x.f) + pg_catalog.length(x.t) + 8)) || ' WITH (' || x.s || ')' || x.t
+                         ELSE x.d END
+               FROM (SELECT {def} AS d, {tail} AS t,
+                            pg_catalog.string_agg({item}, ', ' ORDER BY u.n) AS f,
+                            pg_catalog.string_agg({item}, ', ' ORDER BY u.o COLLATE \"C\") AS s
+                       FROM pg_catalog.unnest({opts}) WITH ORDINALITY u(o, n)) x)
+         ELSE {def} END"
+    )
+}
+
+/// An index's line ([`with_sorted`]): after the options, `pg_get_indexdef` prints only
+/// the predicate.
+fn index_def() -> String {
+    with_sorted(
+        "pg_catalog.pg_get_indexdef(i.indexrelid)",
+        "ic.reloptions",
+        "COALESCE(' WHERE ' || pg_catalog.pg_get_expr(i.indpred, i.indrelid), '')",
+    )
+}
+
+/// A constraint's definition; an exclusion constraint's with its options sorted
+/// ([`with_sorted`]): after them it prints its predicate, in parentheses, and its states.
+fn constraint_def() -> String {
+    let tail = "(SELECT COALESCE(' WHERE (' || pg_catalog.pg_get_expr(kx.indpred, kx.indrelid) || ')', '') \
+                   FROM pg_catalog.pg_index kx WHERE kx.indexrelid = k.conindid) \
+                || CASE WHEN k.condeferrable THEN ' DEFERRABLE' ELSE '' END \
+                || CASE WHEN k.condeferred THEN ' INITIALLY DEFERRED' ELSE '' END \
+                || CASE WHEN NOT k.convalidated THEN ' NOT VALID' ELSE '' END";
+    format!(
+        "CASE WHEN k.contype = 'x' THEN {} ELSE pg_catalog.pg_get_constraintdef(k.oid) END",
+        with_sorted(
+            "pg_catalog.pg_get_constraintdef(k.oid)",
+            "(SELECT kc.reloptions FROM pg_catalog.pg_class kc WHERE kc.oid = k.conindid)",
+            tail,
+        )
+    )
+}
+
+/// A trigger's definition with the columns of `UPDATE OF a, b` sorted: the trigger fires
+/// when any of them is updated, so their order means nothing, yet it prints in the order
+/// given. The list is looked for after the trigger's name (which may spell anything),
+/// exactly as `pg_get_triggerdef` prints it; when it is not found there the definition is
+/// left as printed.
+const TRIGGER_DEF: &str = r#"CASE WHEN pg_catalog.cardinality(g.tgattr::pg_catalog.int2[]) > 1 THEN (
+    SELECT CASE WHEN x.p > 0
+                THEN pg_catalog.left(x.d, x.pre + x.p - 1) || ' UPDATE OF ' || x.s || ' '
+                     || pg_catalog.substr(x.d, x.pre + x.p + pg_catalog.length(x.u) + 12)
+                ELSE x.d END
+      FROM (SELECT y.d, y.pre, y.u, y.s, pg_catalog.strpos(pg_catalog.substr(y.d, y.pre + 1), ' UPDATE OF ' || y.u || ' ') AS p
+              FROM (SELECT pg_catalog.pg_get_triggerdef(g.oid) AS d,
+                           pg_catalog.length('CREATE ' || CASE WHEN g.tgconstraint <> 0 THEN 'CONSTRAINT ' ELSE '' END
+                                             || 'TRIGGER ' || pg_catalog.quote_ident(g.tgname)) AS pre,
+                           pg_catalog.string_agg(pg_catalog.quote_ident(ta.attname), ', ' ORDER BY q.n) AS u,
+                           pg_catalog.string_agg(pg_catalog.quote_ident(ta.attname), ', '
+                                                 ORDER BY pg_catalog.quote_ident(ta.attname) COLLATE "C") AS s
+                      FROM pg_catalog.unnest(g.tgattr::pg_catalog.int2[]) WITH ORDINALITY q(a, n)
+                      JOIN pg_catalog.pg_attribute ta ON ta.attrelid = g.tgrelid AND ta.attnum = q.a) y) x)
+    ELSE pg_catalog.pg_get_triggerdef(g.oid) END"#;
+
+/// The condition on `pg_depend dx` for the extensions object `obj` of catalog `catalog`
+/// was marked as depending on (`ALTER … DEPENDS ON EXTENSION`, deptype `x`).
+fn ext_dep_where(catalog: &str, obj: &str) -> String {
+    format!(
+        "dx.classid = 'pg_catalog.{catalog}'::pg_catalog.regclass AND dx.objid = {obj} AND dx.objsubid = 0 \
+         AND dx.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND dx.deptype = 'x'"
+    )
+}
+
+/// ` DEPENDS ON EXTENSION e` for each extension an index or trigger was marked as
+/// depending on, or ''.
+fn ext_deps_suffix(catalog: &str, obj: &str) -> String {
+    format!(
+        "COALESCE((SELECT pg_catalog.string_agg(' DEPENDS ON EXTENSION ' || pg_catalog.quote_ident(e.extname), '' \
+                                                 ORDER BY e.extname) \
+                     FROM pg_catalog.pg_depend dx JOIN pg_catalog.pg_extension e ON e.oid = dx.refobjid \
+                    WHERE {}), '')",
+        ext_dep_where(catalog, obj)
+    )
 }
 
 /// A column's compression method when set (`attcompression`, PostgreSQL 14+; `\0` is the
@@ -589,6 +761,10 @@ pub fn canonical_other(full: bool) -> String {
             .replace("{EXT}", ext)
             .replace("{NS}", ns)
             .replace("{COMMENT:p:pg_proc}", &comment_line("p", "pg_proc"))
+            .replace(
+                "{EXTDEP_WHERE:pg_proc:p.oid}",
+                &ext_dep_where("pg_proc", "p.oid"),
+            )
             .replace("{COMMENT:t:pg_type}", &comment_line("t", "pg_type"))
             .replace(
                 "{COMMENT:n:pg_namespace}",
@@ -830,6 +1006,9 @@ lkmap AS MATERIALIZED (
 const LROWS_CTE: &str = r#"
 lrows AS MATERIALIZED (
     SELECT l.lockoid AS rel, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_class x ON x.oid = l.lockoid
+    -- the TOAST table's row: it holds the `toast.…` storage parameters
+    UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_class r ON r.oid = l.lockoid
+                                                  JOIN pg_catalog.pg_class x ON x.oid = r.reltoastrelid
     UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_attribute x ON x.attrelid = l.lockoid
     UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_attrdef x ON x.adrelid = l.lockoid
     UNION ALL SELECT l.lockoid, x.xmin, x.cmin FROM lkmap l JOIN pg_catalog.pg_constraint x ON x.conrelid = l.lockoid
@@ -1208,8 +1387,9 @@ pub const STAMPED: &[&str] = &[
 /// hash the sum did not have, and a delete lowers the count: a change goes unnoticed only
 /// if hashes cancel out exactly (the sums of the ids themselves can: a transaction that
 /// got its id before the stamp and commits after it writes rows *older* than some already
-/// there). Of pg_depend only extension membership and sequence ownership (deptypes `e`
-/// and `a`) shape the text; roles
+/// there). Of pg_depend only extension membership, sequence ownership and the
+/// dependencies `DEPENDS ON EXTENSION` declares (deptypes `e`, `a` and `x`) shape the
+/// text; roles
 /// are printed only in policies, so only the roles policies name count, by oid and name
 /// from pg_roles (readable by every user; roles are shared by the whole cluster, and
 /// creating one elsewhere must not look like a change here).
@@ -1228,7 +1408,7 @@ pub fn stamp() -> String {
         )
     };
     let mut parts: Vec<String> = STAMPED.iter().map(|c| part(c, "")).collect();
-    parts.push(part("pg_depend", " WHERE x.deptype IN ('e', 'a')"));
+    parts.push(part("pg_depend", " WHERE x.deptype IN ('e', 'a', 'x')"));
     parts.push(
         "SELECT 'pg_roles', pg_catalog.count(*), \
          pg_catalog.sum(pg_catalog.hashtext(x.oid::pg_catalog.text || ':' || x.rolname)::pg_catalog.int8) \
