@@ -4,6 +4,7 @@
 
 use crate::analyze::Analysed;
 use crate::ir::*;
+use backstop_core::driver::Engine;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Effect {
@@ -139,9 +140,20 @@ impl Effects {
 
 pub(crate) fn of(a: &Analysed) -> Effects {
     let mut fx = Effects::default();
+    // PostgreSQL names a trigger per table (`DROP TRIGGER tr ON t`); SQLite and MySQL per
+    // schema (`DROP TRIGGER [schema.]tr`, the schema being the table's).
+    let trigger_per_table = a.engine == Engine::Postgres;
     for (i, s) in a.stmts.iter().enumerate() {
         let eff = |obj: Obj, n: &Name, table: Option<&Name>| {
             let key = match (obj, table) {
+                (Obj::Trigger, Some(t)) if !trigger_per_table => Name {
+                    nocase: n.nocase,
+                    ..Name::new(
+                        n.schema.clone().or_else(|| t.schema.clone()),
+                        n.name.clone(),
+                    )
+                }
+                .key(),
                 // The last part of a key folds like the rest of it.
                 (Obj::Constraint | Obj::Trigger, Some(t)) => {
                     let part = if n.nocase {
@@ -199,9 +211,11 @@ pub(crate) fn of(a: &Analysed) -> Effects {
                 table,
                 ..
             } if !matches!(obj, Obj::Database) => fx.create(eff(*obj, name, table.as_ref())),
-            StmtKind::Drop { obj, names, .. } if !matches!(obj, Obj::Database | Obj::Other) => {
+            StmtKind::Drop {
+                obj, names, table, ..
+            } if !matches!(obj, Obj::Database | Obj::Other) => {
                 for n in names {
-                    fx.drop(eff(*obj, n, None));
+                    fx.drop(eff(*obj, n, table.as_ref()));
                 }
             }
             StmtKind::Rename {

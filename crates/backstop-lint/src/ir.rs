@@ -274,6 +274,9 @@ pub(crate) enum StmtKind {
     Drop {
         obj: Obj,
         names: Vec<Name>,
+        /// The table the dropped object belongs to, for objects named per table
+        /// (PostgreSQL `DROP TRIGGER tr ON t`, `DROP POLICY`, `DROP RULE`).
+        table: Option<Name>,
         if_exists: bool,
         cascade: bool,
         concurrently: bool,

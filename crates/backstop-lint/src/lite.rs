@@ -1127,6 +1127,7 @@ impl<'a> P<'a> {
         StmtKind::Drop {
             obj,
             names,
+            table: None,
             if_exists,
             cascade,
             concurrently: false,

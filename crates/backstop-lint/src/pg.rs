@@ -647,10 +647,13 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
         }
         N::DropStmt(d) => {
             let obj = obj_type(d.remove_type);
-            let names = d.objects.iter().map(|o| drop_name(o, obj).0).collect();
+            let (names, tables): (Vec<Name>, Vec<Option<Name>>) =
+                d.objects.iter().map(|o| drop_name(o, obj)).unzip();
             StmtKind::Drop {
                 obj,
                 names,
+                // The grammar takes one `name ON table` per DROP TRIGGER/POLICY/RULE.
+                table: tables.into_iter().next().flatten(),
                 if_exists: d.missing_ok,
                 cascade: cascade(d.behavior),
                 concurrently: d.concurrent,
@@ -659,6 +662,7 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
         N::DropdbStmt(d) => StmtKind::Drop {
             obj: Obj::Database,
             names: vec![Name::new(None, d.dbname.clone())],
+            table: None,
             if_exists: d.missing_ok,
             cascade: false,
             concurrently: false,

@@ -122,6 +122,77 @@ mod tests {
     }
 
     #[test]
+    fn trigger_dropped_on_its_table_is_covered() {
+        // Regression: DROP TRIGGER … ON table lost its table, so the trigger created by
+        // up.sql (keyed by its table) never matched and every rollback script was flagged.
+        for (up, down) in [
+            (
+                "CREATE TRIGGER tr BEFORE UPDATE OF a3 ON s2.t FOR EACH ROW WHEN (NEW.a3 > 0) EXECUTE FUNCTION tf();",
+                "DROP TRIGGER tr ON s2.t;",
+            ),
+            (
+                "CREATE TRIGGER tr BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION tf();",
+                "DROP TRIGGER IF EXISTS tr ON public.t;",
+            ),
+            (
+                "CREATE CONSTRAINT TRIGGER tr AFTER INSERT ON s2.t DEFERRABLE FOR EACH ROW EXECUTE FUNCTION tf();",
+                "DROP TRIGGER tr ON s2.t CASCADE;",
+            ),
+        ] {
+            lint_case_ok(ID, Case::pg(up).down(down));
+        }
+        // A trigger of the same name on another table is another trigger.
+        let c =
+            Case::pg("CREATE TRIGGER tr BEFORE UPDATE ON s2.t FOR EACH ROW EXECUTE FUNCTION tf();")
+                .down("DROP TRIGGER tr ON s2.other;");
+        assert!(
+            c.render(ID).contains("TRIGGER tr created here"),
+            "{}",
+            c.render(ID)
+        );
+    }
+
+    #[test]
+    fn sqlite_and_mysql_triggers_are_named_per_schema() {
+        use backstop_core::driver::Engine;
+        // SQLite and MySQL drop a trigger by its (schema-qualified) name, without its table.
+        for (engine, up, down) in [
+            (
+                Engine::Sqlite,
+                "CREATE TRIGGER tr AFTER UPDATE OF a ON t FOR EACH ROW WHEN NEW.a > 0 BEGIN SELECT 1; END;",
+                "DROP TRIGGER tr;",
+            ),
+            (
+                Engine::Sqlite,
+                "CREATE TRIGGER main.tr AFTER INSERT ON t BEGIN SELECT 1; END;",
+                "DROP TRIGGER IF EXISTS TR;",
+            ),
+            (
+                Engine::Mysql,
+                "CREATE TRIGGER tr BEFORE UPDATE ON t FOR EACH ROW SET NEW.a = NEW.a + 1;",
+                "DROP TRIGGER tr;",
+            ),
+            (
+                Engine::Mysql,
+                "CREATE TRIGGER tr BEFORE UPDATE ON other.t FOR EACH ROW SET NEW.a = 1;",
+                "DROP TRIGGER IF EXISTS other.tr;",
+            ),
+        ] {
+            lint_case_ok(ID, Case::on(engine, up).down(down));
+        }
+        let c = Case::on(
+            Engine::Mysql,
+            "CREATE TRIGGER tr BEFORE UPDATE ON t FOR EACH ROW SET NEW.a = 1;",
+        )
+        .down("DROP TRIGGER other.tr;");
+        assert!(
+            c.render(ID).contains("TRIGGER tr created here"),
+            "{}",
+            c.render(ID)
+        );
+    }
+
+    #[test]
     fn err_left_behind() {
         let c = Case::pg("CREATE TABLE invites (id int);\nCREATE INDEX ON users (email);\nCREATE SCHEMA billing;").down("DROP TABLE invites;");
         expect![[r#"

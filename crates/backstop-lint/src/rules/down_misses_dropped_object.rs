@@ -84,6 +84,28 @@ mod tests {
     }
 
     #[test]
+    fn ok_trigger_recreated() {
+        use backstop_core::driver::Engine;
+        // Regression: a dropped trigger never matched the one down.sql creates again.
+        lint_case_ok(
+            ID,
+            Case::pg("DROP TRIGGER IF EXISTS tr ON s2.t;").down(
+                "CREATE TRIGGER tr BEFORE UPDATE OF a3 ON s2.t FOR EACH ROW WHEN (NEW.a3 > 0) EXECUTE FUNCTION tf();",
+            ),
+        );
+        lint_case_ok(
+            ID,
+            Case::on(Engine::Sqlite, "DROP TRIGGER tr;")
+                .down("CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END;"),
+        );
+        lint_case_ok(
+            ID,
+            Case::on(Engine::Mysql, "DROP TRIGGER other.tr;")
+                .down("CREATE TRIGGER tr BEFORE UPDATE ON other.t FOR EACH ROW SET NEW.a = 1;"),
+        );
+    }
+
+    #[test]
     fn err_not_recreated() {
         let c = Case::pg("ALTER TABLE users DROP COLUMN flags;\nDROP INDEX users_legacy_idx;")
             .down("SELECT 1;");

@@ -73,6 +73,7 @@ fn check(cx: &StmtCx, out: &mut Out) {
         StmtKind::Drop {
             obj,
             names,
+            table,
             if_exists: false,
             ..
         } if !matches!(obj, Obj::Other) => {
@@ -81,7 +82,11 @@ fn check(cx: &StmtCx, out: &mut Out) {
                 .map(|n| n.to_string())
                 .collect::<Vec<_>>()
                 .join(", ");
-            Some((format!("DROP {} {list}", obj.sql()), "IF EXISTS"))
+            let on = table
+                .as_ref()
+                .map(|t| format!(" ON {t}"))
+                .unwrap_or_default();
+            Some((format!("DROP {} {list}{on}", obj.sql()), "IF EXISTS"))
         }
         StmtKind::AlterTable { table, cmds, .. } if cx.engine == Engine::Postgres => {
             cmds.iter().find_map(|c| match c {
