@@ -210,10 +210,10 @@ pub(crate) fn of(a: &Analysed) -> Effects {
                 or_replace: false,
                 table,
                 ..
-            } if !matches!(obj, Obj::Database) => fx.create(eff(*obj, name, table.as_ref())),
+            } if !matches!(obj, Obj::Database { .. }) => fx.create(eff(*obj, name, table.as_ref())),
             StmtKind::Drop {
                 obj, names, table, ..
-            } if !matches!(obj, Obj::Database | Obj::Other) => {
+            } if !matches!(obj, Obj::Database { .. } | Obj::Other) => {
                 for n in names {
                     fx.drop(eff(*obj, n, table.as_ref()));
                 }

@@ -347,7 +347,7 @@ fn destroys_common(s: &Stmt, cat: &Catalog, im: &mut Impact) {
             }
         }
         StmtKind::Drop {
-            obj: Obj::Database,
+            obj: Obj::Database { .. },
             names,
             ..
         } => {

@@ -146,7 +146,11 @@ pub(crate) enum Obj {
     Function,
     Trigger,
     Extension,
-    Database,
+    /// `as_schema`: written `SCHEMA`, MySQL's synonym of `DATABASE`; messages keep the
+    /// script's word.
+    Database {
+        as_schema: bool,
+    },
     Constraint,
     Other,
 }
@@ -165,7 +169,8 @@ impl Obj {
             Obj::Function => "FUNCTION",
             Obj::Trigger => "TRIGGER",
             Obj::Extension => "EXTENSION",
-            Obj::Database => "DATABASE",
+            Obj::Database { as_schema: false } => "DATABASE",
+            Obj::Database { as_schema: true } => "SCHEMA",
             Obj::Constraint => "CONSTRAINT",
             Obj::Other => "OBJECT",
         }

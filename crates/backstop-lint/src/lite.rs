@@ -293,6 +293,20 @@ impl<'a> P<'a> {
             }
         }
     }
+    /// MySQL's `DATABASE` or its synonym `SCHEMA`. SQLite has neither statement (another
+    /// database is ATTACHed), so there the words are left for `Other`.
+    fn database_word(&mut self) -> Option<Obj> {
+        if self.engine != Engine::Mysql {
+            return None;
+        }
+        if self.eat("database") {
+            Some(Obj::Database { as_schema: false })
+        } else if self.eat("schema") {
+            Some(Obj::Database { as_schema: true })
+        } else {
+            None
+        }
+    }
     fn if_not_exists(&mut self) -> bool {
         self.eat_all(&["if", "not", "exists"])
     }
@@ -587,8 +601,8 @@ impl<'a> P<'a> {
         }
         let obj = if self.eat("trigger") {
             Obj::Trigger
-        } else if self.eat("database") || self.eat("schema") {
-            Obj::Database
+        } else if let Some(db) = self.database_word() {
+            db
         } else if self.eat("procedure") || self.eat("function") {
             Obj::Function
         } else {
@@ -1111,8 +1125,8 @@ impl<'a> P<'a> {
             Obj::View
         } else if self.eat("trigger") {
             Obj::Trigger
-        } else if self.eat("database") || self.eat("schema") {
-            Obj::Database
+        } else if let Some(db) = self.database_word() {
+            db
         } else if self.eat("procedure") || self.eat("function") {
             Obj::Function
         } else {

@@ -506,7 +506,7 @@ fn obj_type(t: i32) -> Obj {
         }
         O::ObjectTrigger => Obj::Trigger,
         O::ObjectExtension => Obj::Extension,
-        O::ObjectDatabase => Obj::Database,
+        O::ObjectDatabase => Obj::Database { as_schema: false },
         O::ObjectTabconstraint => Obj::Constraint,
         _ => Obj::Other,
     }
@@ -660,7 +660,7 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
             }
         }
         N::DropdbStmt(d) => StmtKind::Drop {
-            obj: Obj::Database,
+            obj: Obj::Database { as_schema: false },
             names: vec![Name::new(None, d.dbname.clone())],
             table: None,
             if_exists: d.missing_ok,
@@ -939,7 +939,7 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
             domain_check: false,
         },
         N::CreatedbStmt(d) => StmtKind::Create {
-            obj: Obj::Database,
+            obj: Obj::Database { as_schema: false },
             name: Name::new(None, d.dbname.clone()),
             if_not_exists: false,
             or_replace: false,

@@ -156,6 +156,21 @@ mod tests {
     }
 
     #[test]
+    fn schema_statements_are_named_as_written() {
+        use backstop_core::driver::Engine;
+        // Regression: `DROP SCHEMA s2` was reported as `DROP DATABASE s2` on SQLite and MySQL.
+        for engine in [Engine::Postgres, Engine::Mysql] {
+            let out = Case::on(engine, "DROP SCHEMA s2;").render(ID);
+            assert!(out.contains("DROP SCHEMA s2 has no IF EXISTS"), "{out}");
+        }
+        // SQLite has no schemas to create or drop (ATTACH is its way to another database).
+        lint_case_ok(
+            ID,
+            Case::on(Engine::Sqlite, "CREATE SCHEMA s2;").down("DROP SCHEMA s2;"),
+        );
+    }
+
+    #[test]
     fn warning_without_transaction() {
         expect![[r#"
             warning[missing-if-exists]: CREATE INDEX i has no IF NOT EXISTS: re-running the migration after a partial apply fails here
