@@ -552,12 +552,13 @@ impl<'a> P<'a> {
                 .iter()
                 .filter_map(|c| c.first().map(|t| t.ident(self.src)))
                 .collect();
-            let name = Some(Name {
+            let resolved = Name {
                 nocase: idx.nocase,
                 ..Name::new(idx.schema.clone().or(table.schema.clone()), idx.name)
-            });
+            };
             return StmtKind::CreateIndex {
-                name,
+                name: Some(resolved.clone()),
+                resolved,
                 table,
                 unique,
                 concurrently: false,
@@ -603,7 +604,9 @@ impl<'a> P<'a> {
             Obj::Trigger
         } else if let Some(db) = self.database_word() {
             db
-        } else if self.eat("procedure") || self.eat("function") {
+        } else if self.eat("procedure") {
+            Obj::Procedure
+        } else if self.eat("function") {
             Obj::Function
         } else {
             return StmtKind::Other { tag: self.tag() };
@@ -988,10 +991,13 @@ impl<'a> P<'a> {
                     continue;
                 }
                 if p.is("index") || p.is("key") || p.is("fulltext") || p.is("spatial") {
-                    cmds.push(AlterCmd::Other {
-                        what: "ADD INDEX".into(),
-                        share_row_exclusive: false,
-                    });
+                    let _ = p.eat("fulltext") || p.eat("spatial");
+                    let _ = p.eat("index") || p.eat("key");
+                    let name = if p.punct('(') { None } else { p.ident() };
+                    let first_col = p.group().first().map(|t| t.ident(self.src));
+                    if let Some(name) = name.or(first_col) {
+                        cmds.push(AlterCmd::AddIndex { name });
+                    }
                     continue;
                 }
                 p.eat("column");
@@ -1019,9 +1025,13 @@ impl<'a> P<'a> {
                     });
                     continue;
                 }
-                let _ = p.eat("index")
-                    || p.eat("key")
-                    || p.eat_all(&["primary", "key"])
+                if p.eat("index") || p.eat("key") {
+                    cmds.push(AlterCmd::DropIndex {
+                        name: p.ident().unwrap_or_default(),
+                    });
+                    continue;
+                }
+                let _ = p.eat_all(&["primary", "key"])
                     || p.eat_all(&["foreign", "key"])
                     || p.eat("constraint")
                     || p.eat("check");
@@ -1127,7 +1137,9 @@ impl<'a> P<'a> {
             Obj::Trigger
         } else if let Some(db) = self.database_word() {
             db
-        } else if self.eat("procedure") || self.eat("function") {
+        } else if self.eat("procedure") {
+            Obj::Procedure
+        } else if self.eat("function") {
             Obj::Function
         } else {
             return StmtKind::Other { tag: self.tag() };
@@ -1137,11 +1149,18 @@ impl<'a> P<'a> {
         while self.eat_punct(',') {
             names.push(self.name());
         }
+        // MySQL `DROP INDEX i ON t`: the index is t's, in t's schema.
+        let table = (obj == Obj::Index && self.eat("on")).then(|| self.name());
+        if let Some(t) = &table {
+            for n in names.iter_mut().filter(|n| n.schema.is_none()) {
+                n.schema = t.schema.clone();
+            }
+        }
         let cascade = self.rest().iter().any(|t| t.is_word(self.src, "cascade"));
         StmtKind::Drop {
             obj,
             names,
-            table: None,
+            table,
             if_exists,
             cascade,
             concurrently: false,

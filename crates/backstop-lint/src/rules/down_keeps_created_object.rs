@@ -193,6 +193,73 @@ mod tests {
     }
 
     #[test]
+    fn mysql_index_dropped_through_alter_table() {
+        use backstop_core::driver::Engine;
+        // Regression: ALTER TABLE … DROP INDEX was read as dropping a constraint, so the
+        // index CREATE INDEX (or ADD INDEX) made was never matched.
+        for (up, down) in [
+            (
+                "CREATE INDEX t_a_idx ON t (a) ALGORITHM=INPLACE LOCK=NONE;",
+                "ALTER TABLE t DROP INDEX t_a_idx;",
+            ),
+            (
+                "ALTER TABLE other.t ADD INDEX t_a_idx (a);",
+                "DROP INDEX t_a_idx ON other.t;",
+            ),
+            (
+                "CREATE INDEX t_a_idx ON other.t (a);",
+                "ALTER TABLE other.t DROP KEY t_a_idx;",
+            ),
+        ] {
+            lint_case_ok(ID, Case::on(Engine::Mysql, up).down(down));
+        }
+        let c = Case::on(Engine::Mysql, "ALTER TABLE t ADD INDEX t_a_idx (a);").down("SELECT 1;");
+        assert!(
+            c.render(ID).contains("INDEX t_a_idx created here"),
+            "{}",
+            c.render(ID)
+        );
+    }
+
+    #[test]
+    fn objects_are_matched_by_the_names_postgres_gives_them() {
+        // Regression: an expression index was keyed `users_(expression)_idx`, a schema made
+        // by `CREATE SCHEMA AUTHORIZATION role` had no name, and a renamed database was
+        // taken for a schema object created and dropped.
+        for (up, down) in [
+            (
+                "CREATE INDEX ON users (lower(email));",
+                "DROP INDEX users_lower_idx;",
+            ),
+            (
+                "CREATE INDEX ON users (lower(email), lower(name)) INCLUDE (id);",
+                "DROP INDEX users_lower_lower1_id_idx;",
+            ),
+            (
+                "CREATE SCHEMA AUTHORIZATION reporting;",
+                "DROP SCHEMA reporting;",
+            ),
+            (
+                "ALTER DATABASE old_name RENAME TO new_name;",
+                "ALTER DATABASE new_name RENAME TO old_name;",
+            ),
+            (
+                "CREATE PROCEDURE app.p() LANGUAGE sql AS $$SELECT 1$$;",
+                "DROP ROUTINE app.p();",
+            ),
+        ] {
+            lint_case_ok(ID, Case::pg(up).down(down));
+        }
+        let c =
+            Case::pg("CREATE PROCEDURE app.p() LANGUAGE sql AS $$SELECT 1$$;").down("SELECT 1;");
+        assert!(
+            c.render(ID).contains("PROCEDURE app.p created here"),
+            "{}",
+            c.render(ID)
+        );
+    }
+
+    #[test]
     fn err_left_behind() {
         let c = Case::pg("CREATE TABLE invites (id int);\nCREATE INDEX ON users (email);\nCREATE SCHEMA billing;").down("DROP TABLE invites;");
         expect![[r#"
