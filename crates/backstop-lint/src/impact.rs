@@ -529,6 +529,7 @@ fn postgres(s: &Stmt, cat: &Catalog) -> Impact {
             obj,
             names,
             concurrently,
+            table,
             ..
         } => match obj {
             Obj::Table | Obj::ForeignTable | Obj::View | Obj::MatView => {
@@ -553,8 +554,12 @@ fn postgres(s: &Stmt, cat: &Catalog) -> Impact {
                     );
                 }
             }
-            Obj::Trigger => {}
-            _ => {}
+            // DROP TRIGGER / POLICY / RULE … ON t lock t (checked on PostgreSQL 15).
+            _ => {
+                if let Some(t) = table {
+                    im.lock(Lock::AccessExclusive, t);
+                }
+            }
         },
         StmtKind::Rename {
             target, table, obj, ..
