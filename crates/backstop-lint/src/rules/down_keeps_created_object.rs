@@ -14,9 +14,14 @@ pub(crate) const RULE: Rule = Rule {
     check: Check::Migration(check),
     docs: r#"A rollback must bring the schema back to exactly what it was; backstop checks the schema
 fingerprint after every rollback and fails (exit 5) when it differs. Every table, index,
-view, sequence, type, function, trigger, schema or named constraint that up.sql creates (or
-renames into existence) should be dropped (or renamed back) by down.sql. Dropping a table
-also covers its indexes, triggers and constraints.
+view, sequence, type, function, procedure, trigger, schema or named constraint that up.sql
+creates (or renames into existence) should be dropped (or renamed back) by down.sql.
+Dropping a table also covers its indexes, triggers and constraints.
+
+Objects are matched by the names the database gives them: an index created without a name
+by PostgreSQL's (`CREATE INDEX ON users (lower(email))` makes `users_lower_idx`), a trigger
+by its table on PostgreSQL (`DROP TRIGGER tr ON t`) and by its name alone on SQLite and
+MySQL.
 
 ## Bad
 ```sql
