@@ -67,6 +67,8 @@ impl MigInfo {
 /// One script after analysis.
 pub(crate) struct Analysed {
     pub part: Part,
+    /// The engine whose grammar and naming rules the script was read with.
+    pub engine: Engine,
     pub src: String,
     pub file: PathBuf,
     pub line_offset: usize,
@@ -279,6 +281,7 @@ pub(crate) fn analyse_script(
     lines.extend(src.match_indices('\n').map(|(i, _)| i + 1));
     let mut a = Analysed {
         part,
+        engine,
         src: src.to_string(),
         file,
         line_offset,

@@ -288,7 +288,8 @@ impl Catalog {
                                 k.validated = true;
                             }
                         }
-                        AlterCmd::DropConstraint { name, .. } => {
+                        // A MySQL unique key is an index: DROP INDEX removes it too.
+                        AlterCmd::DropConstraint { name, .. } | AlterCmd::DropIndex { name } => {
                             t.constraints.retain(|k| k.name != *name)
                         }
                         _ => {}
@@ -299,15 +300,12 @@ impl Catalog {
                 }
             }
             StmtKind::CreateIndex {
-                name,
+                resolved: iname,
                 table,
                 unique,
                 columns,
                 ..
             } => {
-                let iname = name.clone().unwrap_or_else(|| {
-                    table.sibling(format!("{}_{}_idx", table.name, columns.join("_")))
-                });
                 Rc::make_mut(&mut self.indexes).insert(
                     iname.key(),
                     Index {

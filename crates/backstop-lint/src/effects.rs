@@ -4,6 +4,7 @@
 
 use crate::analyze::Analysed;
 use crate::ir::*;
+use backstop_core::driver::Engine;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Effect {
@@ -43,13 +44,10 @@ impl ColEffect {
 pub(crate) struct Effects {
     pub created: Vec<Effect>,
     pub dropped: Vec<Effect>,
+    /// Made by `CREATE OR REPLACE`: there afterwards, whether or not it was before.
+    pub replaced: Vec<Effect>,
     pub cols_added: Vec<ColEffect>,
     pub cols_dropped: Vec<ColEffect>,
-}
-
-fn index_name(name: &Option<Name>, table: &Name, columns: &[String]) -> Name {
-    name.clone()
-        .unwrap_or_else(|| table.sibling(format!("{}_{}_idx", table.name, columns.join("_"))))
 }
 
 /// The name of a constraint of `table`: unqualified, resolved like the table's name.
@@ -66,17 +64,33 @@ impl Effects {
         if let Some(p) = self
             .dropped
             .iter()
-            .position(|d| d.obj == e.obj && d.key == e.key)
+            .position(|d| d.obj.same_kind(e.obj) && d.key == e.key)
         {
             self.dropped.remove(p);
             return;
         }
         self.created.push(e);
     }
+    /// `CREATE OR REPLACE`: undoes an earlier drop; otherwise it may have replaced an object
+    /// that was already there, so it is no creation to undo, only a guarantee it exists.
+    fn replace(&mut self, e: Effect) {
+        if let Some(p) = self
+            .dropped
+            .iter()
+            .position(|d| d.obj.same_kind(e.obj) && d.key == e.key)
+        {
+            self.dropped.remove(p);
+            return;
+        }
+        self.replaced.push(e);
+    }
     fn drop(&mut self, e: Effect) {
         let before = self.created.len();
-        self.created.retain(|c| !(c.obj == e.obj && c.key == e.key));
-        if e.obj == Obj::Table {
+        self.created
+            .retain(|c| !(c.obj.same_kind(e.obj) && c.key == e.key));
+        self.replaced
+            .retain(|c| !(c.obj.same_kind(e.obj) && c.key == e.key));
+        if e.obj.is_table() {
             self.created
                 .retain(|c| c.table.as_deref() != Some(e.key.as_str()));
             self.cols_added.retain(|c| c.table != e.key);
@@ -95,7 +109,7 @@ impl Effects {
         let created_table = self
             .created
             .iter()
-            .any(|t| t.obj == Obj::Table && t.key == c.table);
+            .any(|t| t.obj.is_table() && t.key == c.table);
         if self.cols_added.len() == before && !created_table {
             self.cols_dropped.push(c);
         }
@@ -104,8 +118,8 @@ impl Effects {
     /// True when this (down) script removes `e`.
     pub fn removes(&self, e: &Effect) -> bool {
         self.dropped.iter().any(|d| {
-            (d.obj == e.obj && d.key == e.key)
-                || (d.obj == Obj::Table && e.table.as_deref() == Some(d.key.as_str()))
+            (d.obj.same_kind(e.obj) && d.key == e.key)
+                || (d.obj.is_table() && e.table.as_deref() == Some(d.key.as_str()))
                 || (d.obj == Obj::Schema && e.key.starts_with(&format!("{}.", d.display)))
                 || (d.obj == Obj::Schema && e.obj == Obj::Schema && d.display == e.display)
         })
@@ -114,34 +128,46 @@ impl Effects {
     pub fn recreates(&self, e: &Effect) -> bool {
         self.created
             .iter()
-            .any(|c| c.obj == e.obj && c.key == e.key)
+            .chain(&self.replaced)
+            .any(|c| c.obj.same_kind(e.obj) && c.key == e.key)
             || (e.table.is_some()
                 && self
                     .created
                     .iter()
-                    .any(|c| c.obj == Obj::Table && Some(c.key.as_str()) == e.table.as_deref()))
+                    .any(|c| c.obj.is_table() && Some(c.key.as_str()) == e.table.as_deref()))
     }
     pub fn removes_col(&self, c: &ColEffect) -> bool {
         self.cols_dropped.iter().any(|d| d.same(c))
             || self
                 .dropped
                 .iter()
-                .any(|d| d.obj == Obj::Table && d.key == c.table)
+                .any(|d| d.obj.is_table() && d.key == c.table)
     }
     pub fn recreates_col(&self, c: &ColEffect) -> bool {
         self.cols_added.iter().any(|d| d.same(c))
             || self
                 .created
                 .iter()
-                .any(|d| d.obj == Obj::Table && d.key == c.table)
+                .any(|d| d.obj.is_table() && d.key == c.table)
     }
 }
 
 pub(crate) fn of(a: &Analysed) -> Effects {
     let mut fx = Effects::default();
+    // PostgreSQL names a trigger per table (`DROP TRIGGER tr ON t`); SQLite and MySQL per
+    // schema (`DROP TRIGGER [schema.]tr`, the schema being the table's).
+    let trigger_per_table = a.engine == Engine::Postgres;
     for (i, s) in a.stmts.iter().enumerate() {
         let eff = |obj: Obj, n: &Name, table: Option<&Name>| {
             let key = match (obj, table) {
+                (Obj::Trigger, Some(t)) if !trigger_per_table => Name {
+                    nocase: n.nocase,
+                    ..Name::new(
+                        n.schema.clone().or_else(|| t.schema.clone()),
+                        n.name.clone(),
+                    )
+                }
+                .key(),
                 // The last part of a key folds like the rest of it.
                 (Obj::Constraint | Obj::Trigger, Some(t)) => {
                     let part = if n.nocase {
@@ -169,39 +195,49 @@ pub(crate) fn of(a: &Analysed) -> Effects {
                 ..
             } => fx.create(eff(Obj::Table, table, None)),
             StmtKind::CreateIndex {
-                name,
-                table,
-                columns,
-                ..
-            } => fx.create(eff(
-                Obj::Index,
-                &index_name(name, table, columns),
-                Some(table),
-            )),
+                resolved, table, ..
+            } => fx.create(eff(Obj::Index, resolved, Some(table))),
             StmtKind::CreateView {
                 name,
                 materialized,
-                replace: false,
+                replace,
                 ..
-            } => fx.create(eff(
-                if *materialized {
-                    Obj::MatView
+            } => {
+                let e = eff(
+                    if *materialized {
+                        Obj::MatView
+                    } else {
+                        Obj::View
+                    },
+                    name,
+                    None,
+                );
+                if *replace {
+                    fx.replace(e)
                 } else {
-                    Obj::View
-                },
-                name,
-                None,
-            )),
+                    fx.create(e)
+                }
+            }
+            // Databases are not part of the schema a migration changes.
             StmtKind::Create {
                 obj,
                 name,
-                or_replace: false,
+                or_replace,
                 table,
                 ..
-            } if !matches!(obj, Obj::Database) => fx.create(eff(*obj, name, table.as_ref())),
-            StmtKind::Drop { obj, names, .. } if !matches!(obj, Obj::Database | Obj::Other) => {
+            } if !matches!(obj, Obj::Database { .. }) => {
+                let e = eff(*obj, name, table.as_ref());
+                if *or_replace {
+                    fx.replace(e)
+                } else {
+                    fx.create(e)
+                }
+            }
+            StmtKind::Drop {
+                obj, names, table, ..
+            } if !matches!(obj, Obj::Database { .. } | Obj::Other(_)) => {
                 for n in names {
-                    fx.drop(eff(*obj, n, None));
+                    fx.drop(eff(*obj, n, table.as_ref()));
                 }
             }
             StmtKind::Rename {
@@ -210,7 +246,7 @@ pub(crate) fn of(a: &Analysed) -> Effects {
                 column: None,
                 new_name,
                 table,
-            } if !matches!(obj, Obj::Other | Obj::Type) => {
+            } if !matches!(obj, Obj::Other(_) | Obj::Type | Obj::Database { .. }) => {
                 let new = target.sibling(new_name.clone());
                 fx.drop(eff(*obj, target, table.as_ref()));
                 fx.create(eff(*obj, &new, table.as_ref()));
@@ -270,6 +306,12 @@ pub(crate) fn of(a: &Analysed) -> Effects {
                                     ));
                                 }
                             }
+                        }
+                        AlterCmd::AddIndex { name } => {
+                            fx.create(eff(Obj::Index, &table.sibling(name.clone()), Some(table)))
+                        }
+                        AlterCmd::DropIndex { name } => {
+                            fx.drop(eff(Obj::Index, &table.sibling(name.clone()), Some(table)))
                         }
                         AlterCmd::DropConstraint { name, .. } => {
                             fx.drop(eff(Obj::Constraint, &part_of(table, name), Some(table)))

@@ -347,7 +347,7 @@ fn destroys_common(s: &Stmt, cat: &Catalog, im: &mut Impact) {
             }
         }
         StmtKind::Drop {
-            obj: Obj::Database,
+            obj: Obj::Database { .. },
             names,
             ..
         } => {
@@ -382,7 +382,9 @@ fn destroys_common(s: &Stmt, cat: &Catalog, im: &mut Impact) {
                 ));
             }
         }
-        StmtKind::AlterTable { table, cmds, .. } if cat.is_existing(table) => {
+        StmtKind::AlterTable {
+            table, obj, cmds, ..
+        } if obj.has_storage() && cat.is_existing(table) => {
             for c in cmds {
                 match c {
                     AlterCmd::DropColumn { name, .. } if cat.column_has_old_data(table, name) => {
@@ -431,10 +433,14 @@ fn postgres(s: &Stmt, cat: &Catalog) -> Impact {
             }
             im.scans = *as_select;
         }
+        // A composite type's attributes: no query reads or writes the type itself, so its
+        // lock holds nobody up.
+        StmtKind::AlterTable { obj: Obj::Type, .. } => {}
         StmtKind::AlterTable {
             table, obj, cmds, ..
         } => {
-            let existing = cat.is_existing(table);
+            // Only stored rows are rewritten or scanned (not a foreign table's).
+            let existing = obj.has_storage() && cat.is_existing(table);
             for c in cmds {
                 match c {
                     AlterCmd::AddColumn { col, .. } => {
@@ -503,7 +509,6 @@ fn postgres(s: &Stmt, cat: &Catalog) -> Impact {
                     _ => im.lock(Lock::AccessExclusive, table),
                 }
             }
-            let _ = obj;
         }
         StmtKind::CreateIndex {
             table,
@@ -524,9 +529,10 @@ fn postgres(s: &Stmt, cat: &Catalog) -> Impact {
             obj,
             names,
             concurrently,
+            table,
             ..
         } => match obj {
-            Obj::Table | Obj::View | Obj::MatView => {
+            Obj::Table | Obj::ForeignTable | Obj::View | Obj::MatView => {
                 for n in names {
                     im.lock(Lock::AccessExclusive, n);
                 }
@@ -548,8 +554,12 @@ fn postgres(s: &Stmt, cat: &Catalog) -> Impact {
                     );
                 }
             }
-            Obj::Trigger => {}
-            _ => {}
+            // DROP TRIGGER / POLICY / RULE … ON t lock t (checked on PostgreSQL 15).
+            _ => {
+                if let Some(t) = table {
+                    im.lock(Lock::AccessExclusive, t);
+                }
+            }
         },
         StmtKind::Rename {
             target, table, obj, ..
@@ -558,6 +568,7 @@ fn postgres(s: &Stmt, cat: &Catalog) -> Impact {
             if matches!(
                 obj,
                 Obj::Table
+                    | Obj::ForeignTable
                     | Obj::View
                     | Obj::MatView
                     | Obj::Index

@@ -136,6 +136,8 @@ pub(crate) struct Constraint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Obj {
     Table,
+    /// Its rows live on another server: dropping it loses none of them.
+    ForeignTable,
     View,
     MatView,
     Index,
@@ -144,17 +146,27 @@ pub(crate) enum Obj {
     Type,
     Domain,
     Function,
+    Procedure,
+    Aggregate,
+    /// `DROP/ALTER ROUTINE`: a function, procedure or aggregate, whichever it is.
+    Routine,
     Trigger,
     Extension,
-    Database,
+    /// `as_schema`: written `SCHEMA`, MySQL's synonym of `DATABASE`; messages keep the
+    /// script's word.
+    Database {
+        as_schema: bool,
+    },
     Constraint,
-    Other,
+    /// A kind no rule models (policy, rule, collation, role, …): its SQL words, for messages.
+    Other(&'static str),
 }
 
 impl Obj {
     pub fn sql(self) -> &'static str {
         match self {
             Obj::Table => "TABLE",
+            Obj::ForeignTable => "FOREIGN TABLE",
             Obj::View => "VIEW",
             Obj::MatView => "MATERIALIZED VIEW",
             Obj::Index => "INDEX",
@@ -163,12 +175,34 @@ impl Obj {
             Obj::Type => "TYPE",
             Obj::Domain => "DOMAIN",
             Obj::Function => "FUNCTION",
+            Obj::Procedure => "PROCEDURE",
+            Obj::Aggregate => "AGGREGATE",
+            Obj::Routine => "ROUTINE",
             Obj::Trigger => "TRIGGER",
             Obj::Extension => "EXTENSION",
-            Obj::Database => "DATABASE",
+            Obj::Database { as_schema: false } => "DATABASE",
+            Obj::Database { as_schema: true } => "SCHEMA",
             Obj::Constraint => "CONSTRAINT",
-            Obj::Other => "OBJECT",
+            Obj::Other(words) => words,
         }
+    }
+    /// Whether a statement about a `self` addresses an object made as `other`: the same
+    /// kind, or a ROUTINE, which stands for any function, procedure or aggregate.
+    pub fn same_kind(self, other: Obj) -> bool {
+        const ROUTINES: [Obj; 3] = [Obj::Function, Obj::Procedure, Obj::Aggregate];
+        self == other
+            || (self == Obj::Routine && ROUTINES.contains(&other))
+            || (other == Obj::Routine && ROUTINES.contains(&self))
+    }
+    /// Has storage here that altering it can rewrite or scan: a table, materialized view
+    /// or index. A foreign table's rows live on another server; a view or composite type
+    /// stores nothing.
+    pub fn has_storage(self) -> bool {
+        matches!(self, Obj::Table | Obj::MatView | Obj::Index)
+    }
+    /// A table, whose indexes, triggers, constraints and columns go with it.
+    pub fn is_table(self) -> bool {
+        matches!(self, Obj::Table | Obj::ForeignTable)
     }
 }
 
@@ -202,6 +236,15 @@ pub(crate) enum AlterCmd {
     },
     AddConstraint(Constraint),
     ValidateConstraint {
+        name: String,
+    },
+    /// MySQL `ADD [FULLTEXT|SPATIAL] INDEX|KEY [name] (…)`: an index named per table (after
+    /// its first column when unnamed).
+    AddIndex {
+        name: String,
+    },
+    /// MySQL `DROP INDEX|KEY name`.
+    DropIndex {
         name: String,
     },
     DropConstraint {
@@ -264,7 +307,10 @@ pub(crate) enum StmtKind {
         cmds: Vec<AlterCmd>,
     },
     CreateIndex {
+        /// As written; `None` when the statement lets the engine choose it.
         name: Option<Name>,
+        /// `name`, or the name the engine chooses for an index created without one.
+        resolved: Name,
         table: Name,
         unique: bool,
         concurrently: bool,
@@ -274,6 +320,9 @@ pub(crate) enum StmtKind {
     Drop {
         obj: Obj,
         names: Vec<Name>,
+        /// The table the dropped object belongs to, for objects named per table
+        /// (PostgreSQL `DROP TRIGGER tr ON t`, `DROP POLICY`, `DROP RULE`).
+        table: Option<Name>,
         if_exists: bool,
         cascade: bool,
         concurrently: bool,
@@ -361,6 +410,12 @@ pub(crate) enum StmtKind {
         value: String,
         if_not_exists: bool,
         ordered: bool,
+    },
+    /// `ALTER TYPE ty RENAME VALUE 'old' TO 'new'`.
+    RenameEnumValue {
+        ty: Name,
+        old: String,
+        new: String,
     },
     AlterDomainAddConstraint {
         domain: Name,
@@ -461,6 +516,7 @@ impl StmtKind {
             StmtKind::Set { .. } => "SET".into(),
             StmtKind::Create { obj, .. } => format!("CREATE {}", obj.sql()),
             StmtKind::AlterEnumAddValue { .. } => "ALTER TYPE … ADD VALUE".into(),
+            StmtKind::RenameEnumValue { .. } => "ALTER TYPE … RENAME VALUE".into(),
             StmtKind::AlterDomainAddConstraint { .. } => "ALTER DOMAIN … ADD CONSTRAINT".into(),
             StmtKind::LockTable { .. } => "LOCK TABLE".into(),
             StmtKind::Pragma { .. } => "PRAGMA".into(),

@@ -219,6 +219,37 @@ mod tests {
     }
 
     #[test]
+    fn objects_named_per_table_lock_their_table() {
+        // DROP TRIGGER / POLICY … ON t take ACCESS EXCLUSIVE on t (seen in pg_locks on
+        // PostgreSQL 15), so they queue every query on t like ALTER TABLE does.
+        let v = statement_impacts(
+            "DROP TRIGGER tr ON app.t;\nDROP POLICY IF EXISTS p ON app.t;",
+            Engine::Postgres,
+        );
+        assert_eq!(v.len(), 2);
+        for im in &v {
+            assert_eq!(im.lock, Some("ACCESS EXCLUSIVE"), "{im:?}");
+            assert_eq!(im.tables, ["app.t"], "{im:?}");
+            assert_eq!(im.blocks, "reads and writes", "{im:?}");
+        }
+    }
+
+    #[test]
+    fn foreign_tables_are_locked_but_hold_no_rows() {
+        // A foreign table's rows live on another server: dropping or altering it locks it
+        // but destroys and rewrites nothing.
+        let v = statement_impacts(
+            "DROP FOREIGN TABLE remote.orders;\nALTER FOREIGN TABLE remote.orders ALTER COLUMN a TYPE bigint;",
+            Engine::Postgres,
+        );
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].tables, ["remote.orders"]);
+        assert_eq!(v[0].lock, Some("ACCESS EXCLUSIVE"));
+        assert!(!v[0].destroys_data, "{:?}", v[0]);
+        assert!(!v[1].rewrites, "{:?}", v[1]);
+    }
+
+    #[test]
     fn explain_returns_the_docs_page() {
         let page = explain("create-index-non-concurrently").unwrap_or_default();
         assert!(page.starts_with("# `create-index-non-concurrently`"));

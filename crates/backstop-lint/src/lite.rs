@@ -293,6 +293,20 @@ impl<'a> P<'a> {
             }
         }
     }
+    /// MySQL's `DATABASE` or its synonym `SCHEMA`. SQLite has neither statement (another
+    /// database is ATTACHed), so there the words are left for `Other`.
+    fn database_word(&mut self) -> Option<Obj> {
+        if self.engine != Engine::Mysql {
+            return None;
+        }
+        if self.eat("database") {
+            Some(Obj::Database { as_schema: false })
+        } else if self.eat("schema") {
+            Some(Obj::Database { as_schema: true })
+        } else {
+            None
+        }
+    }
     fn if_not_exists(&mut self) -> bool {
         self.eat_all(&["if", "not", "exists"])
     }
@@ -538,12 +552,13 @@ impl<'a> P<'a> {
                 .iter()
                 .filter_map(|c| c.first().map(|t| t.ident(self.src)))
                 .collect();
-            let name = Some(Name {
+            let resolved = Name {
                 nocase: idx.nocase,
                 ..Name::new(idx.schema.clone().or(table.schema.clone()), idx.name)
-            });
+            };
             return StmtKind::CreateIndex {
-                name,
+                name: Some(resolved.clone()),
+                resolved,
                 table,
                 unique,
                 concurrently: false,
@@ -587,9 +602,11 @@ impl<'a> P<'a> {
         }
         let obj = if self.eat("trigger") {
             Obj::Trigger
-        } else if self.eat("database") || self.eat("schema") {
-            Obj::Database
-        } else if self.eat("procedure") || self.eat("function") {
+        } else if let Some(db) = self.database_word() {
+            db
+        } else if self.eat("procedure") {
+            Obj::Procedure
+        } else if self.eat("function") {
             Obj::Function
         } else {
             return StmtKind::Other { tag: self.tag() };
@@ -974,10 +991,13 @@ impl<'a> P<'a> {
                     continue;
                 }
                 if p.is("index") || p.is("key") || p.is("fulltext") || p.is("spatial") {
-                    cmds.push(AlterCmd::Other {
-                        what: "ADD INDEX".into(),
-                        share_row_exclusive: false,
-                    });
+                    let _ = p.eat("fulltext") || p.eat("spatial");
+                    let _ = p.eat("index") || p.eat("key");
+                    let name = if p.punct('(') { None } else { p.ident() };
+                    let first_col = p.group().first().map(|t| t.ident(self.src));
+                    if let Some(name) = name.or(first_col) {
+                        cmds.push(AlterCmd::AddIndex { name });
+                    }
                     continue;
                 }
                 p.eat("column");
@@ -1005,9 +1025,13 @@ impl<'a> P<'a> {
                     });
                     continue;
                 }
-                let _ = p.eat("index")
-                    || p.eat("key")
-                    || p.eat_all(&["primary", "key"])
+                if p.eat("index") || p.eat("key") {
+                    cmds.push(AlterCmd::DropIndex {
+                        name: p.ident().unwrap_or_default(),
+                    });
+                    continue;
+                }
+                let _ = p.eat_all(&["primary", "key"])
                     || p.eat_all(&["foreign", "key"])
                     || p.eat("constraint")
                     || p.eat("check");
@@ -1111,9 +1135,11 @@ impl<'a> P<'a> {
             Obj::View
         } else if self.eat("trigger") {
             Obj::Trigger
-        } else if self.eat("database") || self.eat("schema") {
-            Obj::Database
-        } else if self.eat("procedure") || self.eat("function") {
+        } else if let Some(db) = self.database_word() {
+            db
+        } else if self.eat("procedure") {
+            Obj::Procedure
+        } else if self.eat("function") {
             Obj::Function
         } else {
             return StmtKind::Other { tag: self.tag() };
@@ -1123,10 +1149,18 @@ impl<'a> P<'a> {
         while self.eat_punct(',') {
             names.push(self.name());
         }
+        // MySQL `DROP INDEX i ON t`: the index is t's, in t's schema.
+        let table = (obj == Obj::Index && self.eat("on")).then(|| self.name());
+        if let Some(t) = &table {
+            for n in names.iter_mut().filter(|n| n.schema.is_none()) {
+                n.schema = t.schema.clone();
+            }
+        }
         let cascade = self.rest().iter().any(|t| t.is_word(self.src, "cascade"));
         StmtKind::Drop {
             obj,
             names,
+            table,
             if_exists,
             cascade,
             concurrently: false,

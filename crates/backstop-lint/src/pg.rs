@@ -493,7 +493,8 @@ fn is_not_null_check(n: &pb::Node) -> Option<String> {
 fn obj_type(t: i32) -> Obj {
     use pb::ObjectType as O;
     match O::try_from(t).unwrap_or(O::Undefined) {
-        O::ObjectTable | O::ObjectForeignTable => Obj::Table,
+        O::ObjectTable => Obj::Table,
+        O::ObjectForeignTable => Obj::ForeignTable,
         O::ObjectView => Obj::View,
         O::ObjectMatview => Obj::MatView,
         O::ObjectIndex => Obj::Index,
@@ -501,23 +502,65 @@ fn obj_type(t: i32) -> Obj {
         O::ObjectSchema => Obj::Schema,
         O::ObjectType => Obj::Type,
         O::ObjectDomain => Obj::Domain,
-        O::ObjectFunction | O::ObjectProcedure | O::ObjectRoutine | O::ObjectAggregate => {
-            Obj::Function
-        }
+        O::ObjectFunction => Obj::Function,
+        O::ObjectProcedure => Obj::Procedure,
+        O::ObjectAggregate => Obj::Aggregate,
+        O::ObjectRoutine => Obj::Routine,
         O::ObjectTrigger => Obj::Trigger,
         O::ObjectExtension => Obj::Extension,
-        O::ObjectDatabase => Obj::Database,
+        O::ObjectDatabase => Obj::Database { as_schema: false },
         O::ObjectTabconstraint => Obj::Constraint,
-        _ => Obj::Other,
+        O::ObjectAccessMethod => Obj::Other("ACCESS METHOD"),
+        O::ObjectAttribute => Obj::Other("ATTRIBUTE"),
+        O::ObjectCast => Obj::Other("CAST"),
+        O::ObjectColumn => Obj::Other("COLUMN"),
+        O::ObjectCollation => Obj::Other("COLLATION"),
+        O::ObjectConversion => Obj::Other("CONVERSION"),
+        O::ObjectDomconstraint => Obj::Other("DOMAIN CONSTRAINT"),
+        O::ObjectEventTrigger => Obj::Other("EVENT TRIGGER"),
+        O::ObjectFdw => Obj::Other("FOREIGN DATA WRAPPER"),
+        O::ObjectForeignServer => Obj::Other("SERVER"),
+        O::ObjectLanguage => Obj::Other("LANGUAGE"),
+        O::ObjectLargeobject => Obj::Other("LARGE OBJECT"),
+        O::ObjectOpclass => Obj::Other("OPERATOR CLASS"),
+        O::ObjectOperator => Obj::Other("OPERATOR"),
+        O::ObjectOpfamily => Obj::Other("OPERATOR FAMILY"),
+        O::ObjectPolicy => Obj::Other("POLICY"),
+        O::ObjectPublication | O::ObjectPublicationNamespace | O::ObjectPublicationRel => {
+            Obj::Other("PUBLICATION")
+        }
+        O::ObjectRole => Obj::Other("ROLE"),
+        O::ObjectRule => Obj::Other("RULE"),
+        O::ObjectSubscription => Obj::Other("SUBSCRIPTION"),
+        O::ObjectStatisticExt => Obj::Other("STATISTICS"),
+        O::ObjectTablespace => Obj::Other("TABLESPACE"),
+        O::ObjectTransform => Obj::Other("TRANSFORM"),
+        O::ObjectTsconfiguration => Obj::Other("TEXT SEARCH CONFIGURATION"),
+        O::ObjectTsdictionary => Obj::Other("TEXT SEARCH DICTIONARY"),
+        O::ObjectTsparser => Obj::Other("TEXT SEARCH PARSER"),
+        O::ObjectTstemplate => Obj::Other("TEXT SEARCH TEMPLATE"),
+        O::ObjectUserMapping => Obj::Other("USER MAPPING"),
+        _ => Obj::Other("OBJECT"),
     }
 }
 
-/// Names in a DROP's object list, whatever node shape the object kind uses.
-fn drop_name(n: &pb::Node, obj: Obj) -> (Name, Option<Name>) {
+/// Objects named per table (`DROP TRIGGER tr ON t`, `DROP POLICY p ON t`): their names
+/// arrive as `[schema.]table.name`.
+fn named_per_table(t: i32) -> bool {
+    use pb::ObjectType as O;
+    matches!(
+        O::try_from(t).unwrap_or(O::Undefined),
+        O::ObjectTrigger | O::ObjectPolicy | O::ObjectRule | O::ObjectTabconstraint
+    )
+}
+
+/// Names in a DROP's object list, whatever node shape the object kind uses, and the table
+/// of an object named per table.
+fn drop_name(n: &pb::Node, per_table: bool) -> (Name, Option<Name>) {
     match n.node.as_ref() {
         Some(N::List(l)) => {
             let parts = strings(&l.items);
-            if matches!(obj, Obj::Trigger | Obj::Other | Obj::Constraint) && parts.len() >= 2 {
+            if per_table && parts.len() >= 2 {
                 // [schema.]table.name
                 let (table, name) = parts.split_at(parts.len() - 1);
                 (Name::new(None, name[0].clone()), Some(qualified(table)))
@@ -624,6 +667,9 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
             let table = rv(&i.relation);
             let name =
                 (!i.idxname.is_empty()).then(|| Name::new(table.schema.clone(), i.idxname.clone()));
+            let resolved = name
+                .clone()
+                .unwrap_or_else(|| default_index_name(&table, i));
             let columns = i
                 .index_params
                 .iter()
@@ -638,6 +684,7 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
                 .collect();
             StmtKind::CreateIndex {
                 name,
+                resolved,
                 table,
                 unique: i.unique,
                 concurrently: i.concurrent,
@@ -647,18 +694,25 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
         }
         N::DropStmt(d) => {
             let obj = obj_type(d.remove_type);
-            let names = d.objects.iter().map(|o| drop_name(o, obj).0).collect();
+            let (names, tables): (Vec<Name>, Vec<Option<Name>>) = d
+                .objects
+                .iter()
+                .map(|o| drop_name(o, named_per_table(d.remove_type)))
+                .unzip();
             StmtKind::Drop {
                 obj,
                 names,
+                // The grammar takes one `name ON table` per DROP TRIGGER/POLICY/RULE.
+                table: tables.into_iter().next().flatten(),
                 if_exists: d.missing_ok,
                 cascade: cascade(d.behavior),
                 concurrently: d.concurrent,
             }
         }
         N::DropdbStmt(d) => StmtKind::Drop {
-            obj: Obj::Database,
+            obj: Obj::Database { as_schema: false },
             names: vec![Name::new(None, d.dbname.clone())],
+            table: None,
             if_exists: d.missing_ok,
             cascade: false,
             concurrently: false,
@@ -669,7 +723,7 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
             match O::try_from(r.rename_type).unwrap_or(O::Undefined) {
                 O::ObjectColumn | O::ObjectAttribute => StmtKind::Rename {
                     obj: match obj_type(r.relation_type) {
-                        Obj::Other => Obj::Table,
+                        Obj::Other(_) => Obj::Table,
                         o => o,
                     },
                     target: rv(&r.relation),
@@ -677,13 +731,16 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
                     new_name: r.newname.clone(),
                     table: Some(rv(&r.relation)),
                 },
-                O::ObjectSchema => StmtKind::Rename {
-                    obj,
-                    target: Name::new(None, r.subname.clone()),
-                    column: None,
-                    new_name: r.newname.clone(),
-                    table: None,
-                },
+                // Objects outside any schema, named by one identifier.
+                O::ObjectSchema | O::ObjectDatabase | O::ObjectRole | O::ObjectTablespace => {
+                    StmtKind::Rename {
+                        obj,
+                        target: Name::new(None, r.subname.clone()),
+                        column: None,
+                        new_name: r.newname.clone(),
+                        table: None,
+                    }
+                }
                 O::ObjectTabconstraint | O::ObjectTrigger | O::ObjectPolicy | O::ObjectRule => {
                     StmtKind::Rename {
                         obj,
@@ -699,7 +756,7 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
                     } else {
                         r.object
                             .as_ref()
-                            .map(|o| drop_name(o, obj).0)
+                            .map(|o| drop_name(o, named_per_table(r.rename_type)).0)
                             .unwrap_or_default()
                     };
                     StmtKind::Rename {
@@ -869,7 +926,18 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
         }
         N::CreateSchemaStmt(s) => StmtKind::Create {
             obj: Obj::Schema,
-            name: Name::new(None, s.schemaname.clone()),
+            // `CREATE SCHEMA AUTHORIZATION role` names the schema after the role.
+            name: Name::new(
+                None,
+                if s.schemaname.is_empty() {
+                    s.authrole
+                        .as_ref()
+                        .map(|r| r.rolename.clone())
+                        .unwrap_or_default()
+                } else {
+                    s.schemaname.clone()
+                },
+            ),
             if_not_exists: s.if_not_exists,
             or_replace: false,
             table: None,
@@ -899,6 +967,45 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
             table: None,
             domain_check: false,
         },
+        N::CreateRangeStmt(r) => StmtKind::Create {
+            obj: Obj::Type,
+            name: qualified(&strings(&r.type_name)),
+            if_not_exists: false,
+            or_replace: false,
+            table: None,
+            domain_check: false,
+        },
+        N::DefineStmt(d)
+            if matches!(
+                pb::ObjectType::try_from(d.kind),
+                Ok(pb::ObjectType::ObjectType | pb::ObjectType::ObjectAggregate)
+            ) =>
+        {
+            StmtKind::Create {
+                obj: if d.kind == pb::ObjectType::ObjectAggregate as i32 {
+                    Obj::Aggregate
+                } else {
+                    Obj::Type
+                },
+                name: qualified(&strings(&d.defnames)),
+                if_not_exists: d.if_not_exists,
+                or_replace: d.replace,
+                table: None,
+                domain_check: false,
+            }
+        }
+        N::CreateForeignTableStmt(f) => StmtKind::Create {
+            obj: Obj::ForeignTable,
+            name: f
+                .base_stmt
+                .as_ref()
+                .map(|c| rv(&c.relation))
+                .unwrap_or_default(),
+            if_not_exists: f.base_stmt.as_ref().is_some_and(|c| c.if_not_exists),
+            or_replace: false,
+            table: None,
+            domain_check: false,
+        },
         N::CreateDomainStmt(d) => {
             let check = d.constraints.iter().any(|c| matches!(c.node.as_ref(), Some(N::Constraint(k)) if k.contype == pb::ConstrType::ConstrCheck as i32));
             StmtKind::Create {
@@ -911,7 +1018,11 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
             }
         }
         N::CreateFunctionStmt(f) => StmtKind::Create {
-            obj: Obj::Function,
+            obj: if f.is_procedure {
+                Obj::Procedure
+            } else {
+                Obj::Function
+            },
             name: qualified(&strings(&f.funcname)),
             if_not_exists: false,
             or_replace: f.replace,
@@ -935,7 +1046,7 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
             domain_check: false,
         },
         N::CreatedbStmt(d) => StmtKind::Create {
-            obj: Obj::Database,
+            obj: Obj::Database { as_schema: false },
             name: Name::new(None, d.dbname.clone()),
             if_not_exists: false,
             or_replace: false,
@@ -952,12 +1063,10 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
                     ordered: !e.new_val_neighbor.is_empty(),
                 }
             } else {
-                StmtKind::Rename {
-                    obj: Obj::Type,
-                    target: ty,
-                    column: Some(e.old_val.clone()),
-                    new_name: e.new_val.clone(),
-                    table: None,
+                StmtKind::RenameEnumValue {
+                    ty,
+                    old: e.old_val.clone(),
+                    new: e.new_val.clone(),
                 }
             }
         }
@@ -985,6 +1094,152 @@ fn convert(node: &N, cx: &Cx) -> StmtKind {
             }
         }
         _ => StmtKind::Other { tag: tag(cx) },
+    }
+}
+
+/// The name PostgreSQL gives `CREATE INDEX ON t (…)` (`ChooseIndexName`): the table, the
+/// label of every column (INCLUDE ones too) and `idx`, joined by `_` and shortened to fit
+/// 63 bytes. Only a clash with an existing name (`…_idx1`) is beyond what a script shows.
+fn default_index_name(table: &Name, i: &pb::IndexStmt) -> Name {
+    // ChooseIndexColumnNames: a column's name, or an expression's (`lower`, `expr`, …),
+    // made unique within the index by a number (`a`, `a1`).
+    let mut labels: Vec<String> = Vec::new();
+    for p in i.index_params.iter().chain(&i.index_including_params) {
+        let Some(N::IndexElem(e)) = p.node.as_ref() else {
+            continue;
+        };
+        let base = if !e.indexcolname.is_empty() {
+            e.indexcolname.clone()
+        } else if !e.name.is_empty() {
+            e.name.clone()
+        } else {
+            e.expr
+                .as_deref()
+                .and_then(|x| figure_colname(x).1)
+                .unwrap_or_else(|| "expr".into())
+        };
+        let mut label = base.clone();
+        let mut n = 1;
+        while labels.contains(&label) {
+            label = format!("{base}{n}");
+            n += 1;
+        }
+        labels.push(label);
+    }
+    // ChooseIndexNameAddition stops adding labels once the result can't fit anyway.
+    let mut addition = String::new();
+    for l in &labels {
+        if !addition.is_empty() {
+            addition.push('_');
+        }
+        addition.push_str(l);
+        if addition.len() >= 63 {
+            break;
+        }
+    }
+    table.sibling(object_name(&table.name, &addition, "idx"))
+}
+
+/// PostgreSQL's `makeObjectName`: `name1_name2_label`, shortening the longer of the two
+/// names a character at a time until the whole fits in 63 bytes.
+fn object_name(name1: &str, name2: &str, label: &str) -> String {
+    let avail = 63usize.saturating_sub(label.len() + 1 + usize::from(!name2.is_empty()));
+    let (mut n1, mut n2) = (name1.len(), name2.len());
+    while n1 + n2 > avail {
+        if n1 > n2 {
+            n1 -= 1;
+        } else {
+            n2 -= 1;
+        }
+    }
+    // Never cut inside a character (pg_mbcliplen).
+    let clip = |s: &str, mut n: usize| {
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        s[..n].to_string()
+    };
+    let mut out = clip(name1, n1);
+    if !name2.is_empty() {
+        out.push('_');
+        out.push_str(&clip(name2, n2));
+    }
+    out.push('_');
+    out.push_str(label);
+    out
+}
+
+/// PostgreSQL's `FigureColnameInternal`: the name an expression would have as a column,
+/// and how sure that is (2: a column or function name, 1: a fallback such as `case`).
+fn figure_colname(n: &pb::Node) -> (u8, Option<String>) {
+    let word = |w: &str| (2, Some(w.to_string()));
+    match n.node.as_ref() {
+        Some(N::ColumnRef(c)) => match c.fields.last().and_then(sval) {
+            Some(f) => word(f),
+            None => (0, None),
+        },
+        Some(N::AIndirection(a)) => match a.indirection.last().and_then(sval) {
+            Some(f) => word(f),
+            None => a.arg.as_deref().map(figure_colname).unwrap_or((0, None)),
+        },
+        Some(N::FuncCall(f)) => match f.funcname.last().and_then(sval) {
+            Some(f) => word(f),
+            None => (0, None),
+        },
+        Some(N::AExpr(a)) if a.kind == pb::AExprKind::AexprNullif as i32 => word("nullif"),
+        Some(N::TypeCast(t)) => {
+            let inner = t.arg.as_deref().map(figure_colname).unwrap_or((0, None));
+            match t
+                .type_name
+                .as_ref()
+                .and_then(|ty| ty.names.last())
+                .and_then(sval)
+            {
+                Some(ty) if inner.0 <= 1 => (1, Some(ty.to_string())),
+                _ => inner,
+            }
+        }
+        Some(N::CollateClause(c)) => c.arg.as_deref().map(figure_colname).unwrap_or((0, None)),
+        Some(N::GroupingFunc(_)) => word("grouping"),
+        Some(N::CaseExpr(c)) => {
+            let inner = c
+                .defresult
+                .as_deref()
+                .map(figure_colname)
+                .unwrap_or((0, None));
+            if inner.0 <= 1 {
+                (1, Some("case".into()))
+            } else {
+                inner
+            }
+        }
+        Some(N::AArrayExpr(_)) => (1, Some("array".into())),
+        Some(N::RowExpr(_)) => (1, Some("row".into())),
+        Some(N::CoalesceExpr(_)) => word("coalesce"),
+        Some(N::MinMaxExpr(m)) => word(if m.op == pb::MinMaxOp::IsGreatest as i32 {
+            "greatest"
+        } else {
+            "least"
+        }),
+        Some(N::SqlvalueFunction(f)) => {
+            use pb::SqlValueFunctionOp as Op;
+            word(
+                match Op::try_from(f.op).unwrap_or(Op::SqlvalueFunctionOpUndefined) {
+                    Op::SvfopCurrentDate => "current_date",
+                    Op::SvfopCurrentTime | Op::SvfopCurrentTimeN => "current_time",
+                    Op::SvfopCurrentTimestamp | Op::SvfopCurrentTimestampN => "current_timestamp",
+                    Op::SvfopLocaltime | Op::SvfopLocaltimeN => "localtime",
+                    Op::SvfopLocaltimestamp | Op::SvfopLocaltimestampN => "localtimestamp",
+                    Op::SvfopCurrentRole => "current_role",
+                    Op::SvfopUser => "user",
+                    Op::SvfopSessionUser => "session_user",
+                    Op::SvfopCurrentCatalog => "current_catalog",
+                    Op::SvfopCurrentSchema => "current_schema",
+                    _ => "current_user",
+                },
+            )
+        }
+        _ => (0, None),
     }
 }
 
@@ -1153,6 +1408,92 @@ mod tests {
         let e = &p.errors[0];
         assert_eq!(&src[e.at.clone()], "COLUMN");
         assert!(e.message.contains("syntax error"), "{}", e.message);
+    }
+
+    #[test]
+    fn unnamed_indexes_get_the_names_postgres_gives_them() {
+        // Checked against PostgreSQL 15 (pg_indexes after each CREATE INDEX ON users …).
+        let long = "v".repeat(70);
+        for (cols, want) in [
+            ("(lower(email))".to_string(), "users_lower_idx".to_string()),
+            ("((a + b))".into(), "users_expr_idx".into()),
+            ("((email::varchar))".into(), "users_email_idx".into()),
+            ("(((n || 'x')::varchar))".into(), "users_varchar_idx".into()),
+            ("(coalesce(a, 0))".into(), "users_coalesce_idx".into()),
+            (
+                "((CASE WHEN a > 0 THEN b END))".into(),
+                "users_case_idx".into(),
+            ),
+            ("((greatest(a, b)))".into(), "users_greatest_idx".into()),
+            (
+                "(lower(email), lower(n))".into(),
+                "users_lower_lower1_idx".into(),
+            ),
+            ("(a, a)".into(), "users_a_a1_idx".into()),
+            ("(id) INCLUDE (email)".into(), "users_id_email_idx".into()),
+            (format!("({long})"), format!("users_{}_idx", "v".repeat(53))),
+        ] {
+            let p = parse(&format!("CREATE UNIQUE INDEX ON app.users {cols};"));
+            let got = match p.stmts.first().map(|s| &s.kind) {
+                Some(StmtKind::CreateIndex { resolved, .. }) => resolved.clone(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(got.to_string(), format!("app.{want}"), "{cols}");
+            assert!(got.name.len() <= 63);
+        }
+    }
+
+    #[test]
+    fn statements_are_named_as_written() {
+        let verbs: Vec<String> = parse(
+            "CREATE PROCEDURE p() LANGUAGE sql AS $$SELECT 1$$;\n\
+             DROP PROCEDURE p();\n\
+             DROP ROUTINE p();\n\
+             CREATE AGGREGATE ag(int) (sfunc = int4pl, stype = int);\n\
+             ALTER AGGREGATE ag(int) RENAME TO ag2;\n\
+             CREATE FOREIGN TABLE ft (a int) SERVER srv;\n\
+             ALTER FOREIGN TABLE ft ADD COLUMN b int;\n\
+             DROP FOREIGN TABLE ft;\n\
+             DROP POLICY p ON t;\n\
+             ALTER ROLE r RENAME TO r2;\n\
+             DROP TEXT SEARCH CONFIGURATION c;\n\
+             CREATE TYPE r4 AS RANGE (subtype = int4);\n\
+             ALTER TYPE mood RENAME VALUE 'a' TO 'b';",
+        )
+        .stmts
+        .iter()
+        .map(|s| s.kind.verb())
+        .collect();
+        assert_eq!(
+            verbs,
+            [
+                "CREATE PROCEDURE",
+                "DROP PROCEDURE",
+                "DROP ROUTINE",
+                "CREATE AGGREGATE",
+                "ALTER AGGREGATE … RENAME",
+                "CREATE FOREIGN TABLE",
+                "ALTER FOREIGN TABLE",
+                "DROP FOREIGN TABLE",
+                "DROP POLICY",
+                "ALTER ROLE … RENAME",
+                "DROP TEXT SEARCH CONFIGURATION",
+                "CREATE TYPE",
+                "ALTER TYPE … RENAME VALUE",
+            ]
+        );
+        // Objects outside schemas are named by their one identifier.
+        let p = parse("ALTER DATABASE d1 RENAME TO d2;\nCREATE SCHEMA AUTHORIZATION rr;");
+        assert!(
+            matches!(&p.stmts[0].kind, StmtKind::Rename { target, .. } if target.name == "d1"),
+            "{:?}",
+            p.stmts[0].kind
+        );
+        assert!(
+            matches!(&p.stmts[1].kind, StmtKind::Create { name, .. } if name.name == "rr"),
+            "{:?}",
+            p.stmts[1].kind
+        );
     }
 
     #[test]

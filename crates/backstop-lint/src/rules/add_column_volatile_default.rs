@@ -33,10 +33,13 @@ ALTER TABLE orders ALTER COLUMN public_id SET DEFAULT gen_random_uuid();
 };
 
 fn check(cx: &StmtCx, out: &mut Out) {
-    let StmtKind::AlterTable { table, cmds, .. } = &cx.stmt.kind else {
+    let StmtKind::AlterTable {
+        table, obj, cmds, ..
+    } = &cx.stmt.kind
+    else {
         return;
     };
-    if !cx.catalog.is_existing(table) {
+    if !obj.has_storage() || !cx.catalog.is_existing(table) {
         return;
     }
     for c in cmds {

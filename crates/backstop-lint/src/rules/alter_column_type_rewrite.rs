@@ -37,10 +37,13 @@ swap the columns in a short migration."#,
 };
 
 fn check(cx: &StmtCx, out: &mut Out) {
-    let StmtKind::AlterTable { table, cmds, .. } = &cx.stmt.kind else {
+    let StmtKind::AlterTable {
+        table, obj, cmds, ..
+    } = &cx.stmt.kind
+    else {
         return;
     };
-    if !cx.catalog.is_existing(table) {
+    if !obj.has_storage() || !cx.catalog.is_existing(table) {
         return;
     }
     for c in cmds {

@@ -84,6 +84,84 @@ mod tests {
     }
 
     #[test]
+    fn ok_trigger_recreated() {
+        use backstop_core::driver::Engine;
+        // Regression: a dropped trigger never matched the one down.sql creates again.
+        lint_case_ok(
+            ID,
+            Case::pg("DROP TRIGGER IF EXISTS tr ON s2.t;").down(
+                "CREATE TRIGGER tr BEFORE UPDATE OF a3 ON s2.t FOR EACH ROW WHEN (NEW.a3 > 0) EXECUTE FUNCTION tf();",
+            ),
+        );
+        lint_case_ok(
+            ID,
+            Case::on(Engine::Sqlite, "DROP TRIGGER tr;")
+                .down("CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END;"),
+        );
+        lint_case_ok(
+            ID,
+            Case::on(Engine::Mysql, "DROP TRIGGER other.tr;")
+                .down("CREATE TRIGGER tr BEFORE UPDATE ON other.t FOR EACH ROW SET NEW.a = 1;"),
+        );
+    }
+
+    #[test]
+    fn ok_mysql_index_recreated() {
+        use backstop_core::driver::Engine;
+        // Regression: `ALTER TABLE t DROP INDEX i` was reported as dropping CONSTRAINT i,
+        // which no CREATE INDEX in down.sql could bring back.
+        for down in [
+            "CREATE INDEX t_a_idx ON t (a);",
+            "ALTER TABLE t ADD INDEX t_a_idx (a);",
+            "ALTER TABLE t ADD KEY t_a_idx (a), ALGORITHM=INPLACE;",
+        ] {
+            lint_case_ok(
+                ID,
+                Case::on(Engine::Mysql, "ALTER TABLE t DROP INDEX t_a_idx;").down(down),
+            );
+        }
+        let c = Case::on(Engine::Mysql, "ALTER TABLE t DROP INDEX t_a_idx;").down("SELECT 1;");
+        assert!(
+            c.render(ID).contains("INDEX t_a_idx dropped here"),
+            "{}",
+            c.render(ID)
+        );
+    }
+
+    #[test]
+    fn ok_replaced_and_renamed_kinds() {
+        // Regression: CREATE OR REPLACE in down.sql did not count as recreating what up.sql
+        // dropped; range and shell types, aggregates and foreign tables were not read as
+        // created at all.
+        for (up, down) in [
+            (
+                "DROP VIEW IF EXISTS app.v;",
+                "CREATE OR REPLACE VIEW app.v AS SELECT 1 AS a;",
+            ),
+            (
+                "DROP FUNCTION f();",
+                "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS $$SELECT 1$$;",
+            ),
+            ("DROP TYPE r4;", "CREATE TYPE r4 AS RANGE (subtype = int4);"),
+            ("DROP TYPE app.shell;", "CREATE TYPE app.shell;"),
+            (
+                "DROP AGGREGATE app.ag(int);",
+                "CREATE AGGREGATE app.ag(int) (sfunc = int4pl, stype = int);",
+            ),
+            (
+                "DROP ROUTINE app.p();",
+                "CREATE PROCEDURE app.p() LANGUAGE sql AS $$SELECT 1$$;",
+            ),
+            (
+                "DROP FOREIGN TABLE ft;",
+                "CREATE FOREIGN TABLE ft (a int) SERVER srv;",
+            ),
+        ] {
+            lint_case_ok(ID, Case::pg(up).down(down));
+        }
+    }
+
+    #[test]
     fn err_not_recreated() {
         let c = Case::pg("ALTER TABLE users DROP COLUMN flags;\nDROP INDEX users_legacy_idx;")
             .down("SELECT 1;");

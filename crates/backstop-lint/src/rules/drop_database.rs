@@ -27,7 +27,7 @@ Drop databases by hand, with a backup, outside migrations."#,
 
 fn check(cx: &StmtCx, out: &mut Out) {
     let StmtKind::Drop {
-        obj: Obj::Database,
+        obj: obj @ Obj::Database { .. },
         names,
         ..
     } = &cx.stmt.kind
@@ -41,8 +41,14 @@ fn check(cx: &StmtCx, out: &mut Out) {
         .join(", ");
     out.at(
         cx.index,
-        format!("DROP DATABASE {list} destroys every table and row in it"),
-        "Remove DROP DATABASE from the migration and drop databases by hand, after a backup.",
+        format!(
+            "DROP {} {list} destroys every table and row in it",
+            obj.sql()
+        ),
+        format!(
+            "Remove DROP {} from the migration and drop databases by hand, after a backup.",
+            obj.sql()
+        ),
     );
 }
 
@@ -55,6 +61,25 @@ mod tests {
     #[test]
     fn ok_drop_table() {
         lint_ok(ID, "DROP TABLE IF EXISTS t;");
+    }
+
+    #[test]
+    fn mysql_drop_schema_is_named_as_written() {
+        use backstop_core::driver::Engine;
+        // MySQL's DROP SCHEMA is DROP DATABASE; the finding keeps the script's word.
+        expect![[r#"
+            error[drop-database]: DROP SCHEMA analytics destroys every table and row in it
+             --> migrations/20260101000000_m/up.sql:1:1
+              |
+            1 | DROP SCHEMA IF EXISTS analytics;
+              | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+              = help: Remove DROP SCHEMA from the migration and drop databases by hand, after a backup.
+
+            1 error, 0 warnings, 0 infos in 1 file (1 statement)
+        "#]]
+        .assert_eq(&Case::on(Engine::Mysql, "DROP SCHEMA IF EXISTS analytics;").render(ID));
+        // PostgreSQL's DROP SCHEMA drops a schema, not a database.
+        lint_ok(ID, "DROP SCHEMA IF EXISTS analytics;");
     }
 
     #[test]

@@ -73,45 +73,61 @@ fn check(cx: &StmtCx, out: &mut Out) {
         StmtKind::Drop {
             obj,
             names,
+            table,
             if_exists: false,
             ..
-        } if !matches!(obj, Obj::Other) => {
+        } if !matches!(obj, Obj::Other(_)) => {
             let list = names
                 .iter()
                 .map(|n| n.to_string())
                 .collect::<Vec<_>>()
                 .join(", ");
-            Some((format!("DROP {} {list}", obj.sql()), "IF EXISTS"))
+            let on = table
+                .as_ref()
+                .map(|t| format!(" ON {t}"))
+                .unwrap_or_default();
+            Some((format!("DROP {} {list}{on}", obj.sql()), "IF EXISTS"))
         }
-        StmtKind::AlterTable { table, cmds, .. } if cx.engine == Engine::Postgres => {
+        StmtKind::AlterTable {
+            table, obj, cmds, ..
+        } if cx.engine == Engine::Postgres => {
+            // A composite type's columns are attributes, and ADD ATTRIBUTE has no IF NOT EXISTS.
+            let word = if *obj == Obj::Type {
+                "ATTRIBUTE"
+            } else {
+                "COLUMN"
+            };
+            let alter = format!("ALTER {} {table}", obj.sql());
             cmds.iter().find_map(|c| match c {
                 AlterCmd::AddColumn {
                     col,
                     if_not_exists: false,
-                } => Some((
-                    format!("ALTER TABLE {table} ADD COLUMN {}", col.name),
-                    "IF NOT EXISTS",
-                )),
+                } if *obj != Obj::Type => {
+                    Some((format!("{alter} ADD {word} {}", col.name), "IF NOT EXISTS"))
+                }
                 AlterCmd::DropColumn {
                     name,
                     if_exists: false,
                     ..
-                } => Some((
-                    format!("ALTER TABLE {table} DROP COLUMN {name}"),
-                    "IF EXISTS",
-                )),
+                } => Some((format!("{alter} DROP {word} {name}"), "IF EXISTS")),
                 _ => None,
             })
         }
         _ => None,
     };
     let Some((what, clause)) = found else { return };
+    // `CREATE INDEX IF NOT EXISTS` needs a name to look for.
+    let unnamed_index = matches!(&cx.stmt.kind, StmtKind::CreateIndex { name: None, .. });
     let hit = out.at(
         cx.index,
         format!(
             "{what} has no {clause}: re-running the migration after a partial apply fails here"
         ),
-        format!("Add {clause} so the statement can be re-run."),
+        if unnamed_index {
+            format!("Name the index and add {clause} so the statement can be re-run.")
+        } else {
+            format!("Add {clause} so the statement can be re-run.")
+        },
     );
     if non_tx {
         hit.severity(Severity::Warning);
@@ -148,6 +164,60 @@ mod tests {
 
             0 errors, 0 warnings, 2 infos in 1 file (2 statements)
         "#]].assert_eq(&lint_errors(ID, "CREATE TABLE t (a int);\nDROP INDEX i;"));
+    }
+
+    #[test]
+    fn schema_statements_are_named_as_written() {
+        use backstop_core::driver::Engine;
+        // Regression: `DROP SCHEMA s2` was reported as `DROP DATABASE s2` on SQLite and MySQL.
+        for engine in [Engine::Postgres, Engine::Mysql] {
+            let out = Case::on(engine, "DROP SCHEMA s2;").render(ID);
+            assert!(out.contains("DROP SCHEMA s2 has no IF EXISTS"), "{out}");
+        }
+        // SQLite has no schemas to create or drop (ATTACH is its way to another database).
+        lint_case_ok(
+            ID,
+            Case::on(Engine::Sqlite, "CREATE SCHEMA s2;").down("DROP SCHEMA s2;"),
+        );
+    }
+
+    #[test]
+    fn statements_are_named_as_written() {
+        // Regression: ALTER FOREIGN TABLE and ALTER TYPE … ATTRIBUTE were reported as
+        // ALTER TABLE … COLUMN, DROP PROCEDURE as DROP FUNCTION, and ADD ATTRIBUTE (which
+        // has no IF NOT EXISTS) was told to add one.
+        let out = lint_errors(
+            ID,
+            "ALTER FOREIGN TABLE remote.orders ADD COLUMN c int;\n\
+             ALTER TYPE app.pair ADD ATTRIBUTE c int;\n\
+             ALTER TYPE app.pair DROP ATTRIBUTE c;\n\
+             DROP PROCEDURE app.p();\n\
+             DROP AGGREGATE app.total(int);\n\
+             DROP FOREIGN TABLE remote.orders;\n\
+             DROP TRIGGER tr ON app.t;",
+        );
+        for line in [
+            "ALTER FOREIGN TABLE remote.orders ADD COLUMN c has no IF NOT EXISTS",
+            "ALTER TYPE app.pair DROP ATTRIBUTE c has no IF EXISTS",
+            "DROP PROCEDURE app.p has no IF EXISTS",
+            "DROP AGGREGATE app.total has no IF EXISTS",
+            "DROP FOREIGN TABLE remote.orders has no IF EXISTS",
+            "DROP TRIGGER tr ON app.t has no IF EXISTS",
+        ] {
+            assert!(out.contains(line), "{line}\n{out}");
+        }
+        assert!(!out.contains("ADD ATTRIBUTE"), "{out}");
+        assert!(!out.contains("FUNCTION"), "{out}");
+    }
+
+    #[test]
+    fn unnamed_index_is_told_to_take_a_name() {
+        // `CREATE INDEX IF NOT EXISTS ON t (a)` is a syntax error: the name comes first.
+        let out = lint_errors(ID, "CREATE INDEX ON users (email);");
+        assert!(
+            out.contains("help: Name the index and add IF NOT EXISTS"),
+            "{out}"
+        );
     }
 
     #[test]

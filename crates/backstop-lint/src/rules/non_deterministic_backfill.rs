@@ -64,7 +64,9 @@ fn check(cx: &StmtCx, out: &mut Out) {
                 .token(cx.src, *at, cx.engine);
             }
         }
-        StmtKind::AlterTable { table, cmds, .. } if cx.catalog.is_existing(table) => {
+        StmtKind::AlterTable {
+            table, obj, cmds, ..
+        } if obj.has_storage() && cx.catalog.is_existing(table) => {
             for c in cmds {
                 let AlterCmd::AddColumn { col, .. } = c else {
                     continue;

@@ -28,6 +28,14 @@ Expand and contract: add `full_name`, write both columns, backfill, move readers
 };
 
 fn check(cx: &StmtCx, out: &mut Out) {
+    if let StmtKind::RenameEnumValue { ty, old, new } = &cx.stmt.kind {
+        out.at(
+            cx.index,
+            format!("renaming value '{old}' of type {ty} to '{new}' breaks running code that still writes or compares '{old}'"),
+            "Add the new value, migrate rows and code to it, and stop using the old value before removing it.",
+        );
+        return;
+    }
     let StmtKind::Rename {
         obj,
         target,
@@ -38,15 +46,15 @@ fn check(cx: &StmtCx, out: &mut Out) {
     else {
         return;
     };
+    if !cx.catalog.is_existing(target) || !cx.catalog.column_has_old_data(target, old) {
+        return;
+    }
     if *obj == Obj::Type {
         out.at(
             cx.index,
-            format!("renaming value '{old}' of type {target} to '{new_name}' breaks running code that still writes or compares '{old}'"),
-            "Add the new value, migrate rows and code to it, and stop using the old value before removing it.",
+            format!("renaming attribute {old} of type {target} to {new_name} breaks running code that still uses {old}"),
+            "Add the new attribute, move code to it, then drop the old attribute in a later release.",
         );
-        return;
-    }
-    if !cx.catalog.is_existing(target) || !cx.catalog.column_has_old_data(target, old) {
         return;
     }
     out.at(
@@ -90,6 +98,19 @@ mod tests {
 
             2 errors, 0 warnings, 0 infos in 1 file (2 statements)
         "#]].assert_eq(&lint_errors(ID, "ALTER TABLE users RENAME COLUMN name TO full_name;\nALTER TYPE mood RENAME VALUE 'sad' TO 'unhappy';"));
+    }
+
+    #[test]
+    fn composite_type_attribute_is_not_an_enum_value() {
+        // Regression: RENAME ATTRIBUTE of a composite type was reported as renaming an
+        // enum value.
+        let out = lint_errors(ID, "ALTER TYPE app.pair RENAME ATTRIBUTE a TO a2;");
+        assert!(
+            out.contains(
+                "renaming attribute a of type app.pair to a2 breaks running code that still uses a"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ fn check(cx: &StmtCx, out: &mut Out) {
     };
     if !matches!(
         obj,
-        Obj::Table | Obj::View | Obj::MatView | Obj::Sequence | Obj::Schema
+        Obj::Table | Obj::ForeignTable | Obj::View | Obj::MatView | Obj::Sequence | Obj::Schema
     ) {
         return;
     }

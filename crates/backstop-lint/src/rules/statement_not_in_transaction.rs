@@ -55,10 +55,12 @@ fn check(cx: &StmtCx, out: &mut Out) {
         } => "REINDEX CONCURRENTLY".to_string(),
         StmtKind::Vacuum { .. } => "VACUUM".to_string(),
         StmtKind::Create {
-            obj: Obj::Database, ..
+            obj: Obj::Database { .. },
+            ..
         } => "CREATE DATABASE".to_string(),
         StmtKind::Drop {
-            obj: Obj::Database, ..
+            obj: Obj::Database { .. },
+            ..
         } if cx.engine == Engine::Postgres => "DROP DATABASE".to_string(),
         StmtKind::AlterTable { cmds, .. }
             if cmds.iter().any(|c| {
@@ -125,6 +127,20 @@ mod tests {
 
             2 errors, 0 warnings, 0 infos in 1 file (2 statements)
         "#]].assert_eq(&lint_errors(ID, "CREATE INDEX CONCURRENTLY i ON users (email);\nVACUUM users;"));
+    }
+
+    #[test]
+    fn ok_schema_statements() {
+        // Regression: the SQLite and MySQL reader took `SCHEMA` for `DATABASE`, so
+        // `CREATE SCHEMA` was reported as a CREATE DATABASE that can't run in a transaction.
+        // SQLite has neither statement; PostgreSQL's CREATE SCHEMA is transactional.
+        for engine in [Engine::Sqlite, Engine::Postgres] {
+            lint_case_ok(
+                ID,
+                Case::on(engine, "CREATE SCHEMA s2;").down("DROP SCHEMA s2;"),
+            );
+        }
+        lint_case_ok(ID, Case::on(Engine::Sqlite, "CREATE DATABASE d;"));
     }
 
     #[test]

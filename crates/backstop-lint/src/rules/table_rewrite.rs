@@ -27,17 +27,20 @@ batches and swap names."#,
 };
 
 fn check(cx: &StmtCx, out: &mut Out) {
-    let StmtKind::AlterTable { table, cmds, .. } = &cx.stmt.kind else {
+    let StmtKind::AlterTable {
+        table, obj, cmds, ..
+    } = &cx.stmt.kind
+    else {
         return;
     };
-    if !cx.catalog.is_existing(table) {
+    if !obj.has_storage() || !cx.catalog.is_existing(table) {
         return;
     }
     for c in cmds {
         if let AlterCmd::Rewrite { what } = c {
             out.at(
                 cx.index,
-                format!("ALTER TABLE … {what} rewrites {table} under an ACCESS EXCLUSIVE lock, blocking reads and writes for the whole rewrite"),
+                format!("ALTER {} … {what} rewrites {table} under an ACCESS EXCLUSIVE lock, blocking reads and writes for the whole rewrite", obj.sql()),
                 "Run it in a maintenance window, or build a new table and swap it in.",
             );
         }

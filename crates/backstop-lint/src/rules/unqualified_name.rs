@@ -1,7 +1,7 @@
 //! Unqualified table names when the migrations create several schemas.
 
 use super::*;
-use crate::ir::StmtKind;
+use crate::ir::{Obj, StmtKind};
 
 pub(crate) const RULE: Rule = Rule {
     info: RuleInfo {
@@ -40,7 +40,16 @@ fn check(cx: &StmtCx, out: &mut Out) {
     }
     let table = match &cx.stmt.kind {
         StmtKind::CreateTable { table, .. } => Some(table.clone()),
-        StmtKind::Drop { names, .. } => names.iter().find(|n| n.schema.is_none()).cloned(),
+        StmtKind::Drop {
+            obj, names, table, ..
+        } => match obj {
+            // A trigger, policy or rule is named through its table.
+            _ if table.is_some() => table.clone(),
+            // Schemas, databases and extensions live in no schema (nor do most kinds no
+            // rule models: roles, servers, publications, languages, …).
+            Obj::Schema | Obj::Database { .. } | Obj::Extension | Obj::Other(_) => None,
+            _ => names.iter().find(|n| n.schema.is_none()).cloned(),
+        },
         StmtKind::CreateView { name, .. } => Some(name.clone()),
         _ => crate::analyze::main_table(cx.stmt),
     };
@@ -71,6 +80,31 @@ mod tests {
         lint_ok(
             ID,
             "CREATE SCHEMA billing;\nCREATE TABLE billing.invoices (id bigint);",
+        );
+    }
+
+    #[test]
+    fn ok_objects_outside_schemas() {
+        // Regression: DROP SCHEMA, DROP EXTENSION and DROP TRIGGER … ON s.t were told to
+        // qualify a name that can't be (`public.s1`, `public.tr`).
+        for sql in [
+            "DROP SCHEMA s1;",
+            "DROP SCHEMA IF EXISTS s1, s2 CASCADE;",
+            "DROP EXTENSION IF EXISTS pgcrypto;",
+            "DROP TRIGGER tr ON billing.invoices;",
+            "DROP POLICY IF EXISTS p ON billing.invoices;",
+            "DROP RULE r ON billing.invoices;",
+            "DROP PUBLICATION pub;",
+            "DROP EVENT TRIGGER et;",
+            "DROP SERVER srv;",
+            "DROP LANGUAGE plperl;",
+        ] {
+            lint_ok(ID, &format!("CREATE SCHEMA billing;\n{sql}"));
+        }
+        let out = lint_errors(ID, "CREATE SCHEMA billing;\nDROP TRIGGER tr ON invoices;");
+        assert!(
+            out.contains("info[unqualified-name]: invoices is not"),
+            "{out}"
         );
     }
 

@@ -72,6 +72,23 @@ mod tests {
     }
 
     #[test]
+    fn statements_are_named_as_written() {
+        // Regression: kinds no rule models were named `DROP OBJECT` / `ALTER OBJECT … RENAME`.
+        let c = Case::pg("CREATE TABLE t (a int);")
+            .down("DROP TABLE t;")
+            .verify("DROP POLICY IF EXISTS p ON t;\nALTER ROLE r RENAME TO r2;\nDROP TEXT SEARCH CONFIGURATION c;");
+        let out = c.render(ID);
+        for verb in [
+            "DROP POLICY in verify.sql",
+            "ALTER ROLE … RENAME in verify.sql",
+            "DROP TEXT SEARCH CONFIGURATION in verify.sql",
+        ] {
+            assert!(out.contains(verb), "{verb}\n{out}");
+        }
+        assert!(!out.contains("OBJECT"), "{out}");
+    }
+
+    #[test]
     fn err_update_in_verify() {
         expect![[r#"
             error[verify-has-side-effects]: UPDATE in verify.sql changes the database, but verify scripts are re-run by `backstop verify` and must only read
