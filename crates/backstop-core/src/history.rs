@@ -114,7 +114,9 @@ impl HistoryRow {
     /// wrote before starting was left by a run that died (killed, connection lost) part-way:
     /// say that and, for apply, how far up.sql got, from the progress saved after each
     /// statement. While a run is still going it holds the migration lock, so a command that
-    /// holds the lock itself (apply, rollback, resolve) knows the run is gone.
+    /// holds the lock itself (apply, rollback, resolve) knows the run is gone; `status` and
+    /// `verify`, which take no lock, look who holds it, and while another session does they
+    /// say [`Self::running_note`] instead.
     pub fn explained_note(&self, engine: crate::driver::Engine) -> Option<String> {
         if self.status != Status::Dirty {
             return self.note.clone();
