@@ -139,6 +139,21 @@ impl Printer {
                 format!(", {} dirty/failed: {:?}", r.dirty.len(), r.dirty)
             }
         ));
+        if let Some(run) = &r.run_in_progress {
+            out(&match &run.migration {
+                Some(m) => format!(
+                    "run in progress: migration {} ({}) is being {} right now, outside a transaction, by the backstop run holding the migration lock ({}); wait for it to finish, then run `backstop status` again",
+                    m.version,
+                    m.name,
+                    if m.step == "rollback" { "rolled back" } else { "applied" },
+                    run.holder
+                ),
+                None => format!(
+                    "run in progress: a backstop run holds the migration lock ({}); what this lists may change as it goes",
+                    run.holder
+                ),
+            });
+        }
         if let Some(fp) = &r.fingerprint {
             out(&format!("schema fingerprint: {fp}"));
         }
@@ -156,6 +171,8 @@ impl Printer {
                     out(diff.trim_end());
                 }
             }
+            // Not compared: the warning says why.
+            None if r.drift_unchecked => {}
             None if r.history_exists => out("no drift since the last recorded fingerprint"),
             None => {}
         }

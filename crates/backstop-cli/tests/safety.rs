@@ -988,7 +988,7 @@ fn a_killed_non_transactional_migration_says_how_far_it_got() {
     std::thread::sleep(Duration::from_millis(300));
     child.kill().expect("SIGKILL");
     let _ = child.wait();
-    let st = p.status(&db);
+    let st = status_once_the_run_is_gone(&p, &db);
     let note = st["migrations"][0]["note"].as_str().unwrap_or_default();
     assert_eq!(st["migrations"][0]["state"], "dirty", "{st}");
     assert!(note.contains("stopped part-way"), "{st}");
@@ -1003,6 +1003,24 @@ fn a_killed_non_transactional_migration_says_how_far_it_got() {
         r.stderr.contains("1 of 3 statements of up.sql completed"),
         "{r:?}"
     );
+}
+
+/// `status` once the killed run's session is gone. The server ends it (and the migration
+/// lock with it) when it notices the client is gone, within about a second; until then
+/// status says the run is still going.
+fn status_once_the_run_is_gone(p: &Project, db: &Db) -> serde_json::Value {
+    let t = Instant::now();
+    loop {
+        let st = p.status(db);
+        if st["run_in_progress"].is_null() {
+            return st;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the run's lock stayed held: {st}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The same for a rollback step outside a transaction: `status` counts its stored down
@@ -1037,7 +1055,7 @@ fn a_killed_non_transactional_rollback_step_says_how_far_it_got() {
     std::thread::sleep(Duration::from_millis(300));
     child.kill().expect("SIGKILL");
     let _ = child.wait();
-    let st = p.status(&db);
+    let st = status_once_the_run_is_gone(&p, &db);
     let note = st["migrations"][0]["note"].as_str().unwrap_or_default();
     assert_eq!(st["migrations"][0]["state"], "dirty", "{st}");
     assert!(

@@ -193,6 +193,38 @@ pub trait Driver {
     /// Release the migration lock. Called from a guard's Drop, so it must not panic.
     fn unlock(&mut self) -> Result<(), DbError>;
 
+    /// Who holds the migration lock right now, when another session (or process) does:
+    /// found without taking the lock, so that a command that only reads (`status`,
+    /// `verify`) can tell a run that is still going from one that stopped, and never keeps
+    /// a run that starts meanwhile from taking it. `None` when it is free or held by this
+    /// connection; a holder the database can't describe is [`LockHolder::default`].
+    fn lock_holder(&mut self) -> Result<Option<LockHolder>, DbError>;
+
+    /// Start a read-only transaction in which every read of backstop's tables sees the
+    /// database at one moment (PostgreSQL: `REPEATABLE READ READ ONLY`; SQLite: a deferred
+    /// transaction, whose first read fixes what it sees). A run commits its history row,
+    /// ledger event and state row together; a command that reads them without the
+    /// migration lock and compares them (status, verify, plan, the dry runs, audit) reads
+    /// them all in one such transaction, or a run committing between two reads would look
+    /// like tampering. The schema is read in it only where
+    /// [`Driver::snapshot_covers_schema`] says so.
+    fn begin_read(&mut self) -> Result<(), DbError>;
+
+    /// Whether [`Driver::schema`] inside a [`Driver::begin_read`] transaction reads the
+    /// schema of that transaction's moment. SQLite: yes, the catalog is read from the file
+    /// like any table. PostgreSQL: no — the catalog functions that print definitions
+    /// (`pg_get_indexdef`, `pg_get_viewdef`, …) see the newest catalog, not the
+    /// transaction's snapshot, and a read inside the transaction could not wait for a
+    /// table lock the way one outside it does; the engine reads the schema after the
+    /// transaction, and checks that no run recorded anything in between. The default: no.
+    fn snapshot_covers_schema(&self) -> bool {
+        false
+    }
+
+    /// End the transaction [`Driver::begin_read`] started (it wrote nothing: it is rolled
+    /// back), whatever its reads met.
+    fn end_read(&mut self) -> Result<(), DbError>;
+
     /// Put the session back to backstop's own settings. Called outside a transaction before
     /// each migration and each rollback step: a `transaction = false` script before it may
     /// have changed settings that outlive its statements (SQLite: `PRAGMA foreign_keys =

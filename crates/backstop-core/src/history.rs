@@ -114,7 +114,9 @@ impl HistoryRow {
     /// wrote before starting was left by a run that died (killed, connection lost) part-way:
     /// say that and, for apply, how far up.sql got, from the progress saved after each
     /// statement. While a run is still going it holds the migration lock, so a command that
-    /// holds the lock itself (apply, rollback, resolve) knows the run is gone.
+    /// holds the lock itself (apply, rollback, resolve) knows the run is gone; `status` and
+    /// `verify`, which take no lock, look who holds it, and while another session does they
+    /// say [`Self::running_note`] instead.
     pub fn explained_note(&self, engine: crate::driver::Engine) -> Option<String> {
         if self.status != Status::Dirty {
             return self.note.clone();
@@ -142,6 +144,57 @@ impl HistoryRow {
             },
             None => None,
         }
+    }
+
+    /// The step a dirty row's run was taking outside a transaction when it last wrote the
+    /// row, while the row still carries the note that run wrote for it: `apply` (up.sql)
+    /// or `rollback` (the stored down script). Until the run ends it holds the migration
+    /// lock; once the lock is free, the run stopped part-way ([`Self::explained_note`]).
+    pub fn running_step(&self) -> Option<&'static str> {
+        if self.status != Status::Dirty {
+            return None;
+        }
+        match self.note.as_deref()? {
+            RUNNING_NOTE => Some("apply"),
+            note if rollback_running(note).is_some() => Some("rollback"),
+            _ => None,
+        }
+    }
+
+    /// The note of a row [`Self::running_step`] names while its run is still going:
+    /// `holder` holds the migration lock right now. How far it got so far, and to wait.
+    pub fn running_note(
+        &self,
+        engine: crate::driver::Engine,
+        holder: &crate::driver::LockHolder,
+    ) -> Option<String> {
+        let (doing, progress) = match self.running_step()? {
+            "apply" => {
+                let total = crate::sql::split_for(engine, &self.up_sql).len();
+                let done = usize::try_from(self.progress).unwrap_or(0).min(total);
+                (
+                    "applied",
+                    format!(
+                        "history records {done} of {total} statements of up.sql completed so far"
+                    ),
+                )
+            }
+            _ => {
+                let down = self.down_sql.as_deref().unwrap_or("");
+                let total = crate::sql::split_for(engine, down).len();
+                let progress = match self.note.as_deref().and_then(rollback_running) {
+                    Some(Some(done)) => format!(
+                        "history records {} of {total} statements of its stored down script completed so far",
+                        done.min(total)
+                    ),
+                    _ => "its stored down script is running".into(),
+                };
+                ("rolled back", progress)
+            }
+        };
+        Some(format!(
+            "being {doing} right now, outside a transaction, by the backstop run that holds the migration lock ({holder}): {progress}; wait for that run to finish (it records how its step ended) and change nothing of this migration meanwhile"
+        ))
     }
 
     /// [`Self::explained_note`] of a dirty row whose rollback step stopped part-way, with

@@ -1,6 +1,7 @@
 //! Serializable reports: what every command returns, printed as text or as one JSON
 //! document (`--format json`). The shapes are documented in docs/json.md.
 
+use crate::driver::LockHolder;
 use crate::error::Failure;
 use crate::history::Status;
 use crate::ledger::{BrokenLink, Event};
@@ -173,6 +174,30 @@ pub struct DirtyMigration {
     pub name: String,
     /// `dirty` or `failed`.
     pub status: String,
+    /// The session running it right now, outside a transaction (the holder of the
+    /// migration lock): its work so far is what differs, and it is still going. `None`:
+    /// its run stopped.
+    pub running: Option<LockHolder>,
+}
+
+/// A backstop run going on right now: another session holds the migration lock.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInProgress {
+    /// Who holds the lock, as a run waiting for it would name them (pid, application,
+    /// since when).
+    pub holder: LockHolder,
+    /// The migration it is running outside a transaction (dirty in history, with the note
+    /// its run writes before its first statement), if any.
+    pub migration: Option<RunningMigration>,
+}
+
+/// A migration a run is applying or rolling back outside a transaction right now.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunningMigration {
+    pub version: i64,
+    pub name: String,
+    /// `apply` (its up.sql runs) or `rollback` (its stored down script runs).
+    pub step: String,
 }
 
 impl Drift {
@@ -182,6 +207,14 @@ impl Drift {
             None => format!(
                 "the schema changed outside backstop (recorded {}, now {})",
                 self.recorded, self.current
+            ),
+            Some(d) if d.running.is_some() => format!(
+                "the schema differs from the last recorded fingerprint (recorded {}, now {}) because migration {} ({}) is being run right now, outside a transaction, by {}: its work so far is recorded when its run ends; wait for that run to finish, then run `backstop status` again",
+                self.recorded,
+                self.current,
+                d.version,
+                d.name,
+                d.running.as_ref().map(|h| h.to_string()).unwrap_or_default()
             ),
             Some(d) => format!(
                 "the schema differs from the last recorded fingerprint (recorded {}, now {}) because migration {} ({}) is {}: it stopped part-way, and its partial work is not part of any recorded fingerprint (its row's note says how far it got); inspect the database, finish or undo its work by hand, then record it with `backstop resolve {} --applied --reason \"…\"` (its change is complete) or `--rolled-back` (nothing of it remains)",
@@ -201,8 +234,14 @@ pub struct StatusReport {
     pub dirty: Vec<i64>,
     pub checksum_mismatches: Vec<i64>,
     pub drift: Option<Drift>,
+    /// A backstop run recorded changes each time the schema was read, so the schema read
+    /// and the recorded fingerprint were never of one moment: drift was not compared
+    /// (`drift` is `None`, and a warning says so).
+    pub drift_unchecked: bool,
     pub sum: Option<SumDiff>,
     pub fingerprint: Option<String>,
+    /// Another session holds the migration lock right now: a run is going on.
+    pub run_in_progress: Option<RunInProgress>,
     pub warnings: Vec<String>,
 }
 

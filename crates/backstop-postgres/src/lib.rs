@@ -28,7 +28,8 @@ pub use quote::{quote_ident, quote_qualified};
 pub use url::display_url;
 
 use backstop_core::driver::{
-    DbError, DbErrorKind, Driver, Engine, FirstColumn, LockAttempt, RecordCommitError, Timeouts,
+    DbError, DbErrorKind, Driver, Engine, FirstColumn, LockAttempt, LockHolder, RecordCommitError,
+    Timeouts,
 };
 use backstop_core::history::{HistoryRow, StoredState};
 use backstop_core::ledger::Event;
@@ -1289,6 +1290,48 @@ impl Driver for PgDriver {
         }
         self.lock_held = false;
         lock::unlock(&mut self.client)
+    }
+
+    /// From `pg_locks`, without taking the lock (see [`lock::holder`]).
+    fn lock_holder(&mut self) -> Result<Option<LockHolder>, DbError> {
+        self.start_pending()?;
+        if self.lock_held {
+            return Ok(None);
+        }
+        lock::holder(&mut self.client)
+    }
+
+    /// `REPEATABLE READ READ ONLY`: one snapshot for every statement of the transaction,
+    /// taken at its first. The catalog counters a migration's transaction starts with are
+    /// not read: no schema read is made inside it.
+    fn begin_read(&mut self) -> Result<(), DbError> {
+        self.start_pending()?;
+        if self.in_tx {
+            return Err(DbError::other(
+                "cannot begin a read transaction: one is already open on this connection",
+            ));
+        }
+        let r = self
+            .client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        self.db(r)?;
+        self.tx_gen += 1;
+        self.in_tx = true;
+        Ok(())
+    }
+
+    fn end_read(&mut self) -> Result<(), DbError> {
+        if !self.in_tx {
+            return Ok(());
+        }
+        // Not `end_transaction`: nothing was written, so nothing is left to flush and the
+        // history tables can't have been created in it.
+        let r = self.client.batch_execute("ROLLBACK");
+        self.catalog.on_rollback(self.tx_gen);
+        self.in_tx = false;
+        self.own_tx = false;
+        self.tx_gen += 1;
+        self.db(r)
     }
 
     fn begin(&mut self, timeouts: Timeouts) -> Result<(), DbError> {

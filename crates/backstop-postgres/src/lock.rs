@@ -38,8 +38,10 @@ pub fn try_lock(client: &mut Client) -> Result<LockAttempt, DbError> {
     Ok(LockAttempt::Held(holder(client)?))
 }
 
-/// Who holds the lock; `None` when it was released between our attempt and this look.
-fn holder(client: &mut Client) -> Result<Option<LockHolder>, DbError> {
+/// Who holds the lock, another session than this one, from `pg_locks`: taking nothing, so
+/// a command that only looks (`status`) can ask. `None` when nobody does (after a failed
+/// attempt: it was released between the attempt and this look).
+pub fn holder(client: &mut Client) -> Result<Option<LockHolder>, DbError> {
     let rows = client
         .query(HOLDER_SQL, &[&MIGRATION_LOCK_KEY])
         .map_err(|e| error::map(&e))?;

@@ -213,3 +213,49 @@ fn upgrading_the_state_table_gives_up_rather_than_wait() {
         .unwrap()
         .get::<_, bool>(0));
 }
+
+/// A read transaction sees one moment: a run committing its row, event and state row
+/// meanwhile shows in none of them until the transaction ends, so status and audit can't
+/// read the event without its head or the head without its event.
+#[test]
+fn a_read_transaction_sees_one_moment() {
+    let db = TestDb::new();
+    let mut writer = common::connect(&db);
+    writer.ensure_history().unwrap();
+    let mut reader = common::connect(&db);
+    reader.begin_read().unwrap();
+    assert_eq!(reader.ledger_end().unwrap(), None);
+    assert!(reader.load_history().unwrap().is_empty());
+    // A migration's bookkeeping, committed by another session in one transaction.
+    let e = seal(
+        NewEvent::new("apply").version(1),
+        "ann",
+        0,
+        GENESIS,
+        "2026-11-24T01:30:00.000100Z".into(),
+    );
+    let state = StoredState {
+        ledger_seq: e.seq,
+        ledger_hash: e.hash.clone(),
+        fingerprint: "sha256:f".into(),
+        schema_json: None,
+        catalog_stamp: None,
+    };
+    writer.begin(Default::default()).unwrap();
+    writer
+        .record(Some(&row(1, Status::Applied)), &e, &state)
+        .unwrap();
+    writer.commit().unwrap();
+    assert_eq!(reader.ledger_end().unwrap(), None);
+    assert!(reader.load_history().unwrap().is_empty());
+    assert_eq!(reader.recorded_head().unwrap(), None);
+    // Nothing can be written in it.
+    assert!(reader.append_event(&e).is_err());
+    reader.end_read().unwrap();
+    assert_eq!(reader.ledger_end().unwrap(), Some((e.seq, e.hash.clone())));
+    assert_eq!(reader.recorded_head().unwrap(), Some((e.seq, e.hash)));
+    assert_eq!(reader.load_history().unwrap().len(), 1);
+    // Once ended, the session is an ordinary one again.
+    reader.begin(Default::default()).unwrap();
+    reader.rollback().unwrap();
+}

@@ -81,3 +81,27 @@ fn discard_all_in_a_migration_does_not_give_the_lock_away() {
     a.unlock().unwrap();
     assert_eq!(b.try_lock().unwrap(), LockAttempt::Acquired);
 }
+
+/// Who holds the lock, found without taking it: `status` asks while a run may be about to
+/// take it.
+#[test]
+fn the_holder_is_found_without_taking_the_lock() {
+    let db = TestDb::new();
+    let mut run = common::connect_as(&db, "backstop apply (ann)");
+    let mut looker = common::connect_as(&db, "backstop status (bob)");
+    assert_eq!(looker.lock_holder().unwrap(), None, "nobody holds it");
+    assert_eq!(run.try_lock().unwrap(), LockAttempt::Acquired);
+    let run_pid = run.backend_pid().unwrap();
+    let holder = looker.lock_holder().unwrap().expect("the run holds it");
+    assert_eq!(holder.pid, Some(i64::from(run_pid)));
+    assert_eq!(
+        holder.application_name.as_deref(),
+        Some("backstop apply (ann)")
+    );
+    // The holder itself is no other session.
+    assert_eq!(run.lock_holder().unwrap(), None);
+    run.unlock().unwrap();
+    assert_eq!(looker.lock_holder().unwrap(), None);
+    // Looking took nothing: another session takes it at once.
+    assert_eq!(run.try_lock().unwrap(), LockAttempt::Acquired);
+}

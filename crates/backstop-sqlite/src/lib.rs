@@ -28,7 +28,7 @@ mod url;
 pub use busy::Notice;
 
 use backstop_core::driver::{
-    DbError, DbErrorKind, Driver, Engine, FirstColumn, LockAttempt, Timeouts,
+    DbError, DbErrorKind, Driver, Engine, FirstColumn, LockAttempt, LockHolder, Timeouts,
 };
 use backstop_core::history::{HistoryRow, StoredState};
 use backstop_core::ledger::Event;
@@ -576,6 +576,46 @@ impl Driver for SqliteDriver {
             Some(l) => l.unlock(),
             None => Ok(()),
         }
+    }
+
+    /// From the lock file beside the database, without taking the lock (see
+    /// [`lock::holder`]); an in-memory database has no other connection to hold it.
+    fn lock_holder(&mut self) -> Result<Option<LockHolder>, DbError> {
+        Ok(match &self.lock {
+            Some(l) if !l.is_held() => lock::holder(l.path()),
+            _ => None,
+        })
+    }
+
+    /// A deferred transaction: it takes no lock until its first read, which fixes what the
+    /// transaction sees (a shared lock in rollback-journal mode, which a writer's COMMIT
+    /// waits for; a snapshot of the WAL in WAL mode). That read waits for a writer as any
+    /// of backstop's reads does (`--lock-wait`, saying who holds the file); the reads
+    /// after it meet no lock.
+    fn begin_read(&mut self) -> Result<(), DbError> {
+        if !self.conn.is_autocommit() {
+            return Err(DbError::other(
+                "cannot begin a read transaction: one is already open on this connection",
+            ));
+        }
+        self.explain(self.conn.execute_batch("BEGIN DEFERRED").map_err(db))
+    }
+
+    /// The pragmas the schema is read with read the schema the transaction's first read
+    /// loaded, which no other connection can change while it lasts.
+    fn snapshot_covers_schema(&self) -> bool {
+        true
+    }
+
+    fn end_read(&mut self) -> Result<(), DbError> {
+        // A read that failed may have ended the transaction already.
+        let r = if self.conn.is_autocommit() {
+            Ok(())
+        } else {
+            self.conn.execute_batch("ROLLBACK").map_err(db)
+        };
+        self.end_transaction()?;
+        r
     }
 
     fn reset_session(&mut self) -> Result<(), DbError> {

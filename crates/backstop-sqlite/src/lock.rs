@@ -32,6 +32,11 @@ impl FileLock {
         &self.path
     }
 
+    /// Whether this connection holds the lock.
+    pub(crate) fn is_held(&self) -> bool {
+        self.held.is_some()
+    }
+
     /// One non-blocking attempt. Re-entrant: a holder asking again gets `Acquired`.
     pub(crate) fn try_lock(&mut self, application_name: &str) -> Result<LockAttempt, DbError> {
         if self.held.is_some() {
@@ -98,9 +103,23 @@ impl FileLock {
     }
 }
 
-/// Who holds the lock on `path` now, if anyone: a free lock's file may still hold the line
-/// of a holder that died, so the lock itself is tried (and released at once when free).
+/// Who holds the lock on `path` now, if anyone. A free lock's file may still hold the line
+/// of a holder that died, so the line alone can't tell. On Linux the kernel's table of
+/// file locks says, without taking anything; elsewhere the lock itself is tried, and
+/// released at once when free (a run trying it at that very moment finds it held and tries
+/// again, as it does while any holder has it).
 pub(crate) fn holder(path: &Path) -> Option<LockHolder> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let line = parse_holder(&text);
+    if let Some(found) = kernel_holder(path, line.pid) {
+        return found.map(|pid| {
+            let mut h = line;
+            // The kernel's pid, should the line not be written yet.
+            h.pid = h.pid.or(Some(pid));
+            h.detail = Some(format!("lock file {}", path.display()));
+            h
+        });
+    }
     let file = OpenOptions::new().read(true).write(true).open(path).ok()?;
     match file.try_lock() {
         Ok(()) => {
@@ -114,6 +133,40 @@ pub(crate) fn holder(path: &Path) -> Option<LockHolder> {
         }
         Err(TryLockError::Error(_)) => None,
     }
+}
+
+/// Who holds an exclusive `flock` on `path`, from `/proc/locks` (Linux): `Some(Some(pid))`
+/// held, `Some(None)` free, `None` when that can't be told (no such table, or the file
+/// can't be looked at). The table names a lock's file by device and inode; `line_pid` (the
+/// pid the lock file's line names) also matches an entry of the same inode on another
+/// device number, as an overlay filesystem may show it.
+#[cfg(target_os = "linux")]
+fn kernel_holder(path: &Path, line_pid: Option<i64>) -> Option<Option<i64>> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    let table = std::fs::read_to_string("/proc/locks").ok()?;
+    // glibc's major()/minor(); /proc/locks prints them in hex, the inode in decimal.
+    let dev = meta.dev();
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let device = format!("{major:02x}:{minor:02x}");
+    Some(table.lines().find_map(|l| {
+        // `1: FLOCK  ADVISORY  WRITE 8024 fe:00:10010897 0 EOF`; a waiter's line has `->`
+        // after the number, and holds nothing.
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let [_, "FLOCK", _, "WRITE", pid, file, ..] = f.as_slice() else {
+            return None;
+        };
+        let pid: i64 = pid.parse().ok()?;
+        let (dev, ino) = file.rsplit_once(':')?;
+        (ino.parse::<u64>().ok()? == meta.ino() && (dev == device || line_pid == Some(pid)))
+            .then_some(pid)
+    }))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kernel_holder(_path: &Path, _line_pid: Option<i64>) -> Option<Option<i64>> {
+    None
 }
 
 /// Parse `pid=123 since=2026-01-01T00:00:00.000000Z app=backstop apply`. The application
@@ -139,6 +192,27 @@ fn parse_holder(text: &str) -> LockHolder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On Linux the holder is read from the kernel's table, so looking never takes the
+    /// lock (a run trying it at that moment would find it held).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_kernel_names_the_holder() {
+        let dir = std::env::temp_dir().join(format!("backstop-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("k.db.lock");
+        let mut l = FileLock::new(path.clone());
+        assert_eq!(l.try_lock("backstop apply").unwrap(), LockAttempt::Acquired);
+        let me = i64::from(std::process::id());
+        assert_eq!(kernel_holder(&path, None), Some(Some(me)));
+        let h = holder(&path).unwrap();
+        assert_eq!(h.pid, Some(me));
+        assert_eq!(h.application_name.as_deref(), Some("backstop apply"));
+        l.unlock().unwrap();
+        assert_eq!(kernel_holder(&path, None), Some(None));
+        assert_eq!(holder(&path), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn parses_holder_lines() {

@@ -5,7 +5,9 @@
 
 mod common;
 
-use backstop_core::driver::{DbError, Driver, Engine, FirstColumn, LockAttempt, Timeouts};
+use backstop_core::driver::{
+    DbError, Driver, Engine, FirstColumn, LockAttempt, LockHolder, Timeouts,
+};
 use backstop_core::engine::{self, ApplyOptions, Ctx, Resolution, RollbackOptions};
 use backstop_core::error::EngineError;
 use backstop_core::history::{HistoryRow, StoredState};
@@ -89,6 +91,18 @@ impl Driver for Held {
     }
     fn unlock(&mut self) -> Result<(), DbError> {
         self.db.unlock()
+    }
+    fn lock_holder(&mut self) -> Result<Option<LockHolder>, DbError> {
+        self.db.lock_holder()
+    }
+    fn begin_read(&mut self) -> Result<(), DbError> {
+        self.db.begin_read()
+    }
+    fn end_read(&mut self) -> Result<(), DbError> {
+        self.db.end_read()
+    }
+    fn snapshot_covers_schema(&self) -> bool {
+        self.db.snapshot_covers_schema()
     }
     fn reset_session(&mut self) -> Result<(), DbError> {
         self.db.reset_session()

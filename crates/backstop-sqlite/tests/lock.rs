@@ -246,3 +246,26 @@ fn a_database_kept_busy_by_another_run_is_waited_for_and_its_holder_named() {
         "{e:?}"
     );
 }
+
+/// Who holds the lock, found without taking it (on Linux from the kernel's table of file
+/// locks): `status` asks while a run may be about to take it.
+#[test]
+fn the_holder_is_found_without_taking_the_lock() {
+    let (_dir, _path, url) = common::temp_db();
+    let mut looker = common::open(&url);
+    assert_eq!(looker.lock_holder().unwrap(), None, "nobody holds it");
+    let mut child = spawn_child(&url, "lock");
+    let _output = wait_for(&mut child, "LOCKED");
+    let holder = looker.lock_holder().unwrap().expect("the child holds it");
+    assert_eq!(holder.pid, Some(i64::from(child.id())));
+    assert_eq!(holder.application_name.as_deref(), Some("backstop child"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The child's line stays in the file; the lock went with the process.
+    assert_eq!(looker.lock_holder().unwrap(), None);
+    // The holder itself is no other connection.
+    assert_eq!(looker.try_lock().unwrap(), LockAttempt::Acquired);
+    assert_eq!(looker.lock_holder().unwrap(), None);
+    // An in-memory database has nobody else.
+    assert_eq!(common::memory().lock_holder().unwrap(), None);
+}

@@ -4,7 +4,7 @@ use super::rollback::undo_one;
 use super::run::{
     self, append_and_commit, append_with, backoff, read_next, record, run_statements, ScriptRef,
 };
-use super::{crosscheck, dirty, inspect, Ctx, RunFailure};
+use super::{crosscheck, dirty, inspect, snapshot, Ctx, RunFailure};
 use crate::driver::{Driver, RecordCommitError, Timeouts};
 use crate::error::EngineError;
 use crate::history::{HistoryRow, Status, StoredState};
@@ -226,26 +226,25 @@ pub fn apply(
     let sum_refusal = sum_check(migrations, ctx, opts, &mut warnings)?;
 
     if opts.dry_run {
-        let history = if db.history_exists()? {
-            db.load_history()?
-        } else {
-            vec![]
-        };
+        // Backstop's tables in one snapshot and the schema after it (no lock is taken: a
+        // run may be going).
+        let (tables, schema) = snapshot::tables_then_schema(db, false, |_| true)?;
         // As the real run would, and before its other checks: a damaged head refuses, a
         // lost head refuses unless the override records it, and so does history that
         // disagrees with the ledger (a rewritten checksum is that, not an edited file).
-        let mut baseline = None;
-        if db.history_exists()? {
-            let events = db.load_events_brief()?;
-            baseline = crosscheck::dry_run_checks(
-                db,
-                &history,
-                &events,
-                "apply",
-                opts.allow_drift.is_some(),
-                &mut warnings,
-            )?;
-        }
+        let baseline = crosscheck::dry_run_checks(
+            &tables,
+            db.engine(),
+            "apply",
+            opts.allow_drift.is_some(),
+            &mut warnings,
+        )?;
+        let snapshot::Tables {
+            exists,
+            history,
+            stored,
+            ..
+        } = tables;
         if let Some((reason, next)) = sum_refusal {
             return Err(EngineError::refused(reason, next).into());
         }
@@ -261,12 +260,20 @@ pub fn apply(
                 return Err(EngineError::refused(reason, next).into());
             }
         }
-        let fingerprint = db.schema(None)?.fingerprint();
+        // After a run recorded something every time, the schema now, for the report.
+        let (schema, settled) = match schema {
+            snapshot::SchemaRead::Read(s) => (s, true),
+            _ => (db.schema(None)?, false),
+        };
+        let fingerprint = schema.fingerprint();
         let drifted = match baseline {
             Some(recorded) => Some(recorded).filter(|r| *r != fingerprint),
-            None => run::drifted_from(db, &history, &fingerprint)?,
+            None if exists => run::drifted(stored, &history, &fingerprint),
+            None => None,
         };
-        if let Some(recorded) = drifted {
+        if !settled {
+            warnings.push(snapshot::unsettled_warning("drift"));
+        } else if let Some(recorded) = drifted {
             match &opts.allow_drift {
                 None => {
                     let (reason, next) = drift_refusal(&recorded, &fingerprint);

@@ -5,8 +5,10 @@ use crate::error::EngineError;
 use crate::ledger::{verify_chain, BrokenLink, GENESIS};
 use crate::report::{AuditReport, AuditVerifyReport};
 
+/// The ledger and its recorded head, read in one snapshot (a run appending meanwhile
+/// would otherwise show a head that is not the last event's).
 pub fn audit_log(db: &mut dyn Driver) -> Result<AuditReport, EngineError> {
-    read(db).map(|(report, _)| report)
+    super::snapshot::snapshot(db, |db| read(db).map(|(report, _)| report))
 }
 
 /// The ledger and the head recorded for it (`None`: no state row, or no history at all).
@@ -32,8 +34,15 @@ fn read(db: &mut dyn Driver) -> Result<(AuditReport, Option<(i64, String)>), Eng
     Ok((report, recorded))
 }
 
-/// Check every link and the head. The report names the first broken link.
+/// Check every link and the head. The report names the first broken link. The ledger, the
+/// head, history and the state row are read in one snapshot: a run commits its event, the
+/// head and its history row together, and read one after another while it runs they would
+/// disagree (events "deleted" from the end, a baseline "rewritten") though nothing is wrong.
 pub fn audit_verify(db: &mut dyn Driver) -> Result<AuditVerifyReport, EngineError> {
+    super::snapshot::snapshot(db, verify_read)
+}
+
+fn verify_read(db: &mut dyn Driver) -> Result<AuditVerifyReport, EngineError> {
     let (log, recorded) = match read(db) {
         // A ledger table (or the one beside it) dropped: as broken as an edited event.
         Err(EngineError::Db { source }) if source.kind == crate::driver::DbErrorKind::Tampered => {

@@ -304,22 +304,25 @@ pub(crate) fn ledger_checksums(history: &mut [HistoryRow], found: &[Disagreement
     }
 }
 
-/// The ledger checks a dry run of `command` makes as its real run would, on a database
-/// with history: a damaged head refuses; a lost head refuses unless `--allow-drift`
+/// The ledger checks a dry run of `command` makes as its real run would, on what it read of
+/// backstop's tables in one snapshot (nothing to check without history): a damaged head
+/// refuses; a lost head refuses unless `--allow-drift`
 /// (`allow_drift`), which the real run would record (said in `warnings`); otherwise
 /// history and the state row are read against `events`. Returns the ledger's baseline
 /// when `--allow-drift` takes it instead of the state row's ([`ledger_baseline`]).
 ///
 /// [`ledger_baseline`]: super::apply::ledger_baseline
 pub(crate) fn dry_run_checks(
-    db: &mut dyn crate::driver::Driver,
-    history: &[HistoryRow],
-    events: &[Event],
+    tables: &super::snapshot::Tables,
+    engine: crate::driver::Engine,
     command: &str,
     allow_drift: bool,
     warnings: &mut Vec<String>,
 ) -> Result<Option<String>, crate::error::EngineError> {
-    let head = super::run::Head::read(db)?;
+    let (history, events) = (&tables.history, &tables.events);
+    let Some(head) = &tables.head else {
+        return Ok(None);
+    };
     if let Some(what) = head.damaged() {
         return Err(super::run::damaged_head_refusal(what));
     }
@@ -333,8 +336,8 @@ pub(crate) fn dry_run_checks(
     let found = crosscheck(
         history,
         events,
-        db.load_state()?.as_ref(),
-        history_table(db.engine()),
+        tables.stored.as_ref(),
+        history_table(engine),
     );
     super::apply::ledger_baseline(&found, command, allow_drift, warnings)
         .map_err(|(reason, next)| crate::error::EngineError::refused(reason, next))

@@ -5,6 +5,7 @@ use super::apply::{
 };
 use super::crosscheck;
 use super::run::{self, run_statements, ScriptRef};
+use super::snapshot;
 use super::Ctx;
 use crate::driver::{DbError, Driver};
 use crate::error::EngineError;
@@ -81,12 +82,26 @@ pub fn plan(
 ) -> Result<PlanReport, EngineError> {
     let to = opts.to;
     super::apply::check_target(migrations, to)?;
-    let exists = db.history_exists()?;
-    let mut history = if exists { db.load_history()? } else { vec![] };
+    // Backstop's tables in one snapshot, and the schema after it when drift is to be
+    // checked: not while a migration is dirty or failed (its own partial work is not drift,
+    // and apply refuses for it first: the history warning says so).
+    let stuck = |h: &[HistoryRow]| {
+        h.iter()
+            .any(|r| matches!(r.status, Status::Dirty | Status::Failed))
+    };
+    let (tables, schema) = snapshot::tables_then_schema(db, false, |t| {
+        t.exists && opts.allow_drift.is_none() && !stuck(&t.history)
+    })?;
+    let snapshot::Tables {
+        exists: _,
+        mut history,
+        head,
+        events,
+        stored,
+    } = tables;
     // The ledger checks apply makes before any other (see `apply`).
     let mut ledger_refusals = Vec::new();
-    if exists {
-        let head = run::Head::read(db)?;
+    if let Some(head) = &head {
         if let Some(what) = head.damaged() {
             ledger_refusals.push(format!("apply would refuse: {what}"));
         } else if let Some(lost) = head.lost(&history) {
@@ -96,8 +111,8 @@ pub fn plan(
         } else {
             let found = crosscheck::crosscheck(
                 &history,
-                &db.load_events_brief()?,
-                db.load_state()?.as_ref(),
+                &events,
+                stored.as_ref(),
                 crosscheck::history_table(db.engine()),
             );
             // The files are compared with what the ledger says was applied.
@@ -122,16 +137,18 @@ pub fn plan(
     if let Some(hook) = &opts.lint {
         later.extend(lint_refusal(&(hook.0)(&pending)));
     }
-    // A dirty or failed migration's own partial work is not drift, and apply refuses for
-    // it first (the history warning says so).
-    let stuck = history
-        .iter()
-        .any(|r| matches!(r.status, Status::Dirty | Status::Failed));
-    if exists && !stuck && opts.allow_drift.is_none() {
-        let fingerprint = db.schema(None)?.fingerprint();
-        if let Some(recorded) = run::drifted_from(db, &history, &fingerprint)? {
-            later.push(super::apply::drift_refusal(&recorded, &fingerprint));
+    let mut unsettled = None;
+    match schema {
+        snapshot::SchemaRead::Read(schema) => {
+            let fingerprint = schema.fingerprint();
+            if let Some(recorded) = run::drifted(stored, &history, &fingerprint) {
+                later.push(super::apply::drift_refusal(&recorded, &fingerprint));
+            }
         }
+        snapshot::SchemaRead::Unsettled => {
+            unsettled = Some(snapshot::unsettled_warning("drift"));
+        }
+        snapshot::SchemaRead::NotWanted => {}
     }
     let history_warnings = std::mem::take(&mut report.warnings);
     let refuse = |(reason, _): (String, String)| format!("apply would refuse: {reason}");
@@ -140,6 +157,7 @@ pub fn plan(
         .chain(sum.into_iter().map(refuse))
         .chain(history_warnings)
         .chain(later.into_iter().map(refuse))
+        .chain(unsettled)
         .collect();
     Ok(report)
 }
@@ -158,37 +176,152 @@ pub struct Observed {
     disagreements: Vec<String>,
     /// The current fingerprint and, when it had to be read, the schema itself.
     current: Option<(String, Option<SchemaState>)>,
+    /// Who holds the migration lock, when another session does: a run is going on.
+    holder: Option<crate::driver::LockHolder>,
+    /// A run recorded something between the read of backstop's tables and the read of the
+    /// schema, every time: the two are not of one moment, and drift was not compared.
+    unsettled: bool,
+}
+
+/// What `verify` reads besides what `status` does, from the same snapshot: history with
+/// its stored scripts as stored, the whole ledger, its head and the state row.
+struct Full {
+    history: Vec<HistoryRow>,
+    events: Vec<crate::ledger::Event>,
+    head: Option<run::Head>,
+    stored: Option<crate::history::StoredState>,
 }
 
 /// The database side of `status`: history (without the stored scripts), state, and the
 /// current fingerprint — taken from the state while the catalog stamp holds, read in full
-/// otherwise. Reads only; takes no lock.
+/// otherwise — and whether a run is going on. Reads only; takes no lock.
 pub fn observe(db: &mut dyn Driver) -> Result<Observed, EngineError> {
-    let exists = db.history_exists()?;
-    let mut history = if exists {
-        db.load_history_brief()?
+    observe_as(db, false).map(|(seen, _)| seen)
+}
+
+/// [`observe`]; `full`: read history with its stored scripts and the whole ledger (what
+/// `verify` checks besides), and return them too.
+///
+/// Backstop's tables are read in one snapshot, the lock holder and the schema after it
+/// (see `snapshot`). Read again, up to `snapshot::ATTEMPTS` times, while a run records
+/// something in between: when the schema was read after the snapshot, and when history has
+/// the marker of a run going outside a transaction yet the lock was found free (the run may
+/// have ended, and recorded how, after the snapshot).
+fn observe_as(db: &mut dyn Driver, full: bool) -> Result<(Observed, Full), EngineError> {
+    let mut attempt = 1;
+    loop {
+        let (seen, all, settled) = observe_once(db, full)?;
+        if settled || attempt >= snapshot::ATTEMPTS {
+            return Ok((
+                Observed {
+                    unsettled: !settled,
+                    ..seen
+                },
+                all,
+            ));
+        }
+        snapshot::pause(attempt);
+        attempt += 1;
+    }
+}
+
+/// One attempt of [`observe_as`]; the `bool`: whether what it read is of one moment.
+fn observe_once(db: &mut dyn Driver, full: bool) -> Result<(Observed, Full, bool), EngineError> {
+    struct Read {
+        exists: bool,
+        history: Vec<HistoryRow>,
+        stored: Option<crate::history::StoredState>,
+        head: Option<run::Head>,
+        events: Option<Vec<crate::ledger::Event>>,
+        stamp: Option<String>,
+        /// The schema, when it was read in the snapshot.
+        schema: Option<SchemaState>,
+    }
+    let inside = db.snapshot_covers_schema();
+    let read = snapshot::snapshot(db, |db| {
+        if !db.history_exists()? {
+            return Ok(Read {
+                exists: false,
+                history: vec![],
+                stored: None,
+                head: None,
+                events: None,
+                stamp: None,
+                schema: None,
+            });
+        }
+        let history = if full {
+            db.load_history()?
+        } else {
+            db.load_history_brief()?
+        };
+        // Without a state row, history's own fingerprints are the baseline drift is checked
+        // against (see `run::state_or_history`).
+        let stored = db.load_state()?;
+        let head = run::Head::read(db)?;
+        // History and the state row against the ledger: one query for the events, no
+        // hashing (`audit verify` checks the chain); not past a head that can't be trusted.
+        let events = if full {
+            Some(db.load_events()?)
+        } else if head.damaged().is_none() && head.lost(&history).is_none() {
+            Some(db.load_events_brief()?)
+        } else {
+            None
+        };
+        // The catalog unchanged since the end of the last run: so is its fingerprint. Read
+        // last, in the same snapshot as the state row it is compared with; should it fail,
+        // the schema is read in full instead.
+        let stamp = match &stored {
+            Some(st) if st.catalog_stamp.is_some() && !st.fingerprint.is_empty() => {
+                db.catalog_stamp().ok().flatten()
+            }
+            _ => None,
+        };
+        // Where the snapshot covers the schema, read it there when it is to be compared.
+        let compared = run::state_or_history(stored.clone(), &history).is_some();
+        let stale = stamp.is_none()
+            || stored.as_ref().and_then(|s| s.catalog_stamp.as_ref()) != stamp.as_ref();
+        let schema = if inside && compared && stale {
+            Some(db.schema(None)?)
+        } else {
+            None
+        };
+        Ok(Read {
+            exists: true,
+            history,
+            stored,
+            head: Some(head),
+            events,
+            stamp,
+            schema,
+        })
+    })?;
+    // After the snapshot: a run holding the lock then was going at the snapshot too, or
+    // started after it (and changes what the next status shows).
+    let holder = db.lock_holder()?;
+    let Read {
+        exists,
+        history: as_stored,
+        stored,
+        head,
+        events,
+        stamp,
+        schema,
+    } = read;
+    let (mut history, as_stored) = if full {
+        (as_stored.clone(), as_stored)
     } else {
-        vec![]
-    };
-    // Without a state row, history's own fingerprints are the baseline drift is checked
-    // against (see `run::state_or_history`).
-    let stored = if exists { db.load_state()? } else { None };
-    let head = if exists {
-        Some(run::Head::read(db)?)
-    } else {
-        None
+        (as_stored, vec![])
     };
     let lost_head = head.as_ref().and_then(|h| h.lost(&history));
-    // History and the state row against the ledger: one query for the events, no hashing
-    // (`audit verify` checks the chain).
     let mut disagreements = Vec::new();
-    if exists {
-        if let Some(what) = head.as_ref().and_then(run::Head::damaged) {
+    if let Some(head) = &head {
+        if let Some(what) = head.damaged() {
             disagreements.push(what);
         } else if lost_head.is_none() {
             let found = crosscheck::crosscheck(
                 &history,
-                &db.load_events_brief()?,
+                events.as_deref().unwrap_or_default(),
                 stored.as_ref(),
                 crosscheck::history_table(db.engine()),
             );
@@ -197,27 +330,40 @@ pub fn observe(db: &mut dyn Driver) -> Result<Observed, EngineError> {
         }
     }
     let state = if exists {
-        run::state_or_history(stored, &history)
+        run::state_or_history(stored.clone(), &history)
     } else {
         None
     };
+    let end = head.as_ref().and_then(|h| h.end().clone());
+    let mut settled = true;
+    // Whether the ledger's end was read again after the lock holder.
+    let mut rechecked = false;
     let mut current = None;
     if let Some(st) = &state {
-        // The catalog unchanged since the end of the last run: so is its fingerprint.
-        let unchanged = match &st.catalog_stamp {
-            Some(recorded) if !st.fingerprint.is_empty() => {
-                db.catalog_stamp().ok().flatten().as_ref() == Some(recorded)
+        current = Some(match (&st.catalog_stamp, &stamp, schema) {
+            (Some(recorded), Some(now), _) if recorded == now => (st.fingerprint.clone(), None),
+            (_, _, Some(schema)) => (schema.fingerprint(), Some(schema)),
+            _ => {
+                rechecked = true;
+                match snapshot::schema_since(db, &end)? {
+                    Some(schema) => (schema.fingerprint(), Some(schema)),
+                    None => {
+                        settled = false;
+                        (String::new(), None)
+                    }
+                }
             }
-            _ => false,
-        };
-        current = Some(if unchanged {
-            (st.fingerprint.clone(), None)
-        } else {
-            let schema = db.schema(None)?;
-            (schema.fingerprint(), Some(schema))
         });
     }
-    Ok(Observed {
+    // Nothing to show of a schema that belongs to no moment of history.
+    current = current.filter(|_| settled);
+    // A run's marker with the lock free: it stopped, unless it ended (and recorded how)
+    // after the snapshot. The ledger's end, read after the lock, tells.
+    let marker = history.iter().any(|r| r.running_step().is_some());
+    if marker && holder.is_none() && !rechecked {
+        settled = snapshot::ledger_end_now(db)? == end;
+    }
+    let seen = Observed {
         engine: db.engine(),
         database: db.display_url(),
         exists,
@@ -226,7 +372,16 @@ pub fn observe(db: &mut dyn Driver) -> Result<Observed, EngineError> {
         lost_head,
         disagreements,
         current,
-    })
+        holder,
+        unsettled: false,
+    };
+    let all = Full {
+        history: as_stored,
+        events: events.unwrap_or_default(),
+        head,
+        stored,
+    };
+    Ok((seen, all, settled))
 }
 
 /// Applied, pending, dirty, checksum mismatches, drift. Reads only; takes no lock.
@@ -254,9 +409,16 @@ pub fn status_of(
         lost_head,
         disagreements,
         current,
+        holder,
+        unsettled,
     } = seen;
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
+    // A dirty row's note, or, while its run still holds the lock, that it is going.
+    let note = |r: &HistoryRow| match &holder {
+        Some(h) if r.running_step().is_some() => r.running_note(engine, h),
+        _ => r.explained_note(engine),
+    };
     if let Some(lost) = &lost_head {
         warnings.push(format!("{}: `backstop audit verify` reports the ledger broken, and apply, rollback and resolve refuse until `backstop apply --allow-drift --reason \"…\"` records the missing head", lost.what()));
     }
@@ -283,7 +445,7 @@ pub fn status_of(
             checksum_mismatch: row
                 .is_some_and(|r| r.status == Status::Applied && r.checksum != m.checksum),
             missing_file: false,
-            note: row.and_then(|r| r.explained_note(engine)),
+            note: row.and_then(|r| note(r)),
         });
     }
     let on_disk: std::collections::HashSet<i64> = migrations.iter().map(|m| m.version).collect();
@@ -297,7 +459,7 @@ pub fn status_of(
                 release_id: Some(r.release_id.clone()),
                 checksum_mismatch: false,
                 missing_file: true,
-                note: r.explained_note(engine),
+                note: note(r),
             });
         }
     }
@@ -320,32 +482,56 @@ pub fn status_of(
             None
         }
     };
+    // The migration a run holding the lock is taking outside a transaction: the newest
+    // with its run's marker (a run goes one migration at a time).
+    let running = holder.as_ref().and(
+        history
+            .iter()
+            .filter(|r| r.running_step().is_some())
+            .max_by_key(|r| r.version),
+    );
     let mut drift = None;
     let mut fingerprint = None;
+    if unsettled {
+        warnings.push(snapshot::unsettled_warning("drift"));
+    }
     if let (Some(st), Some((fp, schema))) = (&state, current) {
-        if !st.fingerprint.is_empty() && st.fingerprint != fp {
+        if !unsettled && !st.fingerprint.is_empty() && st.fingerprint != fp {
+            // The newest stuck migration: a run stops at the first failure, so it is the
+            // one whose work is unrecorded.
+            let stuck = history
+                .iter()
+                .filter(|r| matches!(r.status, Status::Dirty | Status::Failed))
+                .max_by_key(|r| r.version);
+            let going = stuck
+                .filter(|r| running.is_some_and(|g| g.version == r.version))
+                .and(holder.clone());
             drift = Some(Drift {
                 recorded: st.fingerprint.clone(),
                 current: fp.clone(),
-                diff: schema.and_then(|current| {
+                // Not while the run is going: its work so far is no one's to undo.
+                diff: schema.filter(|_| going.is_none()).and_then(|current| {
                     st.recorded_schema()
                         .map(|recorded| diff(&recorded, &current))
                 }),
-                // The newest stuck migration: a run stops at the first failure, so it is
-                // the one whose work is unrecorded.
-                dirty_migration: history
-                    .iter()
-                    .filter(|r| matches!(r.status, Status::Dirty | Status::Failed))
-                    .max_by_key(|r| r.version)
-                    .map(|r| DirtyMigration {
-                        version: r.version,
-                        name: r.name.clone(),
-                        status: r.status.as_str().to_string(),
-                    }),
+                dirty_migration: stuck.map(|r| DirtyMigration {
+                    version: r.version,
+                    name: r.name.clone(),
+                    status: r.status.as_str().to_string(),
+                    running: going,
+                }),
             });
         }
         fingerprint = Some(fp);
     }
+    let run_in_progress = holder.map(|holder| RunInProgress {
+        holder,
+        migration: running.map(|r| RunningMigration {
+            version: r.version,
+            name: r.name.clone(),
+            step: r.running_step().unwrap_or_default().to_string(),
+        }),
+    });
     Ok(StatusReport {
         database,
         history_exists: exists,
@@ -366,8 +552,10 @@ pub fn status_of(
             .collect(),
         migrations: entries,
         drift,
+        drift_unchecked: unsettled,
         sum,
         fingerprint,
+        run_in_progress,
         warnings,
     })
 }
@@ -384,7 +572,17 @@ pub fn verify(
     sum_path: &Path,
     require_sum: bool,
 ) -> Result<VerifyReport, EngineError> {
-    let st = status(db, migrations.unwrap_or_default(), sum_path)?;
+    // What status reads, with history's stored scripts and the whole ledger, in one
+    // snapshot: every check below compares what it holds.
+    let (seen, full) = observe_as(db, true)?;
+    let st = status_of(seen, migrations.unwrap_or_default(), sum_path)?;
+    let unsettled = st.drift_unchecked;
+    let Full {
+        history,
+        events: ledger,
+        head,
+        stored,
+    } = full;
     let mut checks = Vec::new();
     if !st.history_exists {
         // Checksums, dirty rows and drift are about what backstop applied: with nothing
@@ -395,18 +593,8 @@ pub fn verify(
             detail: "none: nothing has been applied by backstop, so there are no verify scripts, checksums or fingerprints to check".into(),
         });
     }
-    let history = if st.history_exists {
-        db.load_history()?
-    } else {
-        vec![]
-    };
     // The stored scripts are checked against the ledger first: an edited one is reported,
     // and its verify script is not run.
-    let ledger = if st.history_exists {
-        db.load_events()?
-    } else {
-        vec![]
-    };
     let mut edited = Vec::new();
     let mut unverifiable = Vec::new();
     // Dirty and failed rows too: `resolve --applied` would take their scripts on trust.
@@ -447,8 +635,7 @@ pub fn verify(
     }
     // The head runs append after: lost, or behind the ledger, nothing can be recorded
     // (`audit verify` checks the whole chain).
-    if st.history_exists {
-        let head = run::Head::read(db)?;
+    if let Some(head) = &head {
         let lost = head.lost(&history);
         let damaged = head.damaged();
         let head_ok = lost.is_none() && damaged.is_none();
@@ -471,7 +658,7 @@ pub fn verify(
             let found = crosscheck::crosscheck(
                 &history,
                 &ledger,
-                db.load_state()?.as_ref(),
+                stored.as_ref(),
                 crosscheck::history_table(db.engine()),
             );
             checks.push(Check {
@@ -554,19 +741,31 @@ pub fn verify(
             },
         },
     });
+    let going = st.run_in_progress.as_ref().and_then(|r| {
+        r.migration.as_ref().map(|m| {
+            format!(
+                "; migration {} ({}) is being {} right now, outside a transaction, by {}: wait for that run to finish, then verify again",
+                m.version,
+                m.name,
+                if m.step == "rollback" { "rolled back" } else { "applied" },
+                r.holder
+            )
+        })
+    });
     checks.extend(st.history_exists.then(|| Check {
         name: "dirty".into(),
         ok: st.dirty.is_empty(),
         detail: if st.dirty.is_empty() {
             "no dirty or failed migrations".into()
         } else {
-            format!("dirty/failed: {:?}", st.dirty)
+            format!("dirty/failed: {:?}{}", st.dirty, going.unwrap_or_default())
         },
     }));
     checks.extend(st.history_exists.then(|| Check {
         name: "drift".into(),
-        ok: st.drift.is_none(),
+        ok: st.drift.is_none() && !unsettled,
         detail: match &st.drift {
+            None if unsettled => snapshot::unsettled_warning("drift"),
             None => "schema matches the last recorded fingerprint".into(),
             Some(d) => format!(
                 "{}{}",

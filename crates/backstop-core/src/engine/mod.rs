@@ -10,6 +10,7 @@ mod lock;
 mod rollback;
 mod rollback_stopped;
 mod run;
+mod snapshot;
 
 pub use apply::{apply, refusal_before_create, ApplyOptions, LintGate, LintHook, LintOverride};
 pub use audit::{audit_log, audit_verify};

@@ -1,7 +1,7 @@
 //! rollback: stored down scripts, newest first, each proven by the schema fingerprint.
 
 use super::run::{self, append_and_commit, backoff, read_next, record, run_statements, ScriptRef};
-use super::{crosscheck, dirty, rollback_stopped as stopped, Ctx, RunFailure};
+use super::{crosscheck, dirty, rollback_stopped as stopped, snapshot, Ctx, RunFailure};
 use crate::driver::{Driver, Engine, RecordCommitError, Timeouts};
 use crate::error::EngineError;
 use crate::history::{rollback_running_note, HistoryRow, Status, StoredState};
@@ -130,12 +130,11 @@ pub fn rollback(
     };
     let mut warnings = Vec::new();
     if opts.dry_run {
-        let history = if db.history_exists()? {
-            db.load_history()?
-        } else {
-            vec![]
-        };
-        let t = targets(&history, &opts.target)?;
+        // Backstop's tables in one snapshot and the schema after it (no lock is taken: a
+        // run may be going).
+        let (tables, schema) = snapshot::tables_then_schema(db, true, |_| true)?;
+        let history = &tables.history;
+        let t = targets(history, &opts.target)?;
         let stuck = history
             .iter()
             .find(|r| matches!(r.status, Status::Dirty | Status::Failed));
@@ -157,34 +156,40 @@ pub fn rollback(
         }
         // As the real run would: a damaged head, a lost head without the override,
         // history that disagrees with the ledger and edited stored scripts refuse.
-        let mut baseline = None;
-        if db.history_exists()? {
-            let events = db.load_events()?;
-            baseline = crosscheck::dry_run_checks(
-                db,
-                &history,
-                &events,
-                "rollback",
-                opts.allow_drift.is_some(),
-                &mut warnings,
-            )?;
+        let baseline = crosscheck::dry_run_checks(
+            &tables,
+            db.engine(),
+            "rollback",
+            opts.allow_drift.is_some(),
+            &mut warnings,
+        )?;
+        if tables.exists {
             for r in &t {
                 if let found @ (run::StoredScripts::Edited(_) | run::StoredScripts::Unrecorded(_)) =
-                    run::check_stored_scripts(r, &events)
+                    run::check_stored_scripts(r, &tables.events)
                 {
                     let (reason, next) = run::edited_scripts(&*db, r, &found);
                     return Err(EngineError::refused(reason, next).into());
                 }
             }
         }
-        let fingerprint = db.schema(None)?.fingerprint();
+        // After a run recorded something every time, the schema now, for the report.
+        let (schema, settled) = match schema {
+            snapshot::SchemaRead::Read(s) => (s, true),
+            _ => (db.schema(None)?, false),
+        };
+        let fingerprint = schema.fingerprint();
         let drifted = match baseline {
             Some(recorded) => Some(recorded).filter(|r| *r != fingerprint),
-            None => run::drifted_from(db, &history, &fingerprint)?,
+            None if tables.exists => run::drifted(tables.stored.clone(), history, &fingerprint),
+            None => None,
         };
+        if !settled && stuck.is_none() {
+            warnings.push(snapshot::unsettled_warning("drift"));
+        }
         // A dirty or failed migration's partial work is no drift (status says so too), and
         // the rollback refuses for the migration first.
-        if let Some(recorded) = drifted.filter(|_| stuck.is_none()) {
+        if let Some(recorded) = drifted.filter(|_| stuck.is_none() && settled) {
             warnings.push(match opts.allow_drift {
                 None => format!("the schema changed outside backstop ({recorded} recorded, {fingerprint} now): rollback will refuse unless --allow-drift --reason"),
                 Some(_) => format!("the schema changed outside backstop ({recorded} recorded, {fingerprint} now): --allow-drift will accept it as the baseline"),

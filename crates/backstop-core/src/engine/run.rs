@@ -331,18 +331,16 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 }
 
 /// The recorded fingerprint, when the schema (`current`, its fingerprint) no longer has
-/// it: a change made outside backstop. Without history or a recorded fingerprint, none.
-pub(crate) fn drifted_from(
-    db: &mut dyn Driver,
+/// it: a change made outside backstop. `stored` is the state row and `history` the rows of
+/// a database with history, read at one moment; without a recorded fingerprint, none.
+pub(crate) fn drifted(
+    stored: Option<StoredState>,
     history: &[HistoryRow],
     current: &str,
-) -> Result<Option<String>, DbError> {
-    if !db.history_exists()? {
-        return Ok(None);
-    }
-    Ok(state_or_history(db.load_state()?, history)
+) -> Option<String> {
+    state_or_history(stored, history)
         .map(|s| s.fingerprint)
-        .filter(|f| !f.is_empty() && f != current))
+        .filter(|f| !f.is_empty() && f != current)
 }
 
 /// The schema history says the database should have when nothing else records it: after
@@ -443,6 +441,11 @@ impl Head {
             recorded: db.recorded_head()?,
             end: db.ledger_end()?,
         })
+    }
+
+    /// The ledger's last event as read.
+    pub fn end(&self) -> &Option<(i64, String)> {
+        &self.end
     }
 
     /// A head that points behind the ledger's last event, or names it with another hash:
