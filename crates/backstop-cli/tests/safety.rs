@@ -1191,3 +1191,101 @@ fn resolve_applied_warns_of_an_invalid_index_it_accepts() {
         "{r:?}"
     );
 }
+
+/// Appends a valid event to the ledger and moves the state row's head to it, as another run
+/// would, once a migration holds advisory lock `key` (its signal that it is running).
+fn another_run_writes_when_migrating(url: &str, key: i64) -> std::thread::JoinHandle<()> {
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+        let start = Instant::now();
+        while c
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .expect("try")
+            .get::<_, bool>(0)
+        {
+            c.execute("SELECT pg_advisory_unlock($1)", &[&key])
+                .expect("unlock");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no migration started"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let last = c
+            .query_one(
+                "SELECT seq, hash FROM backstop.events ORDER BY seq DESC LIMIT 1",
+                &[],
+            )
+            .expect("last event");
+        let e = backstop_core::ledger::seal(
+            backstop_core::ledger::NewEvent::new("refused")
+                .detail(serde_json::json!({"command": "apply", "reason": "another run"})),
+            "other-run",
+            last.get(0),
+            last.get::<_, &str>(1),
+            backstop_core::now_rfc3339(),
+        );
+        let mut tx = c.transaction().expect("begin");
+        tx.execute(
+            "INSERT INTO backstop.events (seq, at, actor, kind, version, release_id, reason, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[&e.seq, &e.at, &e.actor, &e.kind, &e.version, &e.release_id, &e.reason, &e.detail, &e.prev_hash, &e.hash],
+        )
+        .expect("event");
+        tx.execute(
+            "UPDATE backstop.state SET ledger_seq = $1, ledger_hash = $2 WHERE id = 1",
+            &[&e.seq, &e.hash],
+        )
+        .expect("head");
+        tx.commit().expect("commit");
+    })
+}
+
+/// Regression: a run whose ledger head another run had moved (one that got past the
+/// migration lock) failed to record its migration on a duplicate ledger event, then saved
+/// its own older head over the other run's at the end of the run: the ledger looked broken
+/// (`audit verify`: "the recorded head is event 1") and `rollback` refused. The state row is
+/// written compare-and-set on the head the run read: the record is refused (exit 3) saying
+/// the ledger is intact, and the head is never set back.
+#[test]
+fn a_run_whose_ledger_head_another_run_moved_never_sets_it_back() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_u",
+        "SELECT pg_advisory_lock(4252);\nCREATE TABLE u (id int);\nSELECT pg_sleep(1);",
+        Some("DROP TABLE u;"),
+        None,
+        None,
+    );
+    let other = another_run_writes_when_migrating(&db.url, 4252);
+    let r = p.run(&db, &["apply"]);
+    other.join().expect("the other run's write");
+    assert_eq!(r.code, 3, "{r:?}");
+    let e = &r.stderr;
+    assert!(
+        e.contains("migration 2 ran, but its record was refused")
+            && e.contains("another run wrote to the ledger meanwhile")
+            && e.contains("the ledger is intact"),
+        "{r:?}"
+    );
+    assert!(e.contains("backstop status"), "says what to do: {r:?}");
+    assert!(!e.contains("check the connection and permissions"), "{r:?}");
+    // The other run's head stays; this run's migration left nothing.
+    assert!(db.check("SELECT ledger_seq = 2 FROM backstop.state"));
+    assert!(db.check("SELECT count(*) = 2 FROM backstop.events"));
+    assert!(db.check("SELECT to_regclass('public.u') IS NULL"));
+    p.ok(&db, &["audit", "verify"]);
+    // The advice works: the next run applies it on top of the other run's event.
+    p.ok(&db, &["apply"]);
+    p.ok(&db, &["audit", "verify"]);
+    p.ok(&db, &["rollback"]);
+}

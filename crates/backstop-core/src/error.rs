@@ -104,6 +104,12 @@ fn db_text(e: &DbError) -> String {
             }
             text
         }
+        // The compare-and-set on the ledger head refused the write: a safety check, with
+        // what it means and what to do.
+        (crate::driver::DbErrorKind::HeadMoved, _) => format!(
+            "refused: {}\n  state: nothing of this write was made, and the ledger is intact; what this command committed before it stays (`backstop status` shows it)\n  next: run `backstop audit verify` (it checks the ledger) and `backstop status` (it shows what the other run did); find out how two runs got past the migration lock at once (a migration that releases it?), then run the command again if anything is left to do",
+            e.message
+        ),
         _ => format!("database error: {e}"),
     }
 }
@@ -171,7 +177,12 @@ impl EngineError {
             {
                 exit::LOCK
             }
-            EngineError::Db { source } if source.kind == crate::driver::DbErrorKind::Tampered => {
+            EngineError::Db { source }
+                if matches!(
+                    source.kind,
+                    crate::driver::DbErrorKind::Tampered | crate::driver::DbErrorKind::HeadMoved
+                ) =>
+            {
                 exit::REFUSED
             }
             EngineError::Load(_)
@@ -196,7 +207,12 @@ impl EngineError {
             {
                 "lock-timeout"
             }
-            EngineError::Db { source } if source.kind == crate::driver::DbErrorKind::Tampered => {
+            EngineError::Db { source }
+                if matches!(
+                    source.kind,
+                    crate::driver::DbErrorKind::Tampered | crate::driver::DbErrorKind::HeadMoved
+                ) =>
+            {
                 "refused"
             }
             EngineError::Db { source } if source.kind == crate::driver::DbErrorKind::Privilege => {

@@ -1201,6 +1201,18 @@ fn apply_tx(
                     e,
                 ))
             }
+            // Another run wrote to the ledger meanwhile: nothing of the record was written
+            // (and nothing more is: the head is the other run's).
+            Err(RecordCommitError::Record(e))
+                if e.kind == crate::driver::DbErrorKind::HeadMoved =>
+            {
+                let _ = db.rollback();
+                return Err(EngineError::RefusedAfter {
+                    reason: format!("migration {} ran, but its record was refused: {}", m.version, e.message),
+                    state: format!("migration {}'s transaction was rolled back with it, so this run did not apply it; the ledger is intact", m.version),
+                    next: format!("run `backstop status` to see what the other run did (it may have applied migration {} itself) and `backstop audit verify`; find out how two runs got past the migration lock at once (a migration that releases it?), then run `backstop apply` again if anything is left to do", m.version),
+                });
+            }
             Err(RecordCommitError::Record(e)) => {
                 let _ = db.rollback();
                 // The role may not write backstop's tables: nothing needs a person, the

@@ -1130,6 +1130,17 @@ fn undo_inner(
                     needs,
                 ));
             }
+            // Another run wrote to the ledger meanwhile: nothing of the record was written.
+            Err(RecordCommitError::Record(e))
+                if e.kind == crate::driver::DbErrorKind::HeadMoved =>
+            {
+                let _ = db.rollback();
+                return Err(EngineError::RefusedAfter {
+                    reason: format!("the rollback of migration {} ran, but its record was refused: {}", row.version, e.message),
+                    state: format!("the step's transaction was rolled back with it, so migration {} is still applied as far as this run goes; the ledger is intact", row.version),
+                    next: "run `backstop status` to see what the other run did and `backstop audit verify`; find out how two runs got past the migration lock at once (a migration that releases it?), then run the rollback again if anything is left to do".into(),
+                });
+            }
             // In a transaction: the record is written with the step, so neither remains.
             Err(RecordCommitError::Record(e)) => {
                 let _ = db.rollback();

@@ -376,6 +376,8 @@ pub(crate) fn state_or_history(
             fingerprint,
             schema_json: None,
             catalog_stamp: None,
+            // No row: a write creates one.
+            stored_head: None,
         })
     })
 }
@@ -513,6 +515,7 @@ pub(crate) fn load_state(
         fingerprint: String::new(),
         schema_json: None,
         catalog_stamp: None,
+        stored_head: None,
     });
     if lost.as_ref().is_some_and(|l| l.recorded_head.is_some()) {
         // Ahead of the ledger: the override that accepts the gap is appended after the
@@ -538,13 +541,15 @@ pub(crate) fn append_with(
     actor: &str,
     ev: NewEvent,
 ) -> Result<(), DbError> {
-    let (e, next) = sealed(state, actor, ev);
+    let (e, mut next) = sealed(state, actor, ev);
     db.record(row, &e, &next)?;
+    next.stored_head = Some((next.ledger_seq, next.ledger_hash.clone()));
     *state = next;
     Ok(())
 }
 
-/// The event sealed onto the ledger head in `state`, and the state with the head moved.
+/// The event sealed onto the ledger head in `state`, and the state with the head moved. Its
+/// `stored_head` is still `state`'s: the head the write expects to find in the state row.
 fn sealed(state: &StoredState, actor: &str, ev: NewEvent) -> (ledger::Event, StoredState) {
     let e = ledger::seal(
         ev,
@@ -568,8 +573,9 @@ pub(crate) fn append_and_commit(
     actor: &str,
     ev: NewEvent,
 ) -> Result<(), RecordCommitError> {
-    let (e, next) = sealed(state, actor, ev);
+    let (e, mut next) = sealed(state, actor, ev);
     db.record_and_commit(row, &e, &next)?;
+    next.stored_head = Some((next.ledger_seq, next.ledger_hash.clone()));
     *state = next;
     Ok(())
 }
