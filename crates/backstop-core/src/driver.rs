@@ -44,6 +44,11 @@ pub enum DbErrorKind {
     /// backstop's own tables were changed behind its back (one dropped): a safety check
     /// fails, as for an edited ledger.
     Tampered,
+    /// The migration lock was lost while the command held it (a migration's statement
+    /// released it: `pg_advisory_unlock_all`, `DISCARD ALL`) and another session took it
+    /// before backstop could take it back. Another run may be writing now: the command
+    /// must change and write nothing more.
+    LockLost,
     /// A write of backstop's state row found another ledger head there than the one the
     /// command read or last wrote ([`StoredState::stored_head`]): another run appended to
     /// the ledger meanwhile. Nothing of the write was made, so the ledger is intact

@@ -110,6 +110,10 @@ fn db_text(e: &DbError) -> String {
             "refused: {}\n  state: nothing of this write was made, and the ledger is intact; what this command committed before it stays (`backstop status` shows it)\n  next: run `backstop audit verify` (it checks the ledger) and `backstop status` (it shows what the other run did); find out how two runs got past the migration lock at once (a migration that releases it?), then run the command again if anything is left to do",
             e.message
         ),
+        (crate::driver::DbErrorKind::LockLost, _) => format!(
+            "{}\n  next: find out what the session that holds the migration lock now is doing (`backstop status` once it has finished); a migration must not release backstop's migration lock (pg_advisory_unlock_all, pg_advisory_unlock, DISCARD ALL): take that out of it, then run the command again",
+            e.message
+        ),
         _ => format!("database error: {e}"),
     }
 }

@@ -138,6 +138,13 @@ pub struct PgDriver {
     /// One of backstop's own writes waited the whole `--lock-wait` for another session's
     /// lock and gave up: the ones after it try once more, briefly ([`ONCE_MORE`]).
     gave_up: bool,
+    /// A statement that may have released the migration lock failed inside a transaction,
+    /// where nothing can be asked until it ends: whether the lock is still held is asked
+    /// before anything else is begun or written ([`PgDriver::refuse_if_lost`]).
+    lock_check_due: bool,
+    /// The migration lock was released by a statement and another session took it: what
+    /// happened, said with every refusal to run or write anything more in this command.
+    lock_lost: Option<String>,
 }
 
 /// Where a "waiting for …" line goes (the progress line on stderr, say).
@@ -296,6 +303,8 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
         notice: None,
         own_tx: false,
         gave_up: false,
+        lock_check_due: false,
+        lock_lost: None,
     })
 }
 
@@ -385,6 +394,13 @@ fn classify(sql: &str) -> StatementClass {
 /// defines): backstop's prepared statements may be gone after it.
 fn mentions_deallocate(sql: &str) -> bool {
     mentions(sql, b"deallocate")
+}
+
+/// Whether `sql` may release session advisory locks, the migration lock among them
+/// (`pg_advisory_unlock_all()`, or `pg_advisory_unlock` with its key), itself or through a
+/// DO block or a function it defines.
+fn mentions_advisory_unlock(sql: &str) -> bool {
+    mentions(sql, b"pg_advisory_unlock")
 }
 
 /// Whether `sql` may switch the statistics the catalog reads rely on.
@@ -592,6 +608,7 @@ impl PgDriver {
         mut write: impl FnMut(&mut Client, &mut history::Stmts, history::Around) -> Result<(), DbError>,
     ) -> Result<(), DbError> {
         self.start_pending()?;
+        self.refuse_if_lost()?;
         if self.in_tx && !self.own_tx {
             let r = write(
                 &mut self.client,
@@ -811,6 +828,7 @@ impl PgDriver {
     }
 
     fn begin_with(&mut self, timeouts: Timeouts, batched: bool) -> Result<(), DbError> {
+        self.refuse_if_lost()?;
         match self.try_begin(timeouts, batched) {
             // A migration ran DEALLOCATE: prepare the counters again, once.
             Err(e) if Self::lost_counters(&e) => {
@@ -969,6 +987,7 @@ impl PgDriver {
     /// [`Driver::execute`]; `retry`: whether a lost counters statement may be prepared
     /// again and the statement sent once more.
     fn run_statement(&mut self, sql: &str, retry: bool) -> Result<FirstColumn, DbError> {
+        self.refuse_if_lost()?;
         let class = classify(sql);
         self.prefetched = None;
         // The schema read the engine announced, sent in the same round trip. Not after
@@ -1126,15 +1145,7 @@ impl PgDriver {
                 // (the migration's timeouts and the dead-client check go back on).
                 if result.is_ok() && leading_words(sql).1 == "ALL" {
                     if self.lock_held {
-                        match lock::try_lock(&mut self.client)? {
-                            LockAttempt::Acquired => {}
-                            LockAttempt::Held(_) => {
-                                self.lock_held = false;
-                                return Err(DbError::other(
-                                    "the statement's DISCARD ALL released backstop's migration lock, and another session took it before backstop could take it back; check what that session is doing before going on",
-                                ));
-                            }
-                        }
+                        self.keep_lock("the statement's DISCARD ALL", None)?;
                     }
                     if let Some(t) = self.session_timeouts {
                         self.set_session_timeouts(t)?;
@@ -1155,6 +1166,27 @@ impl PgDriver {
         if matches!(&result, Err(e) if e.code() == Some(&pg::error::SqlState::INVALID_SQL_STATEMENT_NAME))
         {
             self.forget_prepared();
+        }
+        // A statement that may have released the migration lock: it must still be held (or
+        // be taken back at once) before anything else happens, the migration's COMMIT
+        // above all: another run that took it meanwhile has read history without this
+        // migration and may be applying it too. Only for statements that name the unlock:
+        // no cost for the others.
+        if self.lock_held
+            && class != StatementClass::DropsPreparedStatements
+            && mentions_advisory_unlock(sql)
+        {
+            match &result {
+                // The transaction is aborted: asked once it has ended.
+                Err(_) if self.in_tx => self.lock_check_due = true,
+                // The session is gone, and the lock with it: the statement's error says so.
+                Err(e) if error::map(e).kind == DbErrorKind::Connection => {}
+                Err(e) => {
+                    let said = error::map(e).message;
+                    self.keep_lock("the statement (it calls pg_advisory_unlock)", Some(&said))?;
+                }
+                Ok(_) => self.keep_lock("the statement (it calls pg_advisory_unlock)", None)?,
+            }
         }
         let messages = result.map_err(|e| {
             let mut err = error::map(&e);
@@ -1191,6 +1223,60 @@ impl PgDriver {
                 _ => None,
             })
             .collect())
+    }
+
+    /// After `what` (a statement) may have released the migration lock: make sure this
+    /// session still holds it, taking it back at once if it is free. If another session
+    /// took it meanwhile, nothing more may run or be written in this command (that session
+    /// may be a run writing to the ledger now): the error says so, and so does every later
+    /// attempt ([`Self::refuse_if_lost`]). `failed`: the statement's own error, if it
+    /// failed.
+    fn keep_lock(&mut self, what: &str, failed: Option<&str>) -> Result<(), DbError> {
+        self.lock_check_due = false;
+        let holder = match lock::still_held(&mut self.client)? {
+            LockAttempt::Acquired => return Ok(()),
+            LockAttempt::Held(holder) => holder,
+        };
+        self.lock_held = false;
+        self.lock_lost = Some(match holder.as_ref().and_then(|h| h.pid) {
+            Some(pid) => {
+                format!("backstop's migration lock was lost to another session (pid {pid})")
+            }
+            None => "backstop's migration lock was lost to another session".to_string(),
+        });
+        let holder = holder.map_or_else(|| "another session".to_string(), |h| h.to_string());
+        let lost = format!(
+            "backstop's migration lock was released by {what}, and another session took it before backstop could take it back ({holder})"
+        );
+        let failed = failed
+            .map(|m| format!(" (the statement itself failed too: {m})"))
+            .unwrap_or_default();
+        Err(DbError {
+            kind: DbErrorKind::LockLost,
+            ..DbError::other(format!(
+                "{lost}{failed}: another run may be changing this database now, so backstop stopped before the migration's commit, and runs and writes nothing more in this command"
+            ))
+        })
+    }
+
+    /// Refuse to run or write anything once the migration lock was lost
+    /// ([`Self::keep_lock`]); first ask whether it was, if a statement that may have
+    /// released it failed in a transaction that has ended since.
+    fn refuse_if_lost(&mut self) -> Result<(), DbError> {
+        if self.lock_check_due && !self.in_tx && self.pending_begin.is_none() && self.lock_held {
+            // A lost lock found only now is said in full, as right after the statement.
+            return self.keep_lock(
+                "a statement that failed (it calls pg_advisory_unlock)",
+                None,
+            );
+        }
+        match &self.lock_lost {
+            None => Ok(()),
+            Some(lost) => Err(DbError {
+                kind: DbErrorKind::LockLost,
+                ..DbError::other(format!("not done: {lost}, which may be writing now"))
+            }),
+        }
     }
 
     fn unhealthy(&mut self) -> Result<Vec<Unhealthy>, DbError> {
@@ -1257,6 +1343,7 @@ impl Driver for PgDriver {
 
     fn ensure_history(&mut self) -> Result<(), DbError> {
         self.start_pending()?;
+        self.refuse_if_lost()?;
         history::ensure(&mut self.client, &self.shown_url, self.in_tx)?;
         self.history_known = true;
         if !self.in_tx {
@@ -1275,8 +1362,11 @@ impl Driver for PgDriver {
         let attempt = lock::try_lock(&mut self.client)?;
         self.lock_held = attempt == LockAttempt::Acquired;
         if self.lock_held {
-            // A new command: its writes wait in full again, whatever an earlier one met.
+            // A new command: its writes wait in full again, whatever an earlier one met,
+            // and it holds the lock afresh.
             self.gave_up = false;
+            self.lock_lost = None;
+            self.lock_check_due = false;
         }
         Ok(attempt)
     }
@@ -1508,6 +1598,7 @@ impl Driver for PgDriver {
         state: &StoredState,
     ) -> Result<(), RecordCommitError> {
         self.start_pending().map_err(RecordCommitError::Record)?;
+        self.refuse_if_lost().map_err(RecordCommitError::Record)?;
         if !self.in_tx || self.own_tx {
             // No transaction of ours to end: the write commits on its own, as it would
             // without pipelining. Or backstop's own bookkeeping transaction, whose write
@@ -1614,6 +1705,7 @@ impl Driver for PgDriver {
         failed: &str,
     ) -> Result<Vec<String>, DbError> {
         self.start_pending()?;
+        self.refuse_if_lost()?;
         if self.in_tx {
             return Err(DbError::other(
                 "drop_invalid_indexes must run outside a transaction (DROP INDEX CONCURRENTLY)",

@@ -263,7 +263,13 @@ pub(crate) fn begin_lock_timeout(
 /// `own_limit`: whether the migration sets the lock_timeout that ran out, or the wait was
 /// `--lock-wait`'s).
 pub(crate) fn script_next(se: &ScriptError, command: &str, own_limit: bool, fix: String) -> String {
-    if se.is_lock_timeout() {
+    if se
+        .db
+        .as_ref()
+        .is_some_and(|e| e.kind == DbErrorKind::LockLost)
+    {
+        format!("a migration must not release backstop's migration lock (pg_advisory_unlock_all, pg_advisory_unlock, DISCARD ALL): take that out of the script. Another session took the lock meanwhile (the error names it): let it finish, see where the database is with `backstop status` and `backstop audit verify`, then run `backstop {command}` again")
+    } else if se.is_lock_timeout() {
         let (limit, options) = lock_options(command, own_limit);
         format!("another session held a lock this statement needed for longer than {limit}, in every attempt: find it (PostgreSQL: pg_locks joined with pg_stat_activity; SQLite: another process writing to the file) and run `backstop {command}` again once it is released{options}")
     } else {
