@@ -429,24 +429,46 @@ pub fn record(
 /// record failed before it left).
 pub type RecordCommit = (Result<(), DbError>, Option<Result<(), DbError>>);
 
-/// [`record`], then `COMMIT`, sent together (one round trip). The first result is the
-/// record's: when it failed on the server, the server still ran the COMMIT, which then
-/// rolled the transaction back. The second is the COMMIT's, `None` when it was not sent.
+/// `before` (a `SET LOCAL`, inside the caller's transaction), [`record`], then `COMMIT`,
+/// sent together (one round trip). The first result is the record's (or `before`'s, which
+/// the record then failed behind): when it failed on the server, the server still ran the
+/// COMMIT, which then rolled the transaction back. The second is the COMMIT's, `None` when
+/// it was not sent. A record statement prepared here for the first time is prepared after
+/// `before`, under what it set: preparing locks the tables it names.
 pub fn record_and_commit(
     client: &mut Client,
     stmts: &mut Stmts,
     row: Option<&HistoryRow>,
     e: &Event,
     s: &StoredState,
+    before: &str,
 ) -> Result<RecordCommit, DbError> {
     let options = row.map(options_json).transpose()?.unwrap_or_default();
     let status = row.map(|r| r.status.as_str()).unwrap_or_default();
     let expected = Expected::of(s);
     let (slot, sql, params) = record_parts(client, stmts, row, &options, &status, e, s, &expected)?;
-    let stmt = crate::prepared(client, slot, sql)?.clone();
-    let (recorded, committed) = client.execute_then(&stmt, &params, "COMMIT");
+    let (set, recorded, committed) = match slot.clone() {
+        Some(stmt) => client.execute_between(before, &stmt, &params, "COMMIT"),
+        None => {
+            // Not a round trip more on the hot path: only a connection's first record.
+            if let Err(err) = client.batch_execute(before) {
+                return Ok((Err(error::map(&err)), None));
+            }
+            let stmt = match crate::prepared(client, slot, sql) {
+                Ok(stmt) => stmt.clone(),
+                // The transaction is still open (aborted, if the prepare failed on the
+                // server), for the caller to roll back.
+                Err(err) => return Ok((Err(err), None)),
+            };
+            let (recorded, committed) = client.execute_then(&stmt, &params, "COMMIT");
+            (Ok(()), recorded, committed)
+        }
+    };
+    let recorded = set
+        .map_err(|err| error::map(&err))
+        .and_then(|()| recorded.map(|_| ()).map_err(|err| write_error(&err, s)));
     Ok((
-        recorded.map(|_| ()).map_err(|err| write_error(&err, s)),
+        recorded,
         committed.map(|c| c.map_err(|err| error::map(&err))),
     ))
 }
@@ -667,13 +689,14 @@ fn privilege_error(e: DbError, step: Step, who: Option<&Who>, shown_url: &str) -
     }
 }
 
-/// How one of backstop's writes is sent: on its own, or between two simple queries that
-/// set up and end what it runs in (a transaction or a savepoint with its own
-/// `lock_timeout`), all three in one round trip.
+/// How one of backstop's writes is sent: between two simple queries that set up and end
+/// what it runs in (a transaction or a savepoint with its own `lock_timeout`, or a
+/// `SET LOCAL lock_timeout` in a migration's transaction and nothing after), all three in
+/// one round trip.
 #[derive(Clone, Copy)]
-pub enum Around<'a> {
-    Alone,
-    Between { before: &'a str, after: &'a str },
+pub struct Around<'a> {
+    pub before: &'a str,
+    pub after: &'a str,
 }
 
 /// Send the write prepared from `sql` (in `slot`, on first use) with `params`, as `around`
@@ -694,13 +717,7 @@ fn send(
     around: Around<'_>,
     written_error: impl Fn(&crate::pg::Error) -> DbError,
 ) -> Result<u64, DbError> {
-    let (before, after) = match around {
-        Around::Alone => {
-            let stmt = crate::prepared(client, slot, sql)?;
-            return client.execute(stmt, params).map_err(|e| written_error(&e));
-        }
-        Around::Between { before, after } => (before, after),
-    };
+    let Around { before, after } = around;
     if let Some(stmt) = slot.clone() {
         let ((_, set_up), written, ended) = client.wrapped_execute(before, &stmt, params, after);
         set_up.map_err(|e| error::map(&e))?;

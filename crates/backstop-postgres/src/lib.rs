@@ -610,11 +610,23 @@ impl PgDriver {
         self.start_pending()?;
         self.refuse_if_lost()?;
         if self.in_tx && !self.own_tx {
+            // Inside a migration's transaction, which holds the migration's locks meanwhile:
+            // up to `--lock-wait`, whatever the migration's own lock_timeout (none: no
+            // limit), set for the rest of the transaction (its COMMIT) and sent with the
+            // write. The transaction is the migration's to end.
+            let wait = format!(
+                "SET LOCAL lock_timeout = '{}ms'",
+                millis(self.lock_wait.max(Duration::from_millis(1)))
+            );
             let r = write(
                 &mut self.client,
                 &mut self.history_stmts,
-                history::Around::Alone,
+                history::Around {
+                    before: &wait,
+                    after: "",
+                },
             );
+            let r = r.map_err(|e| self.record_waited(e));
             return self.bookkeeping(r);
         }
         let in_tx = self.in_tx;
@@ -631,7 +643,7 @@ impl PgDriver {
             let r = write(
                 &mut d.client,
                 &mut d.history_stmts,
-                history::Around::Between {
+                history::Around {
                     before: &before,
                     after: &after,
                 },
@@ -1279,6 +1291,32 @@ impl PgDriver {
         }
     }
 
+    /// A record inside a migration's transaction that failed (`e`): one that waited the
+    /// whole `--lock-wait` for a lock on backstop's tables says so and who holds what (the
+    /// transaction has ended: the session can ask), and the writes after it try once more,
+    /// briefly ([`ONCE_MORE`]), as after an own write that gave up.
+    fn record_waited(&mut self, e: DbError) -> DbError {
+        if e.kind != DbErrorKind::LockTimeout {
+            return e;
+        }
+        self.gave_up = true;
+        let holders = if self.in_tx {
+            // Still in the aborted transaction: nothing can be asked.
+            String::new()
+        } else {
+            format!(": {}", self.own_holders())
+        };
+        DbError {
+            detail: Some(format!(
+                "waited --lock-wait ({}) for a lock on backstop's tables{holders}",
+                human(self.lock_wait)
+            )),
+            position: None,
+            hint: None,
+            ..e
+        }
+    }
+
     fn unhealthy(&mut self) -> Result<Vec<Unhealthy>, DbError> {
         let r = self.client.query(catalog::HEALTH, &[]);
         let rows = self.db(r)?;
@@ -1605,12 +1643,21 @@ impl Driver for PgDriver {
             // waits as `own_write` says (in a savepoint: the COMMIT can't go with it).
             return backstop_core::driver::record_then_commit(self, row, event, state);
         }
+        // The record waits for another session's lock on backstop's tables up to
+        // `--lock-wait`, whatever the migration's own lock_timeout (or none: no limit)
+        // says: the migration holds its locks meanwhile. Set for it alone (the COMMIT
+        // comes next) and sent with it: no round trip more.
+        let wait = format!(
+            "SET LOCAL lock_timeout = '{}ms'",
+            millis(self.lock_wait.max(Duration::from_millis(1)))
+        );
         let (recorded, committed) = history::record_and_commit(
             &mut self.client,
             &mut self.history_stmts,
             row,
             event,
             state,
+            &wait,
         )
         .map_err(RecordCommitError::Record)?;
         // A refused privilege is never a lost connection: said with what to grant, whichever
@@ -1632,7 +1679,7 @@ impl Driver for PgDriver {
             // The COMMIT after the failed record rolled the transaction back.
             (Err(e), Some(_)) => {
                 self.end_transaction(false);
-                Err(RecordCommitError::Record(e))
+                Err(RecordCommitError::Record(self.record_waited(e)))
             }
             // A failed COMMIT (deferred constraints) rolls back too.
             (Ok(()), Some(Err(e))) => {

@@ -334,12 +334,27 @@ fn a_record_that_fails_before_it_is_sent_does_not_commit() {
         other => panic!("expected a record failure, got {other:?}"),
     }
     fresh.rollback().unwrap();
+    // Again, with the record prepared now: it goes out behind the SET LOCAL that bounds
+    // its wait, and still without the COMMIT.
+    fresh.begin_batched(Timeouts::default()).unwrap();
+    fresh
+        .execute("CREATE TABLE migrated_again (id int)")
+        .unwrap();
+    match fresh.record_and_commit(Some(&row(1)), &e, &state) {
+        Err(RecordCommitError::Record(err)) => {
+            assert!(err.message.contains("serializing"), "{err:?}")
+        }
+        other => panic!("expected a record failure, got {other:?}"),
+    }
+    fresh.rollback().unwrap();
     let mut other = common::connect(&db);
-    assert_eq!(
-        tables_named(&mut other, "migrated"),
-        0,
-        "nothing of the transaction may be committed"
-    );
+    for t in ["migrated", "migrated_again"] {
+        assert_eq!(
+            tables_named(&mut other, t),
+            0,
+            "nothing of the transaction may be committed"
+        );
+    }
     assert!(other.load_history().unwrap().is_empty());
 }
 

@@ -718,6 +718,22 @@ pub(crate) fn planned_statements(
         .collect()
 }
 
+/// Where a record written inside the step's transaction is reported when it waited the
+/// whole `--lock-wait` for another session's lock on backstop's tables: after the script's
+/// last statement, at line 0, like a failed COMMIT. The detail names who holds what.
+pub(crate) fn record_failure(s: &ScriptRef, index: usize, e: &DbError) -> Failure {
+    Failure {
+        statement: "the record of this step in backstop's tables (history row, ledger event, ledger head), written in its transaction before COMMIT".into(),
+        ..commit_failure(s, index, e)
+    }
+}
+
+/// What to do after a step's record waited `--lock-wait` in every attempt (`command`: the
+/// command to run again).
+pub(crate) fn record_lock_next(command: &str) -> String {
+    format!("another session held a lock on backstop's tables (the detail names it) for longer than --lock-wait, in every attempt: run `backstop {command}` again once it has finished (or end it), or run with a longer --lock-wait; nothing needs fixing in the migration")
+}
+
 /// Where a failed COMMIT is reported: after the script's last statement, at line 0.
 /// Deferred constraints and deferred triggers are what fail there.
 pub(crate) fn commit_failure(s: &ScriptRef, index: usize, e: &DbError) -> Failure {
