@@ -1077,6 +1077,90 @@ fn a_rollback_under_accepted_drift_says_which_steps_were_proven_by_their_objects
 }
 
 #[test]
+fn commands_that_read_backstops_tables_wait_lock_wait_for_another_sessions_lock_then_name_it() {
+    // Regression: with another session holding `LOCK TABLE backstop.state` (or events, or
+    // migrations), status, apply, rollback, verify, audit and resolve hung silently past
+    // --lock-wait, a hung apply holding the migration lock meanwhile.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_u",
+        "CREATE TABLE u (id int);",
+        Some("DROP TABLE u;"),
+        None,
+        None,
+    );
+    let every: &[&[&str]] = &[
+        &["status"],
+        &["verify"],
+        &["audit", "verify"],
+        &["audit", "log"],
+        &["resolve", "1", "--applied", "--reason", "x"],
+        &["apply"],
+        &["rollback"],
+    ];
+    for (table, commands) in [
+        ("backstop.state", every),
+        ("backstop.events", &[&["audit", "log"][..], &["apply"]][..]),
+        ("backstop.migrations", &[&["status"][..], &["rollback"]][..]),
+    ] {
+        let holder = common::TableHolder::now(
+            &db.url,
+            &format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"),
+            Duration::from_secs(60),
+        );
+        let pid = holder.pid();
+        for args in commands {
+            let args = [&["--lock-wait", "1s"][..], args].concat();
+            let t = std::time::Instant::now();
+            let r = p.run(&db, &args);
+            let took = t.elapsed();
+            assert_eq!(r.code, 4, "{table} {args:?}: {r:?}");
+            assert!(
+                took >= Duration::from_millis(900) && took < Duration::from_secs(6),
+                "{table} {args:?} gave up after --lock-wait: {took:?}"
+            );
+            let e = &r.stderr;
+            assert!(
+                e.contains("reading backstop's tables waited --lock-wait (1s)")
+                    && e.contains(&format!("pid {pid}, application \"lock-holder\""))
+                    && e.contains(&format!("AccessExclusiveLock on {table}"))
+                    && e.contains("in a transaction since")
+                    && e.contains("Nothing was changed"),
+                "names the holder, its lock and table, and says nothing changed: {table} {args:?}: {r:?}"
+            );
+        }
+        if table == "backstop.state" {
+            // Said while it waits, and as JSON a lock timeout.
+            let r = p.run(&db, &["--lock-wait", "2s", "--format", "json", "status"]);
+            assert_eq!(r.code, 4, "{r:?}");
+            assert_eq!(r.json()["kind"], "lock-timeout", "{r:?}");
+            let r = p.run(&db, &["--lock-wait", "2s", "status"]);
+            assert!(
+                r.stderr.contains(
+                    "waiting up to 2s to read backstop's tables: another session holds one"
+                ),
+                "{r:?}"
+            );
+        }
+        holder.release();
+    }
+    // Nothing was changed meanwhile, and the migration lock is free.
+    assert!(db.check("SELECT to_regclass('public.u') IS NULL"));
+    assert!(db.check("SELECT count(*) = 1 FROM backstop.events"));
+    p.ok(&db, &["audit", "verify"]);
+    p.ok(&db, &["--lock-wait", "1s", "apply"]);
+}
+
+#[test]
 fn a_record_in_the_migrations_transaction_waits_lock_wait_is_retried_and_reported_as_rolled_back() {
     // Regression: with another session holding `SELECT * FROM backstop.state FOR UPDATE`,
     // the record written in a migration's transaction waited under the migration's

@@ -132,6 +132,9 @@ pub struct PgDriver {
     lock_wait: Duration,
     /// Where to say, once, that a read is waiting and for whom.
     notice: Option<Notice>,
+    /// Something committed on this connection (a migration, a rollback step, a record):
+    /// a read that gives up can no longer say that nothing was changed.
+    changed: bool,
     /// The open transaction is backstop's own bookkeeping ([`Driver::begin_bookkeeping`]):
     /// its writes wait as [`PgDriver::own_write`] says, not as a migration's statements.
     own_tx: bool,
@@ -305,6 +308,7 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
         gave_up: false,
         lock_check_due: false,
         lock_lost: None,
+        changed: false,
     })
 }
 
@@ -736,8 +740,20 @@ impl PgDriver {
     /// application "x": AccessExclusiveLock on backstop.migrations, in a transaction since
     /// …)`.
     fn own_holders(&mut self) -> String {
+        self.own_holders_of("l.mode <> 'AccessShareLock'")
+    }
+
+    /// [`Self::own_holders`] for a read: only ACCESS EXCLUSIVE (`LOCK TABLE`, or DDL on the
+    /// table) keeps a plain SELECT waiting.
+    fn own_read_holders(&mut self) -> String {
+        self.own_holders_of("l.mode = 'AccessExclusiveLock'")
+    }
+
+    /// [`Self::own_holders`] with the lock modes that `modes` (a condition on `l.mode`)
+    /// lets through.
+    fn own_holders_of(&mut self, modes: &str) -> String {
         let r = self.client.query(
-            "SELECT l.pid, COALESCE(a.application_name, ''),                     pg_catalog.string_agg(l.mode || ' on ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), ', ' ORDER BY c.relname, l.mode),                     COALESCE(pg_catalog.to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '?')                FROM pg_catalog.pg_locks l                JOIN pg_catalog.pg_class c ON c.oid = l.relation                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace                LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid               WHERE l.granted AND l.locktype = 'relation' AND l.mode <> 'AccessShareLock'                 AND n.nspname = 'backstop' AND c.relkind IN ('r', 'p')                 AND l.pid <> pg_catalog.pg_backend_pid()                 AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())               GROUP BY l.pid, a.application_name, a.xact_start               ORDER BY l.pid LIMIT 5",
+            &format!("SELECT l.pid, COALESCE(a.application_name, ''),                     pg_catalog.string_agg(l.mode || ' on ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), ', ' ORDER BY c.relname, l.mode),                     COALESCE(pg_catalog.to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '?')                FROM pg_catalog.pg_locks l                JOIN pg_catalog.pg_class c ON c.oid = l.relation                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace                LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid               WHERE l.granted AND l.locktype = 'relation' AND {modes}                 AND n.nspname = 'backstop' AND c.relkind IN ('r', 'p')                 AND l.pid <> pg_catalog.pg_backend_pid()                 AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())               GROUP BY l.pid, a.application_name, a.xact_start               ORDER BY l.pid LIMIT 5"),
             &[],
         );
         let held: Vec<String> = match r {
@@ -760,6 +776,82 @@ impl PgDriver {
             "another session held one; none holds one now (it let go meanwhile)".into()
         } else {
             format!("another session holds one ({})", held.join("; "))
+        }
+    }
+
+    /// A read of backstop's own tables (`read`), outside a transaction: it waits for another
+    /// session's lock on them up to `--lock-wait`, as backstop's writes do
+    /// ([`Self::wait_own`]), not without limit. Only ACCESS EXCLUSIVE keeps a read waiting
+    /// (`LOCK TABLE`, DDL): `status`, `audit` or an `apply` (which holds the migration lock
+    /// meanwhile) would otherwise hang there with nothing said. Each attempt runs in a
+    /// transaction of its own with `SET LOCAL lock_timeout`, so the session's setting is
+    /// not touched; after the first second it says who holds what, and after `--lock-wait`
+    /// it gives up (exit 4), naming them. Inside a transaction the read waits as that
+    /// transaction says.
+    fn own_read<T>(
+        &mut self,
+        mut read: impl FnMut(&mut Client) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        if self.in_tx {
+            let r = read(&mut self.client);
+            return self.own(r);
+        }
+        let started = std::time::Instant::now();
+        let mut said = false;
+        loop {
+            let left = self.lock_wait.saturating_sub(started.elapsed());
+            let limit = left.min(WAIT_SLICE).max(Duration::from_millis(1));
+            let begun = self.client.batch_execute(&format!(
+                "BEGIN; SET LOCAL lock_timeout = '{}ms'",
+                millis(limit)
+            ));
+            if let Err(e) = begun {
+                let _ = self.client.batch_execute("ROLLBACK");
+                return Err(error::map(&e));
+            }
+            let r = read(&mut self.client);
+            // A read-only transaction: COMMIT and ROLLBACK end it alike (and a COMMIT of
+            // one that failed rolls it back).
+            let ended = self.client.batch_execute("COMMIT");
+            let e = match r {
+                Err(e) if e.kind == DbErrorKind::LockTimeout => e,
+                r => {
+                    let r = self.own(r)?;
+                    self.db(ended)?;
+                    return Ok(r);
+                }
+            };
+            let giving_up = started.elapsed() >= self.lock_wait;
+            if said && !giving_up {
+                continue;
+            }
+            // Who holds it: asked only when it is said (once, and at the end).
+            let holders = self.own_read_holders();
+            if giving_up {
+                let what = if self.changed {
+                    "This command had changed the database before this read (`backstop status` shows how far it got); run it again"
+                } else {
+                    "Nothing was changed: run the command again"
+                };
+                return Err(DbError {
+                    kind: DbErrorKind::LockTimeout,
+                    message: format!(
+                        "reading backstop's tables waited --lock-wait ({}) for a lock: {holders}. {what} once that session has finished (or end it), or raise --lock-wait",
+                        human(self.lock_wait)
+                    ),
+                    code: e.code,
+                    position: None,
+                    detail: None,
+                    hint: None,
+                });
+            }
+            said = true;
+            if let Some(n) = &self.notice {
+                n(&format!(
+                    "waiting up to {} to read backstop's tables: {holders} …",
+                    human(self.lock_wait)
+                ));
+            }
         }
     }
 
@@ -799,6 +891,7 @@ impl PgDriver {
             // session itself may run with synchronous_commit off (a migration's SET, or
             // ALTER ROLE/DATABASE … SET), and a commit then doesn't wait for the disk.
             self.unflushed = true;
+            self.changed = true;
             self.catalog.on_commit();
         } else {
             self.catalog.on_rollback(self.tx_gen);
@@ -835,6 +928,7 @@ impl PgDriver {
         let r = self.own(r);
         if r.is_ok() && !self.in_tx {
             self.unflushed = true;
+            self.changed = true;
         }
         r
     }
@@ -1000,6 +1094,8 @@ impl PgDriver {
     /// again and the statement sent once more.
     fn run_statement(&mut self, sql: &str, retry: bool) -> Result<FirstColumn, DbError> {
         self.refuse_if_lost()?;
+        // Outside a transaction it may commit a change of its own.
+        self.changed |= !self.in_tx;
         let class = classify(sql);
         self.prefetched = None;
         // The schema read the engine announced, sent in the same round trip. Not after
@@ -1548,8 +1644,7 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(Vec::new());
         }
-        let r = history::load_history(&mut self.client);
-        self.own(r)
+        self.own_read(history::load_history)
     }
 
     fn load_history_brief(&mut self) -> Result<Vec<HistoryRow>, DbError> {
@@ -1557,8 +1652,7 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(Vec::new());
         }
-        let r = history::load_history_brief(&mut self.client);
-        self.own(r)
+        self.own_read(history::load_history_brief)
     }
 
     fn save_history(&mut self, row: &HistoryRow) -> Result<(), DbError> {
@@ -1570,8 +1664,7 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(Vec::new());
         }
-        let r = history::load_events(&mut self.client);
-        self.own(r)
+        self.own_read(history::load_events)
     }
 
     fn load_events_brief(&mut self) -> Result<Vec<Event>, DbError> {
@@ -1579,8 +1672,7 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(Vec::new());
         }
-        let r = history::load_events_brief(&mut self.client);
-        self.own(r)
+        self.own_read(history::load_events_brief)
     }
 
     fn append_event(&mut self, event: &Event) -> Result<(), DbError> {
@@ -1592,8 +1684,7 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(None);
         }
-        let r = history::load_state(&mut self.client);
-        self.own(r)
+        self.own_read(history::load_state)
     }
 
     fn recorded_head(&mut self) -> Result<Option<(i64, String)>, DbError> {
@@ -1601,8 +1692,7 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(None);
         }
-        let r = history::recorded_head(&mut self.client);
-        self.own(r)
+        self.own_read(history::recorded_head)
     }
 
     fn ledger_end(&mut self) -> Result<Option<(i64, String)>, DbError> {
@@ -1610,8 +1700,7 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(None);
         }
-        let r = history::ledger_end(&mut self.client);
-        self.own(r)
+        self.own_read(history::ledger_end)
     }
 
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError> {
