@@ -1131,3 +1131,169 @@ fn a_rollback_under_accepted_drift_says_which_steps_were_proven_by_their_objects
     let v: serde_json::Value = serde_json::from_str(&p2.stdout).expect("json");
     assert_eq!(v["rolled_back"][0]["by_objects"], true, "{v}");
 }
+
+#[test]
+fn commands_that_read_backstops_tables_wait_lock_wait_for_another_sessions_lock_then_name_it() {
+    // Regression: with another session holding `LOCK TABLE backstop.state` (or events, or
+    // migrations), status, apply, rollback, verify, audit and resolve hung silently past
+    // --lock-wait, a hung apply holding the migration lock meanwhile.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_u",
+        "CREATE TABLE u (id int);",
+        Some("DROP TABLE u;"),
+        None,
+        None,
+    );
+    let every: &[&[&str]] = &[
+        &["status"],
+        &["verify"],
+        &["audit", "verify"],
+        &["audit", "log"],
+        &["resolve", "1", "--applied", "--reason", "x"],
+        &["apply"],
+        &["rollback"],
+    ];
+    for (table, commands) in [
+        ("backstop.state", every),
+        ("backstop.events", &[&["audit", "log"][..], &["apply"]][..]),
+        ("backstop.migrations", &[&["status"][..], &["rollback"]][..]),
+    ] {
+        let holder = common::TableHolder::now(
+            &db.url,
+            &format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"),
+            Duration::from_secs(60),
+        );
+        let pid = holder.pid();
+        for args in commands {
+            let args = [&["--lock-wait", "1s"][..], args].concat();
+            let t = std::time::Instant::now();
+            let r = p.run(&db, &args);
+            let took = t.elapsed();
+            assert_eq!(r.code, 4, "{table} {args:?}: {r:?}");
+            assert!(
+                took >= Duration::from_millis(900) && took < Duration::from_secs(6),
+                "{table} {args:?} gave up after --lock-wait: {took:?}"
+            );
+            let e = &r.stderr;
+            assert!(
+                e.contains("reading backstop's tables waited --lock-wait (1s)")
+                    && e.contains(&format!("pid {pid}, application \"lock-holder\""))
+                    && e.contains(&format!("AccessExclusiveLock on {table}"))
+                    && e.contains("in a transaction since")
+                    && e.contains("Nothing was changed"),
+                "names the holder, its lock and table, and says nothing changed: {table} {args:?}: {r:?}"
+            );
+        }
+        if table == "backstop.state" {
+            // Said while it waits, and as JSON a lock timeout.
+            let r = p.run(&db, &["--lock-wait", "2s", "--format", "json", "status"]);
+            assert_eq!(r.code, 4, "{r:?}");
+            assert_eq!(r.json()["kind"], "lock-timeout", "{r:?}");
+            let r = p.run(&db, &["--lock-wait", "2s", "status"]);
+            assert!(
+                r.stderr.contains(
+                    "waiting up to 2s to read backstop's tables: another session holds one"
+                ),
+                "{r:?}"
+            );
+        }
+        holder.release();
+    }
+    // Nothing was changed meanwhile, and the migration lock is free.
+    assert!(db.check("SELECT to_regclass('public.u') IS NULL"));
+    assert!(db.check("SELECT count(*) = 1 FROM backstop.events"));
+    p.ok(&db, &["audit", "verify"]);
+    p.ok(&db, &["--lock-wait", "1s", "apply"]);
+}
+
+#[test]
+fn a_record_in_the_migrations_transaction_waits_lock_wait_is_retried_and_reported_as_rolled_back() {
+    // Regression: with another session holding `SELECT * FROM backstop.state FOR UPDATE`,
+    // the record written in a migration's transaction waited under the migration's
+    // lock_timeout (none: without limit, its locks on user tables held meanwhile), then was
+    // reported as exit 5 "check the connection and permissions", not retried, not in the
+    // ledger and not said so, and the end-of-run save waited out the holder.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    let dir = p.add(
+        "2_u",
+        "CREATE TABLE u (id int);",
+        Some("DROP TABLE u;"),
+        None,
+        Some("lock_timeout = \"1s\"\nretries = 1\n"),
+    );
+    let holder = common::TableHolder::now(
+        &db.url,
+        "SELECT * FROM backstop.state FOR UPDATE",
+        Duration::from_secs(60),
+    );
+    let pid = holder.pid();
+    let t = std::time::Instant::now();
+    let r = p.run(&db, &["apply", "--lock-wait", "1s"]);
+    let took = t.elapsed();
+    assert_eq!(r.code, 1, "{r:?}");
+    let e = &r.stderr;
+    assert!(
+        e.contains("lock timeout recording u in backstop's tables: rolled back; retry 1/1"),
+        "retried as a statement's lock timeout: {r:?}"
+    );
+    assert!(
+        e.contains("the record of this step in backstop's tables")
+            && e.contains("waited --lock-wait (1s) for a lock on backstop's tables")
+            && e.contains(&format!("pid {pid}, application \"lock-holder\""))
+            && e.contains("RowShareLock on backstop.state"),
+        "says which write waited and who holds what: {r:?}"
+    );
+    assert!(
+        e.contains("migration 2 was rolled back after 1 retries on lock timeout")
+            && e.contains("this failure could not be recorded in the ledger"),
+        "{r:?}"
+    );
+    assert!(e.contains("run with a longer --lock-wait"), "{r:?}");
+    assert!(!e.contains("check the connection and permissions"), "{r:?}");
+    // Two waits of --lock-wait, the backoff, then a second each for the failure's event,
+    // the end-of-run save and the flush: not the holder's minute.
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(db.check("SELECT to_regclass('public.u') IS NULL"));
+    assert!(db.check("SELECT count(*) = 0 FROM backstop.migrations WHERE version = 2"));
+
+    // Without a lock_timeout of its own the record waits --lock-wait too, not without limit.
+    std::fs::write(dir.join("migration.toml"), "retries = 0\n").expect("write");
+    let t = std::time::Instant::now();
+    let r = p.run(&db, &["--format", "json", "apply", "--lock-wait", "1s"]);
+    let took = t.elapsed();
+    assert_eq!(r.code, 1, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["kind"], "migration-failed", "{r:?}");
+    assert!(
+        j["failure"]["statement"]
+            .as_str()
+            .is_some_and(|s| s.contains("the record of this step")),
+        "{r:?}"
+    );
+    assert_eq!(j["failure"]["code"], "55P03", "{r:?}");
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    holder.release();
+    assert!(db.check("SELECT to_regclass('public.u') IS NULL"));
+    p.ok(&db, &["audit", "verify"]);
+    p.ok(&db, &["apply"]);
+    p.ok(&db, &["audit", "verify"]);
+}

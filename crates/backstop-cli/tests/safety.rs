@@ -1209,3 +1209,268 @@ fn resolve_applied_warns_of_an_invalid_index_it_accepts() {
         "{r:?}"
     );
 }
+
+/// backstop's migration lock on PostgreSQL: a session advisory lock on this key.
+const MIGRATION_LOCK: i64 = i64::from_be_bytes(*b"backstop");
+
+/// Regression: a migration that released the migration lock (`pg_advisory_unlock_all()` in
+/// a statement of its own) let a second `apply` in while it ran; the second applied the
+/// same migration, failed to record it (duplicate ledger event) and then saved its stale
+/// ledger head over the first run's, so `audit verify` called the ledger broken and
+/// `rollback` refused. The lock is taken back right after such a statement: the second run
+/// waits for it, finds the migration applied, and the ledger stays intact.
+#[test]
+fn a_migration_that_releases_the_migration_lock_does_not_let_a_second_run_in() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_tbl",
+        "CREATE TABLE acct(id serial primary key, who text);",
+        Some("DROP TABLE acct;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_data",
+        "SELECT pg_advisory_unlock_all();\nINSERT INTO acct(who) VALUES (current_setting('application_name'));\nSELECT pg_sleep(4);",
+        Some("DELETE FROM acct;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply", "--to", "1"]);
+    let first = p
+        .cmd(&db, &["apply"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the first apply");
+    std::thread::sleep(Duration::from_millis(1500));
+    let second = p.run(&db, &["apply"]);
+    let first = first.wait_with_output().expect("first apply");
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(second.code, 0, "{second:?}");
+    assert!(
+        second.stderr.contains("waiting up to") && second.all().contains("nothing to apply"),
+        "the second run waited for the lock and found the migration applied: {second:?}"
+    );
+    assert!(db.check("SELECT count(*) = 1 FROM acct"), "applied once");
+    p.ok(&db, &["audit", "verify"]);
+    p.ok(&db, &["rollback"]);
+    p.ok(&db, &["audit", "verify"]);
+}
+
+/// On another connection (application `thief`): once backstop holds its migration lock,
+/// take it as soon as it is free, and keep it until the returned sender is dropped. The
+/// receiver gives the session's pid once it holds the lock.
+fn take_the_migration_lock_when_released(
+    url: &str,
+) -> (
+    std::sync::mpsc::Receiver<i32>,
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    let url = url.to_string();
+    let (pid_tx, pid_rx) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+        c.batch_execute("SET application_name = 'thief'")
+            .expect("application_name");
+        let start = Instant::now();
+        let held_by_backstop = "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND classid = (($1::int8 >> 32) & 4294967295)::oid AND objid = ($1::int8 & 4294967295)::oid AND objsubid = 1";
+        while !c
+            .query_one(held_by_backstop, &[&MIGRATION_LOCK])
+            .expect("look")
+            .get::<_, bool>(0)
+        {
+            assert!(start.elapsed() < Duration::from_secs(30), "no run started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        while !c
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .expect("try")
+            .get::<_, bool>(0)
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the lock was never released"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let pid: i32 = c
+            .query_one("SELECT pg_backend_pid()", &[])
+            .expect("pid")
+            .get(0);
+        let _ = pid_tx.send(pid);
+        let _ = released.recv_timeout(Duration::from_secs(60));
+    });
+    (pid_rx, release, thread)
+}
+
+/// A statement that releases the migration lock while another session takes it: the run
+/// stops before the migration's commit (its transaction rolls back), says who holds the lock
+/// now and what to do, and writes nothing more, neither the failure's event nor the state
+/// row: the other session may be a run writing to the ledger.
+#[test]
+fn a_run_whose_migration_lets_another_session_take_the_lock_stops_before_its_commit() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_tbl",
+        "CREATE TABLE acct(id serial primary key, who text);",
+        Some("DROP TABLE acct;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_data",
+        "INSERT INTO acct(who) VALUES ('lost');\nDO $$ BEGIN PERFORM pg_advisory_unlock_all(); PERFORM pg_sleep(1.5); END $$;",
+        Some("DELETE FROM acct;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply", "--to", "1"]);
+    let head = || {
+        db.check("SELECT ledger_seq = 1 FROM backstop.state")
+            && db.check("SELECT count(*) = 1 FROM backstop.events")
+    };
+    assert!(head());
+    let (pid, release, thief) = take_the_migration_lock_when_released(&db.url);
+    let r = p.run(&db, &["apply"]);
+    let pid = pid
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the other session took the lock");
+    drop(release);
+    thief.join().expect("thief");
+    assert_eq!(r.code, 1, "{r:?}");
+    let e = &r.stderr;
+    assert!(
+        e.contains("backstop's migration lock was released by the statement")
+            && e.contains(&format!("pid {pid}"))
+            && e.contains("'thief'"),
+        "says what happened and who holds the lock: {r:?}"
+    );
+    assert!(
+        e.contains("stopped before the migration's commit")
+            && e.contains("migration 2 was rolled back"),
+        "{r:?}"
+    );
+    assert!(
+        e.contains("a migration must not release backstop's migration lock"),
+        "says what to do: {r:?}"
+    );
+    assert!(
+        e.contains("could not be recorded in the ledger"),
+        "says why the failure is not in the ledger: {r:?}"
+    );
+    // Nothing of the migration, and nothing more written.
+    assert!(db.check("SELECT count(*) = 0 FROM acct"));
+    assert!(db.check("SELECT count(*) = 0 FROM backstop.migrations WHERE version = 2"));
+    assert!(head(), "no event or state written after the lock was lost");
+    p.ok(&db, &["audit", "verify"]);
+}
+
+/// Appends a valid event to the ledger and moves the state row's head to it, as another run
+/// would, once a migration holds advisory lock `key` (its signal that it is running).
+fn another_run_writes_when_migrating(url: &str, key: i64) -> std::thread::JoinHandle<()> {
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+        let start = Instant::now();
+        while c
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .expect("try")
+            .get::<_, bool>(0)
+        {
+            c.execute("SELECT pg_advisory_unlock($1)", &[&key])
+                .expect("unlock");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no migration started"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let last = c
+            .query_one(
+                "SELECT seq, hash FROM backstop.events ORDER BY seq DESC LIMIT 1",
+                &[],
+            )
+            .expect("last event");
+        let e = backstop_core::ledger::seal(
+            backstop_core::ledger::NewEvent::new("refused")
+                .detail(serde_json::json!({"command": "apply", "reason": "another run"})),
+            "other-run",
+            last.get(0),
+            last.get::<_, &str>(1),
+            backstop_core::now_rfc3339(),
+        );
+        let mut tx = c.transaction().expect("begin");
+        tx.execute(
+            "INSERT INTO backstop.events (seq, at, actor, kind, version, release_id, reason, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[&e.seq, &e.at, &e.actor, &e.kind, &e.version, &e.release_id, &e.reason, &e.detail, &e.prev_hash, &e.hash],
+        )
+        .expect("event");
+        tx.execute(
+            "UPDATE backstop.state SET ledger_seq = $1, ledger_hash = $2 WHERE id = 1",
+            &[&e.seq, &e.hash],
+        )
+        .expect("head");
+        tx.commit().expect("commit");
+    })
+}
+
+/// Regression: a run whose ledger head another run had moved (one that got past the
+/// migration lock) failed to record its migration on a duplicate ledger event, then saved
+/// its own older head over the other run's at the end of the run: the ledger looked broken
+/// (`audit verify`: "the recorded head is event 1") and `rollback` refused. The state row is
+/// written compare-and-set on the head the run read: the record is refused (exit 3) saying
+/// the ledger is intact, and the head is never set back.
+#[test]
+fn a_run_whose_ledger_head_another_run_moved_never_sets_it_back() {
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.ok(&db, &["apply"]);
+    p.add(
+        "2_u",
+        "SELECT pg_advisory_lock(4252);\nCREATE TABLE u (id int);\nSELECT pg_sleep(1);",
+        Some("DROP TABLE u;"),
+        None,
+        None,
+    );
+    let other = another_run_writes_when_migrating(&db.url, 4252);
+    let r = p.run(&db, &["apply"]);
+    other.join().expect("the other run's write");
+    assert_eq!(r.code, 3, "{r:?}");
+    let e = &r.stderr;
+    assert!(
+        e.contains("migration 2 ran, but its record was refused")
+            && e.contains("another run wrote to the ledger meanwhile")
+            && e.contains("the ledger is intact"),
+        "{r:?}"
+    );
+    assert!(e.contains("backstop status"), "says what to do: {r:?}");
+    assert!(!e.contains("check the connection and permissions"), "{r:?}");
+    // The other run's head stays; this run's migration left nothing.
+    assert!(db.check("SELECT ledger_seq = 2 FROM backstop.state"));
+    assert!(db.check("SELECT count(*) = 2 FROM backstop.events"));
+    assert!(db.check("SELECT to_regclass('public.u') IS NULL"));
+    p.ok(&db, &["audit", "verify"]);
+    // The advice works: the next run applies it on top of the other run's event.
+    p.ok(&db, &["apply"]);
+    p.ok(&db, &["audit", "verify"]);
+    p.ok(&db, &["rollback"]);
+}

@@ -44,6 +44,16 @@ pub enum DbErrorKind {
     /// backstop's own tables were changed behind its back (one dropped): a safety check
     /// fails, as for an edited ledger.
     Tampered,
+    /// The migration lock was lost while the command held it (a migration's statement
+    /// released it: `pg_advisory_unlock_all`, `DISCARD ALL`) and another session took it
+    /// before backstop could take it back. Another run may be writing now: the command
+    /// must change and write nothing more.
+    LockLost,
+    /// A write of backstop's state row found another ledger head there than the one the
+    /// command read or last wrote ([`StoredState::stored_head`]): another run appended to
+    /// the ledger meanwhile. Nothing of the write was made, so the ledger is intact
+    /// ([`crate::history::head_moved`]).
+    HeadMoved,
     /// The role lacks a privilege backstop needs for its own history, found before anything
     /// was changed (PostgreSQL SQLSTATE 42501 while creating the `backstop` schema or its
     /// tables). `message` says what backstop could not do, where and why; `hint` what to
@@ -317,8 +327,10 @@ pub trait Driver {
     }
 
     /// Write a migration's history row (if any), a ledger event and the state row, inside
-    /// the caller's transaction. A driver may do this in one round trip; the default makes
-    /// three calls.
+    /// the caller's transaction: all of them, or (the state row no longer holding
+    /// `state.stored_head`, as [`Driver::save_state`] says) none, with a
+    /// [`DbErrorKind::HeadMoved`] error. A driver may do this in one round trip; the
+    /// default makes three calls.
     fn record(
         &mut self,
         row: Option<&HistoryRow>,
@@ -343,7 +355,9 @@ pub trait Driver {
     ) -> Result<(), RecordCommitError> {
         record_then_commit(self, row, event, state)
     }
-    /// The stored ledger head and last fingerprint; `None` before the first write.
+    /// The stored ledger head and last fingerprint; `None` before the first write. Its
+    /// `stored_head` is the head the row holds (`None` when there is no row, even where the
+    /// driver takes the head from the ledger's last event).
     fn load_state(&mut self) -> Result<Option<StoredState>, DbError>;
 
     /// The ledger head as the state row records it, for `audit verify`; `None` without a
@@ -354,8 +368,12 @@ pub trait Driver {
         Ok(self.load_state()?.map(|s| (s.ledger_seq, s.ledger_hash)))
     }
 
-    /// Upsert the state row. `schema_json: None` keeps the stored schema text (it is large,
-    /// and rewritten once at the end of a run, not after every migration).
+    /// Write the state row, only while it still holds `state.stored_head` (`None`: only when
+    /// there is no row): compare-and-set, so that a run that another run got past can never
+    /// write its older head over the newer one. Otherwise nothing is written and the error
+    /// is [`crate::history::head_moved`]'s ([`DbErrorKind::HeadMoved`]). `schema_json:
+    /// None` keeps the stored schema text (it is large, and rewritten once at the end of a
+    /// run, not after every migration).
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError>;
 
     /// Read the user schema (backstop's own objects excluded). With `previous`, a driver

@@ -104,6 +104,16 @@ fn db_text(e: &DbError) -> String {
             }
             text
         }
+        // The compare-and-set on the ledger head refused the write: a safety check, with
+        // what it means and what to do.
+        (crate::driver::DbErrorKind::HeadMoved, _) => format!(
+            "refused: {}\n  state: nothing of this write was made, and the ledger is intact; what this command committed before it stays (`backstop status` shows it)\n  next: run `backstop audit verify` (it checks the ledger) and `backstop status` (it shows what the other run did); find out how two runs got past the migration lock at once (a migration that releases it?), then run the command again if anything is left to do",
+            e.message
+        ),
+        (crate::driver::DbErrorKind::LockLost, _) => format!(
+            "{}\n  next: find out what the session that holds the migration lock now is doing (`backstop status` once it has finished); a migration must not release backstop's migration lock (pg_advisory_unlock_all, pg_advisory_unlock, DISCARD ALL): take that out of it, then run the command again",
+            e.message
+        ),
         _ => format!("database error: {e}"),
     }
 }
@@ -171,7 +181,12 @@ impl EngineError {
             {
                 exit::LOCK
             }
-            EngineError::Db { source } if source.kind == crate::driver::DbErrorKind::Tampered => {
+            EngineError::Db { source }
+                if matches!(
+                    source.kind,
+                    crate::driver::DbErrorKind::Tampered | crate::driver::DbErrorKind::HeadMoved
+                ) =>
+            {
                 exit::REFUSED
             }
             EngineError::Load(_)
@@ -196,7 +211,12 @@ impl EngineError {
             {
                 "lock-timeout"
             }
-            EngineError::Db { source } if source.kind == crate::driver::DbErrorKind::Tampered => {
+            EngineError::Db { source }
+                if matches!(
+                    source.kind,
+                    crate::driver::DbErrorKind::Tampered | crate::driver::DbErrorKind::HeadMoved
+                ) =>
+            {
                 "refused"
             }
             EngineError::Db { source } if source.kind == crate::driver::DbErrorKind::Privilege => {

@@ -81,6 +81,25 @@ pub fn incomplete_history(missing: &[String]) -> crate::driver::DbError {
     }
 }
 
+/// A write of the state row that found another head there than `read`, the one the command
+/// read or last wrote (`None`: it found no row, and one was written meanwhile): another run
+/// appended to the ledger meanwhile. Nothing of the write was made, so the ledger is intact.
+/// `table`: the state table as the database names it.
+pub fn head_moved(read: Option<&(i64, String)>, table: &str) -> crate::driver::DbError {
+    let read = match read {
+        Some((seq, _)) => {
+            format!("no longer holds the ledger head this command read or last wrote (event {seq})")
+        }
+        None => "was written by another session after this command found it empty".to_string(),
+    };
+    crate::driver::DbError {
+        kind: crate::driver::DbErrorKind::HeadMoved,
+        ..crate::driver::DbError::other(format!(
+            "backstop's state row ({table}) {read}: another run wrote to the ledger meanwhile (one that got past the migration lock: a migration that releases it with pg_advisory_unlock_all or DISCARD ALL lets the next run in). This write was not made, so the ledger is intact and its head is the other run's"
+        ))
+    }
+}
+
 /// The note a non-transactional run writes with its dirty marker, before its first
 /// statement. It is replaced when the run ends, however it ends, unless the process died.
 pub const RUNNING_NOTE: &str = "running outside a transaction";
@@ -248,6 +267,15 @@ pub struct StoredState {
     /// catalog still has this stamp, its fingerprint is still `fingerprint`.
     #[serde(default)]
     pub catalog_stamp: Option<String>,
+    /// The head (`seq`, `hash`) the state row held when this state was read, or after the
+    /// command's last write to it; `None` when there was no row. A write of this state
+    /// ([`Driver::save_state`](crate::driver::Driver::save_state),
+    /// [`Driver::record`](crate::driver::Driver::record)) is made only while the row still
+    /// holds it, and then moves it to this state's head: a run that got past the migration
+    /// lock (a migration that released it) may have moved the head meanwhile, and writing
+    /// an older head over a newer one would leave the ledger looking set back. Not stored.
+    #[serde(skip)]
+    pub stored_head: Option<(i64, String)>,
 }
 
 impl StoredState {

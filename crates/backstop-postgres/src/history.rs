@@ -178,18 +178,34 @@ const LOAD_EVENTS_BRIEF: &str = concat!(
      FROM backstop.events ORDER BY seq"
 );
 
+/// The state row, compare-and-set: it is replaced only while it holds the head the writer
+/// expects (`$6`, `$7`: [`StoredState::stored_head`]), and created only when there is none
+/// (NULLs never match). Anything else writes nothing (0 rows): another run moved the head
+/// meanwhile, and its newer head must not be overwritten with this one.
 const SAVE_STATE: &str = "INSERT INTO backstop.state (id, ledger_seq, ledger_hash, fingerprint, schema_json, updated_at, catalog_stamp) \
      VALUES (1, $1, $2, $3, $4, now(), $5) ON CONFLICT (id) DO UPDATE SET ledger_seq = EXCLUDED.ledger_seq, \
      ledger_hash = EXCLUDED.ledger_hash, fingerprint = EXCLUDED.fingerprint, \
      schema_json = COALESCE(EXCLUDED.schema_json, backstop.state.schema_json), updated_at = EXCLUDED.updated_at, \
-     catalog_stamp = EXCLUDED.catalog_stamp";
+     catalog_stamp = EXCLUDED.catalog_stamp \
+     WHERE backstop.state.ledger_seq = $6 AND backstop.state.ledger_hash = $7";
 
 /// [`SAVE_STATE`] for a state table of the first layout, which a role that doesn't own it
 /// could not extend: everything but the stamp (which then stays unknown).
 const SAVE_STATE_V1: &str = "INSERT INTO backstop.state (id, ledger_seq, ledger_hash, fingerprint, schema_json, updated_at) \
      VALUES (1, $1, $2, $3, $4, now()) ON CONFLICT (id) DO UPDATE SET ledger_seq = EXCLUDED.ledger_seq, \
      ledger_hash = EXCLUDED.ledger_hash, fingerprint = EXCLUDED.fingerprint, \
-     schema_json = COALESCE(EXCLUDED.schema_json, backstop.state.schema_json), updated_at = EXCLUDED.updated_at";
+     schema_json = COALESCE(EXCLUDED.schema_json, backstop.state.schema_json), updated_at = EXCLUDED.updated_at \
+     WHERE backstop.state.ledger_seq = $5 AND backstop.state.ledger_hash = $6";
+
+/// [`APPEND_EVENT`] inside [`record_sql`], after the state row's compare-and-set `s`: the
+/// event's `seq` is taken through `s`, so when the state row was not written (another run
+/// moved the head) it is NULL, and the whole statement fails on the column's NOT NULL,
+/// history row and all ([`write_error`] tells that error from others). A failing
+/// statement, rather than one that writes nothing: the COMMIT sent with it
+/// ([`record_and_commit`]) must roll the migration back, not commit it unrecorded.
+const APPEND_EVENT_AFTER_STATE: &str =
+    "INSERT INTO backstop.events (seq, at, actor, kind, version, release_id, reason, \
+     detail, prev_hash, hash) VALUES ((SELECT $1::pg_catalog.int8 FROM s), $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
 /// Reads the stamp through `to_jsonb` so that a state table of the first layout (no
 /// column yet: `status` never creates or alters anything) still loads.
@@ -244,9 +260,25 @@ fn event_params(e: &Event) -> [Param<'_>; 10] {
     ]
 }
 
+/// The head a state write expects to find ([`StoredState::stored_head`]), as parameters:
+/// NULLs when it expects no row.
+pub struct Expected<'a> {
+    seq: Option<i64>,
+    hash: Option<&'a str>,
+}
+
+impl<'a> Expected<'a> {
+    pub fn of(s: &'a StoredState) -> Expected<'a> {
+        Expected {
+            seq: s.stored_head.as_ref().map(|h| h.0),
+            hash: s.stored_head.as_ref().map(|h| h.1.as_str()),
+        }
+    }
+}
+
 /// Parameters of [`SAVE_STATE`] (with the stamp column) or [`SAVE_STATE_V1`], in order.
-fn state_params(s: &StoredState, stamp: bool) -> Vec<Param<'_>> {
-    let mut p: Vec<Param<'_>> = vec![
+fn state_params<'a>(s: &'a StoredState, expected: &'a Expected<'a>, stamp: bool) -> Vec<Param<'a>> {
+    let mut p: Vec<Param<'a>> = vec![
         &s.ledger_seq,
         &s.ledger_hash,
         &s.fingerprint,
@@ -255,7 +287,31 @@ fn state_params(s: &StoredState, stamp: bool) -> Vec<Param<'_>> {
     if stamp {
         p.push(&s.catalog_stamp);
     }
+    p.push(&expected.seq);
+    p.push(&expected.hash);
     p
+}
+
+/// A write's error: the NOT NULL of `events.seq` that [`APPEND_EVENT_AFTER_STATE`] meets
+/// when the state row's compare-and-set wrote nothing is the head having moved, said as
+/// such with the head `s` expected; anything else as the database said it.
+fn write_error(e: &crate::pg::Error, s: &StoredState) -> DbError {
+    let moved = e.as_db_error().is_some_and(|db| {
+        *db.code() == crate::pg::error::SqlState::NOT_NULL_VIOLATION
+            && db.schema() == Some("backstop")
+            && db.table() == Some("events")
+            && db.column() == Some("seq")
+    });
+    if moved {
+        head_moved(s)
+    } else {
+        error::map(e)
+    }
+}
+
+/// The refusal of a state write that found another head than `s` expected.
+fn head_moved(s: &StoredState) -> DbError {
+    backstop_core::history::head_moved(s.stored_head.as_ref(), "backstop.state")
 }
 
 fn options_json(r: &HistoryRow) -> Result<String, DbError> {
@@ -263,8 +319,10 @@ fn options_json(r: &HistoryRow) -> Result<String, DbError> {
         .map_err(|e| DbError::other(format!("cannot serialize run options: {e}")))
 }
 
-/// History row + event + state in ONE statement (one round trip per migration instead of
-/// three): data-modifying CTEs always run to completion, whether or not they are read.
+/// History row + state + event in ONE statement (one round trip per migration instead of
+/// three): data-modifying CTEs always run to completion, whether or not they are read, and
+/// the event is written only through the state row's compare-and-set
+/// ([`APPEND_EVENT_AFTER_STATE`]): all of it, or an error and nothing.
 /// https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING
 fn record_sql(with_history: bool, stamp: bool) -> String {
     // Shift every `$n` placeholder by `from`, reading whole numbers (so `$1` never
@@ -295,13 +353,10 @@ fn record_sql(with_history: bool, stamp: bool) -> String {
         sql.push_str(&format!("h AS ({SAVE_HISTORY} RETURNING 1), "));
     }
     sql.push_str(&format!(
-        "e AS ({} RETURNING 1) ",
-        renumber(APPEND_EVENT, event_from)
+        "s AS ({} RETURNING 1) ",
+        renumber(if stamp { SAVE_STATE } else { SAVE_STATE_V1 }, state_from)
     ));
-    sql.push_str(&renumber(
-        if stamp { SAVE_STATE } else { SAVE_STATE_V1 },
-        state_from,
-    ));
+    sql.push_str(&renumber(APPEND_EVENT_AFTER_STATE, event_from));
     sql
 }
 
@@ -362,38 +417,65 @@ pub fn record(
 ) -> Result<(), DbError> {
     let options = row.map(options_json).transpose()?.unwrap_or_default();
     let status = row.map(|r| r.status.as_str()).unwrap_or_default();
-    let (slot, sql, params) = record_parts(client, stmts, row, &options, &status, e, s)?;
-    send(client, slot, sql, &params, around)
+    let expected = Expected::of(s);
+    let (slot, sql, params) = record_parts(client, stmts, row, &options, &status, e, s, &expected)?;
+    send(client, slot, sql, &params, around, |err| {
+        write_error(err, s)
+    })
+    .map(|_| ())
 }
 
 /// The outcome of the record and of the COMMIT after it (`None`: not sent, because the
 /// record failed before it left).
 pub type RecordCommit = (Result<(), DbError>, Option<Result<(), DbError>>);
 
-/// [`record`], then `COMMIT`, sent together (one round trip). The first result is the
-/// record's: when it failed on the server, the server still ran the COMMIT, which then
-/// rolled the transaction back. The second is the COMMIT's, `None` when it was not sent.
+/// `before` (a `SET LOCAL`, inside the caller's transaction), [`record`], then `COMMIT`,
+/// sent together (one round trip). The first result is the record's (or `before`'s, which
+/// the record then failed behind): when it failed on the server, the server still ran the
+/// COMMIT, which then rolled the transaction back. The second is the COMMIT's, `None` when
+/// it was not sent. A record statement prepared here for the first time is prepared after
+/// `before`, under what it set: preparing locks the tables it names.
 pub fn record_and_commit(
     client: &mut Client,
     stmts: &mut Stmts,
     row: Option<&HistoryRow>,
     e: &Event,
     s: &StoredState,
+    before: &str,
 ) -> Result<RecordCommit, DbError> {
     let options = row.map(options_json).transpose()?.unwrap_or_default();
     let status = row.map(|r| r.status.as_str()).unwrap_or_default();
-    let (slot, sql, params) = record_parts(client, stmts, row, &options, &status, e, s)?;
-    let stmt = crate::prepared(client, slot, sql)?.clone();
-    let (recorded, committed) = client.execute_then(&stmt, &params, "COMMIT");
+    let expected = Expected::of(s);
+    let (slot, sql, params) = record_parts(client, stmts, row, &options, &status, e, s, &expected)?;
+    let (set, recorded, committed) = match slot.clone() {
+        Some(stmt) => client.execute_between(before, &stmt, &params, "COMMIT"),
+        None => {
+            // Not a round trip more on the hot path: only a connection's first record.
+            if let Err(err) = client.batch_execute(before) {
+                return Ok((Err(error::map(&err)), None));
+            }
+            let stmt = match crate::prepared(client, slot, sql) {
+                Ok(stmt) => stmt.clone(),
+                // The transaction is still open (aborted, if the prepare failed on the
+                // server), for the caller to roll back.
+                Err(err) => return Ok((Err(err), None)),
+            };
+            let (recorded, committed) = client.execute_then(&stmt, &params, "COMMIT");
+            (Ok(()), recorded, committed)
+        }
+    };
+    let recorded = set
+        .map_err(|err| error::map(&err))
+        .and_then(|()| recorded.map(|_| ()).map_err(|err| write_error(&err, s)));
     Ok((
-        recorded.map(|_| ()).map_err(|e| error::map(&e)),
-        committed.map(|c| c.map_err(|e| error::map(&e))),
+        recorded,
+        committed.map(|c| c.map_err(|err| error::map(&err))),
     ))
 }
 
 /// The record statement for `row`/`e`/`s`: the slot it is prepared in, its text (for the
 /// first use), and its parameters.
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn record_parts<'a, 's>(
     client: &mut Client,
     stmts: &'s mut Stmts,
@@ -402,6 +484,7 @@ fn record_parts<'a, 's>(
     status: &'a &'static str,
     e: &'a Event,
     s: &'a StoredState,
+    expected: &'a Expected<'a>,
 ) -> Result<
     (
         &'s mut Option<Statement>,
@@ -410,13 +493,13 @@ fn record_parts<'a, 's>(
     ),
     DbError,
 > {
-    let mut params: Vec<Param> = Vec::with_capacity(34);
+    let mut params: Vec<Param> = Vec::with_capacity(36);
     if let Some(r) = row {
         params.extend_from_slice(&history_params(r, options, status));
     }
     params.extend_from_slice(&event_params(e));
     let stamp = stamp_column(client, stmts)?;
-    params.extend_from_slice(&state_params(s, stamp));
+    params.extend_from_slice(&state_params(s, expected, stamp));
     let slot = if row.is_some() {
         &mut stmts.record_full
     } else {
@@ -606,20 +689,22 @@ fn privilege_error(e: DbError, step: Step, who: Option<&Who>, shown_url: &str) -
     }
 }
 
-/// How one of backstop's writes is sent: on its own, or between two simple queries that
-/// set up and end what it runs in (a transaction or a savepoint with its own
-/// `lock_timeout`), all three in one round trip.
+/// How one of backstop's writes is sent: between two simple queries that set up and end
+/// what it runs in (a transaction or a savepoint with its own `lock_timeout`, or a
+/// `SET LOCAL lock_timeout` in a migration's transaction and nothing after), all three in
+/// one round trip.
 #[derive(Clone, Copy)]
-pub enum Around<'a> {
-    Alone,
-    Between { before: &'a str, after: &'a str },
+pub struct Around<'a> {
+    pub before: &'a str,
+    pub after: &'a str,
 }
 
 /// Send the write prepared from `sql` (in `slot`, on first use) with `params`, as `around`
-/// says. Between two queries, the first error is the write's: one in `before` (the write
-/// then ran in an aborted transaction and failed for that), else the write's own, else one
-/// in `after` (a COMMIT that failed). An error in `after` behind a failed write is its
-/// echo ("current transaction is aborted") and not reported.
+/// says; how many rows it wrote. Between two queries, the first error is the write's: one
+/// in `before` (the write then ran in an aborted transaction and failed for that), else the
+/// write's own, else one in `after` (a COMMIT that failed). An error in `after` behind a
+/// failed write is its echo ("current transaction is aborted") and not reported. The
+/// write's own error is said by `written_error` ([`write_error`]).
 ///
 /// Preparing parses the statement, which locks the tables it names: a statement prepared
 /// here for the first time is prepared after `before` and under what it set (its
@@ -630,22 +715,15 @@ fn send(
     sql: impl FnOnce() -> String,
     params: &[Param<'_>],
     around: Around<'_>,
-) -> Result<(), DbError> {
-    let (before, after) = match around {
-        Around::Alone => {
-            let stmt = crate::prepared(client, slot, sql)?;
-            return client
-                .execute(stmt, params)
-                .map(|_| ())
-                .map_err(|e| error::map(&e));
-        }
-        Around::Between { before, after } => (before, after),
-    };
+    written_error: impl Fn(&crate::pg::Error) -> DbError,
+) -> Result<u64, DbError> {
+    let Around { before, after } = around;
     if let Some(stmt) = slot.clone() {
         let ((_, set_up), written, ended) = client.wrapped_execute(before, &stmt, params, after);
         set_up.map_err(|e| error::map(&e))?;
-        written.map_err(|e| error::map(&e))?;
-        return ended.map_err(|e| error::map(&e));
+        let n = written.map_err(|e| written_error(&e))?;
+        ended.map_err(|e| error::map(&e))?;
+        return Ok(n);
     }
     let set_up = client.batch_execute(before);
     let stmt = set_up
@@ -661,13 +739,14 @@ fn send(
     };
     match client.execute_then(&stmt, params, after) {
         (written, Some(ended)) => {
-            written.map_err(|e| error::map(&e))?;
-            ended.map_err(|e| error::map(&e))
+            let n = written.map_err(|e| written_error(&e))?;
+            ended.map_err(|e| error::map(&e))?;
+            Ok(n)
         }
         // Not sent (a value that can't be encoded): `after` wasn't either.
         (written, None) => {
             let _ = client.batch_execute(after);
-            written.map(|_| ()).map_err(|e| error::map(&e))
+            written.map_err(|e| written_error(&e))
         }
     }
 }
@@ -687,7 +766,9 @@ pub fn save_history(
         || SAVE_HISTORY.into(),
         &params,
         around,
+        error::map,
     )
+    .map(|_| ())
 }
 
 fn get<'a, T: crate::pg::types::FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T, DbError> {
@@ -755,7 +836,9 @@ pub fn append_event(
         || APPEND_EVENT.into(),
         &params,
         around,
+        error::map,
     )
+    .map(|_| ())
 }
 
 pub fn load_events(client: &mut Client) -> Result<Vec<Event>, DbError> {
@@ -794,14 +877,21 @@ pub fn save_state(
 ) -> Result<(), DbError> {
     let stamp = stamp_column(client, stmts)?;
     let sql = if stamp { SAVE_STATE } else { SAVE_STATE_V1 };
-    let params = state_params(s, stamp);
-    send(
+    let expected = Expected::of(s);
+    let params = state_params(s, &expected, stamp);
+    let written = send(
         client,
         &mut stmts.save_state,
         || sql.into(),
         &params,
         around,
-    )
+        error::map,
+    )?;
+    // Compare-and-set: no row written is another head in the row than `s` expected.
+    if written == 0 {
+        return Err(head_moved(s));
+    }
+    Ok(())
 }
 
 /// The state row as stored (`None` without it).
@@ -809,9 +899,11 @@ fn state_row(client: &mut Client) -> Result<Option<StoredState>, DbError> {
     let rows = client.query(LOAD_STATE, &[]).map_err(|e| error::map(&e))?;
     rows.first()
         .map(|row| {
+            let (ledger_seq, ledger_hash): (i64, String) = (get(row, 0)?, get(row, 1)?);
             Ok(StoredState {
-                ledger_seq: get(row, 0)?,
-                ledger_hash: get(row, 1)?,
+                stored_head: Some((ledger_seq, ledger_hash.clone())),
+                ledger_seq,
+                ledger_hash,
                 fingerprint: get(row, 2)?,
                 schema_json: get(row, 3)?,
                 catalog_stamp: get(row, 4)?,
@@ -858,6 +950,8 @@ pub fn load_state(client: &mut Client) -> Result<Option<StoredState>, DbError> {
         fingerprint: LOST_FINGERPRINT.to_string(),
         schema_json: None,
         catalog_stamp: None,
+        // There is no row: the first write creates it.
+        stored_head: None,
     }))
 }
 
@@ -866,10 +960,10 @@ mod record_sql_tests {
     #[test]
     fn placeholders_are_numbered_consecutively() {
         for (with_history, stamp, n) in [
-            (true, true, 34),
-            (false, true, 15),
-            (true, false, 33),
-            (false, false, 14),
+            (true, true, 36),
+            (false, true, 17),
+            (true, false, 35),
+            (false, false, 16),
         ] {
             let sql = super::record_sql(with_history, stamp);
             for i in 1..=n {

@@ -133,12 +133,25 @@ pub struct PgDriver {
     lock_wait: Duration,
     /// Where to say, once, that a read is waiting and for whom.
     notice: Option<Notice>,
+    /// Something committed on this connection (a migration, a rollback step, a record):
+    /// a read that gives up can no longer say that nothing was changed.
+    changed: bool,
     /// The open transaction is backstop's own bookkeeping ([`Driver::begin_bookkeeping`]):
     /// its writes wait as [`PgDriver::own_write`] says, not as a migration's statements.
     own_tx: bool,
+    /// The open transaction is a read that sees one moment ([`Driver::begin_read`]): it
+    /// waits at most `--lock-wait` for a lock, and giving up ends it.
+    read_tx: bool,
     /// One of backstop's own writes waited the whole `--lock-wait` for another session's
     /// lock and gave up: the ones after it try once more, briefly ([`ONCE_MORE`]).
     gave_up: bool,
+    /// A statement that may have released the migration lock failed inside a transaction,
+    /// where nothing can be asked until it ends: whether the lock is still held is asked
+    /// before anything else is begun or written ([`PgDriver::refuse_if_lost`]).
+    lock_check_due: bool,
+    /// The migration lock was released by a statement and another session took it: what
+    /// happened, said with every refusal to run or write anything more in this command.
+    lock_lost: Option<String>,
 }
 
 /// Where a "waiting for …" line goes (the progress line on stderr, say).
@@ -296,7 +309,11 @@ pub fn connect(url: &str, application_name: &str) -> Result<PgDriver, DbError> {
         lock_wait: DEFAULT_LOCK_WAIT,
         notice: None,
         own_tx: false,
+        read_tx: false,
         gave_up: false,
+        lock_check_due: false,
+        lock_lost: None,
+        changed: false,
     })
 }
 
@@ -386,6 +403,13 @@ fn classify(sql: &str) -> StatementClass {
 /// defines): backstop's prepared statements may be gone after it.
 fn mentions_deallocate(sql: &str) -> bool {
     mentions(sql, b"deallocate")
+}
+
+/// Whether `sql` may release session advisory locks, the migration lock among them
+/// (`pg_advisory_unlock_all()`, or `pg_advisory_unlock` with its key), itself or through a
+/// DO block or a function it defines.
+fn mentions_advisory_unlock(sql: &str) -> bool {
+    mentions(sql, b"pg_advisory_unlock")
 }
 
 /// Whether `sql` may switch the statistics the catalog reads rely on.
@@ -594,12 +618,25 @@ impl PgDriver {
         mut write: impl FnMut(&mut Client, &mut history::Stmts, history::Around) -> Result<(), DbError>,
     ) -> Result<(), DbError> {
         self.start_pending()?;
+        self.refuse_if_lost()?;
         if self.in_tx && !self.own_tx {
+            // Inside a migration's transaction, which holds the migration's locks meanwhile:
+            // up to `--lock-wait`, whatever the migration's own lock_timeout (none: no
+            // limit), set for the rest of the transaction (its COMMIT) and sent with the
+            // write. The transaction is the migration's to end.
+            let wait = format!(
+                "SET LOCAL lock_timeout = '{}ms'",
+                millis(self.lock_wait.max(Duration::from_millis(1)))
+            );
             let r = write(
                 &mut self.client,
                 &mut self.history_stmts,
-                history::Around::Alone,
+                history::Around {
+                    before: &wait,
+                    after: "",
+                },
             );
+            let r = r.map_err(|e| self.record_waited(e));
             return self.bookkeeping(r);
         }
         let in_tx = self.in_tx;
@@ -616,7 +653,7 @@ impl PgDriver {
             let r = write(
                 &mut d.client,
                 &mut d.history_stmts,
-                history::Around::Between {
+                history::Around {
                     before: &before,
                     after: &after,
                 },
@@ -709,8 +746,20 @@ impl PgDriver {
     /// application "x": AccessExclusiveLock on backstop.migrations, in a transaction since
     /// …)`.
     fn own_holders(&mut self) -> String {
+        self.own_holders_of("l.mode <> 'AccessShareLock'")
+    }
+
+    /// [`Self::own_holders`] for a read: only ACCESS EXCLUSIVE (`LOCK TABLE`, or DDL on the
+    /// table) keeps a plain SELECT waiting.
+    fn own_read_holders(&mut self) -> String {
+        self.own_holders_of("l.mode = 'AccessExclusiveLock'")
+    }
+
+    /// [`Self::own_holders`] with the lock modes that `modes` (a condition on `l.mode`)
+    /// lets through.
+    fn own_holders_of(&mut self, modes: &str) -> String {
         let r = self.client.query(
-            "SELECT l.pid, COALESCE(a.application_name, ''),                     pg_catalog.string_agg(l.mode || ' on ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), ', ' ORDER BY c.relname, l.mode),                     COALESCE(pg_catalog.to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '?')                FROM pg_catalog.pg_locks l                JOIN pg_catalog.pg_class c ON c.oid = l.relation                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace                LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid               WHERE l.granted AND l.locktype = 'relation' AND l.mode <> 'AccessShareLock'                 AND n.nspname = 'backstop' AND c.relkind IN ('r', 'p')                 AND l.pid <> pg_catalog.pg_backend_pid()                 AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())               GROUP BY l.pid, a.application_name, a.xact_start               ORDER BY l.pid LIMIT 5",
+            &format!("SELECT l.pid, COALESCE(a.application_name, ''),                     pg_catalog.string_agg(l.mode || ' on ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), ', ' ORDER BY c.relname, l.mode),                     COALESCE(pg_catalog.to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '?')                FROM pg_catalog.pg_locks l                JOIN pg_catalog.pg_class c ON c.oid = l.relation                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace                LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid               WHERE l.granted AND l.locktype = 'relation' AND {modes}                 AND n.nspname = 'backstop' AND c.relkind IN ('r', 'p')                 AND l.pid <> pg_catalog.pg_backend_pid()                 AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())               GROUP BY l.pid, a.application_name, a.xact_start               ORDER BY l.pid LIMIT 5"),
             &[],
         );
         let held: Vec<String> = match r {
@@ -733,6 +782,139 @@ impl PgDriver {
             "another session held one; none holds one now (it let go meanwhile)".into()
         } else {
             format!("another session holds one ({})", held.join("; "))
+        }
+    }
+
+    /// A read of backstop's own tables (`read`), outside a transaction: it waits for another
+    /// session's lock on them up to `--lock-wait`, as backstop's writes do
+    /// ([`Self::wait_own`]), not without limit. Only ACCESS EXCLUSIVE keeps a read waiting
+    /// (`LOCK TABLE`, DDL): `status`, `audit` or an `apply` (which holds the migration lock
+    /// meanwhile) would otherwise hang there with nothing said. Each attempt runs in a
+    /// transaction of its own with `SET LOCAL lock_timeout`, so the session's setting is
+    /// not touched; after the first second it says who holds what, and after `--lock-wait`
+    /// it gives up (exit 4), naming them. Inside a transaction the read waits as that
+    /// transaction says.
+    fn own_read<T>(
+        &mut self,
+        mut read: impl FnMut(&mut Client) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        if self.in_tx && self.read_tx {
+            return self.own_read_in_snapshot(read);
+        }
+        if self.in_tx {
+            let r = read(&mut self.client);
+            return self.own(r);
+        }
+        let started = std::time::Instant::now();
+        let mut said = false;
+        loop {
+            let left = self.lock_wait.saturating_sub(started.elapsed());
+            let limit = left.min(WAIT_SLICE).max(Duration::from_millis(1));
+            let begun = self.client.batch_execute(&format!(
+                "BEGIN; SET LOCAL lock_timeout = '{}ms'",
+                millis(limit)
+            ));
+            if let Err(e) = begun {
+                let _ = self.client.batch_execute("ROLLBACK");
+                return Err(error::map(&e));
+            }
+            let r = read(&mut self.client);
+            // A read-only transaction: COMMIT and ROLLBACK end it alike (and a COMMIT of
+            // one that failed rolls it back).
+            let ended = self.client.batch_execute("COMMIT");
+            let e = match r {
+                Err(e) if e.kind == DbErrorKind::LockTimeout => e,
+                r => {
+                    let r = self.own(r)?;
+                    self.db(ended)?;
+                    return Ok(r);
+                }
+            };
+            let giving_up = started.elapsed() >= self.lock_wait;
+            if said && !giving_up {
+                continue;
+            }
+            // Who holds it: asked only when it is said (once, and at the end).
+            let holders = self.own_read_holders();
+            if giving_up {
+                return Err(self.read_gave_up(&holders, e.code));
+            }
+            said = true;
+            if let Some(n) = &self.notice {
+                n(&format!(
+                    "waiting up to {} to read backstop's tables: {holders} …",
+                    human(self.lock_wait)
+                ));
+            }
+        }
+    }
+
+    /// [`Self::own_read`] inside a read that sees one moment ([`Driver::begin_read`]): the
+    /// same waits, in slices under a savepoint, which keeps the transaction's snapshot (a
+    /// repeatable-read snapshot is taken by its first query and kept to its end).
+    fn own_read_in_snapshot<T>(
+        &mut self,
+        mut read: impl FnMut(&mut Client) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let started = std::time::Instant::now();
+        let mut said = false;
+        loop {
+            let left = self.lock_wait.saturating_sub(started.elapsed());
+            let limit = left.min(WAIT_SLICE).max(Duration::from_millis(1));
+            let r = self.client.batch_execute(&format!(
+                "SAVEPOINT backstop_read; SET LOCAL lock_timeout = '{}ms'",
+                millis(limit)
+            ));
+            self.db(r)?;
+            let e = match read(&mut self.client) {
+                Err(e) if e.kind == DbErrorKind::LockTimeout => e,
+                r => {
+                    let released = self.client.batch_execute("RELEASE SAVEPOINT backstop_read");
+                    let r = self.own(r)?;
+                    self.db(released)?;
+                    return Ok(r);
+                }
+            };
+            let r = self
+                .client
+                .batch_execute("ROLLBACK TO SAVEPOINT backstop_read");
+            self.db(r)?;
+            let giving_up = started.elapsed() >= self.lock_wait;
+            if said && !giving_up {
+                continue;
+            }
+            let holders = self.own_read_holders();
+            if giving_up {
+                let _ = self.end_read();
+                return Err(self.read_gave_up(&holders, e.code));
+            }
+            said = true;
+            if let Some(n) = &self.notice {
+                n(&format!(
+                    "waiting up to {} to read backstop's tables: {holders} …",
+                    human(self.lock_wait)
+                ));
+            }
+        }
+    }
+
+    /// A read of backstop's tables that waited `--lock-wait` for `holders` and gave up.
+    fn read_gave_up(&self, holders: &str, code: Option<String>) -> DbError {
+        let what = if self.changed {
+            "This command had changed the database before this read (`backstop status` shows how far it got); run it again"
+        } else {
+            "Nothing was changed: run the command again"
+        };
+        DbError {
+            kind: DbErrorKind::LockTimeout,
+            message: format!(
+                "reading backstop's tables waited --lock-wait ({}) for a lock: {holders}. {what} once that session has finished (or end it), or raise --lock-wait",
+                human(self.lock_wait)
+            ),
+            code,
+            position: None,
+            detail: None,
+            hint: None,
         }
     }
 
@@ -772,6 +954,7 @@ impl PgDriver {
             // session itself may run with synchronous_commit off (a migration's SET, or
             // ALTER ROLE/DATABASE … SET), and a commit then doesn't wait for the disk.
             self.unflushed = true;
+            self.changed = true;
             self.catalog.on_commit();
         } else {
             self.catalog.on_rollback(self.tx_gen);
@@ -780,6 +963,7 @@ impl PgDriver {
         }
         self.in_tx = false;
         self.own_tx = false;
+        self.read_tx = false;
         self.tx_gen += 1;
     }
 
@@ -808,11 +992,13 @@ impl PgDriver {
         let r = self.own(r);
         if r.is_ok() && !self.in_tx {
             self.unflushed = true;
+            self.changed = true;
         }
         r
     }
 
     fn begin_with(&mut self, timeouts: Timeouts, batched: bool) -> Result<(), DbError> {
+        self.refuse_if_lost()?;
         match self.try_begin(timeouts, batched) {
             // A migration ran DEALLOCATE: prepare the counters again, once.
             Err(e) if Self::lost_counters(&e) => {
@@ -971,6 +1157,9 @@ impl PgDriver {
     /// [`Driver::execute`]; `retry`: whether a lost counters statement may be prepared
     /// again and the statement sent once more.
     fn run_statement(&mut self, sql: &str, retry: bool) -> Result<FirstColumn, DbError> {
+        self.refuse_if_lost()?;
+        // Outside a transaction it may commit a change of its own.
+        self.changed |= !self.in_tx;
         let class = classify(sql);
         self.prefetched = None;
         // The schema read the engine announced, sent in the same round trip. Not after
@@ -1128,15 +1317,7 @@ impl PgDriver {
                 // (the migration's timeouts and the dead-client check go back on).
                 if result.is_ok() && leading_words(sql).1 == "ALL" {
                     if self.lock_held {
-                        match lock::try_lock(&mut self.client)? {
-                            LockAttempt::Acquired => {}
-                            LockAttempt::Held(_) => {
-                                self.lock_held = false;
-                                return Err(DbError::other(
-                                    "the statement's DISCARD ALL released backstop's migration lock, and another session took it before backstop could take it back; check what that session is doing before going on",
-                                ));
-                            }
-                        }
+                        self.keep_lock("the statement's DISCARD ALL", None)?;
                     }
                     if let Some(t) = self.session_timeouts {
                         self.set_session_timeouts(t)?;
@@ -1157,6 +1338,27 @@ impl PgDriver {
         if matches!(&result, Err(e) if e.code() == Some(&pg::error::SqlState::INVALID_SQL_STATEMENT_NAME))
         {
             self.forget_prepared();
+        }
+        // A statement that may have released the migration lock: it must still be held (or
+        // be taken back at once) before anything else happens, the migration's COMMIT
+        // above all: another run that took it meanwhile has read history without this
+        // migration and may be applying it too. Only for statements that name the unlock:
+        // no cost for the others.
+        if self.lock_held
+            && class != StatementClass::DropsPreparedStatements
+            && mentions_advisory_unlock(sql)
+        {
+            match &result {
+                // The transaction is aborted: asked once it has ended.
+                Err(_) if self.in_tx => self.lock_check_due = true,
+                // The session is gone, and the lock with it: the statement's error says so.
+                Err(e) if error::map(e).kind == DbErrorKind::Connection => {}
+                Err(e) => {
+                    let said = error::map(e).message;
+                    self.keep_lock("the statement (it calls pg_advisory_unlock)", Some(&said))?;
+                }
+                Ok(_) => self.keep_lock("the statement (it calls pg_advisory_unlock)", None)?,
+            }
         }
         let messages = result.map_err(|e| {
             let mut err = error::map(&e);
@@ -1193,6 +1395,86 @@ impl PgDriver {
                 _ => None,
             })
             .collect())
+    }
+
+    /// After `what` (a statement) may have released the migration lock: make sure this
+    /// session still holds it, taking it back at once if it is free. If another session
+    /// took it meanwhile, nothing more may run or be written in this command (that session
+    /// may be a run writing to the ledger now): the error says so, and so does every later
+    /// attempt ([`Self::refuse_if_lost`]). `failed`: the statement's own error, if it
+    /// failed.
+    fn keep_lock(&mut self, what: &str, failed: Option<&str>) -> Result<(), DbError> {
+        self.lock_check_due = false;
+        let holder = match lock::still_held(&mut self.client)? {
+            LockAttempt::Acquired => return Ok(()),
+            LockAttempt::Held(holder) => holder,
+        };
+        self.lock_held = false;
+        self.lock_lost = Some(match holder.as_ref().and_then(|h| h.pid) {
+            Some(pid) => {
+                format!("backstop's migration lock was lost to another session (pid {pid})")
+            }
+            None => "backstop's migration lock was lost to another session".to_string(),
+        });
+        let holder = holder.map_or_else(|| "another session".to_string(), |h| h.to_string());
+        let lost = format!(
+            "backstop's migration lock was released by {what}, and another session took it before backstop could take it back ({holder})"
+        );
+        let failed = failed
+            .map(|m| format!(" (the statement itself failed too: {m})"))
+            .unwrap_or_default();
+        Err(DbError {
+            kind: DbErrorKind::LockLost,
+            ..DbError::other(format!(
+                "{lost}{failed}: another run may be changing this database now, so backstop stopped before the migration's commit, and runs and writes nothing more in this command"
+            ))
+        })
+    }
+
+    /// Refuse to run or write anything once the migration lock was lost
+    /// ([`Self::keep_lock`]); first ask whether it was, if a statement that may have
+    /// released it failed in a transaction that has ended since.
+    fn refuse_if_lost(&mut self) -> Result<(), DbError> {
+        if self.lock_check_due && !self.in_tx && self.pending_begin.is_none() && self.lock_held {
+            // A lost lock found only now is said in full, as right after the statement.
+            return self.keep_lock(
+                "a statement that failed (it calls pg_advisory_unlock)",
+                None,
+            );
+        }
+        match &self.lock_lost {
+            None => Ok(()),
+            Some(lost) => Err(DbError {
+                kind: DbErrorKind::LockLost,
+                ..DbError::other(format!("not done: {lost}, which may be writing now"))
+            }),
+        }
+    }
+
+    /// A record inside a migration's transaction that failed (`e`): one that waited the
+    /// whole `--lock-wait` for a lock on backstop's tables says so and who holds what (the
+    /// transaction has ended: the session can ask), and the writes after it try once more,
+    /// briefly ([`ONCE_MORE`]), as after an own write that gave up.
+    fn record_waited(&mut self, e: DbError) -> DbError {
+        if e.kind != DbErrorKind::LockTimeout {
+            return e;
+        }
+        self.gave_up = true;
+        let holders = if self.in_tx {
+            // Still in the aborted transaction: nothing can be asked.
+            String::new()
+        } else {
+            format!(": {}", self.own_holders())
+        };
+        DbError {
+            detail: Some(format!(
+                "waited --lock-wait ({}) for a lock on backstop's tables{holders}",
+                human(self.lock_wait)
+            )),
+            position: None,
+            hint: None,
+            ..e
+        }
     }
 
     fn unhealthy(&mut self) -> Result<Vec<Unhealthy>, DbError> {
@@ -1259,6 +1541,7 @@ impl Driver for PgDriver {
 
     fn ensure_history(&mut self) -> Result<(), DbError> {
         self.start_pending()?;
+        self.refuse_if_lost()?;
         history::ensure(&mut self.client, &self.shown_url, self.in_tx)?;
         self.history_known = true;
         if !self.in_tx {
@@ -1277,8 +1560,11 @@ impl Driver for PgDriver {
         let attempt = lock::try_lock(&mut self.client)?;
         self.lock_held = attempt == LockAttempt::Acquired;
         if self.lock_held {
-            // A new command: its writes wait in full again, whatever an earlier one met.
+            // A new command: its writes wait in full again, whatever an earlier one met,
+            // and it holds the lock afresh.
             self.gave_up = false;
+            self.lock_lost = None;
+            self.lock_check_due = false;
         }
         Ok(attempt)
     }
@@ -1311,12 +1597,20 @@ impl Driver for PgDriver {
                 "cannot begin a read transaction: one is already open on this connection",
             ));
         }
-        let r = self
-            .client
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        // Its reads of backstop's tables wait for another session's lock as any read of
+        // them does (`own_read_in_snapshot`), not without limit; anything else read in it
+        // waits at most --lock-wait too.
+        let r = self.client.batch_execute(&format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL lock_timeout = '{}ms'",
+            millis(self.lock_wait.max(Duration::from_millis(1)))
+        ));
+        if r.is_err() {
+            let _ = self.client.batch_execute("ROLLBACK");
+        }
         self.db(r)?;
         self.tx_gen += 1;
         self.in_tx = true;
+        self.read_tx = true;
         Ok(())
     }
 
@@ -1330,6 +1624,7 @@ impl Driver for PgDriver {
         self.catalog.on_rollback(self.tx_gen);
         self.in_tx = false;
         self.own_tx = false;
+        self.read_tx = false;
         self.tx_gen += 1;
         self.db(r)
     }
@@ -1464,8 +1759,7 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(Vec::new());
         }
-        let r = history::load_history(&mut self.client);
-        self.own(r)
+        self.own_read(history::load_history)
     }
 
     fn load_history_brief(&mut self) -> Result<Vec<HistoryRow>, DbError> {
@@ -1473,8 +1767,7 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(Vec::new());
         }
-        let r = history::load_history_brief(&mut self.client);
-        self.own(r)
+        self.own_read(history::load_history_brief)
     }
 
     fn save_history(&mut self, row: &HistoryRow) -> Result<(), DbError> {
@@ -1486,8 +1779,7 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(Vec::new());
         }
-        let r = history::load_events(&mut self.client);
-        self.own(r)
+        self.own_read(history::load_events)
     }
 
     fn load_events_brief(&mut self) -> Result<Vec<Event>, DbError> {
@@ -1495,8 +1787,7 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(Vec::new());
         }
-        let r = history::load_events_brief(&mut self.client);
-        self.own(r)
+        self.own_read(history::load_events_brief)
     }
 
     fn append_event(&mut self, event: &Event) -> Result<(), DbError> {
@@ -1508,8 +1799,7 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(None);
         }
-        let r = history::load_state(&mut self.client);
-        self.own(r)
+        self.own_read(history::load_state)
     }
 
     fn recorded_head(&mut self) -> Result<Option<(i64, String)>, DbError> {
@@ -1517,8 +1807,7 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(None);
         }
-        let r = history::recorded_head(&mut self.client);
-        self.own(r)
+        self.own_read(history::recorded_head)
     }
 
     fn ledger_end(&mut self) -> Result<Option<(i64, String)>, DbError> {
@@ -1526,8 +1815,7 @@ impl Driver for PgDriver {
         if !self.history_present()? {
             return Ok(None);
         }
-        let r = history::ledger_end(&mut self.client);
-        self.own(r)
+        self.own_read(history::ledger_end)
     }
 
     fn save_state(&mut self, state: &StoredState) -> Result<(), DbError> {
@@ -1552,18 +1840,28 @@ impl Driver for PgDriver {
         state: &StoredState,
     ) -> Result<(), RecordCommitError> {
         self.start_pending().map_err(RecordCommitError::Record)?;
+        self.refuse_if_lost().map_err(RecordCommitError::Record)?;
         if !self.in_tx || self.own_tx {
             // No transaction of ours to end: the write commits on its own, as it would
             // without pipelining. Or backstop's own bookkeeping transaction, whose write
             // waits as `own_write` says (in a savepoint: the COMMIT can't go with it).
             return backstop_core::driver::record_then_commit(self, row, event, state);
         }
+        // The record waits for another session's lock on backstop's tables up to
+        // `--lock-wait`, whatever the migration's own lock_timeout (or none: no limit)
+        // says: the migration holds its locks meanwhile. Set for it alone (the COMMIT
+        // comes next) and sent with it: no round trip more.
+        let wait = format!(
+            "SET LOCAL lock_timeout = '{}ms'",
+            millis(self.lock_wait.max(Duration::from_millis(1)))
+        );
         let (recorded, committed) = history::record_and_commit(
             &mut self.client,
             &mut self.history_stmts,
             row,
             event,
             state,
+            &wait,
         )
         .map_err(RecordCommitError::Record)?;
         // A refused privilege is never a lost connection: said with what to grant, whichever
@@ -1585,7 +1883,7 @@ impl Driver for PgDriver {
             // The COMMIT after the failed record rolled the transaction back.
             (Err(e), Some(_)) => {
                 self.end_transaction(false);
-                Err(RecordCommitError::Record(e))
+                Err(RecordCommitError::Record(self.record_waited(e)))
             }
             // A failed COMMIT (deferred constraints) rolls back too.
             (Ok(()), Some(Err(e))) => {
@@ -1658,6 +1956,7 @@ impl Driver for PgDriver {
         failed: &str,
     ) -> Result<Vec<String>, DbError> {
         self.start_pending()?;
+        self.refuse_if_lost()?;
         if self.in_tx {
             return Err(DbError::other(
                 "drop_invalid_indexes must run outside a transaction (DROP INDEX CONCURRENTLY)",

@@ -38,6 +38,30 @@ pub fn try_lock(client: &mut Client) -> Result<LockAttempt, DbError> {
     Ok(LockAttempt::Held(holder(client)?))
 }
 
+/// Whether this session holds the lock (as pg_locks says), taking it back at once if it
+/// doesn't and it is free: for after a statement that may have released it. Asked in one
+/// query: `CASE` evaluates the try only when the lock is not held already (taking a
+/// session advisory lock twice would need two unlocks).
+pub fn still_held(client: &mut Client) -> Result<LockAttempt, DbError> {
+    let row = client
+        .query_one(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_locks l \
+               WHERE l.locktype = 'advisory' AND l.granted AND l.pid = pg_catalog.pg_backend_pid() \
+                 AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()) \
+                 AND l.classid = (($1::pg_catalog.int8 >> 32) & 4294967295)::pg_catalog.oid \
+                 AND l.objid = ($1::pg_catalog.int8 & 4294967295)::pg_catalog.oid \
+                 AND l.objsubid = 1) \
+             THEN true ELSE pg_catalog.pg_try_advisory_lock($1) END",
+            &[&MIGRATION_LOCK_KEY],
+        )
+        .map_err(|e| error::map(&e))?;
+    let held: bool = row.try_get(0).map_err(|e| error::map(&e))?;
+    if held {
+        return Ok(LockAttempt::Acquired);
+    }
+    Ok(LockAttempt::Held(holder(client)?))
+}
+
 /// Who holds the lock, another session than this one, from `pg_locks`: taking nothing, so
 /// a command that only looks (`status`) can ask. `None` when nobody does (after a failed
 /// attempt: it was released between the attempt and this look).

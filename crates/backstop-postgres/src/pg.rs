@@ -37,6 +37,14 @@ type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 /// A simple query's messages up to its end or its first error, and how it ended.
 pub type Partial = (Vec<SimpleQueryMessage>, Result<(), Error>);
 
+/// How [`Client::execute_between`] went: the simple query before, the statement, and the
+/// simple query after (`None`: not sent).
+pub type Between = (
+    Result<(), Error>,
+    Result<u64, Error>,
+    Option<Result<(), Error>>,
+);
+
 impl Client {
     /// Connect with `config` (plain TCP or a Unix socket; no TLS).
     pub fn connect(config: &Config) -> Result<Client, ConnectError> {
@@ -182,6 +190,39 @@ impl Client {
             }
             let (result, then) = join(first, client.batch_execute(then)).await;
             (result, Some(then))
+        })
+    }
+
+    /// The simple query `before`, then [`Client::execute_then`]: all three sent together,
+    /// one round trip. As there, when `statement` fails before anything of it is sent (a
+    /// value that can't be encoded), `then` is not sent: its result is `None`. `before`
+    /// always is; its own result comes first.
+    pub fn execute_between(
+        &mut self,
+        before: &str,
+        statement: &Statement,
+        params: Params<'_>,
+        then: &str,
+    ) -> Between {
+        let client = self.c();
+        self.rt().block_on(async move {
+            // Each request is queued on its future's first poll (see `simple_then_query`).
+            let mut set_up = std::pin::pin!(futures_util::future::maybe_done(
+                client.batch_execute(before)
+            ));
+            let _ = std::future::poll_fn(|cx| Poll::Ready(set_up.as_mut().poll(cx))).await;
+            let mut first = std::pin::pin!(client.execute(statement, params));
+            let early = std::future::poll_fn(|cx| Poll::Ready(first.as_mut().poll(cx))).await;
+            if let Poll::Ready(result) = early {
+                set_up.as_mut().await;
+                let set = set_up.as_mut().take_output().unwrap_or(Ok(()));
+                return (set, result, None);
+            }
+            let ((), result, then) =
+                futures_util::future::join3(set_up.as_mut(), first, client.batch_execute(then))
+                    .await;
+            let set = set_up.as_mut().take_output().unwrap_or(Ok(()));
+            (set, result, Some(then))
         })
     }
 }

@@ -14,14 +14,21 @@ fn state_xmin(db: &TestDb) -> String {
         .get(0)
 }
 
-fn state() -> StoredState {
+/// The state row every write here leaves: the first write creates it (`first`), the ones
+/// after it find it as it was left (a write is compare-and-set on the head it expects).
+fn state_write(first: bool) -> StoredState {
     StoredState {
         ledger_seq: 0,
         ledger_hash: "genesis".into(),
         fingerprint: "sha256:x".into(),
         schema_json: None,
         catalog_stamp: None,
+        stored_head: (!first).then(|| (0, "genesis".to_string())),
     }
+}
+
+fn state() -> StoredState {
+    state_write(false)
 }
 
 #[test]
@@ -29,7 +36,7 @@ fn batched_transactions_skip_the_disk_wait_and_flush_makes_them_durable() {
     let db = TestDb::new();
     let mut d = common::connect(&db);
     d.ensure_history().unwrap();
-    d.save_state(&state()).unwrap();
+    d.save_state(&state_write(true)).unwrap();
 
     // Any commit counts as unconfirmed (the session's own synchronous_commit may be off):
     // the first flush writes, a second one has nothing left to do.
@@ -156,7 +163,7 @@ fn deallocate_inside_a_do_block_does_not_break_the_bookkeeping() {
     let db = TestDb::new();
     let mut d = common::connect(&db);
     d.ensure_history().unwrap();
-    d.save_state(&state()).unwrap();
+    d.save_state(&state_write(true)).unwrap();
     let s0 = d.schema(None).unwrap();
     d.begin_batched(Timeouts::default()).unwrap();
     d.execute("CREATE TABLE a (id int)").unwrap();

@@ -115,12 +115,15 @@ fn history_events_and_state_round_trip_byte_identical() {
         fingerprint: "sha256:f".into(),
         schema_json: Some("{\"objects\":{}}".into()),
         catalog_stamp: None,
+        // No row yet: the first write creates it.
+        stored_head: None,
     };
     d.save_state(&state).unwrap();
     // `schema_json: None` moves the head but keeps the stored schema text.
     let second = StoredState {
         fingerprint: "sha256:e".into(),
         schema_json: None,
+        stored_head: Some((state.ledger_seq, state.ledger_hash.clone())),
         ..state.clone()
     };
     d.save_state(&second).unwrap();
@@ -199,6 +202,7 @@ fn upgrading_the_state_table_gives_up_rather_than_wait() {
         fingerprint: "sha256:x".into(),
         schema_json: None,
         catalog_stamp: Some("xmin-md5:ignored".into()),
+        stored_head: None,
     })
     .unwrap();
     tx.commit().unwrap();

@@ -26,6 +26,8 @@ fn tables_named(d: &mut backstop_postgres::PgDriver, name: &str) -> usize {
 }
 
 /// The state row whose ledger head is `e` (and some fingerprint).
+/// The state after event `e`, written by the record of `e`: it expects the head before `e`
+/// in the state row (none before the first event).
 fn head_at(e: &backstop_core::ledger::Event) -> StoredState {
     StoredState {
         ledger_seq: e.seq,
@@ -33,6 +35,7 @@ fn head_at(e: &backstop_core::ledger::Event) -> StoredState {
         fingerprint: "sha256:f".into(),
         schema_json: None,
         catalog_stamp: None,
+        stored_head: (e.seq > 1).then(|| (e.seq - 1, e.prev_hash.clone())),
     }
 }
 
@@ -208,6 +211,7 @@ fn record_and_commit_writes_every_value_exactly() {
         fingerprint: "sha256:f'".into(),
         schema_json: None,
         catalog_stamp: Some("x'\\".into()),
+        stored_head: None,
     };
     d.begin_batched(Timeouts::default()).unwrap();
     d.execute("CREATE TABLE t (id int)").unwrap();
@@ -227,6 +231,7 @@ fn record_and_commit_writes_every_value_exactly() {
     let s2 = StoredState {
         ledger_seq: e2.seq,
         ledger_hash: e2.hash.clone(),
+        stored_head: Some((e.seq, e.hash.clone())),
         ..state.clone()
     };
     d.begin(Timeouts::default()).unwrap();
@@ -329,13 +334,77 @@ fn a_record_that_fails_before_it_is_sent_does_not_commit() {
         other => panic!("expected a record failure, got {other:?}"),
     }
     fresh.rollback().unwrap();
+    // Again, with the record prepared now: it goes out behind the SET LOCAL that bounds
+    // its wait, and still without the COMMIT.
+    fresh.begin_batched(Timeouts::default()).unwrap();
+    fresh
+        .execute("CREATE TABLE migrated_again (id int)")
+        .unwrap();
+    match fresh.record_and_commit(Some(&row(1)), &e, &state) {
+        Err(RecordCommitError::Record(err)) => {
+            assert!(err.message.contains("serializing"), "{err:?}")
+        }
+        other => panic!("expected a record failure, got {other:?}"),
+    }
+    fresh.rollback().unwrap();
     let mut other = common::connect(&db);
-    assert_eq!(
-        tables_named(&mut other, "migrated"),
-        0,
-        "nothing of the transaction may be committed"
-    );
+    for t in ["migrated", "migrated_again"] {
+        assert_eq!(
+            tables_named(&mut other, t),
+            0,
+            "nothing of the transaction may be committed"
+        );
+    }
     assert!(other.load_history().unwrap().is_empty());
+}
+
+#[test]
+fn a_record_that_finds_another_head_writes_nothing_and_commits_nothing() {
+    // Another run moved the head: the record's compare-and-set fails the whole statement,
+    // and the COMMIT sent with it rolls the migration back instead of committing it
+    // unrecorded.
+    let db = TestDb::new();
+    let mut d = common::connect(&db);
+    d.ensure_history().unwrap();
+    let e1 = sealed(0, GENESIS);
+    d.begin(Timeouts::default()).unwrap();
+    d.record_and_commit(None, &e1, &head_at(&e1)).unwrap();
+    let e2 = sealed(e1.seq, &e1.hash);
+    let mut other = common::connect(&db);
+    other.begin(Timeouts::default()).unwrap();
+    other.record_and_commit(None, &e2, &head_at(&e2)).unwrap();
+    // A run that read the head at event 1, after the other one moved it to event 2: its
+    // event 2 and its state.
+    let mut stale = head_at(&e2);
+    stale.fingerprint = "sha256:stale".into();
+    for row_too in [true, false] {
+        d.begin_batched(Timeouts::default()).unwrap();
+        d.execute("CREATE TABLE migrated (id int)").unwrap();
+        let row_too = row_too.then(|| row(7));
+        match d.record_and_commit(row_too.as_ref(), &e2, &stale) {
+            Err(RecordCommitError::Record(err)) => {
+                assert_eq!(err.kind, DbErrorKind::HeadMoved, "{err:?}");
+                assert!(err.message.contains("event 1"), "{err:?}");
+                assert!(err.message.contains("the ledger is intact"), "{err:?}");
+            }
+            other => panic!("expected the record to be refused, got {other:?}"),
+        }
+        d.rollback().unwrap();
+        assert_eq!(tables_named(&mut other, "migrated"), 0);
+        assert!(other.load_history().unwrap().is_empty());
+        assert_eq!(other.load_events().unwrap(), vec![e1.clone(), e2.clone()]);
+        let kept = other.load_state().unwrap().expect("state row");
+        assert_eq!(
+            (kept.ledger_seq, kept.fingerprint.as_str()),
+            (2, "sha256:f")
+        );
+    }
+    // And a save of the state alone (the end of a run) that expects the older head.
+    let mut end = head_at(&e1);
+    end.stored_head = Some((e1.seq, e1.hash.clone()));
+    let err = d.save_state(&end).unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::HeadMoved, "{err:?}");
+    assert_eq!(other.load_state().unwrap().expect("row").ledger_seq, 2);
 }
 
 #[test]

@@ -303,9 +303,11 @@ pub(crate) fn load_state(conn: &Connection) -> Result<Option<StoredState>, DbErr
     let mut st = conn.prepare_cached("SELECT ledger_seq, ledger_hash, fingerprint, schema_json FROM main.backstop_state WHERE id = 1").map_err(db)?;
     let state = st
         .query_row([], |r| {
+            let (ledger_seq, ledger_hash): (i64, String) = (r.get(0)?, r.get(1)?);
             Ok(StoredState {
-                ledger_seq: r.get(0)?,
-                ledger_hash: r.get(1)?,
+                stored_head: Some((ledger_seq, ledger_hash.clone())),
+                ledger_seq,
+                ledger_hash,
                 fingerprint: r.get(2)?,
                 schema_json: r.get(3)?,
                 // SQLite reads its whole schema in milliseconds: no stamp needed.
@@ -329,6 +331,8 @@ pub(crate) fn load_state(conn: &Connection) -> Result<Option<StoredState>, DbErr
         fingerprint: LOST_FINGERPRINT.to_string(),
         schema_json: None,
         catalog_stamp: None,
+        // There is no row: the first write creates it.
+        stored_head: None,
     }))
 }
 
@@ -359,19 +363,34 @@ pub(crate) fn recorded_head(conn: &Connection) -> Result<Option<(i64, String)>, 
         .map_err(db)
 }
 
+/// Compare-and-set: the row is replaced only while it holds the head `s` expects
+/// ([`StoredState::stored_head`]), and created only when there is none (NULLs never
+/// match); otherwise nothing is written and the error says the head moved. Another run
+/// can't write while this one holds the file's write lock, but a head moved behind the
+/// command's back must never be set back either way.
 pub(crate) fn save_state(conn: &Connection, s: &StoredState) -> Result<(), DbError> {
     let mut st = conn
         .prepare_cached("INSERT INTO main.backstop_state (id, ledger_seq, ledger_hash, fingerprint, schema_json, updated_at) VALUES (1, ?1, ?2, ?3, ?4, ?5) \
              ON CONFLICT (id) DO UPDATE SET ledger_seq = excluded.ledger_seq, ledger_hash = excluded.ledger_hash, \
-             fingerprint = excluded.fingerprint, schema_json = COALESCE(excluded.schema_json, backstop_state.schema_json), updated_at = excluded.updated_at")
+             fingerprint = excluded.fingerprint, schema_json = COALESCE(excluded.schema_json, backstop_state.schema_json), updated_at = excluded.updated_at \
+             WHERE backstop_state.ledger_seq = ?6 AND backstop_state.ledger_hash = ?7")
         .map_err(db)?;
-    st.execute(params![
-        s.ledger_seq,
-        s.ledger_hash,
-        s.fingerprint,
-        s.schema_json,
-        backstop_core::now_rfc3339()
-    ])
-    .map_err(db)?;
+    let written = st
+        .execute(params![
+            s.ledger_seq,
+            s.ledger_hash,
+            s.fingerprint,
+            s.schema_json,
+            backstop_core::now_rfc3339(),
+            s.stored_head.as_ref().map(|h| h.0),
+            s.stored_head.as_ref().map(|h| h.1.as_str()),
+        ])
+        .map_err(db)?;
+    if written == 0 {
+        return Err(backstop_core::history::head_moved(
+            s.stored_head.as_ref(),
+            "backstop_state",
+        ));
+    }
     Ok(())
 }

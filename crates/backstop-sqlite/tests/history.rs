@@ -106,6 +106,8 @@ fn history_events_and_state_round_trip_exactly() {
         fingerprint: "sha256:ff".into(),
         schema_json: Some("{\"objects\":{}}".into()),
         catalog_stamp: None,
+        // No row yet: the first write creates it.
+        stored_head: None,
     };
     d.save_state(&state).unwrap();
     // `schema_json: None` moves the head but keeps the stored schema text.
@@ -113,6 +115,7 @@ fn history_events_and_state_round_trip_exactly() {
         ledger_seq: prev.0,
         fingerprint: "sha256:ee".into(),
         schema_json: None,
+        stored_head: Some(prev.clone()),
         ..state.clone()
     };
     d.save_state(&state2).unwrap();
@@ -120,6 +123,24 @@ fn history_events_and_state_round_trip_exactly() {
         schema_json: state.schema_json.clone(),
         ..state2
     };
+    // Compare-and-set: a write expecting another head than the row holds (an older one,
+    // or none) writes nothing and says the head moved.
+    for stale in [None, Some((1, events[0].hash.clone()))] {
+        let e = d
+            .save_state(&StoredState {
+                ledger_seq: 1,
+                ledger_hash: events[0].hash.clone(),
+                stored_head: stale,
+                ..state.clone()
+            })
+            .unwrap_err();
+        assert_eq!(
+            e.kind,
+            backstop_core::driver::DbErrorKind::HeadMoved,
+            "{e:?}"
+        );
+        assert!(e.message.contains("the ledger is intact"), "{e:?}");
+    }
 
     // A second connection sees exactly what was written.
     let mut d2 = common::open(&url);
@@ -191,6 +212,7 @@ fn ledger_of(n: i64) -> (tempfile::TempDir, String, Vec<backstop_core::ledger::E
         fingerprint: "sha256:11".into(),
         schema_json: None,
         catalog_stamp: None,
+        stored_head: None,
     })
     .unwrap();
     (dir, url, events)
@@ -258,6 +280,7 @@ fn own_records_are_written_whatever_a_script_left_set() {
         fingerprint: "sha256:00".into(),
         schema_json: Some("x".repeat(100_000)),
         catalog_stamp: None,
+        stored_head: None,
     })
     .unwrap();
     d.commit().unwrap();

@@ -263,8 +263,9 @@ pub fn when_migrating(url: &str, key: i64, sql: String) -> std::thread::JoinHand
 
 /// Another session that, once a migration holds advisory lock `key` (as
 /// [`when_migrating`] waits for it), takes `LOCK TABLE tables IN ACCESS EXCLUSIVE MODE` in
-/// a transaction and keeps it for `hold_for`, or until [`TableHolder::release`]. It shows
-/// up as application `lock-holder`.
+/// a transaction and keeps it for `hold_for`, or until [`TableHolder::release`]; or, made
+/// with [`TableHolder::now`], takes what a statement of its own locks at once. It shows up
+/// as application `lock-holder`.
 pub struct TableHolder {
     held: std::sync::mpsc::Receiver<i32>,
     pid: std::cell::Cell<Option<i32>>,
@@ -279,8 +280,27 @@ impl TableHolder {
         tables: &str,
         hold_for: std::time::Duration,
     ) -> TableHolder {
+        let lock = format!("LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE");
+        TableHolder::start(url, Some(key), lock, hold_for)
+    }
+
+    /// At once, in a transaction: run `take` (`LOCK TABLE backstop.state IN ACCESS
+    /// EXCLUSIVE MODE`, `SELECT * FROM backstop.state FOR UPDATE`) and keep what it locked
+    /// for `hold_for`, or until [`TableHolder::release`]. Returns once it holds it.
+    pub fn now(url: &str, take: &str, hold_for: std::time::Duration) -> TableHolder {
+        let holder = TableHolder::start(url, None, take.to_string(), hold_for);
+        holder.pid();
+        holder
+    }
+
+    fn start(
+        url: &str,
+        key: Option<i64>,
+        take: String,
+        hold_for: std::time::Duration,
+    ) -> TableHolder {
         let url = url.to_string();
-        let lock = format!("BEGIN; LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE");
+        let lock = format!("BEGIN; {take}");
         let (held_tx, held) = std::sync::mpsc::channel();
         let (release, released) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -288,11 +308,11 @@ impl TableHolder {
             c.batch_execute("SET application_name = 'lock-holder'")
                 .expect("application_name");
             let start = std::time::Instant::now();
-            while c
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-                .expect("try")
-                .get::<_, bool>(0)
-            {
+            while key.is_some_and(|key| {
+                c.query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                    .expect("try")
+                    .get::<_, bool>(0)
+            }) {
                 c.execute("SELECT pg_advisory_unlock($1)", &[&key])
                     .expect("unlock");
                 assert!(

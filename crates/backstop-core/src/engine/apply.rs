@@ -1208,6 +1208,57 @@ fn apply_tx(
                     e,
                 ))
             }
+            // The record waited --lock-wait for another session's lock on backstop's
+            // tables: rolled back with the migration, and tried again, as after a
+            // statement's lock timeout.
+            Err(RecordCommitError::Record(e))
+                if e.kind == crate::driver::DbErrorKind::LockTimeout
+                    && attempt < m.options.retries =>
+            {
+                let _ = db.rollback();
+                attempt += 1;
+                let wait = backoff(attempt);
+                ctx.say(|| {
+                    format!(
+                        "    lock timeout recording {} in backstop's tables: rolled back; retry {attempt}/{} in {} ms",
+                        m.name,
+                        m.options.retries,
+                        wait.as_millis()
+                    )
+                });
+                std::thread::sleep(wait);
+                continue;
+            }
+            Err(RecordCommitError::Record(e))
+                if e.kind == crate::driver::DbErrorKind::LockTimeout =>
+            {
+                let _ = db.rollback();
+                let failure =
+                    run::record_failure(&script_ref(m, Part::Up), up.len() + verify.len() + 1, &e);
+                let unrecorded = record_failure(db, state, ctx, release, m, &failure);
+                let tries = if attempt > 0 {
+                    format!(" after {attempt} retries on lock timeout")
+                } else {
+                    String::new()
+                };
+                return Err(failed(
+                    failure,
+                    format!("migration {} was rolled back{tries}: recording it waited --lock-wait for a lock another session holds on backstop's tables, so the change left nothing behind (schema and history as before it){unrecorded}", m.version),
+                    run::record_lock_next("apply"),
+                ));
+            }
+            // Another run wrote to the ledger meanwhile: nothing of the record was written
+            // (and nothing more is: the head is the other run's).
+            Err(RecordCommitError::Record(e))
+                if e.kind == crate::driver::DbErrorKind::HeadMoved =>
+            {
+                let _ = db.rollback();
+                return Err(EngineError::RefusedAfter {
+                    reason: format!("migration {} ran, but its record was refused: {}", m.version, e.message),
+                    state: format!("migration {}'s transaction was rolled back with it, so this run did not apply it; the ledger is intact", m.version),
+                    next: format!("run `backstop status` to see what the other run did (it may have applied migration {} itself) and `backstop audit verify`; find out how two runs got past the migration lock at once (a migration that releases it?), then run `backstop apply` again if anything is left to do", m.version),
+                });
+            }
             Err(RecordCommitError::Record(e)) => {
                 let _ = db.rollback();
                 // The role may not write backstop's tables: nothing needs a person, the

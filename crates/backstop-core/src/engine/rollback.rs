@@ -1183,6 +1183,50 @@ fn undo_inner(
                     needs,
                 ));
             }
+            // The record waited --lock-wait for another session's lock on backstop's
+            // tables: rolled back with the step, and tried again, as after a statement's
+            // lock timeout.
+            Err(RecordCommitError::Record(e))
+                if e.kind == crate::driver::DbErrorKind::LockTimeout
+                    && attempt < row.options.retries =>
+            {
+                let _ = db.rollback();
+                attempt += 1;
+                let wait = backoff(attempt);
+                ctx.say(|| {
+                    format!(
+                        "    lock timeout recording the rollback of {} in backstop's tables: rolled back; retry {attempt}/{} in {} ms",
+                        row.name,
+                        row.options.retries,
+                        wait.as_millis()
+                    )
+                });
+                std::thread::sleep(wait);
+                continue;
+            }
+            Err(RecordCommitError::Record(e))
+                if e.kind == crate::driver::DbErrorKind::LockTimeout =>
+            {
+                let _ = db.rollback();
+                let failure = run::record_failure(&sref, down.len() + 1, &e);
+                let unrecorded = record_failure(db, state, ctx, row, &failure);
+                return Err(EngineError::Failed {
+                    failure: Box::new(failure),
+                    state: format!("the down script of migration {} was rolled back: recording the step waited --lock-wait for a lock another session holds on backstop's tables; the migration is still applied and the database is as before this rollback step{unrecorded}", row.version),
+                    next: run::record_lock_next("rollback"),
+                });
+            }
+            // Another run wrote to the ledger meanwhile: nothing of the record was written.
+            Err(RecordCommitError::Record(e))
+                if e.kind == crate::driver::DbErrorKind::HeadMoved =>
+            {
+                let _ = db.rollback();
+                return Err(EngineError::RefusedAfter {
+                    reason: format!("the rollback of migration {} ran, but its record was refused: {}", row.version, e.message),
+                    state: format!("the step's transaction was rolled back with it, so migration {} is still applied as far as this run goes; the ledger is intact", row.version),
+                    next: "run `backstop status` to see what the other run did and `backstop audit verify`; find out how two runs got past the migration lock at once (a migration that releases it?), then run the rollback again if anything is left to do".into(),
+                });
+            }
             // In a transaction: the record is written with the step, so neither remains.
             Err(RecordCommitError::Record(e)) => {
                 let _ = db.rollback();

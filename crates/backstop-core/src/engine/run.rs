@@ -263,7 +263,13 @@ pub(crate) fn begin_lock_timeout(
 /// `own_limit`: whether the migration sets the lock_timeout that ran out, or the wait was
 /// `--lock-wait`'s).
 pub(crate) fn script_next(se: &ScriptError, command: &str, own_limit: bool, fix: String) -> String {
-    if se.is_lock_timeout() {
+    if se
+        .db
+        .as_ref()
+        .is_some_and(|e| e.kind == DbErrorKind::LockLost)
+    {
+        format!("a migration must not release backstop's migration lock (pg_advisory_unlock_all, pg_advisory_unlock, DISCARD ALL): take that out of the script. Another session took the lock meanwhile (the error names it): let it finish, see where the database is with `backstop status` and `backstop audit verify`, then run `backstop {command}` again")
+    } else if se.is_lock_timeout() {
         let (limit, options) = lock_options(command, own_limit);
         format!("another session held a lock this statement needed for longer than {limit}, in every attempt: find it (PostgreSQL: pg_locks joined with pg_stat_activity; SQLite: another process writing to the file) and run `backstop {command}` again once it is released{options}")
     } else {
@@ -374,6 +380,8 @@ pub(crate) fn state_or_history(
             fingerprint,
             schema_json: None,
             catalog_stamp: None,
+            // No row: a write creates one.
+            stored_head: None,
         })
     })
 }
@@ -516,6 +524,7 @@ pub(crate) fn load_state(
         fingerprint: String::new(),
         schema_json: None,
         catalog_stamp: None,
+        stored_head: None,
     });
     if lost.as_ref().is_some_and(|l| l.recorded_head.is_some()) {
         // Ahead of the ledger: the override that accepts the gap is appended after the
@@ -541,13 +550,15 @@ pub(crate) fn append_with(
     actor: &str,
     ev: NewEvent,
 ) -> Result<(), DbError> {
-    let (e, next) = sealed(state, actor, ev);
+    let (e, mut next) = sealed(state, actor, ev);
     db.record(row, &e, &next)?;
+    next.stored_head = Some((next.ledger_seq, next.ledger_hash.clone()));
     *state = next;
     Ok(())
 }
 
-/// The event sealed onto the ledger head in `state`, and the state with the head moved.
+/// The event sealed onto the ledger head in `state`, and the state with the head moved. Its
+/// `stored_head` is still `state`'s: the head the write expects to find in the state row.
 fn sealed(state: &StoredState, actor: &str, ev: NewEvent) -> (ledger::Event, StoredState) {
     let e = ledger::seal(
         ev,
@@ -571,8 +582,9 @@ pub(crate) fn append_and_commit(
     actor: &str,
     ev: NewEvent,
 ) -> Result<(), RecordCommitError> {
-    let (e, next) = sealed(state, actor, ev);
+    let (e, mut next) = sealed(state, actor, ev);
     db.record_and_commit(row, &e, &next)?;
+    next.stored_head = Some((next.ledger_seq, next.ledger_hash.clone()));
     *state = next;
     Ok(())
 }
@@ -707,6 +719,22 @@ pub(crate) fn planned_statements(
             impact: None,
         })
         .collect()
+}
+
+/// Where a record written inside the step's transaction is reported when it waited the
+/// whole `--lock-wait` for another session's lock on backstop's tables: after the script's
+/// last statement, at line 0, like a failed COMMIT. The detail names who holds what.
+pub(crate) fn record_failure(s: &ScriptRef, index: usize, e: &DbError) -> Failure {
+    Failure {
+        statement: "the record of this step in backstop's tables (history row, ledger event, ledger head), written in its transaction before COMMIT".into(),
+        ..commit_failure(s, index, e)
+    }
+}
+
+/// What to do after a step's record waited `--lock-wait` in every attempt (`command`: the
+/// command to run again).
+pub(crate) fn record_lock_next(command: &str) -> String {
+    format!("another session held a lock on backstop's tables (the detail names it) for longer than --lock-wait, in every attempt: run `backstop {command}` again once it has finished (or end it), or run with a longer --lock-wait; nothing needs fixing in the migration")
 }
 
 /// Where a failed COMMIT is reported: after the script's last statement, at line 0.
