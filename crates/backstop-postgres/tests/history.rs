@@ -244,6 +244,7 @@ fn a_read_transaction_sees_one_moment() {
         fingerprint: "sha256:f".into(),
         schema_json: None,
         catalog_stamp: None,
+        stored_head: None,
     };
     writer.begin(Default::default()).unwrap();
     writer
