@@ -1297,3 +1297,111 @@ fn a_record_in_the_migrations_transaction_waits_lock_wait_is_retried_and_reporte
     p.ok(&db, &["apply"]);
     p.ok(&db, &["audit", "verify"]);
 }
+
+/// Migrations 1 (table t), 2 (table a), 3 (a column of t, with a short lock_timeout and no
+/// retries) and 4 (table u): with t held by another session, 3 times out, in apply and
+/// rollback alike.
+fn four_with_a_lockable_third(p: &Project) {
+    p.add(
+        "1_t",
+        "CREATE TABLE t (id int);",
+        Some("DROP TABLE t;"),
+        None,
+        None,
+    );
+    p.add(
+        "2_a",
+        "CREATE TABLE a (id int);",
+        Some("DROP TABLE a;"),
+        None,
+        None,
+    );
+    p.add(
+        "3_z",
+        "ALTER TABLE t ADD COLUMN z int;",
+        Some("ALTER TABLE t DROP COLUMN z;"),
+        None,
+        Some("lock_timeout = \"200ms\"\nretries = 0\n"),
+    );
+    p.add(
+        "4_u",
+        "CREATE TABLE u (id int);",
+        Some("DROP TABLE u;"),
+        None,
+        None,
+    );
+}
+
+#[test]
+fn after_a_lock_timeout_apply_is_advised_again_with_its_target() {
+    // Regression: `apply --to 3` that timed out on a lock said to run `backstop apply`
+    // again, which would also have applied 4.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    four_with_a_lockable_third(&p);
+    p.ok(&db, &["apply", "--to", "2"]);
+    let holder =
+        common::TableHolder::now(&db.url, "SELECT count(*) FROM t", Duration::from_secs(60));
+    let r = p.run(&db, &["apply", "--to", "3"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("run `backstop apply --to 3` again"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("`backstop apply` again"), "{r:?}");
+    let r = p.run(&db, &["apply", "--to", "3", "--atomic"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("run `backstop apply --to 3 --atomic` again"),
+        "{r:?}"
+    );
+    holder.release();
+    // Followed as said, it stops where the run was to stop.
+    p.ok(&db, &["apply", "--to", "3", "--atomic"]);
+    let st = p.status(&db);
+    assert_eq!(st["migrations"][2]["state"], "applied", "{st}");
+    assert_eq!(st["migrations"][3]["state"], "pending", "{st}");
+}
+
+#[test]
+fn a_rollback_that_stops_part_way_is_advised_again_with_what_is_left_of_it() {
+    // Regression: a rollback that failed at a later step said to run `backstop rollback`
+    // again, which undoes only the newest migration, not the rest of the run.
+    let db = Db::new(Kind::Postgres);
+    let p = Project::new();
+    four_with_a_lockable_third(&p);
+    p.ok(&db, &["apply"]);
+    let holder =
+        common::TableHolder::now(&db.url, "SELECT count(*) FROM t", Duration::from_secs(60));
+    // `--to 0`: 4 is undone, 3 times out.
+    let r = p.run(&db, &["rollback", "--to", "0"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("rolled back 4 u"), "{r:?}");
+    assert!(
+        r.stderr.contains("run `backstop rollback --to 0` again"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("`backstop rollback` again"), "{r:?}");
+    // `--steps 2` from 4 applied: 4 is undone, 3 times out; what is left of it is 3 alone,
+    // which `--to 2` undoes (`--steps 2` again would undo 2 as well).
+    holder.release();
+    p.ok(&db, &["apply"]);
+    let holder =
+        common::TableHolder::now(&db.url, "SELECT count(*) FROM t", Duration::from_secs(60));
+    let r = p.run(&db, &["rollback", "--steps", "2"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("run `backstop rollback --to 2` again"),
+        "{r:?}"
+    );
+    let st = p.status(&db);
+    assert_eq!(st["migrations"][3]["state"], "rolled_back", "{st}");
+    assert_eq!(st["migrations"][2]["state"], "applied", "{st}");
+    holder.release();
+    // Followed as said, it undoes exactly the rest of the run.
+    p.ok(&db, &["rollback", "--to", "2"]);
+    let st = p.status(&db);
+    assert_eq!(st["migrations"][2]["state"], "rolled_back", "{st}");
+    assert_eq!(st["migrations"][1]["state"], "applied", "{st}");
+}

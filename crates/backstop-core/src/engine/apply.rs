@@ -456,6 +456,7 @@ pub fn apply(
         state.fingerprint = current_fp;
     }
 
+    let again = again(opts);
     let mut applied: Vec<AppliedMigration> = Vec::new();
     let mut rows: Vec<HistoryRow> = Vec::new();
     for (i, m) in pending.iter().enumerate() {
@@ -471,9 +472,9 @@ pub fn apply(
         let result = match db.reset_session() {
             Err(e) => Err(e.into()),
             Ok(()) if m.options.transaction && db.transactional_ddl() => {
-                apply_tx(db, m, ctx, &release, &mut state, &mut schema)
+                apply_tx(db, m, ctx, &release, &mut state, &mut schema, &again)
             }
-            Ok(()) => apply_no_tx(db, m, ctx, &release, &mut state, &mut schema),
+            Ok(()) => apply_no_tx(db, m, ctx, &release, &mut state, &mut schema, &again),
         };
         match result {
             Ok((a, row)) => {
@@ -494,6 +495,11 @@ pub fn apply(
                             &mut schema,
                             Some("--atomic: a later migration of the release failed"),
                             &Default::default(),
+                            // What is left of the run is its release.
+                            &run::Again {
+                                name: "rollback",
+                                args: format!(" --release {release}"),
+                            },
                         ) {
                             Ok(_) => undone.push(row.version),
                             Err(e) => {
@@ -713,6 +719,22 @@ fn atomic_undo_failed(
         needs: Box::new(needs),
         diff,
         path: None,
+    }
+}
+
+/// The apply to run again after a failure: with the options that chose its migrations, so
+/// it goes no further than this run was to go (`--to`) and stays all-or-nothing (`--atomic`).
+fn again(opts: &ApplyOptions) -> run::Again {
+    let mut args = String::new();
+    if let Some(to) = opts.to {
+        args.push_str(&format!(" --to {to}"));
+    }
+    if opts.atomic {
+        args.push_str(" --atomic");
+    }
+    run::Again {
+        name: "apply",
+        args,
     }
 }
 
@@ -1060,6 +1082,7 @@ fn apply_tx(
     release: &str,
     state: &mut StoredState,
     schema: &mut SchemaState,
+    again: &run::Again,
 ) -> Result<(AppliedMigration, HistoryRow), EngineError> {
     let up = run::split(db.engine(), Some(&m.up));
     let verify = run::split(db.engine(), m.verify.as_deref());
@@ -1132,19 +1155,14 @@ fn apply_tx(
                     "the change"
                 };
                 let next = if se.read {
-                    read_next(
-                        &se,
-                        "apply",
-                        db.engine(),
-                        m.options.lock_timeout().is_some(),
-                    )
+                    read_next(&se, again, db.engine(), m.options.lock_timeout().is_some())
                 } else {
                     // The folder, or the file of a single-file migration.
                     run::script_next(
                         &se,
-                        "apply",
+                        again,
                         m.options.lock_timeout().is_some(),
-                        format!("fix {} and run `backstop apply` again", m.path.display()),
+                        format!("fix {} and run `{}` again", m.path.display(), again.shell()),
                     )
                 };
                 return Err(failed(
@@ -1206,6 +1224,7 @@ fn apply_tx(
                     &script_ref(m, Part::Up),
                     up.len() + verify.len() + 1,
                     e,
+                    again,
                 ))
             }
             // The record waited --lock-wait for another session's lock on backstop's
@@ -1244,7 +1263,7 @@ fn apply_tx(
                 return Err(failed(
                     failure,
                     format!("migration {} was rolled back{tries}: recording it waited --lock-wait for a lock another session holds on backstop's tables, so the change left nothing behind (schema and history as before it){unrecorded}", m.version),
-                    run::record_lock_next("apply"),
+                    run::record_lock_next(again),
                 ));
             }
             // Another run wrote to the ledger meanwhile: nothing of the record was written
@@ -1256,7 +1275,7 @@ fn apply_tx(
                 return Err(EngineError::RefusedAfter {
                     reason: format!("migration {} ran, but its record was refused: {}", m.version, e.message),
                     state: format!("migration {}'s transaction was rolled back with it, so this run did not apply it; the ledger is intact", m.version),
-                    next: format!("run `backstop status` to see what the other run did (it may have applied migration {} itself) and `backstop audit verify`; find out how two runs got past the migration lock at once (a migration that releases it?), then run `backstop apply` again if anything is left to do", m.version),
+                    next: format!("run `backstop status` to see what the other run did (it may have applied migration {} itself) and `backstop audit verify`; find out how two runs got past the migration lock at once (a migration that releases it?), then run `{}` again if anything is left to do", m.version, again.shell()),
                 });
             }
             Err(RecordCommitError::Record(e)) => {
@@ -1283,9 +1302,9 @@ fn apply_tx(
                     HistoryState::Pending,
                 );
                 needs.state = "the transaction was rolled back, so the migration is not applied; the database is as before it".into();
-                needs.next = "check the connection and permissions on backstop's tables, then run `backstop apply` again".into();
+                needs.next = format!("check the connection and permissions on backstop's tables, then run `{}` again", again.shell());
                 needs.commands = vec![NextCommand::new(
-                    "backstop apply",
+                    again.shell(),
                     "once the connection and the permissions on backstop's tables are fixed",
                 )];
                 return Err(EngineError::needs_person(
@@ -1347,6 +1366,7 @@ pub(crate) fn commit_failed(
     sref: &ScriptRef,
     index: usize,
     e: crate::driver::DbError,
+    again: &run::Again,
 ) -> EngineError {
     if e.kind == crate::driver::DbErrorKind::Connection {
         let mut needs = NeedsPersonReport::new(
@@ -1359,14 +1379,18 @@ pub(crate) fn commit_failed(
         needs.part = Some(sref.part);
         needs.file = Some(sref.file.clone());
         needs.state = "the server may or may not have committed it".into();
-        needs.next = format!("run `backstop status`: if {} shows applied, it committed; otherwise run `backstop apply` again", m.version);
+        needs.next = format!(
+            "run `backstop status`: if {} shows applied, it committed; otherwise run `{}` again",
+            m.version,
+            again.shell()
+        );
         needs.commands = vec![
             NextCommand::new(
                 "backstop status",
                 format!("first: if {} shows applied, it committed", m.version),
             ),
             NextCommand::new(
-                "backstop apply",
+                again.shell(),
                 format!("{} does not show applied", m.version),
             ),
         ];
@@ -1385,10 +1409,12 @@ pub(crate) fn commit_failed(
     let failure = run::commit_failure(sref, index, &e);
     let unrecorded = record_failure(db, state, ctx, release, m, &failure);
     let next = if e.kind == crate::driver::DbErrorKind::LockTimeout {
-        run::commit_lock_next("apply", true)
+        run::commit_lock_next(again, true)
     } else {
-        "fix the data or the migration so the deferred checks pass, then run `backstop apply` again"
-            .into()
+        format!(
+            "fix the data or the migration so the deferred checks pass, then run `{}` again",
+            again.shell()
+        )
     };
     failed(
         failure,
@@ -1423,6 +1449,7 @@ fn apply_no_tx(
     release: &str,
     state: &mut StoredState,
     schema: &mut SchemaState,
+    again: &run::Again,
 ) -> Result<(AppliedMigration, HistoryRow), EngineError> {
     let up = run::split(db.engine(), Some(&m.up));
     debug_assert_eq!(state.fingerprint, schema.fingerprint());
@@ -1460,6 +1487,7 @@ fn apply_no_tx(
         &mut row,
         &up,
         &invalid_before,
+        again,
     ) {
         Ok(done) => Ok(done),
         Err(e @ (EngineError::Failed { .. } | EngineError::NeedsPerson { .. })) => Err(e),
@@ -1645,6 +1673,7 @@ fn run_no_tx(
     row: &mut HistoryRow,
     up: &[crate::sql::Statement],
     invalid_before: &[String],
+    again: &run::Again,
 ) -> Result<(AppliedMigration, HistoryRow), EngineError> {
     let verify = run::split(db.engine(), m.verify.as_deref());
     let before_fp = state.fingerprint.clone();
@@ -1909,15 +1938,17 @@ fn run_no_tx(
             });
             let next = run::script_next(
                 &se,
-                "apply",
+                again,
                 m.options.lock_timeout().is_some(),
-                format!("fix {} and run `backstop apply` again", m.path.display()),
+                format!("fix {} and run `{}` again", m.path.display(), again.shell()),
             );
             if let Err(e) = recorded {
                 // SQLite leaves a transaction whose COMMIT failed open.
                 let _ = db.rollback();
                 *state = saved;
-                return Err(cleanup_not_recorded(m, up, se, up_done, how, next, e));
+                return Err(cleanup_not_recorded(
+                    m, up, se, up_done, how, next, e, again,
+                ));
             }
             *row = done;
             return Err(failed(
@@ -2133,7 +2164,8 @@ fn record_not_written(
 /// migration's schema is left, and history still marks it dirty with the statements that
 /// completed. Nothing is left to run or undo: once the cause is gone, `resolve --rolled-back`
 /// records it as it is (checking the schema again), and `fix` (what the failure itself
-/// asks) comes after.
+/// asks) comes after, then `again` (the apply to run again).
+#[allow(clippy::too_many_arguments)]
 fn cleanup_not_recorded(
     m: &Migration,
     up: &[crate::sql::Statement],
@@ -2142,6 +2174,7 @@ fn cleanup_not_recorded(
     how: Vec<String>,
     fix: String,
     e: crate::driver::DbError,
+    again: &run::Again,
 ) -> EngineError {
     use crate::driver::DbErrorKind;
     let v = m.version;
@@ -2179,7 +2212,7 @@ fn cleanup_not_recorded(
                 dirty::once(e.kind)
             ),
         ),
-        NextCommand::new("backstop apply", format!("after that: {fix}")),
+        NextCommand::new(again.shell(), format!("after that: {fix}")),
     ];
     let next = if e.kind == DbErrorKind::Connection {
         // The COMMIT may have reached the database before the connection went.

@@ -113,6 +113,45 @@ pub(crate) const UNPROVEN: &str = "fingerprint mismatch";
 ///
 /// The actor and the reasons are masked before anything is stored, and so is a release id
 /// to undo: it was masked when it was stored, so the id as given still finds it.
+/// The rollback to run again after a failure, undoing exactly what is left of this one
+/// (`todo`, newest first): `--to` and `--release` as given; `--steps N` as `--to` the
+/// newest applied version below the run's oldest (0 for none), since after a failure part
+/// of the way fewer than N steps are left, and `--steps N` again would undo older ones.
+fn again(history: &[HistoryRow], target: &RollbackTarget, todo: &[HistoryRow]) -> run::Again {
+    let args = match target {
+        RollbackTarget::To(v) => format!(" --to {v}"),
+        RollbackTarget::Release(id) => format!(" --release {}", shell_word(id)),
+        RollbackTarget::Steps(_) => {
+            let oldest = todo.iter().map(|r| r.version).min().unwrap_or(0);
+            let below = history
+                .iter()
+                .filter(|r| r.status == Status::Applied && r.version < oldest)
+                .map(|r| r.version)
+                .max()
+                .unwrap_or(0);
+            format!(" --to {below}")
+        }
+    };
+    run::Again {
+        name: "rollback",
+        args,
+    }
+}
+
+/// `word` as one shell word: as it is when nothing in it is special to a shell, else in
+/// single quotes.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/@+=,".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 pub fn rollback(
     db: &mut dyn Driver,
     ctx: &Ctx,
@@ -314,6 +353,7 @@ pub fn rollback(
         }
         Err(e) => return Err(e.into()),
     };
+    let again = again(&history, &opts.target, &todo);
     // Without a down script there is nothing to run, forced or not.
     if let Some(r) = todo.iter().find(|r| r.down_sql.is_none()) {
         let reason = format!("migration {} ({}) has no down script", r.version, r.name);
@@ -456,6 +496,7 @@ pub fn rollback(
                 None
             },
             &accepted,
+            &again,
         ) {
             Ok(r) => {
                 if let (false, Some((_, undone))) = (forced, &mut ledger) {
@@ -577,6 +618,7 @@ pub(crate) fn drift_accepted_note(seq: i64) -> String {
 /// Undo one migration with its stored down script and prove the schema is back to the
 /// fingerprint recorded before it was applied. In a transaction, a failed proof rolls the
 /// down script back too, leaving the migration applied and the database untouched.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn undo_one(
     db: &mut dyn Driver,
     row: &HistoryRow,
@@ -585,12 +627,23 @@ pub(crate) fn undo_one(
     schema: &mut SchemaState,
     forced: Option<&str>,
     accepted: &run::AcceptedDrift,
+    again: &run::Again,
 ) -> Result<RolledBackMigration, EngineError> {
     let transactional = row.options.transaction && db.transactional_ddl();
     // Before anything of this step runs, so an error here is not one that leaves it dirty.
     db.reset_session()?;
     let mut reached = Reached::default();
-    match undo_inner(db, row, ctx, state, schema, forced, accepted, &mut reached) {
+    match undo_inner(
+        db,
+        row,
+        ctx,
+        state,
+        schema,
+        forced,
+        accepted,
+        again,
+        &mut reached,
+    ) {
         // Outside a transaction the row is marked dirty before the first statement: any
         // error after that leaves work a person must check, and what ran is known.
         Err(EngineError::Db { source }) if !transactional && reached.marked => {
@@ -694,6 +747,7 @@ fn undo_inner(
     schema: &mut SchemaState,
     forced: Option<&str>,
     accepted: &run::AcceptedDrift,
+    again: &run::Again,
     reached: &mut Reached,
 ) -> Result<RolledBackMigration, EngineError> {
     let Some(down_sql) = row.down_sql.as_deref() else {
@@ -784,13 +838,14 @@ fn undo_inner(
                 let next = if se.read {
                     read_next(
                         &se,
-                        "rollback",
+                        again,
                         db.engine(),
                         row.options.lock_timeout().is_some(),
                     )
                 } else {
-                    run::script_next(&se, "rollback", row.options.lock_timeout().is_some(), format!(
-                        "see the stored down script with `backstop rollback --dry-run`. If something in the database is in the way (data, an object changed by hand), put it right and run `backstop rollback` again; if the stored script itself is wrong, undo migration {v} by hand and run `backstop resolve {v} --rolled-back --reason \"…\"`, which checks that the schema is as before it",
+                    run::script_next(&se, again, row.options.lock_timeout().is_some(), format!(
+                        "see the stored down script with `backstop rollback --dry-run`. If something in the database is in the way (data, an object changed by hand), put it right and run `{}` again; if the stored script itself is wrong, undo migration {v} by hand and run `backstop resolve {v} --rolled-back --reason \"…\"`, which checks that the schema is as before it",
+                        again.shell(),
                         v = row.version
                     ))
                 };
@@ -843,13 +898,15 @@ fn undo_inner(
                     };
                     // The marker taken back: the row as it was.
                     if let Err(e) = db.save_history(row) {
-                        return Err(stopped::marker_left(row, &sref, &down, se, &tries, e));
+                        return Err(stopped::marker_left(
+                            row, &sref, &down, se, &tries, e, again,
+                        ));
                     }
                     let unrecorded = record_failure(db, state, ctx, row, &se.failure);
                     return Err(EngineError::Failed {
                         failure: Box::new(se.failure),
                         state: format!("the first statement of the down script of migration {} failed{tries}, so nothing of it ran; the migration is still applied and the database is as before this rollback step{unrecorded}", row.version),
-                        next: format!("if another session held a lock, run `backstop rollback` again when it is released{}; otherwise inspect the stored down script with `backstop rollback --dry-run`", run::lock_options("rollback", row.options.lock_timeout().is_some()).1),
+                        next: format!("if another session held a lock, run `{}` again when it is released{}; otherwise inspect the stored down script with `backstop rollback --dry-run`", again.shell(), run::lock_options(again.name, row.options.lock_timeout().is_some()).1),
                     });
                 }
                 let mut dirty = row.clone();
@@ -1143,11 +1200,11 @@ fn undo_inner(
                         state: format!("the commit of the down script of migration {} failed, so it was rolled back; the migration is still applied{unrecorded}", row.version),
                         next: if e.kind == crate::driver::DbErrorKind::LockTimeout {
                             run::commit_lock_next(
-                                "rollback",
+                                again,
                                 row.options.lock_timeout().is_some(),
                             )
                         } else {
-                            "fix the data so the deferred checks pass, then run the rollback again".into()
+                            format!("fix the data so the deferred checks pass, then run `{}` again", again.shell())
                         },
                     });
                 }
@@ -1161,16 +1218,16 @@ fn undo_inner(
                 needs.part = Some(Part::Down);
                 needs.file = Some(sref.file.clone());
                 needs.state = "the server may or may not have committed it".into();
-                needs.next = format!("run `backstop status`: if {} shows rolled_back, it committed; otherwise run the rollback again", row.version);
+                needs.next = format!("run `backstop status`: if {} shows rolled_back, it committed; otherwise run `{}` again", row.version, again.shell());
                 needs.commands = vec![
                     NextCommand::new(
                         "backstop status",
                         format!("first: if {} shows rolled_back, it committed", row.version),
                     ),
                     NextCommand::new(
-                        "backstop rollback --steps 1",
+                        again.shell(),
                         format!(
-                            "{} still shows applied (it is the newest applied migration)",
+                            "{} still shows applied: undoes what is left of this rollback",
                             row.version
                         ),
                     ),
@@ -1213,7 +1270,7 @@ fn undo_inner(
                 return Err(EngineError::Failed {
                     failure: Box::new(failure),
                     state: format!("the down script of migration {} was rolled back: recording the step waited --lock-wait for a lock another session holds on backstop's tables; the migration is still applied and the database is as before this rollback step{unrecorded}", row.version),
-                    next: run::record_lock_next("rollback"),
+                    next: run::record_lock_next(again),
                 });
             }
             // Another run wrote to the ledger meanwhile: nothing of the record was written.
@@ -1224,7 +1281,7 @@ fn undo_inner(
                 return Err(EngineError::RefusedAfter {
                     reason: format!("the rollback of migration {} ran, but its record was refused: {}", row.version, e.message),
                     state: format!("the step's transaction was rolled back with it, so migration {} is still applied as far as this run goes; the ledger is intact", row.version),
-                    next: "run `backstop status` to see what the other run did and `backstop audit verify`; find out how two runs got past the migration lock at once (a migration that releases it?), then run the rollback again if anything is left to do".into(),
+                    next: format!("run `backstop status` to see what the other run did and `backstop audit verify`; find out how two runs got past the migration lock at once (a migration that releases it?), then run `{}` again if anything is left to do", again.shell()),
                 });
             }
             // In a transaction: the record is written with the step, so neither remains.
@@ -1240,12 +1297,12 @@ fn undo_inner(
                 needs.part = Some(Part::Down);
                 needs.file = Some(sref.file.clone());
                 needs.commands = vec![NextCommand::new(
-                    "backstop rollback --steps 1",
-                    "once the connection is back: the migration is still applied and the newest",
+                    again.shell(),
+                    "once the connection is back: the migration is still applied; undoes what is left of this rollback",
                 )];
                 needs.state =
                     "the transaction was rolled back; the migration is still applied".into();
-                needs.next = "check the connection, then run the rollback again".into();
+                needs.next = format!("check the connection, then run `{}` again", again.shell());
                 return Err(EngineError::needs_person(
                     format!(
                         "rollback of migration {} ran, but recording it failed: {}",
@@ -1266,5 +1323,65 @@ fn undo_inner(
             forced: forced.is_some(),
             by_objects: drifted,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(version: i64, status: Status, release: &str) -> HistoryRow {
+        HistoryRow {
+            version,
+            name: format!("m{version}"),
+            checksum: String::new(),
+            up_sql: String::new(),
+            down_sql: Some(String::new()),
+            verify_sql: None,
+            irreversible: None,
+            options: Default::default(),
+            release_id: release.into(),
+            actor: "ann".into(),
+            started_at: "2026-01-01T00:00:00.000000Z".into(),
+            finished_at: None,
+            duration_ms: None,
+            fingerprint_before: "sha256:00".into(),
+            fingerprint_after: None,
+            schema_delta: "{}".into(),
+            status,
+            progress: 0,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn the_rollback_to_run_again_undoes_what_is_left_of_the_run() {
+        // 2 was rolled back earlier: the version below the run's oldest is the applied 1.
+        let history = vec![
+            row(1, Status::Applied, "r1"),
+            row(2, Status::RolledBack, "r1"),
+            row(3, Status::Applied, "r2"),
+            row(4, Status::Applied, "r2"),
+        ];
+        let again_for = |target: RollbackTarget| {
+            let todo = targets(&history, &target).expect("targets");
+            again(&history, &target, &todo).shell()
+        };
+        assert_eq!(
+            again_for(RollbackTarget::Steps(2)),
+            "backstop rollback --to 1"
+        );
+        assert_eq!(
+            again_for(RollbackTarget::Steps(3)),
+            "backstop rollback --to 0"
+        );
+        assert_eq!(again_for(RollbackTarget::To(0)), "backstop rollback --to 0");
+        assert_eq!(
+            again_for(RollbackTarget::Release("r2".into())),
+            "backstop rollback --release r2"
+        );
+        let odd = again(&history, &RollbackTarget::Release("it's $x".into()), &[]);
+        assert_eq!(odd.shell(), "backstop rollback --release 'it'\\''s $x'");
+        assert_eq!(odd.name, "rollback");
     }
 }

@@ -129,7 +129,8 @@ pub(crate) fn interrupted(engine: Engine, row: &HistoryRow, ran: usize, e: DbErr
 /// The first statement of `row`'s down script failed (`se`; `tries`: the retries it had),
 /// so nothing of it ran and the schema is as before the step, but taking back the dirty
 /// marker written before that statement failed too (`e`): the migration is applied in the
-/// database while history marks it dirty.
+/// database while history marks it dirty. `again`: the rollback that undoes what is left
+/// of the run, once the migration is recorded as applied.
 pub(crate) fn marker_left(
     row: &HistoryRow,
     s: &ScriptRef,
@@ -137,6 +138,7 @@ pub(crate) fn marker_left(
     se: ScriptError,
     tries: &str,
     e: DbError,
+    again: &run::Again,
 ) -> EngineError {
     let v = row.version;
     let mut needs = dirty_needs(Situation::Interrupted, row);
@@ -152,9 +154,10 @@ pub(crate) fn marker_left(
         dirty::quoted(&e)
     );
     needs.next = format!(
-        "{}, `{}` records the migration as applied again (nothing of its rollback ran); then run the rollback again once what stopped its first statement is gone",
+        "{}, `{}` records the migration as applied again (nothing of its rollback ran); then run `{}` again once what stopped its first statement is gone",
         dirty::once(e.kind),
-        resolve_applied(v)
+        resolve_applied(v),
+        again.shell()
     );
     needs.commands = vec![
         NextCommand::new(
@@ -162,8 +165,8 @@ pub(crate) fn marker_left(
             "nothing of the rollback ran: the migration is still applied in the database",
         ),
         NextCommand::new(
-            "backstop rollback --steps 1",
-            "after that, once what stopped the down script's first statement is gone",
+            again.shell(),
+            "after that, once what stopped the down script's first statement is gone: undoes what is left of this rollback",
         ),
     ];
     EngineError::NeedsPerson {

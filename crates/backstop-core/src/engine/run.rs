@@ -22,6 +22,30 @@ pub(crate) struct ScriptRef<'a> {
     pub line_offset: usize,
 }
 
+/// The command a failed run's advice says to run again: its name (`apply` or `rollback`,
+/// what [`lock_options`] and `needs_person.command` go by) and the options that select
+/// the migrations of the run. Run bare, `apply` would go past its `--to` and a rollback
+/// would undo only the newest migration, not what is left of the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Again {
+    pub name: &'static str,
+    /// Options as typed, each with a leading space (empty for none).
+    pub args: String,
+}
+
+impl Again {
+    /// What a person types: `backstop apply --to 9`.
+    pub fn shell(&self) -> String {
+        format!("backstop {self}")
+    }
+}
+
+impl std::fmt::Display for Again {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.name, self.args)
+    }
+}
+
 /// Why a script stopped.
 pub(crate) struct ScriptError {
     pub failure: Failure,
@@ -219,12 +243,12 @@ pub(crate) fn read_after(
 /// read waited under).
 pub(crate) fn read_next(
     se: &ScriptError,
-    command: &str,
+    command: &Again,
     engine: Engine,
     own_limit: bool,
 ) -> String {
     if se.is_lock_timeout() {
-        let (_, options) = lock_options(command, own_limit);
+        let (_, options) = lock_options(command.name, own_limit);
         // Where to look for the holder: PostgreSQL's lock view, or the error's detail
         // (SQLite locks the whole file and names who it can).
         let holder = match engine {
@@ -262,7 +286,12 @@ pub(crate) fn begin_lock_timeout(
 /// a lock, which is no fault of the script (`command`: the command to run again;
 /// `own_limit`: whether the migration sets the lock_timeout that ran out, or the wait was
 /// `--lock-wait`'s).
-pub(crate) fn script_next(se: &ScriptError, command: &str, own_limit: bool, fix: String) -> String {
+pub(crate) fn script_next(
+    se: &ScriptError,
+    command: &Again,
+    own_limit: bool,
+    fix: String,
+) -> String {
     if se
         .db
         .as_ref()
@@ -270,7 +299,7 @@ pub(crate) fn script_next(se: &ScriptError, command: &str, own_limit: bool, fix:
     {
         format!("a migration must not release backstop's migration lock (pg_advisory_unlock_all, pg_advisory_unlock, DISCARD ALL): take that out of the script. Another session took the lock meanwhile (the error names it): let it finish, see where the database is with `backstop status` and `backstop audit verify`, then run `backstop {command}` again")
     } else if se.is_lock_timeout() {
-        let (limit, options) = lock_options(command, own_limit);
+        let (limit, options) = lock_options(command.name, own_limit);
         format!("another session held a lock this statement needed for longer than {limit}, in every attempt: find it (PostgreSQL: pg_locks joined with pg_stat_activity; SQLite: another process writing to the file) and run `backstop {command}` again once it is released{options}")
     } else {
         match se.db.as_ref().map(|e| (e.kind, e.code.as_deref())) {
@@ -285,8 +314,8 @@ pub(crate) fn script_next(se: &ScriptError, command: &str, own_limit: bool, fix:
 
 /// What to do after COMMIT waited for a lock past the migration's lock_timeout (in every
 /// attempt): another connection kept the database busy. `own_limit` as for [`lock_options`].
-pub(crate) fn commit_lock_next(command: &str, own_limit: bool) -> String {
-    let (limit, options) = lock_options(command, own_limit);
+pub(crate) fn commit_lock_next(command: &Again, own_limit: bool) -> String {
+    let (limit, options) = lock_options(command.name, own_limit);
     format!(
         "another connection held the database (SQLite: a reader or writer of the file; PostgreSQL: see pg_locks) while COMMIT waited, longer than {limit}: run `backstop {command}` again once it is done{options}"
     )
@@ -733,7 +762,7 @@ pub(crate) fn record_failure(s: &ScriptRef, index: usize, e: &DbError) -> Failur
 
 /// What to do after a step's record waited `--lock-wait` in every attempt (`command`: the
 /// command to run again).
-pub(crate) fn record_lock_next(command: &str) -> String {
+pub(crate) fn record_lock_next(command: &Again) -> String {
     format!("another session held a lock on backstop's tables (the detail names it) for longer than --lock-wait, in every attempt: run `backstop {command}` again once it has finished (or end it), or run with a longer --lock-wait; nothing needs fixing in the migration")
 }
 
@@ -1133,15 +1162,28 @@ mod tests {
             read: true,
             unrecorded: false,
         };
-        let pg = read_next(&se, "rollback", Engine::Postgres, true);
+        let rollback = Again {
+            name: "rollback",
+            args: " --to 0".into(),
+        };
+        let pg = read_next(&se, &rollback, Engine::Postgres, true);
+        assert!(pg.contains("run `backstop rollback --to 0` again"), "{pg}");
         assert!(pg.contains("see pg_locks"), "{pg}");
         assert!(pg.contains("lock_timeout and retries stored"), "{pg}");
         // SQLite has no pg_locks; a migration without a lock_timeout waited --lock-wait.
-        let lite = read_next(&se, "rollback", Engine::Sqlite, false);
+        let lite = read_next(&se, &rollback, Engine::Sqlite, false);
         assert!(!lite.contains("pg_locks"), "{lite}");
         assert!(lite.contains("holds the database file"), "{lite}");
         assert!(lite.contains("longer --lock-wait"), "{lite}");
-        let apply = read_next(&se, "apply", Engine::Sqlite, true);
+        let apply = read_next(
+            &se,
+            &Again {
+                name: "apply",
+                args: String::new(),
+            },
+            Engine::Sqlite,
+            true,
+        );
         assert!(apply.contains("raise lock_timeout or retries"), "{apply}");
     }
 
