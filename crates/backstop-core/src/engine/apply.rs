@@ -2,7 +2,7 @@
 
 use super::rollback::undo_one;
 use super::run::{
-    self, append_and_commit, append_with, backoff, read_next, record, run_statements, ScriptRef,
+    self, append_and_commit, append_with, read_next, record, run_statements, ScriptRef,
 };
 use super::{crosscheck, dirty, inspect, snapshot, Ctx, RunFailure};
 use crate::driver::{Driver, RecordCommitError, Timeouts};
@@ -1128,17 +1128,9 @@ fn apply_tx(
             Err(se) => {
                 let _ = db.rollback();
                 if se.is_lock_timeout() && attempt < m.options.retries {
-                    attempt += 1;
-                    let wait = backoff(attempt);
-                    ctx.say(|| {
-                        format!(
-                            "    lock timeout in {}: rolled back; retry {attempt}/{} in {} ms",
-                            m.name,
-                            m.options.retries,
-                            wait.as_millis()
-                        )
+                    run::retry_after_lock_timeout(ctx, &mut attempt, m.options.retries, || {
+                        format!("in {}: rolled back;", m.name)
                     });
-                    std::thread::sleep(wait);
                     continue;
                 }
                 let tries = if attempt > 0 {
@@ -1201,17 +1193,9 @@ fn apply_tx(
                     && attempt < m.options.retries =>
             {
                 let _ = db.rollback();
-                attempt += 1;
-                let wait = backoff(attempt);
-                ctx.say(|| {
-                    format!(
-                        "    lock timeout at COMMIT of {}: rolled back; retry {attempt}/{} in {} ms",
-                        m.name,
-                        m.options.retries,
-                        wait.as_millis()
-                    )
+                run::retry_after_lock_timeout(ctx, &mut attempt, m.options.retries, || {
+                    format!("at COMMIT of {}: rolled back;", m.name)
                 });
-                std::thread::sleep(wait);
                 continue;
             }
             Err(RecordCommitError::Commit(e)) => {
@@ -1235,17 +1219,9 @@ fn apply_tx(
                     && attempt < m.options.retries =>
             {
                 let _ = db.rollback();
-                attempt += 1;
-                let wait = backoff(attempt);
-                ctx.say(|| {
-                    format!(
-                        "    lock timeout recording {} in backstop's tables: rolled back; retry {attempt}/{} in {} ms",
-                        m.name,
-                        m.options.retries,
-                        wait.as_millis()
-                    )
+                run::retry_after_lock_timeout(ctx, &mut attempt, m.options.retries, || {
+                    format!("recording {} in backstop's tables: rolled back;", m.name)
                 });
-                std::thread::sleep(wait);
                 continue;
             }
             Err(RecordCommitError::Record(e))
@@ -1728,18 +1704,9 @@ fn run_no_tx(
                     timeouts,
                 ));
                 if se.is_lock_timeout() && attempt < m.options.retries {
-                    attempt += 1;
-                    let wait = backoff(attempt);
-                    ctx.say(|| {
-                        format!(
-                            "    lock timeout in {} (statement {}): retry {attempt}/{} in {} ms",
-                            m.name,
-                            se.failure.statement_index,
-                            m.options.retries,
-                            wait.as_millis()
-                        )
+                    run::retry_after_lock_timeout(ctx, &mut attempt, m.options.retries, || {
+                        format!("in {} (statement {}):", m.name, se.failure.statement_index)
                     });
-                    std::thread::sleep(wait);
                     continue;
                 }
                 break Err(se);
@@ -1857,19 +1824,18 @@ fn run_no_tx(
                     Ok(())
                 }) {
                     Err(dse) if dse.is_lock_timeout() && down_attempt < m.options.retries => {
-                        down_attempt += 1;
                         from = dse.completed;
-                        let wait = backoff(down_attempt);
-                        ctx.say(|| {
-                            format!(
-                                "    lock timeout undoing {} (down statement {}): retry {down_attempt}/{} in {} ms",
-                                m.name,
-                                dse.failure.statement_index,
-                                m.options.retries,
-                                wait.as_millis()
-                            )
-                        });
-                        std::thread::sleep(wait);
+                        run::retry_after_lock_timeout(
+                            ctx,
+                            &mut down_attempt,
+                            m.options.retries,
+                            || {
+                                format!(
+                                    "undoing {} (down statement {}):",
+                                    m.name, dse.failure.statement_index
+                                )
+                            },
+                        );
                     }
                     other => break other.map_err(Ok),
                 }

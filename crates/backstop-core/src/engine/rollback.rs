@@ -1,6 +1,6 @@
 //! rollback: stored down scripts, newest first, each proven by the schema fingerprint.
 
-use super::run::{self, append_and_commit, backoff, read_next, record, run_statements, ScriptRef};
+use super::run::{self, append_and_commit, read_next, record, run_statements, ScriptRef};
 use super::{crosscheck, dirty, rollback_stopped as stopped, snapshot, Ctx, RunFailure};
 use crate::driver::{Driver, Engine, RecordCommitError, Timeouts};
 use crate::error::EngineError;
@@ -821,17 +821,9 @@ fn undo_inner(
             Err(se) if transactional => {
                 let _ = db.rollback();
                 if se.is_lock_timeout() && attempt < row.options.retries {
-                    attempt += 1;
-                    let wait = backoff(attempt);
-                    ctx.say(|| {
-                        format!(
-                            "    lock timeout in {}: rolled back; retry {attempt}/{} in {} ms",
-                            row.name,
-                            row.options.retries,
-                            wait.as_millis()
-                        )
+                    run::retry_after_lock_timeout(ctx, &mut attempt, row.options.retries, || {
+                        format!("in {}: rolled back;", row.name)
                     });
-                    std::thread::sleep(wait);
                     continue;
                 }
                 let unrecorded = record_failure(db, state, ctx, row, &se.failure);
@@ -863,19 +855,13 @@ fn undo_inner(
             }
             Err(se) => {
                 if se.is_lock_timeout() && attempt < row.options.retries {
-                    attempt += 1;
                     from = se.completed;
-                    let wait = backoff(attempt);
-                    ctx.say(|| {
+                    run::retry_after_lock_timeout(ctx, &mut attempt, row.options.retries, || {
                         format!(
-                            "    lock timeout in {} (statement {}): retry {attempt}/{} in {} ms",
-                            row.name,
-                            se.failure.statement_index,
-                            row.options.retries,
-                            wait.as_millis()
+                            "in {} (statement {}):",
+                            row.name, se.failure.statement_index
                         )
                     });
-                    std::thread::sleep(wait);
                     continue;
                 }
                 let _ = db.set_session_timeouts(Timeouts::default());
@@ -1248,17 +1234,12 @@ fn undo_inner(
                     && attempt < row.options.retries =>
             {
                 let _ = db.rollback();
-                attempt += 1;
-                let wait = backoff(attempt);
-                ctx.say(|| {
+                run::retry_after_lock_timeout(ctx, &mut attempt, row.options.retries, || {
                     format!(
-                        "    lock timeout recording the rollback of {} in backstop's tables: rolled back; retry {attempt}/{} in {} ms",
-                        row.name,
-                        row.options.retries,
-                        wait.as_millis()
+                        "recording the rollback of {} in backstop's tables: rolled back;",
+                        row.name
                     )
                 });
-                std::thread::sleep(wait);
                 continue;
             }
             Err(RecordCommitError::Record(e))

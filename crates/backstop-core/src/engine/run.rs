@@ -1131,6 +1131,27 @@ pub(crate) fn edited_scripts(
     (reason, next)
 }
 
+/// After a lock timeout with retries left: count the attempt, say so (`what`: where it
+/// waited, as in "in add_email (statement 2):") and wait the backoff before the next one.
+pub(crate) fn retry_after_lock_timeout(
+    ctx: &super::Ctx,
+    attempt: &mut u32,
+    retries: u32,
+    what: impl FnOnce() -> String,
+) {
+    *attempt += 1;
+    let n = *attempt;
+    let wait = backoff(n);
+    ctx.say(|| {
+        format!(
+            "    lock timeout {} retry {n}/{retries} in {} ms",
+            what(),
+            wait.as_millis()
+        )
+    });
+    std::thread::sleep(wait);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
