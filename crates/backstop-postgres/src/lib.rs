@@ -792,44 +792,61 @@ impl PgDriver {
     /// meanwhile) would otherwise hang there with nothing said. Each attempt runs in a
     /// transaction of its own with `SET LOCAL lock_timeout`, so the session's setting is
     /// not touched; after the first second it says who holds what, and after `--lock-wait`
-    /// it gives up (exit 4), naming them. Inside a transaction the read waits as that
+    /// it gives up (exit 4), naming them. Inside a read that sees one moment the same, each
+    /// attempt under a savepoint; inside any other transaction the read waits as that
     /// transaction says.
     fn own_read<T>(
         &mut self,
         mut read: impl FnMut(&mut Client) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
-        if self.in_tx && self.read_tx {
-            return self.own_read_in_snapshot(read);
-        }
-        if self.in_tx {
+        // Inside a read that sees one moment ([`Driver::begin_read`]) the same waits go in
+        // slices under a savepoint, which keeps the transaction's snapshot (a
+        // repeatable-read snapshot is taken by its first query and kept to its end).
+        let snapshot = self.in_tx && self.read_tx;
+        if self.in_tx && !snapshot {
             let r = read(&mut self.client);
             return self.own(r);
         }
+        // How each attempt begins, ends after a result, and ends after a lock timeout. A
+        // read-only transaction: COMMIT and ROLLBACK end it alike (and a COMMIT of one that
+        // failed rolls it back).
+        let (open, done, undo) = if snapshot {
+            (
+                "SAVEPOINT backstop_read",
+                "RELEASE SAVEPOINT backstop_read",
+                "ROLLBACK TO SAVEPOINT backstop_read",
+            )
+        } else {
+            ("BEGIN", "COMMIT", "COMMIT")
+        };
         let started = std::time::Instant::now();
         let mut said = false;
         loop {
             let left = self.lock_wait.saturating_sub(started.elapsed());
             let limit = left.min(WAIT_SLICE).max(Duration::from_millis(1));
             let begun = self.client.batch_execute(&format!(
-                "BEGIN; SET LOCAL lock_timeout = '{}ms'",
+                "{open}; SET LOCAL lock_timeout = '{}ms'",
                 millis(limit)
             ));
             if let Err(e) = begun {
-                let _ = self.client.batch_execute("ROLLBACK");
+                if !snapshot {
+                    let _ = self.client.batch_execute("ROLLBACK");
+                }
                 return Err(error::map(&e));
             }
-            let r = read(&mut self.client);
-            // A read-only transaction: COMMIT and ROLLBACK end it alike (and a COMMIT of
-            // one that failed rolls it back).
-            let ended = self.client.batch_execute("COMMIT");
-            let e = match r {
+            let e = match read(&mut self.client) {
                 Err(e) if e.kind == DbErrorKind::LockTimeout => e,
                 r => {
+                    let ended = self.client.batch_execute(done);
                     let r = self.own(r)?;
                     self.db(ended)?;
                     return Ok(r);
                 }
             };
+            let ended = self.client.batch_execute(undo);
+            if snapshot {
+                self.db(ended)?;
+            }
             let giving_up = started.elapsed() >= self.lock_wait;
             if said && !giving_up {
                 continue;
@@ -837,55 +854,9 @@ impl PgDriver {
             // Who holds it: asked only when it is said (once, and at the end).
             let holders = self.own_read_holders();
             if giving_up {
-                return Err(self.read_gave_up(&holders, e.code));
-            }
-            said = true;
-            if let Some(n) = &self.notice {
-                n(&format!(
-                    "waiting up to {} to read backstop's tables: {holders} …",
-                    human(self.lock_wait)
-                ));
-            }
-        }
-    }
-
-    /// [`Self::own_read`] inside a read that sees one moment ([`Driver::begin_read`]): the
-    /// same waits, in slices under a savepoint, which keeps the transaction's snapshot (a
-    /// repeatable-read snapshot is taken by its first query and kept to its end).
-    fn own_read_in_snapshot<T>(
-        &mut self,
-        mut read: impl FnMut(&mut Client) -> Result<T, DbError>,
-    ) -> Result<T, DbError> {
-        let started = std::time::Instant::now();
-        let mut said = false;
-        loop {
-            let left = self.lock_wait.saturating_sub(started.elapsed());
-            let limit = left.min(WAIT_SLICE).max(Duration::from_millis(1));
-            let r = self.client.batch_execute(&format!(
-                "SAVEPOINT backstop_read; SET LOCAL lock_timeout = '{}ms'",
-                millis(limit)
-            ));
-            self.db(r)?;
-            let e = match read(&mut self.client) {
-                Err(e) if e.kind == DbErrorKind::LockTimeout => e,
-                r => {
-                    let released = self.client.batch_execute("RELEASE SAVEPOINT backstop_read");
-                    let r = self.own(r)?;
-                    self.db(released)?;
-                    return Ok(r);
+                if snapshot {
+                    let _ = self.end_read();
                 }
-            };
-            let r = self
-                .client
-                .batch_execute("ROLLBACK TO SAVEPOINT backstop_read");
-            self.db(r)?;
-            let giving_up = started.elapsed() >= self.lock_wait;
-            if said && !giving_up {
-                continue;
-            }
-            let holders = self.own_read_holders();
-            if giving_up {
-                let _ = self.end_read();
                 return Err(self.read_gave_up(&holders, e.code));
             }
             said = true;
@@ -1598,7 +1569,7 @@ impl Driver for PgDriver {
             ));
         }
         // Its reads of backstop's tables wait for another session's lock as any read of
-        // them does (`own_read_in_snapshot`), not without limit; anything else read in it
+        // them does (`own_read`), not without limit; anything else read in it
         // waits at most --lock-wait too.
         let r = self.client.batch_execute(&format!(
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL lock_timeout = '{}ms'",
